@@ -1,0 +1,95 @@
+import { Duration } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { BuzzerFunction } from './buzzer-function.ts';
+
+export interface ApiProps {
+  readonly table: dynamodb.ITable;
+  /** Steady-state requests per second across the API (back-pressure before DynamoDB). @default 500 */
+  readonly throttleRateLimit?: number;
+  /** @default 1000 */
+  readonly throttleBurstLimit?: number;
+  /** How long an API key decision is cached by API Gateway. @default Duration.minutes(5) */
+  readonly authorizerCacheTtl?: Duration;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The client-facing HTTP API: orders and webhook registration, every route behind the API-key Lambda authorizer, so
+ * each caller is a client identity that only ever sees its own orders and webhooks.
+ */
+export class Api extends Construct {
+  public readonly httpApi: apigwv2.HttpApi;
+  public readonly stage: apigwv2.HttpStage;
+  public readonly authorizer: BuzzerFunction;
+  public readonly handlers: Record<string, BuzzerFunction> = {};
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const env = { TABLE_NAME: props.table.tableName };
+
+    this.authorizer = new BuzzerFunction(this, 'Authorizer', {
+      entry: 'api/authorizer.ts',
+      serviceName: 'api-authorizer',
+      environment: env,
+    });
+    this.authorizer.grantTable(props.table, 'dynamodb:GetItem');
+
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Buzzer: accept orders now, finish them later',
+      createDefaultStage: false,
+      defaultAuthorizer: new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizer.function, {
+        responseTypes: [HttpLambdaResponseType.SIMPLE],
+        identitySource: ['$request.header.Authorization'],
+        resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
+      }),
+    });
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    this.stage = this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRateLimit ?? 500, burstLimit: props.throttleBurstLimit ?? 1000 },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+    });
+
+    const route = (
+      key: string,
+      method: apigwv2.HttpMethod,
+      path: string,
+      entry: string,
+      actions: string[],
+    ): void => {
+      const fn = new BuzzerFunction(this, key, { entry, serviceName: `api-${key}`, environment: env });
+      fn.grantTable(props.table, ...actions);
+      this.handlers[key] = fn;
+      this.httpApi.addRoutes({
+        path,
+        methods: [method],
+        integration: new HttpLambdaIntegration(`${key}Integration`, fn.function),
+      });
+    };
+    // Item-level actions only: TransactWriteItems is authorised per contained action.
+    route('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'api/accept-order.ts', [
+      'dynamodb:PutItem',
+      'dynamodb:GetItem',
+    ]);
+    route('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'api/get-order.ts', ['dynamodb:GetItem']);
+    route('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'api/create-webhook.ts', ['dynamodb:PutItem']);
+    route('ListWebhooks', apigwv2.HttpMethod.GET, '/webhooks', 'api/list-webhooks.ts', ['dynamodb:Query']);
+    route('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'api/delete-webhook.ts', [
+      'dynamodb:DeleteItem',
+    ]);
+  }
+
+  /** The API's base URL (`https://<id>.execute-api.<region>.amazonaws.com`). */
+  public get url(): string {
+    return this.httpApi.apiEndpoint;
+  }
+}

@@ -1,0 +1,114 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface BuzzerFunctionProps {
+  /** Handler file relative to `functions/`, e.g. `api/accept-order.ts`. It must export `handler`. */
+  readonly entry: string;
+  /** Logical service name for Powertools (`POWERTOOLS_SERVICE_NAME`). */
+  readonly serviceName: string;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** Extra environment variables; grants that go with them are the caller's job (see the constructs using this). */
+  readonly environment?: Record<string, string>;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default RemovalPolicy.DESTROY for log groups: logs are operational data, not records. */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** @default undefined (unreserved) */
+  readonly reservedConcurrentExecutions?: number;
+  /** @default 'INFO' */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * Put the AWS SDK into the bundle instead of using the one the Lambda runtime provides.
+   * @default false: smaller bundles and faster cold starts; the runtime's SDK v3 is kept current by AWS.
+   */
+  readonly bundleAwsSdk?: boolean;
+}
+
+/**
+ * A Node.js Lambda function with Buzzer's operational defaults: arm64, Node.js 24, an esbuild bundle that is minified
+ * with source maps, an explicit log group with retention, active tracing and Powertools settings.
+ */
+export class BuzzerFunction extends Construct {
+  public readonly function: NodejsFunction;
+  public readonly logGroup: logs.LogGroup;
+  /** The function's own role: it may write to its own log group and nothing else until a grant says so. */
+  public readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: BuzzerFunctionProps) {
+    super(scope, id);
+    if (!props.entry.endsWith('.ts')) {
+      throw new Error(`BuzzerFunction ${id}: entry must be a .ts file under functions/, got "${props.entry}"`);
+    }
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+
+    // An explicit role instead of AWSLambdaBasicExecutionRole, whose logs:* on every log group is broader than needed.
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      role: this.role,
+      entry: path.join(projectRoot, 'functions', props.entry),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        ...props.environment,
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        target: 'node24',
+        format: OutputFormat.CJS,
+        bundleAwsSDK: props.bundleAwsSdk ?? false,
+      },
+    });
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason: 'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level scoping.',
+    });
+  }
+
+  /**
+   * Allows exactly these item-level actions on the table (not its indexes). TransactWriteItems is authorised per
+   * contained action, so it needs no action of its own.
+   */
+  public grantTable(table: dynamodb.ITable, ...actions: string[]): void {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn] }));
+  }
+
+  /** Allows `dynamodb:Query` on the named indexes of the table. */
+  public grantQueryIndexes(table: dynamodb.ITable, ...indexNames: string[]): void {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: indexNames.map((name) => `${table.tableArn}/index/${name}`),
+      }),
+    );
+  }
+}

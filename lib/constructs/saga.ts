@@ -1,0 +1,188 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { BuzzerFunction } from './buzzer-function.ts';
+import { DeadLetteredQueue } from './queues.ts';
+
+export type SagaWorkflowType = 'STANDARD' | 'EXPRESS';
+
+export interface SagaProps {
+  readonly table: dynamodb.ITable;
+  readonly bus: events.IEventBus;
+  /** Base URL of the payment provider's API (the sandbox provider in this stack). */
+  readonly paymentProviderUrl: string;
+  /**
+   * STANDARD: exactly-once state transitions, one-year executions, RedriveExecution. EXPRESS: at-least-once and about
+   * two orders of magnitude cheaper per order. Every step is idempotent, so both are correct.
+   * @default 'STANDARD'
+   */
+  readonly workflowType?: SagaWorkflowType;
+  /** Client-side timeout of one payment call. @default Duration.seconds(3) */
+  readonly paymentTimeout?: Duration;
+  /** @default Duration.minutes(15) */
+  readonly executionTimeout?: Duration;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** The step Lambdas, in the order the happy path runs them, then the compensations in the order they run. */
+const STEPS = {
+  ReserveStock: 'saga/reserve-stock.ts',
+  AuthorizePayment: 'saga/authorize-payment.ts',
+  ConfirmOrder: 'saga/confirm-order.ts',
+  VoidPayment: 'saga/void-payment.ts',
+  ReleaseStock: 'saga/release-stock.ts',
+  CancelOrder: 'saga/cancel-order.ts',
+} as const;
+type StepName = keyof typeof STEPS;
+
+/** Table actions each step needs; TransactWriteItems is authorised per contained action. */
+const STEP_ACTIONS: Record<StepName, string[]> = {
+  ReserveStock: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+  AuthorizePayment: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  ConfirmOrder: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+  VoidPayment: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  ReleaseStock: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  CancelOrder: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+};
+
+/**
+ * The order saga: ReserveStock → AuthorizePayment → ConfirmOrder; a failure anywhere runs the compensations in
+ * reverse (VoidPayment → ReleaseStock → CancelOrder), each a no-op when there is nothing to undo. It is started from
+ * `OrderPlaced` through a queue and a starter function, because an EventBridge rule cannot choose the execution name,
+ * and the name (derived from the order id) is what stops a duplicate event from starting a second saga.
+ */
+export class Saga extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly steps: Record<StepName, BuzzerFunction>;
+  public readonly starter: BuzzerFunction;
+  public readonly startQueue: DeadLetteredQueue;
+  public readonly workflowType: SagaWorkflowType;
+
+  constructor(scope: Construct, id: string, props: SagaProps) {
+    super(scope, id);
+    this.workflowType = props.workflowType ?? 'STANDARD';
+    if (this.workflowType !== 'STANDARD' && this.workflowType !== 'EXPRESS') {
+      throw new Error(`Saga ${id}: workflowType must be STANDARD or EXPRESS, got ${String(this.workflowType)}`);
+    }
+    const paymentTimeout = props.paymentTimeout ?? Duration.seconds(3);
+
+    const steps = {} as Record<StepName, BuzzerFunction>;
+    for (const [name, entry] of Object.entries(STEPS) as [StepName, string][]) {
+      const isPayment = name === 'AuthorizePayment' || name === 'VoidPayment';
+      const fn = new BuzzerFunction(this, name, {
+        entry,
+        serviceName: `saga-${name}`,
+        // A payment step must outlive its own HTTP timeout to report it as a retryable error.
+        timeout: isPayment ? Duration.seconds(paymentTimeout.toSeconds() + 7) : Duration.seconds(10),
+        environment: {
+          TABLE_NAME: props.table.tableName,
+          ...(isPayment
+            ? {
+                PAYMENT_PROVIDER_URL: props.paymentProviderUrl,
+                PAYMENT_TIMEOUT_MS: String(paymentTimeout.toMilliseconds()),
+              }
+            : {}),
+        },
+      });
+      fn.grantTable(props.table, ...STEP_ACTIONS[name]);
+      steps[name] = fn;
+    }
+    this.steps = steps;
+
+    const task = (name: StepName, resultPath: string): tasks.LambdaInvoke =>
+      new tasks.LambdaInvoke(this, `${name}Task`, {
+        stateName: name,
+        lambdaFunction: steps[name].function,
+        payload: sfn.TaskInput.fromJsonPathAt('$'),
+        resultSelector: { 'value.$': '$.Payload' },
+        resultPath,
+        retryOnServiceExceptions: true,
+      });
+
+    const cancelled = new sfn.Succeed(this, 'Cancelled', { comment: 'Compensated: the order is CANCELLED' });
+    const compensationFailed = new sfn.Fail(this, 'CompensationFailed', {
+      error: 'CompensationFailed',
+      cause: 'A compensation kept failing; the execution needs an operator (buzzer saga redrive)',
+    });
+    const compensate = (name: StepName): tasks.LambdaInvoke => {
+      const t = task(name, sfn.JsonPath.DISCARD);
+      // Compensations must eventually succeed: retry long, then stop where an operator can redrive.
+      t.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2 });
+      t.addCatch(compensationFailed, { resultPath: '$.compensationError' });
+      return t;
+    };
+    const compensation = compensate('VoidPayment').next(compensate('ReleaseStock')).next(compensate('CancelOrder')).next(cancelled);
+
+    const reserve = task('ReserveStock', '$.reservation');
+    const authorize = task('AuthorizePayment', '$.payment');
+    authorize.addRetry({
+      errors: ['PaymentProviderUnavailable', sfn.Errors.TIMEOUT],
+      interval: Duration.seconds(1),
+      maxAttempts: 3,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(10),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    const confirm = task('ConfirmOrder', '$.confirmation');
+    for (const step of [reserve, authorize, confirm]) {
+      step.addCatch(compensation, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    }
+    const definition = reserve
+      .next(authorize)
+      .next(confirm)
+      .next(new sfn.Succeed(this, 'Confirmed', { comment: 'The order is CONFIRMED' }));
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType:
+        this.workflowType === 'EXPRESS' ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
+      timeout: props.executionTimeout ?? Duration.minutes(15),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+
+    for (const fn of Object.values(steps)) {
+      Validations.of(this.stateMachine).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(fn.function.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+        reason: 'lambda:InvokeFunction on the step function and its versions/aliases (ARN:*), nothing else.',
+      });
+    }
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray tracing and CloudWatch Logs delivery actions support no resource-level scoping.',
+    });
+
+    this.startQueue = new DeadLetteredQueue(this, 'StartQueue', { visibilityTimeout: Duration.seconds(60) });
+    this.starter = new BuzzerFunction(this, 'Starter', {
+      entry: 'saga/start-saga.ts',
+      serviceName: 'saga-starter',
+      environment: { STATE_MACHINE_ARN: this.stateMachine.stateMachineArn },
+    });
+    this.stateMachine.grantStartExecution(this.starter.function);
+    this.starter.function.addEventSource(
+      new SqsEventSource(this.startQueue.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+    );
+    const rule = new events.Rule(this, 'OrderPlacedRule', {
+      eventBus: props.bus,
+      eventPattern: { source: ['buzzer.orders'], detailType: ['OrderPlaced'] },
+    });
+    rule.addTarget(
+      new targets.SqsQueue(this.startQueue.queue, {
+        deadLetterQueue: this.startQueue.deadLetterQueue,
+        retryAttempts: 185,
+        maxEventAge: Duration.hours(24),
+      }),
+    );
+  }
+}

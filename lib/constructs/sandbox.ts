@@ -1,0 +1,80 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { BuzzerFunction } from './buzzer-function.ts';
+
+export interface SandboxProps {
+  /** @default logs.RetentionDays.ONE_WEEK */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * A sandbox payment provider and mail sink deployed with the stack. Its behaviour is chosen by test tokens the way
+ * card networks' test cards work (`tok_ok`, `tok_decline`, `tok_timeout`, `tok_flaky`…), and it records every charge,
+ * refund and mail by idempotency key, so tests count effects at the receiving side. It holds no real money or mail.
+ */
+export class Sandbox extends Construct {
+  public readonly table: dynamodb.Table;
+  public readonly handler: BuzzerFunction;
+  public readonly httpApi: apigwv2.HttpApi;
+
+  constructor(scope: Construct, id: string, props: SandboxProps = {}) {
+    super(scope, id);
+    this.table = new dynamodb.Table(this, 'Ledger', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.handler = new BuzzerFunction(this, 'Provider', {
+      entry: 'sandbox/provider.ts',
+      serviceName: 'sandbox-provider',
+      // tok_timeout sleeps 10 s to outlast every client timeout; the function must live longer than that.
+      timeout: Duration.seconds(15),
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_WEEK,
+      environment: { SANDBOX_TABLE_NAME: this.table.tableName },
+    });
+    this.handler.grantTable(
+      this.table,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+    );
+
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Buzzer sandbox payment provider and mail sink (test data only)',
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_WEEK,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: 200, burstLimit: 400 },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+    });
+    this.httpApi.addRoutes({
+      path: '/{proxy+}',
+      methods: [apigwv2.HttpMethod.ANY],
+      integration: new HttpLambdaIntegration('ProviderIntegration', this.handler.function),
+    });
+    Validations.of(this.httpApi).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-APIG4',
+      reason:
+        'The sandbox stands in for a third-party provider and holds test data only; deploy with paymentProviderUrl ' +
+        'and mailTransport=ses to leave it out.',
+    });
+  }
+
+  /** Base URL of the sandbox API, without a trailing slash. */
+  public get url(): string {
+    return this.httpApi.apiEndpoint;
+  }
+}
