@@ -46,7 +46,9 @@ export class BuzzerStack extends Stack {
     super(scope, id, props);
     const mailTransport = props.mailTransport ?? 'sink';
     if (mailTransport === 'ses' && !props.mailFrom) {
-      throw new Error('BuzzerStack: mailFrom (a verified SES identity) is required when mailTransport is "ses"');
+      throw new Error(
+        'BuzzerStack: mailFrom (a verified SES identity) is required when mailTransport is "ses"',
+      );
     }
     const needsSandbox = !props.paymentProviderUrl || mailTransport === 'sink';
 

@@ -80,8 +80,12 @@ export class Api extends Construct {
       'dynamodb:PutItem',
       'dynamodb:GetItem',
     ]);
-    route('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'api/get-order.ts', ['dynamodb:GetItem']);
-    route('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'api/create-webhook.ts', ['dynamodb:PutItem']);
+    route('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'api/get-order.ts', [
+      'dynamodb:GetItem',
+    ]);
+    route('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'api/create-webhook.ts', [
+      'dynamodb:PutItem',
+    ]);
     route('ListWebhooks', apigwv2.HttpMethod.GET, '/webhooks', 'api/list-webhooks.ts', ['dynamodb:Query']);
     route('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'api/delete-webhook.ts', [
       'dynamodb:DeleteItem',

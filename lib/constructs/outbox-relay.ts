@@ -39,7 +39,8 @@ export class OutboxRelay extends Construct {
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the outbox relay (poison records and abandoned batches).',
+      reason:
+        'This queue is itself the dead-letter queue of the outbox relay (poison records and abandoned batches).',
     });
 
     this.handler = new BuzzerFunction(this, 'Handler', {

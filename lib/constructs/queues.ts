@@ -24,7 +24,9 @@ export class DeadLetteredQueue extends Construct {
     super(scope, id);
     this.maxReceiveCount = props.maxReceiveCount ?? 5;
     if (this.maxReceiveCount < 1 || this.maxReceiveCount > 1000) {
-      throw new Error(`DeadLetteredQueue ${id}: maxReceiveCount must be 1..1000, got ${this.maxReceiveCount}`);
+      throw new Error(
+        `DeadLetteredQueue ${id}: maxReceiveCount must be 1..1000, got ${this.maxReceiveCount}`,
+      );
     }
     this.deadLetterQueue = new sqs.Queue(this, 'Dlq', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,

@@ -1,8 +1,8 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -70,7 +70,9 @@ export class Saga extends Construct {
     super(scope, id);
     this.workflowType = props.workflowType ?? 'STANDARD';
     if (this.workflowType !== 'STANDARD' && this.workflowType !== 'EXPRESS') {
-      throw new Error(`Saga ${id}: workflowType must be STANDARD or EXPRESS, got ${String(this.workflowType)}`);
+      throw new Error(
+        `Saga ${id}: workflowType must be STANDARD or EXPRESS, got ${String(this.workflowType)}`,
+      );
     }
     const paymentTimeout = props.paymentTimeout ?? Duration.seconds(3);
 
@@ -119,7 +121,10 @@ export class Saga extends Construct {
       t.addCatch(compensationFailed, { resultPath: '$.compensationError' });
       return t;
     };
-    const compensation = compensate('VoidPayment').next(compensate('ReleaseStock')).next(compensate('CancelOrder')).next(cancelled);
+    const compensation = compensate('VoidPayment')
+      .next(compensate('ReleaseStock'))
+      .next(compensate('CancelOrder'))
+      .next(cancelled);
 
     const reserve = task('ReserveStock', '$.reservation');
     const authorize = task('AuthorizePayment', '$.payment');
@@ -171,7 +176,11 @@ export class Saga extends Construct {
     });
     this.stateMachine.grantStartExecution(this.starter.function);
     this.starter.function.addEventSource(
-      new SqsEventSource(this.startQueue.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+      new SqsEventSource(this.startQueue.queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: 5,
+      }),
     );
     const rule = new events.Rule(this, 'OrderPlacedRule', {
       eventBus: props.bus,

@@ -1,0 +1,203 @@
+import aslValidator from 'asl-validator';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type SynthResult, synthBuzzer } from './synth.ts';
+
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+
+let synth: SynthResult;
+let resources: Resources;
+
+beforeAll(() => {
+  synth = synthBuzzer();
+  resources = synth.template.toJSON().Resources as Resources;
+});
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const refId = (value: unknown): string | undefined => {
+  if (value && typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    if (typeof v.Ref === 'string') return v.Ref;
+    if (Array.isArray(v['Fn::GetAtt'])) return v['Fn::GetAtt'][0] as string;
+  }
+  return undefined;
+};
+
+describe('queues', () => {
+  it('gives every work queue a DLQ with a receive cap, and every DLQ a source', () => {
+    const queues = ofType('AWS::SQS::Queue');
+    const dlqIds = new Set<string>();
+    for (const [, q] of queues) {
+      const redrive = q.Properties.RedrivePolicy as
+        | { deadLetterTargetArn: unknown; maxReceiveCount: number }
+        | undefined;
+      if (redrive) {
+        expect(redrive.maxReceiveCount).toBeGreaterThan(0);
+        dlqIds.add(refId(redrive.deadLetterTargetArn) ?? '');
+      }
+    }
+    const workQueues = queues.filter(([id]) => !dlqIds.has(id) && !id.startsWith('OutboxRelayDlq'));
+    for (const [id, q] of workQueues) expect(q.Properties.RedrivePolicy, `${id} has no DLQ`).toBeDefined();
+    expect(workQueues.length).toBe(3);
+    expect(dlqIds.size).toBe(3);
+  });
+
+  it('encrypts every queue and allows TLS only', () => {
+    for (const [id, q] of ofType('AWS::SQS::Queue')) {
+      expect(q.Properties.SqsManagedSseEnabled, id).toBe(true);
+    }
+    const policies = ofType('AWS::SQS::QueuePolicy').map(([, p]) => JSON.stringify(p.Properties));
+    expect(policies.every((p) => p.includes('"aws:SecureTransport":"false"'))).toBe(true);
+  });
+});
+
+describe('event source mappings', () => {
+  it('report batch item failures on every mapping', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings.length).toBe(4);
+    for (const [id, m] of mappings)
+      expect(m.Properties.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
+  });
+
+  it('filters the relay to outbox inserts, bisects, caps retries and keeps failures', () => {
+    const [, relay] =
+      ofType('AWS::Lambda::EventSourceMapping').find(([id]) => id.startsWith('OutboxRelay')) ?? [];
+    expect(relay?.Properties).toMatchObject({
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      StartingPosition: 'TRIM_HORIZON',
+      FilterCriteria: {
+        Filters: [
+          {
+            Pattern: JSON.stringify({
+              eventName: ['INSERT'],
+              dynamodb: { NewImage: { entity: { S: ['Outbox'] } } },
+            }),
+          },
+        ],
+      },
+    });
+    expect(relay?.Properties.DestinationConfig).toBeDefined();
+  });
+});
+
+describe('functions', () => {
+  it('run arm64 on Node.js 24 with tracing, an explicit log group and source maps', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.length).toBe(17);
+    for (const [id, f] of functions) {
+      expect(f.Properties.Runtime, id).toBe('nodejs24.x');
+      expect(f.Properties.Architectures, id).toEqual(['arm64']);
+      expect(f.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      expect(f.Properties.LoggingConfig, id).toHaveProperty('LogGroup');
+      const env = (f.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      expect(env.NODE_OPTIONS, id).toBe('--enable-source-maps');
+    }
+  });
+
+  it('sets a retention on every log group', () => {
+    for (const [id, g] of ofType('AWS::Logs::LogGroup'))
+      expect(g.Properties.RetentionInDays, id).toBeGreaterThan(0);
+  });
+});
+
+describe('least privilege', () => {
+  const statements = () =>
+    ofType('AWS::IAM::Policy').flatMap(([id, p]) =>
+      ((p.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement ?? []).map(
+        (s) => ({
+          id,
+          ...s,
+        }),
+      ),
+    );
+  const actionsOf = (s: Record<string, unknown>) => [s.Action].flat() as string[];
+
+  it('never grants a service wildcard or an unscoped data action', () => {
+    for (const s of statements()) {
+      for (const action of actionsOf(s)) expect(action, s.id).not.toMatch(/(^\*$|:\*$)/);
+      if (s.Resource === '*') {
+        // These actions have no resource-level permissions in IAM.
+        for (const action of actionsOf(s))
+          expect(action, s.id).toMatch(/^(xray:|logs:|dynamodb:ListStreams$)/);
+      }
+    }
+  });
+
+  it('scopes table access to item actions (no scans, no table admin)', () => {
+    const dynamo = statements().flatMap((s) => actionsOf(s).filter((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.length).toBeGreaterThan(0);
+    for (const a of dynamo) {
+      expect([
+        'dynamodb:Scan',
+        'dynamodb:DeleteTable',
+        'dynamodb:UpdateTable',
+        'dynamodb:CreateTable',
+      ]).not.toContain(a);
+    }
+  });
+
+  it('lets only the starter start executions and only the relay put events', () => {
+    const holders = (action: string) =>
+      statements()
+        .filter((s) => actionsOf(s).includes(action))
+        .map((s) => s.id);
+    expect(holders('states:StartExecution')).toEqual([expect.stringMatching(/^SagaStarter/)]);
+    expect(holders('events:PutEvents')).toEqual([expect.stringMatching(/^OutboxRelay/)]);
+  });
+});
+
+describe('saga', () => {
+  const definition = (): Record<string, unknown> => {
+    const [, sm] = ofType('AWS::StepFunctions::StateMachine')[0] ?? [];
+    const join = (sm?.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    // The function ARNs and the partition are intrinsics in the template; stand-ins keep the ASL checkable.
+    const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1' };
+    const text = join[1]
+      .map((part) => {
+        if (typeof part === 'string') return part;
+        const ref = (part as { Ref?: string }).Ref;
+        return (ref && pseudo[ref]) ?? 'arn:aws:lambda:us-east-1:123456789012:function:step';
+      })
+      .join(join[0]);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+
+  it('is valid Amazon States Language', () => {
+    const result = aslValidator(definition());
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  it('runs compensations in reverse order after any failure', () => {
+    const states = definition().States as Record<string, Record<string, unknown>>;
+    for (const step of ['ReserveStock', 'AuthorizePayment', 'ConfirmOrder']) {
+      expect(states[step]?.Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'VoidPayment' },
+      ]);
+    }
+    expect(states.VoidPayment?.Next).toBe('ReleaseStock');
+    expect(states.ReleaseStock?.Next).toBe('CancelOrder');
+    expect(states.CancelOrder?.Next).toBe('Cancelled');
+    expect(JSON.stringify(states.AuthorizePayment?.Retry)).toContain('PaymentProviderUnavailable');
+  });
+
+  it('is STANDARD by default and EXPRESS when asked', () => {
+    expect(ofType('AWS::StepFunctions::StateMachine')[0]?.[1].Properties.StateMachineType).toBe('STANDARD');
+    const express = synthBuzzer({ workflowType: 'EXPRESS' });
+    express.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'EXPRESS',
+    });
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('has no unacknowledged findings', () => {
+    expect(
+      synth.nag.violations.map((v) => `${v.ruleName} @ ${v.violatingConstructs[0]?.constructPath}`),
+    ).toEqual([]);
+  });
+
+  it('gives every acknowledged finding a written reason', () => {
+    for (const v of synth.nag.suppressedViolations) expect(v.reason.length, v.ruleName).toBeGreaterThan(30);
+  });
+});

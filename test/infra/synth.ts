@@ -1,0 +1,41 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { BuzzerStack, type BuzzerStackProps } from '#lib/buzzer-stack.ts';
+
+export interface NagViolation {
+  ruleName: string;
+  violatingConstructs: Array<{ constructPath: string }>;
+}
+
+export interface NagReport {
+  violations: NagViolation[];
+  suppressedViolations: Array<NagViolation & { reason: string }>;
+}
+
+export interface SynthResult {
+  stack: BuzzerStack;
+  template: Template;
+  nag: NagReport;
+}
+
+/** Synthesizes the stack the way `cdk synth` does, with the cdk-nag AwsSolutions pack, into a temp directory. */
+export function synthBuzzer(props: BuzzerStackProps = {}): SynthResult {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'buzzer-synth-'));
+  const app = new App({ outdir });
+  const stack = new BuzzerStack(app, 'Buzzer', props);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+  const template = Template.fromJSON(
+    JSON.parse(readFileSync(path.join(outdir, 'Buzzer.template.json'), 'utf8')),
+  );
+  const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as {
+    pluginReports: Array<{ pluginName: string } & NagReport>;
+  };
+  const nag = report.pluginReports.find((r) => r.pluginName === 'AwsSolutions');
+  if (!nag) throw new Error('cdk-nag AwsSolutions did not report');
+  return { stack, template, nag };
+}
