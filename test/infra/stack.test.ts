@@ -148,8 +148,9 @@ describe('least privilege', () => {
 
 describe('saga', () => {
   const definition = (): Record<string, unknown> => {
-    const [, sm] = ofType('AWS::StepFunctions::StateMachine')[0] ?? [];
-    const join = (sm?.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    const sm = ofType('AWS::StepFunctions::StateMachine')[0]?.[1];
+    if (!sm) throw new Error('no state machine in the template');
+    const join = (sm.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
     // The function ARNs and the partition are intrinsics in the template; stand-ins keep the ASL checkable.
     const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1' };
     const text = join[1]
