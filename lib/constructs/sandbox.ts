@@ -33,8 +33,9 @@ export class Sandbox extends Construct {
     this.handler = new BuzzerFunction(this, 'Provider', {
       entry: 'sandbox/provider.ts',
       serviceName: 'sandbox-provider',
-      // tok_timeout sleeps 10 s to outlast every client timeout; the function must live longer than that.
-      timeout: Duration.seconds(15),
+      // tok_timeout sleeps 10 s (plus up to 15 s of injected latency) to outlast every client timeout; 29 s stays
+      // under the HTTP API's 30 s integration limit.
+      timeout: Duration.seconds(29),
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_WEEK,
       environment: { SANDBOX_TABLE_NAME: this.table.tableName },
     });
@@ -43,7 +44,9 @@ export class Sandbox extends Construct {
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
-      'dynamodb:Query',
+      'dynamodb:BatchGetItem',
+      // The ledger and mail listings scan: the sandbox table holds test traffic only.
+      'dynamodb:Scan',
     );
 
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {

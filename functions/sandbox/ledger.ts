@@ -1,0 +1,19 @@
+/**
+ * Effect counts for tests and chaos checks: after N orders with retries, duplicates and faults, the ledger must show
+ * exactly the charges, refunds and mails the business asked for, however many attempts reached the provider.
+ * Counted from the records themselves (not a counter kept beside them), so the count cannot drift from them.
+ */
+import type { SandboxContext } from './context.ts';
+import type { Reply } from './http.ts';
+
+export async function getLedger(ctx: SandboxContext): Promise<Reply> {
+  const counts = await ctx.table.countByEntity();
+  return {
+    statusCode: 200,
+    body: {
+      charges: counts.get('Charge') ?? 0,
+      refunds: counts.get('Refund') ?? 0,
+      mails: counts.get('Mail') ?? 0,
+    },
+  };
+}

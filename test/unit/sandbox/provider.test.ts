@@ -1,0 +1,195 @@
+import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { ddb, httpEvent, resetTable, send, TABLE, testContext } from './helpers.ts';
+
+beforeEach(() => {
+  resetTable();
+});
+
+describe('fault knobs', () => {
+  it('reads no faults when none were set', async () => {
+    const answer = await send(testContext(), { method: 'GET', path: '/v1/faults' });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      paymentLatencyMs: 0,
+      paymentFailureRate: 0,
+      mailBroken: false,
+      mailFailureRate: 0,
+    });
+  });
+
+  it('stores the knobs with PUT, replacing the ones left out by "no fault"', async () => {
+    const answer = await send(testContext(), {
+      method: 'PUT',
+      path: '/v1/faults',
+      body: { paymentLatencyMs: 500, mailBroken: true },
+    });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      paymentLatencyMs: 500,
+      paymentFailureRate: 0,
+      mailBroken: true,
+      mailFailureRate: 0,
+    });
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Item: {
+        pk: 'FAULTS',
+        sk: 'FAULTS',
+        entity: 'Faults',
+        paymentLatencyMs: 500,
+        paymentFailureRate: 0,
+        mailBroken: true,
+        mailFailureRate: 0,
+        updatedAt: '2026-05-01T12:00:00.000Z',
+      },
+    });
+  });
+
+  it('reads back stored knobs', async () => {
+    ddb.on(GetCommand, { Key: { pk: 'FAULTS', sk: 'FAULTS' } }).resolves({
+      Item: {
+        pk: 'FAULTS',
+        sk: 'FAULTS',
+        paymentLatencyMs: 100,
+        paymentFailureRate: 0.25,
+        mailBroken: false,
+      },
+    });
+
+    const answer = await send(testContext(), { method: 'GET', path: '/v1/faults' });
+
+    expect(answer.body).toEqual({
+      paymentLatencyMs: 100,
+      paymentFailureRate: 0.25,
+      mailBroken: false,
+      mailFailureRate: 0,
+    });
+  });
+
+  it.each([
+    ['a misspelt knob', { paymentLatency: 100 }],
+    ['a rate above 1', { paymentFailureRate: 1.5 }],
+    ['a negative latency', { paymentLatencyMs: -1 }],
+    ['a latency beyond the Lambda timeout budget', { paymentLatencyMs: 60_000 }],
+    ['mailBroken as a string', { mailBroken: 'yes' }],
+  ])('answers 400 for %s and stores nothing', async (_case, body) => {
+    const answer = await send(testContext(), { method: 'PUT', path: '/v1/faults', body });
+
+    expect(answer.status).toBe(400);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+});
+
+describe('GET /v1/ledger', () => {
+  it('counts effects (not attempts) by entity across scan pages', async () => {
+    ddb
+      .on(ScanCommand)
+      .resolvesOnce({
+        Items: [{ entity: 'Charge' }, { entity: 'Calls' }, { entity: 'Charge' }, { entity: 'Mail' }],
+        LastEvaluatedKey: { pk: 'x', sk: 'y' },
+      })
+      .resolves({ Items: [{ entity: 'Refund' }, { entity: 'Faults' }, { entity: 'Calls' }] });
+
+    const answer = await send(testContext(), { method: 'GET', path: '/v1/ledger' });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ charges: 2, refunds: 1, mails: 1 });
+    expect(ddb.commandCalls(ScanCommand)[0]?.args[0].input).toMatchObject({
+      ProjectionExpression: '#entity',
+      ConsistentRead: true,
+    });
+  });
+});
+
+describe('routing and the HTTP edge', () => {
+  it('answers 404 for an unknown route', async () => {
+    const answer = await send(testContext(), { method: 'GET', path: '/v2/charges' });
+
+    expect(answer.status).toBe(404);
+    expect(answer.body).toEqual({
+      error: {
+        type: 'invalid_request_error',
+        code: 'route_not_found',
+        message: 'No route for GET /v2/charges',
+      },
+    });
+  });
+
+  it('answers 405 with Allow for a known path and the wrong method', async () => {
+    const answer = await send(testContext(), { method: 'DELETE', path: '/v1/faults' });
+
+    expect(answer.status).toBe(405);
+    expect(answer.headers.allow).toBe('GET, PUT');
+  });
+
+  it('serves routes below a named stage and ignores a trailing slash', async () => {
+    const answer = await send(testContext(), { method: 'GET', path: '/v1/faults/', stage: 'sandbox' });
+
+    expect(answer.status).toBe(200);
+  });
+
+  it('decodes base64 bodies', async () => {
+    const ctx = testContext();
+    const { createProvider } = await import('#functions/sandbox/app.ts');
+    const event = httpEvent({ method: 'PUT', path: '/v1/faults' });
+    event.body = Buffer.from(JSON.stringify({ mailBroken: true })).toString('base64');
+    event.isBase64Encoded = true;
+
+    const result = await createProvider(ctx)(event);
+
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body ?? '')).toMatchObject({ mailBroken: true });
+  });
+
+  it('answers an unexpected table failure with a JSON 500, never a crash', async () => {
+    ddb.on(GetCommand).rejects(new Error('connection reset'));
+
+    const answer = await send(testContext(), { method: 'GET', path: '/v1/faults' });
+
+    expect(answer.status).toBe(500);
+    expect(answer.headers['content-type']).toBe('application/json');
+    expect(answer.body).toEqual({
+      error: { type: 'api_error', code: 'internal_error', message: 'Unexpected sandbox failure' },
+    });
+  });
+});
+
+describe('the Lambda handler', () => {
+  it('serves requests from SANDBOX_TABLE_NAME through the real wiring', async () => {
+    vi.stubEnv('SANDBOX_TABLE_NAME', 'real-sandbox');
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.resetModules();
+    const { handler } = await import('#functions/sandbox/provider.ts');
+
+    const result = await handler(
+      httpEvent({
+        method: 'POST',
+        path: '/v1/charges',
+        headers: { 'idempotency-key': 'k1' },
+        body: { amount: 100, currency: 'usd', token: 'tok_ok', orderId: 'o1' },
+      }),
+    );
+
+    expect(result.statusCode).toBe(201);
+    expect(JSON.parse(result.body ?? '')).toMatchObject({
+      status: 'authorized',
+      amount: 100,
+      currency: 'usd',
+    });
+    expect(result.body).toMatch(/"id":"ch_[0-9a-f]{24}"/);
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.TableName).toBe('real-sandbox');
+    vi.unstubAllEnvs();
+  });
+
+  it('refuses to start without SANDBOX_TABLE_NAME', async () => {
+    vi.stubEnv('SANDBOX_TABLE_NAME', '');
+    vi.resetModules();
+
+    await expect(import('#functions/sandbox/provider.ts')).rejects.toThrow('SANDBOX_TABLE_NAME is not set');
+    vi.unstubAllEnvs();
+  });
+});

@@ -1,0 +1,155 @@
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ddb, resetTable, send, storedCharge, TABLE, testContext, transactionCanceled } from './helpers.ts';
+
+const chargeKey = { pk: 'CHARGE#k1', sk: 'CHARGE' };
+const refundKey = { pk: 'REFUND#r1', sk: 'REFUND' };
+
+const storedRefund = (overrides: Record<string, unknown> = {}) => ({
+  ...refundKey,
+  entity: 'Refund',
+  id: 're_first',
+  idempotencyKey: 'r1',
+  charge: 'k1',
+  chargeId: 'ch_first',
+  amount: 2500,
+  currency: 'EUR',
+  createdAt: '2026-04-30T11:00:00.000Z',
+  ...overrides,
+});
+
+const postRefund = (ctx: ReturnType<typeof testContext>, body: unknown, key = 'r1') =>
+  send(ctx, { method: 'POST', path: '/v1/refunds', headers: { 'Idempotency-Key': key }, body });
+
+beforeEach(() => {
+  resetTable();
+  ddb.on(TransactWriteCommand).resolves({});
+});
+
+describe('POST /v1/refunds', () => {
+  it('refunds an authorized charge: the refund and the charge mark are written in one transaction', async () => {
+    const ctx = testContext();
+    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1') });
+
+    const answer = await postRefund(ctx, { charge: 'k1' });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ id: 're_test1', status: 'refunded', charge: 'k1' });
+    const [transaction] = ddb.commandCalls(TransactWriteCommand);
+    const [put, update] = transaction?.args[0].input.TransactItems ?? [];
+    expect(put?.Put).toMatchObject({
+      TableName: TABLE,
+      ConditionExpression: 'attribute_not_exists(pk)',
+      Item: { ...refundKey, entity: 'Refund', charge: 'k1', chargeId: 'ch_first', amount: 2500 },
+    });
+    expect(update?.Update).toMatchObject({
+      Key: chargeKey,
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#refundKey)',
+      ExpressionAttributeValues: expect.objectContaining({ ':refundKey': 'r1', ':refundId': 're_test1' }),
+    });
+    const [count] = ddb.commandCalls(UpdateCommand);
+    expect(count?.args[0].input.Key).toEqual({ pk: 'REFUND#r1', sk: 'CALLS' });
+  });
+
+  it('answers 404 charge_not_found when there is nothing to refund', async () => {
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(404);
+    expect(answer.body).toMatchObject({ error: { type: 'invalid_request_error', code: 'charge_not_found' } });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('replays the first refund for a repeated key', async () => {
+    ddb.on(GetCommand, { Key: refundKey }).resolves({ Item: storedRefund() });
+
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(200);
+    expect(answer.headers['idempotent-replayed']).toBe('true');
+    expect(answer.body).toEqual({ id: 're_first', status: 'refunded', charge: 'k1' });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('rejects a repeated key for another charge as 409', async () => {
+    ddb.on(GetCommand, { Key: refundKey }).resolves({ Item: storedRefund({ charge: 'k0' }) });
+
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ error: { code: 'idempotency_key_reused' } });
+  });
+
+  it('refuses a second refund of one charge under another key (409), so money goes back once', async () => {
+    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1', { refundKey: 'r0' }) });
+
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ error: { code: 'charge_already_refunded' } });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('replays the winner when a concurrent duplicate wrote the refund first', async () => {
+    ddb
+      .on(GetCommand, { Key: refundKey })
+      .resolvesOnce({})
+      .resolves({ Item: storedRefund({ id: 're_winner' }) });
+    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1') });
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled());
+
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ id: 're_winner', status: 'refunded', charge: 'k1' });
+  });
+
+  it('answers 503 conflict after repeated transaction collisions instead of looping', async () => {
+    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1') });
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled());
+
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ error: { type: 'api_error', code: 'conflict' } });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(3);
+  });
+
+  it('refunds a tok_timeout charge at once: test tokens do not apply to refunds', async () => {
+    const ctx = testContext();
+    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1', { token: 'tok_timeout' }) });
+
+    const answer = await postRefund(ctx, { charge: 'k1' });
+
+    expect(answer.status).toBe(200);
+    expect(ctx.sleep).not.toHaveBeenCalled();
+  });
+
+  it('obeys the payment failure knob', async () => {
+    ddb.on(GetCommand, { Key: { pk: 'FAULTS', sk: 'FAULTS' } }).resolves({ Item: { paymentFailureRate: 1 } });
+
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ error: { code: 'injected_fault' } });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+  });
+
+  it.each([
+    ['no body', undefined],
+    ['no charge', {}],
+    ['an empty charge', { charge: '  ' }],
+    ['a numeric charge', { charge: 42 }],
+  ])('answers 400 for %s', async (_case, body) => {
+    const answer = await postRefund(testContext(), body);
+
+    expect(answer.status).toBe(400);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('answers 400 without an Idempotency-Key', async () => {
+    const answer = await send(testContext(), { method: 'POST', path: '/v1/refunds', body: { charge: 'k1' } });
+
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: { code: 'idempotency_key_missing' } });
+  });
+});
