@@ -1,0 +1,88 @@
+/**
+ * `npm start`: brings the whole system up on 127.0.0.1 from the synthesized CDK template (see local/runtime.ts).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { consoleLogger } from '#local/logging.ts';
+import { startRuntime } from '#local/runtime.ts';
+
+const int = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
+  return n;
+};
+const rate = (value: string) => {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('a rate is a number from 0 to 1');
+  return n;
+};
+
+const program = new Command('npm start --')
+  .description('Run Buzzer locally from its synthesized CDK template: API, outbox relay, saga, workers and DLQs.')
+  .option('-p, --port <port>', 'port of the client API; further HTTP APIs (the sandbox) take the next ports', int('port'), 3000)
+  .option('--persist <dir>', 'keep DynamoDB and Step Functions state in this directory across restarts')
+  .addOption(
+    new Option('--workflow-type <type>', 'saga workflow type to synthesize').choices(['STANDARD', 'EXPRESS']),
+  )
+  .option('--no-synth', 'use the template already in --cdk-out instead of running cdk synth')
+  .option('--cdk-out <dir>', 'cloud assembly directory', 'cdk.out')
+  .option('--payment-latency <ms>', 'sandbox provider: extra latency on every payment call', int('latency'))
+  .option('--payment-failure-rate <rate>', 'sandbox provider: share of payment calls answered 503', rate)
+  .option('--mail-broken', 'sandbox mail sink: answer 503 to every mail (fills the notify DLQ)')
+  .option('--reconcile-every <seconds>', 'run the scheduled functions this often instead of their schedule', int('interval'))
+  .addOption(new Option('--log-level <level>', 'runtime log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+  .option('--no-function-logs', 'do not print the functions\' own log lines')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  npm start\n  npm start -- --persist .buzzer/state --port 8080\n  npm start -- --payment-latency 2000 --payment-failure-rate 0.2\n',
+  );
+
+program.parse(process.argv.slice(2), { from: 'user' });
+const opts = program.opts<{
+  port: number;
+  persist?: string;
+  workflowType?: 'STANDARD' | 'EXPRESS';
+  synth: boolean;
+  cdkOut: string;
+  paymentLatency?: number;
+  paymentFailureRate?: number;
+  mailBroken?: boolean;
+  reconcileEvery?: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  functionLogs: boolean;
+}>();
+
+const logger = consoleLogger(opts.logLevel);
+const runtime = await startRuntime({
+  apiPort: opts.port,
+  persistDir: opts.persist,
+  synth: opts.synth,
+  cdkOut: opts.cdkOut,
+  context: opts.workflowType ? { workflowType: opts.workflowType } : {},
+  logger,
+  functionLogs: opts.functionLogs,
+  scheduleIntervalMs: opts.reconcileEvery === undefined ? undefined : opts.reconcileEvery * 1000,
+  writeDiscoveryFile: true,
+}).catch((error: unknown) => {
+  logger.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});
+
+if (opts.paymentLatency !== undefined || opts.paymentFailureRate !== undefined || opts.mailBroken) {
+  await runtime.setSandboxFaults({
+    paymentLatencyMs: opts.paymentLatency,
+    paymentFailureRate: opts.paymentFailureRate,
+    mailBroken: opts.mailBroken,
+  });
+}
+process.stdout.write(runtime.describe());
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info(`${signal}: stopping`);
+  await runtime.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

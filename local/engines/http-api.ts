@@ -1,0 +1,387 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  DEFAULT_ACCOUNT,
+  type LambdaInvoker,
+  type LocalAccount,
+  type RuntimeLogger,
+  silentLogger,
+} from '../types.ts';
+import { type AuthorizerDecision, AuthorizerRunner } from './http-api/authorizer.ts';
+import { isPreflight, preflightResponse, withCorsHeaders } from './http-api/cors.ts';
+import type { HttpApiDefinition, HttpApiIntegration, PayloadFormatVersion } from './http-api/definition.ts';
+import {
+  type EventScope,
+  type GatewayRequest,
+  integrationEventV1,
+  integrationEventV2,
+} from './http-api/events.ts';
+import {
+  FORBIDDEN,
+  type GatewayResponse,
+  INTERNAL_ERROR,
+  integrationResponse,
+  NOT_FOUND,
+  PAYLOAD_TOO_LARGE,
+  SERVICE_UNAVAILABLE,
+  UNAUTHORIZED,
+} from './http-api/responses.ts';
+import { RouteTable } from './http-api/routes.ts';
+
+/**
+ * The local API Gateway for one HTTP API: an HTTP server on 127.0.0.1 that routes requests the way
+ * API Gateway v2 does, runs Lambda REQUEST authorizers, builds the payload format 2.0 (or 1.0) event,
+ * invokes the integration's function and maps its answer back to HTTP.
+ *
+ * Input is one {@link HttpApiDefinition}; `collectHttpApis` (http-api/definition.ts) builds those from
+ * the resolved template resources, grouped per `AWS::ApiGatewayV2::Api`.
+ */
+
+export {
+  collectHttpApis,
+  type HttpApiAuthorizer,
+  HttpApiConfigError,
+  type HttpApiCors,
+  type HttpApiDefinition,
+  type HttpApiIntegration,
+  type HttpApiRoute,
+  lambdaArnFromUri,
+} from './http-api/definition.ts';
+
+export interface StartHttpApiOptions extends HttpApiDefinition {
+  invoker: LambdaInvoker;
+  logger?: RuntimeLogger;
+  /** @default 0 (a free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** HTTP APIs refuse bodies over 10 MB with 413. @default 10485760 */
+  maxBodyBytes?: number;
+  /** @default DEFAULT_ACCOUNT */
+  account?: LocalAccount;
+}
+
+export interface RunningHttpApi {
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:4010`. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** What the route's authorization decided: no authorization, an authorizer's decision, or an IAM caller. */
+type RouteAccess =
+  | { outcome: 'open' }
+  | { outcome: 'iam'; iam: Record<string, unknown> }
+  | AuthorizerDecision;
+
+/**
+ * `requestContext.authorizer` of the integration event: `{lambda: context}` in format 2.0; in format 1.0
+ * the context keys themselves plus `principalId` and `integrationLatency`.
+ */
+function authorizerContext(
+  access: RouteAccess,
+  version: PayloadFormatVersion,
+): Record<string, unknown> | undefined {
+  if (access.outcome === 'iam') return { iam: access.iam };
+  if (access.outcome !== 'allow') return undefined;
+  if (version === '2.0') return { lambda: access.context };
+  return { ...access.context, principalId: access.principalId ?? '', integrationLatency: 0 };
+}
+
+export async function startHttpApi(options: StartHttpApiOptions): Promise<RunningHttpApi> {
+  const gateway = new Gateway(options);
+  const server = createServer((req, res) => {
+    void gateway.handle(req, res);
+  });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  gateway.port = port;
+  const logger = options.logger ?? silentLogger;
+  logger.info('HTTP API listening', {
+    api: options.name,
+    apiId: options.apiId,
+    url: `http://${host}:${port}`,
+  });
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** API Gateway request ids look like `JKJaXmPLvHcESHA=`. */
+function newRequestId(): string {
+  return randomBytes(11).toString('base64').replace(/[+/]/g, 'A');
+}
+
+function traceHeader(): string {
+  return `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
+}
+
+type BodyResult = { ok: true; body: Buffer } | { ok: false };
+
+/**
+ * Reads the whole body, keeping at most `limit` bytes. An oversized body is still read to its end (and
+ * dropped) so the client, which is still sending, reliably gets the 413 instead of a reset connection.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
+  const declared = Number(req.headers['content-length']);
+  let tooLarge = Number.isFinite(declared) && declared > limit;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size > limit) {
+        tooLarge = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? { ok: false } : { ok: true, body: Buffer.concat(chunks) }));
+    req.on('error', reject);
+  });
+}
+
+class Gateway {
+  port = 0;
+  private readonly options: StartHttpApiOptions;
+  private readonly routes: RouteTable;
+  private readonly authorizers: AuthorizerRunner;
+  private readonly logger: RuntimeLogger;
+  private readonly account: LocalAccount;
+
+  constructor(options: StartHttpApiOptions) {
+    this.options = options;
+    this.routes = new RouteTable(options.routes);
+    this.authorizers = new AuthorizerRunner(options.invoker);
+    this.logger = options.logger ?? silentLogger;
+    this.account = options.account ?? DEFAULT_ACCOUNT;
+    for (const route of options.routes) {
+      if (route.authorizationType === 'JWT') {
+        this.logger.warn('JWT authorizers cannot run locally; the route will answer 500', {
+          api: options.name,
+          routeKey: route.routeKey,
+        });
+      }
+    }
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const requestId = newRequestId();
+    const target = (req.url ?? '/').split('#')[0] ?? '';
+    const queryAt = target.indexOf('?');
+    const rawPath = (queryAt >= 0 ? target.slice(0, queryAt) : target) || '/';
+    const rawQueryString = queryAt >= 0 ? target.slice(queryAt + 1) : '';
+    let response: GatewayResponse;
+    let routeKey: string | undefined;
+    try {
+      const body = await readBody(req, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+      if (!body.ok) {
+        response = PAYLOAD_TOO_LARGE();
+      } else {
+        const request = this.gatewayRequest(req, rawPath, rawQueryString, body.body, requestId);
+        const outcome = await this.respond(request);
+        routeKey = outcome.routeKey;
+        response = outcome.response;
+      }
+    } catch (error) {
+      this.logger.error('HTTP API request failed in the local gateway', {
+        api: this.options.name,
+        requestId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      response = INTERNAL_ERROR();
+    }
+    this.send(res, response, requestId);
+    this.logger.info(`${req.method} ${rawPath} ${response.statusCode}`, {
+      api: this.options.name,
+      method: req.method,
+      path: rawPath,
+      status: response.statusCode,
+      latencyMs: Math.round((performance.now() - started) * 10) / 10,
+      routeKey,
+      requestId,
+    });
+  }
+
+  private gatewayRequest(
+    req: IncomingMessage,
+    rawPath: string,
+    rawQueryString: string,
+    body: Buffer,
+    requestId: string,
+  ): GatewayRequest {
+    const headers: Record<string, string[]> = {};
+    for (const [name, values] of Object.entries(req.headersDistinct)) {
+      if (values) headers[name] = [...values];
+    }
+    const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+    // Headers API Gateway adds on the way to the integration.
+    headers['x-forwarded-for'] = [[...(headers['x-forwarded-for'] ?? []), sourceIp].join(', ')];
+    headers['x-forwarded-port'] = [String(this.port)];
+    headers['x-forwarded-proto'] = ['http'];
+    headers['x-amzn-trace-id'] ??= [traceHeader()];
+    return {
+      method: (req.method ?? 'GET').toUpperCase(),
+      rawPath,
+      rawQueryString,
+      headers,
+      body,
+      sourceIp,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId,
+      receivedAt: new Date(),
+      domainName: headers.host?.[0] ?? `127.0.0.1:${this.port}`,
+    };
+  }
+
+  private async respond(request: GatewayRequest): Promise<{ response: GatewayResponse; routeKey?: string }> {
+    const cors = this.options.cors;
+    if (!cors) return this.route(request);
+    if (isPreflight(request)) return { response: preflightResponse(cors, request) };
+    const outcome = await this.route(request);
+    return { ...outcome, response: withCorsHeaders(cors, request, outcome.response) };
+  }
+
+  private async route(request: GatewayRequest): Promise<{ response: GatewayResponse; routeKey?: string }> {
+    const match = this.routes.match(request.method, request.rawPath);
+    if (!match) return { response: NOT_FOUND() };
+    const routeKey = match.route.routeKey;
+    const scope: EventScope = { accountId: this.account.accountId, apiId: this.options.apiId, match };
+    const integration = match.route.integrationId
+      ? this.options.integrations[match.route.integrationId]
+      : undefined;
+    if (!integration) return { response: NOT_FOUND(), routeKey };
+
+    const access = await this.authorize(request, scope);
+    if (access.outcome === 'unauthorized') return { response: UNAUTHORIZED(), routeKey };
+    if (access.outcome === 'forbidden') return { response: FORBIDDEN(), routeKey };
+    if (access.outcome === 'error') {
+      this.logger.error('authorizer failed', { api: this.options.name, routeKey, reason: access.reason });
+      return { response: INTERNAL_ERROR(), routeKey };
+    }
+    const authorizer = authorizerContext(access, integration.payloadFormatVersion);
+    return { response: await this.integrate(request, scope, integration, authorizer), routeKey };
+  }
+
+  private async authorize(request: GatewayRequest, scope: EventScope): Promise<RouteAccess> {
+    const route = scope.match.route;
+    switch (route.authorizationType) {
+      case 'NONE':
+        return { outcome: 'open' };
+      case 'JWT':
+        return { outcome: 'error', reason: 'JWT authorizers are not supported by the local gateway' };
+      case 'AWS_IAM':
+        return this.authorizeIam(request);
+      case 'CUSTOM': {
+        const authorizer = route.authorizerId ? this.options.authorizers[route.authorizerId] : undefined;
+        if (!authorizer) {
+          return {
+            outcome: 'error',
+            reason: `route ${route.routeKey} names unknown authorizer ${route.authorizerId}`,
+          };
+        }
+        const { region, accountId } = this.account;
+        const routeArn = `arn:aws:execute-api:${region}:${accountId}:${this.options.apiId}/$default/${request.method}${request.rawPath}`;
+        return this.authorizers.authorize({ authorizer, request, scope, routeArn });
+      }
+    }
+  }
+
+  /**
+   * SigV4 cannot be verified without the caller's secret, so locally a signed-looking request passes and the
+   * access key it names becomes the caller identity; an unsigned one is refused as API Gateway would.
+   */
+  private authorizeIam(request: GatewayRequest): RouteAccess {
+    const authorization = request.headers.authorization?.[0] ?? '';
+    const accessKey = /^AWS4-HMAC-SHA256 Credential=([^/]+)\//.exec(authorization)?.[1];
+    if (!accessKey) return { outcome: 'forbidden' };
+    const { accountId } = this.account;
+    return {
+      outcome: 'iam',
+      iam: {
+        accessKey,
+        accountId,
+        callerId: accessKey,
+        cognitoIdentity: null,
+        principalOrgId: null,
+        userArn: `arn:aws:iam::${accountId}:user/${accessKey}`,
+        userId: accessKey,
+      },
+    };
+  }
+
+  private async integrate(
+    request: GatewayRequest,
+    scope: EventScope,
+    integration: HttpApiIntegration,
+    authorizer: Record<string, unknown> | undefined,
+  ): Promise<GatewayResponse> {
+    const event =
+      integration.payloadFormatVersion === '2.0'
+        ? integrationEventV2(request, scope, authorizer)
+        : integrationEventV1(request, scope, authorizer);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), integration.timeoutMs);
+    });
+    try {
+      // The invocation is not cancelled on timeout: like Lambda behind API Gateway, it runs to its own end.
+      const result = await Promise.race([
+        this.options.invoker.invoke(integration.functionArn, event),
+        timedOut,
+      ]);
+      if (result === 'timeout') {
+        this.logger.warn('integration timed out', {
+          api: this.options.name,
+          timeoutMs: integration.timeoutMs,
+        });
+        return SERVICE_UNAVAILABLE();
+      }
+      if (result.error) {
+        this.logger.warn('integration function failed', {
+          api: this.options.name,
+          function: integration.functionArn,
+          errorType: result.error.errorType,
+          errorMessage: result.error.errorMessage,
+        });
+        return INTERNAL_ERROR();
+      }
+      return integrationResponse(result.payload, integration.payloadFormatVersion);
+    } catch (error) {
+      this.logger.error('integration failed', {
+        api: this.options.name,
+        function: integration.functionArn,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+      return INTERNAL_ERROR();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private send(res: ServerResponse, response: GatewayResponse, requestId: string): void {
+    const headers = response.headers.filter(([name]) => name.toLowerCase() !== 'content-length');
+    headers.push(['apigw-requestid', requestId], ['content-length', String(response.body.length)]);
+    res.writeHead(response.statusCode, headers.flat());
+    res.end(response.body);
+  }
+}

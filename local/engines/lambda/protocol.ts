@@ -1,0 +1,45 @@
+/**
+ * Messages between the Lambda service (main thread) and one execution environment (a worker thread).
+ * Events and results cross as JSON text, not structured clones: Lambda payloads are JSON, so a handler
+ * must see exactly what `JSON.parse` gives (no Dates, no undefined) and its result is what
+ * `JSON.stringify` makes of it.
+ */
+
+/** The error document Lambda returns for a failed invocation (`errorType`, `errorMessage`, `trace`). */
+export interface LambdaErrorDocument {
+  errorType: string;
+  errorMessage: string;
+  trace?: string[];
+}
+
+/** What a worker needs to boot: where the code is and which export to call. Sent as `workerData`. */
+export interface SandboxBootData {
+  codeDir: string;
+  handler: string;
+  functionName: string;
+  functionVersion: string;
+  memoryLimitInMB: number;
+  logGroupName: string;
+  logStreamName: string;
+}
+
+/** Main thread → worker. */
+export interface InvokeRequestMessage {
+  type: 'invoke';
+  requestId: string;
+  /** The event as JSON text. */
+  event: string;
+  /** Epoch milliseconds at which the invocation times out (for `getRemainingTimeInMillis`). */
+  deadlineMs: number;
+  invokedFunctionArn: string;
+  traceId: string;
+}
+
+/** Worker → main thread. */
+export type SandboxMessage =
+  | { type: 'ready' }
+  | { type: 'init-error'; error: LambdaErrorDocument }
+  | { type: 'result'; requestId: string; payload: string; heapUsedBytes: number }
+  | { type: 'error'; requestId: string; error: LambdaErrorDocument; heapUsedBytes: number }
+  /** An uncaught exception or unhandled rejection; the worker exits right after sending this. */
+  | { type: 'crash'; requestId: string | undefined; error: LambdaErrorDocument };
