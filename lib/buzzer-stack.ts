@@ -82,7 +82,13 @@ export class BuzzerStack extends Stack {
         },
       },
     });
-    this.notifier.handler.grantTable(table, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    this.notifier.handler.grantTable(
+      table,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
     if (mailTransport === 'ses' && props.mailFrom) {
       const domain = props.mailFrom.split('@')[1] ?? props.mailFrom;
       this.notifier.handler.role.addToPrincipalPolicy(

@@ -55,7 +55,7 @@ export class OutboxRelay extends Construct {
         RELAY_MAX_ATTEMPTS: String(maxAttempts),
       },
     });
-    this.handler.grantTable(props.table, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.handler.grantTable(props.table, 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');
     props.bus.grantPutEventsTo(this.handler.function);
     this.deadLetterQueue.grantSendMessages(this.handler.function);
 

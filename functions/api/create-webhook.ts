@@ -1,0 +1,47 @@
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import {
+  ApiError,
+  apiHandler,
+  jsonResponse,
+  parseJsonBody,
+  readBody,
+  requireClientId,
+  validationError,
+} from '#shared/http.ts';
+import { logger } from '#shared/logger.ts';
+import { createWebhook, WebhookLimitReached } from '#shared/webhooks/endpoints.ts';
+import { webhookRegistrationSchema } from '#shared/webhooks/registration.ts';
+import * as z from '#shared/zod.ts';
+
+const config = loadConfig(
+  z.object({
+    TABLE_NAME: requiredString('TABLE_NAME'),
+    // Local runtime only: lets tests register receivers on 127.0.0.1. Never set it in a deployed stack.
+    WEBHOOK_ALLOW_LOOPBACK_HTTP: z
+      .enum(['true', 'false'], { error: 'WEBHOOK_ALLOW_LOOPBACK_HTTP must be "true" or "false"' })
+      .optional()
+      .transform((value) => value === 'true'),
+  }),
+);
+const deps = { doc: documentClient, tableName: config.TABLE_NAME };
+const registrationSchema = webhookRegistrationSchema({
+  allowLoopbackHttp: config.WEBHOOK_ALLOW_LOOPBACK_HTTP,
+});
+
+const MAX_BODY_BYTES = 8 * 1024;
+
+export const handler = apiHandler(async (event) => {
+  const clientId = requireClientId(event);
+  const parsed = await registrationSchema.safeParseAsync(parseJsonBody(readBody(event, MAX_BODY_BYTES)));
+  if (!parsed.success) throw validationError(parsed.error);
+  try {
+    const created = await createWebhook(deps, clientId, parsed.data);
+    logger.info('webhook registered', { webhookId: created.id, clientId, events: created.events });
+    // The secret is shown here and never again: the client must store it now.
+    return jsonResponse(201, created, { location: `/webhooks/${created.id}` });
+  } catch (error) {
+    if (error instanceof WebhookLimitReached) throw new ApiError(409, 'webhook_limit_reached', error.message);
+    throw error;
+  }
+});

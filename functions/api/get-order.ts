@@ -1,0 +1,32 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import {
+  apiHandler,
+  jsonResponse,
+  ResourceNotFound,
+  requireClientId,
+  validationError,
+} from '#shared/http.ts';
+import { keys } from '#shared/keys.ts';
+import { orderIdSchema, orderRecordSchema, toOrderView } from '#shared/orders.ts';
+import * as z from '#shared/zod.ts';
+
+const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+
+const pathSchema = z.object({ trackingId: orderIdSchema });
+
+export const handler = apiHandler(async (event) => {
+  const clientId = requireClientId(event);
+  const path = pathSchema.safeParse(event.pathParameters ?? {});
+  if (!path.success) throw validationError(path.error, 'path');
+  const { trackingId } = path.data;
+
+  // Consistent read: a client polling right after its 202 must see its own order.
+  const { Item } = await documentClient.send(
+    new GetCommand({ TableName: config.TABLE_NAME, Key: keys.order(trackingId), ConsistentRead: true }),
+  );
+  // Someone else's order answers exactly like an unknown one, so ids cannot be probed.
+  if (!Item || Item.clientId !== clientId) throw new ResourceNotFound('order');
+  return jsonResponse(200, toOrderView(orderRecordSchema.parse(Item)));
+});

@@ -1,0 +1,22 @@
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import { apiHandler, jsonResponse, requireClientId } from '#shared/http.ts';
+import { listWebhooks } from '#shared/webhooks/endpoints.ts';
+import * as z from '#shared/zod.ts';
+
+const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const deps = { doc: documentClient, tableName: config.TABLE_NAME };
+
+export const handler = apiHandler(async (event) => {
+  const clientId = requireClientId(event);
+  const webhooks = await listWebhooks(deps, clientId);
+  return jsonResponse(200, {
+    webhooks: webhooks.map(({ webhookId, url, events, status, createdAt }) => ({
+      id: webhookId,
+      url,
+      events,
+      status,
+      createdAt,
+    })),
+  });
+});

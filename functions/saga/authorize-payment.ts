@@ -1,0 +1,7 @@
+import { authorizePayment } from '#shared/saga/payment.ts';
+import { paymentStepDeps } from '#shared/saga/payment-config.ts';
+import { sagaStep } from '#shared/saga/step.ts';
+
+const deps = paymentStepDeps();
+
+export const handler = sagaStep('AuthorizePayment', (input) => authorizePayment(deps, input.orderId));

@@ -1,0 +1,37 @@
+/**
+ * Currencies the shop accepts, with their ISO 4217 minor-unit exponent. Amounts are stored in minor
+ * units (integers), so the exponent is needed wherever an amount meets a human or a whole-unit rule.
+ */
+export const CURRENCY_EXPONENTS = {
+  AUD: 2,
+  CAD: 2,
+  CHF: 2,
+  CZK: 2,
+  DKK: 2,
+  EUR: 2,
+  GBP: 2,
+  JPY: 0,
+  NOK: 2,
+  NZD: 2,
+  PLN: 2,
+  SEK: 2,
+  USD: 2,
+} as const;
+
+export type Currency = keyof typeof CURRENCY_EXPONENTS;
+
+export const SUPPORTED_CURRENCIES = Object.keys(CURRENCY_EXPONENTS) as Currency[];
+
+export function isSupportedCurrency(code: string): code is Currency {
+  return Object.hasOwn(CURRENCY_EXPONENTS, code);
+}
+
+/** Whole currency units in an amount of minor units, rounded down (1999 EUR cents → 19). */
+export function wholeUnits(amountMinor: number, currency: Currency): number {
+  return Math.floor(amountMinor / 10 ** CURRENCY_EXPONENTS[currency]);
+}
+
+export function formatAmount(amountMinor: number, currency: Currency): string {
+  const exponent = CURRENCY_EXPONENTS[currency];
+  return new Intl.NumberFormat('en', { style: 'currency', currency }).format(amountMinor / 10 ** exponent);
+}

@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { epochSeconds, isConditionalCheckFailed, type TableDeps } from './dynamodb.ts';
+import { keys } from './keys.ts';
+
+/**
+ * How long a claim protects an effect in progress. Longer than a worker invocation (so two live
+ * workers never both act), short enough that a crashed worker's message is retried well before the
+ * queue gives up on it.
+ */
+export const EFFECT_LEASE_MS = 60_000;
+
+/** Markers outlive the longest SQS retention (14 days), so any redelivery still finds its marker. */
+export const EFFECT_RETENTION_SECONDS = 15 * 24 * 60 * 60;
+
+/** Another worker holds a live claim on this effect; the message is retried after its visibility timeout. */
+export class EffectInProgress extends Error {
+  override name = 'EffectInProgress';
+  constructor(consumer: string, eventId: string) {
+    super(`effect ${consumer} for event ${eventId} is being performed by another worker`);
+  }
+}
+
+export type Claim = { status: 'claimed'; token: string } | { status: 'done' };
+
+/**
+ * Claims the right to perform `consumer`'s effect for one event. A claim whose lease ran out (its
+ * worker crashed) may be taken over; a DONE marker means the effect already happened.
+ */
+export async function claimEffect(
+  deps: TableDeps,
+  consumer: string,
+  eventId: string,
+  now = new Date(),
+): Promise<Claim> {
+  const key = keys.effect(consumer, eventId);
+  const token = randomUUID();
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await deps.doc.send(
+        new PutCommand({
+          TableName: deps.tableName,
+          Item: {
+            ...key,
+            entity: 'Effect',
+            consumer,
+            eventId,
+            status: 'IN_PROGRESS',
+            claimToken: token,
+            at: now.toISOString(),
+            leaseUntil: now.getTime() + EFFECT_LEASE_MS,
+            expiresAt: epochSeconds(now) + EFFECT_RETENTION_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR (#status = :inProgress AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':now': now.getTime() },
+        }),
+      );
+      return { status: 'claimed', token };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    const { Item } = await deps.doc.send(
+      new GetCommand({ TableName: deps.tableName, Key: key, ConsistentRead: true }),
+    );
+    if (Item?.status === 'DONE') return { status: 'done' };
+    // Still there: a live claim. Gone: its holder released it after a failure, so claim again.
+    if (Item) throw new EffectInProgress(consumer, eventId);
+  }
+  throw new EffectInProgress(consumer, eventId);
+}
+
+export async function completeEffect(
+  deps: TableDeps,
+  consumer: string,
+  eventId: string,
+  now = new Date(),
+): Promise<void> {
+  // Unconditional: even if our lease expired and someone else took over, the effect did happen.
+  await deps.doc.send(
+    new UpdateCommand({
+      TableName: deps.tableName,
+      Key: keys.effect(consumer, eventId),
+      UpdateExpression:
+        'SET #status = :done, #at = :now, expiresAt = :expiresAt REMOVE leaseUntil, claimToken',
+      ExpressionAttributeNames: { '#status': 'status', '#at': 'at' },
+      ExpressionAttributeValues: {
+        ':done': 'DONE',
+        ':now': now.toISOString(),
+        ':expiresAt': epochSeconds(now) + EFFECT_RETENTION_SECONDS,
+      },
+    }),
+  );
+}
+
+/** Gives a claim back after a failure so the retry does not wait for the lease to run out. */
+export async function releaseEffect(
+  deps: TableDeps,
+  consumer: string,
+  eventId: string,
+  token: string,
+): Promise<void> {
+  try {
+    await deps.doc.send(
+      new DeleteCommand({
+        TableName: deps.tableName,
+        Key: keys.effect(consumer, eventId),
+        ConditionExpression: 'claimToken = :token',
+        ExpressionAttributeValues: { ':token': token },
+      }),
+    );
+  } catch (error) {
+    // The claim was taken over (or completed) meanwhile: it is not ours to delete.
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+}

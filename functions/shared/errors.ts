@@ -1,0 +1,60 @@
+/**
+ * Errors of the order domain. Saga steps throw them to Step Functions, which matches on `name`
+ * (the Lambda `errorType`), so each `name` is part of the state machine's contract: never rename one
+ * without changing the Retry/Catch clauses.
+ */
+
+export class OrderNotFound extends Error {
+  override name = 'OrderNotFound';
+  constructor(readonly orderId: string) {
+    super(`order ${orderId} does not exist`);
+  }
+}
+
+export class OutOfStock extends Error {
+  override name = 'OutOfStock';
+  constructor(readonly skus: string[]) {
+    super(`not enough stock for ${skus.join(', ')}`);
+  }
+}
+
+export class UnknownSku extends Error {
+  override name = 'UnknownSku';
+  constructor(readonly skus: string[]) {
+    super(`unknown sku ${skus.join(', ')}`);
+  }
+}
+
+export class PaymentDeclined extends Error {
+  override name = 'PaymentDeclined';
+}
+
+/** The provider could not answer (timeout, throttling, 5xx, network): retrying later may succeed. */
+export class PaymentProviderUnavailable extends Error {
+  override name = 'PaymentProviderUnavailable';
+}
+
+/** The provider refused the request itself (4xx other than 402): a bug on our side, retrying cannot help. */
+export class PaymentRequestRejected extends Error {
+  override name = 'PaymentRequestRejected';
+}
+
+/** A step was asked to do something the order's current state forbids (e.g. confirm a cancelled order). */
+export class InvalidOrderState extends Error {
+  override name = 'InvalidOrderState';
+}
+
+/** Optimistic locking lost several times in a row; the caller (Step Functions, SQS) retries the whole step. */
+export class ConcurrentModification extends Error {
+  override name = 'ConcurrentModification';
+}
+
+/** A message that can never be processed (bad envelope, bad payload): it must end in a DLQ, not be retried forever. */
+export class InvalidMessage extends Error {
+  override name = 'InvalidMessage';
+}
+
+/** A stored item does not have the shape this code writes: data corruption or an unmigrated item. */
+export class CorruptRecord extends Error {
+  override name = 'CorruptRecord';
+}

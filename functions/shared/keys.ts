@@ -1,0 +1,37 @@
+/** Key builders of the single table (docs/architecture.md, "Single table"). */
+
+export interface ItemKey {
+  pk: string;
+  sk: string;
+}
+
+export const OPEN_ORDER = 'ORDER#PENDING';
+export const OPEN_OUTBOX_PENDING = 'OUTBOX#PENDING';
+export const OPEN_OUTBOX_FAILED = 'OUTBOX#FAILED';
+
+export const clientPartition = (clientId: string): string => `CLIENT#${clientId}`;
+
+export const keys = {
+  order: (orderId: string): ItemKey => ({ pk: `ORDER#${orderId}`, sk: 'ORDER' }),
+  reservation: (orderId: string): ItemKey => ({ pk: `ORDER#${orderId}`, sk: 'RESERVATION' }),
+  outbox: (messageId: string): ItemKey => ({ pk: `OUTBOX#${messageId}`, sk: 'OUTBOX' }),
+  idempotency: (clientId: string, idempotencyKey: string): ItemKey => ({
+    pk: `IDEMPOTENCY#${clientId}#${idempotencyKey}`,
+    sk: 'IDEMPOTENCY',
+  }),
+  apiKey: (keyHash: string): ItemKey => ({ pk: `APIKEY#${keyHash}`, sk: 'APIKEY' }),
+  stock: (sku: string): ItemKey => ({ pk: `STOCK#${sku}`, sk: 'STOCK' }),
+  effect: (consumer: string, eventId: string): ItemKey => ({
+    pk: `EFFECT#${consumer}#${eventId}`,
+    sk: 'EFFECT',
+  }),
+  pointsBalance: (customerId: string): ItemKey => ({ pk: `POINTS#${customerId}`, sk: 'BALANCE' }),
+  pointsLedger: (customerId: string, orderId: string): ItemKey => ({
+    pk: `POINTS#${customerId}`,
+    sk: `LEDGER#${orderId}`,
+  }),
+  webhook: (clientId: string, webhookId: string): ItemKey => ({
+    pk: clientPartition(clientId),
+    sk: `WEBHOOK#${webhookId}`,
+  }),
+};

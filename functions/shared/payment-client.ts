@@ -1,0 +1,121 @@
+import { PaymentDeclined, PaymentProviderUnavailable, PaymentRequestRejected } from './errors.ts';
+import * as z from './zod.ts';
+
+export interface PaymentClientConfig {
+  /** Base URL without a trailing slash, e.g. the sandbox API. */
+  baseUrl: string;
+  timeoutMs: number;
+}
+
+export interface ChargeRequest {
+  idempotencyKey: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  token: string;
+}
+
+const chargeSchema = z.object({
+  id: z.string().min(1),
+  status: z.string(),
+  amount: z.number().int(),
+  currency: z.string(),
+});
+export type Charge = z.infer<typeof chargeSchema>;
+
+const refundSchema = z.object({ id: z.string().min(1), status: z.string(), charge: z.string() });
+
+export type RefundResult = { status: 'refunded'; id: string } | { status: 'not_found' };
+
+const providerErrorSchema = z.object({
+  error: z.object({ code: z.string().optional(), message: z.string().optional() }).optional(),
+});
+
+interface ProviderAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** 408/409/429 and 5xx say "not now": the same idempotent request may succeed later. */
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+function providerMessage(body: unknown): string | undefined {
+  const parsed = providerErrorSchema.safeParse(body);
+  return parsed.success ? (parsed.data.error?.message ?? parsed.data.error?.code) : undefined;
+}
+
+/**
+ * HTTP client of the payment provider (Stripe-like; the sandbox implements the same contract). Every
+ * request carries an idempotency key, so the saga can retry a charge or a refund without doing it twice.
+ */
+export class PaymentClient {
+  constructor(private readonly config: PaymentClientConfig) {}
+
+  async charge(request: ChargeRequest): Promise<Charge> {
+    const { idempotencyKey, ...body } = request;
+    const answer = await this.post('/v1/charges', idempotencyKey, body);
+    if (answer.status === 200 || answer.status === 201) {
+      const charge = chargeSchema.safeParse(answer.body);
+      if (!charge.success) throw new PaymentProviderUnavailable('payment provider sent a malformed charge');
+      return charge.data;
+    }
+    const message = providerMessage(answer.body);
+    if (answer.status === 402) throw new PaymentDeclined(message ?? 'payment declined');
+    throw this.failure('charge', answer.status, message);
+  }
+
+  /** Refunds the charge made with idempotency key `charge`; `not_found` means nothing was charged. */
+  async refund(idempotencyKey: string, charge: string): Promise<RefundResult> {
+    const answer = await this.post('/v1/refunds', idempotencyKey, { charge });
+    if (answer.status === 200 || answer.status === 201) {
+      const refund = refundSchema.safeParse(answer.body);
+      if (!refund.success) throw new PaymentProviderUnavailable('payment provider sent a malformed refund');
+      return { status: 'refunded', id: refund.data.id };
+    }
+    if (answer.status === 404) return { status: 'not_found' };
+    throw this.failure('refund', answer.status, providerMessage(answer.body));
+  }
+
+  private failure(operation: string, status: number, message: string | undefined): Error {
+    const text = `${operation} failed with HTTP ${status}${message ? `: ${message}` : ''}`;
+    return isRetryableStatus(status)
+      ? new PaymentProviderUnavailable(text)
+      : new PaymentRequestRejected(text);
+  }
+
+  private async post(path: string, idempotencyKey: string, body: unknown): Promise<ProviderAnswer> {
+    // The timeout covers the whole exchange, body included: a provider that stalls mid-answer is unavailable.
+    const signal = AbortSignal.timeout(this.config.timeoutMs);
+    try {
+      const response = await fetch(`${this.config.baseUrl}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'idempotency-key': idempotencyKey,
+        },
+        body: JSON.stringify(body),
+        signal,
+      });
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: response.status, body: parsed };
+    } catch (error) {
+      if (signal.aborted) {
+        throw new PaymentProviderUnavailable(
+          `payment provider did not answer within ${this.config.timeoutMs} ms`,
+        );
+      }
+      const cause =
+        error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : '';
+      throw new PaymentProviderUnavailable(`payment provider unreachable${cause ? `: ${cause}` : ''}`);
+    }
+  }
+}

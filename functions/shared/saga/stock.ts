@@ -1,0 +1,215 @@
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { TableDeps } from '../dynamodb.ts';
+import { InvalidOrderState, OutOfStock, UnknownSku } from '../errors.ts';
+import { keys } from '../keys.ts';
+import { commit, getOrder, orderUpdate, RETRY, requireOrder, withOptimisticRetry } from '../order-store.ts';
+import { type LineItem, timelineEntry } from '../orders.ts';
+import type { TransactItem } from '../outbox.ts';
+import * as z from '../zod.ts';
+import type { CompensationResult } from './step.ts';
+
+const stockItemSchema = z.object({
+  sku: z.string(),
+  available: z.number().int(),
+  /** Price per unit in minor units of the order's currency. */
+  price: z.number().int().min(0),
+});
+
+const reservationSchema = z.object({
+  orderId: z.string(),
+  items: z.array(z.object({ sku: z.string(), quantity: z.number().int() })),
+  amount: z.number().int(),
+  currency: z.string(),
+  reservedAt: z.string(),
+  releasedAt: z.string().optional(),
+});
+type Reservation = z.infer<typeof reservationSchema>;
+
+export interface ReservationResult {
+  amount: number;
+  currency: string;
+  reservedAt: string;
+}
+
+async function getReservation(deps: TableDeps, orderId: string): Promise<Reservation | undefined> {
+  const { Item } = await deps.doc.send(
+    new GetCommand({ TableName: deps.tableName, Key: keys.reservation(orderId), ConsistentRead: true }),
+  );
+  return Item ? reservationSchema.parse(Item) : undefined;
+}
+
+async function readStock(
+  deps: TableDeps,
+  items: LineItem[],
+): Promise<Map<string, z.infer<typeof stockItemSchema>>> {
+  const stock = new Map<string, z.infer<typeof stockItemSchema>>();
+  // At most 20 distinct SKUs per order (validated at acceptance), well under BatchGetItem's 100 keys.
+  let requested: Record<string, unknown>[] = items.map((item) => ({ ...keys.stock(item.sku) }));
+  for (let attempt = 0; requested.length > 0 && attempt < 5; attempt++) {
+    const result = await deps.doc.send(
+      new BatchGetCommand({ RequestItems: { [deps.tableName]: { Keys: requested, ConsistentRead: true } } }),
+    );
+    for (const item of result.Responses?.[deps.tableName] ?? []) {
+      const parsed = stockItemSchema.parse(item);
+      stock.set(parsed.sku, parsed);
+    }
+    requested = result.UnprocessedKeys?.[deps.tableName]?.Keys ?? [];
+  }
+  if (requested.length > 0) throw new Error('stock lookup kept returning unprocessed keys');
+  return stock;
+}
+
+function units(items: LineItem[]): string {
+  const total = items.reduce((sum, item) => sum + item.quantity, 0);
+  return `${total} unit${total === 1 ? '' : 's'} of ${items.length} SKU${items.length === 1 ? '' : 's'}`;
+}
+
+/**
+ * Takes the ordered quantities off the shelf, records the reservation and prices the order, all in one
+ * transaction: either every line is reserved or none is. A repeat returns the existing reservation.
+ */
+export async function reserveStock(
+  deps: TableDeps,
+  orderId: string,
+  now = new Date(),
+): Promise<ReservationResult> {
+  return withOptimisticRetry(async () => {
+    const order = await requireOrder(deps, orderId);
+    const existing = await getReservation(deps, orderId);
+    if (existing)
+      return { amount: existing.amount, currency: existing.currency, reservedAt: existing.reservedAt };
+    if (order.status !== 'PENDING') {
+      throw new InvalidOrderState(
+        `order ${orderId} is ${order.status}; only a PENDING order can reserve stock`,
+      );
+    }
+
+    const stock = await readStock(deps, order.items);
+    const unknown = order.items.filter((item) => !stock.has(item.sku)).map((item) => item.sku);
+    if (unknown.length > 0) throw new UnknownSku(unknown);
+    const short = order.items.filter((item) => (stock.get(item.sku)?.available ?? 0) < item.quantity);
+    if (short.length > 0) throw new OutOfStock(short.map((item) => item.sku));
+
+    const amount = order.items.reduce(
+      (sum, item) => sum + (stock.get(item.sku)?.price ?? 0) * item.quantity,
+      0,
+    );
+    const reservedAt = now.toISOString();
+    const stockUpdates: TransactItem[] = order.items.map((item) => ({
+      Update: {
+        TableName: deps.tableName,
+        Key: keys.stock(item.sku),
+        UpdateExpression: 'SET available = available - :quantity',
+        ConditionExpression: 'attribute_exists(pk) AND available >= :quantity',
+        ExpressionAttributeValues: { ':quantity': item.quantity },
+        // Tells a vanished SKU (no item) from a sold-out one when the condition fails.
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    }));
+    const reasons = await commit(deps, [
+      ...stockUpdates,
+      {
+        Put: {
+          TableName: deps.tableName,
+          Item: {
+            ...keys.reservation(orderId),
+            entity: 'Reservation',
+            orderId,
+            items: order.items,
+            amount,
+            currency: order.currency,
+            reservedAt,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      orderUpdate(
+        deps.tableName,
+        order,
+        {
+          set: { amount, reservedAt },
+          timeline: [timelineEntry('ReserveStock', 'SUCCEEDED', now, `reserved ${units(order.items)}`)],
+        },
+        now,
+      ),
+    ]);
+    if (!reasons) return { amount, currency: order.currency, reservedAt };
+
+    const failed = order.items
+      .map((item, index) => ({ item, reason: reasons[index] }))
+      .filter(({ reason }) => reason?.Code === 'ConditionalCheckFailed');
+    const vanished = failed.filter(({ reason }) => reason?.Item === undefined).map(({ item }) => item.sku);
+    if (vanished.length > 0) throw new UnknownSku(vanished);
+    if (failed.length > 0) throw new OutOfStock(failed.map(({ item }) => item.sku));
+    // A concurrent reservation or order change (or a transaction conflict): decide again from fresh state.
+    return RETRY;
+  });
+}
+
+/**
+ * Compensation: puts reserved quantities back exactly once (the reservation's `releasedAt` guards it)
+ * and notes on the order what happened, including that there was nothing to release.
+ */
+export async function releaseStock(
+  deps: TableDeps,
+  orderId: string,
+  now = new Date(),
+): Promise<CompensationResult> {
+  return withOptimisticRetry(async () => {
+    const order = await getOrder(deps, orderId);
+    if (!order) return { outcome: 'SKIPPED', detail: 'order not found' };
+    const reservation = await getReservation(deps, orderId);
+    if (reservation?.releasedAt || (!reservation && order.stockReleasedAt)) {
+      return { outcome: 'ALREADY_DONE', detail: 'stock already released' };
+    }
+
+    if (!reservation) {
+      const detail = 'nothing was reserved';
+      const reasons = await commit(deps, [
+        orderUpdate(
+          deps.tableName,
+          order,
+          {
+            set: { stockReleasedAt: now.toISOString() },
+            timeline: [timelineEntry('ReleaseStock', 'SKIPPED', now, detail)],
+          },
+          now,
+        ),
+      ]);
+      return reasons ? RETRY : { outcome: 'SKIPPED', detail };
+    }
+
+    const detail = `released ${units(reservation.items)}`;
+    const reasons = await commit(deps, [
+      // No existence condition: an operator may have deleted a SKU, and failing the release would keep every
+      // other line's stock locked forever. ADD then recreates a bare counter the operator can see and fix.
+      ...reservation.items.map<TransactItem>((item) => ({
+        Update: {
+          TableName: deps.tableName,
+          Key: keys.stock(item.sku),
+          UpdateExpression: 'ADD available :quantity',
+          ExpressionAttributeValues: { ':quantity': item.quantity },
+        },
+      })),
+      {
+        Update: {
+          TableName: deps.tableName,
+          Key: keys.reservation(orderId),
+          UpdateExpression: 'SET releasedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(releasedAt)',
+          ExpressionAttributeValues: { ':now': now.toISOString() },
+        },
+      },
+      orderUpdate(
+        deps.tableName,
+        order,
+        {
+          set: { stockReleasedAt: now.toISOString() },
+          timeline: [timelineEntry('ReleaseStock', 'SUCCEEDED', now, detail)],
+        },
+        now,
+      ),
+    ]);
+    return reasons ? RETRY : { outcome: 'DONE', detail };
+  });
+}

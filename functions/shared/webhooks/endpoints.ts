@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
+import { clientPartition, keys } from '../keys.ts';
+import * as z from '../zod.ts';
+import { WEBHOOK_EVENT_TYPES, type WebhookRegistration } from './registration.ts';
+import { generateSecret } from './signing.ts';
+
+/** Enough for a partner's environments; a client with more is doing something worth a conversation. */
+export const MAX_WEBHOOKS_PER_CLIENT = 10;
+
+export class WebhookLimitReached extends Error {
+  override name = 'WebhookLimitReached';
+  constructor() {
+    super(`a client can register at most ${MAX_WEBHOOKS_PER_CLIENT} webhook endpoints`);
+  }
+}
+
+export class WebhookNotFound extends Error {
+  override name = 'WebhookNotFound';
+  constructor(readonly webhookId: string) {
+    super(`webhook ${webhookId} not found`);
+  }
+}
+
+const webhookItemSchema = z.object({
+  webhookId: z.string(),
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENT_TYPES)),
+  status: z.enum(['ENABLED', 'DISABLED']),
+  createdAt: z.string(),
+});
+
+export type WebhookView = z.infer<typeof webhookItemSchema>;
+
+export interface CreatedWebhook {
+  id: string;
+  url: string;
+  events: WebhookRegistration['events'];
+  secret: string;
+  status: 'ENABLED';
+  createdAt: string;
+}
+
+export async function createWebhook(
+  deps: TableDeps,
+  clientId: string,
+  registration: WebhookRegistration,
+  now = new Date(),
+): Promise<CreatedWebhook> {
+  // Counted before the write, so two concurrent registrations can pass the limit by one: acceptable for a quota.
+  const existing = await deps.doc.send(
+    new QueryCommand({
+      TableName: deps.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': clientPartition(clientId), ':prefix': 'WEBHOOK#' },
+      Select: 'COUNT',
+      ConsistentRead: true,
+    }),
+  );
+  if ((existing.Count ?? 0) >= MAX_WEBHOOKS_PER_CLIENT) throw new WebhookLimitReached();
+
+  const webhookId = randomUUID();
+  const secret = generateSecret();
+  const createdAt = now.toISOString();
+  await deps.doc.send(
+    new PutCommand({
+      TableName: deps.tableName,
+      Item: {
+        ...keys.webhook(clientId, webhookId),
+        entity: 'Webhook',
+        webhookId,
+        clientId,
+        url: registration.url,
+        events: registration.events,
+        // Newest first; a list so a rotation can keep signing with the old secret for a while.
+        secrets: [secret],
+        status: 'ENABLED',
+        createdAt,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }),
+  );
+  return {
+    id: webhookId,
+    url: registration.url,
+    events: registration.events,
+    secret,
+    status: 'ENABLED',
+    createdAt,
+  };
+}
+
+/** The client's endpoints, without secrets. */
+export async function listWebhooks(deps: TableDeps, clientId: string): Promise<WebhookView[]> {
+  const webhooks: WebhookView[] = [];
+  let cursor: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.doc.send(
+      new QueryCommand({
+        TableName: deps.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': clientPartition(clientId), ':prefix': 'WEBHOOK#' },
+        ProjectionExpression: 'webhookId, #url, events, #status, createdAt',
+        ExpressionAttributeNames: { '#url': 'url', '#status': 'status' },
+        ExclusiveStartKey: cursor,
+      }),
+    );
+    for (const item of page.Items ?? []) webhooks.push(webhookItemSchema.parse(item));
+    cursor = page.LastEvaluatedKey;
+  } while (cursor);
+  return webhooks.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+export async function deleteWebhook(deps: TableDeps, clientId: string, webhookId: string): Promise<void> {
+  try {
+    await deps.doc.send(
+      new DeleteCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(clientId, webhookId),
+        ConditionExpression: 'attribute_exists(pk)',
+      }),
+    );
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) throw new WebhookNotFound(webhookId);
+    throw error;
+  }
+}

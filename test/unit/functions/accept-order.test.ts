@@ -1,0 +1,341 @@
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { requestHash } from '#shared/idempotency.ts';
+import { apiEvent, CLIENT_ID, context, NOW, parseBody, TABLE, transactionCanceled } from './helpers.ts';
+
+vi.hoisted(() => {
+  process.env.TABLE_NAME = 'buzzer-test';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+const { handler } = await import('#functions/api/accept-order.ts');
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const order = {
+  customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
+  items: [
+    { sku: 'BEAN-1', quantity: 2 },
+    { sku: 'MUG-7', quantity: 1 },
+  ],
+  currency: 'EUR',
+  paymentToken: 'tok_ok',
+};
+
+const post = (body: unknown, headers: Record<string, string> = { 'idempotency-key': 'key-1' }) =>
+  handler(apiEvent({ body, headers }), context);
+
+function transactItems(call = 0) {
+  const items = ddb.commandCalls(TransactWriteCommand)[call]?.args[0].input.TransactItems ?? [];
+  return items.map((item) => item.Put?.Item ?? {});
+}
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(TransactWriteCommand).resolves({});
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('POST /orders', () => {
+  it('writes order, OrderPlaced outbox message and idempotency record in one transaction and answers 202', async () => {
+    const result = await post(order, { 'idempotency-key': 'key-1', 'x-correlation-id': 'corr-42' });
+
+    expect(result.statusCode).toBe(202);
+    const body = parseBody(result);
+    expect(body).toEqual({
+      trackingId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: 'PENDING',
+      statusUrl: `/orders/${body.trackingId}`,
+    });
+    expect(result.headers).toMatchObject({
+      location: `/orders/${body.trackingId}`,
+      'x-correlation-id': 'corr-42',
+    });
+
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    const [orderItem, outboxItem, idempotencyItem] = transactItems();
+    const createdAt = NOW.toISOString();
+    expect(orderItem).toMatchObject({
+      pk: `ORDER#${body.trackingId}`,
+      sk: 'ORDER',
+      entity: 'Order',
+      orderId: body.trackingId,
+      clientId: CLIENT_ID,
+      status: 'PENDING',
+      version: 1,
+      customer: order.customer,
+      items: order.items,
+      currency: 'EUR',
+      paymentToken: 'tok_ok',
+      timeline: [{ step: 'Accepted', status: 'SUCCEEDED', at: createdAt }],
+      correlationId: 'corr-42',
+      createdAt,
+      updatedAt: createdAt,
+      openPk: 'ORDER#PENDING',
+      openSk: createdAt,
+      gsi1pk: `CLIENT#${CLIENT_ID}`,
+      gsi1sk: `ORDER#${createdAt}`,
+    });
+    expect(outboxItem).toMatchObject({
+      sk: 'OUTBOX',
+      entity: 'Outbox',
+      messageType: 'OrderPlaced',
+      aggregateId: body.trackingId,
+      clientId: CLIENT_ID,
+      correlationId: 'corr-42',
+      version: 1,
+      status: 'PENDING',
+      attempts: 0,
+      openPk: 'OUTBOX#PENDING',
+      payload: { orderId: body.trackingId, status: 'PENDING', customer: order.customer, items: order.items },
+    });
+    expect(outboxItem?.pk).toBe(`OUTBOX#${outboxItem?.messageId}`);
+    expect(JSON.stringify(outboxItem?.payload)).not.toContain('tok_ok');
+    expect(idempotencyItem).toMatchObject({
+      pk: `IDEMPOTENCY#${CLIENT_ID}#key-1`,
+      sk: 'IDEMPOTENCY',
+      requestHash: requestHash(order),
+      orderId: body.trackingId,
+      expiresAt: NOW.getTime() / 1000 + 24 * 3600,
+    });
+    const idempotencyPut = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[2]?.Put;
+    expect(idempotencyPut?.ConditionExpression).toBe('attribute_not_exists(pk) OR expiresAt < :now');
+    expect(idempotencyPut?.TableName).toBe(TABLE);
+  });
+
+  it('uses the API request id as correlation id when the header is missing or unsafe', async () => {
+    const result = await post(order, {
+      'idempotency-key': 'key-1',
+      'x-correlation-id': 'has spaces <script>',
+    });
+
+    expect(result.statusCode).toBe(202);
+    expect(result.headers?.['x-correlation-id']).toBe('api-request-1');
+    expect(transactItems()[0]?.correlationId).toBe('api-request-1');
+  });
+
+  it('accepts a base64-encoded body', async () => {
+    const event = apiEvent({ rawBody: Buffer.from(JSON.stringify(order)).toString('base64') });
+    event.isBase64Encoded = true;
+    event.headers['idempotency-key'] = 'key-1';
+
+    const result = await handler(event, context);
+
+    expect(result.statusCode).toBe(202);
+  });
+
+  describe('idempotency', () => {
+    it('answers a retry with the same key and body with the first tracking id and writes no second order', async () => {
+      const first = await post(order);
+      const stored = transactItems()[2];
+      ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'ConditionalCheckFailed'));
+      ddb.on(GetCommand).resolves({ Item: stored });
+
+      // Same content, different key order and whitespace: still the same request.
+      const retry = await handler(
+        apiEvent({
+          rawBody: JSON.stringify(
+            { paymentToken: 'tok_ok', currency: 'EUR', items: order.items, customer: order.customer },
+            null,
+            2,
+          ),
+          headers: { 'idempotency-key': 'key-1' },
+        }),
+        context,
+      );
+
+      expect(retry.statusCode).toBe(202);
+      expect(parseBody(retry)).toEqual(parseBody(first));
+      expect(retry.headers).toMatchObject({
+        'idempotent-replayed': 'true',
+        location: parseBody(first).statusUrl,
+      });
+      expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+        TableName: TABLE,
+        Key: { pk: `IDEMPOTENCY#${CLIENT_ID}#key-1`, sk: 'IDEMPOTENCY' },
+        ConsistentRead: true,
+      });
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+    });
+
+    it('answers 422 when the key was used with a different body', async () => {
+      ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'ConditionalCheckFailed'));
+      ddb.on(GetCommand).resolves({
+        Item: {
+          requestHash: requestHash({ ...order, currency: 'USD' }),
+          orderId: 'other',
+          expiresAt: 9_999_999_999,
+        },
+      });
+
+      const result = await post(order);
+
+      expect(result.statusCode).toBe(422);
+      expect(parseBody(result)).toEqual({
+        error: {
+          code: 'idempotency_key_reused',
+          message: 'this Idempotency-Key was already used with a different request body',
+        },
+      });
+    });
+
+    it('waits for a concurrent duplicate that is committing the same key (TransactionConflict)', async () => {
+      ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'TransactionConflict'));
+      ddb
+        .on(GetCommand)
+        .resolvesOnce({})
+        .resolves({
+          Item: { requestHash: requestHash(order), orderId: 'order-of-the-twin', expiresAt: 9_999_999_999 },
+        });
+
+      const result = await post(order);
+
+      expect(result.statusCode).toBe(202);
+      expect(parseBody(result).trackingId).toBe('order-of-the-twin');
+      expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
+    });
+
+    it('writes again when the competing request never committed, and gives up with 409 after that', async () => {
+      ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'TransactionConflict'));
+      ddb.on(GetCommand).resolves({});
+
+      const result = await post(order);
+
+      expect(result.statusCode).toBe(409);
+      expect(result.headers?.['retry-after']).toBe('1');
+      expect(parseBody(result)).toMatchObject({ error: { code: 'request_in_progress' } });
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(3);
+    });
+  });
+
+  describe('rejects bad input with a 400 that says what and where, without touching the table', () => {
+    const cases: [string, unknown, string, RegExp][] = [
+      ['an unknown field', { ...order, coupon: 'FREE' }, '(body)', /Unrecognized key.*coupon/],
+      [
+        'an unknown nested field',
+        { ...order, customer: { ...order.customer, vip: true } },
+        'customer',
+        /vip/,
+      ],
+      [
+        'a bad e-mail',
+        { ...order, customer: { ...order.customer, email: 'nope' } },
+        'customer.email',
+        /e-mail/,
+      ],
+      ['no items', { ...order, items: [] }, 'items', /at least 1 item/],
+      [
+        '21 items',
+        { ...order, items: Array.from({ length: 21 }, (_, i) => ({ sku: `S${i}`, quantity: 1 })) },
+        'items',
+        /at most 20 items/,
+      ],
+      [
+        'a duplicate sku',
+        { ...order, items: [order.items[0], order.items[0]] },
+        'items[1].sku',
+        /duplicate sku BEAN-1/,
+      ],
+      ['quantity 0', { ...order, items: [{ sku: 'A', quantity: 0 }] }, 'items[0].quantity', /at least 1/],
+      [
+        'quantity 1.5',
+        { ...order, items: [{ sku: 'A', quantity: 1.5 }] },
+        'items[0].quantity',
+        /whole number/,
+      ],
+      [
+        'quantity 1001',
+        { ...order, items: [{ sku: 'A', quantity: 1001 }] },
+        'items[0].quantity',
+        /at most 1000/,
+      ],
+      ['a sku with #', { ...order, items: [{ sku: 'A#B', quantity: 1 }] }, 'items[0].sku', /letters, digits/],
+      ['lower-case currency', { ...order, currency: 'eur' }, 'currency', /ISO 4217/],
+      ['an unsupported currency', { ...order, currency: 'XYZ' }, 'currency', /unsupported currency XYZ/],
+      ['no payment token', { ...order, paymentToken: undefined }, 'paymentToken', /expected string/],
+      ['an array body', [order], '(body)', /expected object/],
+    ];
+
+    it.each(cases)('%s', async (_name, body, path, message) => {
+      const result = await post(body);
+
+      expect(result.statusCode).toBe(400);
+      const { error } = parseBody(result) as { error: { code: string; message: string; details: unknown[] } };
+      expect(error.code).toBe('validation_failed');
+      expect(error.details).toContainEqual({ path, message: expect.stringMatching(message) });
+      expect(error.message).toContain(path);
+      expect(ddb.calls()).toHaveLength(0);
+    });
+
+    it('non-JSON body', async () => {
+      const result = await handler(
+        apiEvent({ rawBody: '{"customer": ', headers: { 'idempotency-key': 'k' } }),
+        context,
+      );
+
+      expect(result.statusCode).toBe(400);
+      expect(parseBody(result)).toMatchObject({
+        error: { code: 'invalid_json', message: expect.stringMatching(/^request body is not valid JSON: /) },
+      });
+    });
+
+    it('empty body', async () => {
+      const result = await handler(apiEvent({ headers: { 'idempotency-key': 'k' } }), context);
+
+      expect(result.statusCode).toBe(400);
+      expect(parseBody(result)).toMatchObject({ error: { code: 'invalid_json' } });
+    });
+
+    it('missing Idempotency-Key', async () => {
+      const result = await post(order, {});
+
+      expect(result.statusCode).toBe(400);
+      expect(parseBody(result)).toMatchObject({
+        error: { code: 'idempotency_key_required', message: expect.stringContaining('Idempotency-Key') },
+      });
+    });
+
+    it.each([
+      ['too long', 'k'.repeat(256)],
+      ['non-ASCII', 'clé'],
+      ['a control character', 'a\tb'],
+    ])('an Idempotency-Key that is %s', async (_name, key) => {
+      const result = await post(order, { 'Idempotency-Key': key });
+
+      expect(result.statusCode).toBe(400);
+      expect(parseBody(result)).toMatchObject({ error: { code: 'invalid_idempotency_key' } });
+    });
+
+    it('answers 413 for a body over 16 KB', async () => {
+      const result = await post({ ...order, customer: { ...order.customer, name: 'x'.repeat(16 * 1024) } });
+
+      expect(result.statusCode).toBe(413);
+      expect(parseBody(result)).toMatchObject({ error: { code: 'payload_too_large' } });
+    });
+  });
+
+  it('answers 401 when the authorizer context carries no client id', async () => {
+    const result = await handler(
+      apiEvent({ body: order, headers: { 'idempotency-key': 'k' }, clientId: null }),
+      context,
+    );
+
+    expect(result.statusCode).toBe(401);
+  });
+
+  it('answers an opaque 500 (with the correlation id) when the table fails', async () => {
+    ddb.on(TransactWriteCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    const result = await post(order, { 'idempotency-key': 'k', 'x-correlation-id': 'corr-9' });
+
+    expect(result.statusCode).toBe(500);
+    expect(parseBody(result)).toEqual({ error: { code: 'internal_error', message: 'internal error' } });
+    expect(result.headers?.['x-correlation-id']).toBe('corr-9');
+  });
+});

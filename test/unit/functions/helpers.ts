@@ -1,0 +1,231 @@
+/** Shared arrangement for the handler tests: events as AWS builds them, error shapes the SDK throws, a tiny HTTP stub. */
+
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { Context, DynamoDBRecord, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { ApiEvent } from '#shared/http.ts';
+
+export const TABLE = 'buzzer-test';
+export const NOW = new Date('2026-05-01T12:00:00.000Z');
+export const ORDER_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
+export const CLIENT_ID = 'client-a';
+
+export const context = {
+  functionName: 'test-function',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test-function',
+  memoryLimitInMB: '256',
+  awsRequestId: 'req-1',
+  logGroupName: '/aws/lambda/test-function',
+  logStreamName: 'stream',
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 10_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+} satisfies Context;
+
+export interface ApiEventSpec {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  rawBody?: string;
+  pathParameters?: Record<string, string>;
+  clientId?: string | null;
+}
+
+export function apiEvent(spec: ApiEventSpec = {}): ApiEvent {
+  const method = spec.method ?? 'POST';
+  const path = spec.path ?? '/orders';
+  const body = spec.rawBody ?? (spec.body === undefined ? undefined : JSON.stringify(spec.body));
+  const lambda = spec.clientId === null ? {} : { clientId: spec.clientId ?? CLIENT_ID };
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...spec.headers },
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'api',
+      domainName: 'api.local',
+      domainPrefix: 'api',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+      requestId: 'api-request-1',
+      routeKey: `${method} ${path}`,
+      stage: '$default',
+      time: '01/May/2026:12:00:00 +0000',
+      timeEpoch: NOW.getTime(),
+      authorizer: { lambda },
+    },
+    ...(body === undefined ? {} : { body }),
+    ...(spec.pathParameters ? { pathParameters: spec.pathParameters } : {}),
+    isBase64Encoded: false,
+  };
+}
+
+export function parseBody(result: { body?: string | undefined }): Record<string, unknown> {
+  return JSON.parse(result.body ?? 'null') as Record<string, unknown>;
+}
+
+/** `TransactionCanceledException` as DynamoDB throws it: one reason per transaction item, in order. */
+export function transactionCanceled(
+  ...codes: (string | { Code: string; Item?: Record<string, AttributeValue> })[]
+) {
+  return new TransactionCanceledException({
+    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
+    $metadata: {},
+    CancellationReasons: codes.map((code) => (typeof code === 'string' ? { Code: code } : code)),
+  });
+}
+
+export function conditionFailed() {
+  return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+}
+
+/** An EventBridge event as an SQS target receives it. */
+export function eventBridgeBody(
+  detailType: string,
+  detail: Record<string, unknown>,
+  id = 'eb-event-1',
+): string {
+  return JSON.stringify({
+    version: '0',
+    id,
+    'detail-type': detailType,
+    source: 'buzzer.orders',
+    account: '000000000000',
+    time: NOW.toISOString(),
+    region: 'us-east-1',
+    resources: [],
+    detail,
+  });
+}
+
+export function sqsRecord(body: string, messageId: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(NOW.getTime()),
+      SenderId: 'sender',
+      ApproximateFirstReceiveTimestamp: String(NOW.getTime()),
+    },
+    messageAttributes: {},
+    md5OfBody: 'md5',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:queue',
+    awsRegion: 'us-east-1',
+  };
+}
+
+export function sqsEvent(...records: SQSRecord[]): SQSEvent {
+  return { Records: records };
+}
+
+/** A stream INSERT record of `item`, as Lambda delivers it. */
+export function streamInsert(item: Record<string, unknown>, sequenceNumber: string): DynamoDBRecord {
+  return {
+    eventID: `event-${sequenceNumber}`,
+    eventName: 'INSERT',
+    eventVersion: '1.1',
+    eventSource: 'aws:dynamodb',
+    awsRegion: 'us-east-1',
+    dynamodb: {
+      Keys: marshall({ pk: item.pk, sk: item.sk }) as never,
+      NewImage: marshall(item, { removeUndefinedValues: true }) as never,
+      SequenceNumber: sequenceNumber,
+      SizeBytes: 100,
+      StreamViewType: 'NEW_AND_OLD_IMAGES',
+    },
+    eventSourceARN: 'arn:aws:dynamodb:us-east-1:000000000000:table/buzzer-test/stream/2026',
+  };
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+}
+
+export type StubReply = { status: number; body?: unknown; delayMs?: number };
+
+/** A real HTTP server on 127.0.0.1 that records requests and answers with `reply`. */
+export async function httpStub(reply: (request: RecordedRequest) => StubReply) {
+  const requests: RecordedRequest[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const request = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      body: text === '' ? undefined : (JSON.parse(text) as unknown),
+    };
+    requests.push(request);
+    const answer = reply(request);
+    const timer = setTimeout(() => {
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+    }, answer.delayMs ?? 0);
+    res.on('close', () => clearTimeout(timer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A stored order, PENDING and freshly accepted unless overridden. */
+export function storedOrder(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    pk: `ORDER#${ORDER_ID}`,
+    sk: 'ORDER',
+    entity: 'Order',
+    orderId: ORDER_ID,
+    clientId: CLIENT_ID,
+    status: 'PENDING',
+    version: 1,
+    customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
+    items: [
+      { sku: 'BEAN-1', quantity: 2 },
+      { sku: 'MUG-7', quantity: 1 },
+    ],
+    currency: 'EUR',
+    paymentToken: 'tok_ok',
+    timeline: [{ step: 'Accepted', status: 'SUCCEEDED', at: '2026-05-01T11:59:00.000Z' }],
+    correlationId: 'corr-1',
+    createdAt: '2026-05-01T11:59:00.000Z',
+    updatedAt: '2026-05-01T11:59:00.000Z',
+    openPk: 'ORDER#PENDING',
+    openSk: '2026-05-01T11:59:00.000Z',
+    ...overrides,
+  };
+}
+
+export const orderKey = { pk: `ORDER#${ORDER_ID}`, sk: 'ORDER' };
+export const reservationKey = { pk: `ORDER#${ORDER_ID}`, sk: 'RESERVATION' };
+export const sagaInput = { orderId: ORDER_ID, correlationId: 'corr-1' };
+
+/** The failed message ids of a batch response, sorted (parallel processing reports them in finishing order). */
+export function ids(failures: { itemIdentifier: string }[]): string[] {
+  return failures.map((failure) => failure.itemIdentifier).sort();
+}

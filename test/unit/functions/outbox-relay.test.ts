@@ -1,0 +1,292 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { context, NOW, streamInsert, TABLE } from './helpers.ts';
+
+vi.hoisted(() => {
+  process.env.TABLE_NAME = 'buzzer-test';
+  process.env.EVENT_BUS_NAME = 'buzzer-bus';
+  process.env.RELAY_DLQ_URL = 'http://127.0.0.1:9324/000000000000/relay-dlq';
+  process.env.RELAY_MAX_ATTEMPTS = '3';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+const { handler } = await import('#functions/relay/outbox-relay.ts');
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const eventBridge = mockClient(EventBridgeClient);
+const sqs = mockClient(SQSClient);
+
+function outboxItem(n: number, overrides: Record<string, unknown> = {}) {
+  const messageId = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+  return {
+    pk: `OUTBOX#${messageId}`,
+    sk: 'OUTBOX',
+    entity: 'Outbox',
+    messageId,
+    messageType: 'OrderPlaced',
+    aggregateId: `order-${n}`,
+    clientId: 'client-a',
+    correlationId: `corr-${n}`,
+    version: 1,
+    payload: { orderId: `order-${n}`, status: 'PENDING' },
+    status: 'PENDING',
+    attempts: 0,
+    createdAt: '2026-05-01T11:59:00.000Z',
+    openPk: 'OUTBOX#PENDING',
+    openSk: '2026-05-01T11:59:00.000Z',
+    ...overrides,
+  };
+}
+
+const seq = (n: number) => `1000${n}`;
+const records = (...ns: number[]) => ns.map((n) => streamInsert(outboxItem(n), seq(n)));
+const relay = (recs: DynamoDBRecord[]) => handler({ Records: recs }, context);
+
+/** The table answers "still PENDING" for every key asked, unless told otherwise. */
+function currentState(statusOf: (pk: string) => string | undefined = () => 'PENDING') {
+  ddb
+    .on(BatchGetCommand)
+    .callsFake((input: { RequestItems: Record<string, { Keys: { pk: string }[] }> }) => ({
+      Responses: {
+        [TABLE]: (input.RequestItems[TABLE]?.Keys ?? []).flatMap(({ pk }) => {
+          const status = statusOf(pk);
+          return status ? [{ pk, status, attempts: 0 }] : [];
+        }),
+      },
+    }));
+}
+
+function putEventsAccepting(failing: Record<number, string> = {}) {
+  eventBridge.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
+    FailedEntryCount: Object.keys(failing).length,
+    Entries: input.Entries.map((_, index) =>
+      failing[index] ? { ErrorCode: failing[index], ErrorMessage: 'try later' } : { EventId: `ev-${index}` },
+    ),
+  }));
+}
+
+const updates = () => ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+const updatesOf = (n: number) => updates().filter((input) => input.Key?.pk === outboxItem(n).pk);
+
+beforeEach(() => {
+  ddb.reset();
+  eventBridge.reset();
+  sqs.reset();
+  currentState();
+  putEventsAccepting();
+  ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
+  sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('outbox relay', () => {
+  it('publishes each outbox item with the documented detail and marks it PUBLISHED with a 7-day TTL', async () => {
+    const result = await relay(records(1, 2));
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const entries = eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries ?? [];
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toMatchObject({
+      EventBusName: 'buzzer-bus',
+      Source: 'buzzer.orders',
+      DetailType: 'OrderPlaced',
+    });
+    expect(JSON.parse(entries[0]?.Detail ?? '')).toEqual({
+      messageId: outboxItem(1).messageId,
+      messageType: 'OrderPlaced',
+      orderId: 'order-1',
+      clientId: 'client-a',
+      correlationId: 'corr-1',
+      version: 1,
+      occurredAt: '2026-05-01T11:59:00.000Z',
+      payload: { orderId: 'order-1', status: 'PENDING' },
+    });
+    expect(updatesOf(1)).toEqual([
+      {
+        TableName: TABLE,
+        Key: { pk: outboxItem(1).pk, sk: 'OUTBOX' },
+        UpdateExpression:
+          'SET #status = :published, publishedAt = :now, expiresAt = :expiresAt REMOVE openPk, openSk',
+        ConditionExpression: '#status = :pending',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':published': 'PUBLISHED',
+          ':pending': 'PENDING',
+          ':now': NOW.toISOString(),
+          ':expiresAt': NOW.getTime() / 1000 + 7 * 24 * 3600,
+        },
+      },
+    ]);
+    expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.[TABLE]?.ConsistentRead).toBe(
+      true,
+    );
+  });
+
+  it('puts events in chunks of 10', async () => {
+    await relay(records(...Array.from({ length: 12 }, (_, i) => i + 1)));
+
+    const sizes = eventBridge
+      .commandCalls(PutEventsCommand)
+      .map((call) => call.args[0].input.Entries?.length);
+    expect(sizes).toEqual([10, 2]);
+  });
+
+  it('checks every entry: a failed one counts an attempt and is reported for retry, the others are published', async () => {
+    putEventsAccepting({ 1: 'ThrottlingException' });
+
+    const result = await relay(records(1, 2, 3));
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: seq(2) }] });
+    expect(updatesOf(1)[0]?.ExpressionAttributeValues?.[':published']).toBe('PUBLISHED');
+    expect(updatesOf(3)[0]?.ExpressionAttributeValues?.[':published']).toBe('PUBLISHED');
+    expect(updatesOf(2)).toEqual([
+      expect.objectContaining({
+        UpdateExpression: 'ADD attempts :one SET lastError = :reason, lastAttemptAt = :now',
+        ConditionExpression: '#status = :pending',
+        ExpressionAttributeValues: expect.objectContaining({
+          ':one': 1,
+          ':reason': 'ThrottlingException: try later',
+        }),
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    ]);
+    expect(sqs.calls()).toHaveLength(0);
+  });
+
+  it('reports only the first failed record in stream order', async () => {
+    putEventsAccepting({ 1: 'InternalFailure', 2: 'InternalFailure' });
+
+    const result = await relay(records(1, 2, 3));
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
+  });
+
+  it('treats a failed PutEvents call as a failure of every entry in it', async () => {
+    eventBridge.on(PutEventsCommand).rejects(new Error('socket hang up'));
+
+    const result = await relay(records(1, 2));
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: seq(1) }]);
+    expect(updates().map((input) => input.UpdateExpression)).toEqual([
+      'ADD attempts :one SET lastError = :reason, lastAttemptAt = :now',
+      'ADD attempts :one SET lastError = :reason, lastAttemptAt = :now',
+    ]);
+  });
+
+  it('moves an item that reached RELAY_MAX_ATTEMPTS to the DLQ with the full record and marks it FAILED', async () => {
+    putEventsAccepting({ 0: 'InternalFailure' });
+    ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 3 } });
+    const [record] = records(1);
+
+    const result = await relay([record as DynamoDBRecord]);
+
+    expect(result.batchItemFailures).toEqual([]);
+    const message = sqs.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    expect(message?.QueueUrl).toBe('http://127.0.0.1:9324/000000000000/relay-dlq');
+    expect(JSON.parse(message?.MessageBody ?? '')).toEqual({
+      reason: 'PUBLISH_FAILED',
+      error: 'InternalFailure: try later',
+      failedAt: NOW.toISOString(),
+      record: JSON.parse(JSON.stringify(record)),
+      item: expect.objectContaining({
+        messageId: outboxItem(1).messageId,
+        attempts: 3,
+        payload: outboxItem(1).payload,
+      }),
+    });
+    expect(updatesOf(1)[1]).toMatchObject({
+      UpdateExpression: 'SET #status = :failed, openPk = :openPk, failedAt = :now, lastError = :reason',
+      ExpressionAttributeValues: expect.objectContaining({ ':failed': 'FAILED', ':openPk': 'OUTBOX#FAILED' }),
+    });
+  });
+
+  it('sends an invalid outbox item (poison) to the DLQ at once, marks it FAILED and goes on with the rest', async () => {
+    const poison = streamInsert(
+      outboxItem(2, { messageType: 'OrderShipped', payload: 'not an object' }),
+      seq(2),
+    );
+
+    const result = await relay([...records(1), poison, ...records(3)]);
+
+    expect(result.batchItemFailures).toEqual([]);
+    const body = JSON.parse(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody ?? '');
+    expect(body).toMatchObject({
+      reason: 'INVALID_OUTBOX_ITEM',
+      record: { dynamodb: { SequenceNumber: seq(2) } },
+    });
+    expect(body.error).toMatch(/messageType/);
+    expect(body.error).toMatch(/payload/);
+    expect(updatesOf(2)[0]?.ExpressionAttributeValues?.[':failed']).toBe('FAILED');
+    expect(eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries).toHaveLength(2);
+  });
+
+  it('retries from a poison record when the DLQ cannot take it', async () => {
+    sqs.on(SendMessageCommand).rejects(new Error('queue unavailable'));
+    const poison = streamInsert(outboxItem(2, { attempts: -1 }), seq(2));
+
+    const result = await relay([...records(1), poison]);
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }]);
+  });
+
+  it('does not publish again what a duplicate delivery finds already PUBLISHED, FAILED or gone', async () => {
+    currentState((pk) =>
+      pk === outboxItem(1).pk ? 'PUBLISHED' : pk === outboxItem(2).pk ? 'FAILED' : undefined,
+    );
+
+    const result = await relay(records(1, 2, 3));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(eventBridge.calls()).toHaveLength(0);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('ignores records that are not outbox inserts', async () => {
+    const modify = { ...streamInsert(outboxItem(1), seq(1)), eventName: 'MODIFY' as const };
+    const order = streamInsert({ pk: 'ORDER#1', sk: 'ORDER', entity: 'Order' }, seq(2));
+
+    const result = await relay([modify, order]);
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(eventBridge.calls()).toHaveLength(0);
+  });
+
+  it('asks again for keys BatchGetItem left unprocessed', async () => {
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { [TABLE]: [{ pk: outboxItem(1).pk, status: 'PENDING', attempts: 0 }] },
+        UnprocessedKeys: { [TABLE]: { Keys: [{ pk: outboxItem(2).pk, sk: 'OUTBOX' }] } },
+      })
+      .resolvesOnce({ Responses: { [TABLE]: [{ pk: outboxItem(2).pk, status: 'PENDING', attempts: 0 }] } });
+
+    await relay(records(1, 2));
+
+    expect(ddb.commandCalls(BatchGetCommand)[1]?.args[0].input.RequestItems?.[TABLE]?.Keys).toEqual([
+      { pk: outboxItem(2).pk, sk: 'OUTBOX' },
+    ]);
+    expect(eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries).toHaveLength(2);
+  });
+
+  it('fails fast at cold start on a bad RELAY_MAX_ATTEMPTS', async () => {
+    vi.resetModules();
+    process.env.RELAY_MAX_ATTEMPTS = 'five';
+    try {
+      await expect(import('#functions/relay/outbox-relay.ts')).rejects.toThrow(
+        'Invalid function configuration: RELAY_MAX_ATTEMPTS: RELAY_MAX_ATTEMPTS must be a positive integer',
+      );
+    } finally {
+      process.env.RELAY_MAX_ATTEMPTS = '3';
+    }
+  });
+});

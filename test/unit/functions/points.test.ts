@@ -1,0 +1,135 @@
+import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  context,
+  eventBridgeBody,
+  ids,
+  NOW,
+  ORDER_ID,
+  sqsEvent,
+  sqsRecord,
+  TABLE,
+  transactionCanceled,
+} from './helpers.ts';
+
+vi.hoisted(() => {
+  process.env.TABLE_NAME = 'buzzer-test';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+const { handler } = await import('#functions/workers/points.ts');
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const MESSAGE_ID = 'a3bb189e-8bf9-4888-9912-ace4e6543002';
+
+function confirmed(payload: Record<string, unknown> = {}, messageId = 'm1') {
+  const detail = {
+    messageId: MESSAGE_ID,
+    messageType: 'OrderConfirmed',
+    orderId: ORDER_ID,
+    clientId: 'client-a',
+    correlationId: 'corr-1',
+    version: 5,
+    occurredAt: '2026-05-01T12:00:00.000Z',
+    payload: {
+      orderId: ORDER_ID,
+      status: 'CONFIRMED',
+      customer: { id: 'cust-1', email: 'ada@example.com' },
+      items: [{ sku: 'BEAN-1', quantity: 2 }],
+      currency: 'EUR',
+      amount: 2599,
+      createdAt: '2026-05-01T11:59:00.000Z',
+      ...payload,
+    },
+  };
+  return sqsRecord(eventBridgeBody('OrderConfirmed', detail), messageId);
+}
+
+const transactItems = () => ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(TransactWriteCommand).resolves({});
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('points worker', () => {
+  it('credits 1 point per whole currency unit with effect marker, ledger line and balance in one transaction', async () => {
+    const result = await handler(sqsEvent(confirmed()), context);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const [effect, ledger, balance] = transactItems();
+    expect(effect?.Put).toMatchObject({
+      TableName: TABLE,
+      Item: {
+        pk: `EFFECT#points#${MESSAGE_ID}`,
+        sk: 'EFFECT',
+        consumer: 'points',
+        eventId: MESSAGE_ID,
+        status: 'DONE',
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    expect(ledger?.Put).toMatchObject({
+      Item: { pk: 'POINTS#cust-1', sk: `LEDGER#${ORDER_ID}`, points: 25, amount: 2599, currency: 'EUR' },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    expect(balance?.Update).toMatchObject({
+      Key: { pk: 'POINTS#cust-1', sk: 'BALANCE' },
+      UpdateExpression:
+        'ADD balance :points SET entity = :entity, customerId = :customerId, updatedAt = :now',
+      ExpressionAttributeValues: { ':points': 25 },
+    });
+  });
+
+  it('counts whole units of a currency without minor units (JPY)', async () => {
+    await handler(sqsEvent(confirmed({ currency: 'JPY', amount: 1234 })), context);
+
+    expect(transactItems()[2]?.Update?.ExpressionAttributeValues?.[':points']).toBe(1234);
+  });
+
+  it('treats a redelivered event (effect marker exists) as done', async () => {
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(transactionCanceled('ConditionalCheckFailed', 'ConditionalCheckFailed', 'None'));
+
+    expect(await handler(sqsEvent(confirmed()), context)).toEqual({ batchItemFailures: [] });
+  });
+
+  it('credits an order once even when its fact is published again under a new event id', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'ConditionalCheckFailed', 'None'));
+
+    expect(await handler(sqsEvent(confirmed()), context)).toEqual({ batchItemFailures: [] });
+  });
+
+  it('fails the record on a transaction conflict so it is retried', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'TransactionConflict'));
+
+    expect(await handler(sqsEvent(confirmed()), context)).toEqual({
+      batchItemFailures: [{ itemIdentifier: 'm1' }],
+    });
+  });
+
+  it('fails a confirmation without amount, and a cancellation it should never have received', async () => {
+    const cancelled = sqsRecord(
+      eventBridgeBody('OrderCancelled', {
+        ...JSON.parse(confirmed().body).detail,
+        messageType: 'OrderCancelled',
+      }),
+      'cancelled',
+    );
+
+    const result = await handler(sqsEvent(confirmed({ amount: undefined }, 'no-amount'), cancelled), context);
+
+    // Records are processed in parallel: the order of failures is the order they finished in.
+    expect(ids(result.batchItemFailures)).toEqual(['cancelled', 'no-amount']);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,192 @@
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  CLIENT_ID,
+  context,
+  NOW,
+  ORDER_ID,
+  orderKey,
+  sagaInput,
+  storedOrder,
+  TABLE,
+  transactionCanceled,
+} from './helpers.ts';
+
+vi.hoisted(() => {
+  process.env.TABLE_NAME = 'buzzer-test';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+const { handler: confirm } = await import('#functions/saga/confirm-order.ts');
+const { handler: cancel } = await import('#functions/saga/cancel-order.ts');
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const authorized = storedOrder({ amount: 3448, paymentRef: 'ch_1', version: 3 });
+
+function orderIs(item: Record<string, unknown> | null) {
+  ddb.on(GetCommand, { Key: orderKey }).resolves({ Item: item ?? undefined });
+}
+
+const transactions = () =>
+  ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems ?? []);
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(TransactWriteCommand).resolves({});
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('confirm-order', () => {
+  it('confirms the order and writes OrderConfirmed in the same transaction', async () => {
+    orderIs(authorized);
+
+    const result = await confirm(sagaInput, context);
+
+    expect(result).toEqual({ status: 'CONFIRMED', alreadyConfirmed: false });
+    const [[update, put] = []] = transactions();
+    expect(update?.Update).toMatchObject({
+      TableName: TABLE,
+      Key: orderKey,
+      ConditionExpression: '#version = :expected',
+      ExpressionAttributeValues: {
+        ':expected': 3,
+        ':next': 4,
+        ':entries': [{ step: 'ConfirmOrder', status: 'SUCCEEDED', at: NOW.toISOString() }],
+      },
+    });
+    expect(update?.Update?.UpdateExpression).toMatch(/REMOVE #r0, #r1$/);
+    expect(Object.values(update?.Update?.ExpressionAttributeNames ?? {})).toEqual(
+      expect.arrayContaining(['status', 'openPk', 'openSk']),
+    );
+    expect(put?.Put).toMatchObject({
+      TableName: TABLE,
+      ConditionExpression: 'attribute_not_exists(pk)',
+      Item: {
+        entity: 'Outbox',
+        messageType: 'OrderConfirmed',
+        aggregateId: ORDER_ID,
+        clientId: CLIENT_ID,
+        correlationId: 'corr-1',
+        version: 4,
+        status: 'PENDING',
+        attempts: 0,
+        openPk: 'OUTBOX#PENDING',
+        payload: {
+          orderId: ORDER_ID,
+          status: 'CONFIRMED',
+          amount: 3448,
+          paymentRef: 'ch_1',
+          currency: 'EUR',
+        },
+      },
+    });
+    expect(JSON.stringify(put?.Put?.Item)).not.toContain('tok_ok');
+  });
+
+  it('is a no-op when the order is already confirmed', async () => {
+    orderIs({ ...authorized, status: 'CONFIRMED', version: 4 });
+
+    expect(await confirm(sagaInput, context)).toEqual({ status: 'CONFIRMED', alreadyConfirmed: true });
+    expect(transactions()).toHaveLength(0);
+  });
+
+  it('re-reads after a lost race and finds the concurrent run confirmed it', async () => {
+    ddb
+      .on(GetCommand, { Key: orderKey })
+      .resolvesOnce({ Item: authorized })
+      .resolves({ Item: { ...authorized, status: 'CONFIRMED', version: 4 } });
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None'));
+
+    expect(await confirm(sagaInput, context)).toEqual({ status: 'CONFIRMED', alreadyConfirmed: true });
+    expect(transactions()).toHaveLength(1);
+  });
+
+  it('refuses to confirm a cancelled order or one without payment', async () => {
+    orderIs({ ...authorized, status: 'CANCELLED' });
+    await expect(confirm(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
+
+    orderIs(storedOrder({ amount: 3448 }));
+    await expect(confirm(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
+    expect(transactions()).toHaveLength(0);
+  });
+});
+
+describe('cancel-order (compensation)', () => {
+  const lambdaCause = (errorType: string, errorMessage: string) =>
+    JSON.stringify({ errorType, errorMessage, trace: ['at reserveStock (/var/task/index.mjs:1:1)'] });
+
+  it.each([
+    ['OutOfStock', 'OUT_OF_STOCK'],
+    ['UnknownSku', 'UNKNOWN_SKU'],
+    ['PaymentDeclined', 'PAYMENT_DECLINED'],
+    ['PaymentProviderUnavailable', 'PAYMENT_UNAVAILABLE'],
+    ['States.Timeout', 'PAYMENT_UNAVAILABLE'],
+    ['States.TaskFailed', 'SAGA_FAILED'],
+    ['ConcurrentModification', 'SAGA_FAILED'],
+  ])('cancels with the reason of %s (%s) and writes OrderCancelled', async (errorName, reason) => {
+    orderIs(storedOrder({ version: 4 }));
+
+    const result = await cancel(
+      { ...sagaInput, error: { Error: errorName, Cause: lambdaCause(errorName, 'details here') } },
+      context,
+    );
+
+    const detail = `${reason}: ${errorName}: details here`;
+    expect(result).toEqual({ outcome: 'DONE', detail, failureReason: reason });
+    const [[update, put] = []] = transactions();
+    expect(Object.values(update?.Update?.ExpressionAttributeValues ?? {})).toEqual(
+      expect.arrayContaining(['CANCELLED', reason]),
+    );
+    expect(update?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
+      { step: 'CancelOrder', status: 'SUCCEEDED', at: NOW.toISOString(), detail },
+    ]);
+    expect(update?.Update?.UpdateExpression).toContain('REMOVE');
+    expect(put?.Put?.Item).toMatchObject({
+      messageType: 'OrderCancelled',
+      version: 5,
+      payload: { status: 'CANCELLED', failureReason: reason },
+    });
+    expect(JSON.stringify(update)).not.toContain('index.mjs');
+  });
+
+  it('cancels with SAGA_FAILED when no error was recorded', async () => {
+    orderIs(storedOrder());
+
+    const result = await cancel(sagaInput, context);
+
+    expect(result).toMatchObject({ outcome: 'DONE', failureReason: 'SAGA_FAILED' });
+  });
+
+  it('is a no-op when the order is already cancelled', async () => {
+    orderIs(storedOrder({ status: 'CANCELLED', failureReason: 'OUT_OF_STOCK' }));
+
+    const result = await cancel({ ...sagaInput, error: { Error: 'OutOfStock' } }, context);
+
+    expect(result).toEqual({
+      outcome: 'ALREADY_DONE',
+      detail: 'order already cancelled',
+      failureReason: 'OUT_OF_STOCK',
+    });
+    expect(transactions()).toHaveLength(0);
+  });
+
+  it('never cancels a confirmed order', async () => {
+    orderIs({ ...authorized, status: 'CONFIRMED' });
+
+    expect((await cancel(sagaInput, context)).outcome).toBe('SKIPPED');
+    expect(transactions()).toHaveLength(0);
+  });
+
+  it('skips an order that does not exist', async () => {
+    orderIs(null);
+
+    expect(await cancel(sagaInput, context)).toEqual({ outcome: 'SKIPPED', detail: 'order not found' });
+  });
+});

@@ -1,0 +1,241 @@
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  context,
+  httpStub,
+  NOW,
+  ORDER_ID,
+  orderKey,
+  type RecordedRequest,
+  type StubReply,
+  sagaInput,
+  storedOrder,
+} from './helpers.ts';
+
+vi.hoisted(() => {
+  process.env.TABLE_NAME = 'buzzer-test';
+  process.env.PAYMENT_TIMEOUT_MS = '200';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+let reply: (request: RecordedRequest) => StubReply = () => ({ status: 500 });
+const provider = await httpStub((request) => reply(request));
+process.env.PAYMENT_PROVIDER_URL = `${provider.url}/`;
+const { handler: authorize } = await import('#functions/saga/authorize-payment.ts');
+const { handler: voidPayment } = await import('#functions/saga/void-payment.ts');
+
+const priced = storedOrder({ amount: 3448, version: 2 });
+
+function orderIs(item: Record<string, unknown> | null) {
+  ddb.on(GetCommand, { Key: orderKey }).resolves({ Item: item ?? undefined });
+}
+
+const updates = () => ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+
+beforeAll(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+});
+
+afterAll(async () => {
+  vi.useRealTimers();
+  await provider.close();
+});
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(UpdateCommand).resolves({});
+  provider.requests.length = 0;
+});
+
+afterEach(() => {
+  reply = () => ({ status: 500 });
+});
+
+describe('authorize-payment', () => {
+  it('charges the order amount with the order id as idempotency key and records the charge', async () => {
+    orderIs(priced);
+    reply = () => ({
+      status: 201,
+      body: { id: 'ch_1', status: 'authorized', amount: 3448, currency: 'EUR', idempotencyKey: ORDER_ID },
+    });
+
+    const result = await authorize(sagaInput, context);
+
+    expect(result).toEqual({
+      paymentRef: 'ch_1',
+      amount: 3448,
+      currency: 'EUR',
+      authorizedAt: NOW.toISOString(),
+    });
+    expect(provider.requests).toHaveLength(1);
+    expect(provider.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/v1/charges',
+      headers: { 'idempotency-key': ORDER_ID, 'content-type': 'application/json' },
+      body: { amount: 3448, currency: 'EUR', token: 'tok_ok', orderId: ORDER_ID },
+    });
+    const [update] = updates();
+    expect(update?.ConditionExpression).toBe('#version = :expected');
+    expect(update?.ExpressionAttributeValues).toMatchObject({
+      ':expected': 2,
+      ':next': 3,
+      ':entries': [
+        {
+          step: 'AuthorizePayment',
+          status: 'SUCCEEDED',
+          at: NOW.toISOString(),
+          detail: 'charge ch_1 authorized',
+        },
+      ],
+    });
+    expect(Object.values(update?.ExpressionAttributeValues ?? {})).toContain('ch_1');
+  });
+
+  it('is a no-op when the charge is already recorded', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', authorizedAt: '2026-05-01T11:59:40.000Z' });
+
+    const result = await authorize(sagaInput, context);
+
+    expect(result).toEqual({
+      paymentRef: 'ch_1',
+      amount: 3448,
+      currency: 'EUR',
+      authorizedAt: '2026-05-01T11:59:40.000Z',
+    });
+    expect(provider.requests).toHaveLength(0);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('throws PaymentDeclined on 402, with the provider message', async () => {
+    orderIs(priced);
+    reply = () => ({
+      status: 402,
+      body: { error: { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' } },
+    });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'PaymentDeclined',
+      message: 'Your card was declined.',
+    });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it.each([429, 500, 503])(
+    'throws PaymentProviderUnavailable on %i (the state machine retries it)',
+    async (status) => {
+      orderIs(priced);
+      reply = () => ({ status, body: { error: { type: 'api_error', message: 'boom' } } });
+
+      await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+        name: 'PaymentProviderUnavailable',
+        message: `charge failed with HTTP ${status}: boom`,
+      });
+    },
+  );
+
+  it('throws PaymentProviderUnavailable when the provider does not answer within PAYMENT_TIMEOUT_MS', async () => {
+    orderIs(priced);
+    reply = () => ({ status: 201, body: {}, delayMs: 2000 });
+
+    const started = performance.now();
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'PaymentProviderUnavailable',
+      message: 'payment provider did not answer within 200 ms',
+    });
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
+  it('throws PaymentRequestRejected on another 4xx (retrying cannot fix it)', async () => {
+    orderIs(priced);
+    reply = () => ({ status: 400, body: { error: { message: 'amount must be positive' } } });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'PaymentRequestRejected' });
+  });
+
+  it('refuses to charge an order whose stock was not reserved', async () => {
+    orderIs(storedOrder());
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
+    expect(provider.requests).toHaveLength(0);
+  });
+});
+
+describe('void-payment (compensation)', () => {
+  it('refunds the charge with refund-<orderId> as idempotency key and notes it on the order', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', version: 3 });
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: ORDER_ID } });
+
+    const result = await voidPayment({ ...sagaInput, error: { Error: 'States.TaskFailed' } }, context);
+
+    expect(result).toEqual({ outcome: 'DONE', detail: 'refund re_1 issued for ch_1' });
+    expect(provider.requests[0]).toMatchObject({
+      path: '/v1/refunds',
+      headers: { 'idempotency-key': `refund-${ORDER_ID}` },
+      body: { charge: ORDER_ID },
+    });
+    const values = updates()[0]?.ExpressionAttributeValues ?? {};
+    expect(values[':entries']).toEqual([
+      {
+        step: 'VoidPayment',
+        status: 'SUCCEEDED',
+        at: NOW.toISOString(),
+        detail: 'refund re_1 issued for ch_1',
+      },
+    ]);
+    expect(Object.values(values)).toContain('re_1');
+  });
+
+  it('asks the provider even without a recorded charge (a timed-out charge may exist) and skips on 404', async () => {
+    orderIs(priced);
+    reply = () => ({ status: 404, body: { error: { code: 'charge_not_found' } } });
+
+    const result = await voidPayment(sagaInput, context);
+
+    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'no charge to refund' });
+    expect(provider.requests).toHaveLength(1);
+    expect(updates()[0]?.ExpressionAttributeValues?.[':entries']).toEqual([
+      { step: 'VoidPayment', status: 'SKIPPED', at: NOW.toISOString(), detail: 'no charge to refund' },
+    ]);
+  });
+
+  it('skips without calling the provider when payment was never attempted', async () => {
+    orderIs(storedOrder());
+
+    const result = await voidPayment(sagaInput, context);
+
+    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'no payment was attempted' });
+    expect(provider.requests).toHaveLength(0);
+    expect(updates()).toHaveLength(1);
+  });
+
+  it('is a no-op when repeated', async () => {
+    orderIs({ ...priced, paymentVoidedAt: NOW.toISOString() });
+
+    const result = await voidPayment(sagaInput, context);
+
+    expect(result.outcome).toBe('ALREADY_DONE');
+    expect(provider.requests).toHaveLength(0);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('skips an order that does not exist', async () => {
+    orderIs(null);
+
+    expect(await voidPayment(sagaInput, context)).toEqual({ outcome: 'SKIPPED', detail: 'order not found' });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('throws PaymentProviderUnavailable when the refund cannot be made now', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1' });
+    reply = () => ({ status: 503 });
+
+    await expect(voidPayment(sagaInput, context)).rejects.toMatchObject({
+      name: 'PaymentProviderUnavailable',
+    });
+    expect(updates()).toHaveLength(0);
+  });
+});

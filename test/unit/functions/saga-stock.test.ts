@@ -1,0 +1,285 @@
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  context,
+  NOW,
+  ORDER_ID,
+  orderKey,
+  reservationKey,
+  sagaInput,
+  storedOrder,
+  TABLE,
+  transactionCanceled,
+} from './helpers.ts';
+
+vi.hoisted(() => {
+  process.env.TABLE_NAME = 'buzzer-test';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+const { handler: reserve } = await import('#functions/saga/reserve-stock.ts');
+const { handler: release } = await import('#functions/saga/release-stock.ts');
+
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const stock = {
+  'BEAN-1': { pk: 'STOCK#BEAN-1', sk: 'STOCK', sku: 'BEAN-1', name: 'Beans', available: 10, price: 1299 },
+  'MUG-7': { pk: 'STOCK#MUG-7', sk: 'STOCK', sku: 'MUG-7', name: 'Mug', available: 1, price: 850 },
+};
+
+const reservation = {
+  ...reservationKey,
+  entity: 'Reservation',
+  orderId: ORDER_ID,
+  items: storedOrder().items,
+  amount: 3448,
+  currency: 'EUR',
+  reservedAt: '2026-05-01T11:59:30.000Z',
+};
+
+/** `order: null` means no order item. */
+function table({ order = storedOrder(), reserved }: { order?: unknown; reserved?: unknown } = {}) {
+  ddb.on(GetCommand, { Key: orderKey }).resolves({ Item: (order ?? undefined) as Record<string, unknown> });
+  ddb.on(GetCommand, { Key: reservationKey }).resolves({ Item: reserved as Record<string, unknown> });
+}
+
+function stockOnShelf(items: Record<string, unknown>[]) {
+  ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: items } });
+}
+
+const writes = () => [...ddb.commandCalls(TransactWriteCommand), ...ddb.commandCalls(UpdateCommand)];
+const transactItems = (call = 0) =>
+  ddb.commandCalls(TransactWriteCommand)[call]?.args[0].input.TransactItems ?? [];
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(TransactWriteCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({});
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('reserve-stock', () => {
+  it('reserves every line, records the reservation and prices the order in one transaction', async () => {
+    table();
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    const result = await reserve(sagaInput, context);
+
+    expect(result).toEqual({ amount: 2 * 1299 + 850, currency: 'EUR', reservedAt: NOW.toISOString() });
+    const items = transactItems();
+    expect(items).toHaveLength(4);
+    expect(items[0]?.Update).toEqual({
+      TableName: TABLE,
+      Key: { pk: 'STOCK#BEAN-1', sk: 'STOCK' },
+      UpdateExpression: 'SET available = available - :quantity',
+      ConditionExpression: 'attribute_exists(pk) AND available >= :quantity',
+      ExpressionAttributeValues: { ':quantity': 2 },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(items[1]?.Update?.Key).toEqual({ pk: 'STOCK#MUG-7', sk: 'STOCK' });
+    expect(items[2]?.Put).toMatchObject({
+      Item: { ...reservationKey, entity: 'Reservation', amount: 3448, items: storedOrder().items },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    const orderUpdate = items[3]?.Update;
+    expect(orderUpdate?.Key).toEqual(orderKey);
+    expect(orderUpdate?.ConditionExpression).toBe('#version = :expected');
+    expect(orderUpdate?.ExpressionAttributeValues).toMatchObject({
+      ':expected': 1,
+      ':next': 2,
+      ':entries': [
+        {
+          step: 'ReserveStock',
+          status: 'SUCCEEDED',
+          at: NOW.toISOString(),
+          detail: 'reserved 3 units of 2 SKUs',
+        },
+      ],
+    });
+    expect(Object.values(orderUpdate?.ExpressionAttributeValues ?? {})).toContain(3448);
+    expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.[TABLE]?.ConsistentRead).toBe(
+      true,
+    );
+  });
+
+  it('is a no-op that returns the existing reservation when repeated', async () => {
+    table({ order: storedOrder({ amount: 3448, version: 2 }), reserved: reservation });
+
+    const result = await reserve(sagaInput, context);
+
+    expect(result).toEqual({ amount: 3448, currency: 'EUR', reservedAt: reservation.reservedAt });
+    expect(writes()).toHaveLength(0);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+  });
+
+  it('throws UnknownSku for a sku without stock item, before writing', async () => {
+    table();
+    stockOnShelf([stock['BEAN-1']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'UnknownSku',
+      message: 'unknown sku MUG-7',
+    });
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('throws OutOfStock when a line asks for more than is available', async () => {
+    table({ order: storedOrder({ items: [{ sku: 'MUG-7', quantity: 2 }] }) });
+    stockOnShelf([stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({ name: 'OutOfStock' });
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('throws OutOfStock when another order took the stock between read and write', async () => {
+    table();
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(
+        transactionCanceled(
+          'None',
+          { Code: 'ConditionalCheckFailed', Item: marshall({ available: 0 }) },
+          'None',
+          'None',
+        ),
+      );
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({ name: 'OutOfStock', skus: ['MUG-7'] });
+  });
+
+  it('throws UnknownSku when a stock item vanished between read and write', async () => {
+    table();
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(transactionCanceled({ Code: 'ConditionalCheckFailed' }, 'None', 'None', 'None'));
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({ name: 'UnknownSku', skus: ['BEAN-1'] });
+  });
+
+  it('re-reads after losing a race on the order and returns what the concurrent run reserved', async () => {
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+    ddb.on(GetCommand, { Key: orderKey }).resolves({ Item: storedOrder() });
+    ddb.on(GetCommand, { Key: reservationKey }).resolvesOnce({}).resolves({ Item: reservation });
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(transactionCanceled('None', 'None', 'ConditionalCheckFailed', 'None'));
+
+    const result = await reserve(sagaInput, context);
+
+    expect(result.reservedAt).toBe(reservation.reservedAt);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it('throws OrderNotFound for an unknown order', async () => {
+    table({ order: null });
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({ name: 'OrderNotFound' });
+  });
+
+  it('rejects a saga state without order id', async () => {
+    await expect(reserve({ correlationId: 'c' }, context)).rejects.toMatchObject({ name: 'InvalidMessage' });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('release-stock (compensation)', () => {
+  it('puts the reserved quantities back, marks the reservation released and notes it on the order, at once', async () => {
+    table({ order: storedOrder({ amount: 3448, version: 2 }), reserved: reservation });
+
+    const result = await release({ ...sagaInput, error: { Error: 'PaymentDeclined' } }, context);
+
+    expect(result).toEqual({ outcome: 'DONE', detail: 'released 3 units of 2 SKUs' });
+    const items = transactItems();
+    expect(items.map((item) => item.Update?.UpdateExpression)).toEqual([
+      'ADD available :quantity',
+      'ADD available :quantity',
+      'SET releasedAt = :now',
+      expect.stringContaining('SET #version = :next'),
+    ]);
+    expect(items[0]?.Update).toMatchObject({
+      Key: { pk: 'STOCK#BEAN-1', sk: 'STOCK' },
+      ExpressionAttributeValues: { ':quantity': 2 },
+    });
+    expect(items[2]?.Update?.ConditionExpression).toBe(
+      'attribute_exists(pk) AND attribute_not_exists(releasedAt)',
+    );
+    expect(items[3]?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
+      {
+        step: 'ReleaseStock',
+        status: 'SUCCEEDED',
+        at: NOW.toISOString(),
+        detail: 'released 3 units of 2 SKUs',
+      },
+    ]);
+  });
+
+  it('does nothing when the reservation was already released', async () => {
+    table({
+      order: storedOrder({ stockReleasedAt: NOW.toISOString() }),
+      reserved: { ...reservation, releasedAt: NOW.toISOString() },
+    });
+
+    const result = await release(sagaInput, context);
+
+    expect(result.outcome).toBe('ALREADY_DONE');
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('notes a skip on the order when nothing was reserved, and only once', async () => {
+    table();
+
+    const first = await release(sagaInput, context);
+
+    expect(first).toEqual({ outcome: 'SKIPPED', detail: 'nothing was reserved' });
+    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update?.ExpressionAttributeValues?.[':entries']).toEqual([
+      { step: 'ReleaseStock', status: 'SKIPPED', at: NOW.toISOString(), detail: 'nothing was reserved' },
+    ]);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+
+    ddb.resetHistory();
+    table({ order: storedOrder({ stockReleasedAt: NOW.toISOString(), version: 2 }) });
+    const repeat = await release(sagaInput, context);
+
+    expect(repeat.outcome).toBe('ALREADY_DONE');
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('re-reads when a concurrent release won, and then does nothing', async () => {
+    ddb.on(GetCommand, { Key: orderKey }).resolves({ Item: storedOrder() });
+    ddb
+      .on(GetCommand, { Key: reservationKey })
+      .resolvesOnce({ Item: reservation })
+      .resolves({ Item: { ...reservation, releasedAt: NOW.toISOString() } });
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(transactionCanceled('None', 'None', 'ConditionalCheckFailed', 'ConditionalCheckFailed'));
+
+    const result = await release(sagaInput, context);
+
+    expect(result.outcome).toBe('ALREADY_DONE');
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it('skips an order that does not exist', async () => {
+    table({ order: null });
+
+    expect(await release(sagaInput, context)).toEqual({ outcome: 'SKIPPED', detail: 'order not found' });
+    expect(writes()).toHaveLength(0);
+  });
+});
