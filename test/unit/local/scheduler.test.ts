@@ -1,0 +1,163 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventBridgeEngine } from '../../../local/engines/eventbridge/bus.ts';
+import { TargetDispatcher } from '../../../local/engines/eventbridge/targets.ts';
+import {
+  CronSchedule,
+  InvalidScheduleExpressionError,
+  parseScheduleExpression,
+  Scheduler,
+} from '../../../local/engines/scheduler.ts';
+import { type InvokeResult, type LambdaInvoker, silentLogger } from '../../../local/types.ts';
+
+const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:reconciler';
+
+class RecordingLambda implements LambdaInvoker {
+  readonly events: unknown[] = [];
+
+  async invoke(_fn: string, event: unknown): Promise<InvokeResult> {
+    this.events.push(event);
+    return { payload: null, durationMs: 1 };
+  }
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+function setup(options: { timeScale?: number; intervalOverrideMs?: number } = {}) {
+  const lambda = new RecordingLambda();
+  // Never called: these schedules target Lambda only.
+  const sqs = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
+  const dispatcher = new TargetDispatcher({
+    sqs,
+    resolveQueueUrl: () => undefined,
+    lambda,
+    logger: silentLogger,
+  });
+  const scheduler = new Scheduler({ dispatcher, logger: silentLogger, ...options });
+  cleanups.push(async () => {
+    await scheduler.stop();
+    await dispatcher.stop();
+    sqs.destroy();
+  });
+  return { lambda, dispatcher, scheduler };
+}
+
+const utc = (iso: string) => Date.parse(iso);
+const next = (expression: string, after: string) => {
+  const at = new CronSchedule(expression).nextAfter(utc(after));
+  return at === undefined ? undefined : new Date(at).toISOString();
+};
+
+describe('schedule expressions', () => {
+  it('computes the next firing of AWS cron expressions', () => {
+    expect(next('0 12 * * ? *', '2024-01-01T13:00:00Z')).toBe('2024-01-02T12:00:00.000Z');
+    expect(next('0/15 * * * ? *', '2024-01-01T10:07:30Z')).toBe('2024-01-01T10:15:00.000Z');
+    expect(next('0 9 ? * MON-FRI *', '2024-01-05T10:00:00Z')).toBe('2024-01-08T09:00:00.000Z');
+    expect(next('0 0 L * ? *', '2024-02-01T00:00:00Z')).toBe('2024-02-29T00:00:00.000Z');
+    expect(next('0 8 15W * ? *', '2024-06-01T00:00:00Z')).toBe('2024-06-14T08:00:00.000Z');
+    expect(next('0 8 ? * 2#1 *', '2024-07-02T00:00:00Z')).toBe('2024-08-05T08:00:00.000Z');
+    expect(next('15 10 ? * 6L 2022-2023', '2022-01-01T00:00:00Z')).toBe('2022-01-28T10:15:00.000Z');
+    expect(next('0 0 1 1 ? 2020', '2024-01-01T00:00:00Z')).toBeUndefined();
+  });
+
+  it('parses rate and at expressions and rejects what AWS rejects', () => {
+    expect(parseScheduleExpression('rate(5 minutes)')).toEqual({ kind: 'rate', everyMs: 300_000 });
+    expect(parseScheduleExpression('rate(1 day)')).toEqual({ kind: 'rate', everyMs: 86_400_000 });
+    expect(parseScheduleExpression('at(2030-01-02T03:04:05)')).toEqual({
+      kind: 'at',
+      at: utc('2030-01-02T03:04:05Z'),
+    });
+    for (const bad of [
+      'rate(0 minutes)',
+      'rate(5 weeks)',
+      'cron(0 12 * * * *)',
+      'cron(0 12 * *)',
+      'every 5 min',
+    ]) {
+      expect(() => parseScheduleExpression(bad), bad).toThrow(InvalidScheduleExpressionError);
+    }
+  });
+});
+
+describe('Scheduler', () => {
+  it('fires a schedule on the overridden interval with its Input and context attributes', async () => {
+    const { lambda, dispatcher, scheduler } = setup({ intervalOverrideMs: 30 });
+    const { arn } = scheduler.registerSchedule(
+      {
+        ScheduleExpression: 'rate(5 minutes)',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: { Arn: FUNCTION_ARN, Input: '{"job":"reconcile","schedule":"<aws.scheduler.schedule-arn>"}' },
+      },
+      'Buzzer-Reconcile',
+    );
+
+    scheduler.start();
+    await waitUntil(() => lambda.events.length >= 2);
+    await dispatcher.waitForIdle();
+
+    expect(arn).toBe('arn:aws:scheduler:us-east-1:000000000000:schedule/default/Buzzer-Reconcile');
+    expect(lambda.events[0]).toEqual({ job: 'reconcile', schedule: arn });
+    expect(scheduler.listJobs()[0]?.fired).toBeGreaterThanOrEqual(2);
+  });
+
+  it('speeds real schedules up by the time scale and skips disabled ones', async () => {
+    const { lambda, scheduler } = setup({ timeScale: 1200 });
+    scheduler.registerSchedule(
+      { ScheduleExpression: 'rate(1 minute)', Target: { Arn: FUNCTION_ARN } },
+      'Fast',
+    );
+    scheduler.registerSchedule(
+      {
+        ScheduleExpression: 'rate(1 minute)',
+        State: 'DISABLED',
+        Target: { Arn: FUNCTION_ARN, Input: '"off"' },
+      },
+      'Off',
+    );
+
+    const started = Date.now();
+    scheduler.start();
+    await waitUntil(() => lambda.events.length >= 3);
+
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(lambda.events).not.toContain('off');
+    expect(lambda.events[0]).toEqual({});
+  });
+
+  it('fires an Events rule with a ScheduleExpression on demand with the Scheduled Event', async () => {
+    const { lambda, dispatcher, scheduler } = setup();
+    const bus = new EventBridgeEngine({ dispatcher, scheduler, logger: silentLogger });
+    const { arn } = bus.registerRule({
+      Name: 'Nightly',
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      Targets: [{ Id: 'fn', Arn: FUNCTION_ARN }],
+    });
+
+    await scheduler.fireNow('Nightly');
+    await dispatcher.waitForIdle();
+
+    expect(lambda.events).toEqual([
+      expect.objectContaining({
+        source: 'aws.events',
+        'detail-type': 'Scheduled Event',
+        resources: [arn],
+        detail: {},
+      }),
+    ]);
+    expect(scheduler.listJobs()).toEqual([
+      expect.objectContaining({ name: 'Nightly', enabled: true, fired: 1 }),
+    ]);
+    await expect(scheduler.fireNow('Unknown')).rejects.toThrow(/No schedule/);
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
