@@ -3,7 +3,7 @@
  * out. Everything that can be wrong with the input becomes an `InvalidRequest` (400) here, never a 500.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from '#shared/zod.ts';
 import { InvalidRequest } from './errors.ts';
 
 export interface SandboxRequest {

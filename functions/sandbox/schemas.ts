@@ -1,6 +1,6 @@
 /** Request shapes of the sandbox API. Unknown fields are ignored except on the fault knobs, where a typo would
  * silently leave a knob unset. */
-import { z } from 'zod';
+import * as z from '#shared/zod.ts';
 import { TOKEN_NAMES } from './tokens.ts';
 
 /** Latency knob ceiling: with `tok_timeout`'s 10 s on top the answer still fits the Lambda timeout (29 s). */

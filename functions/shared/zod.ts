@@ -7,6 +7,7 @@
 export type { infer, ZodError, ZodType } from 'zod';
 export {
   array,
+  boolean,
   discriminatedUnion,
   email,
   enum,

@@ -139,7 +139,12 @@ export class Saga extends Construct {
     const confirm = task('ConfirmOrder', '$.confirmation');
     for (const step of [reserve, authorize, confirm]) {
       // Two writers raced on the order item; the step re-reads and converges, so a quick retry settles it.
-      step.addRetry({ errors: ['ConcurrentModification'], interval: Duration.millis(200), maxAttempts: 3, backoffRate: 2 });
+      step.addRetry({
+        errors: ['ConcurrentModification'],
+        interval: Duration.seconds(1),
+        maxAttempts: 3,
+        backoffRate: 2,
+      });
       step.addCatch(compensation, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     }
     const definition = reserve

@@ -104,10 +104,7 @@ describe('least privilege', () => {
   const statements = () =>
     ofType('AWS::IAM::Policy').flatMap(([id, p]) =>
       ((p.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement ?? []).map(
-        (s) => ({
-          id,
-          ...s,
-        }),
+        (s): Record<string, unknown> & { id: string } => ({ ...s, id }),
       ),
     );
   const actionsOf = (s: Record<string, unknown>) => [s.Action].flat() as string[];
