@@ -17,8 +17,15 @@ const rate = (value: string) => {
 };
 
 const program = new Command('npm start --')
-  .description('Run Buzzer locally from its synthesized CDK template: API, outbox relay, saga, workers and DLQs.')
-  .option('-p, --port <port>', 'port of the client API; further HTTP APIs (the sandbox) take the next ports', int('port'), 3000)
+  .description(
+    'Run Buzzer locally from its synthesized CDK template: API, outbox relay, saga, workers and DLQs.',
+  )
+  .option(
+    '-p, --port <port>',
+    'port of the client API; further HTTP APIs (the sandbox) take the next ports',
+    int('port'),
+    3000,
+  )
   .option('--persist <dir>', 'keep DynamoDB and Step Functions state in this directory across restarts')
   .addOption(
     new Option('--workflow-type <type>', 'saga workflow type to synthesize').choices(['STANDARD', 'EXPRESS']),
@@ -28,9 +35,17 @@ const program = new Command('npm start --')
   .option('--payment-latency <ms>', 'sandbox provider: extra latency on every payment call', int('latency'))
   .option('--payment-failure-rate <rate>', 'sandbox provider: share of payment calls answered 503', rate)
   .option('--mail-broken', 'sandbox mail sink: answer 503 to every mail (fills the notify DLQ)')
-  .option('--reconcile-every <seconds>', 'run the scheduled functions this often instead of their schedule', int('interval'))
-  .addOption(new Option('--log-level <level>', 'runtime log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
-  .option('--no-function-logs', 'do not print the functions\' own log lines')
+  .option(
+    '--reconcile-every <seconds>',
+    'run the scheduled functions this often instead of their schedule',
+    int('interval'),
+  )
+  .addOption(
+    new Option('--log-level <level>', 'runtime log level')
+      .choices(['debug', 'info', 'warn', 'error'])
+      .default('info'),
+  )
+  .option('--no-function-logs', "do not print the functions' own log lines")
   .addHelpText(
     'after',
     '\nExamples:\n  npm start\n  npm start -- --persist .buzzer/state --port 8080\n  npm start -- --payment-latency 2000 --payment-failure-rate 0.2\n',

@@ -31,7 +31,10 @@ async function listFiles(root: string, rel: string): Promise<string[]> {
 }
 
 /** A digest of every input file and the context, so an unchanged app is not synthesized (and bundled) again. */
-export async function synthInputsDigest(projectRoot: string, context: Record<string, string> = {}): Promise<string> {
+export async function synthInputsDigest(
+  projectRoot: string,
+  context: Record<string, string> = {},
+): Promise<string> {
   const hash = createHash('sha256');
   hash.update(JSON.stringify(context));
   for (const input of INPUTS) {
@@ -57,7 +60,9 @@ export async function synthesize(options: SynthOptions): Promise<boolean> {
   const cdk = path.join(options.projectRoot, 'node_modules', '.bin', 'cdk');
   const args = ['synth', '--quiet', '--output', options.outdir];
   for (const [key, value] of Object.entries(options.context ?? {})) args.push('--context', `${key}=${value}`);
-  options.logger.info('synthesizing the CDK app', { outdir: path.relative(options.projectRoot, options.outdir) });
+  options.logger.info('synthesizing the CDK app', {
+    outdir: path.relative(options.projectRoot, options.outdir),
+  });
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(cdk, args, { cwd: options.projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,58 @@
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { LambdaInvoker, LocalAccount, RuntimeLogger } from '../../types.ts';
+
+/** Time source for record ages and failure timestamps; tests move it forward to expire records. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Polling cadence. The defaults follow the Lambda service; tests shorten them. */
+export interface PollerTuning {
+  /** Pause after an empty GetRecords (Lambda polls each shard four times a second). */
+  streamPollIntervalMs: number;
+  /** How often the stream is described again to find new shards after a split. */
+  shardDiscoveryIntervalMs: number;
+  /** Pause before retrying a failed stream batch. */
+  retryDelayMs: number;
+  /** Pause after an empty ReceiveMessage (the pollers short-poll; see `esm/sqs-queue.ts`). */
+  sqsPollIntervalMs: number;
+  /** Pause after an API error of the event source itself (not of the function). */
+  errorBackoffMs: number;
+}
+
+export const DEFAULT_TUNING: PollerTuning = {
+  streamPollIntervalMs: 250,
+  shardDiscoveryIntervalMs: 1_000,
+  retryDelayMs: 200,
+  sqsPollIntervalMs: 100,
+  errorBackoffMs: 1_000,
+};
+
+export interface EventSourceMappingDeps {
+  invoker: LambdaInvoker;
+  /** The target function's resolved name or ARN. */
+  functionName: string;
+  dynamodbStreams: DynamoDBStreamsClient;
+  sqs: SQSClient;
+  /** Queue URL of a queue ARN (event source queues and on-failure destinations). */
+  queueUrlForArn(arn: string): string;
+  logger: RuntimeLogger;
+  clock?: Clock;
+  /** Region and account for `awsRegion` and the function ARN in failure records; `DEFAULT_ACCOUNT` if omitted. */
+  account?: LocalAccount;
+  tuning?: Partial<PollerTuning>;
+}
+
+export interface EventSourceMappingHandle {
+  /** Stops polling and waits for the invocations in flight. */
+  stop(): Promise<void>;
+  /**
+   * Resolves once everything available at the source has been handled: for a stream, every shard has
+   * been read to its end with nothing pending; for a queue, it holds no messages (visible, in flight or
+   * delayed) and no batch is being processed. Also resolves when the mapping stops.
+   */
+  drain(): Promise<void>;
+}

@@ -1,0 +1,49 @@
+import { parseMapping } from './esm/config.ts';
+import { DynamoDbStreamMapping } from './esm/dynamodb-stream.ts';
+import { SqsQueueMapping } from './esm/sqs-queue.ts';
+import type { EventSourceMappingDeps, EventSourceMappingHandle } from './esm/types.ts';
+
+/**
+ * The runtime's stand-in for the Lambda service's event source mappings: from the resolved properties of
+ * an `AWS::Lambda::EventSourceMapping`, poll a DynamoDB stream or an SQS queue and invoke the function
+ * with the exact events Lambda sends. See `esm/dynamodb-stream.ts` and `esm/sqs-queue.ts` for the rules.
+ *
+ * Not modelled locally: `ParallelizationFactor` (one batch per shard at a time), tumbling windows, SNS
+ * on-failure destinations, and event sources other than DynamoDB streams and SQS.
+ */
+
+export { DEFAULT_SQS_CONCURRENCY, UnsupportedEventSourceError } from './esm/config.ts';
+export type { StreamFailureRecord } from './esm/failure-destination.ts';
+export { InvalidPropertyError } from './esm/props.ts';
+export type { Clock, EventSourceMappingDeps, EventSourceMappingHandle, PollerTuning } from './esm/types.ts';
+
+const idle: EventSourceMappingHandle = {
+  stop: async () => {},
+  drain: async () => {},
+};
+
+/**
+ * Starts polling at once and returns the handle that stops it. A mapping with `Enabled: false` is not
+ * started (its handle does nothing). Throws `InvalidPropertyError` / `UnsupportedEventSourceError` for
+ * properties the local runtime cannot honour.
+ */
+export function startEventSourceMapping(
+  props: Record<string, unknown>,
+  deps: EventSourceMappingDeps,
+): EventSourceMappingHandle {
+  const { enabled, settings } = parseMapping(props, deps.logger);
+  if (!enabled) {
+    deps.logger.info('event source mapping is disabled; not polling', {
+      functionName: deps.functionName,
+      eventSourceArn: settings.eventSourceArn,
+    });
+    return idle;
+  }
+  deps.logger.debug('event source mapping started', {
+    functionName: deps.functionName,
+    eventSourceArn: settings.eventSourceArn,
+  });
+  return settings.kind === 'sqs'
+    ? new SqsQueueMapping(settings, deps)
+    : new DynamoDbStreamMapping(settings, deps);
+}
