@@ -11,7 +11,11 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from './engines/dynamodb-local.ts';
-import { type EventSourceMappingHandle, startEventSourceMapping } from './engines/event-source-mappings.ts';
+import {
+  type EventSourceMappingHandle,
+  type PollerTuning,
+  startEventSourceMapping,
+} from './engines/event-source-mappings.ts';
 import {
   createEventBridgeService,
   EVENTBRIDGE_TARGET,
@@ -72,12 +76,17 @@ export interface RuntimeOptions {
   clients?: string[];
   /** Seed the demo catalogue. @default true */
   seed?: boolean;
+  /**
+   * Extra environment for every function, over the template's values: local-only knobs such as a compressed
+   * webhook retry schedule in tests.
+   */
+  environment?: Record<string, string>;
   /** Let webhook registration accept http://127.0.0.1 receivers (an explicit local-only setting). @default false */
   allowLoopbackWebhooks?: boolean;
   /** Write `.buzzer/runtime.json` so the operator CLI and `npm run demo` find this runtime. @default false */
   writeDiscoveryFile?: boolean;
   /** Poller cadence overrides (tests). */
-  pollerTuning?: { sqsWaitTimeSeconds?: number; streamPollIntervalMs?: number };
+  pollerTuning?: Partial<PollerTuning>;
 }
 
 export interface LocalQueue {
@@ -242,6 +251,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       baseEnvironment: {
         ...clientEnvironment,
         ...(options.allowLoopbackWebhooks ? { WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true' } : {}),
+        ...options.environment,
       },
       reportLines: false,
       logSink: (fn, line) => {

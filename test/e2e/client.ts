@@ -1,0 +1,141 @@
+/** A small HTTP client for the public API and the sandbox, used by every e2e scenario. */
+import { randomUUID } from 'node:crypto';
+
+export interface OrderBody {
+  customer: { id: string; email: string; name?: string };
+  items: Array<{ sku: string; quantity: number }>;
+  currency: string;
+  paymentToken: string;
+}
+
+export interface OrderView {
+  trackingId: string;
+  status: 'PENDING' | 'CONFIRMED' | 'CANCELLED';
+  version: number;
+  amount: number | null;
+  currency: string;
+  paymentRef: string | null;
+  failureReason: string | null;
+  timeline: Array<{ step: string; status: string; at: string; detail?: string }>;
+}
+
+export interface HttpResult<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export function orderBody(overrides: Partial<OrderBody> = {}): OrderBody {
+  return {
+    customer: { id: `cust-${randomUUID().slice(0, 8)}`, email: 'ada@example.com', name: 'Ada' },
+    items: [{ sku: 'espresso', quantity: 2 }],
+    currency: 'EUR',
+    paymentToken: 'tok_ok',
+    ...overrides,
+  };
+}
+
+async function call<T>(url: string, init: RequestInit): Promise<HttpResult<T>> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return { status: response.status, headers: response.headers, body: body as T };
+}
+
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly apiKey: string,
+  ) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json', ...extra };
+  }
+
+  placeOrder(body: unknown, idempotencyKey: string = randomUUID(), extra: Record<string, string> = {}) {
+    return call<{
+      trackingId: string;
+      status: string;
+      statusUrl: string;
+      error?: { code: string; message: string };
+    }>(`${this.baseUrl}/orders`, {
+      method: 'POST',
+      headers: this.headers({ 'idempotency-key': idempotencyKey, ...extra }),
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  }
+
+  getOrder(trackingId: string) {
+    return call<OrderView>(`${this.baseUrl}/orders/${encodeURIComponent(trackingId)}`, {
+      headers: this.headers(),
+    });
+  }
+
+  /** Polls until the order is CONFIRMED or CANCELLED (or the predicate holds). */
+  async waitForOrder(
+    trackingId: string,
+    done: (o: OrderView) => boolean = (o) => o.status !== 'PENDING',
+    timeoutMs = 30_000,
+  ): Promise<OrderView> {
+    const deadline = Date.now() + timeoutMs;
+    let last: OrderView | undefined;
+    while (Date.now() < deadline) {
+      const result = await this.getOrder(trackingId);
+      if (result.status === 200) {
+        last = result.body;
+        if (done(last)) return last;
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(
+      `order ${trackingId} did not finish in ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`,
+    );
+  }
+
+  request<T = unknown>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}) {
+    return call<T>(`${this.baseUrl}${path}`, {
+      method,
+      headers: this.headers(extra),
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+  }
+}
+
+export interface LedgerEntry {
+  charge?: { id: string; status: string; amount: number };
+  refunds: unknown[];
+  calls: number;
+}
+
+/** The sandbox provider's receiving side: where effects are counted. */
+export class SandboxClient {
+  constructor(readonly baseUrl: string) {}
+
+  charge(idempotencyKey: string) {
+    return call<LedgerEntry>(`${this.baseUrl}/v1/charges/${encodeURIComponent(idempotencyKey)}`, {});
+  }
+
+  mailFor(orderId: string) {
+    return call<{ messages: Array<{ id: string; to: string; subject: string; calls?: number }> }>(
+      `${this.baseUrl}/v1/mail?orderId=${encodeURIComponent(orderId)}`,
+      {},
+    );
+  }
+
+  ledger() {
+    return call<{ charges: number; refunds: number; mails: number }>(`${this.baseUrl}/v1/ledger`, {});
+  }
+
+  setFaults(faults: Record<string, unknown>) {
+    return call(`${this.baseUrl}/v1/faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(faults),
+    });
+  }
+}

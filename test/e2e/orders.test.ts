@@ -1,0 +1,141 @@
+/**
+ * The order flow through the whole system: API → outbox → relay → bus → saga → workers, asserting on the final
+ * order state, its timeline and the effects counted at the receiving side (the sandbox provider).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient, orderBody, SandboxClient } from './client.ts';
+import { startTarget, type Target } from './target.ts';
+
+let target: Target;
+let alice: ApiClient;
+let bob: ApiClient;
+let sandbox: SandboxClient;
+
+beforeAll(async () => {
+  target = await startTarget();
+  alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
+  bob = new ApiClient(target.apiUrl, target.apiKeys.bob ?? '');
+  sandbox = new SandboxClient(target.sandboxUrl);
+});
+
+afterAll(async () => {
+  await target?.stop();
+});
+
+const steps = (timeline: Array<{ step: string; status: string }>) =>
+  timeline.map((t) => `${t.step}:${t.status}`);
+
+describe('happy path', () => {
+  it('accepts with 202 and confirms: one charge, one mail', async () => {
+    const placed = await alice.placeOrder(orderBody({ paymentToken: 'tok_ok' }));
+    expect(placed.status).toBe(202);
+    expect(placed.headers.get('location')).toBe(`/orders/${placed.body.trackingId}`);
+    expect(placed.body).toMatchObject({ status: 'PENDING', statusUrl: `/orders/${placed.body.trackingId}` });
+
+    const order = await alice.waitForOrder(placed.body.trackingId);
+
+    expect(order.status).toBe('CONFIRMED');
+    expect(order.amount).toBe(500);
+    expect(order.paymentRef).toMatch(/^ch_/);
+    expect(steps(order.timeline)).toEqual([
+      'Accepted:SUCCEEDED',
+      'ReserveStock:SUCCEEDED',
+      'AuthorizePayment:SUCCEEDED',
+      'ConfirmOrder:SUCCEEDED',
+    ]);
+    const charge = await sandbox.charge(placed.body.trackingId);
+    expect(charge.body.charge?.status).toBe('authorized');
+    expect(charge.body.refunds).toEqual([]);
+    await expect
+      .poll(async () => (await sandbox.mailFor(placed.body.trackingId)).body.messages.length)
+      .toBe(1);
+  });
+});
+
+describe('payment declined', () => {
+  it('cancels with compensations in reverse order and refunds nothing it did not charge', async () => {
+    const placed = await alice.placeOrder(orderBody({ paymentToken: 'tok_decline' }));
+
+    const order = await alice.waitForOrder(placed.body.trackingId);
+
+    expect(order.status).toBe('CANCELLED');
+    expect(order.failureReason).toBe('PAYMENT_DECLINED');
+    const names = order.timeline.map((t) => t.step);
+    expect(names.slice(-3)).toEqual(['VoidPayment', 'ReleaseStock', 'CancelOrder']);
+    expect(order.timeline.find((t) => t.step === 'ReleaseStock')?.status).toBe('SUCCEEDED');
+    const charge = await sandbox.charge(placed.body.trackingId);
+    expect(charge.status).toBe(404);
+    await expect
+      .poll(async () => (await sandbox.mailFor(placed.body.trackingId)).body.messages.length)
+      .toBe(1);
+  });
+});
+
+describe('idempotent accept', () => {
+  it('answers the same 202 for the same key and body, 422 for another body', async () => {
+    const body = orderBody();
+    const first = await alice.placeOrder(body, 'same-key-1');
+    const again = await alice.placeOrder(body, 'same-key-1');
+    const other = await alice.placeOrder({ ...body, currency: 'USD' }, 'same-key-1');
+
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(again.body.trackingId).toBe(first.body.trackingId);
+    expect(other.status).toBe(422);
+  });
+
+  it('creates one order and one saga for concurrent duplicates', async () => {
+    const body = orderBody();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => alice.placeOrder(body, 'concurrent-key-1')),
+    );
+
+    const ids = new Set(results.filter((r) => r.status === 202).map((r) => r.body.trackingId));
+    expect(ids.size).toBe(1);
+    const [trackingId] = [...ids];
+    const order = await alice.waitForOrder(trackingId ?? '');
+    expect(order.status).toBe('CONFIRMED');
+    const charge = await sandbox.charge(trackingId ?? '');
+    expect(charge.body.charge).toBeDefined();
+  });
+});
+
+describe('client isolation', () => {
+  it('never shows one client the order of another', async () => {
+    const placed = await alice.placeOrder(orderBody());
+
+    const asBob = await bob.getOrder(placed.body.trackingId);
+    const asAlice = await alice.getOrder(placed.body.trackingId);
+
+    expect(asAlice.status).toBe(200);
+    expect(asBob.status).toBe(404);
+  });
+
+  it('rejects requests without a valid key', async () => {
+    const anonymous = new ApiClient(target.apiUrl, 'bzk_not-a-real-key-but-the-right-length-xxxxxxxxx');
+    const noHeader = await fetch(`${target.apiUrl}/orders/x`);
+
+    expect((await anonymous.getOrder('x')).status).toBe(403);
+    expect(noHeader.status).toBe(401);
+  });
+});
+
+describe('bad input', () => {
+  it('answers 4xx with a message and writes nothing', async () => {
+    const before = await sandbox.ledger();
+    const cases: Array<[unknown, number]> = [
+      ['{not json', 400],
+      [{ ...orderBody(), items: [] }, 400],
+      [{ ...orderBody(), items: [{ sku: 'espresso', quantity: 0 }] }, 400],
+      [{ ...orderBody(), extra: true }, 400],
+      [{ ...orderBody(), currency: 'euro' }, 400],
+    ];
+    for (const [body, status] of cases) {
+      const result = await alice.placeOrder(body);
+      expect(result.status, JSON.stringify(body)).toBe(status);
+      expect(result.body.error?.message, JSON.stringify(result.body)).toMatch(/\w+/);
+    }
+    expect((await alice.placeOrder('x'.repeat(20_000))).status).toBe(413);
+    expect((await sandbox.ledger()).body).toEqual(before.body);
+  });
+});

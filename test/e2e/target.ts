@@ -1,0 +1,81 @@
+/**
+ * Where the end-to-end suite runs: the local runtime (default, started and stopped by the suite), or a deployed
+ * stack named by the environment (`BUZZER_TARGET=localstack|aws` with `BUZZER_OUTPUTS_FILE` from
+ * `cdk deploy --outputs-file` and `BUZZER_API_KEYS` = `client=key,client2=key2`). The assertions are the same.
+ */
+import { readFileSync } from 'node:fs';
+import { type BuzzerRuntime, startRuntime } from '#local/runtime.ts';
+
+export type TargetName = 'local' | 'localstack' | 'aws';
+
+export interface Target {
+  name: TargetName;
+  apiUrl: string;
+  sandboxUrl: string;
+  /** API keys by client id. */
+  apiKeys: Record<string, string>;
+  /** The running local runtime, for fault injection; undefined on deployed targets. */
+  runtime?: BuzzerRuntime;
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** Clients to issue API keys for (local target). @default ['alice', 'bob'] */
+  clients?: string[];
+  /** Step Functions retry intervals, so retry scenarios finish in seconds (local target). @default 200 */
+  retryIntervalOverrideMs?: number;
+  allowLoopbackWebhooks?: boolean;
+  scheduleIntervalMs?: number;
+  persistDir?: string;
+  /** Print function logs (debugging). @default false */
+  verbose?: boolean;
+}
+
+export function targetName(): TargetName {
+  const name = process.env.BUZZER_TARGET ?? 'local';
+  if (name !== 'local' && name !== 'localstack' && name !== 'aws') {
+    throw new Error(`BUZZER_TARGET must be local, localstack or aws, got "${name}"`);
+  }
+  return name;
+}
+
+function deployedTarget(name: TargetName): Target {
+  const file = process.env.BUZZER_OUTPUTS_FILE;
+  if (!file) throw new Error(`BUZZER_TARGET=${name} needs BUZZER_OUTPUTS_FILE (cdk deploy --outputs-file …)`);
+  const outputs = Object.values(
+    JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>,
+  )[0];
+  const apiKeys = Object.fromEntries(
+    (process.env.BUZZER_API_KEYS ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=', 2) as [string, string]),
+  );
+  if (!outputs?.ApiUrl || !outputs.SandboxUrl) throw new Error(`${file} has no ApiUrl/SandboxUrl outputs`);
+  return {
+    name,
+    apiUrl: outputs.ApiUrl.replace(/\/+$/, ''),
+    sandboxUrl: outputs.SandboxUrl.replace(/\/+$/, ''),
+    apiKeys,
+    stop: async () => {},
+  };
+}
+
+export async function startTarget(options: TargetOptions = {}): Promise<Target> {
+  const name = targetName();
+  if (name !== 'local') return deployedTarget(name);
+  const runtime = await startRuntime({
+    // test/e2e/global-setup.ts synthesizes once for the whole run.
+    synth: false,
+    apiPort: 0,
+    clients: options.clients ?? ['alice', 'bob'],
+    retryIntervalOverrideMs: options.retryIntervalOverrideMs ?? 200,
+    allowLoopbackWebhooks: options.allowLoopbackWebhooks,
+    scheduleIntervalMs: options.scheduleIntervalMs,
+    persistDir: options.persistDir,
+    functionLogs: options.verbose ?? process.env.BUZZER_VERBOSE === '1',
+  });
+  const { apiUrl, sandboxUrl } = runtime.info;
+  if (!apiUrl || !sandboxUrl) throw new Error('the synthesized stack has no ApiUrl/SandboxUrl outputs');
+  return { name, apiUrl, sandboxUrl, apiKeys: runtime.info.apiKeys, runtime, stop: () => runtime.stop() };
+}
