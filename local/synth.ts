@@ -58,14 +58,19 @@ export async function synthesize(options: SynthOptions): Promise<boolean> {
     return false;
   }
   const cdk = path.join(options.projectRoot, 'node_modules', '.bin', 'cdk');
-  const args = ['synth', '--quiet', '--output', options.outdir];
+  // No notices or telemetry: both reach out to the internet, which a laptop offline or CI may not have.
+  const args = ['synth', '--quiet', '--no-notices', '--output', options.outdir];
   for (const [key, value] of Object.entries(options.context ?? {})) args.push('--context', `${key}=${value}`);
   options.logger.info('synthesizing the CDK app', {
     outdir: path.relative(options.projectRoot, options.outdir),
   });
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(cdk, args, { cwd: options.projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cdk, args, {
+      cwd: options.projectRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    });
     child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
     child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
     child.on('error', reject);
