@@ -62,6 +62,7 @@ const opts = program.opts<{
   paymentFailureRate?: number;
   mailBroken?: boolean;
   reconcileEvery?: number;
+  allowLoopbackWebhooks?: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   functionLogs: boolean;
 }>();
@@ -77,6 +78,7 @@ const runtime = await startRuntime({
   functionLogs: opts.functionLogs,
   scheduleIntervalMs: opts.reconcileEvery === undefined ? undefined : opts.reconcileEvery * 1000,
   writeDiscoveryFile: true,
+  allowLoopbackWebhooks: opts.allowLoopbackWebhooks === true,
 }).catch((error: unknown) => {
   logger.error(error instanceof Error ? error.message : String(error));
   process.exit(1);

@@ -12,16 +12,13 @@ import {
 import { logger } from '#shared/logger.ts';
 import { createWebhook, WebhookLimitReached } from '#shared/webhooks/endpoints.ts';
 import { webhookRegistrationSchema } from '#shared/webhooks/registration.ts';
+import { allowLoopbackHttpFromEnv } from '#shared/webhooks/settings.ts';
 import * as z from '#shared/zod.ts';
 
 const config = loadConfig(
   z.object({
     TABLE_NAME: requiredString('TABLE_NAME'),
-    // Local runtime only: lets tests register receivers on 127.0.0.1. Never set it in a deployed stack.
-    WEBHOOK_ALLOW_LOOPBACK_HTTP: z
-      .enum(['true', 'false'], { error: 'WEBHOOK_ALLOW_LOOPBACK_HTTP must be "true" or "false"' })
-      .optional()
-      .transform((value) => value === 'true'),
+    WEBHOOK_ALLOW_LOOPBACK_HTTP: allowLoopbackHttpFromEnv,
   }),
 );
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };

@@ -11,12 +11,16 @@ export const handler = apiHandler(async (event) => {
   const clientId = requireClientId(event);
   const webhooks = await listWebhooks(deps, clientId);
   return jsonResponse(200, {
-    webhooks: webhooks.map(({ webhookId, url, events, status, createdAt }) => ({
+    webhooks: webhooks.map(({ webhookId, url, events, status, createdAt, disabledReason, disabledAt }) => ({
       id: webhookId,
       url,
       events,
       status,
       createdAt,
+      // Why deliveries stopped, so the client knows what to fix before `POST /webhooks/{id}/enable`.
+      ...(status === 'DISABLED'
+        ? { disabledReason: disabledReason ?? null, disabledAt: disabledAt ?? null }
+        : {}),
     })),
   });
 });

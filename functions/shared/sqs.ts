@@ -5,9 +5,13 @@ import { beginInvocation, logger } from './logger.ts';
 /** Best effort, for the failure log only: the body may be exactly what failed to parse. */
 function correlationIdOf(body: string): string | undefined {
   try {
-    const parsed: unknown = JSON.parse(body);
-    const detail = (parsed as { detail?: { correlationId?: unknown } } | null)?.detail;
-    return typeof detail?.correlationId === 'string' ? detail.correlationId : undefined;
+    // EventBridge events carry it in `detail`; the project's own command messages (webhook deliveries) at the top.
+    const parsed = JSON.parse(body) as {
+      correlationId?: unknown;
+      detail?: { correlationId?: unknown };
+    } | null;
+    const id = parsed?.detail?.correlationId ?? parsed?.correlationId;
+    return typeof id === 'string' ? id : undefined;
   } catch {
     return undefined;
   }

@@ -28,9 +28,11 @@ export class Api extends Construct {
   public readonly stage: apigwv2.HttpStage;
   public readonly authorizer: BuzzerFunction;
   public readonly handlers: Record<string, BuzzerFunction> = {};
+  private readonly table: dynamodb.ITable;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
+    this.table = props.table;
     const env = { TABLE_NAME: props.table.tableName };
 
     this.authorizer = new BuzzerFunction(this, 'Authorizer', {
@@ -66,14 +68,7 @@ export class Api extends Construct {
       entry: string,
       actions: string[],
     ): void => {
-      const fn = new BuzzerFunction(this, key, { entry, serviceName: `api-${key}`, environment: env });
-      fn.grantTable(props.table, ...actions);
-      this.handlers[key] = fn;
-      this.httpApi.addRoutes({
-        path,
-        methods: [method],
-        integration: new HttpLambdaIntegration(`${key}Integration`, fn.function),
-      });
+      this.addRoute(key, method, path, entry, actions);
     };
     // Item-level actions only: TransactWriteItems is authorised per contained action.
     route('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'api/accept-order.ts', [
@@ -90,6 +85,48 @@ export class Api extends Construct {
     route('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'api/delete-webhook.ts', [
       'dynamodb:DeleteItem',
     ]);
+    route(
+      'RotateWebhookSecret',
+      apigwv2.HttpMethod.POST,
+      '/webhooks/{id}/rotate-secret',
+      'api/rotate-webhook-secret.ts',
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    );
+    route(
+      'ListWebhookDeliveries',
+      apigwv2.HttpMethod.GET,
+      '/webhooks/{id}/deliveries',
+      'api/list-webhook-deliveries.ts',
+      ['dynamodb:GetItem', 'dynamodb:Query'],
+    );
+    // POST /webhooks/{id}/enable is added by the Webhooks construct: it needs the delivery queue.
+  }
+
+  /**
+   * Adds a route served by its own function, allowed exactly `actions` on the table. A construct that owns other
+   * resources a route needs (e.g. the webhook delivery queue) adds the route here and grants the rest itself.
+   */
+  public addRoute(
+    key: string,
+    method: apigwv2.HttpMethod,
+    path: string,
+    entry: string,
+    actions: string[],
+    environment: Record<string, string> = {},
+  ): BuzzerFunction {
+    const fn = new BuzzerFunction(this, key, {
+      entry,
+      serviceName: `api-${key}`,
+      environment: { TABLE_NAME: this.table.tableName, ...environment },
+    });
+    fn.grantTable(this.table, ...actions);
+    this.handlers[key] = fn;
+    this.httpApi.addRoutes({
+      path,
+      methods: [method],
+      integration: new HttpLambdaIntegration(`${key}Integration`, fn.function),
+    });
+    return fn;
   }
 
   /** The API's base URL (`https://<id>.execute-api.<region>.amazonaws.com`). */

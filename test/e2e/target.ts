@@ -25,6 +25,8 @@ export interface TargetOptions {
   /** Step Functions retry intervals, so retry scenarios finish in seconds (local target). @default 200 */
   retryIntervalOverrideMs?: number;
   allowLoopbackWebhooks?: boolean;
+  /** Extra environment for every function (local target), e.g. `WEBHOOK_RETRY_SCHEDULE_SECONDS`. */
+  environment?: Record<string, string>;
   scheduleIntervalMs?: number;
   persistDir?: string;
   /** Print function logs (debugging). @default false */
@@ -71,6 +73,7 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
     clients: options.clients ?? ['alice', 'bob'],
     retryIntervalOverrideMs: options.retryIntervalOverrideMs ?? 200,
     allowLoopbackWebhooks: options.allowLoopbackWebhooks,
+    environment: options.environment,
     scheduleIntervalMs: options.scheduleIntervalMs,
     persistDir: options.persistDir,
     functionLogs: options.verbose ?? process.env.BUZZER_VERBOSE === '1',

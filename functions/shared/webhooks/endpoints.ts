@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
+import { CorruptRecord } from '../errors.ts';
+import type { OrderEventType } from '../events.ts';
 import { clientPartition, keys } from '../keys.ts';
 import * as z from '../zod.ts';
 import { WEBHOOK_EVENT_TYPES, type WebhookRegistration } from './registration.ts';
@@ -23,15 +25,31 @@ export class WebhookNotFound extends Error {
   }
 }
 
+export const WEBHOOK_STATUSES = ['ENABLED', 'DISABLED'] as const;
+
 const webhookItemSchema = z.object({
   webhookId: z.string(),
   url: z.string(),
   events: z.array(z.enum(WEBHOOK_EVENT_TYPES)),
-  status: z.enum(['ENABLED', 'DISABLED']),
+  status: z.enum(WEBHOOK_STATUSES),
   createdAt: z.string(),
+  /** Why deliveries stopped (`http_410`, `failing_since:<ISO time>`), while DISABLED. */
+  disabledReason: z.string().optional(),
+  disabledAt: z.string().optional(),
 });
 
 export type WebhookView = z.infer<typeof webhookItemSchema>;
+
+/** The whole endpoint item, secrets included: for the dispatcher and the secret rotation, never for a response. */
+export const endpointRecordSchema = webhookItemSchema.extend({
+  clientId: z.string(),
+  /** Newest first. The first signs until the next rotation; the others only until `previousSecretExpiresAt`. */
+  secrets: z.array(z.string()).min(1),
+  previousSecretExpiresAt: z.string().optional(),
+  /** Set by the first failed attempt after a success; an endpoint failing for 5 days is disabled. */
+  failingSince: z.string().optional(),
+});
+export type EndpointRecord = z.infer<typeof endpointRecordSchema>;
 
 export interface CreatedWebhook {
   id: string;
@@ -101,7 +119,7 @@ export async function listWebhooks(deps: TableDeps, clientId: string): Promise<W
         TableName: deps.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': clientPartition(clientId), ':prefix': 'WEBHOOK#' },
-        ProjectionExpression: 'webhookId, #url, events, #status, createdAt',
+        ProjectionExpression: 'webhookId, #url, events, #status, createdAt, disabledReason, disabledAt',
         ExpressionAttributeNames: { '#url': 'url', '#status': 'status' },
         ExclusiveStartKey: cursor,
       }),
@@ -125,4 +143,34 @@ export async function deleteWebhook(deps: TableDeps, clientId: string, webhookId
     if (isConditionalCheckFailed(error)) throw new WebhookNotFound(webhookId);
     throw error;
   }
+}
+
+/** The caller's endpoint with its secrets, or undefined: another client's id is simply not in this partition. */
+export async function getEndpoint(
+  deps: TableDeps,
+  clientId: string,
+  webhookId: string,
+): Promise<EndpointRecord | undefined> {
+  const { Item } = await deps.doc.send(
+    new GetCommand({
+      TableName: deps.tableName,
+      Key: keys.webhook(clientId, webhookId),
+      ConsistentRead: true,
+    }),
+  );
+  if (!Item) return undefined;
+  const parsed = endpointRecordSchema.safeParse(Item);
+  if (!parsed.success)
+    throw new CorruptRecord(`webhook ${webhookId} has an unexpected shape: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** The client's ENABLED endpoints subscribed to `eventType`: where one event fans out to. */
+export async function listSubscribedEndpoints(
+  deps: TableDeps,
+  clientId: string,
+  eventType: OrderEventType,
+): Promise<WebhookView[]> {
+  const endpoints = await listWebhooks(deps, clientId);
+  return endpoints.filter((endpoint) => endpoint.status === 'ENABLED' && endpoint.events.includes(eventType));
 }

@@ -80,6 +80,7 @@ export function decideNext(
   attemptsMade: number,
   outcome: AttemptClass,
   random: () => number = Math.random,
+  schedule: readonly number[] = RETRY_SCHEDULE_MS,
 ): RetryDecision {
   if (!Number.isInteger(attemptsMade) || attemptsMade < 1) {
     throw new RangeError(`attemptsMade must be a positive integer, not ${attemptsMade}`);
@@ -87,7 +88,7 @@ export function decideNext(
   if (outcome.kind === 'delivered') return { action: 'done' };
   if (outcome.kind === 'disable') return { action: 'disable_endpoint', reason: outcome.reason };
   const attempt = attemptsMade + 1;
-  const scheduled = scheduledDelayMs(attempt, random);
+  const scheduled = scheduledDelayMs(attempt, random, schedule);
   if (scheduled === undefined) {
     return { action: 'give_up', reason: `${outcome.reason} after ${attemptsMade} attempts` };
   }
@@ -95,9 +96,16 @@ export function decideNext(
   return { action: 'retry', attempt, delayMs: Math.max(scheduled, asked), reason: outcome.reason };
 }
 
-/** The jittered delay before attempt `attempt` (1-based), or undefined past the schedule. */
-export function scheduledDelayMs(attempt: number, random: () => number = Math.random): number | undefined {
-  const base = RETRY_SCHEDULE_MS[attempt - 1];
+/**
+ * The jittered delay before attempt `attempt` (1-based), or undefined past the schedule. `schedule` replaces
+ * RETRY_SCHEDULE_MS where a deployment (or a test) configures its own (`WEBHOOK_RETRY_SCHEDULE_SECONDS`).
+ */
+export function scheduledDelayMs(
+  attempt: number,
+  random: () => number = Math.random,
+  schedule: readonly number[] = RETRY_SCHEDULE_MS,
+): number | undefined {
+  const base = schedule[attempt - 1];
   return base === undefined ? undefined : withJitter(base, random);
 }
 

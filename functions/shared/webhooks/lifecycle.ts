@@ -1,0 +1,181 @@
+/**
+ * What happens to an endpoint after registration: secret rotation with a grace period, auto-disable (410 Gone or
+ * failing for too long) and re-enabling. All writes are conditional on the item existing under the caller's client
+ * partition, so a client can never touch another client's endpoint.
+ */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
+import { ConcurrentModification } from '../errors.ts';
+import { keys } from '../keys.ts';
+import { type EndpointRecord, getEndpoint, WebhookNotFound } from './endpoints.ts';
+import { generateSecret } from './signing.ts';
+
+/** How long the previous secret keeps signing after a rotation unless the client asks otherwise. */
+export const DEFAULT_SECRET_GRACE_SECONDS = 24 * 60 * 60;
+/** Receivers should not need more than a week to roll a secret out. */
+export const MAX_SECRET_GRACE_SECONDS = 7 * 24 * 60 * 60;
+
+/** The secrets a delivery made at `now` is signed with, newest first. */
+export function activeSecrets(
+  endpoint: Pick<EndpointRecord, 'secrets' | 'previousSecretExpiresAt'>,
+  now: Date,
+): string[] {
+  const [current, ...previous] = endpoint.secrets;
+  const previousActive =
+    endpoint.previousSecretExpiresAt !== undefined &&
+    Date.parse(endpoint.previousSecretExpiresAt) > now.getTime();
+  return current === undefined ? [] : previousActive ? [current, ...previous] : [current];
+}
+
+export interface RotatedSecret {
+  id: string;
+  secret: string;
+  /** Until when the previous secret still signs, or null when it stopped at once (grace period 0). */
+  previousSecretExpiresAt: string | null;
+}
+
+/**
+ * A new current secret; the one it replaces keeps signing for `graceSeconds` so receivers can switch without
+ * rejecting deliveries. Only one previous secret is kept: rotating again ends the earlier grace period, which is what
+ * a client rotating because of a leak wants. Optimistic: retried when a concurrent rotation wins.
+ */
+export async function rotateSecret(
+  deps: TableDeps,
+  clientId: string,
+  webhookId: string,
+  graceSeconds: number,
+  now = new Date(),
+): Promise<RotatedSecret> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const endpoint = await getEndpoint(deps, clientId, webhookId);
+    if (!endpoint) throw new WebhookNotFound(webhookId);
+    const [current] = endpoint.secrets;
+    const secret = generateSecret();
+    const expiresAt = graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null;
+    const secrets = expiresAt === null || current === undefined ? [secret] : [secret, current];
+    try {
+      await deps.doc.send(
+        new UpdateCommand({
+          TableName: deps.tableName,
+          Key: keys.webhook(clientId, webhookId),
+          UpdateExpression:
+            expiresAt === null
+              ? 'SET secrets = :secrets, rotatedAt = :now REMOVE previousSecretExpiresAt'
+              : 'SET secrets = :secrets, rotatedAt = :now, previousSecretExpiresAt = :expiresAt',
+          ConditionExpression: 'attribute_exists(pk) AND secrets[0] = :current',
+          ExpressionAttributeValues: {
+            ':secrets': secrets,
+            ':now': now.toISOString(),
+            ':current': current,
+            ...(expiresAt === null ? {} : { ':expiresAt': expiresAt }),
+          },
+        }),
+      );
+      return { id: webhookId, secret, previousSecretExpiresAt: expiresAt };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+  throw new ConcurrentModification(
+    `webhook ${webhookId}: the secret changed during three rotations in a row`,
+  );
+}
+
+/** Stops deliveries to an endpoint. False when it was not ENABLED (already disabled, or deleted). */
+export async function disableEndpoint(
+  deps: TableDeps,
+  clientId: string,
+  webhookId: string,
+  reason: string,
+  now = new Date(),
+): Promise<boolean> {
+  try {
+    await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(clientId, webhookId),
+        UpdateExpression: 'SET #status = :disabled, disabledReason = :reason, disabledAt = :now',
+        ConditionExpression: '#status = :enabled',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':disabled': 'DISABLED',
+          ':enabled': 'ENABLED',
+          ':reason': reason,
+          ':now': now.toISOString(),
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw error;
+  }
+}
+
+/** Enables an endpoint again with a clean failure record. Idempotent; throws WebhookNotFound for unknown ids. */
+export async function enableEndpoint(deps: TableDeps, clientId: string, webhookId: string): Promise<void> {
+  try {
+    await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(clientId, webhookId),
+        UpdateExpression: 'SET #status = :enabled REMOVE disabledReason, disabledAt, failingSince',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':enabled': 'ENABLED' },
+      }),
+    );
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) throw new WebhookNotFound(webhookId);
+    throw error;
+  }
+}
+
+/**
+ * Notes a failed attempt and answers since when the endpoint has been failing (the first failure after its last
+ * success). Undefined when the endpoint is gone.
+ */
+export async function markEndpointFailing(
+  deps: TableDeps,
+  clientId: string,
+  webhookId: string,
+  now = new Date(),
+): Promise<Date | undefined> {
+  try {
+    const { Attributes } = await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(clientId, webhookId),
+        UpdateExpression: 'SET failingSince = if_not_exists(failingSince, :now)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':now': now.toISOString() },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const since = Attributes?.failingSince;
+    return typeof since === 'string' ? new Date(since) : now;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return undefined;
+    throw error;
+  }
+}
+
+/** A success ends the failing streak. Only written when there is a streak, so healthy deliveries cost no write. */
+export async function markEndpointHealthy(
+  deps: TableDeps,
+  clientId: string,
+  webhookId: string,
+): Promise<void> {
+  try {
+    await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(clientId, webhookId),
+        UpdateExpression: 'REMOVE failingSince',
+        ConditionExpression: 'attribute_exists(failingSince)',
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+}

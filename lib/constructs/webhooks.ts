@@ -1,0 +1,108 @@
+import { Duration } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { Api } from './api.ts';
+import { BuzzerFunction } from './buzzer-function.ts';
+import { QueueWorker } from './queue-worker.ts';
+import { DeadLetteredQueue } from './queues.ts';
+
+export interface WebhooksProps {
+  readonly table: dynamodb.ITable;
+  readonly bus: events.IEventBus;
+  /** The client API, which gets `POST /webhooks/{id}/enable` (it needs the delivery queue). */
+  readonly api: Api;
+  /**
+   * Delay before each attempt in seconds, the first 0 (`WEBHOOK_RETRY_SCHEDULE_SECONDS`).
+   * @default the Svix schedule: 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
+   */
+  readonly retryScheduleSeconds?: number[];
+  /** Concurrent delivery batches (each up to 10 deliveries in parallel). @default 10 */
+  readonly maxConcurrency?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Signed webhook delivery, one stage per concern:
+ *
+ *   bus ─rule─▶ events queue (+DLQ) ─▶ fan-out ─▶ delivery queue (+DLQ) ─▶ dispatcher ─HTTPS─▶ client endpoints
+ *                                                       ▲        │ retry: re-enqueue with DelaySeconds (hops ≤ 15 min)
+ *                                                       └────────┘
+ *
+ * The fan-out writes one delivery record per subscribed endpoint and sends one message each; the dispatcher makes
+ * one attempt per message. A dead endpoint therefore only ever delays its own messages: every request has a 10 s
+ * deadline, the records of a batch run in parallel, and retries wait in the queue, not in a function.
+ */
+export class Webhooks extends Construct {
+  public readonly fanOut: QueueWorker;
+  public readonly deliveryQueue: DeadLetteredQueue;
+  public readonly dispatcher: BuzzerFunction;
+  public readonly enableRoute: BuzzerFunction;
+
+  constructor(scope: Construct, id: string, props: WebhooksProps) {
+    super(scope, id);
+    const table = props.table;
+    const dispatcherTimeout = Duration.seconds(30);
+
+    // Visibility six times the dispatcher's timeout (AWS guidance for Lambda consumers). A message's receives are
+    // counted per message and every retry is a new message, so maxReceiveCount only catches a failing dispatcher.
+    this.deliveryQueue = new DeadLetteredQueue(this, 'DeliveryQueue', {
+      visibilityTimeout: Duration.seconds(dispatcherTimeout.toSeconds() * 6),
+      maxReceiveCount: 5,
+    });
+
+    this.fanOut = new QueueWorker(this, 'FanOut', {
+      bus: props.bus,
+      // Every order fact: which ones a client receives is its subscription, read at fan-out time.
+      detailTypes: ['OrderPlaced', 'OrderConfirmed', 'OrderCancelled'],
+      handler: {
+        entry: 'webhooks/fan-out.ts',
+        serviceName: 'webhook-fan-out',
+        environment: { TABLE_NAME: table.tableName, DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl },
+        logRetention: props.logRetention,
+      },
+    });
+    this.fanOut.handler.grantTable(table, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:GetItem');
+    this.deliveryQueue.queue.grantSendMessages(this.fanOut.handler.role);
+
+    this.dispatcher = new BuzzerFunction(this, 'Dispatcher', {
+      entry: 'webhooks/dispatch.ts',
+      serviceName: 'webhook-dispatcher',
+      timeout: dispatcherTimeout,
+      logRetention: props.logRetention,
+      environment: {
+        TABLE_NAME: table.tableName,
+        DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl,
+        DELIVERY_DLQ_URL: this.deliveryQueue.deadLetterQueue.queueUrl,
+        ...(props.retryScheduleSeconds
+          ? { WEBHOOK_RETRY_SCHEDULE_SECONDS: props.retryScheduleSeconds.join(',') }
+          : {}),
+      },
+    });
+    this.dispatcher.grantTable(table, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // Its own queue (the next attempt, hops) and its DLQ (deliveries out of attempts).
+    this.deliveryQueue.queue.grantSendMessages(this.dispatcher.role);
+    this.deliveryQueue.deadLetterQueue.grantSendMessages(this.dispatcher.role);
+    this.dispatcher.function.addEventSource(
+      new SqsEventSource(this.deliveryQueue.queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.maxConcurrency ?? 10,
+      }),
+    );
+
+    this.enableRoute = props.api.addRoute(
+      'EnableWebhook',
+      apigwv2.HttpMethod.POST,
+      '/webhooks/{id}/enable',
+      'api/enable-webhook.ts',
+      ['dynamodb:UpdateItem', 'dynamodb:Query'],
+      { DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl },
+    );
+    this.deliveryQueue.queue.grantSendMessages(this.enableRoute.role);
+  }
+}

@@ -1,0 +1,617 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { generateSecret } from '#shared/webhooks/signing.ts';
+import {
+  CLIENT_ID,
+  conditionFailed,
+  context,
+  ids,
+  NOW,
+  ORDER_ID,
+  sqsEvent,
+  sqsRecord,
+  TABLE,
+} from './helpers.ts';
+
+vi.hoisted(() => {
+  process.env.TABLE_NAME = 'buzzer-test';
+  process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
+  process.env.DELIVERY_DLQ_URL = 'http://sqs.local/000000000000/deliveries-dlq';
+  // Three attempts: now, 30 s, 300 s (±20 % jitter).
+  process.env.WEBHOOK_RETRY_SCHEDULE_SECONDS = '0,30,300';
+  process.env.WEBHOOK_TIMEOUT_MS = '400';
+  // The receivers of these tests listen on 127.0.0.1.
+  process.env.WEBHOOK_ALLOW_LOOPBACK_HTTP = 'true';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+const { handler } = await import('#functions/webhooks/dispatch.ts');
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+
+const WEBHOOK_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+const DELIVERY_ID = `msg_a3bb189e-8bf9-4888-9912-ace4e6543002_${WEBHOOK_ID}`;
+const BODY = JSON.stringify({
+  type: 'OrderConfirmed',
+  timestamp: NOW.toISOString(),
+  data: { orderId: ORDER_ID },
+});
+
+interface Hit {
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+type Behaviour = (res: ServerResponse) => void;
+
+/** A real HTTP receiver on 127.0.0.1 whose answer each test chooses. */
+async function startReceiver() {
+  const hits: Hit[] = [];
+  let behaviour: Behaviour = (res) => res.writeHead(200).end('ok');
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    hits.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: performance.now() });
+    behaviour(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    hits,
+    answer(next: Behaviour) {
+      behaviour = next;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const receiver = await startReceiver();
+const other = await startReceiver();
+const SECRET = generateSecret();
+const OLD_SECRET = generateSecret();
+
+let record: Record<string, unknown>;
+let endpoint: Record<string, unknown> | undefined;
+let failingSince: string | undefined;
+
+function deliveryRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    deliveryId: DELIVERY_ID,
+    webhookId: WEBHOOK_ID,
+    clientId: CLIENT_ID,
+    eventId: 'a3bb189e-8bf9-4888-9912-ace4e6543002',
+    eventType: 'OrderConfirmed',
+    orderId: ORDER_ID,
+    correlationId: 'corr-1',
+    body: BODY,
+    status: 'PENDING',
+    attempt: 1,
+    token: 'token-1',
+    nextAttemptAt: NOW.toISOString(),
+    createdAt: NOW.toISOString(),
+    updatedAt: NOW.toISOString(),
+    ...overrides,
+  };
+}
+
+function endpointItem(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    pk: `CLIENT#${CLIENT_ID}`,
+    sk: `WEBHOOK#${WEBHOOK_ID}`,
+    webhookId: WEBHOOK_ID,
+    clientId: CLIENT_ID,
+    url: receiver.url,
+    events: ['OrderConfirmed'],
+    secrets: [SECRET],
+    status: 'ENABLED',
+    createdAt: '2026-04-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+function message(overrides: Record<string, unknown> = {}) {
+  return {
+    kind: 'attempt',
+    deliveryId: DELIVERY_ID,
+    webhookId: WEBHOOK_ID,
+    clientId: CLIENT_ID,
+    attempt: 1,
+    token: 'token-1',
+    notBefore: NOW.toISOString(),
+    correlationId: 'corr-1',
+    ...overrides,
+  };
+}
+
+const run = (body: Record<string, unknown> = message(), receiveCount = 1, id = 'm1') => {
+  const record = sqsRecord(JSON.stringify(body), id);
+  record.attributes.ApproximateReceiveCount = String(receiveCount);
+  return handler(sqsEvent(record), context);
+};
+
+const updates = (): UpdateCommandInput[] => ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+const updateMatching = (fragment: string) => updates().filter((u) => u.UpdateExpression?.includes(fragment));
+const deliveryUpdate = () =>
+  updates().find(
+    (u) => u.Key?.sk === `DELIVERY#${DELIVERY_ID}` && !u.UpdateExpression?.startsWith('SET leaseUntil'),
+  );
+const attemptLog = () =>
+  ddb
+    .commandCalls(PutCommand)
+    .map((call) => call.args[0].input.Item ?? {})
+    .filter((item) => String(item.sk).startsWith('ATTEMPT#'));
+const sent = () =>
+  sqs.commandCalls(SendMessageCommand).map((call) => ({
+    queueUrl: call.args[0].input.QueueUrl,
+    delaySeconds: call.args[0].input.DelaySeconds,
+    body: JSON.parse(call.args[0].input.MessageBody ?? '{}') as Record<string, unknown>,
+  }));
+
+beforeEach(() => {
+  ddb.reset();
+  sqs.reset();
+  receiver.hits.length = 0;
+  other.hits.length = 0;
+  receiver.answer((res) => res.writeHead(200).end('ok'));
+  record = deliveryRecord();
+  endpoint = endpointItem();
+  failingSince = undefined;
+  ddb.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+    const expression = input.UpdateExpression ?? '';
+    if (expression.startsWith('SET leaseUntil'))
+      return { Attributes: { ...record, leaseUntil: NOW.getTime() + 60_000 } };
+    if (expression.startsWith('SET failingSince')) {
+      return { Attributes: { failingSince: failingSince ?? input.ExpressionAttributeValues?.[':now'] } };
+    }
+    if (expression.includes('attempt = :one')) {
+      return {
+        Attributes: {
+          ...record,
+          status: 'PENDING',
+          attempt: 1,
+          token: input.ExpressionAttributeValues?.[':token'],
+        },
+      };
+    }
+    return {};
+  });
+  ddb
+    .on(GetCommand)
+    .callsFake((input: { Key: { sk: string } }) =>
+      input.Key.sk.startsWith('WEBHOOK#') ? { Item: endpoint } : { Item: record },
+    );
+  ddb.on(PutCommand).resolves({});
+  sqs.on(SendMessageCommand).resolves({});
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+afterAll(async () => {
+  await receiver.close();
+  await other.close();
+});
+
+describe('webhook dispatcher: a delivered attempt', () => {
+  it('signs to Standard Webhooks, sends the stored body, logs the attempt and marks the delivery DELIVERED', async () => {
+    const result = await run();
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(receiver.hits).toHaveLength(1);
+    const [hit] = receiver.hits;
+    expect(hit?.body).toBe(BODY);
+    expect(hit?.headers).toMatchObject({
+      'content-type': 'application/json',
+      'user-agent': 'Buzzer-Webhooks/1.0',
+      'webhook-id': DELIVERY_ID,
+      'webhook-timestamp': String(Math.floor(NOW.getTime() / 1000)),
+    });
+    // Verified with the published library (its ±5 min tolerance is checked against the faked clock).
+    expect(new Webhook(SECRET).verify(hit?.body ?? '', hit?.headers as Record<string, string>)).toMatchObject(
+      {
+        type: 'OrderConfirmed',
+      },
+    );
+
+    // The claim: only the message holding the token, only without a live lease.
+    expect(updates()[0]).toMatchObject({
+      TableName: TABLE,
+      Key: { pk: `WEBHOOK#${WEBHOOK_ID}`, sk: `DELIVERY#${DELIVERY_ID}` },
+      ConditionExpression:
+        '#status = :pending AND #token = :token AND (attribute_not_exists(leaseUntil) OR leaseUntil < :nowMs)',
+      ExpressionAttributeValues: expect.objectContaining({ ':token': 'token-1', ':nowMs': NOW.getTime() }),
+    });
+    expect(attemptLog()).toEqual([
+      expect.objectContaining({
+        pk: `WEBHOOK#${WEBHOOK_ID}`,
+        sk: `ATTEMPT#${NOW.toISOString()}#${DELIVERY_ID}#1`,
+        entity: 'WebhookAttempt',
+        deliveryId: DELIVERY_ID,
+        attempt: 1,
+        statusCode: 200,
+        outcome: 'succeeded',
+        durationMs: expect.any(Number),
+      }),
+    ]);
+    expect(deliveryUpdate()).toMatchObject({
+      ConditionExpression: '#token = :token',
+      ExpressionAttributeValues: expect.objectContaining({ ':status': 'DELIVERED', ':token': 'token-1' }),
+    });
+    expect(sent()).toEqual([]);
+  });
+
+  it('signs with the previous secret too while its grace period runs', async () => {
+    endpoint = endpointItem({
+      secrets: [SECRET, OLD_SECRET],
+      previousSecretExpiresAt: new Date(NOW.getTime() + 3600_000).toISOString(),
+    });
+
+    await run();
+
+    const [hit] = receiver.hits;
+    expect(String(hit?.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    for (const secret of [SECRET, OLD_SECRET]) {
+      expect(() =>
+        new Webhook(secret).verify(hit?.body ?? '', hit?.headers as Record<string, string>),
+      ).not.toThrow();
+    }
+  });
+
+  it('stops signing with the previous secret once its grace period is over', async () => {
+    endpoint = endpointItem({
+      secrets: [SECRET, OLD_SECRET],
+      previousSecretExpiresAt: new Date(NOW.getTime() - 1).toISOString(),
+    });
+
+    await run();
+
+    expect(String(receiver.hits[0]?.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(() =>
+      new Webhook(OLD_SECRET).verify(
+        receiver.hits[0]?.body ?? '',
+        receiver.hits[0]?.headers as Record<string, string>,
+      ),
+    ).toThrow();
+  });
+
+  it('ends a failing streak on success', async () => {
+    endpoint = endpointItem({ failingSince: '2026-04-30T00:00:00.000Z' });
+
+    await run();
+
+    expect(updateMatching('REMOVE failingSince')[0]).toMatchObject({
+      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
+      ConditionExpression: 'attribute_exists(failingSince)',
+    });
+  });
+});
+
+describe('webhook dispatcher: failed attempts', () => {
+  it('schedules the next attempt per the schedule under a new token and re-enqueues it', async () => {
+    receiver.answer((res) => res.writeHead(500).end('boom'));
+
+    const result = await run();
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const schedule = updateMatching('attempt = :attempt')[0];
+    const values = schedule?.ExpressionAttributeValues ?? {};
+    expect(schedule?.ConditionExpression).toBe('#token = :expected');
+    expect(values).toMatchObject({
+      ':attempt': 2,
+      ':expected': 'token-1',
+      ':previousToken': 'token-1',
+      ':lastStatusCode': 500,
+      ':lastError': 'HTTP 500: boom',
+    });
+    expect(values[':token']).not.toBe('token-1');
+    const delayMs = Date.parse(String(values[':next'])) - NOW.getTime();
+    expect(delayMs).toBeGreaterThanOrEqual(24_000);
+    expect(delayMs).toBeLessThanOrEqual(36_000);
+
+    const [next] = sent();
+    expect(next?.queueUrl).toBe(process.env.DELIVERY_QUEUE_URL);
+    expect(next?.delaySeconds).toBe(Math.ceil(delayMs / 1000));
+    expect(next?.body).toMatchObject({
+      kind: 'attempt',
+      attempt: 2,
+      token: values[':token'],
+      notBefore: values[':next'],
+    });
+    expect(attemptLog()[0]).toMatchObject({
+      outcome: 'failed',
+      statusCode: 500,
+      nextAttemptAt: values[':next'],
+    });
+    expect(updateMatching('failingSince = if_not_exists')).toHaveLength(1);
+  });
+
+  it('honours Retry-After on 429/503 when it asks for longer than the schedule', async () => {
+    receiver.answer((res) => res.writeHead(503, { 'retry-after': '120' }).end());
+
+    await run();
+
+    const next = updateMatching('attempt = :attempt')[0]?.ExpressionAttributeValues?.[':next'];
+    expect(Date.parse(String(next)) - NOW.getTime()).toBe(120_000);
+  });
+
+  it('gives up after the last attempt: parks a replayable copy in the DLQ and marks the delivery FAILED', async () => {
+    receiver.answer((res) => res.writeHead(502).end());
+    record = deliveryRecord({ attempt: 3, token: 'token-3' });
+
+    await run(message({ attempt: 3, token: 'token-3' }));
+
+    expect(sent()).toEqual([
+      {
+        queueUrl: process.env.DELIVERY_DLQ_URL,
+        delaySeconds: undefined,
+        body: expect.objectContaining({
+          kind: 'replay',
+          token: 'token-3',
+          reason: 'http_502 after 3 attempts',
+        }),
+      },
+    ]);
+    expect(deliveryUpdate()?.ExpressionAttributeValues).toMatchObject({
+      ':status': 'FAILED',
+      ':lastStatusCode': 502,
+    });
+  });
+
+  it('disables the endpoint on 410 Gone without retrying', async () => {
+    receiver.answer((res) => res.writeHead(410).end());
+
+    await run();
+
+    expect(updateMatching('disabledReason = :reason')[0]).toMatchObject({
+      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
+      ConditionExpression: '#status = :enabled',
+      ExpressionAttributeValues: expect.objectContaining({ ':disabled': 'DISABLED', ':reason': 'http_410' }),
+    });
+    expect(deliveryUpdate()?.ExpressionAttributeValues).toMatchObject({ ':status': 'FAILED' });
+    expect(sent()).toEqual([]);
+  });
+
+  it('disables an endpoint that has been failing for five days instead of retrying again', async () => {
+    receiver.answer((res) => res.writeHead(500).end());
+    failingSince = new Date(NOW.getTime() - 5 * 24 * 3600_000).toISOString();
+
+    await run();
+
+    expect(updateMatching('disabledReason = :reason')[0]?.ExpressionAttributeValues).toMatchObject({
+      ':reason': `failing_since:${failingSince}`,
+    });
+    expect(deliveryUpdate()?.ExpressionAttributeValues).toMatchObject({ ':status': 'FAILED' });
+    expect(sent()).toEqual([]);
+  });
+
+  it('parks the last attempt and also disables an endpoint failing for five days', async () => {
+    receiver.answer((res) => res.writeHead(500).end());
+    record = deliveryRecord({ attempt: 3, token: 'token-3' });
+    failingSince = new Date(NOW.getTime() - 6 * 24 * 3600_000).toISOString();
+
+    await run(message({ attempt: 3, token: 'token-3' }));
+
+    expect(sent().map((m) => m.queueUrl)).toEqual([process.env.DELIVERY_DLQ_URL]);
+    expect(deliveryUpdate()?.ExpressionAttributeValues).toMatchObject({ ':status': 'FAILED' });
+    expect(updateMatching('disabledReason = :reason')[0]?.ExpressionAttributeValues).toMatchObject({
+      ':reason': `failing_since:${failingSince}`,
+    });
+  });
+
+  it('gives up on a receiver that does not answer within the timeout', async () => {
+    receiver.answer(() => {});
+
+    const started = performance.now();
+    await run();
+
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(attemptLog()[0]).toMatchObject({ outcome: 'failed', error: 'no answer within 400 ms' });
+    expect(attemptLog()[0]?.statusCode).toBeUndefined();
+    expect(sent()[0]?.body).toMatchObject({ attempt: 2 });
+  });
+
+  it('does not follow redirects (a public URL could redirect inside the network)', async () => {
+    receiver.answer((res) => res.writeHead(302, { location: other.url }).end());
+
+    await run();
+
+    expect(other.hits).toHaveLength(0);
+    expect(attemptLog()[0]).toMatchObject({ outcome: 'failed', statusCode: 302 });
+  });
+
+  it('records a network error and retries', async () => {
+    endpoint = endpointItem({ url: 'http://127.0.0.1:1/hooks' });
+
+    await run();
+
+    expect(attemptLog()[0]).toMatchObject({
+      outcome: 'failed',
+      error: expect.stringMatching(/ECONNREFUSED/),
+    });
+    expect(sent()[0]?.body).toMatchObject({ attempt: 2 });
+  });
+
+  it('re-checks the URL before every attempt and never connects to a private address', async () => {
+    endpoint = endpointItem({ url: 'http://10.0.0.5/hooks' });
+
+    await run();
+
+    expect(attemptLog()[0]).toMatchObject({
+      outcome: 'failed',
+      durationMs: 0,
+      error: expect.stringMatching(/^not sent: .*10\.0\.0\.5/),
+    });
+    expect(sent()[0]?.body).toMatchObject({ attempt: 2 });
+  });
+});
+
+describe('webhook dispatcher: isolation', () => {
+  it('lets a fast endpoint be delivered while a slow one in the same batch waits for its timeout', async () => {
+    const slow = await startReceiver();
+    slow.answer(() => {});
+    const SLOW_ID = '11111111-1111-4111-8111-111111111111';
+    ddb
+      .on(GetCommand)
+      .callsFake((input: { Key: { sk: string } }) =>
+        input.Key.sk === `WEBHOOK#${SLOW_ID}`
+          ? { Item: endpointItem({ webhookId: SLOW_ID, sk: `WEBHOOK#${SLOW_ID}`, url: slow.url }) }
+          : { Item: endpoint },
+      );
+    ddb.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (!input.UpdateExpression?.startsWith('SET leaseUntil')) return {};
+      const slowOne = input.Key?.pk === `WEBHOOK#${SLOW_ID}`;
+      return {
+        Attributes: slowOne ? deliveryRecord({ webhookId: SLOW_ID, deliveryId: 'msg_slow' }) : record,
+      };
+    });
+    const started = performance.now();
+
+    const result = await handler(
+      sqsEvent(
+        sqsRecord(JSON.stringify(message({ webhookId: SLOW_ID, deliveryId: 'msg_slow' })), 'slow'),
+        sqsRecord(JSON.stringify(message()), 'fast'),
+      ),
+      context,
+    );
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect((receiver.hits[0]?.at ?? Number.POSITIVE_INFINITY) - started).toBeLessThan(300);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+    await slow.close();
+  });
+});
+
+describe('webhook dispatcher: messages that must not attempt', () => {
+  it('sends a message that is not due yet on another hop of at most 15 minutes, touching nothing', async () => {
+    const notBefore = new Date(NOW.getTime() + 2 * 3600_000).toISOString();
+
+    await run(message({ notBefore, attempt: 2 }));
+
+    expect(ddb.calls()).toHaveLength(0);
+    expect(receiver.hits).toHaveLength(0);
+    expect(sent()).toEqual([
+      {
+        queueUrl: process.env.DELIVERY_QUEUE_URL,
+        delaySeconds: 900,
+        body: message({ notBefore, attempt: 2 }),
+      },
+    ]);
+  });
+
+  it('drops a duplicate or superseded message', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    record = deliveryRecord({ status: 'DELIVERED' });
+
+    const result = await run();
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(receiver.hits).toHaveLength(0);
+    expect(sent()).toEqual([]);
+  });
+
+  it('leaves the message for later while another worker holds the lease on the same attempt', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    record = deliveryRecord({ leaseUntil: NOW.getTime() + 30_000 });
+
+    const result = await run(message(), 1, 'busy');
+
+    expect(ids(result.batchItemFailures)).toEqual(['busy']);
+    expect(receiver.hits).toHaveLength(0);
+  });
+
+  it('sends the scheduled attempt again when the message that scheduled it comes back (a crash before sending)', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    const notBefore = new Date(NOW.getTime() + 30_000).toISOString();
+    record = deliveryRecord({
+      attempt: 2,
+      token: 'token-2',
+      previousToken: 'token-1',
+      nextAttemptAt: notBefore,
+    });
+
+    await run(message(), 2);
+
+    expect(receiver.hits).toHaveLength(0);
+    expect(sent()).toEqual([
+      {
+        queueUrl: process.env.DELIVERY_QUEUE_URL,
+        delaySeconds: 30,
+        body: expect.objectContaining({ attempt: 2, token: 'token-2', notBefore }),
+      },
+    ]);
+  });
+
+  it('ignores a first-receive duplicate of a message that already scheduled the next attempt', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    record = deliveryRecord({ attempt: 2, token: 'token-2', previousToken: 'token-1' });
+
+    await run(message(), 1);
+
+    expect(sent()).toEqual([]);
+  });
+
+  it('marks the delivery FAILED without calling a disabled endpoint (enabling replays it)', async () => {
+    endpoint = endpointItem({ status: 'DISABLED', disabledReason: 'http_410' });
+
+    await run();
+
+    expect(receiver.hits).toHaveLength(0);
+    expect(deliveryUpdate()?.ExpressionAttributeValues).toMatchObject({
+      ':status': 'FAILED',
+      ':lastError': 'endpoint disabled (http_410)',
+    });
+  });
+
+  it('cancels the delivery of a deleted endpoint', async () => {
+    endpoint = undefined;
+
+    await run();
+
+    expect(receiver.hits).toHaveLength(0);
+    expect(deliveryUpdate()?.ExpressionAttributeValues).toMatchObject({ ':status': 'CANCELLED' });
+  });
+
+  it('reopens a parked delivery redriven from the DLQ and starts a fresh round at attempt 1', async () => {
+    record = deliveryRecord({ status: 'FAILED', attempt: 3, token: 'token-3' });
+
+    await run(message({ kind: 'replay', attempt: 3, token: 'token-3', reason: 'http_502 after 3 attempts' }));
+
+    const reopen = updateMatching('attempt = :one')[0];
+    expect(reopen?.ConditionExpression).toBe('#status = :failed AND #token = :old');
+    expect(reopen?.ExpressionAttributeValues).toMatchObject({ ':old': 'token-3', ':one': 1 });
+    expect(sent()[0]?.body).toMatchObject({
+      kind: 'attempt',
+      attempt: 1,
+      token: reopen?.ExpressionAttributeValues?.[':token'],
+    });
+    expect(receiver.hits).toHaveLength(0);
+  });
+
+  it('fails a message that is not a delivery message (it ends in the DLQ)', async () => {
+    const result = await run({ hello: 'world' }, 1, 'bad');
+
+    expect(ids(result.batchItemFailures)).toEqual(['bad']);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
