@@ -5,10 +5,12 @@ import type { Construct } from 'constructs';
 import { Api } from './constructs/api.ts';
 import { Data } from './constructs/data.ts';
 import { EventBus } from './constructs/event-bus.ts';
+import { Operations } from './constructs/operations.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
 import { Saga, type SagaWorkflowType } from './constructs/saga.ts';
 import { Sandbox } from './constructs/sandbox.ts';
+import { Webhooks } from './constructs/webhooks.ts';
 
 export interface BuzzerStackProps extends StackProps {
   /** @default 'STANDARD' (see SagaProps.workflowType) */
@@ -41,6 +43,8 @@ export class BuzzerStack extends Stack {
   public readonly notifier: QueueWorker;
   public readonly points: QueueWorker;
   public readonly sandbox?: Sandbox;
+  public readonly webhooks: Webhooks;
+  public readonly operations: Operations;
 
   constructor(scope: Construct, id: string, props: BuzzerStackProps = {}) {
     super(scope, id, props);
@@ -113,10 +117,31 @@ export class BuzzerStack extends Stack {
     });
     this.points.handler.grantTable(table, 'dynamodb:PutItem', 'dynamodb:UpdateItem');
 
+    this.webhooks = new Webhooks(this, 'Webhooks', {
+      table,
+      bus: this.bus.bus,
+      api: this.api,
+      logRetention: props.logRetention,
+    });
+
+    // Last: it finds every dead-letter queue created above and gives each its alarms.
+    this.operations = new Operations(this, 'Operations', {
+      table,
+      saga: this.saga,
+      relay: this.relay,
+      api: this.api,
+      queueAliases: { notifier: 'notify', 'outbox-relay': 'relay', 'operations-reconciler': 'reconciler' },
+      logRetention: props.logRetention,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Client API base URL' });
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'StateMachineArn', { value: this.saga.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'WebhookDeliveryDlqUrl', {
+      value: this.webhooks.deliveryQueue.deadLetterQueue.queueUrl,
+      description: 'Webhook deliveries that used up their attempts (redrive to replay them)',
+    });
     if (this.sandbox) new CfnOutput(this, 'SandboxUrl', { value: this.sandbox.url });
   }
 }

@@ -110,15 +110,11 @@ export class Saga extends Construct {
       });
 
     const cancelled = new sfn.Succeed(this, 'Cancelled', { comment: 'Compensated: the order is CANCELLED' });
-    const compensationFailed = new sfn.Fail(this, 'CompensationFailed', {
-      error: 'CompensationFailed',
-      cause: 'A compensation kept failing; the execution needs an operator (buzzer saga redrive)',
-    });
     const compensate = (name: StepName): tasks.LambdaInvoke => {
       const t = task(name, sfn.JsonPath.DISCARD);
-      // Compensations must eventually succeed: retry long, then stop where an operator can redrive.
+      // Compensations must eventually succeed: retry long, then fail *in this task* (no Catch), so that
+      // RedriveExecution resumes exactly here and the remaining compensations run (buzzer saga redrive).
       t.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2 });
-      t.addCatch(compensationFailed, { resultPath: '$.compensationError' });
       return t;
     };
     const compensation = compensate('VoidPayment')

@@ -35,10 +35,14 @@ describe('queues', () => {
         dlqIds.add(refId(redrive.deadLetterTargetArn) ?? '');
       }
     }
-    const workQueues = queues.filter(([id]) => !dlqIds.has(id) && !id.startsWith('OutboxRelayDlq'));
+    // The relay's and the reconciler schedule's DLQs are fed by a function and a schedule, not by a queue.
+    const workQueues = queues.filter(
+      ([id]) =>
+        !dlqIds.has(id) && !id.startsWith('OutboxRelayDlq') && !id.startsWith('OperationsReconcilerDlq'),
+    );
     for (const [id, q] of workQueues) expect(q.Properties.RedrivePolicy, `${id} has no DLQ`).toBeDefined();
-    expect(workQueues.length).toBe(3);
-    expect(dlqIds.size).toBe(3);
+    expect(workQueues.length).toBe(5);
+    expect(dlqIds.size).toBe(5);
   });
 
   it('encrypts every queue and allows TLS only', () => {
@@ -53,7 +57,7 @@ describe('queues', () => {
 describe('event source mappings', () => {
   it('report batch item failures on every mapping', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
-    expect(mappings.length).toBe(4);
+    expect(mappings.length).toBe(6);
     for (const [id, m] of mappings)
       expect(m.Properties.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
   });
@@ -83,7 +87,7 @@ describe('event source mappings', () => {
 describe('functions', () => {
   it('run arm64 on Node.js 24 with tracing, an explicit log group and source maps', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions.length).toBe(17);
+    expect(functions.length).toBe(23);
     for (const [id, f] of functions) {
       expect(f.Properties.Runtime, id).toBe('nodejs24.x');
       expect(f.Properties.Architectures, id).toEqual(['arm64']);
@@ -136,12 +140,15 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets only the starter start executions and only the relay put events', () => {
+  it('lets only the starter and the stuck-order reconciler start executions and only the relay put events', () => {
     const holders = (action: string) =>
       statements()
         .filter((s) => actionsOf(s).includes(action))
         .map((s) => s.id);
-    expect(holders('states:StartExecution')).toEqual([expect.stringMatching(/^SagaStarter/)]);
+    expect(holders('states:StartExecution').sort()).toEqual([
+      expect.stringMatching(/^OperationsReconciler/),
+      expect.stringMatching(/^SagaStarter/),
+    ]);
     expect(holders('events:PutEvents')).toEqual([expect.stringMatching(/^OutboxRelay/)]);
   });
 });

@@ -32,8 +32,9 @@ const envOf = (props: Record<string, unknown>) =>
   >;
 
 function findIntrinsics(value: unknown, at: string, found: string[]): void {
-  if (Array.isArray(value)) value.forEach((v, i) => findIntrinsics(v, `${at}[${i}]`, found));
-  else if (value && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) findIntrinsics(v, `${at}[${i}]`, found);
+  } else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       if (k === 'Ref' || k.startsWith('Fn::')) found.push(`${at}.${k}`);
       findIntrinsics(v, `${at}.${k}`, found);

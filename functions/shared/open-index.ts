@@ -1,0 +1,56 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { TableDeps } from './dynamodb.ts';
+
+/** The sparse GSI of unfinished items (docs/architecture.md, "Single table"): `openPk`, `openSk` = createdAt. */
+export const OPEN_INDEX = 'Open';
+
+export interface OpenQuery {
+  /** Only items created before this instant (their `openSk` is the ISO creation time). */
+  createdBefore?: Date;
+  /** Only items created at or after this instant. */
+  createdAfter?: Date;
+  /** Stop after this many items. @default 1000 */
+  limit?: number;
+}
+
+/**
+ * Items of one open partition (`ORDER#PENDING`, `OUTBOX#PENDING`, `OUTBOX#FAILED`), oldest first. The index is
+ * eventually consistent: callers re-read an item with a consistent read before acting on it.
+ */
+export async function queryOpenItems(
+  deps: TableDeps,
+  openPk: string,
+  query: OpenQuery = {},
+): Promise<Record<string, unknown>[]> {
+  const limit = query.limit ?? 1000;
+  const conditions = ['openPk = :pk'];
+  const values: Record<string, unknown> = { ':pk': openPk };
+  if (query.createdBefore && query.createdAfter) {
+    conditions.push('openSk BETWEEN :after AND :before');
+    values[':after'] = query.createdAfter.toISOString();
+    values[':before'] = query.createdBefore.toISOString();
+  } else if (query.createdBefore) {
+    conditions.push('openSk < :before');
+    values[':before'] = query.createdBefore.toISOString();
+  } else if (query.createdAfter) {
+    conditions.push('openSk >= :after');
+    values[':after'] = query.createdAfter.toISOString();
+  }
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.doc.send(
+      new QueryCommand({
+        TableName: deps.tableName,
+        IndexName: OPEN_INDEX,
+        KeyConditionExpression: conditions.join(' AND '),
+        ExpressionAttributeValues: values,
+        Limit: Math.min(100, limit - items.length),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey && items.length < limit);
+  return items.slice(0, limit);
+}

@@ -1,0 +1,440 @@
+import { ArnFormat, CfnOutput, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct, type IConstruct } from 'constructs';
+import type { Api } from './api.ts';
+import { BuzzerFunction } from './buzzer-function.ts';
+import { Data } from './data.ts';
+import type { OutboxRelay } from './outbox-relay.ts';
+import type { Saga } from './saga.ts';
+
+export interface OperationsProps {
+  readonly table: dynamodb.ITable;
+  readonly saga: Saga;
+  readonly relay: OutboxRelay;
+  readonly api: Api;
+  /**
+   * Friendlier operator names for dead-letter queues, keyed by the derived alias (see `deadLetterQueuesOf`), e.g.
+   * `{ notifier: 'notify' }`. Queues without an entry keep the derived alias.
+   */
+  readonly queueAliases?: Record<string, string>;
+  /** How often the stuck-order reconciler runs. @default Duration.minutes(5) */
+  readonly reconcileEvery?: Duration;
+  /**
+   * How long an order may stay PENDING before the reconciler drives it on. Must outlive an EXPRESS execution
+   * (5 minutes), so a restart never races a live execution. @default Duration.minutes(10)
+   */
+  readonly stuckAfter?: Duration;
+  /** A DLQ message older than this raises the age alarm (DLQs keep messages 14 days). @default Duration.days(1) */
+  readonly dlqMaxAge?: Duration;
+  /** Subscribes this address to the alarm topic. @default no subscription (subscribe to the AlarmTopicArn output) */
+  readonly alarmEmail?: string;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** A dead-letter queue found in the stack, with the queue it catches failures of (none for the relay's own DLQ). */
+export interface FoundDeadLetterQueue {
+  alias: string;
+  deadLetterQueue: sqs.Queue;
+  source?: sqs.Queue;
+}
+
+/** Construct ids that say "queue" and nothing about what the queue is for. */
+const GENERIC_IDS = /^(queue|dlq|deadletterqueue|resource|default)$/i;
+const DLQ_ID = /(dlq|dead-?letter)/i;
+
+/** `Saga/StartQueue/Dlq` → `saga-start`; `OutboxRelay/Dlq` → `outbox-relay`. */
+export function aliasFromPath(scopes: string[]): string {
+  const words = scopes
+    .filter((id) => !GENERIC_IDS.test(id))
+    .map((id) => id.replace(/(Queue|Dlq|DeadLetterQueue)$/, ''))
+    .filter((id) => id !== '')
+    .flatMap((id) => id.split(/(?<=[a-z0-9])(?=[A-Z])/));
+  return words.join('-').toLowerCase();
+}
+
+/**
+ * Every dead-letter queue of the stack: queues other queues redrive to, and queues whose construct id says they are
+ * one (the outbox relay's DLQ, fed by its function, and schedule target DLQs). A new `DeadLetteredQueue` anywhere in
+ * the stack is found without code here.
+ */
+export function deadLetterQueuesOf(
+  stack: Stack,
+  aliases: Record<string, string> = {},
+): FoundDeadLetterQueue[] {
+  const queues = stack.node.findAll().filter((c: IConstruct): c is sqs.Queue => c instanceof sqs.Queue);
+  const sources = new Map<sqs.IQueue, sqs.Queue>();
+  for (const queue of queues) {
+    if (queue.deadLetterQueue) sources.set(queue.deadLetterQueue.queue, queue);
+  }
+  const found: FoundDeadLetterQueue[] = [];
+  for (const queue of queues) {
+    if (!sources.has(queue) && !DLQ_ID.test(queue.node.id)) continue;
+    const scopes = queue.node.scopes.slice(queue.node.scopes.indexOf(stack) + 1).map((s) => s.node.id);
+    const derived = aliasFromPath(scopes) || Names.uniqueId(queue).toLowerCase();
+    found.push({ alias: aliases[derived] ?? derived, deadLetterQueue: queue, source: sources.get(queue) });
+  }
+  const seen = new Set<string>();
+  for (const { alias } of found) {
+    if (seen.has(alias)) throw new Error(`Operations: two dead-letter queues share the alias "${alias}"`);
+    seen.add(alias);
+  }
+  return found.sort((a, b) => a.alias.localeCompare(b.alias));
+}
+
+/**
+ * What operators need to see failures, recover from them and be told about them:
+ *
+ * - the stuck-order reconciler (`functions/ops/reconcile.ts`) on an EventBridge Scheduler schedule;
+ * - alarms on every DLQ (depth > 0, oldest message too old), saga failures and time-outs, relay errors and lag,
+ *   API 5xx, reconciler errors and orders the reconciler had to leave to an operator, all sent to one encrypted,
+ *   TLS-only SNS topic;
+ * - one dashboard: orders accepted / confirmed / cancelled, DLQ depths, API and saga latencies;
+ * - the `OperatorQueues` output the `buzzer` CLI reads to name queues (`notify`, `relay`, …).
+ *
+ * Instantiate it last in the stack: it finds the dead-letter queues that exist when it is created.
+ */
+export class Operations extends Construct {
+  public readonly topic: sns.Topic;
+  public readonly reconciler: BuzzerFunction;
+  public readonly reconcilerDeadLetterQueue: sqs.Queue;
+  public readonly schedule: scheduler.Schedule;
+  public readonly dashboard: cloudwatch.Dashboard;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly deadLetterQueues: FoundDeadLetterQueue[];
+
+  constructor(scope: Construct, id: string, props: OperationsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const stuckAfter = props.stuckAfter ?? Duration.minutes(10);
+    const dlqMaxAge = props.dlqMaxAge ?? Duration.days(1);
+    const stateMachine = props.saga.stateMachine;
+
+    // --- the alarm channel --------------------------------------------------------------------------------------
+    // A customer managed key: CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key.
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      enableKeyRotation: true,
+      description: 'Encrypts the Buzzer operator alarm topic',
+    });
+    const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    key.grant(cloudwatchService, 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Buzzer operator alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    // The topic's own policy replaces the default one, so CloudWatch (of this account only) is allowed explicitly.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        actions: ['sns:Publish'],
+        principals: [cloudwatchService],
+        resources: [this.topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
+    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const alarmAction = new cwActions.SnsAction(this.topic);
+    const alarm = (alarmId: string, alarmProps: cloudwatch.AlarmProps): cloudwatch.Alarm => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...alarmProps,
+      });
+      created.addAlarmAction(alarmAction);
+      created.addOkAction(alarmAction);
+      this.alarms.push(created);
+      return created;
+    };
+
+    // --- the stuck-order reconciler -----------------------------------------------------------------------------
+    this.reconciler = new BuzzerFunction(this, 'Reconciler', {
+      entry: 'ops/reconcile.ts',
+      serviceName: 'stuck-order-reconciler',
+      timeout: Duration.minutes(2),
+      // One run at a time: two runs would only race each other on the same orders.
+      reservedConcurrentExecutions: 1,
+      logRetention: props.logRetention,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        STATE_MACHINE_ARN: stateMachine.stateMachineArn,
+        SAGA_WORKFLOW_TYPE: props.saga.workflowType,
+        STUCK_AFTER_SECONDS: String(stuckAfter.toSeconds()),
+      },
+    });
+    this.reconciler.grantTable(props.table, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.reconciler.grantQueryIndexes(props.table, Data.OPEN_INDEX);
+    stateMachine.grantStartExecution(this.reconciler.role);
+    // Describe, history and redrive act on executions, whose names are per order: only a wildcard on the execution
+    // name of this one state machine can name them.
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.reconciler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:RedriveExecution'],
+        resources: [executions],
+      }),
+    );
+    const placeholder = (value: string, pseudo: string) =>
+      Token.isUnresolved(value) ? `<${pseudo}>` : value;
+    const stateMachineId = stack.getLogicalId(stateMachine.node.defaultChild as sfn.CfnStateMachine);
+    Validations.of(this.reconciler.role).acknowledge({
+      id:
+        `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${placeholder(stack.region, 'AWS::Region')}:` +
+        `${placeholder(stack.account, 'AWS::AccountId')}:execution:<${stateMachineId}.Name>:*]`,
+      reason:
+        'Describe, history and redrive of the saga executions: execution names are per order, so only a ' +
+        'wildcard on the execution name of this one state machine can name them.',
+    });
+
+    this.reconcilerDeadLetterQueue = new sqs.Queue(this, 'ReconcilerDlq', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.reconcilerDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the reconciler schedule target.',
+    });
+    // An explicit role (instead of the stack-wide one the target would create) so its grants are reviewed here.
+    const scheduleRole = new iam.Role(this, 'ScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    });
+    const reconcilerId = stack.getLogicalId(this.reconciler.function.node.defaultChild as lambda.CfnFunction);
+    Validations.of(scheduleRole).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${reconcilerId}.Arn>:*]`,
+      reason: 'lambda:InvokeFunction on the reconciler and its versions/aliases (ARN:*), nothing else.',
+    });
+    this.schedule = new scheduler.Schedule(this, 'ReconcileSchedule', {
+      description: 'Drives orders stuck in PENDING on (buzzer stuck-order reconciler)',
+      schedule: scheduler.ScheduleExpression.rate(props.reconcileEvery ?? Duration.minutes(5)),
+      target: new schedulerTargets.LambdaInvoke(this.reconciler.function, {
+        role: scheduleRole,
+        deadLetterQueue: this.reconcilerDeadLetterQueue,
+        retryAttempts: 2,
+        // A run that could not start within one period is superseded by the next one.
+        maxEventAge: props.reconcileEvery ?? Duration.minutes(5),
+      }),
+    });
+
+    // --- alarms -------------------------------------------------------------------------------------------------
+    // Found after the reconciler's own DLQ exists, so it gets its alarms like every other.
+    this.deadLetterQueues = deadLetterQueuesOf(stack, props.queueAliases);
+    for (const { alias, deadLetterQueue } of this.deadLetterQueues) {
+      const name = alias.replace(/(^|-)([a-z0-9])/g, (_, _dash: string, c: string) => c.toUpperCase());
+      alarm(`${name}DlqDepth`, {
+        alarmDescription: `Messages in the ${alias} DLQ. Runbook: docs/runbook.md#dlq-not-empty (buzzer dlq peek ${alias})`,
+        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+      alarm(`${name}DlqAge`, {
+        alarmDescription:
+          `A message has waited in the ${alias} DLQ for over ${dlqMaxAge.toHumanString()}; DLQs drop messages ` +
+          `after 14 days. Runbook: docs/runbook.md#dlq-message-too-old`,
+        metric: deadLetterQueue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(5),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        threshold: dlqMaxAge.toSeconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
+    alarm('SagaExecutionsFailed', {
+      alarmDescription: 'Saga executions failed. Runbook: docs/runbook.md#saga-executions-failed',
+      metric: stateMachine.metricFailed({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    alarm('SagaExecutionsTimedOut', {
+      alarmDescription: 'Saga executions timed out. Runbook: docs/runbook.md#saga-executions-timed-out',
+      metric: stateMachine.metricTimedOut({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    const relayFunction: lambda.IFunction = props.relay.handler.function;
+    alarm('RelayErrors', {
+      alarmDescription: 'The outbox relay failed. Runbook: docs/runbook.md#relay-errors',
+      metric: relayFunction.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    alarm('RelayIteratorAge', {
+      alarmDescription:
+        'Outbox events reach the bus late (stream iterator age over 5 minutes). Runbook: docs/runbook.md#relay-lag',
+      metric: relayFunction.metric('IteratorAge', {
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: Duration.minutes(5).toMilliseconds(),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+    });
+    alarm('ApiServerErrors', {
+      alarmDescription: 'The client API answers 5xx. Runbook: docs/runbook.md#api-5xx',
+      metric: props.api.httpApi.metricServerError({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    alarm('ReconcilerErrors', {
+      alarmDescription: 'The stuck-order reconciler failed. Runbook: docs/runbook.md#reconciler-errors',
+      metric: this.reconciler.function.metricErrors({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+
+    // --- business metrics from the functions' structured logs ---------------------------------------------------
+    const accepted = this.logMetric('OrdersAccepted', props.api.handlers.AcceptOrder?.logGroup, {
+      pattern: '{ $.message = "order accepted" }',
+    });
+    const confirmed = this.logMetric('OrdersConfirmed', props.saga.steps.ConfirmOrder.logGroup, {
+      pattern: '{ ($.message = "saga step finished") && ($.result.alreadyConfirmed IS FALSE) }',
+    });
+    const cancelled = this.logMetric('OrdersCancelled', props.saga.steps.CancelOrder.logGroup, {
+      pattern: '{ ($.message = "saga step finished") && ($.result.outcome = "DONE") }',
+    });
+    const blocked = this.logMetric('StuckOrdersNeedingOperator', this.reconciler.logGroup, {
+      pattern: '{ $.message = "stuck order needs an operator" }',
+    });
+    alarm('StuckOrdersNeedOperator', {
+      alarmDescription:
+        'The reconciler found stuck orders it must not drive on by itself. Runbook: docs/runbook.md#stuck-orders-need-an-operator',
+      metric: blocked,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+
+    // --- the dashboard ------------------------------------------------------------------------------------------
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+    });
+    const percentiles = (metric: (stat: string) => cloudwatch.IMetric) => [metric('p95'), metric('p99')];
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Orders per 5 minutes',
+        left: [accepted, confirmed, cancelled],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'DLQ depth (messages)',
+        left: this.deadLetterQueues.map(({ alias, deadLetterQueue }) =>
+          deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            label: alias,
+            period: Duration.minutes(1),
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+        ),
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'API latency (ms)',
+        left: percentiles((statistic) =>
+          props.api.httpApi.metricLatency({
+            statistic,
+            label: `API ${statistic}`,
+            period: Duration.minutes(5),
+          }),
+        ),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Saga duration (ms)',
+        left: percentiles((statistic) =>
+          stateMachine.metricTime({ statistic, label: `saga ${statistic}`, period: Duration.minutes(5) }),
+        ),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Saga outcomes and relay health',
+        left: [
+          stateMachine.metricSucceeded({ statistic: cloudwatch.Stats.SUM, label: 'saga succeeded' }),
+          stateMachine.metricFailed({ statistic: cloudwatch.Stats.SUM, label: 'saga failed' }),
+          stateMachine.metricTimedOut({ statistic: cloudwatch.Stats.SUM, label: 'saga timed out' }),
+          relayFunction.metricErrors({ statistic: cloudwatch.Stats.SUM, label: 'relay errors' }),
+        ],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
+    );
+
+    // --- what the operator CLI reads ----------------------------------------------------------------------------
+    const operatorQueues = Object.fromEntries(
+      this.deadLetterQueues.map(({ alias, deadLetterQueue, source }) => [
+        alias,
+        {
+          dlq: stack.getLogicalId(deadLetterQueue.node.defaultChild as sqs.CfnQueue),
+          ...(source ? { source: stack.getLogicalId(source.node.defaultChild as sqs.CfnQueue) } : {}),
+        },
+      ]),
+    );
+    new CfnOutput(stack, 'OperatorQueues', {
+      value: stack.toJsonString(operatorQueues),
+      description: 'Dead-letter queues by operator alias (logical ids), read by the buzzer CLI',
+    });
+    new CfnOutput(stack, 'AlarmTopicArn', {
+      value: this.topic.topicArn,
+      description: 'Subscribe operators here: every alarm and its recovery are published to it',
+    });
+    new CfnOutput(stack, 'DashboardName', { value: this.dashboard.dashboardName });
+  }
+
+  /** A count metric (namespace `Buzzer`) from matching log lines of one function. */
+  private logMetric(
+    metricName: string,
+    logGroup: logs.ILogGroup | undefined,
+    filter: { pattern: string },
+  ): cloudwatch.Metric {
+    if (!logGroup) throw new Error(`Operations: no log group to count ${metricName} from`);
+    new logs.MetricFilter(this, `${metricName}Filter`, {
+      logGroup,
+      metricNamespace: 'Buzzer',
+      metricName,
+      filterPattern: logs.FilterPattern.literal(filter.pattern),
+      metricValue: '1',
+      defaultValue: 0,
+    });
+    return new cloudwatch.Metric({
+      namespace: 'Buzzer',
+      metricName,
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+    });
+  }
+}

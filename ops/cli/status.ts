@@ -1,0 +1,338 @@
+/** `buzzer status`: everything that failed or is stuck, on one screen. */
+import {
+  DescribeStateMachineCommand,
+  type ExecutionListItem,
+  type ExecutionStatus,
+  ListExecutionsCommand,
+} from '@aws-sdk/client-sfn';
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Command } from 'commander';
+import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/keys.ts';
+import { queryOpenItems } from '#shared/open-index.ts';
+import type { OpsContext } from './context.ts';
+import { humanAge, parseDuration, table } from './format.ts';
+import { queueDepth, receiveMessages, releaseMessages, sentAt } from './queues.ts';
+import type { CommandRunner } from './runner.ts';
+
+export interface StatusOptions {
+  /** An order PENDING (or an outbox item unpublished) longer than this is stuck. @default 5 minutes */
+  olderThanMs?: number;
+  /** How far back to look for failed executions. @default 24 hours */
+  sinceMs?: number;
+  /** At most this many items per list. @default 50 */
+  limit?: number;
+  now?: Date;
+}
+
+export interface DlqStatus {
+  alias: string;
+  depth: number;
+  /** Age of the oldest message among those sampled (up to 10), in seconds. */
+  oldestAgeSeconds: number | null;
+  source: string | null;
+}
+
+export interface ExecutionStatusRow {
+  name: string;
+  executionArn: string;
+  status: string;
+  startDate?: string;
+  stopDate?: string;
+  orderId: string | null;
+  /** PENDING means the order is still waiting for this saga: it needs attention. */
+  orderStatus: string | null;
+}
+
+export interface StatusReport {
+  generatedAt: string;
+  target: { kind: string; stackName: string; region: string };
+  healthy: boolean;
+  dlqs: DlqStatus[];
+  saga: {
+    workflowType: string;
+    failed: ExecutionStatusRow[];
+    stuck: ExecutionStatusRow[];
+    note?: string;
+  };
+  outbox: {
+    pending: Array<{
+      messageId: string;
+      messageType: string;
+      orderId: string;
+      createdAt: string;
+      attempts: number;
+    }>;
+    failed: Array<{
+      messageId: string;
+      messageType: string;
+      orderId: string;
+      createdAt: string;
+      lastError?: string;
+    }>;
+  };
+  orders: {
+    olderThanSeconds: number;
+    stuck: Array<{ orderId: string; createdAt: string; ageSeconds: number; lastStep: string | null }>;
+  };
+}
+
+const ORDER_NAME = /^order-([0-9a-f-]{36})(?:-r\d+)?$/i;
+
+export const orderIdOfExecution = (name: string | undefined): string | null =>
+  ORDER_NAME.exec(name ?? '')?.[1] ?? null;
+
+async function oldestAge(ctx: OpsContext, url: string, visible: number, now: Date): Promise<number | null> {
+  // SQS has no "oldest message" attribute (CloudWatch does, but not locally): sample and release at once.
+  const sample = await receiveMessages(ctx.clients.sqs, url, {
+    max: 10,
+    visibilitySeconds: 5,
+    expected: visible,
+  });
+  await releaseMessages(ctx.clients.sqs, url, sample);
+  const times = sample.map((m) => sentAt(m)?.getTime()).filter((t): t is number => t !== undefined);
+  return times.length === 0 ? null : Math.round((now.getTime() - Math.min(...times)) / 1000);
+}
+
+async function listExecutions(
+  ctx: OpsContext,
+  statusFilter: ExecutionStatus,
+  limit: number,
+  keep: (item: ExecutionListItem) => boolean,
+): Promise<ExecutionListItem[]> {
+  const found: ExecutionListItem[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ctx.clients.sfn.send(
+      new ListExecutionsCommand({
+        stateMachineArn: ctx.target.stateMachineArn,
+        statusFilter,
+        maxResults: 100,
+        nextToken,
+      }),
+    );
+    found.push(...(page.executions ?? []).filter(keep));
+    nextToken = page.nextToken;
+  } while (nextToken && found.length < limit);
+  return found.slice(0, limit);
+}
+
+async function orderStatuses(ctx: OpsContext, orderIds: string[]): Promise<Map<string, string>> {
+  const statuses = new Map<string, string>();
+  const unique = [...new Set(orderIds)];
+  for (let start = 0; start < unique.length; start += 100) {
+    const { Responses } = await ctx.clients.doc.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [ctx.target.tableName]: {
+            Keys: unique.slice(start, start + 100).map((id) => keys.order(id)),
+            ProjectionExpression: 'orderId, #status',
+            ExpressionAttributeNames: { '#status': 'status' },
+          },
+        },
+      }),
+    );
+    for (const item of Responses?.[ctx.target.tableName] ?? [])
+      statuses.set(String(item.orderId), String(item.status));
+  }
+  return statuses;
+}
+
+const iso = (date: Date | undefined): string | undefined => date?.toISOString();
+
+export async function statusReport(ctx: OpsContext, options: StatusOptions = {}): Promise<StatusReport> {
+  const now = options.now ?? new Date();
+  const olderThanMs = options.olderThanMs ?? 5 * 60_000;
+  const limit = options.limit ?? 50;
+  const since = new Date(now.getTime() - (options.sinceMs ?? 24 * 3_600_000));
+  const cutoff = new Date(now.getTime() - olderThanMs);
+  const table_ = { doc: ctx.clients.doc, tableName: ctx.target.tableName };
+
+  ctx.progress('reading dead-letter queues');
+  const dlqs = await Promise.all(
+    ctx.target.queues.map(async (queue): Promise<DlqStatus> => {
+      const depth = await queueDepth(ctx.clients.sqs, queue.dlq.url);
+      const total = depth.visible + depth.inFlight + depth.delayed;
+      return {
+        alias: queue.alias,
+        depth: total,
+        oldestAgeSeconds: depth.visible > 0 ? await oldestAge(ctx, queue.dlq.url, depth.visible, now) : null,
+        source: queue.source?.logicalId ?? null,
+      };
+    }),
+  );
+
+  ctx.progress('reading saga executions');
+  const { type } = await ctx.clients.sfn.send(
+    new DescribeStateMachineCommand({ stateMachineArn: ctx.target.stateMachineArn }),
+  );
+  const workflowType = type ?? 'STANDARD';
+  let failed: ExecutionListItem[] = [];
+  let running: ExecutionListItem[] = [];
+  let note: string | undefined;
+  try {
+    for (const status of ['FAILED', 'TIMED_OUT', 'ABORTED'] as const) {
+      failed.push(
+        ...(await listExecutions(ctx, status, limit, (e) => (e.stopDate ?? e.startDate ?? now) >= since)),
+      );
+    }
+    running = await listExecutions(ctx, 'RUNNING', limit, (e) => (e.startDate ?? now) < cutoff);
+  } catch (error) {
+    // AWS lists no EXPRESS executions (they live in CloudWatch Logs); the stuck orders below still show them.
+    if (!(error instanceof Error && error.name === 'StateMachineTypeNotSupported')) throw error;
+    failed = [];
+    running = [];
+    note = 'EXPRESS executions cannot be listed: see the stuck orders';
+  }
+  const statuses = await orderStatuses(
+    ctx,
+    [...failed, ...running].map((e) => orderIdOfExecution(e.name)).filter((id): id is string => id !== null),
+  );
+  const row = (e: ExecutionListItem): ExecutionStatusRow => {
+    const orderId = orderIdOfExecution(e.name);
+    return {
+      name: e.name ?? '',
+      executionArn: e.executionArn ?? '',
+      status: e.status ?? 'UNKNOWN',
+      startDate: iso(e.startDate),
+      stopDate: iso(e.stopDate),
+      orderId,
+      orderStatus: orderId ? (statuses.get(orderId) ?? null) : null,
+    };
+  };
+
+  ctx.progress('reading unpublished outbox items and stuck orders');
+  const [pending, failedOutbox, stuckOrders] = await Promise.all([
+    queryOpenItems(table_, OPEN_OUTBOX_PENDING, { createdBefore: cutoff, limit }),
+    queryOpenItems(table_, OPEN_OUTBOX_FAILED, { limit }),
+    queryOpenItems(table_, OPEN_ORDER, { createdBefore: cutoff, limit }),
+  ]);
+
+  const report: StatusReport = {
+    generatedAt: now.toISOString(),
+    target: { kind: ctx.target.kind, stackName: ctx.target.stackName, region: ctx.target.region },
+    healthy: false,
+    dlqs,
+    saga: {
+      workflowType,
+      failed: failed.map(row),
+      stuck: running.map(row),
+      ...(note ? { note } : {}),
+    },
+    outbox: {
+      pending: pending.map((item) => ({
+        messageId: String(item.messageId),
+        messageType: String(item.messageType),
+        orderId: String(item.aggregateId),
+        createdAt: String(item.createdAt),
+        attempts: Number(item.attempts ?? 0),
+      })),
+      failed: failedOutbox.map((item) => ({
+        messageId: String(item.messageId),
+        messageType: String(item.messageType),
+        orderId: String(item.aggregateId),
+        createdAt: String(item.createdAt),
+        ...(typeof item.lastError === 'string' ? { lastError: item.lastError } : {}),
+      })),
+    },
+    orders: {
+      olderThanSeconds: Math.round(olderThanMs / 1000),
+      stuck: stuckOrders.map((item) => {
+        const timeline = Array.isArray(item.timeline)
+          ? (item.timeline as Array<{ step?: string; status?: string }>)
+          : [];
+        const last = timeline.at(-1);
+        return {
+          orderId: String(item.orderId),
+          createdAt: String(item.createdAt),
+          ageSeconds: Math.round((now.getTime() - Date.parse(String(item.createdAt))) / 1000),
+          lastStep: last ? `${last.step}:${last.status}` : null,
+        };
+      }),
+    },
+  };
+  report.healthy =
+    dlqs.every((d) => d.depth === 0) &&
+    report.saga.failed.every((e) => e.orderStatus !== 'PENDING') &&
+    report.saga.stuck.length === 0 &&
+    report.outbox.pending.length === 0 &&
+    report.outbox.failed.length === 0 &&
+    report.orders.stuck.length === 0;
+  return report;
+}
+
+export function renderStatus(report: StatusReport): string {
+  const sections = [
+    `Buzzer ${report.target.stackName} (${report.target.kind}, ${report.target.region}) at ${report.generatedAt}: ${
+      report.healthy ? 'healthy' : 'NEEDS ATTENTION'
+    }\n`,
+    '\nDead-letter queues\n',
+    table(
+      ['queue', 'messages', 'oldest', 'redrive'],
+      report.dlqs.map((d) => [
+        d.alias,
+        d.depth,
+        humanAge(d.oldestAgeSeconds),
+        d.source ? 'dlq redrive' : 'see runbook',
+      ]),
+    ),
+    `\nSaga executions (${report.saga.workflowType}) failed in the window${report.saga.note ? ` — ${report.saga.note}` : ''}\n`,
+    table(
+      ['execution', 'status', 'stopped', 'order status'],
+      report.saga.failed.map((e) => [e.name, e.status, e.stopDate, e.orderStatus]),
+    ),
+    `\nSaga executions running longer than ${humanAge(report.orders.olderThanSeconds)}\n`,
+    table(
+      ['execution', 'started', 'order status'],
+      report.saga.stuck.map((e) => [e.name, e.startDate, e.orderStatus]),
+    ),
+    '\nOutbox items not published\n',
+    table(
+      ['message', 'type', 'order', 'created', 'state'],
+      [
+        ...report.outbox.failed.map((o) => [
+          o.messageId,
+          o.messageType,
+          o.orderId,
+          o.createdAt,
+          `FAILED ${o.lastError ?? ''}`,
+        ]),
+        ...report.outbox.pending.map((o) => [
+          o.messageId,
+          o.messageType,
+          o.orderId,
+          o.createdAt,
+          `PENDING (${o.attempts} attempts)`,
+        ]),
+      ],
+    ),
+    `\nOrders PENDING for more than ${humanAge(report.orders.olderThanSeconds)}\n`,
+    table(
+      ['order', 'created', 'age', 'last step'],
+      report.orders.stuck.map((o) => [o.orderId, o.createdAt, humanAge(o.ageSeconds), o.lastStep]),
+    ),
+  ];
+  return sections.join('');
+}
+
+export function registerStatusCommand(program: Command, run: CommandRunner): void {
+  program
+    .command('status')
+    .description(
+      'DLQ depths and ages, failed or stuck saga executions, unpublished outbox items, stuck orders',
+    )
+    .option('--older-than <duration>', 'how long PENDING counts as stuck', '5m')
+    .option('--since <duration>', 'how far back to list failed executions', '24h')
+    .option('--limit <count>', 'items per list', '50')
+    .action((options: { olderThan: string; since: string; limit: string }, command: Command) =>
+      run(
+        command,
+        (ctx) =>
+          statusReport(ctx, {
+            olderThanMs: parseDuration(options.olderThan),
+            sinceMs: parseDuration(options.since),
+            limit: Math.max(1, Number.parseInt(options.limit, 10) || 50),
+          }),
+        renderStatus,
+      ),
+    );
+}

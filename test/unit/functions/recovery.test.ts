@@ -1,0 +1,189 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
+  type HistoryEventType,
+  RedriveExecutionCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { executionArnFor, type RecoveryDeps, recoverOrder, recoveryKey } from '#shared/recovery.ts';
+import { context, ORDER_ID, orderKey, storedOrder, TABLE } from './helpers.ts';
+
+vi.hoisted(() => {
+  process.env.TABLE_NAME = 'buzzer-test';
+  process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga';
+  process.env.SAGA_WORKFLOW_TYPE = 'STANDARD';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+const STATE_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga';
+const ORIGINAL = `arn:aws:states:us-east-1:000000000000:execution:Saga:order-${ORDER_ID}`;
+const ddb = mockClient(DynamoDBDocumentClient);
+const sfnMock = mockClient(SFNClient);
+const deps: RecoveryDeps = {
+  doc: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+  tableName: TABLE,
+  sfn: new SFNClient({ region: 'us-east-1' }),
+  stateMachineArn: STATE_MACHINE,
+  workflowType: 'STANDARD',
+};
+
+function arrange(order: Record<string, unknown> | undefined, recovery?: Record<string, unknown>): void {
+  ddb.on(GetCommand, { Key: orderKey }).resolves({ Item: order });
+  ddb.on(GetCommand, { Key: recoveryKey(ORDER_ID) }).resolves({ Item: recovery });
+  ddb.on(UpdateCommand).resolves({ Attributes: { attempts: (Number(recovery?.attempts) || 0) + 1 } });
+}
+
+function lastStates(...types: HistoryEventType[]): void {
+  sfnMock
+    .on(GetExecutionHistoryCommand)
+    .resolves({ events: types.map((type, id) => ({ type, id, timestamp: new Date() })) });
+}
+
+beforeEach(() => {
+  ddb.reset();
+  sfnMock.reset();
+  sfnMock.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
+    executionArn: executionArnFor(STATE_MACHINE, input.name),
+    startDate: new Date(),
+  }));
+  sfnMock.on(RedriveExecutionCommand).resolves({ redriveDate: new Date() });
+});
+
+describe('recoverOrder', () => {
+  it('starts a saga that never started under its usual name', async () => {
+    arrange(storedOrder());
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .rejects(new ExecutionDoesNotExist({ message: 'nope', $metadata: {} }));
+
+    const outcome = await recoverOrder(deps, ORDER_ID);
+
+    expect(outcome).toMatchObject({ action: 'started', executionArn: ORIGINAL });
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input).toEqual({
+      stateMachineArn: STATE_MACHINE,
+      name: `order-${ORDER_ID}`,
+      input: JSON.stringify({ orderId: ORDER_ID, correlationId: 'corr-1' }),
+    });
+  });
+
+  it('treats ExecutionAlreadyExists as a saga that started meanwhile', async () => {
+    arrange(storedOrder());
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .rejects(new ExecutionDoesNotExist({ message: 'nope', $metadata: {} }));
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+
+    expect((await recoverOrder(deps, ORDER_ID)).action).toBe('none');
+  });
+
+  it('leaves finished orders and running sagas alone', async () => {
+    arrange(storedOrder({ status: 'CONFIRMED' }));
+    expect((await recoverOrder(deps, ORDER_ID)).action).toBe('none');
+
+    arrange(storedOrder());
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', name: `order-${ORDER_ID}` });
+    expect((await recoverOrder(deps, ORDER_ID)).action).toBe('none');
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('redrives a STANDARD execution that failed in a task', async () => {
+    arrange(storedOrder());
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'TIMED_OUT', name: `order-${ORDER_ID}`, redriveStatus: 'REDRIVABLE' });
+    lastStates('ExecutionTimedOut', 'TaskScheduled', 'TaskStateEntered');
+
+    const outcome = await recoverOrder(deps, ORDER_ID);
+
+    expect(outcome).toMatchObject({ action: 'redriven', executionArn: ORIGINAL, attempt: 1 });
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)[0]?.args[0].input.executionArn).toBe(ORIGINAL);
+  });
+
+  it('restarts as order-<id>-r<n> when the execution ended in a Fail state', async () => {
+    arrange(storedOrder(), { attempts: 1, executions: [ORIGINAL] });
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      status: 'FAILED',
+      name: `order-${ORDER_ID}`,
+      redriveStatus: 'REDRIVABLE',
+      error: 'CompensationFailed',
+    });
+    lastStates('ExecutionFailed', 'FailStateEntered', 'TaskStateExited');
+
+    const outcome = await recoverOrder(deps, ORDER_ID);
+
+    expect(outcome).toMatchObject({ action: 'restarted', attempt: 2 });
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe(`order-${ORDER_ID}-r2`);
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
+  });
+
+  it('refuses to restart a half-compensated order and stops after the attempt limit', async () => {
+    arrange(storedOrder({ paymentVoidedAt: '2026-05-01T12:00:00.000Z' }));
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'FAILED', name: 'x', redriveStatus: 'REDRIVABLE' });
+    lastStates('ExecutionFailed', 'FailStateEntered');
+    expect(await recoverOrder(deps, ORDER_ID)).toMatchObject({ action: 'blocked' });
+
+    arrange(storedOrder(), { attempts: 3, executions: [ORIGINAL] });
+    expect(await recoverOrder(deps, ORDER_ID)).toMatchObject({ action: 'blocked' });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('restarts EXPRESS sagas from the order state without describing executions', async () => {
+    arrange(storedOrder());
+
+    const outcome = await recoverOrder({ ...deps, workflowType: 'EXPRESS' }, ORDER_ID);
+
+    expect(outcome).toMatchObject({ action: 'restarted', attempt: 1 });
+    expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
+  });
+
+  it('changes nothing in a dry run', async () => {
+    arrange(storedOrder());
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'FAILED', name: 'x', redriveStatus: 'REDRIVABLE' });
+    lastStates('ExecutionFailed', 'FailStateEntered');
+
+    const outcome = await recoverOrder(deps, ORDER_ID, { dryRun: true });
+
+    expect(outcome).toMatchObject({ action: 'restarted', dryRun: true });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+});
+
+describe('reconcile handler', () => {
+  it('drives every order past the deadline and reports a summary', async () => {
+    const { handler } = await import('#functions/ops/reconcile.ts');
+    ddb.on(QueryCommand).resolves({ Items: [{ orderId: ORDER_ID }] });
+    arrange(storedOrder());
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .rejects(new ExecutionDoesNotExist({ message: 'nope', $metadata: {} }));
+
+    const summary = await handler({}, context);
+
+    expect(summary).toMatchObject({ examined: 1, started: 1, errors: 0 });
+    const query = ddb.commandCalls(QueryCommand)[0]?.args[0].input;
+    expect(query).toMatchObject({ IndexName: 'Open', ExpressionAttributeValues: { ':pk': 'ORDER#PENDING' } });
+  });
+
+  it('fails the run after handling the others when an order cannot be examined', async () => {
+    const { handler, ReconcileIncomplete } = await import('#functions/ops/reconcile.ts');
+    ddb.on(QueryCommand).resolves({ Items: [{ orderId: ORDER_ID }] });
+    arrange(storedOrder());
+    sfnMock.on(DescribeExecutionCommand).rejects(new Error('throttled'));
+
+    await expect(handler({}, context)).rejects.toBeInstanceOf(ReconcileIncomplete);
+  });
+});
