@@ -25,6 +25,7 @@ import { type TargetDeps, TargetDispatcher } from './engines/eventbridge/targets
 import { startGateway } from './engines/gateway.ts';
 import { collectHttpApis, type RunningHttpApi, startHttpApi } from './engines/http-api.ts';
 import { LambdaService } from './engines/lambda/service.ts';
+import type { RequestMeter } from './engines/metering.ts';
 import { freePort, LOOPBACK } from './engines/ports.ts';
 import { Scheduler } from './engines/scheduler.ts';
 import { createQueueFromCfn, startSqs } from './engines/sqs.ts';
@@ -87,6 +88,12 @@ export interface RuntimeOptions {
   writeDiscoveryFile?: boolean;
   /** Poller cadence overrides (tests). */
   pollerTuning?: Partial<PollerTuning>;
+  /**
+   * Counts the AWS requests the system makes (`npm run bench`, cost per order): the functions' DynamoDB,
+   * EventBridge and Step Functions endpoints and the runtime's own SQS client (event deliveries, queue pollers)
+   * go through this meter's proxies. The caller owns the meter and stops it after the runtime.
+   */
+  meter?: RequestMeter;
 }
 
 export interface LocalQueue {
@@ -224,16 +231,18 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       gateway: gateway.endpoint,
       httpApi: (logicalId) => `http://${LOOPBACK}:${apiPorts.get(logicalId) ?? 0}`,
     };
+    const engineEndpoints = { dynamodb: dynamo.endpoint, sqs: sqsEngine.endpoint, gateway: gateway.endpoint };
+    const via = options.meter ? await options.meter.route(engineEndpoints) : engineEndpoints;
     const clientEnvironment: Record<string, string> = {
       AWS_REGION: account.region,
       AWS_DEFAULT_REGION: account.region,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: via.dynamodb,
       AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqsEngine.endpoint,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: gateway.endpoint,
-      AWS_ENDPOINT_URL_SFN: gateway.endpoint,
+      AWS_ENDPOINT_URL_SQS: via.sqs,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: via.gateway,
+      AWS_ENDPOINT_URL_SFN: via.gateway,
     };
     const clientConfig = {
       region: account.region,
@@ -242,7 +251,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
     const doc = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
     const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: dynamo.endpoint });
-    const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEngine.endpoint });
+    const sqs = new SQSClient({ ...clientConfig, endpoint: via.sqs });
 
     const sinkLines = options.functionLogSink;
     const printLines = options.functionLogs ?? true;
