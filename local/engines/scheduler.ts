@@ -131,7 +131,10 @@ export class Scheduler {
     const group = props.GroupName ?? 'default';
     const { region, accountId } = this.account;
     const arn = `arn:aws:scheduler:${region}:${accountId}:schedule/${group}/${name}`;
-    if (props.ScheduleExpressionTimezone && props.ScheduleExpressionTimezone !== 'UTC') {
+    if (
+      props.ScheduleExpressionTimezone &&
+      !['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT'].includes(props.ScheduleExpressionTimezone)
+    ) {
       this.logger.warn('scheduler: time zones are not supported locally; evaluating in UTC', {
         schedule: name,
         timezone: props.ScheduleExpressionTimezone,
