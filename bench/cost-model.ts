@@ -1,0 +1,211 @@
+/**
+ * The cost model: what one order makes the system do on AWS (measured in the local runtime by the request meter
+ * and the engines' own counters), priced with bench/prices.ts. Pure functions, so the arithmetic is unit-tested.
+ */
+import type { MeterSnapshot, RequestCount, TableCapacity } from '#local/engines/metering.ts';
+import type { PriceTable } from './prices.ts';
+
+/** What a batch of orders caused, as measured (totals, not per order). */
+export interface MeasuredUsage {
+  orders: number;
+  /** Client requests to the HTTP API (POST /orders; status polls are priced separately by the caller if wanted). */
+  httpApiRequests: number;
+  /** Per function: invocations and billed GB-seconds (Lambda bills the init phase too). */
+  lambda: Array<{ functionName: string; invocations: number; gbSeconds: number }>;
+  requests: RequestCount[];
+  capacity: Record<string, TableCapacity>;
+  stepFunctions: {
+    standardTransitions: number;
+    expressExecutions: number;
+    /** Durations of the EXPRESS executions, for the 100 ms billing steps. */
+    expressDurationsMs: number[];
+  };
+}
+
+/** Resources that stand in for third parties (the sandbox payment provider and mail sink): not Buzzer's bill. */
+export interface Exclusions {
+  tables: readonly string[];
+  functions: readonly string[];
+}
+
+/** Billable quantities per order. */
+export interface OrderUsage {
+  httpApiRequests: number;
+  lambdaInvocations: number;
+  lambdaGbSeconds: number;
+  dynamodbWriteUnits: number;
+  dynamodbReadUnits: number;
+  eventBridgeEvents: number;
+  sqsRequests: number;
+  stepFunctionsTransitions: number;
+  expressRequests: number;
+  expressGbSeconds: number;
+}
+
+export interface CostLine {
+  service: string;
+  quantity: number;
+  unit: string;
+  /** Dollars per order. */
+  usd: number;
+}
+
+/** What happened between two snapshots of the request meter. */
+export function meterDelta(before: MeterSnapshot, after: MeterSnapshot): MeterSnapshot {
+  const key = (row: RequestCount) => `${row.service}\u0000${row.operation}\u0000${row.resource}`;
+  const earlier = new Map(before.requests.map((row) => [key(row), row]));
+  const requests = after.requests
+    .map((row) => {
+      const was = earlier.get(key(row));
+      return {
+        ...row,
+        requests: row.requests - (was?.requests ?? 0),
+        entries: row.entries - (was?.entries ?? 0),
+        errors: row.errors - (was?.errors ?? 0),
+      };
+    })
+    .filter((row) => row.requests > 0);
+  const capacity: Record<string, TableCapacity> = {};
+  for (const [table, units] of Object.entries(after.capacity)) {
+    const was = before.capacity[table];
+    capacity[table] = {
+      readUnits: units.readUnits - (was?.readUnits ?? 0),
+      writeUnits: units.writeUnits - (was?.writeUnits ?? 0),
+      indexWriteUnits: units.indexWriteUnits - (was?.indexWriteUnits ?? 0),
+    };
+  }
+  return { requests, capacity, emptyReceives: after.emptyReceives - before.emptyReceives };
+}
+
+/** GB-seconds Express bills for one execution: memory in 64 MB chunks, duration rounded up to 100 ms. */
+export function expressBilledGbSeconds(durationMs: number, prices: PriceTable): number {
+  const step = prices.stepFunctionsExpressDurationStepMs;
+  const billedMs = Math.max(step, Math.ceil(durationMs / step) * step);
+  return (prices.stepFunctionsExpressMemoryMb / 1024) * (billedMs / 1000);
+}
+
+/** Billable SQS requests: every request that did work (idle empty receives are counted apart by the meter). */
+const SQS_BILLABLE = new Set([
+  'SendMessage',
+  'SendMessageBatch',
+  'ReceiveMessage',
+  'DeleteMessage',
+  'DeleteMessageBatch',
+  'ChangeMessageVisibility',
+  'ChangeMessageVisibilityBatch',
+]);
+
+export function usagePerOrder(measured: MeasuredUsage, exclude: Exclusions, prices: PriceTable): OrderUsage {
+  const n = Math.max(1, measured.orders);
+  const excludedTables = new Set(exclude.tables);
+  const excludedFunctions = new Set(exclude.functions);
+  const lambda = measured.lambda.filter((fn) => !excludedFunctions.has(fn.functionName));
+  const capacity = Object.entries(measured.capacity).filter(([table]) => !excludedTables.has(table));
+  const sum = (values: number[]) => values.reduce((total, v) => total + v, 0);
+  const rows = (service: string) => measured.requests.filter((row) => row.service === service);
+  return {
+    httpApiRequests: measured.httpApiRequests / n,
+    lambdaInvocations: sum(lambda.map((fn) => fn.invocations)) / n,
+    lambdaGbSeconds: sum(lambda.map((fn) => fn.gbSeconds)) / n,
+    dynamodbWriteUnits: sum(capacity.map(([, c]) => c.writeUnits + c.indexWriteUnits)) / n,
+    dynamodbReadUnits: sum(capacity.map(([, c]) => c.readUnits)) / n,
+    eventBridgeEvents:
+      sum(
+        rows('events')
+          .filter((r) => r.operation === 'PutEvents')
+          .map((r) => r.entries),
+      ) / n,
+    sqsRequests:
+      sum(
+        rows('sqs')
+          .filter((r) => SQS_BILLABLE.has(r.operation))
+          .map((r) => r.requests),
+      ) / n,
+    stepFunctionsTransitions: measured.stepFunctions.standardTransitions / n,
+    expressRequests: measured.stepFunctions.expressExecutions / n,
+    expressGbSeconds:
+      sum(measured.stepFunctions.expressDurationsMs.map((d) => expressBilledGbSeconds(d, prices))) / n,
+  };
+}
+
+export function costLines(usage: OrderUsage, prices: PriceTable): CostLine[] {
+  const perMillion = (quantity: number, price: number) => (quantity * price) / 1e6;
+  const lines: CostLine[] = [
+    {
+      service: 'API Gateway HTTP API',
+      quantity: usage.httpApiRequests,
+      unit: 'requests',
+      usd: perMillion(usage.httpApiRequests, prices.httpApiPerMillionRequests),
+    },
+    {
+      service: 'Lambda requests',
+      quantity: usage.lambdaInvocations,
+      unit: 'invocations',
+      usd: perMillion(usage.lambdaInvocations, prices.lambdaPerMillionRequests),
+    },
+    {
+      service: 'Lambda duration (arm64)',
+      quantity: usage.lambdaGbSeconds,
+      unit: 'GB-s',
+      usd: usage.lambdaGbSeconds * prices.lambdaPerGbSecondArm64,
+    },
+    {
+      service: 'DynamoDB writes',
+      quantity: usage.dynamodbWriteUnits,
+      unit: 'WRU',
+      usd: perMillion(usage.dynamodbWriteUnits, prices.dynamodbPerMillionWriteUnits),
+    },
+    {
+      service: 'DynamoDB reads',
+      quantity: usage.dynamodbReadUnits,
+      unit: 'RRU',
+      usd: perMillion(usage.dynamodbReadUnits, prices.dynamodbPerMillionReadUnits),
+    },
+    {
+      service: 'EventBridge',
+      quantity: usage.eventBridgeEvents,
+      unit: 'events',
+      usd: perMillion(usage.eventBridgeEvents, prices.eventBridgePerMillionEvents),
+    },
+    {
+      service: 'SQS',
+      quantity: usage.sqsRequests,
+      unit: 'requests',
+      usd: perMillion(usage.sqsRequests, prices.sqsPerMillionRequests),
+    },
+  ];
+  if (usage.stepFunctionsTransitions > 0) {
+    lines.push({
+      service: 'Step Functions STANDARD',
+      quantity: usage.stepFunctionsTransitions,
+      unit: 'transitions',
+      usd: (usage.stepFunctionsTransitions * prices.stepFunctionsStandardPerThousandTransitions) / 1000,
+    });
+  }
+  if (usage.expressRequests > 0) {
+    lines.push(
+      {
+        service: 'Step Functions EXPRESS requests',
+        quantity: usage.expressRequests,
+        unit: 'executions',
+        usd: perMillion(usage.expressRequests, prices.stepFunctionsExpressPerMillionRequests),
+      },
+      {
+        service: 'Step Functions EXPRESS duration',
+        quantity: usage.expressGbSeconds,
+        unit: 'GB-s',
+        usd: usage.expressGbSeconds * prices.stepFunctionsExpressPerGbSecond,
+      },
+    );
+  }
+  return lines;
+}
+
+export function totalUsd(lines: readonly CostLine[]): number {
+  return lines.reduce((sum, line) => sum + line.usd, 0);
+}
+
+/** Dollars per million orders. */
+export function perMillionOrders(lines: readonly CostLine[]): number {
+  return totalUsd(lines) * 1e6;
+}

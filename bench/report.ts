@@ -1,0 +1,479 @@
+/**
+ * The benchmark report: Markdown for people (headline figures first, then one table per question, then how it was
+ * measured), the same results as JSON for tools, and the SVG figure.
+ */
+import type { PriceTable } from './prices.ts';
+import type { AcceptLevel } from './sections/accept.ts';
+import type { ColdStartResult } from './sections/cold-start.ts';
+import type { PathCost } from './sections/cost.ts';
+import type { CellResult } from './sections/sync-async.ts';
+import { AWS_HOP_FIGURES, HOPS, type TerminalRun } from './sections/terminal.ts';
+import { type LatencySummary, ms, pct, usd } from './stats.ts';
+import { type BarChart, renderFigure } from './svg.ts';
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  node: string;
+  platform: string;
+  loadAverageStart: number;
+  loadAverageEnd: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  mode: 'full' | 'quick';
+  machine: MachineInfo;
+  accept: AcceptLevel[];
+  syncAsync: CellResult[];
+  terminal: TerminalRun[];
+  coldStarts: ColdStartResult[];
+  cost: PathCost[];
+  prices: PriceTable;
+  notes: string[];
+}
+
+export function machineLine(m: MachineInfo): string {
+  return (
+    `${m.cpus} CPU cores (${m.cpuModel}), ${m.memoryGb.toFixed(0)} GB RAM, Node ${m.node}, ${m.platform}; ` +
+    `load average ${m.loadAverageStart.toFixed(1)} at start, ${m.loadAverageEnd.toFixed(1)} at end`
+  );
+}
+
+const triple = (s: LatencySummary) => `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)}`;
+const pair = (s: LatencySummary | undefined) => (s ? `${ms(s.p50)} / ${ms(s.p99)}` : '–');
+const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)}×` : '–');
+const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+
+function table(header: string[], rows: string[][]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
+function cellLabel(c: { paymentLatencyMs: number; paymentFailureRate: number }): string {
+  const latency = c.paymentLatencyMs >= 1000 ? `${c.paymentLatencyMs / 1000} s` : `${c.paymentLatencyMs} ms`;
+  return `${latency}, ${Math.round(c.paymentFailureRate * 100)} %`;
+}
+
+export function headline(r: BenchResults): string[] {
+  const lines: string[] = [];
+  const top = r.accept.find((level) => level.concurrency === 64) ?? r.accept.at(-1);
+  if (top) {
+    lines.push(
+      `**Accept path vs floor at concurrency ${top.concurrency}:** p99 ${ms(top.accept.latency.p99)} ms vs ` +
+        `${ms(top.floor.latency.p99)} ms → **${times(top.ratio.p99)}** the bare TransactWriteItems ` +
+        `(p50 ${times(top.ratio.p50)}; n = ${top.accept.latency.n} / ${top.floor.latency.n}).`,
+    );
+  }
+  const bad = r.syncAsync.filter((c) => c.paymentLatencyMs === 2000 && c.paymentFailureRate === 0.2);
+  if (bad.length > 0) {
+    const parts = bad.map((c) => {
+      const success = pct(c.succeeded / Math.max(1, c.n), 0);
+      const ttt = c.timeToTerminal ? `, time to terminal p99 ${ms(c.timeToTerminal.p99)} ms` : '';
+      return `${c.variant}: client p99 **${ms(c.clientLatency.p99)} ms**, **${success}** confirmed${ttt}`;
+    });
+    lines.push(`**Payment provider at 2 s + 20 % failures** (n = ${bad[0]?.n} each): ${parts.join('; ')}.`);
+  }
+  const t20 = r.terminal.find((t) => t.ratePerSecond === 20);
+  if (t20) {
+    lines.push(
+      `**Time to terminal at 20 orders/s:** p50 **${ms(t20.timeToTerminal.p50)} ms**, p99 ` +
+        `**${ms(t20.timeToTerminal.p99)} ms** (n = ${t20.timeToTerminal.n}; ` +
+        `${t20.saturated ? `saturated: this machine completed ${t20.completionRate.toFixed(1)} orders/s` : 'not saturated'}).`,
+    );
+  }
+  const t100 = r.terminal.find((t) => t.ratePerSecond === 100);
+  if (t100?.saturated) {
+    lines.push(
+      `**100 orders/s saturates this machine:** it completed ${t100.completionRate.toFixed(1)} orders/s; ` +
+        `time to terminal p99 ${ms(t100.timeToTerminal.p99)} ms grows with the queue.`,
+    );
+  }
+  const variants = r.coldStarts.flatMap((f) => f.variants.map((v) => ({ f, v })));
+  const largest = variants.reduce<(typeof variants)[number] | undefined>(
+    (best, x) => (!best || x.v.bytes > best.v.bytes ? x : best),
+    undefined,
+  );
+  const slowest = variants.reduce<(typeof variants)[number] | undefined>(
+    (best, x) => (!best || x.v.totalMs > best.v.totalMs ? x : best),
+    undefined,
+  );
+  if (largest && slowest) {
+    const deployed = r.coldStarts.reduce((max, f) => Math.max(max, f.variants[0]?.bytes ?? 0), 0);
+    lines.push(
+      `**Largest bundle:** ${largest.f.entry} ${kib(largest.v.bytes)} KB (${largest.v.variant}); largest as ` +
+        `deployed (SDK external) ${kib(deployed)} KB. **Slowest cold start:** ${slowest.f.entry} ` +
+        `${ms(slowest.v.totalMs)} ms process start → first answer (${slowest.v.variant}).`,
+    );
+  }
+  const costOf = (type: string, path: string) =>
+    r.cost.find((c) => c.workflowType === type && c.path === path);
+  const costs = ['STANDARD', 'EXPRESS'].map((type) => {
+    const happy = costOf(type, 'happy');
+    const comp = costOf(type, 'compensating');
+    return happy
+      ? `${type} **${usd(happy.usdPerMillion)}** happy / ${comp ? usd(comp.usdPerMillion) : '–'} compensating`
+      : undefined;
+  });
+  if (costs.some(Boolean)) {
+    lines.push(`**Cost per million orders (us-east-1 list prices):** ${costs.filter(Boolean).join('; ')}.`);
+  }
+  return lines;
+}
+
+function acceptSection(r: BenchResults): string {
+  return table(
+    [
+      'concurrency',
+      'POST /orders p50 / p95 / p99 ms',
+      'req/s',
+      'n',
+      'floor p50 / p95 / p99 ms',
+      'req/s',
+      'n',
+      'ratio p50 / p95 / p99',
+      'accept function p50 / p99 ms',
+      'errors',
+    ],
+    r.accept.map((l) => [
+      String(l.concurrency),
+      triple(l.accept.latency),
+      l.accept.throughput.toFixed(0),
+      String(l.accept.latency.n),
+      triple(l.floor.latency),
+      l.floor.throughput.toFixed(0),
+      String(l.floor.latency.n),
+      `${times(l.ratio.p50)} / ${times(l.ratio.p95)} / ${times(l.ratio.p99)}`,
+      pair(l.handler),
+      `${l.accept.errors} / ${l.floor.errors}`,
+    ]),
+  );
+}
+
+function syncAsyncSection(r: BenchResults): string {
+  return table(
+    [
+      'payment latency, failures',
+      'variant',
+      'arrivals/s',
+      'n',
+      'client p50 / p99 ms',
+      'CONFIRMED',
+      'failed requests',
+      '202 → terminal p50 / p99 ms',
+    ],
+    r.syncAsync.map((c) => [
+      cellLabel(c),
+      c.variant,
+      String(c.ratePerSecond),
+      String(c.n),
+      pair(c.clientLatency),
+      pct(c.succeeded / Math.max(1, c.n), 0),
+      String(c.failedRequests),
+      pair(c.timeToTerminal),
+    ]),
+  );
+}
+
+function terminalSection(r: BenchResults): string {
+  const runs = table(
+    [
+      'arrivals/s (achieved)',
+      'orders',
+      'POST p99 ms',
+      '202 → terminal p50 / p95 / p99 ms',
+      'p50 first → last fifth',
+      'completed/s',
+      'drain after last 202',
+      'confirmed / cancelled / unfinished',
+      'saturated',
+    ],
+    r.terminal.map((t) => [
+      `${t.ratePerSecond} (${t.achievedRate.toFixed(1)})`,
+      String(t.accepted),
+      ms(t.acceptLatency.p99),
+      triple(t.timeToTerminal),
+      `${ms(t.firstFifthP50)} → ${ms(t.lastFifthP50)}`,
+      Number.isFinite(t.completionRate) ? t.completionRate.toFixed(1) : '–',
+      `${(t.drainMs / 1000).toFixed(1)} s`,
+      `${t.confirmed} / ${t.cancelled} / ${t.unfinished}`,
+      t.saturated ? '**yes**' : 'no',
+    ]),
+  );
+  const hops = table(
+    ['hop', ...r.terminal.map((t) => `${t.ratePerSecond}/s p50 / p99 ms (n)`), 'AWS published p50 / p99'],
+    HOPS.map((hop) => [
+      hop,
+      ...r.terminal.map((t) => {
+        const s = t.hops.find((h) => h.hop === hop)?.summary;
+        return s ? `${pair(s)} (${s.n})` : '–';
+      }),
+      AWS_HOP_FIGURES[hop] ?? '',
+    ]),
+  );
+  return `${runs}\n\nWhere the time goes (confirmed orders):\n\n${hops}`;
+}
+
+function coldStartSection(r: BenchResults): string {
+  return table(
+    [
+      'function',
+      'MB',
+      'deployed KB',
+      'SDK external: KB (gzip)',
+      'boot / import / 1st invoke ms',
+      'total ms',
+      'SDK bundled: KB (gzip)',
+      'boot / import / 1st invoke ms',
+      'total ms',
+    ],
+    r.coldStarts.map((f) => {
+      const [ext, bundled] = f.variants;
+      const cells = (v: typeof ext) =>
+        v
+          ? [
+              `${kib(v.bytes)} (${kib(v.gzipBytes)})`,
+              `${ms(v.bootMs)} / ${ms(v.importMs)} / ${f.invoked ? ms(v.firstInvokeMs) : 'not invoked'}`,
+              ms(v.totalMs),
+            ]
+          : ['–', '–', '–'];
+      return [f.entry, String(f.memoryMb), kib(f.deployedBytes), ...cells(ext), ...cells(bundled)];
+    }),
+  );
+}
+
+function costSection(r: BenchResults): string {
+  const summary = table(
+    [
+      'saga',
+      'path',
+      'orders (as intended)',
+      'Lambda inv',
+      'GB-s',
+      'WRU',
+      'RRU',
+      'events',
+      'SQS req',
+      'transitions / Express GB-s',
+      '$ per order',
+      '$ per million orders',
+    ],
+    r.cost.map((c) => [
+      c.workflowType,
+      c.path,
+      `${c.orders} (${c.asIntended})`,
+      c.usage.lambdaInvocations.toFixed(2),
+      c.usage.lambdaGbSeconds.toFixed(3),
+      c.usage.dynamodbWriteUnits.toFixed(1),
+      c.usage.dynamodbReadUnits.toFixed(1),
+      c.usage.eventBridgeEvents.toFixed(2),
+      c.usage.sqsRequests.toFixed(2),
+      c.workflowType === 'STANDARD'
+        ? c.usage.stepFunctionsTransitions.toFixed(1)
+        : c.usage.expressGbSeconds.toFixed(4),
+      usd(c.usdPerOrder),
+      `**${usd(c.usdPerMillion)}**`,
+    ]),
+  );
+  const services = [...new Set(r.cost.flatMap((c) => c.lines.map((l) => l.service)))];
+  const breakdown = table(
+    ['$ per million orders', ...r.cost.map((c) => `${c.workflowType} ${c.path}`)],
+    services.map((service) => [
+      service,
+      ...r.cost.map((c) => {
+        const line = c.lines.find((l) => l.service === service);
+        return line ? usd(line.usd * 1e6) : '–';
+      }),
+    ]),
+  );
+  const keys = [...new Set(r.cost.flatMap((c) => Object.keys(c.requestsPerOrder)))].sort();
+  const requests = table(
+    ['requests per order', ...r.cost.map((c) => `${c.workflowType} ${c.path}`)],
+    keys.map((key) => [key, ...r.cost.map((c) => (c.requestsPerOrder[key] ?? 0).toFixed(2))]),
+  );
+  const batching = r.cost
+    .map((c) => `${c.workflowType} ${c.path}: ${c.messagesPerReceive.toFixed(2)}`)
+    .join('; ');
+  const logs = r.cost.map((c) => `${c.workflowType} ${c.path}: ${kib(c.logBytesPerOrder)} KB`).join('; ');
+  return [
+    summary,
+    '',
+    'By service:',
+    '',
+    breakdown,
+    '',
+    'AWS requests each order caused (sandbox provider and its table excluded: they stand in for third parties):',
+    '',
+    requests,
+    '',
+    `SQS messages per non-empty receive (batching at this arrival rate): ${batching}.`,
+    `Function log volume per order (CloudWatch Logs ingestion is not priced here): ${logs}.`,
+  ].join('\n');
+}
+
+function priceSection(p: PriceTable): string {
+  return [
+    `Prices (${p.region}, as of ${p.asOf}; ${p.source}; kept in bench/prices.ts):`,
+    '',
+    table(
+      ['item', 'price'],
+      [
+        ['HTTP API', `$${p.httpApiPerMillionRequests} per million requests`],
+        [
+          'Lambda',
+          `$${p.lambdaPerMillionRequests} per million requests + $${p.lambdaPerGbSecondArm64} per GB-s (arm64)`,
+        ],
+        [
+          'DynamoDB on-demand',
+          `$${p.dynamodbPerMillionWriteUnits} per million WRU, $${p.dynamodbPerMillionReadUnits} per million RRU`,
+        ],
+        ['EventBridge', `$${p.eventBridgePerMillionEvents} per million events`],
+        ['SQS', `$${p.sqsPerMillionRequests} per million requests`],
+        [
+          'Step Functions STANDARD',
+          `$${p.stepFunctionsStandardPerThousandTransitions} per 1,000 transitions`,
+        ],
+        [
+          'Step Functions EXPRESS',
+          `$${p.stepFunctionsExpressPerMillionRequests} per million requests + $${p.stepFunctionsExpressPerGbSecond} per GB-s (${p.stepFunctionsExpressMemoryMb} MB, ${p.stepFunctionsExpressDurationStepMs} ms steps)`,
+        ],
+      ],
+    ),
+  ].join('\n');
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  return [
+    `# Buzzer benchmarks, ${r.startedAt.slice(0, 10)}`,
+    '',
+    `Machine: ${machineLine(r.machine)}. Mode: ${r.mode}; the run took ${Math.round(r.durationSeconds)} s ` +
+      `(\`npm run bench\`). Every figure comes from this one run on the local runtime (DynamoDB Local, ` +
+      `local-aws-sqs, aws-local-stepfunctions, Lambda handlers in worker threads), with n = samples next to it.`,
+    '',
+    '## Headline',
+    '',
+    ...headline(r).map((line) => `- ${line}`),
+    '',
+    '![figure](./' + `${r.startedAt.slice(0, 10)}.svg)`,
+    '',
+    '## 1. Accept path vs its floor',
+    '',
+    'Closed-loop clients; latency as the client sees it. Floor: the same three-item TransactWriteItems ' +
+      '(order, outbox, idempotency record) sent bare to the same DynamoDB Local. Accept function: the ' +
+      'handler’s own duration (validation + the transaction), so the rest of POST /orders is the HTTP API ' +
+      'engine, the (cached) authorizer decision and the wait for one of the function’s 4 environments.',
+    '',
+    acceptSection(r),
+    '',
+    '## 2. Synchronous vs asynchronous under a bad downstream',
+    '',
+    'Open-loop arrivals. `sync`: reserve → charge → confirm → mail inside the request, from the same domain ' +
+      'modules, no retries. `sync + saga retries`: the same with the saga’s Retry clauses inline. ' +
+      '`async (Buzzer)`: POST /orders → 202; the saga does the rest. CONFIRMED = orders that ended confirmed.',
+    '',
+    syncAsyncSection(r),
+    '',
+    '## 3. Time to terminal',
+    '',
+    'From the 202 at the client to the end of the saga (CONFIRMED or CANCELLED committed), orders arriving ' +
+      'at a fixed rate. completed/s: sagas ended per second over the middle 60 % of the end times — the rate ' +
+      'the system kept up. When arrivals outrun it the run is saturated: the queue grows for as long as orders ' +
+      'keep arriving, so a saturated run’s time to terminal says how long that run lasted, and completed/s is ' +
+      'the figure to read.',
+    '',
+    terminalSection(r),
+    '',
+    '## 4. Cold starts',
+    '',
+    'Each handler bundled with NodejsFunction’s options (esbuild, minify, CJS, target node24, source map), with ' +
+      '`@aws-sdk/*` external (as deployed: the Lambda runtime provides it) and bundled. Fresh Node process per run, ' +
+      `best of ${r.coldStarts[0]?.variants[0]?.runs ?? 0} runs (other load only adds time), the function’s ` +
+      'environment (NODE_OPTIONS=--enable-source-maps included), the first ' +
+      'event it received in this run, against the live local system. boot = Node start-up until the harness ' +
+      'runs; import = loading the bundle (Lambda’s init); 1st invoke = the first event served (first SDK call ' +
+      'included).',
+    '',
+    coldStartSection(r),
+    '',
+    '## 5. Cost per order',
+    '',
+    costSection(r),
+    '',
+    priceSection(r.prices),
+    '',
+    '## How this was measured, and what it does not say',
+    '',
+    ...r.notes.map((note) => `- ${note}`),
+    '',
+  ].join('\n');
+}
+
+export function renderSvg(r: BenchResults): string {
+  const panels: BarChart[] = [];
+  if (r.accept.length > 0) {
+    panels.push({
+      title: 'Accept path vs floor: p50 and p99 latency by concurrency',
+      unit: 'ms',
+      log: true,
+      series: ['POST /orders p50', 'POST /orders p99', 'floor p50', 'floor p99'],
+      groups: r.accept.map((l) => ({
+        label: `concurrency ${l.concurrency} (n ${l.accept.latency.n} / ${l.floor.latency.n})`,
+        values: [l.accept.latency.p50, l.accept.latency.p99, l.floor.latency.p50, l.floor.latency.p99],
+      })),
+    });
+  }
+  if (r.syncAsync.length > 0) {
+    const cells = [...new Set(r.syncAsync.map(cellLabel))];
+    const variants = ['sync', 'sync + saga retries', 'async (Buzzer)'] as const;
+    panels.push({
+      title: 'Client-seen p99 latency with a slow / flaky payment provider (latency, failure rate)',
+      unit: 'ms',
+      log: true,
+      series: [...variants.map((v) => `${v} p99`), 'async 202 → terminal p99'],
+      groups: cells.map((label) => {
+        const of = (v: string) => r.syncAsync.find((c) => cellLabel(c) === label && c.variant === v);
+        return {
+          label,
+          values: [
+            ...variants.map((v) => of(v)?.clientLatency.p99),
+            of('async (Buzzer)')?.timeToTerminal?.p99,
+          ],
+        };
+      }),
+    });
+  }
+  if (r.terminal.length > 0) {
+    panels.push({
+      title: 'Time from 202 to terminal state by arrival rate',
+      unit: 'ms',
+      log: true,
+      series: ['p50', 'p99', 'POST /orders p99'],
+      groups: r.terminal.map((t) => ({
+        label: `${t.ratePerSecond} orders/s (n ${t.timeToTerminal.n})${t.saturated ? ', saturated' : ''}`,
+        values: [t.timeToTerminal.p50, t.timeToTerminal.p99, t.acceptLatency.p99],
+      })),
+    });
+  }
+  if (r.cost.length > 0) {
+    panels.push({
+      title: 'Cost per million orders (us-east-1 list prices)',
+      unit: '$ / million orders',
+      series: ['total', 'Step Functions', 'DynamoDB', 'Lambda'],
+      groups: r.cost.map((c) => {
+        const sum = (prefix: string) =>
+          c.lines.filter((l) => l.service.startsWith(prefix)).reduce((s, l) => s + l.usd * 1e6, 0);
+        return {
+          label: `${c.workflowType} ${c.path}`,
+          values: [c.usdPerMillion, sum('Step Functions'), sum('DynamoDB'), sum('Lambda')],
+        };
+      }),
+    });
+  }
+  return renderFigure(panels, `Buzzer benchmarks ${r.startedAt.slice(0, 10)} — ${machineLine(r.machine)}`);
+}

@@ -1,0 +1,302 @@
+/**
+ * `npm run bench`: every benchmark on the local runtime, on this machine, in one run, then the report in
+ * bench/results/<date>.md, .json and .svg. `--quick` runs tiny samples (for trying changes to the bench; its
+ * report goes to .buzzer/bench/results). `--only=terminal,sync,cold,accept,cost` runs a subset.
+ *
+ * Order matters. One runtime serves sections 3, 2, 4 and 1 in that order: the accept section holds the outbox
+ * relay back and leaves a backlog, so it comes last and the runtime is then stopped. The cost runs need metered
+ * runtimes of their own (STANDARD and EXPRESS), so the meter's extra reads never touch a latency figure.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { synthesize } from '#local/synth.ts';
+import { loadCloudAssembly } from '#local/template/assembly.ts';
+import { silentLogger } from '#local/types.ts';
+import {
+  type BenchSystem,
+  log,
+  orderRequest,
+  quiesce,
+  startBenchSystem,
+  trackingIdOf,
+  waitForSagas,
+} from './harness.ts';
+import { PRICES } from './prices.ts';
+import { type BenchResults, type MachineInfo, renderMarkdown, renderSvg } from './report.ts';
+import { type AcceptSettings, runAcceptPath } from './sections/accept.ts';
+import { runColdStarts } from './sections/cold-start.ts';
+import { type CostSettings, runCost } from './sections/cost.ts';
+import { type Cell, runSyncVsAsync } from './sections/sync-async.ts';
+import { runTimeToTerminal, StarterObserver } from './sections/terminal.ts';
+import { startSyncBaseline } from './sync-baseline.ts';
+
+const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
+const STANDARD_OUT = '.buzzer/cdk.out-bench';
+const EXPRESS_OUT = '.buzzer/cdk.out-express';
+const SECTIONS = ['terminal', 'sync', 'cold', 'accept', 'cost'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Settings {
+  terminal: Array<{ ratePerSecond: number; seconds: number }>;
+  cells: Cell[];
+  coldStartRuns: number;
+  accept: AcceptSettings;
+  cost: CostSettings;
+}
+
+const cellsFor = (
+  latencies: number[],
+  failures: number[],
+  fast: Omit<Cell, 'paymentLatencyMs' | 'paymentFailureRate'>,
+  slow: Omit<Cell, 'paymentLatencyMs' | 'paymentFailureRate'>,
+): Cell[] =>
+  latencies.flatMap((paymentLatencyMs) =>
+    failures.map((paymentFailureRate) => ({
+      paymentLatencyMs,
+      paymentFailureRate,
+      // The sandbox provider runs 4 environments (the runtime's default per function): at 2 s per call it
+      // serves 2 calls/s, so slow cells arrive slowly enough not to measure the provider's queue instead.
+      ...(paymentLatencyMs >= 1000 ? slow : fast),
+    })),
+  );
+
+const FULL: Settings = {
+  terminal: [
+    { ratePerSecond: 2, seconds: 6 },
+    { ratePerSecond: 20, seconds: 6 },
+    { ratePerSecond: 100, seconds: 1.5 },
+  ],
+  cells: cellsFor(
+    [0, 200, 2000],
+    [0, 0.2],
+    { ratePerSecond: 5, orders: 20 },
+    { ratePerSecond: 1.5, orders: 12 },
+  ),
+  coldStartRuns: 2,
+  accept: {
+    levels: [
+      { concurrency: 1, maxRequests: 200, durationMs: 6_000 },
+      { concurrency: 16, maxRequests: 800, durationMs: 7_000 },
+      { concurrency: 64, maxRequests: 1600, durationMs: 8_000 },
+    ],
+  },
+  cost: { orders: 12, ratePerSecond: 4 },
+};
+
+const QUICK: Settings = {
+  terminal: [
+    { ratePerSecond: 2, seconds: 2 },
+    { ratePerSecond: 20, seconds: 2 },
+    { ratePerSecond: 100, seconds: 1 },
+  ],
+  cells: cellsFor([0, 2000], [0, 0.2], { ratePerSecond: 3, orders: 6 }, { ratePerSecond: 1.5, orders: 4 }),
+  coldStartRuns: 1,
+  accept: {
+    levels: [
+      { concurrency: 1, maxRequests: 30, durationMs: 3_000 },
+      { concurrency: 16, maxRequests: 100, durationMs: 3_000 },
+      { concurrency: 64, maxRequests: 200, durationMs: 3_000 },
+    ],
+  },
+  cost: { orders: 4, ratePerSecond: 4 },
+};
+
+function machine(loadAverageStart: number): MachineInfo {
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
+    memoryGb: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadAverageStart,
+    loadAverageEnd: os.loadavg()[0] ?? 0,
+  };
+}
+
+/**
+ * A few orders of each kind, and one request to every route of the client API, so every function has run (warm
+ * environments) and has left an event the cold-start runs replay. Route requests carry made-up ids and empty
+ * bodies: they are rejected (400/404), which still runs the function, and nothing is registered — a real webhook
+ * would send deliveries to an unreachable host for the rest of the run.
+ */
+async function warmUp(system: BenchSystem): Promise<void> {
+  log('warm-up');
+  const tokens = ['tok_ok', 'tok_ok', 'tok_ok', 'tok_ok', 'tok_decline', 'tok_decline'];
+  const run = await system.load.run({
+    mode: { type: 'closed', concurrency: 4 },
+    requests: tokens.map((paymentToken) => orderRequest(system.apiUrl, system.apiKey, { paymentToken })),
+    timeoutMs: 30_000,
+  });
+  const orderIds = run.results
+    .map((r) => trackingIdOf(r.body))
+    .filter((id): id is string => id !== undefined);
+  await waitForSagas(system, orderIds, 60_000);
+  const { template } = await loadCloudAssembly(path.join(PROJECT_ROOT, STANDARD_OUT));
+  const apiLogicalId = Object.entries(system.runtime.info.httpApis).find(
+    ([, url]) => url === system.apiUrl,
+  )?.[0];
+  const routeKeys = Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+    .filter((r) => JSON.stringify(r.Properties?.ApiId) === JSON.stringify({ Ref: apiLogicalId }))
+    .map((r) => String(r.Properties?.RouteKey ?? ''))
+    .filter((key) => key.includes(' ') && !key.includes('+}') && key !== 'POST /orders');
+  const headers = { authorization: `Bearer ${system.apiKey}`, 'content-type': 'application/json' };
+  for (const routeKey of routeKeys) {
+    const [method = 'GET', route = '/'] = routeKey.split(' ');
+    const url = `${system.apiUrl}${route.replace(/\{[^}]+\}/g, () => randomUUID())}`;
+    const verb = method === 'ANY' ? 'GET' : method;
+    const body = verb === 'GET' || verb === 'DELETE' ? undefined : '{}';
+    await fetch(url, { method: verb, headers, ...(body ? { body } : {}) }).then((r) => r.text());
+  }
+  await quiesce(system);
+}
+
+function notes(results: BenchResults): string[] {
+  const list = [
+    'Everything runs on one machine at once: the load generator (in its own worker thread), the HTTP API ' +
+      'engine, Step Functions, the pollers, every function (worker threads, 4 environments per function unless ' +
+      'reserved) and DynamoDB Local (a JVM). On AWS these are separate fleets; here they share the cores, so ' +
+      'absolute latencies are this laptop’s, and the ratios and shapes are the finding.',
+    'Percentiles are nearest-rank: with fewer than 100 samples, p99 is the slowest sample.',
+    'Accept path: the outbox relay is held while it runs (stream records wait), so sagas do not compete with ' +
+      'the accept path for the cores; the floor writes into the same table; floor and accept alternate in three ' +
+      'rounds per concurrency; the authorizer answer is cached (5 min TTL) as on AWS. At concurrency 16 and 64 ' +
+      'the accept path queues for the accept function’s 4 local environments (Lambda would scale out), while ' +
+      'the floor sends every transaction to DynamoDB Local at once.',
+    'Sync baseline (bench/sync/handler.ts): served by the same HTTP API engine and authorizer, run by the same ' +
+      'Lambda service (32 environments, as Lambda would scale for waiting clients), writing to a copy of the ' +
+      'table. The sandbox payment provider runs 4 environments, so at 2 s latency it serves about 2 calls/s; ' +
+      'the slow cells arrive at 1.5 orders/s.',
+    'Hops: stream → relay = outbox publishedAt − createdAt; relay → SQS = the saga-start message’s ' +
+      'SentTimestamp − publishedAt; SQS → starter = starter invocation − SentTimestamp; task times from the ' +
+      'Step Functions history (TaskStateEntered → TaskStateExited, waiting for a free environment included).',
+    'Cost: measured with a request meter in front of DynamoDB Local, SQS and the EventBridge/Step Functions ' +
+      'endpoint (local/engines/metering.ts). DynamoDB units are computed from item images before and after each ' +
+      'write (1 WRU per KB, ×2 in transactions, index writes per changed index entry, 1 RRU per 4 KB strongly ' +
+      'consistent). Lambda GB-s use durations measured on this machine (slower than on AWS, init included), at ' +
+      'the template’s memory sizes. Not included: CloudWatch Logs and X-Ray, SES (mail goes to the sandbox ' +
+      'sink), data transfer, free tiers, the sandbox provider (it stands in for a third party), status polls ' +
+      '(each GET adds an HTTP API request, a Lambda invocation and a read).',
+    'SQS receives batch up to 10 messages; at the cost runs’ low arrival rate most receives carry one message, ' +
+      'so SQS requests per order are an upper bound for busier systems.',
+  ];
+  if (results.machine.loadAverageStart > results.machine.cpus) {
+    list.push(
+      `The load average (${results.machine.loadAverageStart.toFixed(1)} at start on ${results.machine.cpus} ` +
+        'cores) says other work shared the machine during this run; latencies include that contention.',
+    );
+  }
+  return list;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const only = args
+    .find((a) => a.startsWith('--only='))
+    ?.slice('--only='.length)
+    .split(',');
+  const wanted = (section: Section) => !only || only.includes(section);
+  const settings = quick ? QUICK : FULL;
+  const started = new Date();
+  const loadAverageStart = os.loadavg()[0] ?? 0;
+  log(`${quick ? 'quick' : 'full'} run; sections: ${SECTIONS.filter(wanted).join(', ')}`);
+
+  // The EXPRESS variant synthesizes meanwhile: cdk synth is mostly one thread, and it is needed at the end.
+  const expressSynth = wanted('cost')
+    ? synthesize({
+        projectRoot: PROJECT_ROOT,
+        outdir: path.join(PROJECT_ROOT, EXPRESS_OUT),
+        context: { workflowType: 'EXPRESS' },
+        logger: silentLogger,
+      })
+    : Promise.resolve(false);
+
+  const results: BenchResults = {
+    startedAt: started.toISOString(),
+    finishedAt: '',
+    durationSeconds: 0,
+    mode: quick ? 'quick' : 'full',
+    machine: machine(loadAverageStart),
+    accept: [],
+    syncAsync: [],
+    terminal: [],
+    coldStarts: [],
+    cost: [],
+    prices: PRICES,
+    notes: [],
+  };
+
+  const latencyRuntime = ['terminal', 'sync', 'cold', 'accept'].some((s) => wanted(s as Section));
+  if (latencyRuntime) {
+    log('starting the local runtime');
+    const system = await startBenchSystem({ cdkOut: STANDARD_OUT });
+    try {
+      const starter = new StarterObserver(system);
+      await warmUp(system);
+      if (wanted('terminal')) {
+        for (const { ratePerSecond, seconds } of settings.terminal) {
+          results.terminal.push(await runTimeToTerminal(system, starter, ratePerSecond, seconds));
+        }
+      }
+      if (wanted('sync')) {
+        const baseline = await startSyncBaseline(system);
+        try {
+          results.syncAsync = await runSyncVsAsync(system, baseline, settings.cells);
+        } finally {
+          await baseline.stop();
+        }
+      }
+      if (wanted('cold')) {
+        results.coldStarts = await runColdStarts(system, {
+          runs: settings.coldStartRuns,
+          cdkOut: STANDARD_OUT,
+        });
+      }
+      if (wanted('accept')) results.accept = await runAcceptPath(system, settings.accept);
+    } finally {
+      log('stopping the local runtime');
+      await system.stop();
+    }
+  }
+
+  if (wanted('cost')) {
+    results.cost.push(...(await runCost('STANDARD', STANDARD_OUT, settings.cost, !latencyRuntime)));
+    await expressSynth;
+    results.cost.push(...(await runCost('EXPRESS', EXPRESS_OUT, settings.cost, false)));
+  }
+
+  const finished = new Date();
+  results.finishedAt = finished.toISOString();
+  results.durationSeconds = (finished.getTime() - started.getTime()) / 1000;
+  results.machine = machine(loadAverageStart);
+  results.notes = notes(results);
+
+  const dir = quick
+    ? path.join(PROJECT_ROOT, '.buzzer', 'bench', 'results')
+    : path.join(PROJECT_ROOT, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  const base = path.join(dir, started.toISOString().slice(0, 10));
+  await writeFile(`${base}.md`, renderMarkdown(results));
+  await writeFile(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(`${base}.svg`, renderSvg(results));
+  // Keep the committed JSON in the repository's format, so `npm run lint` stays clean.
+  spawnSync(path.join(PROJECT_ROOT, 'node_modules', '.bin', 'biome'), ['format', '--write', `${base}.json`], {
+    stdio: 'ignore',
+  });
+  log(
+    `done in ${Math.round(results.durationSeconds)} s: ${path.relative(PROJECT_ROOT, base)}.md, .json, .svg`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

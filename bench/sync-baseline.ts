@@ -1,0 +1,142 @@
+/**
+ * Brings the synchronous baseline (bench/sync/handler.ts) up next to Buzzer in the same runtime: bundled with
+ * esbuild the way NodejsFunction bundles the real functions, registered with the same Lambda service (worker-thread
+ * environments, same SDK endpoints), and served by the same local HTTP API engine with the same API-key authorizer.
+ * It writes to its own copy of the table, so its orders never reach Buzzer's outbox relay.
+ */
+import { mkdir } from 'node:fs/promises';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { startHttpApi } from '#local/engines/http-api.ts';
+import { DEMO_CATALOGUE, putStock } from '#local/seed.ts';
+import { DEFAULT_ACCOUNT } from '#local/types.ts';
+import { floorTransaction } from './floor.ts';
+import { type BenchSystem, cloneTable, orderPayload } from './harness.ts';
+
+export interface SyncBaseline {
+  /** Base URLs: without retries, and with the saga's own Retry clauses inline. */
+  urls: { noRetry: string; sagaRetries: string };
+  stop(): Promise<void>;
+}
+
+const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
+
+/** The `Retry` clauses of every Task state of the saga, by state name, from the running state machine. */
+export function sagaRetryPolicy(system: BenchSystem): Record<string, unknown[]> {
+  const { definition } = system.runtime.engines.stepFunctions.describeStateMachine({
+    stateMachineArn: system.stateMachineArn,
+  });
+  const states = (JSON.parse(definition) as { States?: Record<string, { Type?: string; Retry?: unknown[] }> })
+    .States;
+  return Object.fromEntries(
+    Object.entries(states ?? {})
+      .filter(([, state]) => state.Type === 'Task')
+      .map(([name, state]) => [name, state.Retry ?? []]),
+  );
+}
+
+export async function startSyncBaseline(system: BenchSystem): Promise<SyncBaseline> {
+  const tableName = await cloneTable(system, system.tableName, `${system.tableName}-BenchSync`);
+  await putStock(system.runtime.clients.doc, tableName, DEMO_CATALOGUE);
+  // A table DynamoDB Local has just created answers several times slower over its first few hundred writes
+  // (measured while building this bench); Buzzer's table is long past that, so the copy gets there first too.
+  await system.load.run({
+    mode: { type: 'closed', concurrency: 8 },
+    requests: Array.from({ length: 1000 }, () => floorTransaction(tableName, 'bench', orderPayload())),
+    timeoutMs: 30_000,
+    dynamodb: {
+      endpoint: system.runtime.info.endpoints.dynamodb,
+      region: DEFAULT_ACCOUNT.region,
+      accessKeyId: system.runtime.clientEnvironment.AWS_ACCESS_KEY_ID ?? 'local',
+      secretAccessKey: system.runtime.clientEnvironment.AWS_SECRET_ACCESS_KEY ?? 'local',
+    },
+  });
+
+  const codeDir = path.join(PROJECT_ROOT, '.buzzer', 'bench', 'sync-baseline');
+  await mkdir(codeDir, { recursive: true });
+  await build({
+    entryPoints: [path.join(PROJECT_ROOT, 'bench', 'sync', 'handler.ts')],
+    outfile: path.join(codeDir, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    minify: true,
+    sourcemap: true,
+    external: ['@aws-sdk/*'],
+    logLevel: 'error',
+  });
+
+  const { region, accountId } = DEFAULT_ACCOUNT;
+  const arnOf = (name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`;
+  const variants = { noRetry: {}, sagaRetries: sagaRetryPolicy(system) };
+  for (const [variant, policy] of Object.entries(variants)) {
+    const functionName = `${system.runtime.info.stackName}-BenchSync-${variant}`;
+    system.runtime.engines.lambda.register({
+      logicalId: `BenchSync${variant}`,
+      functionName,
+      arn: arnOf(functionName),
+      codeDir,
+      handler: 'index.handler',
+      runtime: 'nodejs24.x',
+      // The request carries the whole saga: as long as an HTTP API integration may take.
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      // One environment per waiting client, as Lambda would scale it; the local default of 4 would queue them.
+      reservedConcurrency: 32,
+      environment: {
+        TABLE_NAME: tableName,
+        PAYMENT_PROVIDER_URL: system.sandboxUrl,
+        PAYMENT_TIMEOUT_MS: '3000',
+        MAIL_SINK_URL: system.sandboxUrl,
+        SYNC_RETRY_POLICY: JSON.stringify(policy),
+        POWERTOOLS_SERVICE_NAME: `bench-sync-${variant}`,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+  }
+
+  const authorizerName = system.functionNamed('ApiAuthorizer');
+  const integration = (variant: string) => ({
+    id: variant,
+    functionArn: arnOf(`${system.runtime.info.stackName}-BenchSync-${variant}`),
+    payloadFormatVersion: '2.0' as const,
+    timeoutMs: 30_000,
+  });
+  const api = await startHttpApi({
+    apiLogicalId: 'BenchSyncApi',
+    apiId: 'benchsync',
+    name: 'bench-sync-baseline',
+    routes: [
+      {
+        routeKey: 'POST /orders',
+        integrationId: 'noRetry',
+        authorizationType: 'CUSTOM',
+        authorizerId: 'apiKey',
+      },
+      {
+        routeKey: 'POST /retry/orders',
+        integrationId: 'sagaRetries',
+        authorizationType: 'CUSTOM',
+        authorizerId: 'apiKey',
+      },
+    ],
+    integrations: { noRetry: integration('noRetry'), sagaRetries: integration('sagaRetries') },
+    // The Buzzer API's authorizer function with its settings from lib/constructs/api.ts (simple responses, 5 min cache).
+    authorizers: {
+      apiKey: {
+        id: 'apiKey',
+        name: 'ApiKeyAuthorizer',
+        functionArn: arnOf(authorizerName),
+        identitySource: ['$request.header.Authorization'],
+        payloadFormatVersion: '2.0',
+        enableSimpleResponses: true,
+        resultTtlSeconds: 300,
+      },
+    },
+    invoker: system.runtime.engines.lambda,
+    port: 0,
+  });
+  return { urls: { noRetry: api.url, sagaRetries: `${api.url}/retry` }, stop: () => api.stop() };
+}

@@ -1,0 +1,312 @@
+/**
+ * The client side of a chaos run: places orders the way a careful client does (an Idempotency-Key per order, the
+ * same key on every retry of a 5xx or a dropped connection), waits for them to end, and gathers what each order left
+ * behind at the receiving side: its status, the provider's charge and refunds, the mail sink, the points ledger.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { TokenName } from '#functions/sandbox/tokens.ts';
+import { pickWeighted } from './profiles.ts';
+import type { SystemUnderTest } from './system.ts';
+
+export interface PlacedOrder {
+  trackingId: string;
+  idempotencyKey: string;
+  customerId: string;
+  token: TokenName;
+  /** POST attempts it took (1 = accepted at once). */
+  attempts: number;
+}
+
+export interface Rejection {
+  idempotencyKey: string;
+  status: number;
+  message: string;
+}
+
+export interface OrderView {
+  status: 'PENDING' | 'CONFIRMED' | 'CANCELLED';
+  amount: number | null;
+  currency: string;
+  failureReason: string | null;
+  timeline: Array<{ step: string; status: string; detail?: string }>;
+}
+
+/** Everything observed about one accepted order after the run. */
+export interface OrderObservation {
+  order: PlacedOrder;
+  /** `undefined`: the API does not know the order (404). */
+  view: OrderView | undefined;
+  charge: { exists: boolean; refunds: number; calls: number };
+  mails: Array<{ subject: string; calls: number }>;
+  points: { ledgerLines: number; ledgerPoints: number; balance: number | undefined };
+}
+
+/** Items with plenty of stock, so outcomes depend on the faults, not on selling out. */
+const MENU = ['espresso', 'flat-white', 'croissant'] as const;
+const MAX_POST_ATTEMPTS = 6;
+/** BatchGetItem reads at most 100 keys per call. */
+const BATCH_GET_LIMIT = 100;
+
+async function json(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  } catch {
+    return text;
+  }
+}
+
+/** Runs `work` over `items` with at most `concurrency` at a time. */
+export async function pool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+export interface PlaceOptions {
+  count: number;
+  concurrency: number;
+  tokens: Partial<Record<TokenName, number>>;
+  random: () => number;
+  /** Every order of the run mails this address, so one sink query finds the run's mail. */
+  email: string;
+  runId: string;
+}
+
+export async function placeOrders(
+  system: SystemUnderTest,
+  options: PlaceOptions,
+): Promise<{ accepted: PlacedOrder[]; rejected: Rejection[] }> {
+  const accepted: PlacedOrder[] = [];
+  const rejected: Rejection[] = [];
+  const indexes = Array.from({ length: options.count }, (_, i) => i);
+  await pool(indexes, options.concurrency, async (i) => {
+    const token = pickWeighted(options.tokens, options.random);
+    const customerId = `chaos-${options.runId}-${i}`;
+    const sku = MENU[Math.floor(options.random() * MENU.length)] ?? 'espresso';
+    const body = JSON.stringify({
+      customer: { id: customerId, email: options.email, name: 'Chaos Monkey' },
+      items: [{ sku, quantity: 1 + Math.floor(options.random() * 3) }],
+      currency: 'EUR',
+      paymentToken: token,
+    });
+    const idempotencyKey = `chaos-${options.runId}-${i}-${randomUUID().slice(0, 8)}`;
+    const outcome = await postWithRetries(system, body, idempotencyKey);
+    if ('trackingId' in outcome) {
+      accepted.push({
+        trackingId: outcome.trackingId,
+        idempotencyKey,
+        customerId,
+        token,
+        attempts: outcome.attempts,
+      });
+    } else {
+      rejected.push({ idempotencyKey, ...outcome });
+    }
+  });
+  return { accepted, rejected };
+}
+
+async function postWithRetries(
+  system: SystemUnderTest,
+  body: string,
+  idempotencyKey: string,
+): Promise<{ trackingId: string; attempts: number } | { status: number; message: string }> {
+  let last = { status: 0, message: 'not sent' };
+  for (let attempt = 1; attempt <= MAX_POST_ATTEMPTS; attempt++) {
+    try {
+      const response = await fetch(`${system.apiUrl}/orders`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${system.apiKey}`,
+          'content-type': 'application/json',
+          'idempotency-key': idempotencyKey,
+        },
+        body,
+      });
+      const answer = (await json(response)) as
+        | { trackingId?: string; error?: { message?: string } }
+        | undefined;
+      if (response.status === 202 && answer?.trackingId)
+        return { trackingId: answer.trackingId, attempts: attempt };
+      last = { status: response.status, message: answer?.error?.message ?? JSON.stringify(answer) };
+      // A 4xx is the client's fault: retrying the same request cannot help.
+      if (response.status < 500 && response.status !== 429) return last;
+    } catch (error) {
+      last = { status: 0, message: error instanceof Error ? error.message : String(error) };
+    }
+    await sleep(250 * attempt);
+  }
+  return last;
+}
+
+export async function getOrder(system: SystemUnderTest, trackingId: string): Promise<OrderView | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(`${system.apiUrl}/orders/${encodeURIComponent(trackingId)}`, {
+        headers: { authorization: `Bearer ${system.apiKey}` },
+      });
+      if (response.status === 404) return undefined;
+      if (response.ok) return (await json(response)) as OrderView;
+      if (attempt >= MAX_POST_ATTEMPTS)
+        throw new Error(`GET /orders/${trackingId} answered ${response.status}`);
+    } catch (error) {
+      if (attempt >= MAX_POST_ATTEMPTS) throw error;
+    }
+    await sleep(200 * attempt);
+  }
+}
+
+/** Order statuses straight from the table: a cheap poll that does not compete with the system for its API. */
+async function statusesOf(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+): Promise<Map<string, string>> {
+  const statuses = new Map<string, string>();
+  for (let start = 0; start < orders.length; start += BATCH_GET_LIMIT) {
+    let keys: Array<Record<string, unknown>> = orders
+      .slice(start, start + BATCH_GET_LIMIT)
+      .map((order) => ({ pk: `ORDER#${order.trackingId}`, sk: 'ORDER' }));
+    while (keys.length > 0) {
+      const result = await system.doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [system.tableName]: {
+              Keys: keys,
+              ConsistentRead: true,
+              ProjectionExpression: 'orderId, #status',
+              ExpressionAttributeNames: { '#status': 'status' },
+            },
+          },
+        }),
+      );
+      for (const item of result.Responses?.[system.tableName] ?? []) {
+        statuses.set(String(item.orderId), String(item.status));
+      }
+      keys = result.UnprocessedKeys?.[system.tableName]?.Keys ?? [];
+    }
+  }
+  return statuses;
+}
+
+/**
+ * Polls until every order is CONFIRMED or CANCELLED or the deadline passes; returns the ones still open.
+ * `onProgress` hears how many are still open after each round.
+ */
+export async function waitForTerminal(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+  deadline: number,
+  onProgress: (open: number) => void = () => {},
+): Promise<PlacedOrder[]> {
+  let open = [...orders];
+  while (open.length > 0 && Date.now() < deadline) {
+    const statuses = await statusesOf(system, open);
+    open = open.filter((order) => {
+      const status = statuses.get(order.trackingId);
+      return status !== 'CONFIRMED' && status !== 'CANCELLED';
+    });
+    onProgress(open.length);
+    if (open.length > 0) await sleep(500);
+  }
+  return open;
+}
+
+interface ChargeAnswer {
+  charge?: unknown;
+  refunds?: unknown[];
+  calls?: number;
+}
+
+async function observeCharge(
+  system: SystemUnderTest,
+  trackingId: string,
+): Promise<OrderObservation['charge']> {
+  const response = await fetch(`${system.sandboxUrl}/v1/charges/${encodeURIComponent(trackingId)}`);
+  const answer = ((await json(response)) ?? {}) as ChargeAnswer;
+  if (response.status !== 200 && response.status !== 404) {
+    throw new Error(`sandbox GET /v1/charges/${trackingId} answered ${response.status}`);
+  }
+  return {
+    exists: response.status === 200 && answer.charge !== undefined,
+    refunds: answer.refunds?.length ?? 0,
+    calls: answer.calls ?? 0,
+  };
+}
+
+export async function mailsTo(
+  system: SystemUnderTest,
+  email: string,
+): Promise<Array<{ orderId?: string; subject: string; calls: number }>> {
+  const response = await fetch(`${system.sandboxUrl}/v1/mail?to=${encodeURIComponent(email)}`);
+  if (!response.ok) throw new Error(`sandbox GET /v1/mail answered ${response.status}`);
+  const answer = (await json(response)) as {
+    messages: Array<{ orderId?: string; subject: string; calls?: number }>;
+  };
+  return answer.messages.map((m) => ({ orderId: m.orderId, subject: m.subject, calls: m.calls ?? 0 }));
+}
+
+export async function pointsOf(
+  system: SystemUnderTest,
+  customerId: string,
+): Promise<OrderObservation['points']> {
+  const { Items = [] } = await system.doc.send(
+    new QueryCommand({
+      TableName: system.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `POINTS#${customerId}` },
+      ConsistentRead: true,
+    }),
+  );
+  const lines = Items.filter((item) => String(item.sk).startsWith('LEDGER#'));
+  const balance = Items.find((item) => item.sk === 'BALANCE');
+  return {
+    ledgerLines: lines.length,
+    ledgerPoints: lines.reduce((sum, item) => sum + Number(item.points ?? 0), 0),
+    balance: balance === undefined ? undefined : Number(balance.balance ?? 0),
+  };
+}
+
+export async function observeOrders(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+  email: string,
+): Promise<OrderObservation[]> {
+  const mails = await mailsTo(system, email);
+  const mailsByOrder = new Map<string, Array<{ subject: string; calls: number }>>();
+  for (const mail of mails) {
+    if (!mail.orderId) continue;
+    const list = mailsByOrder.get(mail.orderId) ?? [];
+    list.push({ subject: mail.subject, calls: mail.calls });
+    mailsByOrder.set(mail.orderId, list);
+  }
+  return pool(orders, 8, async (order) => {
+    const [view, charge, points] = await Promise.all([
+      getOrder(system, order.trackingId),
+      observeCharge(system, order.trackingId),
+      pointsOf(system, order.customerId),
+    ]);
+    return { order, view, charge, mails: mailsByOrder.get(order.trackingId) ?? [], points };
+  });
+}
+
+export async function sandboxLedger(
+  system: SystemUnderTest,
+): Promise<{ charges: number; refunds: number; mails: number }> {
+  const response = await fetch(`${system.sandboxUrl}/v1/ledger`);
+  if (!response.ok) throw new Error(`sandbox GET /v1/ledger answered ${response.status}`);
+  return (await json(response)) as { charges: number; refunds: number; mails: number };
+}

@@ -1,0 +1,140 @@
+/**
+ * Fault profiles of a chaos run. Each names the faults injected while orders flow; `harsh` is all of them at once.
+ * Rates are chosen so that a run recovers by itself once healed (e.g. at most two PutEvents failures per message,
+ * below the relay's five attempts), except where reaching a DLQ is the point (the mail sink failures of `provider`),
+ * which the run then redrives.
+ */
+import type { TokenName } from '#functions/sandbox/tokens.ts';
+
+export interface ChaosProfile {
+  name: ProfileName;
+  description: string;
+  /** Relative weights of the payment tokens the orders carry. */
+  tokens: Partial<Record<TokenName, number>>;
+  /** Sandbox provider knobs while the faults are on (reset to none on heal). */
+  sandbox: { paymentFailureRate?: number; paymentLatencyMs?: number; mailFailureRate?: number };
+  /** Share of queue-consumer and relay invocations that crash (before, mid-batch or after their work). */
+  consumerCrashRate: number;
+  /**
+   * Share of deliveries that are duplicated: consumer and saga-step invocations run twice, and events the relay
+   * puts on the bus are put a second time (same message id, new event id).
+   */
+  duplicateRate: number;
+  /** Share of PutEvents entries from the relay that fail, at most `relayMaxFailuresPerMessage` times per message. */
+  relayFailureRate: number;
+  relayMaxFailuresPerMessage: number;
+}
+
+export const PROFILE_NAMES = ['none', 'provider', 'workers', 'duplicates', 'relay', 'harsh'] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+/** What a well-behaved shop sees: mostly good cards, some declines. */
+const HEALTHY_TOKENS: ChaosProfile['tokens'] = { tok_ok: 90, tok_decline: 10 };
+
+/**
+ * A bad day at the payment provider. `tok_timeout` stays rare: each one holds a sandbox environment for 10 s per
+ * attempt (four attempts), and the local sandbox has four environments in all.
+ */
+const PROVIDER_TOKENS: ChaosProfile['tokens'] = {
+  tok_ok: 64,
+  tok_decline: 10,
+  tok_flaky: 12,
+  tok_error: 5,
+  tok_slow: 8,
+  tok_timeout: 1,
+};
+
+/** The same mix with fewer slow answers, for `harsh`, where the other faults already load the sandbox. */
+const HARSH_TOKENS: ChaosProfile['tokens'] = {
+  tok_ok: 70,
+  tok_decline: 10,
+  tok_flaky: 12,
+  tok_error: 5,
+  tok_slow: 2,
+  tok_timeout: 0.5,
+};
+
+const NO_FAULTS = {
+  tokens: HEALTHY_TOKENS,
+  sandbox: {},
+  consumerCrashRate: 0,
+  duplicateRate: 0,
+  relayFailureRate: 0,
+  relayMaxFailuresPerMessage: 0,
+};
+
+const PROVIDER_FAULTS = {
+  tokens: PROVIDER_TOKENS,
+  // Every tenth payment call answers 503 (the saga retries it); a third of mails fail, so some end in the DLQ.
+  sandbox: { paymentFailureRate: 0.1, paymentLatencyMs: 20, mailFailureRate: 0.35 },
+};
+
+export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
+  none: { name: 'none', description: 'no faults: the baseline', ...NO_FAULTS },
+  provider: {
+    name: 'provider',
+    description: 'payment errors, declines, timeouts and flaky calls; failing mail sink',
+    ...NO_FAULTS,
+    ...PROVIDER_FAULTS,
+  },
+  workers: {
+    name: 'workers',
+    description: 'queue consumers and the relay crash before, during or after their batch',
+    ...NO_FAULTS,
+    consumerCrashRate: 0.2,
+  },
+  duplicates: {
+    name: 'duplicates',
+    description: 'every consumer and saga step gets duplicate deliveries; events are put on the bus twice',
+    ...NO_FAULTS,
+    duplicateRate: 0.3,
+  },
+  relay: {
+    name: 'relay',
+    description: 'PutEvents fails for some entries of the relay (partial failures), then heals',
+    ...NO_FAULTS,
+    relayFailureRate: 0.3,
+    relayMaxFailuresPerMessage: 2,
+  },
+  harsh: {
+    name: 'harsh',
+    description: 'all of the above at once',
+    ...PROVIDER_FAULTS,
+    tokens: HARSH_TOKENS,
+    consumerCrashRate: 0.15,
+    duplicateRate: 0.2,
+    relayFailureRate: 0.25,
+    relayMaxFailuresPerMessage: 2,
+  },
+};
+
+/** Faults that need the engines' hooks, i.e. a runtime in this process (not `--attach`). */
+export function needsInProcessHooks(profile: ChaosProfile): boolean {
+  return profile.consumerCrashRate > 0 || profile.duplicateRate > 0 || profile.relayFailureRate > 0;
+}
+
+/** A small seeded generator (mulberry32), so a run's dice can be replayed with `--seed`. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Picks a key of `weights` with probability proportional to its weight. */
+export function pickWeighted<K extends string>(weights: Partial<Record<K, number>>, random: () => number): K {
+  const entries = Object.entries(weights) as Array<[K, number]>;
+  const total = entries.reduce((sum, [, weight]) => sum + weight, 0);
+  let roll = random() * total;
+  for (const [key, weight] of entries) {
+    roll -= weight;
+    if (roll < 0) return key;
+  }
+  const last = entries.at(-1);
+  if (!last) throw new Error('pickWeighted needs at least one weight');
+  return last[0];
+}

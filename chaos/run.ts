@@ -1,0 +1,239 @@
+/**
+ * One chaos run: drive orders through the system while a fault profile is on, heal, wait for quiescence, do what an
+ * operator would (redrive DLQs and failed executions), wait again, then check the ledger. Time is compressed where
+ * the local system allows it (Step Functions retry intervals, consumer queues' visibility timeouts), so a run of a
+ * few hundred orders takes a minute or two instead of the hours AWS's real timers would need.
+ */
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListExecutionsCommand, RedriveExecutionCommand } from '@aws-sdk/client-sfn';
+import { consoleLogger } from '#local/logging.ts';
+import { startRuntime } from '#local/runtime.ts';
+import { executionName } from '#shared/saga/start.ts';
+import { FaultInjector } from './faults.ts';
+import { type ChaosReport, checkLedger } from './ledger.ts';
+import { observeOrders, type PlacedOrder, placeOrders, sandboxLedger, waitForTerminal } from './orders.ts';
+import {
+  type ChaosProfile,
+  needsInProcessHooks,
+  PROFILES,
+  type ProfileName,
+  seededRandom,
+} from './profiles.ts';
+import { compressVisibility, queueDepth, redriveDeadLetterQueues, sourceQueues } from './queues.ts';
+import { attachToRunningSystem, type SystemUnderTest, systemFromRuntime } from './system.ts';
+
+export interface ChaosOptions {
+  orders: number;
+  concurrency: number;
+  profile: ProfileName;
+  /** Changes to the profile for this run (e.g. no mail faults where DLQs cannot be redriven). */
+  overrides?: Partial<Omit<ChaosProfile, 'name'>>;
+  /** Seed of the run's dice (tokens, items, which deliveries fail). @default random */
+  seed?: number;
+  /** Use the system a running `npm start` described in `.buzzer/runtime.json` instead of starting one. */
+  attach?: boolean;
+  /** A system opened by the caller (tests: `systemFromRuntime`, `systemFromOutputs`); the caller closes it. */
+  system?: SystemUnderTest;
+  projectRoot: string;
+  /** How long to wait for the run to settle, after driving and again after the redrive. @default 120000 */
+  settleTimeoutMs?: number;
+  /** Visibility timeout of consumer queues during the run (restored after); 0 leaves them as deployed. @default 4 */
+  visibilityTimeoutSeconds?: number;
+  /** Run `cdk synth` before starting a runtime (skipped by the synth cache when nothing changed). @default true */
+  synth?: boolean;
+  /**
+   * Nothing else uses the system during the run, so the provider's totals must match the run's orders exactly.
+   * Off for a deployed stack other tests share. @default true
+   */
+  exclusive?: boolean;
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+/** Function environment of a runtime the chaos run starts itself (see `openSystem`). */
+export const CHAOS_ENVIRONMENT: Readonly<Record<string, string>> = {
+  RETRY_BACKOFF_BASE_SECONDS: '1',
+  RETRY_BACKOFF_MAX_SECONDS: '4',
+};
+
+/** Source queues must read empty this many times in a row, half a second apart, to count as drained. */
+const QUIET_CHECKS = 3;
+
+async function openSystem(
+  options: ChaosOptions,
+): Promise<{ system: SystemUnderTest; stop: () => Promise<void> }> {
+  const cdkOut = path.join(options.projectRoot, 'cdk.out');
+  if (options.system) return { system: options.system, stop: async () => {} };
+  if (options.attach) {
+    const system = await attachToRunningSystem(options.projectRoot);
+    return { system, stop: async () => system.close() };
+  }
+  const runtime = await startRuntime({
+    projectRoot: options.projectRoot,
+    synth: options.synth ?? true,
+    apiPort: 0,
+    clients: ['chaos'],
+    functionLogs: false,
+    // Warnings about the injected faults themselves would drown the run's own progress lines.
+    logger: consoleLogger('error'),
+    // Saga retries wait 200 ms instead of 1–16 s, and failed messages back off 1–4 s instead of 30 s–15 min: the
+    // run tests what happens, not how long the deployed timers wait.
+    retryIntervalOverrideMs: 200,
+    environment: CHAOS_ENVIRONMENT,
+  });
+  const system = await systemFromRuntime(runtime, cdkOut);
+  return {
+    system,
+    stop: async () => {
+      system.close();
+      await runtime.stop();
+    },
+  };
+}
+
+/** Waits until every consumer queue stays empty and (in process) EventBridge has delivered everything. */
+async function waitForQuiet(system: SystemUnderTest, deadline: number): Promise<boolean> {
+  let quietInARow = 0;
+  while (Date.now() < deadline) {
+    await system.runtime?.engines.events.waitForIdle();
+    const depths = await Promise.all(sourceQueues(system).map((queue) => queueDepth(system, queue)));
+    const busy = depths.some((d) => d.visible + d.inFlight + d.delayed > 0);
+    quietInARow = busy ? 0 : quietInARow + 1;
+    if (quietInARow >= QUIET_CHECKS) return true;
+    await sleep(500);
+  }
+  return false;
+}
+
+/** Redrives the saga executions of this run's orders that failed (e.g. a compensation that kept failing). */
+async function redriveFailedExecutions(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+  log: (line: string) => void,
+): Promise<number> {
+  const names = new Set(orders.map((order) => executionName(order.trackingId)));
+  let redriven = 0;
+  for (const stateMachineArn of Object.values(system.stateMachines)) {
+    let nextToken: string | undefined;
+    do {
+      const page = await system.sfn.send(
+        new ListExecutionsCommand({ stateMachineArn, statusFilter: 'FAILED', nextToken, maxResults: 100 }),
+      );
+      for (const execution of page.executions ?? []) {
+        if (!execution.executionArn || !names.has(execution.name ?? '')) continue;
+        try {
+          await system.sfn.send(new RedriveExecutionCommand({ executionArn: execution.executionArn }));
+          redriven += 1;
+        } catch (error) {
+          // LocalStack has no RedriveExecution; the order then stays open and the check reports it as lost.
+          log(`cannot redrive ${execution.name}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+  }
+  return redriven;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const profile: ChaosProfile = { ...PROFILES[options.profile], ...options.overrides };
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const random = seededRandom(seed);
+  const started = Date.now();
+  const log = (line: string) => options.log?.(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`);
+  const settleTimeoutMs = options.settleTimeoutMs ?? 120_000;
+  const exclusive = options.exclusive ?? true;
+
+  const { system, stop } = await openSystem(options);
+  let restoreVisibility = async () => {};
+  const injector = new FaultInjector(system, profile, random);
+  try {
+    if (needsInProcessHooks(profile) && !system.runtime) {
+      throw new Error(
+        `profile ${profile.name} needs the local engines' fault hooks; run it without --attach (only none and provider work attached)`,
+      );
+    }
+    const visibility = options.visibilityTimeoutSeconds ?? 4;
+    if (visibility > 0) restoreVisibility = await compressVisibility(system, visibility);
+    const sandboxBefore = await sandboxLedger(system);
+    const runId = randomUUID().slice(0, 8);
+    const email = `chaos-${runId}@example.com`;
+
+    log(`profile ${profile.name}: ${profile.description}; seed ${seed}`);
+    await injector.arm();
+    const driveStart = Date.now();
+    const { accepted, rejected } = await placeOrders(system, {
+      count: options.orders,
+      concurrency: options.concurrency,
+      tokens: profile.tokens,
+      random,
+      email,
+      runId,
+    });
+    const driveMs = Date.now() - driveStart;
+    log(`accepted ${accepted.length}, rejected ${rejected.length} in ${(driveMs / 1000).toFixed(1)} s`);
+
+    // Faults stay on until the orders have ended, so they hit the saga and the consumers, not just the accept path.
+    const settleStart = Date.now();
+    let lastOpen = -1;
+    const progress = (open: number) => {
+      if (open !== lastOpen) log(`${open} orders still open`);
+      lastOpen = open;
+    };
+    await waitForTerminal(system, accepted, settleStart + settleTimeoutMs, progress);
+    await injector.heal();
+    log('faults healed; waiting for the queues to drain');
+    await waitForQuiet(system, settleStart + settleTimeoutMs);
+    log('queues drained');
+    const settleMs = Date.now() - settleStart;
+
+    const redriveStart = Date.now();
+    const deadLetters = await redriveDeadLetterQueues(system);
+    const executionsRedriven = await redriveFailedExecutions(system, accepted, log);
+    if (deadLetters.length > 0 || executionsRedriven > 0) {
+      log(
+        `redrove ${deadLetters.reduce((n, d) => n + d.redriven, 0)} dead-lettered messages and ${executionsRedriven} executions`,
+      );
+      const redriveDeadline = Date.now() + settleTimeoutMs;
+      await waitForTerminal(system, accepted, redriveDeadline, progress);
+      await waitForQuiet(system, redriveDeadline);
+    }
+    const redriveMs = Date.now() - redriveStart;
+
+    log('checking the ledger');
+    const check = async () =>
+      checkLedger({
+        requested: options.orders,
+        observations: await observeOrders(system, accepted, email),
+        rejected,
+        ...(exclusive
+          ? { sandboxTotals: { before: sandboxBefore, after: await sandboxLedger(system) } }
+          : {}),
+        deadLetters,
+        executionsRedriven,
+      });
+    let ledger = await check();
+    // Without queue depths to watch (a deployed stack), effects may still be on their way: look again until the
+    // deadline before calling anything lost.
+    const effectsDeadline = Date.now() + (Object.keys(system.queues).length === 0 ? settleTimeoutMs : 0);
+    while (ledger.counts.lostEffects + ledger.counts.lostOrders > 0 && Date.now() < effectsDeadline) {
+      await sleep(2_000);
+      ledger = await check();
+    }
+    return {
+      ...ledger,
+      profile: profile.name,
+      seed,
+      concurrency: options.concurrency,
+      faults: injector.stats(),
+      timingsMs: { drive: driveMs, settle: settleMs, redrive: redriveMs, total: Date.now() - started },
+      acceptRate: accepted.length / Math.max(0.001, driveMs / 1000),
+    };
+  } finally {
+    await injector.heal().catch(() => {});
+    await restoreVisibility().catch(() => {});
+    await stop();
+  }
+}

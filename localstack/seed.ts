@@ -1,0 +1,63 @@
+/**
+ * After `cdklocal deploy`: puts the demo catalogue into the stack's table, issues API keys for the e2e clients, and
+ * writes `localstack/e2e.env` so the suite runs against LocalStack with `set -a; . localstack/e2e.env; set +a`.
+ * A deployed stack has no stock and no keys until someone creates them; locally `npm start` does this itself.
+ *
+ * Usage: tsx localstack/seed.ts <outputs.json> [stackName]   (AWS_ENDPOINT_URL points at LocalStack)
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DEMO_CATALOGUE, issueApiKeys, putStock } from '#local/seed.ts';
+
+/** The clients the e2e files use: alice and bob (isolation), chaos (the chaos run), mallory (bad input). */
+const E2E_CLIENTS = ['alice', 'bob', 'chaos', 'mallory'];
+
+const [outputsArg = 'localstack/outputs.json', stackName = 'Buzzer'] = process.argv.slice(2);
+const outputsFile = path.resolve(outputsArg);
+const allOutputs = JSON.parse(await readFile(outputsFile, 'utf8')) as Record<string, Record<string, string>>;
+const outputs = allOutputs[stackName];
+if (!outputs?.TableName) {
+  throw new Error(
+    `${outputsFile} has no TableName output for stack ${stackName}: did the deployment finish?`,
+  );
+}
+for (const name of ['ApiUrl', 'SandboxUrl']) {
+  if (!outputs[name] || outputs[name].includes('unknown')) {
+    process.stderr.write(
+      `seed: output ${name} is missing or unresolved: this LocalStack image has no API Gateway v2 (HTTP APIs); ` +
+        'the API routes of the e2e suite cannot run here (see README, "Running on LocalStack")\n',
+    );
+  }
+}
+
+const client = new DynamoDBClient({});
+const doc = DynamoDBDocumentClient.from(client);
+await putStock(doc, outputs.TableName, DEMO_CATALOGUE);
+const keys = await issueApiKeys(doc, outputs.TableName, E2E_CLIENTS);
+client.destroy();
+
+const env = {
+  BUZZER_TARGET: 'localstack',
+  BUZZER_OUTPUTS_FILE: outputsFile,
+  BUZZER_API_KEYS: Object.entries(keys)
+    .map(([clientId, key]) => `${clientId}=${key}`)
+    .join(','),
+  AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL ?? 'http://localhost.localstack.cloud:4566',
+  AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+};
+const envFile = path.join(path.dirname(outputsFile), 'e2e.env');
+await writeFile(
+  envFile,
+  `${Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n')}\n`,
+  { mode: 0o600 },
+);
+process.stdout.write(
+  `seed: catalogue and API keys for ${E2E_CLIENTS.join(', ')} in ${outputs.TableName}\n` +
+    `seed: run the e2e suite against LocalStack with:\n  set -a; . ${path.relative(process.cwd(), envFile)}; set +a; npm run test:e2e\n`,
+);

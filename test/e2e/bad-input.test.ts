@@ -1,0 +1,545 @@
+/**
+ * Bad input, property-based: malformed, oversized, wrongly typed and hostile bodies, headers and ids at every route of
+ * the client API, and (locally) junk events at every consumer. Whatever arrives, the system answers 4xx with a
+ * message (or, for a consumer, fails the event with a named error), writes nothing, and keeps serving.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCloudAssembly } from '#local/template/assembly.ts';
+import { SUPPORTED_CURRENCIES } from '#shared/currency.ts';
+import { type SystemUnderTest, systemFromRuntime } from '../../chaos/system.ts';
+import { ApiClient, type HttpResult, orderBody, SandboxClient } from './client.ts';
+import { type TableAccess, tableAccess } from './table.ts';
+import { startTarget, type Target, targetName } from './target.ts';
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Enough cases per property to find the odd ones, few enough for the suite's time budget. */
+const RUNS = 60;
+/** Route keys of the client API when no synthesized template is at hand (a deployed target without cdk.out). */
+const DOCUMENTED_ROUTES = [
+  'POST /orders',
+  'GET /orders/{trackingId}',
+  'POST /webhooks',
+  'GET /webhooks',
+  'DELETE /webhooks/{id}',
+];
+
+/** A client of its own: on a deployed stack shared with other test files, its items are the ones to watch. */
+const CLIENT = 'mallory';
+
+let target: Target;
+let mallory: ApiClient;
+let table: TableAccess;
+let routes: string[];
+
+beforeAll(async () => {
+  target = await startTarget({ clients: [CLIENT] });
+  const key = target.apiKeys[CLIENT];
+  if (!key)
+    throw new Error(`BUZZER_API_KEYS has no key for client ${CLIENT} (localstack/seed.ts issues one)`);
+  mallory = new ApiClient(target.apiUrl, key);
+  table = tableAccess(target);
+  routes = await clientRoutes();
+});
+
+afterAll(async () => {
+  table?.close();
+  await target?.stop();
+});
+
+/** Every route of the client API in the template (the sandbox's catch-all `ANY /{proxy+}` is not the product). */
+async function clientRoutes(): Promise<string[]> {
+  const cdkOut = path.join(PROJECT_ROOT, 'cdk.out');
+  if (!existsSync(cdkOut)) return DOCUMENTED_ROUTES;
+  const { template } = await loadCloudAssembly(cdkOut, target.runtime?.info.stackName);
+  return Object.values(template.Resources)
+    .filter((resource) => resource.Type === 'AWS::ApiGatewayV2::Route')
+    .map((resource) => String(resource.Properties?.RouteKey))
+    .filter((key) => !key.includes('{proxy+}'))
+    .sort();
+}
+
+/**
+ * Items per entity (the pk prefix). Failure records (`FAILURE#…`) are left out: a worker logs why a message failed,
+ * by design, so an operator can read it next to the DLQ; everything else must stay exactly as it was. On a deployed
+ * stack, which other test files use at the same time, only the items of this file's client are counted.
+ */
+async function stateCounts(): Promise<Record<string, number>> {
+  const scoped = target.runtime === undefined;
+  const counts: Record<string, number> = {};
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await table.doc.send(
+      new ScanCommand({
+        TableName: table.tableName,
+        ProjectionExpression: 'pk',
+        ExclusiveStartKey: startKey,
+        ...(scoped
+          ? {
+              FilterExpression: 'clientId = :client OR pk = :clientPk OR begins_with(pk, :idempotency)',
+              ExpressionAttributeValues: {
+                ':client': CLIENT,
+                ':clientPk': `CLIENT#${CLIENT}`,
+                ':idempotency': `IDEMPOTENCY#${CLIENT}#`,
+              },
+            }
+          : {}),
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const entity = String(item.pk).split('#')[0] ?? '';
+      if (entity !== 'FAILURE') counts[entity] = (counts[entity] ?? 0) + 1;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return counts;
+}
+
+/** Runs `property` and proves the table holds the same items afterwards. */
+async function writesNothing(property: () => Promise<void>): Promise<void> {
+  const before = await stateCounts();
+  await property();
+  expect(await stateCounts()).toEqual(before);
+}
+
+function expectRejected(result: HttpResult, allowed: number[], what: string): void {
+  expect(allowed, `${what} → ${result.status} ${JSON.stringify(result.body)}`).toContain(result.status);
+  const body = result.body as { error?: { message?: unknown }; message?: unknown } | undefined;
+  const message = body?.error?.message ?? body?.message;
+  expect(
+    typeof message === 'string' && message.trim().length > 0,
+    `${what}: no message in ${JSON.stringify(body)}`,
+  ).toBe(true);
+}
+
+// ----- generators --------------------------------------------------------------------------------------------------
+
+const HOSTILE = [
+  '__proto__',
+  'constructor',
+  '../../../etc/passwd',
+  '..%2F..%2Fadmin',
+  "'; DROP TABLE orders; --",
+  '<script>alert(1)</script>',
+  ['$', '{jndi:ldap://127.0.0.1/a}'].join(''), // the log4shell probe, spelled so it is plainly data
+  '{{7*7}}',
+  '\u0000',
+  '\uFEFF',
+  'ORDER#00000000-0000-0000-0000-000000000000',
+  'APIKEY#x',
+  '%00',
+  'null',
+  'NaN',
+  '1e309',
+  '😀'.repeat(40),
+  'a'.repeat(300),
+];
+
+/** Strings an attacker or a broken client sends: odd constants, any code point (lone surrogates too), graphemes. */
+const hostileString = fc.oneof(
+  fc.constantFrom(...HOSTILE),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+);
+/** The same without lone surrogates, which cannot be put into a URL at all. */
+const hostilePathSegment = fc.oneof(
+  fc.constantFrom(...HOSTILE),
+  fc.string({ unit: 'grapheme', maxLength: 60 }),
+);
+
+const notString = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer()),
+  fc.object(),
+);
+const notNumber = fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer()), fc.object());
+const notObject = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.jsonValue()),
+);
+/** The API's rule for ids that end up in table keys: a string that breaks it can never be valid. */
+const KEY_SAFE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+const unsafeId = hostileString.filter((s) => !KEY_SAFE.test(s) || s.length > 64);
+
+/** A valid order with exactly one field replaced by a value that can never be valid there. */
+const wronglyTypedOrder = fc
+  .oneof(
+    fc.record({ at: fc.constant(['customer']), value: notObject }),
+    fc.record({ at: fc.constant(['customer', 'id']), value: fc.oneof(notString, unsafeId) }),
+    fc.record({
+      at: fc.constant(['customer', 'email']),
+      value: fc.oneof(
+        notString,
+        hostileString.filter((s) => !s.includes('@')),
+      ),
+    }),
+    fc.record({
+      at: fc.constant(['items']),
+      value: fc.oneof(
+        notObject.filter((v) => !Array.isArray(v)),
+        fc.constant([]),
+      ),
+    }),
+    fc.record({ at: fc.constant(['items', '0', 'sku']), value: fc.oneof(notString, unsafeId) }),
+    fc.record({
+      at: fc.constant(['items', '0', 'quantity']),
+      value: fc.oneof(notNumber, fc.integer({ max: 0 }), fc.double({ min: 0.01, max: 10, noInteger: true })),
+    }),
+    fc.record({
+      at: fc.constant(['currency']),
+      value: fc.oneof(
+        notString,
+        hostileString.filter((s) => !(SUPPORTED_CURRENCIES as string[]).includes(s)),
+      ),
+    }),
+    fc.record({
+      at: fc.constant(['paymentToken']),
+      value: fc.oneof(notString, fc.constant(''), fc.constant('tok ok')),
+    }),
+    fc.record({ at: fc.constant(['unexpected']), value: fc.jsonValue() }),
+  )
+  .map(({ at, value }) => {
+    const body = JSON.parse(JSON.stringify(orderBody())) as Record<string, unknown>;
+    let node: Record<string, unknown> = body;
+    for (const key of at.slice(0, -1)) node = node[key] as Record<string, unknown>;
+    node[at.at(-1) ?? ''] = value;
+    return JSON.stringify(body);
+  });
+
+const validOrderJson = JSON.stringify(orderBody());
+const malformedJson = fc.oneof(
+  fc.string({ maxLength: 200 }).filter((s) => {
+    try {
+      JSON.parse(s);
+      return false;
+    } catch {
+      return true;
+    }
+  }),
+  fc.integer({ min: 1, max: validOrderJson.length - 1 }).map((cut) => validOrderJson.slice(0, cut)),
+  fc.constantFrom(
+    `${validOrderJson}}`,
+    `${validOrderJson},`,
+    `[${validOrderJson}]`,
+    "{'single': 'quotes'}",
+    '',
+  ),
+);
+const notAnObjectJson = fc
+  .oneof(fc.jsonValue(), fc.array(fc.jsonValue()))
+  .filter((v) => typeof v !== 'object' || v === null || Array.isArray(v))
+  .map((v) => JSON.stringify(v) ?? 'null');
+/** Just over the 16 KiB limit of POST /orders, up to a few times it. */
+const oversized = fc.integer({ min: 17 * 1024, max: 100 * 1024 }).map((size) =>
+  JSON.stringify({
+    ...orderBody(),
+    customer: { id: 'c-1', email: 'a@example.com', name: 'x'.repeat(size) },
+  }),
+);
+
+const badOrderBody = fc.oneof(malformedJson, notAnObjectJson, wronglyTypedOrder, oversized);
+
+/** Idempotency keys that break the contract (1–255 printable ASCII) yet can travel in an HTTP header. */
+const badIdempotencyKey = fc.oneof(
+  fc.string({
+    unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+    minLength: 256,
+    maxLength: 400,
+  }),
+  fc
+    .tuple(fc.string({ maxLength: 20 }), fc.integer({ min: 0x80, max: 0xff }))
+    .map(([prefix, code]) => `${prefix.replace(/[^\x20-\x7e]/g, '')}${String.fromCharCode(code)}`),
+);
+
+// ----- the client API ----------------------------------------------------------------------------------------------
+
+describe('bad input at every route of the client API', () => {
+  it('POST /orders: malformed, wrongly typed, oversized and hostile bodies answer 400/413 with a message', async () => {
+    await writesNothing(() =>
+      fc.assert(
+        fc.asyncProperty(badOrderBody, async (body) => {
+          const result = await mallory.placeOrder(body, randomUUID());
+          expectRejected(result, [400, 413], body.slice(0, 200));
+        }),
+        { numRuns: RUNS },
+      ),
+    );
+  });
+
+  it('POST /orders: missing or hostile Idempotency-Key on a valid body answers 400', async () => {
+    await writesNothing(() =>
+      fc.assert(
+        fc.asyncProperty(fc.option(badIdempotencyKey, { nil: undefined }), async (key) => {
+          const result = await mallory.request(
+            'POST',
+            '/orders',
+            validOrderJson,
+            key === undefined ? {} : { 'idempotency-key': key },
+          );
+          expectRejected(result, [400], `key ${JSON.stringify(key)}`);
+        }),
+        { numRuns: RUNS / 2 },
+      ),
+    );
+  });
+
+  it('every route: ids, bodies and query strings that are not ours answer 4xx with a message, never 5xx', async () => {
+    const routeArb = fc.constantFrom(...routes);
+    await writesNothing(() =>
+      fc.assert(
+        fc.asyncProperty(
+          routeArb,
+          hostilePathSegment,
+          badOrderBody,
+          hostilePathSegment,
+          async (route, id, body, query) => {
+            const [method = 'GET', template = '/'] = route.split(' ');
+            const filled = template.replace(/\{[^}]+\}/g, () => encodeURIComponent(id));
+            const url = `${filled}?q=${encodeURIComponent(query)}`;
+            const result = await mallory.request(
+              method,
+              url,
+              method === 'GET' || method === 'DELETE' ? undefined : body,
+            );
+            expect(result.status, `${method} ${url} → ${JSON.stringify(result.body)}`).toBeLessThan(500);
+            // Listing one's own webhooks is the one route that succeeds whatever the query says.
+            if (result.status >= 400 || route !== 'GET /webhooks') {
+              expectRejected(result, [400, 404, 405, 409, 413, 415, 422], `${method} ${url}`);
+            }
+          },
+        ),
+        { numRuns: RUNS },
+      ),
+    );
+  });
+
+  it('every route: a junk or missing Authorization answers 401/403 and reaches no handler', async () => {
+    const credentials = fc.oneof(
+      fc.constant(undefined),
+      hostilePathSegment.map((s) => `Bearer ${encodeURIComponent(s)}`),
+      fc.constantFrom('Bearer', 'Basic YWxpY2U6c2VjcmV0', `bearer ${target.apiKeys[CLIENT] ?? ''}x`, 'bzk_'),
+    );
+    await writesNothing(() =>
+      fc.assert(
+        fc.asyncProperty(fc.constantFrom(...routes), credentials, async (route, authorization) => {
+          const [method = 'GET', template = '/'] = route.split(' ');
+          const url = `${target.apiUrl}${template.replace(/\{[^}]+\}/g, randomUUID())}`;
+          const response = await fetch(url, {
+            method,
+            headers: {
+              'content-type': 'application/json',
+              'idempotency-key': randomUUID(),
+              ...(authorization === undefined ? {} : { authorization }),
+            },
+            ...(method === 'GET' || method === 'DELETE' ? {} : { body: validOrderJson }),
+          });
+          const text = await response.text();
+          expect(
+            [401, 403],
+            `${route} with ${JSON.stringify(authorization)} → ${response.status} ${text}`,
+          ).toContain(response.status);
+          expect(text).toMatch(/\w/);
+        }),
+        { numRuns: RUNS / 2 },
+      ),
+    );
+  });
+});
+
+// ----- the consumers (local: invoked directly through the Lambda service) -----------------------------------------
+
+if (targetName() === 'local') {
+  describe('junk events at every consumer', () => {
+    let system: SystemUnderTest;
+
+    beforeAll(async () => {
+      if (!target.runtime) throw new Error('no local runtime');
+      system = await systemFromRuntime(target.runtime, path.join(PROJECT_ROOT, 'cdk.out'), CLIENT);
+    });
+
+    afterAll(() => system?.close());
+
+    const invoke = (logicalId: string, event: unknown) => {
+      const name = system.functions[logicalId];
+      if (!name || !system.runtime) throw new Error(`no function ${logicalId}`);
+      return system.runtime.engines.lambda.invoke(name, event);
+    };
+
+    /** Either an answer, or a failure that says what was wrong in words and is not a crash or a timeout. */
+    function expectHandled(
+      result: { payload?: unknown; error?: { errorType: string; errorMessage: string } },
+      what: string,
+    ) {
+      if (!result.error) return;
+      expect(result.error.errorType, `${what}: ${result.error.errorMessage}`).not.toMatch(
+        /^(Runtime\.|Sandbox\.)/,
+      );
+      expect(result.error.errorMessage.trim().length, what).toBeGreaterThan(0);
+    }
+
+    const attributeValue = fc.oneof(
+      fc.record({ S: hostileString }),
+      fc.record({ N: fc.oneof(fc.integer().map(String), hostileString) }),
+      fc.record({ BOOL: fc.boolean() }),
+      fc.record({ NULL: fc.constant(true) }),
+      fc.jsonValue(),
+    );
+    const junkImage = fc.oneof(
+      fc.dictionary(fc.string({ maxLength: 12 }), attributeValue, { maxKeys: 6 }),
+      // Outbox-shaped: the relay's filter lets it through, its fields are wrong.
+      fc.record({
+        pk: fc.oneof(fc.constant({ S: `OUTBOX#${randomUUID()}` }), attributeValue),
+        sk: fc.constant({ S: 'OUTBOX' }),
+        entity: fc.constant({ S: 'Outbox' }),
+        messageType: attributeValue,
+        payload: attributeValue,
+        createdAt: attributeValue,
+      }),
+    );
+    const junkStreamRecord = fc.oneof(
+      fc.jsonValue(),
+      fc.record(
+        {
+          eventID: fc.string(),
+          eventName: fc.oneof(fc.constantFrom('INSERT', 'MODIFY', 'REMOVE'), hostileString),
+          eventSource: fc.constant('aws:dynamodb'),
+          dynamodb: fc.record(
+            { NewImage: junkImage, SequenceNumber: fc.bigInt({ min: 1n, max: 10n ** 20n }).map(String) },
+            { requiredKeys: ['SequenceNumber'] },
+          ),
+        },
+        { requiredKeys: ['dynamodb'] },
+      ),
+    );
+
+    it('the outbox relay: junk stream records never publish, never write order state', async () => {
+      const relay = system.topology.streamConsumers[0] ?? '';
+      const published = { count: 0 };
+      system.runtime?.engines.events.setPutEventsFault(() => {
+        published.count += 1;
+        return undefined;
+      });
+      try {
+        await writesNothing(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.oneof(fc.record({ Records: fc.array(junkStreamRecord, { maxLength: 5 }) }), fc.jsonValue()),
+              async (event) => expectHandled(await invoke(relay, event), JSON.stringify(event).slice(0, 300)),
+            ),
+            { numRuns: RUNS },
+          ),
+        );
+      } finally {
+        system.runtime?.engines.events.setPutEventsFault(undefined);
+      }
+      expect(published.count).toBe(0);
+    });
+
+    it('saga steps: junk inputs and unknown orders fail with a named error or do nothing', async () => {
+      const stepInput = fc.oneof(
+        fc.jsonValue(),
+        fc.record(
+          {
+            orderId: fc.oneof(fc.uuid(), hostileString),
+            correlationId: fc.oneof(fc.uuid(), hostileString, notString),
+            error: fc.oneof(fc.record({ Error: fc.string(), Cause: fc.string() }), fc.jsonValue()),
+          },
+          { requiredKeys: ['orderId'] },
+        ),
+      );
+      await writesNothing(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.constantFrom(...system.topology.stateMachineSteps),
+            stepInput,
+            async (step, input) => {
+              const result = await invoke(step, input);
+              expectHandled(result, `${step} ${JSON.stringify(input).slice(0, 200)}`);
+              if (result.error) expect(['InvalidMessage', 'OrderNotFound']).toContain(result.error.errorType);
+            },
+          ),
+          { numRuns: RUNS },
+        ),
+      );
+    });
+
+    it('queue workers: every junk message is reported failed (for its DLQ), nothing is written', async () => {
+      const consumers = system.topology.sqsConsumers.map((c) => ({
+        logicalId: c.functionLogicalId,
+        queueArn: system.queues[c.queueLogicalId]?.arn ?? '',
+      }));
+      const body = fc.oneof(
+        fc.json(),
+        hostileString,
+        fc
+          .record({
+            id: fc.uuid(),
+            'detail-type': fc.constantFrom('OrderPlaced', 'OrderConfirmed', 'OrderCancelled'),
+            source: fc.constant('buzzer.orders'),
+            detail: fc.oneof(fc.jsonValue(), fc.record({ messageId: fc.uuid(), orderId: hostileString })),
+          })
+          .map((envelope) => JSON.stringify(envelope)),
+      );
+      await writesNothing(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.constantFrom(...consumers),
+            fc.array(fc.record({ messageId: fc.uuid(), body }), { minLength: 1, maxLength: 4 }),
+            async (consumer, messages) => {
+              const event = {
+                Records: messages.map((m) => ({
+                  messageId: m.messageId,
+                  receiptHandle: `junk-${m.messageId}`,
+                  body: m.body,
+                  attributes: { ApproximateReceiveCount: '1' },
+                  messageAttributes: {},
+                  md5OfBody: '',
+                  eventSource: 'aws:sqs',
+                  eventSourceARN: consumer.queueArn,
+                  awsRegion: 'us-east-1',
+                })),
+              };
+              const result = await invoke(consumer.logicalId, event);
+              expectHandled(result, `${consumer.logicalId} ${JSON.stringify(messages).slice(0, 300)}`);
+              if (!result.error) {
+                const failed = (result.payload as { batchItemFailures: Array<{ itemIdentifier: string }> })
+                  .batchItemFailures;
+                expect(failed.map((f) => f.itemIdentifier).sort()).toEqual(
+                  messages.map((m) => m.messageId).sort(),
+                );
+              }
+            },
+          ),
+          { numRuns: RUNS },
+        ),
+      );
+    });
+  });
+}
+
+describe('after all that', () => {
+  it('still serves: a good order confirms and is mailed', async () => {
+    const placed = await mallory.placeOrder(orderBody());
+
+    const order = await mallory.waitForOrder(placed.body.trackingId);
+
+    expect(order.status).toBe('CONFIRMED');
+    const sandbox = new SandboxClient(target.sandboxUrl);
+    await expect
+      .poll(async () => (await sandbox.mailFor(placed.body.trackingId)).body.messages.length, {
+        timeout: 15_000,
+      })
+      .toBe(1);
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * Helpers for the scenarios that inject faults through the local engines' hooks. They need the runtime in this
+ * process, so the scenarios using them are registered only when the target is local (see faults.test.ts).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LocalQueue } from '#local/runtime.ts';
+import { byLogicalName, type SystemUnderTest, systemFromRuntime } from '../../chaos/system.ts';
+import type { Target } from './target.ts';
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CDK_OUT = path.join(PROJECT_ROOT, 'cdk.out');
+
+/** The local system around the target's runtime, with the clients and the topology the chaos tooling uses. */
+export async function localSystem(target: Target): Promise<SystemUnderTest> {
+  if (!target.runtime) throw new Error('fault scenarios need the local runtime (BUZZER_TARGET=local)');
+  return systemFromRuntime(target.runtime, CDK_OUT, 'alice');
+}
+
+export function functionName(system: SystemUnderTest, logicalName: string): string {
+  const name = byLogicalName(system.functions, logicalName);
+  if (!name) throw new Error(`no function ${logicalName} in the template`);
+  return name;
+}
+
+export function queueNamed(system: SystemUnderTest, logicalName: string): LocalQueue {
+  const queue = byLogicalName(system.queues, logicalName);
+  if (!queue) throw new Error(`no queue ${logicalName} in the template`);
+  return queue;
+}
+
+/** Whether any of `needles` occurs anywhere in the JSON form of `value` (an event, a batch, a PutEvents entry). */
+export function mentions(value: unknown, ...needles: string[]): boolean {
+  const text = JSON.stringify(value) ?? '';
+  return needles.some((needle) => needle.length > 0 && text.includes(needle));
+}
+
+export interface SyntheticOrder {
+  orderId: string;
+  customerId: string;
+  email: string;
+  amount: number;
+}
+
+/**
+ * The SQS body an `OrderConfirmed` event has when EventBridge delivers it to a queue: what the notify and points
+ * workers receive. Used to put a batch of known messages on a queue in one call.
+ */
+export function orderConfirmedBody(order: SyntheticOrder): { messageId: string; body: string } {
+  const messageId = randomUUID();
+  const now = new Date().toISOString();
+  const body = {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'OrderConfirmed',
+    source: 'buzzer.orders',
+    account: '000000000000',
+    time: now,
+    region: 'us-east-1',
+    resources: [],
+    detail: {
+      messageId,
+      messageType: 'OrderConfirmed',
+      orderId: order.orderId,
+      clientId: 'alice',
+      correlationId: randomUUID(),
+      version: 4,
+      occurredAt: now,
+      payload: {
+        orderId: order.orderId,
+        status: 'CONFIRMED',
+        customer: { id: order.customerId, email: order.email, name: 'Batch Test' },
+        items: [{ sku: 'espresso', quantity: 1 }],
+        currency: 'EUR',
+        amount: order.amount,
+        paymentRef: `ch_${randomUUID().slice(0, 12)}`,
+        createdAt: now,
+      },
+    },
+  };
+  return { messageId, body: JSON.stringify(body) };
+}
+
+export interface RuntimeProcess {
+  info: { apiUrl: string; sandboxUrl: string; apiKeys: Record<string, string> };
+  child: ChildProcess;
+  /** Settles with the exit code (or the signal's name) once the process is gone. */
+  exited: Promise<number | string | null>;
+}
+
+/** Starts `test/e2e/runtime-child.ts` on `persistDir` and resolves once it printed its READY line. */
+export function spawnRuntimeProcess(persistDir: string, timeoutMs = 120_000): Promise<RuntimeProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(PROJECT_ROOT, 'test/e2e/runtime-child.ts'), persistDir],
+    {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the runtime process did not come up in ${timeoutMs} ms:\n${output.slice(-2000)}`));
+    }, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = output.split('\n').find((line) => line.startsWith('READY '));
+      if (!ready) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      // Keep draining the pipes so a chatty process never blocks on a full pipe.
+      child.stdout?.resume();
+      resolve({ info: JSON.parse(ready.slice('READY '.length)) as RuntimeProcess['info'], child, exited });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the runtime process exited (${code}) before it was ready:\n${output.slice(-2000)}`));
+    });
+  });
+}

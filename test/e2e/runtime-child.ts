@@ -1,0 +1,33 @@
+/**
+ * A local runtime in a process of its own, for the crash-restart scenario: the test kills this process with SIGKILL
+ * and starts it again on the same `--persist` directory. It is `npm start` (the same `startRuntime`) without the
+ * discovery file, which would clobber the one of a developer's running `npm start`, and with the test knobs: the
+ * scheduled reconciler runs every second and counts an order as stuck after a few seconds.
+ *
+ * Usage: tsx test/e2e/runtime-child.ts <persistDir>
+ * Prints one line `READY {"apiUrl":…,"sandboxUrl":…,"apiKeys":…}` when up; SIGTERM stops it cleanly.
+ */
+import { startRuntime } from '#local/runtime.ts';
+
+const persistDir = process.argv[2];
+if (!persistDir) {
+  process.stderr.write('usage: runtime-child.ts <persistDir>\n');
+  process.exit(2);
+}
+
+const runtime = await startRuntime({
+  synth: false,
+  persistDir,
+  apiPort: 0,
+  clients: ['alice'],
+  functionLogs: process.env.BUZZER_VERBOSE === '1',
+  retryIntervalOverrideMs: 200,
+  scheduleIntervalMs: 1_000,
+  environment: { STUCK_AFTER_SECONDS: '3', RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '2' },
+});
+const { apiUrl, sandboxUrl, apiKeys } = runtime.info;
+process.stdout.write(`READY ${JSON.stringify({ apiUrl, sandboxUrl, apiKeys })}\n`);
+
+process.on('SIGTERM', () => {
+  void runtime.stop().then(() => process.exit(0));
+});

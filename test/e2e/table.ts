@@ -1,0 +1,68 @@
+/**
+ * Direct access to the stack's table for scenarios that set stock levels or count points, on any target: the local
+ * runtime's own client, or for a deployed stack the `TableName` output and the SDK's default configuration (for
+ * LocalStack, `AWS_ENDPOINT_URL=http://localhost.localstack.cloud:4566` in the environment).
+ */
+import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Target } from './target.ts';
+
+export interface TableAccess {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  close(): void;
+}
+
+export function tableAccess(target: Target): TableAccess {
+  if (target.runtime) {
+    const tableName = target.runtime.info.outputs.TableName;
+    if (typeof tableName !== 'string') throw new Error('the local stack has no TableName output');
+    return { doc: target.runtime.clients.doc, tableName, close: () => {} };
+  }
+  const file = process.env.BUZZER_OUTPUTS_FILE ?? '';
+  const outputs = Object.values(
+    JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>,
+  )[0];
+  if (!outputs?.TableName) throw new Error(`${file} has no TableName output`);
+  const client = new DynamoDBClient({});
+  return {
+    doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+    tableName: outputs.TableName,
+    close: () => client.destroy(),
+  };
+}
+
+export async function stockLevel(table: TableAccess, sku: string): Promise<number | undefined> {
+  const { Item } = await table.doc.send(
+    new GetCommand({
+      TableName: table.tableName,
+      Key: { pk: `STOCK#${sku}`, sk: 'STOCK' },
+      ConsistentRead: true,
+    }),
+  );
+  return Item === undefined ? undefined : Number(Item.available);
+}
+
+/** The points items of one customer: the BALANCE item and one LEDGER#<orderId> line per credited order. */
+export async function pointsOf(
+  table: TableAccess,
+  customerId: string,
+): Promise<{ balance: number | undefined; ledger: Array<{ orderId: string; points: number }> }> {
+  const { Items = [] } = await table.doc.send(
+    new QueryCommand({
+      TableName: table.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `POINTS#${customerId}` },
+      ConsistentRead: true,
+    }),
+  );
+  const balance = Items.find((item) => item.sk === 'BALANCE');
+  return {
+    balance: balance === undefined ? undefined : Number(balance.balance),
+    ledger: Items.filter((item) => String(item.sk).startsWith('LEDGER#')).map((item) => ({
+      orderId: String(item.orderId),
+      points: Number(item.points),
+    })),
+  };
+}
