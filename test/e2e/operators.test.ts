@@ -240,40 +240,48 @@ if (targetName() === 'local') {
       for (const id of orderIds) expect(await mailsFor(id)).toBe(1);
     }, 150_000);
 
-    it('restarts a saga whose compensation failed, to completion', async () => {
+    it('redrives a saga whose compensation kept failing, so the remaining compensations run', async () => {
+      // Every provider call fails: AuthorizePayment runs out of retries, then VoidPayment (a compensation) does too,
+      // and the execution stops FAILED *in* VoidPayment with the order still PENDING.
       await sandbox.setFaults({ paymentFailureRate: 1 });
-      const placed = await alice.placeOrder(orderBody());
-      const orderId = placed.body.trackingId;
-      const arn = executionArn(`order-${orderId}`);
-      const failed = await until(
-        'the saga to fail in its compensation',
-        () =>
-          ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn })).catch(() => undefined),
-        (execution) => execution?.status === 'FAILED',
-      );
-      expect(failed?.error).toBe('CompensationFailed');
-      const status = await buzzer<StatusReport>('status');
-      expect(status.saga.failed).toContainEqual(expect.objectContaining({ orderId, orderStatus: 'PENDING' }));
+      try {
+        const placed = await alice.placeOrder(orderBody());
+        const orderId = placed.body.trackingId;
+        const arn = executionArn(`order-${orderId}`);
+        const failed = await until(
+          'the saga to fail in its compensation',
+          () =>
+            ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn })).catch(() => undefined),
+          (execution) => execution?.status === 'FAILED',
+        );
+        expect(failed?.error).toBe('PaymentProviderUnavailable');
+        const status = await buzzer<StatusReport>('status');
+        expect(status.saga.failed).toContainEqual(
+          expect.objectContaining({ orderId, orderStatus: 'PENDING' }),
+        );
 
-      await sandbox.setFaults({ paymentFailureRate: 0 });
-      const redrive = await buzzer<BulkRedriveResult>('saga', 'redrive', arn);
+        await sandbox.setFaults({ paymentFailureRate: 0 });
+        const redrive = await buzzer<BulkRedriveResult>('saga', 'redrive', arn);
 
-      expect(redrive.outcomes).toEqual([
-        expect.objectContaining({
-          orderId,
-          action: 'restarted',
-          attempt: 1,
-          executionArn: executionArn(`order-${orderId}-r1`),
-        }),
-      ]);
-      const order = await alice.waitForOrder(orderId);
-      expect(order.status).toBe('CONFIRMED');
-      expect((await sandbox.charge(orderId)).body.charge?.status).toBe('authorized');
-      await until(
-        'one mail',
-        () => mailsFor(orderId),
-        (n) => n === 1,
-      );
+        expect(redrive.outcomes).toEqual([
+          expect.objectContaining({ orderId, action: 'redriven', executionArn: arn }),
+        ]);
+        const order = await alice.waitForOrder(orderId);
+        expect(order.status).toBe('CANCELLED');
+        expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');
+        expect(order.timeline.map((t) => t.step).slice(-3)).toEqual([
+          'VoidPayment',
+          'ReleaseStock',
+          'CancelOrder',
+        ]);
+        await until(
+          'one mail',
+          () => mailsFor(orderId),
+          (n) => n === 1,
+        );
+      } finally {
+        await sandbox.setFaults({});
+      }
     }, 120_000);
 
     it('redrives an aborted STANDARD execution in place', async () => {
