@@ -45,6 +45,12 @@ const program = new Command('npm run chaos --')
     whole('visibility timeout'),
     4,
   )
+  .option(
+    '--lambda-concurrency <n>',
+    'execution environments per function of the runtime the run starts (slow payments hold one each)',
+    positive('lambda concurrency'),
+    8,
+  )
   .option('--no-synth', 'use the template already in cdk.out instead of running cdk synth')
   .option('--json', 'print the full report as JSON (with npm: `npm run -s chaos -- --json`)')
   .addHelpText(
@@ -65,6 +71,7 @@ const opts = program.opts<{
   settleTimeout: number;
   visibilityTimeout: number;
   synth: boolean;
+  lambdaConcurrency: number;
   json?: boolean;
 }>();
 
@@ -79,6 +86,7 @@ try {
     settleTimeoutMs: opts.settleTimeout * 1000,
     visibilityTimeoutSeconds: opts.visibilityTimeout,
     synth: opts.synth,
+    lambdaConcurrency: opts.lambdaConcurrency,
     log: (line) => process.stderr.write(`chaos: ${line}\n`),
   });
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));

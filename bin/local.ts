@@ -10,6 +10,11 @@ const int = (name: string) => (value: string) => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
   return n;
 };
+const positive = (name: string) => (value: string) => {
+  const n = int(name)(value);
+  if (n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
+  return n;
+};
 const rate = (value: string) => {
   const n = Number(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('a rate is a number from 0 to 1');
@@ -35,6 +40,16 @@ const program = new Command('npm start --')
   .option('--payment-latency <ms>', 'sandbox provider: extra latency on every payment call', int('latency'))
   .option('--payment-failure-rate <rate>', 'sandbox provider: share of payment calls answered 503', rate)
   .option('--mail-broken', 'sandbox mail sink: answer 503 to every mail (fills the notify DLQ)')
+  .option(
+    '--allow-loopback-webhooks',
+    'let clients register http://127.0.0.1 webhook receivers (local testing only; never on AWS)',
+  )
+  .option(
+    '--lambda-concurrency <n>',
+    'execution environments per function without reserved concurrency',
+    positive('lambda concurrency'),
+    4,
+  )
   .option(
     '--reconcile-every <seconds>',
     'run the scheduled functions this often instead of their schedule',
@@ -63,6 +78,7 @@ const opts = program.opts<{
   mailBroken?: boolean;
   reconcileEvery?: number;
   allowLoopbackWebhooks?: boolean;
+  lambdaConcurrency: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   functionLogs: boolean;
 }>();
@@ -79,6 +95,7 @@ const runtime = await startRuntime({
   scheduleIntervalMs: opts.reconcileEvery === undefined ? undefined : opts.reconcileEvery * 1000,
   writeDiscoveryFile: true,
   allowLoopbackWebhooks: opts.allowLoopbackWebhooks === true,
+  lambdaConcurrency: opts.lambdaConcurrency,
 }).catch((error: unknown) => {
   logger.error(error instanceof Error ? error.message : String(error));
   process.exit(1);

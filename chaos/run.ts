@@ -48,6 +48,12 @@ export interface ChaosOptions {
    * Off for a deployed stack other tests share. @default true
    */
   exclusive?: boolean;
+  /**
+   * Execution environments per function of a runtime the run starts itself. Slow and timing-out payment calls hold
+   * an environment of the sandbox and of AuthorizePayment each, so this, not the CPU, bounds the run's pace.
+   * @default 4 (the runtime's default)
+   */
+  lambdaConcurrency?: number;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -82,6 +88,7 @@ async function openSystem(
     // run tests what happens, not how long the deployed timers wait.
     retryIntervalOverrideMs: 200,
     environment: CHAOS_ENVIRONMENT,
+    ...(options.lambdaConcurrency === undefined ? {} : { lambdaConcurrency: options.lambdaConcurrency }),
   });
   const system = await systemFromRuntime(runtime, cdkOut);
   return {
@@ -179,7 +186,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const settleStart = Date.now();
     let lastOpen = -1;
     const progress = (open: number) => {
-      if (open !== lastOpen) log(`${open} orders still open`);
+      if (open !== lastOpen) log(`${open} ${open === 1 ? 'order' : 'orders'} still open`);
       lastOpen = open;
     };
     await waitForTerminal(system, accepted, settleStart + settleTimeoutMs, progress);

@@ -86,6 +86,11 @@ export interface RuntimeOptions {
   allowLoopbackWebhooks?: boolean;
   /** Write `.buzzer/runtime.json` so the operator CLI and `npm run demo` find this runtime. @default false */
   writeDiscoveryFile?: boolean;
+  /**
+   * Execution environments per function that has no reserved concurrency (a deployed account allows far more).
+   * Raise it when a run waits on slow downstreams rather than on the CPU. @default 4
+   */
+  lambdaConcurrency?: number;
   /** Poller cadence overrides (tests). */
   pollerTuning?: Partial<PollerTuning>;
   /**
@@ -263,6 +268,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
         ...options.environment,
       },
       reportLines: false,
+      ...(options.lambdaConcurrency === undefined ? {} : { defaultConcurrency: options.lambdaConcurrency }),
       logSink: (fn, line) => {
         if (sinkLines) sinkLines(fn, line);
         else if (printLines)

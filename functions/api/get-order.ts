@@ -1,4 +1,3 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
@@ -8,8 +7,8 @@ import {
   requireClientId,
   validationError,
 } from '#shared/http.ts';
-import { keys } from '#shared/keys.ts';
-import { orderIdSchema, orderRecordSchema, toOrderView } from '#shared/orders.ts';
+import { getOrder } from '#shared/order-store.ts';
+import { orderIdSchema, toOrderView } from '#shared/orders.ts';
 import * as z from '#shared/zod.ts';
 
 const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
@@ -23,10 +22,8 @@ export const handler = apiHandler(async (event) => {
   const { trackingId } = path.data;
 
   // Consistent read: a client polling right after its 202 must see its own order.
-  const { Item } = await documentClient.send(
-    new GetCommand({ TableName: config.TABLE_NAME, Key: keys.order(trackingId), ConsistentRead: true }),
-  );
+  const order = await getOrder({ doc: documentClient, tableName: config.TABLE_NAME }, trackingId);
   // Someone else's order answers exactly like an unknown one, so ids cannot be probed.
-  if (!Item || Item.clientId !== clientId) throw new ResourceNotFound('order');
-  return jsonResponse(200, toOrderView(orderRecordSchema.parse(Item)));
+  if (!order || order.clientId !== clientId) throw new ResourceNotFound('order');
+  return jsonResponse(200, toOrderView(order));
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { cancellationReasons, epochSeconds, reasonCode, type TableDeps } from './dynamodb.ts';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { cancellationReasons, epochSeconds, getItem, reasonCode, type TableDeps } from './dynamodb.ts';
 import {
   IDEMPOTENCY_TTL_SECONDS,
   type IdempotencyRecord,
@@ -122,14 +122,8 @@ async function readIdempotencyRecord(
   const delays = waitForCommit ? CONFLICT_READ_DELAYS_MS : [0];
   for (const delay of delays) {
     if (delay > 0) await sleep(delay);
-    const { Item } = await deps.doc.send(
-      new GetCommand({ TableName: deps.tableName, Key: key, ConsistentRead: true }),
-    );
-    if (Item) {
-      const record = idempotencyRecordSchema.parse(Item);
-      if (record.expiresAt >= epochSeconds(now)) return record;
-      return undefined;
-    }
+    const record = await getItem(deps, key, idempotencyRecordSchema, 'idempotency record');
+    if (record) return record.expiresAt >= epochSeconds(now) ? record : undefined;
   }
   return undefined;
 }

@@ -1,5 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { CorruptRecord } from './errors.ts';
+import type { ItemKey } from './keys.ts';
+import type * as z from './zod.ts';
 
 export interface TableDeps {
   doc: DynamoDBDocumentClient;
@@ -13,6 +16,32 @@ export interface TableDeps {
 export const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
   marshallOptions: { removeUndefinedValues: true },
 });
+
+/**
+ * A stored item checked against its schema. A mismatch is our data gone wrong, never the caller's input, so it is a
+ * `CorruptRecord` (a 500 and an alarm), not a `ZodError` that a handler could mistake for a 400.
+ */
+export function parseItem<T>(schema: z.ZodType<T>, item: Record<string, unknown>, what: string): T {
+  const parsed = schema.safeParse(item);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((issue) => issue.path.join('.') || '(item)').join(', ');
+    throw new CorruptRecord(`${what} has an unexpected shape (${fields})`);
+  }
+  return parsed.data;
+}
+
+/** A strongly consistent GetItem parsed with `schema`; undefined when there is no such item. */
+export async function getItem<T>(
+  deps: TableDeps,
+  key: ItemKey,
+  schema: z.ZodType<T>,
+  what: string,
+): Promise<T | undefined> {
+  const { Item } = await deps.doc.send(
+    new GetCommand({ TableName: deps.tableName, Key: key, ConsistentRead: true }),
+  );
+  return Item ? parseItem(schema, Item, what) : undefined;
+}
 
 export interface CancellationReason {
   Code?: string;

@@ -1,28 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type CancellationReason,
   cancellationReasons,
+  getItem,
   isConditionalCheckFailed,
   type TableDeps,
 } from './dynamodb.ts';
-import { ConcurrentModification, CorruptRecord, OrderNotFound } from './errors.ts';
+import { ConcurrentModification, OrderNotFound } from './errors.ts';
 import { keys } from './keys.ts';
 import { type OrderRecord, orderRecordSchema, type TimelineEntry } from './orders.ts';
 import type { TransactItem } from './outbox.ts';
 
 export async function getOrder(deps: TableDeps, orderId: string): Promise<OrderRecord | undefined> {
-  const { Item } = await deps.doc.send(
-    new GetCommand({ TableName: deps.tableName, Key: keys.order(orderId), ConsistentRead: true }),
-  );
-  if (!Item) return undefined;
-  const parsed = orderRecordSchema.safeParse(Item);
-  if (!parsed.success) {
-    throw new CorruptRecord(
-      `order ${orderId} is malformed: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
-    );
-  }
-  return parsed.data;
+  return getItem(deps, keys.order(orderId), orderRecordSchema, `order ${orderId}`);
 }
 
 export async function requireOrder(deps: TableDeps, orderId: string): Promise<OrderRecord> {

@@ -29,6 +29,8 @@ export interface TargetOptions {
   environment?: Record<string, string>;
   scheduleIntervalMs?: number;
   persistDir?: string;
+  /** Execution environments per function without reserved concurrency (local target). @default 4 */
+  lambdaConcurrency?: number;
   /** Print function logs (debugging). @default false */
   verbose?: boolean;
 }
@@ -76,6 +78,7 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
     environment: options.environment,
     scheduleIntervalMs: options.scheduleIntervalMs,
     persistDir: options.persistDir,
+    lambdaConcurrency: options.lambdaConcurrency,
     functionLogs: options.verbose ?? process.env.BUZZER_VERBOSE === '1',
   });
   const { apiUrl, sandboxUrl } = runtime.info;

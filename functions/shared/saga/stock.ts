@@ -1,5 +1,5 @@
-import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { TableDeps } from '../dynamodb.ts';
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { getItem, type TableDeps } from '../dynamodb.ts';
 import { InvalidOrderState, OutOfStock, UnknownSku } from '../errors.ts';
 import { keys } from '../keys.ts';
 import { commit, getOrder, orderUpdate, RETRY, requireOrder, withOptimisticRetry } from '../order-store.ts';
@@ -32,10 +32,7 @@ export interface ReservationResult {
 }
 
 async function getReservation(deps: TableDeps, orderId: string): Promise<Reservation | undefined> {
-  const { Item } = await deps.doc.send(
-    new GetCommand({ TableName: deps.tableName, Key: keys.reservation(orderId), ConsistentRead: true }),
-  );
-  return Item ? reservationSchema.parse(Item) : undefined;
+  return getItem(deps, keys.reservation(orderId), reservationSchema, `reservation of order ${orderId}`);
 }
 
 async function readStock(

@@ -10,8 +10,8 @@
  * Scheduling the next attempt swaps in a new token, so a duplicate or stale message finds nothing to do.
  */
 import { randomUUID } from 'node:crypto';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { epochSeconds, isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
+import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { epochSeconds, getItem, isConditionalCheckFailed, parseItem, type TableDeps } from '../dynamodb.ts';
 import { CorruptRecord } from '../errors.ts';
 import { ORDER_EVENT_TYPES } from '../events.ts';
 import type { ItemKey } from '../keys.ts';
@@ -97,13 +97,7 @@ export function attemptMessage(
 }
 
 function parseRecord(item: Record<string, unknown>): DeliveryRecord {
-  const parsed = deliveryRecordSchema.safeParse(item);
-  if (!parsed.success) {
-    throw new CorruptRecord(
-      `delivery ${String(item.deliveryId)} has an unexpected shape: ${parsed.error.message}`,
-    );
-  }
-  return parsed.data;
+  return parseItem(deliveryRecordSchema, item, `delivery ${String(item.deliveryId)}`);
 }
 
 export async function getDelivery(
@@ -111,14 +105,12 @@ export async function getDelivery(
   webhookId: string,
   deliveryId: string,
 ): Promise<DeliveryRecord | undefined> {
-  const { Item } = await deps.doc.send(
-    new GetCommand({
-      TableName: deps.tableName,
-      Key: deliveryKeys.delivery(webhookId, deliveryId),
-      ConsistentRead: true,
-    }),
+  return getItem(
+    deps,
+    deliveryKeys.delivery(webhookId, deliveryId),
+    deliveryRecordSchema,
+    `delivery ${deliveryId}`,
   );
-  return Item ? parseRecord(Item) : undefined;
 }
 
 export type CreateDeliveryResult =

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
-import { CorruptRecord } from '../errors.ts';
+import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { getItem, isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
 import type { OrderEventType } from '../events.ts';
 import { clientPartition, keys } from '../keys.ts';
 import * as z from '../zod.ts';
@@ -151,18 +150,7 @@ export async function getEndpoint(
   clientId: string,
   webhookId: string,
 ): Promise<EndpointRecord | undefined> {
-  const { Item } = await deps.doc.send(
-    new GetCommand({
-      TableName: deps.tableName,
-      Key: keys.webhook(clientId, webhookId),
-      ConsistentRead: true,
-    }),
-  );
-  if (!Item) return undefined;
-  const parsed = endpointRecordSchema.safeParse(Item);
-  if (!parsed.success)
-    throw new CorruptRecord(`webhook ${webhookId} has an unexpected shape: ${parsed.error.message}`);
-  return parsed.data;
+  return getItem(deps, keys.webhook(clientId, webhookId), endpointRecordSchema, `webhook ${webhookId}`);
 }
 
 /** The client's ENABLED endpoints subscribed to `eventType`: where one event fans out to. */
