@@ -5,8 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { TokenName } from '#functions/sandbox/tokens.ts';
+import { readPoints } from '#shared/points.ts';
 import { pickWeighted } from './profiles.ts';
 import type { SystemUnderTest } from './system.ts';
 
@@ -263,20 +264,15 @@ export async function pointsOf(
   system: SystemUnderTest,
   customerId: string,
 ): Promise<OrderObservation['points']> {
-  const { Items = [] } = await system.doc.send(
-    new QueryCommand({
-      TableName: system.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `POINTS#${customerId}` },
-      ConsistentRead: true,
-    }),
+  const { balance, ledger } = await readPoints(
+    { doc: system.doc, tableName: system.tableName },
+    system.clientId,
+    customerId,
   );
-  const lines = Items.filter((item) => String(item.sk).startsWith('LEDGER#'));
-  const balance = Items.find((item) => item.sk === 'BALANCE');
   return {
-    ledgerLines: lines.length,
-    ledgerPoints: lines.reduce((sum, item) => sum + Number(item.points ?? 0), 0),
-    balance: balance === undefined ? undefined : Number(balance.balance ?? 0),
+    ledgerLines: ledger.length,
+    ledgerPoints: ledger.reduce((sum, line) => sum + line.points, 0),
+    balance,
   };
 }
 

@@ -11,6 +11,13 @@ export const OPEN_OUTBOX_FAILED = 'OUTBOX#FAILED';
 
 export const clientPartition = (clientId: string): string => `CLIENT#${clientId}`;
 
+/**
+ * One customer's points as one API client knows them: customer ids are the client's own, so two clients' "c-1"
+ * are two people. Client ids cannot contain `#` (CLIENT_ID_PATTERN), so the key is unambiguous.
+ */
+export const pointsPartition = (clientId: string, customerId: string): string =>
+  `POINTS#${clientId}#${customerId}`;
+
 export const keys = {
   order: (orderId: string): ItemKey => ({ pk: `ORDER#${orderId}`, sk: 'ORDER' }),
   reservation: (orderId: string): ItemKey => ({ pk: `ORDER#${orderId}`, sk: 'RESERVATION' }),
@@ -25,9 +32,12 @@ export const keys = {
     pk: `EFFECT#${consumer}#${eventId}`,
     sk: 'EFFECT',
   }),
-  pointsBalance: (customerId: string): ItemKey => ({ pk: `POINTS#${customerId}`, sk: 'BALANCE' }),
-  pointsLedger: (customerId: string, orderId: string): ItemKey => ({
-    pk: `POINTS#${customerId}`,
+  pointsBalance: (clientId: string, customerId: string): ItemKey => ({
+    pk: pointsPartition(clientId, customerId),
+    sk: 'BALANCE',
+  }),
+  pointsLedger: (clientId: string, customerId: string, orderId: string): ItemKey => ({
+    pk: pointsPartition(clientId, customerId),
     sk: `LEDGER#${orderId}`,
   }),
   webhook: (clientId: string, webhookId: string): ItemKey => ({

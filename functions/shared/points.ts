@@ -1,10 +1,10 @@
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { wholeUnits } from './currency.ts';
 import { cancellationReasons, epochSeconds, reasonCode, type TableDeps } from './dynamodb.ts';
 import { EFFECT_RETENTION_SECONDS } from './effects.ts';
 import { InvalidMessage } from './errors.ts';
 import type { OrderEvent } from './events.ts';
-import { keys } from './keys.ts';
+import { keys, pointsPartition } from './keys.ts';
 
 export const POINTS_CONSUMER = 'points';
 
@@ -25,6 +25,7 @@ export async function creditPoints(
     throw new InvalidMessage(`OrderConfirmed ${detail.messageId} has no amount`);
   const points = wholeUnits(order.amount, order.currency);
   const customerId = order.customer.id;
+  const { clientId } = detail;
   const at = now.toISOString();
   try {
     await deps.doc.send(
@@ -49,8 +50,9 @@ export async function creditPoints(
             Put: {
               TableName: deps.tableName,
               Item: {
-                ...keys.pointsLedger(customerId, order.orderId),
+                ...keys.pointsLedger(clientId, customerId, order.orderId),
                 entity: 'Points',
+                clientId,
                 customerId,
                 orderId: order.orderId,
                 points,
@@ -65,12 +67,13 @@ export async function creditPoints(
           {
             Update: {
               TableName: deps.tableName,
-              Key: keys.pointsBalance(customerId),
+              Key: keys.pointsBalance(clientId, customerId),
               UpdateExpression:
-                'ADD balance :points SET entity = :entity, customerId = :customerId, updatedAt = :now',
+                'ADD balance :points SET entity = :entity, clientId = :clientId, customerId = :customerId, updatedAt = :now',
               ExpressionAttributeValues: {
                 ':points': points,
                 ':entity': 'Points',
+                ':clientId': clientId,
                 ':customerId': customerId,
                 ':now': at,
               },
@@ -91,4 +94,41 @@ export async function creditPoints(
     }
     throw error;
   }
+}
+
+export interface PointsAccount {
+  /** Undefined until the first credit. */
+  balance: number | undefined;
+  /** One line per credited order. */
+  ledger: Array<{ orderId: string; points: number }>;
+}
+
+/** A customer's balance and ledger lines (operators, the chaos ledger check and tests read them this way). */
+export async function readPoints(
+  deps: TableDeps,
+  clientId: string,
+  customerId: string,
+): Promise<PointsAccount> {
+  const items: Record<string, unknown>[] = [];
+  let cursor: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.doc.send(
+      new QueryCommand({
+        TableName: deps.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pointsPartition(clientId, customerId) },
+        ConsistentRead: true,
+        ExclusiveStartKey: cursor,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    cursor = page.LastEvaluatedKey;
+  } while (cursor);
+  const balance = items.find((item) => item.sk === 'BALANCE');
+  return {
+    balance: balance === undefined ? undefined : Number(balance.balance),
+    ledger: items
+      .filter((item) => String(item.sk).startsWith('LEDGER#'))
+      .map((item) => ({ orderId: String(item.orderId), points: Number(item.points) })),
+  };
 }

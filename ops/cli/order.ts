@@ -226,10 +226,18 @@ export async function orderStory(
     effects.push(...(Responses?.[tableName] ?? []));
   }
   const customerId = str((order.customer as Item | undefined)?.id);
-  const points = customerId
-    ? ((await doc.send(new GetCommand({ TableName: tableName, Key: keys.pointsLedger(customerId, orderId) })))
-        .Item ?? null)
-    : null;
+  const clientId = str(order.clientId);
+  const points =
+    customerId && clientId
+      ? ((
+          await doc.send(
+            new GetCommand({
+              TableName: tableName,
+              Key: keys.pointsLedger(clientId, customerId, orderId),
+            }),
+          )
+        ).Item ?? null)
+      : null;
 
   const executionArns = [
     executionArnFor(ctx.target.stateMachineArn, executionName(orderId)),

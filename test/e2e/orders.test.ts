@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
+import { pointsOf, tableAccess } from './table.ts';
 import { startTarget, type Target } from './target.ts';
 
 let target: Target;
@@ -109,6 +110,32 @@ describe('client isolation', () => {
 
     expect(asAlice.status).toBe(200);
     expect(asBob.status).toBe(404);
+  });
+
+  it("keeps each client's loyalty points apart when their customer ids collide", async () => {
+    const customer = { id: 'c-shared', email: 'ada@example.com' };
+    const [fromAlice, fromBob] = await Promise.all([
+      alice.placeOrder(orderBody({ customer })),
+      bob.placeOrder(orderBody({ customer, items: [{ sku: 'espresso', quantity: 4 }] })),
+    ]);
+    const table = tableAccess(target);
+
+    try {
+      await expect
+        .poll(async () => [
+          (await pointsOf(table, 'alice', customer.id)).balance,
+          (await pointsOf(table, 'bob', customer.id)).balance,
+        ])
+        .toEqual([5, 10]);
+      expect((await pointsOf(table, 'alice', customer.id)).ledger).toEqual([
+        { orderId: fromAlice.body.trackingId, points: 5 },
+      ]);
+      expect((await pointsOf(table, 'bob', customer.id)).ledger).toEqual([
+        { orderId: fromBob.body.trackingId, points: 10 },
+      ]);
+    } finally {
+      table.close();
+    }
   });
 
   it('rejects requests without a valid key', async () => {

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type PointsAccount, readPoints } from '#shared/points.ts';
 import type { Target } from './target.ts';
 
 export interface TableAccess {
@@ -44,25 +45,7 @@ export async function stockLevel(table: TableAccess, sku: string): Promise<numbe
   return Item === undefined ? undefined : Number(Item.available);
 }
 
-/** The points items of one customer: the BALANCE item and one LEDGER#<orderId> line per credited order. */
-export async function pointsOf(
-  table: TableAccess,
-  customerId: string,
-): Promise<{ balance: number | undefined; ledger: Array<{ orderId: string; points: number }> }> {
-  const { Items = [] } = await table.doc.send(
-    new QueryCommand({
-      TableName: table.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `POINTS#${customerId}` },
-      ConsistentRead: true,
-    }),
-  );
-  const balance = Items.find((item) => item.sk === 'BALANCE');
-  return {
-    balance: balance === undefined ? undefined : Number(balance.balance),
-    ledger: Items.filter((item) => String(item.sk).startsWith('LEDGER#')).map((item) => ({
-      orderId: String(item.orderId),
-      points: Number(item.points),
-    })),
-  };
+/** The points of one client's customer: the balance and one ledger line per credited order. */
+export function pointsOf(table: TableAccess, clientId: string, customerId: string): Promise<PointsAccount> {
+  return readPoints({ doc: table.doc, tableName: table.tableName }, clientId, customerId);
 }

@@ -78,14 +78,23 @@ describe('points worker', () => {
       ConditionExpression: 'attribute_not_exists(pk)',
     });
     expect(ledger?.Put).toMatchObject({
-      Item: { pk: 'POINTS#cust-1', sk: `LEDGER#${ORDER_ID}`, points: 25, amount: 2599, currency: 'EUR' },
+      Item: {
+        pk: 'POINTS#client-a#cust-1',
+        sk: `LEDGER#${ORDER_ID}`,
+        clientId: 'client-a',
+        customerId: 'cust-1',
+        points: 25,
+        amount: 2599,
+        currency: 'EUR',
+      },
       ConditionExpression: 'attribute_not_exists(pk)',
     });
     expect(balance?.Update).toMatchObject({
-      Key: { pk: 'POINTS#cust-1', sk: 'BALANCE' },
+      // Customer ids are the client's own: another client's "cust-1" is another balance.
+      Key: { pk: 'POINTS#client-a#cust-1', sk: 'BALANCE' },
       UpdateExpression:
-        'ADD balance :points SET entity = :entity, customerId = :customerId, updatedAt = :now',
-      ExpressionAttributeValues: { ':points': 25 },
+        'ADD balance :points SET entity = :entity, clientId = :clientId, customerId = :customerId, updatedAt = :now',
+      ExpressionAttributeValues: { ':points': 25, ':clientId': 'client-a', ':customerId': 'cust-1' },
     });
   });
 
