@@ -18,7 +18,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  ScanCommand,
+  paginateScan,
   type ScanCommandInput,
   TransactWriteCommand,
   UpdateCommand,
@@ -260,12 +260,7 @@ export class SandboxTable {
 
   private async scanAll(input: ScanCommandInput): Promise<Item[]> {
     const items: Item[] = [];
-    let startKey: Item | undefined;
-    do {
-      const page = await this.db.send(new ScanCommand({ ...input, ExclusiveStartKey: startKey }));
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for await (const page of paginateScan({ client: this.db }, input)) items.push(...(page.Items ?? []));
     return items;
   }
 

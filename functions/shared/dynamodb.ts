@@ -1,5 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  paginateQuery,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { CorruptRecord } from './errors.ts';
 import type { ItemKey } from './keys.ts';
 import type * as z from './zod.ts';
@@ -41,6 +46,24 @@ export async function getItem<T>(
     new GetCommand({ TableName: deps.tableName, Key: key, ConsistentRead: true }),
   );
   return Item ? parseItem(schema, Item, what) : undefined;
+}
+
+/**
+ * The items of a Query across all its pages (the SDK's paginator), stopping at the first page that brings the count
+ * to `limit`. With a FilterExpression the limit counts matching items, not items read.
+ */
+export async function queryItems(
+  deps: TableDeps,
+  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  const pages = paginateQuery({ client: deps.doc }, { ...input, TableName: deps.tableName });
+  for await (const page of pages) {
+    items.push(...(page.Items ?? []));
+    if (items.length >= limit) break;
+  }
+  return items;
 }
 
 export interface CancellationReason {

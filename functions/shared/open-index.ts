@@ -1,5 +1,4 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { TableDeps } from './dynamodb.ts';
+import { queryItems, type TableDeps } from './dynamodb.ts';
 
 /** The sparse GSI of unfinished items (docs/architecture.md, "Single table"): `openPk`, `openSk` = createdAt. */
 export const OPEN_INDEX = 'Open';
@@ -36,21 +35,15 @@ export async function queryOpenItems(
     conditions.push('openSk >= :after');
     values[':after'] = query.createdAfter.toISOString();
   }
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.doc.send(
-      new QueryCommand({
-        TableName: deps.tableName,
-        IndexName: OPEN_INDEX,
-        KeyConditionExpression: conditions.join(' AND '),
-        ExpressionAttributeValues: values,
-        Limit: Math.min(100, limit - items.length),
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey && items.length < limit);
+  const items = await queryItems(
+    deps,
+    {
+      IndexName: OPEN_INDEX,
+      KeyConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeValues: values,
+      Limit: Math.min(100, limit),
+    },
+    limit,
+  );
   return items.slice(0, limit);
 }

@@ -1,6 +1,6 @@
-import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { wholeUnits } from './currency.ts';
-import { cancellationReasons, epochSeconds, reasonCode, type TableDeps } from './dynamodb.ts';
+import { cancellationReasons, epochSeconds, queryItems, reasonCode, type TableDeps } from './dynamodb.ts';
 import { EFFECT_RETENTION_SECONDS } from './effects.ts';
 import { InvalidMessage } from './errors.ts';
 import type { OrderEvent } from './events.ts';
@@ -109,21 +109,11 @@ export async function readPoints(
   clientId: string,
   customerId: string,
 ): Promise<PointsAccount> {
-  const items: Record<string, unknown>[] = [];
-  let cursor: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.doc.send(
-      new QueryCommand({
-        TableName: deps.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pointsPartition(clientId, customerId) },
-        ConsistentRead: true,
-        ExclusiveStartKey: cursor,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    cursor = page.LastEvaluatedKey;
-  } while (cursor);
+  const items = await queryItems(deps, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': pointsPartition(clientId, customerId) },
+    ConsistentRead: true,
+  });
   const balance = items.find((item) => item.sk === 'BALANCE');
   return {
     balance: balance === undefined ? undefined : Number(balance.balance),

@@ -5,7 +5,7 @@ import {
   GetExecutionHistoryCommand,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
-import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, paginateScan, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
 import { keys } from '#shared/keys.ts';
 import { NOTIFY_CONSUMER } from '#shared/notify.ts';
@@ -157,22 +157,20 @@ async function executionStory(ctx: OpsContext, executionArn: string): Promise<Ex
 /** Items that name the order but live elsewhere: outbox items, failure records, webhook deliveries. */
 async function scanForOrder(ctx: OpsContext, orderId: string): Promise<Item[]> {
   const found: Item[] = [];
-  let startKey: Item | undefined;
   let pages = 0;
-  do {
-    const page = await ctx.clients.doc.send(
-      new ScanCommand({
-        TableName: ctx.target.tableName,
-        FilterExpression: 'aggregateId = :id OR (orderId = :id AND NOT begins_with(pk, :orderPk))',
-        ExpressionAttributeValues: { ':id': orderId, ':orderPk': 'ORDER#' },
-        ExclusiveStartKey: startKey,
-      }),
-    );
+  const scan = paginateScan(
+    { client: ctx.clients.doc },
+    {
+      TableName: ctx.target.tableName,
+      FilterExpression: 'aggregateId = :id OR (orderId = :id AND NOT begins_with(pk, :orderPk))',
+      ExpressionAttributeValues: { ':id': orderId, ':orderPk': 'ORDER#' },
+    },
+  );
+  for await (const page of scan) {
     found.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
     pages += 1;
     if (pages % 10 === 0) ctx.progress(`scanned ${pages} pages of the table`);
-  } while (startKey);
+  }
   return found;
 }
 

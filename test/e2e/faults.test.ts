@@ -270,7 +270,9 @@ if (targetName() === 'local') {
       );
       orderId = placed.body.trackingId;
       const order = await alice.waitForOrder(orderId);
-      await expect.poll(async () => (await pointsOf(table, 'alice', customerId)).ledger.length, SETTLE).toBe(1);
+      await expect
+        .poll(async () => (await pointsOf(table, 'alice', customerId)).ledger.length, SETTLE)
+        .toBe(1);
       await expect.poll(() => mailCount(orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
 
       // Then the same stream batches replayed to the relay (once, then twice at the same time) and the same SQS
@@ -315,7 +317,10 @@ if (targetName() === 'local') {
       expect(charge.body.calls).toBe(1);
       expect(charge.body.refunds).toEqual([]);
       expect(await mailCount(orderId)).toEqual({ messages: 1, calls: 1 });
-      expect(await pointsOf(table, 'alice', customerId)).toEqual({ balance: 11, ledger: [{ orderId, points: 11 }] });
+      expect(await pointsOf(table, 'alice', customerId)).toEqual({
+        balance: 11,
+        ledger: [{ orderId, points: 11 }],
+      });
       // The scenario did what it says: each consumer on the order's path really got duplicates.
       for (const logical of [
         'OutboxRelayHandlerFunction',

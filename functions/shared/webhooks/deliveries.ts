@@ -11,7 +11,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { epochSeconds, getItem, isConditionalCheckFailed, parseItem, type TableDeps } from '../dynamodb.ts';
+import {
+  epochSeconds,
+  getItem,
+  isConditionalCheckFailed,
+  parseItem,
+  queryItems,
+  type TableDeps,
+} from '../dynamodb.ts';
 import { CorruptRecord } from '../errors.ts';
 import { ORDER_EVENT_TYPES } from '../events.ts';
 import type { ItemKey } from '../keys.ts';
@@ -392,28 +399,25 @@ export async function listFailedDeliveries(
   webhookId: string,
   limit: number,
 ): Promise<DeliveryRecord[]> {
-  const failed: DeliveryRecord[] = [];
-  let cursor: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.doc.send(
-      new QueryCommand({
-        TableName: deps.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        FilterExpression: '#status = :failed',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':pk': endpointPartition(webhookId),
-          ':prefix': 'DELIVERY#',
-          ':failed': 'FAILED',
-        },
-        ConsistentRead: true,
-        ExclusiveStartKey: cursor,
-      }),
-    );
-    for (const item of page.Items ?? []) failed.push(parseRecord(item));
-    cursor = page.LastEvaluatedKey;
-  } while (cursor && failed.length < limit);
-  return failed.sort((a, b) => a.createdAt.localeCompare(b.createdAt)).slice(0, limit);
+  const items = await queryItems(
+    deps,
+    {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      FilterExpression: '#status = :failed',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': endpointPartition(webhookId),
+        ':prefix': 'DELIVERY#',
+        ':failed': 'FAILED',
+      },
+      ConsistentRead: true,
+    },
+    limit,
+  );
+  return items
+    .map(parseRecord)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .slice(0, limit);
 }
 
 export const attemptViewSchema = z.object({

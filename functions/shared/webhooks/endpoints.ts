@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { getItem, isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
+import { getItem, isConditionalCheckFailed, parseItem, queryItems, type TableDeps } from '../dynamodb.ts';
 import type { OrderEventType } from '../events.ts';
 import { clientPartition, keys } from '../keys.ts';
 import * as z from '../zod.ts';
@@ -110,22 +110,15 @@ export async function createWebhook(
 
 /** The client's endpoints, without secrets. */
 export async function listWebhooks(deps: TableDeps, clientId: string): Promise<WebhookView[]> {
-  const webhooks: WebhookView[] = [];
-  let cursor: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.doc.send(
-      new QueryCommand({
-        TableName: deps.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': clientPartition(clientId), ':prefix': 'WEBHOOK#' },
-        ProjectionExpression: 'webhookId, #url, events, #status, createdAt, disabledReason, disabledAt',
-        ExpressionAttributeNames: { '#url': 'url', '#status': 'status' },
-        ExclusiveStartKey: cursor,
-      }),
-    );
-    for (const item of page.Items ?? []) webhooks.push(webhookItemSchema.parse(item));
-    cursor = page.LastEvaluatedKey;
-  } while (cursor);
+  const items = await queryItems(deps, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': clientPartition(clientId), ':prefix': 'WEBHOOK#' },
+    ProjectionExpression: 'webhookId, #url, events, #status, createdAt, disabledReason, disabledAt',
+    ExpressionAttributeNames: { '#url': 'url', '#status': 'status' },
+  });
+  const webhooks = items.map((item) =>
+    parseItem(webhookItemSchema, item, `webhook ${String(item.webhookId)}`),
+  );
   return webhooks.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 
