@@ -4,6 +4,7 @@ import { documentClient } from '#shared/dynamodb.ts';
 import { InvalidMessage } from '#shared/errors.ts';
 import { recordLogger } from '#shared/logger.ts';
 import { sqsBatchHandler } from '#shared/sqs.ts';
+import { DEFAULT_CIRCUIT_POLICY } from '#shared/webhooks/circuit.ts';
 import { dispatchDelivery } from '#shared/webhooks/dispatch.ts';
 import { deliveryMessageSchema } from '#shared/webhooks/messages.ts';
 import { sendWebhook } from '#shared/webhooks/sender.ts';
@@ -22,6 +23,14 @@ const config = loadConfig(
     WEBHOOK_RETRY_SCHEDULE_SECONDS: retryScheduleFromEnv,
     WEBHOOK_TIMEOUT_MS: positiveIntFromEnv('WEBHOOK_TIMEOUT_MS', DEFAULT_DELIVERY_TIMEOUT_MS),
     WEBHOOK_ALLOW_LOOPBACK_HTTP: allowLoopbackHttpFromEnv,
+    WEBHOOK_CIRCUIT_FAILURE_THRESHOLD: positiveIntFromEnv(
+      'WEBHOOK_CIRCUIT_FAILURE_THRESHOLD',
+      DEFAULT_CIRCUIT_POLICY.failureThreshold,
+    ),
+    WEBHOOK_CIRCUIT_COOLDOWN_SECONDS: positiveIntFromEnv(
+      'WEBHOOK_CIRCUIT_COOLDOWN_SECONDS',
+      DEFAULT_CIRCUIT_POLICY.baseCooldownMs / 1000,
+    ),
   }),
 );
 
@@ -34,6 +43,14 @@ const deps = {
   urlPolicy: { allowLoopbackHttp: config.WEBHOOK_ALLOW_LOOPBACK_HTTP },
   schedule: config.WEBHOOK_RETRY_SCHEDULE_SECONDS,
   timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+  circuit: {
+    failureThreshold: config.WEBHOOK_CIRCUIT_FAILURE_THRESHOLD,
+    baseCooldownMs: config.WEBHOOK_CIRCUIT_COOLDOWN_SECONDS * 1000,
+    maxCooldownMs: Math.max(
+      DEFAULT_CIRCUIT_POLICY.maxCooldownMs,
+      config.WEBHOOK_CIRCUIT_COOLDOWN_SECONDS * 1000,
+    ),
+  },
 };
 
 function parseMessage(body: string) {

@@ -35,7 +35,8 @@ export interface WebhooksProps {
  *
  * The fan-out writes one delivery record per subscribed endpoint and sends one message each; the dispatcher makes
  * one attempt per message. A dead endpoint therefore only ever delays its own messages: every request has a 10 s
- * deadline, the records of a batch run in parallel, and retries wait in the queue, not in a function.
+ * deadline, the records of a batch run in parallel, retries wait in the queue, not in a function, and after five
+ * failures in a row the endpoint's circuit opens so its new deliveries wait there too instead of taking slots.
  */
 export class Webhooks extends Construct {
   public readonly fanOut: QueueWorker;

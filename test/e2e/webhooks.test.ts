@@ -2,7 +2,7 @@
  * Webhooks through the whole system: order events → fan-out → delivery queue → dispatcher → a real HTTP receiver on
  * 127.0.0.1 (the local runtime allows loopback receivers only with `allowLoopbackWebhooks`). Every delivery is
  * verified with the published `standardwebhooks` library, not with Buzzer's own signing code. The retry schedule
- * is compressed to 0, 1, 1, 2 seconds through the functions' environment.
+ * is compressed to 0, 1, 1, 2 seconds and the circuit breaker's cooldown to 1 s through the functions' environment.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -91,16 +91,25 @@ let alice: ApiClient;
 let bob: ApiClient;
 let carol: ApiClient;
 let dave: ApiClient;
+let erin: ApiClient;
+let frank: ApiClient;
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
   target = await startTarget({
-    clients: ['alice', 'bob', 'carol', 'dave'],
+    clients: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'],
     allowLoopbackWebhooks: true,
-    environment: { WEBHOOK_RETRY_SCHEDULE_SECONDS: SCHEDULE },
+    environment: { WEBHOOK_RETRY_SCHEDULE_SECONDS: SCHEDULE, WEBHOOK_CIRCUIT_COOLDOWN_SECONDS: '1' },
   });
   const client = (id: string) => new ApiClient(target.apiUrl, target.apiKeys[id] ?? '');
-  [alice, bob, carol, dave] = [client('alice'), client('bob'), client('carol'), client('dave')];
+  [alice, bob, carol, dave, erin, frank] = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'].map(client) as [
+    ApiClient,
+    ApiClient,
+    ApiClient,
+    ApiClient,
+    ApiClient,
+    ApiClient,
+  ];
 });
 
 afterAll(async () => {
@@ -216,6 +225,56 @@ describe('delivery with retries', () => {
     expect(() =>
       new Webhook(endpoint.secret).verify(replayed?.body ?? '', replayed?.headers ?? {}),
     ).not.toThrow();
+  });
+});
+
+describe('a dead endpoint', () => {
+  it("trips its circuit instead of taking every event's attempts, while others are served; healed, each event arrives once", async () => {
+    let dead = true;
+    const deadHooks = await receiver(() => (dead ? 503 : 204));
+    const liveHooks = await receiver(() => 204);
+    const deadEndpoint = await register(erin, deadHooks.url, ['OrderPlaced', 'OrderConfirmed']);
+    await register(frank, liveHooks.url, ['OrderPlaced', 'OrderConfirmed']);
+    const orders = 15;
+    const events = orders * 2;
+
+    const placed = await Promise.all(Array.from({ length: orders }, () => erin.placeOrder(orderBody())));
+    await Promise.all(placed.map((p) => erin.waitForOrder(p.body.trackingId)));
+    // Meanwhile another client's endpoint gets all of its deliveries.
+    const live = await Promise.all(Array.from({ length: 3 }, () => frank.placeOrder(orderBody())));
+    await expect
+      .poll(() => liveHooks.received.filter((r) => r.answered === 204).length, { timeout: 20_000 })
+      .toBe(live.length * 2);
+    // Let the dead endpoint stay dead through a few cooldowns (1 s each), so held deliveries come back and probe.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+
+    // Without the breaker every event would have been sent at least once (and retried); with it, after five
+    // failures in a row only a probe per cooldown reaches the endpoint.
+    const whileDead = deadHooks.received.length;
+    expect(whileDead).toBeGreaterThanOrEqual(5);
+    expect(whileDead).toBeLessThan(events);
+
+    dead = false;
+    // A delivery whose attempts the probes used up is FAILED (and parked); enabling replays it, as an operator would.
+    await expect
+      .poll(
+        async () => {
+          await erin.request('POST', `/webhooks/${deadEndpoint.id}/enable`);
+          return byId(deadHooks.received.filter((r) => r.answered === 204)).size;
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toBe(events);
+    for (const [id, attempts] of byId(deadHooks.received)) {
+      expect(
+        attempts.filter((a) => a.answered === 204),
+        id,
+      ).toHaveLength(1);
+      expect(attempts.at(-1)?.answered, id).toBe(204);
+      expect(() =>
+        new Webhook(deadEndpoint.secret).verify(attempts.at(-1)?.body ?? '', attempts.at(-1)?.headers ?? {}),
+      ).not.toThrow();
+    }
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { TableDeps } from '../dynamodb.ts';
+import { type CircuitPolicy, circuitState, DEFAULT_CIRCUIT_POLICY, heldUntil } from './circuit.ts';
 import {
   type AttemptSummary,
   attemptMessage,
@@ -17,7 +18,13 @@ import {
   scheduleAttempt,
 } from './deliveries.ts';
 import { type EndpointRecord, getEndpoint } from './endpoints.ts';
-import { activeSecrets, disableEndpoint, markEndpointFailing, markEndpointHealthy } from './lifecycle.ts';
+import {
+  activeSecrets,
+  claimProbe,
+  disableEndpoint,
+  markEndpointFailing,
+  markEndpointHealthy,
+} from './lifecycle.ts';
 import { type DeliveryMessage, type DeliveryQueue, enqueueDelivery } from './messages.ts';
 import { classifyAttempt, decideNext, endpointFailingTooLong, type RetryDecision } from './retry.ts';
 import type { SendWebhook, WebhookResponse } from './sender.ts';
@@ -28,6 +35,8 @@ import { type AssertPublicUrlOptions, assertPublicUrl, UnsafeWebhookUrl } from '
 const EARLY_TOLERANCE_MS = 500;
 const USER_AGENT = 'Buzzer-Webhooks/1.0';
 const MAX_ERROR_LENGTH = 300;
+/** A probe's hold on a half-open circuit outlasts its request by this much (signing, logging, a slow write). */
+const PROBE_MARGIN_MS = 5_000;
 
 export interface DispatchDeps extends TableDeps {
   queue: DeliveryQueue;
@@ -38,6 +47,8 @@ export interface DispatchDeps extends TableDeps {
   /** Delay before each attempt in ms (retry.ts RETRY_SCHEDULE_MS unless configured). */
   schedule: readonly number[];
   timeoutMs: number;
+  /** @default DEFAULT_CIRCUIT_POLICY */
+  circuit?: CircuitPolicy;
   random?: () => number;
   clock?: () => Date;
 }
@@ -59,7 +70,9 @@ export type DispatchOutcome =
   | 'endpoint_disabled'
   | 'endpoint_deleted'
   /** An operator redrove a parked delivery: reopened for a fresh round. */
-  | 'replayed';
+  | 'replayed'
+  /** The endpoint's circuit is open: not sent, back on the queue for after the cooldown, its attempt not used. */
+  | 'held';
 
 export interface DispatchResult {
   outcome: DispatchOutcome;
@@ -133,6 +146,10 @@ export async function dispatchDelivery(
     return result('endpoint_disabled', { error });
   }
 
+  const policy = deps.circuit ?? DEFAULT_CIRCUIT_POLICY;
+  const held = await holdWhileCircuitOpen(deps, endpoint, record, message, now, policy);
+  if (held) return result('held', { nextAttemptAt: held.notBefore });
+
   const started = clock();
   const response = await attempt(deps, endpoint, record, started);
   const finished = clock();
@@ -150,9 +167,9 @@ export async function dispatchDelivery(
   // been retried stops here as FAILED, to be replayed when the endpoint is enabled again.
   let disableForFailing: string | undefined;
   if (decision.action === 'retry' || decision.action === 'give_up') {
-    const since = await markEndpointFailing(deps, record.clientId, record.webhookId, finished);
-    if (since && endpointFailingTooLong(since, finished)) {
-      disableForFailing = `failing_since:${since.toISOString()}`;
+    const streak = await markEndpointFailing(deps, record.clientId, record.webhookId, policy, finished);
+    if (streak && endpointFailingTooLong(streak.since, finished)) {
+      disableForFailing = `failing_since:${streak.since.toISOString()}`;
       if (decision.action === 'retry') decision = { action: 'disable_endpoint', reason: disableForFailing };
     }
   }
@@ -175,7 +192,7 @@ export async function dispatchDelivery(
   switch (decision.action) {
     case 'done':
       await finishDelivery(deps, message, 'DELIVERED', summary, finished);
-      if (endpoint.failingSince !== undefined) {
+      if (endpoint.failingSince !== undefined || endpoint.circuitOpenUntil !== undefined) {
         await markEndpointHealthy(deps, record.clientId, record.webhookId);
       }
       return result('delivered', summary);
@@ -210,6 +227,44 @@ export async function dispatchDelivery(
       return result('retry_scheduled', { ...summary, nextAttemptAt: next.notBefore });
     }
   }
+}
+
+/**
+ * While the endpoint's circuit is open, puts the delivery back on the queue for after the cooldown (same attempt
+ * number, new token) and returns the message that carries it. When the cooldown is over, the one worker that claims
+ * the probe sends; the others hold their deliveries until the probe's outcome is known. Undefined: send now.
+ */
+async function holdWhileCircuitOpen(
+  deps: DispatchDeps,
+  endpoint: EndpointRecord,
+  record: DeliveryRecord,
+  message: DeliveryMessage,
+  now: Date,
+  policy: CircuitPolicy,
+): Promise<DeliveryMessage | undefined> {
+  const seen = endpoint.circuitOpenUntil;
+  if (seen === undefined) return undefined;
+  let until: Date;
+  if (circuitState(seen, now) === 'open') {
+    until = new Date(seen);
+  } else {
+    const probeUntil = new Date(now.getTime() + deps.timeoutMs + PROBE_MARGIN_MS);
+    if (await claimProbe(deps, record.clientId, record.webhookId, seen, probeUntil)) return undefined;
+    until = probeUntil;
+  }
+  const next = await scheduleAttempt(
+    deps,
+    record,
+    {
+      attempt: record.attempt,
+      notBefore: heldUntil(until, policy, deps.random ?? Math.random),
+      previousToken: message.token,
+    },
+    { statusCode: record.lastStatusCode, error: record.lastError },
+    now,
+  );
+  await enqueueDelivery(deps.queue, next, now);
+  return next;
 }
 
 /** Validates the URL again (DNS may have changed since registration), signs with every active secret and sends. */

@@ -47,6 +47,10 @@ export const endpointRecordSchema = webhookItemSchema.extend({
   previousSecretExpiresAt: z.string().optional(),
   /** Set by the first failed attempt after a success; an endpoint failing for 5 days is disabled. */
   failingSince: z.string().optional(),
+  /** Failed attempts since the last success, across the endpoint's deliveries. */
+  consecutiveFailures: z.number().int().optional(),
+  /** While in the future, nothing is sent to the endpoint (circuit.ts). */
+  circuitOpenUntil: z.string().optional(),
 });
 export type EndpointRecord = z.infer<typeof endpointRecordSchema>;
 

@@ -1,12 +1,13 @@
 /**
- * What happens to an endpoint after registration: secret rotation with a grace period, auto-disable (410 Gone or
- * failing for too long) and re-enabling. All writes are conditional on the item existing under the caller's client
+ * What happens to an endpoint after registration: secret rotation with a grace period, its failing streak and
+ * circuit breaker (circuit.ts), auto-disable (410 Gone or failing for too long) and re-enabling. All writes are conditional on the item existing under the caller's client
  * partition, so a client can never touch another client's endpoint.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
 import { ConcurrentModification } from '../errors.ts';
 import { keys } from '../keys.ts';
+import { type CircuitPolicy, openUntil } from './circuit.ts';
 import { type EndpointRecord, getEndpoint, WebhookNotFound } from './endpoints.ts';
 import { generateSecret } from './signing.ts';
 
@@ -119,7 +120,8 @@ export async function enableEndpoint(deps: TableDeps, clientId: string, webhookI
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
-        UpdateExpression: 'SET #status = :enabled REMOVE disabledReason, disabledAt, failingSince',
+        UpdateExpression:
+          'SET #status = :enabled REMOVE disabledReason, disabledAt, failingSince, consecutiveFailures, circuitOpenUntil',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':enabled': 'ENABLED' },
@@ -131,36 +133,101 @@ export async function enableEndpoint(deps: TableDeps, clientId: string, webhookI
   }
 }
 
+export interface FailingStreak {
+  /** The first failure after the endpoint's last success. */
+  since: Date;
+  /** Failed attempts since then, this one included. */
+  consecutiveFailures: number;
+  /** Set when this failure opened (or kept open) the circuit (circuit.ts). */
+  circuitOpenUntil?: Date;
+}
+
 /**
- * Notes a failed attempt and answers since when the endpoint has been failing (the first failure after its last
- * success). Undefined when the endpoint is gone.
+ * Notes a failed attempt: extends the endpoint's failing streak and opens its circuit when the streak is long enough
+ * (circuit.ts). Undefined when the endpoint is gone.
  */
 export async function markEndpointFailing(
   deps: TableDeps,
   clientId: string,
   webhookId: string,
+  policy: CircuitPolicy,
   now = new Date(),
-): Promise<Date | undefined> {
+): Promise<FailingStreak | undefined> {
+  let streak: FailingStreak;
   try {
     const { Attributes } = await deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
-        UpdateExpression: 'SET failingSince = if_not_exists(failingSince, :now)',
+        UpdateExpression: 'SET failingSince = if_not_exists(failingSince, :now) ADD consecutiveFailures :one',
         ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':now': now.toISOString() },
+        ExpressionAttributeValues: { ':now': now.toISOString(), ':one': 1 },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
     const since = Attributes?.failingSince;
-    return typeof since === 'string' ? new Date(since) : now;
+    const count = Attributes?.consecutiveFailures;
+    streak = {
+      since: typeof since === 'string' ? new Date(since) : now,
+      consecutiveFailures: typeof count === 'number' ? count : 1,
+    };
   } catch (error) {
     if (isConditionalCheckFailed(error)) return undefined;
     throw error;
   }
+  const until = openUntil(streak.consecutiveFailures, streak.since, now, policy);
+  if (!until) return streak;
+  try {
+    // Only ever later: a straggler's failure must not shorten a cooldown a probe's failure just lengthened.
+    await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(clientId, webhookId),
+        UpdateExpression: 'SET circuitOpenUntil = :until',
+        ConditionExpression:
+          'attribute_exists(pk) AND (attribute_not_exists(circuitOpenUntil) OR circuitOpenUntil < :until)',
+        ExpressionAttributeValues: { ':until': until.toISOString() },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+  return { ...streak, circuitOpenUntil: until };
 }
 
-/** A success ends the failing streak. Only written when there is a streak, so healthy deliveries cost no write. */
+/**
+ * Lets one delivery through a half-open circuit: moves `circuitOpenUntil` from the value this worker saw to
+ * `probeUntil`, so concurrent workers find the circuit open again and hold their deliveries. False when another
+ * worker took the probe (or the circuit closed meanwhile).
+ */
+export async function claimProbe(
+  deps: TableDeps,
+  clientId: string,
+  webhookId: string,
+  seenOpenUntil: string,
+  probeUntil: Date,
+): Promise<boolean> {
+  try {
+    await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(clientId, webhookId),
+        UpdateExpression: 'SET circuitOpenUntil = :probeUntil',
+        ConditionExpression: 'circuitOpenUntil = :seen',
+        ExpressionAttributeValues: { ':probeUntil': probeUntil.toISOString(), ':seen': seenOpenUntil },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * A success ends the failing streak and closes the circuit. Only written when there is a streak, so healthy
+ * deliveries cost no write.
+ */
 export async function markEndpointHealthy(
   deps: TableDeps,
   clientId: string,
@@ -171,8 +238,8 @@ export async function markEndpointHealthy(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
-        UpdateExpression: 'REMOVE failingSince',
-        ConditionExpression: 'attribute_exists(failingSince)',
+        UpdateExpression: 'REMOVE failingSince, consecutiveFailures, circuitOpenUntil',
+        ConditionExpression: 'attribute_exists(failingSince) OR attribute_exists(circuitOpenUntil)',
       }),
     );
   } catch (error) {

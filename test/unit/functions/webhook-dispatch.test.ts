@@ -91,6 +91,10 @@ const OLD_SECRET = generateSecret();
 let record: Record<string, unknown>;
 let endpoint: Record<string, unknown> | undefined;
 let failingSince: string | undefined;
+/** Failed attempts in a row before this one (the endpoint's streak as the ADD finds it). */
+let failuresBefore = 0;
+/** Whether another worker already took the probe of a half-open circuit. */
+let probeTaken = false;
 
 function deliveryRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -174,12 +178,20 @@ beforeEach(() => {
   record = deliveryRecord();
   endpoint = endpointItem();
   failingSince = undefined;
+  failuresBefore = 0;
+  probeTaken = false;
   ddb.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
     const expression = input.UpdateExpression ?? '';
+    if (expression.startsWith('SET circuitOpenUntil = :probeUntil') && probeTaken) throw conditionFailed();
     if (expression.startsWith('SET leaseUntil'))
       return { Attributes: { ...record, leaseUntil: NOW.getTime() + 60_000 } };
     if (expression.startsWith('SET failingSince')) {
-      return { Attributes: { failingSince: failingSince ?? input.ExpressionAttributeValues?.[':now'] } };
+      return {
+        Attributes: {
+          failingSince: failingSince ?? input.ExpressionAttributeValues?.[':now'],
+          consecutiveFailures: failuresBefore + 1,
+        },
+      };
     }
     if (expression.includes('attempt = :one')) {
       return {
@@ -302,7 +314,105 @@ describe('webhook dispatcher: a delivered attempt', () => {
 
     expect(updateMatching('REMOVE failingSince')[0]).toMatchObject({
       Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
-      ConditionExpression: 'attribute_exists(failingSince)',
+      UpdateExpression: 'REMOVE failingSince, consecutiveFailures, circuitOpenUntil',
+    });
+  });
+});
+
+describe('webhook dispatcher: the circuit breaker', () => {
+  const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
+
+  it('stays closed below five failures in a row', async () => {
+    receiver.answer((res) => res.writeHead(500).end());
+    failuresBefore = 3;
+
+    await run();
+
+    expect(updateMatching('circuitOpenUntil')).toEqual([]);
+  });
+
+  it('opens for the base cooldown at the fifth failure in a row, and only ever later', async () => {
+    receiver.answer((res) => res.writeHead(500).end());
+    failuresBefore = 4;
+
+    await run();
+
+    expect(updateMatching('SET circuitOpenUntil = :until')[0]).toMatchObject({
+      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
+      ConditionExpression:
+        'attribute_exists(pk) AND (attribute_not_exists(circuitOpenUntil) OR circuitOpenUntil < :until)',
+      ExpressionAttributeValues: { ':until': at(30_000) },
+    });
+    // The attempt itself is retried on its own schedule as before.
+    expect(sent()[0]?.body).toMatchObject({ attempt: 2 });
+  });
+
+  it('holds a delivery while open: nothing sent, nothing logged, the same attempt later under a new token', async () => {
+    endpoint = endpointItem({ failingSince: at(-60_000), circuitOpenUntil: at(60_000) });
+    record = deliveryRecord({ lastStatusCode: 500, lastError: 'HTTP 500' });
+
+    await run();
+
+    expect(receiver.hits).toHaveLength(0);
+    expect(attemptLog()).toEqual([]);
+    expect(updateMatching('failingSince')).toEqual([]);
+    const schedule = updateMatching('attempt = :attempt')[0];
+    expect(schedule?.ConditionExpression).toBe('#token = :expected');
+    expect(schedule?.ExpressionAttributeValues).toMatchObject({
+      ':attempt': 1,
+      ':expected': 'token-1',
+      ':lastStatusCode': 500,
+      ':lastError': 'HTTP 500',
+    });
+    const notBefore = Date.parse(String(schedule?.ExpressionAttributeValues?.[':next']));
+    // After the circuit's cooldown, spread over up to one base cooldown (30 s).
+    expect(notBefore).toBeGreaterThanOrEqual(NOW.getTime() + 60_000);
+    expect(notBefore).toBeLessThan(NOW.getTime() + 90_000);
+    expect(sent()[0]?.body).toMatchObject({
+      kind: 'attempt',
+      attempt: 1,
+      notBefore: new Date(notBefore).toISOString(),
+    });
+  });
+
+  it('lets one probe through when the cooldown is over; its success closes the circuit', async () => {
+    endpoint = endpointItem({ failingSince: at(-60_000), consecutiveFailures: 7, circuitOpenUntil: at(-1) });
+
+    await run();
+
+    expect(updateMatching('SET circuitOpenUntil = :probeUntil')[0]).toMatchObject({
+      ConditionExpression: 'circuitOpenUntil = :seen',
+      // The probe's request timeout (400 ms here) plus a margin.
+      ExpressionAttributeValues: { ':seen': at(-1), ':probeUntil': at(5_400) },
+    });
+    expect(receiver.hits).toHaveLength(1);
+    expect(updateMatching('REMOVE failingSince, consecutiveFailures, circuitOpenUntil')).toHaveLength(1);
+  });
+
+  it('holds the others while another worker probes', async () => {
+    endpoint = endpointItem({ failingSince: at(-60_000), circuitOpenUntil: at(-1) });
+    probeTaken = true;
+
+    await run();
+
+    expect(receiver.hits).toHaveLength(0);
+    const notBefore = Date.parse(
+      String(updateMatching('attempt = :attempt')[0]?.ExpressionAttributeValues?.[':next']),
+    );
+    expect(notBefore).toBeGreaterThanOrEqual(NOW.getTime() + 5_400);
+  });
+
+  it('opens for longer when the probe fails: half the outage so far', async () => {
+    receiver.answer((res) => res.writeHead(503).end());
+    failingSince = at(-20 * 60_000);
+    failuresBefore = 9;
+    endpoint = endpointItem({ failingSince, consecutiveFailures: 9, circuitOpenUntil: at(-1) });
+
+    await run();
+
+    expect(receiver.hits).toHaveLength(1);
+    expect(updateMatching('SET circuitOpenUntil = :until')[0]?.ExpressionAttributeValues).toEqual({
+      ':until': at(10 * 60_000),
     });
   });
 });

@@ -269,7 +269,9 @@ describe('POST /webhooks/{id}/enable', () => {
     const update: UpdateCommandInput | undefined = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(update).toMatchObject({
       Key: webhookKey,
-      UpdateExpression: 'SET #status = :enabled REMOVE disabledReason, disabledAt, failingSince',
+      // A clean slate: the failing streak and the circuit go with the disabled state.
+      UpdateExpression:
+        'SET #status = :enabled REMOVE disabledReason, disabledAt, failingSince, consecutiveFailures, circuitOpenUntil',
       ConditionExpression: 'attribute_exists(pk)',
     });
     expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
