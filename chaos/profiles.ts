@@ -32,8 +32,8 @@ export type ProfileName = (typeof PROFILE_NAMES)[number];
 const HEALTHY_TOKENS: ChaosProfile['tokens'] = { tok_ok: 90, tok_decline: 10 };
 
 /**
- * A bad day at the payment provider. `tok_timeout` stays rare: each one holds a sandbox environment for 10 s per
- * attempt (four attempts), and the local sandbox has four environments in all.
+ * A bad day at the payment provider. `tok_timeout` and `tok_late` (a charge landing after the saga gave up, which
+ * the compensation must void) stay rare: each holds a sandbox environment for 10–14 s per attempt (four attempts).
  */
 const PROVIDER_TOKENS: ChaosProfile['tokens'] = {
   tok_ok: 64,
@@ -42,6 +42,7 @@ const PROVIDER_TOKENS: ChaosProfile['tokens'] = {
   tok_error: 5,
   tok_slow: 8,
   tok_timeout: 1,
+  tok_late: 0.5,
 };
 
 /** The same mix with fewer slow answers, for `harsh`, where the other faults already load the sandbox. */
@@ -52,6 +53,7 @@ const HARSH_TOKENS: ChaosProfile['tokens'] = {
   tok_error: 5,
   tok_slow: 2,
   tok_timeout: 0.5,
+  tok_late: 0.5,
 };
 
 const NO_FAULTS = {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListExecutionsCommand, RedriveExecutionCommand } from '@aws-sdk/client-sfn';
+import { TOKENS } from '#functions/sandbox/tokens.ts';
 import { consoleLogger } from '#local/logging.ts';
 import { startRuntime } from '#local/runtime.ts';
 import { executionName } from '#shared/saga/start.ts';
@@ -190,6 +191,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       lastOpen = open;
     };
     await waitForTerminal(system, accepted, settleStart + settleTimeoutMs, progress);
+    // Every payment attempt was sent before its order ended, so by now + the late token's delay they have all landed.
+    const lateChargesLandBy = Date.now() + TOKENS.tok_late.delayBeforeMs + 2_000;
     await injector.heal();
     log('faults healed; waiting for the queues to drain');
     await waitForQuiet(system, settleStart + settleTimeoutMs);
@@ -208,6 +211,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await waitForQuiet(system, redriveDeadline);
     }
     const redriveMs = Date.now() - redriveStart;
+
+    // A tok_late attempt lands at the provider 14 s after it was sent, possibly after its order ended: wait for the
+    // last one, so a late charge the compensation failed to void would be in the ledger, not after it.
+    if (accepted.some((order) => order.token === 'tok_late')) {
+      const waitMs = Math.max(0, lateChargesLandBy - Date.now());
+      if (waitMs > 0) {
+        log(`waiting ${(waitMs / 1000).toFixed(0)} s for late charge attempts to land`);
+        await sleep(waitMs);
+      }
+    }
 
     log('checking the ledger');
     const check = async () =>

@@ -3,12 +3,14 @@
  * 1. count the attempt (always, whatever happens next: tests compare attempts with effects);
  * 2. fault knobs (the provider is slow or down before it even looks at the request);
  * 3. replay an existing charge for the key (the token's delays still apply, see tokens.ts);
- * 4. the token's failure modes (decline, error, flaky), then record the charge once.
+ * 4. the token's failure modes (decline, error, flaky), then record the charge once, unless a refund voided the key
+ *    first (refunds.ts): a charge that lands after its caller gave up and compensated is refused, not taken.
  */
 import type { SandboxContext } from './context.ts';
 import {
   CardDeclined,
   ChargeNotFound,
+  ChargeVoided,
   IdempotencyKeyReused,
   ProviderInternalError,
   ProviderUnavailable,
@@ -27,6 +29,7 @@ export async function createCharge(ctx: SandboxContext, key: string, request: Ch
 
   const behaviour = TOKENS[request.token];
   const existing = await ctx.table.getRecord('CHARGE', key);
+  if (existing?.entity === 'Void') throw new ChargeVoided(key);
   if (existing) {
     assertSameCharge(key, existing, request);
     await ctx.sleep(behaviour.delayBeforeMs + behaviour.delayAfterMs);
@@ -68,6 +71,13 @@ export async function createCharge(ctx: SandboxContext, key: string, request: Ch
     // A concurrent request with the same key recorded first: answer with its charge, as a later retry would get.
     const winner = await ctx.table.getRecord('CHARGE', key);
     if (!winner) throw new ProviderUnavailable('conflict', `Charge ${key} is being written; retry`);
+    if (winner.entity === 'Void') {
+      ctx.logger.info('late charge refused: its key was voided', {
+        idempotencyKey: key,
+        orderId: request.orderId,
+      });
+      throw new ChargeVoided(key);
+    }
     assertSameCharge(key, winner, request);
     reply = replay(winner);
   }
@@ -82,6 +92,7 @@ export async function getCharge(ctx: SandboxContext, key: string): Promise<Reply
   ]);
   // The 404 still reports the attempts, so a test can see that declined or failed calls reached the provider.
   if (!charge) throw new ChargeNotFound(key, { calls });
+  if (charge.entity === 'Void') throw new ChargeNotFound(key, { calls, voidedAt: charge.voidedAt });
   const refund = charge.refundKey ? await ctx.table.getRecord('REFUND', charge.refundKey) : undefined;
   return {
     statusCode: 200,

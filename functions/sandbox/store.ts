@@ -5,7 +5,7 @@
  * | entity | pk | sk |
  * |---|---|---|
  * | `Calls` (attempt counter) | `CHARGE#<key>` / `REFUND#<key>` / `MAIL#<key>` | `CALLS` |
- * | `Charge` | `CHARGE#<key>` | `CHARGE` |
+ * | `Charge`, or `Void` (the key was refunded before any charge: a late charge is refused) | `CHARGE#<key>` | `CHARGE` |
  * | `Refund` | `REFUND#<key>` | `REFUND` |
  * | `Mail` | `MAIL#<key>` | `MAIL` |
  * | `Faults` | `FAULTS` | `FAULTS` |
@@ -40,6 +40,16 @@ export interface ChargeRecord {
   refundId?: string;
 }
 
+/**
+ * Stands in the charge's place when a refund came before any charge was recorded under the key (what card
+ * processors call a technical cancel). It takes the charge's item, so the charge's own conditional write fails.
+ */
+export interface VoidRecord {
+  entity: 'Void';
+  idempotencyKey: string;
+  voidedAt: string;
+}
+
 export interface RefundRecord {
   entity: 'Refund';
   id: string;
@@ -71,7 +81,7 @@ export interface FaultsRecord {
 }
 
 interface RecordByKind {
-  CHARGE: ChargeRecord;
+  CHARGE: ChargeRecord | VoidRecord;
   REFUND: RefundRecord;
   MAIL: MailRecord;
 }
@@ -149,11 +159,24 @@ export class SandboxTable {
 
   /** Writes the effect unless one exists for the key. Returns false when another request got there first. */
   async putRecordOnce<K extends 'CHARGE' | 'MAIL'>(kind: K, record: RecordByKind[K]): Promise<boolean> {
+    return this.putOnce(effectPk(kind, record.idempotencyKey), RECORD_SK[kind], record);
+  }
+
+  /**
+   * Voids a charge key that has no charge: a request the caller gave up on may still land, and must then be refused.
+   * False when the item exists (a charge just got recorded, or the key is already void): read it again.
+   */
+  async recordVoid(chargeKey: string, at: Date): Promise<boolean> {
+    const record: VoidRecord = { entity: 'Void', idempotencyKey: chargeKey, voidedAt: at.toISOString() };
+    return this.putOnce(effectPk('CHARGE', chargeKey), RECORD_SK.CHARGE, record);
+  }
+
+  private async putOnce(pk: string, sk: string, record: object): Promise<boolean> {
     try {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: effectPk(kind, record.idempotencyKey), sk: RECORD_SK[kind], ...record },
+          Item: { pk, sk, ...record },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

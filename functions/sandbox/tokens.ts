@@ -11,6 +11,7 @@ export const TOKEN_NAMES = [
   'tok_flaky',
   'tok_error',
   'tok_slow',
+  'tok_late',
 ] as const;
 
 export type TokenName = (typeof TOKEN_NAMES)[number];
@@ -43,4 +44,10 @@ export const TOKENS: Readonly<Record<TokenName, TokenBehaviour>> = {
   tok_flaky: { ...AUTHORIZE, failFirstCalls: 2 },
   tok_error: { ...AUTHORIZE, outcome: 'error' },
   tok_slow: { ...AUTHORIZE, delayBeforeMs: 1_000 },
+  /**
+   * Recorded 14 s after the request arrived, after its caller gave up: the late charge that a refund of an unknown
+   * key must void (refunds.ts). Locally (retry intervals shortened) the saga's compensation comes first; with the
+   * deployed intervals the first attempt's charge lands before and is refunded instead.
+   */
+  tok_late: { ...AUTHORIZE, delayBeforeMs: 14_000 },
 };

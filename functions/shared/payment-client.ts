@@ -41,6 +41,11 @@ function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
+function providerCode(body: unknown): string | undefined {
+  const parsed = providerErrorSchema.safeParse(body);
+  return parsed.success ? parsed.data.error?.code : undefined;
+}
+
 function providerMessage(body: unknown): string | undefined {
   const parsed = providerErrorSchema.safeParse(body);
   return parsed.success ? (parsed.data.error?.message ?? parsed.data.error?.code) : undefined;
@@ -63,6 +68,10 @@ export class PaymentClient {
     }
     const message = providerMessage(answer.body);
     if (answer.status === 402) throw new PaymentDeclined(message ?? 'payment declined');
+    // The key was voided by an earlier compensation: no retry can ever succeed.
+    if (providerCode(answer.body) === 'charge_voided') {
+      throw new PaymentRequestRejected(`charge refused: ${message ?? 'its idempotency key was voided'}`);
+    }
     throw this.failure('charge', answer.status, message);
   }
 

@@ -46,6 +46,8 @@ beforeAll(async () => {
   // Failed messages back off 1–2 s instead of 30 s and more (local target): a retry shows up within the test.
   target = await startTarget({
     environment: { RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '2' },
+    // tok_timeout and tok_late hold a sandbox environment per attempt (four each) for 10–14 s.
+    lambdaConcurrency: 8,
   });
   alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
   sandbox = new SandboxClient(target.sandboxUrl);
@@ -108,6 +110,23 @@ describe('payment provider faults', () => {
       .poll(() => mailCount(placed.body.trackingId), { timeout: 20_000 })
       .toEqual({ messages: 1, calls: 1 });
   });
+
+  it('a charge that lands after the caller gave up is voided or refunded, never kept', async () => {
+    const placed = await alice.placeOrder(orderBody({ paymentToken: 'tok_late' }));
+
+    const order = await alice.waitForOrder(placed.body.trackingId, undefined, 50_000);
+
+    expect(order.status).toBe('CANCELLED');
+    expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');
+    // Each of the four attempts is still waiting at the provider when the saga gives up; the last lands 14 s after
+    // it was sent. Then whatever the provider recorded is final: no charge (the refund of an unknown key voided it,
+    // and every late attempt was refused) or a charge with its refund (an attempt landed before the compensation).
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    const { body } = await sandbox.charge(placed.body.trackingId);
+    expect(body.calls).toBe(4);
+    if (body.charge) expect(body.refunds).toHaveLength(1);
+    else expect(body.voidedAt).toEqual(expect.any(String));
+  }, 90_000);
 
   it('answers 503 twice, then authorizes: retried to success with exactly one charge', async () => {
     const placed = await alice.placeOrder(orderBody({ paymentToken: 'tok_flaky' }));

@@ -107,7 +107,8 @@ export async function voidPayment(
         detail: `refund ${refund.id} issued${order.paymentRef ? ` for ${order.paymentRef}` : ''}`,
       };
     } else {
-      outcome = { outcome: 'SKIPPED', detail: 'no charge to refund' };
+      // The provider voided the key too, so a charge request still in flight is refused when it lands.
+      outcome = { outcome: 'SKIPPED', detail: 'no charge to refund; the charge key is voided' };
     }
   }
 

@@ -195,10 +195,15 @@ describe('void-payment (compensation)', () => {
 
     const result = await voidPayment(sagaInput, context);
 
-    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'no charge to refund' });
+    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'no charge to refund; the charge key is voided' });
     expect(provider.requests).toHaveLength(1);
     expect(updates()[0]?.ExpressionAttributeValues?.[':entries']).toEqual([
-      { step: 'VoidPayment', status: 'SKIPPED', at: NOW.toISOString(), detail: 'no charge to refund' },
+      {
+        step: 'VoidPayment',
+        status: 'SKIPPED',
+        at: NOW.toISOString(),
+        detail: 'no charge to refund; the charge key is voided',
+      },
     ]);
   });
 

@@ -172,6 +172,33 @@ describe('POST /v1/charges', () => {
     expect(String((answer.body.error as { message: string }).message)).toContain('amount');
   });
 
+  it('refuses a charge whose key a refund voided first (409 charge_voided): the caller had given up on it', async () => {
+    ddb
+      .on(GetCommand, { Key: chargeKey })
+      .resolves({ Item: { ...chargeKey, entity: 'Void', idempotencyKey: 'k1' } });
+
+    const answer = await postCharge(testContext(), 'k1');
+
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ error: { code: 'charge_voided' } });
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('refuses a late tok_late charge when the void landed while it waited', async () => {
+    const ctx = testContext();
+    ddb
+      .on(GetCommand, { Key: chargeKey })
+      .resolvesOnce({})
+      .resolves({ Item: { ...chargeKey, entity: 'Void', idempotencyKey: 'k1' } });
+    ddb.on(PutCommand).rejects(conditionFailed());
+
+    const answer = await postCharge(ctx, 'k1', chargeBody('tok_late'));
+
+    expect(ctx.sleep).toHaveBeenCalledWith(14_000);
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ error: { code: 'charge_voided' } });
+  });
+
   it('answers the loser of a concurrent duplicate with the winner charge', async () => {
     const ctx = testContext();
     ddb

@@ -1,6 +1,15 @@
-import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ddb, resetTable, send, storedCharge, TABLE, testContext, transactionCanceled } from './helpers.ts';
+import {
+  conditionFailed,
+  ddb,
+  resetTable,
+  send,
+  storedCharge,
+  TABLE,
+  testContext,
+  transactionCanceled,
+} from './helpers.ts';
 
 const chargeKey = { pk: 'CHARGE#k1', sk: 'CHARGE' };
 const refundKey = { pk: 'REFUND#r1', sk: 'REFUND' };
@@ -51,12 +60,46 @@ describe('POST /v1/refunds', () => {
     expect(count?.args[0].input.Key).toEqual({ pk: 'REFUND#r1', sk: 'CALLS' });
   });
 
-  it('answers 404 charge_not_found when there is nothing to refund', async () => {
+  it('answers 404 charge_not_found when there is nothing to refund, and voids the key against a late charge', async () => {
     const answer = await postRefund(testContext(), { charge: 'k1' });
 
     expect(answer.status).toBe(404);
-    expect(answer.body).toMatchObject({ error: { type: 'invalid_request_error', code: 'charge_not_found' } });
+    expect(answer.body).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'charge_not_found' },
+      voidedAt: expect.any(String),
+    });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    // The void takes the charge's own item, so the charge's conditional write can never succeed after it.
+    const [voided] = ddb.commandCalls(PutCommand);
+    expect(voided?.args[0].input).toMatchObject({
+      Item: { ...chargeKey, entity: 'Void', idempotencyKey: 'k1' },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+  });
+
+  it('answers 404 again for a voided key, without writing', async () => {
+    ddb
+      .on(GetCommand, { Key: chargeKey })
+      .resolves({ Item: { ...chargeKey, entity: 'Void', idempotencyKey: 'k1' } });
+
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(404);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('refunds the charge that landed while it was voiding the key', async () => {
+    ddb
+      .on(GetCommand, { Key: chargeKey })
+      .resolvesOnce({})
+      .resolves({ Item: storedCharge('k1') });
+    ddb.on(PutCommand).rejects(conditionFailed());
+
+    const answer = await postRefund(testContext(), { charge: 'k1' });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ status: 'refunded', charge: 'k1' });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
   it('replays the first refund for a repeated key', async () => {
