@@ -75,7 +75,7 @@ export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
   none: { name: 'none', description: 'no faults: the baseline', ...NO_FAULTS },
   provider: {
     name: 'provider',
-    description: 'payment errors, declines, timeouts and flaky calls; failing mail sink',
+    description: 'payment errors, declines, timeouts, late charges and flaky calls; failing mail sink',
     ...NO_FAULTS,
     ...PROVIDER_FAULTS,
   },

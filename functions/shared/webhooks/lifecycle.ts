@@ -1,7 +1,8 @@
 /**
  * What happens to an endpoint after registration: secret rotation with a grace period, its failing streak and
- * circuit breaker (circuit.ts), auto-disable (410 Gone or failing for too long) and re-enabling. All writes are conditional on the item existing under the caller's client
- * partition, so a client can never touch another client's endpoint.
+ * circuit breaker (circuit.ts), auto-disable (410 Gone or failing for too long) and re-enabling. All writes are
+ * conditional on the item existing under the caller's client partition, so a client can never touch another
+ * client's endpoint.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
