@@ -191,8 +191,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       lastOpen = open;
     };
     await waitForTerminal(system, accepted, settleStart + settleTimeoutMs, progress);
-    // Every payment attempt was sent before its order ended, so by now + the late token's delay they have all landed.
-    const lateChargesLandBy = Date.now() + TOKENS.tok_late.delayBeforeMs + 2_000;
+    // Every payment attempt was sent before its order ended; the provider records a charge at most the slowest used
+    // token's delay after the request arrived (tok_late: 14 s), so by then every charge the run caused is in place.
+    const slowestRecordingMs = Math.max(0, ...accepted.map((order) => TOKENS[order.token].delayBeforeMs));
+    const chargesRecordedBy = Date.now() + slowestRecordingMs + 2_000;
     await injector.heal();
     log('faults healed; waiting for the queues to drain');
     await waitForQuiet(system, settleStart + settleTimeoutMs);
@@ -212,14 +214,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     const redriveMs = Date.now() - redriveStart;
 
-    // A tok_late attempt lands at the provider 14 s after it was sent, possibly after its order ended: wait for the
-    // last one, so a late charge the compensation failed to void would be in the ledger, not after it.
-    if (accepted.some((order) => order.token === 'tok_late')) {
-      const waitMs = Math.max(0, lateChargesLandBy - Date.now());
-      if (waitMs > 0) {
-        log(`waiting ${(waitMs / 1000).toFixed(0)} s for late charge attempts to land`);
-        await sleep(waitMs);
-      }
+    // A late charge the compensation failed to void must be in the ledger, not land after the check.
+    const waitMs = chargesRecordedBy - Date.now();
+    if (waitMs > 0) {
+      log(`waiting ${(waitMs / 1000).toFixed(0)} s for late charge attempts to land`);
+      await sleep(waitMs);
     }
 
     log('checking the ledger');

@@ -81,6 +81,20 @@ export function isConditionalCheckFailed(error: unknown): boolean {
 }
 
 /**
+ * Awaits a conditional write and answers whether its condition held. A failed condition is an answer (another writer
+ * got there first, the item is gone, the state moved on), not an error; anything else is thrown.
+ */
+export async function conditionHeld(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw error;
+  }
+}
+
+/**
  * The per-item reasons of a cancelled transaction, in the order of `TransactItems`, or undefined when
  * the error is not a cancellation. Matching on the name (not `instanceof`) keeps working when a bundle
  * holds two copies of the SDK.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { epochSeconds, isConditionalCheckFailed, type TableDeps } from './dynamodb.ts';
+import { conditionHeld, epochSeconds, type TableDeps } from './dynamodb.ts';
 import { keys } from './keys.ts';
 
 /**
@@ -36,8 +36,8 @@ export async function claimEffect(
   const key = keys.effect(consumer, eventId);
   const token = randomUUID();
   for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await deps.doc.send(
+    const claimed = await conditionHeld(
+      deps.doc.send(
         new PutCommand({
           TableName: deps.tableName,
           Item: {
@@ -55,11 +55,9 @@ export async function claimEffect(
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':now': now.getTime() },
         }),
-      );
-      return { status: 'claimed', token };
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+      ),
+    );
+    if (claimed) return { status: 'claimed', token };
     const { Item } = await deps.doc.send(
       new GetCommand({ TableName: deps.tableName, Key: key, ConsistentRead: true }),
     );
@@ -100,17 +98,15 @@ export async function releaseEffect(
   eventId: string,
   token: string,
 ): Promise<void> {
-  try {
-    await deps.doc.send(
+  // The claim was taken over (or completed) meanwhile: it is not ours to delete.
+  await conditionHeld(
+    deps.doc.send(
       new DeleteCommand({
         TableName: deps.tableName,
         Key: keys.effect(consumer, eventId),
         ConditionExpression: 'claimToken = :token',
         ExpressionAttributeValues: { ':token': token },
       }),
-    );
-  } catch (error) {
-    // The claim was taken over (or completed) meanwhile: it is not ours to delete.
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
+    ),
+  );
 }

@@ -9,7 +9,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
-import { epochSeconds, isConditionalCheckFailed, type TableDeps } from './dynamodb.ts';
+import { conditionHeld, epochSeconds, isConditionalCheckFailed, type TableDeps } from './dynamodb.ts';
 import { EVENT_SOURCE } from './events.ts';
 import { type ItemKey, OPEN_OUTBOX_FAILED } from './keys.ts';
 import { logger } from './logger.ts';
@@ -182,8 +182,9 @@ async function publish(deps: RelayDeps, chunk: Candidate[], now: Date): Promise<
 }
 
 async function markPublished(deps: RelayDeps, { item }: Candidate, now: Date): Promise<RelayOutcome> {
-  try {
-    await deps.doc.send(
+  // A concurrent delivery of the same record finished it first: nothing left to do.
+  await conditionHeld(
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: { pk: item.pk, sk: item.sk },
@@ -198,11 +199,8 @@ async function markPublished(deps: RelayDeps, { item }: Candidate, now: Date): P
           ':expiresAt': epochSeconds(now) + PUBLISHED_RETENTION_SECONDS,
         },
       }),
-    );
-  } catch (error) {
-    // A concurrent delivery of the same record finished it first: nothing left to do.
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
+    ),
+  );
   logger.info('outbox message published', {
     messageId: item.messageId,
     messageType: item.messageType,
@@ -295,8 +293,8 @@ async function sendToDlq(
 }
 
 async function markFailed(deps: RelayDeps, key: ItemKey, reason: string, now: Date): Promise<void> {
-  try {
-    await deps.doc.send(
+  await conditionHeld(
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: key,
@@ -311,8 +309,6 @@ async function markFailed(deps: RelayDeps, key: ItemKey, reason: string, now: Da
           ':reason': reason,
         },
       }),
-    );
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
+    ),
+  );
 }

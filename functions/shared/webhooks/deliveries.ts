@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  conditionHeld,
   epochSeconds,
   getItem,
   isConditionalCheckFailed,
@@ -142,8 +143,8 @@ export async function createDelivery(
     createdAt: at,
     updatedAt: at,
   };
-  try {
-    await deps.doc.send(
+  const created = await conditionHeld(
+    deps.doc.send(
       new PutCommand({
         TableName: deps.tableName,
         Item: {
@@ -154,11 +155,9 @@ export async function createDelivery(
         },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
-    );
-    return { created: true, record };
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
+    ),
+  );
+  if (created) return { created: true, record };
   const existing = await getDelivery(deps, input.webhookId, deliveryId);
   if (!existing) throw new CorruptRecord(`delivery ${deliveryId} vanished between write and read`);
   return { created: false, record: existing };
@@ -284,8 +283,8 @@ export async function finishDelivery(
   const sets = ['#status = :status', 'updatedAt = :now'];
   const removes = ['leaseUntil'];
   setLastAttempt(last, sets, removes, values);
-  try {
-    await deps.doc.send(
+  await conditionHeld(
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: deliveryKeys.delivery(message.webhookId, message.deliveryId),
@@ -294,10 +293,8 @@ export async function finishDelivery(
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
-    );
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
+    ),
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { getItem, isConditionalCheckFailed, parseItem, queryItems, type TableDeps } from '../dynamodb.ts';
+import { conditionHeld, getItem, parseItem, queryItems, type TableDeps } from '../dynamodb.ts';
 import type { OrderEventType } from '../events.ts';
 import { clientPartition, keys } from '../keys.ts';
 import * as z from '../zod.ts';
@@ -127,18 +127,16 @@ export async function listWebhooks(deps: TableDeps, clientId: string): Promise<W
 }
 
 export async function deleteWebhook(deps: TableDeps, clientId: string, webhookId: string): Promise<void> {
-  try {
-    await deps.doc.send(
+  const found = await conditionHeld(
+    deps.doc.send(
       new DeleteCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
         ConditionExpression: 'attribute_exists(pk)',
       }),
-    );
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) throw new WebhookNotFound(webhookId);
-    throw error;
-  }
+    ),
+  );
+  if (!found) throw new WebhookNotFound(webhookId);
 }
 
 /** The caller's endpoint with its secrets, or undefined: another client's id is simply not in this partition. */

@@ -5,7 +5,7 @@
  * client's endpoint.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
+import { conditionHeld, isConditionalCheckFailed, type TableDeps } from '../dynamodb.ts';
 import { ConcurrentModification } from '../errors.ts';
 import { keys } from '../keys.ts';
 import { type CircuitPolicy, openUntil } from './circuit.ts';
@@ -55,8 +55,8 @@ export async function rotateSecret(
     const secret = generateSecret();
     const expiresAt = graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null;
     const secrets = expiresAt === null || current === undefined ? [secret] : [secret, current];
-    try {
-      await deps.doc.send(
+    const rotated = await conditionHeld(
+      deps.doc.send(
         new UpdateCommand({
           TableName: deps.tableName,
           Key: keys.webhook(clientId, webhookId),
@@ -72,11 +72,9 @@ export async function rotateSecret(
             ...(expiresAt === null ? {} : { ':expiresAt': expiresAt }),
           },
         }),
-      );
-      return { id: webhookId, secret, previousSecretExpiresAt: expiresAt };
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+      ),
+    );
+    if (rotated) return { id: webhookId, secret, previousSecretExpiresAt: expiresAt };
   }
   throw new ConcurrentModification(
     `webhook ${webhookId}: the secret changed during three rotations in a row`,
@@ -91,8 +89,8 @@ export async function disableEndpoint(
   reason: string,
   now = new Date(),
 ): Promise<boolean> {
-  try {
-    await deps.doc.send(
+  return conditionHeld(
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
@@ -106,18 +104,14 @@ export async function disableEndpoint(
           ':now': now.toISOString(),
         },
       }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) return false;
-    throw error;
-  }
+    ),
+  );
 }
 
 /** Enables an endpoint again with a clean failure record. Idempotent; throws WebhookNotFound for unknown ids. */
 export async function enableEndpoint(deps: TableDeps, clientId: string, webhookId: string): Promise<void> {
-  try {
-    await deps.doc.send(
+  const found = await conditionHeld(
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
@@ -127,11 +121,9 @@ export async function enableEndpoint(deps: TableDeps, clientId: string, webhookI
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':enabled': 'ENABLED' },
       }),
-    );
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) throw new WebhookNotFound(webhookId);
-    throw error;
-  }
+    ),
+  );
+  if (!found) throw new WebhookNotFound(webhookId);
 }
 
 export interface FailingStreak {
@@ -178,9 +170,9 @@ export async function markEndpointFailing(
   }
   const until = openUntil(streak.consecutiveFailures, streak.since, now, policy);
   if (!until) return streak;
-  try {
-    // Only ever later: a straggler's failure must not shorten a cooldown a probe's failure just lengthened.
-    await deps.doc.send(
+  // Only ever later: a straggler's failure must not shorten a cooldown a probe's failure just lengthened.
+  await conditionHeld(
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
@@ -189,10 +181,8 @@ export async function markEndpointFailing(
           'attribute_exists(pk) AND (attribute_not_exists(circuitOpenUntil) OR circuitOpenUntil < :until)',
         ExpressionAttributeValues: { ':until': until.toISOString() },
       }),
-    );
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
+    ),
+  );
   return { ...streak, circuitOpenUntil: until };
 }
 
@@ -208,8 +198,8 @@ export async function claimProbe(
   seenOpenUntil: string,
   probeUntil: Date,
 ): Promise<boolean> {
-  try {
-    await deps.doc.send(
+  return conditionHeld(
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
@@ -217,12 +207,8 @@ export async function claimProbe(
         ConditionExpression: 'circuitOpenUntil = :seen',
         ExpressionAttributeValues: { ':probeUntil': probeUntil.toISOString(), ':seen': seenOpenUntil },
       }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) return false;
-    throw error;
-  }
+    ),
+  );
 }
 
 /**
@@ -234,16 +220,14 @@ export async function markEndpointHealthy(
   clientId: string,
   webhookId: string,
 ): Promise<void> {
-  try {
-    await deps.doc.send(
+  await conditionHeld(
+    deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
         UpdateExpression: 'REMOVE failingSince, consecutiveFailures, circuitOpenUntil',
         ConditionExpression: 'attribute_exists(failingSince) OR attribute_exists(circuitOpenUntil)',
       }),
-    );
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
+    ),
+  );
 }
