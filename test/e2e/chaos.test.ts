@@ -65,12 +65,14 @@ describe('chaos run', () => {
       // A deployed stack is shared with the other e2e files running at the same time.
       exclusive: local,
       projectRoot: PROJECT_ROOT,
-      // Generous: CI shares two cores with another e2e file; a run that settles still passes in ~75 s.
-      settleTimeoutMs: local ? 240_000 : 600_000,
+      // Generous: CI shares two cores with other e2e files. A run usually settles in about a minute, but one CI run
+      // took 272 s in all, so the deadline is a liveness bound, far from the usual figure.
+      settleTimeoutMs: local ? 420_000 : 600_000,
     });
 
-    // The table a developer would see from `npm run chaos`, in the test output when something is off.
-    if (!report.ok) process.stdout.write(formatReport(report));
+    // The table a developer would see from `npm run chaos`, always in the test output: when a CI run is slow or
+    // fails, it shows which faults hit, what was dead-lettered and where the time went.
+    process.stdout.write(formatReport(report));
     expect(report.findings).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.orders).toMatchObject({
