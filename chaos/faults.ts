@@ -10,7 +10,7 @@ import type {
 } from '#local/engines/lambda/service.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
 import { EVENT_SOURCE } from '#shared/events.ts';
-import type { ChaosProfile } from './profiles.ts';
+import { type ChaosProfile, STEP_MAX_CRASHES } from './profiles.ts';
 import type { SystemUnderTest } from './system.ts';
 
 export interface FaultStats {
@@ -42,6 +42,7 @@ export class FaultInjector {
   private readonly profile: ChaosProfile;
   private readonly random: () => number;
   private readonly relayFailures = new Map<string, number>();
+  private readonly stepCrashes = new Map<string, number>();
   private readonly duplicated = new Set<string>();
   private readonly ourCopies = new WeakSet<PutEventsEntryInput>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -66,12 +67,7 @@ export class FaultInjector {
       ...topology.streamConsumers,
     ]);
     for (const logicalId of consumers) this.setRule(logicalId, this.consumerRule());
-    for (const logicalId of topology.stateMachineSteps) {
-      // Steps get duplicates only: a crashed step is caught by the saga and cancels the order, which tests the
-      // compensation path but not delivery.
-      if (profile.duplicateRate > 0)
-        this.setRule(logicalId, () => (this.roll(profile.duplicateRate) ? 'duplicate' : undefined));
-    }
+    for (const logicalId of topology.stateMachineSteps) this.setRule(logicalId, this.stepRule(logicalId));
     if (profile.relayFailureRate > 0 || profile.duplicateRate > 0) {
       runtime.engines.events.setPutEventsFault((entry) => this.putEventsRule(entry));
     }
@@ -127,6 +123,24 @@ export class FaultInjector {
           };
         }
         return 'crash';
+      }
+      return this.roll(duplicateRate) ? 'duplicate' : undefined;
+    };
+  }
+
+  /**
+   * A step fails before running or crashes after its work (its answer lost), at most `STEP_MAX_CRASHES` times per
+   * order, else maybe runs twice. The saga must retry it and converge on one effect.
+   */
+  private stepRule(logicalId: string): InvocationFaultRule {
+    const { stepCrashRate, duplicateRate } = this.profile;
+    return (event): InvocationFault | undefined => {
+      const orderId = (event as { orderId?: unknown } | null)?.orderId;
+      const key = `${logicalId}:${String(orderId)}`;
+      const crashes = this.stepCrashes.get(key) ?? 0;
+      if (typeof orderId === 'string' && crashes < STEP_MAX_CRASHES && this.roll(stepCrashRate)) {
+        this.stepCrashes.set(key, crashes + 1);
+        return this.random() < 0.5 ? 'error' : 'crash';
       }
       return this.roll(duplicateRate) ? 'duplicate' : undefined;
     };

@@ -63,8 +63,9 @@ export interface LedgerReport {
   counts: { lostOrders: number; lostEffects: number; duplicatedEffects: number; wrongEffects: number };
   findings: Finding[];
   /**
-   * Orders cancelled for a reason the saga could not classify (`SAGA_FAILED`: an error no Catch names), with the
-   * CancelOrder detail. Not a safety violation (the effects are checked like any other), but worth a look.
+   * Orders cancelled for a reason the saga could not classify (`SAGA_FAILED`: an error that is no verdict on the
+   * order and outlasted the step's retries), with the CancelOrder detail. Not a safety violation (the effects are
+   * checked like any other), but worth a look.
    */
   unclassified: Array<{ orderId: string; detail: string }>;
   /** Nothing lost, nothing doubled, nothing wrong. */

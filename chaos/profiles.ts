@@ -16,6 +16,12 @@ export interface ChaosProfile {
   /** Share of queue-consumer and relay invocations that crash (before, mid-batch or after their work). */
   consumerCrashRate: number;
   /**
+   * Share of saga-step invocations that fail before running or crash after their work, at most
+   * `STEP_MAX_CRASHES` times per step and order: fewer than the saga's retries, so the order still ends as the
+   * provider decides and never as `SAGA_FAILED`.
+   */
+  stepCrashRate: number;
+  /**
    * Share of deliveries that are duplicated: consumer and saga-step invocations run twice, and events the relay
    * puts on the bus are put a second time (same message id, new event id).
    */
@@ -24,6 +30,9 @@ export interface ChaosProfile {
   relayFailureRate: number;
   relayMaxFailuresPerMessage: number;
 }
+
+/** Crashes per saga step and order at most; the saga retries a failed forward step three times. */
+export const STEP_MAX_CRASHES = 2;
 
 export const PROFILE_NAMES = ['none', 'provider', 'workers', 'duplicates', 'relay', 'harsh'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
@@ -60,6 +69,7 @@ const NO_FAULTS = {
   tokens: HEALTHY_TOKENS,
   sandbox: {},
   consumerCrashRate: 0,
+  stepCrashRate: 0,
   duplicateRate: 0,
   relayFailureRate: 0,
   relayMaxFailuresPerMessage: 0,
@@ -81,9 +91,10 @@ export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
   },
   workers: {
     name: 'workers',
-    description: 'queue consumers and the relay crash before, during or after their batch',
+    description: 'queue consumers, the relay and saga steps crash before, during or after their work',
     ...NO_FAULTS,
     consumerCrashRate: 0.2,
+    stepCrashRate: 0.2,
   },
   duplicates: {
     name: 'duplicates',
@@ -104,6 +115,7 @@ export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
     ...PROVIDER_FAULTS,
     tokens: HARSH_TOKENS,
     consumerCrashRate: 0.15,
+    stepCrashRate: 0.1,
     duplicateRate: 0.2,
     relayFailureRate: 0.25,
     relayMaxFailuresPerMessage: 2,
@@ -112,7 +124,12 @@ export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
 
 /** Faults that need the engines' hooks, i.e. a runtime in this process (not `--attach`). */
 export function needsInProcessHooks(profile: ChaosProfile): boolean {
-  return profile.consumerCrashRate > 0 || profile.duplicateRate > 0 || profile.relayFailureRate > 0;
+  return (
+    profile.consumerCrashRate > 0 ||
+    profile.stepCrashRate > 0 ||
+    profile.duplicateRate > 0 ||
+    profile.relayFailureRate > 0
+  );
 }
 
 /** A small seeded generator (mulberry32), so a run's dice can be replayed with `--seed`. */

@@ -54,6 +54,21 @@ const STEP_ACTIONS: Record<StepName, string[]> = {
 };
 
 /**
+ * Errors a forward step throws to state a fact about the order (`functions/shared/errors.ts`): out of stock, declined,
+ * a state that forbids the step, a record that cannot be read. Retrying cannot change the answer.
+ */
+const VERDICTS = [
+  'OutOfStock',
+  'UnknownSku',
+  'PaymentDeclined',
+  'PaymentRequestRejected',
+  'OrderNotFound',
+  'InvalidOrderState',
+  'InvalidMessage',
+  'CorruptRecord',
+] as const;
+
+/**
  * The order saga: ReserveStock → AuthorizePayment → ConfirmOrder; a failure anywhere runs the compensations in
  * reverse (VoidPayment → ReleaseStock → CancelOrder), each a no-op when there is nothing to undo. It is started from
  * `OrderPlaced` through a queue and a starter function, because an EventBridge rule cannot choose the execution name,
@@ -134,12 +149,17 @@ export class Saga extends Construct {
     });
     const confirm = task('ConfirmOrder', '$.confirmation');
     for (const step of [reserve, authorize, confirm]) {
-      // Two writers raced on the order item; the step re-reads and converges, so a quick retry settles it.
+      // A verdict on the order: straight to the compensation (MaxAttempts 0 ends the retrier search here).
+      step.addRetry({ errors: [...VERDICTS], maxAttempts: 0 });
+      // Anything else is a passing fault until proven otherwise: a raced write (ConcurrentModification), a crash, a
+      // timeout, a throttle. Every step is idempotent, so a retry after a crash that came *after* the effect
+      // converges on the same result instead of cancelling an order that could have been confirmed.
       step.addRetry({
-        errors: ['ConcurrentModification'],
+        errors: [sfn.Errors.ALL],
         interval: Duration.seconds(1),
         maxAttempts: 3,
         backoffRate: 2,
+        jitterStrategy: sfn.JitterType.FULL,
       });
       step.addCatch(compensation, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     }

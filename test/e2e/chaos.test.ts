@@ -89,6 +89,13 @@ describe('chaos run', () => {
       const injected = Object.values(report.faults.invocations);
       expect(injected.reduce((n, c) => n + c.crash + c.error, 0)).toBeGreaterThan(0);
       expect(injected.reduce((n, c) => n + c.duplicate, 0)).toBeGreaterThan(0);
+      // Forward saga steps crashed too, and the saga's retries absorbed every one: no order ended SAGA_FAILED.
+      const stepFaults = ['SagaReserveStock', 'SagaAuthorizePayment', 'SagaConfirmOrder'].map(
+        (step) =>
+          (report.faults.invocations[step]?.crash ?? 0) + (report.faults.invocations[step]?.error ?? 0),
+      );
+      expect(stepFaults.every((n) => n > 0)).toBe(true);
+      expect(report.unclassified).toEqual([]);
       expect(report.faults.putEventsFailures).toBeGreaterThan(0);
       expect(report.faults.busDuplicates).toBeGreaterThan(0);
     }

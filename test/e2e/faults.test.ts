@@ -19,7 +19,7 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { InvocationFaultRule } from '#local/engines/lambda/service.ts';
+import type { InvocationFault, InvocationFaultRule } from '#local/engines/lambda/service.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
 import { putStock } from '#local/seed.ts';
 import { compressVisibility, queueDepth } from '../../chaos/queues.ts';
@@ -355,6 +355,54 @@ if (targetName() === 'local') {
       }
       expect(streamEvents.length).toBeGreaterThan(0);
       for (const count of accepted.values()) expect(count).toBe(3);
+    });
+
+    it('a saga step that crashes or fails to run is retried, not compensated: the order confirms, each effect once', async () => {
+      const sku = await freshSku(10, 550);
+      let orderId = '';
+      // The first invocation of each forward step for this order fails: ReserveStock and AuthorizePayment crash
+      // *after* doing their work (the answer is lost), ConfirmOrder fails before its handler runs.
+      const firstFault: Record<string, InvocationFault> = {
+        SagaReserveStockFunction: 'crash',
+        SagaAuthorizePaymentFunction: 'crash',
+        SagaConfirmOrderFunction: 'error',
+      };
+      const before = runtime().engines.lambda.injectedFaults();
+      for (const [logicalId, fault] of Object.entries(firstFault)) {
+        let struck = false;
+        runtime().engines.lambda.setFault(functionName(system, logicalId), (event) => {
+          if (struck || !mentions(event, orderId)) return undefined;
+          struck = true;
+          return fault;
+        });
+      }
+
+      const placed = await alice.placeOrder(orderBody({ items: [{ sku, quantity: 2 }] }));
+      orderId = placed.body.trackingId;
+      const order = await alice.waitForOrder(orderId);
+
+      expect(order.status).toBe('CONFIRMED');
+      expect(order.failureReason).toBeNull();
+      expect(steps(order.timeline)).toEqual([
+        'Accepted:SUCCEEDED',
+        'ReserveStock:SUCCEEDED',
+        'AuthorizePayment:SUCCEEDED',
+        'ConfirmOrder:SUCCEEDED',
+      ]);
+      expect(await executionsOf(orderId)).toBe(1);
+      expect(await stockLevel(table, sku)).toBe(8);
+      const charge = await sandbox.charge(orderId);
+      expect(charge.body.charge).toMatchObject({ id: order.paymentRef, status: 'authorized' });
+      expect(charge.body.calls).toBe(1);
+      expect(charge.body.refunds).toEqual([]);
+      await expect.poll(() => mailCount(orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
+      // The faults really struck, once each.
+      const after = runtime().engines.lambda.injectedFaults();
+      for (const [logicalId, fault] of Object.entries(firstFault)) {
+        const name = functionName(system, logicalId);
+        const kind = fault === 'error' ? 'error' : 'crash';
+        expect((after[name]?.[kind] ?? 0) - (before[name]?.[kind] ?? 0), logicalId).toBe(1);
+      }
     });
 
     it('a worker crashes mid-batch: the whole batch returns, the records it finished do not repeat', async () => {

@@ -189,6 +189,21 @@ describe('saga', () => {
     expect(JSON.stringify(states.AuthorizePayment?.Retry)).toContain('PaymentProviderUnavailable');
   });
 
+  it('compensates at once on a verdict, and retries any other failure of a forward step before compensating', () => {
+    const states = definition().States as Record<string, { Retry?: Array<Record<string, unknown>> }>;
+    for (const step of ['ReserveStock', 'AuthorizePayment', 'ConfirmOrder']) {
+      const retry = states[step]?.Retry ?? [];
+      const verdicts = retry.findIndex((r) => (r.ErrorEquals as string[]).includes('OutOfStock'));
+      expect(retry[verdicts], step).toMatchObject({
+        ErrorEquals: expect.arrayContaining(['UnknownSku', 'PaymentDeclined', 'InvalidOrderState']),
+        MaxAttempts: 0,
+      });
+      // Only the first matching retrier counts: the verdicts must come before the catch-all.
+      expect(retry.at(-1), step).toMatchObject({ ErrorEquals: ['States.ALL'], MaxAttempts: 3 });
+      expect(verdicts, step).toBeLessThan(retry.length - 1);
+    }
+  });
+
   it('is STANDARD by default and EXPRESS when asked', () => {
     expect(ofType('AWS::StepFunctions::StateMachine')[0]?.[1].Properties.StateMachineType).toBe('STANDARD');
     const express = synthBuzzer({ workflowType: 'EXPRESS' });
