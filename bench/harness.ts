@@ -130,6 +130,8 @@ export async function startBenchSystem(options: BenchSystemOptions = {}): Promis
   const runtime = await startRuntime({
     apiPort: 0,
     clients: ['bench'],
+    // The warm-up registers a webhook on a receiver at 127.0.0.1 (one delivery, so the dispatcher is measured).
+    allowLoopbackWebhooks: true,
     functionLogSink: (fn, line) => logs.accept(fn, line),
     synth: options.synth ?? true,
     ...(options.cdkOut ? { cdkOut: options.cdkOut } : {}),

@@ -11,6 +11,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { synthesize } from '#local/synth.ts';
@@ -152,7 +154,48 @@ async function warmUp(system: BenchSystem): Promise<void> {
     const body = verb === 'GET' || verb === 'DELETE' ? undefined : '{}';
     await fetch(url, { method: verb, headers, ...(body ? { body } : {}) }).then((r) => r.text());
   }
+  await deliverOneWebhook(system, headers);
+  // The reconciler runs every 5 minutes; fired once here, so its cold start is measured with a real event too.
+  const { scheduler } = system.runtime.engines;
+  for (const job of scheduler.listJobs()) await scheduler.fireNow(job.name);
   await quiesce(system);
+}
+
+/**
+ * One signed delivery through the whole webhook path (fan-out → delivery queue → dispatcher → a receiver on
+ * 127.0.0.1), so the dispatcher has served a real event before its cold start is measured. The endpoint is deleted
+ * afterwards: the figures that follow are for orders without webhooks.
+ */
+async function deliverOneWebhook(system: BenchSystem, headers: Record<string, string>): Promise<void> {
+  let delivered = 0;
+  const receiver = createServer((request, response) => {
+    request.resume();
+    delivered += 1;
+    response.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = receiver.address() as AddressInfo;
+    const created = await fetch(`${system.apiUrl}/webhooks`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ url: `http://127.0.0.1:${port}/hooks`, events: ['OrderConfirmed'] }),
+    });
+    const endpoint = (await created.json()) as { id?: string };
+    if (!created.ok || !endpoint.id) throw new Error(`POST /webhooks answered ${created.status}`);
+    const order = orderRequest(system.apiUrl, system.apiKey);
+    await fetch(order.url, { method: order.method, headers: order.headers, body: order.body }).then((r) =>
+      r.text(),
+    );
+    const deadline = Date.now() + 30_000;
+    while (delivered === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (delivered === 0) log('warm-up: the webhook delivery did not arrive within 30 s');
+    await fetch(`${system.apiUrl}/webhooks/${endpoint.id}`, { method: 'DELETE', headers }).then((r) =>
+      r.text(),
+    );
+  } finally {
+    await new Promise((resolve) => receiver.close(resolve));
+  }
 }
 
 function notes(results: BenchResults): string[] {
