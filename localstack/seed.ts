@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DEMO_CATALOGUE, issueApiKeys, putStock } from '#local/seed.ts';
+import { DEPLOYED_TARGET_CLIENTS } from '#test/e2e/target.ts';
 
-/** The clients the e2e files use: alice and bob (isolation), chaos (the chaos run), mallory (bad input). */
-const E2E_CLIENTS = ['alice', 'bob', 'chaos', 'mallory'];
+const E2E_CLIENTS = [...DEPLOYED_TARGET_CLIENTS];
 
 const [outputsArg = 'localstack/outputs.json', stackName = 'Buzzer'] = process.argv.slice(2);
 const outputsFile = path.resolve(outputsArg);

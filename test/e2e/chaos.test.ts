@@ -38,10 +38,9 @@ beforeAll(async () => {
     const outputs = Object.values(
       JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>,
     )[0];
-    const [clientId, apiKey] = Object.entries(target.apiKeys)[0] ?? [];
-    if (!outputs || !clientId || !apiKey)
-      throw new Error('a deployed target needs outputs and BUZZER_API_KEYS');
-    system = systemFromOutputs({ outputs, clientId, apiKey });
+    const apiKey = target.apiKeys.chaos;
+    if (!outputs || !apiKey) throw new Error('a deployed target needs outputs and a key for client chaos');
+    system = systemFromOutputs({ outputs, clientId: 'chaos', apiKey });
   }
 });
 

@@ -4,8 +4,9 @@
  * finished by the scheduled reconciler; the relay replays a FAILED outbox item. The CLI commands run in-process
  * against the runtime this file starts (discovery injected), plus one spawned `npx buzzer --help`.
  *
- * Local target only: it injects faults into the running engines and inserts items behind the API's back, and the
- * reconciler's schedule is compressed to a second, none of which a deployed stack offers.
+ * Local target only (vitest.config.ts leaves it out on deployed targets): it injects faults into the running engines
+ * and inserts items behind the API's back, and the reconciler's schedule is compressed to a second, none of which a
+ * deployed stack offers.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -35,7 +36,7 @@ import type { ReplayResult } from '../../ops/cli/relay.ts';
 import type { BulkRedriveResult } from '../../ops/cli/saga.ts';
 import type { StatusReport } from '../../ops/cli/status.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
-import { startTarget, type Target, targetName } from './target.ts';
+import { startTarget, type Target } from './target.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -152,222 +153,216 @@ async function insertOrder(createdAt: Date, outboxStatus: 'PUBLISHED' | 'FAILED'
   return orderId;
 }
 
-// Fault injection and schedule compression exist only on the local runtime: on other targets this suite is not
-// registered at all (rather than reported as skipped).
-if (targetName() === 'local') {
-  describe('operators on the local runtime', () => {
-    beforeAll(async () => {
-      target = await startTarget({
-        clients: ['alice'],
-        // The reconciler every second; it only picks orders PENDING for longer than its 10-minute deadline.
-        scheduleIntervalMs: 1000,
-        // Notify retries back off 1-2 s instead of 30 s-15 min, so five receives take seconds.
-        environment: { RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '2' },
-      });
-      const runtime = target.runtime;
-      if (!runtime) throw new Error('the local target has no runtime');
-      runtimeFile = { ...runtime.info, clientEnvironment: runtime.clientEnvironment };
-      ctx = contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile));
-      alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
-      sandbox = new SandboxClient(target.sandboxUrl);
+describe('operators on the local runtime', () => {
+  beforeAll(async () => {
+    target = await startTarget({
+      clients: ['alice'],
+      // The reconciler every second; it only picks orders PENDING for longer than its 10-minute deadline.
+      scheduleIntervalMs: 1000,
+      // Notify retries back off 1-2 s instead of 30 s-15 min, so five receives take seconds.
+      environment: { RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '2' },
     });
+    const runtime = target.runtime;
+    if (!runtime) throw new Error('the local target has no runtime');
+    runtimeFile = { ...runtime.info, clientEnvironment: runtime.clientEnvironment };
+    ctx = contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile));
+    alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
+    sandbox = new SandboxClient(target.sandboxUrl);
+  });
 
-    afterAll(async () => {
-      await sandbox?.setFaults({ mailBroken: false, paymentFailureRate: 0 });
-      ctx?.close();
-      await target?.stop();
-    });
+  afterAll(async () => {
+    await sandbox?.setFaults({ mailBroken: false, paymentFailureRate: 0 });
+    ctx?.close();
+    await target?.stop();
+  });
 
-    it('fills the notify DLQ while the mail sink is down, shows it, and redrives it to one mail per customer', async () => {
-      await sandbox.setFaults({ mailBroken: true });
-      const orderIds: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const placed = await alice.placeOrder(
-          orderBody({ customer: { id: `c-dlq-${i}`, email: `ada${i}@example.com`, name: 'Ada' } }),
-        );
-        orderIds.push(placed.body.trackingId);
-      }
-      for (const id of orderIds) expect((await alice.waitForOrder(id)).status).toBe('CONFIRMED');
-
-      await until('three messages in the notify DLQ', notifyDlqDepth, (depth) => depth === 3);
-      const status = await buzzer<StatusReport>('status');
-      const peek = await buzzer<PeekResult>('dlq', 'peek', 'notify');
-
-      expect(status.healthy).toBe(false);
-      expect(status.dlqs.find((d) => d.alias === 'notify')).toMatchObject({ depth: 3 });
-      expect(status.dlqs.find((d) => d.alias === 'notify')?.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
-      expect(peek.messages).toHaveLength(3);
-      expect(peek.messages.map((m) => m.orderId).sort()).toEqual([...orderIds].sort());
-      for (const message of peek.messages) {
-        expect(message.messageType).toBe('OrderConfirmed');
-        expect(message.lastError).toMatch(/503|broken|unavailable/i);
-        expect(message.receiveCount).toBeGreaterThanOrEqual(1);
-        expect(JSON.stringify(message.body)).not.toMatch(/ada\d@example\.com|"Ada"/);
-        expect(JSON.stringify(message.body)).toMatch(/a\*\*\*@example\.com/);
-      }
-      expect(await mailsFor(orderIds[0] ?? '')).toBe(0);
-
-      await sandbox.setFaults({ mailBroken: false });
-      const dryRun = await buzzer<RedriveResult>(
-        'dlq',
-        'redrive',
-        'notify',
-        '--dry-run',
-        '--filter',
-        `detail.orderId=${orderIds[0]}`,
+  it('fills the notify DLQ while the mail sink is down, shows it, and redrives it to one mail per customer', async () => {
+    await sandbox.setFaults({ mailBroken: true });
+    const orderIds: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const placed = await alice.placeOrder(
+        orderBody({ customer: { id: `c-dlq-${i}`, email: `ada${i}@example.com`, name: 'Ada' } }),
       );
-      const selective = await buzzer<RedriveResult>(
-        'dlq',
-        'redrive',
-        'notify',
-        '--filter',
-        `detail.orderId=${orderIds[0]}`,
+      orderIds.push(placed.body.trackingId);
+    }
+    for (const id of orderIds) expect((await alice.waitForOrder(id)).status).toBe('CONFIRMED');
+
+    await until('three messages in the notify DLQ', notifyDlqDepth, (depth) => depth === 3);
+    const status = await buzzer<StatusReport>('status');
+    const peek = await buzzer<PeekResult>('dlq', 'peek', 'notify');
+
+    expect(status.healthy).toBe(false);
+    expect(status.dlqs.find((d) => d.alias === 'notify')).toMatchObject({ depth: 3 });
+    expect(status.dlqs.find((d) => d.alias === 'notify')?.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect(peek.messages).toHaveLength(3);
+    expect(peek.messages.map((m) => m.orderId).sort()).toEqual([...orderIds].sort());
+    for (const message of peek.messages) {
+      expect(message.messageType).toBe('OrderConfirmed');
+      expect(message.lastError).toMatch(/503|broken|unavailable/i);
+      expect(message.receiveCount).toBeGreaterThanOrEqual(1);
+      expect(JSON.stringify(message.body)).not.toMatch(/ada\d@example\.com|"Ada"/);
+      expect(JSON.stringify(message.body)).toMatch(/a\*\*\*@example\.com/);
+    }
+    expect(await mailsFor(orderIds[0] ?? '')).toBe(0);
+
+    await sandbox.setFaults({ mailBroken: false });
+    const dryRun = await buzzer<RedriveResult>(
+      'dlq',
+      'redrive',
+      'notify',
+      '--dry-run',
+      '--filter',
+      `detail.orderId=${orderIds[0]}`,
+    );
+    const selective = await buzzer<RedriveResult>(
+      'dlq',
+      'redrive',
+      'notify',
+      '--filter',
+      `detail.orderId=${orderIds[0]}`,
+    );
+    const native = await buzzer<RedriveResult>('dlq', 'redrive', 'notify', '--rate', '50');
+
+    expect(dryRun).toMatchObject({ mode: 'selective', dryRun: true, moved: 1, examined: 3 });
+    expect(selective).toMatchObject({ mode: 'selective', moved: 1 });
+    expect(native).toMatchObject({ mode: 'native', moved: 2 });
+    await until('the notify DLQ to empty', notifyDlqDepth, (depth) => depth === 0);
+    for (const id of orderIds)
+      await until(
+        `a mail for ${id}`,
+        () => mailsFor(id),
+        (n) => n >= 1,
       );
-      const native = await buzzer<RedriveResult>('dlq', 'redrive', 'notify', '--rate', '50');
+    // Let any straggling redelivery land before counting: each customer must have exactly one mail.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    for (const id of orderIds) expect(await mailsFor(id)).toBe(1);
+  }, 150_000);
 
-      expect(dryRun).toMatchObject({ mode: 'selective', dryRun: true, moved: 1, examined: 3 });
-      expect(selective).toMatchObject({ mode: 'selective', moved: 1 });
-      expect(native).toMatchObject({ mode: 'native', moved: 2 });
-      await until('the notify DLQ to empty', notifyDlqDepth, (depth) => depth === 0);
-      for (const id of orderIds)
-        await until(
-          `a mail for ${id}`,
-          () => mailsFor(id),
-          (n) => n >= 1,
-        );
-      // Let any straggling redelivery land before counting: each customer must have exactly one mail.
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      for (const id of orderIds) expect(await mailsFor(id)).toBe(1);
-    }, 150_000);
-
-    it('redrives a saga whose compensation kept failing, so the remaining compensations run', async () => {
-      // Every provider call fails: AuthorizePayment runs out of retries, then VoidPayment (a compensation) does too,
-      // and the execution stops FAILED *in* VoidPayment with the order still PENDING.
-      await sandbox.setFaults({ paymentFailureRate: 1 });
-      try {
-        const placed = await alice.placeOrder(orderBody());
-        const orderId = placed.body.trackingId;
-        const arn = executionArn(`order-${orderId}`);
-        const failed = await until(
-          'the saga to fail in its compensation',
-          () =>
-            ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn })).catch(() => undefined),
-          (execution) => execution?.status === 'FAILED',
-        );
-        expect(failed?.error).toBe('PaymentProviderUnavailable');
-        const status = await buzzer<StatusReport>('status');
-        expect(status.saga.failed).toContainEqual(
-          expect.objectContaining({ orderId, orderStatus: 'PENDING' }),
-        );
-
-        await sandbox.setFaults({ paymentFailureRate: 0 });
-        const redrive = await buzzer<BulkRedriveResult>('saga', 'redrive', arn);
-
-        expect(redrive.outcomes).toEqual([
-          expect.objectContaining({ orderId, action: 'redriven', executionArn: arn }),
-        ]);
-        const order = await alice.waitForOrder(orderId);
-        expect(order.status).toBe('CANCELLED');
-        expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');
-        expect(order.timeline.map((t) => t.step).slice(-3)).toEqual([
-          'VoidPayment',
-          'ReleaseStock',
-          'CancelOrder',
-        ]);
-        await until(
-          'one mail',
-          () => mailsFor(orderId),
-          (n) => n === 1,
-        );
-      } finally {
-        await sandbox.setFaults({});
-      }
-    }, 120_000);
-
-    it('redrives an aborted STANDARD execution in place', async () => {
-      const placed = await alice.placeOrder(orderBody({ paymentToken: 'tok_slow' }));
+  it('redrives a saga whose compensation kept failing, so the remaining compensations run', async () => {
+    // Every provider call fails: AuthorizePayment runs out of retries, then VoidPayment (a compensation) does too,
+    // and the execution stops FAILED *in* VoidPayment with the order still PENDING.
+    await sandbox.setFaults({ paymentFailureRate: 1 });
+    try {
+      const placed = await alice.placeOrder(orderBody());
       const orderId = placed.body.trackingId;
       const arn = executionArn(`order-${orderId}`);
-      await until(
-        'the saga to reach the payment',
-        () => alice.getOrder(orderId),
-        (o) => o.body.timeline.some((t) => t.step === 'ReserveStock'),
+      const failed = await until(
+        'the saga to fail in its compensation',
+        () =>
+          ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn })).catch(() => undefined),
+        (execution) => execution?.status === 'FAILED',
       );
-      await ctx.clients.sfn.send(
-        new StopExecutionCommand({ executionArn: arn, error: 'Operator', cause: 'test' }),
-      );
-      await until(
-        'the execution to stop',
-        () => ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn })),
-        (e) => e.status === 'ABORTED',
-      );
-
-      const redrive = await buzzer<BulkRedriveResult>('saga', 'redrive', '--failed-since', '10m');
-
-      expect(redrive.outcomes).toContainEqual(
-        expect.objectContaining({ orderId, action: 'redriven', executionArn: arn }),
-      );
-      expect((await alice.waitForOrder(orderId)).status).toBe('CONFIRMED');
-      const execution = await ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-      expect(execution).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
-    });
-
-    it('lets the scheduled reconciler finish an order whose OrderPlaced was lost', async () => {
-      const orderId = await insertOrder(new Date(Date.now() - 60 * 60_000), 'PUBLISHED');
-
-      const order = await alice.waitForOrder(orderId, undefined, 45_000);
-
-      expect(order.status).toBe('CONFIRMED');
-      const story = await buzzer<OrderStory>('order', orderId);
-      expect(story.correlationId).toBe(`corr-${orderId}`);
-      expect(story.executions[0]).toMatchObject({ name: `order-${orderId}`, status: 'SUCCEEDED' });
-      expect(story.executions[0]?.steps.map((s) => s.state)).toEqual(
-        expect.arrayContaining(['ReserveStock', 'AuthorizePayment', 'ConfirmOrder']),
-      );
-      expect(story.outbox.map((o) => o.messageType)).toEqual(
-        expect.arrayContaining(['OrderPlaced', 'OrderConfirmed']),
-      );
-      await until(
-        'the notify effect',
-        async () => (await buzzer<OrderStory>('order', orderId)).effects,
-        (e) => e.some((effect) => effect.consumer === 'notify' && effect.status === 'DONE'),
-      );
-      expect(JSON.stringify(story.order)).not.toContain('grace@example.com');
+      expect(failed?.error).toBe('PaymentProviderUnavailable');
       const status = await buzzer<StatusReport>('status');
-      expect(status.orders.stuck.map((o) => o.orderId)).not.toContain(orderId);
-    }, 90_000);
+      expect(status.saga.failed).toContainEqual(expect.objectContaining({ orderId, orderStatus: 'PENDING' }));
 
-    it('replays an outbox item the relay left FAILED', async () => {
-      const orderId = await insertOrder(new Date(), 'FAILED');
-      const before = await buzzer<StatusReport>('status');
-      expect(before.outbox.failed.map((o) => o.orderId)).toContain(orderId);
+      await sandbox.setFaults({ paymentFailureRate: 0 });
+      const redrive = await buzzer<BulkRedriveResult>('saga', 'redrive', arn);
 
-      const replay = await buzzer<ReplayResult>('relay', 'replay');
-
-      expect(replay.replayed).toContainEqual(
-        expect.objectContaining({ orderId, messageType: 'OrderPlaced', from: 'FAILED item' }),
+      expect(redrive.outcomes).toEqual([
+        expect.objectContaining({ orderId, action: 'redriven', executionArn: arn }),
+      ]);
+      const order = await alice.waitForOrder(orderId);
+      expect(order.status).toBe('CANCELLED');
+      expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');
+      expect(order.timeline.map((t) => t.step).slice(-3)).toEqual([
+        'VoidPayment',
+        'ReleaseStock',
+        'CancelOrder',
+      ]);
+      await until(
+        'one mail',
+        () => mailsFor(orderId),
+        (n) => n === 1,
       );
-      expect((await alice.waitForOrder(orderId)).status).toBe('CONFIRMED');
-      const after = await buzzer<StatusReport>('status');
-      expect(after.outbox.failed.map((o) => o.orderId)).not.toContain(orderId);
-    }, 90_000);
+    } finally {
+      await sandbox.setFaults({});
+    }
+  }, 120_000);
 
-    it('issues API keys that the API accepts', async () => {
-      const created = await buzzer<CreatedKey>('keys', 'create', '--client', 'carol', '--label', 'e2e');
-      const carol = new ApiClient(target.apiUrl, created.apiKey);
+  it('redrives an aborted STANDARD execution in place', async () => {
+    const placed = await alice.placeOrder(orderBody({ paymentToken: 'tok_slow' }));
+    const orderId = placed.body.trackingId;
+    const arn = executionArn(`order-${orderId}`);
+    await until(
+      'the saga to reach the payment',
+      () => alice.getOrder(orderId),
+      (o) => o.body.timeline.some((t) => t.step === 'ReserveStock'),
+    );
+    await ctx.clients.sfn.send(
+      new StopExecutionCommand({ executionArn: arn, error: 'Operator', cause: 'test' }),
+    );
+    await until(
+      'the execution to stop',
+      () => ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn })),
+      (e) => e.status === 'ABORTED',
+    );
 
-      const placed = await carol.placeOrder(orderBody());
+    const redrive = await buzzer<BulkRedriveResult>('saga', 'redrive', '--failed-since', '10m');
 
-      expect(placed.status).toBe(202);
-      expect((await alice.getOrder(placed.body.trackingId)).status).toBe(404);
-    });
-
-    it('answers npx buzzer --help', async () => {
-      const { stdout } = await promisify(execFile)('npx', ['buzzer', '--help'], { cwd: PROJECT_ROOT });
-
-      expect(stdout).toContain('Usage: buzzer');
-      for (const command of ['status', 'dlq', 'saga', 'relay', 'order', 'keys'])
-        expect(stdout).toContain(command);
-    });
+    expect(redrive.outcomes).toContainEqual(
+      expect.objectContaining({ orderId, action: 'redriven', executionArn: arn }),
+    );
+    expect((await alice.waitForOrder(orderId)).status).toBe('CONFIRMED');
+    const execution = await ctx.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
   });
-}
+
+  it('lets the scheduled reconciler finish an order whose OrderPlaced was lost', async () => {
+    const orderId = await insertOrder(new Date(Date.now() - 60 * 60_000), 'PUBLISHED');
+
+    const order = await alice.waitForOrder(orderId, undefined, 45_000);
+
+    expect(order.status).toBe('CONFIRMED');
+    const story = await buzzer<OrderStory>('order', orderId);
+    expect(story.correlationId).toBe(`corr-${orderId}`);
+    expect(story.executions[0]).toMatchObject({ name: `order-${orderId}`, status: 'SUCCEEDED' });
+    expect(story.executions[0]?.steps.map((s) => s.state)).toEqual(
+      expect.arrayContaining(['ReserveStock', 'AuthorizePayment', 'ConfirmOrder']),
+    );
+    expect(story.outbox.map((o) => o.messageType)).toEqual(
+      expect.arrayContaining(['OrderPlaced', 'OrderConfirmed']),
+    );
+    await until(
+      'the notify effect',
+      async () => (await buzzer<OrderStory>('order', orderId)).effects,
+      (e) => e.some((effect) => effect.consumer === 'notify' && effect.status === 'DONE'),
+    );
+    expect(JSON.stringify(story.order)).not.toContain('grace@example.com');
+    const status = await buzzer<StatusReport>('status');
+    expect(status.orders.stuck.map((o) => o.orderId)).not.toContain(orderId);
+  }, 90_000);
+
+  it('replays an outbox item the relay left FAILED', async () => {
+    const orderId = await insertOrder(new Date(), 'FAILED');
+    const before = await buzzer<StatusReport>('status');
+    expect(before.outbox.failed.map((o) => o.orderId)).toContain(orderId);
+
+    const replay = await buzzer<ReplayResult>('relay', 'replay');
+
+    expect(replay.replayed).toContainEqual(
+      expect.objectContaining({ orderId, messageType: 'OrderPlaced', from: 'FAILED item' }),
+    );
+    expect((await alice.waitForOrder(orderId)).status).toBe('CONFIRMED');
+    const after = await buzzer<StatusReport>('status');
+    expect(after.outbox.failed.map((o) => o.orderId)).not.toContain(orderId);
+  }, 90_000);
+
+  it('issues API keys that the API accepts', async () => {
+    const created = await buzzer<CreatedKey>('keys', 'create', '--client', 'carol', '--label', 'e2e');
+    const carol = new ApiClient(target.apiUrl, created.apiKey);
+
+    const placed = await carol.placeOrder(orderBody());
+
+    expect(placed.status).toBe(202);
+    expect((await alice.getOrder(placed.body.trackingId)).status).toBe(404);
+  });
+
+  it('answers npx buzzer --help', async () => {
+    const { stdout } = await promisify(execFile)('npx', ['buzzer', '--help'], { cwd: PROJECT_ROOT });
+
+    expect(stdout).toContain('Usage: buzzer');
+    for (const command of ['status', 'dlq', 'saga', 'relay', 'order', 'keys'])
+      expect(stdout).toContain(command);
+  });
+});

@@ -2,10 +2,14 @@
  * The order flow through the whole system: API → outbox → relay → bus → saga → workers, asserting on the final
  * order state, its timeline and the effects counted at the receiving side (the sandbox provider).
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { pointsOf, tableAccess } from './table.ts';
 import { startTarget, type Target } from './target.ts';
+
+/** Keys and ids unique to this run, so the file can run again against the same deployed stack. */
+const run = randomUUID().slice(0, 8);
 
 let target: Target;
 let alice: ApiClient;
@@ -75,9 +79,9 @@ describe('payment declined', () => {
 describe('idempotent accept', () => {
   it('answers the same 202 for the same key and body, 422 for another body', async () => {
     const body = orderBody();
-    const first = await alice.placeOrder(body, 'same-key-1');
-    const again = await alice.placeOrder(body, 'same-key-1');
-    const other = await alice.placeOrder({ ...body, currency: 'USD' }, 'same-key-1');
+    const first = await alice.placeOrder(body, `same-key-${run}`);
+    const again = await alice.placeOrder(body, `same-key-${run}`);
+    const other = await alice.placeOrder({ ...body, currency: 'USD' }, `same-key-${run}`);
 
     expect(first.status).toBe(202);
     expect(again.status).toBe(202);
@@ -88,7 +92,7 @@ describe('idempotent accept', () => {
   it('creates one order and one saga for concurrent duplicates', async () => {
     const body = orderBody();
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => alice.placeOrder(body, 'concurrent-key-1')),
+      Array.from({ length: 8 }, () => alice.placeOrder(body, `concurrent-key-${run}`)),
     );
 
     const ids = new Set(results.filter((r) => r.status === 202).map((r) => r.body.trackingId));
@@ -113,7 +117,7 @@ describe('client isolation', () => {
   });
 
   it("keeps each client's loyalty points apart when their customer ids collide", async () => {
-    const customer = { id: 'c-shared', email: 'ada@example.com' };
+    const customer = { id: `c-shared-${run}`, email: 'ada@example.com' };
     const [fromAlice, fromBob] = await Promise.all([
       alice.placeOrder(orderBody({ customer })),
       bob.placeOrder(orderBody({ customer, items: [{ sku: 'espresso', quantity: 4 }] })),
@@ -157,14 +161,14 @@ describe('bad input', () => {
       [{ ...orderBody(), currency: 'euro' }, 400],
     ];
     for (const [i, [body, status]] of cases.entries()) {
-      const result = await alice.placeOrder(body, `bad-input-${i}`);
+      const result = await alice.placeOrder(body, `bad-input-${i}-${run}`);
       expect(result.status, JSON.stringify(body)).toBe(status);
       expect(result.body.error?.message, JSON.stringify(result.body)).toMatch(/\w+/);
     }
-    expect((await alice.placeOrder('x'.repeat(20_000), 'bad-input-big')).status).toBe(413);
+    expect((await alice.placeOrder('x'.repeat(20_000), `bad-input-big-${run}`)).status).toBe(413);
 
     // Nothing was recorded under those keys: a valid order may use each of them (a stored key would answer 422).
-    for (const key of [...cases.keys()].map((i) => `bad-input-${i}`).concat('bad-input-big')) {
+    for (const key of [...cases.keys()].map((i) => `bad-input-${i}-${run}`).concat(`bad-input-big-${run}`)) {
       expect((await alice.placeOrder(orderBody(), key)).status, key).toBe(202);
     }
   });

@@ -35,6 +35,12 @@ export interface TargetOptions {
   verbose?: boolean;
 }
 
+/**
+ * Every client the suite acts as on a deployed target, each needing a key in `BUZZER_API_KEYS`: alice and bob
+ * (orders, isolation, faults), chaos (the chaos run), mallory (bad input). `localstack/seed.ts` issues them all.
+ */
+export const DEPLOYED_TARGET_CLIENTS = ['alice', 'bob', 'chaos', 'mallory'] as const;
+
 export function targetName(): TargetName {
   const name = process.env.BUZZER_TARGET ?? 'local';
   if (name !== 'local' && name !== 'localstack' && name !== 'aws') {
@@ -43,7 +49,7 @@ export function targetName(): TargetName {
   return name;
 }
 
-function deployedTarget(name: TargetName): Target {
+function deployedTarget(name: TargetName, clients: readonly string[]): Target {
   const file = process.env.BUZZER_OUTPUTS_FILE;
   if (!file) throw new Error(`BUZZER_TARGET=${name} needs BUZZER_OUTPUTS_FILE (cdk deploy --outputs-file …)`);
   const outputs = Object.values(
@@ -56,6 +62,13 @@ function deployedTarget(name: TargetName): Target {
       .map((pair) => pair.split('=', 2) as [string, string]),
   );
   if (!outputs?.ApiUrl || !outputs.SandboxUrl) throw new Error(`${file} has no ApiUrl/SandboxUrl outputs`);
+  const missing = clients.filter((client) => !apiKeys[client]);
+  if (missing.length > 0) {
+    throw new Error(
+      `BUZZER_API_KEYS has no key for ${missing.join(', ')}: issue one per client with ` +
+        `\`npx buzzer keys create --client <id> --stack <stack>\` (the suite uses ${DEPLOYED_TARGET_CLIENTS.join(', ')})`,
+    );
+  }
   return {
     name,
     apiUrl: outputs.ApiUrl.replace(/\/+$/, ''),
@@ -67,7 +80,7 @@ function deployedTarget(name: TargetName): Target {
 
 export async function startTarget(options: TargetOptions = {}): Promise<Target> {
   const name = targetName();
-  if (name !== 'local') return deployedTarget(name);
+  if (name !== 'local') return deployedTarget(name, options.clients ?? ['alice', 'bob']);
   const runtime = await startRuntime({
     // test/e2e/global-setup.ts synthesizes once for the whole run.
     synth: false,

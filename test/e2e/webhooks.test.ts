@@ -3,6 +3,9 @@
  * 127.0.0.1 (the local runtime allows loopback receivers only with `allowLoopbackWebhooks`). Every delivery is
  * verified with the published `standardwebhooks` library, not with Buzzer's own signing code. The retry schedule
  * is compressed to 0, 1, 1, 2 seconds and the circuit breaker's cooldown to 1 s through the functions' environment.
+ *
+ * Local target only (vitest.config.ts leaves it out on deployed targets): a deployed stack cannot reach a receiver
+ * on 127.0.0.1, refuses to register one, and keeps its day-long retry schedule.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
