@@ -51,6 +51,12 @@ const program = new Command('npm start --')
     4,
   )
   .option(
+    '--idle-timeout <seconds>',
+    'shut a function environment down after this long without an invocation, as Lambda does (0: never)',
+    int('idle timeout'),
+    600,
+  )
+  .option(
     '--reconcile-every <seconds>',
     'run the scheduled functions this often instead of their schedule',
     int('interval'),
@@ -79,6 +85,7 @@ const opts = program.opts<{
   reconcileEvery?: number;
   allowLoopbackWebhooks?: boolean;
   lambdaConcurrency: number;
+  idleTimeout: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   functionLogs: boolean;
 }>();
@@ -96,6 +103,7 @@ const runtime = await startRuntime({
   writeDiscoveryFile: true,
   allowLoopbackWebhooks: opts.allowLoopbackWebhooks === true,
   lambdaConcurrency: opts.lambdaConcurrency,
+  idleTimeoutMs: opts.idleTimeout === 0 ? undefined : opts.idleTimeout * 1000,
 }).catch((error: unknown) => {
   logger.error(error instanceof Error ? error.message : String(error));
   process.exit(1);

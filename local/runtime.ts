@@ -91,6 +91,11 @@ export interface RuntimeOptions {
    * Raise it when a run waits on slow downstreams rather than on the CPU. @default 4
    */
   lambdaConcurrency?: number;
+  /**
+   * Shut an execution environment down once it has been idle this long, as Lambda recycles idle ones: the next
+   * invocation starts cold. A laptop gets its memory back after a burst. @default never
+   */
+  idleTimeoutMs?: number;
   /** Poller cadence overrides (tests). */
   pollerTuning?: Partial<PollerTuning>;
   /**
@@ -269,6 +274,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       },
       reportLines: false,
       ...(options.lambdaConcurrency === undefined ? {} : { defaultConcurrency: options.lambdaConcurrency }),
+      ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
       logSink: (fn, line) => {
         if (sinkLines) sinkLines(fn, line);
         else if (printLines)

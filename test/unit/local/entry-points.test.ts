@@ -31,6 +31,7 @@ describe('entry points', () => {
       '--mail-broken',
       '--allow-loopback-webhooks',
       '--lambda-concurrency',
+      '--idle-timeout',
       '--reconcile-every',
     ]) {
       expect(text).toContain(flag);
