@@ -51,6 +51,15 @@ export interface FoundDeadLetterQueue {
   source?: sqs.Queue;
 }
 
+/**
+ * The relay's log messages (functions/shared/relay.ts, `recordFailure`) for an outbox item EventBridge did not
+ * accept, whether PutEvents threw (throttling, permissions) or rejected the entry: one line per item and attempt.
+ */
+export const RELAY_PUBLISH_FAILURE_MESSAGES = [
+  'outbox message not published, will retry',
+  'outbox message failed too often, moving it to the relay DLQ',
+] as const;
+
 /** Construct ids that say "queue" and nothing about what the queue is for. */
 const GENERIC_IDS = /^(queue|dlq|deadletterqueue|resource|default)$/i;
 const DLQ_ID = /(dlq|dead-?letter)/i;
@@ -98,9 +107,9 @@ export function deadLetterQueuesOf(
  * What operators need to see failures, recover from them and be told about them:
  *
  * - the stuck-order reconciler (`functions/ops/reconcile.ts`) on an EventBridge Scheduler schedule;
- * - alarms on every DLQ (depth > 0, oldest message too old), saga failures and time-outs, relay errors and lag,
- *   API 5xx, reconciler errors and orders the reconciler had to leave to an operator, all sent to one encrypted,
- *   TLS-only SNS topic;
+ * - alarms on every DLQ (depth > 0, oldest message too old), saga failures and time-outs, relay crashes, relay
+ *   publish failures (events the bus refused, counted from the relay's logs) and lag, API 5xx, reconciler errors and
+ *   orders the reconciler had to leave to an operator, all sent to one encrypted, TLS-only SNS topic;
  * - one dashboard: orders accepted / confirmed / cancelled, DLQ depths, API and saga latencies;
  * - the `OperatorQueues` output the `buzzer` CLI reads to name queues (`notify`, `relay`, …).
  *
@@ -277,11 +286,28 @@ export class Operations extends Construct {
     });
     const relayFunction: lambda.IFunction = props.relay.handler.function;
     alarm('RelayErrors', {
-      alarmDescription: 'The outbox relay failed. Runbook: docs/runbook.md#relay-errors',
+      alarmDescription:
+        'The outbox relay Lambda crashed (invocation errors, not publish failures). Runbook: docs/runbook.md#relay-errors',
       metric: relayFunction.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
+    });
+    // The relay catches PutEvents exceptions and per-entry rejections and turns them into batch item failures, so
+    // its invocations succeed and `Errors` stays at 0 while the bus refuses or throttles events. Its per-entry log
+    // lines (functions/shared/relay.ts, `recordFailure`) are counted instead: one per outbox item and attempt.
+    const publishFailures = this.logMetric('RelayPublishFailures', props.relay.handler.logGroup, {
+      pattern: `{ ${RELAY_PUBLISH_FAILURE_MESSAGES.map((m) => `($.message = "${m}")`).join(' || ')} }`,
+    });
+    alarm('RelayPublishFailures', {
+      alarmDescription:
+        'EventBridge refused or throttled outbox events; the relay retries them, then moves them to the relay DLQ. ' +
+        'Runbook: docs/runbook.md#relay-publish-failures',
+      metric: publishFailures,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     alarm('RelayIteratorAge', {
       alarmDescription:
@@ -386,6 +412,7 @@ export class Operations extends Construct {
           stateMachine.metricFailed({ statistic: cloudwatch.Stats.SUM, label: 'saga failed' }),
           stateMachine.metricTimedOut({ statistic: cloudwatch.Stats.SUM, label: 'saga timed out' }),
           relayFunction.metricErrors({ statistic: cloudwatch.Stats.SUM, label: 'relay errors' }),
+          publishFailures.with({ label: 'relay publish failures' }),
         ],
         width: 8,
       }),

@@ -71,8 +71,10 @@ export class Sandbox extends Construct {
     Validations.of(this.httpApi).acknowledge({
       id: 'AwsSolutions::AwsSolutions-APIG4',
       reason:
-        'The sandbox stands in for a third-party provider and holds test data only; deploy with paymentProviderUrl ' +
-        'and mailTransport=ses to leave it out.',
+        'The sandbox is a test double for a third-party payment provider and mail service, called by the saga over ' +
+        'HTTP without credentials as a provider test mode is. Anyone with its URL can read the mail it recorded and ' +
+        'set its faults, so a deployment with it is for trials with test data (README, Deploying to AWS); with ' +
+        'paymentProviderUrl and mailTransport=ses the stack leaves it out.',
     });
   }
 

@@ -14,7 +14,7 @@ import { failureKey } from '#shared/sqs-backoff.ts';
 import { OperatorError, type OperatorQueue, type OpsContext, resolveQueue } from './context.ts';
 import { type Filter, humanAge, matchesFilters, parseFilter, parseJson, table } from './format.ts';
 import { queueDepth, receiveCount, receiveMessages, releaseMessages, sentAt } from './queues.ts';
-import { redact } from './redact.ts';
+import { redact, redactText } from './redact.ts';
 import type { CommandRunner } from './runner.ts';
 
 export interface PeekedMessage {
@@ -137,9 +137,11 @@ export async function peekDlq(ctx: OpsContext, name: string, options: { max: num
               ? `${queue.alias} consumer`
               : `${queue.alias} (sent directly)`;
         const failure = recorded.get(message.MessageId ?? '');
-        const lastError = eventBridgeError
+        const rawError = eventBridgeError
           ? `${eventBridgeError}: ${attribute(message, 'ERROR_MESSAGE') ?? ''}`
           : (failure?.error ?? described.error);
+        // Error texts can quote the customer's address (an SES rejection, a validation message).
+        const lastError = rawError ? redactText(rawError) : undefined;
         return {
           messageId: message.MessageId ?? '',
           ...(sent

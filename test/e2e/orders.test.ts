@@ -31,8 +31,10 @@ const steps = (timeline: Array<{ step: string; status: string }>) =>
   timeline.map((t) => `${t.step}:${t.status}`);
 
 describe('happy path', () => {
-  it('accepts with 202 and confirms: one charge, one mail', async () => {
-    const placed = await alice.placeOrder(orderBody({ paymentToken: 'tok_ok' }));
+  it('accepts with 202 and confirms: one charge, one mail, its points', async () => {
+    const body = orderBody({ paymentToken: 'tok_ok' });
+    const { customer } = body;
+    const placed = await alice.placeOrder(body);
     expect(placed.status).toBe(202);
     expect(placed.headers.get('location')).toBe(`/orders/${placed.body.trackingId}`);
     expect(placed.body).toMatchObject({ status: 'PENDING', statusUrl: `/orders/${placed.body.trackingId}` });
@@ -50,10 +52,17 @@ describe('happy path', () => {
     ]);
     const charge = await sandbox.charge(placed.body.trackingId);
     expect(charge.body.charge?.status).toBe('authorized');
+    expect(charge.body.calls).toBe(1);
     expect(charge.body.refunds).toEqual([]);
     await expect
       .poll(async () => (await sandbox.mailFor(placed.body.trackingId)).body.messages.length)
       .toBe(1);
+    const table = tableAccess(target);
+    try {
+      await expect.poll(async () => (await pointsOf(table, 'alice', customer.id)).balance).toBe(5);
+    } finally {
+      table.close();
+    }
   });
 });
 
@@ -65,9 +74,13 @@ describe('payment declined', () => {
 
     expect(order.status).toBe('CANCELLED');
     expect(order.failureReason).toBe('PAYMENT_DECLINED');
-    const names = order.timeline.map((t) => t.step);
-    expect(names.slice(-3)).toEqual(['VoidPayment', 'ReleaseStock', 'CancelOrder']);
-    expect(order.timeline.find((t) => t.step === 'ReleaseStock')?.status).toBe('SUCCEEDED');
+    expect(steps(order.timeline)).toEqual([
+      'Accepted:SUCCEEDED',
+      'ReserveStock:SUCCEEDED',
+      'VoidPayment:SKIPPED',
+      'ReleaseStock:SUCCEEDED',
+      'CancelOrder:SUCCEEDED',
+    ]);
     const charge = await sandbox.charge(placed.body.trackingId);
     expect(charge.status).toBe(404);
     await expect
@@ -87,6 +100,8 @@ describe('idempotent accept', () => {
     expect(again.status).toBe(202);
     expect(again.body.trackingId).toBe(first.body.trackingId);
     expect(other.status).toBe(422);
+    expect((await alice.waitForOrder(first.body.trackingId)).status).toBe('CONFIRMED');
+    expect((await sandbox.charge(first.body.trackingId)).body.calls).toBe(1);
   });
 
   it('creates one order and one saga for concurrent duplicates', async () => {
@@ -95,13 +110,21 @@ describe('idempotent accept', () => {
       Array.from({ length: 8 }, () => alice.placeOrder(body, `concurrent-key-${run}`)),
     );
 
+    // A duplicate that arrives while the first is still being written is told to retry (409 + Retry-After).
+    for (const result of results) {
+      expect([202, 409]).toContain(result.status);
+      if (result.status === 409) expect(result.headers.get('retry-after')).toBe('1');
+    }
     const ids = new Set(results.filter((r) => r.status === 202).map((r) => r.body.trackingId));
     expect(ids.size).toBe(1);
-    const [trackingId] = [...ids];
-    const order = await alice.waitForOrder(trackingId ?? '');
+    const [trackingId = ''] = [...ids];
+    const order = await alice.waitForOrder(trackingId);
     expect(order.status).toBe('CONFIRMED');
-    const charge = await sandbox.charge(trackingId ?? '');
-    expect(charge.body.charge).toBeDefined();
+    // One saga: the provider saw one charge request, the customer got one mail.
+    const charge = await sandbox.charge(trackingId);
+    expect(charge.body.charge?.status).toBe('authorized');
+    expect(charge.body.calls).toBe(1);
+    await expect.poll(async () => (await sandbox.mailFor(trackingId)).body.messages.length).toBe(1);
   });
 });
 

@@ -145,7 +145,7 @@ export async function reserveStock(
 
 /**
  * Compensation: puts reserved quantities back exactly once (the reservation's `releasedAt` guards it)
- * and notes on the order what happened, including that there was nothing to release.
+ * and notes on the order what happened, including that there was nothing to release. Never on a confirmed order.
  */
 export async function releaseStock(
   deps: TableDeps,
@@ -155,6 +155,9 @@ export async function releaseStock(
   return withOptimisticRetry(async () => {
     const order = await getOrder(deps, orderId);
     if (!order) return { outcome: 'SKIPPED', detail: 'order not found' };
+    // A ConfirmOrder that committed but still ended in an error (its retries ran out after the write) sends the
+    // saga into the compensations: a confirmed order keeps its stock, as VoidPayment keeps its payment.
+    if (order.status === 'CONFIRMED') return { outcome: 'SKIPPED', detail: 'order is confirmed; stock kept' };
     const reservation = await getReservation(deps, orderId);
     if (reservation?.releasedAt || (!reservation && order.stockReleasedAt)) {
       return { outcome: 'ALREADY_DONE', detail: 'stock already released' };

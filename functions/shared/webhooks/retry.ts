@@ -3,10 +3,12 @@
  * do, so the policy is tested without clocks, queues or sockets.
  *
  * Policy (Svix's, which receivers already know): attempts at now, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after the
- * previous one; each delay jittered by ±20 % so deliveries that failed together (an endpoint outage) do not all
- * come back in the same second. 2xx delivers; 410 Gone disables the endpoint; 429/502/503/504 mean "slow down" and
- * their `Retry-After` is honoured (up to 24 h); any other status, a timeout or a network error is retried.
- * An endpoint failing for 5 days is disabled (`endpointFailingTooLong`).
+ * previous one (27 h 35 min 5 s in all); each delay lengthened by a random 0-20 % so deliveries that failed together
+ * (an endpoint outage) do not all come back in the same second, and never shortened, so the last attempt comes
+ * 27.6-33.1 h after the first: retries span at least a day (see `withJitter`). 2xx delivers; 410 Gone disables the
+ * endpoint; any other status, a timeout or a network error is retried, and a `Retry-After` on a retried response
+ * (whatever its status, as Svix and Stripe do) is honoured up to 24 h. An endpoint failing for 5 days is disabled
+ * (`endpointFailingTooLong`).
  */
 
 const SECOND = 1_000;
@@ -26,8 +28,12 @@ export const RETRY_SCHEDULE_MS: readonly number[] = [
   10 * HOUR,
 ];
 export const MAX_ATTEMPTS = RETRY_SCHEDULE_MS.length;
+/** Each delay is lengthened by a random fraction of itself in [0, JITTER_RATIO). */
 export const JITTER_RATIO = 0.2;
-/** A receiver may ask for a pause, not park a delivery past the disable window. */
+/**
+ * A receiver may ask for a pause, not park a delivery past the disable window: the longest wait `Retry-After` gets
+ * (one day per attempt; the schedule's own delay still applies when it is longer).
+ */
 export const MAX_RETRY_AFTER_MS = DAY;
 export const ENDPOINT_DISABLE_AFTER_MS = 5 * DAY;
 
@@ -40,8 +46,8 @@ export type AttemptResult =
 export type AttemptClass =
   | { kind: 'delivered' }
   | { kind: 'disable'; reason: string }
-  | { kind: 'slow_down'; reason: string; retryAfterMs?: number }
-  | { kind: 'retry'; reason: string };
+  /** `retryAfterMs`: what the response's `Retry-After` asked for, uncapped (`decideNext` caps it). */
+  | { kind: 'retry'; reason: string; retryAfterMs?: number };
 
 export type RetryDecision =
   | { action: 'done' }
@@ -50,27 +56,21 @@ export type RetryDecision =
   | { action: 'give_up'; reason: string }
   | { action: 'retry'; attempt: number; delayMs: number; reason: string };
 
-const SLOW_DOWN_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
-
 export function classifyAttempt(result: AttemptResult, now: Date): AttemptClass {
   if (result.type === 'timeout') return { kind: 'retry', reason: 'timeout' };
   if (result.type === 'network_error') {
     return { kind: 'retry', reason: `network_error${result.code ? `:${result.code}` : ''}` };
   }
   const { status } = result;
-  if (!Number.isInteger(status) || status < 100 || status > 599) {
-    return { kind: 'retry', reason: `invalid_status:${status}` };
-  }
-  if (status >= 200 && status <= 299) return { kind: 'delivered' };
-  if (status === 410) return { kind: 'disable', reason: 'http_410' };
-  if (SLOW_DOWN_STATUSES.has(status)) {
-    const retryAfterMs = parseRetryAfter(result.retryAfter, now);
-    return retryAfterMs === undefined
-      ? { kind: 'slow_down', reason: `http_${status}` }
-      : { kind: 'slow_down', reason: `http_${status}`, retryAfterMs };
-  }
-  // 1xx and 3xx count as failures too: redirects are not followed (a public URL could redirect to a private one).
-  return { kind: 'retry', reason: `http_${status}` };
+  const valid = Number.isInteger(status) && status >= 100 && status <= 599;
+  if (valid && status >= 200 && status <= 299) return { kind: 'delivered' };
+  if (valid && status === 410) return { kind: 'disable', reason: 'http_410' };
+  // Everything else is retried, and a `Retry-After` on it is honoured whatever the status: not only 429/503 but a
+  // 500 or 502 from a receiver that knows when it will be back (Svix and Stripe do the same). 1xx and 3xx count as
+  // failures too: redirects are not followed (a public URL could redirect to a private one).
+  const reason = valid ? `http_${status}` : `invalid_status:${status}`;
+  const retryAfterMs = parseRetryAfter(result.retryAfter, now);
+  return retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs };
 }
 
 /**
@@ -92,7 +92,7 @@ export function decideNext(
   if (scheduled === undefined) {
     return { action: 'give_up', reason: `${outcome.reason} after ${attemptsMade} attempts` };
   }
-  const asked = outcome.kind === 'slow_down' ? Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS) : 0;
+  const asked = Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
   return { action: 'retry', attempt, delayMs: Math.max(scheduled, asked), reason: outcome.reason };
 }
 
@@ -109,9 +109,18 @@ export function scheduledDelayMs(
   return base === undefined ? undefined : withJitter(base, random);
 }
 
-/** `ms` moved by up to ±JITTER_RATIO of itself; 0 stays 0 (the first attempt is immediate). */
+/**
+ * `ms` lengthened by a random [0, JITTER_RATIO) of itself, whole milliseconds: in [ms, ms · (1 + JITTER_RATIO)] for a
+ * whole `ms`; 0 stays 0 (the first attempt is immediate).
+ *
+ * Jitter only upward, not ±: each delay is then at least its nominal value, so every attempt is due no earlier than
+ * its nominal time after the first and the last one no earlier than the schedule's sum (27.6 h for the default; ±20 %
+ * let it come after 22 h, short of "retries over at least a day"). That holds for any configured schedule
+ * (`WEBHOOK_RETRY_SCHEDULE_SECONDS`) without knowing when the first attempt was, which clamping cumulative due times
+ * would need. The spread that keeps an outage's deliveries apart is still 20 % of each delay (2 h of a 10 h one).
+ */
 export function withJitter(ms: number, random: () => number = Math.random): number {
-  return Math.round(ms * (1 + JITTER_RATIO * (2 * random() - 1)));
+  return ms + Math.floor(ms * JITTER_RATIO * random());
 }
 
 export function endpointFailingTooLong(failingSince: Date, now: Date): boolean {

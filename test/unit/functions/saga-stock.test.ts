@@ -276,6 +276,15 @@ describe('release-stock (compensation)', () => {
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
+  it('keeps the stock of a confirmed order (ConfirmOrder committed, then failed): nothing is written', async () => {
+    table({ order: storedOrder({ status: 'CONFIRMED', amount: 3448, version: 4 }), reserved: reservation });
+
+    const result = await release({ ...sagaInput, error: { Error: 'States.Timeout' } }, context);
+
+    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'order is confirmed; stock kept' });
+    expect(writes()).toHaveLength(0);
+  });
+
   it('skips an order that does not exist', async () => {
     table({ order: null });
 
