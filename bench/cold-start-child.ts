@@ -33,11 +33,24 @@ const importStart = performance.now();
 const loaded = createRequire(import.meta.url)(bundle) as { handler?: (e: unknown, c: unknown) => unknown };
 const importMs = performance.now() - importStart;
 
+/** An answer that says the event was refused, so the timing is not that of real work. */
+function refusal(result: unknown): string | undefined {
+  const { statusCode, batchItemFailures } = (result ?? {}) as {
+    statusCode?: unknown;
+    batchItemFailures?: unknown;
+  };
+  if (typeof statusCode === 'number' && statusCode >= 400) return `answered HTTP ${statusCode}`;
+  if (Array.isArray(batchItemFailures) && batchItemFailures.length > 0) {
+    return `reported ${batchItemFailures.length} batch item failure(s)`;
+  }
+  return undefined;
+}
+
 const invokeStart = performance.now();
 let error: string | undefined;
 try {
   if (typeof loaded.handler !== 'function') throw new Error('the bundle exports no handler');
-  if (event !== null) await loaded.handler(event, context);
+  if (event !== null) error = refusal(await loaded.handler(event, context));
 } catch (caught) {
   error = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
 }

@@ -239,7 +239,8 @@ function coldStartSection(r: BenchResults): string {
         v
           ? [
               `${kib(v.bytes)} (${kib(v.gzipBytes)})`,
-              `${ms(v.bootMs)} / ${ms(v.importMs)} / ${f.invoked ? ms(v.firstInvokeMs) : 'not invoked'}`,
+              `${ms(v.bootMs)} / ${ms(v.importMs)} / ${f.invoked ? ms(v.firstInvokeMs) : 'not invoked'}` +
+                (v.error ? ` (${v.error})` : ''),
               ms(v.totalMs),
             ]
           : ['–', '–', '–'];

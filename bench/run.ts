@@ -121,9 +121,8 @@ function machine(loadAverageStart: number): MachineInfo {
 
 /**
  * A few orders of each kind, and one request to every route of the client API, so every function has run (warm
- * environments) and has left an event the cold-start runs replay. Route requests carry made-up ids and empty
- * bodies: they are rejected (400/404), which still runs the function, and nothing is registered — a real webhook
- * would send deliveries to an unreachable host for the rest of the run.
+ * environments) and has left an event the cold-start runs replay. The route requests do real work: they read a real
+ * order and act on registered webhook endpoints (see below).
  */
 async function warmUp(system: BenchSystem): Promise<void> {
   log('warm-up');
@@ -147,10 +146,29 @@ async function warmUp(system: BenchSystem): Promise<void> {
     .map((r) => String(r.Properties?.RouteKey ?? ''))
     .filter((key) => key.includes(' ') && !key.includes('+}') && key !== 'POST /orders');
   const headers = { authorization: `Bearer ${system.apiKey}`, 'content-type': 'application/json' };
-  for (const routeKey of routeKeys) {
+  // Two endpoints on port 9 (discard: nothing listens), subscribed to `OrderCancelled` only: the load that follows
+  // confirms its orders, so they get no deliveries. One stays for the replays of rotate, enable and deliveries; the
+  // other is the one deleted (a replayed delete then finds it gone: 404).
+  const register = async () => {
+    const created = await fetch(`${system.apiUrl}/webhooks`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ url: 'http://127.0.0.1:9/hooks', events: ['OrderCancelled'] }),
+    });
+    const endpoint = (await created.json()) as { id?: string };
+    if (!created.ok || !endpoint.id) throw new Error(`warm-up: POST /webhooks answered ${created.status}`);
+    return endpoint.id;
+  };
+  const kept = await register();
+  const deleted = await register();
+  for (const routeKey of routeKeys.filter((key) => key !== 'POST /webhooks')) {
     const [method = 'GET', route = '/'] = routeKey.split(' ');
-    const url = `${system.apiUrl}${route.replace(/\{[^}]+\}/g, () => randomUUID())}`;
     const verb = method === 'ANY' ? 'GET' : method;
+    const ids: Record<string, string> = {
+      trackingId: orderIds[0] ?? randomUUID(),
+      id: verb === 'DELETE' ? deleted : kept,
+    };
+    const url = `${system.apiUrl}${route.replace(/\{([^}]+)\}/g, (_, name: string) => ids[name] ?? randomUUID())}`;
     const body = verb === 'GET' || verb === 'DELETE' ? undefined : '{}';
     await fetch(url, { method: verb, headers, ...(body ? { body } : {}) }).then((r) => r.text());
   }

@@ -138,6 +138,8 @@ export interface BuzzerRuntime {
   readonly info: RuntimeDescription;
   /** Environment for SDK clients and tools that should talk to this runtime (`AWS_ENDPOINT_URL_*`, credentials). */
   readonly clientEnvironment: Record<string, string>;
+  /** What every function gets on top of its own template environment: the client environment plus runtime settings. */
+  readonly functionEnvironment: Record<string, string>;
   readonly engines: {
     lambda: LambdaService;
     stepFunctions: StepFunctionsEngine;
@@ -254,6 +256,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       AWS_ENDPOINT_URL_EVENTBRIDGE: via.gateway,
       AWS_ENDPOINT_URL_SFN: via.gateway,
     };
+    const functionEnvironment: Record<string, string> = {
+      ...clientEnvironment,
+      ...(options.allowLoopbackWebhooks ? { WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true' } : {}),
+      ...options.environment,
+    };
     const clientConfig = {
       region: account.region,
       credentials: LOCAL_CREDENTIALS,
@@ -267,11 +274,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
     const printLines = options.functionLogs ?? true;
     const lambda = new LambdaService({
       account,
-      baseEnvironment: {
-        ...clientEnvironment,
-        ...(options.allowLoopbackWebhooks ? { WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true' } : {}),
-        ...options.environment,
-      },
+      baseEnvironment: functionEnvironment,
       reportLines: false,
       ...(options.lambdaConcurrency === undefined ? {} : { defaultConcurrency: options.lambdaConcurrency }),
       ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
@@ -493,6 +496,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
     const runtime: BuzzerRuntime = {
       info,
       clientEnvironment,
+      functionEnvironment,
       engines: { lambda, stepFunctions, events, scheduler, dispatcher },
       clients: { dynamodb, doc, sqs },
       classification,

@@ -172,7 +172,7 @@ export async function runColdStarts(
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       LANG: 'en_US.UTF-8',
       ...Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
-      ...system.runtime.clientEnvironment,
+      ...system.runtime.functionEnvironment,
       AWS_LAMBDA_FUNCTION_NAME: functionName,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
