@@ -50,6 +50,7 @@ const deps = {
       DEFAULT_CIRCUIT_POLICY.maxCooldownMs,
       config.WEBHOOK_CIRCUIT_COOLDOWN_SECONDS * 1000,
     ),
+    slowAnswerRatio: DEFAULT_CIRCUIT_POLICY.slowAnswerRatio,
   },
 };
 

@@ -9,6 +9,10 @@
  * through as a probe (half-open): success closes the circuit and the held deliveries flow again; failure opens it
  * for longer. The cooldown grows with the length of the outage (half the time it has been failing, between
  * `baseCooldownMs` and `maxCooldownMs`), so concurrent failures cannot inflate it the way a failure counter would.
+ *
+ * A slow endpoint holds slots as a dead one does, even when it answers 2xx in the end: so `failureThreshold` slow
+ * answers in a row (each taking over `slowAnswerRatio` of the request timeout) open the circuit too, timed from the
+ * first of them. The deliveries themselves count as delivered, and slowness never disables an endpoint.
  */
 
 export interface CircuitPolicy {
@@ -18,13 +22,20 @@ export interface CircuitPolicy {
   baseCooldownMs: number;
   /** Longest time the circuit stays open before the next probe. */
   maxCooldownMs: number;
+  /** An answer that took longer than this share of the request timeout is slow. */
+  slowAnswerRatio: number;
 }
 
 export const DEFAULT_CIRCUIT_POLICY: CircuitPolicy = {
   failureThreshold: 5,
   baseCooldownMs: 30_000,
   maxCooldownMs: 10 * 60_000,
+  slowAnswerRatio: 0.5,
 };
+
+export function isSlowAnswer(durationMs: number, timeoutMs: number, policy: CircuitPolicy): boolean {
+  return durationMs > timeoutMs * policy.slowAnswerRatio;
+}
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 

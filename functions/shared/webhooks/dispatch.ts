@@ -6,7 +6,13 @@
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { TableDeps } from '../dynamodb.ts';
-import { type CircuitPolicy, circuitState, DEFAULT_CIRCUIT_POLICY, heldUntil } from './circuit.ts';
+import {
+  type CircuitPolicy,
+  circuitState,
+  DEFAULT_CIRCUIT_POLICY,
+  heldUntil,
+  isSlowAnswer,
+} from './circuit.ts';
 import {
   type AttemptSummary,
   attemptMessage,
@@ -24,6 +30,7 @@ import {
   disableEndpoint,
   markEndpointFailing,
   markEndpointHealthy,
+  markEndpointSlow,
 } from './lifecycle.ts';
 import { type DeliveryMessage, type DeliveryQueue, enqueueDelivery } from './messages.ts';
 import { classifyAttempt, decideNext, endpointFailingTooLong, type RetryDecision } from './retry.ts';
@@ -192,7 +199,13 @@ export async function dispatchDelivery(
   switch (decision.action) {
     case 'done':
       await finishDelivery(deps, message, 'DELIVERED', summary, finished);
-      if (endpoint.failingSince !== undefined || endpoint.circuitOpenUntil !== undefined) {
+      if (isSlowAnswer(response.durationMs, deps.timeoutMs, policy)) {
+        await markEndpointSlow(deps, record.clientId, record.webhookId, policy, finished);
+      } else if (
+        endpoint.failingSince !== undefined ||
+        endpoint.circuitOpenUntil !== undefined ||
+        endpoint.slowSince !== undefined
+      ) {
         await markEndpointHealthy(deps, record.clientId, record.webhookId);
       }
       return result('delivered', summary);

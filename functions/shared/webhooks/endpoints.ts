@@ -49,6 +49,10 @@ export const endpointRecordSchema = webhookItemSchema.extend({
   failingSince: z.string().optional(),
   /** Failed attempts since the last success, across the endpoint's deliveries. */
   consecutiveFailures: z.number().int().optional(),
+  /** Set by the first slow answer after a fast one (circuit.ts); slow answers never disable an endpoint. */
+  slowSince: z.string().optional(),
+  /** Slow answers in a row, across the endpoint's deliveries. */
+  slowAnswers: z.number().int().optional(),
   /** While in the future, nothing is sent to the endpoint (circuit.ts). */
   circuitOpenUntil: z.string().optional(),
 });

@@ -170,7 +170,49 @@ export async function markEndpointFailing(
   }
   const until = openUntil(streak.consecutiveFailures, streak.since, now, policy);
   if (!until) return streak;
-  // Only ever later: a straggler's failure must not shorten a cooldown a probe's failure just lengthened.
+  await openCircuit(deps, clientId, webhookId, until);
+  return { ...streak, circuitOpenUntil: until };
+}
+
+/**
+ * Counts an answer that was delivered but slow (circuit.ts): it ends a failing streak, as any delivery does, and
+ * adds to the slow streak, which opens the circuit at the threshold. Returns until when the circuit opened, if it did.
+ */
+export async function markEndpointSlow(
+  deps: TableDeps,
+  clientId: string,
+  webhookId: string,
+  policy: CircuitPolicy,
+  now = new Date(),
+): Promise<Date | undefined> {
+  let since: Date;
+  let count: number;
+  try {
+    const { Attributes } = await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(clientId, webhookId),
+        UpdateExpression:
+          'SET slowSince = if_not_exists(slowSince, :now) ADD slowAnswers :one ' +
+          'REMOVE failingSince, consecutiveFailures, circuitOpenUntil',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':now': now.toISOString(), ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    since = typeof Attributes?.slowSince === 'string' ? new Date(Attributes.slowSince) : now;
+    count = typeof Attributes?.slowAnswers === 'number' ? Attributes.slowAnswers : 1;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return undefined;
+    throw error;
+  }
+  const until = openUntil(count, since, now, policy);
+  if (until) await openCircuit(deps, clientId, webhookId, until);
+  return until;
+}
+
+/** Opens the circuit until `until`; only ever later: a straggler must not shorten a cooldown a probe just lengthened. */
+async function openCircuit(deps: TableDeps, clientId: string, webhookId: string, until: Date): Promise<void> {
   await conditionHeld(
     deps.doc.send(
       new UpdateCommand({
@@ -183,7 +225,6 @@ export async function markEndpointFailing(
       }),
     ),
   );
-  return { ...streak, circuitOpenUntil: until };
 }
 
 /**
@@ -225,8 +266,10 @@ export async function markEndpointHealthy(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
-        UpdateExpression: 'REMOVE failingSince, consecutiveFailures, circuitOpenUntil',
-        ConditionExpression: 'attribute_exists(failingSince) OR attribute_exists(circuitOpenUntil)',
+        UpdateExpression:
+          'REMOVE failingSince, consecutiveFailures, circuitOpenUntil, slowSince, slowAnswers',
+        ConditionExpression:
+          'attribute_exists(failingSince) OR attribute_exists(circuitOpenUntil) OR attribute_exists(slowSince)',
       }),
     ),
   );

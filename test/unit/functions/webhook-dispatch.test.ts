@@ -93,6 +93,8 @@ let endpoint: Record<string, unknown> | undefined;
 let failingSince: string | undefined;
 /** Failed attempts in a row before this one (the endpoint's streak as the ADD finds it). */
 let failuresBefore = 0;
+/** Slow answers in a row before this attempt (what the update of a slow answer returns, plus one). */
+let slowBefore = 0;
 /** Whether another worker already took the probe of a half-open circuit. */
 let probeTaken = false;
 
@@ -179,6 +181,7 @@ beforeEach(() => {
   endpoint = endpointItem();
   failingSince = undefined;
   failuresBefore = 0;
+  slowBefore = 0;
   probeTaken = false;
   ddb.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
     const expression = input.UpdateExpression ?? '';
@@ -191,6 +194,11 @@ beforeEach(() => {
           failingSince: failingSince ?? input.ExpressionAttributeValues?.[':now'],
           consecutiveFailures: failuresBefore + 1,
         },
+      };
+    }
+    if (expression.startsWith('SET slowSince')) {
+      return {
+        Attributes: { slowSince: input.ExpressionAttributeValues?.[':now'], slowAnswers: slowBefore + 1 },
       };
     }
     if (expression.includes('attempt = :one')) {
@@ -314,7 +322,7 @@ describe('webhook dispatcher: a delivered attempt', () => {
 
     expect(updateMatching('REMOVE failingSince')[0]).toMatchObject({
       Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
-      UpdateExpression: 'REMOVE failingSince, consecutiveFailures, circuitOpenUntil',
+      UpdateExpression: 'REMOVE failingSince, consecutiveFailures, circuitOpenUntil, slowSince, slowAnswers',
     });
   });
 });
@@ -386,7 +394,9 @@ describe('webhook dispatcher: the circuit breaker', () => {
       ExpressionAttributeValues: { ':seen': at(-1), ':probeUntil': at(5_400) },
     });
     expect(receiver.hits).toHaveLength(1);
-    expect(updateMatching('REMOVE failingSince, consecutiveFailures, circuitOpenUntil')).toHaveLength(1);
+    expect(
+      updateMatching('REMOVE failingSince, consecutiveFailures, circuitOpenUntil, slowSince, slowAnswers'),
+    ).toHaveLength(1);
   });
 
   it('holds the others while another worker probes', async () => {
@@ -414,6 +424,53 @@ describe('webhook dispatcher: the circuit breaker', () => {
     expect(updateMatching('SET circuitOpenUntil = :until')[0]?.ExpressionAttributeValues).toEqual({
       ':until': at(10 * 60_000),
     });
+  });
+});
+
+describe('webhook dispatcher: slow endpoints', () => {
+  const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
+  // Over half the 400 ms request timeout of these tests.
+  const answerSlowly = () => receiver.answer((res) => setTimeout(() => res.writeHead(200).end('ok'), 260));
+
+  it('counts a slow 2xx as delivered and as a slow answer, which ends a failing streak', async () => {
+    answerSlowly();
+    endpoint = endpointItem({ failingSince: at(-60_000), consecutiveFailures: 2 });
+
+    const result = await run();
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(deliveryUpdate()?.ExpressionAttributeValues).toMatchObject({ ':status': 'DELIVERED' });
+    expect(updateMatching('SET slowSince')[0]).toMatchObject({
+      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
+      UpdateExpression:
+        'SET slowSince = if_not_exists(slowSince, :now) ADD slowAnswers :one ' +
+        'REMOVE failingSince, consecutiveFailures, circuitOpenUntil',
+    });
+    expect(updateMatching('SET circuitOpenUntil = :until')).toEqual([]);
+    expect(updateMatching('SET failingSince')).toEqual([]);
+  });
+
+  it('opens the circuit at the fifth slow answer in a row, so a slow endpoint cannot hold every slot', async () => {
+    answerSlowly();
+    slowBefore = 4;
+
+    await run();
+
+    expect(updateMatching('SET circuitOpenUntil = :until')[0]?.ExpressionAttributeValues).toEqual({
+      ':until': at(30_000),
+    });
+    expect(deliveryUpdate()?.ExpressionAttributeValues).toMatchObject({ ':status': 'DELIVERED' });
+  });
+
+  it('ends the slow streak at the first fast answer', async () => {
+    endpoint = endpointItem({ slowSince: at(-60_000), slowAnswers: 3 });
+
+    await run();
+
+    expect(updateMatching('SET slowSince')).toEqual([]);
+    expect(updateMatching('REMOVE failingSince')[0]?.UpdateExpression).toBe(
+      'REMOVE failingSince, consecutiveFailures, circuitOpenUntil, slowSince, slowAnswers',
+    );
   });
 });
 

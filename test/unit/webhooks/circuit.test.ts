@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { circuitState, DEFAULT_CIRCUIT_POLICY, heldUntil, openUntil } from '#shared/webhooks/circuit.ts';
+import {
+  circuitState,
+  DEFAULT_CIRCUIT_POLICY,
+  heldUntil,
+  isSlowAnswer,
+  openUntil,
+} from '#shared/webhooks/circuit.ts';
 
 const NOW = new Date('2026-05-01T12:00:00.000Z');
 const ago = (ms: number) => new Date(NOW.getTime() - ms);
@@ -38,5 +44,13 @@ describe('held deliveries', () => {
     expect(heldUntil(until, DEFAULT_CIRCUIT_POLICY, () => 0.999_999).getTime()).toBe(
       until.getTime() + 29_999,
     );
+  });
+});
+
+describe('isSlowAnswer', () => {
+  it('calls an answer slow past half the request timeout', () => {
+    expect(isSlowAnswer(5_000, 10_000, DEFAULT_CIRCUIT_POLICY)).toBe(false);
+    expect(isSlowAnswer(5_001, 10_000, DEFAULT_CIRCUIT_POLICY)).toBe(true);
+    expect(isSlowAnswer(120, 10_000, DEFAULT_CIRCUIT_POLICY)).toBe(false);
   });
 });
