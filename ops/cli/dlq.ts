@@ -1,4 +1,5 @@
 /** `buzzer dlq peek|redrive|purge <queue>`: what failed, and putting it back. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteMessageBatchCommand,
   ListMessageMoveTasksCommand,
@@ -257,10 +258,18 @@ async function selectiveRedrive(
   );
   const rest = messages.filter((message) => !selected.includes(message));
   let moved = 0;
+  // `--rate` holds here as in a native move task: batches of at most `rate`, each followed by a wait that keeps the
+  // moves at or under `rate` per second since the first.
+  const batchSize = Math.min(10, options.rate ?? 10);
+  const started = Date.now();
   try {
     if (!options.dryRun && source) {
-      for (let start = 0; start < selected.length; start += 10) {
-        const chunk = selected.slice(start, start + 10);
+      for (let start = 0; start < selected.length; start += batchSize) {
+        if (options.rate && moved > 0) {
+          const dueAt = started + (moved / options.rate) * 1000;
+          if (dueAt > Date.now()) await sleep(dueAt - Date.now());
+        }
+        const chunk = selected.slice(start, start + batchSize);
         const sent = await sqs.send(
           new SendMessageBatchCommand({
             QueueUrl: source.url,
@@ -362,7 +371,7 @@ export function registerDlqCommands(program: Command, run: CommandRunner): void 
     .command('redrive')
     .description('Move DLQ messages back to the queue they came from (native SQS redrive unless filtered)')
     .argument('<queue>', 'queue alias')
-    .option('--rate <perSecond>', 'maximum messages per second (native redrive)', positive('--rate'))
+    .option('--rate <perSecond>', 'maximum messages per second', positive('--rate'))
     .option(
       '--filter <jsonpath=value>',
       'move only messages whose body matches (repeatable; all must match), e.g. detail.orderId=…',

@@ -36,6 +36,8 @@ export function createProgram(deps: CliDeps = {}): Command {
     .option('--runtime-file <path>', 'local runtime description (default: .buzzer/runtime.json)')
     .option('--json', 'print JSON for scripts instead of tables')
     .option('-q, --quiet', 'no progress messages on stderr')
+    // Every subcommand's --help lists --json, --stack and the other options that come before the command.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()

@@ -3,6 +3,7 @@ import { DescribeExecutionCommand, type ExecutionListItem, ListExecutionsCommand
 import type { Command } from 'commander';
 import { OPEN_ORDER } from '#shared/keys.ts';
 import { queryOpenItems } from '#shared/open-index.ts';
+import { orderIdSchema } from '#shared/orders.ts';
 import { DEFAULT_MAX_RECOVERY_ATTEMPTS, type RecoveryOutcome, recoverOrder } from '#shared/recovery.ts';
 import { OperatorError, type OpsContext, recoveryDeps } from './context.ts';
 import { parseTime, table } from './format.ts';
@@ -54,6 +55,22 @@ export async function redriveExecution(
     maxAttempts: maxAttempts(options),
     dryRun: options.dryRun,
   });
+}
+
+/**
+ * Drives one order on, whatever its saga's state: starts the saga if it never started (its OrderPlaced was lost),
+ * redrives or restarts it if it failed, does nothing if it is running or done. What the reconciler does on its
+ * schedule, for one order and now.
+ */
+export async function recoverOne(
+  ctx: OpsContext,
+  trackingId: string,
+  options: SagaRedriveOptions = {},
+): Promise<RecoveryOutcome> {
+  const orderId = orderIdSchema.safeParse(trackingId);
+  if (!orderId.success) throw new OperatorError(`${trackingId} is not a tracking id (UUID)`);
+  const deps = await recoveryDeps(ctx);
+  return recoverOrder(deps, orderId.data, { maxAttempts: maxAttempts(options), dryRun: options.dryRun });
 }
 
 async function failedSince(ctx: OpsContext, since: Date): Promise<ExecutionListItem[]> {
@@ -146,30 +163,38 @@ export function registerSagaCommands(program: Command, run: CommandRunner): void
       '--failed-since <time>',
       'every execution that failed since then (ISO time or duration ago, e.g. 2h)',
     )
+    .option(
+      '--order <trackingId>',
+      'one order, whatever its saga did: started if it never started, redriven or restarted if it failed',
+    )
     .option('--force', `go past the limit of ${DEFAULT_MAX_RECOVERY_ATTEMPTS} recoveries per order`)
     .option('--dry-run', 'only say what would be done')
     .addHelpText(
       'after',
-      '\nExamples:\n  buzzer saga redrive arn:aws:states:…:execution:…:order-<id>\n  buzzer saga redrive --failed-since 2h --dry-run\n',
+      '\nExamples:\n  buzzer saga redrive arn:aws:states:…:execution:…:order-<id>\n  buzzer saga redrive --failed-since 2h --dry-run\n' +
+        '  buzzer saga redrive --order <trackingId>\n',
     )
     .action(
       (
         executionArn: string | undefined,
-        options: { failedSince?: string; force?: boolean; dryRun?: boolean },
+        options: { failedSince?: string; order?: string; force?: boolean; dryRun?: boolean },
         command: Command,
       ) =>
         run(
           command,
           async (ctx): Promise<BulkRedriveResult> => {
-            if (executionArn && options.failedSince) {
-              throw new OperatorError('give either an execution ARN or --failed-since, not both');
+            const given = [executionArn, options.failedSince, options.order].filter(Boolean).length;
+            if (given !== 1) {
+              throw new OperatorError(
+                'give one of: an execution ARN, --failed-since <time>, --order <trackingId>',
+              );
             }
             if (executionArn) {
               return { since: '', outcomes: [await redriveExecution(ctx, executionArn, options)] };
             }
-            if (!options.failedSince)
-              throw new OperatorError('give an execution ARN or --failed-since <time>');
-            return redriveFailedSince(ctx, parseTime(options.failedSince), options);
+            if (options.order)
+              return { since: '', outcomes: [await recoverOne(ctx, options.order, options)] };
+            return redriveFailedSince(ctx, parseTime(options.failedSince ?? ''), options);
           },
           (result) => renderOutcomes(result.outcomes),
         ),

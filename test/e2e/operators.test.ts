@@ -333,6 +333,22 @@ describe('operators on the local runtime', () => {
     expect(status.orders.stuck.map((o) => o.orderId)).not.toContain(orderId);
   }, 90_000);
 
+  it('starts the saga of a just-placed order whose OrderPlaced was lost, when the operator asks', async () => {
+    // Too young for the reconciler's 10-minute deadline: only the operator's command drives it now.
+    const orderId = await insertOrder(new Date(), 'PUBLISHED');
+
+    const dryRun = await buzzer<BulkRedriveResult>('saga', 'redrive', '--order', orderId, '--dry-run');
+    const result = await buzzer<BulkRedriveResult>('saga', 'redrive', '--order', orderId);
+    const again = await buzzer<BulkRedriveResult>('saga', 'redrive', '--order', orderId);
+
+    expect(dryRun.outcomes).toEqual([expect.objectContaining({ orderId, action: 'started', dryRun: true })]);
+    expect(result.outcomes).toEqual([expect.objectContaining({ orderId, action: 'started' })]);
+    expect(again.outcomes).toEqual([expect.objectContaining({ orderId, action: 'none' })]);
+    expect((await alice.waitForOrder(orderId)).status).toBe('CONFIRMED');
+    expect((await sandbox.charge(orderId)).body.calls).toBe(1);
+    await expect(buzzer('saga', 'redrive', '--order', 'not-a-uuid')).rejects.toThrow(/not a tracking id/);
+  });
+
   it('replays an outbox item the relay left FAILED', async () => {
     const orderId = await insertOrder(new Date(), 'FAILED');
     const before = await buzzer<StatusReport>('status');
