@@ -146,32 +146,17 @@ export async function markEndpointFailing(
   policy: CircuitPolicy,
   now = new Date(),
 ): Promise<FailingStreak | undefined> {
-  let streak: FailingStreak;
-  try {
-    const { Attributes } = await deps.doc.send(
-      new UpdateCommand({
-        TableName: deps.tableName,
-        Key: keys.webhook(clientId, webhookId),
-        UpdateExpression: 'SET failingSince = if_not_exists(failingSince, :now) ADD consecutiveFailures :one',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':now': now.toISOString(), ':one': 1 },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    const since = Attributes?.failingSince;
-    const count = Attributes?.consecutiveFailures;
-    streak = {
-      since: typeof since === 'string' ? new Date(since) : now,
-      consecutiveFailures: typeof count === 'number' ? count : 1,
-    };
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) return undefined;
-    throw error;
-  }
-  const until = openUntil(streak.consecutiveFailures, streak.since, now, policy);
-  if (!until) return streak;
-  await openCircuit(deps, clientId, webhookId, until);
-  return { ...streak, circuitOpenUntil: until };
+  const streak = await extendStreak(
+    deps,
+    clientId,
+    webhookId,
+    { since: 'failingSince', count: 'consecutiveFailures' },
+    policy,
+    now,
+  );
+  if (!streak) return undefined;
+  const { count, ...rest } = streak;
+  return { ...rest, consecutiveFailures: count };
 }
 
 /**
@@ -185,6 +170,35 @@ export async function markEndpointSlow(
   policy: CircuitPolicy,
   now = new Date(),
 ): Promise<Date | undefined> {
+  const streak = await extendStreak(
+    deps,
+    clientId,
+    webhookId,
+    { since: 'slowSince', count: 'slowAnswers', ends: 'failingSince, consecutiveFailures, circuitOpenUntil' },
+    policy,
+    now,
+  );
+  return streak?.circuitOpenUntil;
+}
+
+interface StreakFields {
+  /** The attribute holding when the streak began. */
+  since: 'failingSince' | 'slowSince';
+  /** The attribute counting its attempts. */
+  count: 'consecutiveFailures' | 'slowAnswers';
+  /** Attributes this attempt removes (the streak it ends). */
+  ends?: string;
+}
+
+/** Adds one attempt to a streak of the endpoint and opens its circuit at the threshold. Undefined when it is gone. */
+async function extendStreak(
+  deps: TableDeps,
+  clientId: string,
+  webhookId: string,
+  fields: StreakFields,
+  policy: CircuitPolicy,
+  now: Date,
+): Promise<{ since: Date; count: number; circuitOpenUntil?: Date } | undefined> {
   let since: Date;
   let count: number;
   try {
@@ -193,22 +207,25 @@ export async function markEndpointSlow(
         TableName: deps.tableName,
         Key: keys.webhook(clientId, webhookId),
         UpdateExpression:
-          'SET slowSince = if_not_exists(slowSince, :now) ADD slowAnswers :one ' +
-          'REMOVE failingSince, consecutiveFailures, circuitOpenUntil',
+          `SET ${fields.since} = if_not_exists(${fields.since}, :now) ADD ${fields.count} :one` +
+          (fields.ends ? ` REMOVE ${fields.ends}` : ''),
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':now': now.toISOString(), ':one': 1 },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    since = typeof Attributes?.slowSince === 'string' ? new Date(Attributes.slowSince) : now;
-    count = typeof Attributes?.slowAnswers === 'number' ? Attributes.slowAnswers : 1;
+    const began = Attributes?.[fields.since];
+    const counted = Attributes?.[fields.count];
+    since = typeof began === 'string' ? new Date(began) : now;
+    count = typeof counted === 'number' ? counted : 1;
   } catch (error) {
     if (isConditionalCheckFailed(error)) return undefined;
     throw error;
   }
   const until = openUntil(count, since, now, policy);
-  if (until) await openCircuit(deps, clientId, webhookId, until);
-  return until;
+  if (!until) return { since, count };
+  await openCircuit(deps, clientId, webhookId, until);
+  return { since, count, circuitOpenUntil: until };
 }
 
 /** Opens the circuit until `until`; only ever later: a straggler must not shorten a cooldown a probe just lengthened. */

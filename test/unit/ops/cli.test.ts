@@ -4,7 +4,6 @@ import {
   OperatorError,
   type OpsTarget,
   queueArnFromUrl,
-  type RuntimeFile,
   resolveQueue,
   targetFromRuntime,
 } from '../../../ops/cli/context.ts';
@@ -19,42 +18,7 @@ import {
 import { stepsFromHistory } from '../../../ops/cli/order.ts';
 import { runCli } from '../../../ops/cli/program.ts';
 import { maskEmail, redact } from '../../../ops/cli/redact.ts';
-
-const queue = (logicalId: string) => ({
-  logicalId,
-  url: `http://127.0.0.1:1/000000000000/Buzzer-${logicalId}`,
-  arn: `arn:aws:sqs:us-east-1:000000000000:Buzzer-${logicalId}`,
-});
-
-const runtimeFile: RuntimeFile = {
-  stackName: 'Buzzer',
-  outputs: {
-    TableName: 'Buzzer-Table',
-    StateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga',
-    EventBusName: 'Buzzer-Bus',
-    OperatorQueues: JSON.stringify({
-      notify: { dlq: 'NotifierQueueDlq1', source: 'NotifierQueue1' },
-      relay: { dlq: 'OutboxRelayDlq1' },
-      'saga-start': { dlq: 'SagaStartQueueDlq1', source: 'SagaStartQueue1' },
-      'webhooks-delivery': { dlq: 'WebhooksDeliveryDlq1', source: 'WebhooksDelivery1' },
-      'webhooks-fan-out': { dlq: 'WebhooksFanOutDlq1', source: 'WebhooksFanOut1' },
-    }),
-  },
-  queues: Object.fromEntries(
-    [
-      'NotifierQueueDlq1',
-      'NotifierQueue1',
-      'OutboxRelayDlq1',
-      'SagaStartQueueDlq1',
-      'SagaStartQueue1',
-      'WebhooksDeliveryDlq1',
-      'WebhooksDelivery1',
-      'WebhooksFanOutDlq1',
-      'WebhooksFanOut1',
-    ].map((id) => [id, queue(id)]),
-  ),
-  clientEnvironment: { AWS_REGION: 'us-east-1' },
-};
+import { queue, runtimeFile } from './helpers.ts';
 
 describe('discovery', () => {
   it('builds the target from a runtime description and its OperatorQueues output', () => {

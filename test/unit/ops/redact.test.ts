@@ -12,9 +12,10 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { newOutboxItem } from '#shared/outbox.ts';
-import { type OpsContext, type RuntimeFile, targetFromRuntime } from '../../../ops/cli/context.ts';
+import type { OpsContext } from '../../../ops/cli/context.ts';
 import { peekDlq } from '../../../ops/cli/dlq.ts';
 import { maskEmailsIn, redact, redactText } from '../../../ops/cli/redact.ts';
+import { opsContext } from './helpers.ts';
 
 const EMAIL = 'ada.lovelace@example.com';
 const NAME = 'Ada Lovelace';
@@ -179,24 +180,6 @@ describe('redaction of relay DLQ bodies', () => {
 });
 
 describe('dlq peek', () => {
-  const runtime: RuntimeFile = {
-    stackName: 'Buzzer',
-    outputs: {
-      TableName: 'Buzzer-Table',
-      StateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga',
-      EventBusName: 'Buzzer-Bus',
-      OperatorQueues: JSON.stringify({ relay: { dlq: 'OutboxRelayDlq1' } }),
-    },
-    queues: {
-      OutboxRelayDlq1: {
-        logicalId: 'OutboxRelayDlq1',
-        url: 'http://127.0.0.1:1/000000000000/Buzzer-OutboxRelayDlq1',
-        arn: 'arn:aws:sqs:us-east-1:000000000000:Buzzer-OutboxRelayDlq1',
-      },
-    },
-    clientEnvironment: { AWS_REGION: 'us-east-1' },
-  };
-
   /** An SQS and a DynamoDB client that answer with `messages` and, for the first one, a recorded failure. */
   function fakeContext(messages: Message[], recordedError: string): OpsContext {
     let received = false;
@@ -234,12 +217,7 @@ describe('dlq peek', () => {
         };
       },
     } as unknown as DynamoDBDocumentClient;
-    return {
-      target: targetFromRuntime(runtime),
-      clients: { sqs, doc } as OpsContext['clients'],
-      progress: () => {},
-      close: () => {},
-    };
+    return opsContext({ sqs, doc });
   }
 
   it('redacts the bodies and the last errors it shows', async () => {

@@ -7,27 +7,9 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { type OpsContext, type RuntimeFile, targetFromRuntime } from '../../../ops/cli/context.ts';
 import { redriveDlq } from '../../../ops/cli/dlq.ts';
 import { parseFilter } from '../../../ops/cli/format.ts';
-
-const queue = (logicalId: string) => ({
-  logicalId,
-  url: `http://127.0.0.1:1/000000000000/Buzzer-${logicalId}`,
-  arn: `arn:aws:sqs:us-east-1:000000000000:Buzzer-${logicalId}`,
-});
-
-const runtime: RuntimeFile = {
-  stackName: 'Buzzer',
-  outputs: {
-    TableName: 'Buzzer-Table',
-    StateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga',
-    EventBusName: 'Buzzer-Bus',
-    OperatorQueues: JSON.stringify({ notify: { dlq: 'NotifyDlq1', source: 'NotifyQueue1' } }),
-  },
-  queues: { NotifyDlq1: queue('NotifyDlq1'), NotifyQueue1: queue('NotifyQueue1') },
-  clientEnvironment: { AWS_REGION: 'us-east-1' },
-};
+import { opsContext } from './helpers.ts';
 
 /** A notify DLQ holding `messages`; records every batch sent back to the source queue. */
 function fakeContext(messages: Message[]) {
@@ -49,13 +31,7 @@ function fakeContext(messages: Message[]) {
       return { Attributes: { ApproximateNumberOfMessages: String(messages.length) } };
     },
   } as unknown as SQSClient;
-  const ctx: OpsContext = {
-    target: targetFromRuntime(runtime),
-    clients: { sqs } as OpsContext['clients'],
-    progress: () => {},
-    close: () => {},
-  };
-  return { ctx, batches };
+  return { ctx: opsContext({ sqs }), batches };
 }
 
 describe('dlq redrive --filter', () => {
