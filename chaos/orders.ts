@@ -212,6 +212,8 @@ export async function waitForTerminal(
   orders: readonly PlacedOrder[],
   deadline: number,
   onProgress: (open: number) => void = () => {},
+  /** True when the open orders can no longer move on their own (waiting longer would only burn the deadline). */
+  stuck: (open: readonly PlacedOrder[]) => Promise<boolean> = async () => false,
 ): Promise<PlacedOrder[]> {
   let open = [...orders];
   while (open.length > 0 && Date.now() < deadline) {
@@ -221,7 +223,8 @@ export async function waitForTerminal(
       return status !== 'CONFIRMED' && status !== 'CANCELLED';
     });
     onProgress(open.length);
-    if (open.length > 0) await sleep(500);
+    if (open.length === 0 || (await stuck(open))) break;
+    await sleep(500);
   }
   return open;
 }

@@ -115,32 +115,52 @@ async function waitForQuiet(system: SystemUnderTest, deadline: number): Promise<
   return false;
 }
 
-/** Redrives the saga executions of this run's orders that failed (e.g. a compensation that kept failing). */
-async function redriveFailedExecutions(
+/** The saga executions of `orders` that ended FAILED (e.g. a compensation that kept failing). */
+async function failedExecutions(
   system: SystemUnderTest,
   orders: readonly PlacedOrder[],
-  log: (line: string) => void,
-): Promise<number> {
+): Promise<Array<{ name: string; executionArn: string }>> {
   const names = new Set(orders.map((order) => executionName(order.trackingId)));
-  let redriven = 0;
+  const failed: Array<{ name: string; executionArn: string }> = [];
   for (const stateMachineArn of Object.values(system.stateMachines)) {
     let nextToken: string | undefined;
     do {
       const page = await system.sfn.send(
         new ListExecutionsCommand({ stateMachineArn, statusFilter: 'FAILED', nextToken, maxResults: 100 }),
       );
-      for (const execution of page.executions ?? []) {
-        if (!execution.executionArn || !names.has(execution.name ?? '')) continue;
-        try {
-          await system.sfn.send(new RedriveExecutionCommand({ executionArn: execution.executionArn }));
-          redriven += 1;
-        } catch (error) {
-          // LocalStack has no RedriveExecution; the order then stays open and the check reports it as lost.
-          log(`cannot redrive ${execution.name}: ${error instanceof Error ? error.message : String(error)}`);
-        }
+      for (const { name, executionArn } of page.executions ?? []) {
+        if (name && executionArn && names.has(name)) failed.push({ name, executionArn });
       }
       nextToken = page.nextToken;
     } while (nextToken);
+  }
+  return failed;
+}
+
+/**
+ * Whether every open order's saga ended FAILED: none of them moves again until an operator redrives it (or the
+ * reconciler, after its 10-minute deadline), so the run stops waiting and goes on to heal and redrive.
+ */
+async function allNeedAnOperator(system: SystemUnderTest, open: readonly PlacedOrder[]): Promise<boolean> {
+  const failed = new Set((await failedExecutions(system, open)).map((execution) => execution.name));
+  return open.every((order) => failed.has(executionName(order.trackingId)));
+}
+
+/** Redrives the saga executions of this run's orders that failed. */
+async function redriveFailedExecutions(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+  log: (line: string) => void,
+): Promise<number> {
+  let redriven = 0;
+  for (const execution of await failedExecutions(system, orders)) {
+    try {
+      await system.sfn.send(new RedriveExecutionCommand({ executionArn: execution.executionArn }));
+      redriven += 1;
+    } catch (error) {
+      // LocalStack has no RedriveExecution; the order then stays open and the check reports it as lost.
+      log(`cannot redrive ${execution.name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   return redriven;
 }
@@ -190,7 +210,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (open !== lastOpen) log(`${open} ${open === 1 ? 'order' : 'orders'} still open`);
       lastOpen = open;
     };
-    await waitForTerminal(system, accepted, settleStart + settleTimeoutMs, progress);
+    await waitForTerminal(system, accepted, settleStart + settleTimeoutMs, progress, (open) =>
+      allNeedAnOperator(system, open),
+    );
     // Every payment attempt was sent before its order ended; the provider records a charge at most the slowest used
     // token's delay after the request arrived (tok_late: 14 s), so by then every charge the run caused is in place.
     const slowestRecordingMs = Math.max(0, ...accepted.map((order) => TOKENS[order.token].delayBeforeMs));
