@@ -230,7 +230,7 @@ describe('release-stock (compensation)', () => {
 
   it('does nothing when the reservation was already released', async () => {
     table({
-      order: storedOrder({ stockReleasedAt: NOW.toISOString() }),
+      order: storedOrder({ compensatingAt: NOW.toISOString(), stockReleasedAt: NOW.toISOString() }),
       reserved: { ...reservation, releasedAt: NOW.toISOString() },
     });
 
@@ -241,7 +241,7 @@ describe('release-stock (compensation)', () => {
   });
 
   it('notes a skip on the order when nothing was reserved, and only once', async () => {
-    table();
+    table({ order: storedOrder({ compensatingAt: NOW.toISOString() }) });
 
     const first = await release(sagaInput, context);
 
@@ -253,7 +253,7 @@ describe('release-stock (compensation)', () => {
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
 
     ddb.resetHistory();
-    table({ order: storedOrder({ stockReleasedAt: NOW.toISOString(), version: 2 }) });
+    table({ order: storedOrder({ compensatingAt: NOW.toISOString(), stockReleasedAt: NOW.toISOString(), version: 2 }) });
     const repeat = await release(sagaInput, context);
 
     expect(repeat.outcome).toBe('ALREADY_DONE');
