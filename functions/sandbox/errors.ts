@@ -53,13 +53,7 @@ export class MethodNotAllowed extends SandboxError {
 
 export class ChargeNotFound extends SandboxError {
   constructor(chargeKey: string, extra: Record<string, unknown> = {}) {
-    super(
-      404,
-      'invalid_request_error',
-      'charge_not_found',
-      `No charge ${chargeKey}`,
-      extra,
-    );
+    super(404, 'invalid_request_error', 'charge_not_found', `No charge ${chargeKey}`, extra);
   }
 }
 

@@ -188,7 +188,12 @@ export class SandboxTable {
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
-            { Put: { TableName: this.tableName, Item: { pk: chargeIdPk(charge.id), sk: CHARGE_REF_SK, ...ref } } },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: chargeIdPk(charge.id), sk: CHARGE_REF_SK, ...ref },
+              },
+            },
             {
               Put: {
                 TableName: this.tableName,

@@ -26,7 +26,10 @@ export type Charge = z.infer<typeof chargeSchema>;
 const refundSchema = z.object({ id: z.string().min(1), status: z.string(), charge: z.string() });
 
 /** `already_refunded`: the charge was paid back under another refund key (e.g. by hand at the provider). */
-export type RefundResult = { status: 'refunded'; id: string } | { status: 'already_refunded' } | { status: 'not_found' };
+export type RefundResult =
+  | { status: 'refunded'; id: string }
+  | { status: 'already_refunded' }
+  | { status: 'not_found' };
 
 const providerChargeSchema = z.object({
   id: z.string().min(1),
@@ -86,7 +89,8 @@ export class PaymentClient {
     const answer = await this.request('GET', `/v1/charges?orderId=${encodeURIComponent(orderId)}`);
     if (answer.status === 200) {
       const list = chargeListSchema.safeParse(answer.body);
-      if (!list.success) throw new PaymentProviderUnavailable('payment provider sent a malformed charge list');
+      if (!list.success)
+        throw new PaymentProviderUnavailable('payment provider sent a malformed charge list');
       return list.data.data;
     }
     throw this.failure('charge lookup', answer.status, providerMessage(answer.body));

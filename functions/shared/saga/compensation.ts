@@ -62,7 +62,9 @@ export function refuseIfCompensating(order: OrderRecord, step: string): void {
   // Orders written before `compensatingAt` existed show a compensation only by its effects.
   const since = order.compensatingAt ?? order.paymentVoidedAt ?? order.stockReleasedAt;
   if (since) {
-    throw new InvalidOrderState(`order ${order.orderId} is being compensated since ${since}; ${step} refused`);
+    throw new InvalidOrderState(
+      `order ${order.orderId} is being compensated since ${since}; ${step} refused`,
+    );
   }
   if (order.status === 'CANCELLED') {
     throw new InvalidOrderState(`order ${order.orderId} is CANCELLED; ${step} refused`);

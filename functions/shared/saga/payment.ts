@@ -5,7 +5,12 @@
  * refusing a charge that arrives after a refund.
  */
 import type { TableDeps } from '../dynamodb.ts';
-import { ChargeMayBeInFlight, InvalidOrderState, PaymentDeclined, PaymentRequestRejected } from '../errors.ts';
+import {
+  ChargeMayBeInFlight,
+  InvalidOrderState,
+  PaymentDeclined,
+  PaymentRequestRejected,
+} from '../errors.ts';
 import { logger } from '../logger.ts';
 import {
   commit,
@@ -41,7 +46,9 @@ export const chargeKey = (orderId: string): string => orderId;
 export const refundKey = (chargeId: string): string => `refund-${chargeId}`;
 
 type ChargeableOrder = OrderRecord & { amount: number; paymentToken: string };
-type Attempt = { done: AuthorizationResult } | { order: ChargeableOrder; previousAttemptAt: string | undefined };
+type Attempt =
+  | { done: AuthorizationResult }
+  | { order: ChargeableOrder; previousAttemptAt: string | undefined };
 
 const elapsedMs = (since: string, now: Date): number => now.getTime() - Date.parse(since);
 
@@ -94,7 +101,8 @@ export async function authorizePayment(
       throw new InvalidOrderState(`order ${orderId} is ${order.status}; only a PENDING order can be charged`);
     }
     const { amount, paymentToken } = order;
-    if (amount === undefined) throw new InvalidOrderState(`order ${orderId} has no amount: stock was not reserved`);
+    if (amount === undefined)
+      throw new InvalidOrderState(`order ${orderId} has no amount: stock was not reserved`);
     if (paymentToken === undefined) throw new InvalidOrderState(`order ${orderId} has no payment token left`);
     return {
       change: { set: { chargeAttemptedAt: now.toISOString() }, timeline: [] },
@@ -202,7 +210,12 @@ export async function voidPayment(
         set: { paymentVoidedAt: now.toISOString(), refundRef },
         remove: ['paymentToken'],
         timeline: [
-          timelineEntry('VoidPayment', outcome.outcome === 'DONE' ? 'SUCCEEDED' : 'SKIPPED', now, outcome.detail),
+          timelineEntry(
+            'VoidPayment',
+            outcome.outcome === 'DONE' ? 'SUCCEEDED' : 'SKIPPED',
+            now,
+            outcome.detail,
+          ),
         ],
       },
       result: { outcome: outcome.outcome, detail: outcome.detail },
@@ -241,5 +254,9 @@ async function refundCharges(
   if (refundIds.length === 0) {
     return { outcome: 'ALREADY_DONE', detail: `${chargeIds.join(', ')} already refunded`, refundIds };
   }
-  return { outcome: 'DONE', detail: `refund ${refundIds.join(', ')} issued for ${chargeIds.join(', ')}`, refundIds };
+  return {
+    outcome: 'DONE',
+    detail: `refund ${refundIds.join(', ')} issued for ${chargeIds.join(', ')}`,
+    refundIds,
+  };
 }

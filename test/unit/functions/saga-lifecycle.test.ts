@@ -1,4 +1,9 @@
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -185,7 +190,9 @@ describe('cancel-order (compensation)', () => {
     expect(begin?.ExpressionAttributeValues).toMatchObject({
       ':expected': 4,
       ':next': 5,
-      ':entries': [{ step: 'Compensate', status: 'SUCCEEDED', at: NOW.toISOString(), detail: 'PAYMENT_DECLINED' }],
+      ':entries': [
+        { step: 'Compensate', status: 'SUCCEEDED', at: NOW.toISOString(), detail: 'PAYMENT_DECLINED' },
+      ],
     });
     expect(Object.values(begin?.ExpressionAttributeValues ?? {})).toContain(NOW.toISOString());
   });

@@ -43,7 +43,11 @@ describe('POST /v1/charges', () => {
         },
       },
       { Put: { Item: { pk: 'CHARGEID#ch_test1', sk: 'CHARGEREF', idempotencyKey: 'k1', orderId: 'ord-1' } } },
-      { Put: { Item: { pk: 'ORDER#ord-1', sk: 'CHARGE#ch_test1', idempotencyKey: 'k1', chargeId: 'ch_test1' } } },
+      {
+        Put: {
+          Item: { pk: 'ORDER#ord-1', sk: 'CHARGE#ch_test1', idempotencyKey: 'k1', chargeId: 'ch_test1' },
+        },
+      },
     ]);
     const [count] = ddb.commandCalls(UpdateCommand);
     expect(count?.args[0].input).toMatchObject({
@@ -208,13 +212,15 @@ describe('POST /v1/charges', () => {
     const ctx = testContext();
     // The table's conditional write decides the race: the first Put wins, the second fails its condition.
     const stored = new Map<string, Record<string, unknown>>();
-    ddb.on(TransactWriteCommand).callsFake((input: { TransactItems: { Put: { Item: Record<string, unknown> } }[] }) => {
-      const charge = input.TransactItems[0]?.Put.Item ?? {};
-      const id = `${charge.pk}|${charge.sk}`;
-      if (stored.has(id)) throw transactionCanceled();
-      stored.set(id, charge);
-      return {};
-    });
+    ddb
+      .on(TransactWriteCommand)
+      .callsFake((input: { TransactItems: { Put: { Item: Record<string, unknown> } }[] }) => {
+        const charge = input.TransactItems[0]?.Put.Item ?? {};
+        const id = `${charge.pk}|${charge.sk}`;
+        if (stored.has(id)) throw transactionCanceled();
+        stored.set(id, charge);
+        return {};
+      });
     ddb.on(GetCommand).callsFake((input: { Key: { pk: string; sk: string } }) => ({
       Item: stored.get(`${input.Key.pk}|${input.Key.sk}`),
     }));
@@ -293,13 +299,22 @@ describe('GET /v1/charges?orderId=', () => {
     const answer = await send(ctx, { method: 'GET', path: '/v1/charges', query: { orderId: 'ord-1' } });
 
     expect(answer.status).toBe(200);
-    expect(answer.body.data).toEqual([expect.objectContaining({ id: 'ch_first', amount: 2500, refunded: false })]);
+    expect(answer.body.data).toEqual([
+      expect.objectContaining({ id: 'ch_first', amount: 2500, refunded: false }),
+    ]);
     const [query] = ddb.commandCalls(QueryCommand);
-    expect(query?.args[0].input.ExpressionAttributeValues).toEqual({ ':pk': 'ORDER#ord-1', ':charge': 'CHARGE#' });
+    expect(query?.args[0].input.ExpressionAttributeValues).toEqual({
+      ':pk': 'ORDER#ord-1',
+      ':charge': 'CHARGE#',
+    });
   });
 
   it('answers an empty list for an order without charges, and 400 without an orderId', async () => {
-    const none = await send(testContext(), { method: 'GET', path: '/v1/charges', query: { orderId: 'ord-2' } });
+    const none = await send(testContext(), {
+      method: 'GET',
+      path: '/v1/charges',
+      query: { orderId: 'ord-2' },
+    });
     const bad = await send(testContext(), { method: 'GET', path: '/v1/charges' });
 
     expect(none).toMatchObject({ status: 200, body: { data: [] } });

@@ -1,14 +1,6 @@
 import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  ddb,
-  resetTable,
-  send,
-  storedCharge,
-  TABLE,
-  testContext,
-  transactionCanceled,
-} from './helpers.ts';
+import { ddb, resetTable, send, storedCharge, TABLE, testContext, transactionCanceled } from './helpers.ts';
 
 const chargeKey = { pk: 'CHARGE#k1', sk: 'CHARGE' };
 const chargeRefKey = { pk: 'CHARGEID#ch_first', sk: 'CHARGEREF' };
@@ -16,7 +8,13 @@ const chargeRefKey = { pk: 'CHARGEID#ch_first', sk: 'CHARGEREF' };
 /** The charge `ch_first`, created with idempotency key k1, as the table holds it. */
 function chargeStored(overrides: Record<string, unknown> = {}) {
   ddb.on(GetCommand, { Key: chargeRefKey }).resolves({
-    Item: { ...chargeRefKey, entity: 'ChargeRef', chargeId: 'ch_first', idempotencyKey: 'k1', orderId: 'ord-1' },
+    Item: {
+      ...chargeRefKey,
+      entity: 'ChargeRef',
+      chargeId: 'ch_first',
+      idempotencyKey: 'k1',
+      orderId: 'ord-1',
+    },
   });
   ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1', overrides) });
 }
@@ -165,7 +163,11 @@ describe('POST /v1/refunds', () => {
   });
 
   it('answers 400 without an Idempotency-Key', async () => {
-    const answer = await send(testContext(), { method: 'POST', path: '/v1/refunds', body: { charge: 'ch_first' } });
+    const answer = await send(testContext(), {
+      method: 'POST',
+      path: '/v1/refunds',
+      body: { charge: 'ch_first' },
+    });
 
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: { code: 'idempotency_key_missing' } });
