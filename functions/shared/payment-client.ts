@@ -64,11 +64,18 @@ function providerMessage(body: unknown): string | undefined {
   return parsed.success ? (parsed.data.error?.message ?? parsed.data.error?.code) : undefined;
 }
 
+/** What the saga needs from a payment provider (docs/payment-provider.md); `PaymentClient` speaks it over HTTP. */
+export interface PaymentProvider {
+  charge(request: ChargeRequest): Promise<Charge>;
+  findCharges(orderId: string): Promise<ProviderCharge[]>;
+  refund(idempotencyKey: string, chargeId: string): Promise<RefundResult>;
+}
+
 /**
  * HTTP client of the payment provider (Stripe-like; the sandbox implements the same contract). Every
  * request carries an idempotency key, so the saga can retry a charge or a refund without doing it twice.
  */
-export class PaymentClient {
+export class PaymentClient implements PaymentProvider {
   constructor(private readonly config: PaymentClientConfig) {}
 
   async charge(request: ChargeRequest): Promise<Charge> {

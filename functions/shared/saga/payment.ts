@@ -21,12 +21,12 @@ import {
   withOptimisticRetry,
 } from '../order-store.ts';
 import { type OrderRecord, timelineEntry } from '../orders.ts';
-import type { PaymentClient } from '../payment-client.ts';
+import type { PaymentProvider } from '../payment-client.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';
 import type { CompensationResult, SagaError } from './step.ts';
 
 export interface PaymentDeps extends TableDeps {
-  payments: PaymentClient;
+  payments: PaymentProvider;
   /** How long after it was sent a charge request can still land at the provider (adapter contract). */
   settleMs: number;
   /** How long the provider remembers an idempotency key (adapter contract; 24 h at the large card processors). */
