@@ -7,7 +7,6 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   cancellationReasons,
-  epochSeconds,
   getItem,
   hasReason,
   parseItem,
@@ -205,7 +204,8 @@ function newKeyWrites(
   const keyHash = hashApiKey(apiKey);
   const keyId = keyIdOf(clientId, keyHash);
   const createdAt = now.toISOString();
-  const expiresAt = expiry === 'never' ? undefined : epochSeconds(expiry);
+  // Rounded up: a key never ends before the time asked for (TTL needs whole epoch seconds).
+  const expiresAt = expiry === 'never' ? undefined : Math.ceil(expiry.getTime() / 1000);
   const lifecycle = {
     clientId,
     keyId,
@@ -417,7 +417,7 @@ export async function rotateApiKey(
   if (old.rotatedTo) {
     throw new ApiKeyNotActive(`API key ${keyId} was already rotated to ${old.rotatedTo}`);
   }
-  const graceEnd = epochSeconds(new Date(now.getTime() + options.graceMs));
+  const graceEnd = Math.ceil((now.getTime() + options.graceMs) / 1000);
   const oldExpiresAt = old.expiresAt === undefined ? graceEnd : Math.min(old.expiresAt, graceEnd);
   const { issued, writes } = newKeyWrites(deps.tableName, old.clientId, {
     ...(old.label !== undefined ? { label: old.label } : {}),
