@@ -7,13 +7,19 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BuzzerFunction } from './buzzer-function.ts';
 
+/**
+ * How long API Gateway caches the authorizer's decision per Authorization header: the bound on how long a revoked
+ * or expired API key keeps working (README, "API keys"). Each cache miss is one strongly consistent GetItem.
+ */
+export const AUTHORIZER_CACHE_TTL = Duration.seconds(60);
+
 export interface ApiProps {
   readonly table: dynamodb.ITable;
   /** Steady-state requests per second across the API (back-pressure before DynamoDB). @default 500 */
   readonly throttleRateLimit?: number;
   /** @default 1000 */
   readonly throttleBurstLimit?: number;
-  /** How long an API key decision is cached by API Gateway. @default Duration.minutes(5) */
+  /** How long an API key decision is cached by API Gateway; a longer TTL breaks the revocation bound README states. @default AUTHORIZER_CACHE_TTL */
   readonly authorizerCacheTtl?: Duration;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
@@ -48,7 +54,7 @@ export class Api extends Construct {
       defaultAuthorizer: new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizer.function, {
         responseTypes: [HttpLambdaResponseType.SIMPLE],
         identitySource: ['$request.header.Authorization'],
-        resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
+        resultsCacheTtl: props.authorizerCacheTtl ?? AUTHORIZER_CACHE_TTL,
       }),
     });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
