@@ -220,7 +220,9 @@ describe('declared table access (lib/constructs/table-access.ts)', () => {
         ]),
       ),
     });
-    for (const f of functions.filter((f) => TABLE_ACCESS[f.entry])) {
+    const declared = functions.filter((f) => TABLE_ACCESS[f.entry]);
+    expect(declared.map((f) => f.entry).sort()).toEqual([...ENTRIES].sort());
+    for (const f of declared) {
       const access = TABLE_ACCESS[f.entry] as TableAccess;
       const expected = [
         ...access.items.map((g) => ({
