@@ -6,13 +6,16 @@
  * that: the `dynamodb:LeadingKeys` condition key holds the partition key values a request touches, with
  * `ForAllValues` required, so every key of a request must match (AWS, "Using IAM policy conditions for fine-grained
  * access control": https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
- * - BatchGetItem: every requested key is in the set, so one key outside the grant denies the whole request.
+ * - BatchGetItem: LeadingKeys is multivalued and ForAllValues requires every value to match, so every requested key
+ *   must fall under the grant; each batch here holds keys of one prefix (stock, outbox), so whether IAM checks them
+ *   as one set or one by one, the grant they need is the same.
  * - TransactWriteItems has no permission of its own: each Put/Update/Delete/ConditionCheck in it is authorised as
  *   PutItem/UpdateItem/DeleteItem/ConditionCheckItem on its own key ("Using IAM with DynamoDB transactions":
  *   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
- * - Query on a global secondary index: the leading key is the index's own partition key value (`openPk` on the Open
- *   index), not the table's; the docs define LeadingKeys as "the first key attribute" of what is queried, and a GSI
- *   has its own (tested against DynamoDB: https://matt.martz.codes/lock-down-dynamodb-with-iam-policy-conditions).
+ * - Query on a global secondary index (resource `table/<name>/index/<index>`): the leading key is the index's own
+ *   partition key value (`openPk` on the Open index), not the table's. The docs define the key as the partition key
+ *   and apply it to an index resource (example 5 of the page above); that it is the index's partition key on a GSI
+ *   was tried against DynamoDB in https://matt.martz.codes/lock-down-dynamodb-with-iam-policy-conditions.
  * - Scan has no leading key, and `ForAllValues` over an empty set is true: a LeadingKeys condition does not limit a
  *   Scan at all, so no entry here may allow one (ItemAction leaves it out).
  * A prefix scopes a whole partition, not a sort key: a grant on `CLIENT#` reaches every item in a client's partition.
