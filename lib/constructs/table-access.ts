@@ -123,7 +123,8 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
 
   // --- outbox, consumers -------------------------------------------------------------------------------------------
   // The relay acts only on keys its stream records carry, and only after outboxItemSchema has checked that the key
-  // is an outbox key (pk `OUTBOX#…`); a poison item with any other key goes to the DLQ untouched.
+  // is an outbox key (pk `OUTBOX#…`); a poison item with any other key goes to the DLQ untouched. Reading the stream
+  // itself (granted by its event source) cannot be scoped by key: the relay can see every item's images there.
   'relay/outbox-relay.ts': { items: [{ prefixes: ['OUTBOX#'], actions: [BATCH_GET, UPDATE] }] },
   // Effect markers (claim, complete, release) and the failure log (`FAILURE#<messageId>`) of dead messages.
   'workers/notify.ts': {

@@ -53,7 +53,7 @@ const OPEN_PARTITIONS: Record<string, string> = { OPEN_ORDER, OPEN_OUTBOX_PENDIN
 /** Keys taken from data rather than built: where, and why their prefix is known. */
 const DYNAMIC_KEYS: Record<string, { expression: RegExp; prefix: string }> = {
   // Stream images: outboxItemSchema requires pk to start with OUTBOX#, and a poison image is only marked FAILED
-  // after the same startsWith check; the other `pk: image.pk` is a log field.
+  // after the same startsWith check; the other `pk: image.pk` are log fields.
   'functions/shared/relay.ts': { expression: /^(item|image)\.pk\b/, prefix: 'OUTBOX#' },
 };
 
