@@ -134,8 +134,19 @@ export function parseJsonBody(text: string | undefined): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : 'unparseable';
-    throw new InvalidRequest('invalid_json', `request body is not valid JSON: ${reason}`);
+    // V8's message quotes the text around the fault, which may be a payment token or an address: neither the
+    // answer nor the log may carry it, so both get the position only.
+    const position = error instanceof Error ? /at position (\d+)/.exec(error.message)?.[1] : undefined;
+    logger.info('request body is not valid JSON', {
+      bodyBytes: Buffer.byteLength(text, 'utf8'),
+      ...(position === undefined ? {} : { position: Number(position) }),
+    });
+    throw new InvalidRequest(
+      'invalid_json',
+      position === undefined
+        ? 'request body is not valid JSON'
+        : `request body is not valid JSON (at position ${position})`,
+    );
   }
 }
 

@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-s
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '#shared/idempotency.ts';
+import { logger } from '#shared/logger.ts';
 import { apiEvent, CLIENT_ID, context, NOW, parseBody, TABLE, transactionCanceled } from './helpers.ts';
 
 vi.hoisted(() => {
@@ -281,9 +282,38 @@ describe('POST /orders', () => {
 
       expect(result.statusCode).toBe(400);
       expect(parseBody(result)).toMatchObject({
-        error: { code: 'invalid_json', message: expect.stringMatching(/^request body is not valid JSON: /) },
+        error: { code: 'invalid_json', message: expect.stringMatching(/^request body is not valid JSON/) },
       });
     });
+
+    it.each([
+      ['a bare word', '{"customer": {"id": "c-1"}, "paymentToken": tok_secret123}'],
+      ['a broken string', '{"paymentToken": "tok_secret123'],
+      ['a trailing comma', '{"paymentToken": "tok_secret123",}'],
+      ['a missing comma', '["tok_secret123" 1]'],
+    ])(
+      'a malformed body with %s: neither the answer nor the log repeats any of it',
+      async (_name, rawBody) => {
+        const logged = [
+          vi.spyOn(logger, 'info'),
+          vi.spyOn(logger, 'warn'),
+          vi.spyOn(logger, 'error'),
+          vi.spyOn(logger, 'debug'),
+        ];
+
+        const result = await handler(apiEvent({ rawBody, headers: { 'idempotency-key': 'k' } }), context);
+
+        expect(result.statusCode).toBe(400);
+        const { error } = parseBody(result) as { error: { code: string; message: string } };
+        expect(error.code).toBe('invalid_json');
+        expect(error.message).toMatch(/^request body is not valid JSON( \(at position \d+\))?$/);
+        expect(result.body).not.toContain('tok_secret');
+        for (const spy of logged) {
+          expect(JSON.stringify(spy.mock.calls)).not.toContain('tok_secret');
+          spy.mockRestore();
+        }
+      },
+    );
 
     it('empty body', async () => {
       const result = await handler(apiEvent({ headers: { 'idempotency-key': 'k' } }), context);
