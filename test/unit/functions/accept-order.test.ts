@@ -1,3 +1,9 @@
+import {
+  ProvisionedThroughputExceededException,
+  RequestLimitExceeded,
+  ThrottlingException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -359,8 +365,61 @@ describe('POST /orders', () => {
     expect(result.statusCode).toBe(401);
   });
 
+  describe('answers 503 with Retry-After when DynamoDB is busy, so the client retries instead of giving up', () => {
+    const busy: [string, Error][] = [
+      [
+        'ProvisionedThroughputExceededException',
+        new ProvisionedThroughputExceededException({ message: 'throughput exceeded', $metadata: {} }),
+      ],
+      ['ThrottlingException', new ThrottlingException({ message: 'throttled', $metadata: {} })],
+      ['RequestLimitExceeded', new RequestLimitExceeded({ message: 'account limit', $metadata: {} })],
+      [
+        'TransactionConflictException',
+        new TransactionConflictException({ message: 'conflict', $metadata: {} }),
+      ],
+      ['a transaction cancelled by ThrottlingError', transactionCanceled('ThrottlingError', 'None', 'None')],
+      [
+        'a transaction cancelled by ProvisionedThroughputExceeded',
+        transactionCanceled('None', 'ProvisionedThroughputExceeded', 'None'),
+      ],
+      [
+        'a transaction cancelled by a conflict on the order item',
+        transactionCanceled('TransactionConflict', 'None', 'None'),
+      ],
+      [
+        'a transaction cancelled by throttling on the idempotency record',
+        transactionCanceled('None', 'None', 'ThrottlingError'),
+      ],
+    ];
+
+    it.each(busy)('%s', async (_name, error) => {
+      ddb.on(TransactWriteCommand).rejects(error);
+
+      const result = await post(order, { 'idempotency-key': 'k', 'x-correlation-id': 'corr-7' });
+
+      expect(result.statusCode).toBe(503);
+      expect(result.headers?.['retry-after']).toMatch(/^[12]$/);
+      expect(result.headers?.['x-correlation-id']).toBe('corr-7');
+      expect(parseBody(result)).toEqual({
+        error: { code: 'temporarily_unavailable', message: expect.stringContaining('Retry-After') },
+      });
+    });
+
+    it('also when the idempotency lookup after a conflict is throttled', async () => {
+      ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'ConditionalCheckFailed'));
+      ddb
+        .on(GetCommand)
+        .rejects(new ProvisionedThroughputExceededException({ message: 'hot key', $metadata: {} }));
+
+      const result = await post(order);
+
+      expect(result.statusCode).toBe(503);
+      expect(result.headers?.['retry-after']).toBe('1');
+    });
+  });
+
   it('answers an opaque 500 (with the correlation id) when the table fails', async () => {
-    ddb.on(TransactWriteCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    ddb.on(TransactWriteCommand).rejects(new Error('socket hang up'));
 
     const result = await post(order, { 'idempotency-key': 'k', 'x-correlation-id': 'corr-9' });
 
