@@ -128,6 +128,8 @@ export const orderRecordSchema = z.object({
   authorizedAt: z.string().optional(),
   paymentVoidedAt: z.string().optional(),
   stockReleasedAt: z.string().optional(),
+  /** TTL (epoch seconds), set when the order reaches a terminal state (`terminalRetention`). */
+  expiresAt: z.number().int().optional(),
 });
 export type OrderRecord = z.infer<typeof orderRecordSchema>;
 
