@@ -86,13 +86,7 @@ export class BuzzerStack extends Stack {
         },
       },
     });
-    this.notifier.handler.grantTable(
-      table,
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
+    this.notifier.handler.grantTableAccess(table);
     if (mailTransport === 'ses' && props.mailFrom) {
       const domain = props.mailFrom.split('@')[1] ?? props.mailFrom;
       this.notifier.handler.role.addToPrincipalPolicy(
@@ -115,7 +109,7 @@ export class BuzzerStack extends Stack {
         environment: { TABLE_NAME: table.tableName },
       },
     });
-    this.points.handler.grantTable(table, 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    this.points.handler.grantTableAccess(table);
 
     this.webhooks = new Webhooks(this, 'Webhooks', {
       table,

@@ -3,7 +3,7 @@
  * 127.0.0.1 with real engines behind the real AWS SDK clients. Nothing about the topology is written here: tables,
  * queues, functions, rules, mappings, state machines, schedules and routes all come from the template.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -33,6 +33,7 @@ import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from './engines/ste
 import { StepFunctionsEngine } from './engines/stepfunctions/engine.ts';
 import { createTableFromCfn } from './engines/tables.ts';
 import { formatFunctionLine } from './logging.ts';
+import { writePrivateFile } from './private-file.ts';
 import { DEMO_CATALOGUE, issueApiKeys, putStock } from './seed.ts';
 import { synthesize } from './synth.ts';
 import { type CloudAssembly, loadCloudAssembly } from './template/assembly.ts';
@@ -487,8 +488,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
 
     const discoveryFile = path.join(projectRoot, '.buzzer', 'runtime.json');
     if (options.writeDiscoveryFile) {
-      await mkdir(path.dirname(discoveryFile), { recursive: true });
-      await writeFile(discoveryFile, `${JSON.stringify({ ...info, clientEnvironment }, null, 2)}\n`);
+      await writePrivateFile(discoveryFile, `${JSON.stringify({ ...info, clientEnvironment }, null, 2)}\n`);
       stoppables.unshift({ name: 'discovery file', stop: () => rm(discoveryFile, { force: true }) });
     }
     logger.info(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -35,7 +35,7 @@ export async function issueApiKeys(
 ): Promise<Record<string, string>> {
   const issued: Record<string, string> = {};
   for (const clientId of clientIds) {
-    issued[clientId] = (await createApiKey(doc, tableName, clientId, 'local runtime')).apiKey;
+    issued[clientId] = (await createApiKey(doc, tableName, clientId, { label: 'local runtime' })).apiKey;
   }
   return issued;
 }

@@ -4,7 +4,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   Context,
 } from 'aws-lambda';
-import { bearerApiKey, findClientId } from '#shared/api-keys.ts';
+import { apiKeyVerdict, bearerApiKey, findApiKeyItem } from '#shared/api-keys.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import type { AuthorizerContext } from '#shared/http.ts';
@@ -29,6 +29,8 @@ function authorizationHeader(event: APIGatewayRequestAuthorizerEventV2): string 
 /**
  * HTTP API REQUEST authorizer with simple responses. A lookup failure is thrown, not denied: API
  * Gateway then answers 500, which tells the client to retry instead of telling it its key is wrong.
+ * API Gateway caches the decision per Authorization header for the authorizer's result TTL, which bounds how long
+ * a revoked or expired key keeps working (README, "API keys"). Logs name the key by its public id, never the key.
  */
 export const handler = async (
   event: APIGatewayRequestAuthorizerEventV2,
@@ -40,10 +42,14 @@ export const handler = async (
     logger.info('denied: missing or malformed bearer key', { routeKey: event.routeKey });
     return DENY;
   }
-  const clientId = await findClientId(documentClient, config.TABLE_NAME, apiKey);
-  if (!clientId) {
-    logger.info('denied: unknown key', { routeKey: event.routeKey });
+  const verdict = apiKeyVerdict(await findApiKeyItem(documentClient, config.TABLE_NAME, apiKey), new Date());
+  if (!verdict.allowed) {
+    const { allowed: _, reason, ...about } = verdict;
+    const fields = { routeKey: event.routeKey, ...about };
+    // A key item the code cannot read is our data gone wrong: louder than a client using an old key.
+    if (reason === 'unreadable') logger.error(`denied: ${reason} key`, fields);
+    else logger.info(`denied: ${reason} key`, fields);
     return DENY;
   }
-  return { isAuthorized: true, context: { clientId } };
+  return { isAuthorized: true, context: { clientId: verdict.clientId } };
 };

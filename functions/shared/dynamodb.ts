@@ -105,6 +105,26 @@ export function cancellationReasons(error: unknown): CancellationReason[] | unde
   return Array.isArray(reasons) ? (reasons as CancellationReason[]) : [];
 }
 
+/** Errors with which DynamoDB refuses a request for load or contention, not for anything in the request. */
+const BUSY_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+]);
+/** The same, as the reason of one item of a cancelled transaction. */
+const BUSY_REASONS = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'TransactionConflict']);
+
+/**
+ * DynamoDB was too busy (throttled, over a limit, or another transaction held an item) after the SDK's own retries:
+ * the same request can succeed moments later, so it is the caller's to retry (503), not our failure (500).
+ */
+export function isTableBusy(error: unknown): boolean {
+  const name = errorName(error);
+  if (name !== undefined && BUSY_ERRORS.has(name)) return true;
+  return cancellationReasons(error)?.some((reason) => BUSY_REASONS.has(reason.Code ?? '')) ?? false;
+}
+
 export function reasonCode(reasons: CancellationReason[], index: number): string | undefined {
   const code = reasons[index]?.Code;
   return code === 'None' ? undefined : code;

@@ -10,8 +10,23 @@ import { keys } from './keys.ts';
  */
 export const EFFECT_LEASE_MS = 60_000;
 
-/** Markers outlive the longest SQS retention (14 days), so any redelivery still finds its marker. */
-export const EFFECT_RETENTION_SECONDS = 15 * 24 * 60 * 60;
+const DAY_SECONDS = 24 * 60 * 60;
+
+/** The longest a message can wait in an SQS queue or DLQ (the SQS maximum, which every Buzzer queue uses for DLQs). */
+export const SQS_MAX_RETENTION_SECONDS = 14 * DAY_SECONDS;
+
+/**
+ * How old (since the outbox item was created) an event may be for `buzzer relay replay` to publish it again by
+ * default. A replayed copy may wait the longest SQS retention before a consumer takes it, and the consumer's marker
+ * dates from the first delivery (after the item was created), so the marker must outlive this age plus that wait.
+ */
+export const SAFE_REPLAY_AGE_SECONDS = 14 * DAY_SECONDS;
+
+/**
+ * Markers outlive a replay of an event up to `SAFE_REPLAY_AGE_SECONDS` old plus the longest SQS retention (2 days
+ * to spare), so any redelivery, even of a replayed copy, still finds its marker and never mails or credits twice.
+ */
+export const EFFECT_RETENTION_SECONDS = SAFE_REPLAY_AGE_SECONDS + SQS_MAX_RETENTION_SECONDS + 2 * DAY_SECONDS;
 
 /** Another worker holds a live claim on this effect; the message is retried after its visibility timeout. */
 export class EffectInProgress extends Error {

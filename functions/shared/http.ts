@@ -3,6 +3,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import { isTableBusy } from './dynamodb.ts';
 import { beginInvocation, logger } from './logger.ts';
 import type * as z from './zod.ts';
 
@@ -58,6 +59,23 @@ export class PayloadTooLarge extends ApiError {
   override name = 'PayloadTooLarge';
   constructor(limitBytes: number) {
     super(413, 'payload_too_large', `request body exceeds ${limitBytes} bytes`);
+  }
+}
+
+/** Seconds a client waits after a 503 for a busy table: DynamoDB's throttling and transaction conflicts clear in that time. */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/** DynamoDB refused for load, not for the request: the client retries the same request (same Idempotency-Key). */
+export class TemporarilyUnavailable extends ApiError {
+  override name = 'TemporarilyUnavailable';
+  constructor() {
+    super(
+      503,
+      'temporarily_unavailable',
+      'the service is busy; retry the same request after the Retry-After delay',
+      undefined,
+      { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) },
+    );
   }
 }
 
@@ -134,8 +152,19 @@ export function parseJsonBody(text: string | undefined): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : 'unparseable';
-    throw new InvalidRequest('invalid_json', `request body is not valid JSON: ${reason}`);
+    // V8's message quotes the text around the fault, which may be a payment token or an address: neither the
+    // answer nor the log may carry it, so both get the position only.
+    const position = error instanceof Error ? /at position (\d+)/.exec(error.message)?.[1] : undefined;
+    logger.info('request body is not valid JSON', {
+      bodyBytes: Buffer.byteLength(text, 'utf8'),
+      ...(position === undefined ? {} : { position: Number(position) }),
+    });
+    throw new InvalidRequest(
+      'invalid_json',
+      position === undefined
+        ? 'request body is not valid JSON'
+        : `request body is not valid JSON (at position ${position})`,
+    );
   }
 }
 
@@ -160,6 +189,9 @@ export function apiHandler(route: ApiRoute): (event: ApiEvent, context?: Context
           reason: error.message,
         });
         result = errorResponse(error);
+      } else if (isTableBusy(error)) {
+        logger.warn('request refused: table busy', { error });
+        result = errorResponse(new TemporarilyUnavailable());
       } else {
         logger.error('request failed', { error });
         result = jsonResponse(500, { error: { code: 'internal_error', message: 'internal error' } });

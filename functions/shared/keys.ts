@@ -11,6 +11,9 @@ export const OPEN_OUTBOX_FAILED = 'OUTBOX#FAILED';
 
 export const clientPartition = (clientId: string): string => `CLIENT#${clientId}`;
 
+/** Sort-key prefix of a client's API key references in its partition (next to its `WEBHOOK#` items). */
+export const CLIENT_API_KEY_PREFIX = 'APIKEY#';
+
 /**
  * One customer's points as one API client knows them: customer ids are the client's own, so two clients' "c-1"
  * are two people. Client ids cannot contain `#` (CLIENT_ID_PATTERN), so the key is unambiguous.
@@ -27,6 +30,11 @@ export const keys = {
     sk: 'IDEMPOTENCY',
   }),
   apiKey: (keyHash: string): ItemKey => ({ pk: `APIKEY#${keyHash}`, sk: 'APIKEY' }),
+  /** A key's entry in its client's partition: what `keys list` reads and `keys revoke` finds the key by. */
+  clientApiKey: (clientId: string, keySuffix: string): ItemKey => ({
+    pk: clientPartition(clientId),
+    sk: `${CLIENT_API_KEY_PREFIX}${keySuffix}`,
+  }),
   stock: (sku: string): ItemKey => ({ pk: `STOCK#${sku}`, sk: 'STOCK' }),
   effect: (consumer: string, eventId: string): ItemKey => ({
     pk: `EFFECT#${consumer}#${eventId}`,

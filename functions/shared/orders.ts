@@ -1,4 +1,5 @@
 import { SUPPORTED_CURRENCIES } from './currency.ts';
+import { UNSAFE_TEXT_MESSAGE, unsafeCharacterIn } from './text.ts';
 import * as z from './zod.ts';
 
 export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'CANCELLED'] as const;
@@ -47,12 +48,24 @@ const lineItemSchema = z.strictObject({
     .max(MAX_QUANTITY, { error: `must be at most ${MAX_QUANTITY}` }),
 });
 
+/** Free text that goes into customer mail: see `text.ts` for what is refused and why. */
+function refuseUnsafeText(text: string, ctx: { addIssue(issue: { code: 'custom'; message: string }): void }) {
+  const found = unsafeCharacterIn(text);
+  if (found !== undefined) ctx.addIssue({ code: 'custom', message: `${UNSAFE_TEXT_MESSAGE} (${found})` });
+}
+
 /** The body of `POST /orders`. Strict: an unknown field is a client bug worth reporting, not ignoring. */
 export const placeOrderSchema = z.strictObject({
   customer: z.strictObject({
     id: customerIdSchema,
     email: z.email({ error: 'must be an e-mail address' }).max(254),
-    name: z.string().trim().min(1, { error: 'must not be empty' }).max(200).optional(),
+    name: z
+      .string()
+      .trim()
+      .min(1, { error: 'must not be empty' })
+      .max(200)
+      .superRefine(refuseUnsafeText)
+      .optional(),
   }),
   items: z
     .array(lineItemSchema)
@@ -125,6 +138,8 @@ export const orderRecordSchema = z.object({
   chargeSettledAt: z.string().optional(),
   paymentVoidedAt: z.string().optional(),
   stockReleasedAt: z.string().optional(),
+  /** TTL (epoch seconds), set when the order reaches a terminal state (`terminalRetention`). */
+  expiresAt: z.number().int().optional(),
 });
 export type OrderRecord = z.infer<typeof orderRecordSchema>;
 

@@ -14,6 +14,7 @@ import { EVENT_SOURCE } from './events.ts';
 import { type ItemKey, OPEN_OUTBOX_FAILED } from './keys.ts';
 import { logger } from './logger.ts';
 import { type OutboxItem, outboxItemSchema, toEventDetail } from './outbox.ts';
+import { failedOutboxExpiry } from './retention.ts';
 
 export interface RelayDeps extends TableDeps {
   eventBridge: EventBridgeClient;
@@ -298,7 +299,8 @@ async function markFailed(deps: RelayDeps, key: ItemKey, reason: string, now: Da
       new UpdateCommand({
         TableName: deps.tableName,
         Key: key,
-        UpdateExpression: 'SET #status = :failed, openPk = :openPk, failedAt = :now, lastError = :reason',
+        UpdateExpression:
+          'SET #status = :failed, openPk = :openPk, failedAt = :now, lastError = :reason, expiresAt = :expiresAt',
         ConditionExpression: 'attribute_exists(pk) AND #status <> :published',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
@@ -307,6 +309,7 @@ async function markFailed(deps: RelayDeps, key: ItemKey, reason: string, now: Da
           ':openPk': OPEN_OUTBOX_FAILED,
           ':now': now.toISOString(),
           ':reason': reason,
+          ':expiresAt': failedOutboxExpiry(now),
         },
       }),
     ),

@@ -7,13 +7,19 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BuzzerFunction } from './buzzer-function.ts';
 
+/**
+ * How long API Gateway caches the authorizer's decision per Authorization header: the bound on how long a revoked
+ * or expired API key keeps working (README, "API keys"). Each cache miss is one strongly consistent GetItem.
+ */
+export const AUTHORIZER_CACHE_TTL = Duration.seconds(60);
+
 export interface ApiProps {
   readonly table: dynamodb.ITable;
   /** Steady-state requests per second across the API (back-pressure before DynamoDB). @default 500 */
   readonly throttleRateLimit?: number;
   /** @default 1000 */
   readonly throttleBurstLimit?: number;
-  /** How long an API key decision is cached by API Gateway. @default Duration.minutes(5) */
+  /** How long an API key decision is cached by API Gateway; a longer TTL breaks the revocation bound README states. @default AUTHORIZER_CACHE_TTL */
   readonly authorizerCacheTtl?: Duration;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
@@ -40,7 +46,7 @@ export class Api extends Construct {
       serviceName: 'api-authorizer',
       environment: env,
     });
-    this.authorizer.grantTable(props.table, 'dynamodb:GetItem');
+    this.authorizer.grantTableAccess(props.table);
 
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
       description: 'Buzzer: accept orders now, finish them later',
@@ -48,7 +54,7 @@ export class Api extends Construct {
       defaultAuthorizer: new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizer.function, {
         responseTypes: [HttpLambdaResponseType.SIMPLE],
         identitySource: ['$request.header.Authorization'],
-        resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
+        resultsCacheTtl: props.authorizerCacheTtl ?? AUTHORIZER_CACHE_TTL,
       }),
     });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
@@ -61,57 +67,37 @@ export class Api extends Construct {
       accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
     });
 
-    const route = (
-      key: string,
-      method: apigwv2.HttpMethod,
-      path: string,
-      entry: string,
-      actions: string[],
-    ): void => {
-      this.addRoute(key, method, path, entry, actions);
-    };
-    // Item-level actions only: TransactWriteItems is authorised per contained action.
-    route('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'api/accept-order.ts', [
-      'dynamodb:PutItem',
-      'dynamodb:GetItem',
-    ]);
-    route('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'api/get-order.ts', [
-      'dynamodb:GetItem',
-    ]);
-    route('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'api/create-webhook.ts', [
-      'dynamodb:PutItem',
-    ]);
-    route('ListWebhooks', apigwv2.HttpMethod.GET, '/webhooks', 'api/list-webhooks.ts', ['dynamodb:Query']);
-    route('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'api/delete-webhook.ts', [
-      'dynamodb:DeleteItem',
-    ]);
-    route(
+    // Each route's table access is declared per handler in lib/constructs/table-access.ts.
+    this.addRoute('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'api/accept-order.ts');
+    this.addRoute('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'api/get-order.ts');
+    this.addRoute('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'api/create-webhook.ts');
+    this.addRoute('ListWebhooks', apigwv2.HttpMethod.GET, '/webhooks', 'api/list-webhooks.ts');
+    this.addRoute('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'api/delete-webhook.ts');
+    this.addRoute(
       'RotateWebhookSecret',
       apigwv2.HttpMethod.POST,
       '/webhooks/{id}/rotate-secret',
       'api/rotate-webhook-secret.ts',
-      ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     );
-    route(
+    this.addRoute(
       'ListWebhookDeliveries',
       apigwv2.HttpMethod.GET,
       '/webhooks/{id}/deliveries',
       'api/list-webhook-deliveries.ts',
-      ['dynamodb:GetItem', 'dynamodb:Query'],
     );
     // POST /webhooks/{id}/enable is added by the Webhooks construct: it needs the delivery queue.
   }
 
   /**
-   * Adds a route served by its own function, allowed exactly `actions` on the table. A construct that owns other
-   * resources a route needs (e.g. the webhook delivery queue) adds the route here and grants the rest itself.
+   * Adds a route served by its own function, allowed on the table exactly what lib/constructs/table-access.ts declares
+   * for `entry`. A construct that owns other resources a route needs (e.g. the webhook delivery queue) adds the route
+   * here and grants the rest itself.
    */
   public addRoute(
     key: string,
     method: apigwv2.HttpMethod,
     path: string,
     entry: string,
-    actions: string[],
     environment: Record<string, string> = {},
   ): BuzzerFunction {
     const fn = new BuzzerFunction(this, key, {
@@ -119,7 +105,7 @@ export class Api extends Construct {
       serviceName: `api-${key}`,
       environment: { TABLE_NAME: this.table.tableName, ...environment },
     });
-    fn.grantTable(this.table, ...actions);
+    fn.grantTableAccess(this.table);
     this.handlers[key] = fn;
     this.httpApi.addRoutes({
       path,

@@ -7,6 +7,16 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import {
+  type IndexGrant,
+  ITEM_ACTIONS,
+  type ItemGrant,
+  type TableAccess,
+  tableAccessFor,
+} from './table-access.ts';
+
+/** A partition key prefix of the single table (functions/shared/keys.ts): capitals, then `#`. */
+const KEY_PREFIX = /^[A-Z]+#$/;
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -45,6 +55,8 @@ export class BuzzerFunction extends Construct {
   public readonly logGroup: logs.LogGroup;
   /** The function's own role: it may write to its own log group and nothing else until a grant says so. */
   public readonly role: iam.Role;
+  /** The handler file relative to `functions/` (its key in lib/constructs/table-access.ts). */
+  public readonly entry: string;
 
   constructor(scope: Construct, id: string, props: BuzzerFunctionProps) {
     super(scope, id);
@@ -53,6 +65,8 @@ export class BuzzerFunction extends Construct {
         `BuzzerFunction ${id}: entry must be a .ts file under functions/, got "${props.entry}"`,
       );
     }
+
+    this.entry = props.entry;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -99,20 +113,71 @@ export class BuzzerFunction extends Construct {
   }
 
   /**
-   * Allows exactly these item-level actions on the table (not its indexes). TransactWriteItems is authorised per
-   * contained action, so it needs no action of its own.
+   * Allows `grant.actions` on the items whose partition key starts with one of `grant.prefixes`, and on no other item
+   * (a `dynamodb:LeadingKeys` condition; see lib/constructs/table-access.ts for how IAM applies it).
    */
-  public grantTable(table: dynamodb.ITable, ...actions: string[]): void {
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn] }));
+  public grantItems(table: dynamodb.ITable, grant: ItemGrant): void {
+    if (grant.actions.length === 0)
+      throw new Error(`${this.node.path}: an item grant needs at least one action`);
+    for (const action of grant.actions) {
+      // Checked at run time too: a Scan or a table action slipped in through a cast would not be scoped by the key.
+      if (!(ITEM_ACTIONS as readonly string[]).includes(action)) {
+        throw new Error(
+          `${this.node.path}: ${action} cannot be scoped to items; allowed: ${ITEM_ACTIONS.join(', ')}`,
+        );
+      }
+    }
+    if (grant.prefixes.length === 0)
+      throw new Error(`${this.node.path}: an item grant needs at least one prefix`);
+    for (const prefix of grant.prefixes) {
+      if (!KEY_PREFIX.test(prefix)) {
+        throw new Error(
+          `${this.node.path}: key prefix must look like ORDER# (capitals, then #), got "${prefix}"`,
+        );
+      }
+    }
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...grant.actions],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': grant.prefixes.map((prefix) => `${prefix}*`) },
+        },
+      }),
+    );
   }
 
-  /** Allows `dynamodb:Query` on the named indexes of the table. */
-  public grantQueryIndexes(table: dynamodb.ITable, ...indexNames: string[]): void {
+  /** Allows `dynamodb:Query` on one index of the table, for exactly these index partition key values. */
+  public grantIndexQuery(table: dynamodb.ITable, grant: IndexGrant): void {
+    if (grant.partitions.length === 0) {
+      throw new Error(`${this.node.path}: an index grant needs at least one partition`);
+    }
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
-        resources: indexNames.map((name) => `${table.tableArn}/index/${name}`),
+        resources: [`${table.tableArn}/index/${grant.index}`],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...grant.partitions] } },
       }),
+    );
+  }
+
+  /** Grants what lib/constructs/table-access.ts declares for this function's handler, and nothing else. */
+  public grantTableAccess(table: dynamodb.ITable, access: TableAccess = tableAccessFor(this.entry)): void {
+    for (const grant of access.items) this.grantItems(table, grant);
+    for (const grant of access.indexes ?? []) this.grantIndexQuery(table, grant);
+  }
+
+  /**
+   * Allows `actions` on every item of a table, Scan included. Only for a table all of whose items the function owns
+   * (the sandbox's own ledger); `reason` says why and is kept as construct metadata in the cloud assembly.
+   */
+  public grantWholeTable(table: dynamodb.ITable, grant: { actions: string[]; reason: string }): void {
+    if (grant.reason.trim().length < 20) {
+      throw new Error(`${this.node.path}: say why this function needs every item of the table`);
+    }
+    this.node.addMetadata('buzzer:whole-table-grant', grant.reason);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: grant.actions, resources: [table.tableArn] }),
     );
   }
 }

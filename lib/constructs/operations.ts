@@ -15,7 +15,6 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import type { Api } from './api.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
-import { Data } from './data.ts';
 import type { OutboxRelay } from './outbox-relay.ts';
 import type { Saga } from './saga.ts';
 
@@ -181,8 +180,7 @@ export class Operations extends Construct {
         STUCK_AFTER_SECONDS: String(stuckAfter.toSeconds()),
       },
     });
-    this.reconciler.grantTable(props.table, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    this.reconciler.grantQueryIndexes(props.table, Data.OPEN_INDEX);
+    this.reconciler.grantTableAccess(props.table);
     stateMachine.grantStartExecution(this.reconciler.role);
     // Describe, history and redrive act on executions, whose names are per order: only a wildcard on the execution
     // name of this one state machine can name them.

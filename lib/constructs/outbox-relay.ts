@@ -55,7 +55,7 @@ export class OutboxRelay extends Construct {
         RELAY_MAX_ATTEMPTS: String(maxAttempts),
       },
     });
-    this.handler.grantTable(props.table, 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');
+    this.handler.grantTableAccess(props.table);
     props.bus.grantPutEventsTo(this.handler.function);
     this.deadLetterQueue.grantSendMessages(this.handler.function);
 

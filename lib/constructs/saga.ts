@@ -54,16 +54,6 @@ const STEPS = {
 } as const;
 type StepName = keyof typeof STEPS;
 
-/** Table actions each step needs; TransactWriteItems is authorised per contained action. */
-const STEP_ACTIONS: Record<StepName, string[]> = {
-  ReserveStock: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
-  AuthorizePayment: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  ConfirmOrder: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
-  VoidPayment: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  ReleaseStock: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  CancelOrder: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
-};
-
 /**
  * Errors a forward step throws to state a fact about the order (`functions/shared/errors.ts`): out of stock, declined,
  * a state that forbids the step, a record that cannot be read. Retrying cannot change the answer.
@@ -127,7 +117,7 @@ export class Saga extends Construct {
             : {}),
         },
       });
-      fn.grantTable(props.table, ...STEP_ACTIONS[name]);
+      fn.grantTableAccess(props.table);
       steps[name] = fn;
     }
     this.steps = steps;

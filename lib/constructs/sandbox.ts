@@ -39,15 +39,17 @@ export class Sandbox extends Construct {
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_WEEK,
       environment: { SANDBOX_TABLE_NAME: this.table.tableName },
     });
-    this.handler.grantTable(
-      this.table,
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:BatchGetItem',
-      // The ledger and mail listings scan: the sandbox table holds test traffic only.
-      'dynamodb:Scan',
-    );
+    this.handler.grantWholeTable(this.table, {
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:Scan',
+      ],
+      reason:
+        'The sandbox owns every item of its own ledger table (test data only); its ledger and mail listings scan it.',
+    });
 
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
       description: 'Buzzer sandbox payment provider and mail sink (test data only)',

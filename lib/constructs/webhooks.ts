@@ -67,7 +67,7 @@ export class Webhooks extends Construct {
         logRetention: props.logRetention,
       },
     });
-    this.fanOut.handler.grantTable(table, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:GetItem');
+    this.fanOut.handler.grantTableAccess(table);
     this.deliveryQueue.queue.grantSendMessages(this.fanOut.handler.role);
 
     this.dispatcher = new BuzzerFunction(this, 'Dispatcher', {
@@ -84,7 +84,7 @@ export class Webhooks extends Construct {
           : {}),
       },
     });
-    this.dispatcher.grantTable(table, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    this.dispatcher.grantTableAccess(table);
     // Its own queue (the next attempt, hops) and its DLQ (deliveries out of attempts).
     this.deliveryQueue.queue.grantSendMessages(this.dispatcher.role);
     this.deliveryQueue.deadLetterQueue.grantSendMessages(this.dispatcher.role);
@@ -101,7 +101,6 @@ export class Webhooks extends Construct {
       apigwv2.HttpMethod.POST,
       '/webhooks/{id}/enable',
       'api/enable-webhook.ts',
-      ['dynamodb:UpdateItem', 'dynamodb:Query'],
       { DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl },
     );
     this.deliveryQueue.queue.grantSendMessages(this.enableRoute.role);

@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_ACCOUNT, type RuntimeLogger, silentLogger } from '../types.ts';
 import { freePort, isPortFree, LOOPBACK } from './ports.ts';
@@ -25,6 +26,8 @@ const JAR = 'DynamoDBLocal.jar';
 const LIB = 'DynamoDBLocal_lib';
 const LICENCE = 'LICENSE.txt';
 const MIN_JAVA = 11;
+/** Starts the jar's server on 127.0.0.1 only (see the file); run in source-file mode, so Java 11+ with jdk.compiler. */
+const LOOPBACK_LAUNCHER = fileURLToPath(new URL('./DynamoDbLocalLoopback.java', import.meta.url));
 
 /**
  * DynamoDB Local 1.25 accepts any credentials with `-sharedDb`, but the SDK refuses to sign without some,
@@ -349,10 +352,15 @@ interface LaunchParams {
 
 async function launch({ java, dir, port, options, logger }: LaunchParams): Promise<DynamoDbLocal> {
   const storage = options.persistDir ? ['-dbPath', options.persistDir] : ['-inMemory'];
+  // Not `-jar`: the jar's own main listens on every interface (it has no -host option). The launcher builds the same
+  // server bound to 127.0.0.1; IPv4 only, so the listening socket is a plain 127.0.0.1 one.
   const args = [
     `-Djava.library.path=${join(dir, LIB)}`,
-    '-jar',
+    '-Djava.net.preferIPv4Stack=true',
+    `-Dbuzzer.dynamodb.host=${LOOPBACK}`,
+    '-cp',
     join(dir, JAR),
+    LOOPBACK_LAUNCHER,
     '-sharedDb',
     ...storage,
     '-port',
@@ -426,6 +434,17 @@ async function launch({ java, dir, port, options, logger }: LaunchParams): Promi
         const reason = exitState.error
           ? exitState.error.message
           : `exited with ${exitState.signal ?? `code ${exitState.code}`}`;
+        if (
+          /jdk\.compiler|source[- ]file mode|unable to (find|initialize) (the )?(java )?compiler/i.test(
+            output,
+          )
+        ) {
+          throw new JavaNotFoundError(
+            `DynamoDB Local's loopback launcher runs in Java's source-file mode, which needs the jdk.compiler module; ` +
+              `"${java}" has none. Install a full JDK (e.g. "apt-get install openjdk-17-jdk-headless") or point ` +
+              `JAVA_HOME at one:\n${output}`,
+          );
+        }
         const ErrorClass = /Address already in use|BindException/.test(output)
           ? PortInUseError
           : DynamoDbLocalStartError;

@@ -45,7 +45,7 @@ export function createProgram(deps: CliDeps = {}): Command {
       'after',
       '\nExamples:\n  buzzer status\n  buzzer dlq peek notify\n  buzzer dlq redrive notify --rate 10\n' +
         '  buzzer saga redrive --failed-since 2h\n  buzzer relay replay --dry-run\n  buzzer order <trackingId>\n' +
-        '  buzzer keys create --client acme\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
+        '  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
         'Runbook: docs/runbook.md\n',
     );
   registerStatusCommand(program, run);

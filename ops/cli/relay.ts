@@ -13,12 +13,13 @@ import { DeleteMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
 import { epochSeconds, isConditionalCheckFailed } from '#shared/dynamodb.ts';
+import { EFFECT_RETENTION_SECONDS, SAFE_REPLAY_AGE_SECONDS } from '#shared/effects.ts';
 import { EVENT_SOURCE } from '#shared/events.ts';
 import { keys, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/keys.ts';
 import { queryOpenItems } from '#shared/open-index.ts';
 import { type OutboxItem, outboxItemSchema, toEventDetail } from '#shared/outbox.ts';
 import { OperatorError, type OpsContext, resolveQueue } from './context.ts';
-import { parseDuration, parseJson, table } from './format.ts';
+import { humanAge, parseDuration, parseJson, table } from './format.ts';
 import { queueDepth, receiveMessages, releaseMessages } from './queues.ts';
 import type { CommandRunner } from './runner.ts';
 
@@ -27,6 +28,11 @@ const PUBLISHED_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
 export interface ReplayOptions {
   dryRun?: boolean;
+  /**
+   * Refuse items created longer ago than this. @default SAFE_REPLAY_AGE_SECONDS (14 days): older ones may have been
+   * delivered before, and their consumers' duplicate markers may expire before a copy is processed.
+   */
+  maxAgeMs?: number;
   /** Also publish PENDING items older than this (the relay never saw them, e.g. a stream batch it gave up on). */
   pendingOlderThanMs?: number;
   now?: Date;
@@ -34,6 +40,10 @@ export interface ReplayOptions {
 
 export interface ReplayResult {
   dryRun: boolean;
+  /** The age limit applied (ms). */
+  maxAgeMs: number;
+  /** How many candidates were skipped for being older than `maxAgeMs`. */
+  tooOld: number;
   replayed: Array<{ messageId: string; messageType: string; orderId: string; from: string }>;
   skipped: Array<{ messageId?: string; reason: string }>;
   /** Relay DLQ messages deleted because their item is now published. */
@@ -50,8 +60,11 @@ export async function replayRelay(ctx: OpsContext, options: ReplayOptions = {}):
   const now = options.now ?? new Date();
   const table_ = { doc: ctx.clients.doc, tableName: ctx.target.tableName };
   const dlq = resolveQueue(ctx.target, 'relay').dlq;
+  const maxAgeMs = options.maxAgeMs ?? SAFE_REPLAY_AGE_SECONDS * 1000;
   const result: ReplayResult = {
     dryRun: options.dryRun ?? false,
+    maxAgeMs,
+    tooOld: 0,
     replayed: [],
     skipped: [],
     dlqMessagesDeleted: 0,
@@ -116,6 +129,13 @@ export async function replayRelay(ctx: OpsContext, options: ReplayOptions = {}):
   const publishable: Candidate[] = [];
   const finished: Message[] = [];
   for (const candidate of candidates.values()) {
+    const ageMs = now.getTime() - Date.parse(candidate.item.createdAt);
+    if (!(ageMs <= maxAgeMs)) {
+      // Its DLQ message stays in the DLQ (released below) for a decision by hand.
+      result.tooOld += 1;
+      result.skipped.push({ messageId: candidate.item.messageId, reason: tooOldReason(ageMs, maxAgeMs) });
+      continue;
+    }
     const { Item } = await ctx.clients.doc.send(
       new GetCommand({
         TableName: ctx.target.tableName,
@@ -164,6 +184,15 @@ export async function replayRelay(ctx: OpsContext, options: ReplayOptions = {}):
     );
   }
   return result;
+}
+
+function tooOldReason(ageMs: number, maxAgeMs: number): string {
+  const age = Number.isNaN(ageMs) ? 'of unknown age' : `created ${humanAge(ageMs / 1000)} ago`;
+  return (
+    `${age}, over the ${humanAge(maxAgeMs / 1000)} replay limit: consumers forget duplicates after ` +
+    `${humanAge(EFFECT_RETENTION_SECONDS)}, so a copy could mail or credit twice if it was delivered before; ` +
+    'check its order, then replay with --max-age'
+  );
 }
 
 const entry = (candidate: Candidate) => ({
@@ -242,8 +271,13 @@ export function registerRelayCommands(program: Command, run: CommandRunner): voi
       '--pending-older-than <duration>',
       'also publish PENDING items older than this (the relay missed them)',
     )
+    .option(
+      '--max-age <duration>',
+      `refuse items created longer ago than this (default ${humanAge(SAFE_REPLAY_AGE_SECONDS)}: older ones may ` +
+        "outlive the consumers' duplicate markers)",
+    )
     .option('--dry-run', 'only list what would be published')
-    .action((options: { pendingOlderThan?: string; dryRun?: boolean }, command: Command) =>
+    .action((options: { pendingOlderThan?: string; maxAge?: string; dryRun?: boolean }, command: Command) =>
       run(
         command,
         (ctx) => {
@@ -252,6 +286,7 @@ export function registerRelayCommands(program: Command, run: CommandRunner): voi
           }
           return replayRelay(ctx, {
             dryRun: options.dryRun,
+            maxAgeMs: options.maxAge ? parseDuration(options.maxAge) : undefined,
             pendingOlderThanMs: options.pendingOlderThan
               ? parseDuration(options.pendingOlderThan)
               : undefined,
@@ -264,6 +299,9 @@ export function registerRelayCommands(program: Command, run: CommandRunner): voi
             ['message', 'type', 'order', 'from'],
             result.replayed.map((r) => [r.messageId, r.messageType, r.orderId, r.from]),
           ) +
+          (result.tooOld > 0
+            ? `\nskipped ${result.tooOld} item(s) older than ${humanAge(result.maxAgeMs / 1000)} (see --max-age)`
+            : '') +
           (result.skipped.length > 0
             ? `\nskipped\n${table(
                 ['message', 'why'],

@@ -169,6 +169,42 @@ const notObject = fc.oneof(
 const KEY_SAFE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const unsafeId = hostileString.filter((s) => !KEY_SAFE.test(s) || s.length > 64);
 
+/** Control and bidirectional formatting characters, refused in anything that goes into customer mail. */
+const UNSAFE_IN_MAIL = [
+  '\u0000',
+  '\t',
+  '\n',
+  '\r',
+  '\u001B',
+  '\u007F',
+  '\u0085',
+  '\u009B',
+  '\u061C',
+  '\u200E',
+  '\u200F',
+];
+const UNSAFE_BIDI = [
+  '\u2028',
+  '\u2029',
+  '\u202A',
+  '\u202B',
+  '\u202C',
+  '\u202D',
+  '\u202E',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+];
+/** A name with one such character between printable text (trimming cannot remove it). */
+const nameWithUnsafeText = fc
+  .tuple(
+    fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 20 }).map((s) => `N${s}`),
+    fc.constantFrom(...UNSAFE_IN_MAIL, ...UNSAFE_BIDI),
+    fc.string({ unit: 'grapheme-ascii', maxLength: 20 }).map((s) => `${s}x`),
+  )
+  .map(([before, char, after]) => `${before}${char}${after}`);
+
 /** A valid order with exactly one field replaced by a value that can never be valid there. */
 const wronglyTypedOrder = fc
   .oneof(
@@ -181,6 +217,7 @@ const wronglyTypedOrder = fc
         hostileString.filter((s) => !s.includes('@')),
       ),
     }),
+    fc.record({ at: fc.constant(['customer', 'name']), value: fc.oneof(notString, nameWithUnsafeText) }),
     fc.record({
       at: fc.constant(['items']),
       value: fc.oneof(
@@ -276,6 +313,28 @@ describe('bad input at every route of the client API', () => {
           expectRejected(result, [400, 413], body.slice(0, 200));
         }),
         { numRuns: RUNS },
+      ),
+    );
+  });
+
+  it('POST /orders: a customer name with a control or bidi character answers 400 naming customer.name', async () => {
+    await writesNothing(() =>
+      fc.assert(
+        fc.asyncProperty(nameWithUnsafeText, async (name) => {
+          const body = JSON.stringify({
+            ...orderBody(),
+            customer: { id: 'c-1', email: 'a@example.com', name },
+          });
+          const result = await mallory.placeOrder(body, randomUUID());
+          expectRejected(result, [400], JSON.stringify(name));
+          expect((result.body as { error?: { details?: unknown } }).error?.details).toContainEqual({
+            path: 'customer.name',
+            message: expect.stringMatching(
+              /^must not contain control or bidirectional formatting characters/,
+            ),
+          });
+        }),
+        { numRuns: RUNS / 2 },
       ),
     );
   });

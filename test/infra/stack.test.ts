@@ -1,5 +1,6 @@
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { AUTHORIZER_CACHE_TTL } from '../../lib/constructs/api.ts';
 import { type SynthResult, synthBuzzer } from './synth.ts';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -150,6 +151,20 @@ describe('least privilege', () => {
       expect.stringMatching(/^SagaStarter/),
     ]);
     expect(holders('events:PutEvents')).toEqual([expect.stringMatching(/^OutboxRelay/)]);
+  });
+});
+
+describe('API keys', () => {
+  it('caches the authorizer decision for at most 60 s, the revocation bound README states', () => {
+    const authorizers = ofType('AWS::ApiGatewayV2::Authorizer').filter(([, a]) =>
+      JSON.stringify(a.Properties.IdentitySource).includes('$request.header.Authorization'),
+    );
+
+    expect(authorizers).toHaveLength(1);
+    for (const [, authorizer] of authorizers) {
+      expect(authorizer.Properties.AuthorizerResultTtlInSeconds).toBe(AUTHORIZER_CACHE_TTL.toSeconds());
+    }
+    expect(AUTHORIZER_CACHE_TTL.toSeconds()).toBe(60);
   });
 });
 

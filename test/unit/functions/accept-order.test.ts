@@ -1,7 +1,14 @@
+import {
+  ProvisionedThroughputExceededException,
+  RequestLimitExceeded,
+  ThrottlingException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '#shared/idempotency.ts';
+import { logger } from '#shared/logger.ts';
 import { apiEvent, CLIENT_ID, context, NOW, parseBody, TABLE, transactionCanceled } from './helpers.ts';
 
 vi.hoisted(() => {
@@ -281,9 +288,38 @@ describe('POST /orders', () => {
 
       expect(result.statusCode).toBe(400);
       expect(parseBody(result)).toMatchObject({
-        error: { code: 'invalid_json', message: expect.stringMatching(/^request body is not valid JSON: /) },
+        error: { code: 'invalid_json', message: expect.stringMatching(/^request body is not valid JSON/) },
       });
     });
+
+    it.each([
+      ['a bare word', '{"customer": {"id": "c-1"}, "paymentToken": tok_secret123}'],
+      ['a broken string', '{"paymentToken": "tok_secret123'],
+      ['a trailing comma', '{"paymentToken": "tok_secret123",}'],
+      ['a missing comma', '["tok_secret123" 1]'],
+    ])(
+      'a malformed body with %s: neither the answer nor the log repeats any of it',
+      async (_name, rawBody) => {
+        const logged = [
+          vi.spyOn(logger, 'info'),
+          vi.spyOn(logger, 'warn'),
+          vi.spyOn(logger, 'error'),
+          vi.spyOn(logger, 'debug'),
+        ];
+
+        const result = await handler(apiEvent({ rawBody, headers: { 'idempotency-key': 'k' } }), context);
+
+        expect(result.statusCode).toBe(400);
+        const { error } = parseBody(result) as { error: { code: string; message: string } };
+        expect(error.code).toBe('invalid_json');
+        expect(error.message).toMatch(/^request body is not valid JSON( \(at position \d+\))?$/);
+        expect(result.body).not.toContain('tok_secret');
+        for (const spy of logged) {
+          expect(JSON.stringify(spy.mock.calls)).not.toContain('tok_secret');
+          spy.mockRestore();
+        }
+      },
+    );
 
     it('empty body', async () => {
       const result = await handler(apiEvent({ headers: { 'idempotency-key': 'k' } }), context);
@@ -329,8 +365,61 @@ describe('POST /orders', () => {
     expect(result.statusCode).toBe(401);
   });
 
+  describe('answers 503 with Retry-After when DynamoDB is busy, so the client retries instead of giving up', () => {
+    const busy: [string, Error][] = [
+      [
+        'ProvisionedThroughputExceededException',
+        new ProvisionedThroughputExceededException({ message: 'throughput exceeded', $metadata: {} }),
+      ],
+      ['ThrottlingException', new ThrottlingException({ message: 'throttled', $metadata: {} })],
+      ['RequestLimitExceeded', new RequestLimitExceeded({ message: 'account limit', $metadata: {} })],
+      [
+        'TransactionConflictException',
+        new TransactionConflictException({ message: 'conflict', $metadata: {} }),
+      ],
+      ['a transaction cancelled by ThrottlingError', transactionCanceled('ThrottlingError', 'None', 'None')],
+      [
+        'a transaction cancelled by ProvisionedThroughputExceeded',
+        transactionCanceled('None', 'ProvisionedThroughputExceeded', 'None'),
+      ],
+      [
+        'a transaction cancelled by a conflict on the order item',
+        transactionCanceled('TransactionConflict', 'None', 'None'),
+      ],
+      [
+        'a transaction cancelled by throttling on the idempotency record',
+        transactionCanceled('None', 'None', 'ThrottlingError'),
+      ],
+    ];
+
+    it.each(busy)('%s', async (_name, error) => {
+      ddb.on(TransactWriteCommand).rejects(error);
+
+      const result = await post(order, { 'idempotency-key': 'k', 'x-correlation-id': 'corr-7' });
+
+      expect(result.statusCode).toBe(503);
+      expect(result.headers?.['retry-after']).toMatch(/^[12]$/);
+      expect(result.headers?.['x-correlation-id']).toBe('corr-7');
+      expect(parseBody(result)).toEqual({
+        error: { code: 'temporarily_unavailable', message: expect.stringContaining('Retry-After') },
+      });
+    });
+
+    it('also when the idempotency lookup after a conflict is throttled', async () => {
+      ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'ConditionalCheckFailed'));
+      ddb
+        .on(GetCommand)
+        .rejects(new ProvisionedThroughputExceededException({ message: 'hot key', $metadata: {} }));
+
+      const result = await post(order);
+
+      expect(result.statusCode).toBe(503);
+      expect(result.headers?.['retry-after']).toBe('1');
+    });
+  });
+
   it('answers an opaque 500 (with the correlation id) when the table fails', async () => {
-    ddb.on(TransactWriteCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    ddb.on(TransactWriteCommand).rejects(new Error('socket hang up'));
 
     const result = await post(order, { 'idempotency-key': 'k', 'x-correlation-id': 'corr-9' });
 

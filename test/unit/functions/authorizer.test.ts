@@ -1,17 +1,21 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   API_KEY_PATTERN,
+  apiKeyVerdict,
   bearerApiKey,
   createApiKey,
   generateApiKey,
   hashApiKey,
   InvalidClientId,
+  InvalidKeyExpiry,
+  KEY_ID_PATTERN,
 } from '#shared/api-keys.ts';
-import { context, TABLE } from './helpers.ts';
+import { logger } from '#shared/logger.ts';
+import { context, NOW, TABLE } from './helpers.ts';
 
 vi.hoisted(() => {
   process.env.TABLE_NAME = 'buzzer-test';
@@ -57,8 +61,27 @@ function authorizerEvent(headers: Record<string, string>): APIGatewayRequestAuth
 
 beforeEach(() => {
   ddb.reset();
-  ddb.on(PutCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
+  vi.restoreAllMocks();
 });
+
+const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
+const DAY = 86_400_000;
+
+/** A key item as `createApiKey` writes it, with `overrides`. */
+function keyItem(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    pk: 'APIKEY#ab',
+    sk: 'APIKEY',
+    entity: 'ApiKey',
+    clientId: 'client-a',
+    keyId: 'client-a:0123456789ab',
+    status: 'ACTIVE',
+    createdAt: '2026-04-01T00:00:00.000Z',
+    expiresAt: epoch(NOW) + 3600,
+    ...overrides,
+  };
+}
 
 describe('API keys', () => {
   it('generates bzk_ keys of 43 base64url characters, each different', () => {
@@ -72,24 +95,63 @@ describe('API keys', () => {
     expect(hashApiKey('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });
 
-  it('stores only the hash of a new key, conditionally, and returns the plain key once', async () => {
-    const { apiKey, clientId } = await createApiKey(doc, TABLE, 'client-a', 'ci key');
+  it('stores only the hash of a new key, with its client entry, in one conditional transaction', async () => {
+    const issued = await createApiKey(doc, TABLE, 'client-a', { label: 'ci key', now: NOW });
 
-    expect(apiKey).toMatch(API_KEY_PATTERN);
-    expect(clientId).toBe('client-a');
-    const put = ddb.commandCalls(PutCommand)[0]?.args[0].input;
-    expect(put).toMatchObject({
-      TableName: TABLE,
-      Item: {
-        pk: `APIKEY#${hashApiKey(apiKey)}`,
-        sk: 'APIKEY',
-        entity: 'ApiKey',
-        clientId: 'client-a',
-        label: 'ci key',
-      },
-      ConditionExpression: 'attribute_not_exists(pk)',
+    expect(issued.apiKey).toMatch(API_KEY_PATTERN);
+    const hash = hashApiKey(issued.apiKey);
+    expect(issued).toMatchObject({
+      clientId: 'client-a',
+      keyId: `client-a:${hash.slice(0, 12)}`,
+      createdAt: NOW.toISOString(),
+      expiresAt: new Date(NOW.getTime() + 90 * DAY).toISOString(),
+      label: 'ci key',
     });
-    expect(JSON.stringify(put)).not.toContain(apiKey);
+    expect(issued.keyId).toMatch(KEY_ID_PATTERN);
+    const write = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input;
+    const lifecycle = {
+      clientId: 'client-a',
+      keyId: issued.keyId,
+      status: 'ACTIVE',
+      createdAt: NOW.toISOString(),
+      expiresAt: epoch(NOW) + 90 * 86_400,
+      label: 'ci key',
+    };
+    expect(write?.TransactItems).toEqual([
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { pk: `APIKEY#${hash}`, sk: 'APIKEY', entity: 'ApiKey', ...lifecycle },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: TABLE,
+          Item: {
+            pk: 'CLIENT#client-a',
+            sk: `APIKEY#${hash.slice(0, 12)}`,
+            entity: 'ClientApiKey',
+            ...lifecycle,
+            keyHash: hash,
+            last4: issued.apiKey.slice(-4),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ]);
+    expect(JSON.stringify(write)).not.toContain(issued.apiKey);
+  });
+
+  it('issues a key that never expires only when asked, and no key that is already expired', async () => {
+    const issued = await createApiKey(doc, TABLE, 'client-a', { expiresAt: 'never', now: NOW });
+
+    expect(issued.expiresAt).toBeNull();
+    const items = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    for (const item of items) expect(item.Put?.Item).not.toHaveProperty('expiresAt');
+    await expect(createApiKey(doc, TABLE, 'client-a', { expiresAt: NOW, now: NOW })).rejects.toBeInstanceOf(
+      InvalidKeyExpiry,
+    );
   });
 
   it('refuses a client id that would break the table keys', async () => {
@@ -110,10 +172,31 @@ describe('API keys', () => {
   });
 });
 
+describe('key verdict', () => {
+  it.each([
+    ['an active key before its expiry', keyItem(), true],
+    ['a key issued to never expire', keyItem({ expiresAt: undefined }), true],
+    ['a revoked key', keyItem({ status: 'REVOKED', revokedAt: NOW.toISOString() }), false],
+    ['a revoked key that has not expired', keyItem({ status: 'REVOKED', expiresAt: undefined }), false],
+    ['a key at its expiry', keyItem({ expiresAt: epoch(NOW) }), false],
+    ['a key past its expiry', keyItem({ expiresAt: epoch(NOW) - 1 }), false],
+    ['a key without lifecycle fields (issued before them)', { clientId: 'client-a' }, false],
+    ['a key with an unknown status', keyItem({ status: 'SUSPENDED' }), false],
+    ['no key', undefined, false],
+  ])('%s → allowed %s', (_name, item, allowed) => {
+    expect(apiKeyVerdict(item, NOW).allowed).toBe(allowed);
+  });
+});
+
 describe('authorizer', () => {
-  it('authorizes a known key with its client id as context', async () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+    return () => vi.useRealTimers();
+  });
+
+  it('authorizes an active key with its client id as context, read strongly consistent', async () => {
     const key = generateApiKey();
-    ddb.on(GetCommand).resolves({ Item: { clientId: 'client-a' } });
+    ddb.on(GetCommand).resolves({ Item: keyItem() });
 
     const result = await handler(authorizerEvent({ authorization: `Bearer ${key}` }), context);
 
@@ -121,7 +204,40 @@ describe('authorizer', () => {
     expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
       TableName: TABLE,
       Key: { pk: `APIKEY#${hashApiKey(key)}`, sk: 'APIKEY' },
+      ConsistentRead: true,
     });
+  });
+
+  it.each([
+    ['revoked', keyItem({ status: 'REVOKED', revokedAt: '2026-04-30T00:00:00.000Z' })],
+    ['expired', keyItem({ expiresAt: epoch(NOW) - 60 })],
+  ])('denies a key that is %s and logs why by its key id, never the key', async (reason, item) => {
+    const key = generateApiKey();
+    ddb.on(GetCommand).resolves({ Item: item });
+    const info = vi.spyOn(logger, 'info');
+
+    const result = await handler(authorizerEvent({ authorization: `Bearer ${key}` }), context);
+
+    expect(result).toEqual({ isAuthorized: false });
+    expect(info).toHaveBeenCalledWith(
+      `denied: ${reason} key`,
+      expect.objectContaining({ keyId: 'client-a:0123456789ab', clientId: 'client-a' }),
+    );
+    expect(JSON.stringify(info.mock.calls)).not.toContain(key);
+    expect(JSON.stringify(info.mock.calls)).not.toContain(hashApiKey(key));
+  });
+
+  it('denies, loudly, a key item without status and expiry', async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: 'APIKEY#x', sk: 'APIKEY', clientId: 'client-a' } });
+    const error = vi.spyOn(logger, 'error');
+
+    const result = await handler(authorizerEvent({ authorization: `Bearer ${generateApiKey()}` }), context);
+
+    expect(result).toEqual({ isAuthorized: false });
+    expect(error).toHaveBeenCalledWith(
+      'denied: unreadable key',
+      expect.objectContaining({ clientId: 'client-a' }),
+    );
   });
 
   it('denies an unknown key', async () => {

@@ -182,7 +182,7 @@ describe('outbox relay', () => {
     ]);
   });
 
-  it('moves an item that reached RELAY_MAX_ATTEMPTS to the DLQ with the full record and marks it FAILED', async () => {
+  it('moves an item that reached RELAY_MAX_ATTEMPTS to the DLQ with the full record and marks it FAILED with a 30-day TTL', async () => {
     putEventsAccepting({ 0: 'InternalFailure' });
     ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 3 } });
     const [record] = records(1);
@@ -204,8 +204,14 @@ describe('outbox relay', () => {
       }),
     });
     expect(updatesOf(1)[1]).toMatchObject({
-      UpdateExpression: 'SET #status = :failed, openPk = :openPk, failedAt = :now, lastError = :reason',
-      ExpressionAttributeValues: expect.objectContaining({ ':failed': 'FAILED', ':openPk': 'OUTBOX#FAILED' }),
+      UpdateExpression:
+        'SET #status = :failed, openPk = :openPk, failedAt = :now, lastError = :reason, expiresAt = :expiresAt',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':failed': 'FAILED',
+        ':openPk': 'OUTBOX#FAILED',
+        // Its payload holds the customer's e-mail and name: it may not stay forever.
+        ':expiresAt': NOW.getTime() / 1000 + 30 * 24 * 3600,
+      }),
     });
   });
 
@@ -225,7 +231,10 @@ describe('outbox relay', () => {
     });
     expect(body.error).toMatch(/messageType/);
     expect(body.error).toMatch(/payload/);
-    expect(updatesOf(2)[0]?.ExpressionAttributeValues?.[':failed']).toBe('FAILED');
+    expect(updatesOf(2)[0]?.ExpressionAttributeValues).toMatchObject({
+      ':failed': 'FAILED',
+      ':expiresAt': NOW.getTime() / 1000 + 30 * 24 * 3600,
+    });
     expect(eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries).toHaveLength(2);
   });
 

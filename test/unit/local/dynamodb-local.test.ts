@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -153,6 +153,18 @@ describe('DynamoDB Local engine', () => {
     ).toThrow(/AWS::DynamoDB::Table "Bad"\.KeySchema\[0\]\.KeyType must be HASH or RANGE/);
   });
 
+  it('listens on 127.0.0.1 only, never on every interface (the jar alone would)', async () => {
+    // Act
+    const listening = await listeningAddresses(ddb.port);
+
+    // Assert
+    expect(listening.length).toBeGreaterThan(0);
+    expect(
+      listening.every((address) => address === '127.0.0.1'),
+      listening.join(', '),
+    ).toBe(true);
+  });
+
   it('refuses an explicit port that is already taken', async () => {
     // Act / Assert
     await expect(startDynamoDbLocal({ port: ddb.port })).rejects.toThrow(DynamoDbLocalStartError);
@@ -165,6 +177,39 @@ describe('DynamoDB Local engine', () => {
     expect(parseJavaMajor('no version here')).toBeUndefined();
   });
 });
+
+/**
+ * The local addresses of the sockets listening on `port`, from the kernel's tables (`/proc/net/tcp` and `tcp6`, as
+ * `ss -ltn` reads them): `0.0.0.0` or `::` means every interface, an IPv4-mapped `::ffff:127.0.0.1` counts as 127.0.0.1.
+ */
+async function listeningAddresses(port: number): Promise<string[]> {
+  const LISTEN = '0A';
+  const addresses: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (!local || state !== LISTEN) continue;
+      const [hex = '', portHex = ''] = local.split(':');
+      if (Number.parseInt(portHex, 16) !== port) continue;
+      addresses.push(decodeAddress(hex));
+    }
+  }
+  return addresses;
+}
+
+/** A /proc/net address: 32-bit words in host (little-endian) byte order; 8 hex digits for IPv4, 32 for IPv6. */
+function decodeAddress(hex: string): string {
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((word) =>
+    (word.match(/../g) ?? []).reverse().map((byte) => Number.parseInt(byte, 16)),
+  );
+  if (bytes.length === 4) return bytes.join('.');
+  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  if (mapped) return bytes.slice(12).join('.');
+  if (bytes.every((b) => b === 0)) return '::';
+  return bytes.every((b, i) => b === (i === 15 ? 1 : 0)) ? '::1' : hex;
+}
 
 /** Process state letter from `ps` (`S`, `R`, `Z`…), or undefined once the process is gone. */
 function processState(pid: number): string | undefined {

@@ -1,0 +1,175 @@
+/**
+ * Which items of the single table each function may touch, and how: one entry per handler (its `entry` under
+ * `functions/`), so a function's DynamoDB permissions are reviewed here in one place and nowhere else.
+ *
+ * Items are told apart by the prefix of their partition key (functions/shared/keys.ts), and IAM can check exactly
+ * that: the `dynamodb:LeadingKeys` condition key holds the partition key values a request touches, with
+ * `ForAllValues` required, so every key of a request must match (AWS, "Using IAM policy conditions for fine-grained
+ * access control": https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
+ * - BatchGetItem: LeadingKeys is multivalued and ForAllValues requires every value to match, so every requested key
+ *   must fall under the grant; each batch here holds keys of one prefix (stock, outbox), so whether IAM checks them
+ *   as one set or one by one, the grant they need is the same.
+ * - TransactWriteItems has no permission of its own: each Put/Update/Delete/ConditionCheck in it is authorised as
+ *   PutItem/UpdateItem/DeleteItem/ConditionCheckItem on its own key ("Using IAM with DynamoDB transactions":
+ *   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+ * - Query on a global secondary index (resource `table/<name>/index/<index>`): the leading key is the index's own
+ *   partition key value (`openPk` on the Open index), not the table's. The docs define the key as the partition key
+ *   and apply it to an index resource (example 5 of the page above); that it is the index's partition key on a GSI
+ *   was tried against DynamoDB in https://matt.martz.codes/lock-down-dynamodb-with-iam-policy-conditions.
+ * - Scan has no leading key, and `ForAllValues` over an empty set is true: a LeadingKeys condition does not limit a
+ *   Scan at all, so no entry here may allow one (ItemAction leaves it out).
+ * A prefix scopes a whole partition, not a sort key: a grant on `CLIENT#` reaches every item in a client's partition.
+ *
+ * test/infra/table-access.test.ts checks the synthesized statements against this table, and this table against the
+ * handlers' code (which key builders and DynamoDB commands each bundle can reach).
+ */
+
+import { Data } from './data.ts';
+
+/** Item-level actions a LeadingKeys condition can scope. */
+export const ITEM_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:BatchWriteItem',
+] as const;
+export type ItemAction = (typeof ITEM_ACTIONS)[number];
+
+export interface ItemGrant {
+  /** Partition key prefixes, each ending in `#` (e.g. `ORDER#`): the grant covers every key that starts with one. */
+  readonly prefixes: readonly string[];
+  readonly actions: readonly ItemAction[];
+}
+
+export interface IndexGrant {
+  /** The index name (lib/constructs/data.ts). */
+  readonly index: string;
+  /** The exact index partition key values the function may query (e.g. `ORDER#PENDING` on the Open index). */
+  readonly partitions: readonly string[];
+}
+
+export interface TableAccess {
+  readonly items: readonly ItemGrant[];
+  readonly indexes?: readonly IndexGrant[];
+}
+
+const GET = 'dynamodb:GetItem';
+const BATCH_GET = 'dynamodb:BatchGetItem';
+const QUERY = 'dynamodb:Query';
+const PUT = 'dynamodb:PutItem';
+const UPDATE = 'dynamodb:UpdateItem';
+const DELETE = 'dynamodb:DeleteItem';
+
+/** The saga steps read the order (and its reservation and recovery items, same partition) and change it. */
+const ORDER_READ_WRITE: ItemGrant = { prefixes: ['ORDER#'], actions: [GET, UPDATE] };
+
+export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
+  // --- client API ------------------------------------------------------------------------------------------------
+  // The authorizer looks a key up by its hash and can read nothing else: no order, no webhook secret.
+  'api/authorizer.ts': { items: [{ prefixes: ['APIKEY#'], actions: [GET] }] },
+  'api/accept-order.ts': {
+    items: [
+      // Order, its OrderPlaced outbox message and the idempotency record, in one transaction.
+      { prefixes: ['ORDER#', 'OUTBOX#', 'IDEMPOTENCY#'], actions: [PUT] },
+      // A retried request reads the record its first attempt wrote.
+      { prefixes: ['IDEMPOTENCY#'], actions: [GET] },
+      // Prices: the catalogue is read, never written, at acceptance.
+      { prefixes: ['STOCK#'], actions: [BATCH_GET] },
+    ],
+  },
+  'api/get-order.ts': { items: [{ prefixes: ['ORDER#'], actions: [GET] }] },
+  // Webhook endpoints live in the client's partition (`CLIENT#<id>` / `WEBHOOK#<id>`), next to its webhook count.
+  'api/create-webhook.ts': { items: [{ prefixes: ['CLIENT#'], actions: [QUERY, PUT, UPDATE] }] },
+  'api/list-webhooks.ts': { items: [{ prefixes: ['CLIENT#'], actions: [QUERY] }] },
+  'api/delete-webhook.ts': { items: [{ prefixes: ['CLIENT#'], actions: [DELETE, UPDATE] }] },
+  'api/rotate-webhook-secret.ts': { items: [{ prefixes: ['CLIENT#'], actions: [GET, UPDATE] }] },
+  // Deliveries and their attempt log live in the endpoint's partition (`WEBHOOK#<webhookId>`).
+  'api/list-webhook-deliveries.ts': {
+    items: [
+      { prefixes: ['CLIENT#'], actions: [GET] },
+      { prefixes: ['WEBHOOK#'], actions: [QUERY] },
+    ],
+  },
+  'api/enable-webhook.ts': {
+    items: [
+      { prefixes: ['CLIENT#'], actions: [UPDATE] },
+      { prefixes: ['WEBHOOK#'], actions: [QUERY] },
+    ],
+  },
+
+  // --- saga --------------------------------------------------------------------------------------------------------
+  'saga/reserve-stock.ts': {
+    items: [
+      // The order, and the reservation item (sk RESERVATION) in the order's partition.
+      { prefixes: ['ORDER#'], actions: [GET, UPDATE, PUT] },
+      { prefixes: ['STOCK#'], actions: [BATCH_GET, UPDATE] },
+    ],
+  },
+  'saga/authorize-payment.ts': { items: [ORDER_READ_WRITE] },
+  'saga/confirm-order.ts': {
+    items: [ORDER_READ_WRITE, { prefixes: ['OUTBOX#'], actions: [PUT] }],
+  },
+  'saga/void-payment.ts': { items: [ORDER_READ_WRITE] },
+  'saga/release-stock.ts': {
+    items: [ORDER_READ_WRITE, { prefixes: ['STOCK#'], actions: [UPDATE] }],
+  },
+  'saga/cancel-order.ts': {
+    items: [ORDER_READ_WRITE, { prefixes: ['OUTBOX#'], actions: [PUT] }],
+  },
+
+  // --- outbox, consumers -------------------------------------------------------------------------------------------
+  // The relay acts only on keys its stream records carry, and only after outboxItemSchema has checked that the key
+  // is an outbox key (pk `OUTBOX#…`); a poison item with any other key goes to the DLQ untouched. Reading the stream
+  // itself (granted by its event source) cannot be scoped by key: the relay can see every item's images there.
+  'relay/outbox-relay.ts': { items: [{ prefixes: ['OUTBOX#'], actions: [BATCH_GET, UPDATE] }] },
+  // Effect markers (claim, complete, release) and the failure log (`FAILURE#<messageId>`) of dead messages.
+  'workers/notify.ts': {
+    items: [
+      { prefixes: ['EFFECT#'], actions: [PUT, GET, UPDATE, DELETE] },
+      { prefixes: ['FAILURE#'], actions: [PUT] },
+    ],
+  },
+  'workers/points.ts': {
+    items: [
+      { prefixes: ['EFFECT#'], actions: [PUT] },
+      { prefixes: ['POINTS#'], actions: [PUT, UPDATE] },
+    ],
+  },
+  'webhooks/fan-out.ts': {
+    items: [
+      { prefixes: ['CLIENT#'], actions: [QUERY] },
+      { prefixes: ['WEBHOOK#'], actions: [PUT, GET] },
+    ],
+  },
+  'webhooks/dispatch.ts': {
+    items: [
+      // The endpoint: its secrets, its status, its failing/slow streaks and circuit.
+      { prefixes: ['CLIENT#'], actions: [GET, UPDATE] },
+      // The delivery record (claim, finish, reschedule, reopen) and the attempt log.
+      { prefixes: ['WEBHOOK#'], actions: [GET, PUT, UPDATE] },
+    ],
+  },
+
+  // --- operations --------------------------------------------------------------------------------------------------
+  'ops/reconcile.ts': {
+    // The order and its recovery item (sk RECOVERY), same partition.
+    items: [ORDER_READ_WRITE],
+    // Open orders only: the Open index also lists unpublished and failed outbox items, which are not its business.
+    indexes: [{ index: Data.OPEN_INDEX, partitions: ['ORDER#PENDING'] }],
+  },
+};
+
+/** The access of the handler at `entry` (relative to `functions/`); a handler with no entry may not use the table. */
+export function tableAccessFor(entry: string): TableAccess {
+  const access = TABLE_ACCESS[entry];
+  if (!access) {
+    throw new Error(
+      `no table access is declared for ${entry}: add it to TABLE_ACCESS in lib/constructs/table-access.ts`,
+    );
+  }
+  return access;
+}

@@ -1,0 +1,134 @@
+/**
+ * API key lifecycle through the real authorizer and its cache on the local runtime: a key revoked, rotated away or
+ * expired while API Gateway still holds an "allow" for it is refused within the stated bound (README, "API keys":
+ * the authorizer cache TTL, 60 s), and `keys list` shows each key's state. The CLI runs in-process against this
+ * file's runtime (discovery injected), so the transactions run on DynamoDB Local, not on mocks.
+ *
+ * Local target only (vitest.config.ts): it drives the CLI through the local runtime's description.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiKeySummary } from '#shared/api-keys.ts';
+import { clientsForRuntime, contextFor, type RuntimeFile, targetFromRuntime } from '../../ops/cli/context.ts';
+import type { CreatedKey, RevokedKey, RotatedKey } from '../../ops/cli/keys.ts';
+import { runCli } from '../../ops/cli/program.ts';
+import { ApiClient } from './client.ts';
+import { startTarget, type Target } from './target.ts';
+
+/** What README promises; test/infra/stack.test.ts pins the template's TTL to it. */
+const REVOCATION_BOUND_MS = 60_000;
+/** One uncached authorizer call (a cold start on a loaded machine) and the poll interval on top of the bound. */
+const SLACK_MS = 5_000;
+
+let target: Target;
+let runtimeFile: RuntimeFile;
+
+async function buzzer<T>(...args: string[]): Promise<T> {
+  let out = '';
+  let err = '';
+  const code = await runCli([...args, '--json', '--quiet'], {
+    discover: async () => contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile)),
+    io: {
+      out: (text) => {
+        out += text;
+      },
+      err: (text) => {
+        err += text;
+      },
+    },
+  });
+  if (code !== 0) throw new Error(`buzzer ${args.join(' ')} exited ${code}: ${err}`);
+  return JSON.parse(out) as T;
+}
+
+/** Any authorized call: an unknown order is 404 to a valid key, 403 to a refused one. */
+async function statusWith(apiKey: string): Promise<number> {
+  return (await new ApiClient(target.apiUrl, apiKey).getOrder(randomUUID())).status;
+}
+
+/** Polls until the key is refused; answers how long that took after `since`. */
+async function refusedAfter(apiKey: string, since: number): Promise<number> {
+  while (Date.now() - since < REVOCATION_BOUND_MS + SLACK_MS) {
+    if ((await statusWith(apiKey)) === 403) return Date.now() - since;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`key still accepted ${REVOCATION_BOUND_MS + SLACK_MS} ms after it ended`);
+}
+
+beforeAll(async () => {
+  target = await startTarget({ clients: ['alice'] });
+  const runtime = target.runtime;
+  if (!runtime) throw new Error('the local target has no runtime');
+  runtimeFile = { ...runtime.info, clientEnvironment: runtime.clientEnvironment };
+});
+
+afterAll(async () => {
+  await target?.stop();
+});
+
+describe('API key lifecycle on the local runtime', () => {
+  // Concurrent: each waits out the authorizer cache of its own key.
+  it.concurrent(
+    'refuses a revoked key within the bound although its "allow" was cached',
+    async ({ expect }) => {
+      const key = await buzzer<CreatedKey>('keys', 'create', '--client', 'erin', '--label', 'e2e');
+      expect(await statusWith(key.apiKey)).toBe(404);
+
+      const revoked = await buzzer<RevokedKey>('keys', 'revoke', key.keyId);
+      const elapsed = await refusedAfter(key.apiKey, Date.now());
+
+      expect(revoked).toMatchObject({ keyId: key.keyId, state: 'REVOKED', alreadyRevoked: false });
+      expect(elapsed).toBeLessThanOrEqual(REVOCATION_BOUND_MS + SLACK_MS);
+      const listed = await buzzer<ApiKeySummary[]>('keys', 'list', '--client', 'erin');
+      expect(listed.map((k) => [k.keyId, k.state])).toEqual([[key.keyId, 'REVOKED']]);
+    },
+    REVOCATION_BOUND_MS + 30_000,
+  );
+
+  it.concurrent(
+    'refuses an expired key: at once if never used, within the bound if its "allow" was cached',
+    async ({ expect }) => {
+      const unused = await buzzer<CreatedKey>('keys', 'create', '--client', 'frank', '--expires-in', '1s');
+      // Long enough for its first call to be allowed even behind a cold start on a loaded machine.
+      const used = await buzzer<CreatedKey>('keys', 'create', '--client', 'frank', '--expires-in', '15s');
+      expect(await statusWith(used.apiKey)).toBe(404);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+      expect(await statusWith(unused.apiKey)).toBe(403);
+      const usedExpiry = Date.parse(used.expiresAt ?? '');
+      const elapsed = await refusedAfter(used.apiKey, usedExpiry);
+
+      expect(elapsed).toBeLessThanOrEqual(REVOCATION_BOUND_MS + SLACK_MS);
+      const listed = await buzzer<ApiKeySummary[]>('keys', 'list', '--client', 'frank');
+      expect(listed.map((k) => k.state)).toEqual(['EXPIRED', 'EXPIRED']);
+    },
+    REVOCATION_BOUND_MS + 45_000,
+  );
+
+  it.concurrent(
+    'rotates a key: the new one works at once, the old one ends after the grace period',
+    async ({ expect }) => {
+      const old = await buzzer<CreatedKey>('keys', 'create', '--client', 'grace', '--expires-in', 'never');
+      expect(await statusWith(old.apiKey)).toBe(404);
+
+      const rotated = await buzzer<RotatedKey>('keys', 'rotate', old.keyId, '--grace', '2s');
+      expect(await statusWith(rotated.issued.apiKey)).toBe(404);
+      const elapsed = await refusedAfter(old.apiKey, Date.parse(rotated.previous.expiresAt ?? ''));
+
+      expect(elapsed).toBeLessThanOrEqual(REVOCATION_BOUND_MS + SLACK_MS);
+      expect(await statusWith(rotated.issued.apiKey)).toBe(404);
+      const listed = await buzzer<ApiKeySummary[]>('keys', 'list', '--client', 'grace');
+      expect(listed.map((k) => [k.keyId, k.state, k.rotatedTo ?? k.rotatedFrom])).toEqual([
+        [old.keyId, 'EXPIRED', rotated.issued.keyId],
+        [rotated.issued.keyId, 'ACTIVE', old.keyId],
+      ]);
+    },
+    REVOCATION_BOUND_MS + 30_000,
+  );
+
+  it('refuses to revoke an unknown key id', async () => {
+    await expect(buzzer('keys', 'revoke', 'nobody:0123456789ab')).rejects.toThrow(
+      /no API key nobody:0123456789ab/,
+    );
+  });
+});
