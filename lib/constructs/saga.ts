@@ -39,6 +39,11 @@ export interface SagaProps {
   readonly paymentKeyRetention?: Duration;
   /** @default Duration.minutes(15) */
   readonly executionTimeout?: Duration;
+  /**
+   * Days an order (with the customer's e-mail and name) is kept after it is CONFIRMED or CANCELLED; DynamoDB's TTL
+   * then deletes it. 1 to 1825 (TTL ignores expiries more than five years away). @default 400
+   */
+  readonly orderRetentionDays?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -91,6 +96,12 @@ export class Saga extends Construct {
       );
     }
     const paymentTimeout = props.paymentTimeout ?? Duration.seconds(3);
+    const retentionDays = props.orderRetentionDays ?? 400;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 1825) {
+      throw new Error(
+        `Saga ${id}: orderRetentionDays must be a whole number from 1 to 1825, got ${retentionDays}`,
+      );
+    }
     const settleTime = props.paymentSettleTime ?? Duration.seconds(30);
     const keyRetention = props.paymentKeyRetention ?? Duration.hours(24);
     if (settleTime.toSeconds() <= paymentTimeout.toSeconds()) {
@@ -107,6 +118,9 @@ export class Saga extends Construct {
         timeout: isPayment ? Duration.seconds(paymentTimeout.toSeconds() + 7) : Duration.seconds(10),
         environment: {
           TABLE_NAME: props.table.tableName,
+          ...(name === 'ConfirmOrder' || name === 'CancelOrder'
+            ? { ORDER_RETENTION_DAYS: String(retentionDays) }
+            : {}),
           ...(isPayment
             ? {
                 PAYMENT_PROVIDER_URL: props.paymentProviderUrl,

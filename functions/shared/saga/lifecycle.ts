@@ -14,6 +14,7 @@ import {
 } from '../order-store.ts';
 import { type FailureReason, type OrderRecord, orderSummary, timelineEntry } from '../orders.ts';
 import { newOutboxItem, outboxPut } from '../outbox.ts';
+import { terminalRetention } from '../retention.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';
 import { type CompensationResult, failureDetail, failureReasonOf, type SagaError } from './step.ts';
 
@@ -60,7 +61,7 @@ export async function confirmOrder(
     if (!order.paymentRef)
       throw new InvalidOrderState(`order ${orderId} has no authorized payment; cannot confirm`);
     const change: OrderChange = {
-      set: { status: 'CONFIRMED' },
+      set: { status: 'CONFIRMED', ...terminalRetention(now) },
       remove: ['openPk', 'openSk', 'paymentToken'],
       timeline: [timelineEntry('ConfirmOrder', 'SUCCEEDED', now)],
     };
@@ -99,7 +100,7 @@ export async function cancelOrder(
     const failureReason = failureReasonOf(error);
     const detail = `${failureReason}: ${failureDetail(error)}`;
     const change: OrderChange = {
-      set: { status: 'CANCELLED', failureReason },
+      set: { status: 'CANCELLED', failureReason, ...terminalRetention(now) },
       remove: ['openPk', 'openSk', 'paymentToken'],
       timeline: [timelineEntry('CancelOrder', 'SUCCEEDED', now, detail)],
     };

@@ -127,6 +127,19 @@ describe('confirm-order', () => {
     expect(transactions()).toHaveLength(0);
   });
 
+  it('puts the retention TTL (400 days by default) on the confirmed order', async () => {
+    orderIs(authorized);
+
+    await confirm(sagaInput, context);
+
+    const [[update] = []] = transactions();
+    const ttl = Math.floor(NOW.getTime() / 1000) + 400 * 86_400;
+    const names = update?.Update?.ExpressionAttributeNames ?? {};
+    const slot = Object.entries(names).find(([, name]) => name === 'expiresAt')?.[0];
+    expect(slot).toBeDefined();
+    expect(update?.Update?.ExpressionAttributeValues?.[`:${slot?.slice(1)}`]).toBe(ttl);
+  });
+
   it('refuses to confirm a cancelled order or one without payment', async () => {
     orderIs({ ...authorized, status: 'CANCELLED' });
     await expect(confirm(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
@@ -165,7 +178,7 @@ describe('cancel-order (compensation)', () => {
     expect(result).toEqual({ outcome: 'DONE', detail, failureReason: reason });
     const [[update, put] = []] = transactions();
     expect(Object.values(update?.Update?.ExpressionAttributeValues ?? {})).toEqual(
-      expect.arrayContaining(['CANCELLED', reason]),
+      expect.arrayContaining(['CANCELLED', reason, Math.floor(NOW.getTime() / 1000) + 400 * 86_400]),
     );
     expect(update?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
       { step: 'CancelOrder', status: 'SUCCEEDED', at: NOW.toISOString(), detail },
