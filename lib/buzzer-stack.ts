@@ -27,6 +27,8 @@ export interface BuzzerStackProps extends StackProps {
   readonly mailTransport?: 'ses' | 'sink';
   /** Verified SES sender, required when mailTransport is `ses`. */
   readonly mailFrom?: string;
+  /** @default 400 (see SagaProps.orderRetentionDays) */
+  readonly orderRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN */
   readonly tableRemovalPolicy?: RemovalPolicy;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -69,6 +71,7 @@ export class BuzzerStack extends Stack {
       bus: this.bus.bus,
       paymentProviderUrl: props.paymentProviderUrl ?? sandboxUrl,
       workflowType: props.workflowType,
+      orderRetentionDays: props.orderRetentionDays,
       logRetention: props.logRetention,
     });
 

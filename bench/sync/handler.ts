@@ -107,8 +107,8 @@ async function mail(order: OrderRecord): Promise<void> {
 /** Compensations in reverse order; a compensation that still fails after its retries leaves the order stuck. */
 async function compensate(orderId: string, error: Error): Promise<void> {
   const cause: SagaError = { Error: error.name, Cause: JSON.stringify({ errorMessage: error.message }) };
-  await step('VoidPayment', () => voidPayment(deps, orderId));
-  await step('ReleaseStock', () => releaseStock(deps, orderId));
+  await step('VoidPayment', () => voidPayment(deps, orderId, cause));
+  await step('ReleaseStock', () => releaseStock(deps, orderId, cause));
   await step('CancelOrder', () => cancelOrder(deps, orderId, cause));
 }
 

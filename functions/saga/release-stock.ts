@@ -7,4 +7,4 @@ import * as z from '#shared/zod.ts';
 const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
-export const handler = sagaStep('ReleaseStock', (input) => releaseStock(deps, input.orderId));
+export const handler = sagaStep('ReleaseStock', (input) => releaseStock(deps, input.orderId, input.error));

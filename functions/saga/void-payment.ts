@@ -4,4 +4,4 @@ import { sagaStep } from '#shared/saga/step.ts';
 
 const deps = paymentStepDeps();
 
-export const handler = sagaStep('VoidPayment', (input) => voidPayment(deps, input.orderId));
+export const handler = sagaStep('VoidPayment', (input) => voidPayment(deps, input.orderId, input.error));

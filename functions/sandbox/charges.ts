@@ -3,14 +3,14 @@
  * 1. count the attempt (always, whatever happens next: tests compare attempts with effects);
  * 2. fault knobs (the provider is slow or down before it even looks at the request);
  * 3. replay an existing charge for the key (the token's delays still apply, see tokens.ts);
- * 4. the token's failure modes (decline, error, flaky), then record the charge once, unless a refund voided the key
- *    first (refunds.ts): a charge that lands after its caller gave up and compensated is refused, not taken.
+ * 4. the token's failure modes (decline, error, flaky), then record the charge once.
+ * Like a real card processor, a charge that lands after its caller gave up is taken: nothing voids a key. Finding
+ * and refunding it is the caller's job (`GET /v1/charges?orderId=`, then a refund by the charge's id).
  */
 import type { SandboxContext } from './context.ts';
 import {
   CardDeclined,
   ChargeNotFound,
-  ChargeVoided,
   IdempotencyKeyReused,
   ProviderInternalError,
   ProviderUnavailable,
@@ -29,7 +29,6 @@ export async function createCharge(ctx: SandboxContext, key: string, request: Ch
 
   const behaviour = TOKENS[request.token];
   const existing = await ctx.table.getRecord('CHARGE', key);
-  if (existing?.entity === 'Void') throw new ChargeVoided(key);
   if (existing) {
     assertSameCharge(key, existing, request);
     await ctx.sleep(behaviour.delayBeforeMs + behaviour.delayAfterMs);
@@ -58,7 +57,7 @@ export async function createCharge(ctx: SandboxContext, key: string, request: Ch
     orderId: request.orderId,
     createdAt: ctx.now().toISOString(),
   };
-  const recorded = await ctx.table.putRecordOnce('CHARGE', proposed);
+  const recorded = await ctx.table.putChargeOnce(proposed);
   let reply: Reply;
   if (recorded) {
     ctx.logger.info('charge authorized', {
@@ -71,13 +70,6 @@ export async function createCharge(ctx: SandboxContext, key: string, request: Ch
     // A concurrent request with the same key recorded first: answer with its charge, as a later retry would get.
     const winner = await ctx.table.getRecord('CHARGE', key);
     if (!winner) throw new ProviderUnavailable('conflict', `Charge ${key} is being written; retry`);
-    if (winner.entity === 'Void') {
-      ctx.logger.info('late charge refused: its key was voided', {
-        idempotencyKey: key,
-        orderId: request.orderId,
-      });
-      throw new ChargeVoided(key);
-    }
     assertSameCharge(key, winner, request);
     reply = replay(winner);
   }
@@ -92,7 +84,6 @@ export async function getCharge(ctx: SandboxContext, key: string): Promise<Reply
   ]);
   // The 404 still reports the attempts, so a test can see that declined or failed calls reached the provider.
   if (!charge) throw new ChargeNotFound(key, { calls });
-  if (charge.entity === 'Void') throw new ChargeNotFound(key, { calls, voidedAt: charge.voidedAt });
   const refund = charge.refundKey ? await ctx.table.getRecord('REFUND', charge.refundKey) : undefined;
   return {
     statusCode: 200,
@@ -109,6 +100,12 @@ export function chargeAnswer(charge: ChargeRecord) {
     currency: charge.currency,
     idempotencyKey: charge.idempotencyKey,
   };
+}
+
+/** `GET /v1/charges?orderId=`: every charge of the order, as a caller that lost an answer looks for it. */
+export async function listChargesOfOrder(ctx: SandboxContext, orderId: string): Promise<Reply> {
+  const charges = await ctx.table.chargesOfOrder(orderId);
+  return { statusCode: 200, body: { data: charges.map(chargeView) } };
 }
 
 function chargeView(charge: ChargeRecord) {

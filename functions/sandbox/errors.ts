@@ -53,32 +53,10 @@ export class MethodNotAllowed extends SandboxError {
 
 export class ChargeNotFound extends SandboxError {
   constructor(chargeKey: string, extra: Record<string, unknown> = {}) {
-    super(
-      404,
-      'invalid_request_error',
-      'charge_not_found',
-      `No charge with idempotency key ${chargeKey}`,
-      extra,
-    );
+    super(404, 'invalid_request_error', 'charge_not_found', `No charge ${chargeKey}`, extra);
   }
 }
 
-/**
- * The charge's key was voided by a refund that came before any charge was recorded: a request the caller had
- * given up on arrived late, and recording it now would take money for an order that was already cancelled.
- */
-export class ChargeVoided extends SandboxError {
-  constructor(chargeKey: string) {
-    super(
-      409,
-      'invalid_request_error',
-      'charge_voided',
-      `Charges with idempotency key ${chargeKey} were voided by a refund request before one was recorded`,
-    );
-  }
-}
-
-/** A charge is refunded in full once; a second refund under another key would pay the money back twice. */
 export class ChargeAlreadyRefunded extends SandboxError {
   constructor(chargeKey: string, refundKey: string) {
     super(

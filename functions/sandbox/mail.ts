@@ -28,7 +28,7 @@ export async function sendMail(ctx: SandboxContext, key: string, request: MailRe
     ...(request.orderId === undefined ? {} : { orderId: request.orderId }),
     createdAt: ctx.now().toISOString(),
   };
-  if (await ctx.table.putRecordOnce('MAIL', proposed)) {
+  if (await ctx.table.putMailOnce(proposed)) {
     ctx.logger.info('mail recorded', { idempotencyKey: key, mailId: proposed.id, orderId: request.orderId });
     return { statusCode: 202, body: { id: proposed.id } };
   }

@@ -1,7 +1,7 @@
 /**
  * Refunds: the compensation of a charge. Test tokens do not apply here (the charge's token was about the card; a
- * refund of a `tok_timeout` charge must work, or the saga could never undo it); the fault knobs do. A refund of a key
- * with no charge voids the key, so a charge request still on its way is refused when it lands (charges.ts).
+ * refund of a `tok_timeout` charge must work, or the saga could never undo it); the fault knobs do. A refund names
+ * the charge by its id (`ch_…`), as card processors' refund APIs do; an unknown id is a 404 and changes nothing.
  */
 import { REPLAYED_HEADER, refundAnswer } from './charges.ts';
 import type { SandboxContext } from './context.ts';
@@ -32,21 +32,8 @@ export async function createRefund(ctx: SandboxContext, key: string, request: Re
       }
       return { statusCode: 200, body: refundAnswer(existing), headers: REPLAYED_HEADER };
     }
-    const charge = await ctx.table.getRecord('CHARGE', request.charge);
-    if (charge?.entity === 'Void') throw new ChargeNotFound(request.charge, { voidedAt: charge.voidedAt });
-    if (!charge) {
-      // Nothing charged, but a request its caller gave up on may still land: void the key so it is refused then.
-      // Lost the race to such a request: read again and refund the charge it recorded.
-      const voidedAt = ctx.now();
-      if (await ctx.table.recordVoid(request.charge, voidedAt)) {
-        ctx.logger.info('charge key voided before any charge', {
-          idempotencyKey: key,
-          charge: request.charge,
-        });
-        throw new ChargeNotFound(request.charge, { voidedAt: voidedAt.toISOString() });
-      }
-      continue;
-    }
+    const charge = await ctx.table.getChargeById(request.charge);
+    if (!charge) throw new ChargeNotFound(request.charge);
     if (charge.refundKey !== undefined) throw new ChargeAlreadyRefunded(request.charge, charge.refundKey);
 
     const refund: RefundRecord = {
@@ -54,7 +41,7 @@ export async function createRefund(ctx: SandboxContext, key: string, request: Re
       id: ctx.newId('re'),
       idempotencyKey: key,
       charge: request.charge,
-      chargeId: charge.id,
+      chargeKey: charge.idempotencyKey,
       amount: charge.amount,
       currency: charge.currency,
       createdAt: ctx.now().toISOString(),

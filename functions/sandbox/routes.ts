@@ -1,5 +1,5 @@
 /** The sandbox API's routes (see docs/architecture.md, "Sandbox provider HTTP contract"). */
-import { createCharge, getCharge } from './charges.ts';
+import { createCharge, getCharge, listChargesOfOrder } from './charges.ts';
 import type { SandboxContext } from './context.ts';
 import { InvalidRequest, MethodNotAllowed, RouteNotFound } from './errors.ts';
 import { readFaults, writeFaults } from './faults.ts';
@@ -7,7 +7,7 @@ import { idempotencyKey, parseJsonBody, parseQuery, type Reply, type SandboxRequ
 import { getLedger } from './ledger.ts';
 import { listMail, sendMail } from './mail.ts';
 import { createRefund } from './refunds.ts';
-import { ChargeRequest, FaultsInput, MailQuery, MailRequest, RefundRequest } from './schemas.ts';
+import { ChargeQuery, ChargeRequest, FaultsInput, MailQuery, MailRequest, RefundRequest } from './schemas.ts';
 
 interface Route {
   method: 'GET' | 'POST' | 'PUT';
@@ -22,6 +22,11 @@ const ROUTES: readonly Route[] = [
     path: /^\/v1\/charges$/,
     handle: (ctx, request) =>
       createCharge(ctx, idempotencyKey(request), parseJsonBody(request, ChargeRequest)),
+  },
+  {
+    method: 'GET',
+    path: /^\/v1\/charges$/,
+    handle: (ctx, request) => listChargesOfOrder(ctx, parseQuery(request, ChargeQuery).orderId),
   },
   {
     method: 'GET',

@@ -19,9 +19,12 @@ export const ChargeRequest = z.object({
 export type ChargeRequest = z.infer<typeof ChargeRequest>;
 
 export const RefundRequest = z.object({
-  /** The idempotency key the charge was created with. */
+  /** The provider's id of the charge (`ch_…`), from the charge's answer or `GET /v1/charges?orderId=`. */
   charge: nonEmpty(255),
 });
+
+export const ChargeQuery = z.object({ orderId: nonEmpty(200) });
+export type ChargeQuery = z.infer<typeof ChargeQuery>;
 export type RefundRequest = z.infer<typeof RefundRequest>;
 
 export const MailRequest = z.object({

@@ -5,7 +5,8 @@
  * | entity | pk | sk |
  * |---|---|---|
  * | `Calls` (attempt counter) | `CHARGE#<key>` / `REFUND#<key>` / `MAIL#<key>` | `CALLS` |
- * | `Charge`, or `Void` (the key was refunded before any charge: a late charge is refused) | `CHARGE#<key>` | `CHARGE` |
+ * | `Charge` | `CHARGE#<key>` | `CHARGE` |
+ * | `ChargeRef` (a charge's id and order, so refunds and look-ups by order find it) | `CHARGEID#<id>`, `ORDER#<orderId>` | `CHARGEREF`, `CHARGE#<id>` |
  * | `Refund` | `REFUND#<key>` | `REFUND` |
  * | `Mail` | `MAIL#<key>` | `MAIL` |
  * | `Faults` | `FAULTS` | `FAULTS` |
@@ -18,6 +19,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateQuery,
   paginateScan,
   type ScanCommandInput,
   TransactWriteCommand,
@@ -40,23 +42,22 @@ export interface ChargeRecord {
   refundId?: string;
 }
 
-/**
- * Stands in the charge's place when a refund came before any charge was recorded under the key (what card
- * processors call a technical cancel). It takes the charge's item, so the charge's own conditional write fails.
- */
-export interface VoidRecord {
-  entity: 'Void';
+/** Points from a charge's id, or from its order, to the charge's idempotency key. */
+export interface ChargeRef {
+  entity: 'ChargeRef';
+  chargeId: string;
   idempotencyKey: string;
-  voidedAt: string;
+  orderId: string;
 }
 
 export interface RefundRecord {
   entity: 'Refund';
   id: string;
   idempotencyKey: string;
-  /** Idempotency key of the refunded charge. */
+  /** Id of the refunded charge (`ch_…`), as the caller named it. */
   charge: string;
-  chargeId: string;
+  /** Idempotency key the refunded charge was created with. */
+  chargeKey: string;
   amount: number;
   currency: string;
   createdAt: string;
@@ -81,7 +82,7 @@ export interface FaultsRecord {
 }
 
 interface RecordByKind {
-  CHARGE: ChargeRecord | VoidRecord;
+  CHARGE: ChargeRecord;
   REFUND: RefundRecord;
   MAIL: MailRecord;
 }
@@ -94,6 +95,9 @@ const BATCH_GET_LIMIT = 100;
 const BATCH_GET_ATTEMPTS = 5;
 
 export const effectPk = (kind: EffectKind, key: string): string => `${kind}#${key}`;
+const chargeIdPk = (chargeId: string): string => `CHARGEID#${chargeId}`;
+const orderPk = (orderId: string): string => `ORDER#${orderId}`;
+const CHARGE_REF_SK = 'CHARGEREF';
 
 type Item = Record<string, unknown>;
 
@@ -157,18 +161,83 @@ export class SandboxTable {
     return item as RecordByKind[K] | undefined;
   }
 
-  /** Writes the effect unless one exists for the key. Returns false when another request got there first. */
-  async putRecordOnce<K extends 'CHARGE' | 'MAIL'>(kind: K, record: RecordByKind[K]): Promise<boolean> {
-    return this.putOnce(effectPk(kind, record.idempotencyKey), RECORD_SK[kind], record);
+  /** Writes the mail unless one exists for the key. Returns false when another request got there first. */
+  async putMailOnce(record: MailRecord): Promise<boolean> {
+    return this.putOnce(effectPk('MAIL', record.idempotencyKey), RECORD_SK.MAIL, record);
   }
 
   /**
-   * Voids a charge key that has no charge: a request the caller gave up on may still land, and must then be refused.
-   * False when the item exists (a charge just got recorded, or the key is already void): read it again.
+   * Records the charge under its key and the references that find it by id and by order, in one transaction.
+   * Returns false when a charge with the key exists (another request got there first) or the write collided.
    */
-  async recordVoid(chargeKey: string, at: Date): Promise<boolean> {
-    const record: VoidRecord = { entity: 'Void', idempotencyKey: chargeKey, voidedAt: at.toISOString() };
-    return this.putOnce(effectPk('CHARGE', chargeKey), RECORD_SK.CHARGE, record);
+  async putChargeOnce(charge: ChargeRecord): Promise<boolean> {
+    const ref: ChargeRef = {
+      entity: 'ChargeRef',
+      chargeId: charge.id,
+      idempotencyKey: charge.idempotencyKey,
+      orderId: charge.orderId,
+    };
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: effectPk('CHARGE', charge.idempotencyKey), sk: RECORD_SK.CHARGE, ...charge },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: chargeIdPk(charge.id), sk: CHARGE_REF_SK, ...ref },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: orderPk(charge.orderId), sk: `CHARGE#${charge.id}`, ...ref },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isAwsError(error, 'TransactionCanceledException')) return false;
+      throw error;
+    }
+  }
+
+  /** The charge with provider id `chargeId`, if any. */
+  async getChargeById(chargeId: string): Promise<ChargeRecord | undefined> {
+    const ref = await this.getItem(chargeIdPk(chargeId), CHARGE_REF_SK);
+    if (typeof ref?.idempotencyKey !== 'string') return undefined;
+    return this.getRecord('CHARGE', ref.idempotencyKey);
+  }
+
+  /** Every charge recorded for the order, oldest id first. */
+  async chargesOfOrder(orderId: string): Promise<ChargeRecord[]> {
+    const refs: Item[] = [];
+    for await (const page of paginateQuery(
+      { client: this.db },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :charge)',
+        ExpressionAttributeValues: { ':pk': orderPk(orderId), ':charge': 'CHARGE#' },
+        ConsistentRead: true,
+      },
+    )) {
+      refs.push(...(page.Items ?? []));
+    }
+    const charges: ChargeRecord[] = [];
+    for (const ref of refs) {
+      if (typeof ref.idempotencyKey !== 'string') continue;
+      const charge = await this.getRecord('CHARGE', ref.idempotencyKey);
+      if (charge) charges.push(charge);
+    }
+    return charges;
   }
 
   private async putOnce(pk: string, sk: string, record: object): Promise<boolean> {
@@ -207,7 +276,7 @@ export class SandboxTable {
             {
               Update: {
                 TableName: this.tableName,
-                Key: { pk: effectPk('CHARGE', refund.charge), sk: RECORD_SK.CHARGE },
+                Key: { pk: effectPk('CHARGE', refund.chargeKey), sk: RECORD_SK.CHARGE },
                 UpdateExpression: 'SET #refundKey = :refundKey, #refundId = :refundId, #refundedAt = :at',
                 ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#refundKey)',
                 ExpressionAttributeNames: {

@@ -45,9 +45,9 @@ export const TOKENS: Readonly<Record<TokenName, TokenBehaviour>> = {
   tok_error: { ...AUTHORIZE, outcome: 'error' },
   tok_slow: { ...AUTHORIZE, delayBeforeMs: 1_000 },
   /**
-   * Recorded 14 s after the request arrived, after its caller gave up: the late charge that a refund of an unknown
-   * key must void (refunds.ts). Locally (retry intervals shortened) the saga's compensation comes first; with the
-   * deployed intervals the first attempt's charge lands before and is refunded instead.
+   * Recorded 14 s after the request arrived, after its caller gave up: the late charge. The compensation finds no
+   * charge at first, waits while the unanswered request may still land (`PAYMENT_SETTLE_SECONDS`), then finds it
+   * by the order and refunds it. The provider refuses nothing on the saga's behalf.
    */
   tok_late: { ...AUTHORIZE, delayBeforeMs: 14_000 },
 };

@@ -58,3 +58,12 @@ export class InvalidMessage extends Error {
 export class CorruptRecord extends Error {
   override name = 'CorruptRecord';
 }
+
+/**
+ * A compensation cannot yet tell whether a charge exists: a charge request is recorded as sent, its answer never
+ * came back, and the provider does not (yet) list a charge for the order. Retried until the request has surely
+ * landed or been dropped (the provider's settle time), never a verdict.
+ */
+export class ChargeMayBeInFlight extends Error {
+  override name = 'ChargeMayBeInFlight';
+}

@@ -115,7 +115,8 @@ export const orderRecordSchema = z.object({
   customer: z.object({ id: z.string(), email: z.string(), name: z.string().optional() }),
   items: z.array(z.object({ sku: z.string(), quantity: z.number().int() })),
   currency: currencySchema,
-  paymentToken: z.string(),
+  /** Dropped once the charge is recorded or the order is final: a used card token is not kept. */
+  paymentToken: z.string().optional(),
   amount: z.number().int().optional(),
   paymentRef: z.string().optional(),
   refundRef: z.string().optional(),
@@ -126,6 +127,15 @@ export const orderRecordSchema = z.object({
   updatedAt: z.string(),
   reservedAt: z.string().optional(),
   authorizedAt: z.string().optional(),
+  /**
+   * Set once, by the first compensation to run, while the order is still PENDING: from then on every forward step
+   * refuses the order, so no duplicate or late execution can confirm what the compensations are undoing.
+   */
+  compensatingAt: z.string().optional(),
+  /** When the latest charge request was sent; a compensation waits for an unanswered one to settle. */
+  chargeAttemptedAt: z.string().optional(),
+  /** When the provider's answer said that no charge was made (declined or refused). */
+  chargeSettledAt: z.string().optional(),
   paymentVoidedAt: z.string().optional(),
   stockReleasedAt: z.string().optional(),
   /** TTL (epoch seconds), set when the order reaches a terminal state (`terminalRetention`). */

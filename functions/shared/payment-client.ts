@@ -25,7 +25,20 @@ export type Charge = z.infer<typeof chargeSchema>;
 
 const refundSchema = z.object({ id: z.string().min(1), status: z.string(), charge: z.string() });
 
-export type RefundResult = { status: 'refunded'; id: string } | { status: 'not_found' };
+/** `already_refunded`: the charge was paid back under another refund key (e.g. by hand at the provider). */
+export type RefundResult =
+  | { status: 'refunded'; id: string }
+  | { status: 'already_refunded' }
+  | { status: 'not_found' };
+
+const providerChargeSchema = z.object({
+  id: z.string().min(1),
+  amount: z.number().int(),
+  currency: z.string(),
+  refunded: z.boolean(),
+});
+export type ProviderCharge = z.infer<typeof providerChargeSchema>;
+const chargeListSchema = z.object({ data: z.array(providerChargeSchema) });
 
 const providerErrorSchema = z.object({
   error: z.object({ code: z.string().optional(), message: z.string().optional() }).optional(),
@@ -51,11 +64,18 @@ function providerMessage(body: unknown): string | undefined {
   return parsed.success ? (parsed.data.error?.message ?? parsed.data.error?.code) : undefined;
 }
 
+/** What the saga needs from a payment provider (docs/payment-provider.md); `PaymentClient` speaks it over HTTP. */
+export interface PaymentProvider {
+  charge(request: ChargeRequest): Promise<Charge>;
+  findCharges(orderId: string): Promise<ProviderCharge[]>;
+  refund(idempotencyKey: string, chargeId: string): Promise<RefundResult>;
+}
+
 /**
  * HTTP client of the payment provider (Stripe-like; the sandbox implements the same contract). Every
  * request carries an idempotency key, so the saga can retry a charge or a refund without doing it twice.
  */
-export class PaymentClient {
+export class PaymentClient implements PaymentProvider {
   constructor(private readonly config: PaymentClientConfig) {}
 
   async charge(request: ChargeRequest): Promise<Charge> {
@@ -68,22 +88,31 @@ export class PaymentClient {
     }
     const message = providerMessage(answer.body);
     if (answer.status === 402) throw new PaymentDeclined(message ?? 'payment declined');
-    // The key was voided by an earlier compensation: no retry can ever succeed.
-    if (providerCode(answer.body) === 'charge_voided') {
-      throw new PaymentRequestRejected(`charge refused: ${message ?? 'its idempotency key was voided'}`);
-    }
     throw this.failure('charge', answer.status, message);
   }
 
-  /** Refunds the charge made with idempotency key `charge`; `not_found` means nothing was charged. */
-  async refund(idempotencyKey: string, charge: string): Promise<RefundResult> {
-    const answer = await this.post('/v1/refunds', idempotencyKey, { charge });
+  /** Every charge the provider holds for the order (its `orderId` metadata), refunded ones included. */
+  async findCharges(orderId: string): Promise<ProviderCharge[]> {
+    const answer = await this.request('GET', `/v1/charges?orderId=${encodeURIComponent(orderId)}`);
+    if (answer.status === 200) {
+      const list = chargeListSchema.safeParse(answer.body);
+      if (!list.success)
+        throw new PaymentProviderUnavailable('payment provider sent a malformed charge list');
+      return list.data.data;
+    }
+    throw this.failure('charge lookup', answer.status, providerMessage(answer.body));
+  }
+
+  /** Refunds the charge with provider id `chargeId`; `not_found` means the provider knows no such charge. */
+  async refund(idempotencyKey: string, chargeId: string): Promise<RefundResult> {
+    const answer = await this.post('/v1/refunds', idempotencyKey, { charge: chargeId });
     if (answer.status === 200 || answer.status === 201) {
       const refund = refundSchema.safeParse(answer.body);
       if (!refund.success) throw new PaymentProviderUnavailable('payment provider sent a malformed refund');
       return { status: 'refunded', id: refund.data.id };
     }
     if (answer.status === 404) return { status: 'not_found' };
+    if (providerCode(answer.body) === 'charge_already_refunded') return { status: 'already_refunded' };
     throw this.failure('refund', answer.status, providerMessage(answer.body));
   }
 
@@ -94,18 +123,28 @@ export class PaymentClient {
       : new PaymentRequestRejected(text);
   }
 
-  private async post(path: string, idempotencyKey: string, body: unknown): Promise<ProviderAnswer> {
+  private post(path: string, idempotencyKey: string, body: unknown): Promise<ProviderAnswer> {
+    return this.request('POST', path, { idempotencyKey, body });
+  }
+
+  private async request(
+    method: 'GET' | 'POST',
+    path: string,
+    send?: { idempotencyKey: string; body: unknown },
+  ): Promise<ProviderAnswer> {
     // The timeout covers the whole exchange, body included: a provider that stalls mid-answer is unavailable.
     const signal = AbortSignal.timeout(this.config.timeoutMs);
     try {
       const response = await fetch(`${this.config.baseUrl}${path}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'idempotency-key': idempotencyKey,
-        },
-        body: JSON.stringify(body),
+        method,
+        headers: send
+          ? {
+              'content-type': 'application/json',
+              accept: 'application/json',
+              'idempotency-key': send.idempotencyKey,
+            }
+          : { accept: 'application/json' },
+        ...(send ? { body: JSON.stringify(send.body) } : {}),
         signal,
       });
       const text = await response.text();

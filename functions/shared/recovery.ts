@@ -130,6 +130,7 @@ async function endedInFailState(deps: RecoveryDeps, executionArn: string): Promi
 
 /** Which compensation already committed on the order, if any. */
 function compensationStarted(order: OrderRecord): string | undefined {
+  if (order.compensatingAt) return `its compensation began at ${order.compensatingAt}`;
   if (order.paymentVoidedAt) return `the payment was voided at ${order.paymentVoidedAt}`;
   if (order.stockReleasedAt) return `the stock was released at ${order.stockReleasedAt}`;
   return undefined;

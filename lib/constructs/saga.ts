@@ -26,8 +26,24 @@ export interface SagaProps {
   readonly workflowType?: SagaWorkflowType;
   /** Client-side timeout of one payment call. @default Duration.seconds(3) */
   readonly paymentTimeout?: Duration;
+  /**
+   * How long after it was sent a charge request can still land at the provider (docs/payment-provider.md). A
+   * compensation that finds no charge after an unanswered request waits this long before it decides none was made.
+   * @default Duration.seconds(30)
+   */
+  readonly paymentSettleTime?: Duration;
+  /**
+   * How long the provider remembers an idempotency key. A charge retried later than this looks its first attempt
+   * up instead of relying on the key. @default Duration.hours(24)
+   */
+  readonly paymentKeyRetention?: Duration;
   /** @default Duration.minutes(15) */
   readonly executionTimeout?: Duration;
+  /**
+   * Days an order (with the customer's e-mail and name) is kept after it is CONFIRMED or CANCELLED; DynamoDB's TTL
+   * then deletes it. 1 to 1825 (TTL ignores expiries more than five years away). @default 400
+   */
+  readonly orderRetentionDays?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -80,6 +96,17 @@ export class Saga extends Construct {
       );
     }
     const paymentTimeout = props.paymentTimeout ?? Duration.seconds(3);
+    const retentionDays = props.orderRetentionDays ?? 400;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 1825) {
+      throw new Error(
+        `Saga ${id}: orderRetentionDays must be a whole number from 1 to 1825, got ${retentionDays}`,
+      );
+    }
+    const settleTime = props.paymentSettleTime ?? Duration.seconds(30);
+    const keyRetention = props.paymentKeyRetention ?? Duration.hours(24);
+    if (settleTime.toSeconds() <= paymentTimeout.toSeconds()) {
+      throw new Error(`Saga ${id}: paymentSettleTime must be longer than paymentTimeout`);
+    }
 
     const steps = {} as Record<StepName, BuzzerFunction>;
     for (const [name, entry] of Object.entries(STEPS) as [StepName, string][]) {
@@ -91,10 +118,15 @@ export class Saga extends Construct {
         timeout: isPayment ? Duration.seconds(paymentTimeout.toSeconds() + 7) : Duration.seconds(10),
         environment: {
           TABLE_NAME: props.table.tableName,
+          ...(name === 'ConfirmOrder' || name === 'CancelOrder'
+            ? { ORDER_RETENTION_DAYS: String(retentionDays) }
+            : {}),
           ...(isPayment
             ? {
                 PAYMENT_PROVIDER_URL: props.paymentProviderUrl,
                 PAYMENT_TIMEOUT_MS: String(paymentTimeout.toMilliseconds()),
+                PAYMENT_SETTLE_SECONDS: String(settleTime.toSeconds()),
+                PAYMENT_KEY_RETENTION_HOURS: String(keyRetention.toHours()),
               }
             : {}),
         },
@@ -115,14 +147,25 @@ export class Saga extends Construct {
       });
 
     const cancelled = new sfn.Succeed(this, 'Cancelled', { comment: 'Compensated: the order is CANCELLED' });
-    const compensate = (name: StepName): tasks.LambdaInvoke => {
+    const compensate = (name: StepName, waitFor?: { error: string; state: sfn.Wait }): tasks.LambdaInvoke => {
       const t = task(name, sfn.JsonPath.DISCARD);
+      if (waitFor) {
+        // Not a failure: the step cannot decide yet. Wait (in real time, also locally) and ask again, so the retries
+        // below stay for faults.
+        t.addRetry({ errors: [waitFor.error], maxAttempts: 0 });
+        t.addCatch(waitFor.state, { errors: [waitFor.error], resultPath: sfn.JsonPath.DISCARD });
+        waitFor.state.next(t);
+      }
       // Compensations must eventually succeed: retry long, then fail *in this task* (no Catch), so that
       // RedriveExecution resumes exactly here and the remaining compensations run (buzzer saga redrive).
       t.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2 });
       return t;
     };
-    const compensation = compensate('VoidPayment')
+    // An unanswered charge request may still land: VoidPayment waits for it rather than miss its refund.
+    const chargeSettle = new sfn.Wait(this, 'AwaitChargeSettlement', {
+      time: sfn.WaitTime.duration(Duration.seconds(5)),
+    });
+    const compensation = compensate('VoidPayment', { error: 'ChargeMayBeInFlight', state: chargeSettle })
       .next(compensate('ReleaseStock'))
       .next(compensate('CancelOrder'))
       .next(cancelled);

@@ -110,8 +110,6 @@ export interface LedgerEntry {
   charge?: { id: string; status: string; amount: number };
   refunds: unknown[];
   calls: number;
-  /** Set on the 404 of a key a refund voided before any charge was recorded. */
-  voidedAt?: string;
 }
 
 /** The sandbox provider's receiving side: where effects are counted. */

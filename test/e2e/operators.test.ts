@@ -262,7 +262,9 @@ describe('operators on the local runtime', () => {
       expect(redrive.outcomes).toEqual([
         expect.objectContaining({ orderId, action: 'redriven', executionArn: arn }),
       ]);
-      const order = await alice.waitForOrder(orderId);
+      // The failed charge requests went unanswered: VoidPayment waits out the provider's settle time (30 s after the
+      // last request) before it decides that no charge was made.
+      const order = await alice.waitForOrder(orderId, undefined, 60_000);
       expect(order.status).toBe('CANCELLED');
       expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');
       expect(order.timeline.map((t) => t.step).slice(-3)).toEqual([

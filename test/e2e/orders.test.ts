@@ -77,6 +77,7 @@ describe('payment declined', () => {
     expect(steps(order.timeline)).toEqual([
       'Accepted:SUCCEEDED',
       'ReserveStock:SUCCEEDED',
+      'Compensate:SUCCEEDED',
       'VoidPayment:SKIPPED',
       'ReleaseStock:SUCCEEDED',
       'CancelOrder:SUCCEEDED',

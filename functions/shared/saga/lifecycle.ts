@@ -14,6 +14,8 @@ import {
 } from '../order-store.ts';
 import { type FailureReason, type OrderRecord, orderSummary, timelineEntry } from '../orders.ts';
 import { newOutboxItem, outboxPut } from '../outbox.ts';
+import { terminalRetention } from '../retention.ts';
+import { beginCompensation, refuseIfCompensating } from './compensation.ts';
 import { type CompensationResult, failureDetail, failureReasonOf, type SagaError } from './step.ts';
 
 /** A terminal transition: the order change and the fact it produces, committed together. */
@@ -55,13 +57,12 @@ export async function confirmOrder(
   return withOptimisticRetry(async () => {
     const order = await requireOrder(deps, orderId);
     if (order.status === 'CONFIRMED') return { status: 'CONFIRMED', alreadyConfirmed: true };
-    if (order.status !== 'PENDING')
-      throw new InvalidOrderState(`order ${orderId} is ${order.status}; cannot confirm`);
+    refuseIfCompensating(order, 'ConfirmOrder');
     if (!order.paymentRef)
       throw new InvalidOrderState(`order ${orderId} has no authorized payment; cannot confirm`);
     const change: OrderChange = {
-      set: { status: 'CONFIRMED' },
-      remove: ['openPk', 'openSk'],
+      set: { status: 'CONFIRMED', ...terminalRetention(now) },
+      remove: ['openPk', 'openSk', 'paymentToken'],
       timeline: [timelineEntry('ConfirmOrder', 'SUCCEEDED', now)],
     };
     const committed = await finish(deps, order, change, 'OrderConfirmed', now);
@@ -80,6 +81,12 @@ export async function cancelOrder(
   error: SagaError | undefined,
   now = new Date(),
 ): Promise<CancellationResult> {
+  const stance = await beginCompensation(deps, orderId, error, now);
+  if (stance.state === 'NOT_FOUND') return { outcome: 'SKIPPED', detail: 'order not found' };
+  if (stance.state === 'CONFIRMED') {
+    logger.error('refusing to cancel a confirmed order', { orderId, error });
+    return { outcome: 'SKIPPED', detail: 'order is confirmed' };
+  }
   return withOptimisticRetry(async () => {
     const order = await getOrder(deps, orderId);
     if (!order) return { outcome: 'SKIPPED', detail: 'order not found' };
@@ -90,15 +97,11 @@ export async function cancelOrder(
         failureReason: order.failureReason,
       };
     }
-    if (order.status === 'CONFIRMED') {
-      logger.error('refusing to cancel a confirmed order', { orderId, error });
-      return { outcome: 'SKIPPED', detail: 'order is confirmed' };
-    }
     const failureReason = failureReasonOf(error);
     const detail = `${failureReason}: ${failureDetail(error)}`;
     const change: OrderChange = {
-      set: { status: 'CANCELLED', failureReason },
-      remove: ['openPk', 'openSk'],
+      set: { status: 'CANCELLED', failureReason, ...terminalRetention(now) },
+      remove: ['openPk', 'openSk', 'paymentToken'],
       timeline: [timelineEntry('CancelOrder', 'SUCCEEDED', now, detail)],
     };
     const committed = await finish(deps, order, change, 'OrderCancelled', now);

@@ -12,6 +12,9 @@ export function paymentStepDeps(env: NodeJS.ProcessEnv = process.env): PaymentDe
       PAYMENT_PROVIDER_URL: httpUrl('PAYMENT_PROVIDER_URL'),
       // Below the task's own timeout, so a slow provider ends as PaymentProviderUnavailable (retried), not States.Timeout.
       PAYMENT_TIMEOUT_MS: positiveIntFromEnv('PAYMENT_TIMEOUT_MS', 3000),
+      // The provider's promise (docs/payment-provider.md): a request lands within this time or never.
+      PAYMENT_SETTLE_SECONDS: positiveIntFromEnv('PAYMENT_SETTLE_SECONDS', 30),
+      PAYMENT_KEY_RETENTION_HOURS: positiveIntFromEnv('PAYMENT_KEY_RETENTION_HOURS', 24),
     }),
     env,
   );
@@ -22,5 +25,7 @@ export function paymentStepDeps(env: NodeJS.ProcessEnv = process.env): PaymentDe
       baseUrl: config.PAYMENT_PROVIDER_URL,
       timeoutMs: config.PAYMENT_TIMEOUT_MS,
     }),
+    settleMs: config.PAYMENT_SETTLE_SECONDS * 1000,
+    keyRetentionMs: config.PAYMENT_KEY_RETENTION_HOURS * 3_600_000,
   };
 }

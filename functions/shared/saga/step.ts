@@ -67,16 +67,39 @@ export function failureReasonOf(error: SagaError | undefined): FailureReason {
 
 const lambdaCauseSchema = z.object({ errorMessage: z.string() });
 
-/** A short human explanation from the caught error. A Lambda error's Cause is JSON with a stack: keep only the message. */
+/**
+ * Errors whose message Buzzer writes itself (functions/shared/errors.ts) and may show a client. Any other error
+ * (Lambda.*, States.*, an SDK or runtime error) can carry ARNs, account ids, hosts or stack text: the timeline shows
+ * only its name, and the full cause stays in the execution history and the logs.
+ */
+const OWN_ERRORS = new Set([
+  'OutOfStock',
+  'UnknownSku',
+  'PaymentDeclined',
+  'PaymentProviderUnavailable',
+  'PaymentRequestRejected',
+  'OrderNotFound',
+  'InvalidOrderState',
+  'ConcurrentModification',
+  'ChargeMayBeInFlight',
+]);
+
+// Defence in depth for our own messages: one that quotes an ARN still shows none.
+const ARN = /arn:aws[a-z-]*:[^\s"',;]+/g;
+
+/** A short human explanation from the caught error, safe to show the client. */
 export function failureDetail(error: SagaError | undefined): string {
   if (!error) return 'no error recorded';
+  if (!OWN_ERRORS.has(error.Error)) return `${error.Error} (details in the saga's execution history)`;
   let message = error.Cause ?? '';
   try {
+    // A Lambda error's Cause is JSON with a stack: keep only the message.
     const cause = lambdaCauseSchema.safeParse(JSON.parse(message));
     if (cause.success) message = cause.data.errorMessage;
   } catch {
-    // Not JSON (States.* errors carry plain text): use it as it is.
+    // Not JSON: use it as it is.
   }
+  message = message.replace(ARN, '<arn>');
   const detail = message ? `${error.Error}: ${message}` : error.Error;
   return detail.length > 300 ? `${detail.slice(0, 297)}...` : detail;
 }

@@ -6,7 +6,8 @@ import { commit, getOrder, orderUpdate, RETRY, requireOrder, withOptimisticRetry
 import { type LineItem, timelineEntry } from '../orders.ts';
 import type { TransactItem } from '../outbox.ts';
 import * as z from '../zod.ts';
-import type { CompensationResult } from './step.ts';
+import { beginCompensation, refuseIfCompensating } from './compensation.ts';
+import type { CompensationResult, SagaError } from './step.ts';
 
 const stockItemSchema = z.object({
   sku: z.string(),
@@ -72,7 +73,11 @@ export async function reserveStock(
 ): Promise<ReservationResult> {
   return withOptimisticRetry(async () => {
     const order = await requireOrder(deps, orderId);
+    refuseIfCompensating(order, 'ReserveStock');
     const existing = await getReservation(deps, orderId);
+    if (existing?.releasedAt) {
+      throw new InvalidOrderState(`order ${orderId}'s reservation was released at ${existing.releasedAt}`);
+    }
     if (existing)
       return { amount: existing.amount, currency: existing.currency, reservedAt: existing.reservedAt };
     if (order.status !== 'PENDING') {
@@ -150,14 +155,17 @@ export async function reserveStock(
 export async function releaseStock(
   deps: TableDeps,
   orderId: string,
+  error?: SagaError,
   now = new Date(),
 ): Promise<CompensationResult> {
+  const stance = await beginCompensation(deps, orderId, error, now);
+  if (stance.state === 'NOT_FOUND') return { outcome: 'SKIPPED', detail: 'order not found' };
+  // A ConfirmOrder that committed but still ended in an error (its retries ran out after the write) sends the
+  // saga into the compensations: a confirmed order keeps its stock, as VoidPayment keeps its payment.
+  if (stance.state === 'CONFIRMED') return { outcome: 'SKIPPED', detail: 'order is confirmed; stock kept' };
   return withOptimisticRetry(async () => {
     const order = await getOrder(deps, orderId);
     if (!order) return { outcome: 'SKIPPED', detail: 'order not found' };
-    // A ConfirmOrder that committed but still ended in an error (its retries ran out after the write) sends the
-    // saga into the compensations: a confirmed order keeps its stock, as VoidPayment keeps its payment.
-    if (order.status === 'CONFIRMED') return { outcome: 'SKIPPED', detail: 'order is confirmed; stock kept' };
     const reservation = await getReservation(deps, orderId);
     if (reservation?.releasedAt || (!reservation && order.stockReleasedAt)) {
       return { outcome: 'ALREADY_DONE', detail: 'stock already released' };

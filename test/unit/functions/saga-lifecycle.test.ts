@@ -1,4 +1,9 @@
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -61,7 +66,7 @@ describe('confirm-order', () => {
         ':entries': [{ step: 'ConfirmOrder', status: 'SUCCEEDED', at: NOW.toISOString() }],
       },
     });
-    expect(update?.Update?.UpdateExpression).toMatch(/REMOVE #r0, #r1$/);
+    expect(update?.Update?.UpdateExpression).toMatch(/REMOVE #r0, #r1, #r2$/);
     expect(Object.values(update?.Update?.ExpressionAttributeNames ?? {})).toEqual(
       expect.arrayContaining(['status', 'openPk', 'openSk']),
     );
@@ -108,6 +113,33 @@ describe('confirm-order', () => {
     expect(transactions()).toHaveLength(1);
   });
 
+  it.each([
+    ['compensatingAt', 'is being compensated'],
+    ['paymentVoidedAt', 'is being compensated'],
+    ['stockReleasedAt', 'is being compensated'],
+  ])('refuses to confirm an order with %s set: its compensation has begun', async (field, message) => {
+    orderIs({ ...authorized, [field]: NOW.toISOString() });
+
+    await expect(confirm(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining(message),
+    });
+    expect(transactions()).toHaveLength(0);
+  });
+
+  it('puts the retention TTL (400 days by default) on the confirmed order', async () => {
+    orderIs(authorized);
+
+    await confirm(sagaInput, context);
+
+    const [[update] = []] = transactions();
+    const ttl = Math.floor(NOW.getTime() / 1000) + 400 * 86_400;
+    const names = update?.Update?.ExpressionAttributeNames ?? {};
+    const slot = Object.entries(names).find(([, name]) => name === 'expiresAt')?.[0];
+    expect(slot).toBeDefined();
+    expect(update?.Update?.ExpressionAttributeValues?.[`:${slot?.slice(1)}`]).toBe(ttl);
+  });
+
   it('refuses to confirm a cancelled order or one without payment', async () => {
     orderIs({ ...authorized, status: 'CANCELLED' });
     await expect(confirm(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
@@ -131,18 +163,22 @@ describe('cancel-order (compensation)', () => {
     ['States.TaskFailed', 'SAGA_FAILED'],
     ['ConcurrentModification', 'SAGA_FAILED'],
   ])('cancels with the reason of %s (%s) and writes OrderCancelled', async (errorName, reason) => {
-    orderIs(storedOrder({ version: 4 }));
+    orderIs(storedOrder({ version: 4, compensatingAt: NOW.toISOString() }));
 
     const result = await cancel(
       { ...sagaInput, error: { Error: errorName, Cause: lambdaCause(errorName, 'details here') } },
       context,
     );
 
-    const detail = `${reason}: ${errorName}: details here`;
+    // Only Buzzer's own errors show their message; others (States.*, Lambda.*) may carry ARNs and show their name.
+    const shown = errorName.startsWith('States.')
+      ? `${errorName} (details in the saga's execution history)`
+      : `${errorName}: details here`;
+    const detail = `${reason}: ${shown}`;
     expect(result).toEqual({ outcome: 'DONE', detail, failureReason: reason });
     const [[update, put] = []] = transactions();
     expect(Object.values(update?.Update?.ExpressionAttributeValues ?? {})).toEqual(
-      expect.arrayContaining(['CANCELLED', reason]),
+      expect.arrayContaining(['CANCELLED', reason, Math.floor(NOW.getTime() / 1000) + 400 * 86_400]),
     );
     expect(update?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
       { step: 'CancelOrder', status: 'SUCCEEDED', at: NOW.toISOString(), detail },
@@ -156,8 +192,26 @@ describe('cancel-order (compensation)', () => {
     expect(JSON.stringify(update)).not.toContain('index.mjs');
   });
 
+  it('starts the compensation first when it finds the order not yet compensating (a redrive resumed here)', async () => {
+    orderIs(storedOrder({ version: 4 }));
+    ddb.on(UpdateCommand).resolves({});
+
+    await cancel({ ...sagaInput, error: { Error: 'PaymentDeclined' } }, context);
+
+    const [begin] = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(begin?.ConditionExpression).toBe('#version = :expected');
+    expect(begin?.ExpressionAttributeValues).toMatchObject({
+      ':expected': 4,
+      ':next': 5,
+      ':entries': [
+        { step: 'Compensate', status: 'SUCCEEDED', at: NOW.toISOString(), detail: 'PAYMENT_DECLINED' },
+      ],
+    });
+    expect(Object.values(begin?.ExpressionAttributeValues ?? {})).toContain(NOW.toISOString());
+  });
+
   it('cancels with SAGA_FAILED when no error was recorded', async () => {
-    orderIs(storedOrder());
+    orderIs(storedOrder({ compensatingAt: NOW.toISOString() }));
 
     const result = await cancel(sagaInput, context);
 

@@ -78,8 +78,13 @@ describe('authorize-payment', () => {
       headers: { 'idempotency-key': ORDER_ID, 'content-type': 'application/json' },
       body: { amount: 3448, currency: 'EUR', token: 'tok_ok', orderId: ORDER_ID },
     });
-    const [update] = updates();
+    const [marker, update] = updates();
+    // The attempt is written under the order's version before the provider is called: the compensation sees it.
+    expect(marker?.ExpressionAttributeValues).toMatchObject({ ':expected': 2, ':next': 3, ':entries': [] });
+    expect(Object.values(marker?.ExpressionAttributeValues ?? {})).toContain(NOW.toISOString());
+    expect(provider.requests).toHaveLength(1);
     expect(update?.ConditionExpression).toBe('#version = :expected');
+    expect(update?.UpdateExpression).toContain('REMOVE');
     expect(update?.ExpressionAttributeValues).toMatchObject({
       ':expected': 2,
       ':next': 3,
@@ -121,7 +126,72 @@ describe('authorize-payment', () => {
       name: 'PaymentDeclined',
       message: 'Your card was declined.',
     });
+    // The attempt, then its settlement: no charge was made, so the compensation need not wait for one to land.
+    const [, settled] = updates();
+    expect(settled?.UpdateExpression).toMatch(/SET .*#s0 = :s0/);
+    expect(settled?.ExpressionAttributeNames?.['#s0']).toBe('chargeSettledAt');
+  });
+
+  it('refuses an order whose compensation has begun, before writing or calling the provider', async () => {
+    orderIs({ ...priced, compensatingAt: NOW.toISOString() });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining('being compensated'),
+    });
+    expect(provider.requests).toHaveLength(0);
     expect(updates()).toHaveLength(0);
+  });
+
+  it('refunds its own charge when the compensation began while the provider was answering', async () => {
+    ddb
+      .on(GetCommand, { Key: orderKey })
+      .resolvesOnce({ Item: priced })
+      .resolves({ Item: { ...priced, version: 4, compensatingAt: NOW.toISOString() } });
+    reply = (request) =>
+      request.path === '/v1/charges'
+        ? { status: 201, body: { id: 'ch_1', status: 'authorized', amount: 3448, currency: 'EUR' } }
+        : { status: 200, body: { id: 're_1', status: 'refunded', charge: 'ch_1' } };
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
+
+    expect(provider.requests.map((request) => request.path)).toEqual(['/v1/charges', '/v1/refunds']);
+    expect(provider.requests[1]).toMatchObject({
+      headers: { 'idempotency-key': 'refund-ch_1' },
+      body: { charge: 'ch_1' },
+    });
+    // Only the attempt was written: the charge is not recorded as the order's payment.
+    expect(updates()).toHaveLength(1);
+  });
+
+  it('looks the first charge up instead of charging again once the provider has forgotten the key', async () => {
+    const dayAndAHourAgo = new Date(NOW.getTime() - 25 * 3_600_000).toISOString();
+    orderIs({ ...priced, chargeAttemptedAt: dayAndAHourAgo });
+    reply = () => ({
+      status: 200,
+      body: { data: [{ id: 'ch_first', amount: 3448, currency: 'EUR', refunded: false }] },
+    });
+
+    const result = await authorize(sagaInput, context);
+
+    expect(result.paymentRef).toBe('ch_first');
+    expect(provider.requests).toHaveLength(1);
+    expect(provider.requests[0]).toMatchObject({ method: 'GET', path: `/v1/charges?orderId=${ORDER_ID}` });
+  });
+
+  it('charges again with the same key while the provider still remembers it', async () => {
+    const aMinuteAgo = new Date(NOW.getTime() - 60_000).toISOString();
+    orderIs({ ...priced, chargeAttemptedAt: aMinuteAgo });
+    reply = () => ({
+      status: 201,
+      body: { id: 'ch_1', status: 'authorized', amount: 3448, currency: 'EUR' },
+    });
+
+    await authorize(sagaInput, context);
+
+    expect(provider.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+      'POST /v1/charges',
+    ]);
   });
 
   it.each([429, 500, 503])(
@@ -165,17 +235,17 @@ describe('authorize-payment', () => {
 });
 
 describe('void-payment (compensation)', () => {
-  it('refunds the charge with refund-<orderId> as idempotency key and notes it on the order', async () => {
-    orderIs({ ...priced, paymentRef: 'ch_1', version: 3 });
-    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: ORDER_ID } });
+  it('refunds the charge by its own id with refund-<chargeId> as idempotency key and notes it on the order', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', version: 3, compensatingAt: NOW.toISOString() });
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: 'ch_1' } });
 
     const result = await voidPayment({ ...sagaInput, error: { Error: 'States.TaskFailed' } }, context);
 
     expect(result).toEqual({ outcome: 'DONE', detail: 'refund re_1 issued for ch_1' });
     expect(provider.requests[0]).toMatchObject({
       path: '/v1/refunds',
-      headers: { 'idempotency-key': `refund-${ORDER_ID}` },
-      body: { charge: ORDER_ID },
+      headers: { 'idempotency-key': 'refund-ch_1' },
+      body: { charge: 'ch_1' },
     });
     const values = updates()[0]?.ExpressionAttributeValues ?? {};
     expect(values[':entries']).toEqual([
@@ -189,26 +259,91 @@ describe('void-payment (compensation)', () => {
     expect(Object.values(values)).toContain('re_1');
   });
 
-  it('asks the provider even without a recorded charge (a timed-out charge may exist) and skips on 404', async () => {
-    orderIs(priced);
-    reply = () => ({ status: 404, body: { error: { code: 'charge_not_found' } } });
+  it('starts the compensation with one conditional write before it calls the provider', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', version: 3 });
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: 'ch_1' } });
+
+    await voidPayment({ ...sagaInput, error: { Error: 'PaymentDeclined' } }, context);
+
+    const [begin] = updates();
+    expect(begin?.ConditionExpression).toBe('#version = :expected');
+    expect(begin?.ExpressionAttributeNames?.['#s0']).toBe('compensatingAt');
+    expect(begin?.ExpressionAttributeValues).toMatchObject({
+      ':expected': 3,
+      ':next': 4,
+      ':entries': [
+        { step: 'Compensate', status: 'SUCCEEDED', at: NOW.toISOString(), detail: 'PAYMENT_DECLINED' },
+      ],
+    });
+  });
+
+  it('never refunds a confirmed order: the payment is kept', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', status: 'CONFIRMED', version: 4 });
+
+    const result = await voidPayment({ ...sagaInput, error: { Error: 'States.TaskFailed' } }, context);
+
+    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'order is confirmed; payment kept' });
+    expect(provider.requests).toHaveLength(0);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it("looks for the order's charges when none is recorded (a timed-out charge may exist) and refunds each", async () => {
+    const aMinuteAgo = new Date(NOW.getTime() - 60_000).toISOString();
+    orderIs({ ...priced, compensatingAt: NOW.toISOString(), chargeAttemptedAt: aMinuteAgo });
+    reply = (request) =>
+      request.method === 'GET'
+        ? { status: 200, body: { data: [{ id: 'ch_9', amount: 3448, currency: 'EUR', refunded: false }] } }
+        : { status: 200, body: { id: 're_9', status: 'refunded', charge: 'ch_9' } };
 
     const result = await voidPayment(sagaInput, context);
 
-    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'no charge to refund; the charge key is voided' });
-    expect(provider.requests).toHaveLength(1);
-    expect(updates()[0]?.ExpressionAttributeValues?.[':entries']).toEqual([
-      {
-        step: 'VoidPayment',
-        status: 'SKIPPED',
-        at: NOW.toISOString(),
-        detail: 'no charge to refund; the charge key is voided',
-      },
+    expect(result).toEqual({ outcome: 'DONE', detail: 'refund re_9 issued for ch_9' });
+    expect(provider.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+      `GET /v1/charges?orderId=${ORDER_ID}`,
+      'POST /v1/refunds',
     ]);
   });
 
+  it('skips when the provider holds no charge and the last request is older than the settle time', async () => {
+    const aMinuteAgo = new Date(NOW.getTime() - 60_000).toISOString();
+    orderIs({ ...priced, compensatingAt: NOW.toISOString(), chargeAttemptedAt: aMinuteAgo });
+    reply = () => ({ status: 200, body: { data: [] } });
+
+    const result = await voidPayment(sagaInput, context);
+
+    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'no charge was made' });
+    expect(updates()[0]?.ExpressionAttributeValues?.[':entries']).toEqual([
+      { step: 'VoidPayment', status: 'SKIPPED', at: NOW.toISOString(), detail: 'no charge was made' },
+    ]);
+  });
+
+  it('waits (ChargeMayBeInFlight) while an unanswered charge request may still land', async () => {
+    const secondsAgo = new Date(NOW.getTime() - 5_000).toISOString();
+    orderIs({ ...priced, compensatingAt: NOW.toISOString(), chargeAttemptedAt: secondsAgo });
+    reply = () => ({ status: 200, body: { data: [] } });
+
+    await expect(voidPayment(sagaInput, context)).rejects.toMatchObject({ name: 'ChargeMayBeInFlight' });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('does not wait when the provider answered that no charge was made', async () => {
+    const secondsAgo = new Date(NOW.getTime() - 5_000).toISOString();
+    orderIs({
+      ...priced,
+      compensatingAt: NOW.toISOString(),
+      chargeAttemptedAt: secondsAgo,
+      chargeSettledAt: secondsAgo,
+    });
+    reply = () => ({ status: 200, body: { data: [] } });
+
+    expect(await voidPayment(sagaInput, context)).toEqual({
+      outcome: 'SKIPPED',
+      detail: 'no charge was made',
+    });
+  });
+
   it('skips without calling the provider when payment was never attempted', async () => {
-    orderIs(storedOrder());
+    orderIs(storedOrder({ compensatingAt: NOW.toISOString() }));
 
     const result = await voidPayment(sagaInput, context);
 
@@ -218,7 +353,7 @@ describe('void-payment (compensation)', () => {
   });
 
   it('is a no-op when repeated', async () => {
-    orderIs({ ...priced, paymentVoidedAt: NOW.toISOString() });
+    orderIs({ ...priced, compensatingAt: NOW.toISOString(), paymentVoidedAt: NOW.toISOString() });
 
     const result = await voidPayment(sagaInput, context);
 
@@ -235,7 +370,7 @@ describe('void-payment (compensation)', () => {
   });
 
   it('throws PaymentProviderUnavailable when the refund cannot be made now', async () => {
-    orderIs({ ...priced, paymentRef: 'ch_1' });
+    orderIs({ ...priced, paymentRef: 'ch_1', compensatingAt: NOW.toISOString() });
     reply = () => ({ status: 503 });
 
     await expect(voidPayment(sagaInput, context)).rejects.toMatchObject({

@@ -125,6 +125,31 @@ describe('reserve-stock', () => {
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
   });
 
+  it.each([
+    [
+      'a compensating order',
+      { order: storedOrder({ compensatingAt: NOW.toISOString() }), reserved: reservation },
+    ],
+    ['a cancelled order', { order: storedOrder({ status: 'CANCELLED' }), reserved: reservation }],
+    [
+      'an order whose reservation was released',
+      { order: storedOrder({ amount: 3448 }), reserved: { ...reservation, releasedAt: NOW.toISOString() } },
+    ],
+    [
+      'an order whose stock was released before any reservation',
+      { order: storedOrder({ stockReleasedAt: NOW.toISOString() }) },
+    ],
+  ])(
+    'refuses %s (InvalidOrderState), even when a reservation exists, and writes nothing',
+    async (_case, state) => {
+      table(state);
+
+      await expect(reserve(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
+      expect(writes()).toHaveLength(0);
+      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    },
+  );
+
   it('throws UnknownSku for a sku without stock item, before writing', async () => {
     table();
     stockOnShelf([stock['BEAN-1']]);
@@ -230,7 +255,7 @@ describe('release-stock (compensation)', () => {
 
   it('does nothing when the reservation was already released', async () => {
     table({
-      order: storedOrder({ stockReleasedAt: NOW.toISOString() }),
+      order: storedOrder({ compensatingAt: NOW.toISOString(), stockReleasedAt: NOW.toISOString() }),
       reserved: { ...reservation, releasedAt: NOW.toISOString() },
     });
 
@@ -241,7 +266,7 @@ describe('release-stock (compensation)', () => {
   });
 
   it('notes a skip on the order when nothing was reserved, and only once', async () => {
-    table();
+    table({ order: storedOrder({ compensatingAt: NOW.toISOString() }) });
 
     const first = await release(sagaInput, context);
 
@@ -253,7 +278,13 @@ describe('release-stock (compensation)', () => {
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
 
     ddb.resetHistory();
-    table({ order: storedOrder({ stockReleasedAt: NOW.toISOString(), version: 2 }) });
+    table({
+      order: storedOrder({
+        compensatingAt: NOW.toISOString(),
+        stockReleasedAt: NOW.toISOString(),
+        version: 2,
+      }),
+    });
     const repeat = await release(sagaInput, context);
 
     expect(repeat.outcome).toBe('ALREADY_DONE');

@@ -1,8 +1,8 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   chargeBody,
-  conditionFailed,
+  chargeWrites,
   ddb,
   postCharge,
   resetTable,
@@ -10,6 +10,7 @@ import {
   storedCharge,
   TABLE,
   testContext,
+  transactionCanceled,
 } from './helpers.ts';
 
 const chargeKey = { pk: 'CHARGE#k1', sk: 'CHARGE' };
@@ -32,12 +33,22 @@ describe('POST /v1/charges', () => {
       currency: 'EUR',
       idempotencyKey: 'k1',
     });
-    const [put] = ddb.commandCalls(PutCommand);
-    expect(put?.args[0].input).toMatchObject({
-      TableName: TABLE,
-      ConditionExpression: 'attribute_not_exists(pk)',
-      Item: { ...chargeKey, entity: 'Charge', id: 'ch_test1', token: 'tok_ok', orderId: 'ord-1' },
-    });
+    const [write] = ddb.commandCalls(TransactWriteCommand);
+    expect(write?.args[0].input.TransactItems).toMatchObject([
+      {
+        Put: {
+          TableName: TABLE,
+          ConditionExpression: 'attribute_not_exists(pk)',
+          Item: { ...chargeKey, entity: 'Charge', id: 'ch_test1', token: 'tok_ok', orderId: 'ord-1' },
+        },
+      },
+      { Put: { Item: { pk: 'CHARGEID#ch_test1', sk: 'CHARGEREF', idempotencyKey: 'k1', orderId: 'ord-1' } } },
+      {
+        Put: {
+          Item: { pk: 'ORDER#ord-1', sk: 'CHARGE#ch_test1', idempotencyKey: 'k1', chargeId: 'ch_test1' },
+        },
+      },
+    ]);
     const [count] = ddb.commandCalls(UpdateCommand);
     expect(count?.args[0].input).toMatchObject({
       Key: { pk: 'CHARGE#k1', sk: 'CALLS' },
@@ -56,7 +67,7 @@ describe('POST /v1/charges', () => {
     expect(answer.body).toEqual({
       error: { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' },
     });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(chargeWrites()).toHaveLength(0);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
   });
 
@@ -67,7 +78,7 @@ describe('POST /v1/charges', () => {
 
     expect(answer.status).toBe(500);
     expect(answer.body).toMatchObject({ error: { type: 'api_error', code: 'internal_error' } });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(chargeWrites()).toHaveLength(0);
   });
 
   it('fails tok_flaky with 503 on the first two calls per key and authorizes the third', async () => {
@@ -84,7 +95,7 @@ describe('POST /v1/charges', () => {
 
     expect([first.status, second.status, third.status]).toEqual([503, 503, 201]);
     expect(first.body).toMatchObject({ error: { type: 'api_error', code: 'service_unavailable' } });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(chargeWrites()).toHaveLength(1);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(3);
   });
 
@@ -95,7 +106,7 @@ describe('POST /v1/charges', () => {
         order.push(`sleep ${ms}`);
       },
     });
-    ddb.on(PutCommand).callsFake(() => {
+    ddb.on(TransactWriteCommand).callsFake(() => {
       order.push('put');
       return {};
     });
@@ -122,7 +133,7 @@ describe('POST /v1/charges', () => {
     await expect.poll(() => ctx.sleep.mock.calls.length).toBe(1);
 
     expect(ctx.sleep).toHaveBeenCalledWith(10_000);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(chargeWrites()).toHaveLength(1);
     expect(settled).toBe(false);
     wake();
     expect((await pending).status).toBe(201);
@@ -144,7 +155,7 @@ describe('POST /v1/charges', () => {
       currency: 'EUR',
       idempotencyKey: 'k1',
     });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(chargeWrites()).toHaveLength(0);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
   });
 
@@ -156,7 +167,7 @@ describe('POST /v1/charges', () => {
 
     expect(answer.status).toBe(201);
     expect(ctx.sleep).toHaveBeenCalledWith(10_000);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(chargeWrites()).toHaveLength(0);
   });
 
   it('rejects a repeated key with a different request as 409 instead of replaying', async () => {
@@ -172,31 +183,14 @@ describe('POST /v1/charges', () => {
     expect(String((answer.body.error as { message: string }).message)).toContain('amount');
   });
 
-  it('refuses a charge whose key a refund voided first (409 charge_voided): the caller had given up on it', async () => {
-    ddb
-      .on(GetCommand, { Key: chargeKey })
-      .resolves({ Item: { ...chargeKey, entity: 'Void', idempotencyKey: 'k1' } });
-
-    const answer = await postCharge(testContext(), 'k1');
-
-    expect(answer.status).toBe(409);
-    expect(answer.body).toMatchObject({ error: { code: 'charge_voided' } });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-  });
-
-  it('refuses a late tok_late charge when the void landed while it waited', async () => {
+  it('takes a tok_late charge that lands after its caller gave up: nothing voids a key', async () => {
     const ctx = testContext();
-    ddb
-      .on(GetCommand, { Key: chargeKey })
-      .resolvesOnce({})
-      .resolves({ Item: { ...chargeKey, entity: 'Void', idempotencyKey: 'k1' } });
-    ddb.on(PutCommand).rejects(conditionFailed());
 
     const answer = await postCharge(ctx, 'k1', chargeBody('tok_late'));
 
     expect(ctx.sleep).toHaveBeenCalledWith(14_000);
-    expect(answer.status).toBe(409);
-    expect(answer.body).toMatchObject({ error: { code: 'charge_voided' } });
+    expect(answer.status).toBe(201);
+    expect(chargeWrites()).toHaveLength(1);
   });
 
   it('answers the loser of a concurrent duplicate with the winner charge', async () => {
@@ -205,7 +199,7 @@ describe('POST /v1/charges', () => {
       .on(GetCommand, { Key: chargeKey })
       .resolvesOnce({})
       .resolves({ Item: storedCharge('k1', { id: 'ch_winner' }) });
-    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled());
 
     const answer = await postCharge(ctx, 'k1');
 
@@ -218,12 +212,15 @@ describe('POST /v1/charges', () => {
     const ctx = testContext();
     // The table's conditional write decides the race: the first Put wins, the second fails its condition.
     const stored = new Map<string, Record<string, unknown>>();
-    ddb.on(PutCommand).callsFake((input: { Item: Record<string, unknown> }) => {
-      const id = `${input.Item.pk}|${input.Item.sk}`;
-      if (stored.has(id)) throw conditionFailed();
-      stored.set(id, input.Item);
-      return {};
-    });
+    ddb
+      .on(TransactWriteCommand)
+      .callsFake((input: { TransactItems: { Put: { Item: Record<string, unknown> } }[] }) => {
+        const charge = input.TransactItems[0]?.Put.Item ?? {};
+        const id = `${charge.pk}|${charge.sk}`;
+        if (stored.has(id)) throw transactionCanceled();
+        stored.set(id, charge);
+        return {};
+      });
     ddb.on(GetCommand).callsFake((input: { Key: { pk: string; sk: string } }) => ({
       Item: stored.get(`${input.Key.pk}|${input.Key.sk}`),
     }));
@@ -248,7 +245,7 @@ describe('POST /v1/charges', () => {
     expect(answer.body).toMatchObject({ error: { type: 'api_error', code: 'injected_fault' } });
     expect(ctx.sleep).toHaveBeenCalledWith(250);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(chargeWrites()).toHaveLength(0);
   });
 
   it('authorizes when the dice land above the failure rate', async () => {
@@ -291,6 +288,40 @@ describe('POST /v1/charges', () => {
   });
 });
 
+describe('GET /v1/charges?orderId=', () => {
+  it("lists the order's charges, found through their references", async () => {
+    const ctx = testContext();
+    ddb.on(QueryCommand).resolves({
+      Items: [{ pk: 'ORDER#ord-1', sk: 'CHARGE#ch_first', idempotencyKey: 'k1', chargeId: 'ch_first' }],
+    });
+    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1') });
+
+    const answer = await send(ctx, { method: 'GET', path: '/v1/charges', query: { orderId: 'ord-1' } });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body.data).toEqual([
+      expect.objectContaining({ id: 'ch_first', amount: 2500, refunded: false }),
+    ]);
+    const [query] = ddb.commandCalls(QueryCommand);
+    expect(query?.args[0].input.ExpressionAttributeValues).toEqual({
+      ':pk': 'ORDER#ord-1',
+      ':charge': 'CHARGE#',
+    });
+  });
+
+  it('answers an empty list for an order without charges, and 400 without an orderId', async () => {
+    const none = await send(testContext(), {
+      method: 'GET',
+      path: '/v1/charges',
+      query: { orderId: 'ord-2' },
+    });
+    const bad = await send(testContext(), { method: 'GET', path: '/v1/charges' });
+
+    expect(none).toMatchObject({ status: 200, body: { data: [] } });
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('GET /v1/charges/{idempotencyKey}', () => {
   it('shows the charge, its refund and the number of calls', async () => {
     const ctx = testContext();
@@ -303,8 +334,8 @@ describe('GET /v1/charges/{idempotencyKey}', () => {
         entity: 'Refund',
         id: 're_1',
         idempotencyKey: 'r1',
-        charge: 'k1',
-        chargeId: 'ch_first',
+        charge: 'ch_first',
+        chargeKey: 'k1',
         amount: 2500,
         currency: 'EUR',
         createdAt: '2026-04-30T11:00:00.000Z',
@@ -330,7 +361,7 @@ describe('GET /v1/charges/{idempotencyKey}', () => {
         {
           id: 're_1',
           status: 'refunded',
-          charge: 'k1',
+          charge: 'ch_first',
           idempotencyKey: 'r1',
           amount: 2500,
           currency: 'EUR',

@@ -6,7 +6,9 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
@@ -27,6 +29,8 @@ export function resetTable(): void {
   ddb.on(UpdateCommand).resolves({ Attributes: { calls: 1 } });
   ddb.on(GetCommand).resolves({});
   ddb.on(PutCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
+  ddb.on(QueryCommand).resolves({ Items: [] });
   ddb.on(ScanCommand).resolves({ Items: [] });
 }
 
@@ -140,6 +144,10 @@ export const storedCharge = (key: string, overrides: Record<string, unknown> = {
   createdAt: '2026-04-30T10:00:00.000Z',
   ...overrides,
 });
+
+/** The charge a `TransactWriteCommand` call recorded (its first item is the charge's conditional Put). */
+export const chargeWrites = () =>
+  ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems?.[0]?.Put);
 
 export function conditionFailed(): Error {
   return Object.assign(new Error('The conditional request failed'), {

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ddb, httpEvent, resetTable, send, TABLE, testContext } from './helpers.ts';
 
@@ -181,7 +181,9 @@ describe('the Lambda handler', () => {
       currency: 'usd',
     });
     expect(result.body).toMatch(/"id":"ch_[0-9a-f]{24}"/);
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.TableName).toBe('real-sandbox');
+    expect(ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.TableName).toBe(
+      'real-sandbox',
+    );
     vi.unstubAllEnvs();
   });
 

@@ -1,17 +1,23 @@
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  conditionFailed,
-  ddb,
-  resetTable,
-  send,
-  storedCharge,
-  TABLE,
-  testContext,
-  transactionCanceled,
-} from './helpers.ts';
+import { ddb, resetTable, send, storedCharge, TABLE, testContext, transactionCanceled } from './helpers.ts';
 
 const chargeKey = { pk: 'CHARGE#k1', sk: 'CHARGE' };
+const chargeRefKey = { pk: 'CHARGEID#ch_first', sk: 'CHARGEREF' };
+
+/** The charge `ch_first`, created with idempotency key k1, as the table holds it. */
+function chargeStored(overrides: Record<string, unknown> = {}) {
+  ddb.on(GetCommand, { Key: chargeRefKey }).resolves({
+    Item: {
+      ...chargeRefKey,
+      entity: 'ChargeRef',
+      chargeId: 'ch_first',
+      idempotencyKey: 'k1',
+      orderId: 'ord-1',
+    },
+  });
+  ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1', overrides) });
+}
 const refundKey = { pk: 'REFUND#r1', sk: 'REFUND' };
 
 const storedRefund = (overrides: Record<string, unknown> = {}) => ({
@@ -19,8 +25,8 @@ const storedRefund = (overrides: Record<string, unknown> = {}) => ({
   entity: 'Refund',
   id: 're_first',
   idempotencyKey: 'r1',
-  charge: 'k1',
-  chargeId: 'ch_first',
+  charge: 'ch_first',
+  chargeKey: 'k1',
   amount: 2500,
   currency: 'EUR',
   createdAt: '2026-04-30T11:00:00.000Z',
@@ -38,18 +44,18 @@ beforeEach(() => {
 describe('POST /v1/refunds', () => {
   it('refunds an authorized charge: the refund and the charge mark are written in one transaction', async () => {
     const ctx = testContext();
-    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1') });
+    chargeStored();
 
-    const answer = await postRefund(ctx, { charge: 'k1' });
+    const answer = await postRefund(ctx, { charge: 'ch_first' });
 
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ id: 're_test1', status: 'refunded', charge: 'k1' });
+    expect(answer.body).toEqual({ id: 're_test1', status: 'refunded', charge: 'ch_first' });
     const [transaction] = ddb.commandCalls(TransactWriteCommand);
     const [put, update] = transaction?.args[0].input.TransactItems ?? [];
     expect(put?.Put).toMatchObject({
       TableName: TABLE,
       ConditionExpression: 'attribute_not_exists(pk)',
-      Item: { ...refundKey, entity: 'Refund', charge: 'k1', chargeId: 'ch_first', amount: 2500 },
+      Item: { ...refundKey, entity: 'Refund', charge: 'ch_first', chargeKey: 'k1', amount: 2500 },
     });
     expect(update?.Update).toMatchObject({
       Key: chargeKey,
@@ -60,72 +66,39 @@ describe('POST /v1/refunds', () => {
     expect(count?.args[0].input.Key).toEqual({ pk: 'REFUND#r1', sk: 'CALLS' });
   });
 
-  it('answers 404 charge_not_found when there is nothing to refund, and voids the key against a late charge', async () => {
-    const answer = await postRefund(testContext(), { charge: 'k1' });
+  it('answers 404 charge_not_found for an unknown charge id and writes nothing: a refund never voids anything', async () => {
+    const answer = await postRefund(testContext(), { charge: 'ch_first' });
 
     expect(answer.status).toBe(404);
-    expect(answer.body).toMatchObject({
-      error: { type: 'invalid_request_error', code: 'charge_not_found' },
-      voidedAt: expect.any(String),
-    });
+    expect(answer.body).toMatchObject({ error: { type: 'invalid_request_error', code: 'charge_not_found' } });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
-    // The void takes the charge's own item, so the charge's conditional write can never succeed after it.
-    const [voided] = ddb.commandCalls(PutCommand);
-    expect(voided?.args[0].input).toMatchObject({
-      Item: { ...chargeKey, entity: 'Void', idempotencyKey: 'k1' },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    });
-  });
-
-  it('answers 404 again for a voided key, without writing', async () => {
-    ddb
-      .on(GetCommand, { Key: chargeKey })
-      .resolves({ Item: { ...chargeKey, entity: 'Void', idempotencyKey: 'k1' } });
-
-    const answer = await postRefund(testContext(), { charge: 'k1' });
-
-    expect(answer.status).toBe(404);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-  });
-
-  it('refunds the charge that landed while it was voiding the key', async () => {
-    ddb
-      .on(GetCommand, { Key: chargeKey })
-      .resolvesOnce({})
-      .resolves({ Item: storedCharge('k1') });
-    ddb.on(PutCommand).rejects(conditionFailed());
-
-    const answer = await postRefund(testContext(), { charge: 'k1' });
-
-    expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ status: 'refunded', charge: 'k1' });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
   });
 
   it('replays the first refund for a repeated key', async () => {
     ddb.on(GetCommand, { Key: refundKey }).resolves({ Item: storedRefund() });
 
-    const answer = await postRefund(testContext(), { charge: 'k1' });
+    const answer = await postRefund(testContext(), { charge: 'ch_first' });
 
     expect(answer.status).toBe(200);
     expect(answer.headers['idempotent-replayed']).toBe('true');
-    expect(answer.body).toEqual({ id: 're_first', status: 'refunded', charge: 'k1' });
+    expect(answer.body).toEqual({ id: 're_first', status: 'refunded', charge: 'ch_first' });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
   it('rejects a repeated key for another charge as 409', async () => {
     ddb.on(GetCommand, { Key: refundKey }).resolves({ Item: storedRefund({ charge: 'k0' }) });
 
-    const answer = await postRefund(testContext(), { charge: 'k1' });
+    const answer = await postRefund(testContext(), { charge: 'ch_first' });
 
     expect(answer.status).toBe(409);
     expect(answer.body).toMatchObject({ error: { code: 'idempotency_key_reused' } });
   });
 
   it('refuses a second refund of one charge under another key (409), so money goes back once', async () => {
-    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1', { refundKey: 'r0' }) });
+    chargeStored({ refundKey: 'r0' });
 
-    const answer = await postRefund(testContext(), { charge: 'k1' });
+    const answer = await postRefund(testContext(), { charge: 'ch_first' });
 
     expect(answer.status).toBe(409);
     expect(answer.body).toMatchObject({ error: { code: 'charge_already_refunded' } });
@@ -137,20 +110,20 @@ describe('POST /v1/refunds', () => {
       .on(GetCommand, { Key: refundKey })
       .resolvesOnce({})
       .resolves({ Item: storedRefund({ id: 're_winner' }) });
-    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1') });
+    chargeStored();
     ddb.on(TransactWriteCommand).rejects(transactionCanceled());
 
-    const answer = await postRefund(testContext(), { charge: 'k1' });
+    const answer = await postRefund(testContext(), { charge: 'ch_first' });
 
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ id: 're_winner', status: 'refunded', charge: 'k1' });
+    expect(answer.body).toEqual({ id: 're_winner', status: 'refunded', charge: 'ch_first' });
   });
 
   it('answers 503 conflict after repeated transaction collisions instead of looping', async () => {
-    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1') });
+    chargeStored();
     ddb.on(TransactWriteCommand).rejects(transactionCanceled());
 
-    const answer = await postRefund(testContext(), { charge: 'k1' });
+    const answer = await postRefund(testContext(), { charge: 'ch_first' });
 
     expect(answer.status).toBe(503);
     expect(answer.body).toMatchObject({ error: { type: 'api_error', code: 'conflict' } });
@@ -159,9 +132,9 @@ describe('POST /v1/refunds', () => {
 
   it('refunds a tok_timeout charge at once: test tokens do not apply to refunds', async () => {
     const ctx = testContext();
-    ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1', { token: 'tok_timeout' }) });
+    chargeStored({ token: 'tok_timeout' });
 
-    const answer = await postRefund(ctx, { charge: 'k1' });
+    const answer = await postRefund(ctx, { charge: 'ch_first' });
 
     expect(answer.status).toBe(200);
     expect(ctx.sleep).not.toHaveBeenCalled();
@@ -170,7 +143,7 @@ describe('POST /v1/refunds', () => {
   it('obeys the payment failure knob', async () => {
     ddb.on(GetCommand, { Key: { pk: 'FAULTS', sk: 'FAULTS' } }).resolves({ Item: { paymentFailureRate: 1 } });
 
-    const answer = await postRefund(testContext(), { charge: 'k1' });
+    const answer = await postRefund(testContext(), { charge: 'ch_first' });
 
     expect(answer.status).toBe(503);
     expect(answer.body).toMatchObject({ error: { code: 'injected_fault' } });
@@ -190,7 +163,11 @@ describe('POST /v1/refunds', () => {
   });
 
   it('answers 400 without an Idempotency-Key', async () => {
-    const answer = await send(testContext(), { method: 'POST', path: '/v1/refunds', body: { charge: 'k1' } });
+    const answer = await send(testContext(), {
+      method: 'POST',
+      path: '/v1/refunds',
+      body: { charge: 'ch_first' },
+    });
 
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: { code: 'idempotency_key_missing' } });

@@ -1,0 +1,349 @@
+/**
+ * The money path under AWS's weaker delivery semantics, on DynamoDB Local (real conditional writes and
+ * transactions) with a provider that behaves like a real card processor: idempotency keys are forgotten after a
+ * day, nothing is voided, and a request whose caller gave up may still be charged later. Each test interleaves two
+ * runs of one order's saga by hand, as a duplicate or restarted EXPRESS execution, or a STANDARD step committing
+ * after its Catch fired, would interleave them.
+ */
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PaymentProviderUnavailable } from '#functions/shared/errors.ts';
+import type {
+  Charge,
+  ChargeRequest,
+  PaymentProvider,
+  ProviderCharge,
+  RefundResult,
+} from '#functions/shared/payment-client.ts';
+import { beginCompensation } from '#functions/shared/saga/compensation.ts';
+import { cancelOrder, confirmOrder } from '#functions/shared/saga/lifecycle.ts';
+import { authorizePayment, type PaymentDeps, voidPayment } from '#functions/shared/saga/payment.ts';
+import { releaseStock, reserveStock } from '#functions/shared/saga/stock.ts';
+import { type DynamoDbLocal, LOCAL_CREDENTIALS, startDynamoDbLocal } from '#local/engines/dynamodb-local.ts';
+
+const TABLE = 'races';
+const HOUR = 3_600_000;
+const T0 = new Date('2026-12-01T10:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+/** A card processor as the adapter contract describes it, with a hand on when a charge lands. */
+class Processor implements PaymentProvider {
+  charges: Array<ProviderCharge & { key: string; orderId: string; at: number }> = [];
+  refunds = new Map<string, { id: string; chargeId: string }>();
+  clock = T0.getTime();
+  /** When set, the next charge request lands only when `land()` is called, and its caller has given up. */
+  private held: { request: ChargeRequest; land: () => void } | undefined;
+  holdNext = false;
+
+  async charge(request: ChargeRequest): Promise<Charge> {
+    const known = this.charges.find(
+      (charge) => charge.key === request.idempotencyKey && this.clock - charge.at < 24 * HOUR,
+    );
+    if (known) return { id: known.id, status: 'authorized', amount: known.amount, currency: known.currency };
+    if (this.holdNext) {
+      this.holdNext = false;
+      this.held = { request, land: () => this.record(request) };
+      throw new PaymentProviderUnavailable('payment provider did not answer within 3000 ms');
+    }
+    const charge = this.record(request);
+    return { id: charge.id, status: 'authorized', amount: charge.amount, currency: charge.currency };
+  }
+
+  /** The request its caller gave up on reaches the ledger now. */
+  land(): void {
+    this.held?.land();
+    this.held = undefined;
+  }
+
+  async findCharges(orderId: string): Promise<ProviderCharge[]> {
+    return this.charges
+      .filter((charge) => charge.orderId === orderId)
+      .map(({ id, amount, currency, refunded }) => ({ id, amount, currency, refunded }));
+  }
+
+  async refund(idempotencyKey: string, chargeId: string): Promise<RefundResult> {
+    const replay = this.refunds.get(idempotencyKey);
+    if (replay) return { status: 'refunded', id: replay.id };
+    const charge = this.charges.find((candidate) => candidate.id === chargeId);
+    if (!charge) return { status: 'not_found' };
+    if (charge.refunded) return { status: 'already_refunded' };
+    charge.refunded = true;
+    const id = `re_${this.refunds.size + 1}`;
+    this.refunds.set(idempotencyKey, { id, chargeId });
+    return { status: 'refunded', id };
+  }
+
+  private record(request: ChargeRequest) {
+    const charge = {
+      id: `ch_${this.charges.length + 1}`,
+      key: request.idempotencyKey,
+      orderId: request.orderId,
+      amount: request.amount,
+      currency: request.currency,
+      refunded: false,
+      at: this.clock,
+    };
+    this.charges.push(charge);
+    return charge;
+  }
+}
+
+let dynamo: DynamoDbLocal;
+let doc: DynamoDBDocumentClient;
+let provider: Processor;
+let deps: PaymentDeps;
+let orderSeq = 0;
+
+beforeAll(async () => {
+  dynamo = await startDynamoDbLocal();
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  doc = DynamoDBDocumentClient.from(client);
+}, 60_000);
+
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+beforeEach(() => {
+  provider = new Processor();
+  deps = { doc, tableName: TABLE, payments: provider, settleMs: 30_000, keyRetentionMs: 24 * HOUR };
+});
+
+/** A fresh order for 2 units of a fresh SKU (10 on the shelf, 250 minor units each), as accept writes it. */
+async function placeOrder(): Promise<{ orderId: string; sku: string }> {
+  orderSeq++;
+  const orderId = `00000000-0000-4000-8000-${String(orderSeq).padStart(12, '0')}`;
+  const sku = `SKU-${orderSeq}`;
+  await doc.send(
+    new PutCommand({
+      TableName: TABLE,
+      Item: { pk: `STOCK#${sku}`, sk: 'STOCK', sku, available: 10, price: 250, prices: { EUR: 250 } },
+    }),
+  );
+  await doc.send(
+    new PutCommand({
+      TableName: TABLE,
+      Item: {
+        pk: `ORDER#${orderId}`,
+        sk: 'ORDER',
+        orderId,
+        clientId: 'client-1',
+        status: 'PENDING',
+        version: 1,
+        customer: { id: 'c-1', email: 'ada@example.com' },
+        items: [{ sku, quantity: 2 }],
+        currency: 'EUR',
+        paymentToken: 'tok_ok',
+        timeline: [],
+        correlationId: 'corr-1',
+        createdAt: T0.toISOString(),
+        updatedAt: T0.toISOString(),
+      },
+    }),
+  );
+  return { orderId, sku };
+}
+
+async function read(pk: string, sk: string): Promise<Record<string, unknown>> {
+  return (
+    (await doc.send(new GetCommand({ TableName: TABLE, Key: { pk, sk }, ConsistentRead: true }))).Item ?? {}
+  );
+}
+
+/** The money and the stock as they end: what a ledger check compares. */
+async function books(orderId: string, sku: string) {
+  const order = await read(`ORDER#${orderId}`, 'ORDER');
+  const charged = provider.charges.filter((charge) => charge.orderId === orderId);
+  return {
+    status: order.status,
+    charged: charged.reduce((sum, charge) => sum + charge.amount, 0),
+    refunded: charged.filter((charge) => charge.refunded).reduce((sum, charge) => sum + charge.amount, 0),
+    available: (await read(`STOCK#${sku}`, 'STOCK')).available,
+  };
+}
+
+const failure = { Error: 'States.TaskFailed', Cause: 'a duplicate execution failed' };
+
+describe('two runs of one order', () => {
+  it('a run that compensates after another charged keeps the other from confirming: CANCELLED, refunded, restocked', async () => {
+    const { orderId, sku } = await placeOrder();
+    await reserveStock(deps, orderId, at(0));
+    await authorizePayment(deps, orderId, at(1_000));
+
+    // The second run fails and compensates while the first is between AuthorizePayment and ConfirmOrder.
+    await voidPayment(deps, orderId, failure, at(2_000));
+    await releaseStock(deps, orderId, failure, at(2_100));
+    await expect(confirmOrder(deps, orderId, at(2_200))).rejects.toMatchObject({ name: 'InvalidOrderState' });
+    await cancelOrder(deps, orderId, failure, at(2_300));
+
+    expect(await books(orderId, sku)).toEqual({
+      status: 'CANCELLED',
+      charged: 500,
+      refunded: 500,
+      available: 10,
+    });
+  });
+
+  it('a run restarted from the beginning after compensation began reserves and charges nothing', async () => {
+    const { orderId, sku } = await placeOrder();
+    await beginCompensation(deps, orderId, failure, at(0));
+
+    await expect(reserveStock(deps, orderId, at(100))).rejects.toMatchObject({ name: 'InvalidOrderState' });
+    await expect(authorizePayment(deps, orderId, at(200))).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+    });
+    await voidPayment(deps, orderId, failure, at(300));
+    await releaseStock(deps, orderId, failure, at(400));
+    await cancelOrder(deps, orderId, failure, at(500));
+
+    expect(provider.charges).toHaveLength(0);
+    expect(await books(orderId, sku)).toEqual({
+      status: 'CANCELLED',
+      charged: 0,
+      refunded: 0,
+      available: 10,
+    });
+  });
+
+  it('a run restarted after the order was confirmed changes nothing, and its compensation keeps the money', async () => {
+    const { orderId, sku } = await placeOrder();
+    await reserveStock(deps, orderId, at(0));
+    await authorizePayment(deps, orderId, at(100));
+    await confirmOrder(deps, orderId, at(200));
+
+    await reserveStock(deps, orderId, at(1_000));
+    await authorizePayment(deps, orderId, at(1_100));
+    expect(await confirmOrder(deps, orderId, at(1_200))).toEqual({
+      status: 'CONFIRMED',
+      alreadyConfirmed: true,
+    });
+    await voidPayment(deps, orderId, failure, at(1_300));
+    await releaseStock(deps, orderId, failure, at(1_400));
+    await cancelOrder(deps, orderId, failure, at(1_500));
+
+    expect(await books(orderId, sku)).toEqual({
+      status: 'CONFIRMED',
+      charged: 500,
+      refunded: 0,
+      available: 8,
+    });
+    expect(provider.charges).toHaveLength(1);
+  });
+});
+
+describe('a charge whose answer was lost', () => {
+  it('is waited for, found by the order and refunded once, although it lands after the compensation began', async () => {
+    const { orderId, sku } = await placeOrder();
+    await reserveStock(deps, orderId, at(0));
+    provider.holdNext = true;
+    await expect(authorizePayment(deps, orderId, at(1_000))).rejects.toMatchObject({
+      name: 'PaymentProviderUnavailable',
+    });
+
+    // Nothing has landed yet, and the request is younger than the settle time: the compensation must wait.
+    await expect(voidPayment(deps, orderId, failure, at(5_000))).rejects.toMatchObject({
+      name: 'ChargeMayBeInFlight',
+    });
+    provider.land();
+    await voidPayment(deps, orderId, failure, at(10_000));
+    await releaseStock(deps, orderId, failure, at(10_100));
+    await cancelOrder(deps, orderId, failure, at(10_200));
+
+    expect(await books(orderId, sku)).toEqual({
+      status: 'CANCELLED',
+      charged: 500,
+      refunded: 500,
+      available: 10,
+    });
+    expect(provider.refunds.size).toBe(1);
+  });
+
+  it('that never lands is given up on after the settle time: nothing to refund', async () => {
+    const { orderId, sku } = await placeOrder();
+    await reserveStock(deps, orderId, at(0));
+    provider.holdNext = true;
+    await expect(authorizePayment(deps, orderId, at(1_000))).rejects.toThrow();
+
+    const result = await voidPayment(deps, orderId, failure, at(31_001));
+    await releaseStock(deps, orderId, failure, at(31_100));
+    await cancelOrder(deps, orderId, failure, at(31_200));
+
+    expect(result).toEqual({ outcome: 'SKIPPED', detail: 'no charge was made' });
+    expect(await books(orderId, sku)).toEqual({
+      status: 'CANCELLED',
+      charged: 0,
+      refunded: 0,
+      available: 10,
+    });
+  });
+
+  it('is adopted, not charged again, by a redrive after the provider forgot the key', async () => {
+    const { orderId, sku } = await placeOrder();
+    await reserveStock(deps, orderId, at(0));
+    provider.holdNext = true;
+    await expect(authorizePayment(deps, orderId, at(1_000))).rejects.toThrow();
+    provider.land();
+
+    // Days later an operator redrives the failed execution at AuthorizePayment.
+    provider.clock = at(3 * 24 * HOUR).getTime();
+    const result = await authorizePayment(deps, orderId, at(3 * 24 * HOUR));
+    await confirmOrder(deps, orderId, at(3 * 24 * HOUR + 100));
+
+    expect(result.paymentRef).toBe('ch_1');
+    expect(provider.charges).toHaveLength(1);
+    expect(await books(orderId, sku)).toEqual({
+      status: 'CONFIRMED',
+      charged: 500,
+      refunded: 0,
+      available: 8,
+    });
+    expect((await read(`ORDER#${orderId}`, 'ORDER')).paymentToken).toBeUndefined();
+  });
+
+  it('lands while its own step is still running after the compensation began, and that step refunds it', async () => {
+    const { orderId, sku } = await placeOrder();
+    await reserveStock(deps, orderId, at(0));
+    const charging = provider.charge.bind(provider);
+    // The provider answers only after the other run's compensation has begun and found nothing.
+    provider.charge = async (request) => {
+      await expect(voidPayment(deps, orderId, failure, at(1_500))).rejects.toMatchObject({
+        name: 'ChargeMayBeInFlight',
+      });
+      return charging(request);
+    };
+
+    await expect(authorizePayment(deps, orderId, at(1_000))).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+    });
+    await voidPayment(deps, orderId, failure, at(2_000));
+    await releaseStock(deps, orderId, failure, at(2_100));
+    await cancelOrder(deps, orderId, failure, at(2_200));
+
+    expect(await books(orderId, sku)).toEqual({
+      status: 'CANCELLED',
+      charged: 500,
+      refunded: 500,
+      available: 10,
+    });
+    expect(provider.refunds.size).toBe(1);
+  });
+});
