@@ -4,6 +4,7 @@
  */
 export const CURRENCY_EXPONENTS = {
   AUD: 2,
+  BHD: 3,
   CAD: 2,
   CHF: 2,
   CZK: 2,
@@ -11,6 +12,7 @@ export const CURRENCY_EXPONENTS = {
   EUR: 2,
   GBP: 2,
   JPY: 0,
+  KWD: 3,
   NOK: 2,
   NZD: 2,
   PLN: 2,

@@ -60,6 +60,8 @@ const STEP_ACTIONS: Record<StepName, string[]> = {
 const VERDICTS = [
   'OutOfStock',
   'UnknownSku',
+  'PriceUnavailable',
+  'OrderLimitExceeded',
   'PaymentDeclined',
   'PaymentRequestRejected',
   'OrderNotFound',

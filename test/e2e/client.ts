@@ -107,7 +107,7 @@ export class ApiClient {
 }
 
 export interface LedgerEntry {
-  charge?: { id: string; status: string; amount: number };
+  charge?: { id: string; status: string; amount: number; currency: string };
   refunds: unknown[];
   calls: number;
   /** Set on the 404 of a key a refund voided before any charge was recorded. */
