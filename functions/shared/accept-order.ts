@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons, epochSeconds, getItem, reasonCode, type TableDeps } from './dynamodb.ts';
+import { OrderLimitExceeded, PriceUnavailable } from './errors.ts';
 import {
   IDEMPOTENCY_TTL_SECONDS,
   type IdempotencyRecord,
@@ -10,7 +11,6 @@ import {
 } from './idempotency.ts';
 import { clientPartition, keys, OPEN_ORDER } from './keys.ts';
 import { type OrderRecord, orderSummary, type PlaceOrder, timelineEntry } from './orders.ts';
-import { OrderLimitExceeded, PriceUnavailable } from './errors.ts';
 import { newOutboxItem, outboxPut } from './outbox.ts';
 import { checkAcceptable, checkUnits, readCatalogue } from './pricing.ts';
 

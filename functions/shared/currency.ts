@@ -28,11 +28,6 @@ export function isSupportedCurrency(code: string): code is Currency {
   return Object.hasOwn(CURRENCY_EXPONENTS, code);
 }
 
-/** Whole currency units in an amount of minor units, rounded down (1999 EUR cents → 19). */
-export function wholeUnits(amountMinor: number, currency: Currency): number {
-  return Math.floor(amountMinor / 10 ** CURRENCY_EXPONENTS[currency]);
-}
-
 export function formatAmount(amountMinor: number, currency: Currency): string {
   const exponent = CURRENCY_EXPONENTS[currency];
   return new Intl.NumberFormat('en', { style: 'currency', currency }).format(amountMinor / 10 ** exponent);

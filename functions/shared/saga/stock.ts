@@ -55,7 +55,11 @@ export async function reserveStock(
       );
     }
 
-    const stock = await readCatalogue(deps, order.items.map((item) => item.sku), { consistent: true });
+    const stock = await readCatalogue(
+      deps,
+      order.items.map((item) => item.sku),
+      { consistent: true },
+    );
     // The price in the order's own currency, fixed now with the points: the catalogue may change after acceptance.
     const { amount, points } = priceOrder(order.items, stock, order.currency);
     const short = order.items.filter((item) => (stock.get(item.sku)?.available ?? 0) < item.quantity);
