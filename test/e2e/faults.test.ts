@@ -407,6 +407,36 @@ if (targetName() === 'local') {
       }
     });
 
+    it('a price withdrawn after acceptance cancels the order with PRICE_UNAVAILABLE: nothing charged, stock kept', async () => {
+      const sku = await freshSku(10);
+      let orderId = '';
+      let withdrawn = false;
+      // ReserveStock does not run for this order until the catalogue has stopped selling the SKU in EUR; the saga
+      // retries the failed invocations and the first one that runs finds no price.
+      runtime().engines.lambda.setFault(functionName(system, 'SagaReserveStockFunction'), (event) => {
+        if (withdrawn || !mentions(event, orderId)) return undefined;
+        void putStock(table.doc, table.tableName, [
+          { sku, name: 'Test item', prices: { USD: 600 }, points: 5, available: 10 },
+        ]).then(() => {
+          withdrawn = true;
+        });
+        return 'error';
+      });
+
+      const placed = await alice.placeOrder(orderBody({ items: [{ sku, quantity: 2 }] }));
+      orderId = placed.body.trackingId;
+      const order = await alice.waitForOrder(orderId);
+
+      expect(placed.status).toBe(202);
+      expect([order.status, order.failureReason]).toEqual(['CANCELLED', 'PRICE_UNAVAILABLE']);
+      expect(order.timeline.find((t) => t.step === 'CancelOrder')?.detail).toContain(
+        `no price in EUR for sku ${sku}`,
+      );
+      expect((await sandbox.charge(orderId)).status).toBe(404);
+      expect(await stockLevel(table, sku)).toBe(10);
+      await expect.poll(() => mailCount(orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
+    });
+
     it('a worker crashes mid-batch: the whole batch returns, the records it finished do not repeat', async () => {
       const notifyName = functionName(system, 'NotifierHandlerFunction');
       const notifyQueue = queueNamed(system, 'NotifierQueue');
