@@ -44,16 +44,16 @@ export const MAX_ORDER_UNITS = 1000;
 
 /**
  * A `STOCK#<sku>` item as the pricing rules read it. `prices` maps a currency code to the unit price in its minor
- * units; `points` is what one unit earns. Both have defaults so that an item written before prices were per currency
- * reads as "no price" (the order is refused or cancelled with PRICE_UNAVAILABLE), never as a broken record.
+ * units; `points` is what one unit earns. Both have defaults so that an item written before prices were per currency,
+ * or the bare counter a stock release recreates after an operator deleted the SKU, reads as "no price" (the order is
+ * refused or cancelled with PRICE_UNAVAILABLE), never as a broken record.
  */
-export const catalogueItemSchema = z.object({
-  sku: z.string(),
+const stockItemSchema = z.object({
   available: z.number().int(),
   prices: z.record(z.string(), z.number().int().min(0)).default({}),
   points: z.number().int().min(0).default(0),
 });
-export type CatalogueItem = z.infer<typeof catalogueItemSchema>;
+export type CatalogueItem = z.infer<typeof stockItemSchema> & { sku: string };
 export type Catalogue = ReadonlyMap<string, CatalogueItem>;
 
 /** An entry of the demo catalogue or a test's stock: what `putStock` writes. */
@@ -149,6 +149,8 @@ export function priceOrder(items: readonly Line[], catalogue: Catalogue, currenc
   return { amount, points: pointsFor(items, catalogue) };
 }
 
+const STOCK_PREFIX = keys.stock('').pk;
+
 /** BatchGetItem reads at most 100 keys; an order has at most 20 lines (validated at acceptance). */
 const MAX_BATCH_ATTEMPTS = 5;
 
@@ -171,8 +173,9 @@ export async function readCatalogue(
       }),
     );
     for (const item of result.Responses?.[deps.tableName] ?? []) {
-      const parsed = parseItem(catalogueItemSchema, item, `stock item ${String(item.pk)}`);
-      catalogue.set(parsed.sku, parsed);
+      // The key names the SKU: a bare counter has no `sku` attribute.
+      const sku = String(item.pk).slice(STOCK_PREFIX.length);
+      catalogue.set(sku, { sku, ...parseItem(stockItemSchema, item, `stock item ${String(item.pk)}`) });
     }
     requested = result.UnprocessedKeys?.[deps.tableName]?.Keys ?? [];
   }

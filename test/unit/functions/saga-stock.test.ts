@@ -177,6 +177,17 @@ describe('reserve-stock', () => {
     expect(writes()).toHaveLength(0);
   });
 
+  it('reads the bare counter a release recreates for a deleted SKU (no sku, no prices) as unpriced', async () => {
+    table();
+    stockOnShelf([{ pk: 'STOCK#BEAN-1', sk: 'STOCK', available: 2 }, stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'PriceUnavailable',
+      skus: ['BEAN-1'],
+    });
+    expect(writes()).toHaveLength(0);
+  });
+
   it('throws OrderLimitExceeded, before writing, when the priced total is over the cap of its currency', async () => {
     table();
     stockOnShelf([{ ...stock['BEAN-1'], prices: { EUR: 500_000 } }, stock['MUG-7']]);
