@@ -90,7 +90,8 @@ export function pointsFor(items: readonly Line[], catalogue: Catalogue): number 
   return items.reduce((sum, item) => sum + (catalogue.get(item.sku)?.points ?? 0) * item.quantity, 0);
 }
 
-function assertUnits(items: readonly Line[]): void {
+/** The limit a client can be told about before reading the catalogue: total units. */
+export function checkUnits(items: readonly Line[]): void {
   const units = totalUnits(items);
   if (units > MAX_ORDER_UNITS) {
     throw new OrderLimitExceeded(`order has ${units} units; at most ${MAX_ORDER_UNITS} per order`);
@@ -121,18 +122,13 @@ function knownAmount(items: readonly Line[], catalogue: Catalogue, currency: Cur
   return amount;
 }
 
-/** The limit a client can be told about before reading the catalogue: total units. */
-export function checkUnits(items: readonly Line[]): void {
-  assertUnits(items);
-}
-
 /**
  * The acceptance check of `POST /orders`: refuses an order that cannot succeed on what is known now (a known SKU
  * without a price in the currency, too many units, known lines already over the cap). An unknown SKU passes: the
  * saga cancels it with UNKNOWN_SKU, as it cancels one that vanished after acceptance.
  */
 export function checkAcceptable(items: readonly Line[], catalogue: Catalogue, currency: Currency): void {
-  assertUnits(items);
+  checkUnits(items);
   assertAmount(knownAmount(items, catalogue, currency), currency);
 }
 
@@ -143,7 +139,7 @@ export function checkAcceptable(items: readonly Line[], catalogue: Catalogue, cu
 export function priceOrder(items: readonly Line[], catalogue: Catalogue, currency: Currency): PricedOrder {
   const unknown = items.filter((item) => !catalogue.has(item.sku)).map((item) => item.sku);
   if (unknown.length > 0) throw new UnknownSku(unknown);
-  assertUnits(items);
+  checkUnits(items);
   const amount = knownAmount(items, catalogue, currency);
   assertAmount(amount, currency);
   return { amount, points: pointsFor(items, catalogue) };
