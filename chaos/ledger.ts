@@ -2,14 +2,17 @@
  * The ledger check at the end of a chaos run, in the manner of Jepsen's total-queue checker: every order the system
  * accepted must have ended (nothing lost), and every effect it asked for must have happened exactly once at the
  * receiving side (nothing doubled): one charge kept or refunded, one mail per terminal event, one points credit per
- * confirmed order. It is a pure function of what was observed, so it can be tested without a running system.
+ * confirmed order. The money check then compares amounts, not just counts: each charge against the order's price by
+ * the catalogue's rules (pricing.ts), stock against what the confirmed orders took, points against the points rule.
+ * It is a pure function of what was observed, so it can be tested without a running system.
  */
-import { type Currency, isSupportedCurrency, wholeUnits } from '#shared/currency.ts';
+import { isSupportedCurrency } from '#shared/currency.ts';
+import { type Catalogue, pointsFor, priceOrder } from '#shared/pricing.ts';
 import type { FaultStats } from './faults.ts';
-import type { OrderObservation, Rejection } from './orders.ts';
+import type { OrderObservation, OrderView, Rejection } from './orders.ts';
 import type { DeadLetterOutcome } from './queues.ts';
 
-export type FindingKind = 'lost-order' | 'lost-effect' | 'duplicated-effect' | 'wrong-effect';
+export type FindingKind = 'lost-order' | 'lost-effect' | 'duplicated-effect' | 'wrong-effect' | 'money';
 
 export interface Finding {
   /** The order's tracking id, or `*` for run-wide totals. */
@@ -35,6 +38,35 @@ export interface LedgerInput {
   sandboxTotals?: { before: SandboxTotals; after: SandboxTotals };
   deadLetters: DeadLetterOutcome[];
   executionsRedriven: number;
+  money: MoneyInput;
+}
+
+export interface MoneyInput {
+  /** The menu's catalogue items read before the run: the prices and points orders are checked against, and the
+   * stock levels it started from. */
+  catalogue: Catalogue;
+  /** The lowest stock level per SKU seen during and after the run (sampled). */
+  lowestStock: ReadonlyMap<string, number>;
+  /**
+   * Stock levels after the run. Left out when other traffic shares the stack (a shared deployed stack), where the
+   * difference from the start proves nothing.
+   */
+  finalStock?: ReadonlyMap<string, number>;
+}
+
+export interface MoneyReport {
+  /** Charges whose amount and currency were compared with the order's priced total. */
+  chargesChecked: number;
+  /** A charge (or the order's own amount) that differs from the priced total in the order's currency. */
+  wrongAmounts: number;
+  /** CONFIRMED orders whose charge was refunded or whose stock reservation was released. */
+  confirmedButUndone: number;
+  /** SKUs whose stock went below zero, or ended other than initial − confirmed quantities. */
+  stockMismatches: number;
+  /** Customers whose points differ from the points rule applied to their confirmed orders. */
+  pointsMismatches: number;
+  /** Whether the final stock levels were compared (only when the run had the stack to itself). */
+  stockTotalsChecked: boolean;
 }
 
 export interface LedgerReport {
@@ -60,7 +92,14 @@ export interface LedgerReport {
   };
   deadLetters: DeadLetterOutcome[];
   executionsRedriven: number;
-  counts: { lostOrders: number; lostEffects: number; duplicatedEffects: number; wrongEffects: number };
+  money: MoneyReport;
+  counts: {
+    lostOrders: number;
+    lostEffects: number;
+    duplicatedEffects: number;
+    wrongEffects: number;
+    money: number;
+  };
   findings: Finding[];
   /**
    * Orders cancelled for a reason the saga could not classify (`SAGA_FAILED`: an error that is no verdict on the
@@ -68,7 +107,7 @@ export interface LedgerReport {
    * checked like any other), but worth a look.
    */
   unclassified: Array<{ orderId: string; detail: string }>;
-  /** Nothing lost, nothing doubled, nothing wrong. */
+  /** Nothing lost, nothing doubled, nothing wrong, the money check clean. */
   ok: boolean;
 }
 
@@ -80,12 +119,6 @@ export interface ChaosReport extends LedgerReport {
   timingsMs: { drive: number; settle: number; redrive: number; total: number };
   /** Orders accepted per second while driving. */
   acceptRate: number;
-}
-
-function expectedPoints(observation: OrderObservation): number | undefined {
-  const { view } = observation;
-  if (!view || view.amount === null || !isSupportedCurrency(view.currency)) return undefined;
-  return wholeUnits(view.amount, view.currency as Currency);
 }
 
 function checkOrder(observation: OrderObservation): Finding[] {
@@ -112,12 +145,7 @@ function checkOrder(observation: OrderObservation): Finding[] {
 
   if (view.status === 'CONFIRMED') {
     if (!charge.exists) add('lost-effect', 'confirmed without a charge');
-    if (charge.refunds > 0) add('wrong-effect', 'confirmed but its charge was refunded');
     if (points.ledgerLines === 0) add('lost-effect', 'confirmed but no points were credited');
-    const expected = expectedPoints(observation);
-    if (points.ledgerLines === 1 && expected !== undefined && points.ledgerPoints !== expected) {
-      add('wrong-effect', `credited ${points.ledgerPoints} points, expected ${expected}`);
-    }
   }
   if (view.status === 'CANCELLED') {
     if (charge.exists && charge.refunds === 0)
@@ -132,9 +160,122 @@ function checkOrder(observation: OrderObservation): Finding[] {
   return found;
 }
 
+type MoneyFinding = Finding & { check: Exclude<keyof MoneyReport, 'chargesChecked' | 'stockTotalsChecked'> };
+
+/** The priced total of an order by the catalogue's rules, or why it cannot be priced. */
+function pricedTotal(view: OrderView, catalogue: Catalogue): { amount: number } | { problem: string } {
+  if (!isSupportedCurrency(view.currency)) return { problem: `unsupported currency ${view.currency}` };
+  try {
+    return priceOrder(view.items, catalogue, view.currency);
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+function checkOrderMoney(observation: OrderObservation, catalogue: Catalogue): MoneyFinding[] {
+  const { order, view, charge, reservation } = observation;
+  if (!view) return [];
+  const found: MoneyFinding[] = [];
+  const add = (check: MoneyFinding['check'], detail: string) =>
+    found.push({ orderId: order.trackingId, kind: 'money', check, detail });
+
+  const priced = pricedTotal(view, catalogue);
+  if (charge.exists) {
+    if ('problem' in priced) {
+      add(
+        'wrongAmounts',
+        `charged ${charge.amount} ${charge.currency} but the order cannot be priced: ${priced.problem}`,
+      );
+    } else if (charge.amount !== priced.amount || charge.currency !== view.currency) {
+      add(
+        'wrongAmounts',
+        `charged ${charge.amount} ${charge.currency}, but the order's priced total is ${priced.amount} ${view.currency} (minor units)`,
+      );
+    }
+  }
+  if (view.amount !== null && 'amount' in priced && view.amount !== priced.amount) {
+    add('wrongAmounts', `order amount ${view.amount} ${view.currency}, priced total ${priced.amount}`);
+  }
+  if (view.status === 'CONFIRMED') {
+    if (charge.refunds > 0) add('confirmedButUndone', 'confirmed but its charge was refunded');
+    if (reservation.released) add('confirmedButUndone', 'confirmed but its stock reservation was released');
+  }
+  return found;
+}
+
+/** Stock: never below zero, and (with the stack to itself) initial − confirmed quantities at the end. */
+function checkStock(observations: OrderObservation[], money: MoneyInput): MoneyFinding[] {
+  const found: MoneyFinding[] = [];
+  const add = (detail: string) =>
+    found.push({ orderId: '*', kind: 'money', check: 'stockMismatches', detail });
+  const taken = new Map<string, number>();
+  for (const { view } of observations) {
+    if (view?.status !== 'CONFIRMED') continue;
+    for (const item of view.items) taken.set(item.sku, (taken.get(item.sku) ?? 0) + item.quantity);
+  }
+  for (const [sku, item] of money.catalogue) {
+    const lowest = money.lowestStock.get(sku);
+    if (lowest !== undefined && lowest < 0) add(`stock of ${sku} went down to ${lowest}`);
+    const final = money.finalStock?.get(sku);
+    if (money.finalStock === undefined) continue;
+    const expected = item.available - (taken.get(sku) ?? 0);
+    if (final !== expected) {
+      add(
+        `stock of ${sku} ends at ${final ?? 'nothing'}, expected ${expected} (${item.available} − ${taken.get(sku) ?? 0} confirmed)`,
+      );
+    }
+  }
+  return found;
+}
+
+/** Points per customer: what the rule gives for the customer's confirmed orders, in balance and in the ledger. */
+function checkPoints(observations: OrderObservation[], catalogue: Catalogue): MoneyFinding[] {
+  const customers = new Map<string, { expected: number; points: OrderObservation['points'] }>();
+  for (const o of observations) {
+    const customer = customers.get(o.order.customerId) ?? { expected: 0, points: o.points };
+    if (o.view?.status === 'CONFIRMED') customer.expected += pointsFor(o.view.items, catalogue);
+    customers.set(o.order.customerId, customer);
+  }
+  const found: MoneyFinding[] = [];
+  for (const [customerId, { expected, points }] of customers) {
+    const balance = points.balance ?? 0;
+    if (balance !== expected || points.ledgerPoints !== expected) {
+      found.push({
+        orderId: '*',
+        kind: 'money',
+        check: 'pointsMismatches',
+        detail: `customer ${customerId} has ${balance} points (ledger ${points.ledgerPoints}), the rule gives ${expected}`,
+      });
+    }
+  }
+  return found;
+}
+
+function checkMoney(input: LedgerInput): { report: MoneyReport; findings: Finding[] } {
+  const { observations, money } = input;
+  const found = [
+    ...observations.flatMap((o) => checkOrderMoney(o, money.catalogue)),
+    ...checkStock(observations, money),
+    ...checkPoints(observations, money.catalogue),
+  ];
+  const countOf = (check: MoneyFinding['check']) => found.filter((f) => f.check === check).length;
+  return {
+    report: {
+      chargesChecked: observations.filter((o) => o.view && o.charge.exists).length,
+      wrongAmounts: countOf('wrongAmounts'),
+      confirmedButUndone: countOf('confirmedButUndone'),
+      stockMismatches: countOf('stockMismatches'),
+      pointsMismatches: countOf('pointsMismatches'),
+      stockTotalsChecked: money.finalStock !== undefined,
+    },
+    findings: found.map(({ check: _, ...finding }) => finding),
+  };
+}
+
 export function checkLedger(input: LedgerInput): LedgerReport {
   const { observations } = input;
-  const findings = observations.flatMap(checkOrder);
+  const money = checkMoney(input);
+  const findings = [...observations.flatMap(checkOrder), ...money.findings];
   const status = (o: OrderObservation) => o.view?.status;
   const cancelledBy: Record<string, number> = {};
   for (const o of observations) {
@@ -179,6 +320,7 @@ export function checkLedger(input: LedgerInput): LedgerReport {
     lostEffects: countOf('lost-effect'),
     duplicatedEffects: countOf('duplicated-effect'),
     wrongEffects: countOf('wrong-effect'),
+    money: countOf('money'),
   };
   const confirmed = observations.filter((o) => status(o) === 'CONFIRMED').length;
   const cancelled = observations.filter((o) => status(o) === 'CANCELLED').length;
@@ -196,6 +338,7 @@ export function checkLedger(input: LedgerInput): LedgerReport {
     effects,
     deadLetters: input.deadLetters,
     executionsRedriven: input.executionsRedriven,
+    money: money.report,
     counts,
     findings,
     unclassified: observations

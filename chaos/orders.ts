@@ -5,9 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { TokenName } from '#functions/sandbox/tokens.ts';
+import { keys } from '#shared/keys.ts';
 import { readPoints } from '#shared/points.ts';
+import { type CatalogueItem, readCatalogue } from '#shared/pricing.ts';
 import { pickWeighted } from './profiles.ts';
 import type { SystemUnderTest } from './system.ts';
 
@@ -28,6 +30,7 @@ export interface Rejection {
 
 export interface OrderView {
   status: 'PENDING' | 'CONFIRMED' | 'CANCELLED';
+  items: Array<{ sku: string; quantity: number }>;
   amount: number | null;
   currency: string;
   failureReason: string | null;
@@ -39,13 +42,21 @@ export interface OrderObservation {
   order: PlacedOrder;
   /** `undefined`: the API does not know the order (404). */
   view: OrderView | undefined;
-  charge: { exists: boolean; refunds: number; calls: number };
+  /** `amount` and `currency` as the provider recorded the charge (absent without one). */
+  charge: { exists: boolean; refunds: number; calls: number; amount?: number; currency?: string };
+  /** The order's stock reservation: whether there is one and whether it was released (compensated). */
+  reservation: { exists: boolean; released: boolean };
   mails: Array<{ subject: string; calls: number }>;
   points: { ledgerLines: number; ledgerPoints: number; balance: number | undefined };
 }
 
 /** Items with plenty of stock, so outcomes depend on the faults, not on selling out. */
-const MENU = ['espresso', 'flat-white', 'croissant'] as const;
+export const MENU = ['espresso', 'flat-white', 'croissant'] as const;
+/**
+ * Currencies the run orders in: each exponent the shop knows (2, 0, 3), so the money check sees an order charged in
+ * another currency's price. The demo catalogue prices every MENU item in each.
+ */
+const CURRENCIES = ['EUR', 'USD', 'JPY', 'KWD'] as const;
 const MAX_POST_ATTEMPTS = 6;
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
@@ -98,10 +109,12 @@ export async function placeOrders(
     const token = pickWeighted(options.tokens, options.random);
     const customerId = `chaos-${options.runId}-${i}`;
     const sku = MENU[Math.floor(options.random() * MENU.length)] ?? 'espresso';
+    const quantity = 1 + Math.floor(options.random() * 3);
+    const currency = CURRENCIES[Math.floor(options.random() * CURRENCIES.length)] ?? 'EUR';
     const body = JSON.stringify({
       customer: { id: customerId, email: options.email, name: 'Chaos Monkey' },
-      items: [{ sku, quantity: 1 + Math.floor(options.random() * 3) }],
-      currency: 'EUR',
+      items: [{ sku, quantity }],
+      currency,
       paymentToken: token,
     });
     const idempotencyKey = `chaos-${options.runId}-${i}-${randomUUID().slice(0, 8)}`;
@@ -230,7 +243,7 @@ export async function waitForTerminal(
 }
 
 interface ChargeAnswer {
-  charge?: unknown;
+  charge?: { amount?: number; currency?: string };
   refunds?: unknown[];
   calls?: number;
 }
@@ -244,10 +257,57 @@ async function observeCharge(
   if (response.status !== 200 && response.status !== 404) {
     throw new Error(`sandbox GET /v1/charges/${trackingId} answered ${response.status}`);
   }
+  const exists = response.status === 200 && answer.charge !== undefined;
   return {
-    exists: response.status === 200 && answer.charge !== undefined,
+    exists,
     refunds: answer.refunds?.length ?? 0,
     calls: answer.calls ?? 0,
+    ...(exists ? { amount: answer.charge?.amount, currency: answer.charge?.currency } : {}),
+  };
+}
+
+async function observeReservation(
+  system: SystemUnderTest,
+  trackingId: string,
+): Promise<OrderObservation['reservation']> {
+  const { Item } = await system.doc.send(
+    new GetCommand({ TableName: system.tableName, Key: keys.reservation(trackingId), ConsistentRead: true }),
+  );
+  return { exists: Item !== undefined, released: Item?.releasedAt !== undefined };
+}
+
+/** The catalogue items of the run's menu as they are now: prices, points and stock levels. */
+export async function readMenu(system: SystemUnderTest): Promise<Map<string, CatalogueItem>> {
+  return readCatalogue({ doc: system.doc, tableName: system.tableName }, MENU, { consistent: true });
+}
+
+/**
+ * Samples the menu's stock levels every `intervalMs` until stopped and keeps the lowest level seen per SKU: the
+ * money check's evidence that stock never went below zero while orders raced for it.
+ */
+export function sampleStock(system: SystemUnderTest, intervalMs = 1_000) {
+  const lowest = new Map<string, number>();
+  const sample = async () => {
+    for (const [sku, item] of await readMenu(system)) {
+      lowest.set(sku, Math.min(lowest.get(sku) ?? Number.POSITIVE_INFINITY, item.available));
+    }
+  };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      // A failed sample (a fault the run injected into the table's path) is skipped, not fatal.
+      await sample().catch(() => {});
+      await sleep(intervalMs);
+    }
+  })();
+  return {
+    /** Stops sampling, takes a last sample and answers the lowest levels seen. */
+    stop: async (): Promise<Map<string, number>> => {
+      stopped = true;
+      await loop;
+      await sample();
+      return lowest;
+    },
   };
 }
 
@@ -293,12 +353,13 @@ export async function observeOrders(
     mailsByOrder.set(mail.orderId, list);
   }
   return pool(orders, 8, async (order) => {
-    const [view, charge, points] = await Promise.all([
+    const [view, charge, reservation, points] = await Promise.all([
       getOrder(system, order.trackingId),
       observeCharge(system, order.trackingId),
+      observeReservation(system, order.trackingId),
       pointsOf(system, order.customerId),
     ]);
-    return { order, view, charge, mails: mailsByOrder.get(order.trackingId) ?? [], points };
+    return { order, view, charge, reservation, mails: mailsByOrder.get(order.trackingId) ?? [], points };
   });
 }
 

@@ -54,7 +54,15 @@ export function formatReport(report: ChaosReport): string {
   rows.push([
     'check',
     `lost orders ${counts.lostOrders}  lost effects ${counts.lostEffects}  duplicated effects ${counts.duplicatedEffects}  ` +
-      `wrong effects ${counts.wrongEffects}  → ${report.ok ? 'OK' : 'FAILED'}`,
+      `wrong effects ${counts.wrongEffects}  money ${counts.money}  → ${report.ok ? 'OK' : 'FAILED'}`,
+  ]);
+  const { money } = report;
+  rows.push([
+    'money',
+    `charges checked ${money.chargesChecked}  wrong amounts ${money.wrongAmounts}  ` +
+      `confirmed but refunded/released ${money.confirmedButUndone}  ` +
+      `stock off ${money.stockMismatches}${money.stockTotalsChecked ? '' : ' (never negative; totals not checked on a shared stack)'}  ` +
+      `points off ${money.pointsMismatches}  → ${counts.money === 0 ? 'OK' : 'FAILED'}`,
   ]);
   rows.push([
     'time',

@@ -14,7 +14,15 @@ import { startRuntime } from '#local/runtime.ts';
 import { executionName } from '#shared/saga/start.ts';
 import { FaultInjector } from './faults.ts';
 import { type ChaosReport, checkLedger } from './ledger.ts';
-import { observeOrders, type PlacedOrder, placeOrders, sandboxLedger, waitForTerminal } from './orders.ts';
+import {
+  observeOrders,
+  type PlacedOrder,
+  placeOrders,
+  readMenu,
+  sampleStock,
+  sandboxLedger,
+  waitForTerminal,
+} from './orders.ts';
 import {
   type ChaosProfile,
   needsInProcessHooks,
@@ -177,6 +185,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { system, stop } = await openSystem(options);
   let restoreVisibility = async () => {};
   const injector = new FaultInjector(system, profile, random);
+  let stockSampler: ReturnType<typeof sampleStock> | undefined;
   try {
     if (needsInProcessHooks(profile) && !system.runtime) {
       throw new Error(
@@ -186,6 +195,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const visibility = options.visibilityTimeoutSeconds ?? 4;
     if (visibility > 0) restoreVisibility = await compressVisibility(system, visibility);
     const sandboxBefore = await sandboxLedger(system);
+    // Prices, points and stock levels the money check holds the run to.
+    const catalogue = await readMenu(system);
+    stockSampler = sampleStock(system);
     const runId = randomUUID().slice(0, 8);
     const email = `chaos-${runId}@example.com`;
 
@@ -243,6 +255,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(waitMs);
     }
 
+    const lowestStock = await stockSampler.stop();
+    const finalStock = exclusive
+      ? new Map([...(await readMenu(system))].map(([sku, item]) => [sku, item.available]))
+      : undefined;
+
     log('checking the ledger');
     const check = async () =>
       checkLedger({
@@ -254,6 +271,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           : {}),
         deadLetters,
         executionsRedriven,
+        money: { catalogue, lowestStock, ...(finalStock ? { finalStock } : {}) },
       });
     let ledger = await check();
     // Without queue depths to watch (a deployed stack), effects may still be on their way: look again until the
@@ -273,6 +291,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       acceptRate: accepted.length / Math.max(0.001, driveMs / 1000),
     };
   } finally {
+    await stockSampler?.stop().catch(() => {});
     await injector.heal().catch(() => {});
     await restoreVisibility().catch(() => {});
     await stop();

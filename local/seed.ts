@@ -1,21 +1,44 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createApiKey } from '#shared/api-keys.ts';
 import { keys } from '#shared/keys.ts';
+import type { StockItem } from '#shared/pricing.ts';
 
-export interface StockItem {
-  sku: string;
-  name: string;
-  /** Price in minor units (cents). */
-  price: number;
-  available: number;
-}
+export type { StockItem };
 
-/** A small cafe catalogue so a fresh local system can take orders at once. */
+/**
+ * A small cafe catalogue so a fresh local system can take orders at once. Prices are per currency in its minor units
+ * (JPY has none, KWD and BHD have three); the other supported currencies have no prices, so an order in one of them
+ * is refused with 422 `price_unavailable`. Points are per unit, the same in every currency.
+ */
 export const DEMO_CATALOGUE: readonly StockItem[] = [
-  { sku: 'espresso', name: 'Espresso', price: 250, available: 100_000 },
-  { sku: 'flat-white', name: 'Flat white', price: 380, available: 100_000 },
-  { sku: 'croissant', name: 'Croissant', price: 300, available: 100_000 },
-  { sku: 'cheesecake', name: 'Cheesecake (last slice)', price: 550, available: 1 },
+  {
+    sku: 'espresso',
+    name: 'Espresso',
+    prices: { EUR: 250, USD: 275, GBP: 220, CHF: 240, SEK: 2900, JPY: 400, KWD: 85, BHD: 105 },
+    points: 2,
+    available: 100_000,
+  },
+  {
+    sku: 'flat-white',
+    name: 'Flat white',
+    prices: { EUR: 380, USD: 420, GBP: 330, CHF: 370, SEK: 4400, JPY: 620, KWD: 130, BHD: 160 },
+    points: 4,
+    available: 100_000,
+  },
+  {
+    sku: 'croissant',
+    name: 'Croissant',
+    prices: { EUR: 300, USD: 330, GBP: 260, CHF: 290, SEK: 3500, JPY: 490, KWD: 100, BHD: 125 },
+    points: 3,
+    available: 100_000,
+  },
+  {
+    sku: 'cheesecake',
+    name: 'Cheesecake (last slice)',
+    prices: { EUR: 550, USD: 600, GBP: 480, CHF: 530, SEK: 6400, JPY: 900, KWD: 190, BHD: 230 },
+    points: 6,
+    available: 1,
+  },
 ];
 
 /** Sets stock levels (overwriting), e.g. to seed the catalogue or to set up a sold-out test. */

@@ -6,6 +6,7 @@ import {
 } from '#shared/accept-order.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
+import { OrderLimitExceeded, PriceUnavailable } from '#shared/errors.ts';
 import {
   ApiError,
   type ApiEvent,
@@ -52,6 +53,8 @@ async function accept(...args: Parameters<typeof acceptOrder>): Promise<Accepted
   } catch (error) {
     if (error instanceof IdempotencyKeyReused)
       throw new ApiError(422, 'idempotency_key_reused', error.message);
+    if (error instanceof PriceUnavailable) throw new ApiError(422, 'price_unavailable', error.message);
+    if (error instanceof OrderLimitExceeded) throw new ApiError(422, 'order_limit_exceeded', error.message);
     if (error instanceof IdempotentRequestInProgress) {
       throw new ApiError(409, 'request_in_progress', error.message, undefined, { 'retry-after': '1' });
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons, epochSeconds, getItem, reasonCode, type TableDeps } from './dynamodb.ts';
+import { OrderLimitExceeded, PriceUnavailable } from './errors.ts';
 import {
   IDEMPOTENCY_TTL_SECONDS,
   type IdempotencyRecord,
@@ -11,6 +12,7 @@ import {
 import { clientPartition, keys, OPEN_ORDER } from './keys.ts';
 import { type OrderRecord, orderSummary, type PlaceOrder, timelineEntry } from './orders.ts';
 import { newOutboxItem, outboxPut } from './outbox.ts';
+import { checkAcceptable, checkUnits, readCatalogue } from './pricing.ts';
 
 /** The same `Idempotency-Key` came back with a different body: the client reused a key by mistake. */
 export class IdempotencyKeyReused extends Error {
@@ -48,9 +50,24 @@ const MAX_WRITE_ATTEMPTS = 3;
 const CONFLICT_READ_DELAYS_MS = [25, 50, 100, 200, 400];
 
 /**
+ * The money rules an order must meet before it is accepted (pricing.ts): within the unit limit, every known SKU
+ * priced in the order's currency, the known lines within the amount cap. One BatchGetItem of the order's SKUs.
+ */
+async function checkPricing(deps: TableDeps, order: PlaceOrder): Promise<void> {
+  checkUnits(order.items);
+  const catalogue = await readCatalogue(
+    deps,
+    order.items.map((item) => item.sku),
+    { consistent: false },
+  );
+  checkAcceptable(order.items, catalogue, order.currency);
+}
+
+/**
  * Accepts an order: order, outbox message `OrderPlaced` and idempotency record in one transaction, so
  * either the order exists and will be announced, or nothing happened. A retry with the same key and
- * body gets the first order back instead of a second one.
+ * body gets the first order back instead of a second one. An order the money rules refuse throws
+ * `PriceUnavailable` or `OrderLimitExceeded` and writes nothing.
  */
 export async function acceptOrder(
   deps: TableDeps,
@@ -59,6 +76,16 @@ export async function acceptOrder(
 ): Promise<AcceptedOrder> {
   const hash = requestHash(command.order);
   const idempotencyKey = keys.idempotency(command.clientId, command.idempotencyKey);
+  try {
+    await checkPricing(deps, command.order);
+  } catch (refusal) {
+    if (!(refusal instanceof PriceUnavailable || refusal instanceof OrderLimitExceeded)) throw refusal;
+    // A retry of an order accepted before the catalogue (or a limit) changed still gets its first answer.
+    const existing = await readIdempotencyRecord(deps, idempotencyKey, now, false);
+    if (!existing) throw refusal;
+    if (existing.requestHash !== hash) throw new IdempotencyKeyReused();
+    return { orderId: existing.orderId, replayed: true };
+  }
 
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     const orderId = randomUUID();

@@ -4,6 +4,7 @@
  */
 export const CURRENCY_EXPONENTS = {
   AUD: 2,
+  BHD: 3,
   CAD: 2,
   CHF: 2,
   CZK: 2,
@@ -11,6 +12,7 @@ export const CURRENCY_EXPONENTS = {
   EUR: 2,
   GBP: 2,
   JPY: 0,
+  KWD: 3,
   NOK: 2,
   NZD: 2,
   PLN: 2,
@@ -24,11 +26,6 @@ export const SUPPORTED_CURRENCIES = Object.keys(CURRENCY_EXPONENTS) as Currency[
 
 export function isSupportedCurrency(code: string): code is Currency {
   return Object.hasOwn(CURRENCY_EXPONENTS, code);
-}
-
-/** Whole currency units in an amount of minor units, rounded down (1999 EUR cents → 19). */
-export function wholeUnits(amountMinor: number, currency: Currency): number {
-  return Math.floor(amountMinor / 10 ** CURRENCY_EXPONENTS[currency]);
 }
 
 export function formatAmount(amountMinor: number, currency: Currency): string {

@@ -25,6 +25,22 @@ export class UnknownSku extends Error {
   }
 }
 
+/** A known SKU has no price in the order's currency: the catalogue does not sell it there (nothing is converted). */
+export class PriceUnavailable extends Error {
+  override name = 'PriceUnavailable';
+  constructor(
+    readonly skus: string[],
+    readonly currency: string,
+  ) {
+    super(`no price in ${currency} for sku ${skus.join(', ')}`);
+  }
+}
+
+/** The order is over a limit of `pricing.ts` (its amount in its currency, or its units). */
+export class OrderLimitExceeded extends Error {
+  override name = 'OrderLimitExceeded';
+}
+
 export class PaymentDeclined extends Error {
   override name = 'PaymentDeclined';
 }

@@ -6,6 +6,8 @@ import type { FailureReason } from './orders.ts';
 const REASON_TEXT: Record<FailureReason, string> = {
   OUT_OF_STOCK: 'some items are out of stock',
   UNKNOWN_SKU: 'some items are not in our catalogue',
+  PRICE_UNAVAILABLE: 'some items are not sold in the currency you chose',
+  ORDER_LIMIT_EXCEEDED: 'it is over the limit of one order',
   PAYMENT_DECLINED: 'the payment was declined',
   PAYMENT_UNAVAILABLE: 'the payment could not be processed in time',
   SAGA_FAILED: 'of a technical problem on our side',

@@ -8,6 +8,8 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const FAILURE_REASONS = [
   'OUT_OF_STOCK',
   'UNKNOWN_SKU',
+  'PRICE_UNAVAILABLE',
+  'ORDER_LIMIT_EXCEEDED',
   'PAYMENT_DECLINED',
   'PAYMENT_UNAVAILABLE',
   'SAGA_FAILED',
@@ -118,6 +120,8 @@ export const orderRecordSchema = z.object({
   /** Dropped once the charge is recorded or the order is final: a used card token is not kept. */
   paymentToken: z.string().optional(),
   amount: z.number().int().optional(),
+  /** Loyalty points the order earns once confirmed, fixed with the price at reservation (pricing.ts). */
+  points: z.number().int().optional(),
   paymentRef: z.string().optional(),
   refundRef: z.string().optional(),
   failureReason: z.enum(FAILURE_REASONS).optional(),
@@ -182,6 +186,7 @@ export const orderSummarySchema = z.object({
   items: z.array(z.object({ sku: z.string(), quantity: z.number().int() })),
   currency: currencySchema,
   amount: z.number().int().optional(),
+  points: z.number().int().optional(),
   paymentRef: z.string().optional(),
   failureReason: z.enum(FAILURE_REASONS).optional(),
   createdAt: z.string(),
@@ -198,6 +203,7 @@ export function orderSummary(order: OrderRecord): OrderSummary {
     createdAt: order.createdAt,
   };
   if (order.amount !== undefined) summary.amount = order.amount;
+  if (order.points !== undefined) summary.points = order.points;
   if (order.paymentRef !== undefined) summary.paymentRef = order.paymentRef;
   if (order.failureReason !== undefined) summary.failureReason = order.failureReason;
   return summary;

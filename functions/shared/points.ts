@@ -1,5 +1,4 @@
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { wholeUnits } from './currency.ts';
 import { cancellationReasons, epochSeconds, queryItems, reasonCode, type TableDeps } from './dynamodb.ts';
 import { EFFECT_RETENTION_SECONDS } from './effects.ts';
 import { InvalidMessage } from './errors.ts';
@@ -11,9 +10,9 @@ export const POINTS_CONSUMER = 'points';
 export type CreditOutcome = { status: 'credited'; points: number } | { status: 'duplicate' };
 
 /**
- * Credits loyalty points for a confirmed order: 1 point per whole currency unit. Effect marker, ledger
- * line and balance change commit together, so a redelivery (same event) or a re-published fact (same
- * order, new event id) can never credit twice.
+ * Credits loyalty points for a confirmed order: the points ReserveStock fixed with the price (pricing.ts: per unit
+ * and SKU, the same in every currency). Effect marker, ledger line and balance change commit together, so a
+ * redelivery (same event) or a re-published fact (same order, new event id) can never credit twice.
  */
 export async function creditPoints(
   deps: TableDeps,
@@ -23,7 +22,10 @@ export async function creditPoints(
   const { order, detail } = event;
   if (order.amount === undefined)
     throw new InvalidMessage(`OrderConfirmed ${detail.messageId} has no amount`);
-  const points = wholeUnits(order.amount, order.currency);
+  // An order confirmed without points was priced before points were fixed at reservation: an operator decides.
+  if (order.points === undefined)
+    throw new InvalidMessage(`OrderConfirmed ${detail.messageId} has no points`);
+  const { points } = order;
   const customerId = order.customer.id;
   const { clientId } = detail;
   const at = now.toISOString();

@@ -66,6 +66,8 @@ type StepName = keyof typeof STEPS;
 const VERDICTS = [
   'OutOfStock',
   'UnknownSku',
+  'PriceUnavailable',
+  'OrderLimitExceeded',
   'PaymentDeclined',
   'PaymentRequestRejected',
   'OrderNotFound',

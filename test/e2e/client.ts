@@ -107,7 +107,7 @@ export class ApiClient {
 }
 
 export interface LedgerEntry {
-  charge?: { id: string; status: string; amount: number };
+  charge?: { id: string; status: string; amount: number; currency: string };
   refunds: unknown[];
   calls: number;
 }

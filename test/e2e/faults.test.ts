@@ -66,9 +66,11 @@ const steps = (timeline: Array<{ step: string; status: string }>) =>
   timeline.map((t) => `${t.step}:${t.status}`);
 
 /** A SKU of this test alone, so stock levels are not shared with other scenarios or runs. */
-async function freshSku(available: number, price = 550): Promise<string> {
+async function freshSku(available: number): Promise<string> {
   const sku = `test-${randomUUID().slice(0, 8)}`;
-  await putStock(table.doc, table.tableName, [{ sku, name: 'Test item', price, available }]);
+  await putStock(table.doc, table.tableName, [
+    { sku, name: 'Test item', prices: { EUR: 550 }, points: 5, available },
+  ]);
   return sku;
 }
 
@@ -235,7 +237,7 @@ if (targetName() === 'local') {
     }
 
     it('duplicate deliveries to every consumer: one effect each', async () => {
-      const sku = await freshSku(10, 550);
+      const sku = await freshSku(10);
       const customerId = `dup-${randomUUID().slice(0, 8)}`;
       let orderId = '';
       const ours = (event: unknown) => mentions(event, customerId, orderId);
@@ -340,8 +342,8 @@ if (targetName() === 'local') {
       expect(charge.body.refunds).toEqual([]);
       expect(await mailCount(orderId)).toEqual({ messages: 1, calls: 1 });
       expect(await pointsOf(table, 'alice', customerId)).toEqual({
-        balance: 11,
-        ledger: [{ orderId, points: 11 }],
+        balance: 10,
+        ledger: [{ orderId, points: 10 }],
       });
       // The scenario did what it says: each consumer on the order's path really got duplicates.
       for (const logical of [
@@ -361,7 +363,7 @@ if (targetName() === 'local') {
     });
 
     it('a saga step that crashes or fails to run is retried, not compensated: the order confirms, each effect once', async () => {
-      const sku = await freshSku(10, 550);
+      const sku = await freshSku(10);
       let orderId = '';
       // The first invocation of each forward step for this order fails: ReserveStock and AuthorizePayment crash
       // *after* doing their work (the answer is lost), ConfirmOrder fails before its handler runs.
@@ -406,6 +408,36 @@ if (targetName() === 'local') {
         const kind = fault === 'error' ? 'error' : 'crash';
         expect((after[name]?.[kind] ?? 0) - (before[name]?.[kind] ?? 0), logicalId).toBe(1);
       }
+    });
+
+    it('a price withdrawn after acceptance cancels the order with PRICE_UNAVAILABLE: nothing charged, stock kept', async () => {
+      const sku = await freshSku(10);
+      let orderId = '';
+      let withdrawn = false;
+      // ReserveStock does not run for this order until the catalogue has stopped selling the SKU in EUR; the saga
+      // retries the failed invocations and the first one that runs finds no price.
+      runtime().engines.lambda.setFault(functionName(system, 'SagaReserveStockFunction'), (event) => {
+        if (withdrawn || !mentions(event, orderId)) return undefined;
+        void putStock(table.doc, table.tableName, [
+          { sku, name: 'Test item', prices: { USD: 600 }, points: 5, available: 10 },
+        ]).then(() => {
+          withdrawn = true;
+        });
+        return 'error';
+      });
+
+      const placed = await alice.placeOrder(orderBody({ items: [{ sku, quantity: 2 }] }));
+      orderId = placed.body.trackingId;
+      const order = await alice.waitForOrder(orderId);
+
+      expect(placed.status).toBe(202);
+      expect([order.status, order.failureReason]).toEqual(['CANCELLED', 'PRICE_UNAVAILABLE']);
+      expect(order.timeline.find((t) => t.step === 'CancelOrder')?.detail).toContain(
+        `no price in EUR for sku ${sku}`,
+      );
+      expect((await sandbox.charge(orderId)).status).toBe(404);
+      expect(await stockLevel(table, sku)).toBe(10);
+      await expect.poll(() => mailCount(orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
     });
 
     it('a worker crashes mid-batch: the whole batch returns, the records it finished do not repeat', async () => {
@@ -488,7 +520,7 @@ if (targetName() === 'local') {
 
       await expect
         .poll(() => pointsOf(table, 'alice', customerId), { timeout: 15_000 })
-        .toEqual({ balance: 5, ledger: [{ orderId: order.trackingId, points: 5 }] });
+        .toEqual({ balance: 4, ledger: [{ orderId: order.trackingId, points: 4 }] });
       await expect
         .poll(async () => queueDepth(system, dlq), SETTLE)
         .toEqual({ visible: 0, inFlight: 0, delayed: 0 });

@@ -75,6 +75,7 @@ export function orderConfirmedBody(order: SyntheticOrder): { messageId: string; 
         items: [{ sku: 'espresso', quantity: 1 }],
         currency: 'EUR',
         amount: order.amount,
+        points: 2,
         paymentRef: `ch_${randomUUID().slice(0, 12)}`,
         createdAt: now,
       },

@@ -210,7 +210,13 @@ describe('saga', () => {
       const retry = states[step]?.Retry ?? [];
       const verdicts = retry.findIndex((r) => (r.ErrorEquals as string[]).includes('OutOfStock'));
       expect(retry[verdicts], step).toMatchObject({
-        ErrorEquals: expect.arrayContaining(['UnknownSku', 'PaymentDeclined', 'InvalidOrderState']),
+        ErrorEquals: expect.arrayContaining([
+          'UnknownSku',
+          'PriceUnavailable',
+          'OrderLimitExceeded',
+          'PaymentDeclined',
+          'InvalidOrderState',
+        ]),
         MaxAttempts: 0,
       });
       // Only the first matching retrier counts: the verdicts must come before the catch-all.

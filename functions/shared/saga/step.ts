@@ -56,6 +56,8 @@ export function sagaStep<R>(step: string, run: (input: SagaInput) => Promise<R>)
 const FAILURE_REASONS_BY_ERROR: Record<string, FailureReason> = {
   OutOfStock: 'OUT_OF_STOCK',
   UnknownSku: 'UNKNOWN_SKU',
+  PriceUnavailable: 'PRICE_UNAVAILABLE',
+  OrderLimitExceeded: 'ORDER_LIMIT_EXCEEDED',
   PaymentDeclined: 'PAYMENT_DECLINED',
   PaymentProviderUnavailable: 'PAYMENT_UNAVAILABLE',
   'States.Timeout': 'PAYMENT_UNAVAILABLE',
@@ -82,6 +84,8 @@ const OWN_ERRORS = new Set([
   'InvalidOrderState',
   'ConcurrentModification',
   'ChargeMayBeInFlight',
+  'PriceUnavailable',
+  'OrderLimitExceeded',
 ]);
 
 // Defence in depth for our own messages: one that quotes an ARN still shows none.

@@ -1,26 +1,21 @@
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { getItem, type TableDeps } from '../dynamodb.ts';
 import { InvalidOrderState, OutOfStock, UnknownSku } from '../errors.ts';
 import { keys } from '../keys.ts';
 import { commit, getOrder, orderUpdate, RETRY, requireOrder, withOptimisticRetry } from '../order-store.ts';
 import { type LineItem, timelineEntry } from '../orders.ts';
 import type { TransactItem } from '../outbox.ts';
+import { priceOrder, readCatalogue } from '../pricing.ts';
 import * as z from '../zod.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';
 import type { CompensationResult, SagaError } from './step.ts';
-
-const stockItemSchema = z.object({
-  sku: z.string(),
-  available: z.number().int(),
-  /** Price per unit in minor units of the order's currency. */
-  price: z.number().int().min(0),
-});
 
 const reservationSchema = z.object({
   orderId: z.string(),
   items: z.array(z.object({ sku: z.string(), quantity: z.number().int() })),
   amount: z.number().int(),
   currency: z.string(),
+  /** Absent on reservations made before points were fixed at reservation. */
+  points: z.number().int().optional(),
   reservedAt: z.string(),
   releasedAt: z.string().optional(),
 });
@@ -34,27 +29,6 @@ export interface ReservationResult {
 
 async function getReservation(deps: TableDeps, orderId: string): Promise<Reservation | undefined> {
   return getItem(deps, keys.reservation(orderId), reservationSchema, `reservation of order ${orderId}`);
-}
-
-async function readStock(
-  deps: TableDeps,
-  items: LineItem[],
-): Promise<Map<string, z.infer<typeof stockItemSchema>>> {
-  const stock = new Map<string, z.infer<typeof stockItemSchema>>();
-  // At most 20 distinct SKUs per order (validated at acceptance), well under BatchGetItem's 100 keys.
-  let requested: Record<string, unknown>[] = items.map((item) => ({ ...keys.stock(item.sku) }));
-  for (let attempt = 0; requested.length > 0 && attempt < 5; attempt++) {
-    const result = await deps.doc.send(
-      new BatchGetCommand({ RequestItems: { [deps.tableName]: { Keys: requested, ConsistentRead: true } } }),
-    );
-    for (const item of result.Responses?.[deps.tableName] ?? []) {
-      const parsed = stockItemSchema.parse(item);
-      stock.set(parsed.sku, parsed);
-    }
-    requested = result.UnprocessedKeys?.[deps.tableName]?.Keys ?? [];
-  }
-  if (requested.length > 0) throw new Error('stock lookup kept returning unprocessed keys');
-  return stock;
 }
 
 function units(items: LineItem[]): string {
@@ -86,16 +60,16 @@ export async function reserveStock(
       );
     }
 
-    const stock = await readStock(deps, order.items);
-    const unknown = order.items.filter((item) => !stock.has(item.sku)).map((item) => item.sku);
-    if (unknown.length > 0) throw new UnknownSku(unknown);
+    const stock = await readCatalogue(
+      deps,
+      order.items.map((item) => item.sku),
+      { consistent: true },
+    );
+    // The price in the order's own currency, fixed now with the points: the catalogue may change after acceptance.
+    const { amount, points } = priceOrder(order.items, stock, order.currency);
     const short = order.items.filter((item) => (stock.get(item.sku)?.available ?? 0) < item.quantity);
     if (short.length > 0) throw new OutOfStock(short.map((item) => item.sku));
 
-    const amount = order.items.reduce(
-      (sum, item) => sum + (stock.get(item.sku)?.price ?? 0) * item.quantity,
-      0,
-    );
     const reservedAt = now.toISOString();
     const stockUpdates: TransactItem[] = order.items.map((item) => ({
       Update: {
@@ -120,6 +94,7 @@ export async function reserveStock(
             items: order.items,
             amount,
             currency: order.currency,
+            points,
             reservedAt,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -129,7 +104,7 @@ export async function reserveStock(
         deps.tableName,
         order,
         {
-          set: { amount, reservedAt },
+          set: { amount, points, reservedAt },
           timeline: [timelineEntry('ReserveStock', 'SUCCEEDED', now, `reserved ${units(order.items)}`)],
         },
         now,

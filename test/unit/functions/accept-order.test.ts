@@ -4,7 +4,7 @@ import {
   ThrottlingException,
   TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '#shared/idempotency.ts';
@@ -30,6 +30,22 @@ const order = {
   paymentToken: 'tok_ok',
 };
 
+const catalogue = [
+  {
+    pk: 'STOCK#BEAN-1',
+    sk: 'STOCK',
+    sku: 'BEAN-1',
+    available: 10,
+    prices: { EUR: 1299, JPY: 1900 },
+    points: 12,
+  },
+  { pk: 'STOCK#MUG-7', sk: 'STOCK', sku: 'MUG-7', available: 5, prices: { EUR: 850 }, points: 8 },
+];
+
+function onShelf(items: Record<string, unknown>[]) {
+  ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: items } });
+}
+
 const post = (body: unknown, headers: Record<string, string> = { 'idempotency-key': 'key-1' }) =>
   handler(apiEvent({ body, headers }), context);
 
@@ -41,6 +57,8 @@ function transactItems(call = 0) {
 beforeEach(() => {
   ddb.reset();
   ddb.on(TransactWriteCommand).resolves({});
+  ddb.on(GetCommand).resolves({});
+  onShelf(catalogue);
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(NOW);
 });
@@ -218,6 +236,93 @@ describe('POST /orders', () => {
       expect(result.headers?.['retry-after']).toBe('1');
       expect(parseBody(result)).toMatchObject({ error: { code: 'request_in_progress' } });
       expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(3);
+    });
+  });
+
+  describe('money rules: 422 before anything is written', () => {
+    it('refuses an order in a currency a known item has no price in, naming the sku and currency', async () => {
+      const result = await post({ ...order, currency: 'JPY' });
+
+      expect(result.statusCode).toBe(422);
+      expect(parseBody(result)).toEqual({
+        error: { code: 'price_unavailable', message: 'no price in JPY for sku MUG-7' },
+      });
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+      const reads = ddb.commandCalls(BatchGetCommand);
+      expect(reads).toHaveLength(1);
+      expect(reads[0]?.args[0].input.RequestItems?.[TABLE]).toEqual({
+        Keys: [
+          { pk: 'STOCK#BEAN-1', sk: 'STOCK' },
+          { pk: 'STOCK#MUG-7', sk: 'STOCK' },
+        ],
+        ConsistentRead: false,
+      });
+    });
+
+    it('reads a stock item without per-currency prices (written before them) as unpriced', async () => {
+      onShelf([
+        { pk: 'STOCK#BEAN-1', sk: 'STOCK', sku: 'BEAN-1', available: 10, price: 1299 },
+        catalogue[1] ?? {},
+      ]);
+
+      const result = await post(order);
+
+      expect(result.statusCode).toBe(422);
+      expect(parseBody(result)).toMatchObject({ error: { message: 'no price in EUR for sku BEAN-1' } });
+    });
+
+    it('accepts an unknown sku in any currency: the saga cancels it (UNKNOWN_SKU)', async () => {
+      onShelf([]);
+
+      const result = await post({ ...order, currency: 'KWD' });
+
+      expect(result.statusCode).toBe(202);
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    });
+
+    it('refuses an order whose known lines alone are over the cap of its currency', async () => {
+      onShelf([{ ...catalogue[0], prices: { EUR: 600_000 } }]);
+
+      const result = await post(order);
+
+      expect(result.statusCode).toBe(422);
+      expect(parseBody(result)).toEqual({
+        error: {
+          code: 'order_limit_exceeded',
+          message: 'order total €12,000.00 exceeds the limit of €10,000.00 per order',
+        },
+      });
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    });
+
+    it('refuses an order over the unit limit without reading the catalogue', async () => {
+      const result = await post({
+        ...order,
+        items: [
+          { sku: 'BEAN-1', quantity: 1000 },
+          { sku: 'MUG-7', quantity: 1 },
+        ],
+      });
+
+      expect(result.statusCode).toBe(422);
+      expect(parseBody(result)).toEqual({
+        error: { code: 'order_limit_exceeded', message: 'order has 1001 units; at most 1000 per order' },
+      });
+      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    });
+
+    it('still answers a retry of an order accepted before its price was withdrawn with the first 202', async () => {
+      onShelf([{ ...catalogue[0], prices: {} }, catalogue[1] ?? {}]);
+      ddb.on(GetCommand).resolves({
+        Item: { requestHash: requestHash(order), orderId: 'accepted-earlier', expiresAt: 9_999_999_999 },
+      });
+
+      const result = await post(order);
+
+      expect(result.statusCode).toBe(202);
+      expect(parseBody(result).trackingId).toBe('accepted-earlier');
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
     });
   });
 

@@ -40,6 +40,7 @@ function confirmed(payload: Record<string, unknown> = {}, messageId = 'm1') {
       items: [{ sku: 'BEAN-1', quantity: 2 }],
       currency: 'EUR',
       amount: 2599,
+      points: 24,
       createdAt: '2026-05-01T11:59:00.000Z',
       ...payload,
     },
@@ -61,7 +62,7 @@ afterEach(() => {
 });
 
 describe('points worker', () => {
-  it('credits 1 point per whole currency unit with effect marker, ledger line and balance in one transaction', async () => {
+  it('credits the points the order carries with effect marker, ledger line and balance in one transaction', async () => {
     const result = await handler(sqsEvent(confirmed()), context);
 
     expect(result).toEqual({ batchItemFailures: [] });
@@ -83,7 +84,7 @@ describe('points worker', () => {
         sk: `LEDGER#${ORDER_ID}`,
         clientId: 'client-a',
         customerId: 'cust-1',
-        points: 25,
+        points: 24,
         amount: 2599,
         currency: 'EUR',
       },
@@ -94,14 +95,18 @@ describe('points worker', () => {
       Key: { pk: 'POINTS#client-a#cust-1', sk: 'BALANCE' },
       UpdateExpression:
         'ADD balance :points SET entity = :entity, clientId = :clientId, customerId = :customerId, updatedAt = :now',
-      ExpressionAttributeValues: { ':points': 25, ':clientId': 'client-a', ':customerId': 'cust-1' },
+      ExpressionAttributeValues: { ':points': 24, ':clientId': 'client-a', ':customerId': 'cust-1' },
     });
   });
 
-  it('counts whole units of a currency without minor units (JPY)', async () => {
-    await handler(sqsEvent(confirmed({ currency: 'JPY', amount: 1234 })), context);
+  it('credits the same points for the same basket in any currency (not 100 times more in JPY)', async () => {
+    await handler(sqsEvent(confirmed({ currency: 'JPY', amount: 3800 })), context);
+    await handler(sqsEvent(confirmed({ currency: 'KWD', amount: 840 })), context);
 
-    expect(transactItems()[2]?.Update?.ExpressionAttributeValues?.[':points']).toBe(1234);
+    const credited = ddb
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.TransactItems?.[2]?.Update?.ExpressionAttributeValues?.[':points']);
+    expect(credited).toEqual([24, 24]);
   });
 
   it('treats a redelivered event (effect marker exists) as done', async () => {
@@ -126,7 +131,7 @@ describe('points worker', () => {
     });
   });
 
-  it('fails a confirmation without amount, and a cancellation it should never have received', async () => {
+  it('fails a confirmation without amount or points, and a cancellation it should never have received', async () => {
     const cancelled = sqsRecord(
       eventBridgeBody('OrderCancelled', {
         ...JSON.parse(confirmed().body).detail,
@@ -135,10 +140,16 @@ describe('points worker', () => {
       'cancelled',
     );
 
-    const result = await handler(sqsEvent(confirmed({ amount: undefined }, 'no-amount'), cancelled), context);
+    const result = await handler(
+      sqsEvent(
+        confirmed({ amount: undefined }, 'no-amount'),
+        confirmed({ points: undefined }, 'no-points'),
+        cancelled,
+      ),
+      context,
+    );
 
-    // Records are processed in parallel: the order of failures is the order they finished in.
-    expect(ids(result.batchItemFailures)).toEqual(['cancelled', 'no-amount']);
+    expect(ids(result.batchItemFailures)).toEqual(['cancelled', 'no-amount', 'no-points']);
     expect(ddb.calls()).toHaveLength(0);
   });
 });

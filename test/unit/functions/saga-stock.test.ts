@@ -31,8 +31,24 @@ const { handler: release } = await import('#functions/saga/release-stock.ts');
 const ddb = mockClient(DynamoDBDocumentClient);
 
 const stock = {
-  'BEAN-1': { pk: 'STOCK#BEAN-1', sk: 'STOCK', sku: 'BEAN-1', name: 'Beans', available: 10, price: 1299 },
-  'MUG-7': { pk: 'STOCK#MUG-7', sk: 'STOCK', sku: 'MUG-7', name: 'Mug', available: 1, price: 850 },
+  'BEAN-1': {
+    pk: 'STOCK#BEAN-1',
+    sk: 'STOCK',
+    sku: 'BEAN-1',
+    name: 'Beans',
+    available: 10,
+    prices: { EUR: 1299, JPY: 1900, KWD: 420 },
+    points: 12,
+  },
+  'MUG-7': {
+    pk: 'STOCK#MUG-7',
+    sk: 'STOCK',
+    sku: 'MUG-7',
+    name: 'Mug',
+    available: 1,
+    prices: { EUR: 850, JPY: 1300 },
+    points: 8,
+  },
 };
 
 const reservation = {
@@ -91,7 +107,14 @@ describe('reserve-stock', () => {
     });
     expect(items[1]?.Update?.Key).toEqual({ pk: 'STOCK#MUG-7', sk: 'STOCK' });
     expect(items[2]?.Put).toMatchObject({
-      Item: { ...reservationKey, entity: 'Reservation', amount: 3448, items: storedOrder().items },
+      Item: {
+        ...reservationKey,
+        entity: 'Reservation',
+        amount: 3448,
+        currency: 'EUR',
+        points: 2 * 12 + 8,
+        items: storedOrder().items,
+      },
       ConditionExpression: 'attribute_not_exists(pk)',
     });
     const orderUpdate = items[3]?.Update;
@@ -110,9 +133,70 @@ describe('reserve-stock', () => {
       ],
     });
     expect(Object.values(orderUpdate?.ExpressionAttributeValues ?? {})).toContain(3448);
+    expect(Object.values(orderUpdate?.ExpressionAttributeValues ?? {})).toContain(32);
     expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.[TABLE]?.ConsistentRead).toBe(
       true,
     );
+  });
+
+  it("charges a JPY order the catalogue's yen price, not the euro cents, and fixes the same points", async () => {
+    table({ order: storedOrder({ currency: 'JPY' }) });
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    const result = await reserve(sagaInput, context);
+
+    expect(result).toEqual({ amount: 2 * 1900 + 1300, currency: 'JPY', reservedAt: NOW.toISOString() });
+    expect(transactItems()[2]?.Put?.Item).toMatchObject({ amount: 5100, currency: 'JPY', points: 32 });
+    expect(Object.values(transactItems()[3]?.Update?.ExpressionAttributeValues ?? {})).toEqual(
+      expect.arrayContaining([5100, 32]),
+    );
+  });
+
+  it('throws PriceUnavailable, before writing, when a known item has no price in the currency', async () => {
+    table({ order: storedOrder({ currency: 'KWD' }) });
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'PriceUnavailable',
+      message: 'no price in KWD for sku MUG-7',
+      skus: ['MUG-7'],
+      currency: 'KWD',
+    });
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('reads a stock item written before prices were per currency (a bare `price`) as unpriced', async () => {
+    table();
+    const { prices: _, ...unmigrated } = stock['BEAN-1'];
+    stockOnShelf([{ ...unmigrated, price: 1299 }, stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'PriceUnavailable',
+      skus: ['BEAN-1'],
+    });
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('reads the bare counter a release recreates for a deleted SKU (no sku, no prices) as unpriced', async () => {
+    table();
+    stockOnShelf([{ pk: 'STOCK#BEAN-1', sk: 'STOCK', available: 2 }, stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'PriceUnavailable',
+      skus: ['BEAN-1'],
+    });
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('throws OrderLimitExceeded, before writing, when the priced total is over the cap of its currency', async () => {
+    table();
+    stockOnShelf([{ ...stock['BEAN-1'], prices: { EUR: 500_000 } }, stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'OrderLimitExceeded',
+      message: 'order total €10,008.50 exceeds the limit of €10,000.00 per order',
+    });
+    expect(writes()).toHaveLength(0);
   });
 
   it('is a no-op that returns the existing reservation when repeated', async () => {
