@@ -1,10 +1,13 @@
 import { PaymentDeclined, PaymentProviderUnavailable, PaymentRequestRejected } from './errors.ts';
+import type { RequestAuthenticator } from './request-auth.ts';
 import * as z from './zod.ts';
 
 export interface PaymentClientConfig {
   /** Base URL without a trailing slash, e.g. the sandbox API. */
   baseUrl: string;
   timeoutMs: number;
+  /** Proves the caller to the provider: SigV4 for the sandbox, a bearer API key for a real provider. */
+  auth: RequestAuthenticator;
 }
 
 export interface ChargeRequest {
@@ -97,17 +100,21 @@ export class PaymentClient {
   private async post(path: string, idempotencyKey: string, body: unknown): Promise<ProviderAnswer> {
     // The timeout covers the whole exchange, body included: a provider that stalls mid-answer is unavailable.
     const signal = AbortSignal.timeout(this.config.timeoutMs);
+    const url = `${this.config.baseUrl}${path}`;
+    const payload = JSON.stringify(body);
     try {
-      const response = await fetch(`${this.config.baseUrl}${path}`, {
+      // Inside the try: a provider key that cannot be read now is the provider being unavailable, retried.
+      const headers = await this.config.auth.headersFor({
         method: 'POST',
+        url,
         headers: {
           'content-type': 'application/json',
           accept: 'application/json',
           'idempotency-key': idempotencyKey,
         },
-        body: JSON.stringify(body),
-        signal,
+        body: payload,
       });
+      const response = await fetch(url, { method: 'POST', headers, body: payload, signal });
       const text = await response.text();
       let parsed: unknown;
       try {

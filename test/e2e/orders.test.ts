@@ -20,7 +20,7 @@ beforeAll(async () => {
   target = await startTarget();
   alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
   bob = new ApiClient(target.apiUrl, target.apiKeys.bob ?? '');
-  sandbox = new SandboxClient(target.sandboxUrl);
+  sandbox = new SandboxClient(target.sandboxUrl, target.sandboxAuth);
 });
 
 afterAll(async () => {
