@@ -102,9 +102,9 @@ export class PaymentClient {
     const signal = AbortSignal.timeout(this.config.timeoutMs);
     const url = `${this.config.baseUrl}${path}`;
     const payload = JSON.stringify(body);
+    let headers: Record<string, string>;
     try {
-      // Inside the try: a provider key that cannot be read now is the provider being unavailable, retried.
-      const headers = await this.config.auth.headersFor({
+      headers = await this.config.auth.headersFor({
         method: 'POST',
         url,
         headers: {
@@ -114,6 +114,14 @@ export class PaymentClient {
         },
         body: payload,
       });
+    } catch (error) {
+      // Credentials that cannot be had now (an unreadable key) make the provider unavailable: retried, never sent
+      // without them. Only the message: its cause may name ARNs, which belong in logs, not in the order's timeline.
+      throw new PaymentProviderUnavailable(
+        `payment provider credentials unavailable${error instanceof Error ? `: ${error.message}` : ''}`,
+      );
+    }
+    try {
       const response = await fetch(url, { method: 'POST', headers, body: payload, signal });
       const text = await response.text();
       let parsed: unknown;
