@@ -87,6 +87,7 @@ export async function startSyncBaseline(system: BenchSystem): Promise<SyncBaseli
       environment: {
         TABLE_NAME: tableName,
         PAYMENT_PROVIDER_URL: system.sandboxUrl,
+        PAYMENT_PROVIDER_AUTH: 'sigv4',
         PAYMENT_TIMEOUT_MS: '3000',
         MAIL_SINK_URL: system.sandboxUrl,
         SYNC_RETRY_POLICY: JSON.stringify(policy),

@@ -1,6 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BuzzerStack } from '#lib/buzzer-stack.ts';
+import { BuzzerStack, DeploymentConfigError } from '#lib/buzzer-stack.ts';
 
 const app = new App();
 
@@ -8,16 +8,34 @@ const app = new App();
 function optionalNumber(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed)) throw new Error(`context value ${String(value)} must be a whole number`);
+  if (!Number.isInteger(parsed))
+    throw new DeploymentConfigError(`Buzzer: context value ${String(value)} must be a whole number`);
   return parsed;
 }
 
-new BuzzerStack(app, app.node.tryGetContext('stackName') ?? 'Buzzer', {
-  workflowType: app.node.tryGetContext('workflowType') ?? process.env.BUZZER_WORKFLOW_TYPE ?? 'STANDARD',
-  mailTransport: app.node.tryGetContext('mailTransport') ?? 'sink',
-  mailFrom: app.node.tryGetContext('mailFrom'),
-  paymentProviderUrl: app.node.tryGetContext('paymentProviderUrl'),
-  orderRetentionDays: optionalNumber(app.node.tryGetContext('orderRetentionDays')),
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-});
+/** `-c sandbox=true` arrives as a string, a cdk.json entry as a boolean; anything else is a typo to report. */
+function flag(name: string): boolean {
+  const value: unknown = app.node.tryGetContext(name);
+  if (value === undefined || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  throw new DeploymentConfigError(`Buzzer: -c ${name} must be true or false, got "${String(value)}"`);
+}
+
+try {
+  new BuzzerStack(app, app.node.tryGetContext('stackName') ?? 'Buzzer', {
+    workflowType: app.node.tryGetContext('workflowType') ?? process.env.BUZZER_WORKFLOW_TYPE ?? 'STANDARD',
+    sandbox: flag('sandbox'),
+    paymentProviderUrl: app.node.tryGetContext('paymentProviderUrl'),
+    paymentProviderSecretArn: app.node.tryGetContext('paymentProviderSecretArn'),
+    mailTransport: app.node.tryGetContext('mailTransport'),
+    mailFrom: app.node.tryGetContext('mailFrom'),
+    orderRetentionDays: optionalNumber(app.node.tryGetContext('orderRetentionDays')),
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+} catch (error) {
+  // A configuration mistake is the operator's to fix: the message alone, not a stack trace through the CDK.
+  if (!(error instanceof DeploymentConfigError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -10,6 +10,7 @@ import type {
 } from '#local/engines/lambda/service.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
 import { EVENT_SOURCE } from '#shared/events.ts';
+import { authenticatedFetch } from '#shared/request-auth.ts';
 import { type ChaosProfile, STEP_MAX_CRASHES } from './profiles.ts';
 import type { SystemUnderTest } from './system.ts';
 
@@ -185,11 +186,15 @@ export class FaultInjector {
   }
 
   private async setSandboxFaults(faults: ChaosProfile['sandbox']): Promise<void> {
-    const response = await fetch(`${this.system.sandboxUrl}/v1/faults`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(faults),
-    });
+    const response = await authenticatedFetch(
+      this.system.sandboxAuth,
+      `${this.system.sandboxUrl}/v1/faults`,
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(faults),
+      },
+    );
     if (!response.ok)
       throw new Error(`the sandbox refused the fault knobs: ${response.status} ${await response.text()}`);
   }

@@ -10,6 +10,7 @@ import type { TokenName } from '#functions/sandbox/tokens.ts';
 import { keys } from '#shared/keys.ts';
 import { readPoints } from '#shared/points.ts';
 import { type CatalogueItem, readCatalogue } from '#shared/pricing.ts';
+import { authenticatedFetch } from '#shared/request-auth.ts';
 import { pickWeighted } from './profiles.ts';
 import type { SystemUnderTest } from './system.ts';
 
@@ -252,7 +253,10 @@ async function observeCharge(
   system: SystemUnderTest,
   trackingId: string,
 ): Promise<OrderObservation['charge']> {
-  const response = await fetch(`${system.sandboxUrl}/v1/charges/${encodeURIComponent(trackingId)}`);
+  const response = await authenticatedFetch(
+    system.sandboxAuth,
+    `${system.sandboxUrl}/v1/charges/${encodeURIComponent(trackingId)}`,
+  );
   const answer = ((await json(response)) ?? {}) as ChargeAnswer;
   if (response.status !== 200 && response.status !== 404) {
     throw new Error(`sandbox GET /v1/charges/${trackingId} answered ${response.status}`);
@@ -315,7 +319,10 @@ export async function mailsTo(
   system: SystemUnderTest,
   email: string,
 ): Promise<Array<{ orderId?: string; subject: string; calls: number }>> {
-  const response = await fetch(`${system.sandboxUrl}/v1/mail?to=${encodeURIComponent(email)}`);
+  const response = await authenticatedFetch(
+    system.sandboxAuth,
+    `${system.sandboxUrl}/v1/mail?to=${encodeURIComponent(email)}`,
+  );
   if (!response.ok) throw new Error(`sandbox GET /v1/mail answered ${response.status}`);
   const answer = (await json(response)) as {
     messages: Array<{ orderId?: string; subject: string; calls?: number }>;
@@ -366,7 +373,7 @@ export async function observeOrders(
 export async function sandboxLedger(
   system: SystemUnderTest,
 ): Promise<{ charges: number; refunds: number; mails: number }> {
-  const response = await fetch(`${system.sandboxUrl}/v1/ledger`);
+  const response = await authenticatedFetch(system.sandboxAuth, `${system.sandboxUrl}/v1/ledger`);
   if (!response.ok) throw new Error(`sandbox GET /v1/ledger answered ${response.status}`);
   return (await json(response)) as { charges: number; refunds: number; mails: number };
 }

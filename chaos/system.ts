@@ -12,11 +12,14 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BuzzerRuntime, LocalQueue, RuntimeDescription } from '#local/runtime.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
+import { type RequestAuthenticator, SigV4Authenticator, sigV4ForUrl } from '#shared/request-auth.ts';
 import { type Topology, topologyOf } from './topology.ts';
 
 export interface SystemUnderTest {
   apiUrl: string;
   sandboxUrl: string;
+  /** Signs calls to the sandbox API, whose routes all require IAM. */
+  sandboxAuth: RequestAuthenticator;
   clientId: string;
   apiKey: string;
   tableName: string;
@@ -47,6 +50,8 @@ function clientsFor(env: Record<string, string>) {
   };
   const dynamodb = new DynamoDBClient({ ...config, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
   return {
+    // The runtime's client credentials are those its functions sign with, which its sandbox API accepts.
+    sandboxAuth: new SigV4Authenticator(config),
     dynamodb,
     doc: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
     sqs: new SQSClient({ ...config, endpoint: env.AWS_ENDPOINT_URL_SQS }),
@@ -70,10 +75,11 @@ function describeSystem(
   if (!info.apiUrl || !info.sandboxUrl || typeof tableName !== 'string') {
     throw new Error('the stack has no ApiUrl/SandboxUrl/TableName outputs: chaos needs the sandbox provider');
   }
-  const { dynamodb, doc, sqs, sfn } = clientsFor(env);
+  const { dynamodb, doc, sqs, sfn, sandboxAuth } = clientsFor(env);
   return {
     apiUrl: info.apiUrl,
     sandboxUrl: info.sandboxUrl,
+    sandboxAuth: runtime?.sandboxAuth ?? sandboxAuth,
     clientId: chosenClient,
     apiKey,
     tableName,
@@ -151,9 +157,11 @@ export function systemFromOutputs(options: {
   const dynamodb = new DynamoDBClient({});
   const sqs = new SQSClient({});
   const sfn = new SFNClient({});
+  const sandboxUrl = outputs.SandboxUrl.replace(/\/+$/, '');
   return {
     apiUrl: outputs.ApiUrl.replace(/\/+$/, ''),
-    sandboxUrl: outputs.SandboxUrl.replace(/\/+$/, ''),
+    sandboxUrl,
+    sandboxAuth: sigV4ForUrl(sandboxUrl),
     clientId: options.clientId,
     apiKey: options.apiKey,
     tableName: outputs.TableName,

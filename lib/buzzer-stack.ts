@@ -8,21 +8,26 @@ import { EventBus } from './constructs/event-bus.ts';
 import { Operations } from './constructs/operations.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
-import { Saga, type SagaWorkflowType } from './constructs/saga.ts';
-import { Sandbox } from './constructs/sandbox.ts';
+import { type PaymentProvider, Saga, type SagaWorkflowType } from './constructs/saga.ts';
+import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
 import { Webhooks } from './constructs/webhooks.ts';
 
 export interface BuzzerStackProps extends StackProps {
   /** @default 'STANDARD' (see SagaProps.workflowType) */
   readonly workflowType?: SagaWorkflowType;
   /**
-   * The payment provider's base URL. When unset, the stack deploys the sandbox provider and uses it.
-   * @default the sandbox provider
+   * Deploy the sandbox payment provider and mail sink and use them (test data only: no real money, no real mail).
+   * Exclusive with `paymentProviderUrl`; one of the two is required.
+   * @default false
    */
+  readonly sandbox?: boolean;
+  /** A real payment provider's base URL (https). Requires `paymentProviderSecretArn`, `mailTransport: 'ses'`, `mailFrom`. */
   readonly paymentProviderUrl?: string;
+  /** Full ARN of the Secrets Manager secret holding the real provider's API key (sent as `Authorization: Bearer`). */
+  readonly paymentProviderSecretArn?: string;
   /**
    * How customer mail leaves: `ses` sends with Amazon SES from `mailFrom`; `sink` records it in the sandbox.
-   * @default 'sink'
+   * @default 'sink' with the sandbox; a real provider requires 'ses'
    */
   readonly mailTransport?: 'ses' | 'sink';
   /** Verified SES sender, required when mailTransport is `ses`. */
@@ -33,6 +38,86 @@ export interface BuzzerStackProps extends StackProps {
   readonly tableRemovalPolicy?: RemovalPolicy;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+}
+
+/** Thrown at synth when the context describes no safe deployment; the message says what to set. */
+export class DeploymentConfigError extends Error {
+  override name = 'DeploymentConfigError';
+}
+
+type ProviderChoice = { kind: 'sandbox' } | { kind: 'external'; url: string; secretArn: string };
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
+
+const REAL_DEPLOYMENT =
+  '-c paymentProviderUrl=https://<provider> -c paymentProviderSecretArn=<secret ARN> -c mailTransport=ses ' +
+  '-c mailFrom=<verified sender>';
+
+/**
+ * Checks the deployment choice before anything is built. A stack is either a trial with the sandbox (explicit
+ * `sandbox=true`: test payments, mail kept in the sink) or real (an https provider with its key in Secrets Manager,
+ * mail through SES); never a mix, and never the sandbox by default.
+ */
+export function validateDeployment(props: BuzzerStackProps): {
+  mailTransport: 'ses' | 'sink';
+  provider: ProviderChoice;
+} {
+  const { sandbox = false, paymentProviderUrl, paymentProviderSecretArn, mailFrom } = props;
+  if (sandbox && paymentProviderUrl) {
+    throw new DeploymentConfigError(
+      'Buzzer: sandbox=true and paymentProviderUrl exclude each other: set -c sandbox=true for a trial with test ' +
+        `data, or ${REAL_DEPLOYMENT} for a real deployment, not both`,
+    );
+  }
+  if (!sandbox && !paymentProviderUrl) {
+    throw new DeploymentConfigError(
+      'Buzzer: no payment provider. For a real deployment set ' +
+        `${REAL_DEPLOYMENT}; for a trial with test data only (sandbox payment provider and mail sink, no real ` +
+        'money or mail) set -c sandbox=true',
+    );
+  }
+  const mailTransport = props.mailTransport ?? (sandbox ? 'sink' : undefined);
+  if (mailTransport !== undefined && mailTransport !== 'ses' && mailTransport !== 'sink') {
+    throw new DeploymentConfigError(
+      `Buzzer: mailTransport must be "ses" or "sink", got "${String(mailTransport)}"`,
+    );
+  }
+  if (mailTransport === 'ses' && !mailFrom) {
+    throw new DeploymentConfigError(
+      'Buzzer: mailFrom (a verified SES identity) is required when mailTransport is "ses"',
+    );
+  }
+  if (sandbox) return { mailTransport: mailTransport ?? 'sink', provider: { kind: 'sandbox' } };
+
+  const url = paymentProviderUrl ?? '';
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.protocol !== 'https:') {
+    throw new DeploymentConfigError(
+      `Buzzer: paymentProviderUrl must be an https URL (card tokens and the provider key travel on it), got "${url}"`,
+    );
+  }
+  if (!paymentProviderSecretArn || !SECRET_ARN.test(paymentProviderSecretArn)) {
+    throw new DeploymentConfigError(
+      'Buzzer: paymentProviderUrl needs -c paymentProviderSecretArn=<the full ARN of the Secrets Manager secret ' +
+        'holding the provider API key>' +
+        (paymentProviderSecretArn ? `; "${paymentProviderSecretArn}" is not one` : ''),
+    );
+  }
+  if (mailTransport !== 'ses') {
+    throw new DeploymentConfigError(
+      'Buzzer: a real payment provider needs real mail: set -c mailTransport=ses -c mailFrom=<verified sender> ' +
+        '(the mail sink exists only with -c sandbox=true)',
+    );
+  }
+  return {
+    mailTransport,
+    provider: { kind: 'external', url: url.replace(/\/+$/, ''), secretArn: paymentProviderSecretArn },
+  };
 }
 
 /** Buzzer: accept work now (202 + tracking id), finish it behind queues, tell the client when it is done. */
@@ -50,26 +135,21 @@ export class BuzzerStack extends Stack {
 
   constructor(scope: Construct, id: string, props: BuzzerStackProps = {}) {
     super(scope, id, props);
-    const mailTransport = props.mailTransport ?? 'sink';
-    if (mailTransport === 'ses' && !props.mailFrom) {
-      throw new Error(
-        'BuzzerStack: mailFrom (a verified SES identity) is required when mailTransport is "ses"',
-      );
-    }
-    const needsSandbox = !props.paymentProviderUrl || mailTransport === 'sink';
-
+    const { mailTransport, provider } = validateDeployment(props);
     this.data = new Data(this, 'Data', { removalPolicy: props.tableRemovalPolicy });
     const table = this.data.table;
     this.bus = new EventBus(this, 'Events');
-    if (needsSandbox) this.sandbox = new Sandbox(this, 'Sandbox');
-    const sandboxUrl = this.sandbox?.url ?? '';
+    const paymentProvider: PaymentProvider =
+      provider.kind === 'external' ? provider : { kind: 'sandbox', sandbox: new Sandbox(this, 'Sandbox') };
+    const sandbox = paymentProvider.kind === 'sandbox' ? paymentProvider.sandbox : undefined;
+    this.sandbox = sandbox;
 
     this.api = new Api(this, 'Api', { table, logRetention: props.logRetention });
     this.relay = new OutboxRelay(this, 'OutboxRelay', { table, bus: this.bus.bus });
     this.saga = new Saga(this, 'Saga', {
       table,
       bus: this.bus.bus,
-      paymentProviderUrl: props.paymentProviderUrl ?? sandboxUrl,
+      paymentProvider,
       workflowType: props.workflowType,
       orderRetentionDays: props.orderRetentionDays,
       logRetention: props.logRetention,
@@ -84,12 +164,14 @@ export class BuzzerStack extends Stack {
         environment: {
           TABLE_NAME: table.tableName,
           MAIL_TRANSPORT: mailTransport,
-          MAIL_SINK_URL: mailTransport === 'sink' ? sandboxUrl : '',
+          MAIL_SINK_URL: mailTransport === 'sink' && sandbox ? sandbox.url : '',
           MAIL_FROM: props.mailFrom ?? 'orders@buzzer.invalid',
         },
       },
     });
     this.notifier.handler.grantTableAccess(table);
+    if (mailTransport === 'sink' && sandbox)
+      sandbox.grantInvoke(this.notifier.handler.role, SANDBOX_MAIL_ROUTES);
     if (mailTransport === 'ses' && props.mailFrom) {
       const domain = props.mailFrom.split('@')[1] ?? props.mailFrom;
       this.notifier.handler.role.addToPrincipalPolicy(

@@ -10,6 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { authenticatedFetch, type RequestAuthenticator, SigV4Authenticator } from '#shared/request-auth.ts';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from './engines/dynamodb-local.ts';
 import {
   type EventSourceMappingHandle,
@@ -150,6 +151,8 @@ export interface BuzzerRuntime {
   };
   readonly clients: { dynamodb: DynamoDBClient; doc: DynamoDBDocumentClient; sqs: SQSClient };
   readonly classification: ResourceClassification;
+  /** Signs calls to the sandbox API (AWS_IAM routes) the way the runtime's functions do. */
+  readonly sandboxAuth: RequestAuthenticator;
   /** Sets the sandbox provider's fault knobs (latency, failure rates, broken mail sink). */
   setSandboxFaults(faults: {
     paymentLatencyMs?: number;
@@ -176,6 +179,17 @@ function orderHttpApis(assembly: CloudAssembly): string[] {
 }
 
 /** `Buzzer-ApiAcceptOrderFunction1A2B3C4D` → `ApiAcceptOrder`, for log prefixes. */
+/**
+ * Signs calls to a local runtime's sandbox API as its functions do: with the credentials the runtime gives them and
+ * its region. The defaults are those of a runtime started without an environment override (e.g. in a child process).
+ */
+export function localSandboxAuth(
+  account: LocalAccount = DEFAULT_ACCOUNT,
+  credentials: { accessKeyId: string; secretAccessKey: string } = LOCAL_CREDENTIALS,
+): RequestAuthenticator {
+  return new SigV4Authenticator({ region: account.region, credentials });
+}
+
 export function shortFunctionName(functionName: string, stackName: string): string {
   return functionName
     .replace(new RegExp(`^${stackName}-`), '')
@@ -455,6 +469,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       );
     }
 
+    // AWS_IAM routes accept what the functions sign with: the credentials in their environment.
+    const iamCredentials = [
+      {
+        accessKeyId: functionEnvironment.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
+        secretAccessKey: functionEnvironment.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
+      },
+    ];
+    const sandboxAuth = localSandboxAuth(account, iamCredentials[0]);
     const servers: RunningHttpApi[] = [];
     stoppables.push({
       name: 'HTTP APIs',
@@ -468,7 +490,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       return names.ref(id, resource);
     })) {
       const port = apiPorts.get(definition.apiLogicalId) ?? 0;
-      servers.push(await startHttpApi({ ...definition, invoker: lambda, logger, port, account }));
+      servers.push(
+        await startHttpApi({ ...definition, invoker: lambda, logger, port, account, iamCredentials }),
+      );
       info.httpApis[definition.apiLogicalId] = endpoints.httpApi(definition.apiLogicalId);
     }
     scheduler.start();
@@ -500,9 +524,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       engines: { lambda, stepFunctions, events, scheduler, dispatcher },
       clients: { dynamodb, doc, sqs },
       classification,
+      sandboxAuth,
       async setSandboxFaults(faults) {
         if (!info.sandboxUrl) throw new Error('this stack has no sandbox provider');
-        const response = await fetch(`${info.sandboxUrl}/v1/faults`, {
+        const response = await authenticatedFetch(sandboxAuth, `${info.sandboxUrl}/v1/faults`, {
           method: 'PUT',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined))),

@@ -47,11 +47,21 @@ export async function synthInputsDigest(
 }
 
 /**
+ * Locally the sandbox is the payment provider and mail sink (there is no other on a laptop), so local synthesis opts
+ * into it unless the context names a real provider. Every local caller (runtime, tests, bench, chaos) synthesizes
+ * through here, so they share one context and one cdk.out stamp.
+ */
+export function localContext(context: Record<string, string> = {}): Record<string, string> {
+  return context.paymentProviderUrl ? context : { sandbox: 'true', ...context };
+}
+
+/**
  * Runs `cdk synth` (the pinned CLI, the same command that precedes a deploy) into `outdir`, unless the inputs are
  * unchanged since the last synthesis there. Returns whether it synthesized.
  */
 export async function synthesize(options: SynthOptions): Promise<boolean> {
-  const digest = await synthInputsDigest(options.projectRoot, options.context);
+  const context = localContext(options.context);
+  const digest = await synthInputsDigest(options.projectRoot, context);
   const stampPath = path.join(options.outdir, STAMP);
   if (!options.force && existsSync(stampPath) && (await readFile(stampPath, 'utf8')) === digest) {
     options.logger.debug('template up to date, not synthesizing', { outdir: options.outdir });
@@ -60,7 +70,7 @@ export async function synthesize(options: SynthOptions): Promise<boolean> {
   const cdk = path.join(options.projectRoot, 'node_modules', '.bin', 'cdk');
   // No notices or telemetry: both reach out to the internet, which a laptop offline or CI may not have.
   const args = ['synth', '--quiet', '--no-notices', '--output', options.outdir];
-  for (const [key, value] of Object.entries(options.context ?? {})) args.push('--context', `${key}=${value}`);
+  for (const [key, value] of Object.entries(context)) args.push('--context', `${key}=${value}`);
   options.logger.info('synthesizing the CDK app', {
     outdir: path.relative(options.projectRoot, options.outdir),
   });

@@ -37,6 +37,7 @@ done
 cdklocal() { npx --yes "aws-cdk-local@${CDKLOCAL_VERSION}" "$@"; }
 cdklocal --version
 cdklocal bootstrap "aws://000000000000/${AWS_REGION}" --no-notices
-cdklocal deploy "$STACK" --require-approval never --no-notices --outputs-file localstack/outputs.json "$@"
+# The sandbox is the payment provider and mail sink here (opt-in: a plain deploy refuses to use it by default).
+cdklocal deploy "$STACK" --require-approval never --no-notices --outputs-file localstack/outputs.json -c sandbox=true "$@"
 
 npx tsx localstack/seed.ts localstack/outputs.json "$STACK"

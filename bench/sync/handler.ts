@@ -25,6 +25,7 @@ import { SinkMailer } from '#shared/mail.ts';
 import { notifyCustomer } from '#shared/notify.ts';
 import { requireOrder } from '#shared/order-store.ts';
 import { type OrderRecord, orderSummary, placeOrderSchema } from '#shared/orders.ts';
+import { sigV4FromEnvironment } from '#shared/request-auth.ts';
 import { cancelOrder, confirmOrder } from '#shared/saga/lifecycle.ts';
 import { authorizePayment, voidPayment } from '#shared/saga/payment.ts';
 import { paymentStepDeps } from '#shared/saga/payment-config.ts';
@@ -51,7 +52,7 @@ const config = loadConfig(
 );
 const retryPolicy = z.record(z.string(), z.array(retrierSchema)).parse(JSON.parse(config.SYNC_RETRY_POLICY));
 const deps = paymentStepDeps();
-const mailer = new SinkMailer(config.MAIL_SINK_URL);
+const mailer = new SinkMailer(config.MAIL_SINK_URL, sigV4FromEnvironment());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,5 +1,6 @@
 import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { httpUrl, requiredString } from './config.ts';
+import { authenticatedFetch, type RequestAuthenticator, sigV4FromEnvironment } from './request-auth.ts';
 import * as z from './zod.ts';
 
 export interface MailMessage {
@@ -36,14 +37,20 @@ export type MailConfig = z.infer<typeof mailConfigSchema>;
 
 const SINK_TIMEOUT_MS = 5000;
 
-/** The sandbox mail sink: `POST /v1/mail` with an idempotency key (a repeated key records nothing new). */
+/**
+ * The sandbox mail sink: `POST /v1/mail` with an idempotency key (a repeated key records nothing new). The sink is an
+ * IAM-authorized API: `auth` signs each request with SigV4.
+ */
 export class SinkMailer implements Mailer {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly auth: RequestAuthenticator,
+  ) {}
 
   async send(message: MailMessage, idempotencyKey: string): Promise<void> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}/v1/mail`, {
+      response = await authenticatedFetch(this.auth, `${this.baseUrl}/v1/mail`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
         body: JSON.stringify(message),
@@ -86,8 +93,12 @@ export class SesMailer implements Mailer {
   }
 }
 
-export function createMailer(config: MailConfig, ses: () => SESv2Client): Mailer {
+export function createMailer(
+  config: MailConfig,
+  ses: () => SESv2Client,
+  sinkAuth: () => RequestAuthenticator = () => sigV4FromEnvironment(),
+): Mailer {
   return config.MAIL_TRANSPORT === 'sink'
-    ? new SinkMailer(config.MAIL_SINK_URL)
+    ? new SinkMailer(config.MAIL_SINK_URL, sinkAuth())
     : new SesMailer(ses(), config.MAIL_FROM);
 }

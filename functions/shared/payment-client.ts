@@ -1,10 +1,13 @@
 import { PaymentDeclined, PaymentProviderUnavailable, PaymentRequestRejected } from './errors.ts';
+import type { RequestAuthenticator } from './request-auth.ts';
 import * as z from './zod.ts';
 
 export interface PaymentClientConfig {
   /** Base URL without a trailing slash, e.g. the sandbox API. */
   baseUrl: string;
   timeoutMs: number;
+  /** Proves the caller to the provider: SigV4 for the sandbox, a bearer API key for a real provider. */
+  auth: RequestAuthenticator;
 }
 
 export interface ChargeRequest {
@@ -134,9 +137,13 @@ export class PaymentClient implements PaymentProvider {
   ): Promise<ProviderAnswer> {
     // The timeout covers the whole exchange, body included: a provider that stalls mid-answer is unavailable.
     const signal = AbortSignal.timeout(this.config.timeoutMs);
+    const url = `${this.config.baseUrl}${path}`;
+    const payload = send ? JSON.stringify(send.body) : undefined;
+    let headers: Record<string, string>;
     try {
-      const response = await fetch(`${this.config.baseUrl}${path}`, {
+      headers = await this.config.auth.headersFor({
         method,
+        url,
         headers: send
           ? {
               'content-type': 'application/json',
@@ -144,7 +151,20 @@ export class PaymentClient implements PaymentProvider {
               'idempotency-key': send.idempotencyKey,
             }
           : { accept: 'application/json' },
-        ...(send ? { body: JSON.stringify(send.body) } : {}),
+        ...(payload === undefined ? {} : { body: payload }),
+      });
+    } catch (error) {
+      // Credentials that cannot be had now (an unreadable key) make the provider unavailable: retried, never sent
+      // without them. Only the message: its cause may name ARNs, which belong in logs, not in the order's timeline.
+      throw new PaymentProviderUnavailable(
+        `payment provider credentials unavailable${error instanceof Error ? `: ${error.message}` : ''}`,
+      );
+    }
+    try {
+      const response = await fetch(url, {
+        method,
+        headers,
+        ...(payload === undefined ? {} : { body: payload }),
         signal,
       });
       const text = await response.text();

@@ -2,6 +2,7 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,14 +11,23 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BuzzerFunction } from './buzzer-function.ts';
 import { DeadLetteredQueue } from './queues.ts';
+import { SANDBOX_PAYMENT_ROUTES, type Sandbox } from './sandbox.ts';
 
 export type SagaWorkflowType = 'STANDARD' | 'EXPRESS';
+
+/**
+ * Where the payment steps charge and refund: the sandbox (SigV4-signed calls to its IAM-authorized API), or a real
+ * provider over https with a bearer API key kept in AWS Secrets Manager.
+ */
+export type PaymentProvider =
+  | { readonly kind: 'sandbox'; readonly sandbox: Sandbox }
+  | { readonly kind: 'external'; readonly url: string; readonly secretArn: string };
 
 export interface SagaProps {
   readonly table: dynamodb.ITable;
   readonly bus: events.IEventBus;
-  /** Base URL of the payment provider's API (the sandbox provider in this stack). */
-  readonly paymentProviderUrl: string;
+  /** The payment provider the payment steps call, and how they authenticate to it. */
+  readonly paymentProvider: PaymentProvider;
   /**
    * STANDARD: exactly-once state transitions, one-year executions, RedriveExecution. EXPRESS: at-least-once and about
    * two orders of magnitude cheaper per order. Every step is idempotent, so both are correct.
@@ -46,6 +56,26 @@ export interface SagaProps {
   readonly orderRetentionDays?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+}
+
+function paymentEnvironment(provider: PaymentProvider): Record<string, string> {
+  return provider.kind === 'sandbox'
+    ? { PAYMENT_PROVIDER_URL: provider.sandbox.url, PAYMENT_PROVIDER_AUTH: 'sigv4' }
+    : {
+        PAYMENT_PROVIDER_URL: provider.url,
+        PAYMENT_PROVIDER_AUTH: 'bearer',
+        PAYMENT_PROVIDER_SECRET_ARN: provider.secretArn,
+      };
+}
+
+function grantPaymentProvider(fn: BuzzerFunction, provider: PaymentProvider): void {
+  if (provider.kind === 'sandbox') {
+    provider.sandbox.grantInvoke(fn.role, SANDBOX_PAYMENT_ROUTES);
+    return;
+  }
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [provider.secretArn] }),
+  );
 }
 
 /** The step Lambdas, in the order the happy path runs them, then the compensations in the order they run. */
@@ -125,7 +155,7 @@ export class Saga extends Construct {
             : {}),
           ...(isPayment
             ? {
-                PAYMENT_PROVIDER_URL: props.paymentProviderUrl,
+                ...paymentEnvironment(props.paymentProvider),
                 PAYMENT_TIMEOUT_MS: String(paymentTimeout.toMilliseconds()),
                 PAYMENT_SETTLE_SECONDS: String(settleTime.toSeconds()),
                 PAYMENT_KEY_RETENTION_HOURS: String(keyRetention.toHours()),
@@ -134,6 +164,7 @@ export class Saga extends Construct {
         },
       });
       fn.grantTableAccess(props.table);
+      if (isPayment) grantPaymentProvider(fn, props.paymentProvider);
       steps[name] = fn;
     }
     this.steps = steps;

@@ -1,10 +1,30 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BuzzerFunction } from './buzzer-function.ts';
+
+/** One sandbox route a caller may be granted: API Gateway checks `execute-api:Invoke` on `<stage>/<METHOD><path>`. */
+export interface SandboxRoute {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  /** The request path, e.g. `/v1/charges`. */
+  readonly path: string;
+}
+
+/** What the saga's payment steps call: charge and refund. */
+export const SANDBOX_PAYMENT_ROUTES: readonly SandboxRoute[] = [
+  { method: 'POST', path: '/v1/charges' },
+  // A charge whose answer was lost is found by its order (docs/payment-provider.md).
+  { method: 'GET', path: '/v1/charges' },
+  { method: 'POST', path: '/v1/refunds' },
+];
+
+/** What the notify worker calls: record one mail. Listing mail (`GET /v1/mail`) is for tests and operators only. */
+export const SANDBOX_MAIL_ROUTES: readonly SandboxRoute[] = [{ method: 'POST', path: '/v1/mail' }];
 
 export interface SandboxProps {
   /** @default logs.RetentionDays.ONE_WEEK */
@@ -15,6 +35,7 @@ export interface SandboxProps {
  * A sandbox payment provider and mail sink deployed with the stack. Its behaviour is chosen by test tokens the way
  * card networks' test cards work (`tok_ok`, `tok_decline`, `tok_timeout`, `tok_flaky`…), and it records every charge,
  * refund and mail by idempotency key, so tests count effects at the receiving side. It holds no real money or mail.
+ * Deployed only with `-c sandbox=true`; its API takes SigV4-signed requests only (AWS_IAM on every route).
  */
 export class Sandbox extends Construct {
   public readonly table: dynamodb.Table;
@@ -65,18 +86,29 @@ export class Sandbox extends Construct {
       throttle: { rateLimit: 200, burstLimit: 400 },
       accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
     });
+    // Every route needs a SigV4 signature from a principal granted execute-api:Invoke on it (grantInvoke): the API
+    // can list customers' mail, set faults and refund charges, so its URL alone must not be enough.
     this.httpApi.addRoutes({
       path: '/{proxy+}',
       methods: [apigwv2.HttpMethod.ANY],
       integration: new HttpLambdaIntegration('ProviderIntegration', this.handler.function),
+      authorizer: new HttpIamAuthorizer(),
     });
-    Validations.of(this.httpApi).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-APIG4',
-      reason:
-        'The sandbox is a test double for a third-party payment provider and mail service, called by the saga over ' +
-        'HTTP without credentials as a provider test mode is. Anyone with its URL can read the mail it recorded and ' +
-        'set its faults, so a deployment with it is for trials with test data (README, Deploying to AWS); with ' +
-        'paymentProviderUrl and mailTransport=ses the stack leaves it out.',
+  }
+
+  /** Lets `grantee` call exactly these routes (signed with its own credentials). */
+  public grantInvoke(grantee: iam.IGrantable, routes: readonly SandboxRoute[]): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: routes.map((route) =>
+        Stack.of(this).formatArn({
+          service: 'execute-api',
+          resource: this.httpApi.apiId,
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          resourceName: `$default/${route.method}${route.path}`,
+        }),
+      ),
     });
   }
 

@@ -28,6 +28,7 @@ import {
   UNAUTHORIZED,
 } from './http-api/responses.ts';
 import { RouteTable } from './http-api/routes.ts';
+import { type IamCredential, verifySigV4 } from './http-api/sigv4.ts';
 
 /**
  * The local API Gateway for one HTTP API: an HTTP server on 127.0.0.1 that routes requests the way
@@ -48,6 +49,7 @@ export {
   type HttpApiRoute,
   lambdaArnFromUri,
 } from './http-api/definition.ts';
+export type { IamCredential } from './http-api/sigv4.ts';
 
 export interface StartHttpApiOptions extends HttpApiDefinition {
   invoker: LambdaInvoker;
@@ -60,6 +62,11 @@ export interface StartHttpApiOptions extends HttpApiDefinition {
   maxBodyBytes?: number;
   /** @default DEFAULT_ACCOUNT */
   account?: LocalAccount;
+  /**
+   * The credentials whose SigV4 signatures AWS_IAM routes accept (the runtime passes those it gives its functions).
+   * @default none: every request to an AWS_IAM route is refused
+   */
+  iamCredentials?: readonly IamCredential[];
 }
 
 export interface RunningHttpApi {
@@ -307,13 +314,19 @@ class Gateway {
   }
 
   /**
-   * SigV4 cannot be verified without the caller's secret, so locally a signed-looking request passes and the
-   * access key it names becomes the caller identity; an unsigned one is refused as API Gateway would.
+   * Verifies the SigV4 signature against the credentials the local account knows; an unsigned, wrongly signed or
+   * stale request gets 403 as from API Gateway. The verified access key becomes the caller identity.
    */
-  private authorizeIam(request: GatewayRequest): RouteAccess {
-    const authorization = request.headers.authorization?.[0] ?? '';
-    const accessKey = /^AWS4-HMAC-SHA256 Credential=([^/]+)\//.exec(authorization)?.[1];
-    if (!accessKey) return { outcome: 'forbidden' };
+  private async authorizeIam(request: GatewayRequest): Promise<RouteAccess> {
+    const verdict = await verifySigV4(request, {
+      credentials: this.options.iamCredentials ?? [],
+      region: this.account.region,
+    });
+    if (!verdict.ok) {
+      this.logger.warn('IAM authorization refused', { api: this.options.name, reason: verdict.reason });
+      return { outcome: 'forbidden' };
+    }
+    const { accessKeyId: accessKey } = verdict;
     const { accountId } = this.account;
     return {
       outcome: 'iam',

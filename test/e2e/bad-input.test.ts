@@ -597,7 +597,7 @@ describe('after all that', () => {
     const order = await mallory.waitForOrder(placed.body.trackingId);
 
     expect(order.status).toBe('CONFIRMED');
-    const sandbox = new SandboxClient(target.sandboxUrl);
+    const sandbox = new SandboxClient(target.sandboxUrl, target.sandboxAuth);
     await expect
       .poll(async () => (await sandbox.mailFor(placed.body.trackingId)).body.messages.length, {
         timeout: 15_000,

@@ -1,5 +1,10 @@
 /** A small HTTP client for the public API and the sandbox, used by every e2e scenario. */
 import { randomUUID } from 'node:crypto';
+import {
+  type AuthenticatedInit,
+  authenticatedFetch,
+  type RequestAuthenticator,
+} from '#shared/request-auth.ts';
 
 export interface OrderBody {
   customer: { id: string; email: string; name?: string };
@@ -36,7 +41,10 @@ export function orderBody(overrides: Partial<OrderBody> = {}): OrderBody {
 }
 
 async function call<T>(url: string, init: RequestInit): Promise<HttpResult<T>> {
-  const response = await fetch(url, init);
+  return read<T>(await fetch(url, init));
+}
+
+async function read<T>(response: Response): Promise<HttpResult<T>> {
   const text = await response.text();
   let body: unknown = text;
   try {
@@ -112,27 +120,33 @@ export interface LedgerEntry {
   calls: number;
 }
 
-/** The sandbox provider's receiving side: where effects are counted. */
+/** The sandbox provider's receiving side: where effects are counted. Its API takes SigV4-signed calls only. */
 export class SandboxClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly auth: RequestAuthenticator,
+  ) {}
+
+  private async call<T>(path: string, init: AuthenticatedInit = {}): Promise<HttpResult<T>> {
+    return read<T>(await authenticatedFetch(this.auth, `${this.baseUrl}${path}`, init));
+  }
 
   charge(idempotencyKey: string) {
-    return call<LedgerEntry>(`${this.baseUrl}/v1/charges/${encodeURIComponent(idempotencyKey)}`, {});
+    return this.call<LedgerEntry>(`/v1/charges/${encodeURIComponent(idempotencyKey)}`);
   }
 
   mailFor(orderId: string) {
-    return call<{ messages: Array<{ id: string; to: string; subject: string; calls?: number }> }>(
-      `${this.baseUrl}/v1/mail?orderId=${encodeURIComponent(orderId)}`,
-      {},
+    return this.call<{ messages: Array<{ id: string; to: string; subject: string; calls?: number }> }>(
+      `/v1/mail?orderId=${encodeURIComponent(orderId)}`,
     );
   }
 
   ledger() {
-    return call<{ charges: number; refunds: number; mails: number }>(`${this.baseUrl}/v1/ledger`, {});
+    return this.call<{ charges: number; refunds: number; mails: number }>('/v1/ledger');
   }
 
   setFaults(faults: Record<string, unknown>) {
-    return call(`${this.baseUrl}/v1/faults`, {
+    return this.call('/v1/faults', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(faults),

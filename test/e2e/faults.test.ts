@@ -21,6 +21,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { InvocationFault, InvocationFaultRule } from '#local/engines/lambda/service.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
+import { localSandboxAuth } from '#local/runtime.ts';
 import { putStock } from '#local/seed.ts';
 import { compressVisibility, queueDepth } from '../../chaos/queues.ts';
 import type { SystemUnderTest } from '../../chaos/system.ts';
@@ -50,7 +51,7 @@ beforeAll(async () => {
     lambdaConcurrency: 8,
   });
   alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
-  sandbox = new SandboxClient(target.sandboxUrl);
+  sandbox = new SandboxClient(target.sandboxUrl, target.sandboxAuth);
   table = tableAccess(target);
 });
 
@@ -626,7 +627,7 @@ if (targetName() === 'local') {
         expect(
           orders.map((o) => o.status).every((status) => status === 'CONFIRMED' || status === 'CANCELLED'),
         ).toBe(true);
-        const provider = new SandboxClient(second.info.sandboxUrl);
+        const provider = new SandboxClient(second.info.sandboxUrl, localSandboxAuth());
         for (const order of orders) {
           const charge = await provider.charge(order.trackingId);
           // Money follows the outcome: a confirmed order keeps exactly its charge, a cancelled one keeps none.

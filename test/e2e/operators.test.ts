@@ -167,7 +167,7 @@ describe('operators on the local runtime', () => {
     runtimeFile = { ...runtime.info, clientEnvironment: runtime.clientEnvironment };
     ctx = contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile));
     alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
-    sandbox = new SandboxClient(target.sandboxUrl);
+    sandbox = new SandboxClient(target.sandboxUrl, target.sandboxAuth);
   });
 
   afterAll(async () => {

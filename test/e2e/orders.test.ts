@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putStock } from '#local/seed.ts';
 import { MAX_ORDER_UNITS } from '#shared/pricing.ts';
+import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { pointsOf, tableAccess } from './table.ts';
 import { startTarget, type Target } from './target.ts';
@@ -22,7 +23,7 @@ beforeAll(async () => {
   target = await startTarget();
   alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
   bob = new ApiClient(target.apiUrl, target.apiKeys.bob ?? '');
-  sandbox = new SandboxClient(target.sandboxUrl);
+  sandbox = new SandboxClient(target.sandboxUrl, target.sandboxAuth);
 });
 
 afterAll(async () => {
@@ -305,5 +306,16 @@ describe('bad input', () => {
     for (const key of [...cases.keys()].map((i) => `bad-input-${i}-${run}`).concat(`bad-input-big-${run}`)) {
       expect((await alice.placeOrder(orderBody(), key)).status, key).toBe(202);
     }
+  });
+});
+
+describe('sandbox access', () => {
+  it('refuses unsigned calls to the sandbox API (403) and serves the same calls signed', async () => {
+    const unsigned = new SandboxClient(target.sandboxUrl, NO_AUTHENTICATION);
+
+    expect((await unsigned.mailFor('any-order')).status).toBe(403);
+    expect((await unsigned.setFaults({})).status).toBe(403);
+    expect((await unsigned.ledger()).status).toBe(403);
+    expect((await sandbox.ledger()).status).toBe(200);
   });
 });

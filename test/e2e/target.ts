@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type BuzzerRuntime, startRuntime } from '#local/runtime.ts';
+import { type RequestAuthenticator, sigV4ForUrl } from '#shared/request-auth.ts';
 
 export type TargetName = 'local' | 'localstack' | 'aws';
 
@@ -12,6 +13,8 @@ export interface Target {
   name: TargetName;
   apiUrl: string;
   sandboxUrl: string;
+  /** Signs calls to the sandbox API (IAM-authorized): the runtime's credentials locally, the default chain deployed. */
+  sandboxAuth: RequestAuthenticator;
   /** API keys by client id. */
   apiKeys: Record<string, string>;
   /** The running local runtime, for fault injection; undefined on deployed targets. */
@@ -69,10 +72,12 @@ function deployedTarget(name: TargetName, clients: readonly string[]): Target {
         `\`npx buzzer keys create --client <id> --stack <stack>\` (the suite uses ${DEPLOYED_TARGET_CLIENTS.join(', ')})`,
     );
   }
+  const sandboxUrl = outputs.SandboxUrl.replace(/\/+$/, '');
   return {
     name,
     apiUrl: outputs.ApiUrl.replace(/\/+$/, ''),
-    sandboxUrl: outputs.SandboxUrl.replace(/\/+$/, ''),
+    sandboxUrl,
+    sandboxAuth: sigV4ForUrl(sandboxUrl),
     apiKeys,
     stop: async () => {},
   };
@@ -96,5 +101,13 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
   });
   const { apiUrl, sandboxUrl } = runtime.info;
   if (!apiUrl || !sandboxUrl) throw new Error('the synthesized stack has no ApiUrl/SandboxUrl outputs');
-  return { name, apiUrl, sandboxUrl, apiKeys: runtime.info.apiKeys, runtime, stop: () => runtime.stop() };
+  return {
+    name,
+    apiUrl,
+    sandboxUrl,
+    sandboxAuth: runtime.sandboxAuth,
+    apiKeys: runtime.info.apiKeys,
+    runtime,
+    stop: () => runtime.stop(),
+  };
 }

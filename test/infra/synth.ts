@@ -22,11 +22,11 @@ export interface SynthResult {
   nag: NagReport;
 }
 
-/** Synthesizes the stack the way `cdk synth` does, with the cdk-nag AwsSolutions pack, into a temp directory. */
+/** Synthesizes the stack the way `cdk synth` does, with the cdk-nag AwsSolutions pack, into a temp directory (with the sandbox unless `props` say otherwise). */
 export function synthBuzzer(props: BuzzerStackProps = {}): SynthResult {
   const outdir = mkdtempSync(path.join(tmpdir(), 'buzzer-synth-'));
   const app = new App({ outdir });
-  const stack = new BuzzerStack(app, 'Buzzer', props);
+  const stack = new BuzzerStack(app, 'Buzzer', { sandbox: true, ...props });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   app.synth();
   const template = Template.fromJSON(

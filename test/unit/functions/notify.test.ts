@@ -28,6 +28,10 @@ vi.hoisted(() => {
   process.env.TABLE_NAME = 'buzzer-test';
   process.env.MAIL_TRANSPORT = 'sink';
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  // The function's own credentials, which it signs its calls to the sandbox's IAM-authorized API with.
+  process.env.AWS_REGION = 'eu-west-1';
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDNOTIFY';
+  process.env.AWS_SECRET_ACCESS_KEY = 'notify-secret';
 });
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -109,7 +113,12 @@ describe('notify worker', () => {
     expect(sink.requests[0]).toMatchObject({
       method: 'POST',
       path: '/v1/mail',
-      headers: { 'idempotency-key': MESSAGE_ID },
+      headers: {
+        'idempotency-key': MESSAGE_ID,
+        authorization: expect.stringMatching(
+          /^AWS4-HMAC-SHA256 Credential=AKIDNOTIFY\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[^,]*host[^,]*, Signature=[0-9a-f]{64}$/,
+        ),
+      },
       body: { to: 'ada@example.com', subject: 'Your order is confirmed', orderId: ORDER_ID },
     });
     const text = mailText(0);

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PaymentClient } from '#shared/payment-client.ts';
+import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { httpStub } from './helpers.ts';
 
 const stub = await httpStub((request) =>
@@ -16,7 +17,7 @@ const charge = { idempotencyKey: 'o-1', orderId: 'o-1', amount: 100, currency: '
 
 describe('PaymentClient', () => {
   it('treats a malformed success answer as the provider being unavailable', async () => {
-    const client = new PaymentClient({ baseUrl: stub.url, timeoutMs: 1000 });
+    const client = new PaymentClient({ baseUrl: stub.url, timeoutMs: 1000, auth: NO_AUTHENTICATION });
 
     await expect(client.charge(charge)).rejects.toMatchObject({ name: 'PaymentProviderUnavailable' });
   });
@@ -26,7 +27,11 @@ describe('PaymentClient', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const client = new PaymentClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 1000 });
+    const client = new PaymentClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      timeoutMs: 1000,
+      auth: NO_AUTHENTICATION,
+    });
 
     await expect(client.charge(charge)).rejects.toMatchObject({
       name: 'PaymentProviderUnavailable',
@@ -35,7 +40,7 @@ describe('PaymentClient', () => {
   });
 
   it('parses a refund', async () => {
-    const client = new PaymentClient({ baseUrl: stub.url, timeoutMs: 1000 });
+    const client = new PaymentClient({ baseUrl: stub.url, timeoutMs: 1000, auth: NO_AUTHENTICATION });
 
     expect(await client.refund('refund-o-1', 'o-1')).toEqual({ status: 'refunded', id: 're_1' });
   });

@@ -17,6 +17,11 @@ vi.hoisted(() => {
   process.env.TABLE_NAME = 'buzzer-test';
   process.env.PAYMENT_TIMEOUT_MS = '200';
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  // The sandbox transport: SigV4 with the function's own credentials.
+  process.env.PAYMENT_PROVIDER_AUTH = 'sigv4';
+  process.env.AWS_REGION = 'eu-west-1';
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDSTEP';
+  process.env.AWS_SECRET_ACCESS_KEY = 'step-secret';
 });
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -75,7 +80,13 @@ describe('authorize-payment', () => {
     expect(provider.requests[0]).toMatchObject({
       method: 'POST',
       path: '/v1/charges',
-      headers: { 'idempotency-key': ORDER_ID, 'content-type': 'application/json' },
+      headers: {
+        'idempotency-key': ORDER_ID,
+        'content-type': 'application/json',
+        authorization: expect.stringMatching(
+          /^AWS4-HMAC-SHA256 Credential=AKIDSTEP\/\d{8}\/eu-west-1\/execute-api\/aws4_request, /,
+        ),
+      },
       body: { amount: 3448, currency: 'EUR', token: 'tok_ok', orderId: ORDER_ID },
     });
     const [marker, update] = updates();
