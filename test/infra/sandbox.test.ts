@@ -119,8 +119,8 @@ describe('with -c sandbox=true', () => {
     const byPolicy = Object.fromEntries(invokers.map((s) => [s.policy.replace(/Role.*$/, ''), routesOf(s)]));
 
     expect(byPolicy).toEqual({
-      SagaAuthorizePayment: ['POST/v1/charges', 'POST/v1/refunds'],
-      SagaVoidPayment: ['POST/v1/charges', 'POST/v1/refunds'],
+      SagaAuthorizePayment: ['POST/v1/charges', 'GET/v1/charges', 'POST/v1/refunds'],
+      SagaVoidPayment: ['POST/v1/charges', 'GET/v1/charges', 'POST/v1/refunds'],
       NotifierHandler: ['POST/v1/mail'],
     });
   });
