@@ -6,6 +6,7 @@
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { TableDeps } from '../dynamodb.ts';
+import { logger } from '../logger.ts';
 import {
   type CircuitPolicy,
   circuitState,
@@ -287,11 +288,57 @@ async function attempt(
   record: DeliveryRecord,
   now: Date,
 ): Promise<WebhookResponse> {
-  let target: Awaited<ReturnType<typeof assertPublicUrl>>;
+  return attemptDelivery(
+    deps,
+    {
+      url: endpoint.url,
+      deliveryId: record.deliveryId,
+      body: record.body,
+      secrets: activeSecrets(endpoint, now),
+    },
+    now,
+  );
+}
+
+export interface AttemptTarget {
+  url: string;
+  deliveryId: string;
+  /** The exact bytes to send and sign. */
+  body: string;
+  /** The active secrets in plain text, newest first. */
+  secrets: readonly string[];
+}
+
+/**
+ * One attempt under one deadline of `timeoutMs`: resolving the name, connecting, TLS and the answer all spend the
+ * same budget, so a tenant's name server that never answers costs one attempt's timeout, not the whole batch's.
+ */
+export async function attemptDelivery(
+  deps: Pick<DispatchDeps, 'send' | 'urlPolicy' | 'timeoutMs'>,
+  target: AttemptTarget,
+  now: Date,
+): Promise<WebhookResponse> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const signal = AbortSignal.timeout(deps.timeoutMs);
+  let checked: Awaited<ReturnType<typeof assertPublicUrl>>;
   try {
-    target = await assertPublicUrl(endpoint.url, deps.urlPolicy);
+    checked = await assertPublicUrl(target.url, { ...deps.urlPolicy, signal });
   } catch (error) {
     if (!(error instanceof UnsafeWebhookUrl)) throw error;
+    if (error.reason === 'resolution_timed_out') {
+      return {
+        result: { type: 'timeout' },
+        durationMs: elapsed(),
+        error: `no answer within ${deps.timeoutMs} ms (the host name did not resolve)`,
+      };
+    }
+    // The attempt log is shown to the client: it gets the message, our log gets what DNS answered.
+    logger.warn('webhook not sent: unsafe url', {
+      deliveryId: target.deliveryId,
+      reason: error.reason,
+      detail: error.detail,
+    });
     // Not sent. Retried like a network error: a name that resolves privately now may resolve publicly later.
     return {
       result: { type: 'network_error', code: `UNSAFE_URL_${error.reason.toUpperCase()}` },
@@ -299,19 +346,23 @@ async function attempt(
       error: `not sent: ${error.message}`,
     };
   }
+  const resolvedIn = elapsed();
   const signature = signPayload({
-    id: record.deliveryId,
+    id: target.deliveryId,
     timestamp: now,
-    body: record.body,
-    secrets: activeSecrets(endpoint, now),
+    body: target.body,
+    secrets: target.secrets,
   });
-  return deps.send({
-    url: target.url,
-    addresses: target.addresses,
+  const response = await deps.send({
+    url: checked.url,
+    addresses: checked.addresses,
     headers: { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...signature },
-    body: record.body,
+    body: target.body,
     timeoutMs: deps.timeoutMs,
+    signal,
   });
+  // Time spent resolving counts towards a slow answer too (circuit.ts): it held the slot just the same.
+  return { ...response, durationMs: response.durationMs + resolvedIn };
 }
 
 function summarize(response: WebhookResponse): AttemptSummary {

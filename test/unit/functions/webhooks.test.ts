@@ -24,6 +24,7 @@ vi.mock('node:dns/promises', () => ({
 }));
 
 const { handler: createHandler } = await import('#functions/api/create-webhook.ts');
+const { logger } = await import('#shared/logger.ts');
 const { handler: listHandler } = await import('#functions/api/list-webhooks.ts');
 const { handler: deleteHandler } = await import('#functions/api/delete-webhook.ts');
 
@@ -98,7 +99,7 @@ describe('POST /webhooks', () => {
       'a name resolving to a private IP',
       { url: 'https://sneaky.example.com/x', events: ['OrderConfirmed'] },
       'url',
-      /10\.0\.0\.5/,
+      /^url resolves to a non-public address$/,
     ],
     [
       'an unresolvable name',
@@ -138,6 +139,21 @@ describe('POST /webhooks', () => {
     const { error } = parseBody(result) as { error: { details: unknown[] } };
     expect(error.details).toContainEqual({ path, message: expect.stringMatching(message) });
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('does not tell the client which private address its name resolves to; the log keeps it', async () => {
+    const warn = vi.spyOn(logger, 'warn');
+
+    const result = await create({ url: 'https://sneaky.example.com/x', events: ['OrderConfirmed'] });
+
+    expect(result.statusCode).toBe(400);
+    expect(result.body).toContain('url resolves to a non-public address');
+    expect(result.body).not.toContain('10.0.0.5');
+    expect(warn).toHaveBeenCalledWith(
+      'webhook url refused',
+      expect.objectContaining({ reason: 'private_address', detail: expect.stringContaining('10.0.0.5') }),
+    );
+    warn.mockRestore();
   });
 
   it('answers 409 once the client has 10 endpoints', async () => {
