@@ -1,3 +1,4 @@
+import { KMSClient } from '@aws-sdk/client-kms';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
@@ -12,16 +13,22 @@ import {
 import { logger } from '#shared/logger.ts';
 import { createWebhook, WebhookLimitReached } from '#shared/webhooks/endpoints.ts';
 import { webhookRegistrationSchema } from '#shared/webhooks/registration.ts';
-import { allowLoopbackHttpFromEnv } from '#shared/webhooks/settings.ts';
+import { KmsSecretBox } from '#shared/webhooks/secret-box.ts';
+import { allowLoopbackHttpFromEnv, secretsKeyIdFromEnv } from '#shared/webhooks/settings.ts';
 import * as z from '#shared/zod.ts';
 
 const config = loadConfig(
   z.object({
     TABLE_NAME: requiredString('TABLE_NAME'),
     WEBHOOK_ALLOW_LOOPBACK_HTTP: allowLoopbackHttpFromEnv,
+    WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv,
   }),
 );
-const deps = { doc: documentClient, tableName: config.TABLE_NAME };
+const deps = {
+  doc: documentClient,
+  tableName: config.TABLE_NAME,
+  secretBox: new KmsSecretBox(new KMSClient({}), config.WEBHOOK_SECRETS_KEY_ID),
+};
 const registrationSchema = webhookRegistrationSchema({
   allowLoopbackHttp: config.WEBHOOK_ALLOW_LOOPBACK_HTTP,
 });

@@ -78,12 +78,17 @@ export class Api extends Construct {
     route('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'api/get-order.ts', [
       'dynamodb:GetItem',
     ]);
+    // The endpoint and the client's quota counter are written in one transaction; Query counts the endpoints of a
+    // client that has no counter yet.
     route('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'api/create-webhook.ts', [
       'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
     ]);
     route('ListWebhooks', apigwv2.HttpMethod.GET, '/webhooks', 'api/list-webhooks.ts', ['dynamodb:Query']);
     route('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'api/delete-webhook.ts', [
       'dynamodb:DeleteItem',
+      'dynamodb:UpdateItem',
     ]);
     route(
       'RotateWebhookSecret',

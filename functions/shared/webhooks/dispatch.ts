@@ -32,9 +32,11 @@ import {
   markEndpointFailing,
   markEndpointHealthy,
   markEndpointSlow,
+  migrateLegacySecrets,
 } from './lifecycle.ts';
 import { type DeliveryMessage, type DeliveryQueue, enqueueDelivery } from './messages.ts';
 import { classifyAttempt, decideNext, endpointFailingTooLong, type RetryDecision } from './retry.ts';
+import type { SecretBox } from './secret-box.ts';
 import type { SendWebhook, WebhookResponse } from './sender.ts';
 import { signPayload } from './signing.ts';
 import { type AssertPublicUrlOptions, assertPublicUrl, UnsafeWebhookUrl } from './ssrf.ts';
@@ -47,6 +49,8 @@ const MAX_ERROR_LENGTH = 300;
 const PROBE_MARGIN_MS = 5_000;
 
 export interface DispatchDeps extends TableDeps {
+  /** Opens the endpoints' sealed secrets (and seals legacy plaintext ones). */
+  secretBox: SecretBox;
   queue: DeliveryQueue;
   /** Where deliveries that used up their attempts are parked (the delivery queue's DLQ). */
   deadLetterQueueUrl: string;
@@ -288,16 +292,35 @@ async function attempt(
   record: DeliveryRecord,
   now: Date,
 ): Promise<WebhookResponse> {
+  // Opened before the attempt's deadline starts: KMS is ours, the deadline is the receiver's.
+  const secrets = await signingSecrets(deps, endpoint, now);
   return attemptDelivery(
     deps,
-    {
-      url: endpoint.url,
-      deliveryId: record.deliveryId,
-      body: record.body,
-      secrets: activeSecrets(endpoint, now),
-    },
+    { url: endpoint.url, deliveryId: record.deliveryId, body: record.body, secrets },
     now,
   );
+}
+
+/**
+ * The active secrets in plain text. Sealed ones are opened with the endpoint's own encryption context; plaintext ones
+ * (an endpoint from before sealing) are used once more and sealed now, so the table stops holding them. A failed
+ * migration does not fail the delivery: the next one tries again.
+ */
+async function signingSecrets(deps: DispatchDeps, endpoint: EndpointRecord, now: Date): Promise<string[]> {
+  const owner = { clientId: endpoint.clientId, webhookId: endpoint.webhookId };
+  if (endpoint.sealedSecrets) {
+    const sealed = activeSecrets(endpoint.sealedSecrets, endpoint.previousSecretExpiresAt, now);
+    return Promise.all(sealed.map((secret) => deps.secretBox.open(secret, owner)));
+  }
+  try {
+    await migrateLegacySecrets(deps, endpoint);
+  } catch (error) {
+    logger.warn('sealing plaintext webhook secrets failed; the next delivery tries again', {
+      webhookId: endpoint.webhookId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+  return activeSecrets(endpoint.secrets ?? [], endpoint.previousSecretExpiresAt, now);
 }
 
 export interface AttemptTarget {
