@@ -1,6 +1,7 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
+import { ConcurrentModification } from '#shared/errors.ts';
 import {
   ApiError,
   apiHandler,
@@ -46,6 +47,12 @@ export const handler = apiHandler(async (event) => {
     return jsonResponse(201, created, { location: `/webhooks/${created.id}` });
   } catch (error) {
     if (error instanceof WebhookLimitReached) throw new ApiError(409, 'webhook_limit_reached', error.message);
+    if (error instanceof ConcurrentModification) {
+      // Many registrations of one client at once kept conflicting on its quota: nothing was stored, try again.
+      throw new ApiError(503, 'try_again', 'too many concurrent registrations; try again', undefined, {
+        'retry-after': '1',
+      });
+    }
     throw error;
   }
 });
