@@ -25,6 +25,7 @@ import {
 import { type TargetDeps, TargetDispatcher } from './engines/eventbridge/targets.ts';
 import { startGateway } from './engines/gateway.ts';
 import { collectHttpApis, type RunningHttpApi, startHttpApi } from './engines/http-api.ts';
+import { createKmsService, KMS_TARGET, KmsEngine } from './engines/kms.ts';
 import { LambdaService } from './engines/lambda/service.ts';
 import type { RequestMeter } from './engines/metering.ts';
 import { freePort, LOOPBACK } from './engines/ports.ts';
@@ -64,7 +65,10 @@ export interface RuntimeOptions {
   stackName?: string;
   /** Port of the first HTTP API (the client API); further APIs take the next ports. 0 = free ports. @default 3000 */
   apiPort?: number;
-  /** Keep DynamoDB tables and Step Functions executions in this directory across restarts. */
+  /**
+   * Keep DynamoDB tables, Step Functions executions and the local KMS master key (`kms/master.key`, mode 0600: data
+   * sealed under it, such as webhook secrets, opens again after a restart) in this directory across restarts.
+   */
   persistDir?: string;
   logger?: RuntimeLogger;
   /** Print the functions' own log lines. @default true */
@@ -235,13 +239,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
     logger.debug(formatClassification(classification));
 
     // Engines with their own servers start together: DynamoDB Local's JVM dominates start-up.
-    const [dynamo, sqsEngine, gateway] = await Promise.all([
+    const [dynamo, sqsEngine, gateway, kms] = await Promise.all([
       startDynamoDbLocal({
         logger,
         persistDir: options.persistDir ? path.resolve(options.persistDir, 'dynamodb') : undefined,
       }),
       startSqs({ logger, region: account.region, accountId: account.accountId }),
       startGateway({ logger }),
+      KmsEngine.start({
+        persistDir: options.persistDir ? path.resolve(options.persistDir, 'kms') : undefined,
+      }),
     ]);
     stoppables.push({ name: 'DynamoDB Local', stop: () => dynamo.stop() });
     stoppables.push({ name: 'SQS', stop: () => sqsEngine.stop() });
@@ -270,6 +277,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       AWS_ENDPOINT_URL_SQS: via.sqs,
       AWS_ENDPOINT_URL_EVENTBRIDGE: via.gateway,
       AWS_ENDPOINT_URL_SFN: via.gateway,
+      AWS_ENDPOINT_URL_KMS: via.gateway,
     };
     const functionEnvironment: Record<string, string> = {
       ...clientEnvironment,
@@ -336,6 +344,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
     targetDeps.stepFunctions = stepFunctions;
     gateway.registerService(EVENTBRIDGE_TARGET, createEventBridgeService(events));
     gateway.registerService(STEP_FUNCTIONS_TARGET, createStepFunctionsService(stepFunctions));
+    gateway.registerService(KMS_TARGET, createKmsService(kms));
 
     const names = new LocalNames(template, account, endpoints);
     const resolver = new TemplateResolver(template, account, names);
@@ -379,6 +388,17 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
           const local = { logicalId, name, url: queue.queueUrl, arn: queue.queueArn };
           queuesByArn.set(queue.queueArn, local);
           info.queues[logicalId] = local;
+          break;
+        }
+        case 'AWS::KMS::Key':
+          kms.registerKey({
+            keyId: names.ref(logicalId, resource),
+            arn: String(names.getAtt(logicalId, resource, 'Arn')),
+          });
+          break;
+        case 'AWS::KMS::Alias': {
+          const p = props();
+          kms.registerAlias(String(p.AliasName), String(p.TargetKeyId));
           break;
         }
         case 'AWS::Events::EventBus':

@@ -1,5 +1,7 @@
+import { KMSClient } from '@aws-sdk/client-kms';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
+import { ConcurrentModification } from '#shared/errors.ts';
 import {
   ApiError,
   apiHandler,
@@ -12,16 +14,22 @@ import {
 import { logger } from '#shared/logger.ts';
 import { createWebhook, WebhookLimitReached } from '#shared/webhooks/endpoints.ts';
 import { webhookRegistrationSchema } from '#shared/webhooks/registration.ts';
-import { allowLoopbackHttpFromEnv } from '#shared/webhooks/settings.ts';
+import { KmsSecretBox } from '#shared/webhooks/secret-box.ts';
+import { allowLoopbackHttpFromEnv, secretsKeyIdFromEnv } from '#shared/webhooks/settings.ts';
 import * as z from '#shared/zod.ts';
 
 const config = loadConfig(
   z.object({
     TABLE_NAME: requiredString('TABLE_NAME'),
     WEBHOOK_ALLOW_LOOPBACK_HTTP: allowLoopbackHttpFromEnv,
+    WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv,
   }),
 );
-const deps = { doc: documentClient, tableName: config.TABLE_NAME };
+const deps = {
+  doc: documentClient,
+  tableName: config.TABLE_NAME,
+  secretBox: new KmsSecretBox(new KMSClient({}), config.WEBHOOK_SECRETS_KEY_ID),
+};
 const registrationSchema = webhookRegistrationSchema({
   allowLoopbackHttp: config.WEBHOOK_ALLOW_LOOPBACK_HTTP,
 });
@@ -39,6 +47,12 @@ export const handler = apiHandler(async (event) => {
     return jsonResponse(201, created, { location: `/webhooks/${created.id}` });
   } catch (error) {
     if (error instanceof WebhookLimitReached) throw new ApiError(409, 'webhook_limit_reached', error.message);
+    if (error instanceof ConcurrentModification) {
+      // Many registrations of one client at once kept conflicting on its quota: nothing was stored, try again.
+      throw new ApiError(503, 'try_again', 'too many concurrent registrations; try again', undefined, {
+        'retry-after': '1',
+      });
+    }
     throw error;
   }
 });

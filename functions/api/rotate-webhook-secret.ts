@@ -1,3 +1,4 @@
+import { KMSClient } from '@aws-sdk/client-kms';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
@@ -16,10 +17,18 @@ import {
   MAX_SECRET_GRACE_SECONDS,
   rotateSecret,
 } from '#shared/webhooks/lifecycle.ts';
+import { KmsSecretBox } from '#shared/webhooks/secret-box.ts';
+import { secretsKeyIdFromEnv } from '#shared/webhooks/settings.ts';
 import * as z from '#shared/zod.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
-const deps = { doc: documentClient, tableName: config.TABLE_NAME };
+const config = loadConfig(
+  z.object({ TABLE_NAME: requiredString('TABLE_NAME'), WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv }),
+);
+const deps = {
+  doc: documentClient,
+  tableName: config.TABLE_NAME,
+  secretBox: new KmsSecretBox(new KMSClient({}), config.WEBHOOK_SECRETS_KEY_ID),
+};
 
 const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' }) });
 const bodySchema = z.strictObject({

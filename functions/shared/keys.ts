@@ -52,4 +52,6 @@ export const keys = {
     pk: clientPartition(clientId),
     sk: `WEBHOOK#${webhookId}`,
   }),
+  /** How many endpoints the client has (`webhookCount`): the quota, kept in step with the endpoints by transactions. */
+  webhookQuota: (clientId: string): ItemKey => ({ pk: clientPartition(clientId), sk: 'WEBHOOKQUOTA' }),
 };

@@ -1,3 +1,4 @@
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
@@ -7,11 +8,13 @@ import { sqsBatchHandler } from '#shared/sqs.ts';
 import { DEFAULT_CIRCUIT_POLICY } from '#shared/webhooks/circuit.ts';
 import { dispatchDelivery } from '#shared/webhooks/dispatch.ts';
 import { deliveryMessageSchema } from '#shared/webhooks/messages.ts';
+import { KmsSecretBox } from '#shared/webhooks/secret-box.ts';
 import { sendWebhook } from '#shared/webhooks/sender.ts';
 import {
   allowLoopbackHttpFromEnv,
   DEFAULT_DELIVERY_TIMEOUT_MS,
   retryScheduleFromEnv,
+  secretsKeyIdFromEnv,
 } from '#shared/webhooks/settings.ts';
 import * as z from '#shared/zod.ts';
 
@@ -23,6 +26,7 @@ const config = loadConfig(
     WEBHOOK_RETRY_SCHEDULE_SECONDS: retryScheduleFromEnv,
     WEBHOOK_TIMEOUT_MS: positiveIntFromEnv('WEBHOOK_TIMEOUT_MS', DEFAULT_DELIVERY_TIMEOUT_MS),
     WEBHOOK_ALLOW_LOOPBACK_HTTP: allowLoopbackHttpFromEnv,
+    WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv,
     WEBHOOK_CIRCUIT_FAILURE_THRESHOLD: positiveIntFromEnv(
       'WEBHOOK_CIRCUIT_FAILURE_THRESHOLD',
       DEFAULT_CIRCUIT_POLICY.failureThreshold,
@@ -37,6 +41,7 @@ const config = loadConfig(
 const deps = {
   doc: documentClient,
   tableName: config.TABLE_NAME,
+  secretBox: new KmsSecretBox(new KMSClient({}), config.WEBHOOK_SECRETS_KEY_ID),
   queue: { sqs: new SQSClient({}), queueUrl: config.DELIVERY_QUEUE_URL },
   deadLetterQueueUrl: config.DELIVERY_DLQ_URL,
   send: sendWebhook,

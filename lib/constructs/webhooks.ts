@@ -1,10 +1,13 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { SECRET_PURPOSE } from '../../functions/shared/webhooks/secret-box.ts';
 import type { Api } from './api.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 import { QueueWorker } from './queue-worker.ts';
@@ -24,6 +27,11 @@ export interface WebhooksProps {
   readonly maxConcurrency?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the key sealing the webhook secrets when the stack is deleted. Deleting it makes every stored
+   * secret unreadable, so it follows the table. @default RemovalPolicy.RETAIN
+   */
+  readonly secretsKeyRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -43,6 +51,8 @@ export class Webhooks extends Construct {
   public readonly deliveryQueue: DeadLetteredQueue;
   public readonly dispatcher: BuzzerFunction;
   public readonly enableRoute: BuzzerFunction;
+  /** Seals the endpoints' signing secrets (functions/shared/webhooks/secret-box.ts). */
+  public readonly secretsKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: WebhooksProps) {
     super(scope, id);
@@ -96,6 +106,21 @@ export class Webhooks extends Construct {
       }),
     );
 
+    this.secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: 'Buzzer: envelope encryption of webhook signing secrets',
+      enableKeyRotation: true,
+      removalPolicy: props.secretsKeyRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Registration and rotation seal new secrets; the dispatcher opens them, and seals the plaintext secrets of an
+    // endpoint registered before sealing (migrate on read). Nobody else gets either action on this key.
+    const sealers = [props.api.handlers.CreateWebhook, props.api.handlers.RotateWebhookSecret];
+    for (const fn of sealers) {
+      if (!fn)
+        throw new Error('Webhooks: the Api must have its CreateWebhook and RotateWebhookSecret routes');
+      this.grantSecretsKey(fn, 'kms:GenerateDataKey');
+    }
+    this.grantSecretsKey(this.dispatcher, 'kms:Decrypt', 'kms:GenerateDataKey');
+
     this.enableRoute = props.api.addRoute(
       'EnableWebhook',
       apigwv2.HttpMethod.POST,
@@ -104,5 +129,23 @@ export class Webhooks extends Construct {
       { DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl },
     );
     this.deliveryQueue.queue.grantSendMessages(this.enableRoute.role);
+  }
+
+  /**
+   * Lets `fn` use the secrets key for `actions`, only with the webhook-secret encryption context (so the grant cannot
+   * be used to encrypt or decrypt anything else under this key), and tells it the key (`WEBHOOK_SECRETS_KEY_ID`).
+   */
+  private grantSecretsKey(fn: BuzzerFunction, ...actions: string[]): void {
+    fn.function.addEnvironment('WEBHOOK_SECRETS_KEY_ID', this.secretsKey.keyArn);
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions,
+        resources: [this.secretsKey.keyArn],
+        conditions: {
+          StringEquals: { 'kms:EncryptionContext:purpose': SECRET_PURPOSE },
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'clientId', 'webhookId'] },
+        },
+      }),
+    );
   }
 }

@@ -57,6 +57,12 @@ export const RESOURCE_SUPPORT: readonly ResourceSupport[] = [
   { type: 'AWS::ApiGatewayV2::Authorizer', level: 'supported', note: HTTP_API },
   { type: 'AWS::ApiGatewayV2::Stage', level: 'supported', note: HTTP_API },
   { type: 'AWS::Scheduler::Schedule', level: 'supported', note: 'runtime scheduler invoking the target' },
+  {
+    type: 'AWS::KMS::Key',
+    level: 'supported',
+    note: "runtime KMS (GenerateDataKey, Encrypt, Decrypt with encryption context) under the runtime's own master key; other services' encryption at rest is not emulated",
+  },
+  { type: 'AWS::KMS::Alias', level: 'supported', note: 'resolves to its key in the runtime KMS' },
 
   { type: 'AWS::SQS::QueuePolicy', level: 'ignored', note: NO_IAM },
   { type: 'AWS::IAM::Role', level: 'ignored', note: NO_IAM },
@@ -99,8 +105,6 @@ export const RESOURCE_SUPPORT: readonly ResourceSupport[] = [
     level: 'ignored',
     note: 'only a namespace; schedules run without it',
   },
-  { type: 'AWS::KMS::Key', level: 'ignored', note: 'local data is not encrypted at rest' },
-  { type: 'AWS::KMS::Alias', level: 'ignored', note: 'local data is not encrypted at rest' },
   { type: 'AWS::CDK::Metadata', level: 'ignored', note: 'CDK usage analytics; no behaviour' },
 ];
 

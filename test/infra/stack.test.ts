@@ -168,6 +168,66 @@ describe('API keys', () => {
   });
 });
 
+describe('webhook secrets key', () => {
+  const kmsStatements = () =>
+    ofType('AWS::IAM::Policy').flatMap(([id, p]) =>
+      ((p.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement ?? [])
+        .filter((s) => [s.Action].flat().some((a) => String(a).startsWith('kms:')))
+        .map((s): Record<string, unknown> & { id: string; actions: string[] } => ({
+          ...s,
+          id,
+          actions: [s.Action].flat() as string[],
+        })),
+    );
+
+  it('is a KMS key with automatic rotation', () => {
+    const keys = ofType('AWS::KMS::Key').filter(([id]) => id.startsWith('WebhooksSecretsKey'));
+    expect(keys).toHaveLength(1);
+    expect(keys[0]?.[1].Properties.EnableKeyRotation).toBe(true);
+  });
+
+  it('lets registration and rotation seal, and only the dispatcher open, bound to the webhook-secret context', () => {
+    const [keyId] = ofType('AWS::KMS::Key').find(([id]) => id.startsWith('WebhooksSecretsKey')) ?? [];
+    const statements = kmsStatements();
+    const holders = (action: string) =>
+      statements
+        .filter((s) => s.actions.includes(action))
+        .map((s) => s.id)
+        .sort();
+
+    expect(holders('kms:Decrypt')).toEqual([expect.stringMatching(/^WebhooksDispatcher/)]);
+    expect(holders('kms:GenerateDataKey')).toEqual([
+      expect.stringMatching(/^ApiCreateWebhook/),
+      expect.stringMatching(/^ApiRotateWebhookSecret/),
+      expect.stringMatching(/^WebhooksDispatcher/),
+    ]);
+    for (const s of statements) {
+      expect(refId(s.Resource), s.id).toBe(keyId);
+      expect(s.Condition, s.id).toEqual({
+        StringEquals: { 'kms:EncryptionContext:purpose': 'buzzer-webhook-signing-secret' },
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'clientId', 'webhookId'] },
+      });
+    }
+  });
+
+  it('tells exactly those functions the key', () => {
+    const withKey = ofType('AWS::Lambda::Function')
+      .filter(([, f]) => {
+        const variables = (f.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)
+          ?.Variables;
+        return variables?.WEBHOOK_SECRETS_KEY_ID !== undefined;
+      })
+      .map(([id]) => id)
+      .sort();
+
+    expect(withKey).toEqual([
+      expect.stringMatching(/^ApiCreateWebhook/),
+      expect.stringMatching(/^ApiRotateWebhookSecret/),
+      expect.stringMatching(/^WebhooksDispatcher/),
+    ]);
+  });
+});
+
 describe('saga', () => {
   const definition = (): Record<string, unknown> => {
     const sm = ofType('AWS::StepFunctions::StateMachine')[0]?.[1];

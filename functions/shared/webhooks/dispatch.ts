@@ -6,6 +6,7 @@
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { TableDeps } from '../dynamodb.ts';
+import { logger } from '../logger.ts';
 import {
   type CircuitPolicy,
   circuitState,
@@ -31,9 +32,11 @@ import {
   markEndpointFailing,
   markEndpointHealthy,
   markEndpointSlow,
+  migrateLegacySecrets,
 } from './lifecycle.ts';
 import { type DeliveryMessage, type DeliveryQueue, enqueueDelivery } from './messages.ts';
 import { classifyAttempt, decideNext, endpointFailingTooLong, type RetryDecision } from './retry.ts';
+import type { SecretBox } from './secret-box.ts';
 import type { SendWebhook, WebhookResponse } from './sender.ts';
 import { signPayload } from './signing.ts';
 import { type AssertPublicUrlOptions, assertPublicUrl, UnsafeWebhookUrl } from './ssrf.ts';
@@ -46,6 +49,8 @@ const MAX_ERROR_LENGTH = 300;
 const PROBE_MARGIN_MS = 5_000;
 
 export interface DispatchDeps extends TableDeps {
+  /** Opens the endpoints' sealed secrets (and seals legacy plaintext ones). */
+  secretBox: SecretBox;
   queue: DeliveryQueue;
   /** Where deliveries that used up their attempts are parked (the delivery queue's DLQ). */
   deadLetterQueueUrl: string;
@@ -287,11 +292,76 @@ async function attempt(
   record: DeliveryRecord,
   now: Date,
 ): Promise<WebhookResponse> {
-  let target: Awaited<ReturnType<typeof assertPublicUrl>>;
+  // Opened before the attempt's deadline starts: KMS is ours, the deadline is the receiver's.
+  const secrets = await signingSecrets(deps, endpoint, now);
+  return attemptDelivery(
+    deps,
+    { url: endpoint.url, deliveryId: record.deliveryId, body: record.body, secrets },
+    now,
+  );
+}
+
+/**
+ * The active secrets in plain text. Sealed ones are opened with the endpoint's own encryption context; plaintext ones
+ * (an endpoint from before sealing) are used once more and sealed now, so the table stops holding them. A failed
+ * migration does not fail the delivery: the next one tries again.
+ */
+async function signingSecrets(deps: DispatchDeps, endpoint: EndpointRecord, now: Date): Promise<string[]> {
+  const owner = { clientId: endpoint.clientId, webhookId: endpoint.webhookId };
+  if (endpoint.sealedSecrets) {
+    const sealed = activeSecrets(endpoint.sealedSecrets, endpoint.previousSecretExpiresAt, now);
+    return Promise.all(sealed.map((secret) => deps.secretBox.open(secret, owner)));
+  }
   try {
-    target = await assertPublicUrl(endpoint.url, deps.urlPolicy);
+    await migrateLegacySecrets(deps, endpoint);
+  } catch (error) {
+    logger.warn('sealing plaintext webhook secrets failed; the next delivery tries again', {
+      webhookId: endpoint.webhookId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+  return activeSecrets(endpoint.secrets ?? [], endpoint.previousSecretExpiresAt, now);
+}
+
+export interface AttemptTarget {
+  url: string;
+  deliveryId: string;
+  /** The exact bytes to send and sign. */
+  body: string;
+  /** The active secrets in plain text, newest first. */
+  secrets: readonly string[];
+}
+
+/**
+ * One attempt under one deadline of `timeoutMs`: resolving the name, connecting, TLS and the answer all spend the
+ * same budget, so a tenant's name server that never answers costs one attempt's timeout, not the whole batch's.
+ */
+export async function attemptDelivery(
+  deps: Pick<DispatchDeps, 'send' | 'urlPolicy' | 'timeoutMs'>,
+  target: AttemptTarget,
+  now: Date,
+): Promise<WebhookResponse> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const signal = AbortSignal.timeout(deps.timeoutMs);
+  let checked: Awaited<ReturnType<typeof assertPublicUrl>>;
+  try {
+    checked = await assertPublicUrl(target.url, { ...deps.urlPolicy, signal });
   } catch (error) {
     if (!(error instanceof UnsafeWebhookUrl)) throw error;
+    if (error.reason === 'resolution_timed_out') {
+      return {
+        result: { type: 'timeout' },
+        durationMs: elapsed(),
+        error: `no answer within ${deps.timeoutMs} ms (the host name did not resolve)`,
+      };
+    }
+    // The attempt log is shown to the client: it gets the message, our log gets what DNS answered.
+    logger.warn('webhook not sent: unsafe url', {
+      deliveryId: target.deliveryId,
+      reason: error.reason,
+      detail: error.detail,
+    });
     // Not sent. Retried like a network error: a name that resolves privately now may resolve publicly later.
     return {
       result: { type: 'network_error', code: `UNSAFE_URL_${error.reason.toUpperCase()}` },
@@ -299,19 +369,23 @@ async function attempt(
       error: `not sent: ${error.message}`,
     };
   }
+  const resolvedIn = elapsed();
   const signature = signPayload({
-    id: record.deliveryId,
+    id: target.deliveryId,
     timestamp: now,
-    body: record.body,
-    secrets: activeSecrets(endpoint, now),
+    body: target.body,
+    secrets: target.secrets,
   });
-  return deps.send({
-    url: target.url,
-    addresses: target.addresses,
+  const response = await deps.send({
+    url: checked.url,
+    addresses: checked.addresses,
     headers: { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...signature },
-    body: record.body,
+    body: target.body,
     timeoutMs: deps.timeoutMs,
+    signal,
   });
+  // Time spent resolving counts towards a slow answer too (circuit.ts): it held the slot just the same.
+  return { ...response, durationMs: response.durationMs + resolvedIn };
 }
 
 function summarize(response: WebhookResponse): AttemptSummary {

@@ -9,7 +9,7 @@ import { conditionHeld, isConditionalCheckFailed, type TableDeps } from '../dyna
 import { ConcurrentModification } from '../errors.ts';
 import { keys } from '../keys.ts';
 import { type CircuitPolicy, openUntil } from './circuit.ts';
-import { type EndpointRecord, getEndpoint, WebhookNotFound } from './endpoints.ts';
+import { type EndpointDeps, type EndpointRecord, getEndpoint, WebhookNotFound } from './endpoints.ts';
 import { generateSecret } from './signing.ts';
 
 /** How long the previous secret keeps signing after a rotation unless the client asks otherwise. */
@@ -17,15 +17,15 @@ export const DEFAULT_SECRET_GRACE_SECONDS = 24 * 60 * 60;
 /** Receivers should not need more than a week to roll a secret out. */
 export const MAX_SECRET_GRACE_SECONDS = 7 * 24 * 60 * 60;
 
-/** The secrets a delivery made at `now` is signed with, newest first. */
-export function activeSecrets(
-  endpoint: Pick<EndpointRecord, 'secrets' | 'previousSecretExpiresAt'>,
+/** The secrets a delivery made at `now` is signed with, newest first (sealed or, for a legacy item, not). */
+export function activeSecrets<T>(
+  secrets: readonly T[],
+  previousSecretExpiresAt: string | undefined,
   now: Date,
-): string[] {
-  const [current, ...previous] = endpoint.secrets;
+): T[] {
+  const [current, ...previous] = secrets;
   const previousActive =
-    endpoint.previousSecretExpiresAt !== undefined &&
-    Date.parse(endpoint.previousSecretExpiresAt) > now.getTime();
+    previousSecretExpiresAt !== undefined && Date.parse(previousSecretExpiresAt) > now.getTime();
   return current === undefined ? [] : previousActive ? [current, ...previous] : [current];
 }
 
@@ -39,22 +39,32 @@ export interface RotatedSecret {
 /**
  * A new current secret; the one it replaces keeps signing for `graceSeconds` so receivers can switch without
  * rejecting deliveries. Only one previous secret is kept: rotating again ends the earlier grace period, which is what
- * a client rotating because of a leak wants. Optimistic: retried when a concurrent rotation wins.
+ * a client rotating because of a leak wants. The previous secret moves over still sealed (this function may seal but
+ * never open); an endpoint from before sealing has its plaintext current secret sealed here, and its plaintext
+ * attribute removed. Optimistic: retried when a concurrent rotation wins.
  */
 export async function rotateSecret(
-  deps: TableDeps,
+  deps: EndpointDeps,
   clientId: string,
   webhookId: string,
   graceSeconds: number,
   now = new Date(),
 ): Promise<RotatedSecret> {
+  const owner = { clientId, webhookId };
+  const secret = generateSecret();
+  const sealed = await deps.secretBox.seal(secret, owner);
+  const expiresAt = graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null;
   for (let attempt = 0; attempt < 3; attempt++) {
     const endpoint = await getEndpoint(deps, clientId, webhookId);
     if (!endpoint) throw new WebhookNotFound(webhookId);
-    const [current] = endpoint.secrets;
-    const secret = generateSecret();
-    const expiresAt = graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null;
-    const secrets = expiresAt === null || current === undefined ? [secret] : [secret, current];
+    const seen = currentSecretCondition(endpoint);
+    const [legacyCurrent] = endpoint.secrets ?? [];
+    const current =
+      endpoint.sealedSecrets?.[0] ??
+      (legacyCurrent === undefined || expiresAt === null
+        ? undefined
+        : await deps.secretBox.seal(legacyCurrent, owner));
+    const secrets = expiresAt === null || current === undefined ? [sealed] : [sealed, current];
     const rotated = await conditionHeld(
       deps.doc.send(
         new UpdateCommand({
@@ -62,13 +72,14 @@ export async function rotateSecret(
           Key: keys.webhook(clientId, webhookId),
           UpdateExpression:
             expiresAt === null
-              ? 'SET secrets = :secrets, rotatedAt = :now REMOVE previousSecretExpiresAt'
-              : 'SET secrets = :secrets, rotatedAt = :now, previousSecretExpiresAt = :expiresAt',
-          ConditionExpression: 'attribute_exists(pk) AND secrets[0] = :current',
+              ? 'SET sealedSecrets = :secrets, rotatedAt = :now REMOVE previousSecretExpiresAt, secrets'
+              : 'SET sealedSecrets = :secrets, rotatedAt = :now, previousSecretExpiresAt = :expiresAt REMOVE secrets',
+          ConditionExpression: seen.expression,
+          ...(seen.names ? { ExpressionAttributeNames: seen.names } : {}),
           ExpressionAttributeValues: {
             ':secrets': secrets,
             ':now': now.toISOString(),
-            ':current': current,
+            ':current': seen.value,
             ...(expiresAt === null ? {} : { ':expiresAt': expiresAt }),
           },
         }),
@@ -78,6 +89,49 @@ export async function rotateSecret(
   }
   throw new ConcurrentModification(
     `webhook ${webhookId}: the secret changed during three rotations in a row`,
+  );
+}
+
+/** "The current secret is still the one read": a sealed secret is recognised by its IV, random per seal. */
+function currentSecretCondition(endpoint: EndpointRecord): {
+  expression: string;
+  names?: Record<string, string>;
+  value: string | undefined;
+} {
+  const sealed = endpoint.sealedSecrets?.[0];
+  if (sealed) {
+    return {
+      expression: 'attribute_exists(pk) AND sealedSecrets[0].#iv = :current',
+      names: { '#iv': 'iv' },
+      value: sealed.iv,
+    };
+  }
+  return {
+    expression: 'attribute_exists(pk) AND attribute_not_exists(sealedSecrets) AND secrets[0] = :current',
+    value: endpoint.secrets?.[0],
+  };
+}
+
+/**
+ * Seals the plaintext secrets of an endpoint registered before sealing (migrate on read: the dispatcher calls it on
+ * the first delivery it signs with them) and removes the plaintext. False when someone else sealed them first (a
+ * concurrent delivery or rotation), which is just as good.
+ */
+export async function migrateLegacySecrets(deps: EndpointDeps, endpoint: EndpointRecord): Promise<boolean> {
+  const plaintext = endpoint.secrets;
+  if (endpoint.sealedSecrets !== undefined || plaintext === undefined) return false;
+  const owner = { clientId: endpoint.clientId, webhookId: endpoint.webhookId };
+  const sealed = await Promise.all(plaintext.map((secret) => deps.secretBox.seal(secret, owner)));
+  return conditionHeld(
+    deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: keys.webhook(endpoint.clientId, endpoint.webhookId),
+        UpdateExpression: 'SET sealedSecrets = :sealed REMOVE secrets',
+        ConditionExpression: 'attribute_not_exists(sealedSecrets) AND secrets = :plaintext',
+        ExpressionAttributeValues: { ':sealed': sealed, ':plaintext': plaintext },
+      }),
+    ),
   );
 }
 

@@ -1,4 +1,5 @@
 import { ORDER_EVENT_TYPES } from '../events.ts';
+import { logger } from '../logger.ts';
 import * as z from '../zod.ts';
 import { type AssertPublicUrlOptions, assertPublicUrl, MAX_URL_LENGTH, UnsafeWebhookUrl } from './ssrf.ts';
 
@@ -10,6 +11,9 @@ export class InvalidWebhookUrl extends Error {
 
 export type WebhookUrlOptions = AssertPublicUrlOptions;
 
+/** A name that does not resolve within this long is refused: the API call must end well inside its own timeout. */
+export const REGISTRATION_RESOLVE_TIMEOUT_MS = 5_000;
+
 /**
  * The one place a webhook URL is judged at registration, with the same SSRF policy the dispatcher
  * applies before every delivery (https on 443, no credentials, no local names, every resolved address
@@ -19,11 +23,16 @@ export type WebhookUrlOptions = AssertPublicUrlOptions;
 export async function validateWebhookUrl(raw: string, options: WebhookUrlOptions = {}): Promise<string> {
   if (raw.includes('#')) throw new InvalidWebhookUrl('must not contain a fragment');
   try {
-    const { url } = await assertPublicUrl(raw, options);
+    const { url } = await assertPublicUrl(raw, {
+      ...options,
+      signal: options.signal ?? AbortSignal.timeout(REGISTRATION_RESOLVE_TIMEOUT_MS),
+    });
     return url.toString();
   } catch (error) {
-    if (error instanceof UnsafeWebhookUrl) throw new InvalidWebhookUrl(error.message);
-    throw error;
+    if (!(error instanceof UnsafeWebhookUrl)) throw error;
+    // The client gets the message; what DNS answered (private addresses of our network) stays in our log.
+    logger.warn('webhook url refused', { reason: error.reason, detail: error.detail });
+    throw new InvalidWebhookUrl(error.message);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * One HTTP attempt of a delivery, made the SSRF-safe way: connect only to the addresses `assertPublicUrl` just
  * validated (`pinnedLookup`, so DNS cannot swap in a private address between check and connect), never follow a
- * redirect (`node:http` does not), and give up after one deadline that covers connecting, TLS and the answer.
+ * redirect (`node:http` does not), and give up after one deadline that covers connecting, TLS and the answer (and, when
+ * the caller passes its `signal`, resolving the name before).
  * A fresh connection per attempt (`agent: false`): a pooled socket from an earlier attempt could outlive the
  * validation it was opened under, and a frozen Lambda's idle sockets die anyway.
  */
@@ -20,6 +21,11 @@ export interface WebhookRequest {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /**
+   * The attempt's deadline when it began before this request (dispatch.ts starts it before resolving the name, so
+   * DNS, connecting and the answer share one budget). Without it the request starts its own `timeoutMs` deadline.
+   */
+  signal?: AbortSignal;
 }
 
 export interface WebhookResponse {
@@ -36,7 +42,7 @@ export type SendWebhook = (request: WebhookRequest) => Promise<WebhookResponse>;
 export const sendWebhook: SendWebhook = (input) => {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
-  const signal = AbortSignal.timeout(input.timeoutMs);
+  const signal = input.signal ?? AbortSignal.timeout(input.timeoutMs);
   const options: RequestOptions = {
     method: 'POST',
     headers: { ...input.headers, 'content-length': String(Buffer.byteLength(input.body, 'utf8')) },

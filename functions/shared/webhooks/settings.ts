@@ -40,3 +40,11 @@ export const allowLoopbackHttpFromEnv = z
 
 /** How long the dispatcher waits for a receiver (connect + answer), as Svix and Stripe do. */
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 10_000;
+
+/**
+ * `WEBHOOK_SECRETS_KEY_ID`: the KMS key (ARN) that seals webhook signing secrets (secret-box.ts). Required by the
+ * functions that seal (registration, rotation) or open (dispatcher) them.
+ */
+export const secretsKeyIdFromEnv = z
+  .string({ error: 'WEBHOOK_SECRETS_KEY_ID (the webhook secrets KMS key) is required' })
+  .min(1, { error: 'WEBHOOK_SECRETS_KEY_ID (the webhook secrets KMS key) is required' });

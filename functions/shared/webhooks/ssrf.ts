@@ -32,26 +32,38 @@ export type UnsafeUrlReason =
   | 'private_address'
   | 'local_name'
   | 'unqualified_name'
-  | 'unresolvable';
+  | 'unresolvable'
+  | 'resolution_timed_out';
 
+/**
+ * `message` is shown to the client (registration answer, attempt log) and never carries what DNS answered: the
+ * addresses a name resolves to inside our network are ours, not the client's. `detail` has them, for our logs only.
+ */
 export class UnsafeWebhookUrl extends Error {
   override name = 'UnsafeWebhookUrl';
 
   constructor(
     readonly reason: UnsafeUrlReason,
     message: string,
+    readonly detail: string = message,
   ) {
     super(message);
   }
 }
 
-export type Resolve = (hostname: string) => Promise<string[]>;
+/** All A/AAAA addresses of a name. `signal` ends the wait; a resolver that cannot be cancelled may ignore it. */
+export type Resolve = (hostname: string, signal?: AbortSignal) => Promise<string[]>;
 
 export interface AssertPublicUrlOptions {
   /** Local runtime only: allow http(s) to a literal loopback IP on any port. */
   allowLoopbackHttp?: boolean;
   /** All A/AAAA addresses of a name; defaults to the system resolver (`dns.lookup` with `all`). */
   resolve?: Resolve;
+  /**
+   * The caller's deadline: resolution gives up when it aborts (`resolution_timed_out`), so a name server that never
+   * answers cannot hold the caller longer than its own timeout.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PublicUrl {
@@ -155,10 +167,14 @@ export async function assertPublicUrl(raw: string, options: AssertPublicUrlOptio
   const name = host.endsWith('.') ? host.slice(0, -1) : host;
   assertPublicName(name);
   assertHttpsDefaultPort(url);
-  const addresses = await resolveAll(name, options.resolve ?? systemResolve);
+  const addresses = await resolveAll(name, options.resolve ?? systemResolve, options.signal);
   const unsafe = addresses.filter((address) => !isPublicAddress(address));
   if (unsafe.length > 0) {
-    throw new UnsafeWebhookUrl('private_address', `${name} resolves to non-public ${unsafe.join(', ')}`);
+    throw new UnsafeWebhookUrl(
+      'private_address',
+      'url resolves to a non-public address',
+      `${name} resolves to non-public ${unsafe.join(', ')}`,
+    );
   }
   return { url, addresses };
 }
@@ -214,16 +230,51 @@ function assertPublicName(name: string): void {
   }
 }
 
-async function resolveAll(name: string, resolve: Resolve): Promise<string[]> {
+async function resolveAll(
+  name: string,
+  resolve: Resolve,
+  signal: AbortSignal | undefined,
+): Promise<string[]> {
+  const timedOut = () =>
+    new UnsafeWebhookUrl('resolution_timed_out', `${name} did not resolve before the deadline`);
+  if (signal?.aborted) throw timedOut();
   let addresses: string[];
   try {
-    addresses = await resolve(name);
+    addresses = await untilAborted(resolve(name, signal), signal);
   } catch (error) {
+    if (signal?.aborted) throw timedOut();
     const detail = error instanceof Error ? error.message : String(error);
-    throw new UnsafeWebhookUrl('unresolvable', `${name} does not resolve (${detail})`);
+    throw new UnsafeWebhookUrl(
+      'unresolvable',
+      `${name} does not resolve`,
+      `${name} does not resolve (${detail})`,
+    );
   }
   if (addresses.length === 0) throw new UnsafeWebhookUrl('unresolvable', `${name} has no addresses`);
   return addresses;
+}
+
+/**
+ * Settles with `work`, or rejects as soon as `signal` aborts: the deadline must hold even for a resolver that
+ * ignores its signal (`dns.lookup` runs getaddrinfo on a libuv thread that cannot be cancelled; the thread stays
+ * busy until the system resolver gives up, but this attempt does not wait for it).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 async function systemResolve(hostname: string): Promise<string[]> {

@@ -1,5 +1,6 @@
 /** Shared arrangement for the handler tests: events as AWS builds them, error shapes the SDK throws, a tiny HTTP stub. */
 
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -7,8 +8,17 @@ import {
   ConditionalCheckFailedException,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
+import {
+  DecryptCommand,
+  GenerateDataKeyCommand,
+  InvalidCiphertextException,
+  type KMSClientResolvedConfig as KMSConfig,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
+} from '@aws-sdk/client-kms';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBRecord, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { AwsStub } from 'aws-sdk-client-mock';
 import type { ApiEvent } from '#shared/http.ts';
 
 export const TABLE = 'buzzer-test';
@@ -228,4 +238,31 @@ export const sagaInput = { orderId: ORDER_ID, correlationId: 'corr-1' };
 /** The failed message ids of a batch response, sorted (parallel processing reports them in finishing order). */
 export function ids(failures: { itemIdentifier: string }[]): string[] {
   return failures.map((failure) => failure.itemIdentifier).sort();
+}
+
+/**
+ * A KMS behind `mockClient(KMSClient)` that behaves like the real one for envelope encryption: GenerateDataKey hands
+ * out a fresh key and an opaque blob, Decrypt gives the key back only under the exact encryption context.
+ */
+export function fakeKms(kms: AwsStub<ServiceInputTypes, ServiceOutputTypes, KMSConfig>): void {
+  const issued = new Map<string, { key: Buffer; context: string }>();
+  const contextOf = (context: Record<string, string> | undefined) =>
+    JSON.stringify(Object.entries(context ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+  kms
+    .on(GenerateDataKeyCommand)
+    .callsFake((input: { KeyId: string; EncryptionContext?: Record<string, string> }) => {
+      const key = randomBytes(32);
+      const blob = randomBytes(48);
+      issued.set(blob.toString('base64'), { key, context: contextOf(input.EncryptionContext) });
+      return { KeyId: input.KeyId, Plaintext: new Uint8Array(key), CiphertextBlob: new Uint8Array(blob) };
+    });
+  kms
+    .on(DecryptCommand)
+    .callsFake((input: { CiphertextBlob: Uint8Array; EncryptionContext?: Record<string, string> }) => {
+      const entry = issued.get(Buffer.from(input.CiphertextBlob).toString('base64'));
+      if (!entry || entry.context !== contextOf(input.EncryptionContext)) {
+        throw new InvalidCiphertextException({ message: 'invalid ciphertext', $metadata: {} });
+      }
+      return { Plaintext: new Uint8Array(entry.key), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    });
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   DynamoDBDocumentClient,
@@ -11,11 +12,13 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { KmsSecretBox } from '#shared/webhooks/secret-box.ts';
 import { generateSecret } from '#shared/webhooks/signing.ts';
 import {
   CLIENT_ID,
   conditionFailed,
   context,
+  fakeKms,
   ids,
   NOW,
   ORDER_ID,
@@ -26,6 +29,7 @@ import {
 
 vi.hoisted(() => {
   process.env.TABLE_NAME = 'buzzer-test';
+  process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
   process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
   process.env.DELIVERY_DLQ_URL = 'http://sqs.local/000000000000/deliveries-dlq';
   // Three attempts: now, 30 s, 300 s (up to 20 % longer by jitter, never shorter).
@@ -40,6 +44,8 @@ const { handler } = await import('#functions/webhooks/dispatch.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
+const kms = mockClient(KMSClient);
+fakeKms(kms);
 
 const WEBHOOK_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const DELIVERY_ID = `msg_a3bb189e-8bf9-4888-9912-ace4e6543002_${WEBHOOK_ID}`;
@@ -87,6 +93,10 @@ const receiver = await startReceiver();
 const other = await startReceiver();
 const SECRET = generateSecret();
 const OLD_SECRET = generateSecret();
+const box = new KmsSecretBox(new KMSClient({}), 'key', { cacheTtlMs: 0 });
+const OWNER = { clientId: CLIENT_ID, webhookId: WEBHOOK_ID };
+const SEALED = await box.seal(SECRET, OWNER);
+const SEALED_OLD = await box.seal(OLD_SECRET, OWNER);
 
 let record: Record<string, unknown>;
 let endpoint: Record<string, unknown> | undefined;
@@ -126,7 +136,7 @@ function endpointItem(overrides: Record<string, unknown> = {}): Record<string, u
     clientId: CLIENT_ID,
     url: receiver.url,
     events: ['OrderConfirmed'],
-    secrets: [SECRET],
+    sealedSecrets: [SEALED],
     status: 'ENABLED',
     createdAt: '2026-04-01T00:00:00.000Z',
     ...overrides,
@@ -283,7 +293,7 @@ describe('webhook dispatcher: a delivered attempt', () => {
 
   it('signs with the previous secret too while its grace period runs', async () => {
     endpoint = endpointItem({
-      secrets: [SECRET, OLD_SECRET],
+      sealedSecrets: [SEALED, SEALED_OLD],
       previousSecretExpiresAt: new Date(NOW.getTime() + 3600_000).toISOString(),
     });
 
@@ -300,7 +310,7 @@ describe('webhook dispatcher: a delivered attempt', () => {
 
   it('stops signing with the previous secret once its grace period is over', async () => {
     endpoint = endpointItem({
-      secrets: [SECRET, OLD_SECRET],
+      sealedSecrets: [SEALED, SEALED_OLD],
       previousSecretExpiresAt: new Date(NOW.getTime() - 1).toISOString(),
     });
 
@@ -313,6 +323,35 @@ describe('webhook dispatcher: a delivered attempt', () => {
         receiver.hits[0]?.headers as Record<string, string>,
       ),
     ).toThrow();
+  });
+
+  it('signs with the plaintext secret of an endpoint from before sealing, and seals it (migrate on read)', async () => {
+    endpoint = endpointItem({ sealedSecrets: undefined, secrets: [SECRET] });
+
+    await run();
+
+    const [hit] = receiver.hits;
+    expect(() =>
+      new Webhook(SECRET).verify(hit?.body ?? '', hit?.headers as Record<string, string>),
+    ).not.toThrow();
+    const [migration] = updateMatching('SET sealedSecrets = :sealed REMOVE secrets');
+    expect(migration).toMatchObject({
+      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
+      ConditionExpression: 'attribute_not_exists(sealedSecrets) AND secrets = :plaintext',
+    });
+    const sealed = migration?.ExpressionAttributeValues?.[':sealed'];
+    expect(JSON.stringify(sealed)).not.toContain('whsec_');
+    expect(await Promise.all(sealed.map((s: never) => box.open(s, OWNER)))).toEqual([SECRET]);
+  });
+
+  it('does not send when a sealed secret does not open for this endpoint (copied from another one)', async () => {
+    const foreign = await box.seal(SECRET, { clientId: 'client-b', webhookId: WEBHOOK_ID });
+    endpoint = endpointItem({ sealedSecrets: [foreign] });
+
+    const result = await run();
+
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(receiver.hits).toHaveLength(0);
   });
 
   it('ends a failing streak on success', async () => {
@@ -638,13 +677,19 @@ describe('webhook dispatcher: isolation', () => {
     const slow = await startReceiver();
     slow.answer(() => {});
     const SLOW_ID = '11111111-1111-4111-8111-111111111111';
-    ddb
-      .on(GetCommand)
-      .callsFake((input: { Key: { sk: string } }) =>
-        input.Key.sk === `WEBHOOK#${SLOW_ID}`
-          ? { Item: endpointItem({ webhookId: SLOW_ID, sk: `WEBHOOK#${SLOW_ID}`, url: slow.url }) }
-          : { Item: endpoint },
-      );
+    const slowSecret = await box.seal(SECRET, { clientId: CLIENT_ID, webhookId: SLOW_ID });
+    ddb.on(GetCommand).callsFake((input: { Key: { sk: string } }) =>
+      input.Key.sk === `WEBHOOK#${SLOW_ID}`
+        ? {
+            Item: endpointItem({
+              webhookId: SLOW_ID,
+              sk: `WEBHOOK#${SLOW_ID}`,
+              url: slow.url,
+              sealedSecrets: [slowSecret],
+            }),
+          }
+        : { Item: endpoint },
+    );
     ddb.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
       if (!input.UpdateExpression?.startsWith('SET leaseUntil')) return {};
       const slowOne = input.Key?.pk === `WEBHOOK#${SLOW_ID}`;

@@ -1,3 +1,4 @@
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   DynamoDBDocumentClient,
@@ -8,10 +9,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { apiEvent, CLIENT_ID, conditionFailed, context, NOW, parseBody, TABLE } from './helpers.ts';
+import { KmsSecretBox, type SealedSecret } from '#shared/webhooks/secret-box.ts';
+import { apiEvent, CLIENT_ID, conditionFailed, context, fakeKms, NOW, parseBody, TABLE } from './helpers.ts';
 
 vi.hoisted(() => {
   process.env.TABLE_NAME = 'buzzer-test';
+  process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
   process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
@@ -22,11 +25,18 @@ const { handler: enableHandler } = await import('#functions/api/enable-webhook.t
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
+const kms = mockClient(KMSClient);
+fakeKms(kms);
+const box = new KmsSecretBox(new KMSClient({}), 'key', { cacheTtlMs: 0 });
 
 const WEBHOOK_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const CURRENT = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const OLDER = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
 const webhookKey = { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` };
+const OWNER = { clientId: CLIENT_ID, webhookId: WEBHOOK_ID };
+const SEALED_CURRENT = await box.seal(CURRENT, OWNER);
+const SEALED_OLDER = await box.seal(OLDER, OWNER);
+const opened = (secrets: unknown) => Promise.all((secrets as SealedSecret[]).map((s) => box.open(s, OWNER)));
 
 const endpointItem = (overrides: Record<string, unknown> = {}) => ({
   ...webhookKey,
@@ -34,7 +44,7 @@ const endpointItem = (overrides: Record<string, unknown> = {}) => ({
   clientId: CLIENT_ID,
   url: 'https://hooks.example.com/x',
   events: ['OrderConfirmed'],
-  secrets: [CURRENT],
+  sealedSecrets: [SEALED_CURRENT],
   status: 'ENABLED',
   createdAt: '2026-04-01T00:00:00.000Z',
   ...overrides,
@@ -88,30 +98,50 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
       Key: webhookKey,
       ConsistentRead: true,
     });
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update).toMatchObject({
       TableName: TABLE,
       Key: webhookKey,
-      ConditionExpression: 'attribute_exists(pk) AND secrets[0] = :current',
-      ExpressionAttributeValues: {
-        ':secrets': [body.secret, CURRENT],
-        ':current': CURRENT,
-        ':expiresAt': expiresAt,
-      },
+      UpdateExpression:
+        'SET sealedSecrets = :secrets, rotatedAt = :now, previousSecretExpiresAt = :expiresAt REMOVE secrets',
+      ConditionExpression: 'attribute_exists(pk) AND sealedSecrets[0].#iv = :current',
+      ExpressionAttributeValues: { ':current': SEALED_CURRENT.iv, ':expiresAt': expiresAt },
     });
+    // The old secret moves over still sealed; the new one is sealed and nowhere in plain text.
+    const secrets = update?.ExpressionAttributeValues?.[':secrets'] as SealedSecret[];
+    expect(secrets[1]).toEqual(SEALED_CURRENT);
+    expect(await opened(secrets)).toEqual([body.secret, CURRENT]);
+    expect(JSON.stringify(update)).not.toContain('whsec_');
+  });
+
+  it('seals the plaintext secret of an endpoint from before sealing and removes the plaintext', async () => {
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: endpointItem({ sealedSecrets: undefined, secrets: [CURRENT, OLDER] }) });
+
+    const result = await call(rotateHandler, 'POST', '/rotate-secret');
+
+    const body = parseBody(result);
+    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update?.UpdateExpression).toContain('REMOVE secrets');
+    expect(update?.ConditionExpression).toBe(
+      'attribute_exists(pk) AND attribute_not_exists(sealedSecrets) AND secrets[0] = :current',
+    );
+    expect(await opened(update?.ExpressionAttributeValues?.[':secrets'])).toEqual([body.secret, CURRENT]);
+    expect(JSON.stringify(update?.ExpressionAttributeValues?.[':secrets'])).not.toContain('whsec_');
   });
 
   it('drops older secrets: only the one just replaced stays in its grace period', async () => {
-    ddb.on(GetCommand).resolves({ Item: endpointItem({ secrets: [CURRENT, OLDER] }) });
+    ddb.on(GetCommand).resolves({ Item: endpointItem({ sealedSecrets: [SEALED_CURRENT, SEALED_OLDER] }) });
 
     const result = await call(rotateHandler, 'POST', '/rotate-secret', {
       body: { gracePeriodSeconds: 3600 },
     });
 
     const body = parseBody(result);
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
-      ':secrets': [body.secret, CURRENT],
-      ':expiresAt': new Date(NOW.getTime() + 3600_000).toISOString(),
-    });
+    const values = ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues;
+    expect(values).toMatchObject({ ':expiresAt': new Date(NOW.getTime() + 3600_000).toISOString() });
+    expect(await opened(values?.[':secrets'])).toEqual([body.secret, CURRENT]);
   });
 
   it('stops the old secret at once with a grace period of 0 (a leaked secret)', async () => {
@@ -121,7 +151,7 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
     expect(body.previousSecretExpiresAt).toBeNull();
     const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(update?.UpdateExpression).toContain('REMOVE previousSecretExpiresAt');
-    expect(update?.ExpressionAttributeValues?.[':secrets']).toEqual([body.secret]);
+    expect(await opened(update?.ExpressionAttributeValues?.[':secrets'])).toEqual([body.secret]);
   });
 
   it('tries again when a concurrent rotation changed the secret in between', async () => {

@@ -1,10 +1,19 @@
-import { DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { apiEvent, CLIENT_ID, context, parseBody, TABLE } from './helpers.ts';
+import { KmsSecretBox, type SealedSecret } from '#shared/webhooks/secret-box.ts';
+import { apiEvent, CLIENT_ID, context, fakeKms, parseBody, TABLE, transactionCanceled } from './helpers.ts';
 
 vi.hoisted(() => {
   process.env.TABLE_NAME = 'buzzer-test';
+  process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
@@ -24,10 +33,12 @@ vi.mock('node:dns/promises', () => ({
 }));
 
 const { handler: createHandler } = await import('#functions/api/create-webhook.ts');
+const { logger } = await import('#shared/logger.ts');
 const { handler: listHandler } = await import('#functions/api/list-webhooks.ts');
 const { handler: deleteHandler } = await import('#functions/api/delete-webhook.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
+const kms = mockClient(KMSClient);
 
 const WEBHOOK_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const create = (body: unknown, clientId = CLIENT_ID) =>
@@ -35,10 +46,15 @@ const create = (body: unknown, clientId = CLIENT_ID) =>
 
 beforeEach(() => {
   ddb.reset();
+  kms.reset();
+  fakeKms(kms);
   ddb.on(QueryCommand).resolves({ Items: [], Count: 0 });
   ddb.on(PutCommand).resolves({});
   ddb.on(DeleteCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
 });
+
+const transactItems = () => ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
 
 describe('POST /webhooks', () => {
   it('registers an endpoint and shows its whsec_ secret once', async () => {
@@ -61,7 +77,15 @@ describe('POST /webhooks', () => {
       24,
     );
     expect(result.headers?.location).toBe(`/webhooks/${body.id}`);
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
+    const [quota, put] = transactItems();
+    expect(quota?.Update).toMatchObject({
+      TableName: TABLE,
+      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA' },
+      UpdateExpression: 'SET webhookCount = webhookCount + :one',
+      ConditionExpression: 'webhookCount < :max',
+      ExpressionAttributeValues: { ':one': 1, ':max': 10 },
+    });
+    expect(put?.Put).toMatchObject({
       TableName: TABLE,
       Item: {
         pk: `CLIENT#${CLIENT_ID}`,
@@ -70,11 +94,26 @@ describe('POST /webhooks', () => {
         webhookId: body.id,
         url: 'https://hooks.example.com/buzzer',
         events: ['OrderConfirmed', 'OrderCancelled'],
-        secrets: [body.secret],
         status: 'ENABLED',
       },
       ConditionExpression: 'attribute_not_exists(pk)',
     });
+  });
+
+  it('stores the secret sealed, never in plain text, and it opens only for its own endpoint', async () => {
+    const result = await create({ url: 'https://hooks.example.com/buzzer', events: ['OrderPlaced'] });
+
+    const { id, secret } = parseBody(result) as { id: string; secret: string };
+    const item = transactItems()[1]?.Put?.Item ?? {};
+    const stored = JSON.stringify(item);
+    expect(item).not.toHaveProperty('secrets');
+    expect(stored).not.toContain('whsec_');
+    expect(stored).not.toContain(secret.slice('whsec_'.length));
+    const [sealed] = item.sealedSecrets as SealedSecret[];
+    if (!sealed) throw new Error('no sealed secret');
+    const box = new KmsSecretBox(new KMSClient({}), 'key', { cacheTtlMs: 0 });
+    await expect(box.open(sealed, { clientId: CLIENT_ID, webhookId: id })).resolves.toBe(secret);
+    await expect(box.open(sealed, { clientId: 'client-b', webhookId: id })).rejects.toThrow(/does not open/);
   });
 
   it.each([
@@ -98,7 +137,7 @@ describe('POST /webhooks', () => {
       'a name resolving to a private IP',
       { url: 'https://sneaky.example.com/x', events: ['OrderConfirmed'] },
       'url',
-      /10\.0\.0\.5/,
+      /^url resolves to a non-public address$/,
     ],
     [
       'an unresolvable name',
@@ -137,17 +176,53 @@ describe('POST /webhooks', () => {
     expect(result.statusCode).toBe(400);
     const { error } = parseBody(result) as { error: { details: unknown[] } };
     expect(error.details).toContainEqual({ path, message: expect.stringMatching(message) });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('does not tell the client which private address its name resolves to; the log keeps it', async () => {
+    const warn = vi.spyOn(logger, 'warn');
+
+    const result = await create({ url: 'https://sneaky.example.com/x', events: ['OrderConfirmed'] });
+
+    expect(result.statusCode).toBe(400);
+    expect(result.body).toContain('url resolves to a non-public address');
+    expect(result.body).not.toContain('10.0.0.5');
+    expect(warn).toHaveBeenCalledWith(
+      'webhook url refused',
+      expect.objectContaining({ reason: 'private_address', detail: expect.stringContaining('10.0.0.5') }),
+    );
+    warn.mockRestore();
   });
 
   it('answers 409 once the client has 10 endpoints', async () => {
-    ddb.on(QueryCommand).resolves({ Count: 10 });
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(
+        transactionCanceled({ Code: 'ConditionalCheckFailed', Item: { webhookCount: { N: '10' } } }, 'None'),
+      );
 
     const result = await create({ url: 'https://hooks.example.com/x', events: ['OrderPlaced'] });
 
     expect(result.statusCode).toBe(409);
     expect(parseBody(result)).toMatchObject({ error: { code: 'webhook_limit_reached' } });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it('starts the quota of a client from before it at the endpoints it already has', async () => {
+    ddb
+      .on(TransactWriteCommand)
+      .rejectsOnce(transactionCanceled('ConditionalCheckFailed', 'None'))
+      .resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [{ sk: 'WEBHOOK#a' }, { sk: 'WEBHOOK#b' }] });
+
+    const result = await create({ url: 'https://hooks.example.com/x', events: ['OrderPlaced'] });
+
+    expect(result.statusCode).toBe(201);
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
+      Item: { pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA', webhookCount: 2 },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
   });
 });
 
@@ -210,21 +285,37 @@ describe('DELETE /webhooks/{id}', () => {
     const result = await remove(WEBHOOK_ID);
 
     expect(result.statusCode).toBe(204);
-    expect(ddb.commandCalls(DeleteCommand)[0]?.args[0].input).toEqual({
+    const [deletion, quota] = transactItems();
+    expect(deletion?.Delete).toEqual({
       TableName: TABLE,
       Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
       ConditionExpression: 'attribute_exists(pk)',
     });
+    expect(quota?.Update).toMatchObject({
+      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA' },
+      UpdateExpression: 'SET webhookCount = webhookCount - :one',
+      ConditionExpression: 'webhookCount > :zero',
+    });
+  });
+
+  it('deletes without the quota for a client from before it (no counter to lower)', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'ConditionalCheckFailed'));
+
+    const result = await remove(WEBHOOK_ID);
+
+    expect(result.statusCode).toBe(204);
+    expect(ddb.commandCalls(DeleteCommand)[0]?.args[0].input.ConditionExpression).toBe(
+      'attribute_exists(pk)',
+    );
   });
 
   it("answers 404 for an unknown endpoint or another client's", async () => {
-    const { ConditionalCheckFailedException } = await import('@aws-sdk/client-dynamodb');
-    ddb.on(DeleteCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None'));
 
     const result = await remove(WEBHOOK_ID, 'client-b');
 
     expect(result.statusCode).toBe(404);
-    expect(ddb.commandCalls(DeleteCommand)[0]?.args[0].input.Key).toEqual({
+    expect(transactItems()[0]?.Delete?.Key).toEqual({
       pk: 'CLIENT#client-b',
       sk: `WEBHOOK#${WEBHOOK_ID}`,
     });

@@ -182,7 +182,7 @@ describe('assertPublicUrl', () => {
 
     expect(result.url.href).toBe('https://hooks.example.com/webhooks?x=1');
     expect(result.addresses).toEqual([PUBLIC_V4, PUBLIC_V6]);
-    expect(resolve).toHaveBeenCalledWith('hooks.example.com');
+    expect(resolve).toHaveBeenCalledWith('hooks.example.com', undefined);
   });
 
   it.each([
@@ -202,7 +202,40 @@ describe('assertPublicUrl', () => {
   it('strips the trailing dot before resolving', async () => {
     await assertPublicUrl('https://hooks.example.com./', { resolve });
 
-    expect(resolve).toHaveBeenCalledWith('hooks.example.com');
+    expect(resolve).toHaveBeenCalledWith('hooks.example.com', undefined);
+  });
+
+  it('tells the client a name resolves privately without saying to what; the detail is for logs', async () => {
+    const error = await rejection('https://internal.example.com/hook');
+
+    expect(error.reason).toBe('private_address');
+    expect(error.message).toBe('url resolves to a non-public address');
+    expect(error.message).not.toContain('10.0.0.5');
+    expect(error.detail).toContain('10.0.0.5');
+  });
+
+  it('keeps the resolver error out of the message', async () => {
+    const error = await rejection('https://nowhere.example.com/hook');
+
+    expect(error.message).toBe('nowhere.example.com does not resolve');
+    expect(error.detail).toContain('ENOTFOUND');
+  });
+
+  it('gives up resolving when its deadline passes, even if the resolver never answers', async () => {
+    const never = vi.fn((_host: string) => new Promise<string[]>(() => {}));
+    const started = performance.now();
+
+    const error = await assertPublicUrl('https://hooks.example.com/hook', {
+      resolve: never,
+      signal: AbortSignal.timeout(100),
+    }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+
+    expect(error).toBeInstanceOf(UnsafeWebhookUrl);
+    expect((error as UnsafeWebhookUrl).reason).toBe('resolution_timed_out');
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   describe('with allowLoopbackHttp (local runtime)', () => {
