@@ -23,6 +23,7 @@ import {
   paginateScan,
   type ScanCommandInput,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 
@@ -177,37 +178,27 @@ export class SandboxTable {
       idempotencyKey: charge.idempotencyKey,
       orderId: charge.orderId,
     };
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: effectPk('CHARGE', charge.idempotencyKey), sk: RECORD_SK.CHARGE, ...charge },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: chargeIdPk(charge.id), sk: CHARGE_REF_SK, ...ref },
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: orderPk(charge.orderId), sk: `CHARGE#${charge.id}`, ...ref },
-              },
-            },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isAwsError(error, 'TransactionCanceledException')) return false;
-      throw error;
-    }
+    return this.transactOnce([
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { pk: effectPk('CHARGE', charge.idempotencyKey), sk: RECORD_SK.CHARGE, ...charge },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { pk: chargeIdPk(charge.id), sk: CHARGE_REF_SK, ...ref },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { pk: orderPk(charge.orderId), sk: `CHARGE#${charge.id}`, ...ref },
+        },
+      },
+    ]);
   }
 
   /** The charge with provider id `chargeId`, if any. */
@@ -217,7 +208,7 @@ export class SandboxTable {
     return this.getRecord('CHARGE', ref.idempotencyKey);
   }
 
-  /** Every charge recorded for the order, oldest id first. */
+  /** Every charge recorded for the order (in charge id order, not time). */
   async chargesOfOrder(orderId: string): Promise<ChargeRecord[]> {
     const refs: Item[] = [];
     for await (const page of paginateQuery(
@@ -238,6 +229,17 @@ export class SandboxTable {
       if (charge) charges.push(charge);
     }
     return charges;
+  }
+
+  /** Writes the items atomically; false when a condition failed or the transaction collided with another one. */
+  private async transactOnce(items: TransactWriteCommandInput['TransactItems']): Promise<boolean> {
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+      return true;
+    } catch (error) {
+      if (isAwsError(error, 'TransactionCanceledException')) return false;
+      throw error;
+    }
   }
 
   private async putOnce(pk: string, sk: string, record: object): Promise<boolean> {
@@ -262,43 +264,33 @@ export class SandboxTable {
    * another one; the caller reads the table again to learn which.
    */
   async recordRefund(refund: RefundRecord, at: Date): Promise<boolean> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: effectPk('REFUND', refund.idempotencyKey), sk: RECORD_SK.REFUND, ...refund },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: { pk: effectPk('CHARGE', refund.chargeKey), sk: RECORD_SK.CHARGE },
-                UpdateExpression: 'SET #refundKey = :refundKey, #refundId = :refundId, #refundedAt = :at',
-                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#refundKey)',
-                ExpressionAttributeNames: {
-                  '#refundKey': 'refundKey',
-                  '#refundId': 'refundId',
-                  '#refundedAt': 'refundedAt',
-                },
-                ExpressionAttributeValues: {
-                  ':refundKey': refund.idempotencyKey,
-                  ':refundId': refund.id,
-                  ':at': at.toISOString(),
-                },
-              },
-            },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isAwsError(error, 'TransactionCanceledException')) return false;
-      throw error;
-    }
+    return this.transactOnce([
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { pk: effectPk('REFUND', refund.idempotencyKey), sk: RECORD_SK.REFUND, ...refund },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: { pk: effectPk('CHARGE', refund.chargeKey), sk: RECORD_SK.CHARGE },
+          UpdateExpression: 'SET #refundKey = :refundKey, #refundId = :refundId, #refundedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#refundKey)',
+          ExpressionAttributeNames: {
+            '#refundKey': 'refundKey',
+            '#refundId': 'refundId',
+            '#refundedAt': 'refundedAt',
+          },
+          ExpressionAttributeValues: {
+            ':refundKey': refund.idempotencyKey,
+            ':refundId': refund.id,
+            ':at': at.toISOString(),
+          },
+        },
+      },
+    ]);
   }
 
   /** Every recorded mail (all pages), narrowed by equality on `to` and/or `orderId`. */

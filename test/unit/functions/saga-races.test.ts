@@ -5,8 +5,7 @@
  * runs of one order's saga by hand, as a duplicate or restarted EXPRESS execution, or a STANDARD step committing
  * after its Catch fired, would interleave them.
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PaymentProviderUnavailable } from '#functions/shared/errors.ts';
 import type {
@@ -20,7 +19,7 @@ import { beginCompensation } from '#functions/shared/saga/compensation.ts';
 import { cancelOrder, confirmOrder } from '#functions/shared/saga/lifecycle.ts';
 import { authorizePayment, type PaymentDeps, voidPayment } from '#functions/shared/saga/payment.ts';
 import { releaseStock, reserveStock } from '#functions/shared/saga/stock.ts';
-import { type DynamoDbLocal, LOCAL_CREDENTIALS, startDynamoDbLocal } from '#local/engines/dynamodb-local.ts';
+import { type LocalTable, startLocalTable } from '#test/unit/support/local-table.ts';
 
 const TABLE = 'races';
 const HOUR = 3_600_000;
@@ -89,38 +88,19 @@ class Processor implements PaymentProvider {
   }
 }
 
-let dynamo: DynamoDbLocal;
+let table: LocalTable;
 let doc: DynamoDBDocumentClient;
 let provider: Processor;
 let deps: PaymentDeps;
 let orderSeq = 0;
 
 beforeAll(async () => {
-  dynamo = await startDynamoDbLocal();
-  const client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: LOCAL_CREDENTIALS,
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  doc = DynamoDBDocumentClient.from(client);
+  table = await startLocalTable(TABLE);
+  doc = table.doc;
 }, 60_000);
 
 afterAll(async () => {
-  await dynamo?.stop();
+  await table?.stop();
 });
 
 beforeEach(() => {

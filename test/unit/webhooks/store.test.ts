@@ -3,10 +3,14 @@
  * (through the real KMS client) for the sealing. What mocks cannot show: that the expressions DynamoDB evaluates do
  * what the code means, under concurrency, and that a table dump holds no usable secret.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS } from '#local/engines/dynamodb-local.ts';
+import { type Gateway, startGateway } from '#local/engines/gateway.ts';
+import { createKmsService, KMS_TARGET, KmsEngine } from '#local/engines/kms.ts';
+import { silentLogger } from '#local/types.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
 import { keys } from '#shared/keys.ts';
 import {
@@ -20,15 +24,7 @@ import {
 import { activeSecrets, migrateLegacySecrets, rotateSecret } from '#shared/webhooks/lifecycle.ts';
 import { KmsSecretBox, type SealedSecret, SecretUnreadable } from '#shared/webhooks/secret-box.ts';
 import { generateSecret } from '#shared/webhooks/signing.ts';
-import {
-  type DynamoDbLocal,
-  LOCAL_CREDENTIALS,
-  startDynamoDbLocal,
-} from '../../../local/engines/dynamodb-local.ts';
-import { type Gateway, startGateway } from '../../../local/engines/gateway.ts';
-import { createKmsService, KMS_TARGET, KmsEngine } from '../../../local/engines/kms.ts';
-import { createTableFromCfn } from '../../../local/engines/tables.ts';
-import { silentLogger } from '../../../local/types.ts';
+import { type LocalTable, startLocalTable } from '#test/unit/support/local-table.ts';
 
 const TABLE = 'webhook-store';
 const KEY = {
@@ -37,37 +33,22 @@ const KEY = {
 };
 const REGISTRATION = { url: 'https://hooks.example.com/buzzer', events: ['OrderConfirmed' as const] };
 
-let ddb: DynamoDbLocal;
+let table: LocalTable;
 let gateway: Gateway;
 let dynamodb: DynamoDBClient;
 let kms: KMSClient;
 let deps: EndpointDeps;
 
 beforeAll(async () => {
-  ddb = await startDynamoDbLocal();
-  dynamodb = new DynamoDBClient({
-    endpoint: ddb.endpoint,
-    region: 'us-east-1',
-    credentials: LOCAL_CREDENTIALS,
-  });
-  await createTableFromCfn(dynamodb, TABLE, {
-    KeySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' },
-    ],
-    AttributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' },
-    ],
-    BillingMode: 'PAY_PER_REQUEST',
-  });
+  table = await startLocalTable(TABLE);
+  dynamodb = table.client;
   const engine = await KmsEngine.start();
   engine.registerKey(KEY);
   gateway = await startGateway({ logger: silentLogger });
   gateway.registerService(KMS_TARGET, createKmsService(engine));
   kms = new KMSClient({ endpoint: gateway.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   deps = {
-    doc: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+    doc: table.doc,
     tableName: TABLE,
     secretBox: new KmsSecretBox(kms, KEY.arn, { cacheTtlMs: 0 }),
   };
@@ -75,9 +56,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   kms?.destroy();
-  dynamodb?.destroy();
   await gateway?.stop();
-  await ddb?.stop();
+  await table?.stop();
 });
 
 const rawItem = async (clientId: string, webhookId: string) => {

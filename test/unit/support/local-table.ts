@@ -1,0 +1,39 @@
+/** A single-table (`pk`/`sk`, on-demand) on a DynamoDB Local of its own, for tests that need real conditional writes. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '#local/engines/dynamodb-local.ts';
+import { createTableFromCfn } from '#local/engines/tables.ts';
+
+export interface LocalTable {
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  stop(): Promise<void>;
+}
+
+export async function startLocalTable(tableName: string): Promise<LocalTable> {
+  const dynamo = await startDynamoDbLocal();
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await createTableFromCfn(client, tableName, {
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ],
+    BillingMode: 'PAY_PER_REQUEST',
+  });
+  return {
+    client,
+    doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+    stop: async () => {
+      client.destroy();
+      await dynamo.stop();
+    },
+  };
+}
