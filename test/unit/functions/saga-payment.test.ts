@@ -217,6 +217,20 @@ describe('void-payment (compensation)', () => {
     expect(updates()).toHaveLength(1);
   });
 
+  it('keeps the payment of a CONFIRMED order: no refund, no voided mark, answers SKIPPED', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', status: 'CONFIRMED', version: 4 });
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: ORDER_ID } });
+
+    const result = await voidPayment({ ...sagaInput, error: { Error: 'States.TaskFailed' } }, context);
+
+    expect(result.outcome).toBe('SKIPPED');
+    expect(provider.requests).toHaveLength(0);
+    const marksVoided = updates().some((update) =>
+      Object.values(update.ExpressionAttributeNames ?? {}).includes('paymentVoidedAt'),
+    );
+    expect(marksVoided).toBe(false);
+  });
+
   it('is a no-op when repeated', async () => {
     orderIs({ ...priced, paymentVoidedAt: NOW.toISOString() });
 
