@@ -185,6 +185,64 @@ describe('reserve-stock', () => {
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
+  it('asks again for the stock keys BatchGetItem left unprocessed, with a consistent read', async () => {
+    table();
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { [TABLE]: [stock['BEAN-1']] },
+        UnprocessedKeys: { [TABLE]: { Keys: [{ pk: 'STOCK#MUG-7', sk: 'STOCK' }] } },
+      })
+      .resolves({ Responses: { [TABLE]: [stock['MUG-7']] } });
+
+    const result = await reserve(sagaInput, context);
+
+    expect(result.amount).toBe(2 * 1299 + 850);
+    const lookups = ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input.RequestItems?.[TABLE]);
+    expect(lookups).toHaveLength(2);
+    expect(lookups[1]).toEqual({ Keys: [{ pk: 'STOCK#MUG-7', sk: 'STOCK' }], ConsistentRead: true });
+  });
+
+  it('gives up without writing when BatchGetItem keeps leaving keys unprocessed', async () => {
+    table();
+    ddb.on(BatchGetCommand).resolves({
+      Responses: { [TABLE]: [stock['BEAN-1']] },
+      UnprocessedKeys: { [TABLE]: { Keys: [{ pk: 'STOCK#MUG-7', sk: 'STOCK' }] } },
+    });
+
+    await expect(reserve(sagaInput, context)).rejects.toThrow('stock lookup kept returning unprocessed keys');
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(5);
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('refuses to reserve for an order that is no longer PENDING', async () => {
+    table({ order: storedOrder({ status: 'CANCELLED', version: 3 }) });
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining('CANCELLED'),
+    });
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('reserves exactly the available quantity, and names one unit of one SKU in the singular', async () => {
+    table({ order: storedOrder({ items: [{ sku: 'MUG-7', quantity: 1 }] }) });
+    stockOnShelf([stock['MUG-7']]);
+
+    const result = await reserve(sagaInput, context);
+
+    expect(result.amount).toBe(850);
+    expect(transactItems()[2]?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
+      {
+        step: 'ReserveStock',
+        status: 'SUCCEEDED',
+        at: NOW.toISOString(),
+        detail: 'reserved 1 unit of 1 SKU',
+      },
+    ]);
+  });
+
   it('throws OrderNotFound for an unknown order', async () => {
     table({ order: null });
 
