@@ -243,6 +243,58 @@ describe('reserve-stock', () => {
     ]);
   });
 
+  it('looks up the stock item of every line', async () => {
+    table();
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    await reserve(sagaInput, context);
+
+    expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.[TABLE]?.Keys).toEqual([
+      { pk: 'STOCK#BEAN-1', sk: 'STOCK' },
+      { pk: 'STOCK#MUG-7', sk: 'STOCK' },
+    ]);
+  });
+
+  it('reads an answer without Responses as no stock item at all (UnknownSku), and an empty UnprocessedKeys as done', async () => {
+    table();
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({})
+      .resolves({ Responses: { [TABLE]: [stock['BEAN-1'], stock['MUG-7']] }, UnprocessedKeys: {} });
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'UnknownSku',
+      skus: ['BEAN-1', 'MUG-7'],
+    });
+    expect(await reserve(sagaInput, context)).toMatchObject({ amount: 3448 });
+  });
+
+  it('names every short line in OutOfStock', async () => {
+    table({
+      order: storedOrder({
+        items: [
+          { sku: 'BEAN-1', quantity: 11 },
+          { sku: 'MUG-7', quantity: 2 },
+        ],
+      }),
+    });
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'OutOfStock',
+      skus: ['BEAN-1', 'MUG-7'],
+    });
+  });
+
+  it('reports a corrupt reservation as such, naming it', async () => {
+    table({ reserved: { ...reservationKey, orderId: ORDER_ID, amount: 'lots' } });
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'CorruptRecord',
+      message: expect.stringContaining(`reservation of order ${ORDER_ID}`),
+    });
+  });
+
   it('throws OrderNotFound for an unknown order', async () => {
     table({ order: null });
 
@@ -341,6 +393,42 @@ describe('release-stock (compensation)', () => {
 
     expect(result).toEqual({ outcome: 'SKIPPED', detail: 'order is confirmed; stock kept' });
     expect(writes()).toHaveLength(0);
+  });
+
+  it('stamps the release time on the reservation and on the order (what a repeat and the reconciler read)', async () => {
+    table({ order: storedOrder({ amount: 3448, version: 2 }), reserved: reservation });
+
+    await release(sagaInput, context);
+
+    const [, , reservationUpdate, orderChange] = transactItems();
+    expect(reservationUpdate?.Update?.ExpressionAttributeValues).toEqual({ ':now': NOW.toISOString() });
+    const names = orderChange?.Update?.ExpressionAttributeNames ?? {};
+    const values = orderChange?.Update?.ExpressionAttributeValues ?? {};
+    const slot = Object.entries(names).find(([, field]) => field === 'stockReleasedAt')?.[0];
+    expect(slot).toBeDefined();
+    expect(values[`:${slot?.slice(1)}`]).toBe(NOW.toISOString());
+  });
+
+  it('stamps the order released even when nothing was reserved, so a repeat is ALREADY_DONE', async () => {
+    table();
+
+    await release(sagaInput, context);
+
+    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    const slot = Object.entries(update?.ExpressionAttributeNames ?? {}).find(
+      ([, field]) => field === 'stockReleasedAt',
+    )?.[0];
+    expect(slot).toBeDefined();
+    expect(update?.ExpressionAttributeValues?.[`:${slot?.slice(1)}`]).toBe(NOW.toISOString());
+  });
+
+  it('says the stock was already released', async () => {
+    table({ order: storedOrder(), reserved: { ...reservation, releasedAt: NOW.toISOString() } });
+
+    expect(await release(sagaInput, context)).toEqual({
+      outcome: 'ALREADY_DONE',
+      detail: 'stock already released',
+    });
   });
 
   it('skips an order that does not exist', async () => {
