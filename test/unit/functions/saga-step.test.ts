@@ -21,6 +21,14 @@ describe('sagaStep', () => {
     expect(run).not.toHaveBeenCalled();
   });
 
+  it('names a nested bad field by its dotted path', async () => {
+    const handler = sagaStep('CancelOrder', async () => 'ran');
+
+    await expect(handler({ ...sagaInput, error: { Error: 7 } }, context)).rejects.toThrow(
+      'invalid saga input for CancelOrder: error.Error: ',
+    );
+  });
+
   it('passes the parsed state to the step and returns its result; rethrows its error untouched', async () => {
     const declined = Object.assign(new Error('Your card was declined.'), { name: 'PaymentDeclined' });
     const ok = sagaStep('ConfirmOrder', async (input) => input.orderId);
