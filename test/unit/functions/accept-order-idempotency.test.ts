@@ -111,6 +111,16 @@ describe('acceptOrder', () => {
     expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
   });
 
+  it('reports a corrupt idempotency record as such, naming it', async () => {
+    ddb.on(TransactWriteCommand).rejects(keyTaken());
+    ddb.on(GetCommand).resolves({ Item: { requestHash: 7 } });
+
+    await expect(acceptOrder(deps, command, NOW)).rejects.toMatchObject({
+      name: 'CorruptRecord',
+      message: expect.stringContaining('idempotency record'),
+    });
+  });
+
   it('says a reused key is reused', async () => {
     ddb.on(TransactWriteCommand).rejects(keyTaken());
     ddb.on(GetCommand).resolves({
