@@ -92,6 +92,28 @@ describe('PaymentClient.charge', () => {
     });
   });
 
+  it('reads an error body without an error object as no message', async () => {
+    reply = () => ({ status: 503, body: {} });
+
+    await expect(client.charge(charge)).rejects.toMatchObject({
+      name: 'PaymentProviderUnavailable',
+      message: 'charge failed with HTTP 503',
+    });
+  });
+
+  it('says why the provider is unreachable', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unreachable = new PaymentClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 1000 });
+
+    await expect(unreachable.charge(charge)).rejects.toMatchObject({
+      name: 'PaymentProviderUnavailable',
+      message: expect.stringMatching(/^payment provider unreachable: .*ECONNREFUSED/),
+    });
+  });
+
   it('reads a non-JSON error body (a proxy page) as no message', async () => {
     const proxy = createServer((_request, response) => {
       response.writeHead(502, { 'content-type': 'text/html' });
