@@ -109,8 +109,12 @@ describe('outbox relay edges', () => {
       UnprocessedKeys: { [TABLE]: { Keys: [{ pk: outboxItem(1).pk, sk: 'OUTBOX' }] } },
     });
 
+    const started = performance.now();
+
     await expect(relay(records(1))).rejects.toThrow('BatchGetItem kept returning unprocessed keys');
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(5);
+    // Backs off between lookups: 100 + 200 + 400 + 800 ms.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1400);
     expect(eventBridge.calls()).toHaveLength(0);
   });
 
@@ -141,6 +145,7 @@ describe('outbox relay edges', () => {
 
     await relay(records(1));
 
+    expect(updates()[0]?.ExpressionAttributeNames).toEqual({ '#status': 'status' });
     expect(updates()[0]?.ExpressionAttributeValues).toMatchObject({
       ':reason': expect.stringMatching(/^InternalFailure/),
       ':now': NOW.toISOString(),
@@ -233,6 +238,45 @@ describe('outbox relay edges', () => {
 
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(2);
     expect(updates()).toHaveLength(0);
+  });
+
+  it('reports the earliest record to retry in stream order, whatever order the outcomes came in', async () => {
+    eventBridge.on(PutEventsCommand).rejects(new Error('socket hang up'));
+    sqs.on(SendMessageCommand).rejects(new Error('queue unavailable'));
+    const poison = streamInsert(outboxItem(3, { version: 0 }), seq(3));
+
+    const result = await relay([...records(1, 2), poison]);
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: seq(1) }] });
+  });
+
+  it('says why an item is poison, one problem after the other', async () => {
+    await relay([streamInsert(outboxItem(1, { version: 0, attempts: -1 }), seq(1))]);
+
+    const body = JSON.parse(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody ?? '{}');
+    expect(body.error).toMatch(/^version: .+; attempts: .+$/);
+  });
+
+  it('retries every entry of a PutEvents answer without results', async () => {
+    eventBridge.on(PutEventsCommand).resolves({});
+
+    expect(await relay(records(1))).toEqual({ batchItemFailures: [{ itemIdentifier: seq(1) }] });
+  });
+
+  it('publishes nothing when the state read answers without Responses (the items are gone)', async () => {
+    ddb.on(BatchGetCommand).resolves({});
+
+    expect(await relay(records(1))).toEqual({ batchItemFailures: [] });
+    expect(eventBridge.calls()).toHaveLength(0);
+  });
+
+  it('ignores a record without a dynamodb section', async () => {
+    const [record] = records(1);
+
+    expect(await relay([{ ...record, dynamodb: undefined } as DynamoDBRecord])).toEqual({
+      batchItemFailures: [],
+    });
+    expect(ddb.calls()).toHaveLength(0);
   });
 
   it('ignores an INSERT without a new image', async () => {
