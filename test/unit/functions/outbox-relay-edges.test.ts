@@ -279,6 +279,29 @@ describe('outbox relay edges', () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
+  it('neither publishes nor dead-letters an INSERT of another entity', async () => {
+    const order = streamInsert({ pk: 'ORDER#1', sk: 'ORDER', entity: 'Order', status: 'PENDING' }, seq(1));
+
+    expect(await relay([order])).toEqual({ batchItemFailures: [] });
+    expect(sqs.calls()).toHaveLength(0);
+    expect(eventBridge.calls()).toHaveLength(0);
+  });
+
+  it('dead-letters an Outbox entity whose key is not even a string, and goes on', async () => {
+    const result = await relay([streamInsert(outboxItem(1, { pk: 42 }), seq(1))]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('retries when counting a failed attempt fails for another reason than a settled item', async () => {
+    eventBridge.on(PutEventsCommand).rejects(new Error('socket hang up'));
+    ddb.on(UpdateCommand).rejects(new Error('throttled'));
+
+    expect(await relay(records(1))).toEqual({ batchItemFailures: [{ itemIdentifier: seq(1) }] });
+  });
+
   it('ignores an INSERT without a new image', async () => {
     const [record] = records(1);
     const bare = { ...record, dynamodb: { ...record?.dynamodb, NewImage: undefined } };
