@@ -45,7 +45,7 @@ describe('claimEffect', () => {
       claimToken: claim.status === 'claimed' ? claim.token : undefined,
       at: NOW.toISOString(),
       leaseUntil: NOW.getTime() + 60_000,
-      expiresAt: nowSeconds + 15 * 24 * 60 * 60,
+      expiresAt: nowSeconds + EFFECT_RETENTION_SECONDS,
     });
     expect(EFFECT_LEASE_MS).toBe(60_000);
     expect(EFFECT_RETENTION_SECONDS).toBeGreaterThan(14 * 24 * 60 * 60);
