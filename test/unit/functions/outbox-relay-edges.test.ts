@@ -263,6 +263,9 @@ describe('outbox relay edges', () => {
     eventBridge.on(PutEventsCommand).resolves({});
 
     expect(await relay(records(1))).toEqual({ batchItemFailures: [{ itemIdentifier: seq(1) }] });
+    expect(updates()[0]?.ExpressionAttributeValues?.[':reason']).toBe(
+      'PutEvents returned no result for this entry',
+    );
   });
 
   it('publishes nothing when the state read answers without Responses (the items are gone)', async () => {
