@@ -111,6 +111,17 @@ describe('getOrder / requireOrder', () => {
   });
 });
 
+describe('a corrupt order', () => {
+  it('is reported as CorruptRecord naming the order', async () => {
+    ddb.on(GetCommand).resolves({ Item: { ...storedOrder(), version: 'two' } });
+
+    await expect(getOrder(deps, ORDER_ID)).rejects.toMatchObject({
+      name: 'CorruptRecord',
+      message: expect.stringContaining(`order ${ORDER_ID}`),
+    });
+  });
+});
+
 describe('commit', () => {
   const update = orderUpdate(TABLE, order, { timeline: [entry] }, NOW);
   const put = { Put: { TableName: TABLE, Item: { pk: 'OUTBOX#1', sk: 'OUTBOX' } } };

@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { documentClient } from '#shared/dynamodb.ts';
+import { EFFECT_RETENTION_SECONDS } from '#shared/effects.ts';
 import type { OrderEvent } from '#shared/events.ts';
 import { creditPoints, readPoints } from '#shared/points.ts';
 import { NOW, ORDER_ID, TABLE, transactionCanceled } from './helpers.ts';
@@ -37,6 +38,33 @@ beforeEach(() => {
 });
 
 describe('creditPoints', () => {
+  it('writes a lasting DONE marker, the ledger line and the balance, and answers the points it credited', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+
+    const result = await creditPoints(deps, confirmed, NOW);
+
+    const [marker, ledger, balance] =
+      ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(marker?.Put?.Item).toMatchObject({
+      entity: 'Effect',
+      status: 'DONE',
+      expiresAt: Math.floor(NOW.getTime() / 1000) + EFFECT_RETENTION_SECONDS,
+    });
+    expect(ledger?.Put?.Item).toMatchObject({ entity: 'Points', orderId: ORDER_ID, amount: 2599 });
+    expect(balance?.Update?.ExpressionAttributeValues).toMatchObject({ ':entity': 'Points' });
+    expect(result).toEqual({ status: 'credited', points: ledger?.Put?.Item?.points });
+    expect(result.status === 'credited' && result.points).toBeGreaterThan(0);
+  });
+
+  it('refuses a confirmation without amount, naming the event', async () => {
+    const { amount: _amount, ...order } = confirmed.order;
+
+    await expect(creditPoints(deps, { ...confirmed, order }, NOW)).rejects.toMatchObject({
+      name: 'InvalidMessage',
+      message: 'OrderConfirmed msg-1 has no amount',
+    });
+  });
+
   it('is a duplicate when only the effect marker exists (the event was handled, its ledger line aside)', async () => {
     ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None', 'None'));
 
@@ -56,8 +84,8 @@ describe('readPoints', () => {
   it("reads one customer's balance and ledger lines with a consistent query of their partition", async () => {
     ddb.on(QueryCommand).resolves({
       Items: [
-        { pk: 'POINTS#client-a#cust-1', sk: 'BALANCE', balance: 37 },
         { pk: 'POINTS#client-a#cust-1', sk: `LEDGER#${ORDER_ID}`, orderId: ORDER_ID, points: 25 },
+        { pk: 'POINTS#client-a#cust-1', sk: 'BALANCE', balance: 37 },
         { pk: 'POINTS#client-a#cust-1', sk: 'LEDGER#order-2', orderId: 'order-2', points: 12 },
         { pk: 'POINTS#client-a#cust-1', sk: 'OTHER', orderId: 'x', points: 99 },
       ],
