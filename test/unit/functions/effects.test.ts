@@ -15,7 +15,9 @@ import {
   EFFECT_RETENTION_SECONDS,
   releaseEffect,
 } from '#shared/effects.ts';
-import { conditionFailed, NOW, TABLE } from './helpers.ts';
+import type { OrderEvent } from '#shared/events.ts';
+import { notifyCustomer } from '#shared/notify.ts';
+import { conditionFailed, NOW, ORDER_ID, TABLE } from './helpers.ts';
 
 /** The once-only guard of every side effect (mail, points): claim, do, mark done; or give the claim back. */
 
@@ -139,5 +141,42 @@ describe('releaseEffect', () => {
       ConditionExpression: 'claimToken = :token',
       ExpressionAttributeValues: { ':token': 'tok-1' },
     });
+  });
+});
+
+describe('notifyCustomer', () => {
+  const event: OrderEvent = {
+    eventId: 'eb-1',
+    detail: {
+      messageId: 'evt-1',
+      messageType: 'OrderConfirmed',
+      orderId: ORDER_ID,
+      clientId: 'client-a',
+      correlationId: 'corr-1',
+      version: 5,
+      occurredAt: NOW.toISOString(),
+      payload: {},
+    },
+    order: {
+      orderId: ORDER_ID,
+      status: 'CONFIRMED',
+      customer: { id: 'cust-1', email: 'ada@example.com' },
+      items: [{ sku: 'BEAN-1', quantity: 1 }],
+      currency: 'EUR',
+      amount: 1299,
+      createdAt: NOW.toISOString(),
+    },
+  };
+
+  it('answers sent after one mail keyed by the event id, and duplicate for an event already mailed', async () => {
+    const sent: string[] = [];
+    const mailer = { send: async (_message: unknown, key: string) => void sent.push(key) };
+    ddb.on(PutCommand).resolvesOnce({}).rejects(conditionFailed());
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(GetCommand).resolves({ Item: { ...key, status: 'DONE' } });
+
+    expect(await notifyCustomer({ ...deps, mailer }, event, NOW)).toBe('sent');
+    expect(await notifyCustomer({ ...deps, mailer }, event, NOW)).toBe('duplicate');
+    expect(sent).toEqual(['evt-1']);
   });
 });
