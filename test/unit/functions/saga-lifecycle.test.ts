@@ -148,6 +148,33 @@ describe('confirm-order', () => {
     await expect(confirm(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
     expect(transactions()).toHaveLength(0);
   });
+
+  it('says why it refuses: the status it found, or the missing payment', async () => {
+    orderIs({ ...authorized, status: 'CANCELLED' });
+    await expect(confirm(sagaInput, context)).rejects.toThrow(`order ${ORDER_ID} is CANCELLED`);
+
+    orderIs(storedOrder({ amount: 3448 }));
+    await expect(confirm(sagaInput, context)).rejects.toThrow('has no authorized payment');
+  });
+});
+
+describe('cancel-order: what the cancellation writes', () => {
+  it('takes the order off the open index, so the reconciler no longer picks it up', async () => {
+    orderIs(storedOrder({ version: 4 }));
+
+    await cancel({ ...sagaInput, error: { Error: 'OutOfStock' } }, context);
+
+    const [[update] = []] = transactions();
+    const removed = (update?.Update?.UpdateExpression ?? '').split(' REMOVE ')[1]?.split(', ') ?? [];
+    const names = update?.Update?.ExpressionAttributeNames ?? {};
+    expect(removed.map((name) => names[name])).toEqual(expect.arrayContaining(['openPk', 'openSk']));
+  });
+
+  it('says a confirmed order is kept', async () => {
+    orderIs({ ...authorized, status: 'CONFIRMED' });
+
+    expect(await cancel(sagaInput, context)).toEqual({ outcome: 'SKIPPED', detail: 'order is confirmed' });
+  });
 });
 
 describe('cancel-order (compensation)', () => {

@@ -240,8 +240,62 @@ describe('authorize-payment', () => {
   it('refuses to charge an order whose stock was not reserved', async () => {
     orderIs(storedOrder());
 
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining('no amount'),
+    });
+    expect(provider.requests).toHaveLength(0);
+  });
+
+  it('does not take a recorded charge without a priced amount as done: it refuses the unpriced order', async () => {
+    orderIs(storedOrder({ paymentRef: 'ch_1' }));
+
     await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
     expect(provider.requests).toHaveLength(0);
+  });
+
+  it.each(['CANCELLED', 'CONFIRMED'])('never charges a %s order that has no charge yet', async (status) => {
+    orderIs({ ...priced, status });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining(status),
+    });
+    expect(provider.requests).toHaveLength(0);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('keeps the charge a concurrent run recorded while the provider answered, without writing', async () => {
+    ddb
+      .on(GetCommand, { Key: orderKey })
+      .resolvesOnce({ Item: priced })
+      .resolves({ Item: { ...priced, paymentRef: 'ch_0', version: 3 } });
+    reply = () => ({
+      status: 201,
+      body: { id: 'ch_0', status: 'authorized', amount: 3448, currency: 'EUR' },
+    });
+
+    const result = await authorize(sagaInput, context);
+
+    expect(result.paymentRef).toBe('ch_0');
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('fails without recording the charge when the order was cancelled while the provider answered', async () => {
+    ddb
+      .on(GetCommand, { Key: orderKey })
+      .resolvesOnce({ Item: priced })
+      .resolves({ Item: { ...priced, status: 'CANCELLED', version: 3 } });
+    reply = () => ({
+      status: 201,
+      body: { id: 'ch_1', status: 'authorized', amount: 3448, currency: 'EUR' },
+    });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining('ch_1'),
+    });
+    expect(updates()).toHaveLength(0);
   });
 });
 
@@ -363,12 +417,26 @@ describe('void-payment (compensation)', () => {
     expect(updates()).toHaveLength(1);
   });
 
+  it('keeps the payment of a CONFIRMED order: no refund, no voided mark, answers SKIPPED', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', status: 'CONFIRMED', version: 4 });
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: ORDER_ID } });
+
+    const result = await voidPayment({ ...sagaInput, error: { Error: 'States.TaskFailed' } }, context);
+
+    expect(result.outcome).toBe('SKIPPED');
+    expect(provider.requests).toHaveLength(0);
+    const marksVoided = updates().some((update) =>
+      Object.values(update.ExpressionAttributeNames ?? {}).includes('paymentVoidedAt'),
+    );
+    expect(marksVoided).toBe(false);
+  });
+
   it('is a no-op when repeated', async () => {
     orderIs({ ...priced, compensatingAt: NOW.toISOString(), paymentVoidedAt: NOW.toISOString() });
 
     const result = await voidPayment(sagaInput, context);
 
-    expect(result.outcome).toBe('ALREADY_DONE');
+    expect(result).toEqual({ outcome: 'ALREADY_DONE', detail: 'payment already voided' });
     expect(provider.requests).toHaveLength(0);
     expect(updates()).toHaveLength(0);
   });
@@ -377,6 +445,39 @@ describe('void-payment (compensation)', () => {
     orderIs(null);
 
     expect(await voidPayment(sagaInput, context)).toEqual({ outcome: 'SKIPPED', detail: 'order not found' });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('names no charge in the refund detail when none was recorded (a timed-out charge went through)', async () => {
+    orderIs(priced);
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: ORDER_ID } });
+
+    expect(await voidPayment(sagaInput, context)).toEqual({ outcome: 'DONE', detail: 'refund re_1 issued' });
+  });
+
+  it('does not mark the order again when a concurrent compensation marked it while the refund ran', async () => {
+    ddb
+      .on(GetCommand, { Key: orderKey })
+      .resolvesOnce({ Item: { ...priced, paymentRef: 'ch_1' } })
+      .resolves({ Item: { ...priced, paymentRef: 'ch_1', paymentVoidedAt: NOW.toISOString(), version: 4 } });
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: ORDER_ID } });
+
+    const result = await voidPayment(sagaInput, context);
+
+    expect(result).toEqual({ outcome: 'ALREADY_DONE', detail: 'payment already voided' });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('answers what it did when the order vanished while the refund ran, without writing', async () => {
+    ddb
+      .on(GetCommand, { Key: orderKey })
+      .resolvesOnce({ Item: { ...priced, paymentRef: 'ch_1' } })
+      .resolves({ Item: undefined });
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: ORDER_ID } });
+
+    const result = await voidPayment(sagaInput, context);
+
+    expect(result).toEqual({ outcome: 'DONE', detail: 'refund re_1 issued for ch_1' });
     expect(updates()).toHaveLength(0);
   });
 

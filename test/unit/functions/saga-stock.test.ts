@@ -294,6 +294,116 @@ describe('reserve-stock', () => {
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
   });
 
+  it('asks again for the stock keys BatchGetItem left unprocessed, with a consistent read', async () => {
+    table();
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { [TABLE]: [stock['BEAN-1']] },
+        UnprocessedKeys: { [TABLE]: { Keys: [{ pk: 'STOCK#MUG-7', sk: 'STOCK' }] } },
+      })
+      .resolves({ Responses: { [TABLE]: [stock['MUG-7']] } });
+
+    const result = await reserve(sagaInput, context);
+
+    expect(result.amount).toBe(2 * 1299 + 850);
+    const lookups = ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input.RequestItems?.[TABLE]);
+    expect(lookups).toHaveLength(2);
+    expect(lookups[1]).toEqual({ Keys: [{ pk: 'STOCK#MUG-7', sk: 'STOCK' }], ConsistentRead: true });
+  });
+
+  it('gives up without writing when BatchGetItem keeps leaving keys unprocessed', async () => {
+    table();
+    ddb.on(BatchGetCommand).resolves({
+      Responses: { [TABLE]: [stock['BEAN-1']] },
+      UnprocessedKeys: { [TABLE]: { Keys: [{ pk: 'STOCK#MUG-7', sk: 'STOCK' }] } },
+    });
+
+    await expect(reserve(sagaInput, context)).rejects.toThrow('stock lookup kept returning unprocessed keys');
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(5);
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('refuses to reserve for an order that is no longer PENDING', async () => {
+    table({ order: storedOrder({ status: 'CANCELLED', version: 3 }) });
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining('CANCELLED'),
+    });
+    expect(writes()).toHaveLength(0);
+  });
+
+  it('reserves exactly the available quantity, and names one unit of one SKU in the singular', async () => {
+    table({ order: storedOrder({ items: [{ sku: 'MUG-7', quantity: 1 }] }) });
+    stockOnShelf([stock['MUG-7']]);
+
+    const result = await reserve(sagaInput, context);
+
+    expect(result.amount).toBe(850);
+    expect(transactItems()[2]?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
+      {
+        step: 'ReserveStock',
+        status: 'SUCCEEDED',
+        at: NOW.toISOString(),
+        detail: 'reserved 1 unit of 1 SKU',
+      },
+    ]);
+  });
+
+  it('looks up the stock item of every line', async () => {
+    table();
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    await reserve(sagaInput, context);
+
+    expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.[TABLE]?.Keys).toEqual([
+      { pk: 'STOCK#BEAN-1', sk: 'STOCK' },
+      { pk: 'STOCK#MUG-7', sk: 'STOCK' },
+    ]);
+  });
+
+  it('reads an answer without Responses as no stock item at all (UnknownSku), and an empty UnprocessedKeys as done', async () => {
+    table();
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({})
+      .resolves({ Responses: { [TABLE]: [stock['BEAN-1'], stock['MUG-7']] }, UnprocessedKeys: {} });
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'UnknownSku',
+      skus: ['BEAN-1', 'MUG-7'],
+    });
+    expect(await reserve(sagaInput, context)).toMatchObject({ amount: 3448 });
+  });
+
+  it('names every short line in OutOfStock', async () => {
+    table({
+      order: storedOrder({
+        items: [
+          { sku: 'BEAN-1', quantity: 11 },
+          { sku: 'MUG-7', quantity: 2 },
+        ],
+      }),
+    });
+    stockOnShelf([stock['BEAN-1'], stock['MUG-7']]);
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'OutOfStock',
+      skus: ['BEAN-1', 'MUG-7'],
+    });
+  });
+
+  it('reports a corrupt reservation as such, naming it', async () => {
+    table({ reserved: { ...reservationKey, orderId: ORDER_ID, amount: 'lots' } });
+
+    await expect(reserve(sagaInput, context)).rejects.toMatchObject({
+      name: 'CorruptRecord',
+      message: expect.stringContaining(`reservation of order ${ORDER_ID}`),
+    });
+  });
+
   it('throws OrderNotFound for an unknown order', async () => {
     table({ order: null });
 
@@ -398,6 +508,42 @@ describe('release-stock (compensation)', () => {
 
     expect(result).toEqual({ outcome: 'SKIPPED', detail: 'order is confirmed; stock kept' });
     expect(writes()).toHaveLength(0);
+  });
+
+  it('stamps the release time on the reservation and on the order (what a repeat and the reconciler read)', async () => {
+    table({ order: storedOrder({ amount: 3448, version: 2 }), reserved: reservation });
+
+    await release(sagaInput, context);
+
+    const [, , reservationUpdate, orderChange] = transactItems();
+    expect(reservationUpdate?.Update?.ExpressionAttributeValues).toEqual({ ':now': NOW.toISOString() });
+    const names = orderChange?.Update?.ExpressionAttributeNames ?? {};
+    const values = orderChange?.Update?.ExpressionAttributeValues ?? {};
+    const slot = Object.entries(names).find(([, field]) => field === 'stockReleasedAt')?.[0];
+    expect(slot).toBeDefined();
+    expect(values[`:${slot?.slice(1)}`]).toBe(NOW.toISOString());
+  });
+
+  it('stamps the order released even when nothing was reserved, so a repeat is ALREADY_DONE', async () => {
+    table();
+
+    await release(sagaInput, context);
+
+    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    const slot = Object.entries(update?.ExpressionAttributeNames ?? {}).find(
+      ([, field]) => field === 'stockReleasedAt',
+    )?.[0];
+    expect(slot).toBeDefined();
+    expect(update?.ExpressionAttributeValues?.[`:${slot?.slice(1)}`]).toBe(NOW.toISOString());
+  });
+
+  it('says the stock was already released', async () => {
+    table({ order: storedOrder(), reserved: { ...reservation, releasedAt: NOW.toISOString() } });
+
+    expect(await release(sagaInput, context)).toEqual({
+      outcome: 'ALREADY_DONE',
+      detail: 'stock already released',
+    });
   });
 
   it('skips an order that does not exist', async () => {

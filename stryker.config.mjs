@@ -1,0 +1,42 @@
+// @ts-check
+/**
+ * Mutation testing of the money path (`npm run mutation`; one module: `npm run mutation -- --mutate <file>`).
+ * Not in CI: a full run takes tens of minutes on two cores. Scores and kept survivors: docs/mutation.md.
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts', pool: 'forks' },
+  mutate: [
+    'functions/shared/saga/stock.ts',
+    'functions/shared/saga/payment.ts',
+    'functions/shared/saga/lifecycle.ts',
+    'functions/shared/saga/step.ts',
+    'functions/shared/payment-client.ts',
+    'functions/shared/accept-order.ts',
+    'functions/shared/idempotency.ts',
+    'functions/shared/relay.ts',
+    'functions/shared/outbox.ts',
+    'functions/shared/effects.ts',
+    'functions/shared/notify.ts',
+    'functions/shared/notifications.ts',
+    'functions/shared/points.ts',
+    'functions/shared/mail.ts',
+    'functions/shared/order-store.ts',
+  ],
+  // Each mutant runs only the tests that reached it during the initial run.
+  coverageAnalysis: 'perTest',
+  // Reruns only mutants whose code or covering tests changed since the last run. The file is local state
+  // (reports/ is ignored): it is tied to one checkout's exact sources, which parallel branches keep changing.
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
+  // The machine is shared; raise it with `--concurrency N` on a free one.
+  concurrency: 1,
+  // Mocked AWS and a local HTTP stub answer in milliseconds; the payment timeout tests wait up to 2 s.
+  timeoutMS: 10_000,
+  ignorePatterns: ['cdk.out', '.buzzer', 'coverage', 'bench/results', 'reports'],
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  thresholds: { high: 90, low: 75, break: null },
+};

@@ -1,0 +1,116 @@
+import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { documentClient } from '#shared/dynamodb.ts';
+import { EFFECT_RETENTION_SECONDS } from '#shared/effects.ts';
+import type { OrderEvent } from '#shared/events.ts';
+import { creditPoints, readPoints } from '#shared/points.ts';
+import { NOW, ORDER_ID, TABLE, transactionCanceled } from './helpers.ts';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const deps = { doc: documentClient, tableName: TABLE };
+
+const confirmed: OrderEvent = {
+  eventId: 'eb-1',
+  detail: {
+    messageId: 'msg-1',
+    messageType: 'OrderConfirmed',
+    orderId: ORDER_ID,
+    clientId: 'client-a',
+    correlationId: 'corr-1',
+    version: 5,
+    occurredAt: NOW.toISOString(),
+    payload: {},
+  },
+  order: {
+    orderId: ORDER_ID,
+    status: 'CONFIRMED',
+    customer: { id: 'cust-1', email: 'ada@example.com' },
+    items: [{ sku: 'BEAN-1', quantity: 2 }],
+    currency: 'EUR',
+    amount: 2599,
+    createdAt: NOW.toISOString(),
+  },
+};
+
+beforeEach(() => {
+  ddb.reset();
+});
+
+describe('creditPoints', () => {
+  it('writes a lasting DONE marker, the ledger line and the balance, and answers the points it credited', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+
+    const result = await creditPoints(deps, confirmed, NOW);
+
+    const [marker, ledger, balance] =
+      ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(marker?.Put?.Item).toMatchObject({
+      entity: 'Effect',
+      status: 'DONE',
+      expiresAt: Math.floor(NOW.getTime() / 1000) + EFFECT_RETENTION_SECONDS,
+    });
+    expect(ledger?.Put?.Item).toMatchObject({ entity: 'Points', orderId: ORDER_ID, amount: 2599 });
+    expect(balance?.Update?.ExpressionAttributeValues).toMatchObject({ ':entity': 'Points' });
+    expect(result).toEqual({ status: 'credited', points: ledger?.Put?.Item?.points });
+    expect(result.status === 'credited' && result.points).toBeGreaterThan(0);
+  });
+
+  it('refuses a confirmation without amount, naming the event', async () => {
+    const { amount: _amount, ...order } = confirmed.order;
+
+    await expect(creditPoints(deps, { ...confirmed, order }, NOW)).rejects.toMatchObject({
+      name: 'InvalidMessage',
+      message: 'OrderConfirmed msg-1 has no amount',
+    });
+  });
+
+  it('is a duplicate when only the effect marker exists (the event was handled, its ledger line aside)', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None', 'None'));
+
+    expect(await creditPoints(deps, confirmed, NOW)).toEqual({ status: 'duplicate' });
+  });
+
+  it('rethrows a cancellation that is not a duplicate', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'ValidationError'));
+
+    await expect(creditPoints(deps, confirmed, NOW)).rejects.toMatchObject({
+      name: 'TransactionCanceledException',
+    });
+  });
+});
+
+describe('readPoints', () => {
+  it("reads one customer's balance and ledger lines with a consistent query of their partition", async () => {
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        { pk: 'POINTS#client-a#cust-1', sk: `LEDGER#${ORDER_ID}`, orderId: ORDER_ID, points: 25 },
+        { pk: 'POINTS#client-a#cust-1', sk: 'BALANCE', balance: 37 },
+        { pk: 'POINTS#client-a#cust-1', sk: 'LEDGER#order-2', orderId: 'order-2', points: 12 },
+        { pk: 'POINTS#client-a#cust-1', sk: 'OTHER', orderId: 'x', points: 99 },
+      ],
+    });
+
+    const account = await readPoints(deps, 'client-a', 'cust-1');
+
+    expect(account).toEqual({
+      balance: 37,
+      ledger: [
+        { orderId: ORDER_ID, points: 25 },
+        { orderId: 'order-2', points: 12 },
+      ],
+    });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      TableName: TABLE,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'POINTS#client-a#cust-1' },
+      ConsistentRead: true,
+    });
+  });
+
+  it('has no balance before the first credit', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+
+    expect(await readPoints(deps, 'client-a', 'cust-1')).toEqual({ balance: undefined, ledger: [] });
+  });
+});
