@@ -89,7 +89,7 @@ const OWN_ERRORS = new Set([
 ]);
 
 // Defence in depth for our own messages: one that quotes an ARN still shows none.
-const ARN = /arn:aws[a-z-]*:[^\s"',;]+/g;
+const ARN = /arn:aws[a-z-]*:[^\s"',;)]+/g;
 
 /** A short human explanation from the caught error, safe to show the client. */
 export function failureDetail(error: SagaError | undefined): string {

@@ -1,4 +1,9 @@
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { acceptOrder } from '#shared/accept-order.ts';
@@ -28,6 +33,8 @@ const writes = () =>
 
 beforeEach(() => {
   ddb.reset();
+  // An empty catalogue: the order's SKUs are unknown, which accept lets through for the saga to cancel.
+  ddb.on(BatchGetCommand).resolves({ Responses: {} });
 });
 
 describe('acceptOrder', () => {

@@ -4,11 +4,12 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '#shared/events.ts';
 import { SinkMailer } from '#shared/mail.ts';
 import { renderOrderMail } from '#shared/notifications.ts';
+import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { httpStub, ORDER_ID, type RecordedRequest, type StubReply } from './helpers.ts';
 
 let reply: (request: RecordedRequest) => StubReply = () => ({ status: 202 });
 const sink = await httpStub((request) => reply(request));
-const mailer = new SinkMailer(sink.url);
+const mailer = new SinkMailer(sink.url, NO_AUTHENTICATION);
 const message = { to: 'ada@example.com', subject: 'Hi', text: 'Body', orderId: ORDER_ID };
 
 afterAll(() => sink.close());
@@ -57,7 +58,9 @@ describe('SinkMailer', () => {
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
 
-    await expect(new SinkMailer(`http://127.0.0.1:${port}`).send(message, 'evt-1')).rejects.toMatchObject({
+    await expect(
+      new SinkMailer(`http://127.0.0.1:${port}`, NO_AUTHENTICATION).send(message, 'evt-1'),
+    ).rejects.toMatchObject({
       name: 'MailUnavailable',
       message: expect.stringMatching(/^mail sink unreachable: /),
     });

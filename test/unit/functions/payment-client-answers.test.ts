@@ -2,13 +2,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { PaymentClient } from '#shared/payment-client.ts';
+import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { httpStub, type RecordedRequest, type StubReply } from './helpers.ts';
 
 /** How the client reads each provider answer: the saga's Retry and Catch clauses depend on the error names. */
 
 let reply: (request: RecordedRequest) => StubReply = () => ({ status: 500 });
 const stub = await httpStub((request) => reply(request));
-const client = new PaymentClient({ baseUrl: stub.url, timeoutMs: 1000 });
+const client = new PaymentClient({ baseUrl: stub.url, timeoutMs: 1000, auth: NO_AUTHENTICATION });
 const charge = { idempotencyKey: 'o-1', orderId: 'o-1', amount: 100, currency: 'EUR', token: 'tok_ok' };
 
 afterAll(() => stub.close());
@@ -83,15 +84,6 @@ describe('PaymentClient.charge', () => {
     });
   });
 
-  it('is rejected for good when the provider says the charge key was voided', async () => {
-    reply = () => ({ status: 409, body: { error: { code: 'charge_voided' } } });
-
-    await expect(client.charge(charge)).rejects.toMatchObject({
-      name: 'PaymentRequestRejected',
-      message: 'charge refused: charge_voided',
-    });
-  });
-
   it('reads an error body without an error object as no message', async () => {
     reply = () => ({ status: 503, body: {} });
 
@@ -106,7 +98,11 @@ describe('PaymentClient.charge', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const unreachable = new PaymentClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 1000 });
+    const unreachable = new PaymentClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      timeoutMs: 1000,
+      auth: NO_AUTHENTICATION,
+    });
 
     await expect(unreachable.charge(charge)).rejects.toMatchObject({
       name: 'PaymentProviderUnavailable',
@@ -122,7 +118,11 @@ describe('PaymentClient.charge', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const { port } = proxy.address() as AddressInfo;
     try {
-      const behindProxy = new PaymentClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 1000 });
+      const behindProxy = new PaymentClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        timeoutMs: 1000,
+        auth: NO_AUTHENTICATION,
+      });
       await expect(behindProxy.charge(charge)).rejects.toMatchObject({
         name: 'PaymentProviderUnavailable',
         message: 'charge failed with HTTP 502',

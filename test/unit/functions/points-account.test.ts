@@ -29,6 +29,7 @@ const confirmed: OrderEvent = {
     items: [{ sku: 'BEAN-1', quantity: 2 }],
     currency: 'EUR',
     amount: 2599,
+    points: 25,
     createdAt: NOW.toISOString(),
   },
 };

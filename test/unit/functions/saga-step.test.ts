@@ -64,7 +64,28 @@ describe('failureDetail', () => {
   });
 
   it('is the error name alone when there is no cause', () => {
-    expect(failureDetail({ Error: 'States.Timeout' })).toBe('States.Timeout');
+    expect(failureDetail({ Error: 'OutOfStock' })).toBe('OutOfStock');
+  });
+
+  it("shows only the name of an error that is not Buzzer's own (its cause may name ARNs, hosts, accounts)", () => {
+    const cause = 'arn:aws:lambda:eu-west-1:123456789012:function:Buzzer-Saga-Confirm is throttled';
+
+    expect(failureDetail({ Error: 'Lambda.TooManyRequestsException', Cause: cause })).toBe(
+      "Lambda.TooManyRequestsException (details in the saga's execution history)",
+    );
+    expect(failureDetail({ Error: 'States.Timeout' })).toBe(
+      "States.Timeout (details in the saga's execution history)",
+    );
+  });
+
+  it('hides an ARN even inside one of its own messages', () => {
+    const cause = JSON.stringify({
+      errorMessage: 'order x became CANCELLED (arn:aws:states:eu-west-1:1:execution:a:b)',
+    });
+
+    expect(failureDetail({ Error: 'InvalidOrderState', Cause: cause })).toBe(
+      'InvalidOrderState: order x became CANCELLED (<arn>)',
+    );
   });
 
   it("keeps only a Lambda cause's errorMessage", () => {
@@ -74,18 +95,18 @@ describe('failureDetail', () => {
   });
 
   it('keeps a JSON cause of another shape, and a plain-text cause, as they are', () => {
-    expect(failureDetail({ Error: 'States.TaskFailed', Cause: '{"code":7}' })).toBe(
-      'States.TaskFailed: {"code":7}',
+    expect(failureDetail({ Error: 'PaymentDeclined', Cause: '{"code":7}' })).toBe(
+      'PaymentDeclined: {"code":7}',
     );
-    expect(failureDetail({ Error: 'States.Timeout', Cause: 'took too long' })).toBe(
-      'States.Timeout: took too long',
+    expect(failureDetail({ Error: 'PaymentDeclined', Cause: 'card declined' })).toBe(
+      'PaymentDeclined: card declined',
     );
   });
 
   it('cuts a detail longer than 300 characters to 297 plus an ellipsis, and keeps one of exactly 300', () => {
-    const prefix = 'E: ';
-    const long = failureDetail({ Error: 'E', Cause: 'x'.repeat(301 - prefix.length) });
-    const exact = failureDetail({ Error: 'E', Cause: 'y'.repeat(300 - prefix.length) });
+    const prefix = 'OutOfStock: ';
+    const long = failureDetail({ Error: 'OutOfStock', Cause: 'x'.repeat(301 - prefix.length) });
+    const exact = failureDetail({ Error: 'OutOfStock', Cause: 'y'.repeat(300 - prefix.length) });
 
     expect(long).toBe(`${`${prefix}${'x'.repeat(301 - prefix.length)}`.slice(0, 297)}...`);
     expect(long).toHaveLength(300);

@@ -525,7 +525,7 @@ describe('release-stock (compensation)', () => {
   });
 
   it('stamps the order released even when nothing was reserved, so a repeat is ALREADY_DONE', async () => {
-    table();
+    table({ order: storedOrder({ compensatingAt: NOW.toISOString() }) });
 
     await release(sagaInput, context);
 
