@@ -136,8 +136,12 @@ export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
   express: {
     name: 'express',
     description:
-      'the saga as EXPRESS (at least once): duplicate starts under one name, restarts from the beginning mid-run',
+      'the saga as EXPRESS (at least once): duplicate starts under one name, restarts from the beginning mid-run; a flaky provider',
     ...NO_FAULTS,
+    // Two executions of one order only disagree when a call can fail for one and pass for the other: a provider that
+    // answers 503 to some calls (each attempt independently) lets one execution exhaust its retries and compensate
+    // while the other charges and goes on to ConfirmOrder.
+    sandbox: { paymentFailureRate: 0.4 },
     workflowType: 'EXPRESS',
     // Each fault adds a whole execution's work; past a fifth of the starts the local runtime spends its time on
     // extra executions (and a starter batch outliving its visibility timeout starts yet more, as on AWS).
