@@ -56,8 +56,11 @@ const program = new Command('npm run chaos --')
   .addHelpText(
     'after',
     `\nProfiles:\n${PROFILE_NAMES.map((name) => `  ${name.padEnd(11)} ${PROFILES[name].description}`).join('\n')}\n\n` +
+      'express and harsh run the saga as an EXPRESS workflow: the run synthesizes it with -c workflowType=EXPRESS into\n' +
+      '.buzzer/cdk.out-express (cdk.out keeps the STANDARD app) and needs a runtime of its own (no --attach).\n\n' +
       'Exit code: 0 when nothing was lost or doubled, 1 when the check found something, 2 when the run itself failed.\n' +
       '\nExamples:\n  npm run chaos -- --orders 200 --concurrency 20 --profile harsh\n' +
+      '  npm run chaos -- --orders 200 --profile express --seed 7\n' +
       '  npm run -s chaos -- --attach --profile provider --orders 50 --json > report.json\n',
   );
 

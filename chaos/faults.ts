@@ -1,13 +1,19 @@
 /**
  * Turns a profile into faults on a running system and takes them away again (the heal step). Payment and mail faults
  * go through the sandbox provider's knobs and the tokens the orders carry; crashes, duplicate deliveries and PutEvents
- * failures go through the local engines' hooks (`LambdaService.setFault`, `EventBridgeEngine.setPutEventsFault`).
+ * failures go through the local engines' hooks (`LambdaService.setFault`, `EventBridgeEngine.setPutEventsFault`), and
+ * EXPRESS duplicate starts and restarts through the `ExpressFaults` decorator around the Step Functions engine.
  */
 import type {
   InjectedFaultCounts,
   InvocationFault,
   InvocationFaultRule,
 } from '#local/engines/lambda/service.ts';
+import {
+  type ExpressFault,
+  type ExpressFaultCounts,
+  ExpressFaults,
+} from '#local/engines/stepfunctions/express-faults.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
 import { EVENT_SOURCE } from '#shared/events.ts';
 import { authenticatedFetch } from '#shared/request-auth.ts';
@@ -19,7 +25,15 @@ export interface FaultStats {
   invocations: Record<string, InjectedFaultCounts>;
   putEventsFailures: number;
   busDuplicates: number;
+  /** How the saga ran, and what the `express` faults did to its executions (all 0 for STANDARD). */
+  workflowType: ChaosProfile['workflowType'];
+  executions: ExpressFaultCounts;
 }
+
+/** A restart lands at a random point of the execution: most sagas end within this, even under load. */
+const RESTART_WITHIN_MS = 3_000;
+/** A duplicate start arrives within this of the first (the same start delivered twice). */
+const DUPLICATE_START_WITHIN_MS = 1_000;
 
 /** Records of an SQS or stream batch event, if it is one. */
 function recordsOf(event: unknown): unknown[] | undefined {
@@ -48,6 +62,7 @@ export class FaultInjector {
   private readonly ourCopies = new WeakSet<PutEventsEntryInput>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private baseline: Record<string, InjectedFaultCounts> = {};
+  private express: ExpressFaults | undefined;
   private counters = { putEventsFailures: 0, busDuplicates: 0 };
 
   constructor(system: SystemUnderTest, profile: ChaosProfile, random: () => number) {
@@ -72,6 +87,10 @@ export class FaultInjector {
     if (profile.relayFailureRate > 0 || profile.duplicateRate > 0) {
       runtime.engines.events.setPutEventsFault((entry) => this.putEventsRule(entry));
     }
+    if (profile.duplicateStartRate > 0 || profile.restartRate > 0) {
+      this.express = new ExpressFaults(runtime.engines.stepFunctions);
+      this.express.install(() => this.expressRule());
+    }
   }
 
   async heal(): Promise<void> {
@@ -82,6 +101,7 @@ export class FaultInjector {
     if (!runtime) return;
     runtime.engines.lambda.clearFaults();
     runtime.engines.events.setPutEventsFault(undefined);
+    this.express?.remove();
   }
 
   stats(): FaultStats {
@@ -98,7 +118,12 @@ export class FaultInjector {
       if (delta.error + delta.crash + delta.duplicate === 0) continue;
       invocations[shortName(idsByName.get(name) ?? name)] = delta;
     }
-    return { invocations, ...this.counters };
+    return {
+      invocations,
+      ...this.counters,
+      workflowType: this.profile.workflowType,
+      executions: this.express?.counts() ?? { duplicates: 0, restarts: 0, abandoned: 0 },
+    };
   }
 
   private roll(rate: number): boolean {
@@ -145,6 +170,23 @@ export class FaultInjector {
       }
       return this.roll(duplicateRate) ? 'duplicate' : undefined;
     };
+  }
+
+  /** AWS's at-least-once EXPRESS start: maybe a second execution of the start, maybe a restart mid-run. */
+  private expressRule(): ExpressFault[] {
+    const { duplicateStartRate, restartRate } = this.profile;
+    const faults: ExpressFault[] = [];
+    if (this.roll(duplicateStartRate)) {
+      faults.push({ kind: 'duplicate', afterMs: Math.floor(this.random() * DUPLICATE_START_WITHIN_MS) });
+    }
+    if (this.roll(restartRate)) {
+      faults.push({
+        kind: 'restart',
+        afterMs: Math.floor(this.random() * RESTART_WITHIN_MS),
+        keepOriginal: this.random() < 0.5,
+      });
+    }
+    return faults;
   }
 
   private putEventsRule(entry: PutEventsEntryInput): { ErrorCode: string; ErrorMessage: string } | undefined {

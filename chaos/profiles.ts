@@ -1,5 +1,6 @@
 /**
- * Fault profiles of a chaos run. Each names the faults injected while orders flow; `harsh` is all of them at once.
+ * Fault profiles of a chaos run. Each names the faults injected while orders flow; `harsh` is all of them at once,
+ * with the saga as an EXPRESS workflow (so AWS's at-least-once executions are among them).
  * Rates are chosen so that a run recovers by itself once healed (e.g. at most two PutEvents failures per message,
  * below the relay's five attempts), except where reaching a DLQ is the point (the mail sink failures of `provider`),
  * which the run then redrives.
@@ -29,12 +30,32 @@ export interface ChaosProfile {
   /** Share of PutEvents entries from the relay that fail, at most `relayMaxFailuresPerMessage` times per message. */
   relayFailureRate: number;
   relayMaxFailuresPerMessage: number;
+  /**
+   * How the saga is synthesized (`-c workflowType=…`). EXPRESS is what AWS runs at least once: StartExecution does not
+   * dedupe by name and an execution may be run again from the beginning; the two rates below inject exactly that.
+   */
+  workflowType: 'STANDARD' | 'EXPRESS';
+  /** Share of EXPRESS saga starts that start a second execution of the same name and input a moment later. */
+  duplicateStartRate: number;
+  /**
+   * Share of EXPRESS saga executions run again from the beginning at a random point while they run; half of those
+   * abandon the original (stopped mid-step, as AWS loses an execution's state), half keep it running beside.
+   */
+  restartRate: number;
 }
 
 /** Crashes per saga step and order at most; the saga retries a failed forward step three times. */
 export const STEP_MAX_CRASHES = 2;
 
-export const PROFILE_NAMES = ['none', 'provider', 'workers', 'duplicates', 'relay', 'harsh'] as const;
+export const PROFILE_NAMES = [
+  'none',
+  'provider',
+  'workers',
+  'duplicates',
+  'relay',
+  'express',
+  'harsh',
+] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 /** What a well-behaved shop sees: mostly good cards, some declines. */
@@ -73,6 +94,9 @@ const NO_FAULTS = {
   duplicateRate: 0,
   relayFailureRate: 0,
   relayMaxFailuresPerMessage: 0,
+  workflowType: 'STANDARD' as const,
+  duplicateStartRate: 0,
+  restartRate: 0,
 };
 
 const PROVIDER_FAULTS = {
@@ -109,9 +133,24 @@ export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
     relayFailureRate: 0.3,
     relayMaxFailuresPerMessage: 2,
   },
+  express: {
+    name: 'express',
+    description:
+      'the saga as EXPRESS (at least once): duplicate starts under one name, restarts from the beginning mid-run; a flaky provider',
+    ...NO_FAULTS,
+    // Two executions of one order only disagree when a call can fail for one and pass for the other: a provider that
+    // answers 503 to some calls (each attempt independently) lets one execution exhaust its retries and compensate
+    // while the other charges and goes on to ConfirmOrder.
+    sandbox: { paymentFailureRate: 0.4 },
+    workflowType: 'EXPRESS',
+    // Each fault adds a whole execution's work; past a fifth of the starts the local runtime spends its time on
+    // extra executions (and a starter batch outliving its visibility timeout starts yet more, as on AWS).
+    duplicateStartRate: 0.2,
+    restartRate: 0.2,
+  },
   harsh: {
     name: 'harsh',
-    description: 'all of the above at once',
+    description: 'all of the above at once (the saga as EXPRESS)',
     ...PROVIDER_FAULTS,
     tokens: HARSH_TOKENS,
     consumerCrashRate: 0.15,
@@ -119,6 +158,9 @@ export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
     duplicateRate: 0.2,
     relayFailureRate: 0.25,
     relayMaxFailuresPerMessage: 2,
+    workflowType: 'EXPRESS',
+    duplicateStartRate: 0.1,
+    restartRate: 0.1,
   },
 };
 
@@ -128,7 +170,9 @@ export function needsInProcessHooks(profile: ChaosProfile): boolean {
     profile.consumerCrashRate > 0 ||
     profile.stepCrashRate > 0 ||
     profile.duplicateRate > 0 ||
-    profile.relayFailureRate > 0
+    profile.relayFailureRate > 0 ||
+    profile.duplicateStartRate > 0 ||
+    profile.restartRate > 0
   );
 }
 

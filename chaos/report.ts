@@ -39,6 +39,15 @@ export function formatReport(report: ChaosReport): string {
       `bus duplicates ${faults.busDuplicates}`,
     ].join('; '),
   ]);
+  const { executions } = faults;
+  rows.push([
+    'saga',
+    `${faults.workflowType}` +
+      (faults.workflowType === 'EXPRESS'
+        ? `: duplicate starts ${executions.duplicates}, restarts from the beginning ${executions.restarts} ` +
+          `(${executions.abandoned} abandoning the original)`
+        : ''),
+  ]);
   rows.push([
     'DLQs',
     report.deadLetters.length === 0

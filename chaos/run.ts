@@ -7,10 +7,16 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ListExecutionsCommand, RedriveExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeStateMachineCommand,
+  ListExecutionsCommand,
+  RedriveExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { TOKENS } from '#functions/sandbox/tokens.ts';
 import { consoleLogger } from '#local/logging.ts';
 import { startRuntime } from '#local/runtime.ts';
+import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT } from '#local/synth.ts';
+import { recoverOrder } from '#shared/recovery.ts';
 import { executionName } from '#shared/saga/start.ts';
 import { FaultInjector } from './faults.ts';
 import { type ChaosReport, checkLedger } from './ledger.ts';
@@ -78,8 +84,12 @@ const QUIET_CHECKS = 3;
 
 async function openSystem(
   options: ChaosOptions,
+  profile: ChaosProfile,
 ): Promise<{ system: SystemUnderTest; stop: () => Promise<void> }> {
-  const cdkOut = path.join(options.projectRoot, 'cdk.out');
+  // An EXPRESS saga is a different template (-c workflowType=EXPRESS): its own cloud assembly, so the STANDARD one in
+  // cdk.out stays as `npm start` and the tests use it.
+  const express = profile.workflowType === 'EXPRESS';
+  const cdkOut = path.join(options.projectRoot, express ? EXPRESS_CDK_OUT : 'cdk.out');
   if (options.system) return { system: options.system, stop: async () => {} };
   if (options.attach) {
     const system = await attachToRunningSystem(options.projectRoot);
@@ -88,6 +98,7 @@ async function openSystem(
   const runtime = await startRuntime({
     projectRoot: options.projectRoot,
     synth: options.synth ?? true,
+    ...(express ? { cdkOut, context: { ...EXPRESS_CONTEXT } } : {}),
     apiPort: 0,
     clients: ['chaos'],
     functionLogs: false,
@@ -123,6 +134,82 @@ async function waitForQuiet(system: SystemUnderTest, deadline: number): Promise<
   return false;
 }
 
+/** The saga's workflow type as deployed (a run given a system must match its profile's). */
+async function workflowTypeOf(system: SystemUnderTest): Promise<string | undefined> {
+  const [stateMachineArn] = Object.values(system.stateMachines);
+  if (!stateMachineArn) return undefined;
+  const { type } = await system.sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
+  return type;
+}
+
+/**
+ * Statuses of every execution of each order's saga, by order id: an EXPRESS name is not unique (duplicate starts,
+ * restarts), and the reconciler's restarts are named `order-<id>-r<n>`. Only the local engine lists EXPRESS
+ * executions (AWS keeps them in CloudWatch Logs), which is why the EXPRESS profiles need a runtime in this process.
+ */
+async function executionStatuses(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+): Promise<Map<string, string[]>> {
+  const byName = new Map(orders.map((order) => [executionName(order.trackingId), order.trackingId]));
+  const statuses = new Map<string, string[]>();
+  for (const stateMachineArn of Object.values(system.stateMachines)) {
+    let nextToken: string | undefined;
+    do {
+      const page = await system.sfn.send(
+        new ListExecutionsCommand({ stateMachineArn, nextToken, maxResults: 1000 }),
+      );
+      for (const { name, status } of page.executions ?? []) {
+        const orderId = byName.get((name ?? '').replace(/-r\d+$/, ''));
+        if (orderId && status) statuses.set(orderId, [...(statuses.get(orderId) ?? []), status]);
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+  }
+  return statuses;
+}
+
+/** EXPRESS: an open order none of whose executions still runs, and one of which failed, waits for an operator. */
+async function expressNeedOperator(
+  system: SystemUnderTest,
+  open: readonly PlacedOrder[],
+): Promise<PlacedOrder[]> {
+  const statuses = await executionStatuses(system, open);
+  return open.filter((order) => {
+    const runs = statuses.get(order.trackingId) ?? [];
+    return runs.length > 0 && !runs.includes('RUNNING') && runs.some((status) => status !== 'SUCCEEDED');
+  });
+}
+
+/**
+ * EXPRESS executions cannot be redriven: restart the saga of each stuck order as the reconciler and `buzzer saga
+ * redrive --order` do (`order-<id>-r<n>`, refused once a compensation has committed, which the check then reports).
+ */
+async function restartStuckExpressOrders(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+  log: (line: string) => void,
+): Promise<number> {
+  const [stateMachineArn] = Object.values(system.stateMachines);
+  if (!stateMachineArn) return 0;
+  const deps = {
+    doc: system.doc,
+    tableName: system.tableName,
+    sfn: system.sfn,
+    stateMachineArn,
+    workflowType: 'EXPRESS' as const,
+  };
+  let restarted = 0;
+  for (const order of await expressNeedOperator(system, orders)) {
+    const outcome = await recoverOrder(deps, order.trackingId);
+    if (outcome.action === 'restarted') restarted += 1;
+    // 'none': the order ended meanwhile (or only an abandoned duplicate failed), nothing to do.
+    if (outcome.action === 'blocked')
+      log(`cannot restart the saga of ${order.trackingId}: ${outcome.reason}`);
+  }
+  return restarted;
+}
+
 /** The saga executions of `orders` that ended FAILED (e.g. a compensation that kept failing). */
 async function failedExecutions(
   system: SystemUnderTest,
@@ -149,7 +236,12 @@ async function failedExecutions(
  * Whether every open order's saga ended FAILED: none of them moves again until an operator redrives it (or the
  * reconciler, after its 10-minute deadline), so the run stops waiting and goes on to heal and redrive.
  */
-async function allNeedAnOperator(system: SystemUnderTest, open: readonly PlacedOrder[]): Promise<boolean> {
+async function allNeedAnOperator(
+  system: SystemUnderTest,
+  open: readonly PlacedOrder[],
+  workflowType: ChaosProfile['workflowType'],
+): Promise<boolean> {
+  if (workflowType === 'EXPRESS') return (await expressNeedOperator(system, open)).length === open.length;
   const failed = new Set((await failedExecutions(system, open)).map((execution) => execution.name));
   return open.every((order) => failed.has(executionName(order.trackingId)));
 }
@@ -182,7 +274,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const settleTimeoutMs = options.settleTimeoutMs ?? 120_000;
   const exclusive = options.exclusive ?? true;
 
-  const { system, stop } = await openSystem(options);
+  const { system, stop } = await openSystem(options, profile);
   let restoreVisibility = async () => {};
   const injector = new FaultInjector(system, profile, random);
   let stockSampler: ReturnType<typeof sampleStock> | undefined;
@@ -190,6 +282,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (needsInProcessHooks(profile) && !system.runtime) {
       throw new Error(
         `profile ${profile.name} needs the local engines' fault hooks; run it without --attach (only none and provider work attached)`,
+      );
+    }
+    const deployedType = await workflowTypeOf(system);
+    if (deployedType !== undefined && deployedType !== profile.workflowType) {
+      throw new Error(
+        `profile ${profile.name} runs the saga as ${profile.workflowType}, but this system's state machine is ${deployedType}` +
+          (profile.workflowType === 'EXPRESS'
+            ? ` (synthesize with -c workflowType=EXPRESS into ${EXPRESS_CDK_OUT})`
+            : ''),
       );
     }
     const visibility = options.visibilityTimeoutSeconds ?? 4;
@@ -223,7 +324,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       lastOpen = open;
     };
     await waitForTerminal(system, accepted, settleStart + settleTimeoutMs, progress, (open) =>
-      allNeedAnOperator(system, open),
+      allNeedAnOperator(system, open, profile.workflowType),
     );
     // Every payment attempt was sent before its order ended; the provider records a charge at most the slowest used
     // token's delay after the request arrived (tok_late: 14 s), so by then every charge the run caused is in place.
@@ -237,7 +338,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     const redriveStart = Date.now();
     const deadLetters = await redriveDeadLetterQueues(system);
-    const executionsRedriven = await redriveFailedExecutions(system, accepted, log);
+    const executionsRedriven =
+      profile.workflowType === 'EXPRESS'
+        ? await restartStuckExpressOrders(system, accepted, log)
+        : await redriveFailedExecutions(system, accepted, log);
     if (deadLetters.length > 0 || executionsRedriven > 0) {
       log(
         `redrove ${deadLetters.reduce((n, d) => n + d.redriven, 0)} dead-lettered messages and ${executionsRedriven} executions`,

@@ -9,6 +9,14 @@ import type { RuntimeLogger } from './types.ts';
 const INPUTS = ['bin', 'lib', 'functions', 'package-lock.json', 'cdk.json', 'tsconfig.json'];
 const STAMP = '.buzzer-synth-stamp';
 
+/**
+ * Where the tools that need the saga as an EXPRESS workflow (bench's cost section, chaos profiles `express` and
+ * `harsh`, test/e2e/express.test.ts) keep that variant of the app, beside the STANDARD `cdk.out`, relative to the
+ * project root. They all synthesize it with `EXPRESS_CONTEXT`, so they share one cached synthesis.
+ */
+export const EXPRESS_CDK_OUT = '.buzzer/cdk.out-express';
+export const EXPRESS_CONTEXT: Readonly<Record<string, string>> = { workflowType: 'EXPRESS' };
+
 export interface SynthOptions {
   projectRoot: string;
   outdir: string;

@@ -1,16 +1,18 @@
 /**
  * A small chaos run as a test: orders flow while faults are on, the system heals, DLQs are redriven, and the ledger
  * check must find nothing lost and nothing doubled. Locally the `harsh` profile (every fault, through the engines'
- * hooks); on a deployed stack the `provider` profile's payment faults (what can be set from outside: tokens, sandbox knobs).
+ * hooks, with the saga as EXPRESS: duplicate starts and restarts from the beginning among them); on a deployed stack
+ * the `provider` profile's payment faults (what can be set from outside: tokens, sandbox knobs).
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXPRESS_CDK_OUT } from '#local/synth.ts';
 import { formatReport } from '../../chaos/report.ts';
 import { CHAOS_ENVIRONMENT, runChaos } from '../../chaos/run.ts';
 import { type SystemUnderTest, systemFromOutputs, systemFromRuntime } from '../../chaos/system.ts';
-import { startTarget, type Target } from './target.ts';
+import { startTarget, type Target, targetName } from './target.ts';
 
 /**
  * The size `npm run chaos` runs by default: enough orders for every fault to hit many of them. Locally it takes
@@ -26,13 +28,16 @@ let target: Target;
 let system: SystemUnderTest;
 
 beforeAll(async () => {
+  // `harsh` runs the saga as EXPRESS: the runtime comes from the EXPRESS assembly global-setup synthesized.
+  const cdkOut = targetName() === 'local' ? EXPRESS_CDK_OUT : 'cdk.out';
   target = await startTarget({
+    cdkOut,
     clients: ['chaos'],
     environment: { ...CHAOS_ENVIRONMENT },
     lambdaConcurrency: LAMBDA_CONCURRENCY,
   });
   if (target.runtime) {
-    system = await systemFromRuntime(target.runtime, path.join(PROJECT_ROOT, 'cdk.out'), 'chaos');
+    system = await systemFromRuntime(target.runtime, path.join(PROJECT_ROOT, cdkOut), 'chaos');
   } else {
     const file = process.env.BUZZER_OUTPUTS_FILE ?? '';
     const outputs = Object.values(
@@ -97,6 +102,10 @@ describe('chaos run', () => {
       expect(report.unclassified).toEqual([]);
       expect(report.faults.putEventsFailures).toBeGreaterThan(0);
       expect(report.faults.busDuplicates).toBeGreaterThan(0);
+      // AWS's at-least-once EXPRESS executions: sagas started twice, and run again from the beginning mid-run.
+      expect(report.faults.workflowType).toBe('EXPRESS');
+      expect(report.faults.executions.duplicates).toBeGreaterThan(0);
+      expect(report.faults.executions.restarts).toBeGreaterThan(0);
     }
   }, 900_000);
 });

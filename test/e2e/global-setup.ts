@@ -1,11 +1,23 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { consoleLogger } from '#local/logging.ts';
-import { synthesize } from '#local/synth.ts';
+import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT, synthesize } from '#local/synth.ts';
 
-/** Synthesizes the app once for every e2e file (each then starts its own runtime from cdk.out). */
+/**
+ * Synthesizes the app once for every e2e file (each then starts its own runtime from cdk.out), and its EXPRESS variant
+ * for the files that run the saga as EXPRESS (chaos, express). Both at once: cdk synth mostly uses one core.
+ */
 export default async function setup(): Promise<void> {
   if ((process.env.BUZZER_TARGET ?? 'local') !== 'local') return;
   const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  await synthesize({ projectRoot, outdir: path.join(projectRoot, 'cdk.out'), logger: consoleLogger('warn') });
+  const logger = consoleLogger('warn');
+  await Promise.all([
+    synthesize({ projectRoot, outdir: path.join(projectRoot, 'cdk.out'), logger }),
+    synthesize({
+      projectRoot,
+      outdir: path.join(projectRoot, EXPRESS_CDK_OUT),
+      context: { ...EXPRESS_CONTEXT },
+      logger,
+    }),
+  ]);
 }

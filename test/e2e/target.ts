@@ -23,6 +23,11 @@ export interface Target {
 }
 
 export interface TargetOptions {
+  /**
+   * Cloud assembly of the local runtime, relative to the project root (e.g. `EXPRESS_CDK_OUT`); test/e2e/global-setup.ts
+   * synthesizes `cdk.out` and the EXPRESS variant. @default 'cdk.out'
+   */
+  cdkOut?: string;
   /** Clients to issue API keys for (local target). @default ['alice', 'bob'] */
   clients?: string[];
   /** Step Functions retry intervals, so retry scenarios finish in seconds (local target). @default 200 */
@@ -89,6 +94,7 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
   const runtime = await startRuntime({
     // test/e2e/global-setup.ts synthesizes once for the whole run.
     synth: false,
+    ...(options.cdkOut === undefined ? {} : { cdkOut: options.cdkOut }),
     apiPort: 0,
     clients: options.clients ?? ['alice', 'bob'],
     retryIntervalOverrideMs: options.retryIntervalOverrideMs ?? 200,

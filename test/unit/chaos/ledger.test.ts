@@ -335,7 +335,13 @@ describe('checkLedger money check', () => {
       profile: 'none',
       seed: 1,
       concurrency: 1,
-      faults: { invocations: {}, putEventsFailures: 0, busDuplicates: 0 },
+      faults: {
+        workflowType: 'STANDARD',
+        invocations: {},
+        putEventsFailures: 0,
+        busDuplicates: 0,
+        executions: { duplicates: 0, restarts: 0, abandoned: 0 },
+      },
       timingsMs: { drive: 1, settle: 1, redrive: 1, total: 3 },
       acceptRate: 1,
     });

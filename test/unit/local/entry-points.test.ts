@@ -50,6 +50,8 @@ describe('entry points', () => {
       '--lambda-concurrency',
       '--json',
       'harsh',
+      'express',
+      'workflowType=EXPRESS',
       'Exit code',
     ]) {
       expect(text).toContain(part);

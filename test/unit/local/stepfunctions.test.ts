@@ -229,6 +229,26 @@ describe('StepFunctionsEngine saga execution', () => {
     expect(lambda.callsTo('reserve')).toHaveLength(1);
   });
 
+  it('runs an EXPRESS execution per StartExecution, even under a name in use (AWS: no dedupe for Express)', async () => {
+    const lambda = new FakeLambda();
+    lambda.delay('reserve', 50);
+    const engine = createEngine(lambda, { type: 'EXPRESS' });
+    const request = { stateMachineArn: MACHINE_ARN, name: 'order-3', input: '{"orderId":"o-3"}' };
+
+    const first = await engine.startExecution(request);
+    const second = await engine.startExecution(request);
+    await Promise.all([
+      engine.waitForExecution(first.executionArn),
+      engine.waitForExecution(second.executionArn),
+    ]);
+    const third = await engine.startExecution(request);
+    await engine.waitForExecution(third.executionArn);
+
+    expect(new Set([first.executionArn, second.executionArn, third.executionArn]).size).toBe(3);
+    expect(first.executionArn).toMatch(/^arn:aws:states:us-east-1:000000000000:express:Saga:order-3:/);
+    expect(lambda.callsTo('confirm')).toHaveLength(3);
+  });
+
   it('redrives a failed execution from the failed step once the step is fixed', async () => {
     const lambda = new FakeLambda();
     lambda.failNext('confirm', 1, 'OrderNotFound');

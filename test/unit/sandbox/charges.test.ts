@@ -312,7 +312,11 @@ describe('GET /v1/charges?orderId=', () => {
   it('obeys the payment failure knob: a provider that is down cannot be asked either', async () => {
     ddb.on(GetCommand, { Key: { pk: 'FAULTS', sk: 'FAULTS' } }).resolves({ Item: { paymentFailureRate: 1 } });
 
-    const answer = await send(testContext(), { method: 'GET', path: '/v1/charges', query: { orderId: 'ord-1' } });
+    const answer = await send(testContext(), {
+      method: 'GET',
+      path: '/v1/charges',
+      query: { orderId: 'ord-1' },
+    });
 
     expect(answer.status).toBe(503);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
