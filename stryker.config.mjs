@@ -12,6 +12,8 @@ export default {
     'functions/shared/saga/payment.ts',
     'functions/shared/saga/lifecycle.ts',
     'functions/shared/saga/step.ts',
+    'functions/shared/saga/compensation.ts',
+    'functions/shared/pricing.ts',
     'functions/shared/payment-client.ts',
     'functions/shared/accept-order.ts',
     'functions/shared/idempotency.ts',
