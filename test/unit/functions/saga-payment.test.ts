@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  conditionFailed,
   context,
   httpStub,
   NOW,
@@ -325,6 +326,22 @@ describe('void-payment (compensation)', () => {
       },
     ]);
     expect(Object.values(values)).toContain('re_1');
+  });
+
+  it('reads again and starts the compensation under the new version when its first write lost a race', async () => {
+    ddb
+      .on(GetCommand, { Key: orderKey })
+      .resolvesOnce({ Item: { ...priced, paymentRef: 'ch_1', version: 3 } })
+      .resolves({ Item: { ...priced, paymentRef: 'ch_1', version: 4 } });
+    ddb.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({});
+    reply = () => ({ status: 200, body: { id: 're_1', status: 'refunded', charge: 'ch_1' } });
+
+    await voidPayment({ ...sagaInput, error: { Error: 'PaymentDeclined' } }, context);
+
+    const [lost, begun] = updates();
+    expect(lost?.ExpressionAttributeNames?.['#s0']).toBe('compensatingAt');
+    expect(begun?.ExpressionAttributeNames?.['#s0']).toBe('compensatingAt');
+    expect(begun?.ExpressionAttributeValues).toMatchObject({ ':expected': 4, ':next': 5 });
   });
 
   it('starts the compensation with one conditional write before it calls the provider', async () => {
