@@ -136,6 +136,12 @@ export const orderRecordSchema = z.object({
    * refuses the order, so no duplicate or late execution can confirm what the compensations are undoing.
    */
   compensatingAt: z.string().optional(),
+  /**
+   * Why the compensation began, from the error of the execution that began it: CancelOrder reports this, not the
+   * error of a duplicate execution that was refused because the compensation had begun.
+   */
+  compensationReason: z.enum(FAILURE_REASONS).optional(),
+  compensationDetail: z.string().optional(),
   /** When the latest charge request was sent; a compensation waits for an unanswered one to settle. */
   chargeAttemptedAt: z.string().optional(),
   /** When the provider's answer said that no charge was made (declined or refused). */

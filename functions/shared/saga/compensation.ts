@@ -2,7 +2,7 @@ import type { TableDeps } from '../dynamodb.ts';
 import { InvalidOrderState } from '../errors.ts';
 import { commit, getOrder, orderUpdate, RETRY, withOptimisticRetry } from '../order-store.ts';
 import { type OrderRecord, timelineEntry } from '../orders.ts';
-import { failureReasonOf, type SagaError } from './step.ts';
+import { failureDetail, failureReasonOf, type SagaError } from './step.ts';
 
 /**
  * Where an order stands when a compensation is about to run:
@@ -38,7 +38,11 @@ export async function beginCompensation(
         deps.tableName,
         order,
         {
-          set: { compensatingAt: now.toISOString() },
+          set: {
+            compensatingAt: now.toISOString(),
+            compensationReason: failureReasonOf(error),
+            compensationDetail: failureDetail(error),
+          },
           timeline: [timelineEntry('Compensate', 'SUCCEEDED', now, failureReasonOf(error))],
         },
         now,

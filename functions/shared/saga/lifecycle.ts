@@ -97,8 +97,9 @@ export async function cancelOrder(
         failureReason: order.failureReason,
       };
     }
-    const failureReason = failureReasonOf(error);
-    const detail = `${failureReason}: ${failureDetail(error)}`;
+    // The reason of the execution that began the compensation, not of one refused because it had begun.
+    const failureReason = order.compensationReason ?? failureReasonOf(error);
+    const detail = `${failureReason}: ${order.compensationDetail ?? failureDetail(error)}`;
     const change: OrderChange = {
       set: { status: 'CANCELLED', failureReason, ...terminalRetention(now) },
       remove: ['openPk', 'openSk', 'paymentToken'],

@@ -230,6 +230,28 @@ describe('two runs of one order', () => {
   });
 });
 
+describe('the reason an order was cancelled', () => {
+  it('is the one of the run that began the compensation, not of a run refused because it had begun', async () => {
+    const { orderId } = await placeOrder();
+    await reserveStock(deps, orderId, at(0));
+    const declined = { Error: 'PaymentDeclined', Cause: JSON.stringify({ errorMessage: 'card declined' }) };
+    await voidPayment(deps, orderId, declined, at(1_000));
+
+    // A duplicate execution is refused at AuthorizePayment and reaches CancelOrder first, with its own error.
+    const refused = await authorizePayment(deps, orderId, at(1_100)).catch((error: Error) => error);
+    const ownError = {
+      Error: (refused as Error).name,
+      Cause: JSON.stringify({ errorMessage: (refused as Error).message }),
+    };
+    await cancelOrder(deps, orderId, ownError, at(1_200));
+
+    const order = await read(`ORDER#${orderId}`, 'ORDER');
+    expect(ownError.Error).toBe('InvalidOrderState');
+    expect(order.status).toBe('CANCELLED');
+    expect(order.failureReason).toBe('PAYMENT_DECLINED');
+  });
+});
+
 describe('a charge whose answer was lost', () => {
   it('is waited for, found by the order and refunded once, although it lands after the compensation began', async () => {
     const { orderId, sku } = await placeOrder();
