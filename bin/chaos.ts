@@ -98,3 +98,7 @@ try {
   process.stderr.write(`chaos: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 2;
 }
+// The run has stopped its runtime, but an EXPRESS execution restarted by the faults can still hold a timer of the
+// stopped engine (a Wait state, a task's retry back-off) and keep the process alive after the report. Nothing is left
+// to do: exit once the report is written.
+process.stdout.write('', () => process.exit());
