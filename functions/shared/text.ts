@@ -8,7 +8,7 @@
  */
 const UNSAFE_TEXT = /[\p{Cc}\p{Cs}\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/u;
 
-/** The first refused character of `text` as `U+XXXX at position N`, or undefined when there is none. */
+/** The first refused character of `text` as `U+<hex code> at position N`, or undefined when there is none. */
 export function unsafeCharacterIn(text: string): string | undefined {
   const match = UNSAFE_TEXT.exec(text);
   if (!match) return undefined;
