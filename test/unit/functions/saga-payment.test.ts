@@ -191,6 +191,44 @@ describe('authorize-payment', () => {
     expect(provider.requests[0]).toMatchObject({ method: 'GET', path: `/v1/charges?orderId=${ORDER_ID}` });
   });
 
+  it('looks the charge up at exactly the key retention (24 h), the first moment the key may be gone', async () => {
+    const dayAgo = new Date(NOW.getTime() - 24 * 3_600_000).toISOString();
+    orderIs({ ...priced, chargeAttemptedAt: dayAgo });
+    reply = () => ({
+      status: 200,
+      body: { data: [{ id: 'ch_first', amount: 3448, currency: 'EUR', refunded: false }] },
+    });
+
+    expect((await authorize(sagaInput, context)).paymentRef).toBe('ch_first');
+    expect(provider.requests.map((request) => request.method)).toEqual(['GET']);
+  });
+
+  it('refuses to charge again after the key expired when the charge it finds was refunded', async () => {
+    const twoDaysAgo = new Date(NOW.getTime() - 48 * 3_600_000).toISOString();
+    orderIs({ ...priced, chargeAttemptedAt: twoDaysAgo });
+    reply = () => ({
+      status: 200,
+      body: { data: [{ id: 'ch_first', amount: 3448, currency: 'EUR', refunded: true }] },
+    });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining('refunded charge'),
+    });
+    expect(provider.requests.map((request) => request.method)).toEqual(['GET']);
+  });
+
+  it('refuses an order whose payment token is gone, without calling the provider', async () => {
+    const { paymentToken: _token, ...withoutToken } = priced;
+    orderIs(withoutToken);
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidOrderState',
+      message: expect.stringContaining('no payment token'),
+    });
+    expect(provider.requests).toHaveLength(0);
+  });
+
   it('charges again with the same key while the provider still remembers it', async () => {
     const aMinuteAgo = new Date(NOW.getTime() - 60_000).toISOString();
     orderIs({ ...priced, chargeAttemptedAt: aMinuteAgo });
@@ -359,6 +397,26 @@ describe('void-payment (compensation)', () => {
       ':entries': [
         { step: 'Compensate', status: 'SUCCEEDED', at: NOW.toISOString(), detail: 'PAYMENT_DECLINED' },
       ],
+    });
+  });
+
+  it('skips when the provider knows no such charge (404), and says so', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', compensatingAt: NOW.toISOString() });
+    reply = () => ({ status: 404, body: { error: { code: 'charge_not_found' } } });
+
+    expect(await voidPayment(sagaInput, context)).toEqual({
+      outcome: 'SKIPPED',
+      detail: 'no charge to refund',
+    });
+  });
+
+  it('is already done when the charge was refunded under another key (409 charge_already_refunded)', async () => {
+    orderIs({ ...priced, paymentRef: 'ch_1', compensatingAt: NOW.toISOString() });
+    reply = () => ({ status: 409, body: { error: { code: 'charge_already_refunded' } } });
+
+    expect(await voidPayment(sagaInput, context)).toEqual({
+      outcome: 'ALREADY_DONE',
+      detail: 'ch_1 already refunded',
     });
   });
 
