@@ -98,7 +98,7 @@ try {
   process.stderr.write(`chaos: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 2;
 }
-// The run has stopped its runtime, but an EXPRESS execution restarted by the faults can still hold a timer of the
-// stopped engine (a Wait state, a task's retry back-off) and keep the process alive after the report. Nothing is left
-// to do: exit once the report is written.
+// The run has stopped its runtime (the Step Functions engine refuses starts once it stops), but a 1000-order harsh run
+// was once seen to stay alive after its report; the cause was not pinned down. Nothing is left to do: exit once the
+// report is written.
 process.stdout.write('', () => process.exit());

@@ -182,7 +182,6 @@ function orderHttpApis(assembly: CloudAssembly): string[] {
   return apis.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-/** `Buzzer-ApiAcceptOrderFunction1A2B3C4D` → `ApiAcceptOrder`, for log prefixes. */
 /**
  * Signs calls to a local runtime's sandbox API as its functions do: with the credentials the runtime gives them and
  * its region. The defaults are those of a runtime started without an environment override (e.g. in a child process).
@@ -194,6 +193,7 @@ export function localSandboxAuth(
   return new SigV4Authenticator({ region: account.region, credentials });
 }
 
+/** `Buzzer-ApiAcceptOrderFunction1A2B3C4D` → `ApiAcceptOrder`, for log prefixes. */
 export function shortFunctionName(functionName: string, stackName: string): string {
   return functionName
     .replace(new RegExp(`^${stackName}-`), '')

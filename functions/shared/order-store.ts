@@ -132,3 +132,22 @@ export async function withOptimisticRetry<T>(attempt: () => Promise<T | typeof R
   }
   throw new ConcurrentModification(`gave up after ${MAX_ATTEMPTS} conflicting writes`);
 }
+
+/**
+ * Reads the order, lets `decide` choose a change (or a result without one), and writes the change under the order's
+ * version; a lost race reads again and decides again. Throws OrderNotFound when the order does not exist.
+ */
+export async function updateOrder<T>(
+  deps: TableDeps,
+  orderId: string,
+  now: Date,
+  decide: (order: OrderRecord) => { change: OrderChange; result: T } | { result: T },
+): Promise<T> {
+  return withOptimisticRetry(async () => {
+    const order = await requireOrder(deps, orderId);
+    const decision = decide(order);
+    if (!('change' in decision)) return decision.result;
+    const reasons = await commit(deps, [orderUpdate(deps.tableName, order, decision.change, now)]);
+    return reasons ? RETRY : decision.result;
+  });
+}

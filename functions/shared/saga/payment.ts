@@ -12,14 +12,7 @@ import {
   PaymentRequestRejected,
 } from '../errors.ts';
 import { logger } from '../logger.ts';
-import {
-  commit,
-  type OrderChange,
-  orderUpdate,
-  RETRY,
-  requireOrder,
-  withOptimisticRetry,
-} from '../order-store.ts';
+import { updateOrder } from '../order-store.ts';
 import { type OrderRecord, timelineEntry } from '../orders.ts';
 import type { PaymentProvider } from '../payment-client.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';
@@ -51,22 +44,6 @@ type Attempt =
   | { order: ChargeableOrder; previousAttemptAt: string | undefined };
 
 const elapsedMs = (since: string, now: Date): number => now.getTime() - Date.parse(since);
-
-/** Writes `change` on the current order, re-reading on a lost race; `decide` may return a value to stop instead. */
-async function updateOrder<T>(
-  deps: TableDeps,
-  orderId: string,
-  now: Date,
-  decide: (order: OrderRecord) => { change: OrderChange; result: T } | { result: T },
-): Promise<T> {
-  return withOptimisticRetry(async () => {
-    const order = await requireOrder(deps, orderId);
-    const decision = decide(order);
-    if (!('change' in decision)) return decision.result;
-    const reasons = await commit(deps, [orderUpdate(deps.tableName, order, decision.change, now)]);
-    return reasons ? RETRY : decision.result;
-  });
-}
 
 function recorded(order: OrderRecord): AuthorizationResult | undefined {
   if (!order.paymentRef || order.amount === undefined) return undefined;

@@ -425,6 +425,10 @@ export class StepFunctionsEngine {
   // ---------------------------------------------------------------------------------------------------------
 
   private createExecution(input: StartExecutionInput): ExecutionRecord {
+    // A start that arrives while the engine stops (a starter still in flight, a delayed EXPRESS restart) would run
+    // on a stopped runtime and keep its process alive.
+    if (this.stopping)
+      throw new AwsServiceError('ServiceUnavailable', 'The local Step Functions engine is stopping');
     const machine = this.requireMachine(input.stateMachineArn);
     const { registration } = machine;
     const name = input.name ?? randomUUID();

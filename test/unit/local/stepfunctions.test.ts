@@ -118,6 +118,19 @@ function historyTypes(engine: StepFunctionsEngine, executionArn: string): string
 }
 
 describe('StepFunctionsEngine saga execution', () => {
+  it('refuses to start an execution once it is stopping, so nothing runs on a stopped runtime', async () => {
+    const engine = createEngine(new FakeLambda());
+    await engine.stop();
+
+    await expect(
+      engine.startExecution({
+        stateMachineArn: MACHINE_ARN,
+        name: 'late',
+        input: JSON.stringify({ orderId: 'o-9' }),
+      }),
+    ).rejects.toMatchObject({ name: 'ServiceUnavailable' });
+  });
+
   it('retries a step on its custom error and passes $$ context to each attempt', async () => {
     const lambda = new FakeLambda();
     lambda.failNext('authorize', 2, 'PaymentProviderUnavailable');
