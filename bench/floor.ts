@@ -5,14 +5,14 @@
  * authorizer, the function and the validation cost.
  */
 import { randomUUID } from 'node:crypto';
+import { IDEMPOTENCY_TTL_SECONDS, requestHash } from '#functions/orders/idempotency.ts';
+import { type OrderRecord, orderSummary, type PlaceOrder, timelineEntry } from '#functions/orders/order.ts';
+import { newOutboxItem, outboxPut } from '#functions/outbox/outbox.ts';
 import { epochSeconds } from '#shared/dynamodb.ts';
-import { IDEMPOTENCY_TTL_SECONDS, requestHash } from '#shared/idempotency.ts';
-import { clientPartition, keys, OPEN_ORDER } from '#shared/keys.ts';
-import { type OrderRecord, orderSummary, type PlaceOrder, timelineEntry } from '#shared/orders.ts';
-import { newOutboxItem, outboxPut } from '#shared/outbox.ts';
+import { clientPartition, keys, OPEN_ORDER } from '#shared/table-keys.ts';
 import type { TransactLoadRequest } from './load.ts';
 
-/** The transaction `acceptOrder` (functions/shared/accept-order.ts) sends for a new order, item for item. */
+/** The transaction `acceptOrder` (functions/orders/acceptance.ts) sends for a new order, item for item. */
 export function floorTransaction(
   tableName: string,
   clientId: string,

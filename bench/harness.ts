@@ -6,10 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import type { PlaceOrder } from '#functions/orders/order.ts';
 import type { LambdaInvokeResult } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
 import { type BuzzerRuntime, startRuntime } from '#local/runtime.ts';
-import type { PlaceOrder } from '#shared/orders.ts';
 import { type HttpLoadRequest, LoadGenerator } from './load.ts';
 
 export interface PublishedRecord {

@@ -4,6 +4,8 @@
  * failures go through the local engines' hooks (`LambdaService.setFault`, `EventBridgeEngine.setPutEventsFault`), and
  * EXPRESS duplicate starts and restarts through the `ExpressFaults` decorator around the Step Functions engine.
  */
+
+import { EVENT_SOURCE } from '#functions/orders/events.ts';
 import type {
   InjectedFaultCounts,
   InvocationFault,
@@ -15,7 +17,6 @@ import {
   ExpressFaults,
 } from '#local/engines/stepfunctions/express-faults.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
-import { EVENT_SOURCE } from '#shared/events.ts';
 import { authenticatedFetch } from '#shared/request-auth.ts';
 import { type ChaosProfile, STEP_MAX_CRASHES } from './profiles.ts';
 import type { SystemUnderTest } from './system.ts';

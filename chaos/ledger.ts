@@ -6,8 +6,8 @@
  * the catalogue's rules (pricing.ts), stock against what the confirmed orders took, points against the points rule.
  * It is a pure function of what was observed, so it can be tested without a running system.
  */
-import { isSupportedCurrency } from '#shared/currency.ts';
-import { type Catalogue, pointsFor, priceOrder } from '#shared/pricing.ts';
+import { isSupportedCurrency } from '#functions/orders/currency.ts';
+import { type Catalogue, pointsFor, priceOrder } from '#functions/orders/pricing.ts';
 import type { FaultStats } from './faults.ts';
 import type { OrderObservation, OrderView, Rejection } from './orders.ts';
 import type { DeadLetterOutcome } from './queues.ts';

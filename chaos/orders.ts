@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { readPoints } from '#functions/loyalty/points.ts';
+import { type CatalogueItem, readCatalogue } from '#functions/orders/pricing.ts';
 import type { TokenName } from '#functions/sandbox/tokens.ts';
-import { keys } from '#shared/keys.ts';
-import { readPoints } from '#shared/points.ts';
-import { type CatalogueItem, readCatalogue } from '#shared/pricing.ts';
 import { authenticatedFetch } from '#shared/request-auth.ts';
+import { keys } from '#shared/table-keys.ts';
 import { pickWeighted } from './profiles.ts';
 import type { SystemUnderTest } from './system.ts';
 

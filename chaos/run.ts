@@ -12,12 +12,12 @@ import {
   ListExecutionsCommand,
   RedriveExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { recoverOrder } from '#functions/operations/recovery.ts';
+import { executionName } from '#functions/saga/starter.ts';
 import { TOKENS } from '#functions/sandbox/tokens.ts';
 import { consoleLogger } from '#local/logging.ts';
 import { startRuntime } from '#local/runtime.ts';
 import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT } from '#local/synth.ts';
-import { recoverOrder } from '#shared/recovery.ts';
-import { executionName } from '#shared/saga/start.ts';
 import { FaultInjector } from './faults.ts';
 import { type ChaosReport, checkLedger } from './ledger.ts';
 import {

@@ -159,7 +159,7 @@ export class BuzzerStack extends Stack {
       bus: this.bus.bus,
       detailTypes: ['OrderConfirmed', 'OrderCancelled'],
       handler: {
-        entry: 'workers/notify.ts',
+        entry: 'notifications/send-notification.ts',
         serviceName: 'notify-worker',
         environment: {
           TABLE_NAME: table.tableName,
@@ -189,7 +189,7 @@ export class BuzzerStack extends Stack {
       bus: this.bus.bus,
       detailTypes: ['OrderConfirmed'],
       handler: {
-        entry: 'workers/points.ts',
+        entry: 'loyalty/credit-points.ts',
         serviceName: 'points-worker',
         environment: { TABLE_NAME: table.tableName },
       },

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createApiKey } from '#shared/api-keys.ts';
-import { keys } from '#shared/keys.ts';
-import type { StockItem } from '#shared/pricing.ts';
+import { createApiKey } from '#functions/clients/api-keys.ts';
+import type { StockItem } from '#functions/orders/pricing.ts';
+import { keys } from '#shared/table-keys.ts';
 
 export type { StockItem };
 

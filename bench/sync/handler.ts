@@ -6,9 +6,23 @@
  * waits. `SYNC_RETRY_POLICY` holds the saga's own `Retry` clauses (read from the synthesized state machine) or
  * `{}` for a baseline that does not retry.
  */
-import { acceptOrder, IdempotencyKeyReused, IdempotentRequestInProgress } from '#shared/accept-order.ts';
+
+import { SinkMailer } from '#functions/notifications/mail.ts';
+import { notifyCustomer } from '#functions/notifications/notify-customer.ts';
+import {
+  acceptOrder,
+  IdempotencyKeyReused,
+  IdempotentRequestInProgress,
+} from '#functions/orders/acceptance.ts';
+import type { OrderEvent } from '#functions/orders/events.ts';
+import { type OrderRecord, orderSummary, placeOrderSchema } from '#functions/orders/order.ts';
+import { requireOrder } from '#functions/orders/order-store.ts';
+import { authorizePayment, voidPayment } from '#functions/payments/charging.ts';
+import { paymentStepDeps } from '#functions/payments/payment-config.ts';
+import { cancelOrder, confirmOrder } from '#functions/saga/outcome.ts';
+import type { SagaError } from '#functions/saga/step.ts';
+import { releaseStock, reserveStock } from '#functions/saga/stock.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
-import type { OrderEvent } from '#shared/events.ts';
 import {
   ApiError,
   apiHandler,
@@ -21,16 +35,7 @@ import {
   validationError,
 } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
-import { SinkMailer } from '#shared/mail.ts';
-import { notifyCustomer } from '#shared/notify.ts';
-import { requireOrder } from '#shared/order-store.ts';
-import { type OrderRecord, orderSummary, placeOrderSchema } from '#shared/orders.ts';
 import { sigV4FromEnvironment } from '#shared/request-auth.ts';
-import { cancelOrder, confirmOrder } from '#shared/saga/lifecycle.ts';
-import { authorizePayment, voidPayment } from '#shared/saga/payment.ts';
-import { paymentStepDeps } from '#shared/saga/payment-config.ts';
-import type { SagaError } from '#shared/saga/step.ts';
-import { releaseStock, reserveStock } from '#shared/saga/stock.ts';
 import * as z from '#shared/zod.ts';
 
 /** One `Retry` clause of Amazon States Language. */

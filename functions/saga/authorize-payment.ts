@@ -1,6 +1,6 @@
-import { authorizePayment } from '#shared/saga/payment.ts';
-import { paymentStepDeps } from '#shared/saga/payment-config.ts';
-import { sagaStep } from '#shared/saga/step.ts';
+import { authorizePayment } from '#functions/payments/charging.ts';
+import { paymentStepDeps } from '#functions/payments/payment-config.ts';
+import { sagaStep } from './step.ts';
 
 const deps = paymentStepDeps();
 

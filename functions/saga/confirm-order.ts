@@ -1,8 +1,8 @@
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { confirmOrder } from '#shared/saga/lifecycle.ts';
-import { sagaStep } from '#shared/saga/step.ts';
 import * as z from '#shared/zod.ts';
+import { confirmOrder } from './outcome.ts';
+import { sagaStep } from './step.ts';
 
 const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };

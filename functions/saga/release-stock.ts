@@ -1,8 +1,8 @@
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { sagaStep } from '#shared/saga/step.ts';
-import { releaseStock } from '#shared/saga/stock.ts';
 import * as z from '#shared/zod.ts';
+import { sagaStep } from './step.ts';
+import { releaseStock } from './stock.ts';
 
 const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };

@@ -1,10 +1,10 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { parseOrderEvent } from '#functions/orders/events.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
-import { parseOrderEvent } from '#shared/events.ts';
 import { recordLogger } from '#shared/logger.ts';
-import { startSaga } from '#shared/saga/start.ts';
 import { sqsBatchHandler } from '#shared/sqs.ts';
 import * as z from '#shared/zod.ts';
+import { startSaga } from './starter.ts';
 
 const config = loadConfig(z.object({ STATE_MACHINE_ARN: requiredString('STATE_MACHINE_ARN') }));
 const deps = { sfn: new SFNClient({}), stateMachineArn: config.STATE_MACHINE_ARN };

@@ -1,6 +1,6 @@
-import { voidPayment } from '#shared/saga/payment.ts';
-import { paymentStepDeps } from '#shared/saga/payment-config.ts';
-import { sagaStep } from '#shared/saga/step.ts';
+import { voidPayment } from '#functions/payments/charging.ts';
+import { paymentStepDeps } from '#functions/payments/payment-config.ts';
+import { sagaStep } from './step.ts';
 
 const deps = paymentStepDeps();
 

@@ -4,8 +4,8 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { SandboxContext } from './context.ts';
-import { SandboxError } from './errors.ts';
 import { type Reply, toRequest, toResult } from './http.ts';
+import { SandboxError } from './provider-errors.ts';
 import { route } from './routes.ts';
 
 export type ProviderHandler = (

@@ -8,15 +8,15 @@
  * and refunding it is the caller's job (`GET /v1/charges?orderId=`, then a refund by the charge's id).
  */
 import type { SandboxContext } from './context.ts';
+import { applyPaymentFaults, readFaults } from './faults.ts';
+import type { Reply } from './http.ts';
 import {
   CardDeclined,
   ChargeNotFound,
   IdempotencyKeyReused,
   ProviderInternalError,
   ProviderUnavailable,
-} from './errors.ts';
-import { applyPaymentFaults, readFaults } from './faults.ts';
-import type { Reply } from './http.ts';
+} from './provider-errors.ts';
 import type { ChargeRequest } from './schemas.ts';
 import type { ChargeRecord, RefundRecord } from './store.ts';
 import { TOKENS } from './tokens.ts';

@@ -4,7 +4,7 @@
  * `PUT {}` heals the provider.
  */
 import type { SandboxContext } from './context.ts';
-import { ProviderUnavailable } from './errors.ts';
+import { ProviderUnavailable } from './provider-errors.ts';
 import type { FaultsInput } from './schemas.ts';
 import type { FaultsRecord } from './store.ts';
 

@@ -4,7 +4,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type * as z from '#shared/zod.ts';
-import { InvalidRequest } from './errors.ts';
+import { InvalidRequest } from './provider-errors.ts';
 
 export interface SandboxRequest {
   method: string;

@@ -1,11 +1,11 @@
 /** The sandbox API's routes (see docs/architecture.md, "Sandbox provider HTTP contract"). */
 import { createCharge, getCharge, listChargesOfOrder } from './charges.ts';
 import type { SandboxContext } from './context.ts';
-import { InvalidRequest, MethodNotAllowed, RouteNotFound } from './errors.ts';
 import { readFaults, writeFaults } from './faults.ts';
 import { idempotencyKey, parseJsonBody, parseQuery, type Reply, type SandboxRequest } from './http.ts';
 import { getLedger } from './ledger.ts';
-import { listMail, sendMail } from './mail.ts';
+import { listMail, sendMail } from './mail-sink.ts';
+import { InvalidRequest, MethodNotAllowed, RouteNotFound } from './provider-errors.ts';
 import { createRefund } from './refunds.ts';
 import { ChargeQuery, ChargeRequest, FaultsInput, MailQuery, MailRequest, RefundRequest } from './schemas.ts';
 

@@ -1,4 +1,4 @@
-import * as z from './zod.ts';
+import * as z from '#shared/zod.ts';
 
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';

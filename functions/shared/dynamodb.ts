@@ -5,9 +5,9 @@ import {
   paginateQuery,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { CorruptRecord } from './errors.ts';
-import type { ItemKey } from './keys.ts';
-import type * as z from './zod.ts';
+import { CorruptRecord } from '#shared/errors.ts';
+import type { ItemKey } from '#shared/table-keys.ts';
+import type * as z from '#shared/zod.ts';
 
 export interface TableDeps {
   doc: DynamoDBDocumentClient;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { conditionHeld, epochSeconds, type TableDeps } from './dynamodb.ts';
-import { keys } from './keys.ts';
+import { conditionHeld, epochSeconds, type TableDeps } from '#shared/dynamodb.ts';
+import { keys } from '#shared/table-keys.ts';
 
 /**
  * How long a claim protects an effect in progress. Longer than a worker invocation (so two live

@@ -3,11 +3,11 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { isTableBusy } from './dynamodb.ts';
-import { beginInvocation, logger } from './logger.ts';
-import type * as z from './zod.ts';
+import { isTableBusy } from '#shared/dynamodb.ts';
+import { beginInvocation, logger } from '#shared/logger.ts';
+import type * as z from '#shared/zod.ts';
 
-/** What the authorizer (`functions/api/authorizer.ts`) puts into `requestContext.authorizer.lambda`. */
+/** What the authorizer (`functions/clients/authorizer.ts`) puts into `requestContext.authorizer.lambda`. */
 export interface AuthorizerContext {
   clientId?: string;
 }

@@ -1,4 +1,4 @@
-import { queryItems, type TableDeps } from './dynamodb.ts';
+import { queryItems, type TableDeps } from '#shared/dynamodb.ts';
 
 /** The sparse GSI of unfinished items (docs/architecture.md, "Single table"): `openPk`, `openSk` = createdAt. */
 export const OPEN_INDEX = 'Open';

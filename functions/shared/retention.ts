@@ -1,6 +1,6 @@
-import { loadConfig, positiveIntFromEnv } from './config.ts';
-import { epochSeconds } from './dynamodb.ts';
-import * as z from './zod.ts';
+import { loadConfig, positiveIntFromEnv } from '#shared/config.ts';
+import { epochSeconds } from '#shared/dynamodb.ts';
+import * as z from '#shared/zod.ts';
 
 /**
  * How long the table keeps what it keeps (README "Retention", docs/architecture.md). Every expiry is the table's TTL

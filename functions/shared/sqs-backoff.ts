@@ -1,9 +1,9 @@
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { epochSeconds, type TableDeps } from './dynamodb.ts';
-import { logger } from './logger.ts';
-import { sqsBatchHandler } from './sqs.ts';
+import { epochSeconds, type TableDeps } from '#shared/dynamodb.ts';
+import { logger } from '#shared/logger.ts';
+import { sqsBatchHandler } from '#shared/sqs.ts';
 
 /**
  * Exponential backoff for failed SQS messages. Lambda leaves a failed message invisible for the queue's whole

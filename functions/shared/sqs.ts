@@ -1,6 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { beginInvocation, logger } from './logger.ts';
+import { beginInvocation, logger } from '#shared/logger.ts';
 
 /** Best effort, for the failure log only: the body may be exactly what failed to parse. */
 function correlationIdOf(body: string): string | undefined {

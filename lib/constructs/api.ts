@@ -42,7 +42,7 @@ export class Api extends Construct {
     const env = { TABLE_NAME: props.table.tableName };
 
     this.authorizer = new BuzzerFunction(this, 'Authorizer', {
-      entry: 'api/authorizer.ts',
+      entry: 'clients/authorizer.ts',
       serviceName: 'api-authorizer',
       environment: env,
     });
@@ -68,22 +68,22 @@ export class Api extends Construct {
     });
 
     // Each route's table access is declared per handler in lib/constructs/table-access.ts.
-    this.addRoute('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'api/accept-order.ts');
-    this.addRoute('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'api/get-order.ts');
-    this.addRoute('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'api/create-webhook.ts');
-    this.addRoute('ListWebhooks', apigwv2.HttpMethod.GET, '/webhooks', 'api/list-webhooks.ts');
-    this.addRoute('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'api/delete-webhook.ts');
+    this.addRoute('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'orders/accept-order.ts');
+    this.addRoute('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'orders/get-order.ts');
+    this.addRoute('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'webhooks/create-webhook.ts');
+    this.addRoute('ListWebhooks', apigwv2.HttpMethod.GET, '/webhooks', 'webhooks/list-webhooks.ts');
+    this.addRoute('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'webhooks/delete-webhook.ts');
     this.addRoute(
       'RotateWebhookSecret',
       apigwv2.HttpMethod.POST,
       '/webhooks/{id}/rotate-secret',
-      'api/rotate-webhook-secret.ts',
+      'webhooks/rotate-webhook-secret.ts',
     );
     this.addRoute(
       'ListWebhookDeliveries',
       apigwv2.HttpMethod.GET,
       '/webhooks/{id}/deliveries',
-      'api/list-webhook-deliveries.ts',
+      'webhooks/list-webhook-deliveries.ts',
     );
     // POST /webhooks/{id}/enable is added by the Webhooks construct: it needs the delivery queue.
   }

@@ -15,13 +15,13 @@ import {
   tableAccessFor,
 } from './table-access.ts';
 
-/** A partition key prefix of the single table (functions/shared/keys.ts): capitals, then `#`. */
+/** A partition key prefix of the single table (functions/shared/table-keys.ts): capitals, then `#`. */
 const KEY_PREFIX = /^[A-Z]+#$/;
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface BuzzerFunctionProps {
-  /** Handler file relative to `functions/`, e.g. `api/accept-order.ts`. It must export `handler`. */
+  /** Handler file relative to `functions/`, e.g. `orders/accept-order.ts`. It must export `handler`. */
   readonly entry: string;
   /** Logical service name for Powertools (`POWERTOOLS_SERVICE_NAME`). */
   readonly serviceName: string;

@@ -51,7 +51,7 @@ export interface FoundDeadLetterQueue {
 }
 
 /**
- * The relay's log messages (functions/shared/relay.ts, `recordFailure`) for an outbox item EventBridge did not
+ * The relay's log messages (functions/outbox/relay.ts, `recordFailure`) for an outbox item EventBridge did not
  * accept, whether PutEvents threw (throttling, permissions) or rejected the entry: one line per item and attempt.
  */
 export const RELAY_PUBLISH_FAILURE_MESSAGES = [
@@ -105,7 +105,7 @@ export function deadLetterQueuesOf(
 /**
  * What operators need to see failures, recover from them and be told about them:
  *
- * - the stuck-order reconciler (`functions/ops/reconcile.ts`) on an EventBridge Scheduler schedule;
+ * - the stuck-order reconciler (`functions/operations/reconcile-orders.ts`) on an EventBridge Scheduler schedule;
  * - alarms on every DLQ (depth > 0, oldest message too old), saga failures and time-outs, relay crashes, relay
  *   publish failures (events the bus refused, counted from the relay's logs) and lag, API 5xx, reconciler errors and
  *   orders the reconciler had to leave to an operator, all sent to one encrypted, TLS-only SNS topic;
@@ -167,7 +167,7 @@ export class Operations extends Construct {
 
     // --- the stuck-order reconciler -----------------------------------------------------------------------------
     this.reconciler = new BuzzerFunction(this, 'Reconciler', {
-      entry: 'ops/reconcile.ts',
+      entry: 'operations/reconcile-orders.ts',
       serviceName: 'stuck-order-reconciler',
       timeout: Duration.minutes(2),
       // One run at a time: two runs would only race each other on the same orders.
@@ -293,7 +293,7 @@ export class Operations extends Construct {
     });
     // The relay catches PutEvents exceptions and per-entry rejections and turns them into batch item failures, so
     // its invocations succeed and `Errors` stays at 0 while the bus refuses or throttles events. Its per-entry log
-    // lines (functions/shared/relay.ts, `recordFailure`) are counted instead: one per outbox item and attempt.
+    // lines (functions/outbox/relay.ts, `recordFailure`) are counted instead: one per outbox item and attempt.
     const publishFailures = this.logMetric('RelayPublishFailures', props.relay.handler.logGroup, {
       pattern: `{ ${RELAY_PUBLISH_FAILURE_MESSAGES.map((m) => `($.message = "${m}")`).join(' || ')} }`,
     });

@@ -44,7 +44,7 @@ export class OutboxRelay extends Construct {
     });
 
     this.handler = new BuzzerFunction(this, 'Handler', {
-      entry: 'relay/outbox-relay.ts',
+      entry: 'outbox/relay-outbox.ts',
       serviceName: 'outbox-relay',
       memorySize: 512,
       timeout: Duration.seconds(30),

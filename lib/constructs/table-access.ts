@@ -2,7 +2,7 @@
  * Which items of the single table each function may touch, and how: one entry per handler (its `entry` under
  * `functions/`), so a function's DynamoDB permissions are reviewed here in one place and nowhere else.
  *
- * Items are told apart by the prefix of their partition key (functions/shared/keys.ts), and IAM can check exactly
+ * Items are told apart by the prefix of their partition key (functions/shared/table-keys.ts), and IAM can check exactly
  * that: the `dynamodb:LeadingKeys` condition key holds the partition key values a request touches, with
  * `ForAllValues` required, so every key of a request must match (AWS, "Using IAM policy conditions for fine-grained
  * access control": https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
@@ -70,8 +70,8 @@ const ORDER_READ_WRITE: ItemGrant = { prefixes: ['ORDER#'], actions: [GET, UPDAT
 export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   // --- client API ------------------------------------------------------------------------------------------------
   // The authorizer looks a key up by its hash and can read nothing else: no order, no webhook secret.
-  'api/authorizer.ts': { items: [{ prefixes: ['APIKEY#'], actions: [GET] }] },
-  'api/accept-order.ts': {
+  'clients/authorizer.ts': { items: [{ prefixes: ['APIKEY#'], actions: [GET] }] },
+  'orders/accept-order.ts': {
     items: [
       // Order, its OrderPlaced outbox message and the idempotency record, in one transaction.
       { prefixes: ['ORDER#', 'OUTBOX#', 'IDEMPOTENCY#'], actions: [PUT] },
@@ -81,20 +81,20 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['STOCK#'], actions: [BATCH_GET] },
     ],
   },
-  'api/get-order.ts': { items: [{ prefixes: ['ORDER#'], actions: [GET] }] },
+  'orders/get-order.ts': { items: [{ prefixes: ['ORDER#'], actions: [GET] }] },
   // Webhook endpoints live in the client's partition (`CLIENT#<id>` / `WEBHOOK#<id>`), next to its webhook count.
-  'api/create-webhook.ts': { items: [{ prefixes: ['CLIENT#'], actions: [QUERY, PUT, UPDATE] }] },
-  'api/list-webhooks.ts': { items: [{ prefixes: ['CLIENT#'], actions: [QUERY] }] },
-  'api/delete-webhook.ts': { items: [{ prefixes: ['CLIENT#'], actions: [DELETE, UPDATE] }] },
-  'api/rotate-webhook-secret.ts': { items: [{ prefixes: ['CLIENT#'], actions: [GET, UPDATE] }] },
+  'webhooks/create-webhook.ts': { items: [{ prefixes: ['CLIENT#'], actions: [QUERY, PUT, UPDATE] }] },
+  'webhooks/list-webhooks.ts': { items: [{ prefixes: ['CLIENT#'], actions: [QUERY] }] },
+  'webhooks/delete-webhook.ts': { items: [{ prefixes: ['CLIENT#'], actions: [DELETE, UPDATE] }] },
+  'webhooks/rotate-webhook-secret.ts': { items: [{ prefixes: ['CLIENT#'], actions: [GET, UPDATE] }] },
   // Deliveries and their attempt log live in the endpoint's partition (`WEBHOOK#<webhookId>`).
-  'api/list-webhook-deliveries.ts': {
+  'webhooks/list-webhook-deliveries.ts': {
     items: [
       { prefixes: ['CLIENT#'], actions: [GET] },
       { prefixes: ['WEBHOOK#'], actions: [QUERY] },
     ],
   },
-  'api/enable-webhook.ts': {
+  'webhooks/enable-webhook.ts': {
     items: [
       { prefixes: ['CLIENT#'], actions: [UPDATE] },
       { prefixes: ['WEBHOOK#'], actions: [QUERY] },
@@ -125,27 +125,27 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   // The relay acts only on keys its stream records carry, and only after outboxItemSchema has checked that the key
   // is an outbox key (pk `OUTBOX#…`); a poison item with any other key goes to the DLQ untouched. Reading the stream
   // itself (granted by its event source) cannot be scoped by key: the relay can see every item's images there.
-  'relay/outbox-relay.ts': { items: [{ prefixes: ['OUTBOX#'], actions: [BATCH_GET, UPDATE] }] },
+  'outbox/relay-outbox.ts': { items: [{ prefixes: ['OUTBOX#'], actions: [BATCH_GET, UPDATE] }] },
   // Effect markers (claim, complete, release) and the failure log (`FAILURE#<messageId>`) of dead messages.
-  'workers/notify.ts': {
+  'notifications/send-notification.ts': {
     items: [
       { prefixes: ['EFFECT#'], actions: [PUT, GET, UPDATE, DELETE] },
       { prefixes: ['FAILURE#'], actions: [PUT] },
     ],
   },
-  'workers/points.ts': {
+  'loyalty/credit-points.ts': {
     items: [
       { prefixes: ['EFFECT#'], actions: [PUT] },
       { prefixes: ['POINTS#'], actions: [PUT, UPDATE] },
     ],
   },
-  'webhooks/fan-out.ts': {
+  'webhooks/fan-out-webhooks.ts': {
     items: [
       { prefixes: ['CLIENT#'], actions: [QUERY] },
       { prefixes: ['WEBHOOK#'], actions: [PUT, GET] },
     ],
   },
-  'webhooks/dispatch.ts': {
+  'webhooks/dispatch-webhook.ts': {
     items: [
       // The endpoint: its secrets, its status, its failing/slow streaks and circuit.
       { prefixes: ['CLIENT#'], actions: [GET, UPDATE] },
@@ -155,7 +155,7 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   },
 
   // --- operations --------------------------------------------------------------------------------------------------
-  'ops/reconcile.ts': {
+  'operations/reconcile-orders.ts': {
     // The order and its recovery item (sk RECOVERY), same partition.
     items: [ORDER_READ_WRITE],
     // Open orders only: the Open index also lists unpublished and failed outbox items, which are not its business.

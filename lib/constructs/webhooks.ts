@@ -7,7 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { SECRET_PURPOSE } from '../../functions/shared/webhooks/secret-box.ts';
+import { SECRET_PURPOSE } from '#functions/webhooks/secret-box.ts';
 import type { Api } from './api.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 import { QueueWorker } from './queue-worker.ts';
@@ -51,7 +51,7 @@ export class Webhooks extends Construct {
   public readonly deliveryQueue: DeadLetteredQueue;
   public readonly dispatcher: BuzzerFunction;
   public readonly enableRoute: BuzzerFunction;
-  /** Seals the endpoints' signing secrets (functions/shared/webhooks/secret-box.ts). */
+  /** Seals the endpoints' signing secrets (functions/webhooks/secret-box.ts). */
   public readonly secretsKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: WebhooksProps) {
@@ -71,7 +71,7 @@ export class Webhooks extends Construct {
       // Every order fact: which ones a client receives is its subscription, read at fan-out time.
       detailTypes: ['OrderPlaced', 'OrderConfirmed', 'OrderCancelled'],
       handler: {
-        entry: 'webhooks/fan-out.ts',
+        entry: 'webhooks/fan-out-webhooks.ts',
         serviceName: 'webhook-fan-out',
         environment: { TABLE_NAME: table.tableName, DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl },
         logRetention: props.logRetention,
@@ -81,7 +81,7 @@ export class Webhooks extends Construct {
     this.deliveryQueue.queue.grantSendMessages(this.fanOut.handler.role);
 
     this.dispatcher = new BuzzerFunction(this, 'Dispatcher', {
-      entry: 'webhooks/dispatch.ts',
+      entry: 'webhooks/dispatch-webhook.ts',
       serviceName: 'webhook-dispatcher',
       timeout: dispatcherTimeout,
       logRetention: props.logRetention,
@@ -125,7 +125,7 @@ export class Webhooks extends Construct {
       'EnableWebhook',
       apigwv2.HttpMethod.POST,
       '/webhooks/{id}/enable',
-      'api/enable-webhook.ts',
+      'webhooks/enable-webhook.ts',
       { DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl },
     );
     this.deliveryQueue.queue.grantSendMessages(this.enableRoute.role);

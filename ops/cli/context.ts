@@ -22,7 +22,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { RecoveryDeps, WorkflowType } from '#shared/recovery.ts';
+import type { RecoveryDeps, WorkflowType } from '#functions/operations/recovery.ts';
 import * as z from '#shared/zod.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -8,7 +8,7 @@ import {
   listApiKeys,
   revokeApiKey,
   rotateApiKey,
-} from '#shared/api-keys.ts';
+} from '#functions/clients/api-keys.ts';
 import { OperatorError, type OpsContext } from './context.ts';
 import { parseDuration, table } from './format.ts';
 import type { CommandRunner } from './runner.ts';

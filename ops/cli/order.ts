@@ -7,12 +7,12 @@ import {
 } from '@aws-sdk/client-sfn';
 import { BatchGetCommand, GetCommand, paginateScan, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
-import { keys } from '#shared/keys.ts';
-import { NOTIFY_CONSUMER } from '#shared/notify.ts';
-import { orderIdSchema } from '#shared/orders.ts';
-import { POINTS_CONSUMER } from '#shared/points.ts';
-import { executionArnFor } from '#shared/recovery.ts';
-import { executionName } from '#shared/saga/start.ts';
+import { POINTS_CONSUMER } from '#functions/loyalty/points.ts';
+import { NOTIFY_CONSUMER } from '#functions/notifications/notify-customer.ts';
+import { executionArnFor } from '#functions/operations/recovery.ts';
+import { orderIdSchema } from '#functions/orders/order.ts';
+import { executionName } from '#functions/saga/starter.ts';
+import { keys } from '#shared/table-keys.ts';
 import { OperatorError, type OpsContext } from './context.ts';
 import { table } from './format.ts';
 import { redact } from './redact.ts';

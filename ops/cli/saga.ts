@@ -1,10 +1,14 @@
-/** `buzzer saga redrive`: finish sagas that stopped half-way (see functions/shared/recovery.ts for the rules). */
+/** `buzzer saga redrive`: finish sagas that stopped half-way (see functions/operations/recovery.ts for the rules). */
 import { DescribeExecutionCommand, type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
-import { OPEN_ORDER } from '#shared/keys.ts';
+import {
+  DEFAULT_MAX_RECOVERY_ATTEMPTS,
+  type RecoveryOutcome,
+  recoverOrder,
+} from '#functions/operations/recovery.ts';
+import { orderIdSchema } from '#functions/orders/order.ts';
 import { queryOpenItems } from '#shared/open-index.ts';
-import { orderIdSchema } from '#shared/orders.ts';
-import { DEFAULT_MAX_RECOVERY_ATTEMPTS, type RecoveryOutcome, recoverOrder } from '#shared/recovery.ts';
+import { OPEN_ORDER } from '#shared/table-keys.ts';
 import { OperatorError, type OpsContext, recoveryDeps } from './context.ts';
 import { parseTime, table } from './format.ts';
 import type { CommandRunner } from './runner.ts';

@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
-import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/keys.ts';
 import { queryOpenItems } from '#shared/open-index.ts';
+import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
 import type { OpsContext } from './context.ts';
 import { humanAge, parseDuration, table } from './format.ts';
 import { queueDepth, receiveMessages, releaseMessages, sentAt } from './queues.ts';

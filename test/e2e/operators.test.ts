@@ -16,10 +16,10 @@ import { promisify } from 'node:util';
 import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientPartition, keys, OPEN_ORDER, OPEN_OUTBOX_FAILED } from '#shared/keys.ts';
-import { type OrderRecord, orderSummary, timelineEntry } from '#shared/orders.ts';
-import { newOutboxItem } from '#shared/outbox.ts';
-import { executionArnFor } from '#shared/recovery.ts';
+import { executionArnFor } from '#functions/operations/recovery.ts';
+import { type OrderRecord, orderSummary, timelineEntry } from '#functions/orders/order.ts';
+import { newOutboxItem } from '#functions/outbox/outbox.ts';
+import { clientPartition, keys, OPEN_ORDER, OPEN_OUTBOX_FAILED } from '#shared/table-keys.ts';
 import {
   clientsForRuntime,
   contextFor,

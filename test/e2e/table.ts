@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { type PointsAccount, readPoints } from '#shared/points.ts';
+import { type PointsAccount, readPoints } from '#functions/loyalty/points.ts';
 import type { Target } from './target.ts';
 
 export interface TableAccess {

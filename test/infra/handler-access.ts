@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { deliveryKeys } from '#functions/webhooks/deliveries.ts';
 import {
   clientPartition,
   keys,
@@ -8,8 +9,7 @@ import {
   OPEN_OUTBOX_FAILED,
   OPEN_OUTBOX_PENDING,
   pointsPartition,
-} from '#shared/keys.ts';
-import { deliveryKeys } from '#shared/webhooks/deliveries.ts';
+} from '#shared/table-keys.ts';
 
 /**
  * What a handler's code can do to the table, read from its bundle. The bundle is what Lambda runs: esbuild drops the
@@ -44,7 +44,7 @@ const BUILDER_PREFIX: Record<string, string> = Object.fromEntries(
 const PARTITION_HELPERS: Record<string, string> = {
   clientPartition: prefixOf(clientPartition('a')),
   pointsPartition: prefixOf(pointsPartition('a', 'b')),
-  // functions/shared/webhooks/deliveries.ts, module-private: the endpoint's partition of deliveries and attempts.
+  // functions/webhooks/deliveries.ts, module-private: the endpoint's partition of deliveries and attempts.
   endpointPartition: prefixOf(deliveryKeys.delivery('a', 'b').pk),
 };
 
@@ -54,7 +54,7 @@ const OPEN_PARTITIONS: Record<string, string> = { OPEN_ORDER, OPEN_OUTBOX_PENDIN
 const DYNAMIC_KEYS: Record<string, { expression: RegExp; prefix: string }> = {
   // Stream images: outboxItemSchema requires pk to start with OUTBOX#, and a poison image is only marked FAILED
   // after the same startsWith check; the other `pk: image.pk` are log fields.
-  'functions/shared/relay.ts': { expression: /^(item|image)\.pk\b/, prefix: 'OUTBOX#' },
+  'functions/outbox/relay.ts': { expression: /^(item|image)\.pk\b/, prefix: 'OUTBOX#' },
 };
 
 const GET = 'dynamodb:GetItem';
@@ -173,7 +173,7 @@ export async function handlerAccess(entry: string): Promise<HandlerAccess> {
 
   for (const [module, section] of modules(code)) {
     // keys.ts defines the builders; whether a handler uses one is decided where it is called.
-    if (module === 'functions/shared/keys.ts') continue;
+    if (module === 'functions/shared/table-keys.ts') continue;
     for (const [, name] of section.matchAll(/\bkeys\d*\.(\w+)\(/g)) {
       const prefix = BUILDER_PREFIX[name ?? ''];
       if (prefix) access.prefixes.add(prefix);

@@ -139,7 +139,7 @@ describe('relay publish failures', () => {
   });
 
   it('matches log lines the relay really writes', () => {
-    const relay = readFileSync(new URL('../../functions/shared/relay.ts', import.meta.url), 'utf8');
+    const relay = readFileSync(new URL('../../functions/outbox/relay.ts', import.meta.url), 'utf8');
     const logged = [...relay.matchAll(/logger\.(?:warn|error)\('([^']+)'/g)].map(([, message]) => message);
     expect(logged).toEqual(expect.arrayContaining([...RELAY_PUBLISH_FAILURE_MESSAGES]));
   });

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { BuzzerFunction } from '#lib/constructs/buzzer-function.ts';
 import { Data } from '#lib/constructs/data.ts';
 import { ITEM_ACTIONS, TABLE_ACCESS, type TableAccess } from '#lib/constructs/table-access.ts';
-import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/keys.ts';
+import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
 import { handlerAccess } from './handler-access.ts';
 import { type SynthResult, synthBuzzer } from './synth.ts';
 import {
@@ -188,9 +188,9 @@ describe('table permissions per item (dynamodb:LeadingKeys)', () => {
  * the catalogue; create/delete-webhook keep a per-client webhook count in the client's partition.
  */
 const GRANTED_AHEAD: Record<string, { actions?: string[]; prefixes?: string[] }> = {
-  'api/accept-order.ts': { actions: ['dynamodb:BatchGetItem'], prefixes: ['STOCK#'] },
-  'api/create-webhook.ts': { actions: ['dynamodb:UpdateItem'] },
-  'api/delete-webhook.ts': { actions: ['dynamodb:UpdateItem'] },
+  'orders/accept-order.ts': { actions: ['dynamodb:BatchGetItem'], prefixes: ['STOCK#'] },
+  'webhooks/create-webhook.ts': { actions: ['dynamodb:UpdateItem'] },
+  'webhooks/delete-webhook.ts': { actions: ['dynamodb:UpdateItem'] },
 };
 
 const ENTRIES = Object.keys(TABLE_ACCESS);

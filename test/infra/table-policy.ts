@@ -13,7 +13,7 @@ export interface Statement {
 export interface DeployedFunction {
   /** Construct path below the stack, e.g. `Api/AcceptOrder`. */
   path: string;
-  /** Handler file under functions/, e.g. `api/accept-order.ts`. */
+  /** Handler file under functions/, e.g. `orders/accept-order.ts`. */
   entry: string;
   /** Every statement of every policy attached to the function's role. */
   statements: Statement[];

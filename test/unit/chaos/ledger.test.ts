@@ -3,7 +3,7 @@
  * system: observations in, findings out.
  */
 import { describe, expect, it } from 'vitest';
-import type { CatalogueItem } from '#shared/pricing.ts';
+import type { CatalogueItem } from '#functions/orders/pricing.ts';
 import { type ChaosReport, checkLedger, type LedgerInput } from '../../../chaos/ledger.ts';
 import type { OrderObservation } from '../../../chaos/orders.ts';
 import { formatReport } from '../../../chaos/report.ts';

@@ -6,9 +6,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { acceptOrder } from '#shared/accept-order.ts';
+import { acceptOrder } from '#functions/orders/acceptance.ts';
+import { requestHash } from '#functions/orders/idempotency.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { requestHash } from '#shared/idempotency.ts';
 import { CLIENT_ID, NOW, TABLE, transactionCanceled } from './helpers.ts';
 
 /** acceptOrder's idempotency decisions, at the module boundary (the handler's HTTP mapping is in accept-order.test.ts). */

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { requestHash } from '#shared/idempotency.ts';
+import { requestHash } from '#functions/orders/idempotency.ts';
 import { logger } from '#shared/logger.ts';
 import { apiEvent, CLIENT_ID, context, NOW, parseBody, TABLE, transactionCanceled } from './helpers.ts';
 
@@ -21,7 +21,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler } = await import('#functions/api/accept-order.ts');
+const { handler } = await import('#functions/orders/accept-order.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 

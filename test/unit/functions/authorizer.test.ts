@@ -13,7 +13,7 @@ import {
   InvalidClientId,
   InvalidKeyExpiry,
   KEY_ID_PATTERN,
-} from '#shared/api-keys.ts';
+} from '#functions/clients/api-keys.ts';
 import { logger } from '#shared/logger.ts';
 import { context, NOW, TABLE } from './helpers.ts';
 
@@ -22,7 +22,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler } = await import('#functions/api/authorizer.ts');
+const { handler } = await import('#functions/clients/authorizer.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));

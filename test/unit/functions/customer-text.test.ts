@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { placeOrderSchema } from '#shared/orders.ts';
+import { placeOrderSchema } from '#functions/orders/order.ts';
 import { unsafeCharacterIn } from '#shared/text.ts';
 
 const order = {

@@ -7,6 +7,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { notifyCustomer } from '#functions/notifications/notify-customer.ts';
+import type { OrderEvent } from '#functions/orders/events.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
   claimEffect,
@@ -15,8 +17,6 @@ import {
   EFFECT_RETENTION_SECONDS,
   releaseEffect,
 } from '#shared/effects.ts';
-import type { OrderEvent } from '#shared/events.ts';
-import { notifyCustomer } from '#shared/notify.ts';
 import { conditionFailed, NOW, ORDER_ID, TABLE } from './helpers.ts';
 
 /** The once-only guard of every side effect (mail, points): claim, do, mark done; or give the claim back. */

@@ -8,7 +8,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler } = await import('#functions/api/get-order.ts');
+const { handler } = await import('#functions/orders/get-order.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 

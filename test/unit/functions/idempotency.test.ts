@@ -4,7 +4,7 @@ import {
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_TTL_SECONDS,
   requestHash,
-} from '#shared/idempotency.ts';
+} from '#functions/orders/idempotency.ts';
 
 /** A replayed `POST /orders` is recognised by this hash: equal requests must hash equal, different ones not. */
 describe('canonicalJson', () => {

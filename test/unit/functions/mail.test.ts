@@ -1,9 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import type { OrderEvent } from '#shared/events.ts';
-import { SinkMailer } from '#shared/mail.ts';
-import { renderOrderMail } from '#shared/notifications.ts';
+import { SinkMailer } from '#functions/notifications/mail.ts';
+import { renderOrderMail } from '#functions/notifications/order-mail.ts';
+import type { OrderEvent } from '#functions/orders/events.ts';
 import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { httpStub, ORDER_ID, type RecordedRequest, type StubReply } from './helpers.ts';
 

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createMailer, mailConfigSchema } from '#shared/mail.ts';
+import { createMailer, mailConfigSchema } from '#functions/notifications/mail.ts';
 import {
   conditionFailed,
   context,
@@ -40,7 +40,7 @@ const ses = mockClient(SESv2Client);
 let reply: (request: RecordedRequest) => StubReply = () => ({ status: 202, body: { id: 'ml_1' } });
 const sink = await httpStub((request) => reply(request));
 process.env.MAIL_SINK_URL = sink.url;
-const { handler } = await import('#functions/workers/notify.ts');
+const { handler } = await import('#functions/notifications/send-notification.ts');
 
 const MESSAGE_ID = 'a3bb189e-8bf9-4888-9912-ace4e6543002';
 const effectKey = { pk: `EFFECT#notify#${MESSAGE_ID}`, sk: 'EFFECT' };

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { documentClient } from '#shared/dynamodb.ts';
+import type { OrderRecord } from '#functions/orders/order.ts';
 import {
   applyChange,
   commit,
@@ -15,8 +15,8 @@ import {
   RETRY,
   requireOrder,
   withOptimisticRetry,
-} from '#shared/order-store.ts';
-import type { OrderRecord } from '#shared/orders.ts';
+} from '#functions/orders/order-store.ts';
+import { documentClient } from '#shared/dynamodb.ts';
 import {
   conditionFailed,
   NOW,

@@ -16,7 +16,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler } = await import('#functions/relay/outbox-relay.ts');
+const { handler } = await import('#functions/outbox/relay-outbox.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const eventBridge = mockClient(EventBridgeClient);

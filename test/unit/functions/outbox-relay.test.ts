@@ -14,7 +14,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler } = await import('#functions/relay/outbox-relay.ts');
+const { handler } = await import('#functions/outbox/relay-outbox.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const eventBridge = mockClient(EventBridgeClient);
@@ -291,7 +291,7 @@ describe('outbox relay', () => {
     vi.resetModules();
     process.env.RELAY_MAX_ATTEMPTS = 'five';
     try {
-      await expect(import('#functions/relay/outbox-relay.ts')).rejects.toThrow(
+      await expect(import('#functions/outbox/relay-outbox.ts')).rejects.toThrow(
         'Invalid function configuration: RELAY_MAX_ATTEMPTS: RELAY_MAX_ATTEMPTS must be a positive integer',
       );
     } finally {

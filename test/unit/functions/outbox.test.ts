@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newOutboxItem, outboxItemSchema, outboxPut, toEventDetail } from '#shared/outbox.ts';
+import { newOutboxItem, outboxItemSchema, outboxPut, toEventDetail } from '#functions/outbox/outbox.ts';
 import { NOW, ORDER_ID, TABLE } from './helpers.ts';
 
 /** The outbox item is the relay's input: what it accepts is published, anything else goes to the DLQ as poison. */

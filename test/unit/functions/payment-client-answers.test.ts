@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { PaymentClient } from '#shared/payment-client.ts';
+import { PaymentClient } from '#functions/payments/payment-client.ts';
 import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { httpStub, type RecordedRequest, type StubReply } from './helpers.ts';
 

@@ -1,11 +1,11 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { PaymentClient } from '#functions/payments/payment-client.ts';
+import { paymentStepDeps } from '#functions/payments/payment-config.ts';
+import { SecretBearerAuthenticator } from '#functions/payments/provider-key.ts';
 import { ConfigurationError } from '#shared/config.ts';
-import { PaymentClient } from '#shared/payment-client.ts';
-import { SecretBearerAuthenticator } from '#shared/provider-key.ts';
 import { SigV4Authenticator } from '#shared/request-auth.ts';
-import { paymentStepDeps } from '#shared/saga/payment-config.ts';
 import { httpStub } from './helpers.ts';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:buzzer/provider-AbCdEf';

@@ -1,10 +1,10 @@
 import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { creditPoints, readPoints } from '#functions/loyalty/points.ts';
+import type { OrderEvent } from '#functions/orders/events.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { EFFECT_RETENTION_SECONDS } from '#shared/effects.ts';
-import type { OrderEvent } from '#shared/events.ts';
-import { creditPoints, readPoints } from '#shared/points.ts';
 import { NOW, ORDER_ID, TABLE, transactionCanceled } from './helpers.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);

@@ -18,7 +18,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler } = await import('#functions/workers/points.ts');
+const { handler } = await import('#functions/loyalty/credit-points.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 

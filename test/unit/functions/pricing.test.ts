@@ -1,6 +1,6 @@
 /** The money rules (pricing.ts) as pure functions, and how the saga names their verdicts on a cancelled order. */
 import { describe, expect, it } from 'vitest';
-import { CURRENCY_EXPONENTS, SUPPORTED_CURRENCIES } from '#shared/currency.ts';
+import { CURRENCY_EXPONENTS, SUPPORTED_CURRENCIES } from '#functions/orders/currency.ts';
 import {
   type CatalogueItem,
   checkAcceptable,
@@ -8,8 +8,8 @@ import {
   MAX_ORDER_UNITS,
   pointsFor,
   priceOrder,
-} from '#shared/pricing.ts';
-import { failureReasonOf } from '#shared/saga/step.ts';
+} from '#functions/orders/pricing.ts';
+import { failureReasonOf } from '#functions/saga/step.ts';
 
 const catalogue = new Map<string, CatalogueItem>([
   ['espresso', { sku: 'espresso', available: 10, prices: { EUR: 250, JPY: 400, KWD: 85 }, points: 2 }],

@@ -12,7 +12,12 @@ import {
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { executionArnFor, type RecoveryDeps, recoverOrder, recoveryKey } from '#shared/recovery.ts';
+import {
+  executionArnFor,
+  type RecoveryDeps,
+  recoverOrder,
+  recoveryKey,
+} from '#functions/operations/recovery.ts';
 import { context, ORDER_ID, orderKey, storedOrder, TABLE } from './helpers.ts';
 
 vi.hoisted(() => {
@@ -164,7 +169,7 @@ describe('recoverOrder', () => {
 
 describe('reconcile handler', () => {
   it('drives every order past the deadline and reports a summary', async () => {
-    const { handler } = await import('#functions/ops/reconcile.ts');
+    const { handler } = await import('#functions/operations/reconcile-orders.ts');
     ddb.on(QueryCommand).resolves({ Items: [{ orderId: ORDER_ID }] });
     arrange(storedOrder());
     sfnMock
@@ -179,7 +184,7 @@ describe('reconcile handler', () => {
   });
 
   it('fails the run after handling the others when an order cannot be examined', async () => {
-    const { handler, ReconcileIncomplete } = await import('#functions/ops/reconcile.ts');
+    const { handler, ReconcileIncomplete } = await import('#functions/operations/reconcile-orders.ts');
     ddb.on(QueryCommand).resolves({ Items: [{ orderId: ORDER_ID }] });
     arrange(storedOrder());
     sfnMock.on(DescribeExecutionCommand).rejects(new Error('throttled'));

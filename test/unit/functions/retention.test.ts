@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { OrderRecord } from '#functions/orders/order.ts';
+import { applyChange, type OrderChange, orderUpdate } from '#functions/orders/order-store.ts';
 import { ConfigurationError } from '#shared/config.ts';
-import { applyChange, type OrderChange, orderUpdate } from '#shared/order-store.ts';
-import type { OrderRecord } from '#shared/orders.ts';
 import {
   DEFAULT_ORDER_RETENTION_DAYS,
   FAILED_OUTBOX_RETENTION_SECONDS,

@@ -7,18 +7,18 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PaymentProviderUnavailable } from '#functions/shared/errors.ts';
+import { authorizePayment, type PaymentDeps, voidPayment } from '#functions/payments/charging.ts';
 import type {
   Charge,
   ChargeRequest,
   PaymentProvider,
   ProviderCharge,
   RefundResult,
-} from '#functions/shared/payment-client.ts';
-import { beginCompensation } from '#functions/shared/saga/compensation.ts';
-import { cancelOrder, confirmOrder } from '#functions/shared/saga/lifecycle.ts';
-import { authorizePayment, type PaymentDeps, voidPayment } from '#functions/shared/saga/payment.ts';
-import { releaseStock, reserveStock } from '#functions/shared/saga/stock.ts';
+} from '#functions/payments/payment-client.ts';
+import { beginCompensation } from '#functions/saga/compensation.ts';
+import { cancelOrder, confirmOrder } from '#functions/saga/outcome.ts';
+import { releaseStock, reserveStock } from '#functions/saga/stock.ts';
+import { PaymentProviderUnavailable } from '#shared/errors.ts';
 import { type LocalTable, startLocalTable } from '#test/unit/support/local-table.ts';
 
 const TABLE = 'races';

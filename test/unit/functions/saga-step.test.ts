@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { failureDetail, failureReasonOf, sagaStep } from '#shared/saga/step.ts';
+import { failureDetail, failureReasonOf, sagaStep } from '#functions/saga/step.ts';
 import { context, ORDER_ID, sagaInput } from './helpers.ts';
 
 vi.hoisted(() => {

@@ -12,8 +12,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KmsSecretBox } from '#shared/webhooks/secret-box.ts';
-import { generateSecret } from '#shared/webhooks/signing.ts';
+import { KmsSecretBox } from '#functions/webhooks/secret-box.ts';
+import { generateSecret } from '#functions/webhooks/signing.ts';
 import {
   CLIENT_ID,
   conditionFailed,
@@ -40,7 +40,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler } = await import('#functions/webhooks/dispatch.ts');
+const { handler } = await import('#functions/webhooks/dispatch-webhook.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);

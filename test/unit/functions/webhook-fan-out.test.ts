@@ -21,7 +21,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler } = await import('#functions/webhooks/fan-out.ts');
+const { handler } = await import('#functions/webhooks/fan-out-webhooks.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);

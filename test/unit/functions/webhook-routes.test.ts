@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KmsSecretBox, type SealedSecret } from '#shared/webhooks/secret-box.ts';
+import { KmsSecretBox, type SealedSecret } from '#functions/webhooks/secret-box.ts';
 import { apiEvent, CLIENT_ID, conditionFailed, context, fakeKms, NOW, parseBody, TABLE } from './helpers.ts';
 
 vi.hoisted(() => {
@@ -19,9 +19,9 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const { handler: rotateHandler } = await import('#functions/api/rotate-webhook-secret.ts');
-const { handler: deliveriesHandler } = await import('#functions/api/list-webhook-deliveries.ts');
-const { handler: enableHandler } = await import('#functions/api/enable-webhook.ts');
+const { handler: rotateHandler } = await import('#functions/webhooks/rotate-webhook-secret.ts');
+const { handler: deliveriesHandler } = await import('#functions/webhooks/list-webhook-deliveries.ts');
+const { handler: enableHandler } = await import('#functions/webhooks/enable-webhook.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);

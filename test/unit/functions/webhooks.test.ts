@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { KmsSecretBox, type SealedSecret } from '#shared/webhooks/secret-box.ts';
+import { KmsSecretBox, type SealedSecret } from '#functions/webhooks/secret-box.ts';
 import { apiEvent, CLIENT_ID, context, fakeKms, parseBody, TABLE, transactionCanceled } from './helpers.ts';
 
 vi.hoisted(() => {
@@ -32,10 +32,10 @@ vi.mock('node:dns/promises', () => ({
   },
 }));
 
-const { handler: createHandler } = await import('#functions/api/create-webhook.ts');
+const { handler: createHandler } = await import('#functions/webhooks/create-webhook.ts');
 const { logger } = await import('#shared/logger.ts');
-const { handler: listHandler } = await import('#functions/api/list-webhooks.ts');
-const { handler: deleteHandler } = await import('#functions/api/delete-webhook.ts');
+const { handler: listHandler } = await import('#functions/webhooks/list-webhooks.ts');
+const { handler: deleteHandler } = await import('#functions/webhooks/delete-webhook.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const kms = mockClient(KMSClient);

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { API_KEY_PATTERN, type ApiKeySummary, hashApiKey } from '#shared/api-keys.ts';
+import { API_KEY_PATTERN, type ApiKeySummary, hashApiKey } from '#functions/clients/api-keys.ts';
 import type { CreatedKey, RevokedKey, RotatedKey } from '../../../ops/cli/keys.ts';
 import { runCli } from '../../../ops/cli/program.ts';
 import { transactionCanceled } from '../functions/helpers.ts';

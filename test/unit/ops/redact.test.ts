@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { newOutboxItem } from '#shared/outbox.ts';
+import { newOutboxItem } from '#functions/outbox/outbox.ts';
 import type { OpsContext } from '../../../ops/cli/context.ts';
 import { peekDlq } from '../../../ops/cli/dlq.ts';
 import { maskEmailsIn, redact, redactText } from '../../../ops/cli/redact.ts';

@@ -5,7 +5,7 @@ import {
   heldUntil,
   isSlowAnswer,
   openUntil,
-} from '#shared/webhooks/circuit.ts';
+} from '#functions/webhooks/circuit.ts';
 
 const NOW = new Date('2026-05-01T12:00:00.000Z');
 const ago = (ms: number) => new Date(NOW.getTime() - ms);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { attemptDelivery } from '#shared/webhooks/dispatch.ts';
-import type { SendWebhook, WebhookRequest } from '#shared/webhooks/sender.ts';
-import { generateSecret } from '#shared/webhooks/signing.ts';
+import { attemptDelivery } from '#functions/webhooks/delivery-attempt.ts';
+import type { SendWebhook, WebhookRequest } from '#functions/webhooks/sender.ts';
+import { generateSecret } from '#functions/webhooks/signing.ts';
 
 const TIMEOUT_MS = 200;
 /** Timers and the event loop add a little; a stalled attempt would take the test's whole timeout. */

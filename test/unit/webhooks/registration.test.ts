@@ -3,7 +3,7 @@
  * attacker controls. Every one must be refused with a message on `url`, and no refused name may need a connection.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { type WebhookUrlOptions, webhookRegistrationSchema } from '#shared/webhooks/registration.ts';
+import { type WebhookUrlOptions, webhookRegistrationSchema } from '#functions/webhooks/registration.ts';
 
 const DNS: Record<string, string[]> = {
   'hooks.example.com': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'],

@@ -12,7 +12,7 @@ import {
   RETRY_SCHEDULE_MS,
   scheduledDelayMs,
   withJitter,
-} from '#shared/webhooks/retry.ts';
+} from '#functions/webhooks/retry.ts';
 
 const NOW = new Date('2026-05-01T12:00:00.000Z');
 const lowest = () => 0; // no jitter

@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_RESPONSE_SNIPPET_BYTES, sendWebhook } from '#shared/webhooks/sender.ts';
-import { retryScheduleFromEnv } from '#shared/webhooks/settings.ts';
+import { MAX_RESPONSE_SNIPPET_BYTES, sendWebhook } from '#functions/webhooks/sender.ts';
+import { retryScheduleFromEnv } from '#functions/webhooks/settings.ts';
 
 let answer: (res: ServerResponse) => void = (res) => res.writeHead(204).end();
 const hits: Array<{ headers: IncomingHttpHeaders; body: string }> = [];

@@ -6,7 +6,7 @@ import {
   InvalidWebhookMessage,
   InvalidWebhookSecret,
   signPayload,
-} from '#shared/webhooks/signing.ts';
+} from '#functions/webhooks/signing.ts';
 
 // Verified with the reference `standardwebhooks` library, never with our own code: that is what receivers run.
 const body = JSON.stringify({

@@ -8,7 +8,7 @@ import {
   pinnedLookup,
   type UnsafeUrlReason,
   UnsafeWebhookUrl,
-} from '#shared/webhooks/ssrf.ts';
+} from '#functions/webhooks/ssrf.ts';
 
 const PUBLIC_V4 = '93.184.216.34';
 const PUBLIC_V6 = '2606:2800:220:1:248:1893:25c8:1946';

@@ -7,12 +7,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS } from '#local/engines/dynamodb-local.ts';
-import { type Gateway, startGateway } from '#local/engines/gateway.ts';
-import { createKmsService, KMS_TARGET, KmsEngine } from '#local/engines/kms.ts';
-import { silentLogger } from '#local/types.ts';
-import type { TableDeps } from '#shared/dynamodb.ts';
-import { keys } from '#shared/keys.ts';
+import { activeSecrets, migrateLegacySecrets, rotateSecret } from '#functions/webhooks/endpoint-lifecycle.ts';
 import {
   createWebhook,
   deleteWebhook,
@@ -20,10 +15,15 @@ import {
   getEndpoint,
   MAX_WEBHOOKS_PER_CLIENT,
   WebhookLimitReached,
-} from '#shared/webhooks/endpoints.ts';
-import { activeSecrets, migrateLegacySecrets, rotateSecret } from '#shared/webhooks/lifecycle.ts';
-import { KmsSecretBox, type SealedSecret, SecretUnreadable } from '#shared/webhooks/secret-box.ts';
-import { generateSecret } from '#shared/webhooks/signing.ts';
+} from '#functions/webhooks/endpoints.ts';
+import { KmsSecretBox, type SealedSecret, SecretUnreadable } from '#functions/webhooks/secret-box.ts';
+import { generateSecret } from '#functions/webhooks/signing.ts';
+import { LOCAL_CREDENTIALS } from '#local/engines/dynamodb-local.ts';
+import { type Gateway, startGateway } from '#local/engines/gateway.ts';
+import { createKmsService, KMS_TARGET, KmsEngine } from '#local/engines/kms.ts';
+import { silentLogger } from '#local/types.ts';
+import type { TableDeps } from '#shared/dynamodb.ts';
+import { keys } from '#shared/table-keys.ts';
 import { type LocalTable, startLocalTable } from '#test/unit/support/local-table.ts';
 
 const TABLE = 'webhook-store';

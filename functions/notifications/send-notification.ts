@@ -1,0 +1,51 @@
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { parseOrderEvent } from '#functions/orders/events.ts';
+import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import { recordLogger } from '#shared/logger.ts';
+import { DEFAULT_BACKOFF, sqsBatchHandlerWithBackoff } from '#shared/sqs-backoff.ts';
+import * as z from '#shared/zod.ts';
+import { createMailer, mailConfigSchema } from './mail.ts';
+import { NOTIFY_CONSUMER, notifyCustomer } from './notify-customer.ts';
+
+const config = loadConfig(
+  z
+    .object({
+      TABLE_NAME: requiredString('TABLE_NAME'),
+      RETRY_BACKOFF_BASE_SECONDS: positiveIntFromEnv(
+        'RETRY_BACKOFF_BASE_SECONDS',
+        DEFAULT_BACKOFF.baseSeconds,
+      ),
+      RETRY_BACKOFF_MAX_SECONDS: positiveIntFromEnv('RETRY_BACKOFF_MAX_SECONDS', DEFAULT_BACKOFF.maxSeconds),
+    })
+    .and(mailConfigSchema),
+);
+
+const deps = {
+  doc: documentClient,
+  tableName: config.TABLE_NAME,
+  mailer: createMailer(config, () => new SESv2Client({})),
+};
+
+// A broken mail provider is the typical failure here: retry a blip within seconds, back off from an outage.
+export const handler = sqsBatchHandlerWithBackoff(
+  async (record) => {
+    const event = parseOrderEvent(record.body, ['OrderConfirmed', 'OrderCancelled']);
+    const outcome = await notifyCustomer(deps, event);
+    recordLogger(event.detail.correlationId, {
+      orderId: event.detail.orderId,
+      messageId: event.detail.messageId,
+    }).info(outcome === 'sent' ? 'customer notified' : 'duplicate event, mail already sent', {
+      messageType: event.detail.messageType,
+    });
+  },
+  {
+    sqs: new SQSClient({}),
+    policy: {
+      baseSeconds: config.RETRY_BACKOFF_BASE_SECONDS,
+      maxSeconds: Math.max(config.RETRY_BACKOFF_BASE_SECONDS, config.RETRY_BACKOFF_MAX_SECONDS),
+    },
+    failureLog: { doc: documentClient, tableName: config.TABLE_NAME, consumer: NOTIFY_CONSUMER },
+  },
+);

@@ -1,0 +1,86 @@
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import { OrderLimitExceeded, PriceUnavailable } from '#shared/errors.ts';
+import {
+  ApiError,
+  type ApiEvent,
+  apiHandler,
+  getHeader,
+  InvalidRequest,
+  jsonResponse,
+  parseJsonBody,
+  readBody,
+  requireClientId,
+  validationError,
+} from '#shared/http.ts';
+import { logger } from '#shared/logger.ts';
+import * as z from '#shared/zod.ts';
+import {
+  type AcceptedOrder,
+  acceptOrder,
+  IdempotencyKeyReused,
+  IdempotentRequestInProgress,
+} from './acceptance.ts';
+import { IDEMPOTENCY_KEY_PATTERN } from './idempotency.ts';
+import { placeOrderSchema } from './order.ts';
+
+const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const deps = { doc: documentClient, tableName: config.TABLE_NAME };
+
+/** An order is a few hundred bytes; 16 KB leaves room for 20 lines and rejects abuse before parsing. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+function idempotencyKeyOf(event: ApiEvent): string {
+  const key = getHeader(event, 'idempotency-key');
+  if (key === undefined || key === '') {
+    throw new InvalidRequest(
+      'idempotency_key_required',
+      'header Idempotency-Key is required (1-255 printable ASCII)',
+    );
+  }
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    throw new InvalidRequest(
+      'invalid_idempotency_key',
+      'header Idempotency-Key must be 1-255 printable ASCII characters',
+    );
+  }
+  return key;
+}
+
+async function accept(...args: Parameters<typeof acceptOrder>): Promise<AcceptedOrder> {
+  try {
+    return await acceptOrder(...args);
+  } catch (error) {
+    if (error instanceof IdempotencyKeyReused)
+      throw new ApiError(422, 'idempotency_key_reused', error.message);
+    if (error instanceof PriceUnavailable) throw new ApiError(422, 'price_unavailable', error.message);
+    if (error instanceof OrderLimitExceeded) throw new ApiError(422, 'order_limit_exceeded', error.message);
+    if (error instanceof IdempotentRequestInProgress) {
+      throw new ApiError(409, 'request_in_progress', error.message, undefined, { 'retry-after': '1' });
+    }
+    throw error;
+  }
+}
+
+export const handler = apiHandler(async (event, correlationId) => {
+  const clientId = requireClientId(event);
+  const body = readBody(event, MAX_BODY_BYTES);
+  const idempotencyKey = idempotencyKeyOf(event);
+  const parsed = placeOrderSchema.safeParse(parseJsonBody(body));
+  if (!parsed.success) throw validationError(parsed.error);
+
+  const { orderId, replayed } = await accept(deps, {
+    clientId,
+    idempotencyKey,
+    correlationId,
+    order: parsed.data,
+  });
+  logger.info(replayed ? 'order replayed' : 'order accepted', { orderId, clientId });
+
+  const statusUrl = `/orders/${orderId}`;
+  return jsonResponse(
+    202,
+    { trackingId: orderId, status: 'PENDING', statusUrl },
+    { location: statusUrl, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) },
+  );
+});

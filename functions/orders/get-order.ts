@@ -1,0 +1,29 @@
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import {
+  apiHandler,
+  jsonResponse,
+  ResourceNotFound,
+  requireClientId,
+  validationError,
+} from '#shared/http.ts';
+import * as z from '#shared/zod.ts';
+import { orderIdSchema, toOrderView } from './order.ts';
+import { getOrder } from './order-store.ts';
+
+const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+
+const pathSchema = z.object({ trackingId: orderIdSchema });
+
+export const handler = apiHandler(async (event) => {
+  const clientId = requireClientId(event);
+  const path = pathSchema.safeParse(event.pathParameters ?? {});
+  if (!path.success) throw validationError(path.error, 'path');
+  const { trackingId } = path.data;
+
+  // Consistent read: a client polling right after its 202 must see its own order.
+  const order = await getOrder({ doc: documentClient, tableName: config.TABLE_NAME }, trackingId);
+  // Someone else's order answers exactly like an unknown one, so ids cannot be probed.
+  if (!order || order.clientId !== clientId) throw new ResourceNotFound('order');
+  return jsonResponse(200, toOrderView(order));
+});

@@ -1,0 +1,78 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { httpUrl, loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import { type RequestAuthenticator, sigV4FromEnvironment } from '#shared/request-auth.ts';
+import * as z from '#shared/zod.ts';
+import type { PaymentDeps } from './charging.ts';
+import { PaymentClient } from './payment-client.ts';
+import { SecretBearerAuthenticator } from './provider-key.ts';
+
+/**
+ * How the steps reach the provider. `sigv4`: the sandbox, an API Gateway route with IAM authorization, signed with the
+ * function's own role. `bearer`: a real provider, over https only, with its API key from Secrets Manager.
+ */
+export const paymentTransportSchema = z.discriminatedUnion(
+  'PAYMENT_PROVIDER_AUTH',
+  [
+    z.object({
+      PAYMENT_PROVIDER_AUTH: z.literal('sigv4'),
+      PAYMENT_PROVIDER_URL: httpUrl('PAYMENT_PROVIDER_URL'),
+    }),
+    z.object({
+      PAYMENT_PROVIDER_AUTH: z.literal('bearer'),
+      // A bearer key and card tokens must never cross the network in the clear.
+      PAYMENT_PROVIDER_URL: z
+        .url({ protocol: /^https$/, error: 'PAYMENT_PROVIDER_URL must be an https URL for a real provider' })
+        .transform((url) => url.replace(/\/+$/, '')),
+      PAYMENT_PROVIDER_SECRET_ARN: z
+        .string({ error: 'PAYMENT_PROVIDER_SECRET_ARN is required for a real provider' })
+        .trim()
+        .regex(/^arn:aws[a-z-]*:secretsmanager:/, {
+          error: 'PAYMENT_PROVIDER_SECRET_ARN must be a Secrets Manager secret ARN',
+        }),
+    }),
+  ],
+  { error: 'PAYMENT_PROVIDER_AUTH must be "sigv4" (the sandbox) or "bearer" (a real provider)' },
+);
+export type PaymentTransport = z.infer<typeof paymentTransportSchema>;
+
+export function paymentAuthenticator(
+  transport: PaymentTransport,
+  secrets: () => SecretsManagerClient,
+  env: NodeJS.ProcessEnv = process.env,
+): RequestAuthenticator {
+  return transport.PAYMENT_PROVIDER_AUTH === 'bearer'
+    ? new SecretBearerAuthenticator(secrets(), transport.PAYMENT_PROVIDER_SECRET_ARN)
+    : sigV4FromEnvironment(env);
+}
+
+/** Configuration shared by the two steps that talk to the payment provider. */
+export function paymentStepDeps(
+  env: NodeJS.ProcessEnv = process.env,
+  secrets: () => SecretsManagerClient = () => new SecretsManagerClient({}),
+): PaymentDeps {
+  const config = loadConfig(
+    z
+      .object({
+        TABLE_NAME: requiredString('TABLE_NAME'),
+        // Below the task's own timeout, so a slow provider ends as PaymentProviderUnavailable (retried), not States.Timeout.
+        PAYMENT_TIMEOUT_MS: positiveIntFromEnv('PAYMENT_TIMEOUT_MS', 3000),
+        // The provider's promise (docs/payment-provider.md): a request lands within this time or never.
+        PAYMENT_SETTLE_SECONDS: positiveIntFromEnv('PAYMENT_SETTLE_SECONDS', 30),
+        PAYMENT_KEY_RETENTION_HOURS: positiveIntFromEnv('PAYMENT_KEY_RETENTION_HOURS', 24),
+      })
+      .and(paymentTransportSchema),
+    env,
+  );
+  return {
+    doc: documentClient,
+    tableName: config.TABLE_NAME,
+    payments: new PaymentClient({
+      baseUrl: config.PAYMENT_PROVIDER_URL,
+      timeoutMs: config.PAYMENT_TIMEOUT_MS,
+      auth: paymentAuthenticator(config, secrets, env),
+    }),
+    settleMs: config.PAYMENT_SETTLE_SECONDS * 1000,
+    keyRetentionMs: config.PAYMENT_KEY_RETENTION_HOURS * 3_600_000,
+  };
+}

@@ -1,0 +1,109 @@
+import type { Context } from 'aws-lambda';
+import { type FailureReason, orderIdSchema } from '#functions/orders/order.ts';
+import { InvalidMessage } from '#shared/errors.ts';
+import { beginInvocation, logger } from '#shared/logger.ts';
+import * as z from '#shared/zod.ts';
+
+/**
+ * The saga state every task receives (`Payload.$: "$"`). Loose: the state machine adds its own
+ * fields (step results), and a step must not break because another step's result changed shape.
+ */
+export const sagaInputSchema = z.looseObject({
+  orderId: orderIdSchema,
+  correlationId: z.string().min(1),
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+});
+export type SagaInput = z.infer<typeof sagaInputSchema>;
+export type SagaError = NonNullable<SagaInput['error']>;
+
+/** What a compensation did: undo something, find nothing to undo, or find it already undone. */
+export type CompensationOutcome = 'DONE' | 'SKIPPED' | 'ALREADY_DONE';
+
+export interface CompensationResult {
+  outcome: CompensationOutcome;
+  detail: string;
+}
+
+/**
+ * Turns a step function into a Lambda handler: validates the state, scopes the logs to the order's
+ * correlation id and logs the outcome. Errors are rethrown untouched: their `name` is what the state
+ * machine's Retry and Catch clauses match.
+ */
+export function sagaStep<R>(step: string, run: (input: SagaInput) => Promise<R>) {
+  return async (event: unknown, context?: Context): Promise<R> => {
+    const parsed = sagaInputSchema.safeParse(event);
+    if (!parsed.success) {
+      beginInvocation(context);
+      const problems = parsed.error.issues
+        .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+        .join('; ');
+      logger.error('invalid saga input', { step, problems });
+      throw new InvalidMessage(`invalid saga input for ${step}: ${problems}`);
+    }
+    beginInvocation(context, parsed.data.correlationId);
+    logger.appendKeys({ orderId: parsed.data.orderId, step });
+    try {
+      const result = await run(parsed.data);
+      logger.info('saga step finished', { result });
+      return result;
+    } catch (error) {
+      logger.warn('saga step failed', { error });
+      throw error;
+    }
+  };
+}
+
+const FAILURE_REASONS_BY_ERROR: Record<string, FailureReason> = {
+  OutOfStock: 'OUT_OF_STOCK',
+  UnknownSku: 'UNKNOWN_SKU',
+  PriceUnavailable: 'PRICE_UNAVAILABLE',
+  OrderLimitExceeded: 'ORDER_LIMIT_EXCEEDED',
+  PaymentDeclined: 'PAYMENT_DECLINED',
+  PaymentProviderUnavailable: 'PAYMENT_UNAVAILABLE',
+  'States.Timeout': 'PAYMENT_UNAVAILABLE',
+};
+
+export function failureReasonOf(error: SagaError | undefined): FailureReason {
+  return (error && FAILURE_REASONS_BY_ERROR[error.Error]) ?? 'SAGA_FAILED';
+}
+
+const lambdaCauseSchema = z.object({ errorMessage: z.string() });
+
+/**
+ * Errors whose message Buzzer writes itself (functions/shared/errors.ts) and may show a client. Any other error
+ * (Lambda.*, States.*, an SDK or runtime error) can carry ARNs, account ids, hosts or stack text: the timeline shows
+ * only its name, and the full cause stays in the execution history and the logs.
+ */
+const OWN_ERRORS = new Set([
+  'OutOfStock',
+  'UnknownSku',
+  'PaymentDeclined',
+  'PaymentProviderUnavailable',
+  'PaymentRequestRejected',
+  'OrderNotFound',
+  'InvalidOrderState',
+  'ConcurrentModification',
+  'ChargeMayBeInFlight',
+  'PriceUnavailable',
+  'OrderLimitExceeded',
+]);
+
+// Defence in depth for our own messages: one that quotes an ARN still shows none.
+const ARN = /arn:aws[a-z-]*:[^\s"',;)]+/g;
+
+/** A short human explanation from the caught error, safe to show the client. */
+export function failureDetail(error: SagaError | undefined): string {
+  if (!error) return 'no error recorded';
+  if (!OWN_ERRORS.has(error.Error)) return `${error.Error} (details in the saga's execution history)`;
+  let message = error.Cause ?? '';
+  try {
+    // A Lambda error's Cause is JSON with a stack: keep only the message.
+    const cause = lambdaCauseSchema.safeParse(JSON.parse(message));
+    if (cause.success) message = cause.data.errorMessage;
+  } catch {
+    // Not JSON: use it as it is.
+  }
+  message = message.replace(ARN, '<arn>');
+  const detail = message ? `${error.Error}: ${message}` : error.Error;
+  return detail.length > 300 ? `${detail.slice(0, 297)}...` : detail;
+}

@@ -1,0 +1,205 @@
+import { type LineItem, timelineEntry } from '#functions/orders/order.ts';
+import {
+  commit,
+  getOrder,
+  orderUpdate,
+  RETRY,
+  requireOrder,
+  withOptimisticRetry,
+} from '#functions/orders/order-store.ts';
+import { priceOrder, readCatalogue } from '#functions/orders/pricing.ts';
+import type { TransactItem } from '#functions/outbox/outbox.ts';
+import { getItem, type TableDeps } from '#shared/dynamodb.ts';
+import { InvalidOrderState, OutOfStock, UnknownSku } from '#shared/errors.ts';
+import { keys } from '#shared/table-keys.ts';
+import * as z from '#shared/zod.ts';
+import { beginCompensation, refuseIfCompensating } from './compensation.ts';
+import type { CompensationResult, SagaError } from './step.ts';
+
+const reservationSchema = z.object({
+  orderId: z.string(),
+  items: z.array(z.object({ sku: z.string(), quantity: z.number().int() })),
+  amount: z.number().int(),
+  currency: z.string(),
+  /** Absent on reservations made before points were fixed at reservation. */
+  points: z.number().int().optional(),
+  reservedAt: z.string(),
+  releasedAt: z.string().optional(),
+});
+type Reservation = z.infer<typeof reservationSchema>;
+
+export interface ReservationResult {
+  amount: number;
+  currency: string;
+  reservedAt: string;
+}
+
+async function getReservation(deps: TableDeps, orderId: string): Promise<Reservation | undefined> {
+  return getItem(deps, keys.reservation(orderId), reservationSchema, `reservation of order ${orderId}`);
+}
+
+function units(items: LineItem[]): string {
+  const total = items.reduce((sum, item) => sum + item.quantity, 0);
+  return `${total} unit${total === 1 ? '' : 's'} of ${items.length} SKU${items.length === 1 ? '' : 's'}`;
+}
+
+/**
+ * Takes the ordered quantities off the shelf, records the reservation and prices the order, all in one
+ * transaction: either every line is reserved or none is. A repeat returns the existing reservation.
+ */
+export async function reserveStock(
+  deps: TableDeps,
+  orderId: string,
+  now = new Date(),
+): Promise<ReservationResult> {
+  return withOptimisticRetry(async () => {
+    const order = await requireOrder(deps, orderId);
+    refuseIfCompensating(order, 'ReserveStock');
+    const existing = await getReservation(deps, orderId);
+    if (existing?.releasedAt) {
+      throw new InvalidOrderState(`order ${orderId}'s reservation was released at ${existing.releasedAt}`);
+    }
+    if (existing)
+      return { amount: existing.amount, currency: existing.currency, reservedAt: existing.reservedAt };
+    if (order.status !== 'PENDING') {
+      throw new InvalidOrderState(
+        `order ${orderId} is ${order.status}; only a PENDING order can reserve stock`,
+      );
+    }
+
+    const stock = await readCatalogue(
+      deps,
+      order.items.map((item) => item.sku),
+      { consistent: true },
+    );
+    // The price in the order's own currency, fixed now with the points: the catalogue may change after acceptance.
+    const { amount, points } = priceOrder(order.items, stock, order.currency);
+    const short = order.items.filter((item) => (stock.get(item.sku)?.available ?? 0) < item.quantity);
+    if (short.length > 0) throw new OutOfStock(short.map((item) => item.sku));
+
+    const reservedAt = now.toISOString();
+    const stockUpdates: TransactItem[] = order.items.map((item) => ({
+      Update: {
+        TableName: deps.tableName,
+        Key: keys.stock(item.sku),
+        UpdateExpression: 'SET available = available - :quantity',
+        ConditionExpression: 'attribute_exists(pk) AND available >= :quantity',
+        ExpressionAttributeValues: { ':quantity': item.quantity },
+        // Tells a vanished SKU (no item) from a sold-out one when the condition fails.
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    }));
+    const reasons = await commit(deps, [
+      ...stockUpdates,
+      {
+        Put: {
+          TableName: deps.tableName,
+          Item: {
+            ...keys.reservation(orderId),
+            entity: 'Reservation',
+            orderId,
+            items: order.items,
+            amount,
+            currency: order.currency,
+            points,
+            reservedAt,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      orderUpdate(
+        deps.tableName,
+        order,
+        {
+          set: { amount, points, reservedAt },
+          timeline: [timelineEntry('ReserveStock', 'SUCCEEDED', now, `reserved ${units(order.items)}`)],
+        },
+        now,
+      ),
+    ]);
+    if (!reasons) return { amount, currency: order.currency, reservedAt };
+
+    const failed = order.items
+      .map((item, index) => ({ item, reason: reasons[index] }))
+      .filter(({ reason }) => reason?.Code === 'ConditionalCheckFailed');
+    const vanished = failed.filter(({ reason }) => reason?.Item === undefined).map(({ item }) => item.sku);
+    if (vanished.length > 0) throw new UnknownSku(vanished);
+    if (failed.length > 0) throw new OutOfStock(failed.map(({ item }) => item.sku));
+    // A concurrent reservation or order change (or a transaction conflict): decide again from fresh state.
+    return RETRY;
+  });
+}
+
+/**
+ * Compensation: puts reserved quantities back exactly once (the reservation's `releasedAt` guards it)
+ * and notes on the order what happened, including that there was nothing to release. Never on a confirmed order.
+ */
+export async function releaseStock(
+  deps: TableDeps,
+  orderId: string,
+  error?: SagaError,
+  now = new Date(),
+): Promise<CompensationResult> {
+  const stance = await beginCompensation(deps, orderId, error, now);
+  if (stance.state === 'NOT_FOUND') return { outcome: 'SKIPPED', detail: 'order not found' };
+  // A ConfirmOrder that committed but still ended in an error (its retries ran out after the write) sends the
+  // saga into the compensations: a confirmed order keeps its stock, as VoidPayment keeps its payment.
+  if (stance.state === 'CONFIRMED') return { outcome: 'SKIPPED', detail: 'order is confirmed; stock kept' };
+  return withOptimisticRetry(async () => {
+    const order = await getOrder(deps, orderId);
+    if (!order) return { outcome: 'SKIPPED', detail: 'order not found' };
+    const reservation = await getReservation(deps, orderId);
+    if (reservation?.releasedAt || (!reservation && order.stockReleasedAt)) {
+      return { outcome: 'ALREADY_DONE', detail: 'stock already released' };
+    }
+
+    if (!reservation) {
+      const detail = 'nothing was reserved';
+      const reasons = await commit(deps, [
+        orderUpdate(
+          deps.tableName,
+          order,
+          {
+            set: { stockReleasedAt: now.toISOString() },
+            timeline: [timelineEntry('ReleaseStock', 'SKIPPED', now, detail)],
+          },
+          now,
+        ),
+      ]);
+      return reasons ? RETRY : { outcome: 'SKIPPED', detail };
+    }
+
+    const detail = `released ${units(reservation.items)}`;
+    const reasons = await commit(deps, [
+      // No existence condition: an operator may have deleted a SKU, and failing the release would keep every
+      // other line's stock locked forever. ADD then recreates a bare counter the operator can see and fix.
+      ...reservation.items.map<TransactItem>((item) => ({
+        Update: {
+          TableName: deps.tableName,
+          Key: keys.stock(item.sku),
+          UpdateExpression: 'ADD available :quantity',
+          ExpressionAttributeValues: { ':quantity': item.quantity },
+        },
+      })),
+      {
+        Update: {
+          TableName: deps.tableName,
+          Key: keys.reservation(orderId),
+          UpdateExpression: 'SET releasedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(releasedAt)',
+          ExpressionAttributeValues: { ':now': now.toISOString() },
+        },
+      },
+      orderUpdate(
+        deps.tableName,
+        order,
+        {
+          set: { stockReleasedAt: now.toISOString() },
+          timeline: [timelineEntry('ReleaseStock', 'SUCCEEDED', now, detail)],
+        },
+        now,
+      ),
+    ]);
+    return reasons ? RETRY : { outcome: 'DONE', detail };
+  });
+}

@@ -1,0 +1,85 @@
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import { InvalidMessage } from '#shared/errors.ts';
+import { recordLogger } from '#shared/logger.ts';
+import { sqsBatchHandler } from '#shared/sqs.ts';
+import * as z from '#shared/zod.ts';
+import { DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
+import { dispatchDelivery } from './delivery-attempt.ts';
+import { deliveryMessageSchema } from './messages.ts';
+import { KmsSecretBox } from './secret-box.ts';
+import { sendWebhook } from './sender.ts';
+import {
+  allowLoopbackHttpFromEnv,
+  DEFAULT_DELIVERY_TIMEOUT_MS,
+  retryScheduleFromEnv,
+  secretsKeyIdFromEnv,
+} from './settings.ts';
+
+const config = loadConfig(
+  z.object({
+    TABLE_NAME: requiredString('TABLE_NAME'),
+    DELIVERY_QUEUE_URL: requiredString('DELIVERY_QUEUE_URL'),
+    DELIVERY_DLQ_URL: requiredString('DELIVERY_DLQ_URL'),
+    WEBHOOK_RETRY_SCHEDULE_SECONDS: retryScheduleFromEnv,
+    WEBHOOK_TIMEOUT_MS: positiveIntFromEnv('WEBHOOK_TIMEOUT_MS', DEFAULT_DELIVERY_TIMEOUT_MS),
+    WEBHOOK_ALLOW_LOOPBACK_HTTP: allowLoopbackHttpFromEnv,
+    WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv,
+    WEBHOOK_CIRCUIT_FAILURE_THRESHOLD: positiveIntFromEnv(
+      'WEBHOOK_CIRCUIT_FAILURE_THRESHOLD',
+      DEFAULT_CIRCUIT_POLICY.failureThreshold,
+    ),
+    WEBHOOK_CIRCUIT_COOLDOWN_SECONDS: positiveIntFromEnv(
+      'WEBHOOK_CIRCUIT_COOLDOWN_SECONDS',
+      DEFAULT_CIRCUIT_POLICY.baseCooldownMs / 1000,
+    ),
+  }),
+);
+
+const deps = {
+  doc: documentClient,
+  tableName: config.TABLE_NAME,
+  secretBox: new KmsSecretBox(new KMSClient({}), config.WEBHOOK_SECRETS_KEY_ID),
+  queue: { sqs: new SQSClient({}), queueUrl: config.DELIVERY_QUEUE_URL },
+  deadLetterQueueUrl: config.DELIVERY_DLQ_URL,
+  send: sendWebhook,
+  urlPolicy: { allowLoopbackHttp: config.WEBHOOK_ALLOW_LOOPBACK_HTTP },
+  schedule: config.WEBHOOK_RETRY_SCHEDULE_SECONDS,
+  timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+  circuit: {
+    failureThreshold: config.WEBHOOK_CIRCUIT_FAILURE_THRESHOLD,
+    baseCooldownMs: config.WEBHOOK_CIRCUIT_COOLDOWN_SECONDS * 1000,
+    maxCooldownMs: Math.max(
+      DEFAULT_CIRCUIT_POLICY.maxCooldownMs,
+      config.WEBHOOK_CIRCUIT_COOLDOWN_SECONDS * 1000,
+    ),
+    slowAnswerRatio: DEFAULT_CIRCUIT_POLICY.slowAnswerRatio,
+  },
+};
+
+function parseMessage(body: string) {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new InvalidMessage('delivery message is not JSON');
+  }
+  const parsed = deliveryMessageSchema.safeParse(json);
+  if (!parsed.success) throw new InvalidMessage(`not a delivery message: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** One attempt of one webhook delivery per message (functions/webhooks/delivery-attempt.ts). */
+export const handler = sqsBatchHandler(async (record) => {
+  const message = parseMessage(record.body);
+  const log = recordLogger(message.correlationId, {
+    deliveryId: message.deliveryId,
+    webhookId: message.webhookId,
+  });
+  const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1');
+  const result = await dispatchDelivery(deps, message, receiveCount);
+  const level = result.outcome === 'gave_up' || result.outcome === 'endpoint_disabled' ? 'warn' : 'info';
+  log[level](`webhook delivery ${result.outcome}`, { ...result });
+});

@@ -1,0 +1,31 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { ORDER_EVENT_TYPES, parseOrderEvent } from '#functions/orders/events.ts';
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import { recordLogger } from '#shared/logger.ts';
+import { sqsBatchHandler } from '#shared/sqs.ts';
+import * as z from '#shared/zod.ts';
+import { fanOut } from './event-fan-out.ts';
+
+const config = loadConfig(
+  z.object({
+    TABLE_NAME: requiredString('TABLE_NAME'),
+    DELIVERY_QUEUE_URL: requiredString('DELIVERY_QUEUE_URL'),
+  }),
+);
+
+const deps = {
+  doc: documentClient,
+  tableName: config.TABLE_NAME,
+  queue: { sqs: new SQSClient({}), queueUrl: config.DELIVERY_QUEUE_URL },
+};
+
+/** Order events → one delivery message per subscribed endpoint (functions/webhooks/event-fan-out.ts). */
+export const handler = sqsBatchHandler(async (record) => {
+  const event = parseOrderEvent(record.body, ORDER_EVENT_TYPES);
+  const result = await fanOut(deps, event);
+  recordLogger(event.detail.correlationId, {
+    orderId: event.detail.orderId,
+    messageId: event.detail.messageId,
+  }).info('webhook deliveries fanned out', { messageType: event.detail.messageType, ...result });
+});

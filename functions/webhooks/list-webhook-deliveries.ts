@@ -1,0 +1,63 @@
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import {
+  apiHandler,
+  InvalidRequest,
+  jsonResponse,
+  ResourceNotFound,
+  requireClientId,
+  validationError,
+} from '#shared/http.ts';
+import * as z from '#shared/zod.ts';
+import { InvalidCursor, listAttempts } from './deliveries.ts';
+import { getEndpoint } from './endpoints.ts';
+
+const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const deps = { doc: documentClient, tableName: config.TABLE_NAME };
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 100;
+
+const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' }) });
+const querySchema = z.object({
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, { error: `must be a whole number from 1 to ${MAX_LIMIT}` })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(1, { error: 'must be at least 1' })
+        .max(MAX_LIMIT, { error: `must be at most ${MAX_LIMIT}` }),
+    )
+    .optional(),
+  cursor: z
+    .string()
+    .max(512)
+    .regex(/^[A-Za-z0-9_-]+$/, { error: 'must be a nextCursor this route returned' })
+    .optional(),
+});
+
+/**
+ * `GET /webhooks/{id}/deliveries`: the endpoint's delivery attempts, newest first, one page at a time. The endpoint
+ * is looked up under the caller's client first, so another client's id answers 404 like an unknown one.
+ */
+export const handler = apiHandler(async (event) => {
+  const clientId = requireClientId(event);
+  const path = pathSchema.safeParse(event.pathParameters ?? {});
+  if (!path.success) throw validationError(path.error, 'path');
+  const query = querySchema.safeParse(event.queryStringParameters ?? {});
+  if (!query.success) throw validationError(query.error, 'query');
+  const endpoint = await getEndpoint(deps, clientId, path.data.id);
+  if (!endpoint) throw new ResourceNotFound('webhook');
+  try {
+    const page = await listAttempts(deps, endpoint.webhookId, {
+      limit: query.data.limit ?? DEFAULT_LIMIT,
+      ...(query.data.cursor === undefined ? {} : { cursor: query.data.cursor }),
+    });
+    return jsonResponse(200, { attempts: page.attempts, nextCursor: page.nextCursor ?? null });
+  } catch (error) {
+    if (error instanceof InvalidCursor) throw new InvalidRequest('invalid_cursor', error.message);
+    throw error;
+  }
+});

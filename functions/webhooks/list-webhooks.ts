@@ -1,0 +1,26 @@
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import { apiHandler, jsonResponse, requireClientId } from '#shared/http.ts';
+import * as z from '#shared/zod.ts';
+import { listWebhooks } from './endpoints.ts';
+
+const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const deps = { doc: documentClient, tableName: config.TABLE_NAME };
+
+export const handler = apiHandler(async (event) => {
+  const clientId = requireClientId(event);
+  const webhooks = await listWebhooks(deps, clientId);
+  return jsonResponse(200, {
+    webhooks: webhooks.map(({ webhookId, url, events, status, createdAt, disabledReason, disabledAt }) => ({
+      id: webhookId,
+      url,
+      events,
+      status,
+      createdAt,
+      // Why deliveries stopped, so the client knows what to fix before `POST /webhooks/{id}/enable`.
+      ...(status === 'DISABLED'
+        ? { disabledReason: disabledReason ?? null, disabledAt: disabledAt ?? null }
+        : {}),
+    })),
+  });
+});

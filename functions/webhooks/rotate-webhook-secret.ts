@@ -1,0 +1,72 @@
+import { KMSClient } from '@aws-sdk/client-kms';
+import { loadConfig, requiredString } from '#shared/config.ts';
+import { documentClient } from '#shared/dynamodb.ts';
+import {
+  apiHandler,
+  jsonResponse,
+  parseJsonBody,
+  ResourceNotFound,
+  readBody,
+  requireClientId,
+  validationError,
+} from '#shared/http.ts';
+import { logger } from '#shared/logger.ts';
+import * as z from '#shared/zod.ts';
+import {
+  DEFAULT_SECRET_GRACE_SECONDS,
+  MAX_SECRET_GRACE_SECONDS,
+  rotateSecret,
+} from './endpoint-lifecycle.ts';
+import { WebhookNotFound } from './endpoints.ts';
+import { KmsSecretBox } from './secret-box.ts';
+import { secretsKeyIdFromEnv } from './settings.ts';
+
+const config = loadConfig(
+  z.object({ TABLE_NAME: requiredString('TABLE_NAME'), WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv }),
+);
+const deps = {
+  doc: documentClient,
+  tableName: config.TABLE_NAME,
+  secretBox: new KmsSecretBox(new KMSClient({}), config.WEBHOOK_SECRETS_KEY_ID),
+};
+
+const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' }) });
+const bodySchema = z.strictObject({
+  /** 0 stops the old secret at once (it leaked); the default gives receivers a day to switch. */
+  gracePeriodSeconds: z
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(0, { error: 'must not be negative' })
+    .max(MAX_SECRET_GRACE_SECONDS, { error: `must be at most ${MAX_SECRET_GRACE_SECONDS} (7 days)` })
+    .optional(),
+});
+
+const MAX_BODY_BYTES = 1024;
+
+export const handler = apiHandler(async (event) => {
+  const clientId = requireClientId(event);
+  const path = pathSchema.safeParse(event.pathParameters ?? {});
+  if (!path.success) throw validationError(path.error, 'path');
+  const text = readBody(event, MAX_BODY_BYTES);
+  // The body is optional: no body means the default grace period.
+  const body = bodySchema.safeParse(text === undefined || text.trim() === '' ? {} : parseJsonBody(text));
+  if (!body.success) throw validationError(body.error);
+  try {
+    const rotated = await rotateSecret(
+      deps,
+      clientId,
+      path.data.id,
+      body.data.gracePeriodSeconds ?? DEFAULT_SECRET_GRACE_SECONDS,
+    );
+    logger.info('webhook secret rotated', {
+      webhookId: path.data.id,
+      clientId,
+      previousSecretExpiresAt: rotated.previousSecretExpiresAt,
+    });
+    // Like at registration, the new secret is shown here and never again.
+    return jsonResponse(200, rotated);
+  } catch (error) {
+    if (error instanceof WebhookNotFound) throw new ResourceNotFound('webhook');
+    throw error;
+  }
+});
