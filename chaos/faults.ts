@@ -5,7 +5,7 @@
  * EXPRESS duplicate starts and restarts through the `ExpressFaults` decorator around the Step Functions engine.
  */
 
-import { EVENT_SOURCE } from '#functions/orders/events.ts';
+import { EVENT_SOURCE } from '#contracts/events.ts';
 import type {
   InjectedFaultCounts,
   InvocationFault,

@@ -2,6 +2,8 @@ import { CfnOutput, type RemovalPolicy, Stack, type StackProps } from 'aws-cdk-l
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { ENV } from '#contracts/environment.ts';
+import { DETAIL_TYPES } from '#contracts/events.ts';
 import { Api } from './constructs/api.ts';
 import { Data } from './constructs/data.ts';
 import { EventBus } from './constructs/event-bus.ts';
@@ -157,15 +159,15 @@ export class BuzzerStack extends Stack {
 
     this.notifier = new QueueWorker(this, 'Notifier', {
       bus: this.bus.bus,
-      detailTypes: ['OrderConfirmed', 'OrderCancelled'],
+      detailTypes: [DETAIL_TYPES.OrderConfirmed, DETAIL_TYPES.OrderCancelled],
       handler: {
         entry: 'notifications/send-notification.ts',
         serviceName: 'notify-worker',
         environment: {
-          TABLE_NAME: table.tableName,
-          MAIL_TRANSPORT: mailTransport,
-          MAIL_SINK_URL: mailTransport === 'sink' && sandbox ? sandbox.url : '',
-          MAIL_FROM: props.mailFrom ?? 'orders@buzzer.invalid',
+          [ENV.TABLE_NAME]: table.tableName,
+          [ENV.MAIL_TRANSPORT]: mailTransport,
+          [ENV.MAIL_SINK_URL]: mailTransport === 'sink' && sandbox ? sandbox.url : '',
+          [ENV.MAIL_FROM]: props.mailFrom ?? 'orders@buzzer.invalid',
         },
       },
     });
@@ -187,11 +189,11 @@ export class BuzzerStack extends Stack {
 
     this.points = new QueueWorker(this, 'Points', {
       bus: this.bus.bus,
-      detailTypes: ['OrderConfirmed'],
+      detailTypes: [DETAIL_TYPES.OrderConfirmed],
       handler: {
         entry: 'loyalty/credit-points.ts',
         serviceName: 'points-worker',
-        environment: { TABLE_NAME: table.tableName },
+        environment: { [ENV.TABLE_NAME]: table.tableName },
       },
     });
     this.points.handler.grantTableAccess(table);

@@ -4,6 +4,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   Context,
 } from 'aws-lambda';
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import type { AuthorizerContext } from '#shared/http.ts';
@@ -11,7 +12,7 @@ import { beginInvocation, logger } from '#shared/logger.ts';
 import * as z from '#shared/zod.ts';
 import { apiKeyVerdict, bearerApiKey, findApiKeyItem } from './api-keys.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 
 type AuthorizerResult =
   | APIGatewaySimpleAuthorizerResult

@@ -1,3 +1,4 @@
+import { ENV } from '#contracts/environment.ts';
 import { parseOrderEvent } from '#functions/orders/events.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
@@ -6,7 +7,7 @@ import { sqsBatchHandler } from '#shared/sqs.ts';
 import * as z from '#shared/zod.ts';
 import { creditPoints } from './points.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
 export const handler = sqsBatchHandler(async (record) => {

@@ -1,4 +1,5 @@
 import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { ENV } from '#contracts/environment.ts';
 import { httpUrl, requiredString } from '#shared/config.ts';
 import { authenticatedFetch, type RequestAuthenticator, sigV4FromEnvironment } from '#shared/request-auth.ts';
 import * as z from '#shared/zod.ts';
@@ -26,10 +27,10 @@ export class MailRejected extends Error {
 }
 
 export const mailConfigSchema = z.discriminatedUnion(
-  'MAIL_TRANSPORT',
+  ENV.MAIL_TRANSPORT,
   [
-    z.object({ MAIL_TRANSPORT: z.literal('sink'), MAIL_SINK_URL: httpUrl('MAIL_SINK_URL') }),
-    z.object({ MAIL_TRANSPORT: z.literal('ses'), MAIL_FROM: requiredString('MAIL_FROM') }),
+    z.object({ [ENV.MAIL_TRANSPORT]: z.literal('sink'), [ENV.MAIL_SINK_URL]: httpUrl(ENV.MAIL_SINK_URL) }),
+    z.object({ [ENV.MAIL_TRANSPORT]: z.literal('ses'), [ENV.MAIL_FROM]: requiredString(ENV.MAIL_FROM) }),
   ],
   { error: 'MAIL_TRANSPORT must be "sink" or "ses"' },
 );

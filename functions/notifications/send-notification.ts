@@ -1,5 +1,6 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { ENV } from '#contracts/environment.ts';
 import { parseOrderEvent } from '#functions/orders/events.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
@@ -12,12 +13,15 @@ import { NOTIFY_CONSUMER, notifyCustomer } from './notify-customer.ts';
 const config = loadConfig(
   z
     .object({
-      TABLE_NAME: requiredString('TABLE_NAME'),
-      RETRY_BACKOFF_BASE_SECONDS: positiveIntFromEnv(
-        'RETRY_BACKOFF_BASE_SECONDS',
+      [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
+      [ENV.RETRY_BACKOFF_BASE_SECONDS]: positiveIntFromEnv(
+        ENV.RETRY_BACKOFF_BASE_SECONDS,
         DEFAULT_BACKOFF.baseSeconds,
       ),
-      RETRY_BACKOFF_MAX_SECONDS: positiveIntFromEnv('RETRY_BACKOFF_MAX_SECONDS', DEFAULT_BACKOFF.maxSeconds),
+      [ENV.RETRY_BACKOFF_MAX_SECONDS]: positiveIntFromEnv(
+        ENV.RETRY_BACKOFF_MAX_SECONDS,
+        DEFAULT_BACKOFF.maxSeconds,
+      ),
     })
     .and(mailConfigSchema),
 );

@@ -1,5 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { beginInvocation, logger } from '#shared/logger.ts';
@@ -10,13 +11,13 @@ import { type RecoveryAction, type RecoveryOutcome, recoverOrder } from './recov
 
 const config = loadConfig(
   z.object({
-    TABLE_NAME: requiredString('TABLE_NAME'),
-    STATE_MACHINE_ARN: requiredString('STATE_MACHINE_ARN'),
-    SAGA_WORKFLOW_TYPE: z.enum(['STANDARD', 'EXPRESS']),
+    [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
+    [ENV.STATE_MACHINE_ARN]: requiredString(ENV.STATE_MACHINE_ARN),
+    [ENV.SAGA_WORKFLOW_TYPE]: z.enum(['STANDARD', 'EXPRESS']),
     // Longer than an EXPRESS execution can live (5 min), so a restart never races a live execution.
-    STUCK_AFTER_SECONDS: positiveIntFromEnv('STUCK_AFTER_SECONDS', 600),
-    RECONCILE_BATCH_SIZE: positiveIntFromEnv('RECONCILE_BATCH_SIZE', 100),
-    RECOVERY_MAX_ATTEMPTS: positiveIntFromEnv('RECOVERY_MAX_ATTEMPTS', 3),
+    [ENV.STUCK_AFTER_SECONDS]: positiveIntFromEnv(ENV.STUCK_AFTER_SECONDS, 600),
+    [ENV.RECONCILE_BATCH_SIZE]: positiveIntFromEnv(ENV.RECONCILE_BATCH_SIZE, 100),
+    [ENV.RECOVERY_MAX_ATTEMPTS]: positiveIntFromEnv(ENV.RECOVERY_MAX_ATTEMPTS, 3),
   }),
 );
 

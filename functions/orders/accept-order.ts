@@ -1,6 +1,6 @@
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { OrderLimitExceeded, PriceUnavailable } from '#shared/errors.ts';
 import {
   ApiError,
   type ApiEvent,
@@ -21,10 +21,11 @@ import {
   IdempotencyKeyReused,
   IdempotentRequestInProgress,
 } from './acceptance.ts';
+import { OrderLimitExceeded, PriceUnavailable } from './errors.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from './idempotency.ts';
 import { placeOrderSchema } from './order.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
 /** An order is a few hundred bytes; 16 KB leaves room for 20 lines and rejects abuse before parsing. */

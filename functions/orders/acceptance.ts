@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { newOutboxItem, outboxPut } from '#functions/outbox/outbox.ts';
 import { cancellationReasons, epochSeconds, getItem, reasonCode, type TableDeps } from '#shared/dynamodb.ts';
-import { OrderLimitExceeded, PriceUnavailable } from '#shared/errors.ts';
 import { clientPartition, keys, OPEN_ORDER } from '#shared/table-keys.ts';
+import { OrderLimitExceeded, PriceUnavailable } from './errors.ts';
 import {
   IDEMPOTENCY_TTL_SECONDS,
   type IdempotencyRecord,

@@ -1,12 +1,11 @@
+import { type DetailType, EVENT_SOURCE, ORDER_EVENT_TYPES } from '#contracts/events.ts';
 import { InvalidMessage } from '#shared/errors.ts';
 import * as z from '#shared/zod.ts';
 import { type OrderSummary, orderSummarySchema } from './order.ts';
 
-/** The facts Buzzer publishes (docs/architecture.md, "Events on the bus"). */
-export const ORDER_EVENT_TYPES = ['OrderPlaced', 'OrderConfirmed', 'OrderCancelled'] as const;
-export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
-
-export const EVENT_SOURCE = 'buzzer.orders';
+/** The facts Buzzer publishes (docs/architecture.md, "Events on the bus"); their names live in the contracts. */
+export { ORDER_EVENT_TYPES };
+export type OrderEventType = DetailType;
 
 export const eventDetailSchema = z.object({
   messageId: z.string().min(1),

@@ -1,3 +1,4 @@
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
@@ -11,7 +12,7 @@ import * as z from '#shared/zod.ts';
 import { orderIdSchema, toOrderView } from './order.ts';
 import { getOrder } from './order-store.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 
 const pathSchema = z.object({ trackingId: orderIdSchema });
 

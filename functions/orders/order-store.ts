@@ -8,8 +8,9 @@ import {
   isConditionalCheckFailed,
   type TableDeps,
 } from '#shared/dynamodb.ts';
-import { ConcurrentModification, OrderNotFound } from '#shared/errors.ts';
+import { ConcurrentModification } from '#shared/errors.ts';
 import { keys } from '#shared/table-keys.ts';
+import { OrderNotFound } from './errors.ts';
 import { type OrderRecord, orderRecordSchema, type TimelineEntry } from './order.ts';
 
 export async function getOrder(deps: TableDeps, orderId: string): Promise<OrderRecord | undefined> {

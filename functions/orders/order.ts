@@ -1,3 +1,4 @@
+import { CANCEL_REASONS } from '#contracts/metrics.ts';
 import { UNSAFE_TEXT_MESSAGE, unsafeCharacterIn } from '#shared/text.ts';
 import * as z from '#shared/zod.ts';
 import { SUPPORTED_CURRENCIES } from './currency.ts';
@@ -5,15 +6,8 @@ import { SUPPORTED_CURRENCIES } from './currency.ts';
 export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'CANCELLED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const FAILURE_REASONS = [
-  'OUT_OF_STOCK',
-  'UNKNOWN_SKU',
-  'PRICE_UNAVAILABLE',
-  'ORDER_LIMIT_EXCEEDED',
-  'PAYMENT_DECLINED',
-  'PAYMENT_UNAVAILABLE',
-  'SAGA_FAILED',
-] as const;
+/** The reasons live in the contracts: the dashboard charts cancellations by them. */
+export const FAILURE_REASONS = CANCEL_REASONS;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export const MAX_LINE_ITEMS = 20;

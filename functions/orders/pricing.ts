@@ -11,10 +11,10 @@
  */
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { parseItem, type TableDeps } from '#shared/dynamodb.ts';
-import { OrderLimitExceeded, PriceUnavailable, UnknownSku } from '#shared/errors.ts';
 import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
 import { type Currency, formatAmount } from './currency.ts';
+import { OrderLimitExceeded, PriceUnavailable, UnknownSku } from './errors.ts';
 
 /**
  * The most one order may cost, per currency, in minor units: about 10,000 EUR in each, rounded. A client bug or an

@@ -1,6 +1,7 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { beginInvocation } from '#shared/logger.ts';
@@ -9,10 +10,10 @@ import { relayOutbox } from './relay.ts';
 
 const config = loadConfig(
   z.object({
-    TABLE_NAME: requiredString('TABLE_NAME'),
-    EVENT_BUS_NAME: requiredString('EVENT_BUS_NAME'),
-    RELAY_DLQ_URL: requiredString('RELAY_DLQ_URL'),
-    RELAY_MAX_ATTEMPTS: positiveIntFromEnv('RELAY_MAX_ATTEMPTS', 5),
+    [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
+    [ENV.EVENT_BUS_NAME]: requiredString(ENV.EVENT_BUS_NAME),
+    [ENV.RELAY_DLQ_URL]: requiredString(ENV.RELAY_DLQ_URL),
+    [ENV.RELAY_MAX_ATTEMPTS]: positiveIntFromEnv(ENV.RELAY_MAX_ATTEMPTS, 5),
   }),
 );
 

@@ -9,7 +9,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
-import { EVENT_SOURCE } from '#functions/orders/events.ts';
+import { EVENT_SOURCE } from '#contracts/events.ts';
 import { conditionHeld, epochSeconds, isConditionalCheckFailed, type TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
 import { failedOutboxExpiry } from '#shared/retention.ts';

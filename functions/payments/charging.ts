@@ -5,17 +5,17 @@
  * refusing a charge that arrives after a refund.
  */
 
-import { type OrderRecord, timelineEntry } from '#functions/orders/order.ts';
-import { updateOrder } from '#functions/orders/order-store.ts';
-import { beginCompensation, refuseIfCompensating } from '#functions/saga/compensation.ts';
-import type { CompensationResult, SagaError } from '#functions/saga/step.ts';
-import type { TableDeps } from '#shared/dynamodb.ts';
 import {
   ChargeMayBeInFlight,
   InvalidOrderState,
   PaymentDeclined,
   PaymentRequestRejected,
-} from '#shared/errors.ts';
+} from '#functions/orders/errors.ts';
+import { type OrderRecord, timelineEntry } from '#functions/orders/order.ts';
+import { updateOrder } from '#functions/orders/order-store.ts';
+import { beginCompensation, refuseIfCompensating } from '#functions/saga/compensation.ts';
+import type { CompensationResult, SagaError } from '#functions/saga/step.ts';
+import type { TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
 import type { PaymentProvider } from './payment-client.ts';
 

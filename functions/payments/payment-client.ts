@@ -1,4 +1,8 @@
-import { PaymentDeclined, PaymentProviderUnavailable, PaymentRequestRejected } from '#shared/errors.ts';
+import {
+  PaymentDeclined,
+  PaymentProviderUnavailable,
+  PaymentRequestRejected,
+} from '#functions/orders/errors.ts';
 import type { RequestAuthenticator } from '#shared/request-auth.ts';
 import * as z from '#shared/zod.ts';
 

@@ -1,4 +1,5 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ENV } from '#contracts/environment.ts';
 import { httpUrl, loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { type RequestAuthenticator, sigV4FromEnvironment } from '#shared/request-auth.ts';
@@ -12,19 +13,19 @@ import { SecretBearerAuthenticator } from './provider-key.ts';
  * function's own role. `bearer`: a real provider, over https only, with its API key from Secrets Manager.
  */
 export const paymentTransportSchema = z.discriminatedUnion(
-  'PAYMENT_PROVIDER_AUTH',
+  ENV.PAYMENT_PROVIDER_AUTH,
   [
     z.object({
-      PAYMENT_PROVIDER_AUTH: z.literal('sigv4'),
-      PAYMENT_PROVIDER_URL: httpUrl('PAYMENT_PROVIDER_URL'),
+      [ENV.PAYMENT_PROVIDER_AUTH]: z.literal('sigv4'),
+      [ENV.PAYMENT_PROVIDER_URL]: httpUrl(ENV.PAYMENT_PROVIDER_URL),
     }),
     z.object({
-      PAYMENT_PROVIDER_AUTH: z.literal('bearer'),
+      [ENV.PAYMENT_PROVIDER_AUTH]: z.literal('bearer'),
       // A bearer key and card tokens must never cross the network in the clear.
-      PAYMENT_PROVIDER_URL: z
+      [ENV.PAYMENT_PROVIDER_URL]: z
         .url({ protocol: /^https$/, error: 'PAYMENT_PROVIDER_URL must be an https URL for a real provider' })
         .transform((url) => url.replace(/\/+$/, '')),
-      PAYMENT_PROVIDER_SECRET_ARN: z
+      [ENV.PAYMENT_PROVIDER_SECRET_ARN]: z
         .string({ error: 'PAYMENT_PROVIDER_SECRET_ARN is required for a real provider' })
         .trim()
         .regex(/^arn:aws[a-z-]*:secretsmanager:/, {
@@ -54,12 +55,12 @@ export function paymentStepDeps(
   const config = loadConfig(
     z
       .object({
-        TABLE_NAME: requiredString('TABLE_NAME'),
+        [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
         // Below the task's own timeout, so a slow provider ends as PaymentProviderUnavailable (retried), not States.Timeout.
-        PAYMENT_TIMEOUT_MS: positiveIntFromEnv('PAYMENT_TIMEOUT_MS', 3000),
+        [ENV.PAYMENT_TIMEOUT_MS]: positiveIntFromEnv(ENV.PAYMENT_TIMEOUT_MS, 3000),
         // The provider's promise (docs/payment-provider.md): a request lands within this time or never.
-        PAYMENT_SETTLE_SECONDS: positiveIntFromEnv('PAYMENT_SETTLE_SECONDS', 30),
-        PAYMENT_KEY_RETENTION_HOURS: positiveIntFromEnv('PAYMENT_KEY_RETENTION_HOURS', 24),
+        [ENV.PAYMENT_SETTLE_SECONDS]: positiveIntFromEnv(ENV.PAYMENT_SETTLE_SECONDS, 30),
+        [ENV.PAYMENT_KEY_RETENTION_HOURS]: positiveIntFromEnv(ENV.PAYMENT_KEY_RETENTION_HOURS, 24),
       })
       .and(paymentTransportSchema),
     env,

@@ -1,10 +1,11 @@
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import * as z from '#shared/zod.ts';
 import { confirmOrder } from './outcome.ts';
 import { sagaStep } from './step.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
 export const handler = sagaStep('ConfirmOrder', (input) => confirmOrder(deps, input.orderId));

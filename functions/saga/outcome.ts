@@ -1,3 +1,4 @@
+import { InvalidOrderState } from '#functions/orders/errors.ts';
 import type { OrderEventType } from '#functions/orders/events.ts';
 import {
   type FailureReason,
@@ -17,7 +18,6 @@ import {
 } from '#functions/orders/order-store.ts';
 import { newOutboxItem, outboxPut } from '#functions/outbox/outbox.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
-import { InvalidOrderState } from '#shared/errors.ts';
 import { logger } from '#shared/logger.ts';
 import { terminalRetention } from '#shared/retention.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';

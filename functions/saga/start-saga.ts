@@ -1,4 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { ENV } from '#contracts/environment.ts';
 import { parseOrderEvent } from '#functions/orders/events.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { recordLogger } from '#shared/logger.ts';
@@ -6,7 +7,7 @@ import { sqsBatchHandler } from '#shared/sqs.ts';
 import * as z from '#shared/zod.ts';
 import { startSaga } from './starter.ts';
 
-const config = loadConfig(z.object({ STATE_MACHINE_ARN: requiredString('STATE_MACHINE_ARN') }));
+const config = loadConfig(z.object({ [ENV.STATE_MACHINE_ARN]: requiredString(ENV.STATE_MACHINE_ARN) }));
 const deps = { sfn: new SFNClient({}), stateMachineArn: config.STATE_MACHINE_ARN };
 
 export const handler = sqsBatchHandler(async (record) => {

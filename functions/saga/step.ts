@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import { STEP_ERRORS } from '#contracts/saga.ts';
 import { type FailureReason, orderIdSchema } from '#functions/orders/order.ts';
 import { InvalidMessage } from '#shared/errors.ts';
 import { beginInvocation, logger } from '#shared/logger.ts';
@@ -70,22 +71,22 @@ export function failureReasonOf(error: SagaError | undefined): FailureReason {
 const lambdaCauseSchema = z.object({ errorMessage: z.string() });
 
 /**
- * Errors whose message Buzzer writes itself (functions/shared/errors.ts) and may show a client. Any other error
+ * Errors whose message Buzzer writes itself (functions/orders/errors.ts, functions/shared/errors.ts) and may show a client. Any other error
  * (Lambda.*, States.*, an SDK or runtime error) can carry ARNs, account ids, hosts or stack text: the timeline shows
  * only its name, and the full cause stays in the execution history and the logs.
  */
-const OWN_ERRORS = new Set([
-  'OutOfStock',
-  'UnknownSku',
-  'PaymentDeclined',
-  'PaymentProviderUnavailable',
-  'PaymentRequestRejected',
-  'OrderNotFound',
-  'InvalidOrderState',
-  'ConcurrentModification',
-  'ChargeMayBeInFlight',
-  'PriceUnavailable',
-  'OrderLimitExceeded',
+const OWN_ERRORS = new Set<string>([
+  STEP_ERRORS.OutOfStock,
+  STEP_ERRORS.UnknownSku,
+  STEP_ERRORS.PaymentDeclined,
+  STEP_ERRORS.PaymentProviderUnavailable,
+  STEP_ERRORS.PaymentRequestRejected,
+  STEP_ERRORS.OrderNotFound,
+  STEP_ERRORS.InvalidOrderState,
+  STEP_ERRORS.ConcurrentModification,
+  STEP_ERRORS.ChargeMayBeInFlight,
+  STEP_ERRORS.PriceUnavailable,
+  STEP_ERRORS.OrderLimitExceeded,
 ]);
 
 // Defence in depth for our own messages: one that quotes an ARN still shows none.

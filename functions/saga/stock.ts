@@ -1,3 +1,4 @@
+import { InvalidOrderState, OutOfStock, UnknownSku } from '#functions/orders/errors.ts';
 import { type LineItem, timelineEntry } from '#functions/orders/order.ts';
 import {
   commit,
@@ -10,7 +11,6 @@ import {
 import { priceOrder, readCatalogue } from '#functions/orders/pricing.ts';
 import type { TransactItem } from '#functions/outbox/outbox.ts';
 import { getItem, type TableDeps } from '#shared/dynamodb.ts';
-import { InvalidOrderState, OutOfStock, UnknownSku } from '#shared/errors.ts';
 import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';

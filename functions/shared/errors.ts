@@ -1,85 +1,20 @@
 /**
- * Errors of the order domain. Saga steps throw them to Step Functions, which matches on `name`
- * (the Lambda `errorType`), so each `name` is part of the state machine's contract: never rename one
- * without changing the Retry/Catch clauses.
+ * Errors any handler may meet whatever its domain: lost optimistic locking, a message that can never be processed, a
+ * stored item of the wrong shape. Their names are in the contracts too, because a saga step may throw them.
  */
-
-export class OrderNotFound extends Error {
-  override name = 'OrderNotFound';
-  constructor(readonly orderId: string) {
-    super(`order ${orderId} does not exist`);
-  }
-}
-
-export class OutOfStock extends Error {
-  override name = 'OutOfStock';
-  constructor(readonly skus: string[]) {
-    super(`not enough stock for ${skus.join(', ')}`);
-  }
-}
-
-export class UnknownSku extends Error {
-  override name = 'UnknownSku';
-  constructor(readonly skus: string[]) {
-    super(`unknown sku ${skus.join(', ')}`);
-  }
-}
-
-/** A known SKU has no price in the order's currency: the catalogue does not sell it there (nothing is converted). */
-export class PriceUnavailable extends Error {
-  override name = 'PriceUnavailable';
-  constructor(
-    readonly skus: string[],
-    readonly currency: string,
-  ) {
-    super(`no price in ${currency} for sku ${skus.join(', ')}`);
-  }
-}
-
-/** The order is over a limit of `pricing.ts` (its amount in its currency, or its units). */
-export class OrderLimitExceeded extends Error {
-  override name = 'OrderLimitExceeded';
-}
-
-export class PaymentDeclined extends Error {
-  override name = 'PaymentDeclined';
-}
-
-/** The provider could not answer (timeout, throttling, 5xx, network): retrying later may succeed. */
-export class PaymentProviderUnavailable extends Error {
-  override name = 'PaymentProviderUnavailable';
-}
-
-/** The provider refused the request itself (4xx other than 402): a bug on our side, retrying cannot help. */
-export class PaymentRequestRejected extends Error {
-  override name = 'PaymentRequestRejected';
-}
-
-/** A step was asked to do something the order's current state forbids (e.g. confirm a cancelled order). */
-export class InvalidOrderState extends Error {
-  override name = 'InvalidOrderState';
-}
+import { STEP_ERRORS } from '#contracts/saga.ts';
 
 /** Optimistic locking lost several times in a row; the caller (Step Functions, SQS) retries the whole step. */
 export class ConcurrentModification extends Error {
-  override name = 'ConcurrentModification';
+  override name = STEP_ERRORS.ConcurrentModification;
 }
 
 /** A message that can never be processed (bad envelope, bad payload): it must end in a DLQ, not be retried forever. */
 export class InvalidMessage extends Error {
-  override name = 'InvalidMessage';
+  override name = STEP_ERRORS.InvalidMessage;
 }
 
 /** A stored item does not have the shape this code writes: data corruption or an unmigrated item. */
 export class CorruptRecord extends Error {
-  override name = 'CorruptRecord';
-}
-
-/**
- * A compensation cannot yet tell whether a charge exists: a charge request is recorded as sent, its answer never
- * came back, and the provider does not (yet) list a charge for the order. Retried until the request has surely
- * landed or been dropped (the provider's settle time), never a verdict.
- */
-export class ChargeMayBeInFlight extends Error {
-  override name = 'ChargeMayBeInFlight';
+  override name = STEP_ERRORS.CorruptRecord;
 }

@@ -1,7 +1,8 @@
+import { INDEXES } from '#contracts/table.ts';
 import { queryItems, type TableDeps } from '#shared/dynamodb.ts';
 
 /** The sparse GSI of unfinished items (docs/architecture.md, "Single table"): `openPk`, `openSk` = createdAt. */
-export const OPEN_INDEX = 'Open';
+export const OPEN_INDEX = INDEXES.Open;
 
 export interface OpenQuery {
   /** Only items created before this instant (their `openSk` is the ISO creation time). */

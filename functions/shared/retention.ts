@@ -1,3 +1,4 @@
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, positiveIntFromEnv } from '#shared/config.ts';
 import { epochSeconds } from '#shared/dynamodb.ts';
 import * as z from '#shared/zod.ts';
@@ -21,7 +22,7 @@ export const MAX_ORDER_RETENTION_DAYS = 5 * 365;
 export const FAILED_OUTBOX_RETENTION_SECONDS = 30 * DAY_SECONDS;
 
 const retentionConfigSchema = z.object({
-  ORDER_RETENTION_DAYS: positiveIntFromEnv('ORDER_RETENTION_DAYS', DEFAULT_ORDER_RETENTION_DAYS).pipe(
+  [ENV.ORDER_RETENTION_DAYS]: positiveIntFromEnv(ENV.ORDER_RETENTION_DAYS, DEFAULT_ORDER_RETENTION_DAYS).pipe(
     z.number().max(MAX_ORDER_RETENTION_DAYS, {
       error: `ORDER_RETENTION_DAYS must be at most ${MAX_ORDER_RETENTION_DAYS}`,
     }),

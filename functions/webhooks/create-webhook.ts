@@ -1,4 +1,5 @@
 import { KMSClient } from '@aws-sdk/client-kms';
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { ConcurrentModification } from '#shared/errors.ts';
@@ -20,9 +21,9 @@ import { allowLoopbackHttpFromEnv, secretsKeyIdFromEnv } from './settings.ts';
 
 const config = loadConfig(
   z.object({
-    TABLE_NAME: requiredString('TABLE_NAME'),
-    WEBHOOK_ALLOW_LOOPBACK_HTTP: allowLoopbackHttpFromEnv,
-    WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv,
+    [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
+    [ENV.WEBHOOK_ALLOW_LOOPBACK_HTTP]: allowLoopbackHttpFromEnv,
+    [ENV.WEBHOOK_SECRETS_KEY_ID]: secretsKeyIdFromEnv,
   }),
 );
 const deps = {

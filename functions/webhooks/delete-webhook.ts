@@ -1,3 +1,4 @@
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { apiHandler, ResourceNotFound, requireClientId, validationError } from '#shared/http.ts';
@@ -5,7 +6,7 @@ import { logger } from '#shared/logger.ts';
 import * as z from '#shared/zod.ts';
 import { deleteWebhook, WebhookNotFound } from './endpoints.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
 const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' }) });

@@ -5,6 +5,7 @@
  * anywhere (deliveries.ts explains the attempt tokens).
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { WEBHOOK_DELIVERY_OUTCOMES } from '#contracts/metrics.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
 import {
@@ -65,26 +66,8 @@ export interface DispatchDeps extends TableDeps {
   clock?: () => Date;
 }
 
-export type DispatchOutcome =
-  /** Received before it was due: sent on another hop. */
-  | 'deferred'
-  /** The delivery record is gone (expired); nothing to do. */
-  | 'missing'
-  /** A duplicate or superseded message. */
-  | 'stale'
-  /** This message came back after scheduling the next attempt; that attempt's message was sent again. */
-  | 'rescheduled'
-  | 'delivered'
-  | 'retry_scheduled'
-  /** Out of attempts: FAILED and parked in the DLQ. */
-  | 'gave_up'
-  /** The endpoint is DISABLED (now or before this attempt): FAILED, replayed when it is enabled. */
-  | 'endpoint_disabled'
-  | 'endpoint_deleted'
-  /** An operator redrove a parked delivery: reopened for a fresh round. */
-  | 'replayed'
-  /** The endpoint's circuit is open: not sent, back on the queue for after the cooldown, its attempt not used. */
-  | 'held';
+/** The outcomes, with what each means, are listed in the contracts: `WebhookDeliveries` counts them. */
+export type DispatchOutcome = (typeof WEBHOOK_DELIVERY_OUTCOMES)[number];
 
 export interface DispatchResult {
   outcome: DispatchOutcome;

@@ -1,5 +1,6 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { InvalidMessage } from '#shared/errors.ts';
@@ -20,19 +21,19 @@ import {
 
 const config = loadConfig(
   z.object({
-    TABLE_NAME: requiredString('TABLE_NAME'),
-    DELIVERY_QUEUE_URL: requiredString('DELIVERY_QUEUE_URL'),
-    DELIVERY_DLQ_URL: requiredString('DELIVERY_DLQ_URL'),
-    WEBHOOK_RETRY_SCHEDULE_SECONDS: retryScheduleFromEnv,
-    WEBHOOK_TIMEOUT_MS: positiveIntFromEnv('WEBHOOK_TIMEOUT_MS', DEFAULT_DELIVERY_TIMEOUT_MS),
-    WEBHOOK_ALLOW_LOOPBACK_HTTP: allowLoopbackHttpFromEnv,
-    WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv,
-    WEBHOOK_CIRCUIT_FAILURE_THRESHOLD: positiveIntFromEnv(
-      'WEBHOOK_CIRCUIT_FAILURE_THRESHOLD',
+    [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
+    [ENV.DELIVERY_QUEUE_URL]: requiredString(ENV.DELIVERY_QUEUE_URL),
+    [ENV.DELIVERY_DLQ_URL]: requiredString(ENV.DELIVERY_DLQ_URL),
+    [ENV.WEBHOOK_RETRY_SCHEDULE_SECONDS]: retryScheduleFromEnv,
+    [ENV.WEBHOOK_TIMEOUT_MS]: positiveIntFromEnv(ENV.WEBHOOK_TIMEOUT_MS, DEFAULT_DELIVERY_TIMEOUT_MS),
+    [ENV.WEBHOOK_ALLOW_LOOPBACK_HTTP]: allowLoopbackHttpFromEnv,
+    [ENV.WEBHOOK_SECRETS_KEY_ID]: secretsKeyIdFromEnv,
+    [ENV.WEBHOOK_CIRCUIT_FAILURE_THRESHOLD]: positiveIntFromEnv(
+      ENV.WEBHOOK_CIRCUIT_FAILURE_THRESHOLD,
       DEFAULT_CIRCUIT_POLICY.failureThreshold,
     ),
-    WEBHOOK_CIRCUIT_COOLDOWN_SECONDS: positiveIntFromEnv(
-      'WEBHOOK_CIRCUIT_COOLDOWN_SECONDS',
+    [ENV.WEBHOOK_CIRCUIT_COOLDOWN_SECONDS]: positiveIntFromEnv(
+      ENV.WEBHOOK_CIRCUIT_COOLDOWN_SECONDS,
       DEFAULT_CIRCUIT_POLICY.baseCooldownMs / 1000,
     ),
   }),

@@ -1,4 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { ENV } from '#contracts/environment.ts';
 import { ORDER_EVENT_TYPES, parseOrderEvent } from '#functions/orders/events.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
@@ -9,8 +10,8 @@ import { fanOut } from './event-fan-out.ts';
 
 const config = loadConfig(
   z.object({
-    TABLE_NAME: requiredString('TABLE_NAME'),
-    DELIVERY_QUEUE_URL: requiredString('DELIVERY_QUEUE_URL'),
+    [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
+    [ENV.DELIVERY_QUEUE_URL]: requiredString(ENV.DELIVERY_QUEUE_URL),
   }),
 );
 

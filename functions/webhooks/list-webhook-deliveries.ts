@@ -1,3 +1,4 @@
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
@@ -12,7 +13,7 @@ import * as z from '#shared/zod.ts';
 import { InvalidCursor, listAttempts } from './deliveries.ts';
 import { getEndpoint } from './endpoints.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
 const DEFAULT_LIMIT = 50;

@@ -1,10 +1,11 @@
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { apiHandler, jsonResponse, requireClientId } from '#shared/http.ts';
 import * as z from '#shared/zod.ts';
 import { listWebhooks } from './endpoints.ts';
 
-const config = loadConfig(z.object({ TABLE_NAME: requiredString('TABLE_NAME') }));
+const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
 export const handler = apiHandler(async (event) => {

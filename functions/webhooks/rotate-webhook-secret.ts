@@ -1,4 +1,5 @@
 import { KMSClient } from '@aws-sdk/client-kms';
+import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
@@ -22,7 +23,10 @@ import { KmsSecretBox } from './secret-box.ts';
 import { secretsKeyIdFromEnv } from './settings.ts';
 
 const config = loadConfig(
-  z.object({ TABLE_NAME: requiredString('TABLE_NAME'), WEBHOOK_SECRETS_KEY_ID: secretsKeyIdFromEnv }),
+  z.object({
+    [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
+    [ENV.WEBHOOK_SECRETS_KEY_ID]: secretsKeyIdFromEnv,
+  }),
 );
 const deps = {
   doc: documentClient,

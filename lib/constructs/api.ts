@@ -5,6 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV } from '#contracts/environment.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 
 /**
@@ -39,7 +40,7 @@ export class Api extends Construct {
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
     this.table = props.table;
-    const env = { TABLE_NAME: props.table.tableName };
+    const env = { [ENV.TABLE_NAME]: props.table.tableName };
 
     this.authorizer = new BuzzerFunction(this, 'Authorizer', {
       entry: 'clients/authorizer.ts',
@@ -103,7 +104,7 @@ export class Api extends Construct {
     const fn = new BuzzerFunction(this, key, {
       entry,
       serviceName: `api-${key}`,
-      environment: { TABLE_NAME: this.table.tableName, ...environment },
+      environment: { [ENV.TABLE_NAME]: this.table.tableName, ...environment },
     });
     fn.grantTableAccess(this.table);
     this.handlers[key] = fn;

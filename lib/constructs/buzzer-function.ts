@@ -7,6 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV } from '#contracts/environment.ts';
 import {
   type IndexGrant,
   ITEM_ACTIONS,
@@ -92,8 +93,8 @@ export class BuzzerFunction extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: props.serviceName,
-        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        [ENV.POWERTOOLS_SERVICE_NAME]: props.serviceName,
+        [ENV.POWERTOOLS_LOG_LEVEL]: props.logLevel ?? 'INFO',
         ...props.environment,
       },
       bundling: {

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { INDEXES } from '#contracts/table.ts';
 
 export interface DataProps {
   /**
@@ -17,9 +18,9 @@ export interface DataProps {
 export class Data extends Construct {
   public readonly table: dynamodb.Table;
   /** GSI name for a client's orders. */
-  public static readonly BY_CLIENT_INDEX = 'ByClient';
+  public static readonly BY_CLIENT_INDEX = INDEXES.ByClient;
   /** Sparse GSI name for items that are not finished yet (open orders, unpublished outbox items). */
-  public static readonly OPEN_INDEX = 'Open';
+  public static readonly OPEN_INDEX = INDEXES.Open;
 
   constructor(scope: Construct, id: string, props: DataProps = {}) {
     super(scope, id);

@@ -13,6 +13,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
+import { ENV } from '#contracts/environment.ts';
 import type { Api } from './api.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 import type { OutboxRelay } from './outbox-relay.ts';
@@ -174,10 +175,10 @@ export class Operations extends Construct {
       reservedConcurrentExecutions: 1,
       logRetention: props.logRetention,
       environment: {
-        TABLE_NAME: props.table.tableName,
-        STATE_MACHINE_ARN: stateMachine.stateMachineArn,
-        SAGA_WORKFLOW_TYPE: props.saga.workflowType,
-        STUCK_AFTER_SECONDS: String(stuckAfter.toSeconds()),
+        [ENV.TABLE_NAME]: props.table.tableName,
+        [ENV.STATE_MACHINE_ARN]: stateMachine.stateMachineArn,
+        [ENV.SAGA_WORKFLOW_TYPE]: props.saga.workflowType,
+        [ENV.STUCK_AFTER_SECONDS]: String(stuckAfter.toSeconds()),
       },
     });
     this.reconciler.grantTableAccess(props.table);

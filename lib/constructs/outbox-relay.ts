@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV } from '#contracts/environment.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 
 export interface OutboxRelayProps {
@@ -49,10 +50,10 @@ export class OutboxRelay extends Construct {
       memorySize: 512,
       timeout: Duration.seconds(30),
       environment: {
-        TABLE_NAME: props.table.tableName,
-        EVENT_BUS_NAME: props.bus.eventBusName,
-        RELAY_DLQ_URL: this.deadLetterQueue.queueUrl,
-        RELAY_MAX_ATTEMPTS: String(maxAttempts),
+        [ENV.TABLE_NAME]: props.table.tableName,
+        [ENV.EVENT_BUS_NAME]: props.bus.eventBusName,
+        [ENV.RELAY_DLQ_URL]: this.deadLetterQueue.queueUrl,
+        [ENV.RELAY_MAX_ATTEMPTS]: String(maxAttempts),
       },
     });
     this.handler.grantTableAccess(props.table);

@@ -3,6 +3,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import { type DetailType, EVENT_SOURCE } from '#contracts/events.ts';
 import { BuzzerFunction, type BuzzerFunctionProps } from './buzzer-function.ts';
 import { DeadLetteredQueue } from './queues.ts';
 
@@ -10,7 +11,7 @@ export interface QueueWorkerProps {
   /** The bus whose events this worker consumes. */
   readonly bus: events.IEventBus;
   /** Which events (by `detail-type`) land on the worker's queue. */
-  readonly detailTypes: string[];
+  readonly detailTypes: DetailType[];
   /** The `source` of those events. @default 'buzzer.orders' */
   readonly source?: string;
   /** The consuming function. */
@@ -56,7 +57,7 @@ export class QueueWorker extends Construct {
 
     this.rule = new events.Rule(this, 'Rule', {
       eventBus: props.bus,
-      eventPattern: { source: [props.source ?? 'buzzer.orders'], detailType: props.detailTypes },
+      eventPattern: { source: [props.source ?? EVENT_SOURCE], detailType: props.detailTypes },
     });
     // If SQS refuses delivery, EventBridge keeps the event in the same DLQ as failed messages, for one redrive path.
     this.rule.addTarget(

@@ -9,6 +9,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { ENV } from '#contracts/environment.ts';
+import { DETAIL_TYPES, EVENT_SOURCE } from '#contracts/events.ts';
+import { STEP_ERRORS, VERDICTS } from '#contracts/saga.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 import { DeadLetteredQueue } from './queues.ts';
 import { SANDBOX_PAYMENT_ROUTES, type Sandbox } from './sandbox.ts';
@@ -60,11 +63,11 @@ export interface SagaProps {
 
 function paymentEnvironment(provider: PaymentProvider): Record<string, string> {
   return provider.kind === 'sandbox'
-    ? { PAYMENT_PROVIDER_URL: provider.sandbox.url, PAYMENT_PROVIDER_AUTH: 'sigv4' }
+    ? { [ENV.PAYMENT_PROVIDER_URL]: provider.sandbox.url, [ENV.PAYMENT_PROVIDER_AUTH]: 'sigv4' }
     : {
-        PAYMENT_PROVIDER_URL: provider.url,
-        PAYMENT_PROVIDER_AUTH: 'bearer',
-        PAYMENT_PROVIDER_SECRET_ARN: provider.secretArn,
+        [ENV.PAYMENT_PROVIDER_URL]: provider.url,
+        [ENV.PAYMENT_PROVIDER_AUTH]: 'bearer',
+        [ENV.PAYMENT_PROVIDER_SECRET_ARN]: provider.secretArn,
       };
 }
 
@@ -88,23 +91,6 @@ const STEPS = {
   CancelOrder: 'saga/cancel-order.ts',
 } as const;
 type StepName = keyof typeof STEPS;
-
-/**
- * Errors a forward step throws to state a fact about the order (`functions/shared/errors.ts`): out of stock, declined,
- * a state that forbids the step, a record that cannot be read. Retrying cannot change the answer.
- */
-const VERDICTS = [
-  'OutOfStock',
-  'UnknownSku',
-  'PriceUnavailable',
-  'OrderLimitExceeded',
-  'PaymentDeclined',
-  'PaymentRequestRejected',
-  'OrderNotFound',
-  'InvalidOrderState',
-  'InvalidMessage',
-  'CorruptRecord',
-] as const;
 
 /**
  * The order saga: ReserveStock → AuthorizePayment → ConfirmOrder; a failure anywhere runs the compensations in
@@ -149,16 +135,16 @@ export class Saga extends Construct {
         // A payment step must outlive its own HTTP timeout to report it as a retryable error.
         timeout: isPayment ? Duration.seconds(paymentTimeout.toSeconds() + 7) : Duration.seconds(10),
         environment: {
-          TABLE_NAME: props.table.tableName,
+          [ENV.TABLE_NAME]: props.table.tableName,
           ...(name === 'ConfirmOrder' || name === 'CancelOrder'
-            ? { ORDER_RETENTION_DAYS: String(retentionDays) }
+            ? { [ENV.ORDER_RETENTION_DAYS]: String(retentionDays) }
             : {}),
           ...(isPayment
             ? {
                 ...paymentEnvironment(props.paymentProvider),
-                PAYMENT_TIMEOUT_MS: String(paymentTimeout.toMilliseconds()),
-                PAYMENT_SETTLE_SECONDS: String(settleTime.toSeconds()),
-                PAYMENT_KEY_RETENTION_HOURS: String(keyRetention.toHours()),
+                [ENV.PAYMENT_TIMEOUT_MS]: String(paymentTimeout.toMilliseconds()),
+                [ENV.PAYMENT_SETTLE_SECONDS]: String(settleTime.toSeconds()),
+                [ENV.PAYMENT_KEY_RETENTION_HOURS]: String(keyRetention.toHours()),
               }
             : {}),
         },
@@ -198,7 +184,10 @@ export class Saga extends Construct {
     const chargeSettle = new sfn.Wait(this, 'AwaitChargeSettlement', {
       time: sfn.WaitTime.duration(Duration.seconds(5)),
     });
-    const compensation = compensate('VoidPayment', { error: 'ChargeMayBeInFlight', state: chargeSettle })
+    const compensation = compensate('VoidPayment', {
+      error: STEP_ERRORS.ChargeMayBeInFlight,
+      state: chargeSettle,
+    })
       .next(compensate('ReleaseStock'))
       .next(compensate('CancelOrder'))
       .next(cancelled);
@@ -206,7 +195,7 @@ export class Saga extends Construct {
     const reserve = task('ReserveStock', '$.reservation');
     const authorize = task('AuthorizePayment', '$.payment');
     authorize.addRetry({
-      errors: ['PaymentProviderUnavailable', sfn.Errors.TIMEOUT],
+      errors: [STEP_ERRORS.PaymentProviderUnavailable, sfn.Errors.TIMEOUT],
       interval: Duration.seconds(1),
       maxAttempts: 3,
       backoffRate: 2,
@@ -261,7 +250,7 @@ export class Saga extends Construct {
     this.starter = new BuzzerFunction(this, 'Starter', {
       entry: 'saga/start-saga.ts',
       serviceName: 'saga-starter',
-      environment: { STATE_MACHINE_ARN: this.stateMachine.stateMachineArn },
+      environment: { [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn },
     });
     this.stateMachine.grantStartExecution(this.starter.function);
     this.starter.function.addEventSource(
@@ -273,7 +262,7 @@ export class Saga extends Construct {
     );
     const rule = new events.Rule(this, 'OrderPlacedRule', {
       eventBus: props.bus,
-      eventPattern: { source: ['buzzer.orders'], detailType: ['OrderPlaced'] },
+      eventPattern: { source: [EVENT_SOURCE], detailType: [DETAIL_TYPES.OrderPlaced] },
     });
     rule.addTarget(
       new targets.SqsQueue(this.startQueue.queue, {

@@ -6,6 +6,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV } from '#contracts/environment.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 
 /** One sandbox route a caller may be granted: API Gateway checks `execute-api:Invoke` on `<stage>/<METHOD><path>`. */
@@ -58,7 +59,7 @@ export class Sandbox extends Construct {
       // under the HTTP API's 30 s integration limit.
       timeout: Duration.seconds(29),
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_WEEK,
-      environment: { SANDBOX_TABLE_NAME: this.table.tableName },
+      environment: { [ENV.SANDBOX_TABLE_NAME]: this.table.tableName },
     });
     this.handler.grantWholeTable(this.table, {
       actions: [

@@ -7,6 +7,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV } from '#contracts/environment.ts';
+import { ORDER_EVENT_TYPES } from '#contracts/events.ts';
 import { SECRET_PURPOSE } from '#functions/webhooks/secret-box.ts';
 import type { Api } from './api.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
@@ -69,11 +71,14 @@ export class Webhooks extends Construct {
     this.fanOut = new QueueWorker(this, 'FanOut', {
       bus: props.bus,
       // Every order fact: which ones a client receives is its subscription, read at fan-out time.
-      detailTypes: ['OrderPlaced', 'OrderConfirmed', 'OrderCancelled'],
+      detailTypes: [...ORDER_EVENT_TYPES],
       handler: {
         entry: 'webhooks/fan-out-webhooks.ts',
         serviceName: 'webhook-fan-out',
-        environment: { TABLE_NAME: table.tableName, DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl },
+        environment: {
+          [ENV.TABLE_NAME]: table.tableName,
+          [ENV.DELIVERY_QUEUE_URL]: this.deliveryQueue.queue.queueUrl,
+        },
         logRetention: props.logRetention,
       },
     });
@@ -86,11 +91,11 @@ export class Webhooks extends Construct {
       timeout: dispatcherTimeout,
       logRetention: props.logRetention,
       environment: {
-        TABLE_NAME: table.tableName,
-        DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl,
-        DELIVERY_DLQ_URL: this.deliveryQueue.deadLetterQueue.queueUrl,
+        [ENV.TABLE_NAME]: table.tableName,
+        [ENV.DELIVERY_QUEUE_URL]: this.deliveryQueue.queue.queueUrl,
+        [ENV.DELIVERY_DLQ_URL]: this.deliveryQueue.deadLetterQueue.queueUrl,
         ...(props.retryScheduleSeconds
-          ? { WEBHOOK_RETRY_SCHEDULE_SECONDS: props.retryScheduleSeconds.join(',') }
+          ? { [ENV.WEBHOOK_RETRY_SCHEDULE_SECONDS]: props.retryScheduleSeconds.join(',') }
           : {}),
       },
     });
@@ -126,7 +131,7 @@ export class Webhooks extends Construct {
       apigwv2.HttpMethod.POST,
       '/webhooks/{id}/enable',
       'webhooks/enable-webhook.ts',
-      { DELIVERY_QUEUE_URL: this.deliveryQueue.queue.queueUrl },
+      { [ENV.DELIVERY_QUEUE_URL]: this.deliveryQueue.queue.queueUrl },
     );
     this.deliveryQueue.queue.grantSendMessages(this.enableRoute.role);
   }
@@ -136,7 +141,7 @@ export class Webhooks extends Construct {
    * be used to encrypt or decrypt anything else under this key), and tells it the key (`WEBHOOK_SECRETS_KEY_ID`).
    */
   private grantSecretsKey(fn: BuzzerFunction, ...actions: string[]): void {
-    fn.function.addEnvironment('WEBHOOK_SECRETS_KEY_ID', this.secretsKey.keyArn);
+    fn.function.addEnvironment(ENV.WEBHOOK_SECRETS_KEY_ID, this.secretsKey.keyArn);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions,

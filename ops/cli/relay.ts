@@ -12,7 +12,7 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DeleteMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
-import { EVENT_SOURCE } from '#functions/orders/events.ts';
+import { EVENT_SOURCE } from '#contracts/events.ts';
 import { type OutboxItem, outboxItemSchema, toEventDetail } from '#functions/outbox/outbox.ts';
 import { epochSeconds, isConditionalCheckFailed } from '#shared/dynamodb.ts';
 import { EFFECT_RETENTION_SECONDS, SAFE_REPLAY_AGE_SECONDS } from '#shared/effects.ts';

@@ -7,6 +7,7 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PaymentProviderUnavailable } from '#functions/orders/errors.ts';
 import { authorizePayment, type PaymentDeps, voidPayment } from '#functions/payments/charging.ts';
 import type {
   Charge,
@@ -18,7 +19,6 @@ import type {
 import { beginCompensation } from '#functions/saga/compensation.ts';
 import { cancelOrder, confirmOrder } from '#functions/saga/outcome.ts';
 import { releaseStock, reserveStock } from '#functions/saga/stock.ts';
-import { PaymentProviderUnavailable } from '#shared/errors.ts';
 import { type LocalTable, startLocalTable } from '#test/unit/support/local-table.ts';
 
 const TABLE = 'races';
