@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     include: ['test/unit/functions/**/*.test.ts', 'test/unit/ops/**/*.test.ts'],
     exclude: ['**/node_modules/**'],
+    // The same environment and matchers as the unit project of vitest.config.ts.
+    setupFiles: ['test/setup.ts', 'test/setup-offline.ts'],
     testTimeout: 10_000,
     pool: 'forks',
   },

@@ -31,7 +31,7 @@ export const PRICES: PriceTable = {
   asOf: '2026-11-22',
   region: 'us-east-1',
   source:
-    'Buzzer design brief, "Published figures worth knowing" (/work/shared/design.md); Step Functions Express ' +
+    'Buzzer design brief, "Published figures worth knowing"; Step Functions Express ' +
     'duration price and its 64 MB / 100 ms billing steps from the AWS Step Functions pricing page (cross-checked: ' +
     'the AWS Step Functions workshop prices 100 ms of a 64 MB Express execution at $0.0000001042 = $0.00001667 ' +
     'per GB-s)',

@@ -1,4 +1,4 @@
-import { CfnOutput, type RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, type RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -13,6 +13,10 @@ import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaWorkflowType } from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
 import { Webhooks } from './constructs/webhooks.ts';
+
+/** What the CloudFormation console and `cdk deploy` show next to the stack's name. */
+export const STACK_DESCRIPTION =
+  'Buzzer: accept now, finish later. Orders through a transactional outbox, EventBridge, a Step Functions saga and SQS workers, with signed webhooks.';
 
 export interface BuzzerStackProps extends StackProps {
   /** @default 'STANDARD' (see SagaProps.workflowType) */
@@ -136,7 +140,11 @@ export class BuzzerStack extends Stack {
   public readonly operations: Operations;
 
   constructor(scope: Construct, id: string, props: BuzzerStackProps = {}) {
-    super(scope, id, props);
+    super(scope, id, { description: STACK_DESCRIPTION, ...props });
+    // Cost-allocation tags on every taggable resource (activate them once in the Billing console): the bill splits
+    // by project and by stack, so a trial stack next to production shows up on its own line.
+    Tags.of(this).add('project', 'buzzer');
+    Tags.of(this).add('stack', this.stackName);
     const { mailTransport, provider } = validateDeployment(props);
     this.data = new Data(this, 'Data', { removalPolicy: props.tableRemovalPolicy });
     const table = this.data.table;

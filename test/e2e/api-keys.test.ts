@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeySummary } from '#functions/clients/api-keys.ts';
-import { clientsForRuntime, contextFor, type RuntimeFile, targetFromRuntime } from '../../ops/cli/context.ts';
-import type { CreatedKey, RevokedKey, RotatedKey } from '../../ops/cli/keys.ts';
-import { runCli } from '../../ops/cli/program.ts';
+import { clientsForRuntime, contextFor, type RuntimeFile, targetFromRuntime } from '#ops/cli/context.ts';
+import type { CreatedKey, RevokedKey, RotatedKey } from '#ops/cli/keys.ts';
+import { runCli } from '#ops/cli/program.ts';
 import { ApiClient } from './client.ts';
 import { startTarget, type Target } from './target.ts';
 

@@ -1,25 +1,22 @@
 /**
  * Bad input, property-based: malformed, oversized, wrongly typed and hostile bodies, headers and ids at every route of
- * the client API, and (locally) junk events at every consumer. Whatever arrives, the system answers 4xx with a
- * message (or, for a consumer, fails the event with a named error), writes nothing, and keeps serving.
+ * the client API. Whatever arrives, the system answers 4xx with a message, writes nothing, and keeps serving. Junk
+ * events at every consumer (local target) are in bad-input.local.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORTED_CURRENCIES } from '#functions/orders/currency.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
-import { type SystemUnderTest, systemFromRuntime } from '../../chaos/system.ts';
+import { CLIENT, HOSTILE, hostileString, notString, RUNS, writesNothingIn } from './bad-input-support.ts';
 import { ApiClient, type HttpResult, orderBody, SandboxClient } from './client.ts';
 import { type TableAccess, tableAccess } from './table.ts';
-import { startTarget, type Target, targetName } from './target.ts';
+import { startTarget, type Target } from './target.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** Enough cases per property to find the odd ones, few enough for the suite's time budget. */
-const RUNS = 60;
 /** Route keys of the client API when no synthesized template is at hand (a deployed target without cdk.out). */
 const DOCUMENTED_ROUTES = [
   'POST /orders',
@@ -28,9 +25,6 @@ const DOCUMENTED_ROUTES = [
   'GET /webhooks',
   'DELETE /webhooks/{id}',
 ];
-
-/** A client of its own: on a deployed stack shared with other test files, its items are the ones to watch. */
-const CLIENT = 'mallory';
 
 let target: Target;
 let mallory: ApiClient;
@@ -61,48 +55,9 @@ async function clientRoutes(): Promise<string[]> {
     .sort();
 }
 
-/**
- * Items per entity (the pk prefix). Failure records (`FAILURE#…`) are left out: a worker logs why a message failed,
- * by design, so an operator can read it next to the DLQ; everything else must stay exactly as it was. On a deployed
- * stack, which other test files use at the same time, only the items of this file's client are counted.
- */
-async function stateCounts(): Promise<Record<string, number>> {
-  const scoped = target.runtime === undefined;
-  const counts: Record<string, number> = {};
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await table.doc.send(
-      new ScanCommand({
-        TableName: table.tableName,
-        ProjectionExpression: 'pk',
-        ExclusiveStartKey: startKey,
-        ...(scoped
-          ? {
-              FilterExpression: 'clientId = :client OR pk = :clientPk OR begins_with(pk, :idempotency)',
-              ExpressionAttributeValues: {
-                ':client': CLIENT,
-                ':clientPk': `CLIENT#${CLIENT}`,
-                ':idempotency': `IDEMPOTENCY#${CLIENT}#`,
-              },
-            }
-          : {}),
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const entity = String(item.pk).split('#')[0] ?? '';
-      if (entity !== 'FAILURE') counts[entity] = (counts[entity] ?? 0) + 1;
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return counts;
-}
-
-/** Runs `property` and proves the table holds the same items afterwards. */
-async function writesNothing(property: () => Promise<void>): Promise<void> {
-  const before = await stateCounts();
-  await property();
-  expect(await stateCounts()).toEqual(before);
-}
+/** Runs `property` and proves the table holds the same items afterwards (scoped to CLIENT on a deployed stack). */
+const writesNothing = (property: () => Promise<void>) =>
+  writesNothingIn(table, target.runtime === undefined, property);
 
 function expectRejected(result: HttpResult, allowed: number[], what: string): void {
   expect(allowed, `${what} → ${result.status} ${JSON.stringify(result.body)}`).toContain(result.status);
@@ -116,47 +71,12 @@ function expectRejected(result: HttpResult, allowed: number[], what: string): vo
 
 // ----- generators --------------------------------------------------------------------------------------------------
 
-const HOSTILE = [
-  '__proto__',
-  'constructor',
-  '../../../etc/passwd',
-  '..%2F..%2Fadmin',
-  "'; DROP TABLE orders; --",
-  '<script>alert(1)</script>',
-  ['$', '{jndi:ldap://127.0.0.1/a}'].join(''), // the log4shell probe, spelled so it is plainly data
-  '{{7*7}}',
-  '\u0000',
-  '\uFEFF',
-  'ORDER#00000000-0000-0000-0000-000000000000',
-  'APIKEY#x',
-  '%00',
-  'null',
-  'NaN',
-  '1e309',
-  '😀'.repeat(40),
-  'a'.repeat(300),
-];
-
-/** Strings an attacker or a broken client sends: odd constants, any code point (lone surrogates too), graphemes. */
-const hostileString = fc.oneof(
-  fc.constantFrom(...HOSTILE),
-  fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.string({ unit: 'grapheme', maxLength: 40 }),
-);
 /** The same without lone surrogates, which cannot be put into a URL at all. */
 const hostilePathSegment = fc.oneof(
   fc.constantFrom(...HOSTILE),
   fc.string({ unit: 'grapheme', maxLength: 60 }),
 );
 
-const notString = fc.oneof(
-  fc.integer(),
-  fc.double(),
-  fc.boolean(),
-  fc.constant(null),
-  fc.array(fc.integer()),
-  fc.object(),
-);
 const notNumber = fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer()), fc.object());
 const notObject = fc.oneof(
   fc.string(),
@@ -418,177 +338,6 @@ describe('bad input at every route of the client API', () => {
     );
   });
 });
-
-// ----- the consumers (local: invoked directly through the Lambda service) -----------------------------------------
-
-if (targetName() === 'local') {
-  describe('junk events at every consumer', () => {
-    let system: SystemUnderTest;
-
-    beforeAll(async () => {
-      if (!target.runtime) throw new Error('no local runtime');
-      system = await systemFromRuntime(target.runtime, path.join(PROJECT_ROOT, 'cdk.out'), CLIENT);
-    });
-
-    afterAll(() => system?.close());
-
-    const invoke = (logicalId: string, event: unknown) => {
-      const name = system.functions[logicalId];
-      if (!name || !system.runtime) throw new Error(`no function ${logicalId}`);
-      return system.runtime.engines.lambda.invoke(name, event);
-    };
-
-    /** Either an answer, or a failure that says what was wrong in words and is not a crash or a timeout. */
-    function expectHandled(
-      result: { payload?: unknown; error?: { errorType: string; errorMessage: string } },
-      what: string,
-    ) {
-      if (!result.error) return;
-      expect(result.error.errorType, `${what}: ${result.error.errorMessage}`).not.toMatch(
-        /^(Runtime\.|Sandbox\.)/,
-      );
-      expect(result.error.errorMessage.trim().length, what).toBeGreaterThan(0);
-    }
-
-    const attributeValue = fc.oneof(
-      fc.record({ S: hostileString }),
-      fc.record({ N: fc.oneof(fc.integer().map(String), hostileString) }),
-      fc.record({ BOOL: fc.boolean() }),
-      fc.record({ NULL: fc.constant(true) }),
-      fc.jsonValue(),
-    );
-    const junkImage = fc.oneof(
-      fc.dictionary(fc.string({ maxLength: 12 }), attributeValue, { maxKeys: 6 }),
-      // Outbox-shaped: the relay's filter lets it through, its fields are wrong.
-      fc.record({
-        pk: fc.oneof(fc.constant({ S: `OUTBOX#${randomUUID()}` }), attributeValue),
-        sk: fc.constant({ S: 'OUTBOX' }),
-        entity: fc.constant({ S: 'Outbox' }),
-        messageType: attributeValue,
-        payload: attributeValue,
-        createdAt: attributeValue,
-      }),
-    );
-    const junkStreamRecord = fc.oneof(
-      fc.jsonValue(),
-      fc.record(
-        {
-          eventID: fc.string(),
-          eventName: fc.oneof(fc.constantFrom('INSERT', 'MODIFY', 'REMOVE'), hostileString),
-          eventSource: fc.constant('aws:dynamodb'),
-          dynamodb: fc.record(
-            { NewImage: junkImage, SequenceNumber: fc.bigInt({ min: 1n, max: 10n ** 20n }).map(String) },
-            { requiredKeys: ['SequenceNumber'] },
-          ),
-        },
-        { requiredKeys: ['dynamodb'] },
-      ),
-    );
-
-    it('the outbox relay: junk stream records never publish, never write order state', async () => {
-      const relay = system.topology.streamConsumers[0] ?? '';
-      const published = { count: 0 };
-      system.runtime?.engines.events.setPutEventsFault(() => {
-        published.count += 1;
-        return undefined;
-      });
-      try {
-        await writesNothing(() =>
-          fc.assert(
-            fc.asyncProperty(
-              fc.oneof(fc.record({ Records: fc.array(junkStreamRecord, { maxLength: 5 }) }), fc.jsonValue()),
-              async (event) => expectHandled(await invoke(relay, event), JSON.stringify(event).slice(0, 300)),
-            ),
-            { numRuns: RUNS },
-          ),
-        );
-      } finally {
-        system.runtime?.engines.events.setPutEventsFault(undefined);
-      }
-      expect(published.count).toBe(0);
-    });
-
-    it('saga steps: junk inputs and unknown orders fail with a named error or do nothing', async () => {
-      const stepInput = fc.oneof(
-        fc.jsonValue(),
-        fc.record(
-          {
-            orderId: fc.oneof(fc.uuid(), hostileString),
-            correlationId: fc.oneof(fc.uuid(), hostileString, notString),
-            error: fc.oneof(fc.record({ Error: fc.string(), Cause: fc.string() }), fc.jsonValue()),
-          },
-          { requiredKeys: ['orderId'] },
-        ),
-      );
-      await writesNothing(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.constantFrom(...system.topology.stateMachineSteps),
-            stepInput,
-            async (step, input) => {
-              const result = await invoke(step, input);
-              expectHandled(result, `${step} ${JSON.stringify(input).slice(0, 200)}`);
-              if (result.error) expect(['InvalidMessage', 'OrderNotFound']).toContain(result.error.errorType);
-            },
-          ),
-          { numRuns: RUNS },
-        ),
-      );
-    });
-
-    it('queue workers: every junk message is reported failed (for its DLQ), nothing is written', async () => {
-      const consumers = system.topology.sqsConsumers.map((c) => ({
-        logicalId: c.functionLogicalId,
-        queueArn: system.queues[c.queueLogicalId]?.arn ?? '',
-      }));
-      const body = fc.oneof(
-        fc.json(),
-        hostileString,
-        fc
-          .record({
-            id: fc.uuid(),
-            'detail-type': fc.constantFrom('OrderPlaced', 'OrderConfirmed', 'OrderCancelled'),
-            source: fc.constant('buzzer.orders'),
-            detail: fc.oneof(fc.jsonValue(), fc.record({ messageId: fc.uuid(), orderId: hostileString })),
-          })
-          .map((envelope) => JSON.stringify(envelope)),
-      );
-      await writesNothing(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.constantFrom(...consumers),
-            fc.array(fc.record({ messageId: fc.uuid(), body }), { minLength: 1, maxLength: 4 }),
-            async (consumer, messages) => {
-              const event = {
-                Records: messages.map((m) => ({
-                  messageId: m.messageId,
-                  receiptHandle: `junk-${m.messageId}`,
-                  body: m.body,
-                  attributes: { ApproximateReceiveCount: '1' },
-                  messageAttributes: {},
-                  md5OfBody: '',
-                  eventSource: 'aws:sqs',
-                  eventSourceARN: consumer.queueArn,
-                  awsRegion: 'us-east-1',
-                })),
-              };
-              const result = await invoke(consumer.logicalId, event);
-              expectHandled(result, `${consumer.logicalId} ${JSON.stringify(messages).slice(0, 300)}`);
-              if (!result.error) {
-                const failed = (result.payload as { batchItemFailures: Array<{ itemIdentifier: string }> })
-                  .batchItemFailures;
-                expect(failed.map((f) => f.itemIdentifier).sort()).toEqual(
-                  messages.map((m) => m.messageId).sort(),
-                );
-              }
-            },
-          ),
-          { numRuns: RUNS },
-        ),
-      );
-    });
-  });
-}
 
 describe('after all that', () => {
   it('still serves: a good order confirms and is mailed', async () => {

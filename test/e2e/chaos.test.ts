@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatReport } from '#chaos/report.ts';
+import { CHAOS_ENVIRONMENT, runChaos } from '#chaos/run.ts';
+import { type SystemUnderTest, systemFromOutputs, systemFromRuntime } from '#chaos/system.ts';
 import { EXPRESS_CDK_OUT } from '#local/synth.ts';
-import { formatReport } from '../../chaos/report.ts';
-import { CHAOS_ENVIRONMENT, runChaos } from '../../chaos/run.ts';
-import { type SystemUnderTest, systemFromOutputs, systemFromRuntime } from '../../chaos/system.ts';
 import { startTarget, type Target, targetName } from './target.ts';
 
 /**

@@ -6,8 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { byLogicalName, type SystemUnderTest, systemFromRuntime } from '#chaos/system.ts';
 import type { LocalQueue } from '#local/runtime.ts';
-import { byLogicalName, type SystemUnderTest, systemFromRuntime } from '../../chaos/system.ts';
 import type { Target } from './target.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -19,22 +19,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executionArnFor } from '#functions/operations/recovery.ts';
 import { type OrderRecord, orderSummary, timelineEntry } from '#functions/orders/order.ts';
 import { newOutboxItem } from '#functions/outbox/outbox.ts';
-import { clientPartition, keys, OPEN_ORDER, OPEN_OUTBOX_FAILED } from '#shared/table-keys.ts';
 import {
   clientsForRuntime,
   contextFor,
   type OpsContext,
   type RuntimeFile,
   targetFromRuntime,
-} from '../../ops/cli/context.ts';
-import type { PeekResult, RedriveResult } from '../../ops/cli/dlq.ts';
-import type { CreatedKey } from '../../ops/cli/keys.ts';
-import type { OrderStory } from '../../ops/cli/order.ts';
-import { runCli } from '../../ops/cli/program.ts';
-import { queueDepth } from '../../ops/cli/queues.ts';
-import type { ReplayResult } from '../../ops/cli/relay.ts';
-import type { BulkRedriveResult } from '../../ops/cli/saga.ts';
-import type { StatusReport } from '../../ops/cli/status.ts';
+} from '#ops/cli/context.ts';
+import type { PeekResult, RedriveResult } from '#ops/cli/dlq.ts';
+import type { CreatedKey } from '#ops/cli/keys.ts';
+import type { OrderStory } from '#ops/cli/order.ts';
+import { runCli } from '#ops/cli/program.ts';
+import { queueDepth } from '#ops/cli/queues.ts';
+import type { ReplayResult } from '#ops/cli/relay.ts';
+import type { BulkRedriveResult } from '#ops/cli/saga.ts';
+import type { StatusReport } from '#ops/cli/status.ts';
+import { clientPartition, keys, OPEN_ORDER, OPEN_OUTBOX_FAILED } from '#shared/table-keys.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { startTarget, type Target } from './target.ts';
 

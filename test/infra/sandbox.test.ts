@@ -116,11 +116,15 @@ describe('with -c sandbox=true', () => {
 
   it('lets each caller invoke only the sandbox routes it needs', () => {
     const invokers = statementsOf(resources).filter((s) => actionsOf(s).includes('execute-api:Invoke'));
-    const byPolicy = Object.fromEntries(invokers.map((s) => [s.policy.replace(/Role.*$/, ''), routesOf(s)]));
+    // Sorted: the order of resources in a statement means nothing (and @aws-cdk/aws-iam:minimizePolicies sorts them).
+    const byPolicy = Object.fromEntries(
+      invokers.map((s) => [s.policy.replace(/Role.*$/, ''), [...routesOf(s)].sort()]),
+    );
 
+    expect(invokers).toHaveLength(3);
     expect(byPolicy).toEqual({
-      SagaAuthorizePayment: ['POST/v1/charges', 'GET/v1/charges', 'POST/v1/refunds'],
-      SagaVoidPayment: ['POST/v1/charges', 'GET/v1/charges', 'POST/v1/refunds'],
+      SagaAuthorizePayment: ['GET/v1/charges', 'POST/v1/charges', 'POST/v1/refunds'],
+      SagaVoidPayment: ['GET/v1/charges', 'POST/v1/charges', 'POST/v1/refunds'],
       NotifierHandler: ['POST/v1/mail'],
     });
   });

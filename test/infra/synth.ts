@@ -22,10 +22,17 @@ export interface SynthResult {
   nag: NagReport;
 }
 
+/** The context of cdk.json (the feature flags above all): what `cdk synth` and `cdk deploy` give the app. */
+const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
+
 /** Synthesizes the stack the way `cdk synth` does, with the cdk-nag AwsSolutions pack, into a temp directory (with the sandbox unless `props` say otherwise). */
 export function synthBuzzer(props: BuzzerStackProps = {}): SynthResult {
   const outdir = mkdtempSync(path.join(tmpdir(), 'buzzer-synth-'));
-  const app = new App({ outdir });
+  const app = new App({ outdir, context: CDK_JSON_CONTEXT });
   const stack = new BuzzerStack(app, 'Buzzer', { sandbox: true, ...props });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   app.synth();

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { MeterSnapshot } from '#local/engines/metering.ts';
 import {
   costLines,
   expressBilledGbSeconds,
@@ -8,8 +7,9 @@ import {
   perMillionOrders,
   totalUsd,
   usagePerOrder,
-} from '../../../bench/cost-model.ts';
-import { PRICES } from '../../../bench/prices.ts';
+} from '#bench/cost-model.ts';
+import { PRICES } from '#bench/prices.ts';
+import type { MeterSnapshot } from '#local/engines/metering.ts';
 
 const measured = (overrides: Partial<MeasuredUsage> = {}): MeasuredUsage => ({
   orders: 10,
@@ -164,5 +164,13 @@ describe('meterDelta', () => {
       },
       emptyReceives: 4,
     });
+  });
+});
+
+describe('price source', () => {
+  it('names where the prices come from without a path of the machine a report was made on', () => {
+    expect(PRICES.source.length).toBeGreaterThan(0);
+    // The source is copied into committed reports (bench/results): a local path there means nothing to a reader.
+    expect(PRICES.source).not.toMatch(/(^|[\s("'])(\/(work|home|tmp|Users|root)\/|[A-Za-z]:\\)/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, ms, pct, percentile, serviceRate, share, summarize, usd } from '../../../bench/stats.ts';
+import { median, ms, pct, percentile, serviceRate, share, summarize, usd } from '#bench/stats.ts';
 
 describe('percentile (nearest rank)', () => {
   it('returns an observed sample: the value below which p % of the samples fall', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { axis, escapeXml, niceStep, PANEL_HEIGHT, renderBarChart, renderFigure } from '../../../bench/svg.ts';
+import { axis, escapeXml, niceStep, PANEL_HEIGHT, renderBarChart, renderFigure } from '#bench/svg.ts';
 
 describe('escapeXml', () => {
   it('escapes the five XML special characters', () => {

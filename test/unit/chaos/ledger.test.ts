@@ -3,11 +3,11 @@
  * system: observations in, findings out.
  */
 import { describe, expect, it } from 'vitest';
+import { type ChaosReport, checkLedger, type LedgerInput } from '#chaos/ledger.ts';
+import type { OrderObservation } from '#chaos/orders.ts';
+import { formatReport } from '#chaos/report.ts';
+import { topologyOf } from '#chaos/topology.ts';
 import type { CatalogueItem } from '#functions/orders/pricing.ts';
-import { type ChaosReport, checkLedger, type LedgerInput } from '../../../chaos/ledger.ts';
-import type { OrderObservation } from '../../../chaos/orders.ts';
-import { formatReport } from '../../../chaos/report.ts';
-import { topologyOf } from '../../../chaos/topology.ts';
 
 let counter = 0;
 

@@ -6,18 +6,11 @@ import {
   queueArnFromUrl,
   resolveQueue,
   targetFromRuntime,
-} from '../../../ops/cli/context.ts';
-import {
-  humanAge,
-  matchesFilters,
-  parseDuration,
-  parseFilter,
-  parseTime,
-  table,
-} from '../../../ops/cli/format.ts';
-import { stepsFromHistory } from '../../../ops/cli/order.ts';
-import { runCli } from '../../../ops/cli/program.ts';
-import { maskEmail, redact } from '../../../ops/cli/redact.ts';
+} from '#ops/cli/context.ts';
+import { humanAge, matchesFilters, parseDuration, parseFilter, parseTime, table } from '#ops/cli/format.ts';
+import { stepsFromHistory } from '#ops/cli/order.ts';
+import { runCli } from '#ops/cli/program.ts';
+import { maskEmail, redact } from '#ops/cli/redact.ts';
 import { queue, runtimeFile } from './helpers.ts';
 
 describe('discovery', () => {

@@ -1,5 +1,5 @@
 /** A local runtime description with every operator queue, and an operator context over fake clients. */
-import { type OpsContext, type RuntimeFile, targetFromRuntime } from '../../../ops/cli/context.ts';
+import { type OpsContext, type RuntimeFile, targetFromRuntime } from '#ops/cli/context.ts';
 
 export const queue = (logicalId: string) => ({
   logicalId,

@@ -8,9 +8,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { API_KEY_PATTERN, type ApiKeySummary, hashApiKey } from '#functions/clients/api-keys.ts';
-import type { CreatedKey, RevokedKey, RotatedKey } from '../../../ops/cli/keys.ts';
-import { runCli } from '../../../ops/cli/program.ts';
-import { transactionCanceled } from '../functions/helpers.ts';
+import type { CreatedKey, RevokedKey, RotatedKey } from '#ops/cli/keys.ts';
+import { runCli } from '#ops/cli/program.ts';
+import { transactionCanceled } from '#test/unit/functions/helpers.ts';
 import { opsContext } from './helpers.ts';
 
 const NOW = new Date('2026-05-01T12:00:00.000Z');
@@ -104,7 +104,7 @@ describe('keys create', () => {
 
     expect(code).not.toBe(0);
     expect(err).toMatch(/duration|longer than 0|expires-in/);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });
 
@@ -126,7 +126,7 @@ describe('keys list', () => {
     const { code, json } = await buzzer('keys', 'list', '--client', 'acme', '--json');
 
     expect(code).toBe(0);
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
       TableName: TABLE,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': 'CLIENT#acme', ':prefix': 'APIKEY#' },
@@ -160,7 +160,7 @@ describe('keys revoke', () => {
     const { code, json } = await buzzer('keys', 'revoke', KEY_ID, '--json');
 
     expect(code).toBe(0);
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, {
       Key: { pk: 'CLIENT#acme', sk: `APIKEY#${HASH.slice(0, 12)}` },
       ConsistentRead: true,
     });
@@ -188,7 +188,7 @@ describe('keys revoke', () => {
 
     expect(code).toBe(0);
     expect(out).toContain('already revoked at 2026-04-02T00:00:00.000Z');
-    expect(transactions()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 
   it('says so for an unknown key and a malformed key id', async () => {
@@ -199,7 +199,7 @@ describe('keys revoke', () => {
 
     expect(unknown).toMatchObject({ code: 1, err: expect.stringContaining(`no API key ${KEY_ID}`) });
     expect(malformed).toMatchObject({ code: 1, err: expect.stringContaining('invalid key id') });
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
   });
 
   it('reports a concurrent change instead of claiming success', async () => {
@@ -278,7 +278,7 @@ describe('keys rotate', () => {
 
     expect(code).toBe(1);
     expect(err).toMatch(message);
-    expect(transactions()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 });
 

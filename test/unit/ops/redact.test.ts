@@ -12,9 +12,9 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { newOutboxItem } from '#functions/outbox/outbox.ts';
-import type { OpsContext } from '../../../ops/cli/context.ts';
-import { peekDlq } from '../../../ops/cli/dlq.ts';
-import { maskEmailsIn, redact, redactText } from '../../../ops/cli/redact.ts';
+import type { OpsContext } from '#ops/cli/context.ts';
+import { peekDlq } from '#ops/cli/dlq.ts';
+import { maskEmailsIn, redact, redactText } from '#ops/cli/redact.ts';
 import { opsContext } from './helpers.ts';
 
 const EMAIL = 'ada.lovelace@example.com';

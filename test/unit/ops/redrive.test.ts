@@ -7,8 +7,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { redriveDlq } from '../../../ops/cli/dlq.ts';
-import { parseFilter } from '../../../ops/cli/format.ts';
+import { redriveDlq } from '#ops/cli/dlq.ts';
+import { parseFilter } from '#ops/cli/format.ts';
 import { opsContext } from './helpers.ts';
 
 /** A notify DLQ holding `messages`; records every batch sent back to the source queue. */

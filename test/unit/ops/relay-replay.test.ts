@@ -10,12 +10,12 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from 
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { replayRelay } from '#ops/cli/relay.ts';
 import {
   EFFECT_RETENTION_SECONDS,
   SAFE_REPLAY_AGE_SECONDS,
   SQS_MAX_RETENTION_SECONDS,
 } from '#shared/effects.ts';
-import { replayRelay } from '../../../ops/cli/relay.ts';
 import { opsContext } from './helpers.ts';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -159,7 +159,7 @@ describe('relay replay refuses events older than the consumers remember', () => 
 describe('buzzer relay replay --help', () => {
   it('offers --max-age', async () => {
     const { Command: CommanderCommand } = await import('commander');
-    const { registerRelayCommands } = await import('../../../ops/cli/relay.ts');
+    const { registerRelayCommands } = await import('#ops/cli/relay.ts');
     const program: Command = new CommanderCommand();
     registerRelayCommands(program, () => Promise.resolve());
     const replay = program.commands

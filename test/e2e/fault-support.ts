@@ -1,0 +1,42 @@
+/**
+ * What the fault scenarios share: the target they run on (faults.test.ts on every target, faults.local.test.ts with
+ * the local engines' hooks), and the helpers that read effects at the receiving side.
+ */
+import { randomUUID } from 'node:crypto';
+import { putStock } from '#local/seed.ts';
+import type { SandboxClient } from './client.ts';
+import type { TableAccess } from './table.ts';
+import type { TargetOptions } from './target.ts';
+
+export const FAULTS_TARGET: TargetOptions = {
+  // Failed messages back off 1–2 s instead of 30 s and more (local target): a retry shows up within the test.
+  environment: { RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '2' },
+  // tok_timeout and tok_late hold a sandbox environment per attempt (four each) for 10–14 s.
+  lambdaConcurrency: 8,
+};
+
+/** Effects arrive a moment after the order ends (the workers run behind their queues); under load, a few seconds. */
+export const SETTLE = { timeout: 15_000, interval: 200 };
+
+export const steps = (timeline: Array<{ step: string; status: string }>) =>
+  timeline.map((t) => `${t.step}:${t.status}`);
+
+/** A SKU of this test alone, so stock levels are not shared with other scenarios or runs. */
+export async function freshSku(table: TableAccess, available: number): Promise<string> {
+  const sku = `test-${randomUUID().slice(0, 8)}`;
+  await putStock(table.doc, table.tableName, [
+    { sku, name: 'Test item', prices: { EUR: 550 }, points: 5, available },
+  ]);
+  return sku;
+}
+
+export async function mailCount(
+  sandbox: SandboxClient,
+  orderId: string,
+): Promise<{ messages: number; calls: number }> {
+  const { body } = await sandbox.mailFor(orderId);
+  return {
+    messages: body.messages.length,
+    calls: body.messages.reduce((sum, message) => sum + (message.calls ?? 0), 0),
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * Runs before every unit and infra test file (not e2e: on a deployed target the e2e suite needs the real credential
+ * chain). Nothing in these projects talks to AWS, so the SDK gets a region and dummy credentials and never goes
+ * looking for a profile, SSO or instance metadata, whatever the developer's shell holds. A test that needs other
+ * values (a SigV4 region it asserts on) sets them itself.
+ */
+process.env.AWS_REGION = 'us-east-1';
+process.env.AWS_ACCESS_KEY_ID = 'AKIDTESTTESTTEST';
+process.env.AWS_SECRET_ACCESS_KEY = 'test-secret';
+delete process.env.AWS_SESSION_TOKEN;
+delete process.env.AWS_PROFILE;
