@@ -35,9 +35,26 @@ export const METRICS = {
   WebhookDeliveries: 'WebhookDeliveries',
   /** Count by `function_name`: Powertools' own cold-start metric. */
   ColdStart: 'ColdStart',
+  /** Count: the reconciler found a stuck order it must leave to an operator (half-compensated, …). */
+  StuckOrdersNeedingOperator: 'StuckOrdersNeedingOperator',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
+
+/**
+ * The dimensions of each metric besides `service`: a CloudWatch metric is identified by its exact dimension set, so
+ * the writer, the dashboard, the alarms and `buzzer metrics` all use exactly these.
+ */
+export const METRIC_DIMENSION_KEYS: Record<MetricName, readonly string[]> = {
+  OrdersAccepted: [],
+  OrdersConfirmed: [],
+  OrdersCancelled: [METRIC_DIMENSIONS.reason],
+  SagaStepDuration: [METRIC_DIMENSIONS.step],
+  RelayPublishFailures: [],
+  WebhookDeliveries: [METRIC_DIMENSIONS.outcome],
+  ColdStart: [METRIC_DIMENSIONS.functionName],
+  StuckOrdersNeedingOperator: [],
+};
 
 /** Why an order was cancelled: stored on the order, shown to the client, and the `reason` of `OrdersCancelled`. */
 export const CANCEL_REASONS = [

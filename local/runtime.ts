@@ -35,6 +35,7 @@ import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from './engines/ste
 import { StepFunctionsEngine } from './engines/stepfunctions/engine.ts';
 import { createTableFromCfn } from './engines/tables.ts';
 import { formatFunctionLine } from './logging.ts';
+import { createMetricsService, EmfStore, LOCAL_METRICS_TARGET } from './metrics/emf.ts';
 import { writePrivateFile } from './private-file.ts';
 import { DEMO_CATALOGUE, issueApiKeys, putStock } from './seed.ts';
 import { synthesize } from './synth.ts';
@@ -154,6 +155,8 @@ export interface BuzzerRuntime {
     dispatcher: TargetDispatcher;
   };
   readonly clients: { dynamodb: DynamoDBClient; doc: DynamoDBDocumentClient; sqs: SQSClient };
+  /** The functions' EMF metrics, read from their output (served on the gateway as `BuzzerLocalMetrics.GetMetrics`). */
+  readonly metrics: EmfStore;
   readonly classification: ResourceClassification;
   /** Signs calls to the sandbox API (AWS_IAM routes) the way the runtime's functions do. */
   readonly sandboxAuth: RequestAuthenticator;
@@ -295,6 +298,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
 
     const sinkLines = options.functionLogSink;
     const printLines = options.functionLogs ?? true;
+    const metrics = new EmfStore();
     const lambda = new LambdaService({
       account,
       baseEnvironment: functionEnvironment,
@@ -302,6 +306,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       ...(options.lambdaConcurrency === undefined ? {} : { defaultConcurrency: options.lambdaConcurrency }),
       ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
       logSink: (fn, line) => {
+        // EMF lines are metrics (local/metrics/emf.ts): counted, not printed.
+        if (metrics.ingest(line) && !sinkLines) return;
         if (sinkLines) sinkLines(fn, line);
         else if (printLines)
           process.stdout.write(formatFunctionLine(fn, line, shortFunctionName(fn, account.stackName)));
@@ -345,6 +351,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
     gateway.registerService(EVENTBRIDGE_TARGET, createEventBridgeService(events));
     gateway.registerService(STEP_FUNCTIONS_TARGET, createStepFunctionsService(stepFunctions));
     gateway.registerService(KMS_TARGET, createKmsService(kms));
+    gateway.registerService(LOCAL_METRICS_TARGET, createMetricsService(metrics));
 
     const names = new LocalNames(template, account, endpoints);
     const resolver = new TemplateResolver(template, account, names);
@@ -543,6 +550,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       functionEnvironment,
       engines: { lambda, stepFunctions, events, scheduler, dispatcher },
       clients: { dynamodb, doc, sqs },
+      metrics,
       classification,
       sandboxAuth,
       async setSandboxFaults(faults) {

@@ -5,7 +5,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -15,6 +15,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import { ENV } from '#contracts/environment.ts';
 import type { Api } from './api.ts';
+import { BusinessMetrics } from './business-metrics.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 import type { OutboxRelay } from './outbox-relay.ts';
 import type { Saga } from './saga.ts';
@@ -42,6 +43,8 @@ export interface OperationsProps {
   readonly alarmEmail?: string;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** Period of the business metrics (EMF) on the dashboard and in their alarms. @default Duration.minutes(5) */
+  readonly metricsPeriod?: Duration;
 }
 
 /** A dead-letter queue found in the stack, with the queue it catches failures of (none for the relay's own DLQ). */
@@ -50,15 +53,6 @@ export interface FoundDeadLetterQueue {
   deadLetterQueue: sqs.Queue;
   source?: sqs.Queue;
 }
-
-/**
- * The relay's log messages (functions/outbox/relay.ts, `recordFailure`) for an outbox item EventBridge did not
- * accept, whether PutEvents threw (throttling, permissions) or rejected the entry: one line per item and attempt.
- */
-export const RELAY_PUBLISH_FAILURE_MESSAGES = [
-  'outbox message not published, will retry',
-  'outbox message failed too often, moving it to the relay DLQ',
-] as const;
 
 /** Construct ids that say "queue" and nothing about what the queue is for. */
 const GENERIC_IDS = /^(queue|dlq|deadletterqueue|resource|default)$/i;
@@ -108,9 +102,14 @@ export function deadLetterQueuesOf(
  *
  * - the stuck-order reconciler (`functions/operations/reconcile-orders.ts`) on an EventBridge Scheduler schedule;
  * - alarms on every DLQ (depth > 0, oldest message too old), saga failures and time-outs, relay crashes, relay
- *   publish failures (events the bus refused, counted from the relay's logs) and lag, API 5xx, reconciler errors and
- *   orders the reconciler had to leave to an operator, all sent to one encrypted, TLS-only SNS topic;
- * - one dashboard: orders accepted / confirmed / cancelled, DLQ depths, API and saga latencies;
+ *   publish failures (the relay's `RelayPublishFailures` metric) and lag, API 5xx, reconciler errors and orders the
+ *   reconciler had to leave to an operator (`StuckOrdersNeedingOperator`), all sent to one encrypted, TLS-only SNS
+ *   topic;
+ * - one dashboard: orders accepted / confirmed / cancelled (by reason), saga step durations, relay publish failures,
+ *   webhook deliveries by outcome, cold starts by function, DLQ depths, API and saga latencies.
+ *
+ * The business and health metrics are the EMF metrics of contracts/metrics.ts, which the handlers write through
+ * Powertools Metrics (`BusinessMetrics` builds them); no alarm or widget reads the wording of a log line.
  * - the `OperatorQueues` output the `buzzer` CLI reads to name queues (`notify`, `relay`, …).
  *
  * Instantiate it last in the stack: it finds the dead-letter queues that exist when it is created.
@@ -123,6 +122,8 @@ export class Operations extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly deadLetterQueues: FoundDeadLetterQueue[];
+  /** The contract's metrics as CloudWatch metrics (what the dashboard and the business alarms read). */
+  public readonly metrics: BusinessMetrics;
 
   constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
@@ -130,6 +131,8 @@ export class Operations extends Construct {
     const stuckAfter = props.stuckAfter ?? Duration.minutes(10);
     const dlqMaxAge = props.dlqMaxAge ?? Duration.days(1);
     const stateMachine = props.saga.stateMachine;
+    this.metrics = new BusinessMetrics({ period: props.metricsPeriod });
+    const business = this.metrics;
 
     // --- the alarm channel --------------------------------------------------------------------------------------
     // A customer managed key: CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key.
@@ -293,11 +296,9 @@ export class Operations extends Construct {
       evaluationPeriods: 1,
     });
     // The relay catches PutEvents exceptions and per-entry rejections and turns them into batch item failures, so
-    // its invocations succeed and `Errors` stays at 0 while the bus refuses or throttles events. Its per-entry log
-    // lines (functions/outbox/relay.ts, `recordFailure`) are counted instead: one per outbox item and attempt.
-    const publishFailures = this.logMetric('RelayPublishFailures', props.relay.handler.logGroup, {
-      pattern: `{ ${RELAY_PUBLISH_FAILURE_MESSAGES.map((m) => `($.message = "${m}")`).join(' || ')} }`,
-    });
+    // its invocations succeed and `Errors` stays at 0 while the bus refuses or throttles events. It counts them in
+    // its `RelayPublishFailures` metric instead: one per outbox item and attempt.
+    const publishFailures = business.count('RelayPublishFailures');
     alarm('RelayPublishFailures', {
       alarmDescription:
         'EventBridge refused or throttled outbox events; the relay retries them, then moves them to the relay DLQ. ' +
@@ -340,19 +341,7 @@ export class Operations extends Construct {
       evaluationPeriods: 1,
     });
 
-    // --- business metrics from the functions' structured logs ---------------------------------------------------
-    const accepted = this.logMetric('OrdersAccepted', props.api.handlers.AcceptOrder?.logGroup, {
-      pattern: '{ $.message = "order accepted" }',
-    });
-    const confirmed = this.logMetric('OrdersConfirmed', props.saga.steps.ConfirmOrder.logGroup, {
-      pattern: '{ ($.message = "saga step finished") && ($.result.alreadyConfirmed IS FALSE) }',
-    });
-    const cancelled = this.logMetric('OrdersCancelled', props.saga.steps.CancelOrder.logGroup, {
-      pattern: '{ ($.message = "saga step finished") && ($.result.outcome = "DONE") }',
-    });
-    const blocked = this.logMetric('StuckOrdersNeedingOperator', this.reconciler.logGroup, {
-      pattern: '{ $.message = "stuck order needs an operator" }',
-    });
+    const blocked = business.count('StuckOrdersNeedingOperator');
     alarm('StuckOrdersNeedOperator', {
       alarmDescription:
         'The reconciler found stuck orders it must not drive on by itself. Runbook: docs/runbook.md#stuck-orders-need-an-operator',
@@ -367,10 +356,15 @@ export class Operations extends Construct {
       defaultInterval: Duration.hours(3),
     });
     const percentiles = (metric: (stat: string) => cloudwatch.IMetric) => [metric('p95'), metric('p99')];
+    const per = business.period.toHumanString();
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: 'Orders per 5 minutes',
-        left: [accepted, confirmed, cancelled],
+        title: `Orders per ${per}`,
+        left: [
+          business.count('OrdersAccepted', { label: 'accepted' }),
+          business.count('OrdersConfirmed', { label: 'confirmed' }),
+          business.cancelledTotal('cancelled'),
+        ],
         width: 12,
       }),
       new cloudwatch.GraphWidget({
@@ -416,6 +410,58 @@ export class Operations extends Construct {
         width: 8,
       }),
     );
+    const stepNames = Object.keys(props.saga.steps);
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `Orders cancelled by reason (per ${per})`,
+        left: business.cancelledByReason(),
+        stacked: true,
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `Webhook deliveries by outcome (per ${per})`,
+        left: business.webhookDeliveriesByOutcome(),
+        stacked: true,
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `Relay publish failures (per ${per})`,
+        left: [publishFailures.with({ label: 'relay publish failures' })],
+        leftAnnotations: [{ value: 0, label: 'alarm above', color: cloudwatch.Color.RED }],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Saga step duration p50 (ms)',
+        left: stepNames.map((step) => business.sagaStepDuration(step, 'p50')),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Saga step duration p99 (ms)',
+        left: stepNames.map((step) => business.sagaStepDuration(step, 'p99')),
+        width: 12,
+      }),
+    );
+    // Every function of the stack (Operations is created last): Powertools names them by their physical name.
+    const functions = stack.node
+      .findAll()
+      .filter((c): c is BuzzerFunction => c instanceof BuzzerFunction)
+      .map((fn) => ({
+        name: fn.function.functionName,
+        label: fn.node.scopes
+          .slice(fn.node.scopes.indexOf(stack) + 1)
+          .map((s) => s.node.id)
+          .join('/'),
+      }));
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `Cold starts by function (per ${per})`,
+        left: functions.map(({ name, label }) => business.coldStarts(name, label)),
+        stacked: true,
+        width: 24,
+      }),
+    );
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
     );
@@ -439,28 +485,5 @@ export class Operations extends Construct {
       description: 'Subscribe operators here: every alarm and its recovery are published to it',
     });
     new CfnOutput(stack, 'DashboardName', { value: this.dashboard.dashboardName });
-  }
-
-  /** A count metric (namespace `Buzzer`) from matching log lines of one function. */
-  private logMetric(
-    metricName: string,
-    logGroup: logs.ILogGroup | undefined,
-    filter: { pattern: string },
-  ): cloudwatch.Metric {
-    if (!logGroup) throw new Error(`Operations: no log group to count ${metricName} from`);
-    new logs.MetricFilter(this, `${metricName}Filter`, {
-      logGroup,
-      metricNamespace: 'Buzzer',
-      metricName,
-      filterPattern: logs.FilterPattern.literal(filter.pattern),
-      metricValue: '1',
-      defaultValue: 0,
-    });
-    return new cloudwatch.Metric({
-      namespace: 'Buzzer',
-      metricName,
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(5),
-    });
   }
 }

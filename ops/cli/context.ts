@@ -53,6 +53,10 @@ export interface OpsTarget {
   stateMachineArn: string;
   eventBusName: string;
   queues: OperatorQueue[];
+  /** Local: the runtime's gateway, which serves its EMF metrics (`buzzer metrics`). */
+  metricsEndpoint?: string;
+  /** The stack's CloudWatch dashboard (`DashboardName` output). */
+  dashboardName?: string;
 }
 
 export interface OpsClients {
@@ -77,6 +81,7 @@ const runtimeFileSchema = z.object({
   outputs: z.record(z.string(), z.unknown()),
   queues: z.record(z.string(), z.object({ logicalId: z.string(), url: z.string(), arn: z.string() })),
   clientEnvironment: z.record(z.string(), z.string()),
+  endpoints: z.object({ gateway: z.string().optional() }).optional(),
 });
 export type RuntimeFile = z.infer<typeof runtimeFileSchema>;
 
@@ -115,6 +120,7 @@ export function targetFromRuntime(runtime: RuntimeFile): OpsTarget {
     return { logicalId, url: found.url, arn: found.arn };
   };
   const ids = operatorQueueIds(runtime.outputs, where);
+  const dashboardName = runtime.outputs.DashboardName;
   return {
     kind: 'local',
     stackName: runtime.stackName,
@@ -127,6 +133,8 @@ export function targetFromRuntime(runtime: RuntimeFile): OpsTarget {
       dlq: queue(dlq),
       ...(source ? { source: queue(source) } : {}),
     })),
+    ...(runtime.endpoints?.gateway ? { metricsEndpoint: runtime.endpoints.gateway } : {}),
+    ...(typeof dashboardName === 'string' && dashboardName !== '' ? { dashboardName } : {}),
   };
 }
 
@@ -230,6 +238,7 @@ export async function targetFromStack(stackName: string, region: string): Promis
       stateMachineArn,
       eventBusName: outputString(outputs, 'EventBusName', where),
       queues,
+      ...(outputs.DashboardName ? { dashboardName: outputs.DashboardName } : {}),
     };
   } finally {
     cfn.destroy();

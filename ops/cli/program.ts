@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { discover as discoverTarget } from './context.ts';
 import { registerDlqCommands } from './dlq.ts';
 import { registerKeyCommands } from './keys.ts';
+import { registerMetricsCommand } from './metrics.ts';
 import { registerOrderCommand } from './order.ts';
 import { registerRelayCommands } from './relay.ts';
 import { type CliIo, commandRunner, type Discover } from './runner.ts';
@@ -45,7 +46,7 @@ export function createProgram(deps: CliDeps = {}): Command {
       'after',
       '\nExamples:\n  buzzer status\n  buzzer dlq peek notify\n  buzzer dlq redrive notify --rate 10\n' +
         '  buzzer saga redrive --failed-since 2h\n  buzzer relay replay --dry-run\n  buzzer order <trackingId>\n' +
-        '  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
+        '  buzzer metrics\n  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
         'Runbook: docs/runbook.md\n',
     );
   registerStatusCommand(program, run);
@@ -54,6 +55,7 @@ export function createProgram(deps: CliDeps = {}): Command {
   registerRelayCommands(program, run);
   registerOrderCommand(program, run);
   registerKeyCommands(program, run);
+  registerMetricsCommand(program, run);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

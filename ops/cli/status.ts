@@ -11,6 +11,7 @@ import { queryOpenItems } from '#shared/open-index.ts';
 import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
 import type { OpsContext } from './context.ts';
 import { humanAge, parseDuration, table } from './format.ts';
+import { type MetricsSummary, readMetrics, renderMetricsSection } from './metrics.ts';
 import { queueDepth, receiveMessages, releaseMessages, sentAt } from './queues.ts';
 import type { CommandRunner } from './runner.ts';
 
@@ -74,6 +75,8 @@ export interface StatusReport {
     olderThanSeconds: number;
     stuck: Array<{ orderId: string; createdAt: string; ageSeconds: number; lastStep: string | null }>;
   };
+  /** The business counts (`buzzer metrics` has them all); informational, not part of `healthy`. */
+  metrics: { summary: MetricsSummary | null; note?: string };
 }
 
 const ORDER_NAME = /^order-([0-9a-f-]{36})(?:-r\d+)?$/i;
@@ -201,10 +204,11 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
   };
 
   ctx.progress('reading unpublished outbox items and stuck orders');
-  const [pending, failedOutbox, stuckOrders] = await Promise.all([
+  const [pending, failedOutbox, stuckOrders, metrics] = await Promise.all([
     queryOpenItems(table_, OPEN_OUTBOX_PENDING, { createdBefore: cutoff, limit }),
     queryOpenItems(table_, OPEN_OUTBOX_FAILED, { limit }),
     queryOpenItems(table_, OPEN_ORDER, { createdBefore: cutoff, limit }),
+    readMetrics(ctx),
   ]);
 
   const report: StatusReport = {
@@ -249,6 +253,7 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
         };
       }),
     },
+    metrics: { summary: metrics.metrics, ...(metrics.note ? { note: metrics.note } : {}) },
   };
   report.healthy =
     dlqs.every((d) => d.depth === 0) &&
@@ -310,6 +315,8 @@ export function renderStatus(report: StatusReport): string {
       ['order', 'created', 'age', 'last step'],
       report.orders.stuck.map((o) => [o.orderId, o.createdAt, humanAge(o.ageSeconds), o.lastStep]),
     ),
+    `\nMetrics${report.metrics.summary ? ` since ${report.metrics.summary.since}` : ''} (buzzer metrics for all)\n`,
+    renderMetricsSection(report.metrics.summary, report.metrics.note),
   ];
   return sections.join('');
 }
