@@ -13,8 +13,8 @@ import {
   RedriveExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { TOKENS } from '#functions/sandbox/tokens.ts';
+import { startBuzzer } from '#local/buzzer/start.ts';
 import { consoleLogger } from '#local/logging.ts';
-import { startRuntime } from '#local/runtime.ts';
 import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT } from '#local/synth.ts';
 import { recoverOrder } from '#shared/recovery.ts';
 import { executionName } from '#shared/saga/start.ts';
@@ -95,7 +95,7 @@ async function openSystem(
     const system = await attachToRunningSystem(options.projectRoot);
     return { system, stop: async () => system.close() };
   }
-  const runtime = await startRuntime({
+  const runtime = await startBuzzer({
     projectRoot: options.projectRoot,
     synth: options.synth ?? true,
     ...(express ? { cdkOut, context: { ...EXPRESS_CONTEXT } } : {}),

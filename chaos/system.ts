@@ -10,7 +10,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { BuzzerRuntime, LocalQueue, RuntimeDescription } from '#local/runtime.ts';
+import type { BuzzerDescription, BuzzerRuntime } from '#local/buzzer/start.ts';
+import type { LocalQueue } from '#local/runtime.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { type RequestAuthenticator, SigV4Authenticator, sigV4ForUrl } from '#shared/request-auth.ts';
 import { type Topology, topologyOf } from './topology.ts';
@@ -36,7 +37,7 @@ export interface SystemUnderTest {
   close(): void;
 }
 
-interface DiscoveryFile extends RuntimeDescription {
+interface DiscoveryFile extends BuzzerDescription {
   clientEnvironment: Record<string, string>;
 }
 
@@ -60,7 +61,7 @@ function clientsFor(env: Record<string, string>) {
 }
 
 function describeSystem(
-  info: RuntimeDescription,
+  info: BuzzerDescription,
   env: Record<string, string>,
   topology: Topology,
   clientId: string | undefined,

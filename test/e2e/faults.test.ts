@@ -19,10 +19,10 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { localSandboxAuth } from '#local/buzzer/sandbox.ts';
+import { putStock } from '#local/buzzer/seed.ts';
 import type { InvocationFault, InvocationFaultRule } from '#local/engines/lambda/service.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
-import { localSandboxAuth } from '#local/runtime.ts';
-import { putStock } from '#local/seed.ts';
 import { compressVisibility, queueDepth } from '../../chaos/queues.ts';
 import type { SystemUnderTest } from '../../chaos/system.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';

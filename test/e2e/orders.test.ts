@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { putStock } from '#local/seed.ts';
+import { putStock } from '#local/buzzer/seed.ts';
 import { MAX_ORDER_UNITS } from '#shared/pricing.ts';
 import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
