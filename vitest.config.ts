@@ -2,9 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Files that only make sense on the local runtime: the operators and API key scenarios drive the CLI through the
- * local runtime's description; the operators scenarios also drive the engines' fault hooks and compress schedules,
+ * local runtime's description; the operators scenarios also install fault wrappers around the engines and compress schedules,
  * the webhook scenarios run receivers on 127.0.0.1, which a deployed stack cannot reach, and the EXPRESS race is
- * ordered through the engines' hooks.
+ * ordered through fault wrappers around the engines.
  * On a deployed target (BUZZER_TARGET=localstack|aws) they are left out rather than reported as skipped.
  */
 const LOCAL_ONLY_FILES = [

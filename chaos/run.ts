@@ -281,7 +281,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     if (needsInProcessHooks(profile) && !system.runtime) {
       throw new Error(
-        `profile ${profile.name} needs the local engines' fault hooks; run it without --attach (only none and provider work attached)`,
+        `profile ${profile.name} needs fault wrappers around the local engines; run it without --attach (only none and provider work attached)`,
       );
     }
     const deployedType = await workflowTypeOf(system);

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { faultsOf } from '#local/faults/index.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { SUPPORTED_CURRENCIES } from '#shared/currency.ts';
 import { type SystemUnderTest, systemFromRuntime } from '../../chaos/system.ts';
@@ -488,10 +489,11 @@ if (targetName() === 'local') {
     it('the outbox relay: junk stream records never publish, never write order state', async () => {
       const relay = system.topology.streamConsumers[0] ?? '';
       const published = { count: 0 };
-      system.runtime?.engines.events.setPutEventsFault(() => {
-        published.count += 1;
-        return undefined;
-      });
+      if (system.runtime)
+        faultsOf(system.runtime).putEvents.setFault(() => {
+          published.count += 1;
+          return undefined;
+        });
       try {
         await writesNothing(() =>
           fc.assert(
@@ -503,7 +505,7 @@ if (targetName() === 'local') {
           ),
         );
       } finally {
-        system.runtime?.engines.events.setPutEventsFault(undefined);
+        if (system.runtime) faultsOf(system.runtime).putEvents.setFault(undefined);
       }
       expect(published.count).toBe(0);
     });

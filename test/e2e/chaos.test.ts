@@ -1,7 +1,7 @@
 /**
  * A small chaos run as a test: orders flow while faults are on, the system heals, DLQs are redriven, and the ledger
- * check must find nothing lost and nothing doubled. Locally the `harsh` profile (every fault, through the engines'
- * hooks, with the saga as EXPRESS: duplicate starts and restarts from the beginning among them); on a deployed stack
+ * check must find nothing lost and nothing doubled. Locally the `harsh` profile (every fault, through wrappers
+ * around the engines, with the saga as EXPRESS: duplicate starts and restarts from the beginning among them); on a deployed stack
  * the `provider` profile's payment faults (what can be set from outside: tokens, sandbox knobs).
  */
 import { readFileSync } from 'node:fs';

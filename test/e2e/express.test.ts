@@ -4,7 +4,7 @@
  * the beginning. Two executions of one order must still agree on one outcome: if one of them has begun compensating
  * (refunded the charge, released the stock), the other must not confirm the order.
  *
- * Local target only: the race is set up through the runtime's hooks (Lambda fault rules, a second start of the same
+ * Local target only: the race is set up through fault wrappers around the engines (Lambda fault rules, a second start of the same
  * execution), so it happens in the same order on every run instead of by luck.
  */
 import * as path from 'node:path';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { faultsOf } from '#local/faults/index.ts';
 import { EXPRESS_CDK_OUT } from '#local/synth.ts';
 import { executionName } from '#shared/saga/start.ts';
 import type { SystemUnderTest } from '../../chaos/system.ts';
@@ -48,7 +49,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  runtime().engines.lambda.clearFaults();
+  faultsOf(runtime()).lambda.clearFaults();
 });
 
 afterAll(async () => {
@@ -79,7 +80,7 @@ describe('saga as an EXPRESS workflow (at-least-once executions)', () => {
 
   it('two executions of one order, one compensating while the other goes on: never CONFIRMED with a refund', async () => {
     const sfn = runtime().engines.stepFunctions;
-    const lambda = runtime().engines.lambda;
+    const lambda = faultsOf(runtime()).lambda;
     const [stateMachineArn] = Object.values(system.stateMachines);
     if (!stateMachineArn) throw new Error('the stack has no state machine');
     const stockBefore = await stockLevel(table, 'espresso');

@@ -4,7 +4,7 @@
  * redriven, the relay's PutEvents partly fails. Each scenario asserts the order's final state, its timeline and the
  * effects counted at the receiving side (sandbox charges and refunds, mail sink, points ledger).
  *
- * Provider and stock scenarios run on every target. The others inject faults through the local engines' hooks and
+ * Provider and stock scenarios run on every target. The others inject faults through fault wrappers around the local engines and
  * are registered only when the target is the local runtime.
  */
 import { randomUUID } from 'node:crypto';
@@ -21,8 +21,8 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { localSandboxAuth } from '#local/buzzer/sandbox.ts';
 import { putStock } from '#local/buzzer/seed.ts';
-import type { InvocationFault, InvocationFaultRule } from '#local/engines/lambda/service.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
+import { faultsOf, type InvocationFault, type InvocationFaultRule } from '#local/faults/index.ts';
 import { compressVisibility, queueDepth } from '../../chaos/queues.ts';
 import type { SystemUnderTest } from '../../chaos/system.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
@@ -207,8 +207,8 @@ if (targetName() === 'local') {
     });
 
     afterEach(() => {
-      system.runtime?.engines.lambda.clearFaults();
-      system.runtime?.engines.events.setPutEventsFault(undefined);
+      if (system.runtime) faultsOf(system.runtime).lambda.clearFaults();
+      if (system.runtime) faultsOf(system.runtime).putEvents.setFault(undefined);
     });
 
     afterAll(async () => {
@@ -257,7 +257,7 @@ if (targetName() === 'local') {
         ]),
       );
       const delivered = new Map<string, Set<string>>();
-      const before = runtime().engines.lambda.injectedFaults();
+      const before = faultsOf(runtime()).lambda.injectedFaults();
       for (const logicalId of consumers) {
         const name = system.functions[logicalId] ?? '';
         const rule: InvocationFaultRule = (event) => {
@@ -271,12 +271,12 @@ if (targetName() === 'local') {
           }
           return 'duplicate';
         };
-        runtime().engines.lambda.setFault(name, rule);
+        faultsOf(runtime()).lambda.setFault(name, rule);
       }
       // Every event of the order is put on the bus twice more, right after the relay put it: concurrent duplicates.
       const accepted = new Map<string, number>();
       const copies = new WeakSet<PutEventsEntryInput>();
-      runtime().engines.events.setPutEventsFault((entry) => {
+      faultsOf(runtime()).putEvents.setFault((entry) => {
         if (!mentions(entry, customerId)) return undefined;
         const messageId = (JSON.parse(entry.Detail ?? '{}') as { messageId: string }).messageId;
         accepted.set(messageId, (accepted.get(messageId) ?? 0) + 1);
@@ -302,8 +302,8 @@ if (targetName() === 'local') {
 
       // Then the same stream batches replayed to the relay (once, then twice at the same time) and the same SQS
       // messages once more, late, as when a visibility timeout runs out on a worker that did finish.
-      const late = runtime().engines.lambda.injectedFaults();
-      runtime().engines.lambda.clearFaults();
+      const late = faultsOf(runtime()).lambda.injectedFaults();
+      faultsOf(runtime()).lambda.clearFaults();
       const acceptedBefore = [...accepted.values()].reduce((a, b) => a + b, 0);
       for (const event of streamEvents) {
         const replays = [await runtime().engines.lambda.invoke(relayName, event)];
@@ -373,10 +373,10 @@ if (targetName() === 'local') {
         SagaAuthorizePaymentFunction: 'crash',
         SagaConfirmOrderFunction: 'error',
       };
-      const before = runtime().engines.lambda.injectedFaults();
+      const before = faultsOf(runtime()).lambda.injectedFaults();
       for (const [logicalId, fault] of Object.entries(firstFault)) {
         let struck = false;
-        runtime().engines.lambda.setFault(functionName(system, logicalId), (event) => {
+        faultsOf(runtime()).lambda.setFault(functionName(system, logicalId), (event) => {
           if (struck || !mentions(event, orderId)) return undefined;
           struck = true;
           return fault;
@@ -403,7 +403,7 @@ if (targetName() === 'local') {
       expect(charge.body.refunds).toEqual([]);
       await expect.poll(() => mailCount(orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
       // The faults really struck, once each.
-      const after = runtime().engines.lambda.injectedFaults();
+      const after = faultsOf(runtime()).lambda.injectedFaults();
       for (const [logicalId, fault] of Object.entries(firstFault)) {
         const name = functionName(system, logicalId);
         const kind = fault === 'error' ? 'error' : 'crash';
@@ -417,7 +417,7 @@ if (targetName() === 'local') {
       let withdrawn = false;
       // ReserveStock does not run for this order until the catalogue has stopped selling the SKU in EUR; the saga
       // retries the failed invocations and the first one that runs finds no price.
-      runtime().engines.lambda.setFault(functionName(system, 'SagaReserveStockFunction'), (event) => {
+      faultsOf(runtime()).lambda.setFault(functionName(system, 'SagaReserveStockFunction'), (event) => {
         if (withdrawn || !mentions(event, orderId)) return undefined;
         void putStock(table.doc, table.tableName, [
           { sku, name: 'Test item', prices: { USD: 600 }, points: 5, available: 10 },
@@ -455,7 +455,7 @@ if (targetName() === 'local') {
       const ids = messages.map((m) => m.messageId);
       const deliveries: string[][] = [];
       let crashed = false;
-      runtime().engines.lambda.setFault(notifyName, (event) => {
+      faultsOf(runtime()).lambda.setFault(notifyName, (event) => {
         const records = (event as SQSEvent).Records.filter((r) => mentions(r.body, ...ids));
         if (records.length === 0) return undefined;
         deliveries.push(records.map((r) => ids.find((id) => r.body.includes(id)) ?? ''));
@@ -499,7 +499,7 @@ if (targetName() === 'local') {
       const source = queueNamed(system, 'PointsQueue');
       const customerId = `poison-${randomUUID().slice(0, 8)}`;
       // The points worker has a bug that only this order's event triggers.
-      runtime().engines.lambda.setFault(pointsName, (event) =>
+      faultsOf(runtime()).lambda.setFault(pointsName, (event) =>
         mentions(event, customerId) ? 'error' : undefined,
       );
 
@@ -514,7 +514,7 @@ if (targetName() === 'local') {
       expect((await sandbox.charge(order.trackingId)).body.charge).toBeDefined();
       expect(await pointsOf(table, 'alice', customerId)).toEqual({ balance: undefined, ledger: [] });
 
-      runtime().engines.lambda.setFault(pointsName, undefined);
+      faultsOf(runtime()).lambda.setFault(pointsName, undefined);
       await system.sqs.send(
         new StartMessageMoveTaskCommand({ SourceArn: dlq.arn, DestinationArn: source.arn }),
       );
@@ -533,7 +533,7 @@ if (targetName() === 'local') {
       const failures = new Map<string, number>();
       const accepted = new Map<string, number>();
       const facts = new Map<string, { orderId: string; messageType: string }>();
-      runtime().engines.events.setPutEventsFault((entry) => {
+      faultsOf(runtime()).putEvents.setFault((entry) => {
         const customer = customers.find((c) => mentions(entry, c));
         if (!customer) return undefined;
         const detail = JSON.parse(entry.Detail ?? '{}') as {
