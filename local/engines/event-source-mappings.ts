@@ -1,12 +1,12 @@
 import { parseMapping } from './pollers/config.ts';
-import { DynamoDbStreamMapping } from './pollers/dynamodb-stream.ts';
-import { SqsQueueMapping } from './pollers/sqs-queue.ts';
+import { SqsQueueMapping } from './pollers/queue-poller.ts';
+import { DynamoDbStreamMapping } from './pollers/stream-poller.ts';
 import type { EventSourceMappingDeps, EventSourceMappingHandle } from './pollers/types.ts';
 
 /**
  * The runtime's stand-in for the Lambda service's event source mappings: from the resolved properties of
  * an `AWS::Lambda::EventSourceMapping`, poll a DynamoDB stream or an SQS queue and invoke the function
- * with the exact events Lambda sends. See `pollers/dynamodb-stream.ts` and `pollers/sqs-queue.ts` for the rules.
+ * with the exact events Lambda sends. See `pollers/stream-poller.ts` and `pollers/queue-poller.ts` for the rules.
  *
  * Not modelled locally: `ParallelizationFactor` (one batch per shard at a time), tumbling windows, SNS
  * on-failure destinations, and event sources other than DynamoDB streams and SQS.

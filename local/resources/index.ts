@@ -2,13 +2,14 @@
  * The resource modules the local runtime runs, in the order their `startAll` steps run: event source mappings
  * before the HTTP APIs, so an API never takes a request its consumers cannot see yet.
  */
+
+import { httpApi } from './apigatewayv2.ts';
 import { dynamodbTable } from './dynamodb-table.ts';
-import { eventSourceMapping } from './event-source-mapping.ts';
 import { eventBus } from './events-bus.ts';
 import { eventsRule } from './events-rule.ts';
-import { httpApi } from './http-api.ts';
 import { kmsAlias } from './kms-alias.ts';
 import { kmsKey } from './kms-key.ts';
+import { eventSourceMapping } from './lambda-event-source-mapping.ts';
 import { lambdaFunction } from './lambda-function.ts';
 import type { ResourceModule } from './module.ts';
 import { schedulerSchedule } from './scheduler-schedule.ts';
