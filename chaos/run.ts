@@ -14,8 +14,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { TOKENS } from '#functions/sandbox/tokens.ts';
 import { startBuzzer } from '#local/buzzer/start.ts';
+import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT } from '#local/buzzer/synth.ts';
 import { consoleLogger } from '#local/logging.ts';
-import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT } from '#local/synth.ts';
 import { recoverOrder } from '#shared/recovery.ts';
 import { executionName } from '#shared/saga/start.ts';
 import { FaultInjector } from './faults.ts';

@@ -1,6 +1,6 @@
 /**
  * Buzzer on the local runtime: the generic runtime (`#local/runtime.ts`) runs the template; this layer adds what is
- * Buzzer's own: the demo catalogue, API keys for the clients, the sandbox provider's knobs, the discovery file the
+ * Buzzer's own: the synthesis context (the sandbox provider unless a real one is named), the demo catalogue, API keys for the clients, the sandbox provider's knobs, the discovery file the
  * operator CLI and `npm run demo` read, and the banner.
  */
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import type { RequestAuthenticator } from '#shared/request-auth.ts';
 import { describeBuzzer } from './banner.ts';
 import { localSandboxAuth, type SandboxFaults, setSandboxFaults } from './sandbox.ts';
 import { DEMO_CATALOGUE, issueApiKeys, putStock } from './seed.ts';
+import { localContext } from './synth.ts';
 
 export interface BuzzerOptions extends RuntimeOptions {
   /** Seed the demo catalogue and issue API keys for these clients. @default ['demo'] */
@@ -48,6 +49,7 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
   const { clients, seed, allowLoopbackWebhooks, writeDiscoveryFile: discovery, ...runtimeOptions } = options;
   const runtime = await startRuntime({
     ...runtimeOptions,
+    context: localContext(options.context),
     environment: {
       ...(allowLoopbackWebhooks ? { WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true' } : {}),
       ...options.environment,

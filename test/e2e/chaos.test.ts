@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXPRESS_CDK_OUT } from '#local/synth.ts';
+import { EXPRESS_CDK_OUT } from '#local/buzzer/synth.ts';
 import { formatReport } from '../../chaos/report.ts';
 import { CHAOS_ENVIRONMENT, runChaos } from '../../chaos/run.ts';
 import { type SystemUnderTest, systemFromOutputs, systemFromRuntime } from '../../chaos/system.ts';
