@@ -65,7 +65,10 @@ export interface RuntimeOptions {
   /** CDK context for the synthesis, e.g. `{ workflowType: 'EXPRESS' }`. */
   context?: Record<string, string>;
   stackName?: string;
-  /** Port of the first HTTP API (the one named first by the stack outputs); further APIs take the next ports. 0 = free ports. @default 3000 */
+  /**
+   * Port of the first HTTP API (the one the stack outputs name first); further APIs take the next ports. 0 = free
+   * ports. @default 3000
+   */
   apiPort?: number;
   /**
    * Keep DynamoDB tables, Step Functions executions and the local KMS master key (`kms/master.key`, mode 0600: data
@@ -133,7 +136,9 @@ export interface LocalRuntime {
   readonly classification: ResourceClassification;
   /** The credentials the runtime's AWS_IAM routes accept: the ones its functions sign with. */
   readonly iamCredentials: { accessKeyId: string; secretAccessKey: string };
-  /** Runs `stop` when the runtime stops, last, once every engine has stopped (e.g. removes a file naming the runtime). */
+  /**
+   * Runs `stop` when the runtime stops, last, once every engine has stopped (e.g. removes a file naming the runtime).
+   */
   onStop(name: string, stop: () => Promise<void>): void;
   stop(): Promise<void>;
 }

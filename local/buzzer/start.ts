@@ -1,7 +1,8 @@
 /**
  * Buzzer on the local runtime: the generic runtime (`#local/runtime.ts`) runs the template; this layer adds what is
- * Buzzer's own: the synthesis context (the sandbox provider unless a real one is named), the demo catalogue, API keys for the clients, the sandbox provider's knobs, the discovery file the
- * operator CLI and `npm run demo` read, and the banner.
+ * Buzzer's own: the synthesis context (the sandbox provider unless a real one is named), the demo catalogue, API keys
+ * for the clients, the sandbox provider's knobs, the discovery file the operator CLI and `npm run demo` read, and the
+ * banner.
  */
 import * as path from 'node:path';
 import {
