@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { PlaceOrder } from '#functions/orders/order.ts';
+import { type BuzzerRuntime, startBuzzer } from '#local/buzzer/start.ts';
 import type { LambdaInvokeResult } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
-import { type BuzzerRuntime, startRuntime } from '#local/runtime.ts';
 import { type HttpLoadRequest, LoadGenerator } from './load.ts';
 
 export interface PublishedRecord {
@@ -127,7 +127,7 @@ export interface BenchSystemOptions {
 
 export async function startBenchSystem(options: BenchSystemOptions = {}): Promise<BenchSystem> {
   const logs = new LogCollector();
-  const runtime = await startRuntime({
+  const runtime = await startBuzzer({
     apiPort: 0,
     clients: ['bench'],
     // The warm-up registers a webhook on a receiver at 127.0.0.1 (one delivery, so the dispatcher is measured).

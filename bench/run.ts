@@ -15,7 +15,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { synthesize } from '#local/synth.ts';
+import { synthesizeBuzzer } from '#local/buzzer/synth.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { silentLogger } from '#local/types.ts';
 import {
@@ -269,7 +269,7 @@ async function main(): Promise<void> {
 
   // The EXPRESS variant synthesizes meanwhile: cdk synth is mostly one thread, and it is needed at the end.
   const expressSynth = wanted('cost')
-    ? synthesize({
+    ? synthesizeBuzzer({
         projectRoot: PROJECT_ROOT,
         outdir: path.join(PROJECT_ROOT, EXPRESS_OUT),
         context: { workflowType: 'EXPRESS' },

@@ -7,8 +7,8 @@
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { build } from 'esbuild';
+import { DEMO_CATALOGUE, putStock } from '#local/buzzer/seed.ts';
 import { startHttpApi } from '#local/engines/http-api.ts';
-import { DEMO_CATALOGUE, putStock } from '#local/seed.ts';
 import { DEFAULT_ACCOUNT } from '#local/types.ts';
 import { floorTransaction } from './floor.ts';
 import { type BenchSystem, cloneTable, orderPayload } from './harness.ts';

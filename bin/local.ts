@@ -2,8 +2,8 @@
  * `npm start`: brings the whole system up on 127.0.0.1 from the synthesized CDK template (see local/runtime.ts).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { startBuzzer } from '#local/buzzer/start.ts';
 import { consoleLogger } from '#local/logging.ts';
-import { startRuntime } from '#local/runtime.ts';
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -91,7 +91,7 @@ const opts = program.opts<{
 }>();
 
 const logger = consoleLogger(opts.logLevel);
-const runtime = await startRuntime({
+const runtime = await startBuzzer({
   apiPort: opts.port,
   persistDir: opts.persist,
   synth: opts.synth,

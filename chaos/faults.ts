@@ -1,22 +1,19 @@
 /**
  * Turns a profile into faults on a running system and takes them away again (the heal step). Payment and mail faults
  * go through the sandbox provider's knobs and the tokens the orders carry; crashes, duplicate deliveries and PutEvents
- * failures go through the local engines' hooks (`LambdaService.setFault`, `EventBridgeEngine.setPutEventsFault`), and
- * EXPRESS duplicate starts and restarts through the `ExpressFaults` decorator around the Step Functions engine.
+ * failures go through wrappers installed around the local engines (`LambdaFaults` around Lambda invocations, `PutEventsFaults`
+ * around the bus's PutEvents, `ExpressFaults` around EXPRESS StartExecution: `local/faults/`).
  */
 
 import { EVENT_SOURCE } from '#contracts/events.ts';
-import type {
-  InjectedFaultCounts,
-  InvocationFault,
-  InvocationFaultRule,
-} from '#local/engines/lambda/service.ts';
-import {
-  type ExpressFault,
-  type ExpressFaultCounts,
-  ExpressFaults,
-} from '#local/engines/stepfunctions/express-faults.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
+import { type ExpressFault, type ExpressFaultCounts, ExpressFaults } from '#local/faults/express.ts';
+import {
+  faultsOf,
+  type InjectedFaultCounts,
+  type InvocationFault,
+  type InvocationFaultRule,
+} from '#local/faults/index.ts';
 import { authenticatedFetch } from '#shared/request-auth.ts';
 import { type ChaosProfile, STEP_MAX_CRASHES } from './profiles.ts';
 import type { SystemUnderTest } from './system.ts';
@@ -77,7 +74,8 @@ export class FaultInjector {
     if (Object.keys(profile.sandbox).length > 0) await this.setSandboxFaults(profile.sandbox);
     const runtime = system.runtime;
     if (!runtime) return;
-    this.baseline = runtime.engines.lambda.injectedFaults();
+    const faults = faultsOf(runtime);
+    this.baseline = faults.lambda.injectedFaults();
     const { topology } = system;
     const consumers = new Set([
       ...topology.sqsConsumers.map((c) => c.functionLogicalId),
@@ -86,7 +84,7 @@ export class FaultInjector {
     for (const logicalId of consumers) this.setRule(logicalId, this.consumerRule());
     for (const logicalId of topology.stateMachineSteps) this.setRule(logicalId, this.stepRule(logicalId));
     if (profile.relayFailureRate > 0 || profile.duplicateRate > 0) {
-      runtime.engines.events.setPutEventsFault((entry) => this.putEventsRule(entry));
+      faults.putEvents.setFault((entry) => this.putEventsRule(entry));
     }
     if (profile.duplicateStartRate > 0 || profile.restartRate > 0) {
       this.express = new ExpressFaults(runtime.engines.stepFunctions);
@@ -100,14 +98,16 @@ export class FaultInjector {
     if (Object.keys(this.profile.sandbox).length > 0) await this.setSandboxFaults({});
     const runtime = this.system.runtime;
     if (!runtime) return;
-    runtime.engines.lambda.clearFaults();
-    runtime.engines.events.setPutEventsFault(undefined);
+    const faults = faultsOf(runtime);
+    faults.lambda.clearFaults();
+    faults.putEvents.setFault(undefined);
     this.express?.remove();
   }
 
   stats(): FaultStats {
     const invocations: Record<string, InjectedFaultCounts> = {};
-    const now = this.system.runtime?.engines.lambda.injectedFaults() ?? {};
+    const runtime = this.system.runtime;
+    const now = runtime ? faultsOf(runtime).lambda.injectedFaults() : {};
     const idsByName = new Map(Object.entries(this.system.functions).map(([id, name]) => [name, id]));
     for (const [name, counts] of Object.entries(now)) {
       const before = this.baseline[name] ?? { error: 0, crash: 0, duplicate: 0 };
@@ -133,7 +133,8 @@ export class FaultInjector {
 
   private setRule(logicalId: string, rule: InvocationFaultRule): void {
     const name = this.system.functions[logicalId];
-    if (name) this.system.runtime?.engines.lambda.setFault(name, rule);
+    const runtime = this.system.runtime;
+    if (name && runtime) faultsOf(runtime).lambda.setFault(name, rule);
   }
 
   /** Crash (before the work, mid-batch, or after it), else maybe a duplicate delivery. */

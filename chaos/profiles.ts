@@ -164,7 +164,7 @@ export const PROFILES: Readonly<Record<ProfileName, ChaosProfile>> = {
   },
 };
 
-/** Faults that need the engines' hooks, i.e. a runtime in this process (not `--attach`). */
+/** Faults that need fault wrappers around the engines, i.e. a runtime in this process (not `--attach`). */
 export function needsInProcessHooks(profile: ChaosProfile): boolean {
   return (
     profile.consumerCrashRate > 0 ||

@@ -15,9 +15,9 @@ import {
 import { recoverOrder } from '#functions/operations/recovery.ts';
 import { executionName } from '#functions/saga/starter.ts';
 import { TOKENS } from '#functions/sandbox/tokens.ts';
+import { startBuzzer } from '#local/buzzer/start.ts';
+import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT } from '#local/buzzer/synth.ts';
 import { consoleLogger } from '#local/logging.ts';
-import { startRuntime } from '#local/runtime.ts';
-import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT } from '#local/synth.ts';
 import { FaultInjector } from './faults.ts';
 import { type ChaosReport, checkLedger } from './ledger.ts';
 import {
@@ -95,7 +95,7 @@ async function openSystem(
     const system = await attachToRunningSystem(options.projectRoot);
     return { system, stop: async () => system.close() };
   }
-  const runtime = await startRuntime({
+  const runtime = await startBuzzer({
     projectRoot: options.projectRoot,
     synth: options.synth ?? true,
     ...(express ? { cdkOut, context: { ...EXPRESS_CONTEXT } } : {}),
@@ -281,7 +281,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     if (needsInProcessHooks(profile) && !system.runtime) {
       throw new Error(
-        `profile ${profile.name} needs the local engines' fault hooks; run it without --attach (only none and provider work attached)`,
+        `profile ${profile.name} needs fault wrappers around the local engines; run it without --attach (only none and provider work attached)`,
       );
     }
     const deployedType = await workflowTypeOf(system);

@@ -1,7 +1,7 @@
 /**
  * The system a chaos run drives and checks: its URLs, an API key, and SDK clients for the table, the queues and the
  * state machines (for counting points, reading DLQs and redriving). It is either a runtime started in this process,
- * which also offers the engines' fault hooks, or a running `npm start` found through `.buzzer/runtime.json`
+ * which also offers fault wrappers around the engines, or a running `npm start` found through `.buzzer/runtime.json`
  * (`--attach`), where only faults that can be set from outside (tokens, sandbox knobs) are available.
  */
 import { readFile } from 'node:fs/promises';
@@ -10,7 +10,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { BuzzerRuntime, LocalQueue, RuntimeDescription } from '#local/runtime.ts';
+import type { BuzzerDescription, BuzzerRuntime } from '#local/buzzer/start.ts';
+import type { LocalQueue } from '#local/runtime.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { type RequestAuthenticator, SigV4Authenticator, sigV4ForUrl } from '#shared/request-auth.ts';
 import { type Topology, topologyOf } from './topology.ts';
@@ -31,12 +32,12 @@ export interface SystemUnderTest {
   doc: DynamoDBDocumentClient;
   sqs: SQSClient;
   sfn: SFNClient;
-  /** Present when the runtime runs in this process: the engines' fault hooks. */
+  /** Present when the runtime runs in this process: fault wrappers around the engines. */
   runtime?: BuzzerRuntime;
   close(): void;
 }
 
-interface DiscoveryFile extends RuntimeDescription {
+interface DiscoveryFile extends BuzzerDescription {
   clientEnvironment: Record<string, string>;
 }
 
@@ -60,7 +61,7 @@ function clientsFor(env: Record<string, string>) {
 }
 
 function describeSystem(
-  info: RuntimeDescription,
+  info: BuzzerDescription,
   env: Record<string, string>,
   topology: Topology,
   clientId: string | undefined,
@@ -141,7 +142,7 @@ export async function attachToRunningSystem(
 /**
  * A deployed stack (LocalStack or AWS), known by its stack outputs: the SDK clients use the default configuration
  * (credentials and `AWS_ENDPOINT_URL` from the environment). Queues are not among the outputs, so such a run waits for
- * effects instead of queue depths and cannot redrive DLQs; no engine hooks either, so only outside faults apply.
+ * effects instead of queue depths and cannot redrive DLQs; no engine fault wrappers either, so only outside faults apply.
  */
 export function systemFromOutputs(options: {
   outputs: Record<string, string>;

@@ -1,7 +1,9 @@
 /**
- * The local runtime: reads the synthesized CloudFormation template and brings every resource in it up on
- * 127.0.0.1 with real engines behind the real AWS SDK clients. Nothing about the topology is written here: tables,
- * queues, functions, rules, mappings, state machines, schedules and routes all come from the template.
+ * The local runtime: reads a synthesized CloudFormation template and brings every resource in it up on 127.0.0.1
+ * with real engines behind the real AWS SDK clients. Nothing about any topology is written here: each resource type
+ * has a module in `local/resources/` that turns its properties into an engine; this file starts the engines, walks
+ * the template in dependency order and hands each resource to its module. What a particular application adds on top
+ * (Buzzer's seeding, API keys, sandbox knobs and banner) lives in `local/buzzer/`.
  */
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -10,47 +12,47 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { authenticatedFetch, type RequestAuthenticator, SigV4Authenticator } from '#shared/request-auth.ts';
-import { LOCAL_CREDENTIALS, startDynamoDbLocal } from './engines/dynamodb-local.ts';
-import {
-  type EventSourceMappingHandle,
-  type PollerTuning,
-  startEventSourceMapping,
-} from './engines/event-source-mappings.ts';
+import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '#local/engines/dynamodb-local.ts';
+import type { PollerTuning } from '#local/engines/event-source-mappings.ts';
 import {
   createEventBridgeService,
   EVENTBRIDGE_TARGET,
   EventBridgeEngine,
-} from './engines/eventbridge/bus.ts';
-import { type TargetDeps, TargetDispatcher } from './engines/eventbridge/targets.ts';
-import { startGateway } from './engines/gateway.ts';
-import { collectHttpApis, type RunningHttpApi, startHttpApi } from './engines/http-api.ts';
-import { createKmsService, KMS_TARGET, KmsEngine } from './engines/kms.ts';
-import { LambdaService } from './engines/lambda/service.ts';
-import type { RequestMeter } from './engines/metering.ts';
-import { freePort, LOOPBACK } from './engines/ports.ts';
-import { Scheduler } from './engines/scheduler.ts';
-import { createQueueFromCfn, startSqs } from './engines/sqs.ts';
-import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from './engines/stepfunctions/api.ts';
-import { StepFunctionsEngine } from './engines/stepfunctions/engine.ts';
-import { createTableFromCfn } from './engines/tables.ts';
-import { formatFunctionLine } from './logging.ts';
-import { createMetricsService, EmfStore, LOCAL_METRICS_TARGET } from './metrics/emf.ts';
-import { writePrivateFile } from './private-file.ts';
-import { DEMO_CATALOGUE, issueApiKeys, putStock } from './seed.ts';
-import { synthesize } from './synth.ts';
-import { type CloudAssembly, loadCloudAssembly } from './template/assembly.ts';
-import { dependencyOrder } from './template/graph.ts';
-import { type LocalEndpoints, LocalNames } from './template/naming.ts';
-import { TemplateResolver } from './template/resolve.ts';
-import { classifyResources, formatClassification, type ResourceClassification } from './template/support.ts';
+} from '#local/engines/eventbridge/bus.ts';
+import { type TargetDeps, TargetDispatcher } from '#local/engines/eventbridge/targets.ts';
+import { startGateway } from '#local/engines/gateway.ts';
+import { createKmsService, KMS_TARGET, KmsEngine } from '#local/engines/kms.ts';
+import { LambdaService } from '#local/engines/lambda/service.ts';
+import type { RequestMeter } from '#local/engines/metering.ts';
+import { freePort, LOOPBACK } from '#local/engines/ports.ts';
+import { Scheduler } from '#local/engines/scheduler.ts';
+import { startSqs } from '#local/engines/sqs.ts';
+import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from '#local/engines/stepfunctions/api.ts';
+import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
+import { formatFunctionLine } from '#local/logging.ts';
+import { createMetricsService, EmfStore, LOCAL_METRICS_TARGET } from '#local/metrics/emf.ts';
+import { writePrivateFile } from '#local/private-file.ts';
+import { moduleFor, RESOURCE_MODULES } from '#local/resources/index.ts';
+import type {
+  LocalQueue,
+  LocalResource,
+  ResourceModule,
+  StartContext,
+  StartedResources,
+} from '#local/resources/module.ts';
 import {
-  type CfnResource,
-  DEFAULT_ACCOUNT,
-  type LocalAccount,
-  type RuntimeLogger,
-  silentLogger,
-} from './types.ts';
+  classifyResources,
+  formatClassification,
+  type ResourceClassification,
+} from '#local/resources/support.ts';
+import { synthesize } from '#local/synth.ts';
+import { type CloudAssembly, loadCloudAssembly } from '#local/template/assembly.ts';
+import { dependencyOrder } from '#local/template/graph.ts';
+import { type LocalEndpoints, LocalNames } from '#local/template/naming.ts';
+import { TemplateResolver } from '#local/template/resolve.ts';
+import { DEFAULT_ACCOUNT, type LocalAccount, type RuntimeLogger, silentLogger } from '#local/types.ts';
+
+export type { LocalQueue } from '#local/resources/module.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -64,11 +66,14 @@ export interface RuntimeOptions {
   /** CDK context for the synthesis, e.g. `{ workflowType: 'EXPRESS' }`. */
   context?: Record<string, string>;
   stackName?: string;
-  /** Port of the first HTTP API (the client API); further APIs take the next ports. 0 = free ports. @default 3000 */
+  /**
+   * Port of the first HTTP API (the one the stack outputs name first); further APIs take the next ports. 0 = free
+   * ports. @default 3000
+   */
   apiPort?: number;
   /**
    * Keep DynamoDB tables, Step Functions executions and the local KMS master key (`kms/master.key`, mode 0600: data
-   * sealed under it, such as webhook secrets, opens again after a restart) in this directory across restarts.
+   * sealed under it opens again after a restart) in this directory across restarts.
    */
   persistDir?: string;
   logger?: RuntimeLogger;
@@ -76,23 +81,12 @@ export interface RuntimeOptions {
   functionLogs?: boolean;
   /** Receives every function log line instead of the console (tests use it to keep output quiet or to assert). */
   functionLogSink?: (functionName: string, line: string) => void;
-  /** Run recurring schedules (the reconciler) at this interval instead of their expression. */
+  /** Run recurring schedules at this interval instead of their expression. */
   scheduleIntervalMs?: number;
   /** Replace every Step Functions `Retry` interval (ms); tests use it to keep backoff short. */
   retryIntervalOverrideMs?: number;
-  /** Seed the demo catalogue and issue API keys for these clients. @default ['demo'] */
-  clients?: string[];
-  /** Seed the demo catalogue. @default true */
-  seed?: boolean;
-  /**
-   * Extra environment for every function, over the template's values: local-only knobs such as a compressed
-   * webhook retry schedule in tests.
-   */
+  /** Extra environment for every function, over the template's values (local-only knobs). */
   environment?: Record<string, string>;
-  /** Let webhook registration accept http://127.0.0.1 receivers (an explicit local-only setting). @default false */
-  allowLoopbackWebhooks?: boolean;
-  /** Write `.buzzer/runtime.json` so the operator CLI and `npm run demo` find this runtime. @default false */
-  writeDiscoveryFile?: boolean;
   /**
    * Execution environments per function that has no reserved concurrency (a deployed account allows far more).
    * Raise it when a run waits on slow downstreams rather than on the CPU. @default 4
@@ -113,36 +107,21 @@ export interface RuntimeOptions {
   meter?: RequestMeter;
 }
 
-export interface LocalQueue {
-  logicalId: string;
-  name: string;
-  url: string;
-  arn: string;
-}
-
-/** What a running local system looks like to its users, the CLI and tests (also written to runtime.json). */
-export interface RuntimeDescription {
+/** What a running local system looks like to its users, the CLI and tests. */
+export interface RuntimeDescription extends StartedResources {
   pid: number;
   stackName: string;
   startedAt: string;
-  apiUrl?: string;
-  sandboxUrl?: string;
-  apiKeys: Record<string, string>;
   outputs: Record<string, unknown>;
   endpoints: { dynamodb: string; sqs: string; gateway: string };
-  httpApis: Record<string, string>;
-  tables: Record<string, string>;
-  queues: Record<string, LocalQueue>;
-  stateMachines: Record<string, string>;
-  functions: Record<string, string>;
-  rules: string[];
-  schedules: string[];
   ignored: Record<string, string>;
   unsupported: Record<string, string[]>;
 }
 
-export interface BuzzerRuntime {
+export interface LocalRuntime {
   readonly info: RuntimeDescription;
+  readonly projectRoot: string;
+  readonly account: LocalAccount;
   /** Environment for SDK clients and tools that should talk to this runtime (`AWS_ENDPOINT_URL_*`, credentials). */
   readonly clientEnvironment: Record<string, string>;
   /** What every function gets on top of its own template environment: the client environment plus runtime settings. */
@@ -158,17 +137,12 @@ export interface BuzzerRuntime {
   /** The functions' EMF metrics, read from their output (served on the gateway as `BuzzerLocalMetrics.GetMetrics`). */
   readonly metrics: EmfStore;
   readonly classification: ResourceClassification;
-  /** Signs calls to the sandbox API (AWS_IAM routes) the way the runtime's functions do. */
-  readonly sandboxAuth: RequestAuthenticator;
-  /** Sets the sandbox provider's fault knobs (latency, failure rates, broken mail sink). */
-  setSandboxFaults(faults: {
-    paymentLatencyMs?: number;
-    paymentFailureRate?: number;
-    mailBroken?: boolean;
-    mailFailureRate?: number;
-  }): Promise<void>;
-  /** A human summary of what came up. */
-  describe(): string;
+  /** The credentials the runtime's AWS_IAM routes accept: the ones its functions sign with. */
+  readonly iamCredentials: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Runs `stop` when the runtime stops, last, once every engine has stopped (e.g. removes a file naming the runtime).
+   */
+  onStop(name: string, stop: () => Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -185,17 +159,6 @@ function orderHttpApis(assembly: CloudAssembly): string[] {
   return apis.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-/**
- * Signs calls to a local runtime's sandbox API as its functions do: with the credentials the runtime gives them and
- * its region. The defaults are those of a runtime started without an environment override (e.g. in a child process).
- */
-export function localSandboxAuth(
-  account: LocalAccount = DEFAULT_ACCOUNT,
-  credentials: { accessKeyId: string; secretAccessKey: string } = LOCAL_CREDENTIALS,
-): RequestAuthenticator {
-  return new SigV4Authenticator({ region: account.region, credentials });
-}
-
 /** `Buzzer-ApiAcceptOrderFunction1A2B3C4D` → `ApiAcceptOrder`, for log prefixes. */
 export function shortFunctionName(functionName: string, stackName: string): string {
   return functionName
@@ -205,12 +168,18 @@ export function shortFunctionName(functionName: string, stackName: string): stri
     .replace(/Handler$/, '');
 }
 
-function stringRecord(value: unknown): Record<string, string> {
-  if (!value || typeof value !== 'object') return {};
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+/** Writes `info` (and how to reach the runtime) to `file`, mode 0600, and removes it when the runtime stops. */
+export async function writeDiscoveryFile(runtime: LocalRuntime, file: string, info: object): Promise<void> {
+  await writePrivateFile(
+    file,
+    `${JSON.stringify({ ...info, clientEnvironment: runtime.clientEnvironment }, null, 2)}\n`,
+  );
+  runtime.onStop('discovery file', () => rm(file, { force: true }));
 }
 
-export async function startRuntime(options: RuntimeOptions = {}): Promise<BuzzerRuntime> {
+const modulePosition = (module: ResourceModule) => RESOURCE_MODULES.indexOf(module);
+
+export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalRuntime> {
   const started = Date.now();
   const logger = options.logger ?? silentLogger;
   const projectRoot = options.projectRoot ?? PROJECT_ROOT;
@@ -282,11 +251,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
       AWS_ENDPOINT_URL_SFN: via.gateway,
       AWS_ENDPOINT_URL_KMS: via.gateway,
     };
-    const functionEnvironment: Record<string, string> = {
-      ...clientEnvironment,
-      ...(options.allowLoopbackWebhooks ? { WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true' } : {}),
-      ...options.environment,
-    };
+    const functionEnvironment: Record<string, string> = { ...clientEnvironment, ...options.environment };
     const clientConfig = {
       region: account.region,
       credentials: LOCAL_CREDENTIALS,
@@ -316,10 +281,30 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
     });
     stoppables.push({ name: 'Lambda', stop: () => lambda.stop() });
 
-    const queuesByArn = new Map<string, LocalQueue>();
+    const info: RuntimeDescription = {
+      pid: process.pid,
+      stackName: assembly.stackName,
+      startedAt: new Date(started).toISOString(),
+      outputs: {},
+      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEngine.endpoint, gateway: gateway.endpoint },
+      httpApis: {},
+      tables: {},
+      queues: {},
+      stateMachines: {},
+      functions: {},
+      rules: [],
+      schedules: [],
+      ignored: Object.fromEntries(
+        Object.entries(classification.ignored).map(([type, { reason }]) => [type, reason]),
+      ),
+      unsupported: classification.unsupported,
+    };
+    const queueByArn = (arn: string): LocalQueue | undefined =>
+      Object.values(info.queues).find((queue) => queue.arn === arn);
+
     const targetDeps: TargetDeps = {
       sqs,
-      resolveQueueUrl: (arn) => queuesByArn.get(arn)?.url,
+      resolveQueueUrl: (arn) => queueByArn(arn)?.url,
       lambda,
       logger,
     };
@@ -355,215 +340,59 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
 
     const names = new LocalNames(template, account, endpoints);
     const resolver = new TemplateResolver(template, account, names);
-    const info: RuntimeDescription = {
-      pid: process.pid,
-      stackName: assembly.stackName,
-      startedAt: new Date(started).toISOString(),
-      apiKeys: {},
-      outputs: {},
-      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEngine.endpoint, gateway: gateway.endpoint },
-      httpApis: {},
-      tables: {},
-      queues: {},
-      stateMachines: {},
-      functions: {},
-      rules: [],
-      schedules: [],
-      ignored: Object.fromEntries(
-        Object.entries(classification.ignored).map(([type, { reason }]) => [type, reason]),
-      ),
-      unsupported: classification.unsupported,
+    // AWS_IAM routes accept what the functions sign with: the credentials in their environment.
+    const iamCredentials = {
+      accessKeyId: functionEnvironment.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
+      secretAccessKey: functionEnvironment.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
+    };
+    const context: StartContext = {
+      account,
+      logger,
+      assembly,
+      names,
+      engines: { dynamodb, streams, sqs, lambda, events, scheduler, stepFunctions, kms },
+      started: info,
+      queueByArn,
+      httpApiPort: (logicalId) => apiPorts.get(logicalId) ?? 0,
+      httpApiUrl: (logicalId) => endpoints.httpApi(logicalId),
+      iamCredentials: [iamCredentials],
+      pollerTuning: options.pollerTuning,
+      onStop: (name, stop) => stoppables.push({ name, stop }),
     };
 
-    const mappings: Array<[string, Record<string, unknown>]> = [];
-    const apiResources: Record<string, CfnResource> = {};
+    const deferred = new Map<ResourceModule, LocalResource<unknown>[]>();
     for (const logicalId of dependencyOrder(template, account)) {
       const resource = template.Resources[logicalId];
-      if (!resource) continue;
-      const props = () => resolver.resolveProperties(logicalId);
-      switch (resource.Type) {
-        case 'AWS::DynamoDB::Table': {
-          const name = names.physicalName(logicalId);
-          const table = await createTableFromCfn(dynamodb, name, props());
-          if (table.streamArn) names.setAttribute(logicalId, 'StreamArn', table.streamArn);
-          info.tables[logicalId] = name;
-          break;
-        }
-        case 'AWS::SQS::Queue': {
-          const name = names.physicalName(logicalId);
-          const queue = await createQueueFromCfn(sqs, name, props());
-          const local = { logicalId, name, url: queue.queueUrl, arn: queue.queueArn };
-          queuesByArn.set(queue.queueArn, local);
-          info.queues[logicalId] = local;
-          break;
-        }
-        case 'AWS::KMS::Key':
-          kms.registerKey({
-            keyId: names.ref(logicalId, resource),
-            arn: String(names.getAtt(logicalId, resource, 'Arn')),
-          });
-          break;
-        case 'AWS::KMS::Alias': {
-          const p = props();
-          kms.registerAlias(String(p.AliasName), String(p.TargetKeyId));
-          break;
-        }
-        case 'AWS::Events::EventBus':
-          events.registerEventBus({ name: names.physicalName(logicalId) });
-          break;
-        case 'AWS::Events::Rule': {
-          const rule = events.registerRule(props() as never, names.physicalName(logicalId));
-          info.rules.push(rule.name);
-          break;
-        }
-        case 'AWS::Scheduler::Schedule': {
-          const schedule = scheduler.registerSchedule(props() as never, names.physicalName(logicalId));
-          info.schedules.push(schedule.name);
-          break;
-        }
-        case 'AWS::Lambda::Function': {
-          const p = props();
-          const codeDir = assembly.assetDirFor(logicalId);
-          if (!codeDir) throw new Error(`function ${logicalId} has no local code directory in ${cdkOut}`);
-          const functionName = names.physicalName(logicalId);
-          const environment = stringRecord((p.Environment as { Variables?: unknown } | undefined)?.Variables);
-          lambda.register({
-            logicalId,
-            functionName,
-            arn: String(names.getAtt(logicalId, resource, 'Arn')),
-            codeDir,
-            handler: String(p.Handler ?? 'index.handler'),
-            runtime: String(p.Runtime ?? 'nodejs24.x'),
-            timeoutSeconds: typeof p.Timeout === 'number' ? p.Timeout : undefined,
-            memoryMb: typeof p.MemorySize === 'number' ? p.MemorySize : undefined,
-            reservedConcurrency:
-              typeof p.ReservedConcurrentExecutions === 'number' ? p.ReservedConcurrentExecutions : undefined,
-            environment,
-          });
-          info.functions[logicalId] = functionName;
-          break;
-        }
-        case 'AWS::StepFunctions::StateMachine': {
-          const p = props();
-          const arn = names.ref(logicalId, resource);
-          stepFunctions.registerStateMachine({
-            name: names.physicalName(logicalId),
-            arn,
-            definition:
-              typeof p.DefinitionString === 'string'
-                ? p.DefinitionString
-                : JSON.stringify(p.Definition ?? {}),
-            type: p.StateMachineType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD',
-            roleArn: typeof p.RoleArn === 'string' ? p.RoleArn : undefined,
-          });
-          info.stateMachines[logicalId] = arn;
-          break;
-        }
-        case 'AWS::Lambda::EventSourceMapping':
-          mappings.push([logicalId, props()]);
-          break;
-        default:
-          if (resource.Type.startsWith('AWS::ApiGatewayV2::')) {
-            apiResources[logicalId] = { ...resource, Properties: props() };
-          }
-      }
+      const module = resource && moduleFor(resource.Type);
+      if (!resource || !module) continue;
+      const parsed = module.parse(logicalId, resource, resolver.resolveProperties(logicalId));
+      if (module.start) await module.start(parsed, context);
+      if (module.startAll) deferred.set(module, [...(deferred.get(module) ?? []), parsed]);
     }
-
-    // Consumers start last, when every queue, function and bus they feed exists.
-    const handles: EventSourceMappingHandle[] = [];
-    stoppables.push({
-      name: 'event source mappings',
-      stop: async () => {
-        await Promise.all(handles.map((h) => h.stop()));
-      },
-    });
-    for (const [logicalId, p] of mappings) {
-      handles.push(
-        startEventSourceMapping(p, {
-          invoker: lambda,
-          functionName: String(p.FunctionName),
-          dynamodbStreams: streams,
-          sqs,
-          queueUrlForArn: (arn) => {
-            const queue = queuesByArn.get(arn);
-            if (!queue) throw new Error(`event source mapping ${logicalId}: no local queue with ARN ${arn}`);
-            return queue.url;
-          },
-          logger,
-          account,
-          tuning: options.pollerTuning,
-        }),
-      );
-    }
-
-    // AWS_IAM routes accept what the functions sign with: the credentials in their environment.
-    const iamCredentials = [
-      {
-        accessKeyId: functionEnvironment.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
-        secretAccessKey: functionEnvironment.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
-      },
-    ];
-    const sandboxAuth = localSandboxAuth(account, iamCredentials[0]);
-    const servers: RunningHttpApi[] = [];
-    stoppables.push({
-      name: 'HTTP APIs',
-      stop: async () => {
-        await Promise.all(servers.map((s) => s.stop()));
-      },
-    });
-    for (const definition of collectHttpApis(apiResources, (id) => {
-      const resource = template.Resources[id];
-      if (!resource) throw new Error(`no resource ${id}`);
-      return names.ref(id, resource);
-    })) {
-      const port = apiPorts.get(definition.apiLogicalId) ?? 0;
-      servers.push(
-        await startHttpApi({ ...definition, invoker: lambda, logger, port, account, iamCredentials }),
-      );
-      info.httpApis[definition.apiLogicalId] = endpoints.httpApi(definition.apiLogicalId);
+    // In module order (`local/resources/index.ts`): consumers, then the APIs.
+    for (const [module, resources] of [...deferred].sort(
+      ([a], [b]) => modulePosition(a) - modulePosition(b),
+    )) {
+      await module.startAll?.(resources, context);
     }
     scheduler.start();
-
     info.outputs = resolver.outputs();
-    const outputString = (key: string) => {
-      const value = info.outputs[key];
-      return typeof value === 'string' ? value.replace(/\/+$/, '') : undefined;
-    };
-    info.apiUrl = outputString('ApiUrl');
-    info.sandboxUrl = outputString('SandboxUrl');
-    const tableName = outputString('TableName');
-    if (tableName) {
-      if (options.seed ?? true) await putStock(doc, tableName, DEMO_CATALOGUE);
-      info.apiKeys = await issueApiKeys(doc, tableName, options.clients ?? ['demo']);
-    }
-
-    const discoveryFile = path.join(projectRoot, '.buzzer', 'runtime.json');
-    if (options.writeDiscoveryFile) {
-      await writePrivateFile(discoveryFile, `${JSON.stringify({ ...info, clientEnvironment }, null, 2)}\n`);
-      stoppables.unshift({ name: 'discovery file', stop: () => rm(discoveryFile, { force: true }) });
-    }
     logger.info(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-    const runtime: BuzzerRuntime = {
+    return {
       info,
+      projectRoot,
+      account,
       clientEnvironment,
       functionEnvironment,
       engines: { lambda, stepFunctions, events, scheduler, dispatcher },
       clients: { dynamodb, doc, sqs },
       metrics,
       classification,
-      sandboxAuth,
-      async setSandboxFaults(faults) {
-        if (!info.sandboxUrl) throw new Error('this stack has no sandbox provider');
-        const response = await authenticatedFetch(sandboxAuth, `${info.sandboxUrl}/v1/faults`, {
-          method: 'PUT',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined))),
-        });
-        if (!response.ok)
-          throw new Error(`sandbox refused the fault knobs: ${response.status} ${await response.text()}`);
+      iamCredentials,
+      onStop(name, stop) {
+        stoppables.unshift({ name, stop });
       },
-      describe: () => describeRuntime(info),
       async stop() {
         await stopAll();
         dynamodb.destroy();
@@ -571,36 +400,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Buzzer
         sqs.destroy();
       },
     };
-    return runtime;
   } catch (error) {
     await stopAll();
     throw error;
   }
-}
-
-export function describeRuntime(info: RuntimeDescription): string {
-  const lines = [
-    '',
-    `Buzzer (${info.stackName}) is running locally`,
-    `  API             ${info.apiUrl ?? '(no ApiUrl output)'}`,
-    ...Object.entries(info.apiKeys).map(([client, key]) => `  API key         ${key}   (client "${client}")`),
-    ...(info.sandboxUrl ? [`  sandbox         ${info.sandboxUrl}   (payment provider + mail sink)`] : []),
-    `  tables          ${Object.values(info.tables).join(', ')}`,
-    `  queues          ${Object.keys(info.queues).length} (${Object.values(info.queues).filter((q) => /Dlq/i.test(q.logicalId)).length} dead-letter)`,
-    `  rules           ${info.rules.join(', ')}`,
-    `  state machines  ${Object.values(info.stateMachines).join(', ')}`,
-    `  functions       ${Object.keys(info.functions).length}`,
-    ...(info.schedules.length > 0 ? [`  schedules       ${info.schedules.join(', ')}`] : []),
-    `  AWS endpoints   dynamodb ${info.endpoints.dynamodb}  sqs ${info.endpoints.sqs}  events+states ${info.endpoints.gateway}`,
-    ...Object.entries(info.unsupported).map(([type, ids]) => `  NOT RUN         ${type}: ${ids.join(', ')}`),
-    '',
-    'Try:',
-    `  curl -s -X POST ${info.apiUrl}/orders -H 'Authorization: Bearer ${Object.values(info.apiKeys)[0] ?? '<key>'}' \\`,
-    `    -H 'Idempotency-Key: try-1' -H 'Content-Type: application/json' \\`,
-    `    -d '{"customer":{"id":"c-1","email":"ada@example.com"},"items":[{"sku":"espresso","quantity":2}],"currency":"EUR","paymentToken":"tok_ok"}'`,
-    '',
-    'Ctrl-C stops everything.',
-    '',
-  ];
-  return `${lines.join('\n')}\n`;
 }

@@ -3,19 +3,11 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { RuntimeLogger } from './types.ts';
+import type { RuntimeLogger } from '#local/types.ts';
 
 /** The files whose content decides the synthesized template and its bundles. */
 const INPUTS = ['bin', 'lib', 'functions', 'package-lock.json', 'cdk.json', 'tsconfig.json'];
 const STAMP = '.buzzer-synth-stamp';
-
-/**
- * Where the tools that need the saga as an EXPRESS workflow (bench's cost section, chaos profiles `express` and
- * `harsh`, test/e2e/express.test.ts) keep that variant of the app, beside the STANDARD `cdk.out`, relative to the
- * project root. They all synthesize it with `EXPRESS_CONTEXT`, so they share one cached synthesis.
- */
-export const EXPRESS_CDK_OUT = '.buzzer/cdk.out-express';
-export const EXPRESS_CONTEXT: Readonly<Record<string, string>> = { workflowType: 'EXPRESS' };
 
 export interface SynthOptions {
   projectRoot: string;
@@ -55,20 +47,11 @@ export async function synthInputsDigest(
 }
 
 /**
- * Locally the sandbox is the payment provider and mail sink (there is no other on a laptop), so local synthesis opts
- * into it unless the context names a real provider. Every local caller (runtime, tests, bench, chaos) synthesizes
- * through here, so they share one context and one cdk.out stamp.
- */
-export function localContext(context: Record<string, string> = {}): Record<string, string> {
-  return context.paymentProviderUrl ? context : { sandbox: 'true', ...context };
-}
-
-/**
  * Runs `cdk synth` (the pinned CLI, the same command that precedes a deploy) into `outdir`, unless the inputs are
  * unchanged since the last synthesis there. Returns whether it synthesized.
  */
 export async function synthesize(options: SynthOptions): Promise<boolean> {
-  const context = localContext(options.context);
+  const context = options.context ?? {};
   const digest = await synthInputsDigest(options.projectRoot, context);
   const stampPath = path.join(options.outdir, STAMP);
   if (!options.force && existsSync(stampPath) && (await readFile(stampPath, 'utf8')) === digest) {

@@ -39,7 +39,7 @@ export const DEFAULT_ACCOUNT: LocalAccount = {
 export interface InvokeResult {
   /** The handler's return value (already JSON-cloned). Undefined when `error` is set. */
   payload?: unknown;
-  /** Set when the handler threw, timed out or its sandbox crashed (`errorType` as Lambda names it). */
+  /** Set when the handler threw, timed out or its execution environment crashed (`errorType` as Lambda names it). */
   error?: { errorType: string; errorMessage: string; trace?: string[] };
   durationMs: number;
 }

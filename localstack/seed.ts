@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DEMO_CATALOGUE, issueApiKeys, putStock } from '#local/seed.ts';
+import { DEMO_CATALOGUE, issueApiKeys, putStock } from '#local/buzzer/seed.ts';
 import { DEPLOYED_TARGET_CLIENTS } from '#test/e2e/target.ts';
 
 const E2E_CLIENTS = [...DEPLOYED_TARGET_CLIENTS];

@@ -1,21 +1,26 @@
-import { parseMapping } from './esm/config.ts';
-import { DynamoDbStreamMapping } from './esm/dynamodb-stream.ts';
-import { SqsQueueMapping } from './esm/sqs-queue.ts';
-import type { EventSourceMappingDeps, EventSourceMappingHandle } from './esm/types.ts';
+import { parseMapping } from './pollers/config.ts';
+import { SqsQueueMapping } from './pollers/queue-poller.ts';
+import { DynamoDbStreamMapping } from './pollers/stream-poller.ts';
+import type { EventSourceMappingDeps, EventSourceMappingHandle } from './pollers/types.ts';
 
 /**
  * The runtime's stand-in for the Lambda service's event source mappings: from the resolved properties of
  * an `AWS::Lambda::EventSourceMapping`, poll a DynamoDB stream or an SQS queue and invoke the function
- * with the exact events Lambda sends. See `esm/dynamodb-stream.ts` and `esm/sqs-queue.ts` for the rules.
+ * with the exact events Lambda sends. See `pollers/stream-poller.ts` and `pollers/queue-poller.ts` for the rules.
  *
  * Not modelled locally: `ParallelizationFactor` (one batch per shard at a time), tumbling windows, SNS
  * on-failure destinations, and event sources other than DynamoDB streams and SQS.
  */
 
-export { DEFAULT_SQS_CONCURRENCY, UnsupportedEventSourceError } from './esm/config.ts';
-export type { StreamFailureRecord } from './esm/failure-destination.ts';
-export { InvalidPropertyError } from './esm/props.ts';
-export type { Clock, EventSourceMappingDeps, EventSourceMappingHandle, PollerTuning } from './esm/types.ts';
+export { InvalidPropertyError } from '#local/template/props.ts';
+export { DEFAULT_SQS_CONCURRENCY, UnsupportedEventSourceError } from './pollers/config.ts';
+export type { StreamFailureRecord } from './pollers/failure-destination.ts';
+export type {
+  Clock,
+  EventSourceMappingDeps,
+  EventSourceMappingHandle,
+  PollerTuning,
+} from './pollers/types.ts';
 
 const idle: EventSourceMappingHandle = {
   stop: async () => {},

@@ -9,8 +9,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
+import { InvalidPropertyError, isRecord, Props } from '#local/template/props.ts';
 import { DEFAULT_ACCOUNT, type RuntimeLogger, silentLogger } from '../types.ts';
-import { InvalidPropertyError, isRecord, Props } from './esm/props.ts';
 import { isPortFree, LOOPBACK } from './ports.ts';
 
 /**

@@ -17,7 +17,7 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { InvalidPropertyError, Props } from './esm/props.ts';
+import { InvalidPropertyError, Props } from '#local/template/props.ts';
 
 /**
  * Creates DynamoDB Local tables from the resolved `Properties` of `AWS::DynamoDB::Table` resources.

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SystemUnderTest, systemFromRuntime } from '#chaos/system.ts';
+import { faultsOf } from '#local/faults/index.ts';
 import { CLIENT, hostileString, notString, RUNS, writesNothingIn } from './bad-input-support.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { type TableAccess, tableAccess } from './table.ts';
@@ -97,10 +98,11 @@ describe('junk events at every consumer', () => {
   it('the outbox relay: junk stream records never publish, never write order state', async () => {
     const relay = system.topology.streamConsumers[0] ?? '';
     const published = { count: 0 };
-    system.runtime?.engines.events.setPutEventsFault(() => {
-      published.count += 1;
-      return undefined;
-    });
+    if (system.runtime)
+      faultsOf(system.runtime).putEvents.setFault(() => {
+        published.count += 1;
+        return undefined;
+      });
     try {
       await writesNothingIn(table, false, () =>
         fc.assert(
@@ -112,7 +114,7 @@ describe('junk events at every consumer', () => {
         ),
       );
     } finally {
-      system.runtime?.engines.events.setPutEventsFault(undefined);
+      if (system.runtime) faultsOf(system.runtime).putEvents.setFault(undefined);
     }
     expect(published.count).toBe(0);
   });

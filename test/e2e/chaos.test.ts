@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatReport } from '#chaos/report.ts';
 import { CHAOS_ENVIRONMENT, runChaos } from '#chaos/run.ts';
 import { type SystemUnderTest, systemFromOutputs, systemFromRuntime } from '#chaos/system.ts';
-import { EXPRESS_CDK_OUT } from '#local/synth.ts';
+import { EXPRESS_CDK_OUT } from '#local/buzzer/synth.ts';
 import { startTarget, type Target, targetName } from './target.ts';
 
 /**

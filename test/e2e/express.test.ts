@@ -15,7 +15,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SystemUnderTest } from '#chaos/system.ts';
 import { systemFromRuntime } from '#chaos/system.ts';
 import { executionName } from '#functions/saga/starter.ts';
-import { EXPRESS_CDK_OUT } from '#local/synth.ts';
+import { EXPRESS_CDK_OUT } from '#local/buzzer/synth.ts';
+import { faultsOf } from '#local/faults/index.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { functionName, mentions } from './local-faults.ts';
 import { stockLevel, type TableAccess, tableAccess } from './table.ts';
@@ -48,7 +49,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  runtime().engines.lambda.clearFaults();
+  faultsOf(runtime()).lambda.clearFaults();
 });
 
 afterAll(async () => {
@@ -79,7 +80,7 @@ describe('saga as an EXPRESS workflow (at-least-once executions)', () => {
 
   it('two executions of one order, one compensating while the other goes on: never CONFIRMED with a refund', async () => {
     const sfn = runtime().engines.stepFunctions;
-    const lambda = runtime().engines.lambda;
+    const lambda = faultsOf(runtime()).lambda;
     const [stateMachineArn] = Object.values(system.stateMachines);
     if (!stateMachineArn) throw new Error('the stack has no state machine');
     const stockBefore = await stockLevel(table, 'espresso');

@@ -3,7 +3,7 @@
  * the local engines' hooks), and the helpers that read effects at the receiving side.
  */
 import { randomUUID } from 'node:crypto';
-import { putStock } from '#local/seed.ts';
+import { putStock } from '#local/buzzer/seed.ts';
 import type { SandboxClient } from './client.ts';
 import type { TableAccess } from './table.ts';
 import type { TargetOptions } from './target.ts';

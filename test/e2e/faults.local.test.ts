@@ -19,10 +19,10 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compressVisibility, queueDepth } from '#chaos/queues.ts';
 import type { SystemUnderTest } from '#chaos/system.ts';
-import type { InvocationFault, InvocationFaultRule } from '#local/engines/lambda/service.ts';
+import { localSandboxAuth } from '#local/buzzer/sandbox.ts';
+import { putStock } from '#local/buzzer/seed.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
-import { localSandboxAuth } from '#local/runtime.ts';
-import { putStock } from '#local/seed.ts';
+import { faultsOf, type InvocationFault, type InvocationFaultRule } from '#local/faults/index.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { FAULTS_TARGET, freshSku, mailCount, SETTLE, steps } from './fault-support.ts';
 import {
@@ -65,8 +65,8 @@ describe('with faults injected into the local engines', () => {
   });
 
   afterEach(() => {
-    system.runtime?.engines.lambda.clearFaults();
-    system.runtime?.engines.events.setPutEventsFault(undefined);
+    if (system.runtime) faultsOf(system.runtime).lambda.clearFaults();
+    if (system.runtime) faultsOf(system.runtime).putEvents.setFault(undefined);
   });
 
   afterAll(async () => {
@@ -115,7 +115,7 @@ describe('with faults injected into the local engines', () => {
       ]),
     );
     const delivered = new Map<string, Set<string>>();
-    const before = runtime().engines.lambda.injectedFaults();
+    const before = faultsOf(runtime()).lambda.injectedFaults();
     for (const logicalId of consumers) {
       const name = system.functions[logicalId] ?? '';
       const rule: InvocationFaultRule = (event) => {
@@ -129,12 +129,12 @@ describe('with faults injected into the local engines', () => {
         }
         return 'duplicate';
       };
-      runtime().engines.lambda.setFault(name, rule);
+      faultsOf(runtime()).lambda.setFault(name, rule);
     }
     // Every event of the order is put on the bus twice more, right after the relay put it: concurrent duplicates.
     const accepted = new Map<string, number>();
     const copies = new WeakSet<PutEventsEntryInput>();
-    runtime().engines.events.setPutEventsFault((entry) => {
+    faultsOf(runtime()).putEvents.setFault((entry) => {
       if (!mentions(entry, customerId)) return undefined;
       const messageId = (JSON.parse(entry.Detail ?? '{}') as { messageId: string }).messageId;
       accepted.set(messageId, (accepted.get(messageId) ?? 0) + 1);
@@ -158,8 +158,8 @@ describe('with faults injected into the local engines', () => {
 
     // Then the same stream batches replayed to the relay (once, then twice at the same time) and the same SQS
     // messages once more, late, as when a visibility timeout runs out on a worker that did finish.
-    const late = runtime().engines.lambda.injectedFaults();
-    runtime().engines.lambda.clearFaults();
+    const late = faultsOf(runtime()).lambda.injectedFaults();
+    faultsOf(runtime()).lambda.clearFaults();
     const acceptedBefore = [...accepted.values()].reduce((a, b) => a + b, 0);
     for (const event of streamEvents) {
       const replays = [await runtime().engines.lambda.invoke(relayName, event)];
@@ -229,10 +229,10 @@ describe('with faults injected into the local engines', () => {
       SagaAuthorizePaymentFunction: 'crash',
       SagaConfirmOrderFunction: 'error',
     };
-    const before = runtime().engines.lambda.injectedFaults();
+    const before = faultsOf(runtime()).lambda.injectedFaults();
     for (const [logicalId, fault] of Object.entries(firstFault)) {
       let struck = false;
-      runtime().engines.lambda.setFault(functionName(system, logicalId), (event) => {
+      faultsOf(runtime()).lambda.setFault(functionName(system, logicalId), (event) => {
         if (struck || !mentions(event, orderId)) return undefined;
         struck = true;
         return fault;
@@ -259,7 +259,7 @@ describe('with faults injected into the local engines', () => {
     expect(charge.body.refunds).toEqual([]);
     await expect.poll(() => mailCount(sandbox, orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
     // The faults really struck, once each.
-    const after = runtime().engines.lambda.injectedFaults();
+    const after = faultsOf(runtime()).lambda.injectedFaults();
     for (const [logicalId, fault] of Object.entries(firstFault)) {
       const name = functionName(system, logicalId);
       const kind = fault === 'error' ? 'error' : 'crash';
@@ -273,7 +273,7 @@ describe('with faults injected into the local engines', () => {
     let withdrawn = false;
     // ReserveStock does not run for this order until the catalogue has stopped selling the SKU in EUR; the saga
     // retries the failed invocations and the first one that runs finds no price.
-    runtime().engines.lambda.setFault(functionName(system, 'SagaReserveStockFunction'), (event) => {
+    faultsOf(runtime()).lambda.setFault(functionName(system, 'SagaReserveStockFunction'), (event) => {
       if (withdrawn || !mentions(event, orderId)) return undefined;
       void putStock(table.doc, table.tableName, [
         { sku, name: 'Test item', prices: { USD: 600 }, points: 5, available: 10 },
@@ -311,7 +311,7 @@ describe('with faults injected into the local engines', () => {
     const ids = messages.map((m) => m.messageId);
     const deliveries: string[][] = [];
     let crashed = false;
-    runtime().engines.lambda.setFault(notifyName, (event) => {
+    faultsOf(runtime()).lambda.setFault(notifyName, (event) => {
       const records = (event as SQSEvent).Records.filter((r) => mentions(r.body, ...ids));
       if (records.length === 0) return undefined;
       deliveries.push(records.map((r) => ids.find((id) => r.body.includes(id)) ?? ''));
@@ -357,7 +357,7 @@ describe('with faults injected into the local engines', () => {
     const source = queueNamed(system, 'PointsQueue');
     const customerId = `poison-${randomUUID().slice(0, 8)}`;
     // The points worker has a bug that only this order's event triggers.
-    runtime().engines.lambda.setFault(pointsName, (event) =>
+    faultsOf(runtime()).lambda.setFault(pointsName, (event) =>
       mentions(event, customerId) ? 'error' : undefined,
     );
 
@@ -372,7 +372,7 @@ describe('with faults injected into the local engines', () => {
     expect((await sandbox.charge(order.trackingId)).body.charge).toBeDefined();
     expect(await pointsOf(table, 'alice', customerId)).toEqual({ balance: undefined, ledger: [] });
 
-    runtime().engines.lambda.setFault(pointsName, undefined);
+    faultsOf(runtime()).lambda.setFault(pointsName, undefined);
     await system.sqs.send(
       new StartMessageMoveTaskCommand({ SourceArn: dlq.arn, DestinationArn: source.arn }),
     );
@@ -391,7 +391,7 @@ describe('with faults injected into the local engines', () => {
     const failures = new Map<string, number>();
     const accepted = new Map<string, number>();
     const facts = new Map<string, { orderId: string; messageType: string }>();
-    runtime().engines.events.setPutEventsFault((entry) => {
+    faultsOf(runtime()).putEvents.setFault((entry) => {
       const customer = customers.find((c) => mentions(entry, c));
       if (!customer) return undefined;
       const detail = JSON.parse(entry.Detail ?? '{}') as {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT, synthesizeBuzzer } from '#local/buzzer/synth.ts';
 import { consoleLogger } from '#local/logging.ts';
-import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT, synthesize } from '#local/synth.ts';
 
 /**
  * Synthesizes the app once for every e2e file (each then starts its own runtime from cdk.out), and its EXPRESS variant
@@ -12,8 +12,8 @@ export default async function setup(): Promise<void> {
   const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const logger = consoleLogger('warn');
   await Promise.all([
-    synthesize({ projectRoot, outdir: path.join(projectRoot, 'cdk.out'), logger }),
-    synthesize({
+    synthesizeBuzzer({ projectRoot, outdir: path.join(projectRoot, 'cdk.out'), logger }),
+    synthesizeBuzzer({
       projectRoot,
       outdir: path.join(projectRoot, EXPRESS_CDK_OUT),
       context: { ...EXPRESS_CONTEXT },

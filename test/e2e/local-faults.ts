@@ -1,5 +1,5 @@
 /**
- * Helpers for the scenarios that inject faults through the local engines' hooks. They need the runtime in this
+ * Helpers for the scenarios that inject faults through fault wrappers around the local engines. They need the runtime in this
  * process, so the scenarios using them are registered only when the target is local (see faults.test.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ORDER_UNITS } from '#functions/orders/pricing.ts';
-import { putStock } from '#local/seed.ts';
+import { putStock } from '#local/buzzer/seed.ts';
 import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { pointsOf, tableAccess } from './table.ts';

@@ -1,13 +1,13 @@
 /**
  * A local runtime in a process of its own, for the crash-restart scenario: the test kills this process with SIGKILL
- * and starts it again on the same `--persist` directory. It is `npm start` (the same `startRuntime`) without the
+ * and starts it again on the same `--persist` directory. It is `npm start` (the same `startBuzzer`) without the
  * discovery file, which would clobber the one of a developer's running `npm start`, and with the test knobs: the
  * scheduled reconciler runs every second and counts an order as stuck after a few seconds.
  *
  * Usage: tsx test/e2e/runtime-child.ts <persistDir>
  * Prints one line `READY {"apiUrl":…,"sandboxUrl":…,"apiKeys":…}` when up; SIGTERM stops it cleanly.
  */
-import { startRuntime } from '#local/runtime.ts';
+import { startBuzzer } from '#local/buzzer/start.ts';
 
 const persistDir = process.argv[2];
 if (!persistDir) {
@@ -15,7 +15,7 @@ if (!persistDir) {
   process.exit(2);
 }
 
-const runtime = await startRuntime({
+const runtime = await startBuzzer({
   synth: false,
   persistDir,
   apiPort: 0,

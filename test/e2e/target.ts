@@ -4,7 +4,7 @@
  * `cdk deploy --outputs-file` and `BUZZER_API_KEYS` = `client=key,client2=key2`). The assertions are the same.
  */
 import { readFileSync } from 'node:fs';
-import { type BuzzerRuntime, startRuntime } from '#local/runtime.ts';
+import { type BuzzerRuntime, startBuzzer } from '#local/buzzer/start.ts';
 import { type RequestAuthenticator, sigV4ForUrl } from '#shared/request-auth.ts';
 
 export type TargetName = 'local' | 'localstack' | 'aws';
@@ -91,7 +91,7 @@ function deployedTarget(name: TargetName, clients: readonly string[]): Target {
 export async function startTarget(options: TargetOptions = {}): Promise<Target> {
   const name = targetName();
   if (name !== 'local') return deployedTarget(name, options.clients ?? ['alice', 'bob']);
-  const runtime = await startRuntime({
+  const runtime = await startBuzzer({
     // test/e2e/global-setup.ts synthesizes once for the whole run.
     synth: false,
     ...(options.cdkOut === undefined ? {} : { cdkOut: options.cdkOut }),

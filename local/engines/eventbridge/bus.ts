@@ -58,11 +58,6 @@ export interface EventEnvelope {
   detail: unknown;
 }
 
-export type PutEventsFault = (
-  entry: PutEventsEntryInput,
-  index: number,
-) => { ErrorCode: string; ErrorMessage: string } | undefined;
-
 export interface EventBridgeMetrics {
   entriesPut: number;
   entriesFailed: number;
@@ -109,7 +104,6 @@ export class EventBridgeEngine {
   private readonly logger: RuntimeLogger;
   private readonly buses = new Map<string, Bus>();
   private readonly rules = new Map<string, Rule>();
-  private fault: PutEventsFault | undefined;
   private readonly counters = { entriesPut: 0, entriesFailed: 0, matched: 0 };
 
   constructor(options: EventBridgeEngineOptions) {
@@ -180,12 +174,25 @@ export class EventBridgeEngine {
     return { name, arn };
   }
 
-  /** Test hook: a fault returning an error code makes that entry fail as AWS would report it. */
-  setPutEventsFault(fault: PutEventsFault | undefined): void {
-    this.fault = fault;
+  async putEvents(entries: PutEventsEntryInput[]): Promise<PutEventsOutput> {
+    this.checkRequest(entries);
+    const results = entries.map((entry) => {
+      const failure = this.validate(entry);
+      if (failure) {
+        this.counters.entriesFailed += 1;
+        return failure;
+      }
+      const bus = this.findBus(entry.EventBusName ?? 'default');
+      const event = this.envelope(entry);
+      this.counters.entriesPut += 1;
+      if (bus) this.route(bus, event);
+      return { EventId: event.id };
+    });
+    return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
   }
 
-  async putEvents(entries: PutEventsEntryInput[]): Promise<PutEventsOutput> {
+  /** Throws what PutEvents throws for the request as a whole (entry count, total size), before any entry is put. */
+  checkRequest(entries: readonly PutEventsEntryInput[]): void {
     if (entries.length < 1 || entries.length > MAX_ENTRIES) {
       throw new AwsServiceError(
         'ValidationException',
@@ -199,19 +206,6 @@ export class EventBridgeEngine {
         'Total size of the entries in the request is over the limit.',
       );
     }
-    const results = entries.map((entry, index) => {
-      const failure = this.fault?.(entry, index) ?? this.validate(entry);
-      if (failure) {
-        this.counters.entriesFailed += 1;
-        return failure;
-      }
-      const bus = this.findBus(entry.EventBusName ?? 'default');
-      const event = this.envelope(entry);
-      this.counters.entriesPut += 1;
-      if (bus) this.route(bus, event);
-      return { EventId: event.id };
-    });
-    return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
   }
 
   listRules(input: { NamePrefix?: string; EventBusName?: string; NextToken?: string; Limit?: number }) {

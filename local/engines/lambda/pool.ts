@@ -1,4 +1,4 @@
-import { Sandbox, type SandboxOutcome, type SandboxSpec } from './sandbox.ts';
+import { type EnvironmentOutcome, type EnvironmentSpec, ExecutionEnvironment } from './environment.ts';
 
 /**
  * The execution environments of one function. At most `maxConcurrency` exist at once (reserved
@@ -14,7 +14,7 @@ export interface PoolInvocation {
   invokedFunctionArn: string;
 }
 
-export interface PoolOutcome extends SandboxOutcome {
+export interface PoolOutcome extends EnvironmentOutcome {
   coldStart: boolean;
   /** Time from starting the environment to the handler module being loaded (cold starts only). */
   initDurationMs?: number;
@@ -35,7 +35,7 @@ export class LambdaPoolStoppedError extends Error {
 }
 
 interface Lease {
-  sandbox: Sandbox;
+  environment: ExecutionEnvironment;
   coldStart: boolean;
 }
 
@@ -45,12 +45,12 @@ interface Waiter {
 }
 
 export class FunctionPool {
-  private readonly spec: SandboxSpec;
+  private readonly spec: EnvironmentSpec;
   private readonly options: PoolOptions;
-  private readonly sandboxes = new Set<Sandbox>();
+  private readonly environments = new Set<ExecutionEnvironment>();
   /** Most recently used last: reusing the warmest environment keeps the others idle long enough to retire. */
-  private readonly idle: Sandbox[] = [];
-  private readonly idleTimers = new Map<Sandbox, NodeJS.Timeout>();
+  private readonly idle: ExecutionEnvironment[] = [];
+  private readonly idleTimers = new Map<ExecutionEnvironment, NodeJS.Timeout>();
   private readonly waiters: Waiter[] = [];
   private busyCount = 0;
   private stopped = false;
@@ -58,7 +58,7 @@ export class FunctionPool {
   queuedInvocations = 0;
   maxBusy = 0;
 
-  constructor(spec: SandboxSpec, options: PoolOptions) {
+  constructor(spec: EnvironmentSpec, options: PoolOptions) {
     this.spec = spec;
     this.options = options;
   }
@@ -68,7 +68,7 @@ export class FunctionPool {
   }
 
   get size(): number {
-    return this.sandboxes.size;
+    return this.environments.size;
   }
 
   async invoke(invocation: PoolInvocation): Promise<PoolOutcome> {
@@ -83,17 +83,17 @@ export class FunctionPool {
       let initDurationMs: number | undefined;
       if (lease.coldStart) {
         const initStart = performance.now();
-        const initError = await lease.sandbox.initialize(this.options.initTimeoutMs);
+        const initError = await lease.environment.initialize(this.options.initTimeoutMs);
         initDurationMs = performance.now() - initStart;
         if (initError)
           return { error: initError, durationMs: 0, fatal: true, coldStart: true, initDurationMs, queuedMs };
       }
-      const outcome = await lease.sandbox.invoke(invocation);
+      const outcome = await lease.environment.invoke(invocation);
       reusable = !outcome.fatal;
       return { ...outcome, coldStart: lease.coldStart, initDurationMs, queuedMs };
     } finally {
       this.busyCount -= 1;
-      this.release(lease.sandbox, reusable);
+      this.release(lease.environment, reusable);
     }
   }
 
@@ -104,7 +104,7 @@ export class FunctionPool {
     }
     for (const timer of this.idleTimers.values()) clearTimeout(timer);
     this.idleTimers.clear();
-    await Promise.all([...this.sandboxes].map((sandbox) => sandbox.terminate()));
+    await Promise.all([...this.environments].map((environment) => environment.terminate()));
   }
 
   private acquire(): Promise<Lease> {
@@ -112,65 +112,65 @@ export class FunctionPool {
       return Promise.reject(new LambdaPoolStoppedError(`function ${this.spec.functionName} was stopped`));
     }
     const warm = this.takeIdle();
-    if (warm) return Promise.resolve({ sandbox: warm, coldStart: false });
-    if (this.sandboxes.size < this.options.maxConcurrency) {
-      return Promise.resolve({ sandbox: this.spawn(), coldStart: true });
+    if (warm) return Promise.resolve({ environment: warm, coldStart: false });
+    if (this.environments.size < this.options.maxConcurrency) {
+      return Promise.resolve({ environment: this.spawn(), coldStart: true });
     }
     this.queuedInvocations += 1;
     return new Promise((grant, reject) => this.waiters.push({ grant, reject }));
   }
 
-  private release(sandbox: Sandbox, reusable: boolean): void {
-    if (!reusable || !sandbox.alive || this.stopped) {
-      this.forget(sandbox);
-      void sandbox.terminate();
+  private release(environment: ExecutionEnvironment, reusable: boolean): void {
+    if (!reusable || !environment.alive || this.stopped) {
+      this.forget(environment);
+      void environment.terminate();
       return;
     }
     const waiter = this.waiters.shift();
     if (waiter) {
-      waiter.grant({ sandbox, coldStart: false });
+      waiter.grant({ environment, coldStart: false });
       return;
     }
-    this.idle.push(sandbox);
-    this.armIdleTimer(sandbox);
+    this.idle.push(environment);
+    this.armIdleTimer(environment);
   }
 
-  private takeIdle(): Sandbox | undefined {
-    const sandbox = this.idle.pop();
-    if (sandbox) {
-      clearTimeout(this.idleTimers.get(sandbox));
-      this.idleTimers.delete(sandbox);
+  private takeIdle(): ExecutionEnvironment | undefined {
+    const environment = this.idle.pop();
+    if (environment) {
+      clearTimeout(this.idleTimers.get(environment));
+      this.idleTimers.delete(environment);
     }
-    return sandbox;
+    return environment;
   }
 
-  private spawn(): Sandbox {
-    const sandbox = new Sandbox(this.spec);
-    this.sandboxes.add(sandbox);
-    sandbox.onExit(() => this.forget(sandbox));
-    return sandbox;
+  private spawn(): ExecutionEnvironment {
+    const environment = new ExecutionEnvironment(this.spec);
+    this.environments.add(environment);
+    environment.onExit(() => this.forget(environment));
+    return environment;
   }
 
   /** Drops a dead environment; a waiting invocation then gets a new one in its place. */
-  private forget(sandbox: Sandbox): void {
-    if (!this.sandboxes.delete(sandbox)) return;
-    const index = this.idle.indexOf(sandbox);
+  private forget(environment: ExecutionEnvironment): void {
+    if (!this.environments.delete(environment)) return;
+    const index = this.idle.indexOf(environment);
     if (index >= 0) this.idle.splice(index, 1);
-    clearTimeout(this.idleTimers.get(sandbox));
-    this.idleTimers.delete(sandbox);
+    clearTimeout(this.idleTimers.get(environment));
+    this.idleTimers.delete(environment);
     if (this.stopped) return;
     const waiter = this.waiters.shift();
-    if (waiter) waiter.grant({ sandbox: this.spawn(), coldStart: true });
+    if (waiter) waiter.grant({ environment: this.spawn(), coldStart: true });
   }
 
-  private armIdleTimer(sandbox: Sandbox): void {
+  private armIdleTimer(environment: ExecutionEnvironment): void {
     const idleTimeoutMs = this.options.idleTimeoutMs;
     if (idleTimeoutMs === undefined) return;
     const timer = setTimeout(() => {
-      this.forget(sandbox);
-      void sandbox.terminate();
+      this.forget(environment);
+      void environment.terminate();
     }, idleTimeoutMs);
     timer.unref();
-    this.idleTimers.set(sandbox, timer);
+    this.idleTimers.set(environment, timer);
   }
 }

@@ -13,7 +13,7 @@ export interface LambdaErrorDocument {
 }
 
 /** What a worker needs to boot: where the code is and which export to call. Sent as `workerData`. */
-export interface SandboxBootData {
+export interface EnvironmentBootData {
   codeDir: string;
   handler: string;
   functionName: string;
@@ -36,7 +36,7 @@ export interface InvokeRequestMessage {
 }
 
 /** Worker → main thread. */
-export type SandboxMessage =
+export type EnvironmentMessage =
   | { type: 'ready' }
   | { type: 'init-error'; error: LambdaErrorDocument }
   | { type: 'result'; requestId: string; payload: string; heapUsedBytes: number }

@@ -111,24 +111,6 @@ export interface AsyncInvocation {
   completion: Promise<AsyncInvocationRecord | undefined>;
 }
 
-/**
- * A fault injected into one invocation by `LambdaService.setFault` (a local-only test hook; AWS has no such knob):
- * - `error`: the invocation fails before the handler runs, as when the environment dies on arrival; the handler never
- *   sees the event, so nothing it would do happens.
- * - `crash`: the handler runs to the end, then the environment dies before it answers (`Runtime.ExitError`): every
- *   effect happened, yet the caller sees a failure and delivers the event again.
- * - `{ crashAfter: event }`: the same, but the handler only gets `event` (e.g. the first records of a batch), so the
- *   crash comes mid-batch: those records are done, the caller retries all of them.
- * - `duplicate`: the event is delivered twice, one delivery after the other (at-least-once delivery, a batch retried
- *   after a lost answer); the caller gets the second answer.
- */
-export type InvocationFault = 'error' | 'crash' | 'duplicate' | { crashAfter: unknown };
-
-/** Chooses the fault for one invocation from its event; `undefined` lets the invocation run normally. */
-export type InvocationFaultRule = (event: unknown) => InvocationFault | undefined;
-
-export type InjectedFaultCounts = Record<'error' | 'crash' | 'duplicate', number>;
-
 /** Lambda's limit for a synchronous request payload. */
 const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const FUNCTION_VERSION = '$LATEST';
@@ -163,8 +145,6 @@ export class LambdaService implements LambdaInvoker {
   private readonly logSink: (functionName: string, line: string) => void;
   private readonly functions = new Map<string, RegisteredFunction>();
   private readonly retryTimers = new Set<{ timer: NodeJS.Timeout; cancel(): void }>();
-  private readonly faults = new Map<string, InvocationFaultRule>();
-  private readonly injected = new Map<string, InjectedFaultCounts>();
   private stopped = false;
 
   constructor(options: LambdaServiceOptions = {}) {
@@ -224,6 +204,40 @@ export class LambdaService implements LambdaInvoker {
 
   /** Synchronous invocation (`InvocationType: RequestResponse`). Handler failures come back in `error`. */
   async invoke(nameOrArn: string, event: unknown): Promise<LambdaInvokeResult> {
+    const { fn, eventJson } = this.admit(nameOrArn, event);
+    return this.run(fn, nameOrArn, eventJson);
+  }
+
+  /** The name of the registered function `nameOrArn` refers to; throws `LambdaFunctionNotFoundError` if none. */
+  functionName(nameOrArn: string): string {
+    return this.lookup(nameOrArn).definition.functionName;
+  }
+
+  /**
+   * A synchronous invocation that fails before the handler runs, as when the execution environment dies on arrival:
+   * the call is admitted and counted as a failed invocation like any other, but the handler never sees the event.
+   */
+  async failBeforeHandler(
+    nameOrArn: string,
+    event: unknown,
+    error: { errorType: string; errorMessage: (requestId: string) => string },
+  ): Promise<LambdaInvokeResult> {
+    const { fn } = this.admit(nameOrArn, event);
+    const requestId = randomUUID();
+    const billedDurationMs = fn.metrics.record({ durationMs: 0, failed: true, timedOut: false });
+    return {
+      requestId,
+      functionName: fn.definition.functionName,
+      durationMs: 0,
+      coldStart: false,
+      billedDurationMs,
+      queuedMs: 0,
+      error: { errorType: error.errorType, errorMessage: error.errorMessage(requestId) },
+    };
+  }
+
+  /** What Lambda checks before an invocation runs: the function exists, the payload fits, it may run at all. */
+  private admit(nameOrArn: string, event: unknown): { fn: RegisteredFunction; eventJson: string } {
     const fn = this.lookup(nameOrArn);
     const eventJson = event === undefined ? '{}' : JSON.stringify(event);
     if (Buffer.byteLength(eventJson) > MAX_SYNC_PAYLOAD_BYTES) {
@@ -237,73 +251,7 @@ export class LambdaService implements LambdaInvoker {
         `Rate Exceeded. (function ${fn.definition.functionName} has no concurrency)`,
       );
     }
-    const fault = this.faults.get(fn.definition.functionName)?.(JSON.parse(eventJson) as unknown);
-    if (fault !== undefined) return this.invokeWithFault(fn, nameOrArn, eventJson, fault);
-    return this.run(fn, nameOrArn, eventJson);
-  }
-
-  /**
-   * Test hook: from now on every invocation of the function (whoever invokes it: event source mappings, Step
-   * Functions, the HTTP API, tests) asks `rule` for a fault first; `undefined` removes the rule. See `InvocationFault`.
-   */
-  setFault(nameOrArn: string, rule: InvocationFaultRule | undefined): void {
-    const name = this.lookup(nameOrArn).definition.functionName;
-    if (rule) this.faults.set(name, rule);
-    else this.faults.delete(name);
-  }
-
-  /** Removes every fault rule: the heal step of a fault-injection run. */
-  clearFaults(): void {
-    this.faults.clear();
-  }
-
-  /** Faults injected so far, by function name. */
-  injectedFaults(): Record<string, InjectedFaultCounts> {
-    return Object.fromEntries([...this.injected].map(([name, counts]) => [name, { ...counts }]));
-  }
-
-  private async invokeWithFault(
-    fn: RegisteredFunction,
-    nameOrArn: string,
-    eventJson: string,
-    fault: InvocationFault,
-  ): Promise<LambdaInvokeResult> {
-    const name = fn.definition.functionName;
-    const counts = this.injected.get(name) ?? { error: 0, crash: 0, duplicate: 0 };
-    this.injected.set(name, counts);
-    if (fault === 'duplicate') {
-      counts.duplicate += 1;
-      await this.run(fn, nameOrArn, eventJson);
-      return this.run(fn, nameOrArn, eventJson);
-    }
-    if (fault === 'error') {
-      counts.error += 1;
-      const requestId = randomUUID();
-      const billedDurationMs = fn.metrics.record({ durationMs: 0, failed: true, timedOut: false });
-      return {
-        requestId,
-        functionName: name,
-        durationMs: 0,
-        coldStart: false,
-        billedDurationMs,
-        queuedMs: 0,
-        error: {
-          errorType: 'Runtime.InjectedFault',
-          errorMessage: `RequestId: ${requestId} Error: fault injected by the local runtime before the handler ran`,
-        },
-      };
-    }
-    counts.crash += 1;
-    const processedJson = fault === 'crash' ? eventJson : JSON.stringify(fault.crashAfter ?? {});
-    const result = await this.run(fn, nameOrArn, processedJson);
-    const { payload: _discarded, ...rest } = result;
-    return {
-      ...rest,
-      error: {
-        errorType: 'Runtime.ExitError',
-        errorMessage: `RequestId: ${result.requestId} Error: Runtime exited without providing a reason (fault injected by the local runtime)`,
-      },
-    };
+    return { fn, eventJson };
   }
 
   private async run(

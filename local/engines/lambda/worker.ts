@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { toErrorDocument } from './error-document.ts';
 import { HandlerLoadError, type LambdaHandler, loadHandler } from './handler-module.ts';
-import type { InvokeRequestMessage, SandboxBootData, SandboxMessage } from './protocol.ts';
+import type { EnvironmentBootData, EnvironmentMessage, InvokeRequestMessage } from './protocol.ts';
 
 /**
  * Entry point of one execution environment: a worker thread with its own `process.env`, which loads the
@@ -11,9 +11,9 @@ import type { InvokeRequestMessage, SandboxBootData, SandboxMessage } from './pr
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread of the local Lambda service');
-const boot = workerData as SandboxBootData;
+const boot = workerData as EnvironmentBootData;
 
-function send(message: SandboxMessage): void {
+function send(message: EnvironmentMessage): void {
   port?.postMessage(message);
 }
 

@@ -13,7 +13,7 @@
  * - STANDARD name reuse follows AWS: the same name and input return the execution only while it is RUNNING;
  *   once it has ended, StartExecution with that name fails with ExecutionAlreadyExists. EXPRESS names are not
  *   unique, as on AWS: every StartExecution runs a new execution (its ARN ends in a fresh id). The engine runs each
- *   EXPRESS execution once; AWS's at-least-once restarts are injected by `ExpressFaults` (express-faults.ts).
+ *   EXPRESS execution once; AWS's at-least-once restarts are injected by a wrapper around the engine, `ExpressFaults` (`#local/faults/express.ts`).
  * - StartSyncExecution carries the SDK host prefix `sync-`; clients on 127.0.0.1 need `disableHostPrefix: true`.
  * - EXPRESS executions stay visible to DescribeExecution/GetExecutionHistory/ListExecutions (AWS hides them);
  *   that is a superset operators find useful locally.

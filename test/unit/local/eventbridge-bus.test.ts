@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PutEventsFaults } from '#local/faults/put-events.ts';
 import {
   createEventBridgeService,
   EVENTBRIDGE_TARGET,
@@ -175,7 +176,7 @@ describe('EventBridgeEngine with a real local SQS and the EventBridge client', (
   });
 
   beforeEach(() => {
-    engine.setPutEventsFault(undefined);
+    PutEventsFaults.of(engine).setFault(undefined);
     lambda.broken = false;
   });
 
@@ -211,8 +212,8 @@ describe('EventBridgeEngine with a real local SQS and the EventBridge client', (
     });
   });
 
-  it('reports per-entry failures from the fault hook and from validation, delivering the rest', async () => {
-    engine.setPutEventsFault((_entry, index) =>
+  it('reports per-entry failures from an injected fault and from validation, delivering the rest', async () => {
+    PutEventsFaults.of(engine).setFault((_entry, index) =>
       index === 1 ? { ErrorCode: 'InternalFailure', ErrorMessage: 'injected' } : undefined,
     );
     const entry = (orderId: string) => ({

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PutEventsFaults } from '#local/faults/put-events.ts';
 import { EventBridgeEngine } from '../../../local/engines/eventbridge/bus.ts';
 import { TargetDispatcher } from '../../../local/engines/eventbridge/targets.ts';
 import { StepFunctionsEngine } from '../../../local/engines/stepfunctions/engine.ts';
@@ -218,7 +219,7 @@ describe('Step Functions service integrations against local engines', () => {
   });
 
   it('fails putEvents tasks with EventBridge.FailedEntry when an entry is rejected', async () => {
-    bus.setPutEventsFault(() => ({ ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }));
+    PutEventsFaults.of(bus).setFault(() => ({ ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }));
     try {
       const result = await engine.startSyncExecution({
         stateMachineArn: arn('Publish'),
@@ -227,7 +228,7 @@ describe('Step Functions service integrations against local engines', () => {
       expect(result).toMatchObject({ status: 'FAILED', error: 'EventBridge.FailedEntry' });
       expect(JSON.parse(result.cause ?? '{}')).toMatchObject({ FailedEntryCount: 1 });
     } finally {
-      bus.setPutEventsFault(undefined);
+      PutEventsFaults.of(bus).setFault(undefined);
     }
   });
 

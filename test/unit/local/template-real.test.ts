@@ -5,11 +5,12 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { moduleFor } from '#local/resources/index.ts';
+import { classifyResources } from '#local/resources/support.ts';
 import { type CloudAssembly, loadCloudAssembly } from '#local/template/assembly.ts';
 import { dependencyOrder } from '#local/template/graph.ts';
 import { type LocalEndpoints, LocalNames } from '#local/template/naming.ts';
 import { TemplateResolver } from '#local/template/resolve.ts';
-import { classifyResources } from '#local/template/support.ts';
 import { DEFAULT_ACCOUNT } from '#local/types.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -71,6 +72,13 @@ describe('the real synthesized template', () => {
 
   it('has no resource type the local runtime cannot run', () => {
     expect(classifyResources(assembly.template).unsupported).toEqual({});
+  });
+
+  it("parses every supported resource's properties with its module's schema", () => {
+    for (const [id, r] of Object.entries(resolved)) {
+      const module = moduleFor(r.Type);
+      if (module) expect(() => module.parse(id, { Type: r.Type }, r.Properties), id).not.toThrow();
+    }
   });
 
   it('finds a code directory for every function', () => {

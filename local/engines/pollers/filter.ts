@@ -1,5 +1,5 @@
+import { InvalidPropertyError } from '#local/template/props.ts';
 import { matchesPattern, parseEventPattern } from '../eventbridge/pattern.ts';
-import { InvalidPropertyError } from './props.ts';
 
 /**
  * `FilterCriteria` of an event source mapping: each filter is an EventBridge-style pattern and a record

@@ -1,6 +1,6 @@
+import { InvalidPropertyError, Props } from '#local/template/props.ts';
 import type { RuntimeLogger } from '../../types.ts';
 import { compileFilters, type RecordFilter } from './filter.ts';
-import { InvalidPropertyError, Props } from './props.ts';
 
 /** Reads resolved `AWS::Lambda::EventSourceMapping` properties into the settings the pollers use. */
 

@@ -2,16 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import type {
+  EnvironmentBootData,
+  EnvironmentMessage,
   InvokeRequestMessage,
   LambdaErrorDocument,
-  SandboxBootData,
-  SandboxMessage,
 } from './protocol.ts';
 
 /**
  * One execution environment of one function: a worker thread plus the bookkeeping the main thread needs
  * to enforce timeouts and notice crashes. It serves one invocation at a time; the pool decides which
- * sandbox gets which invocation.
+ * environment gets which invocation.
  */
 
 const WORKER_ENTRY = new URL('./worker.ts', import.meta.url);
@@ -19,7 +19,7 @@ const WORKER_ENTRY = new URL('./worker.ts', import.meta.url);
 /** Node runs `.ts` natively from 22.18 / 23.6; older hosts get the TypeScript loader the project uses. */
 const WORKER_EXEC_ARGV = (process.features as { typescript?: unknown }).typescript ? [] : ['--import', 'tsx'];
 
-export interface SandboxSpec {
+export interface EnvironmentSpec {
   functionName: string;
   functionVersion: string;
   codeDir: string;
@@ -29,7 +29,7 @@ export interface SandboxSpec {
   logSink: (line: string) => void;
 }
 
-export interface SandboxOutcome {
+export interface EnvironmentOutcome {
   /** The handler's JSON answer (text), when it succeeded. */
   payload?: string;
   error?: LambdaErrorDocument;
@@ -52,7 +52,7 @@ interface Pending {
   startedAt: number;
   timeoutMs: number;
   timer: NodeJS.Timeout;
-  resolve(outcome: SandboxOutcome): void;
+  resolve(outcome: EnvironmentOutcome): void;
 }
 
 /** Lambda's log stream name: `YYYY/MM/DD/[$LATEST]<32 hex>`, one stream per execution environment. */
@@ -67,7 +67,7 @@ function traceId(): string {
   return `Root=${root};Parent=${randomBytes(8).toString('hex')};Sampled=0`;
 }
 
-export class Sandbox {
+export class ExecutionEnvironment {
   readonly logStreamName: string;
   private readonly worker: Worker;
   private readonly ready: Promise<LambdaErrorDocument | undefined>;
@@ -77,9 +77,9 @@ export class Sandbox {
   private exited = false;
   private onExitCallbacks: Array<() => void> = [];
 
-  constructor(spec: SandboxSpec) {
+  constructor(spec: EnvironmentSpec) {
     this.logStreamName = logStreamName(spec.functionVersion);
-    const boot: SandboxBootData = {
+    const boot: EnvironmentBootData = {
       codeDir: spec.codeDir,
       handler: spec.handler,
       functionName: spec.functionName,
@@ -101,7 +101,7 @@ export class Sandbox {
       createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', spec.logSink);
     }
     this.ready = new Promise((resolve) => {
-      const onMessage = (message: SandboxMessage): void => {
+      const onMessage = (message: EnvironmentMessage): void => {
         if (message.type === 'ready') resolve(undefined);
         else if (message.type === 'init-error') resolve(message.error);
         else if (message.type === 'crash') resolve(message.error);
@@ -116,7 +116,7 @@ export class Sandbox {
         ),
       );
     });
-    this.worker.on('message', (message: SandboxMessage) => this.onMessage(message));
+    this.worker.on('message', (message: EnvironmentMessage) => this.onMessage(message));
     // Errors the worker could not report itself (e.g. it failed to start at all); 'exit' follows.
     this.worker.on('error', (error) => {
       this.crashError ??= { errorType: 'Runtime.ExitError', errorMessage: `Error: ${error.message}` };
@@ -130,7 +130,7 @@ export class Sandbox {
 
   /**
    * Waits for the handler module to load. Resolves with the init error when loading failed or took
-   * longer than `timeoutMs`; the sandbox is then terminated.
+   * longer than `timeoutMs`; the environment is then terminated.
    */
   async initialize(timeoutMs: number): Promise<LambdaErrorDocument | undefined> {
     let timer: NodeJS.Timeout | undefined;
@@ -138,6 +138,7 @@ export class Sandbox {
       timer = setTimeout(
         () =>
           resolve({
+            // Lambda's own error type for a timeout; its "sandbox" is the execution environment.
             errorType: 'Sandbox.Timedout',
             errorMessage: `Error: Init phase timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
           }),
@@ -150,9 +151,9 @@ export class Sandbox {
     return error;
   }
 
-  invoke(request: InvokeRequest): Promise<SandboxOutcome> {
+  invoke(request: InvokeRequest): Promise<EnvironmentOutcome> {
     if (this.pending)
-      throw new Error(`sandbox ${this.logStreamName} is already serving ${this.pending.requestId}`);
+      throw new Error(`environment ${this.logStreamName} is already serving ${this.pending.requestId}`);
     return new Promise((resolve) => {
       const startedAt = performance.now();
       const timer = setTimeout(() => this.onTimeout(), request.timeoutMs);
@@ -186,7 +187,7 @@ export class Sandbox {
     await this.worker.terminate();
   }
 
-  private onMessage(message: SandboxMessage): void {
+  private onMessage(message: EnvironmentMessage): void {
     if (message.type === 'crash') {
       this.crashError = message.error;
       return;
@@ -233,7 +234,7 @@ export class Sandbox {
     for (const callback of this.onExitCallbacks.splice(0)) callback();
   }
 
-  private settle(outcome: Omit<SandboxOutcome, 'durationMs'>, durationMs?: number): void {
+  private settle(outcome: Omit<EnvironmentOutcome, 'durationMs'>, durationMs?: number): void {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;

@@ -1,6 +1,7 @@
 /**
- * The at-least-once behaviour of asynchronous EXPRESS workflows, injected on purpose: a decorator around a running
- * `StepFunctionsEngine` (a local-only test hook; the engine itself stays faithful and deterministic).
+ * The at-least-once behaviour of asynchronous EXPRESS workflows, injected on purpose: a wrapper around a running
+ * `StepFunctionsEngine`'s StartExecution (a local-only test and chaos tool; the engine itself stays faithful and
+ * deterministic).
  *
  * AWS documents (Step Functions developer guide, "Execution guarantees") that an asynchronous Express workflow runs
  * at least once: StartExecution with a name already in use starts a second, concurrent execution, and the service may
@@ -12,7 +13,8 @@
  *   Lambda invocation whose answer AWS dropped does) or, with `keepOriginal`, keeps running beside it.
  * Executions the decorator starts are never themselves duplicated or restarted, so every fault ends.
  */
-import type { StartExecutionInput, StepFunctionsEngine } from './engine.ts';
+import type { StartExecutionInput, StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
+import { type Decoration, decorate } from './decorate.ts';
 
 export type ExpressFault =
   | { kind: 'duplicate'; afterMs: number }
@@ -36,7 +38,7 @@ export class ExpressFaults {
   private readonly engine: StepFunctionsEngine;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly counters: ExpressFaultCounts = { duplicates: 0, restarts: 0, abandoned: 0 };
-  private installed = false;
+  private decoration: Decoration | undefined;
 
   constructor(engine: StepFunctionsEngine) {
     this.engine = engine;
@@ -46,8 +48,7 @@ export class ExpressFaults {
   install(rule: ExpressFaultRule): void {
     this.remove();
     const engine = this.engine;
-    const start: StartExecution = engine.startExecution.bind(engine);
-    const decorated: StartExecution = async (input) => {
+    this.decoration = decorate(engine, 'startExecution', (start) => async (input) => {
       const started = await start(input);
       if (engine.describeStateMachine({ stateMachineArn: input.stateMachineArn }).type === 'EXPRESS') {
         for (const fault of rule({ ...input, executionArn: started.executionArn })) {
@@ -55,19 +56,15 @@ export class ExpressFaults {
         }
       }
       return started;
-    };
-    // An own property shadows the class method for every caller (the gateway's service holds the engine, not the
-    // method), and deleting it restores the engine exactly.
-    engine.startExecution = decorated;
-    this.installed = true;
+    });
   }
 
   /** Stops injecting: pending duplicates and restarts are dropped, executions already started run on. */
   remove(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    if (this.installed) Reflect.deleteProperty(this.engine, 'startExecution');
-    this.installed = false;
+    this.decoration?.remove();
+    this.decoration = undefined;
   }
 
   counts(): ExpressFaultCounts {

@@ -17,7 +17,7 @@ export interface PollerTuning {
   shardDiscoveryIntervalMs: number;
   /** Pause before retrying a failed stream batch. */
   retryDelayMs: number;
-  /** Pause after an empty ReceiveMessage (the pollers short-poll; see `esm/sqs-queue.ts`). */
+  /** Pause after an empty ReceiveMessage (the pollers short-poll; see `pollers/queue-poller.ts`). */
   sqsPollIntervalMs: number;
   /** Pause after an API error of the event source itself (not of the function). */
   errorBackoffMs: number;

@@ -5,8 +5,8 @@ import {
   RESOURCE_SUPPORT,
   supportOf,
   supportTableMarkdown,
-} from '../../../local/template/support.ts';
-import { DEFAULT_ACCOUNT } from '../../../local/types.ts';
+} from '#local/resources/support.ts';
+import { DEFAULT_ACCOUNT } from '#local/types.ts';
 import { ids, loadFixtureTemplate } from '../../fixtures/template/fixture.ts';
 
 describe('classifyResources', () => {

@@ -1,11 +1,12 @@
 /**
- * The Lambda service's fault-injection hook (`setFault`): what each fault does to the handler and to the caller, so
- * the e2e fault scenarios and the chaos run can rely on it.
+ * Lambda invocation faults (`LambdaFaults`, a wrapper around the Lambda engine's `invoke`): what each fault does to
+ * the handler and to the caller, so the e2e fault scenarios and the chaos run can rely on it.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LambdaInvokeResult, LambdaService } from '../../../local/engines/lambda/service.ts';
+import { type LambdaInvokeResult, LambdaService } from '#local/engines/lambda/service.ts';
+import { LambdaFaults } from '#local/faults/lambda.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/lambda');
 
@@ -33,14 +34,14 @@ afterEach(async () => {
   await lambda?.stop();
 });
 
-describe('LambdaService.setFault', () => {
+describe('LambdaFaults.setFault', () => {
   it('error: fails the invocation before the handler runs', async () => {
     const service = counterService();
     await service.invoke('counter', {});
-    service.setFault('counter', () => 'error');
+    LambdaFaults.of(service).setFault('counter', () => 'error');
 
     const faulted = await service.invoke('counter', { n: 1 });
-    service.setFault('counter', undefined);
+    LambdaFaults.of(service).setFault('counter', undefined);
     const after = await service.invoke('counter', {});
 
     expect(faulted.error?.errorType).toBe('Runtime.InjectedFault');
@@ -50,10 +51,10 @@ describe('LambdaService.setFault', () => {
 
   it('crash: runs the handler, then reports Runtime.ExitError instead of its answer', async () => {
     const service = counterService();
-    service.setFault('counter', () => 'crash');
+    LambdaFaults.of(service).setFault('counter', () => 'crash');
 
     const crashed = await service.invoke('counter', { n: 1 });
-    service.clearFaults();
+    LambdaFaults.of(service).clearFaults();
     const after = await service.invoke('counter', {});
 
     expect(crashed.error?.errorType).toBe('Runtime.ExitError');
@@ -63,12 +64,12 @@ describe('LambdaService.setFault', () => {
 
   it('crashAfter: the handler sees only the part of the event it got through before the crash', async () => {
     const service = counterService();
-    service.setFault('counter', (event) => {
+    LambdaFaults.of(service).setFault('counter', (event) => {
       const records = (event as { Records: unknown[] }).Records;
       return { crashAfter: { Records: records.slice(0, 1) } };
     });
     const crashed = await service.invoke('counter', { Records: ['a', 'b', 'c'] });
-    service.clearFaults();
+    LambdaFaults.of(service).clearFaults();
 
     const after = await service.invoke('counter', { Records: ['x'] });
 
@@ -78,7 +79,7 @@ describe('LambdaService.setFault', () => {
 
   it('duplicate: delivers the same event twice and answers with the second run', async () => {
     const service = counterService();
-    service.setFault('counter', () => 'duplicate');
+    LambdaFaults.of(service).setFault('counter', () => 'duplicate');
 
     const result = await service.invoke('counter', { n: 7 });
 
@@ -89,7 +90,7 @@ describe('LambdaService.setFault', () => {
 
   it('chooses per event, applies to ARN invocations and counts what it injected', async () => {
     const service = counterService();
-    service.setFault('arn:aws:lambda:us-east-1:000000000000:function:counter', (event) =>
+    LambdaFaults.of(service).setFault('arn:aws:lambda:us-east-1:000000000000:function:counter', (event) =>
       (event as { poison?: boolean }).poison ? 'error' : undefined,
     );
 
@@ -100,12 +101,28 @@ describe('LambdaService.setFault', () => {
 
     expect(poison.error?.errorType).toBe('Runtime.InjectedFault');
     expect(count(healthy)).toBe(1);
-    expect(service.injectedFaults()).toEqual({ counter: { error: 1, crash: 0, duplicate: 0 } });
+    expect(LambdaFaults.of(service).injectedFaults()).toEqual({
+      counter: { error: 1, crash: 0, duplicate: 0 },
+    });
   });
 
   it('refuses a rule for a function that does not exist', () => {
     const service = counterService();
 
-    expect(() => service.setFault('nope', () => 'error')).toThrow(/Function not found/);
+    expect(() => LambdaFaults.of(service).setFault('nope', () => 'error')).toThrow(/Function not found/);
+  });
+
+  it('is a wrapper around the engine: without a rule the engine runs untouched, failures still count', async () => {
+    const service = counterService();
+    const faults = LambdaFaults.of(service);
+    faults.setFault('counter', () => 'error');
+    expect(Object.hasOwn(service, 'invoke')).toBe(true);
+
+    await service.invoke('counter', {});
+    faults.clearFaults();
+
+    expect(Object.hasOwn(service, 'invoke')).toBe(false);
+    expect(service.metrics().counter).toMatchObject({ invocations: 1, errors: 1 });
+    expect(faults.injectedFaults()).toEqual({ counter: { error: 1, crash: 0, duplicate: 0 } });
   });
 });

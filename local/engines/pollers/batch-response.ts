@@ -1,4 +1,4 @@
-import { isRecord } from './props.ts';
+import { isRecord } from '#local/template/props.ts';
 
 /**
  * How Lambda reads a function's response when `ReportBatchItemFailures` is on. Success: no response, an

@@ -1,0 +1,29 @@
+import type { BuzzerDescription } from './start.ts';
+
+/** What `npm start` prints once Buzzer is up: where it is, a key to try it with, and anything that did not run. */
+export function describeBuzzer(info: BuzzerDescription): string {
+  const lines = [
+    '',
+    `Buzzer (${info.stackName}) is running locally`,
+    `  API             ${info.apiUrl ?? '(no ApiUrl output)'}`,
+    ...Object.entries(info.apiKeys).map(([client, key]) => `  API key         ${key}   (client "${client}")`),
+    ...(info.sandboxUrl ? [`  sandbox         ${info.sandboxUrl}   (payment provider + mail sink)`] : []),
+    `  tables          ${Object.values(info.tables).join(', ')}`,
+    `  queues          ${Object.keys(info.queues).length} (${Object.values(info.queues).filter((q) => /Dlq/i.test(q.logicalId)).length} dead-letter)`,
+    `  rules           ${info.rules.join(', ')}`,
+    `  state machines  ${Object.values(info.stateMachines).join(', ')}`,
+    `  functions       ${Object.keys(info.functions).length}`,
+    ...(info.schedules.length > 0 ? [`  schedules       ${info.schedules.join(', ')}`] : []),
+    `  AWS endpoints   dynamodb ${info.endpoints.dynamodb}  sqs ${info.endpoints.sqs}  events+states ${info.endpoints.gateway}`,
+    ...Object.entries(info.unsupported).map(([type, ids]) => `  NOT RUN         ${type}: ${ids.join(', ')}`),
+    '',
+    'Try:',
+    `  curl -s -X POST ${info.apiUrl}/orders -H 'Authorization: Bearer ${Object.values(info.apiKeys)[0] ?? '<key>'}' \\`,
+    `    -H 'Idempotency-Key: try-1' -H 'Content-Type: application/json' \\`,
+    `    -d '{"customer":{"id":"c-1","email":"ada@example.com"},"items":[{"sku":"espresso","quantity":2}],"currency":"EUR","paymentToken":"tok_ok"}'`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  return `${lines.join('\n')}\n`;
+}

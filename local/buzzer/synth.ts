@@ -1,0 +1,24 @@
+/** How Buzzer's app is synthesized for the local runtime, and where its EXPRESS variant lives. */
+import { type SynthOptions, synthesize } from '#local/synth.ts';
+
+/**
+ * Where the tools that need the saga as an EXPRESS workflow (bench's cost section, chaos profiles `express` and
+ * `harsh`, test/e2e/express.test.ts) keep that variant of the app, beside the STANDARD `cdk.out`, relative to the
+ * project root. They all synthesize it with `EXPRESS_CONTEXT`, so they share one cached synthesis.
+ */
+export const EXPRESS_CDK_OUT = '.buzzer/cdk.out-express';
+export const EXPRESS_CONTEXT: Readonly<Record<string, string>> = { workflowType: 'EXPRESS' };
+
+/**
+ * Locally the sandbox is the payment provider and mail sink (there is no other on a laptop), so local synthesis opts
+ * into it unless the context names a real provider. Every local caller (runtime, tests, bench, chaos) synthesizes
+ * with this context, so they share one context and one cdk.out stamp.
+ */
+export function localContext(context: Record<string, string> = {}): Record<string, string> {
+  return context.paymentProviderUrl ? context : { sandbox: 'true', ...context };
+}
+
+/** `cdk synth` of Buzzer for the local runtime (skipped when nothing changed); returns whether it synthesized. */
+export function synthesizeBuzzer(options: SynthOptions): Promise<boolean> {
+  return synthesize({ ...options, context: localContext(options.context) });
+}

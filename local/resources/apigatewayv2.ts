@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { collectHttpApis, type RunningHttpApi, startHttpApi } from '#local/engines/http-api.ts';
+import type { CfnResource } from '#local/types.ts';
+import { defineResource } from './module.ts';
+
+/**
+ * `AWS::ApiGatewayV2::*` (HTTP APIs) → a local HTTP server per API that builds API Gateway v2 (payload 2.0) events.
+ * An API is assembled from several resources (routes, integrations, authorizers), so they start together; the
+ * engine's definition reader (`#local/engines/http-api/definition.ts`) checks routes, targets and authorizers.
+ */
+export const httpApi = defineResource({
+  types: [
+    'AWS::ApiGatewayV2::Api',
+    'AWS::ApiGatewayV2::Route',
+    'AWS::ApiGatewayV2::Integration',
+    'AWS::ApiGatewayV2::Authorizer',
+    'AWS::ApiGatewayV2::Stage',
+  ],
+  engine: 'local HTTP server that builds API Gateway v2 (payload 2.0) events',
+  properties: z.looseObject({
+    // Every part of an API names it; the API itself does not.
+    ApiId: z.string().optional(),
+    ProtocolType: z.string().optional(),
+    RouteKey: z.string().optional(),
+  }),
+  async startAll(parts, context) {
+    const { names, engines, logger, account, iamCredentials, started, onStop } = context;
+    const resources: Record<string, CfnResource> = {};
+    for (const { logicalId, resource, properties } of parts)
+      resources[logicalId] = { ...resource, Properties: properties };
+    const servers: RunningHttpApi[] = [];
+    onStop('HTTP APIs', async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+    });
+    const refOf = (logicalId: string) => {
+      const resource = context.assembly.template.Resources[logicalId];
+      if (!resource) throw new Error(`no resource ${logicalId}`);
+      return names.ref(logicalId, resource);
+    };
+    for (const definition of collectHttpApis(resources, refOf)) {
+      const port = context.httpApiPort(definition.apiLogicalId);
+      servers.push(
+        await startHttpApi({ ...definition, invoker: engines.lambda, logger, port, account, iamCredentials }),
+      );
+      started.httpApis[definition.apiLogicalId] = context.httpApiUrl(definition.apiLogicalId);
+    }
+  },
+});

@@ -1,0 +1,29 @@
+/**
+ * Template resource types the local runtime skips on purpose, each with why skipping it changes nothing a client
+ * sees. A type in neither this list nor a resource module is reported by name at start.
+ */
+
+const NO_IAM = 'local engines do not enforce IAM: every call is allowed';
+const NO_METRICS = 'no CloudWatch metrics locally, so there is nothing to alarm on or chart';
+const NO_ALARMS = 'alarm notification channel; alarms do not run locally, so nothing is published';
+
+export const IGNORED_RESOURCE_TYPES: Readonly<Record<string, string>> = {
+  'AWS::SQS::QueuePolicy': NO_IAM,
+  'AWS::IAM::Role': NO_IAM,
+  'AWS::IAM::Policy': NO_IAM,
+  'AWS::IAM::ManagedPolicy': NO_IAM,
+  'AWS::Lambda::Permission': NO_IAM,
+  'AWS::Events::EventBusPolicy': NO_IAM,
+  'AWS::SNS::TopicPolicy': NO_IAM,
+  'AWS::Lambda::Url': 'function URLs are not served locally; clients reach functions through the HTTP API',
+  'AWS::ApiGatewayV2::Deployment': 'the local gateway serves the current routes at once',
+  'AWS::Logs::LogGroup': 'functions log to the runtime output instead of CloudWatch Logs',
+  'AWS::Logs::MetricFilter': NO_METRICS,
+  'AWS::CloudWatch::Alarm': NO_METRICS,
+  'AWS::CloudWatch::CompositeAlarm': NO_METRICS,
+  'AWS::CloudWatch::Dashboard': NO_METRICS,
+  'AWS::SNS::Topic': NO_ALARMS,
+  'AWS::SNS::Subscription': NO_ALARMS,
+  'AWS::Scheduler::ScheduleGroup': 'only a namespace; schedules run without it',
+  'AWS::CDK::Metadata': 'CDK usage analytics; no behaviour',
+};

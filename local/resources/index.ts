@@ -1,0 +1,40 @@
+/**
+ * The resource modules the local runtime runs, in the order their `startAll` steps run: event source mappings
+ * before the HTTP APIs, so an API never takes a request its consumers cannot see yet.
+ */
+
+import { httpApi } from './apigatewayv2.ts';
+import { dynamodbTable } from './dynamodb-table.ts';
+import { eventBus } from './events-bus.ts';
+import { eventsRule } from './events-rule.ts';
+import { kmsAlias } from './kms-alias.ts';
+import { kmsKey } from './kms-key.ts';
+import { eventSourceMapping } from './lambda-event-source-mapping.ts';
+import { lambdaFunction } from './lambda-function.ts';
+import type { ResourceModule } from './module.ts';
+import { schedulerSchedule } from './scheduler-schedule.ts';
+import { sqsQueue } from './sqs-queue.ts';
+import { stateMachine } from './stepfunctions-state-machine.ts';
+
+export const RESOURCE_MODULES: readonly ResourceModule[] = [
+  dynamodbTable,
+  sqsQueue,
+  lambdaFunction,
+  eventSourceMapping,
+  eventBus,
+  eventsRule,
+  stateMachine,
+  httpApi,
+  schedulerSchedule,
+  kmsKey,
+  kmsAlias,
+];
+
+const MODULE_BY_TYPE = new Map<string, ResourceModule>(
+  RESOURCE_MODULES.flatMap((module) => module.types.map((type) => [type, module] as const)),
+);
+
+/** The module that runs `type`, if any. */
+export function moduleFor(type: string): ResourceModule | undefined {
+  return MODULE_BY_TYPE.get(type);
+}
