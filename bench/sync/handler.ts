@@ -20,7 +20,7 @@ import { requireOrder } from '#functions/orders/order-store.ts';
 import { authorizePayment, voidPayment } from '#functions/payments/charging.ts';
 import { paymentStepDeps } from '#functions/payments/payment-config.ts';
 import { cancelOrder, confirmOrder } from '#functions/saga/outcome.ts';
-import type { SagaError } from '#functions/saga/step.ts';
+import type { SagaError } from '#functions/saga/saga-state.ts';
 import { releaseStock, reserveStock } from '#functions/saga/stock.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import {

@@ -1,9 +1,9 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import type { Context } from 'aws-lambda';
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { beginInvocation, logger } from '#shared/logger.ts';
+import { logger } from '#shared/logger.ts';
+import { lambdaChain } from '#shared/middleware/chain.ts';
 import { queryOpenItems } from '#shared/open-index.ts';
 import { OPEN_ORDER } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
@@ -41,8 +41,9 @@ export type ReconcileSummary = { examined: number; errors: number } & Record<Rec
  * (the `Open` index) is driven on idempotently (see functions/operations/recovery.ts). Orders are handled a few at a
  * time so one slow Step Functions call does not hold up the batch.
  */
-export const handler = async (_event: unknown, context?: Context): Promise<ReconcileSummary> => {
-  beginInvocation(context);
+export const handler = lambdaChain<unknown, ReconcileSummary>().handler(reconcile);
+
+async function reconcile(): Promise<ReconcileSummary> {
   const deadline = new Date(Date.now() - config.STUCK_AFTER_SECONDS * 1000);
   const stuck = await queryOpenItems(deps, OPEN_ORDER, {
     createdBefore: deadline,
@@ -84,4 +85,4 @@ export const handler = async (_event: unknown, context?: Context): Promise<Recon
     );
   }
   return summary;
-};
+}

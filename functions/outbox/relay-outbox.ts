@@ -1,10 +1,10 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { beginInvocation } from '#shared/logger.ts';
+import { lambdaChain } from '#shared/middleware/chain.ts';
 import * as z from '#shared/zod.ts';
 import { relayOutbox } from './relay.ts';
 
@@ -27,10 +27,10 @@ const deps = {
   maxAttempts: config.RELAY_MAX_ATTEMPTS,
 };
 
-export const handler = async (
-  event: DynamoDBStreamEvent,
-  context?: Context,
-): Promise<DynamoDBBatchResponse> => {
-  beginInvocation(context);
-  return relayOutbox(deps, event.Records);
-};
+/**
+ * The stream batch is relayed as a whole (PutEvents takes ten entries a call), not record by record as Powertools
+ * Batch would: relayOutbox answers the batch item failure itself (the first record to retry, in stream order).
+ */
+export const handler = lambdaChain<DynamoDBStreamEvent, DynamoDBBatchResponse>().handler((event) =>
+  relayOutbox(deps, event.Records),
+);

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   type EventBridgeClient,
@@ -10,8 +11,10 @@ import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { EVENT_SOURCE } from '#contracts/events.ts';
+import { METRICS } from '#contracts/metrics.ts';
 import { conditionHeld, epochSeconds, isConditionalCheckFailed, type TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
+import { metrics } from '#shared/metrics.ts';
 import { failedOutboxExpiry } from '#shared/retention.ts';
 import { type ItemKey, OPEN_OUTBOX_FAILED } from '#shared/table-keys.ts';
 import { type OutboxItem, outboxItemSchema, toEventDetail } from './outbox.ts';
@@ -239,6 +242,8 @@ async function recordFailure(
     if (isConditionalCheckFailed(error)) return 'done';
     throw error;
   }
+  // No dimension beyond `service`: buffered with the invocation's metrics, flushed by the chain's logMetrics.
+  metrics.addMetric(METRICS.RelayPublishFailures, MetricUnit.Count, 1);
   const fields = { messageId: item.messageId, correlationId: item.correlationId, attempts, reason };
   if (attempts < deps.maxAttempts) {
     logger.warn('outbox message not published, will retry', fields);

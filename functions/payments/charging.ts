@@ -14,7 +14,7 @@ import {
 import { type OrderRecord, timelineEntry } from '#functions/orders/order.ts';
 import { updateOrder } from '#functions/orders/order-store.ts';
 import { beginCompensation, refuseIfCompensating } from '#functions/saga/compensation.ts';
-import type { CompensationResult, SagaError } from '#functions/saga/step.ts';
+import type { CompensationResult, SagaError } from '#functions/saga/saga-state.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
 import type { PaymentProvider } from './payment-client.ts';

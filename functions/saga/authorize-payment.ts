@@ -1,7 +1,11 @@
-import { authorizePayment } from '#functions/payments/charging.ts';
+import { type AuthorizationResult, authorizePayment } from '#functions/payments/charging.ts';
 import { paymentStepDeps } from '#functions/payments/payment-config.ts';
-import { sagaStep } from './step.ts';
+import { lambdaChain } from '#shared/middleware/chain.ts';
+import { sagaStep } from '#shared/middleware/saga-step.ts';
+import type { SagaInput } from './saga-state.ts';
 
 const deps = paymentStepDeps();
 
-export const handler = sagaStep('AuthorizePayment', (input) => authorizePayment(deps, input.orderId));
+export const handler = lambdaChain<SagaInput, AuthorizationResult>()
+  .use(sagaStep('AuthorizePayment'))
+  .handler((input) => authorizePayment(deps, input.orderId));

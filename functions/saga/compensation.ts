@@ -2,7 +2,7 @@ import { InvalidOrderState } from '#functions/orders/errors.ts';
 import { type OrderRecord, timelineEntry } from '#functions/orders/order.ts';
 import { commit, getOrder, orderUpdate, RETRY, withOptimisticRetry } from '#functions/orders/order-store.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
-import { failureDetail, failureReasonOf, type SagaError } from './step.ts';
+import { failureDetail, failureReasonOf, type SagaError } from './saga-state.ts';
 
 /**
  * Where an order stands when a compensation is about to run:

@@ -1,3 +1,5 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_DIMENSIONS, METRICS } from '#contracts/metrics.ts';
 import { InvalidOrderState } from '#functions/orders/errors.ts';
 import type { OrderEventType } from '#functions/orders/events.ts';
 import {
@@ -19,9 +21,10 @@ import {
 import { newOutboxItem, outboxPut } from '#functions/outbox/outbox.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
+import { metrics } from '#shared/metrics.ts';
 import { terminalRetention } from '#shared/retention.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';
-import { type CompensationResult, failureDetail, failureReasonOf, type SagaError } from './step.ts';
+import { type CompensationResult, failureDetail, failureReasonOf, type SagaError } from './saga-state.ts';
 
 /** A terminal transition: the order change and the fact it produces, committed together. */
 async function finish(
@@ -48,6 +51,20 @@ async function finish(
   return reasons === undefined;
 }
 
+/**
+ * `OrdersConfirmed` / `OrdersCancelled` (by `reason`): written right after the transition committed, so once per order
+ * (a repeat finds the order terminal and commits nothing). A metric of its own, emitted at once: its dimensions stay
+ * off the invocation's other metrics, and it is not lost if the invocation fails after the commit.
+ */
+function countTerminal(
+  name: typeof METRICS.OrdersConfirmed | typeof METRICS.OrdersCancelled,
+  reason?: FailureReason,
+) {
+  const single = metrics.singleMetric();
+  if (reason) single.addDimension(METRIC_DIMENSIONS.reason, reason);
+  single.addMetric(name, MetricUnit.Count, 1);
+}
+
 export interface ConfirmationResult {
   status: 'CONFIRMED';
   alreadyConfirmed: boolean;
@@ -71,7 +88,9 @@ export async function confirmOrder(
       timeline: [timelineEntry('ConfirmOrder', 'SUCCEEDED', now)],
     };
     const committed = await finish(deps, order, change, 'OrderConfirmed', now);
-    return committed ? { status: 'CONFIRMED', alreadyConfirmed: false } : RETRY;
+    if (!committed) return RETRY;
+    countTerminal(METRICS.OrdersConfirmed);
+    return { status: 'CONFIRMED', alreadyConfirmed: false };
   });
 }
 
@@ -111,6 +130,8 @@ export async function cancelOrder(
       timeline: [timelineEntry('CancelOrder', 'SUCCEEDED', now, detail)],
     };
     const committed = await finish(deps, order, change, 'OrderCancelled', now);
-    return committed ? { outcome: 'DONE', detail, failureReason } : RETRY;
+    if (!committed) return RETRY;
+    countTerminal(METRICS.OrdersCancelled, failureReason);
+    return { outcome: 'DONE', detail, failureReason };
   });
 }

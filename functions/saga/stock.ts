@@ -14,7 +14,7 @@ import { getItem, type TableDeps } from '#shared/dynamodb.ts';
 import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';
-import type { CompensationResult, SagaError } from './step.ts';
+import type { CompensationResult, SagaError } from './saga-state.ts';
 
 const reservationSchema = z.object({
   orderId: z.string(),

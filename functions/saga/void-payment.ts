@@ -1,7 +1,11 @@
 import { voidPayment } from '#functions/payments/charging.ts';
 import { paymentStepDeps } from '#functions/payments/payment-config.ts';
-import { sagaStep } from './step.ts';
+import { lambdaChain } from '#shared/middleware/chain.ts';
+import { sagaStep } from '#shared/middleware/saga-step.ts';
+import type { CompensationResult, SagaInput } from './saga-state.ts';
 
 const deps = paymentStepDeps();
 
-export const handler = sagaStep('VoidPayment', (input) => voidPayment(deps, input.orderId, input.error));
+export const handler = lambdaChain<SagaInput, CompensationResult>()
+  .use(sagaStep('VoidPayment'))
+  .handler((input) => voidPayment(deps, input.orderId, input.error));

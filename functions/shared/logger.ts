@@ -10,6 +10,9 @@ export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_N
 /**
  * Starts the log scope of one invocation: drops the keys of the previous invocation (the module
  * outlives it), injects the Lambda context and, when known, the correlation id.
+ *
+ * @deprecated The chain does this (functions/shared/middleware/chain.ts: `injectLambdaContext` with `resetKeys`);
+ * kept only until the HTTP handlers, which still call it on this branch, are on the chain. Delete it then.
  */
 export function beginInvocation(context: Context | undefined, correlationId?: string): void {
   logger.resetKeys();

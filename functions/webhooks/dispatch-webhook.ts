@@ -1,14 +1,18 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ENV } from '#contracts/environment.ts';
+import { METRIC_DIMENSIONS, METRICS } from '#contracts/metrics.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { InvalidMessage } from '#shared/errors.ts';
-import { recordLogger } from '#shared/logger.ts';
-import { sqsBatchHandler } from '#shared/sqs.ts';
+import { metrics } from '#shared/metrics.ts';
+import { sqsRecords } from '#shared/middleware/batch.ts';
+import { lambdaChain } from '#shared/middleware/chain.ts';
 import * as z from '#shared/zod.ts';
 import { DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
-import { dispatchDelivery } from './delivery-attempt.ts';
+import { type DispatchOutcome, dispatchDelivery } from './delivery-attempt.ts';
 import { deliveryMessageSchema } from './messages.ts';
 import { KmsSecretBox } from './secret-box.ts';
 import { sendWebhook } from './sender.ts';
@@ -72,15 +76,27 @@ function parseMessage(body: string) {
   return parsed.data;
 }
 
+/**
+ * `WebhookDeliveries` by `outcome`, one per handled message: a metric of its own, since the records of one batch
+ * come to different outcomes and one record's dimension must not reach another's.
+ */
+function countDelivery(outcome: DispatchOutcome): void {
+  const single = metrics.singleMetric();
+  single.addDimension(METRIC_DIMENSIONS.outcome, outcome);
+  single.addMetric(METRICS.WebhookDeliveries, MetricUnit.Count, 1);
+}
+
 /** One attempt of one webhook delivery per message (functions/webhooks/delivery-attempt.ts). */
-export const handler = sqsBatchHandler(async (record) => {
-  const message = parseMessage(record.body);
-  const log = recordLogger(message.correlationId, {
-    deliveryId: message.deliveryId,
-    webhookId: message.webhookId,
-  });
-  const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1');
-  const result = await dispatchDelivery(deps, message, receiveCount);
-  const level = result.outcome === 'gave_up' || result.outcome === 'endpoint_disabled' ? 'warn' : 'info';
-  log[level](`webhook delivery ${result.outcome}`, { ...result });
-});
+export const handler = lambdaChain<SQSEvent, SQSBatchResponse>().handler(
+  sqsRecords(async (record, log) => {
+    const message = parseMessage(record.body);
+    const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1');
+    const result = await dispatchDelivery(deps, message, receiveCount);
+    countDelivery(result.outcome);
+    const level = result.outcome === 'gave_up' || result.outcome === 'endpoint_disabled' ? 'warn' : 'info';
+    log[level](`webhook delivery ${result.outcome}`, {
+      webhookId: message.webhookId,
+      ...result,
+    });
+  }),
+);

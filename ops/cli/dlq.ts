@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
-import { failureKey } from '#shared/sqs-backoff.ts';
+import { failureKey } from '#shared/middleware/retry-backoff.ts';
 import { OperatorError, type OperatorQueue, type OpsContext, resolveQueue } from './context.ts';
 import { type Filter, humanAge, matchesFilters, parseFilter, parseJson, table } from './format.ts';
 import { queueDepth, receiveCount, receiveMessages, releaseMessages, sentAt } from './queues.ts';

@@ -3,7 +3,9 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureStdout } from '../support/emf.ts';
 import { context, NOW, streamInsert, TABLE } from './helpers.ts';
 
 vi.hoisted(() => {
@@ -126,9 +128,9 @@ describe('outbox relay', () => {
         },
       },
     ]);
-    expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.[TABLE]?.ConsistentRead).toBe(
-      true,
-    );
+    expect(ddb).toHaveReceivedNthCommandWith(BatchGetCommand, 1, {
+      RequestItems: { [TABLE]: expect.objectContaining({ ConsistentRead: true }) },
+    });
   });
 
   it('puts events in chunks of 10', async () => {
@@ -190,9 +192,13 @@ describe('outbox relay', () => {
     const result = await relay([record as DynamoDBRecord]);
 
     expect(result.batchItemFailures).toEqual([]);
-    const message = sqs.commandCalls(SendMessageCommand)[0]?.args[0].input;
-    expect(message?.QueueUrl).toBe('http://127.0.0.1:9324/000000000000/relay-dlq');
-    expect(JSON.parse(message?.MessageBody ?? '')).toEqual({
+    expect(sqs).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      QueueUrl: 'http://127.0.0.1:9324/000000000000/relay-dlq',
+      MessageBody: expect.any(String),
+      MessageAttributes: { reason: { DataType: 'String', StringValue: 'PUBLISH_FAILED' } },
+    });
+    const [dlqBody] = sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input.MessageBody);
+    expect(JSON.parse(dlqBody ?? '')).toEqual({
       reason: 'PUBLISH_FAILED',
       error: 'InternalFailure: try later',
       failedAt: NOW.toISOString(),
@@ -235,7 +241,9 @@ describe('outbox relay', () => {
       ':failed': 'FAILED',
       ':expiresAt': NOW.getTime() / 1000 + 30 * 24 * 3600,
     });
-    expect(eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries).toHaveLength(2);
+    expect(eventBridge).toHaveReceivedCommandExactlyOnceWith(PutEventsCommand, {
+      Entries: [expect.anything(), expect.anything()],
+    });
   });
 
   it('retries from a poison record when the DLQ cannot take it', async () => {
@@ -281,10 +289,35 @@ describe('outbox relay', () => {
 
     await relay(records(1, 2));
 
-    expect(ddb.commandCalls(BatchGetCommand)[1]?.args[0].input.RequestItems?.[TABLE]?.Keys).toEqual([
-      { pk: outboxItem(2).pk, sk: 'OUTBOX' },
-    ]);
-    expect(eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries).toHaveLength(2);
+    expect(ddb).toHaveReceivedNthCommandWith(BatchGetCommand, 2, {
+      RequestItems: { [TABLE]: expect.objectContaining({ Keys: [{ pk: outboxItem(2).pk, sk: 'OUTBOX' }] }) },
+    });
+    expect(eventBridge).toHaveReceivedCommandExactlyOnceWith(PutEventsCommand, {
+      Entries: [expect.anything(), expect.anything()],
+    });
+  });
+
+  it('counts RelayPublishFailures once per refused or throttled item and attempt, and nothing for a clean batch', async () => {
+    const out = captureStdout();
+    try {
+      await relay(records(1, 2));
+      expect(out.metrics('RelayPublishFailures')).toEqual([]);
+
+      putEventsAccepting({ 0: 'ThrottlingException', 2: 'InternalFailure' });
+      await relay(records(1, 2, 3));
+
+      expect(out.metrics('RelayPublishFailures')).toEqual([
+        expect.objectContaining({
+          unit: 'Count',
+          value: [1, 1],
+          namespace: 'Buzzer',
+          dimensionNames: ['service'],
+          dimensions: { service: 'buzzer' },
+        }),
+      ]);
+    } finally {
+      out.restore();
+    }
   });
 
   it('fails fast at cold start on a bad RELAY_MAX_ATTEMPTS', async () => {

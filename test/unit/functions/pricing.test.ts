@@ -9,7 +9,7 @@ import {
   pointsFor,
   priceOrder,
 } from '#functions/orders/pricing.ts';
-import { failureReasonOf } from '#functions/saga/step.ts';
+import { failureReasonOf } from '#functions/saga/saga-state.ts';
 
 const catalogue = new Map<string, CatalogueItem>([
   ['espresso', { sku: 'espresso', available: 10, prices: { EUR: 250, JPY: 400, KWD: 85 }, points: 2 }],

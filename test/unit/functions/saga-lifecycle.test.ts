@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureStdout, type StdoutCapture } from '../support/emf.ts';
 import {
   CLIENT_ID,
   context,
@@ -269,5 +270,61 @@ describe('cancel-order (compensation)', () => {
     orderIs(null);
 
     expect(await cancel(sagaInput, context)).toEqual({ outcome: 'SKIPPED', detail: 'order not found' });
+  });
+});
+
+describe('OrdersConfirmed and OrdersCancelled: once per order, when the terminal transition commits', () => {
+  let out: StdoutCapture;
+  beforeEach(() => {
+    out = captureStdout();
+  });
+  afterEach(() => {
+    out.restore();
+  });
+
+  it('counts a confirmation that committed, with no dimension beyond service', async () => {
+    orderIs(authorized);
+
+    await confirm(sagaInput, context);
+
+    expect(out.metrics('OrdersConfirmed')).toEqual([
+      expect.objectContaining({ unit: 'Count', value: 1, dimensionNames: ['service'], namespace: 'Buzzer' }),
+    ]);
+  });
+
+  it('does not count a repeat, nor a run that lost the race to a concurrent confirmation', async () => {
+    orderIs({ ...authorized, status: 'CONFIRMED', version: 4 });
+    await confirm(sagaInput, context);
+
+    ddb
+      .on(GetCommand, { Key: orderKey })
+      .resolvesOnce({ Item: authorized })
+      .resolves({ Item: { ...authorized, status: 'CONFIRMED', version: 4 } });
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None'));
+    await confirm(sagaInput, context);
+
+    expect(out.metrics('OrdersConfirmed')).toEqual([]);
+  });
+
+  it('counts a cancellation by its reason, and not its repeat', async () => {
+    orderIs(storedOrder({ compensatingAt: NOW.toISOString() }));
+    await cancel({ ...sagaInput, error: { Error: 'OutOfStock' } }, context);
+
+    orderIs(storedOrder({ status: 'CANCELLED', failureReason: 'OUT_OF_STOCK' }));
+    await cancel({ ...sagaInput, error: { Error: 'OutOfStock' } }, context);
+
+    expect(out.metrics('OrdersCancelled')).toEqual([
+      expect.objectContaining({
+        unit: 'Count',
+        value: 1,
+        dimensionNames: ['service', 'reason'],
+        dimensions: { service: 'buzzer', reason: 'OUT_OF_STOCK' },
+      }),
+    ]);
+    // The step's own metric keeps its dimension to itself.
+    expect(out.metrics('SagaStepDuration').map((metric) => metric.dimensions)).toEqual([
+      { service: 'buzzer', step: 'CancelOrder' },
+      { service: 'buzzer', step: 'CancelOrder' },
+    ]);
   });
 });

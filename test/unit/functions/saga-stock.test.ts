@@ -8,6 +8,7 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { SagaInput } from '#functions/saga/saga-state.ts';
 import {
   context,
   NOW,
@@ -411,7 +412,9 @@ describe('reserve-stock', () => {
   });
 
   it('rejects a saga state without order id', async () => {
-    await expect(reserve({ correlationId: 'c' }, context)).rejects.toMatchObject({ name: 'InvalidMessage' });
+    await expect(reserve({ correlationId: 'c' } as SagaInput, context)).rejects.toMatchObject({
+      name: 'InvalidMessage',
+    });
     expect(ddb.calls()).toHaveLength(0);
   });
 });

@@ -1,5 +1,6 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { context, eventBridgeBody, ids, ORDER_ID, sqsEvent, sqsRecord } from './helpers.ts';
 
@@ -40,7 +41,7 @@ describe('start-saga', () => {
     const result = await handler(sqsEvent(sqsRecord(eventBridgeBody('OrderPlaced', detail), 'm1')), context);
 
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toEqual({
+    expect(sfn).toHaveReceivedCommandExactlyOnceWith(StartExecutionCommand, {
       stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Buzzer-Saga',
       name: `order-${ORDER_ID}`,
       input: JSON.stringify({ orderId: ORDER_ID, correlationId: 'corr-1' }),

@@ -14,6 +14,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KmsSecretBox } from '#functions/webhooks/secret-box.ts';
 import { generateSecret } from '#functions/webhooks/signing.ts';
+import { captureStdout } from '../support/emf.ts';
 import {
   CLIENT_ID,
   conditionFailed,
@@ -825,5 +826,48 @@ describe('webhook dispatcher: messages that must not attempt', () => {
 
     expect(ids(result.batchItemFailures)).toEqual(['bad']);
     expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('webhook dispatcher: the WebhookDeliveries metric', () => {
+  it('counts each handled message once by its own outcome, two outcomes in one batch kept apart', async () => {
+    const out = captureStdout();
+    try {
+      const notBefore = new Date(NOW.getTime() + 2 * 3600_000).toISOString();
+
+      const result = await handler(
+        sqsEvent(
+          sqsRecord(JSON.stringify(message()), 'due'),
+          sqsRecord(JSON.stringify(message({ notBefore, attempt: 2 })), 'early'),
+          sqsRecord('not json', 'broken'),
+        ),
+        context,
+      );
+
+      expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'broken' }] });
+      const deliveries = out.metrics('WebhookDeliveries');
+      expect(deliveries).toHaveLength(2);
+      expect(deliveries).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            unit: 'Count',
+            value: 1,
+            namespace: 'Buzzer',
+            dimensionNames: ['service', 'outcome'],
+            dimensions: { service: 'buzzer', outcome: 'delivered' },
+          }),
+          expect.objectContaining({
+            value: 1,
+            dimensionNames: ['service', 'outcome'],
+            dimensions: { service: 'buzzer', outcome: 'deferred' },
+          }),
+        ]),
+      );
+      // Nothing else of the invocation carries an outcome.
+      const others = out.metrics().filter((metric) => metric.name !== 'WebhookDeliveries');
+      expect(others.every((metric) => !metric.dimensionNames.includes('outcome'))).toBe(true);
+    } finally {
+      out.restore();
+    }
   });
 });

@@ -1,14 +1,19 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { sqsRecords } from '#shared/middleware/batch.ts';
+import { lambdaChain } from '#shared/middleware/chain.ts';
 import {
   BackoffConfigurationError,
   backoffDelaySeconds,
-  sqsBatchHandlerWithBackoff,
-} from '#shared/sqs-backoff.ts';
-import { context, sqsEvent, sqsRecord, TABLE } from './helpers.ts';
+  type RetryBackoffOptions,
+  retryBackoff,
+} from '#shared/middleware/retry-backoff.ts';
+import { context, sqsEvent, sqsRecord, TABLE } from '../functions/helpers.ts';
 
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -25,6 +30,13 @@ beforeEach(() => {
   sqsMock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
   ddbMock.on(PutCommand).resolves({});
 });
+
+/** The chain of the notify worker: records handled one by one, failed ones delayed. */
+function backoffHandler(processRecord: (record: SQSRecord) => Promise<void>, options: RetryBackoffOptions) {
+  return lambdaChain<SQSEvent, SQSBatchResponse>()
+    .use(retryBackoff(options))
+    .handler(sqsRecords(processRecord));
+}
 
 function withReceiveCount(messageId: string, count: number) {
   const record = sqsRecord(JSON.stringify({ detail: { orderId: 'o-1', correlationId: 'c-1' } }), messageId);
@@ -50,9 +62,9 @@ describe('backoffDelaySeconds', () => {
   });
 });
 
-describe('sqsBatchHandlerWithBackoff', () => {
+describe('retryBackoff middleware', () => {
   it('delays only the failed messages by their receive count and records their errors', async () => {
-    const handler = sqsBatchHandlerWithBackoff(
+    const handler = backoffHandler(
       async (record) => {
         if (record.messageId !== 'ok') throw new TypeError(`mail sink down for ${record.messageId}`);
       },
@@ -69,19 +81,27 @@ describe('sqsBatchHandlerWithBackoff', () => {
     );
 
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['m1', 'm3']);
-    expect(sqsMock.commandCalls(GetQueueUrlCommand)[0]?.args[0].input).toEqual({
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(GetQueueUrlCommand, {
       QueueName: 'queue',
       QueueOwnerAWSAccountId: '000000000000',
     });
-    const entries = sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)[0]?.args[0].input.Entries ?? [];
-    expect(entries.map((e) => e.ReceiptHandle)).toEqual(['rh-m1', 'rh-m3']);
-    expect(entries[0]?.VisibilityTimeout).toBeGreaterThanOrEqual(5);
-    expect(entries[0]?.VisibilityTimeout).toBeLessThanOrEqual(10);
-    expect(entries[1]?.VisibilityTimeout).toBeGreaterThanOrEqual(20);
-    expect(entries[1]?.VisibilityTimeout).toBeLessThanOrEqual(40);
-    const failures = ddbMock.commandCalls(PutCommand).map((call) => call.args[0].input.Item);
-    expect(failures).toContainEqual(
-      expect.objectContaining({
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(ChangeMessageVisibilityBatchCommand, {
+      QueueUrl: 'https://sqs.local/000000000000/queue',
+      Entries: [
+        expect.objectContaining({
+          ReceiptHandle: 'rh-m1',
+          VisibilityTimeout: expect.toSatisfy(within(5, 10)),
+        }),
+        expect.objectContaining({
+          ReceiptHandle: 'rh-m3',
+          VisibilityTimeout: expect.toSatisfy(within(20, 40)),
+        }),
+      ],
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 2);
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE,
+      Item: expect.objectContaining({
         pk: 'FAILURE#m3',
         entity: 'Failure',
         consumer: 'notify',
@@ -91,13 +111,13 @@ describe('sqsBatchHandlerWithBackoff', () => {
         orderId: 'o-1',
         correlationId: 'c-1',
       }),
-    );
+    });
   });
 
   it('still reports the failures when SQS and the table are unreachable', async () => {
     sqsMock.on(GetQueueUrlCommand).rejects(new Error('network down'));
     ddbMock.on(PutCommand).rejects(new Error('throttled'));
-    const handler = sqsBatchHandlerWithBackoff(
+    const handler = backoffHandler(
       async () => {
         throw new Error('boom');
       },
@@ -113,12 +133,36 @@ describe('sqsBatchHandlerWithBackoff', () => {
   });
 
   it('makes no SQS call when the whole batch succeeds', async () => {
-    const handler = sqsBatchHandlerWithBackoff(async () => {}, {
+    const handler = backoffHandler(async () => {}, {
       sqs: new SQSClient({ region: 'us-east-1' }),
     });
 
     await handler(sqsEvent(withReceiveCount('m1', 1)), context);
 
-    expect(sqsMock.calls()).toHaveLength(0);
+    expect(sqsMock).not.toHaveReceivedAnyCommand();
+    expect(ddbMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('delays the failed messages when every message of the batch failed (reported, not thrown)', async () => {
+    const handler = backoffHandler(
+      async () => {
+        throw new Error('down');
+      },
+      { sqs: new SQSClient({ region: 'us-east-1' }), policy: { baseSeconds: 10, maxSeconds: 100 } },
+    );
+
+    const result = await handler(sqsEvent(withReceiveCount('m1', 1), withReceiveCount('m2', 2)), context);
+
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['m1', 'm2']);
+    expect(sqsMock).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, {
+      Entries: [
+        expect.objectContaining({ ReceiptHandle: 'rh-m1' }),
+        expect.objectContaining({ ReceiptHandle: 'rh-m2' }),
+      ],
+    });
   });
 });
+
+function within(low: number, high: number) {
+  return (value: unknown) => typeof value === 'number' && value >= low && value <= high;
+}

@@ -1,9 +1,11 @@
-import type { Context } from 'aws-lambda';
 import { STEP_ERRORS } from '#contracts/saga.ts';
 import { type FailureReason, orderIdSchema } from '#functions/orders/order.ts';
-import { InvalidMessage } from '#shared/errors.ts';
-import { beginInvocation, logger } from '#shared/logger.ts';
 import * as z from '#shared/zod.ts';
+
+/*
+ * The saga's state as its steps see it: the input every task receives (validated by the saga-step middleware,
+ * functions/shared/middleware/saga-step.ts) and how a caught error reads on the order (reason and timeline detail).
+ */
 
 /**
  * The saga state every task receives (`Payload.$: "$"`). Loose: the state machine adds its own
@@ -23,35 +25,6 @@ export type CompensationOutcome = 'DONE' | 'SKIPPED' | 'ALREADY_DONE';
 export interface CompensationResult {
   outcome: CompensationOutcome;
   detail: string;
-}
-
-/**
- * Turns a step function into a Lambda handler: validates the state, scopes the logs to the order's
- * correlation id and logs the outcome. Errors are rethrown untouched: their `name` is what the state
- * machine's Retry and Catch clauses match.
- */
-export function sagaStep<R>(step: string, run: (input: SagaInput) => Promise<R>) {
-  return async (event: unknown, context?: Context): Promise<R> => {
-    const parsed = sagaInputSchema.safeParse(event);
-    if (!parsed.success) {
-      beginInvocation(context);
-      const problems = parsed.error.issues
-        .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-        .join('; ');
-      logger.error('invalid saga input', { step, problems });
-      throw new InvalidMessage(`invalid saga input for ${step}: ${problems}`);
-    }
-    beginInvocation(context, parsed.data.correlationId);
-    logger.appendKeys({ orderId: parsed.data.orderId, step });
-    try {
-      const result = await run(parsed.data);
-      logger.info('saga step finished', { result });
-      return result;
-    } catch (error) {
-      logger.warn('saga step failed', { error });
-      throw error;
-    }
-  };
 }
 
 const FAILURE_REASONS_BY_ERROR: Record<string, FailureReason> = {

@@ -1,45 +1,5 @@
-import { describe, expect, it, vi } from 'vitest';
-import { failureDetail, failureReasonOf, sagaStep } from '#functions/saga/step.ts';
-import { context, ORDER_ID, sagaInput } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
-
-describe('sagaStep', () => {
-  it('refuses invalid saga state with InvalidMessage naming the step and each bad field, without running', async () => {
-    const run = vi.fn(async () => 'ran');
-    const handler = sagaStep('ReserveStock', run);
-
-    const failure = handler({ orderId: 'not-a-uuid', correlationId: '' }, context);
-
-    await expect(failure).rejects.toMatchObject({ name: 'InvalidMessage' });
-    const { message } = (await failure.catch((error: unknown) => error)) as Error;
-    expect(message).toMatch(/^invalid saga input for ReserveStock: /);
-    expect(message).toContain('orderId: ');
-    expect(message).toContain('; correlationId: ');
-    expect(run).not.toHaveBeenCalled();
-  });
-
-  it('names a nested bad field by its dotted path', async () => {
-    const handler = sagaStep('CancelOrder', async () => 'ran');
-
-    await expect(handler({ ...sagaInput, error: { Error: 7 } }, context)).rejects.toThrow(
-      'invalid saga input for CancelOrder: error.Error: ',
-    );
-  });
-
-  it('passes the parsed state to the step and returns its result; rethrows its error untouched', async () => {
-    const declined = Object.assign(new Error('Your card was declined.'), { name: 'PaymentDeclined' });
-    const ok = sagaStep('ConfirmOrder', async (input) => input.orderId);
-    const failing = sagaStep('AuthorizePayment', async () => {
-      throw declined;
-    });
-
-    expect(await ok({ ...sagaInput, extra: 1 }, context)).toBe(ORDER_ID);
-    await expect(failing(sagaInput, context)).rejects.toBe(declined);
-  });
-});
+import { describe, expect, it } from 'vitest';
+import { failureDetail, failureReasonOf } from '#functions/saga/saga-state.ts';
 
 describe('failureReasonOf', () => {
   it.each([

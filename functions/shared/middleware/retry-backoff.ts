@@ -1,9 +1,10 @@
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { epochSeconds, type TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
-import { sqsBatchHandler } from '#shared/sqs.ts';
+import { failuresOf } from './batch.ts';
 
 /**
  * Exponential backoff for failed SQS messages. Lambda leaves a failed message invisible for the queue's whole
@@ -62,47 +63,36 @@ export interface FailureLog extends TableDeps {
 
 export const failureKey = (messageId: string) => ({ pk: `FAILURE#${messageId}`, sk: 'FAILURE' });
 
-export interface BackoffHandlerOptions {
+export interface RetryBackoffOptions {
   sqs: SQSClient;
   policy?: BackoffPolicy;
   failureLog?: FailureLog;
 }
 
 /**
- * `sqsBatchHandler` plus backoff: after the batch, every failed message gets its visibility changed to the backoff
- * delay (and, when a failure log is given, its error recorded). Both are best effort: if they fail, the message
- * simply comes back after the queue's visibility timeout, as it would without backoff.
+ * Backoff for an `sqsRecords` handler: after the batch, every failed message gets its visibility changed to the
+ * backoff delay (and, when a failure log is given, its error recorded). Both are best effort: if they fail, the
+ * message simply comes back after the queue's visibility timeout, as it would without backoff.
  */
-export function sqsBatchHandlerWithBackoff(
-  processRecord: (record: SQSRecord) => Promise<void>,
-  options: BackoffHandlerOptions,
-) {
+export function retryBackoff(
+  options: RetryBackoffOptions,
+): MiddlewareObj<SQSEvent, SQSBatchResponse, Error, Context> {
   const policy = options.policy ?? DEFAULT_BACKOFF;
-  // One Lambda execution environment runs one invocation at a time; entries are removed once reported.
-  const errors = new Map<string, unknown>();
-  const inner = sqsBatchHandler(async (record) => {
-    try {
-      await processRecord(record);
-    } catch (error) {
-      errors.set(record.messageId, error);
-      throw error;
-    }
-  });
   const queueUrls = new Map<string, Promise<string>>();
-
-  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-    errors.clear();
-    const response = await inner(event, context);
-    const failedIds = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
-    const failed = event.Records.filter((record) => failedIds.has(record.messageId));
-    if (failed.length > 0) {
+  return {
+    after: async (request): Promise<void> => {
+      const failedIds = new Set(
+        (request.response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier),
+      );
+      const failed = request.event.Records.filter((record) => failedIds.has(record.messageId));
+      if (failed.length === 0) return;
       await Promise.all([
         delayRetries(options.sqs, queueUrls, failed, policy),
-        options.failureLog ? recordFailures(options.failureLog, failed, errors) : Promise.resolve(),
+        options.failureLog
+          ? recordFailures(options.failureLog, failed, failuresOf(request.event))
+          : Promise.resolve(),
       ]);
-    }
-    errors.clear();
-    return response;
+    },
   };
 }
 
@@ -186,7 +176,7 @@ function orderContext(body: string): { orderId?: string; correlationId?: string 
 async function recordFailures(
   log: FailureLog,
   records: SQSRecord[],
-  errors: Map<string, unknown>,
+  errors: ReadonlyMap<string, unknown>,
 ): Promise<void> {
   const now = new Date();
   await Promise.all(
