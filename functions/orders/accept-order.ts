@@ -1,19 +1,19 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ENV } from '#contracts/environment.ts';
+import { METRICS } from '#contracts/metrics.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
   ApiError,
   type ApiEvent,
-  apiHandler,
   getHeader,
   InvalidRequest,
   jsonResponse,
-  parseJsonBody,
-  readBody,
   requireClientId,
-  validationError,
 } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
+import { metrics } from '#shared/metrics.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import {
   type AcceptedOrder,
@@ -63,20 +63,16 @@ async function accept(...args: Parameters<typeof acceptOrder>): Promise<Accepted
   }
 }
 
-export const handler = apiHandler(async (event, correlationId) => {
+export const handler = httpChain({
+  body: { schema: placeOrderSchema, limitBytes: MAX_BODY_BYTES },
+}).handler(async (event) => {
   const clientId = requireClientId(event);
-  const body = readBody(event, MAX_BODY_BYTES);
   const idempotencyKey = idempotencyKeyOf(event);
-  const parsed = placeOrderSchema.safeParse(parseJsonBody(body));
-  if (!parsed.success) throw validationError(parsed.error);
+  const { body: order, correlationId } = event.parsed;
 
-  const { orderId, replayed } = await accept(deps, {
-    clientId,
-    idempotencyKey,
-    correlationId,
-    order: parsed.data,
-  });
+  const { orderId, replayed } = await accept(deps, { clientId, idempotencyKey, correlationId, order });
   logger.info(replayed ? 'order replayed' : 'order accepted', { orderId, clientId });
+  if (!replayed) metrics.addMetric(METRICS.OrdersAccepted, MetricUnit.Count, 1);
 
   const statusUrl = `/orders/${orderId}`;
   return jsonResponse(

@@ -3,16 +3,9 @@ import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { ConcurrentModification } from '#shared/errors.ts';
-import {
-  ApiError,
-  apiHandler,
-  jsonResponse,
-  parseJsonBody,
-  readBody,
-  requireClientId,
-  validationError,
-} from '#shared/http.ts';
+import { ApiError, jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import { createWebhook, WebhookLimitReached } from './endpoints.ts';
 import { webhookRegistrationSchema } from './registration.ts';
@@ -37,12 +30,12 @@ const registrationSchema = webhookRegistrationSchema({
 
 const MAX_BODY_BYTES = 8 * 1024;
 
-export const handler = apiHandler(async (event) => {
+export const handler = httpChain({
+  body: { schema: registrationSchema, limitBytes: MAX_BODY_BYTES },
+}).handler(async (event) => {
   const clientId = requireClientId(event);
-  const parsed = await registrationSchema.safeParseAsync(parseJsonBody(readBody(event, MAX_BODY_BYTES)));
-  if (!parsed.success) throw validationError(parsed.error);
   try {
-    const created = await createWebhook(deps, clientId, parsed.data);
+    const created = await createWebhook(deps, clientId, event.parsed.body);
     logger.info('webhook registered', { webhookId: created.id, clientId, events: created.events });
     // The secret is shown here and never again: the client must store it now.
     return jsonResponse(201, created, { location: `/webhooks/${created.id}` });
