@@ -1,5 +1,6 @@
 import { GetCommand, PutCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { lambdaContext } from '../functions/helpers.ts';
 import { ddb, httpEvent, resetTable, send, TABLE, testContext } from './helpers.ts';
 
 beforeEach(() => {
@@ -138,7 +139,7 @@ describe('routing and the HTTP edge', () => {
     event.body = Buffer.from(JSON.stringify({ mailBroken: true })).toString('base64');
     event.isBase64Encoded = true;
 
-    const result = await createProvider(ctx)(event);
+    const result = await createProvider(ctx)(event, lambdaContext());
 
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body ?? '')).toMatchObject({ mailBroken: true });
@@ -172,6 +173,7 @@ describe('the Lambda handler', () => {
         headers: { 'idempotency-key': 'k1' },
         body: { amount: 100, currency: 'usd', token: 'tok_ok', orderId: 'o1' },
       }),
+      lambdaContext(),
     );
 
     expect(result.statusCode).toBe(201);
