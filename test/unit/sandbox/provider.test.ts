@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { GetCommand, PutCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { lambdaContext } from '../functions/helpers.ts';
@@ -34,7 +35,7 @@ describe('fault knobs', () => {
       mailBroken: true,
       mailFailureRate: 0,
     });
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
+    expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
       TableName: TABLE,
       Item: {
         pk: 'FAULTS',
@@ -80,7 +81,7 @@ describe('fault knobs', () => {
     const answer = await send(testContext(), { method: 'PUT', path: '/v1/faults', body });
 
     expect(answer.status).toBe(400);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 });
 
@@ -98,7 +99,7 @@ describe('GET /v1/ledger', () => {
 
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ charges: 2, refunds: 1, mails: 1 });
-    expect(ddb.commandCalls(ScanCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 1, {
       ProjectionExpression: '#entity',
       ConsistentRead: true,
     });
