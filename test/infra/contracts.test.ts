@@ -159,7 +159,7 @@ describe('the saga', () => {
 describe('the table', () => {
   it('has exactly the indexes the contracts name', () => {
     const [table] = ofType('AWS::DynamoDB::Table');
-    const indexes = (table?.Properties.GlobalSecondaryIndexes as Array<{ IndexName: string }>).map(
+    const indexes = ((table?.Properties.GlobalSecondaryIndexes ?? []) as Array<{ IndexName: string }>).map(
       (index) => index.IndexName,
     );
     expect(indexes.sort()).toEqual(Object.values(INDEXES).sort());
