@@ -2,11 +2,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { jsonResponse, ResourceNotFound, requireClientId } from '#shared/http.ts';
+import { jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
 import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
-import { WebhookNotFound } from './endpoints.ts';
 import { enableAndReplay } from './replay.ts';
 
 const config = loadConfig(
@@ -30,12 +29,7 @@ const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' 
 export const handler = httpChain({ path: pathSchema }).handler(async (event) => {
   const clientId = requireClientId(event);
   const { id } = event.parsed.path;
-  try {
-    const result = await enableAndReplay(deps, clientId, id);
-    logger.info('webhook enabled', { webhookId: id, clientId, ...result });
-    return jsonResponse(200, { id, status: 'ENABLED', ...result });
-  } catch (error) {
-    if (error instanceof WebhookNotFound) throw new ResourceNotFound('webhook');
-    throw error;
-  }
+  const result = await enableAndReplay(deps, clientId, id);
+  logger.info('webhook enabled', { webhookId: id, clientId, ...result });
+  return jsonResponse(200, { id, status: 'ENABLED', ...result });
 });

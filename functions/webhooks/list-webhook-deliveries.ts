@@ -1,10 +1,10 @@
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { InvalidRequest, jsonResponse, ResourceNotFound, requireClientId } from '#shared/http.ts';
+import { jsonResponse, ResourceNotFound, requireClientId } from '#shared/http.ts';
 import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
-import { InvalidCursor, listAttempts } from './deliveries.ts';
+import { listAttempts } from './deliveries.ts';
 import { getEndpoint } from './endpoints.ts';
 
 const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
@@ -42,14 +42,9 @@ export const handler = httpChain({ path: pathSchema, query: querySchema }).handl
   const { path, query } = event.parsed;
   const endpoint = await getEndpoint(deps, clientId, path.id);
   if (!endpoint) throw new ResourceNotFound('webhook');
-  try {
-    const page = await listAttempts(deps, endpoint.webhookId, {
-      limit: query.limit ?? DEFAULT_LIMIT,
-      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-    });
-    return jsonResponse(200, { attempts: page.attempts, nextCursor: page.nextCursor ?? null });
-  } catch (error) {
-    if (error instanceof InvalidCursor) throw new InvalidRequest('invalid_cursor', error.message);
-    throw error;
-  }
+  const page = await listAttempts(deps, endpoint.webhookId, {
+    limit: query.limit ?? DEFAULT_LIMIT,
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+  });
+  return jsonResponse(200, { attempts: page.attempts, nextCursor: page.nextCursor ?? null });
 });

@@ -2,7 +2,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { jsonResponse, ResourceNotFound, requireClientId } from '#shared/http.ts';
+import { jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
 import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
@@ -11,7 +11,6 @@ import {
   MAX_SECRET_GRACE_SECONDS,
   rotateSecret,
 } from './endpoint-lifecycle.ts';
-import { WebhookNotFound } from './endpoints.ts';
 import { KmsSecretBox } from './secret-box.ts';
 import { secretsKeyIdFromEnv } from './settings.ts';
 
@@ -47,22 +46,17 @@ export const handler = httpChain({
 }).handler(async (event) => {
   const clientId = requireClientId(event);
   const { path, body } = event.parsed;
-  try {
-    const rotated = await rotateSecret(
-      deps,
-      clientId,
-      path.id,
-      body.gracePeriodSeconds ?? DEFAULT_SECRET_GRACE_SECONDS,
-    );
-    logger.info('webhook secret rotated', {
-      webhookId: path.id,
-      clientId,
-      previousSecretExpiresAt: rotated.previousSecretExpiresAt,
-    });
-    // Like at registration, the new secret is shown here and never again.
-    return jsonResponse(200, rotated);
-  } catch (error) {
-    if (error instanceof WebhookNotFound) throw new ResourceNotFound('webhook');
-    throw error;
-  }
+  const rotated = await rotateSecret(
+    deps,
+    clientId,
+    path.id,
+    body.gracePeriodSeconds ?? DEFAULT_SECRET_GRACE_SECONDS,
+  );
+  logger.info('webhook secret rotated', {
+    webhookId: path.id,
+    clientId,
+    previousSecretExpiresAt: rotated.previousSecretExpiresAt,
+  });
+  // Like at registration, the new secret is shown here and never again.
+  return jsonResponse(200, rotated);
 });

@@ -11,6 +11,7 @@ import {
 } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
 import type * as z from '#shared/zod.ts';
+import { DOMAIN_ANSWERS } from './domain-errors.ts';
 
 /** The part of a request a schema reads. */
 export type RequestPart = 'body' | 'path' | 'query';
@@ -48,7 +49,8 @@ export const API_ERRORS: EdgeErrors = {
 };
 
 /**
- * The one error mapper: an `ApiError` is answered with its status, headers and body; DynamoDB refusing for load
+ * The one error mapper: an `ApiError` is answered with its status, headers and body, a domain error with the answer
+ * `DOMAIN_ANSWERS` gives it; DynamoDB refusing for load
  * with the dialect's 503; anything else is logged and answered with an opaque 500. It sets the response and lets
  * the outer middlewares (correlation header, log scope, metrics) finish their work.
  */
@@ -56,14 +58,14 @@ export function errorMapper(errors: EdgeErrors = API_ERRORS): MiddlewareObj<unkn
   return {
     onError: (request) => {
       const { error } = request;
-      let answer: ApiError;
-      if (error instanceof ApiError) {
+      let answer: ApiError | undefined = error instanceof ApiError ? error : undefined;
+      if (!answer && error instanceof Error) answer = DOMAIN_ANSWERS[error.name]?.(error);
+      if (answer) {
         logger.info('request rejected', {
-          statusCode: error.statusCode,
-          code: error.code,
-          reason: error.message,
+          statusCode: answer.statusCode,
+          code: answer.code,
+          reason: answer.message,
         });
-        answer = error;
       } else if (isTableBusy(error)) {
         logger.warn('request refused: table busy', { error });
         answer = errors.busy();

@@ -1,6 +1,10 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { IdempotencyKeyReused, IdempotentRequestInProgress } from '#functions/orders/acceptance.ts';
+import { OrderLimitExceeded } from '#functions/orders/errors.ts';
 import { CardDeclined } from '#functions/sandbox/provider-errors.ts';
+import { WebhookNotFound } from '#functions/webhooks/endpoints.ts';
+import { ConcurrentModification } from '#shared/errors.ts';
 import { ApiError, type ApiEvent, type ApiResult, jsonResponse } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
 import { httpChain } from '#shared/middleware/http.ts';
@@ -70,6 +74,33 @@ describe('the error mapper', () => {
     expect(result.statusCode).toBe(402);
     expect(parseBody(result)).toEqual({
       error: { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' },
+    });
+  });
+
+  it.each([
+    [new IdempotencyKeyReused(), 422, 'idempotency_key_reused'],
+    [new OrderLimitExceeded('over the cap'), 422, 'order_limit_exceeded'],
+    [new WebhookNotFound('w-1'), 404, 'not_found'],
+    [new ConcurrentModification('quota kept moving'), 503, 'try_again'],
+  ])('maps the domain error %s to its status in one place', async (error, status, code) => {
+    fail = error;
+
+    const result = await call(apiEvent({ body: valid }));
+
+    expect(result.statusCode).toBe(status);
+    expect(errorOf(result).code).toBe(code);
+  });
+
+  it('keeps Retry-After on a domain error that asks the client to come back', async () => {
+    fail = new IdempotentRequestInProgress();
+
+    const result = await call(apiEvent({ body: valid }));
+
+    expect(result.statusCode).toBe(409);
+    expect(result.headers).toMatchObject({ 'retry-after': '1' });
+    expect(errorOf(result)).toEqual({
+      code: 'request_in_progress',
+      message: 'a request with this Idempotency-Key is still being processed; retry shortly',
     });
   });
 
