@@ -23,18 +23,9 @@ import { cancelOrder, confirmOrder } from '#functions/saga/outcome.ts';
 import type { SagaError } from '#functions/saga/saga-state.ts';
 import { releaseStock, reserveStock } from '#functions/saga/stock.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
-import {
-  ApiError,
-  apiHandler,
-  getHeader,
-  InvalidRequest,
-  jsonResponse,
-  parseJsonBody,
-  readBody,
-  requireClientId,
-  validationError,
-} from '#shared/http.ts';
+import { ApiError, getHeader, InvalidRequest, jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import { sigV4FromEnvironment } from '#shared/request-auth.ts';
 import * as z from '#shared/zod.ts';
 
@@ -120,18 +111,18 @@ async function compensate(orderId: string, error: Error): Promise<void> {
 
 const FAILURE_STATUS: Record<string, number> = { PAYMENT_DECLINED: 402, PAYMENT_UNAVAILABLE: 503 };
 
-export const handler = apiHandler(async (event, correlationId) => {
+export const handler = httpChain({
+  body: { schema: placeOrderSchema, limitBytes: 16 * 1024 },
+}).handler(async (event) => {
   const clientId = requireClientId(event);
-  const body = readBody(event, 16 * 1024);
   const idempotencyKey = getHeader(event, 'idempotency-key');
   if (!idempotencyKey)
     throw new InvalidRequest('idempotency_key_required', 'header Idempotency-Key is required');
-  const parsed = placeOrderSchema.safeParse(parseJsonBody(body));
-  if (!parsed.success) throw validationError(parsed.error);
+  const { body: placed, correlationId } = event.parsed;
 
   let orderId: string;
   try {
-    ({ orderId } = await acceptOrder(deps, { clientId, idempotencyKey, correlationId, order: parsed.data }));
+    ({ orderId } = await acceptOrder(deps, { clientId, idempotencyKey, correlationId, order: placed }));
   } catch (error) {
     if (error instanceof IdempotencyKeyReused)
       throw new ApiError(422, 'idempotency_key_reused', error.message);

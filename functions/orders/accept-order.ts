@@ -1,27 +1,14 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ENV } from '#contracts/environment.ts';
+import { METRICS } from '#contracts/metrics.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import {
-  ApiError,
-  type ApiEvent,
-  apiHandler,
-  getHeader,
-  InvalidRequest,
-  jsonResponse,
-  parseJsonBody,
-  readBody,
-  requireClientId,
-  validationError,
-} from '#shared/http.ts';
+import { type ApiEvent, getHeader, InvalidRequest, jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
+import { metrics } from '#shared/metrics.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
-import {
-  type AcceptedOrder,
-  acceptOrder,
-  IdempotencyKeyReused,
-  IdempotentRequestInProgress,
-} from './acceptance.ts';
-import { OrderLimitExceeded, PriceUnavailable } from './errors.ts';
+import { acceptOrder } from './acceptance.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from './idempotency.ts';
 import { placeOrderSchema } from './order.ts';
 
@@ -48,35 +35,16 @@ function idempotencyKeyOf(event: ApiEvent): string {
   return key;
 }
 
-async function accept(...args: Parameters<typeof acceptOrder>): Promise<AcceptedOrder> {
-  try {
-    return await acceptOrder(...args);
-  } catch (error) {
-    if (error instanceof IdempotencyKeyReused)
-      throw new ApiError(422, 'idempotency_key_reused', error.message);
-    if (error instanceof PriceUnavailable) throw new ApiError(422, 'price_unavailable', error.message);
-    if (error instanceof OrderLimitExceeded) throw new ApiError(422, 'order_limit_exceeded', error.message);
-    if (error instanceof IdempotentRequestInProgress) {
-      throw new ApiError(409, 'request_in_progress', error.message, undefined, { 'retry-after': '1' });
-    }
-    throw error;
-  }
-}
-
-export const handler = apiHandler(async (event, correlationId) => {
+export const handler = httpChain({
+  body: { schema: placeOrderSchema, limitBytes: MAX_BODY_BYTES },
+}).handler(async (event) => {
   const clientId = requireClientId(event);
-  const body = readBody(event, MAX_BODY_BYTES);
   const idempotencyKey = idempotencyKeyOf(event);
-  const parsed = placeOrderSchema.safeParse(parseJsonBody(body));
-  if (!parsed.success) throw validationError(parsed.error);
+  const { body: order, correlationId } = event.parsed;
 
-  const { orderId, replayed } = await accept(deps, {
-    clientId,
-    idempotencyKey,
-    correlationId,
-    order: parsed.data,
-  });
+  const { orderId, replayed } = await acceptOrder(deps, { clientId, idempotencyKey, correlationId, order });
   logger.info(replayed ? 'order replayed' : 'order accepted', { orderId, clientId });
+  if (!replayed) metrics.addMetric(METRICS.OrdersAccepted, MetricUnit.Count, 1);
 
   const statusUrl = `/orders/${orderId}`;
   return jsonResponse(

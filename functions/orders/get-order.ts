@@ -1,13 +1,8 @@
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import {
-  apiHandler,
-  jsonResponse,
-  ResourceNotFound,
-  requireClientId,
-  validationError,
-} from '#shared/http.ts';
+import { jsonResponse, ResourceNotFound, requireClientId } from '#shared/http.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import { orderIdSchema, toOrderView } from './order.ts';
 import { getOrder } from './order-store.ts';
@@ -16,11 +11,9 @@ const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_
 
 const pathSchema = z.object({ trackingId: orderIdSchema });
 
-export const handler = apiHandler(async (event) => {
+export const handler = httpChain({ path: pathSchema }).handler(async (event) => {
   const clientId = requireClientId(event);
-  const path = pathSchema.safeParse(event.pathParameters ?? {});
-  if (!path.success) throw validationError(path.error, 'path');
-  const { trackingId } = path.data;
+  const { trackingId } = event.parsed.path;
 
   // Consistent read: a client polling right after its 202 must see its own order.
   const order = await getOrder({ doc: documentClient, tableName: config.TABLE_NAME }, trackingId);

@@ -9,7 +9,6 @@
  */
 import type { SandboxContext } from './context.ts';
 import { applyPaymentFaults, readFaults } from './faults.ts';
-import type { Reply } from './http.ts';
 import {
   CardDeclined,
   ChargeNotFound,
@@ -17,6 +16,7 @@ import {
   ProviderInternalError,
   ProviderUnavailable,
 } from './provider-errors.ts';
+import type { Reply } from './routes.ts';
 import type { ChargeRequest } from './schemas.ts';
 import type { ChargeRecord, RefundRecord } from './store.ts';
 import { TOKENS } from './tokens.ts';

@@ -4,7 +4,7 @@
  * Counted from the records themselves (not a counter kept beside them), so the count cannot drift from them.
  */
 import type { SandboxContext } from './context.ts';
-import type { Reply } from './http.ts';
+import type { Reply } from './routes.ts';
 
 export async function getLedger(ctx: SandboxContext): Promise<Reply> {
   const counts = await ctx.table.countByEntity();

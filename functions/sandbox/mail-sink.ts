@@ -5,8 +5,8 @@
 import { REPLAYED_HEADER } from './charges.ts';
 import type { SandboxContext } from './context.ts';
 import { applyMailFaults, readFaults } from './faults.ts';
-import type { Reply } from './http.ts';
 import { ProviderUnavailable } from './provider-errors.ts';
+import type { Reply } from './routes.ts';
 import type { MailQuery, MailRequest } from './schemas.ts';
 import type { MailRecord } from './store.ts';
 

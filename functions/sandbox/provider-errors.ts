@@ -4,24 +4,31 @@
  * way a real payment API (Stripe's shape) answers its clients.
  */
 
+import { ApiError } from '#shared/http.ts';
+import type { EdgeErrors } from '#shared/middleware/errors.ts';
+
 export type ProviderErrorType = 'invalid_request_error' | 'card_error' | 'api_error' | 'idempotency_error';
 
-export class SandboxError extends Error {
+/**
+ * An `ApiError` in the provider's dialect: the shared HTTP edge's error mapper answers it with its status and
+ * headers like any other, and `toBody` gives the provider-style body.
+ */
+export class SandboxError extends ApiError {
   constructor(
-    readonly statusCode: number,
+    statusCode: number,
     readonly type: ProviderErrorType,
-    readonly code: string,
+    code: string,
     message: string,
     /** Extra fields rendered next to `error` (e.g. `calls` on a 404 so tests still see the attempts). */
     readonly extra: Record<string, unknown> = {},
     /** Extra response headers (e.g. `Allow` on a 405). */
-    readonly headers: Record<string, string> = {},
+    headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(statusCode, code, message, undefined, headers);
     this.name = new.target.name;
   }
 
-  toBody(): Record<string, unknown> {
+  override toBody(): Record<string, unknown> {
     return { error: { type: this.type, code: this.code, message: this.message }, ...this.extra };
   }
 }
@@ -97,3 +104,38 @@ export class ProviderUnavailable extends SandboxError {
     super(503, 'api_error', code, message);
   }
 }
+
+/**
+ * The shared HTTP edge's own errors in the provider's dialect: the same rules as the client API (size limit, JSON,
+ * zod validation, a busy table, the opaque 500), answered the way the sandbox documents them.
+ */
+export const SANDBOX_ERRORS: EdgeErrors = {
+  internal: () => new ProviderInternalError('Unexpected sandbox failure'),
+  busy: () =>
+    new SandboxError(
+      503,
+      'api_error',
+      'temporarily_unavailable',
+      'The sandbox is busy; retry',
+      {},
+      {
+        'retry-after': '1',
+      },
+    ),
+  tooLarge: (limitBytes) =>
+    new SandboxError(
+      413,
+      'invalid_request_error',
+      'payload_too_large',
+      `The request body exceeds ${limitBytes} bytes`,
+    ),
+  bodyRequired: () => new InvalidRequest('body_missing', 'A JSON request body is required'),
+  invalidJson: () => new InvalidRequest('invalid_json', 'The request body is not valid JSON'),
+  invalid: (error, part) => {
+    const problems = error.issues.map((issue) => {
+      const path = issue.path.map(String).join('.');
+      return `${path === '' ? part : `${part}.${path}`}: ${issue.message}`;
+    });
+    return new InvalidRequest('parameter_invalid', problems.join('; '));
+  },
+};

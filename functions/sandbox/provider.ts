@@ -4,9 +4,9 @@
  * (10 s) plus the latency knob (at most 15 s) plus a few table calls, so 29 s, just under the HTTP API's 30 s.
  */
 
-import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { logger } from '#shared/logger.ts';
 import { createProvider } from './app.ts';
 import { newId, sleep } from './context.ts';
 import { SandboxTable } from './store.ts';
@@ -16,7 +16,8 @@ if (!tableName) throw new Error('SANDBOX_TABLE_NAME is not set');
 
 export const handler = createProvider({
   table: new SandboxTable(DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName),
-  logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sandbox-provider' }),
+  // The shared logger: the chain's log scope (Lambda context, correlation id) is on it.
+  logger,
   sleep,
   random: Math.random,
   now: () => new Date(),

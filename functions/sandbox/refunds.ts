@@ -6,13 +6,13 @@
 import { REPLAYED_HEADER, refundAnswer } from './charges.ts';
 import type { SandboxContext } from './context.ts';
 import { applyPaymentFaults, readFaults } from './faults.ts';
-import type { Reply } from './http.ts';
 import {
   ChargeAlreadyRefunded,
   ChargeNotFound,
   IdempotencyKeyReused,
   ProviderUnavailable,
 } from './provider-errors.ts';
+import type { Reply } from './routes.ts';
 import type { RefundRequest } from './schemas.ts';
 import type { RefundRecord } from './store.ts';
 

@@ -1,10 +1,8 @@
 import type {
+  APIGatewayProxyEventV2,
   APIGatewayProxyEventV2WithLambdaAuthorizer,
   APIGatewayProxyStructuredResultV2,
-  Context,
 } from 'aws-lambda';
-import { isTableBusy } from '#shared/dynamodb.ts';
-import { beginInvocation, logger } from '#shared/logger.ts';
 import type * as z from '#shared/zod.ts';
 
 /** What the authorizer (`functions/clients/authorizer.ts`) puts into `requestContext.authorizer.lambda`. */
@@ -13,6 +11,8 @@ export interface AuthorizerContext {
 }
 
 export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>;
+/** Any HTTP API (payload 2.0) request: the client API's (with the authorizer's context) or the sandbox's (IAM). */
+export type HttpEvent = APIGatewayProxyEventV2 | ApiEvent;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 
 export interface IssueDetail {
@@ -20,7 +20,11 @@ export interface IssueDetail {
   message: string;
 }
 
-/** An error the client caused or must know about; `code` is stable, `message` is for humans. */
+/**
+ * An error the client caused or must know about; `code` is stable, `message` is for humans. The HTTP edge's error
+ * mapper (`functions/shared/middleware/errors.ts`) answers every one of them with its status, headers and `toBody()`;
+ * an API with another error dialect (the sandbox provider's Stripe-like bodies) overrides `toBody`.
+ */
 export class ApiError extends Error {
   override name = 'ApiError';
   constructor(
@@ -31,6 +35,12 @@ export class ApiError extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
+  }
+
+  toBody(): unknown {
+    return {
+      error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) },
+    };
   }
 }
 
@@ -90,10 +100,7 @@ export function jsonResponse(
 }
 
 export function errorResponse(error: ApiError): ApiResult {
-  const body = {
-    error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
-  };
-  return jsonResponse(error.statusCode, body, error.headers);
+  return jsonResponse(error.statusCode, error.toBody(), error.headers);
 }
 
 /** `items[0].quantity` from zod's `['items', 0, 'quantity']`, so messages say where the problem is. */
@@ -113,7 +120,7 @@ export function validationError(error: z.ZodError, what = 'request body'): Inval
 }
 
 /** HTTP API lower-cases header names; other callers (tests, proxies) may not, so look both ways. */
-export function getHeader(event: Pick<ApiEvent, 'headers'>, name: string): string | undefined {
+export function getHeader(event: Pick<HttpEvent, 'headers'>, name: string): string | undefined {
   const headers = event.headers ?? {};
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(headers)) {
@@ -131,72 +138,8 @@ export function requireClientId(event: ApiEvent): string {
 const CORRELATION_ID = /^[A-Za-z0-9._:=-]{1,128}$/;
 
 /** The caller's `x-correlation-id` when it is safe to log and store, else the API request id. */
-export function correlationIdOf(event: ApiEvent): string {
+export function correlationIdOf(event: HttpEvent): string {
   const supplied = getHeader(event, 'x-correlation-id');
   if (supplied !== undefined && CORRELATION_ID.test(supplied)) return supplied;
   return event.requestContext.requestId;
-}
-
-/** The raw request body as text, bounded by `limitBytes`. */
-export function readBody(event: ApiEvent, limitBytes: number): string | undefined {
-  if (event.body === undefined || event.body === null) return undefined;
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(text, 'utf8') > limitBytes) throw new PayloadTooLarge(limitBytes);
-  return text;
-}
-
-export function parseJsonBody(text: string | undefined): unknown {
-  if (text === undefined || text.trim() === '') {
-    throw new InvalidRequest('invalid_json', 'request body is required (a JSON object)');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    // V8's message quotes the text around the fault, which may be a payment token or an address: neither the
-    // answer nor the log may carry it, so both get the position only.
-    const position = error instanceof Error ? /at position (\d+)/.exec(error.message)?.[1] : undefined;
-    logger.info('request body is not valid JSON', {
-      bodyBytes: Buffer.byteLength(text, 'utf8'),
-      ...(position === undefined ? {} : { position: Number(position) }),
-    });
-    throw new InvalidRequest(
-      'invalid_json',
-      position === undefined
-        ? 'request body is not valid JSON'
-        : `request body is not valid JSON (at position ${position})`,
-    );
-  }
-}
-
-export type ApiRoute = (event: ApiEvent, correlationId: string) => Promise<ApiResult>;
-
-/**
- * Wraps a route: one log scope per request with its correlation id, the id echoed in the response,
- * client errors mapped to their status, and anything unexpected logged and answered with an opaque 500.
- */
-export function apiHandler(route: ApiRoute): (event: ApiEvent, context?: Context) => Promise<ApiResult> {
-  return async (event, context) => {
-    const correlationId = correlationIdOf(event);
-    beginInvocation(context, correlationId);
-    let result: ApiResult;
-    try {
-      result = await route(event, correlationId);
-    } catch (error) {
-      if (error instanceof ApiError) {
-        logger.info('request rejected', {
-          statusCode: error.statusCode,
-          code: error.code,
-          reason: error.message,
-        });
-        result = errorResponse(error);
-      } else if (isTableBusy(error)) {
-        logger.warn('request refused: table busy', { error });
-        result = errorResponse(new TemporarilyUnavailable());
-      } else {
-        logger.error('request failed', { error });
-        result = jsonResponse(500, { error: { code: 'internal_error', message: 'internal error' } });
-      }
-    }
-    return { ...result, headers: { ...result.headers, 'x-correlation-id': correlationId } };
-  };
 }

@@ -2,19 +2,11 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { ConcurrentModification } from '#shared/errors.ts';
-import {
-  ApiError,
-  apiHandler,
-  jsonResponse,
-  parseJsonBody,
-  readBody,
-  requireClientId,
-  validationError,
-} from '#shared/http.ts';
+import { jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
-import { createWebhook, WebhookLimitReached } from './endpoints.ts';
+import { createWebhook } from './endpoints.ts';
 import { webhookRegistrationSchema } from './registration.ts';
 import { KmsSecretBox } from './secret-box.ts';
 import { allowLoopbackHttpFromEnv, secretsKeyIdFromEnv } from './settings.ts';
@@ -37,23 +29,13 @@ const registrationSchema = webhookRegistrationSchema({
 
 const MAX_BODY_BYTES = 8 * 1024;
 
-export const handler = apiHandler(async (event) => {
+export const handler = httpChain({
+  body: { schema: registrationSchema, limitBytes: MAX_BODY_BYTES },
+}).handler(async (event) => {
   const clientId = requireClientId(event);
-  const parsed = await registrationSchema.safeParseAsync(parseJsonBody(readBody(event, MAX_BODY_BYTES)));
-  if (!parsed.success) throw validationError(parsed.error);
-  try {
-    const created = await createWebhook(deps, clientId, parsed.data);
-    logger.info('webhook registered', { webhookId: created.id, clientId, events: created.events });
-    // The secret is shown here and never again: the client must store it now.
-    return jsonResponse(201, created, { location: `/webhooks/${created.id}` });
-  } catch (error) {
-    if (error instanceof WebhookLimitReached) throw new ApiError(409, 'webhook_limit_reached', error.message);
-    if (error instanceof ConcurrentModification) {
-      // Many registrations of one client at once kept conflicting on its quota: nothing was stored, try again.
-      throw new ApiError(503, 'try_again', 'too many concurrent registrations; try again', undefined, {
-        'retry-after': '1',
-      });
-    }
-    throw error;
-  }
+  // WebhookLimitReached (409) and ConcurrentModification (503, try again) are answered by the edge's error mapper.
+  const created = await createWebhook(deps, clientId, event.parsed.body);
+  logger.info('webhook registered', { webhookId: created.id, clientId, events: created.events });
+  // The secret is shown here and never again: the client must store it now.
+  return jsonResponse(201, created, { location: `/webhooks/${created.id}` });
 });

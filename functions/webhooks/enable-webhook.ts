@@ -2,16 +2,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import {
-  apiHandler,
-  jsonResponse,
-  ResourceNotFound,
-  requireClientId,
-  validationError,
-} from '#shared/http.ts';
+import { jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
-import { WebhookNotFound } from './endpoints.ts';
 import { enableAndReplay } from './replay.ts';
 
 const config = loadConfig(
@@ -32,16 +26,10 @@ const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' 
  * `POST /webhooks/{id}/enable`: enables the caller's endpoint and replays its FAILED deliveries (those that ran out
  * of attempts or stopped when the endpoint was disabled) with their original `webhook-id` and body.
  */
-export const handler = apiHandler(async (event) => {
+export const handler = httpChain({ path: pathSchema }).handler(async (event) => {
   const clientId = requireClientId(event);
-  const path = pathSchema.safeParse(event.pathParameters ?? {});
-  if (!path.success) throw validationError(path.error, 'path');
-  try {
-    const result = await enableAndReplay(deps, clientId, path.data.id);
-    logger.info('webhook enabled', { webhookId: path.data.id, clientId, ...result });
-    return jsonResponse(200, { id: path.data.id, status: 'ENABLED', ...result });
-  } catch (error) {
-    if (error instanceof WebhookNotFound) throw new ResourceNotFound('webhook');
-    throw error;
-  }
+  const { id } = event.parsed.path;
+  const result = await enableAndReplay(deps, clientId, id);
+  logger.info('webhook enabled', { webhookId: id, clientId, ...result });
+  return jsonResponse(200, { id, status: 'ENABLED', ...result });
 });

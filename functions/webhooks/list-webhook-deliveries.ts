@@ -1,16 +1,10 @@
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import {
-  apiHandler,
-  InvalidRequest,
-  jsonResponse,
-  ResourceNotFound,
-  requireClientId,
-  validationError,
-} from '#shared/http.ts';
+import { jsonResponse, ResourceNotFound, requireClientId } from '#shared/http.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
-import { InvalidCursor, listAttempts } from './deliveries.ts';
+import { listAttempts } from './deliveries.ts';
 import { getEndpoint } from './endpoints.ts';
 
 const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
@@ -43,22 +37,14 @@ const querySchema = z.object({
  * `GET /webhooks/{id}/deliveries`: the endpoint's delivery attempts, newest first, one page at a time. The endpoint
  * is looked up under the caller's client first, so another client's id answers 404 like an unknown one.
  */
-export const handler = apiHandler(async (event) => {
+export const handler = httpChain({ path: pathSchema, query: querySchema }).handler(async (event) => {
   const clientId = requireClientId(event);
-  const path = pathSchema.safeParse(event.pathParameters ?? {});
-  if (!path.success) throw validationError(path.error, 'path');
-  const query = querySchema.safeParse(event.queryStringParameters ?? {});
-  if (!query.success) throw validationError(query.error, 'query');
-  const endpoint = await getEndpoint(deps, clientId, path.data.id);
+  const { path, query } = event.parsed;
+  const endpoint = await getEndpoint(deps, clientId, path.id);
   if (!endpoint) throw new ResourceNotFound('webhook');
-  try {
-    const page = await listAttempts(deps, endpoint.webhookId, {
-      limit: query.data.limit ?? DEFAULT_LIMIT,
-      ...(query.data.cursor === undefined ? {} : { cursor: query.data.cursor }),
-    });
-    return jsonResponse(200, { attempts: page.attempts, nextCursor: page.nextCursor ?? null });
-  } catch (error) {
-    if (error instanceof InvalidCursor) throw new InvalidRequest('invalid_cursor', error.message);
-    throw error;
-  }
+  const page = await listAttempts(deps, endpoint.webhookId, {
+    limit: query.limit ?? DEFAULT_LIMIT,
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+  });
+  return jsonResponse(200, { attempts: page.attempts, nextCursor: page.nextCursor ?? null });
 });

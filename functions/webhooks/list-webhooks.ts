@@ -1,14 +1,15 @@
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { apiHandler, jsonResponse, requireClientId } from '#shared/http.ts';
+import { jsonResponse, requireClientId } from '#shared/http.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import { listWebhooks } from './endpoints.ts';
 
 const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
-export const handler = apiHandler(async (event) => {
+export const handler = httpChain().handler(async (event) => {
   const clientId = requireClientId(event);
   const webhooks = await listWebhooks(deps, clientId);
   return jsonResponse(200, {

@@ -2,23 +2,15 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { ENV } from '#contracts/environment.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import {
-  apiHandler,
-  jsonResponse,
-  parseJsonBody,
-  ResourceNotFound,
-  readBody,
-  requireClientId,
-  validationError,
-} from '#shared/http.ts';
+import { jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
+import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import {
   DEFAULT_SECRET_GRACE_SECONDS,
   MAX_SECRET_GRACE_SECONDS,
   rotateSecret,
 } from './endpoint-lifecycle.ts';
-import { WebhookNotFound } from './endpoints.ts';
 import { KmsSecretBox } from './secret-box.ts';
 import { secretsKeyIdFromEnv } from './settings.ts';
 
@@ -47,30 +39,24 @@ const bodySchema = z.strictObject({
 
 const MAX_BODY_BYTES = 1024;
 
-export const handler = apiHandler(async (event) => {
-  const clientId = requireClientId(event);
-  const path = pathSchema.safeParse(event.pathParameters ?? {});
-  if (!path.success) throw validationError(path.error, 'path');
-  const text = readBody(event, MAX_BODY_BYTES);
+export const handler = httpChain({
+  path: pathSchema,
   // The body is optional: no body means the default grace period.
-  const body = bodySchema.safeParse(text === undefined || text.trim() === '' ? {} : parseJsonBody(text));
-  if (!body.success) throw validationError(body.error);
-  try {
-    const rotated = await rotateSecret(
-      deps,
-      clientId,
-      path.data.id,
-      body.data.gracePeriodSeconds ?? DEFAULT_SECRET_GRACE_SECONDS,
-    );
-    logger.info('webhook secret rotated', {
-      webhookId: path.data.id,
-      clientId,
-      previousSecretExpiresAt: rotated.previousSecretExpiresAt,
-    });
-    // Like at registration, the new secret is shown here and never again.
-    return jsonResponse(200, rotated);
-  } catch (error) {
-    if (error instanceof WebhookNotFound) throw new ResourceNotFound('webhook');
-    throw error;
-  }
+  body: { schema: bodySchema, limitBytes: MAX_BODY_BYTES, whenEmpty: {} },
+}).handler(async (event) => {
+  const clientId = requireClientId(event);
+  const { path, body } = event.parsed;
+  const rotated = await rotateSecret(
+    deps,
+    clientId,
+    path.id,
+    body.gracePeriodSeconds ?? DEFAULT_SECRET_GRACE_SECONDS,
+  );
+  logger.info('webhook secret rotated', {
+    webhookId: path.id,
+    clientId,
+    previousSecretExpiresAt: rotated.previousSecretExpiresAt,
+  });
+  // Like at registration, the new secret is shown here and never again.
+  return jsonResponse(200, rotated);
 });

@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import {
   BatchGetCommand,
   DynamoDBDocumentClient,
@@ -61,7 +62,7 @@ describe('acceptOrder', () => {
     ddb.on(GetCommand).resolves(record(nowSeconds));
 
     expect(await acceptOrder(deps, command, NOW)).toEqual({ orderId: 'first-order', replayed: true });
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
   });
 
   it('takes the key when the record it collided with has expired (TTL has not deleted it yet)', async () => {
@@ -94,7 +95,7 @@ describe('acceptOrder', () => {
       name: 'IdempotentRequestInProgress',
       message: 'a request with this Idempotency-Key is still being processed; retry shortly',
     });
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(3);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 3);
     expect(writes()).toHaveLength(3);
   });
 
@@ -105,7 +106,7 @@ describe('acceptOrder', () => {
 
     await expect(acceptOrder(deps, command, NOW)).resolves.toMatchObject({ replayed: false });
 
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(5);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 5);
     expect(performance.now() - started).toBeGreaterThanOrEqual(25 + 50 + 100 + 200 + 400 - 50);
   });
 
@@ -115,7 +116,7 @@ describe('acceptOrder', () => {
     await expect(acceptOrder(deps, command, NOW)).rejects.toMatchObject({
       name: 'TransactionCanceledException',
     });
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 0);
   });
 
   it('reports a corrupt idempotency record as such, naming it', async () => {

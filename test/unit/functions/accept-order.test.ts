@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import {
   ProvisionedThroughputExceededException,
   RequestLimitExceeded,
@@ -14,6 +15,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '#functions/orders/idempotency.ts';
 import { logger } from '#shared/logger.ts';
+import { metrics } from '#shared/metrics.ts';
 import { apiEvent, CLIENT_ID, context, NOW, parseBody, TABLE, transactionCanceled } from './helpers.ts';
 
 vi.hoisted(() => {
@@ -88,7 +90,7 @@ describe('POST /orders', () => {
       'x-correlation-id': 'corr-42',
     });
 
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     const [orderItem, outboxItem, idempotencyItem] = transactItems();
     const createdAt = NOW.toISOString();
     expect(orderItem).toMatchObject({
@@ -139,6 +141,33 @@ describe('POST /orders', () => {
     expect(idempotencyPut?.TableName).toBe(TABLE);
   });
 
+  it('counts OrdersAccepted once per written order, not for an idempotent replay', async () => {
+    const addMetric = vi.spyOn(metrics, 'addMetric');
+
+    const first = await post(order);
+    const stored = transactItems()[2];
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'ConditionalCheckFailed'));
+    ddb.on(GetCommand).resolves({ Item: stored });
+    const replay = await post(order);
+
+    expect(first.statusCode).toBe(202);
+    expect(replay.headers).toMatchObject({ 'idempotent-replayed': 'true' });
+    expect(addMetric.mock.calls.filter(([name]) => name === 'OrdersAccepted')).toEqual([
+      ['OrdersAccepted', 'Count', 1],
+    ]);
+    addMetric.mockRestore();
+  });
+
+  it('counts no OrdersAccepted for a rejected order', async () => {
+    const addMetric = vi.spyOn(metrics, 'addMetric');
+
+    const result = await post({ ...order, items: [] });
+
+    expect(result.statusCode).toBe(400);
+    expect(addMetric.mock.calls.map(([name]) => name)).not.toContain('OrdersAccepted');
+    addMetric.mockRestore();
+  });
+
   it('uses the API request id as correlation id when the header is missing or unsafe', async () => {
     const result = await post(order, {
       'idempotency-key': 'key-1',
@@ -186,12 +215,12 @@ describe('POST /orders', () => {
         'idempotent-replayed': 'true',
         location: parseBody(first).statusUrl,
       });
-      expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, {
         TableName: TABLE,
         Key: { pk: `IDEMPOTENCY#${CLIENT_ID}#key-1`, sk: 'IDEMPOTENCY' },
         ConsistentRead: true,
       });
-      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
     });
 
     it('answers 422 when the key was used with a different body', async () => {
@@ -228,7 +257,7 @@ describe('POST /orders', () => {
 
       expect(result.statusCode).toBe(202);
       expect(parseBody(result).trackingId).toBe('order-of-the-twin');
-      expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
+      expect(ddb).toHaveReceivedCommandTimes(GetCommand, 2);
     });
 
     it('writes again when the competing request never committed, and gives up with 409 after that', async () => {
@@ -240,7 +269,7 @@ describe('POST /orders', () => {
       expect(result.statusCode).toBe(409);
       expect(result.headers?.['retry-after']).toBe('1');
       expect(parseBody(result)).toMatchObject({ error: { code: 'request_in_progress' } });
-      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(3);
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
     });
   });
 
@@ -252,7 +281,7 @@ describe('POST /orders', () => {
       expect(parseBody(result)).toEqual({
         error: { code: 'price_unavailable', message: 'no price in JPY for sku MUG-7' },
       });
-      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
       const reads = ddb.commandCalls(BatchGetCommand);
       expect(reads).toHaveLength(1);
       expect(reads[0]?.args[0].input.RequestItems?.[TABLE]).toEqual({
@@ -282,7 +311,7 @@ describe('POST /orders', () => {
       const result = await post({ ...order, currency: 'KWD' });
 
       expect(result.statusCode).toBe(202);
-      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     });
 
     it('refuses an order whose known lines alone are over the cap of its currency', async () => {
@@ -297,7 +326,7 @@ describe('POST /orders', () => {
           message: 'order total €12,000.00 exceeds the limit of €10,000.00 per order',
         },
       });
-      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
     });
 
     it('refuses an order over the unit limit without reading the catalogue', async () => {
@@ -313,8 +342,8 @@ describe('POST /orders', () => {
       expect(parseBody(result)).toEqual({
         error: { code: 'order_limit_exceeded', message: 'order has 1001 units; at most 1000 per order' },
       });
-      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
-      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+      expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
     });
 
     it('still answers a retry of an order accepted before its price was withdrawn with the first 202', async () => {
@@ -327,7 +356,7 @@ describe('POST /orders', () => {
 
       expect(result.statusCode).toBe(202);
       expect(parseBody(result).trackingId).toBe('accepted-earlier');
-      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
     });
   });
 

@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
@@ -201,7 +202,7 @@ describe('authorizer', () => {
     const result = await handler(authorizerEvent({ authorization: `Bearer ${key}` }), context);
 
     expect(result).toEqual({ isAuthorized: true, context: { clientId: 'client-a' } });
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+    expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, {
       TableName: TABLE,
       Key: { pk: `APIKEY#${hashApiKey(key)}`, sk: 'APIKEY' },
       ConsistentRead: true,

@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -72,7 +73,7 @@ describe('GET /orders/{trackingId}', () => {
       timeline: storedOrder.timeline,
     });
     expect(result.body).not.toContain('tok_ok');
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+    expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, {
       TableName: TABLE,
       Key: { pk: `ORDER#${ORDER_ID}`, sk: 'ORDER' },
       ConsistentRead: true,

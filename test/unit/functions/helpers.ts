@@ -41,6 +41,11 @@ export const context = {
   succeed: () => {},
 } satisfies Context;
 
+/** A fresh Lambda context, for handlers exported through a middy chain (the log scope reads it). */
+export function lambdaContext(overrides: Partial<Context> = {}): Context {
+  return { ...context, ...overrides };
+}
+
 export interface ApiEventSpec {
   method?: string;
   path?: string;

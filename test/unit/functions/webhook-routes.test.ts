@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -94,7 +95,7 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]+=*$/),
       previousSecretExpiresAt: expiresAt,
     });
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, {
       Key: webhookKey,
       ConsistentRead: true,
     });
@@ -160,7 +161,7 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
     const result = await call(rotateHandler, 'POST', '/rotate-secret');
 
     expect(result.statusCode).toBe(200);
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 2);
   });
 
   it("answers 404 for another client's endpoint", async () => {
@@ -173,7 +174,7 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
       pk: 'CLIENT#client-b',
       sk: `WEBHOOK#${WEBHOOK_ID}`,
     });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
 
   it.each([
@@ -185,7 +186,7 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
     const result = await call(rotateHandler, 'POST', '/rotate-secret', { body });
 
     expect(result.statusCode).toBe(400);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
 });
 
@@ -230,7 +231,7 @@ describe('GET /webhooks/{id}/deliveries', () => {
       },
       expect.objectContaining({ attempt: 1, statusCode: 500, error: 'HTTP 500', outcome: 'failed' }),
     ]);
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': `WEBHOOK#${WEBHOOK_ID}`, ':prefix': 'ATTEMPT#' },
       ScanIndexForward: false,
@@ -250,7 +251,7 @@ describe('GET /webhooks/{id}/deliveries', () => {
     const result = await call(deliveriesHandler, 'GET', '/deliveries', { clientId: 'client-b' });
 
     expect(result.statusCode).toBe(404);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
   });
 
   it.each([
@@ -262,7 +263,7 @@ describe('GET /webhooks/{id}/deliveries', () => {
     const result = await call(deliveriesHandler, 'GET', '/deliveries', { query });
 
     expect(result.statusCode).toBe(400);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
   });
 });
 
@@ -304,7 +305,7 @@ describe('POST /webhooks/{id}/enable', () => {
         'SET #status = :enabled REMOVE disabledReason, disabledAt, failingSince, consecutiveFailures, circuitOpenUntil',
       ConditionExpression: 'attribute_exists(pk)',
     });
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
       ExpressionAttributeValues: {
         ':pk': `WEBHOOK#${WEBHOOK_ID}`,
         ':prefix': 'DELIVERY#',
@@ -333,7 +334,7 @@ describe('POST /webhooks/{id}/enable', () => {
       pk: 'CLIENT#client-b',
       sk: `WEBHOOK#${WEBHOOK_ID}`,
     });
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
     expect(sqs.calls()).toHaveLength(0);
   });
 

@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { KMSClient } from '@aws-sdk/client-kms';
 import {
   DeleteCommand,
@@ -176,7 +177,7 @@ describe('POST /webhooks', () => {
     expect(result.statusCode).toBe(400);
     const { error } = parseBody(result) as { error: { details: unknown[] } };
     expect(error.details).toContainEqual({ path, message: expect.stringMatching(message) });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('does not tell the client which private address its name resolves to; the log keeps it', async () => {
@@ -205,7 +206,7 @@ describe('POST /webhooks', () => {
 
     expect(result.statusCode).toBe(409);
     expect(parseBody(result)).toMatchObject({ error: { code: 'webhook_limit_reached' } });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 
   it('starts the quota of a client from before it at the endpoints it already has', async () => {
@@ -218,11 +219,11 @@ describe('POST /webhooks', () => {
     const result = await create({ url: 'https://hooks.example.com/x', events: ['OrderPlaced'] });
 
     expect(result.statusCode).toBe(201);
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
-      Item: { pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA', webhookCount: 2 },
+    expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
+      Item: expect.objectContaining({ pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA', webhookCount: 2 }),
       ConditionExpression: 'attribute_not_exists(pk)',
     });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
   });
 });
 

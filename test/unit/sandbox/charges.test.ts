@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -68,7 +69,7 @@ describe('POST /v1/charges', () => {
       error: { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' },
     });
     expect(chargeWrites()).toHaveLength(0);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   });
 
   it('always answers tok_error with 500 api_error and records nothing', async () => {
@@ -96,7 +97,7 @@ describe('POST /v1/charges', () => {
     expect([first.status, second.status, third.status]).toEqual([503, 503, 201]);
     expect(first.body).toMatchObject({ error: { type: 'api_error', code: 'service_unavailable' } });
     expect(chargeWrites()).toHaveLength(1);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(3);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 3);
   });
 
   it('waits 1 s for tok_slow before it records the charge', async () => {
@@ -156,7 +157,7 @@ describe('POST /v1/charges', () => {
       idempotencyKey: 'k1',
     });
     expect(chargeWrites()).toHaveLength(0);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   });
 
   it('keeps timing out a replayed tok_timeout charge, so the caller never hears in time', async () => {
@@ -244,7 +245,7 @@ describe('POST /v1/charges', () => {
     expect(answer.status).toBe(503);
     expect(answer.body).toMatchObject({ error: { type: 'api_error', code: 'injected_fault' } });
     expect(ctx.sleep).toHaveBeenCalledWith(250);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
     expect(chargeWrites()).toHaveLength(0);
   });
 
@@ -319,7 +320,7 @@ describe('GET /v1/charges?orderId=', () => {
     });
 
     expect(answer.status).toBe(503);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
   });
 
   it('answers an empty list for an order without charges, and 400 without an orderId', async () => {

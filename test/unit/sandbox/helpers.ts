@@ -17,6 +17,7 @@ import { vi } from 'vitest';
 import { createProvider } from '#functions/sandbox/app.ts';
 import type { IdPrefix, SandboxContext } from '#functions/sandbox/context.ts';
 import { SandboxTable } from '#functions/sandbox/store.ts';
+import { lambdaContext } from '../functions/helpers.ts';
 
 export const TABLE = 'sandbox-table';
 export const NOW = new Date('2026-05-01T12:00:00.000Z');
@@ -109,7 +110,7 @@ export interface Answer {
 }
 
 export async function send(ctx: SandboxContext, spec: RequestSpec): Promise<Answer> {
-  const result = await createProvider(ctx)(httpEvent(spec));
+  const result = await createProvider(ctx)(httpEvent(spec), lambdaContext());
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
   return {

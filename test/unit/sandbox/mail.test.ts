@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { BatchGetCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { conditionFailed, ddb, resetTable, send, TABLE, testContext } from './helpers.ts';
@@ -67,8 +68,8 @@ describe('POST /v1/mail', () => {
 
     expect(answer.status).toBe(202);
     expect(answer.body).toEqual({ id: 'ml_m1', duplicate: true });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   });
 
   it('answers a concurrent duplicate that lost the conditional write as a duplicate of the winner', async () => {
@@ -91,8 +92,8 @@ describe('POST /v1/mail', () => {
 
     expect(answer.status).toBe(503);
     expect(answer.body).toMatchObject({ error: { type: 'api_error', code: 'mail_sink_broken' } });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 
   it('fails at the mail failure rate', async () => {
@@ -188,7 +189,7 @@ describe('GET /v1/mail', () => {
       ':entity': 'Mail',
       ':w0': 'ord-9',
     });
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });
 
   it('asks again for keys BatchGetItem left unprocessed', async () => {
@@ -208,6 +209,6 @@ describe('GET /v1/mail', () => {
     });
 
     expect((answer.body.messages as Array<{ calls: number }>)[0]?.calls).toBe(2);
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 2);
   });
 });

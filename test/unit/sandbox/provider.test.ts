@@ -1,5 +1,7 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { GetCommand, PutCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { lambdaContext } from '../functions/helpers.ts';
 import { ddb, httpEvent, resetTable, send, TABLE, testContext } from './helpers.ts';
 
 beforeEach(() => {
@@ -33,7 +35,7 @@ describe('fault knobs', () => {
       mailBroken: true,
       mailFailureRate: 0,
     });
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
+    expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
       TableName: TABLE,
       Item: {
         pk: 'FAULTS',
@@ -79,7 +81,7 @@ describe('fault knobs', () => {
     const answer = await send(testContext(), { method: 'PUT', path: '/v1/faults', body });
 
     expect(answer.status).toBe(400);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 });
 
@@ -97,7 +99,7 @@ describe('GET /v1/ledger', () => {
 
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ charges: 2, refunds: 1, mails: 1 });
-    expect(ddb.commandCalls(ScanCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 1, {
       ProjectionExpression: '#entity',
       ConsistentRead: true,
     });
@@ -138,7 +140,7 @@ describe('routing and the HTTP edge', () => {
     event.body = Buffer.from(JSON.stringify({ mailBroken: true })).toString('base64');
     event.isBase64Encoded = true;
 
-    const result = await createProvider(ctx)(event);
+    const result = await createProvider(ctx)(event, lambdaContext());
 
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body ?? '')).toMatchObject({ mailBroken: true });
@@ -172,6 +174,7 @@ describe('the Lambda handler', () => {
         headers: { 'idempotency-key': 'k1' },
         body: { amount: 100, currency: 'usd', token: 'tok_ok', orderId: 'o1' },
       }),
+      lambdaContext(),
     );
 
     expect(result.statusCode).toBe(201);

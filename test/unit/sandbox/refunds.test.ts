@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-vitest/extend';
 import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ddb, resetTable, send, storedCharge, TABLE, testContext, transactionCanceled } from './helpers.ts';
@@ -71,8 +72,8 @@ describe('POST /v1/refunds', () => {
 
     expect(answer.status).toBe(404);
     expect(answer.body).toMatchObject({ error: { type: 'invalid_request_error', code: 'charge_not_found' } });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   });
 
   it('replays the first refund for a repeated key', async () => {
@@ -83,7 +84,7 @@ describe('POST /v1/refunds', () => {
     expect(answer.status).toBe(200);
     expect(answer.headers['idempotent-replayed']).toBe('true');
     expect(answer.body).toEqual({ id: 're_first', status: 'refunded', charge: 'ch_first' });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('rejects a repeated key for another charge as 409', async () => {
@@ -102,7 +103,7 @@ describe('POST /v1/refunds', () => {
 
     expect(answer.status).toBe(409);
     expect(answer.body).toMatchObject({ error: { code: 'charge_already_refunded' } });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('replays the winner when a concurrent duplicate wrote the refund first', async () => {
@@ -127,7 +128,7 @@ describe('POST /v1/refunds', () => {
 
     expect(answer.status).toBe(503);
     expect(answer.body).toMatchObject({ error: { type: 'api_error', code: 'conflict' } });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(3);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
   });
 
   it('refunds a tok_timeout charge at once: test tokens do not apply to refunds', async () => {
@@ -147,7 +148,7 @@ describe('POST /v1/refunds', () => {
 
     expect(answer.status).toBe(503);
     expect(answer.body).toMatchObject({ error: { code: 'injected_fault' } });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   });
 
   it.each([
