@@ -12,7 +12,9 @@ import { metrics } from '#shared/metrics.ts';
  * middlewares on top.
  */
 export function lambdaChain<TEvent, TResult>(): MiddyfiedHandler<TEvent, TResult, Error, Context> {
-  return middy<TEvent, TResult, Error, Context>()
+  // No early time-out: a handler that runs out of time ends as Lambda ends it (the error names the saga's Retry and
+  // the API's 5xx handling expect), rather than with middy's own TimeoutError a few ms before.
+  return middy<TEvent, TResult, Error, Context>({ timeoutEarlyInMillis: 0 })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }
