@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+/** The local runtime's reading of the real synthesized template: it needs the cdk.out the e2e project's setup writes. */
+const TEMPLATE_TEST = 'test/unit/local/template-real.test.ts';
+
 /**
  * Files that only make sense on the local runtime: the operators and API key scenarios drive the CLI through the
  * local runtime's description; the operators scenarios also drive the engines' fault hooks and compress schedules,
@@ -8,6 +11,7 @@ import { defineConfig } from 'vitest/config';
  * On a deployed target (BUZZER_TARGET=localstack|aws) they are left out rather than reported as skipped.
  */
 const LOCAL_ONLY_FILES = [
+  TEMPLATE_TEST,
   'test/e2e/**/*.local.test.ts',
   'test/e2e/api-keys.test.ts',
   'test/e2e/operators.test.ts',
@@ -53,6 +57,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          exclude: ['**/node_modules/**', TEMPLATE_TEST],
           setupFiles: ['test/setup-offline.ts'],
         },
       },
@@ -72,7 +77,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
+          // The checks of the real synthesized template read cdk.out, which this project's global setup writes.
+          include: ['test/e2e/**/*.test.ts', TEMPLATE_TEST],
           exclude: ['**/node_modules/**', ...(deployedTarget ? LOCAL_ONLY_FILES : [])],
           // Synthesizes the app once for the e2e files; the unit and infra projects do not wait for it.
           globalSetup: ['test/e2e/global-setup.ts'],

@@ -1,10 +1,16 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { logger } from '#shared/logger.ts';
 import { type SqsRecordHandler, sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { context, sqsEvent, sqsRecord } from '../functions/helpers.ts';
 import { captureStdout, type StdoutCapture } from '../support/emf.ts';
+
+// The suite's setup silences logs (test/setup.ts); these tests read them. The level is the logger's from its first
+// load (an invocation starts at it again), so it is set before the handler modules load.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+});
 
 function worker(processRecord: SqsRecordHandler) {
   return lambdaChain<SQSEvent, SQSBatchResponse>().handler(sqsRecords(processRecord));

@@ -7,6 +7,12 @@ import { type SagaStepName, sagaStep } from '#shared/middleware/saga-step.ts';
 import { context, ORDER_ID, sagaInput } from '../functions/helpers.ts';
 import { captureStdout, type StdoutCapture } from '../support/emf.ts';
 
+// The suite's setup silences logs (test/setup.ts); these tests read them. The level is the logger's from its first
+// load (an invocation starts at it again), so it is set before the handler modules load.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+});
+
 function step<R>(name: SagaStepName, run: (input: SagaInput) => Promise<R>) {
   return lambdaChain<SagaInput, R>().use(sagaStep<R>(name)).handler(run);
 }
