@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import {
   ProvisionedThroughputExceededException,
   RequestLimitExceeded,
@@ -12,16 +11,20 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '#functions/orders/idempotency.ts';
 import { logger } from '#shared/logger.ts';
 import { metrics } from '#shared/metrics.ts';
-import { apiEvent, CLIENT_ID, context, NOW, parseBody, TABLE, transactionCanceled } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
+import {
+  apiEvent,
+  CLIENT_ID,
+  context,
+  frozenClock,
+  NOW,
+  parseBody,
+  TABLE,
+  transactionCanceled,
+} from './helpers.ts';
 
 const { handler } = await import('#functions/orders/accept-order.ts');
 
@@ -66,13 +69,9 @@ beforeEach(() => {
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(GetCommand).resolves({});
   onShelf(catalogue);
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('POST /orders', () => {
   it('writes order, OrderPlaced outbox message and idempotency record in one transaction and answers 202', async () => {

@@ -19,10 +19,25 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBRecord, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AwsStub } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, vi } from 'vitest';
 import type { ApiEvent } from '#shared/http.ts';
 
 export const TABLE = 'buzzer-test';
 export const NOW = new Date('2026-05-01T12:00:00.000Z');
+
+/**
+ * Freezes `Date` (only `Date`: timers and promises still run) at `at` around each test of the calling file or
+ * describe block. Called after the file's own `beforeEach`, it keeps the order the hooks had when each file wrote them.
+ */
+export function frozenClock(at: Date = NOW): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(at);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+}
 export const ORDER_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 export const CLIENT_ID = 'client-a';
 

@@ -3,17 +3,15 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { conditionFailed, context, NOW, streamInsert, TABLE } from './helpers.ts';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { conditionFailed, context, frozenClock, NOW, streamInsert, TABLE } from './helpers.ts';
 
 /** The relay's edge cases: bookkeeping races, lookups that do not finish, results that do not line up. */
 
 vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
   process.env.EVENT_BUS_NAME = 'buzzer-bus';
   process.env.RELAY_DLQ_URL = 'http://127.0.0.1:9324/000000000000/relay-dlq';
   process.env.RELAY_MAX_ATTEMPTS = '3';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
 const { handler } = await import('#functions/outbox/relay-outbox.ts');
@@ -72,13 +70,9 @@ beforeEach(() => {
   }));
   ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
   sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('outbox relay edges', () => {
   it('reads the current status of each item with a projection, and puts each event at its creation time', async () => {

@@ -3,17 +3,14 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import 'aws-sdk-client-mock-vitest/extend';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { captureStdout } from '../support/emf.ts';
-import { context, NOW, streamInsert, TABLE } from './helpers.ts';
+import { context, frozenClock, NOW, streamInsert, TABLE } from './helpers.ts';
 
 vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
   process.env.EVENT_BUS_NAME = 'buzzer-bus';
   process.env.RELAY_DLQ_URL = 'http://127.0.0.1:9324/000000000000/relay-dlq';
   process.env.RELAY_MAX_ATTEMPTS = '3';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
 const { handler } = await import('#functions/outbox/relay-outbox.ts');
@@ -82,13 +79,9 @@ beforeEach(() => {
   putEventsAccepting();
   ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
   sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('outbox relay', () => {
   it('publishes each outbox item with the documented detail and marks it PUBLISHED with a 7-day TTL', async () => {

@@ -5,11 +5,12 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { captureStdout, type StdoutCapture } from '../support/emf.ts';
 import {
   CLIENT_ID,
   context,
+  frozenClock,
   NOW,
   ORDER_ID,
   orderKey,
@@ -18,11 +19,6 @@ import {
   TABLE,
   transactionCanceled,
 } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
 
 const { handler: confirm } = await import('#functions/saga/confirm-order.ts');
 const { handler: cancel } = await import('#functions/saga/cancel-order.ts');
@@ -41,13 +37,9 @@ const transactions = () =>
 beforeEach(() => {
   ddb.reset();
   ddb.on(TransactWriteCommand).resolves({});
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('confirm-order', () => {
   it('confirms the order and writes OrderConfirmed in the same transaction', async () => {

@@ -1,12 +1,13 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   CLIENT_ID,
   conditionFailed,
   context,
   eventBridgeBody,
+  frozenClock,
   ids,
   NOW,
   ORDER_ID,
@@ -16,9 +17,7 @@ import {
 } from './helpers.ts';
 
 vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
   process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
 const { handler } = await import('#functions/webhooks/fan-out-webhooks.ts');
@@ -80,13 +79,9 @@ beforeEach(() => {
   });
   ddb.on(PutCommand).resolves({});
   sqs.on(SendMessageBatchCommand).resolves({ Successful: [] });
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('webhook fan-out', () => {
   it('writes one delivery per enabled, subscribed endpoint and enqueues its first attempt', async () => {

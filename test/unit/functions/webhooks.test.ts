@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { KMSClient } from '@aws-sdk/client-kms';
 import {
   DeleteCommand,
@@ -13,9 +12,7 @@ import { KmsSecretBox, type SealedSecret } from '#functions/webhooks/secret-box.
 import { apiEvent, CLIENT_ID, context, fakeKms, parseBody, TABLE, transactionCanceled } from './helpers.ts';
 
 vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
   process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
 // Registration resolves host names to refuse private targets; these tests run without DNS.

@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
