@@ -25,6 +25,12 @@ import type { ApiEvent } from '#shared/http.ts';
 export const TABLE = 'buzzer-test';
 export const NOW = new Date('2026-05-01T12:00:00.000Z');
 
+/** The webhook functions' configuration as the stack sets it; each function reads its part once, when it loads. */
+export const WEBHOOK_ENV = {
+  WEBHOOK_SECRETS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/webhooks',
+  DELIVERY_QUEUE_URL: 'http://sqs.local/000000000000/deliveries',
+};
+
 /**
  * Freezes `Date` (only `Date`: timers and promises still run) at `at` around each test of the calling file or
  * describe block. Called after the file's own `beforeEach`, it keeps the order the hooks had when each file wrote them.

@@ -27,11 +27,10 @@ import {
   sqsEvent,
   sqsRecord,
   TABLE,
+  WEBHOOK_ENV,
 } from './helpers.ts';
 
 vi.hoisted(() => {
-  process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
-  process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
   process.env.DELIVERY_DLQ_URL = 'http://sqs.local/000000000000/deliveries-dlq';
   // Three attempts: now, 30 s, 300 s (up to 20 % longer by jitter, never shorter).
   process.env.WEBHOOK_RETRY_SCHEDULE_SECONDS = '0,30,300';
@@ -40,6 +39,7 @@ vi.hoisted(() => {
   process.env.WEBHOOK_ALLOW_LOOPBACK_HTTP = 'true';
 });
 
+Object.assign(process.env, WEBHOOK_ENV);
 const { handler } = await import('#functions/webhooks/dispatch-webhook.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);

@@ -1,7 +1,7 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   CLIENT_ID,
   conditionFailed,
@@ -14,12 +14,10 @@ import {
   sqsEvent,
   sqsRecord,
   TABLE,
+  WEBHOOK_ENV,
 } from './helpers.ts';
 
-vi.hoisted(() => {
-  process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
-});
-
+Object.assign(process.env, WEBHOOK_ENV);
 const { handler } = await import('#functions/webhooks/fan-out-webhooks.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);

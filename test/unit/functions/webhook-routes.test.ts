@@ -8,7 +8,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { KmsSecretBox, type SealedSecret } from '#functions/webhooks/secret-box.ts';
 import {
   apiEvent,
@@ -20,13 +20,10 @@ import {
   NOW,
   parseBody,
   TABLE,
+  WEBHOOK_ENV,
 } from './helpers.ts';
 
-vi.hoisted(() => {
-  process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
-  process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
-});
-
+Object.assign(process.env, WEBHOOK_ENV);
 const { handler: rotateHandler } = await import('#functions/webhooks/rotate-webhook-secret.ts');
 const { handler: deliveriesHandler } = await import('#functions/webhooks/list-webhook-deliveries.ts');
 const { handler: enableHandler } = await import('#functions/webhooks/enable-webhook.ts');
