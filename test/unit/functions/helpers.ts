@@ -20,10 +20,44 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBRecord, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AwsStub } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, vi } from 'vitest';
+import type { EventDetail, OrderEvent } from '#functions/orders/events.ts';
 import type { ApiEvent } from '#shared/http.ts';
 
 export const TABLE = 'buzzer-test';
 export const NOW = new Date('2026-05-01T12:00:00.000Z');
+
+/**
+ * An order event as a consumer (mail, points) gets it: the EventBridge detail and the order it carries, an
+ * OrderConfirmed of Ada's order of two BEAN-1 by default. `detail` and `order` replace what a test is about.
+ */
+export function orderEvent(
+  detail: Partial<EventDetail> = {},
+  order: Partial<OrderEvent['order']> = {},
+): OrderEvent {
+  return {
+    eventId: 'eb-1',
+    detail: {
+      messageId: 'msg-1',
+      messageType: 'OrderConfirmed',
+      orderId: ORDER_ID,
+      clientId: 'client-a',
+      correlationId: 'corr-1',
+      version: 5,
+      occurredAt: NOW.toISOString(),
+      payload: {},
+      ...detail,
+    },
+    order: {
+      orderId: ORDER_ID,
+      status: 'CONFIRMED',
+      customer: { id: 'cust-1', email: 'ada@example.com' },
+      items: [{ sku: 'BEAN-1', quantity: 2 }],
+      currency: 'EUR',
+      createdAt: NOW.toISOString(),
+      ...order,
+    },
+  };
+}
 
 /** The webhook functions' configuration as the stack sets it; each function reads its part once, when it loads. */
 export const WEBHOOK_ENV = {

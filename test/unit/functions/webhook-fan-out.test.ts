@@ -65,6 +65,23 @@ const confirmed = (messageId = 'm1') =>
 
 const deliveryId = (webhookId: string) => `msg_${MESSAGE_ID}_${webhookId}`;
 
+/** The PENDING delivery of this event to the subscribed endpoint, as an earlier run of the fan-out wrote it. */
+const storedDelivery = (attempt: Record<string, unknown>) => ({
+  deliveryId: deliveryId(SUBSCRIBED),
+  webhookId: SUBSCRIBED,
+  clientId: CLIENT_ID,
+  eventId: MESSAGE_ID,
+  eventType: 'OrderConfirmed',
+  orderId: ORDER_ID,
+  correlationId: 'corr-1',
+  body: '{}',
+  status: 'PENDING',
+  ...attempt,
+  nextAttemptAt: NOW.toISOString(),
+  createdAt: NOW.toISOString(),
+  updatedAt: NOW.toISOString(),
+});
+
 beforeEach(() => {
   ddb.reset();
   sqs.reset();
@@ -145,25 +162,9 @@ describe('webhook fan-out', () => {
 
   it('sends nothing new for a redelivered event whose delivery is already under way', async () => {
     ddb.on(PutCommand).rejects(conditionFailed());
-    ddb.on(GetCommand).resolves({
-      Item: {
-        deliveryId: deliveryId(SUBSCRIBED),
-        webhookId: SUBSCRIBED,
-        clientId: CLIENT_ID,
-        eventId: MESSAGE_ID,
-        eventType: 'OrderConfirmed',
-        orderId: ORDER_ID,
-        correlationId: 'corr-1',
-        body: '{}',
-        status: 'PENDING',
-        attempt: 2,
-        token: 'token-2',
-        previousToken: 'token-1',
-        nextAttemptAt: NOW.toISOString(),
-        createdAt: NOW.toISOString(),
-        updatedAt: NOW.toISOString(),
-      },
-    });
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: storedDelivery({ attempt: 2, token: 'token-2', previousToken: 'token-1' }) });
 
     const result = await handler(sqsEvent(confirmed()), context);
 
@@ -173,24 +174,7 @@ describe('webhook fan-out', () => {
 
   it('sends the first attempt again when an earlier run wrote the record but may have crashed before sending', async () => {
     ddb.on(PutCommand).rejects(conditionFailed());
-    ddb.on(GetCommand).resolves({
-      Item: {
-        deliveryId: deliveryId(SUBSCRIBED),
-        webhookId: SUBSCRIBED,
-        clientId: CLIENT_ID,
-        eventId: MESSAGE_ID,
-        eventType: 'OrderConfirmed',
-        orderId: ORDER_ID,
-        correlationId: 'corr-1',
-        body: '{}',
-        status: 'PENDING',
-        attempt: 1,
-        token: 'token-1',
-        nextAttemptAt: NOW.toISOString(),
-        createdAt: NOW.toISOString(),
-        updatedAt: NOW.toISOString(),
-      },
-    });
+    ddb.on(GetCommand).resolves({ Item: storedDelivery({ attempt: 1, token: 'token-1' }) });
 
     await handler(sqsEvent(confirmed()), context);
 
