@@ -21,6 +21,7 @@ import {
   context,
   frozenClock,
   NOW,
+  PLACED_ORDER,
   parseBody,
   TABLE,
   transactionCanceled,
@@ -30,15 +31,7 @@ const { handler } = await import('#functions/orders/accept-order.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 
-const order = {
-  customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
-  items: [
-    { sku: 'BEAN-1', quantity: 2 },
-    { sku: 'MUG-7', quantity: 1 },
-  ],
-  currency: 'EUR',
-  paymentToken: 'tok_ok',
-};
+const order = PLACED_ORDER;
 
 const catalogue = [
   {

@@ -59,6 +59,16 @@ export function orderEvent(
   };
 }
 
+/** The failure reason a cancelled order gets for each error the saga caught: [error name, reason]. */
+export const FAILURE_REASONS: [string, string][] = [
+  ['OutOfStock', 'OUT_OF_STOCK'],
+  ['UnknownSku', 'UNKNOWN_SKU'],
+  ['PaymentDeclined', 'PAYMENT_DECLINED'],
+  ['PaymentProviderUnavailable', 'PAYMENT_UNAVAILABLE'],
+  ['States.Timeout', 'PAYMENT_UNAVAILABLE'],
+  ['States.TaskFailed', 'SAGA_FAILED'],
+];
+
 /** The webhook functions' configuration as the stack sets it; each function reads its part once, when it loads. */
 export const WEBHOOK_ENV = {
   WEBHOOK_SECRETS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/webhooks',
@@ -265,6 +275,17 @@ export async function httpStub(reply: (request: RecordedRequest) => StubReply) {
 }
 
 /** A stored order, PENDING and freshly accepted unless overridden. */
+/** The body of Ada's `POST /orders`: two BEAN-1 and a MUG-7, paid in EUR with a token the sandbox accepts. */
+export const PLACED_ORDER = {
+  customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
+  items: [
+    { sku: 'BEAN-1', quantity: 2 },
+    { sku: 'MUG-7', quantity: 1 },
+  ],
+  currency: 'EUR',
+  paymentToken: 'tok_ok',
+};
+
 export function storedOrder(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     pk: `ORDER#${ORDER_ID}`,
@@ -274,13 +295,7 @@ export function storedOrder(overrides: Record<string, unknown> = {}): Record<str
     clientId: CLIENT_ID,
     status: 'PENDING',
     version: 1,
-    customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
-    items: [
-      { sku: 'BEAN-1', quantity: 2 },
-      { sku: 'MUG-7', quantity: 1 },
-    ],
-    currency: 'EUR',
-    paymentToken: 'tok_ok',
+    ...PLACED_ORDER,
     timeline: [{ step: 'Accepted', status: 'SUCCEEDED', at: '2026-05-01T11:59:00.000Z' }],
     correlationId: 'corr-1',
     createdAt: '2026-05-01T11:59:00.000Z',
