@@ -9,3 +9,6 @@ process.env.AWS_ACCESS_KEY_ID = 'AKIDTESTTESTTEST';
 process.env.AWS_SECRET_ACCESS_KEY = 'test-secret';
 delete process.env.AWS_SESSION_TOKEN;
 delete process.env.AWS_PROFILE;
+// The handlers' table, the same name the unit tests assert on (test/unit/functions/helpers.ts TABLE), read by the
+// handler modules' configuration when they load. Set here, before any test file is imported, whatever the shell holds.
+process.env.TABLE_NAME = 'buzzer-test';

@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeySummary } from '#functions/clients/api-keys.ts';
-import { clientsForRuntime, contextFor, type RuntimeFile, targetFromRuntime } from '#ops/cli/context.ts';
+import type { RuntimeFile } from '#ops/cli/context.ts';
 import type { CreatedKey, RevokedKey, RotatedKey } from '#ops/cli/keys.ts';
-import { runCli } from '#ops/cli/program.ts';
+import { buzzerJson } from './cli-support.ts';
 import { ApiClient } from './client.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -23,23 +23,7 @@ const SLACK_MS = 5_000;
 let target: Target;
 let runtimeFile: RuntimeFile;
 
-async function buzzer<T>(...args: string[]): Promise<T> {
-  let out = '';
-  let err = '';
-  const code = await runCli([...args, '--json', '--quiet'], {
-    discover: async () => contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile)),
-    io: {
-      out: (text) => {
-        out += text;
-      },
-      err: (text) => {
-        err += text;
-      },
-    },
-  });
-  if (code !== 0) throw new Error(`buzzer ${args.join(' ')} exited ${code}: ${err}`);
-  return JSON.parse(out) as T;
-}
+const buzzer = <T>(...args: string[]) => buzzerJson<T>(runtimeFile, ...args);
 
 /** Any authorized call: an unknown order is 404 to a valid key, 403 to a refused one. */
 async function statusWith(apiKey: string): Promise<number> {

@@ -4,10 +4,10 @@
  * shows the same counts the dashboard graphs on AWS. Local only: a deployed stack's metrics are in CloudWatch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientsForRuntime, contextFor, type RuntimeFile, targetFromRuntime } from '../../ops/cli/context.ts';
+import type { RuntimeFile } from '../../ops/cli/context.ts';
 import type { MetricsReport } from '../../ops/cli/metrics.ts';
-import { runCli } from '../../ops/cli/program.ts';
 import type { StatusReport } from '../../ops/cli/status.ts';
+import { buzzerJson } from './cli-support.ts';
 import { ApiClient, orderBody } from './client.ts';
 import { startTarget, type Target, targetName } from './target.ts';
 
@@ -15,23 +15,7 @@ let target: Target;
 let runtimeFile: RuntimeFile;
 let alice: ApiClient;
 
-async function buzzer<T>(...args: string[]): Promise<T> {
-  let out = '';
-  let err = '';
-  const code = await runCli([...args, '--json', '--quiet'], {
-    discover: async () => contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile)),
-    io: {
-      out: (text) => {
-        out += text;
-      },
-      err: (text) => {
-        err += text;
-      },
-    },
-  });
-  if (code !== 0) throw new Error(`buzzer ${args.join(' ')} exited ${code}: ${err}`);
-  return JSON.parse(out) as T;
-}
+const buzzer = <T>(...args: string[]) => buzzerJson<T>(runtimeFile, ...args);
 
 describe.skipIf(targetName() !== 'local')('business metrics on the local runtime', () => {
   beforeAll(async () => {

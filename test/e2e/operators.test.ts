@@ -29,12 +29,12 @@ import {
 import type { PeekResult, RedriveResult } from '#ops/cli/dlq.ts';
 import type { CreatedKey } from '#ops/cli/keys.ts';
 import type { OrderStory } from '#ops/cli/order.ts';
-import { runCli } from '#ops/cli/program.ts';
 import { queueDepth } from '#ops/cli/queues.ts';
 import type { ReplayResult } from '#ops/cli/relay.ts';
 import type { BulkRedriveResult } from '#ops/cli/saga.ts';
 import type { StatusReport } from '#ops/cli/status.ts';
 import { clientPartition, keys, OPEN_ORDER, OPEN_OUTBOX_FAILED } from '#shared/table-keys.ts';
+import { buzzerJson } from './cli-support.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -47,23 +47,7 @@ let alice: ApiClient;
 let sandbox: SandboxClient;
 
 /** Runs `buzzer <args> --json` in-process against this file's runtime and parses what it printed. */
-async function buzzer<T>(...args: string[]): Promise<T> {
-  let out = '';
-  let err = '';
-  const code = await runCli([...args, '--json', '--quiet'], {
-    discover: async () => contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile)),
-    io: {
-      out: (text) => {
-        out += text;
-      },
-      err: (text) => {
-        err += text;
-      },
-    },
-  });
-  if (code !== 0) throw new Error(`buzzer ${args.join(' ')} exited ${code}: ${err}`);
-  return JSON.parse(out) as T;
-}
+const buzzer = <T>(...args: string[]) => buzzerJson<T>(runtimeFile, ...args);
 
 async function until<T>(
   what: string,

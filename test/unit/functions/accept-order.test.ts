@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import {
   ProvisionedThroughputExceededException,
   RequestLimitExceeded,
@@ -12,30 +11,27 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '#functions/orders/idempotency.ts';
 import { logger } from '#shared/logger.ts';
 import { metrics } from '#shared/metrics.ts';
-import { apiEvent, CLIENT_ID, context, NOW, parseBody, TABLE, transactionCanceled } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
+import {
+  apiEvent,
+  CLIENT_ID,
+  context,
+  frozenClock,
+  NOW,
+  PLACED_ORDER,
+  parseBody,
+  TABLE,
+  transactionCanceled,
+} from './helpers.ts';
 
 const { handler } = await import('#functions/orders/accept-order.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
 
-const order = {
-  customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
-  items: [
-    { sku: 'BEAN-1', quantity: 2 },
-    { sku: 'MUG-7', quantity: 1 },
-  ],
-  currency: 'EUR',
-  paymentToken: 'tok_ok',
-};
+const order = PLACED_ORDER;
 
 const catalogue = [
   {
@@ -66,13 +62,9 @@ beforeEach(() => {
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(GetCommand).resolves({});
   onShelf(catalogue);
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('POST /orders', () => {
   it('writes order, OrderPlaced outbox message and idempotency record in one transaction and answers 202', async () => {

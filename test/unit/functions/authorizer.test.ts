@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
@@ -17,11 +16,6 @@ import {
 } from '#functions/clients/api-keys.ts';
 import { logger } from '#shared/logger.ts';
 import { context, NOW, TABLE } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
 
 const { handler } = await import('#functions/clients/authorizer.ts');
 

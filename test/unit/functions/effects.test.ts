@@ -8,7 +8,6 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { notifyCustomer } from '#functions/notifications/notify-customer.ts';
-import type { OrderEvent } from '#functions/orders/events.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
   claimEffect,
@@ -17,7 +16,7 @@ import {
   EFFECT_RETENTION_SECONDS,
   releaseEffect,
 } from '#shared/effects.ts';
-import { conditionFailed, NOW, ORDER_ID, TABLE } from './helpers.ts';
+import { conditionFailed, NOW, orderEvent, TABLE } from './helpers.ts';
 
 /** The once-only guard of every side effect (mail, points): claim, do, mark done; or give the claim back. */
 
@@ -145,28 +144,7 @@ describe('releaseEffect', () => {
 });
 
 describe('notifyCustomer', () => {
-  const event: OrderEvent = {
-    eventId: 'eb-1',
-    detail: {
-      messageId: 'evt-1',
-      messageType: 'OrderConfirmed',
-      orderId: ORDER_ID,
-      clientId: 'client-a',
-      correlationId: 'corr-1',
-      version: 5,
-      occurredAt: NOW.toISOString(),
-      payload: {},
-    },
-    order: {
-      orderId: ORDER_ID,
-      status: 'CONFIRMED',
-      customer: { id: 'cust-1', email: 'ada@example.com' },
-      items: [{ sku: 'BEAN-1', quantity: 1 }],
-      currency: 'EUR',
-      amount: 1299,
-      createdAt: NOW.toISOString(),
-    },
-  };
+  const event = orderEvent({ messageId: 'evt-1' }, { items: [{ sku: 'BEAN-1', quantity: 1 }], amount: 1299 });
 
   it('answers sent after one mail keyed by the event id, and duplicate for an event already mailed', async () => {
     const sent: string[] = [];

@@ -1,13 +1,7 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { apiEvent, CLIENT_ID, context, ORDER_ID, parseBody, TABLE } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
 
 const { handler } = await import('#functions/orders/get-order.ts');
 

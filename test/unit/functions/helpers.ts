@@ -19,10 +19,75 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBRecord, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AwsStub } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, vi } from 'vitest';
+import type { EventDetail, OrderEvent } from '#functions/orders/events.ts';
 import type { ApiEvent } from '#shared/http.ts';
 
 export const TABLE = 'buzzer-test';
 export const NOW = new Date('2026-05-01T12:00:00.000Z');
+
+/**
+ * An order event as a consumer (mail, points) gets it: the EventBridge detail and the order it carries, an
+ * OrderConfirmed of Ada's order of two BEAN-1 by default. `detail` and `order` replace what a test is about.
+ */
+export function orderEvent(
+  detail: Partial<EventDetail> = {},
+  order: Partial<OrderEvent['order']> = {},
+): OrderEvent {
+  return {
+    eventId: 'eb-1',
+    detail: {
+      messageId: 'msg-1',
+      messageType: 'OrderConfirmed',
+      orderId: ORDER_ID,
+      clientId: 'client-a',
+      correlationId: 'corr-1',
+      version: 5,
+      occurredAt: NOW.toISOString(),
+      payload: {},
+      ...detail,
+    },
+    order: {
+      orderId: ORDER_ID,
+      status: 'CONFIRMED',
+      customer: { id: 'cust-1', email: 'ada@example.com' },
+      items: [{ sku: 'BEAN-1', quantity: 2 }],
+      currency: 'EUR',
+      createdAt: NOW.toISOString(),
+      ...order,
+    },
+  };
+}
+
+/** The failure reason a cancelled order gets for each error the saga caught: [error name, reason]. */
+export const FAILURE_REASONS: [string, string][] = [
+  ['OutOfStock', 'OUT_OF_STOCK'],
+  ['UnknownSku', 'UNKNOWN_SKU'],
+  ['PaymentDeclined', 'PAYMENT_DECLINED'],
+  ['PaymentProviderUnavailable', 'PAYMENT_UNAVAILABLE'],
+  ['States.Timeout', 'PAYMENT_UNAVAILABLE'],
+  ['States.TaskFailed', 'SAGA_FAILED'],
+];
+
+/** The webhook functions' configuration as the stack sets it; each function reads its part once, when it loads. */
+export const WEBHOOK_ENV = {
+  WEBHOOK_SECRETS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/webhooks',
+  DELIVERY_QUEUE_URL: 'http://sqs.local/000000000000/deliveries',
+};
+
+/**
+ * Freezes `Date` (only `Date`: timers and promises still run) at `at` around each test of the calling file or
+ * describe block. Called after the file's own `beforeEach`, it keeps the order the hooks had when each file wrote them.
+ */
+export function frozenClock(at: Date = NOW): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(at);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+}
 export const ORDER_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 export const CLIENT_ID = 'client-a';
 
@@ -210,6 +275,17 @@ export async function httpStub(reply: (request: RecordedRequest) => StubReply) {
 }
 
 /** A stored order, PENDING and freshly accepted unless overridden. */
+/** The body of Ada's `POST /orders`: two BEAN-1 and a MUG-7, paid in EUR with a token the sandbox accepts. */
+export const PLACED_ORDER = {
+  customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
+  items: [
+    { sku: 'BEAN-1', quantity: 2 },
+    { sku: 'MUG-7', quantity: 1 },
+  ],
+  currency: 'EUR',
+  paymentToken: 'tok_ok',
+};
+
 export function storedOrder(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     pk: `ORDER#${ORDER_ID}`,
@@ -219,13 +295,7 @@ export function storedOrder(overrides: Record<string, unknown> = {}): Record<str
     clientId: CLIENT_ID,
     status: 'PENDING',
     version: 1,
-    customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
-    items: [
-      { sku: 'BEAN-1', quantity: 2 },
-      { sku: 'MUG-7', quantity: 1 },
-    ],
-    currency: 'EUR',
-    paymentToken: 'tok_ok',
+    ...PLACED_ORDER,
     timeline: [{ step: 'Accepted', status: 'SUCCEEDED', at: '2026-05-01T11:59:00.000Z' }],
     correlationId: 'corr-1',
     createdAt: '2026-05-01T11:59:00.000Z',

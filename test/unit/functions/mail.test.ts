@@ -5,7 +5,7 @@ import { SinkMailer } from '#functions/notifications/mail.ts';
 import { renderOrderMail } from '#functions/notifications/order-mail.ts';
 import type { OrderEvent } from '#functions/orders/events.ts';
 import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
-import { httpStub, ORDER_ID, type RecordedRequest, type StubReply } from './helpers.ts';
+import { httpStub, ORDER_ID, orderEvent, type RecordedRequest, type StubReply } from './helpers.ts';
 
 let reply: (request: RecordedRequest) => StubReply = () => ({ status: 202 });
 const sink = await httpStub((request) => reply(request));
@@ -71,31 +71,19 @@ function event(
   messageType: 'OrderConfirmed' | 'OrderCancelled',
   order: Partial<OrderEvent['order']> = {},
 ): OrderEvent {
-  return {
-    eventId: 'eb-1',
-    detail: {
-      messageId: 'msg-1',
-      messageType,
-      orderId: ORDER_ID,
-      clientId: 'client-a',
-      correlationId: 'corr-1',
-      version: 5,
-      occurredAt: '2026-05-01T12:00:00.000Z',
-      payload: {},
-    },
-    order: {
-      orderId: ORDER_ID,
+  return orderEvent(
+    { messageType },
+    {
       status: messageType === 'OrderConfirmed' ? 'CONFIRMED' : 'CANCELLED',
       customer: { id: 'cust-1', email: 'ada@example.com', name: 'Ada' },
       items: [
         { sku: 'BEAN-1', quantity: 2 },
         { sku: 'MUG-7', quantity: 1 },
       ],
-      currency: 'EUR',
       createdAt: '2026-05-01T11:59:00.000Z',
       ...order,
     },
-  };
+  );
 }
 
 describe('renderOrderMail', () => {

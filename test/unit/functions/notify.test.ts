@@ -25,9 +25,7 @@ import {
 } from './helpers.ts';
 
 vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
   process.env.MAIL_TRANSPORT = 'sink';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   // The function's own credentials, which it signs its calls to the sandbox's IAM-authorized API with.
   process.env.AWS_REGION = 'eu-west-1';
   process.env.AWS_ACCESS_KEY_ID = 'AKIDNOTIFY';

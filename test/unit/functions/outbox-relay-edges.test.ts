@@ -1,46 +1,12 @@
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { conditionFailed, context, NOW, streamInsert, TABLE } from './helpers.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { conditionFailed, context, frozenClock, NOW, streamInsert, TABLE } from './helpers.ts';
+import { ddb, eventBridge, handler, outboxItem, sqs } from './outbox-relay-support.ts';
 
 /** The relay's edge cases: bookkeeping races, lookups that do not finish, results that do not line up. */
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.EVENT_BUS_NAME = 'buzzer-bus';
-  process.env.RELAY_DLQ_URL = 'http://127.0.0.1:9324/000000000000/relay-dlq';
-  process.env.RELAY_MAX_ATTEMPTS = '3';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
-
-const { handler } = await import('#functions/outbox/relay-outbox.ts');
-
-const ddb = mockClient(DynamoDBDocumentClient);
-const eventBridge = mockClient(EventBridgeClient);
-const sqs = mockClient(SQSClient);
-
-function outboxItem(n: number, overrides: Record<string, unknown> = {}) {
-  const messageId = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-  return {
-    pk: `OUTBOX#${messageId}`,
-    sk: 'OUTBOX',
-    entity: 'Outbox',
-    messageId,
-    messageType: 'OrderPlaced',
-    aggregateId: `order-${n}`,
-    clientId: 'client-a',
-    correlationId: `corr-${n}`,
-    version: 1,
-    payload: { orderId: `order-${n}` },
-    status: 'PENDING',
-    attempts: 0,
-    createdAt: '2026-05-01T11:59:00.000Z',
-    ...overrides,
-  };
-}
 
 const seq = (n: number) => `2000${n}`;
 const records = (...ns: number[]) => ns.map((n) => streamInsert(outboxItem(n), seq(n)));
@@ -72,13 +38,9 @@ beforeEach(() => {
   }));
   ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
   sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('outbox relay edges', () => {
   it('reads the current status of each item with a projection, and puts each event at its creation time', async () => {

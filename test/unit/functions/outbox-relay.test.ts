@@ -1,48 +1,11 @@
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import 'aws-sdk-client-mock-vitest/extend';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { captureStdout } from '../support/emf.ts';
-import { context, NOW, streamInsert, TABLE } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.EVENT_BUS_NAME = 'buzzer-bus';
-  process.env.RELAY_DLQ_URL = 'http://127.0.0.1:9324/000000000000/relay-dlq';
-  process.env.RELAY_MAX_ATTEMPTS = '3';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
-
-const { handler } = await import('#functions/outbox/relay-outbox.ts');
-
-const ddb = mockClient(DynamoDBDocumentClient);
-const eventBridge = mockClient(EventBridgeClient);
-const sqs = mockClient(SQSClient);
-
-function outboxItem(n: number, overrides: Record<string, unknown> = {}) {
-  const messageId = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-  return {
-    pk: `OUTBOX#${messageId}`,
-    sk: 'OUTBOX',
-    entity: 'Outbox',
-    messageId,
-    messageType: 'OrderPlaced',
-    aggregateId: `order-${n}`,
-    clientId: 'client-a',
-    correlationId: `corr-${n}`,
-    version: 1,
-    payload: { orderId: `order-${n}`, status: 'PENDING' },
-    status: 'PENDING',
-    attempts: 0,
-    createdAt: '2026-05-01T11:59:00.000Z',
-    openPk: 'OUTBOX#PENDING',
-    openSk: '2026-05-01T11:59:00.000Z',
-    ...overrides,
-  };
-}
+import { context, frozenClock, NOW, streamInsert, TABLE } from './helpers.ts';
+import { ddb, eventBridge, handler, outboxItem, sqs } from './outbox-relay-support.ts';
 
 const seq = (n: number) => `1000${n}`;
 const records = (...ns: number[]) => ns.map((n) => streamInsert(outboxItem(n), seq(n)));
@@ -82,13 +45,9 @@ beforeEach(() => {
   putEventsAccepting();
   ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
   sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('outbox relay', () => {
   it('publishes each outbox item with the documented detail and marks it PUBLISHED with a 7-day TTL', async () => {

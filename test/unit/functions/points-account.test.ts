@@ -2,37 +2,14 @@ import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { creditPoints, readPoints } from '#functions/loyalty/points.ts';
-import type { OrderEvent } from '#functions/orders/events.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { EFFECT_RETENTION_SECONDS } from '#shared/effects.ts';
-import { NOW, ORDER_ID, TABLE, transactionCanceled } from './helpers.ts';
+import { NOW, ORDER_ID, orderEvent, TABLE, transactionCanceled } from './helpers.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const deps = { doc: documentClient, tableName: TABLE };
 
-const confirmed: OrderEvent = {
-  eventId: 'eb-1',
-  detail: {
-    messageId: 'msg-1',
-    messageType: 'OrderConfirmed',
-    orderId: ORDER_ID,
-    clientId: 'client-a',
-    correlationId: 'corr-1',
-    version: 5,
-    occurredAt: NOW.toISOString(),
-    payload: {},
-  },
-  order: {
-    orderId: ORDER_ID,
-    status: 'CONFIRMED',
-    customer: { id: 'cust-1', email: 'ada@example.com' },
-    items: [{ sku: 'BEAN-1', quantity: 2 }],
-    currency: 'EUR',
-    amount: 2599,
-    points: 25,
-    createdAt: NOW.toISOString(),
-  },
-};
+const confirmed = orderEvent({}, { amount: 2599, points: 25 });
 
 beforeEach(() => {
   ddb.reset();

@@ -1,22 +1,17 @@
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   context,
   eventBridgeBody,
+  frozenClock,
   ids,
-  NOW,
   ORDER_ID,
   sqsEvent,
   sqsRecord,
   TABLE,
   transactionCanceled,
 } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
 
 const { handler } = await import('#functions/loyalty/credit-points.ts');
 
@@ -53,13 +48,9 @@ const transactItems = () => ddb.commandCalls(TransactWriteCommand)[0]?.args[0].i
 beforeEach(() => {
   ddb.reset();
   ddb.on(TransactWriteCommand).resolves({});
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('points worker', () => {
   it('credits the points the order carries with effect marker, ledger line and balance in one transaction', async () => {

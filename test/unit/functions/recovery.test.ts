@@ -21,10 +21,8 @@ import {
 import { context, ORDER_ID, orderKey, storedOrder, TABLE } from './helpers.ts';
 
 vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
   process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga';
   process.env.SAGA_WORKFLOW_TYPE = 'STANDARD';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
 const STATE_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga';

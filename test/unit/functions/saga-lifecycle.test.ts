@@ -5,11 +5,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { captureStdout, type StdoutCapture } from '../support/emf.ts';
 import {
   CLIENT_ID,
   context,
+  FAILURE_REASONS,
+  frozenClock,
   NOW,
   ORDER_ID,
   orderKey,
@@ -18,11 +20,6 @@ import {
   TABLE,
   transactionCanceled,
 } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
 
 const { handler: confirm } = await import('#functions/saga/confirm-order.ts');
 const { handler: cancel } = await import('#functions/saga/cancel-order.ts');
@@ -41,13 +38,9 @@ const transactions = () =>
 beforeEach(() => {
   ddb.reset();
   ddb.on(TransactWriteCommand).resolves({});
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('confirm-order', () => {
   it('confirms the order and writes OrderConfirmed in the same transaction', async () => {
@@ -182,43 +175,38 @@ describe('cancel-order (compensation)', () => {
   const lambdaCause = (errorType: string, errorMessage: string) =>
     JSON.stringify({ errorType, errorMessage, trace: ['at reserveStock (/var/task/index.mjs:1:1)'] });
 
-  it.each([
-    ['OutOfStock', 'OUT_OF_STOCK'],
-    ['UnknownSku', 'UNKNOWN_SKU'],
-    ['PaymentDeclined', 'PAYMENT_DECLINED'],
-    ['PaymentProviderUnavailable', 'PAYMENT_UNAVAILABLE'],
-    ['States.Timeout', 'PAYMENT_UNAVAILABLE'],
-    ['States.TaskFailed', 'SAGA_FAILED'],
-    ['ConcurrentModification', 'SAGA_FAILED'],
-  ])('cancels with the reason of %s (%s) and writes OrderCancelled', async (errorName, reason) => {
-    orderIs(storedOrder({ version: 4, compensatingAt: NOW.toISOString() }));
+  it.each([...FAILURE_REASONS, ['ConcurrentModification', 'SAGA_FAILED']])(
+    'cancels with the reason of %s (%s) and writes OrderCancelled',
+    async (errorName, reason) => {
+      orderIs(storedOrder({ version: 4, compensatingAt: NOW.toISOString() }));
 
-    const result = await cancel(
-      { ...sagaInput, error: { Error: errorName, Cause: lambdaCause(errorName, 'details here') } },
-      context,
-    );
+      const result = await cancel(
+        { ...sagaInput, error: { Error: errorName, Cause: lambdaCause(errorName, 'details here') } },
+        context,
+      );
 
-    // Only Buzzer's own errors show their message; others (States.*, Lambda.*) may carry ARNs and show their name.
-    const shown = errorName.startsWith('States.')
-      ? `${errorName} (details in the saga's execution history)`
-      : `${errorName}: details here`;
-    const detail = `${reason}: ${shown}`;
-    expect(result).toEqual({ outcome: 'DONE', detail, failureReason: reason });
-    const [[update, put] = []] = transactions();
-    expect(Object.values(update?.Update?.ExpressionAttributeValues ?? {})).toEqual(
-      expect.arrayContaining(['CANCELLED', reason, Math.floor(NOW.getTime() / 1000) + 400 * 86_400]),
-    );
-    expect(update?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
-      { step: 'CancelOrder', status: 'SUCCEEDED', at: NOW.toISOString(), detail },
-    ]);
-    expect(update?.Update?.UpdateExpression).toContain('REMOVE');
-    expect(put?.Put?.Item).toMatchObject({
-      messageType: 'OrderCancelled',
-      version: 5,
-      payload: { status: 'CANCELLED', failureReason: reason },
-    });
-    expect(JSON.stringify(update)).not.toContain('index.mjs');
-  });
+      // Only Buzzer's own errors show their message; others (States.*, Lambda.*) may carry ARNs and show their name.
+      const shown = errorName.startsWith('States.')
+        ? `${errorName} (details in the saga's execution history)`
+        : `${errorName}: details here`;
+      const detail = `${reason}: ${shown}`;
+      expect(result).toEqual({ outcome: 'DONE', detail, failureReason: reason });
+      const [[update, put] = []] = transactions();
+      expect(Object.values(update?.Update?.ExpressionAttributeValues ?? {})).toEqual(
+        expect.arrayContaining(['CANCELLED', reason, Math.floor(NOW.getTime() / 1000) + 400 * 86_400]),
+      );
+      expect(update?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
+        { step: 'CancelOrder', status: 'SUCCEEDED', at: NOW.toISOString(), detail },
+      ]);
+      expect(update?.Update?.UpdateExpression).toContain('REMOVE');
+      expect(put?.Put?.Item).toMatchObject({
+        messageType: 'OrderCancelled',
+        version: 5,
+        payload: { status: 'CANCELLED', failureReason: reason },
+      });
+      expect(JSON.stringify(update)).not.toContain('index.mjs');
+    },
+  );
 
   it('starts the compensation first when it finds the order not yet compensating (a redrive resumed here)', async () => {
     orderIs(storedOrder({ version: 4 }));

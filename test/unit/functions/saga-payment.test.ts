@@ -15,9 +15,7 @@ import {
 } from './helpers.ts';
 
 vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
   process.env.PAYMENT_TIMEOUT_MS = '200';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   // The sandbox transport: SigV4 with the function's own credentials.
   process.env.PAYMENT_PROVIDER_AUTH = 'sigv4';
   process.env.AWS_REGION = 'eu-west-1';

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { failureDetail, failureReasonOf } from '#functions/saga/saga-state.ts';
+import { FAILURE_REASONS } from './helpers.ts';
 
 describe('failureReasonOf', () => {
-  it.each([
-    ['OutOfStock', 'OUT_OF_STOCK'],
-    ['UnknownSku', 'UNKNOWN_SKU'],
-    ['PaymentDeclined', 'PAYMENT_DECLINED'],
-    ['PaymentProviderUnavailable', 'PAYMENT_UNAVAILABLE'],
-    ['States.Timeout', 'PAYMENT_UNAVAILABLE'],
-    ['States.TaskFailed', 'SAGA_FAILED'],
-  ])('maps %s to %s', (name, reason) => {
+  it.each(FAILURE_REASONS)('maps %s to %s', (name, reason) => {
     expect(failureReasonOf({ Error: name })).toBe(reason);
   });
 

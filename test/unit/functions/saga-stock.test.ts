@@ -7,10 +7,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { SagaInput } from '#functions/saga/saga-state.ts';
 import {
   context,
+  frozenClock,
   NOW,
   ORDER_ID,
   orderKey,
@@ -20,11 +21,6 @@ import {
   TABLE,
   transactionCanceled,
 } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
 
 const { handler: reserve } = await import('#functions/saga/reserve-stock.ts');
 const { handler: release } = await import('#functions/saga/release-stock.ts');
@@ -80,13 +76,9 @@ beforeEach(() => {
   ddb.reset();
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(UpdateCommand).resolves({});
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('reserve-stock', () => {
   it('reserves every line, records the reservation and prices the order in one transaction', async () => {

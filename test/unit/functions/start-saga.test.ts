@@ -1,12 +1,10 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { context, eventBridgeBody, ids, ORDER_ID, sqsEvent, sqsRecord } from './helpers.ts';
 
 vi.hoisted(() => {
   process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Buzzer-Saga';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
 const { handler } = await import('#functions/saga/start-saga.ts');

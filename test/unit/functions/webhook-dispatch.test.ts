@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KmsSecretBox } from '#functions/webhooks/secret-box.ts';
 import { generateSecret } from '#functions/webhooks/signing.ts';
 import { captureStdout } from '../support/emf.ts';
@@ -20,27 +20,26 @@ import {
   conditionFailed,
   context,
   fakeKms,
+  frozenClock,
   ids,
   NOW,
   ORDER_ID,
   sqsEvent,
   sqsRecord,
   TABLE,
+  WEBHOOK_ENV,
 } from './helpers.ts';
 
 vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
-  process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
   process.env.DELIVERY_DLQ_URL = 'http://sqs.local/000000000000/deliveries-dlq';
   // Three attempts: now, 30 s, 300 s (up to 20 % longer by jitter, never shorter).
   process.env.WEBHOOK_RETRY_SCHEDULE_SECONDS = '0,30,300';
   process.env.WEBHOOK_TIMEOUT_MS = '400';
   // The receivers of these tests listen on 127.0.0.1.
   process.env.WEBHOOK_ALLOW_LOOPBACK_HTTP = 'true';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
+Object.assign(process.env, WEBHOOK_ENV);
 const { handler } = await import('#functions/webhooks/dispatch-webhook.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -231,13 +230,9 @@ beforeEach(() => {
     );
   ddb.on(PutCommand).resolves({});
   sqs.on(SendMessageCommand).resolves({});
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 afterAll(async () => {
   await receiver.close();

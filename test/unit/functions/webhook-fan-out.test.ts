@@ -1,26 +1,23 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   CLIENT_ID,
   conditionFailed,
   context,
   eventBridgeBody,
+  frozenClock,
   ids,
   NOW,
   ORDER_ID,
   sqsEvent,
   sqsRecord,
   TABLE,
+  WEBHOOK_ENV,
 } from './helpers.ts';
 
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
-
+Object.assign(process.env, WEBHOOK_ENV);
 const { handler } = await import('#functions/webhooks/fan-out-webhooks.ts');
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -68,6 +65,23 @@ const confirmed = (messageId = 'm1') =>
 
 const deliveryId = (webhookId: string) => `msg_${MESSAGE_ID}_${webhookId}`;
 
+/** The PENDING delivery of this event to the subscribed endpoint, as an earlier run of the fan-out wrote it. */
+const storedDelivery = (attempt: Record<string, unknown>) => ({
+  deliveryId: deliveryId(SUBSCRIBED),
+  webhookId: SUBSCRIBED,
+  clientId: CLIENT_ID,
+  eventId: MESSAGE_ID,
+  eventType: 'OrderConfirmed',
+  orderId: ORDER_ID,
+  correlationId: 'corr-1',
+  body: '{}',
+  status: 'PENDING',
+  ...attempt,
+  nextAttemptAt: NOW.toISOString(),
+  createdAt: NOW.toISOString(),
+  updatedAt: NOW.toISOString(),
+});
+
 beforeEach(() => {
   ddb.reset();
   sqs.reset();
@@ -80,13 +94,9 @@ beforeEach(() => {
   });
   ddb.on(PutCommand).resolves({});
   sqs.on(SendMessageBatchCommand).resolves({ Successful: [] });
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('webhook fan-out', () => {
   it('writes one delivery per enabled, subscribed endpoint and enqueues its first attempt', async () => {
@@ -152,25 +162,9 @@ describe('webhook fan-out', () => {
 
   it('sends nothing new for a redelivered event whose delivery is already under way', async () => {
     ddb.on(PutCommand).rejects(conditionFailed());
-    ddb.on(GetCommand).resolves({
-      Item: {
-        deliveryId: deliveryId(SUBSCRIBED),
-        webhookId: SUBSCRIBED,
-        clientId: CLIENT_ID,
-        eventId: MESSAGE_ID,
-        eventType: 'OrderConfirmed',
-        orderId: ORDER_ID,
-        correlationId: 'corr-1',
-        body: '{}',
-        status: 'PENDING',
-        attempt: 2,
-        token: 'token-2',
-        previousToken: 'token-1',
-        nextAttemptAt: NOW.toISOString(),
-        createdAt: NOW.toISOString(),
-        updatedAt: NOW.toISOString(),
-      },
-    });
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: storedDelivery({ attempt: 2, token: 'token-2', previousToken: 'token-1' }) });
 
     const result = await handler(sqsEvent(confirmed()), context);
 
@@ -180,24 +174,7 @@ describe('webhook fan-out', () => {
 
   it('sends the first attempt again when an earlier run wrote the record but may have crashed before sending', async () => {
     ddb.on(PutCommand).rejects(conditionFailed());
-    ddb.on(GetCommand).resolves({
-      Item: {
-        deliveryId: deliveryId(SUBSCRIBED),
-        webhookId: SUBSCRIBED,
-        clientId: CLIENT_ID,
-        eventId: MESSAGE_ID,
-        eventType: 'OrderConfirmed',
-        orderId: ORDER_ID,
-        correlationId: 'corr-1',
-        body: '{}',
-        status: 'PENDING',
-        attempt: 1,
-        token: 'token-1',
-        nextAttemptAt: NOW.toISOString(),
-        createdAt: NOW.toISOString(),
-        updatedAt: NOW.toISOString(),
-      },
-    });
+    ddb.on(GetCommand).resolves({ Item: storedDelivery({ attempt: 1, token: 'token-1' }) });
 
     await handler(sqsEvent(confirmed()), context);
 

@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -9,17 +8,22 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { KmsSecretBox, type SealedSecret } from '#functions/webhooks/secret-box.ts';
-import { apiEvent, CLIENT_ID, conditionFailed, context, fakeKms, NOW, parseBody, TABLE } from './helpers.ts';
+import {
+  apiEvent,
+  CLIENT_ID,
+  conditionFailed,
+  context,
+  fakeKms,
+  frozenClock,
+  NOW,
+  parseBody,
+  TABLE,
+  WEBHOOK_ENV,
+} from './helpers.ts';
 
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
-  process.env.DELIVERY_QUEUE_URL = 'http://sqs.local/000000000000/deliveries';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
-
+Object.assign(process.env, WEBHOOK_ENV);
 const { handler: rotateHandler } = await import('#functions/webhooks/rotate-webhook-secret.ts');
 const { handler: deliveriesHandler } = await import('#functions/webhooks/list-webhook-deliveries.ts');
 const { handler: enableHandler } = await import('#functions/webhooks/enable-webhook.ts');
@@ -75,13 +79,9 @@ beforeEach(() => {
   ddb.on(GetCommand).resolves({ Item: endpointItem() });
   ddb.on(UpdateCommand).resolves({});
   sqs.on(SendMessageBatchCommand).resolves({ Successful: [] });
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(NOW);
 });
 
-afterEach(() => {
-  vi.useRealTimers();
-});
+frozenClock();
 
 describe('POST /webhooks/{id}/rotate-secret', () => {
   it('shows a new secret once and keeps the old one signing for 24 hours', async () => {

@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { KMSClient } from '@aws-sdk/client-kms';
 import {
   DeleteCommand,
@@ -10,13 +9,16 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { KmsSecretBox, type SealedSecret } from '#functions/webhooks/secret-box.ts';
-import { apiEvent, CLIENT_ID, context, fakeKms, parseBody, TABLE, transactionCanceled } from './helpers.ts';
-
-vi.hoisted(() => {
-  process.env.TABLE_NAME = 'buzzer-test';
-  process.env.WEBHOOK_SECRETS_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/webhooks';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
+import {
+  apiEvent,
+  CLIENT_ID,
+  context,
+  fakeKms,
+  parseBody,
+  TABLE,
+  transactionCanceled,
+  WEBHOOK_ENV,
+} from './helpers.ts';
 
 // Registration resolves host names to refuse private targets; these tests run without DNS.
 const dns = vi.hoisted(() => ({
@@ -33,6 +35,7 @@ vi.mock('node:dns/promises', () => ({
   },
 }));
 
+Object.assign(process.env, WEBHOOK_ENV);
 const { handler: createHandler } = await import('#functions/webhooks/create-webhook.ts');
 const { logger } = await import('#shared/logger.ts');
 const { handler: listHandler } = await import('#functions/webhooks/list-webhooks.ts');

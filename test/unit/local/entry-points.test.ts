@@ -17,11 +17,11 @@ async function help(entry: string): Promise<string> {
   return stdout;
 }
 
-describe('entry points', () => {
-  it('npm start -- --help lists the runtime flags', async () => {
-    const text = await help('bin/local.ts');
-
-    for (const flag of [
+const ENTRY_POINTS = [
+  {
+    name: 'npm start -- --help lists the runtime flags',
+    bin: 'bin/local.ts',
+    parts: [
       '--port',
       '--persist',
       '--workflow-type',
@@ -33,15 +33,12 @@ describe('entry points', () => {
       '--lambda-concurrency',
       '--idle-timeout',
       '--reconcile-every',
-    ]) {
-      expect(text).toContain(flag);
-    }
-  });
-
-  it('npm run chaos -- --help lists the profiles, flags and exit codes', async () => {
-    const text = await help('bin/chaos.ts');
-
-    for (const part of [
+    ],
+  },
+  {
+    name: 'npm run chaos -- --help lists the profiles, flags and exit codes',
+    bin: 'bin/chaos.ts',
+    parts: [
       '--orders',
       '--concurrency',
       '--profile',
@@ -53,7 +50,15 @@ describe('entry points', () => {
       'express',
       'workflowType=EXPRESS',
       'Exit code',
-    ]) {
+    ],
+  },
+];
+
+describe('entry points', () => {
+  it.each(ENTRY_POINTS)('$name', async ({ bin, parts }) => {
+    const text = await help(bin);
+
+    for (const part of parts) {
       expect(text).toContain(part);
     }
   });

@@ -11,10 +11,6 @@ import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import { apiEvent, lambdaContext, parseBody } from '../functions/helpers.ts';
 
-vi.hoisted(() => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-});
-
 const LIMIT = 64;
 
 const bodySchema = z.strictObject({

@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -6,9 +5,11 @@ import {
   chargeWrites,
   ddb,
   postCharge,
+  refundKey,
   resetTable,
   send,
   storedCharge,
+  storedRefund,
   TABLE,
   testContext,
   transactionCanceled,
@@ -343,18 +344,7 @@ describe('GET /v1/charges/{idempotencyKey}', () => {
       .on(GetCommand, { Key: chargeKey })
       .resolves({ Item: storedCharge('k1', { refundKey: 'r1', refundId: 're_1' }) });
     ddb.on(GetCommand, { Key: { pk: 'CHARGE#k1', sk: 'CALLS' } }).resolves({ Item: { calls: 3 } });
-    ddb.on(GetCommand, { Key: { pk: 'REFUND#r1', sk: 'REFUND' } }).resolves({
-      Item: {
-        entity: 'Refund',
-        id: 're_1',
-        idempotencyKey: 'r1',
-        charge: 'ch_first',
-        chargeKey: 'k1',
-        amount: 2500,
-        currency: 'EUR',
-        createdAt: '2026-04-30T11:00:00.000Z',
-      },
-    });
+    ddb.on(GetCommand, { Key: refundKey }).resolves({ Item: storedRefund({ id: 're_1' }) });
 
     const answer = await send(ctx, { method: 'GET', path: '/v1/charges/k1' });
 

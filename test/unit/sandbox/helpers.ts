@@ -131,6 +131,22 @@ export const postCharge = (ctx: SandboxContext, key: string | undefined, ...body
     body: body.length === 0 ? chargeBody() : body[0],
   });
 
+/** The key of refund r1, and that refund as the table would return it (of charge k1, EUR 25.00). */
+export const refundKey = { pk: 'REFUND#r1', sk: 'REFUND' };
+
+export const storedRefund = (overrides: Record<string, unknown> = {}) => ({
+  ...refundKey,
+  entity: 'Refund',
+  id: 're_first',
+  idempotencyKey: 'r1',
+  charge: 'ch_first',
+  chargeKey: 'k1',
+  amount: 2500,
+  currency: 'EUR',
+  createdAt: '2026-04-30T11:00:00.000Z',
+  ...overrides,
+});
+
 /** A stored charge item as the table would return it. */
 export const storedCharge = (key: string, overrides: Record<string, unknown> = {}) => ({
   pk: `CHARGE#${key}`,

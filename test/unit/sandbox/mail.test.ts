@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { BatchGetCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { conditionFailed, ddb, resetTable, send, TABLE, testContext } from './helpers.ts';

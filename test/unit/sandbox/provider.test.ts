@@ -1,4 +1,3 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { GetCommand, PutCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { lambdaContext } from '../functions/helpers.ts';

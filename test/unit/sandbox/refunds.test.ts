@@ -1,7 +1,16 @@
-import 'aws-sdk-client-mock-vitest/extend';
 import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ddb, resetTable, send, storedCharge, TABLE, testContext, transactionCanceled } from './helpers.ts';
+import {
+  ddb,
+  refundKey,
+  resetTable,
+  send,
+  storedCharge,
+  storedRefund,
+  TABLE,
+  testContext,
+  transactionCanceled,
+} from './helpers.ts';
 
 const chargeKey = { pk: 'CHARGE#k1', sk: 'CHARGE' };
 const chargeRefKey = { pk: 'CHARGEID#ch_first', sk: 'CHARGEREF' };
@@ -19,21 +28,6 @@ function chargeStored(overrides: Record<string, unknown> = {}) {
   });
   ddb.on(GetCommand, { Key: chargeKey }).resolves({ Item: storedCharge('k1', overrides) });
 }
-const refundKey = { pk: 'REFUND#r1', sk: 'REFUND' };
-
-const storedRefund = (overrides: Record<string, unknown> = {}) => ({
-  ...refundKey,
-  entity: 'Refund',
-  id: 're_first',
-  idempotencyKey: 'r1',
-  charge: 'ch_first',
-  chargeKey: 'k1',
-  amount: 2500,
-  currency: 'EUR',
-  createdAt: '2026-04-30T11:00:00.000Z',
-  ...overrides,
-});
-
 const postRefund = (ctx: ReturnType<typeof testContext>, body: unknown, key = 'r1') =>
   send(ctx, { method: 'POST', path: '/v1/refunds', headers: { 'Idempotency-Key': key }, body });
 
