@@ -18,8 +18,8 @@ import {
   LOCAL_CREDENTIALS,
   parseJavaMajor,
   startDynamoDbLocal,
-} from '../../../local/engines/dynamodb-local.ts';
-import { createTableFromCfn, createTableInput } from '../../../local/engines/tables.ts';
+} from '#local/engines/dynamodb-local.ts';
+import { createTableFromCfn, createTableInput } from '#local/engines/tables.ts';
 
 /** The shape CDK synthesizes for the single table (architecture.md), with an LSI added to cover the mapping. */
 const TABLE_PROPS = {

@@ -5,7 +5,7 @@ import {
   InvalidEventPatternError,
   matchesPattern,
   parseEventPattern,
-} from '../../../local/engines/eventbridge/pattern.ts';
+} from '#local/engines/eventbridge/pattern.ts';
 
 // The sample event of the EventBridge user guide and of aws/event-ruler's README.
 const ec2Event = {

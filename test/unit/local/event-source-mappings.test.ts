@@ -10,21 +10,17 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type DynamoDbLocal,
-  LOCAL_CREDENTIALS,
-  startDynamoDbLocal,
-} from '../../../local/engines/dynamodb-local.ts';
+import { type DynamoDbLocal, LOCAL_CREDENTIALS, startDynamoDbLocal } from '#local/engines/dynamodb-local.ts';
 import {
   type Clock,
   type EventSourceMappingHandle,
   type StreamFailureRecord,
   startEventSourceMapping,
   UnsupportedEventSourceError,
-} from '../../../local/engines/event-source-mappings.ts';
-import { createQueueFromCfn, type SqsEngine, startSqs } from '../../../local/engines/sqs.ts';
-import { createTableFromCfn } from '../../../local/engines/tables.ts';
-import { type InvokeResult, type LambdaInvoker, silentLogger } from '../../../local/types.ts';
+} from '#local/engines/event-source-mappings.ts';
+import { createQueueFromCfn, type SqsEngine, startSqs } from '#local/engines/sqs.ts';
+import { createTableFromCfn } from '#local/engines/tables.ts';
+import { type InvokeResult, type LambdaInvoker, silentLogger } from '#local/types.ts';
 
 const TUNING = {
   streamPollIntervalMs: 50,

@@ -17,16 +17,16 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PutEventsFaults } from '#local/faults/put-events.ts';
 import {
   createEventBridgeService,
   EVENTBRIDGE_TARGET,
   EventBridgeEngine,
-} from '../../../local/engines/eventbridge/bus.ts';
-import { InvalidEventPatternError } from '../../../local/engines/eventbridge/pattern.ts';
-import { TargetDispatcher } from '../../../local/engines/eventbridge/targets.ts';
-import { type Gateway, startGateway } from '../../../local/engines/gateway.ts';
-import { type InvokeResult, type LambdaInvoker, silentLogger } from '../../../local/types.ts';
+} from '#local/engines/eventbridge/bus.ts';
+import { InvalidEventPatternError } from '#local/engines/eventbridge/pattern.ts';
+import { TargetDispatcher } from '#local/engines/eventbridge/targets.ts';
+import { type Gateway, startGateway } from '#local/engines/gateway.ts';
+import { PutEventsFaults } from '#local/faults/put-events.ts';
+import { type InvokeResult, type LambdaInvoker, silentLogger } from '#local/types.ts';
 
 const ACCOUNT = '000000000000';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };

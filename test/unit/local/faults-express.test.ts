@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
 import { type ExpressFault, ExpressFaults } from '#local/faults/express.ts';
-import { StepFunctionsEngine } from '../../../local/engines/stepfunctions/engine.ts';
-import type { InvokeResult, LambdaInvoker } from '../../../local/types.ts';
+import type { InvokeResult, LambdaInvoker } from '#local/types.ts';
 
 const MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga';
 

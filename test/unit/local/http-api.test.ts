@@ -5,16 +5,16 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
 } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RouteTable } from '../../../local/engines/http-api/routes.ts';
+import { RouteTable } from '#local/engines/http-api/routes.ts';
 import {
   collectHttpApis,
   type HttpApiDefinition,
   type RunningHttpApi,
   type StartHttpApiOptions,
   startHttpApi,
-} from '../../../local/engines/http-api.ts';
-import { LambdaService } from '../../../local/engines/lambda/service.ts';
-import type { CfnResource, InvokeResult, LambdaInvoker } from '../../../local/types.ts';
+} from '#local/engines/http-api.ts';
+import { LambdaService } from '#local/engines/lambda/service.ts';
+import type { CfnResource, InvokeResult, LambdaInvoker } from '#local/types.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/lambda');
 const ARN = (name: string): string => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;

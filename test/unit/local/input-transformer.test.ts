@@ -6,7 +6,7 @@ import {
   type TargetInput,
   type TargetInputContext,
   validateTargetInput,
-} from '../../../local/engines/eventbridge/transform.ts';
+} from '#local/engines/eventbridge/transform.ts';
 
 // The sample event of the EventBridge user guide's input-transformation page.
 const event = {

@@ -9,10 +9,10 @@ import {
   ListKeysCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS } from '../../../local/engines/dynamodb-local.ts';
-import { type Gateway, startGateway } from '../../../local/engines/gateway.ts';
-import { createKmsService, KMS_TARGET, KmsEngine } from '../../../local/engines/kms.ts';
-import { silentLogger } from '../../../local/types.ts';
+import { LOCAL_CREDENTIALS } from '#local/engines/dynamodb-local.ts';
+import { type Gateway, startGateway } from '#local/engines/gateway.ts';
+import { createKmsService, KMS_TARGET, KmsEngine } from '#local/engines/kms.ts';
+import { silentLogger } from '#local/types.ts';
 
 const KEY = {
   keyId: '1b4e28ba-2fa1-11d2-883f-0016d3cca427',

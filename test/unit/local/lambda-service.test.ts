@@ -10,7 +10,7 @@ import {
   type LambdaFunctionDefinition,
   LambdaService,
   type LambdaServiceOptions,
-} from '../../../local/engines/lambda/service.ts';
+} from '#local/engines/lambda/service.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/lambda');
 

@@ -14,7 +14,7 @@ import { RESOURCE_SUPPORT, supportOf } from '#local/resources/support.ts';
 import { LocalNames } from '#local/template/naming.ts';
 import { TemplateResolver } from '#local/template/resolve.ts';
 import { DEFAULT_ACCOUNT } from '#local/types.ts';
-import { fixtureEndpoints, ids, loadFixtureTemplate } from '../../fixtures/template/fixture.ts';
+import { fixtureEndpoints, ids, loadFixtureTemplate } from '#test/fixtures/template/fixture.ts';
 
 const fn = { Type: 'AWS::Lambda::Function' };
 

@@ -7,7 +7,7 @@ import {
   supportTableMarkdown,
 } from '#local/resources/support.ts';
 import { DEFAULT_ACCOUNT } from '#local/types.ts';
-import { ids, loadFixtureTemplate } from '../../fixtures/template/fixture.ts';
+import { ids, loadFixtureTemplate } from '#test/fixtures/template/fixture.ts';
 
 describe('classifyResources', () => {
   it('sorts the included resources of a CDK-shaped template into supported, ignored and unsupported', () => {

@@ -1,14 +1,14 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventBridgeEngine } from '../../../local/engines/eventbridge/bus.ts';
-import { TargetDispatcher } from '../../../local/engines/eventbridge/targets.ts';
+import { EventBridgeEngine } from '#local/engines/eventbridge/bus.ts';
+import { TargetDispatcher } from '#local/engines/eventbridge/targets.ts';
 import {
   CronSchedule,
   InvalidScheduleExpressionError,
   parseScheduleExpression,
   Scheduler,
-} from '../../../local/engines/scheduler.ts';
-import { type InvokeResult, type LambdaInvoker, silentLogger } from '../../../local/types.ts';
+} from '#local/engines/scheduler.ts';
+import { type InvokeResult, type LambdaInvoker, silentLogger } from '#local/types.ts';
 
 const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:reconciler';
 

@@ -14,7 +14,7 @@ import {
   type SqsEngine,
   SqsEngineError,
   startSqs,
-} from '../../../local/engines/sqs.ts';
+} from '#local/engines/sqs.ts';
 
 async function receiveOne(client: SQSClient, queueUrl: string, visibilityTimeout?: number) {
   const { Messages } = await client.send(

@@ -14,13 +14,10 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Gateway, startGateway } from '../../../local/engines/gateway.ts';
-import {
-  createStepFunctionsService,
-  STEP_FUNCTIONS_TARGET,
-} from '../../../local/engines/stepfunctions/api.ts';
-import { StepFunctionsEngine } from '../../../local/engines/stepfunctions/engine.ts';
-import { type InvokeResult, type LambdaInvoker, silentLogger } from '../../../local/types.ts';
+import { type Gateway, startGateway } from '#local/engines/gateway.ts';
+import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from '#local/engines/stepfunctions/api.ts';
+import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
+import { type InvokeResult, type LambdaInvoker, silentLogger } from '#local/types.ts';
 
 const ACCOUNT_PREFIX = 'arn:aws:states:us-east-1:000000000000';
 const APPROVAL_ARN = `${ACCOUNT_PREFIX}:stateMachine:Approval`;

@@ -16,11 +16,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventBridgeEngine } from '#local/engines/eventbridge/bus.ts';
+import { TargetDispatcher } from '#local/engines/eventbridge/targets.ts';
+import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
 import { PutEventsFaults } from '#local/faults/put-events.ts';
-import { EventBridgeEngine } from '../../../local/engines/eventbridge/bus.ts';
-import { TargetDispatcher } from '../../../local/engines/eventbridge/targets.ts';
-import { StepFunctionsEngine } from '../../../local/engines/stepfunctions/engine.ts';
-import { type InvokeResult, type LambdaInvoker, silentLogger } from '../../../local/types.ts';
+import { type InvokeResult, type LambdaInvoker, silentLogger } from '#local/types.ts';
 
 const ACCOUNT = '000000000000';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };

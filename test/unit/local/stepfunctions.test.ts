@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StepFunctionsEngine } from '../../../local/engines/stepfunctions/engine.ts';
-import { InvalidDefinitionError } from '../../../local/engines/stepfunctions/errors.ts';
-import type { InvokeResult, LambdaInvoker } from '../../../local/types.ts';
+import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
+import { InvalidDefinitionError } from '#local/engines/stepfunctions/errors.ts';
+import type { InvokeResult, LambdaInvoker } from '#local/types.ts';
 
 const MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga';
 

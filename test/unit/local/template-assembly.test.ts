@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadCloudAssembly } from '../../../local/template/assembly.ts';
-import { CloudAssemblyError } from '../../../local/template/errors.ts';
-import { ids, loadFixtureTemplate } from '../../fixtures/template/fixture.ts';
+import { loadCloudAssembly } from '#local/template/assembly.ts';
+import { CloudAssemblyError } from '#local/template/errors.ts';
+import { ids, loadFixtureTemplate } from '#test/fixtures/template/fixture.ts';
 
 const ACCEPT_HASH = '1'.repeat(64);
 const RELAY_HASH = '2'.repeat(64);

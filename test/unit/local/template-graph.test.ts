@@ -1,9 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub ${...} syntax is data here, not a JS template.
 import { describe, expect, it } from 'vitest';
-import { DependencyCycleError, UnresolvableReferenceError } from '../../../local/template/errors.ts';
-import { dependenciesOf, dependencyOrder } from '../../../local/template/graph.ts';
-import type { CfnTemplate } from '../../../local/types.ts';
-import { ids, loadFixtureTemplate } from '../../fixtures/template/fixture.ts';
+import { DependencyCycleError, UnresolvableReferenceError } from '#local/template/errors.ts';
+import { dependenciesOf, dependencyOrder } from '#local/template/graph.ts';
+import type { CfnTemplate } from '#local/types.ts';
+import { ids, loadFixtureTemplate } from '#test/fixtures/template/fixture.ts';
 
 const queue = (
   properties?: Record<string, unknown>,

@@ -4,11 +4,11 @@ import {
   AttributeNotReadyError,
   UnresolvableReferenceError,
   UnsupportedAttributeError,
-} from '../../../local/template/errors.ts';
-import { LocalNames, localizeUrl } from '../../../local/template/naming.ts';
-import { TemplateResolver } from '../../../local/template/resolve.ts';
-import { type CfnTemplate, DEFAULT_ACCOUNT, type LocalAccount } from '../../../local/types.ts';
-import { fixtureEndpoints, ids, loadFixtureTemplate } from '../../fixtures/template/fixture.ts';
+} from '#local/template/errors.ts';
+import { LocalNames, localizeUrl } from '#local/template/naming.ts';
+import { TemplateResolver } from '#local/template/resolve.ts';
+import { type CfnTemplate, DEFAULT_ACCOUNT, type LocalAccount } from '#local/types.ts';
+import { fixtureEndpoints, ids, loadFixtureTemplate } from '#test/fixtures/template/fixture.ts';
 
 const PREFIX = 'arn:aws';
 const REGION_ACCOUNT = 'us-east-1:000000000000';

@@ -5,10 +5,10 @@ import {
   type TemplateError,
   UnresolvableReferenceError,
   UnsupportedAttributeError,
-} from '../../../local/template/errors.ts';
-import { type AttributeProvider, TemplateResolver } from '../../../local/template/resolve.ts';
-import type { CfnResource, CfnTemplate, LocalAccount } from '../../../local/types.ts';
-import { DEFAULT_ACCOUNT } from '../../../local/types.ts';
+} from '#local/template/errors.ts';
+import { type AttributeProvider, TemplateResolver } from '#local/template/resolve.ts';
+import type { CfnResource, CfnTemplate, LocalAccount } from '#local/types.ts';
+import { DEFAULT_ACCOUNT } from '#local/types.ts';
 
 /** Answers `Ref` / `Fn::GetAtt` with recognisable strings, so tests see exactly what was asked. */
 const echo: AttributeProvider = {

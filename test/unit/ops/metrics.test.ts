@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway } from '#local/engines/gateway.ts';
 import { createMetricsService, EmfStore, LOCAL_METRICS_TARGET } from '#local/metrics/emf.ts';
-import { type OpsContext, targetFromRuntime } from '../../../ops/cli/context.ts';
+import { type OpsContext, targetFromRuntime } from '#ops/cli/context.ts';
 import {
   metricsReport,
   renderMetrics,
   renderMetricsSection,
   shortName,
   summarizeSnapshot,
-} from '../../../ops/cli/metrics.ts';
-import { runCli } from '../../../ops/cli/program.ts';
-import { renderStatus, type StatusReport } from '../../../ops/cli/status.ts';
+} from '#ops/cli/metrics.ts';
+import { runCli } from '#ops/cli/program.ts';
+import { renderStatus, type StatusReport } from '#ops/cli/status.ts';
 import { opsContext, runtimeFile } from './helpers.ts';
 
 const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
