@@ -9,13 +9,14 @@
  */
 import type { Command } from 'commander';
 import {
-  CANCEL_REASONS,
-  METRIC_DIMENSION_KEYS,
+  contractDimensionSet,
+  dimensionSet,
+  type EnumeratedMetric,
+  METRIC_DIMENSION_VALUES,
   METRICS,
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   type MetricName,
-  WEBHOOK_DELIVERY_OUTCOMES,
 } from '#contracts/metrics.ts';
 import type { MetricSeries, MetricsSnapshot } from '#local/metrics/emf.ts';
 import { OperatorError, type OpsContext, type OpsTarget } from './context.ts';
@@ -62,10 +63,10 @@ const isContractMetric = (name: string): name is MetricName =>
 /** Whether a series is the contract's metric `name` with exactly its dimensions (and `service` = buzzer). */
 function inContract(series: MetricSeries): boolean {
   if (series.namespace !== METRICS_NAMESPACE || !isContractMetric(series.metricName)) return false;
-  const expected = ['service', ...METRIC_DIMENSION_KEYS[series.metricName]].sort().join(',');
+  const { service, ...others } = series.dimensions;
   return (
-    Object.keys(series.dimensions).sort().join(',') === expected &&
-    series.dimensions.service === METRICS_SERVICE
+    service === METRICS_SERVICE &&
+    dimensionSet(Object.keys(others)) === contractDimensionSet(series.metricName)
   );
 }
 
@@ -83,7 +84,8 @@ export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer
   const ours = snapshot.series.filter(inContract);
   const of = (name: MetricName) => ours.filter((s) => s.metricName === name);
   const total = (name: MetricName) => of(name).reduce((sum, s) => sum + s.sum, 0);
-  const by = (name: MetricName, key: string, known: readonly string[]) => {
+  const by = (name: EnumeratedMetric) => {
+    const { key, values: known } = METRIC_DIMENSION_VALUES[name];
     const counts: Record<string, number> = Object.fromEntries(known.map((value) => [value, 0]));
     for (const s of of(name)) {
       const value = s.dimensions[key] ?? '';
@@ -91,7 +93,7 @@ export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer
     }
     return counts;
   };
-  const cancelledByReason = by(METRICS.OrdersCancelled, 'reason', CANCEL_REASONS);
+  const cancelledByReason = by(METRICS.OrdersCancelled);
   return {
     since: snapshot.since,
     orders: {
@@ -100,7 +102,7 @@ export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer
       cancelled: Object.values(cancelledByReason).reduce((a, b) => a + b, 0),
       cancelledByReason,
     },
-    webhookDeliveries: by(METRICS.WebhookDeliveries, 'outcome', WEBHOOK_DELIVERY_OUTCOMES),
+    webhookDeliveries: by(METRICS.WebhookDeliveries),
     relayPublishFailures: total(METRICS.RelayPublishFailures),
     stuckOrdersNeedingOperator: total(METRICS.StuckOrdersNeedingOperator),
     sagaSteps: of(METRICS.SagaStepDuration).map((s) => ({
