@@ -96,13 +96,14 @@ async function oldestAge(ctx: OpsContext, url: string, visible: number, now: Dat
   return times.length === 0 ? null : Math.round((now.getTime() - Math.min(...times)) / 1000);
 }
 
-async function listExecutions(
+/**
+ * The state machine's executions with `statusFilter`, one page at a time, newest first. A generator, so each caller
+ * (`listExecutions` here, `buzzer saga redrive --since`) stops asking for pages by its own rule.
+ */
+export async function* executionPages(
   ctx: OpsContext,
   statusFilter: ExecutionStatus,
-  limit: number,
-  keep: (item: ExecutionListItem) => boolean,
-): Promise<ExecutionListItem[]> {
-  const found: ExecutionListItem[] = [];
+): AsyncGenerator<ExecutionListItem[]> {
   let nextToken: string | undefined;
   do {
     const page = await ctx.clients.sfn.send(
@@ -113,9 +114,22 @@ async function listExecutions(
         nextToken,
       }),
     );
-    found.push(...(page.executions ?? []).filter(keep));
+    yield page.executions ?? [];
     nextToken = page.nextToken;
-  } while (nextToken && found.length < limit);
+  } while (nextToken);
+}
+
+async function listExecutions(
+  ctx: OpsContext,
+  statusFilter: ExecutionStatus,
+  limit: number,
+  keep: (item: ExecutionListItem) => boolean,
+): Promise<ExecutionListItem[]> {
+  const found: ExecutionListItem[] = [];
+  for await (const executions of executionPages(ctx, statusFilter)) {
+    found.push(...executions.filter(keep));
+    if (found.length >= limit) break;
+  }
   return found.slice(0, limit);
 }
 
