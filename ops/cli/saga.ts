@@ -10,9 +10,10 @@ import { orderIdSchema } from '#functions/orders/order.ts';
 import { queryOpenItems } from '#shared/open-index.ts';
 import { OPEN_ORDER } from '#shared/table-keys.ts';
 import { OperatorError, type OpsContext, recoveryDeps } from './context.ts';
+import { executionPages } from './executions.ts';
 import { parseTime, table } from './format.ts';
 import type { CommandRunner } from './runner.ts';
-import { executionPages, orderIdOfExecution } from './status.ts';
+import { orderIdOfExecution } from './status.ts';
 
 /** An EXPRESS execution lives at most 5 minutes: younger orders may still have a live one. */
 const EXPRESS_MAX_DURATION_MS = 5 * 60_000;
@@ -80,7 +81,11 @@ export async function recoverOne(
 async function failedSince(ctx: OpsContext, since: Date): Promise<ExecutionListItem[]> {
   const found: ExecutionListItem[] = [];
   for (const statusFilter of ['FAILED', 'TIMED_OUT', 'ABORTED'] as const) {
-    for await (const executions of executionPages(ctx, statusFilter)) {
+    for await (const executions of executionPages(ctx.clients.sfn, {
+      stateMachineArn: ctx.target.stateMachineArn,
+      statusFilter,
+      maxResults: 100,
+    })) {
       found.push(...executions.filter((e) => (e.stopDate ?? e.startDate ?? new Date(0)) >= since));
       // Newest first: once a page starts before the window, later pages are older still.
       if (executions.some((e) => (e.startDate ?? new Date(0)) < since)) break;

@@ -3,13 +3,13 @@ import {
   DescribeStateMachineCommand,
   type ExecutionListItem,
   type ExecutionStatus,
-  ListExecutionsCommand,
 } from '@aws-sdk/client-sfn';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
 import { queryOpenItems } from '#shared/open-index.ts';
 import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
 import type { OpsContext } from './context.ts';
+import { executionPages } from './executions.ts';
 import { humanAge, parseDuration, table } from './format.ts';
 import { type MetricsSummary, readMetrics, renderMetricsSection } from './metrics.ts';
 import { queueDepth, receiveMessages, releaseMessages, sentAt } from './queues.ts';
@@ -96,29 +96,6 @@ async function oldestAge(ctx: OpsContext, url: string, visible: number, now: Dat
   return times.length === 0 ? null : Math.round((now.getTime() - Math.min(...times)) / 1000);
 }
 
-/**
- * The state machine's executions with `statusFilter`, one page at a time, newest first. A generator, so each caller
- * (`listExecutions` here, `buzzer saga redrive --since`) stops asking for pages by its own rule.
- */
-export async function* executionPages(
-  ctx: OpsContext,
-  statusFilter: ExecutionStatus,
-): AsyncGenerator<ExecutionListItem[]> {
-  let nextToken: string | undefined;
-  do {
-    const page = await ctx.clients.sfn.send(
-      new ListExecutionsCommand({
-        stateMachineArn: ctx.target.stateMachineArn,
-        statusFilter,
-        maxResults: 100,
-        nextToken,
-      }),
-    );
-    yield page.executions ?? [];
-    nextToken = page.nextToken;
-  } while (nextToken);
-}
-
 async function listExecutions(
   ctx: OpsContext,
   statusFilter: ExecutionStatus,
@@ -126,7 +103,11 @@ async function listExecutions(
   keep: (item: ExecutionListItem) => boolean,
 ): Promise<ExecutionListItem[]> {
   const found: ExecutionListItem[] = [];
-  for await (const executions of executionPages(ctx, statusFilter)) {
+  for await (const executions of executionPages(ctx.clients.sfn, {
+    stateMachineArn: ctx.target.stateMachineArn,
+    statusFilter,
+    maxResults: 100,
+  })) {
     found.push(...executions.filter(keep));
     if (found.length >= limit) break;
   }
