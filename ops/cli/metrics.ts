@@ -18,6 +18,7 @@ import {
   METRICS_SERVICE,
   type MetricName,
 } from '#contracts/metrics.ts';
+import { shortFunctionName } from '#local/logging.ts';
 import type { MetricSeries, MetricsSnapshot } from '#local/metrics/emf.ts';
 import { OperatorError, type OpsContext, type OpsTarget } from './context.ts';
 import { table } from './format.ts';
@@ -70,14 +71,8 @@ function inContract(series: MetricSeries): boolean {
   );
 }
 
-/** `Buzzer-ApiAcceptOrderFunction1A2B3C4D` → `ApiAcceptOrder` (the local runtime's physical names). */
-export function shortName(functionName: string, stackName: string): string {
-  return functionName
-    .replace(new RegExp(`^${stackName}-`), '')
-    .replace(/[0-9A-F]{8}$/, '')
-    .replace(/Function$/, '')
-    .replace(/Handler$/, '');
-}
+/** The local runtime's short function names (`shortFunctionName`), as `buzzer metrics` shows cold starts. */
+export const shortName = shortFunctionName;
 
 /** The contract's view of a snapshot: one number per count, per reason, per outcome, per step and per function. */
 export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer'): MetricsSummary {
