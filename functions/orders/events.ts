@@ -1,5 +1,6 @@
 import { type DetailType, EVENT_SOURCE, ORDER_EVENT_TYPES } from '#contracts/events.ts';
-import { InvalidMessage, parseJsonMessage } from '#shared/errors.ts';
+import { InvalidMessage } from '#shared/errors.ts';
+import { parseJsonMessage } from '#shared/json-message.ts';
 import * as z from '#shared/zod.ts';
 import { type OrderSummary, orderSummarySchema } from './order.ts';
 

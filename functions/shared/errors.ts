@@ -13,12 +13,3 @@ export class InvalidMessage extends namedError(STEP_ERRORS.InvalidMessage) {}
 
 /** A stored item does not have the shape this code writes: data corruption or an unmigrated item. */
 export class CorruptRecord extends namedError(STEP_ERRORS.CorruptRecord) {}
-
-/** `body` as JSON. A body that is not JSON can never be processed, so it is an `InvalidMessage`: "`what` is not JSON". */
-export function parseJsonMessage(body: string, what: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    throw new InvalidMessage(`${what} is not JSON`);
-  }
-}
