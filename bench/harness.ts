@@ -4,13 +4,29 @@
  * received first (replayed by the cold-start runs), a way to hold a function's invocations back, and waits for
  * sagas and queues to settle.
  */
+
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import type { BuildOptions } from 'esbuild';
 import type { PlaceOrder } from '#functions/orders/order.ts';
 import { type BuzzerRuntime, startBuzzer } from '#local/buzzer/start.ts';
 import type { LambdaInvokeResult } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
 import { type HttpLoadRequest, LoadGenerator } from './load.ts';
+
+/**
+ * The esbuild options the bench bundles a handler with, as Lambda runs it (one CommonJS file for Node 24, minified,
+ * with a source map): the cold-start section and the synchronous baseline must measure bundles built alike.
+ */
+export const LAMBDA_BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node24',
+  minify: true,
+  sourcemap: true,
+  logLevel: 'error',
+} as const satisfies BuildOptions;
 
 export interface PublishedRecord {
   messageId: string;

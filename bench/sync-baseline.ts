@@ -11,7 +11,7 @@ import { DEMO_CATALOGUE, putStock } from '#local/buzzer/seed.ts';
 import { startHttpApi } from '#local/engines/http-api.ts';
 import { DEFAULT_ACCOUNT } from '#local/types.ts';
 import { floorTransaction } from './floor.ts';
-import { type BenchSystem, cloneTable, orderPayload } from './harness.ts';
+import { type BenchSystem, cloneTable, LAMBDA_BUNDLE, orderPayload } from './harness.ts';
 
 export interface SyncBaseline {
   /** Base URLs: without retries, and with the saga's own Retry clauses inline. */
@@ -57,14 +57,8 @@ export async function startSyncBaseline(system: BenchSystem): Promise<SyncBaseli
   await build({
     entryPoints: [path.join(PROJECT_ROOT, 'bench', 'sync', 'handler.ts')],
     outfile: path.join(codeDir, 'index.js'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node24',
-    minify: true,
-    sourcemap: true,
+    ...LAMBDA_BUNDLE,
     external: ['@aws-sdk/*'],
-    logLevel: 'error',
   });
 
   const { region, accountId } = DEFAULT_ACCOUNT;

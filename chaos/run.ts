@@ -7,17 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  DescribeStateMachineCommand,
-  ListExecutionsCommand,
-  RedriveExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { DescribeStateMachineCommand, RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import { recoverOrder } from '#functions/operations/recovery.ts';
 import { executionName } from '#functions/saga/starter.ts';
 import { TOKENS } from '#functions/sandbox/tokens.ts';
 import { startBuzzer } from '#local/buzzer/start.ts';
 import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT } from '#local/buzzer/synth.ts';
 import { consoleLogger } from '#local/logging.ts';
+import { executionPages } from '#ops/cli/executions.ts';
 import { FaultInjector } from './faults.ts';
 import { type ChaosReport, checkLedger } from './ledger.ts';
 import {
@@ -154,17 +151,12 @@ async function executionStatuses(
   const byName = new Map(orders.map((order) => [executionName(order.trackingId), order.trackingId]));
   const statuses = new Map<string, string[]>();
   for (const stateMachineArn of Object.values(system.stateMachines)) {
-    let nextToken: string | undefined;
-    do {
-      const page = await system.sfn.send(
-        new ListExecutionsCommand({ stateMachineArn, nextToken, maxResults: 1000 }),
-      );
-      for (const { name, status } of page.executions ?? []) {
+    for await (const executions of executionPages(system.sfn, { stateMachineArn, maxResults: 1000 })) {
+      for (const { name, status } of executions) {
         const orderId = byName.get((name ?? '').replace(/-r\d+$/, ''));
         if (orderId && status) statuses.set(orderId, [...(statuses.get(orderId) ?? []), status]);
       }
-      nextToken = page.nextToken;
-    } while (nextToken);
+    }
   }
   return statuses;
 }
@@ -218,16 +210,12 @@ async function failedExecutions(
   const names = new Set(orders.map((order) => executionName(order.trackingId)));
   const failed: Array<{ name: string; executionArn: string }> = [];
   for (const stateMachineArn of Object.values(system.stateMachines)) {
-    let nextToken: string | undefined;
-    do {
-      const page = await system.sfn.send(
-        new ListExecutionsCommand({ stateMachineArn, statusFilter: 'FAILED', nextToken, maxResults: 100 }),
-      );
-      for (const { name, executionArn } of page.executions ?? []) {
+    const pages = executionPages(system.sfn, { stateMachineArn, statusFilter: 'FAILED', maxResults: 100 });
+    for await (const executions of pages) {
+      for (const { name, executionArn } of executions) {
         if (name && executionArn && names.has(name)) failed.push({ name, executionArn });
       }
-      nextToken = page.nextToken;
-    } while (nextToken);
+    }
   }
   return failed;
 }

@@ -89,3 +89,21 @@ export const WEBHOOK_DELIVERY_OUTCOMES = [
   /** The endpoint's circuit is open: not sent, back on the queue for after the cooldown, its attempt not used. */
   'held',
 ] as const;
+
+/**
+ * The metrics whose dimension takes a closed set of values, with that set: the dashboard draws one series per value
+ * and `buzzer metrics` counts every value (0 when none), so both read it from here rather than pairing a metric with
+ * its value list themselves.
+ */
+export const METRIC_DIMENSION_VALUES = {
+  OrdersCancelled: { key: METRIC_DIMENSIONS.reason, values: CANCEL_REASONS },
+  WebhookDeliveries: { key: METRIC_DIMENSIONS.outcome, values: WEBHOOK_DELIVERY_OUTCOMES },
+} as const satisfies Partial<Record<MetricName, { key: string; values: readonly string[] }>>;
+
+export type EnumeratedMetric = keyof typeof METRIC_DIMENSION_VALUES;
+
+/** A set of dimension names as one comparable string: CloudWatch identifies a metric by the set, not its order. */
+export const dimensionSet = (keys: Iterable<string>): string => [...keys].sort().join(',');
+
+/** The dimension set (besides `service`) the contract gives `name`. */
+export const contractDimensionSet = (name: MetricName): string => dimensionSet(METRIC_DIMENSION_KEYS[name]);

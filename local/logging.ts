@@ -82,3 +82,15 @@ export function formatFunctionLine(functionName: string, line: string, shortName
   const corr = typeof correlation === 'string' ? ` [${correlation}]` : '';
   return `${clock()} ${paint(level, level.padEnd(5))} ${shortName}  ${entry.message}${corr}${fieldsText(rest)}\n`;
 }
+
+/**
+ * `Buzzer-ApiAcceptOrderFunction1A2B3C4D` → `ApiAcceptOrder`: the local runtime's physical names without the stack
+ * prefix, hash and suffixes, for log prefixes and for `buzzer metrics`' cold starts (which name the same functions).
+ */
+export function shortFunctionName(functionName: string, stackName: string): string {
+  return functionName
+    .replace(new RegExp(`^${stackName}-`), '')
+    .replace(/[0-9A-F]{8}$/, '')
+    .replace(/Function$/, '')
+    .replace(/Handler$/, '');
+}

@@ -29,7 +29,7 @@ import { Scheduler } from '#local/engines/scheduler.ts';
 import { startSqs } from '#local/engines/sqs.ts';
 import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from '#local/engines/stepfunctions/api.ts';
 import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
-import { formatFunctionLine } from '#local/logging.ts';
+import { formatFunctionLine, shortFunctionName } from '#local/logging.ts';
 import { createMetricsService, EmfStore, LOCAL_METRICS_TARGET } from '#local/metrics/emf.ts';
 import { writePrivateFile } from '#local/private-file.ts';
 import { moduleFor, RESOURCE_MODULES } from '#local/resources/index.ts';
@@ -157,15 +157,6 @@ function orderHttpApis(assembly: CloudAssembly): string[] {
     return at === -1 ? Number.MAX_SAFE_INTEGER : at;
   };
   return apis.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-/** `Buzzer-ApiAcceptOrderFunction1A2B3C4D` → `ApiAcceptOrder`, for log prefixes. */
-export function shortFunctionName(functionName: string, stackName: string): string {
-  return functionName
-    .replace(new RegExp(`^${stackName}-`), '')
-    .replace(/[0-9A-F]{8}$/, '')
-    .replace(/Function$/, '')
-    .replace(/Handler$/, '');
 }
 
 /** Writes `info` (and how to reach the runtime) to `file`, mode 0600, and removes it when the runtime stops. */

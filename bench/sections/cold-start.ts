@@ -16,7 +16,7 @@ import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { LocalNames } from '#local/template/naming.ts';
 import { TemplateResolver } from '#local/template/resolve.ts';
 import { DEFAULT_ACCOUNT } from '#local/types.ts';
-import { type BenchSystem, log } from '../harness.ts';
+import { type BenchSystem, LAMBDA_BUNDLE, log } from '../harness.ts';
 
 export type BundleVariant = 'sdk external' | 'sdk bundled';
 const VARIANTS: readonly BundleVariant[] = ['sdk external', 'sdk bundled'];
@@ -74,14 +74,8 @@ async function bundle(entry: string, outDir: string, variant: BundleVariant): Pr
   await build({
     entryPoints: [path.join(PROJECT_ROOT, entry)],
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node24',
-    minify: true,
-    sourcemap: true,
+    ...LAMBDA_BUNDLE,
     external: variant === 'sdk external' ? ['@aws-sdk/*'] : [],
-    logLevel: 'error',
   });
   return outfile;
 }

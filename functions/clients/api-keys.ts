@@ -303,24 +303,16 @@ export function apiKeyVerdict(item: Record<string, unknown> | undefined, now: Da
   }
   const key = parsed.data;
   const state = keyState(key, now);
-  if (state === 'REVOKED') {
-    return {
-      allowed: false,
-      reason: 'revoked',
-      keyId: key.keyId,
-      clientId: key.clientId,
-      detail: `revoked at ${key.revokedAt ?? '?'}`,
-    };
-  }
-  if (state === 'EXPIRED') {
-    return {
-      allowed: false,
-      reason: 'expired',
-      keyId: key.keyId,
-      clientId: key.clientId,
-      detail: `expired at ${isoOfEpoch(key.expiresAt)}`,
-    };
-  }
+  // A known key that is no longer valid: the refusal names the key and its client so the caller can log both.
+  const refused = (reason: 'revoked' | 'expired', detail: string): ApiKeyVerdict => ({
+    allowed: false,
+    reason,
+    keyId: key.keyId,
+    clientId: key.clientId,
+    detail,
+  });
+  if (state === 'REVOKED') return refused('revoked', `revoked at ${key.revokedAt ?? '?'}`);
+  if (state === 'EXPIRED') return refused('expired', `expired at ${isoOfEpoch(key.expiresAt)}`);
   return { allowed: true, clientId: key.clientId, keyId: key.keyId };
 }
 

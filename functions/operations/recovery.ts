@@ -195,6 +195,15 @@ export async function recoverOrder(
   if (!order) return { orderId, action: 'none', reason: 'no such order' };
   if (order.status !== 'PENDING') return { orderId, action: 'none', reason: `the order is ${order.status}` };
   const recovery = await getRecoveryRecord(deps, orderId);
+  // Restarts and redrives draw on one budget per order: past it, every way of recovering is blocked alike.
+  const outOfAttempts = (why: string): RecoveryOutcome | undefined =>
+    recovery.attempts >= maxAttempts
+      ? {
+          orderId,
+          action: 'blocked',
+          reason: `${why}, but ${recovery.attempts} recoveries already ran (limit ${maxAttempts})`,
+        }
+      : undefined;
 
   const restart = async (why: string): Promise<RecoveryOutcome> => {
     const compensated = compensationStarted(order);
@@ -205,13 +214,8 @@ export async function recoverOrder(
         reason: `${why}, but ${compensated}: restarting would re-run the forward steps on a half-compensated order`,
       };
     }
-    if (recovery.attempts >= maxAttempts) {
-      return {
-        orderId,
-        action: 'blocked',
-        reason: `${why}, but ${recovery.attempts} recoveries already ran (limit ${maxAttempts})`,
-      };
-    }
+    const exhausted = outOfAttempts(why);
+    if (exhausted) return exhausted;
     if (options.dryRun) {
       const attempt = recovery.attempts + 1;
       return { orderId, action: 'restarted', reason: why, attempt, dryRun: true };
@@ -279,13 +283,8 @@ export async function recoverOrder(
   const ended = `execution ${execution.name} ${status}${execution.error ? ` (${execution.error})` : ''}`;
   const inFailState = await endedInFailState(deps, currentArn);
   if (execution.redriveStatus === 'REDRIVABLE' && !inFailState) {
-    if (recovery.attempts >= maxAttempts) {
-      return {
-        orderId,
-        action: 'blocked',
-        reason: `${ended}, but ${recovery.attempts} recoveries already ran (limit ${maxAttempts})`,
-      };
-    }
+    const exhausted = outOfAttempts(ended);
+    if (exhausted) return exhausted;
     if (options.dryRun) {
       return { orderId, action: 'redriven', reason: ended, executionArn: currentArn, dryRun: true };
     }

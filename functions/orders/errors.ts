@@ -4,31 +4,28 @@
  * clauses are built from.
  */
 import { STEP_ERRORS } from '#contracts/saga.ts';
+import { namedError } from '#shared/named-error.ts';
 
-export class OrderNotFound extends Error {
-  override name = STEP_ERRORS.OrderNotFound;
+export class OrderNotFound extends namedError(STEP_ERRORS.OrderNotFound) {
   constructor(readonly orderId: string) {
     super(`order ${orderId} does not exist`);
   }
 }
 
-export class OutOfStock extends Error {
-  override name = STEP_ERRORS.OutOfStock;
+export class OutOfStock extends namedError(STEP_ERRORS.OutOfStock) {
   constructor(readonly skus: string[]) {
     super(`not enough stock for ${skus.join(', ')}`);
   }
 }
 
-export class UnknownSku extends Error {
-  override name = STEP_ERRORS.UnknownSku;
+export class UnknownSku extends namedError(STEP_ERRORS.UnknownSku) {
   constructor(readonly skus: string[]) {
     super(`unknown sku ${skus.join(', ')}`);
   }
 }
 
 /** A known SKU has no price in the order's currency: the catalogue does not sell it there (nothing is converted). */
-export class PriceUnavailable extends Error {
-  override name = STEP_ERRORS.PriceUnavailable;
+export class PriceUnavailable extends namedError(STEP_ERRORS.PriceUnavailable) {
   constructor(
     readonly skus: string[],
     readonly currency: string,
@@ -38,34 +35,22 @@ export class PriceUnavailable extends Error {
 }
 
 /** The order is over a limit of `pricing.ts` (its amount in its currency, or its units). */
-export class OrderLimitExceeded extends Error {
-  override name = STEP_ERRORS.OrderLimitExceeded;
-}
+export class OrderLimitExceeded extends namedError(STEP_ERRORS.OrderLimitExceeded) {}
 
-export class PaymentDeclined extends Error {
-  override name = STEP_ERRORS.PaymentDeclined;
-}
+export class PaymentDeclined extends namedError(STEP_ERRORS.PaymentDeclined) {}
 
 /** The provider could not answer (timeout, throttling, 5xx, network): retrying later may succeed. */
-export class PaymentProviderUnavailable extends Error {
-  override name = STEP_ERRORS.PaymentProviderUnavailable;
-}
+export class PaymentProviderUnavailable extends namedError(STEP_ERRORS.PaymentProviderUnavailable) {}
 
 /** The provider refused the request itself (4xx other than 402): a bug on our side, retrying cannot help. */
-export class PaymentRequestRejected extends Error {
-  override name = STEP_ERRORS.PaymentRequestRejected;
-}
+export class PaymentRequestRejected extends namedError(STEP_ERRORS.PaymentRequestRejected) {}
 
 /** A step was asked to do something the order's current state forbids (e.g. confirm a cancelled order). */
-export class InvalidOrderState extends Error {
-  override name = STEP_ERRORS.InvalidOrderState;
-}
+export class InvalidOrderState extends namedError(STEP_ERRORS.InvalidOrderState) {}
 
 /**
  * A compensation cannot yet tell whether a charge exists: a charge request is recorded as sent, its answer never
  * came back, and the provider does not (yet) list a charge for the order. Retried until the request has surely
  * landed or been dropped (the provider's settle time), never a verdict.
  */
-export class ChargeMayBeInFlight extends Error {
-  override name = STEP_ERRORS.ChargeMayBeInFlight;
-}
+export class ChargeMayBeInFlight extends namedError(STEP_ERRORS.ChargeMayBeInFlight) {}

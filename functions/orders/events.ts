@@ -1,5 +1,6 @@
 import { type DetailType, EVENT_SOURCE, ORDER_EVENT_TYPES } from '#contracts/events.ts';
 import { InvalidMessage } from '#shared/errors.ts';
+import { parseJsonMessage } from '#shared/json-message.ts';
 import * as z from '#shared/zod.ts';
 import { type OrderSummary, orderSummarySchema } from './order.ts';
 
@@ -42,12 +43,7 @@ function describe(error: z.ZodError): string {
  * cannot act on, so the record fails and ends in the queue's DLQ instead of vanishing.
  */
 export function parseOrderEvent(body: string, accepted: readonly OrderEventType[]): OrderEvent {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new InvalidMessage('message body is not JSON');
-  }
+  const json = parseJsonMessage(body, 'message body');
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) throw new InvalidMessage(`not an order event: ${describe(envelope.error)}`);
   const { detail } = envelope.data;

@@ -13,7 +13,7 @@ import {
 } from '#functions/orders/errors.ts';
 import { type OrderRecord, timelineEntry } from '#functions/orders/order.ts';
 import { updateOrder } from '#functions/orders/order-store.ts';
-import { beginCompensation, refuseIfCompensating } from '#functions/saga/compensation.ts';
+import { compensationTarget, refuseIfCompensating } from '#functions/saga/compensation.ts';
 import type { CompensationResult, SagaError } from '#functions/saga/saga-state.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
@@ -171,10 +171,9 @@ export async function voidPayment(
   error?: SagaError,
   now = new Date(),
 ): Promise<CompensationResult> {
-  const stance = await beginCompensation(deps, orderId, error, now);
-  if (stance.state === 'NOT_FOUND') return { outcome: 'SKIPPED', detail: 'order not found' };
-  if (stance.state === 'CONFIRMED') return { outcome: 'SKIPPED', detail: 'order is confirmed; payment kept' };
-  const { order } = stance;
+  const target = await compensationTarget(deps, orderId, error, now, 'payment');
+  if ('skip' in target) return target.skip;
+  const { order } = target;
   if (order.paymentVoidedAt) return { outcome: 'ALREADY_DONE', detail: 'payment already voided' };
 
   const outcome = await refundCharges(deps, order, now);

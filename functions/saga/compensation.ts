@@ -2,7 +2,7 @@ import { InvalidOrderState } from '#functions/orders/errors.ts';
 import { type OrderRecord, timelineEntry } from '#functions/orders/order.ts';
 import { commit, getOrder, orderUpdate, RETRY, withOptimisticRetry } from '#functions/orders/order-store.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
-import { failureDetail, failureReasonOf, type SagaError } from './saga-state.ts';
+import { type CompensationResult, failureDetail, failureReasonOf, type SagaError } from './saga-state.ts';
 
 /**
  * Where an order stands when a compensation is about to run:
@@ -73,4 +73,24 @@ export function refuseIfCompensating(order: OrderRecord, step: string): void {
   if (order.status === 'CANCELLED') {
     throw new InvalidOrderState(`order ${order.orderId} is CANCELLED; ${step} refused`);
   }
+}
+
+/**
+ * `beginCompensation` for a step that undoes one thing (ReleaseStock its stock, VoidPayment its payment): SKIPPED when
+ * the order is gone or confirmed, else the order to undo it on. A ConfirmOrder that committed but still ended in an
+ * error (its retries ran out after the write) sends the saga into the compensations, and a confirmed order keeps
+ * what it has (`kept`).
+ */
+export async function compensationTarget(
+  deps: TableDeps,
+  orderId: string,
+  error: SagaError | undefined,
+  now: Date,
+  kept: string,
+): Promise<{ skip: CompensationResult } | { order: OrderRecord }> {
+  const stance = await beginCompensation(deps, orderId, error, now);
+  if (stance.state === 'NOT_FOUND') return { skip: { outcome: 'SKIPPED', detail: 'order not found' } };
+  if (stance.state === 'CONFIRMED')
+    return { skip: { outcome: 'SKIPPED', detail: `order is confirmed; ${kept} kept` } };
+  return { order: stance.order };
 }

@@ -13,7 +13,7 @@ import type { TransactItem } from '#functions/outbox/outbox.ts';
 import { getItem, type TableDeps } from '#shared/dynamodb.ts';
 import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
-import { beginCompensation, refuseIfCompensating } from './compensation.ts';
+import { compensationTarget, refuseIfCompensating } from './compensation.ts';
 import type { CompensationResult, SagaError } from './saga-state.ts';
 
 const reservationSchema = z.object({
@@ -140,32 +140,30 @@ export async function releaseStock(
   error?: SagaError,
   now = new Date(),
 ): Promise<CompensationResult> {
-  const stance = await beginCompensation(deps, orderId, error, now);
-  if (stance.state === 'NOT_FOUND') return { outcome: 'SKIPPED', detail: 'order not found' };
-  // A ConfirmOrder that committed but still ended in an error (its retries ran out after the write) sends the
-  // saga into the compensations: a confirmed order keeps its stock, as VoidPayment keeps its payment.
-  if (stance.state === 'CONFIRMED') return { outcome: 'SKIPPED', detail: 'order is confirmed; stock kept' };
+  const target = await compensationTarget(deps, orderId, error, now, 'stock');
+  if ('skip' in target) return target.skip;
   return withOptimisticRetry(async () => {
     const order = await getOrder(deps, orderId);
     if (!order) return { outcome: 'SKIPPED', detail: 'order not found' };
     const reservation = await getReservation(deps, orderId);
+    /** The order's side of the release, whether there was stock to put back or not. */
+    const released = (status: 'SKIPPED' | 'SUCCEEDED', detail: string) =>
+      orderUpdate(
+        deps.tableName,
+        order,
+        {
+          set: { stockReleasedAt: now.toISOString() },
+          timeline: [timelineEntry('ReleaseStock', status, now, detail)],
+        },
+        now,
+      );
     if (reservation?.releasedAt || (!reservation && order.stockReleasedAt)) {
       return { outcome: 'ALREADY_DONE', detail: 'stock already released' };
     }
 
     if (!reservation) {
       const detail = 'nothing was reserved';
-      const reasons = await commit(deps, [
-        orderUpdate(
-          deps.tableName,
-          order,
-          {
-            set: { stockReleasedAt: now.toISOString() },
-            timeline: [timelineEntry('ReleaseStock', 'SKIPPED', now, detail)],
-          },
-          now,
-        ),
-      ]);
+      const reasons = await commit(deps, [released('SKIPPED', detail)]);
       return reasons ? RETRY : { outcome: 'SKIPPED', detail };
     }
 
@@ -190,15 +188,7 @@ export async function releaseStock(
           ExpressionAttributeValues: { ':now': now.toISOString() },
         },
       },
-      orderUpdate(
-        deps.tableName,
-        order,
-        {
-          set: { stockReleasedAt: now.toISOString() },
-          timeline: [timelineEntry('ReleaseStock', 'SUCCEEDED', now, detail)],
-        },
-        now,
-      ),
+      released('SUCCEEDED', detail),
     ]);
     return reasons ? RETRY : { outcome: 'DONE', detail };
   });

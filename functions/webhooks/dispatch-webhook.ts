@@ -7,6 +7,7 @@ import { METRIC_DIMENSIONS, METRICS } from '#contracts/metrics.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { InvalidMessage } from '#shared/errors.ts';
+import { parseJsonMessage } from '#shared/json-message.ts';
 import { metrics } from '#shared/metrics.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
@@ -65,12 +66,7 @@ const deps = {
 };
 
 function parseMessage(body: string) {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new InvalidMessage('delivery message is not JSON');
-  }
+  const json = parseJsonMessage(body, 'delivery message');
   const parsed = deliveryMessageSchema.safeParse(json);
   if (!parsed.success) throw new InvalidMessage(`not a delivery message: ${parsed.error.message}`);
   return parsed.data;

@@ -1,24 +1,11 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { ENV } from '#contracts/environment.ts';
-import { loadConfig, requiredString } from '#shared/config.ts';
-import { documentClient } from '#shared/dynamodb.ts';
 import { jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
 import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
+import { deliveryDepsFromEnv } from './delivery-deps.ts';
 import { enableAndReplay } from './replay.ts';
 
-const config = loadConfig(
-  z.object({
-    [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
-    [ENV.DELIVERY_QUEUE_URL]: requiredString(ENV.DELIVERY_QUEUE_URL),
-  }),
-);
-const deps = {
-  doc: documentClient,
-  tableName: config.TABLE_NAME,
-  queue: { sqs: new SQSClient({}), queueUrl: config.DELIVERY_QUEUE_URL },
-};
+const deps = deliveryDepsFromEnv();
 
 const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' }) });
 

@@ -1,14 +1,15 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
-  CANCEL_REASONS,
-  METRIC_DIMENSION_KEYS,
+  contractDimensionSet,
+  dimensionSet,
+  type EnumeratedMetric,
+  METRIC_DIMENSION_VALUES,
   METRIC_DIMENSIONS,
   METRICS,
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   type MetricName,
-  WEBHOOK_DELIVERY_OUTCOMES,
 } from '#contracts/metrics.ts';
 
 export interface BusinessMetricsProps {
@@ -42,8 +43,8 @@ export class BusinessMetrics {
     dimensions: Record<string, string> = {},
     options: cloudwatch.MetricOptions = {},
   ): cloudwatch.Metric {
-    const expected = [...METRIC_DIMENSION_KEYS[name]].sort().join(',');
-    const given = Object.keys(dimensions).sort().join(',');
+    const expected = contractDimensionSet(name);
+    const given = dimensionSet(Object.keys(dimensions));
     if (expected !== given) {
       throw new Error(`BusinessMetrics: ${name} has the dimensions [${expected}], not [${given}]`);
     }
@@ -62,15 +63,15 @@ export class BusinessMetrics {
     return this.metric(name, {}, options);
   }
 
+  /** One series per value the contract lists for the metric's dimension (`METRIC_DIMENSION_VALUES`), labelled by it. */
+  byDimensionValue(name: EnumeratedMetric, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric[] {
+    const { key, values } = METRIC_DIMENSION_VALUES[name];
+    return values.map((value) => this.metric(name, { [key]: value }, { label: value, ...options }));
+  }
+
   /** `OrdersCancelled`, one series per reason of the contract. */
   cancelledByReason(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric[] {
-    return CANCEL_REASONS.map((reason) =>
-      this.metric(
-        METRICS.OrdersCancelled,
-        { [METRIC_DIMENSIONS.reason]: reason },
-        { label: reason, ...options },
-      ),
-    );
+    return this.byDimensionValue(METRICS.OrdersCancelled, options);
   }
 
   /** All cancelled orders: the sum over the contract's reasons (metric math; no series without a reason exists). */
@@ -80,13 +81,7 @@ export class BusinessMetrics {
 
   /** `WebhookDeliveries`, one series per outcome of the contract. */
   webhookDeliveriesByOutcome(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric[] {
-    return WEBHOOK_DELIVERY_OUTCOMES.map((outcome) =>
-      this.metric(
-        METRICS.WebhookDeliveries,
-        { [METRIC_DIMENSIONS.outcome]: outcome },
-        { label: outcome, ...options },
-      ),
-    );
+    return this.byDimensionValue(METRICS.WebhookDeliveries, options);
   }
 
   /** `SagaStepDuration` (ms) of one step at one statistic (`p50`, `p99`, `Maximum`…). */

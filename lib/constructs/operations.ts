@@ -18,6 +18,7 @@ import type { Api } from './api.ts';
 import { BusinessMetrics } from './business-metrics.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 import type { OutboxRelay } from './outbox-relay.ts';
+import { standaloneDeadLetterQueue } from './queues.ts';
 import type { Saga } from './saga.ts';
 
 export interface OperationsProps {
@@ -212,15 +213,11 @@ export class Operations extends Construct {
         'wildcard on the execution name of this one state machine can name them.',
     });
 
-    this.reconcilerDeadLetterQueue = new sqs.Queue(this, 'ReconcilerDlq', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.reconcilerDeadLetterQueue).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the reconciler schedule target.',
-    });
+    this.reconcilerDeadLetterQueue = standaloneDeadLetterQueue(
+      this,
+      'ReconcilerDlq',
+      'This queue is itself the dead-letter queue of the reconciler schedule target.',
+    );
     // An explicit role (instead of the stack-wide one the target would create) so its grants are reviewed here.
     const scheduleRole = new iam.Role(this, 'ScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {

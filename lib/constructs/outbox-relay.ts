@@ -1,12 +1,13 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '#contracts/environment.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
+import { standaloneDeadLetterQueue } from './queues.ts';
 
 export interface OutboxRelayProps {
   readonly table: dynamodb.ITable;
@@ -33,16 +34,11 @@ export class OutboxRelay extends Construct {
     if (maxAttempts < 1) throw new Error(`OutboxRelay ${id}: maxAttempts must be at least 1`);
     if (!props.table.tableStreamArn) throw new Error(`OutboxRelay ${id}: the table needs a stream`);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'Dlq', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the outbox relay (poison records and abandoned batches).',
-    });
+    this.deadLetterQueue = standaloneDeadLetterQueue(
+      this,
+      'Dlq',
+      'This queue is itself the dead-letter queue of the outbox relay (poison records and abandoned batches).',
+    );
 
     this.handler = new BuzzerFunction(this, 'Handler', {
       entry: 'outbox/relay-outbox.ts',

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
@@ -40,4 +40,19 @@ export class DeadLetteredQueue extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
     });
   }
+}
+
+/**
+ * A queue that only ever is a dead-letter queue (of a schedule target, of a stream's poison records): encrypted,
+ * TLS-only, kept 14 days (the SQS maximum). cdk-nag asks every queue for a DLQ of its own (SQS3); `why` says whose
+ * DLQ this one is instead.
+ */
+export function standaloneDeadLetterQueue(scope: Construct, id: string, why: string): sqs.Queue {
+  const queue = new sqs.Queue(scope, id, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  Validations.of(queue).acknowledge({ id: 'AwsSolutions::AwsSolutions-SQS3', reason: why });
+  return queue;
 }

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { namedError } from '#shared/named-error.ts';
 import { DEFAULT_ACCOUNT, type RuntimeLogger, silentLogger } from '../types.ts';
 import { freePort, isPortFree, LOOPBACK } from './ports.ts';
 
@@ -35,26 +36,16 @@ const LOOPBACK_LAUNCHER = fileURLToPath(new URL('./DynamoDbLocalLoopback.java', 
  */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'buzzerlocal', secretAccessKey: 'buzzerlocal' } as const;
 
-export class DynamoDbLocalError extends Error {
-  override name = 'DynamoDbLocalError';
-}
+export class DynamoDbLocalError extends namedError('DynamoDbLocalError') {}
 
-export class JavaNotFoundError extends DynamoDbLocalError {
-  override name = 'JavaNotFoundError';
-}
+export class JavaNotFoundError extends namedError('JavaNotFoundError', DynamoDbLocalError) {}
 
-export class DynamoDbLocalFetchError extends DynamoDbLocalError {
-  override name = 'DynamoDbLocalFetchError';
-}
+export class DynamoDbLocalFetchError extends namedError('DynamoDbLocalFetchError', DynamoDbLocalError) {}
 
-export class DynamoDbLocalStartError extends DynamoDbLocalError {
-  override name = 'DynamoDbLocalStartError';
-}
+export class DynamoDbLocalStartError extends namedError('DynamoDbLocalStartError', DynamoDbLocalError) {}
 
 /** The port was taken between choosing it and the JVM binding it. */
-class PortInUseError extends DynamoDbLocalStartError {
-  override name = 'PortInUseError';
-}
+class PortInUseError extends namedError('PortInUseError', DynamoDbLocalStartError) {}
 
 /** Root of Buzzer's per-user cache: `$BUZZER_CACHE_DIR`, else `$XDG_CACHE_HOME/buzzer`, else `~/.cache/buzzer`. */
 export function buzzerCacheDir(env: NodeJS.ProcessEnv = process.env): string {

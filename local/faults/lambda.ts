@@ -5,6 +5,7 @@
  */
 import type { LambdaInvokeResult, LambdaService } from '#local/engines/lambda/service.ts';
 import { type Decoration, decorate } from './decorate.ts';
+import { onePerEngine } from './one-per-engine.ts';
 
 /**
  * A fault injected into one invocation:
@@ -34,12 +35,7 @@ export class LambdaFaults {
 
   /** The fault injector of `lambda`: one per engine, so rules set by one caller are cleared by another. */
   static of(lambda: LambdaService): LambdaFaults {
-    let faults = installed.get(lambda);
-    if (!faults) {
-      faults = new LambdaFaults(lambda);
-      installed.set(lambda, faults);
-    }
-    return faults;
+    return onePerEngine(installed, lambda, (engine) => new LambdaFaults(engine));
   }
 
   private constructor(lambda: LambdaService) {

@@ -7,6 +7,7 @@
 import type { EventBridgeEngine } from '#local/engines/eventbridge/bus.ts';
 import type { PutEventsEntryInput, PutEventsOutput } from '#local/engines/stepfunctions/types.ts';
 import { type Decoration, decorate } from './decorate.ts';
+import { onePerEngine } from './one-per-engine.ts';
 
 /** Chooses whether entry `index` of a PutEvents request fails, and with what error. */
 export type PutEventsFault = (
@@ -22,12 +23,7 @@ export class PutEventsFaults {
 
   /** The fault injector of `events`: one per engine, so a fault set by one caller is removed by another. */
   static of(events: EventBridgeEngine): PutEventsFaults {
-    let faults = installed.get(events);
-    if (!faults) {
-      faults = new PutEventsFaults(events);
-      installed.set(events, faults);
-    }
-    return faults;
+    return onePerEngine(installed, events, (engine) => new PutEventsFaults(engine));
   }
 
   private constructor(events: EventBridgeEngine) {

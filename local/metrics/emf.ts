@@ -103,15 +103,12 @@ export function parseEmfLine(line: string): EmfValue[] | undefined {
   return found;
 }
 
-interface SeriesState {
-  namespace: string;
-  metricName: string;
-  dimensions: Record<string, string>;
-  unit?: string;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
+/** What the store keeps of a series: the exposed identity and running statistics, plus the samples for percentiles. */
+interface SeriesState
+  extends Pick<
+    MetricSeries,
+    'namespace' | 'metricName' | 'dimensions' | 'unit' | 'count' | 'sum' | 'min' | 'max'
+  > {
   /** The latest values, a ring of at most `maxSamples`. */
   samples: number[];
   next: number;

@@ -3,10 +3,10 @@
  * resource or template path involved, because the template is generated and the user never wrote it
  * by hand: "what in my stack caused this" is the question the message must answer.
  */
+import { namedError } from '#shared/named-error.ts';
 
 /** Base class: something in the template cannot be turned into local resources. */
-export class TemplateError extends Error {
-  override name = 'TemplateError';
+export class TemplateError extends namedError('TemplateError') {
   /** Template path (e.g. `Resources.Fn.Properties.Environment`) where the problem surfaced, once known. */
   path: string | undefined;
 
@@ -30,33 +30,22 @@ export class TemplateError extends Error {
 }
 
 /** `cdk.out` is missing, malformed, or does not hold the requested stack or asset. */
-export class CloudAssemblyError extends TemplateError {
-  override name = 'CloudAssemblyError';
-}
+export class CloudAssemblyError extends namedError('CloudAssemblyError', TemplateError) {}
 
 /** An intrinsic function is unknown, unsupported locally, or called with arguments it does not accept. */
-export class IntrinsicFunctionError extends TemplateError {
-  override name = 'IntrinsicFunctionError';
-}
+export class IntrinsicFunctionError extends namedError('IntrinsicFunctionError', TemplateError) {}
 
 /** A `Ref`, `Fn::GetAtt` or `Condition` names something the template does not define (or excludes). */
-export class UnresolvableReferenceError extends TemplateError {
-  override name = 'UnresolvableReferenceError';
-}
+export class UnresolvableReferenceError extends namedError('UnresolvableReferenceError', TemplateError) {}
 
 /** The local naming does not know this resource type or attribute. */
-export class UnsupportedAttributeError extends TemplateError {
-  override name = 'UnsupportedAttributeError';
-}
+export class UnsupportedAttributeError extends namedError('UnsupportedAttributeError', TemplateError) {}
 
 /** The attribute exists but only an engine can know it, and that engine has not created the resource yet. */
-export class AttributeNotReadyError extends TemplateError {
-  override name = 'AttributeNotReadyError';
-}
+export class AttributeNotReadyError extends namedError('AttributeNotReadyError', TemplateError) {}
 
 /** Resources depend on each other in a loop, so there is no order in which to start them. */
-export class DependencyCycleError extends TemplateError {
-  override name = 'DependencyCycleError';
+export class DependencyCycleError extends namedError('DependencyCycleError', TemplateError) {
   readonly cycle: readonly string[];
 
   constructor(cycle: readonly string[]) {

@@ -9,14 +9,16 @@
  */
 import type { Command } from 'commander';
 import {
-  CANCEL_REASONS,
-  METRIC_DIMENSION_KEYS,
+  contractDimensionSet,
+  dimensionSet,
+  type EnumeratedMetric,
+  METRIC_DIMENSION_VALUES,
   METRICS,
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   type MetricName,
-  WEBHOOK_DELIVERY_OUTCOMES,
 } from '#contracts/metrics.ts';
+import { shortFunctionName } from '#local/logging.ts';
 import type { MetricSeries, MetricsSnapshot } from '#local/metrics/emf.ts';
 import { OperatorError, type OpsContext, type OpsTarget } from './context.ts';
 import { table } from './format.ts';
@@ -62,28 +64,23 @@ const isContractMetric = (name: string): name is MetricName =>
 /** Whether a series is the contract's metric `name` with exactly its dimensions (and `service` = buzzer). */
 function inContract(series: MetricSeries): boolean {
   if (series.namespace !== METRICS_NAMESPACE || !isContractMetric(series.metricName)) return false;
-  const expected = ['service', ...METRIC_DIMENSION_KEYS[series.metricName]].sort().join(',');
+  const { service, ...others } = series.dimensions;
   return (
-    Object.keys(series.dimensions).sort().join(',') === expected &&
-    series.dimensions.service === METRICS_SERVICE
+    service === METRICS_SERVICE &&
+    dimensionSet(Object.keys(others)) === contractDimensionSet(series.metricName)
   );
 }
 
-/** `Buzzer-ApiAcceptOrderFunction1A2B3C4D` → `ApiAcceptOrder` (the local runtime's physical names). */
-export function shortName(functionName: string, stackName: string): string {
-  return functionName
-    .replace(new RegExp(`^${stackName}-`), '')
-    .replace(/[0-9A-F]{8}$/, '')
-    .replace(/Function$/, '')
-    .replace(/Handler$/, '');
-}
+/** The local runtime's short function names (`shortFunctionName`), as `buzzer metrics` shows cold starts. */
+export const shortName = shortFunctionName;
 
 /** The contract's view of a snapshot: one number per count, per reason, per outcome, per step and per function. */
 export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer'): MetricsSummary {
   const ours = snapshot.series.filter(inContract);
   const of = (name: MetricName) => ours.filter((s) => s.metricName === name);
   const total = (name: MetricName) => of(name).reduce((sum, s) => sum + s.sum, 0);
-  const by = (name: MetricName, key: string, known: readonly string[]) => {
+  const by = (name: EnumeratedMetric) => {
+    const { key, values: known } = METRIC_DIMENSION_VALUES[name];
     const counts: Record<string, number> = Object.fromEntries(known.map((value) => [value, 0]));
     for (const s of of(name)) {
       const value = s.dimensions[key] ?? '';
@@ -91,7 +88,7 @@ export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer
     }
     return counts;
   };
-  const cancelledByReason = by(METRICS.OrdersCancelled, 'reason', CANCEL_REASONS);
+  const cancelledByReason = by(METRICS.OrdersCancelled);
   return {
     since: snapshot.since,
     orders: {
@@ -100,7 +97,7 @@ export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer
       cancelled: Object.values(cancelledByReason).reduce((a, b) => a + b, 0),
       cancelledByReason,
     },
-    webhookDeliveries: by(METRICS.WebhookDeliveries, 'outcome', WEBHOOK_DELIVERY_OUTCOMES),
+    webhookDeliveries: by(METRICS.WebhookDeliveries),
     relayPublishFailures: total(METRICS.RelayPublishFailures),
     stuckOrdersNeedingOperator: total(METRICS.StuckOrdersNeedingOperator),
     sagaSteps: of(METRICS.SagaStepDuration).map((s) => ({

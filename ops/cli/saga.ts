@@ -1,5 +1,5 @@
 /** `buzzer saga redrive`: finish sagas that stopped half-way (see functions/operations/recovery.ts for the rules). */
-import { DescribeExecutionCommand, type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
 import {
   DEFAULT_MAX_RECOVERY_ATTEMPTS,
@@ -10,6 +10,7 @@ import { orderIdSchema } from '#functions/orders/order.ts';
 import { queryOpenItems } from '#shared/open-index.ts';
 import { OPEN_ORDER } from '#shared/table-keys.ts';
 import { OperatorError, type OpsContext, recoveryDeps } from './context.ts';
+import { executionPages } from './executions.ts';
 import { parseTime, table } from './format.ts';
 import type { CommandRunner } from './runner.ts';
 import { orderIdOfExecution } from './status.ts';
@@ -80,21 +81,15 @@ export async function recoverOne(
 async function failedSince(ctx: OpsContext, since: Date): Promise<ExecutionListItem[]> {
   const found: ExecutionListItem[] = [];
   for (const statusFilter of ['FAILED', 'TIMED_OUT', 'ABORTED'] as const) {
-    let nextToken: string | undefined;
-    do {
-      const page = await ctx.clients.sfn.send(
-        new ListExecutionsCommand({
-          stateMachineArn: ctx.target.stateMachineArn,
-          statusFilter,
-          maxResults: 100,
-          nextToken,
-        }),
-      );
-      const executions = page.executions ?? [];
+    for await (const executions of executionPages(ctx.clients.sfn, {
+      stateMachineArn: ctx.target.stateMachineArn,
+      statusFilter,
+      maxResults: 100,
+    })) {
       found.push(...executions.filter((e) => (e.stopDate ?? e.startDate ?? new Date(0)) >= since));
       // Newest first: once a page starts before the window, later pages are older still.
-      nextToken = executions.some((e) => (e.startDate ?? new Date(0)) < since) ? undefined : page.nextToken;
-    } while (nextToken);
+      if (executions.some((e) => (e.startDate ?? new Date(0)) < since)) break;
+    }
   }
   return found;
 }

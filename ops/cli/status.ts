@@ -3,13 +3,13 @@ import {
   DescribeStateMachineCommand,
   type ExecutionListItem,
   type ExecutionStatus,
-  ListExecutionsCommand,
 } from '@aws-sdk/client-sfn';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
 import { queryOpenItems } from '#shared/open-index.ts';
 import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
 import type { OpsContext } from './context.ts';
+import { executionPages } from './executions.ts';
 import { humanAge, parseDuration, table } from './format.ts';
 import { type MetricsSummary, readMetrics, renderMetricsSection } from './metrics.ts';
 import { queueDepth, receiveMessages, releaseMessages, sentAt } from './queues.ts';
@@ -103,19 +103,14 @@ async function listExecutions(
   keep: (item: ExecutionListItem) => boolean,
 ): Promise<ExecutionListItem[]> {
   const found: ExecutionListItem[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await ctx.clients.sfn.send(
-      new ListExecutionsCommand({
-        stateMachineArn: ctx.target.stateMachineArn,
-        statusFilter,
-        maxResults: 100,
-        nextToken,
-      }),
-    );
-    found.push(...(page.executions ?? []).filter(keep));
-    nextToken = page.nextToken;
-  } while (nextToken && found.length < limit);
+  for await (const executions of executionPages(ctx.clients.sfn, {
+    stateMachineArn: ctx.target.stateMachineArn,
+    statusFilter,
+    maxResults: 100,
+  })) {
+    found.push(...executions.filter(keep));
+    if (found.length >= limit) break;
+  }
   return found.slice(0, limit);
 }
 

@@ -204,12 +204,7 @@ export class StepFunctionsEngine {
     const record = this.requireExecution(input.executionArn);
     const blocker = this.redriveBlocker(record);
     return {
-      executionArn: record.executionArn,
-      stateMachineArn: record.stateMachineArn,
-      name: record.name,
-      status: record.status,
-      startDate: new Date(record.startDate),
-      stopDate: optionalDate(record.stopDate),
+      ...executionSummary(record),
       input: record.input,
       inputDetails: { included: true },
       output: record.output,
@@ -238,12 +233,7 @@ export class StepFunctionsEngine {
     const page = paginate(matching, input.maxResults, input.nextToken);
     return {
       executions: page.items.map((record) => ({
-        executionArn: record.executionArn,
-        stateMachineArn: record.stateMachineArn,
-        name: record.name,
-        status: record.status,
-        startDate: new Date(record.startDate),
-        stopDate: optionalDate(record.stopDate),
+        ...executionSummary(record),
         redriveCount: record.redriveCount,
         redriveDate: optionalDate(record.redriveDate),
       })),
@@ -531,6 +521,18 @@ export class StepFunctionsEngine {
     if (!record) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
     return record;
   }
+}
+
+/** The fields DescribeExecution and ListExecutions both give for an execution, as the SFN API shapes them. */
+function executionSummary(record: ExecutionRecord) {
+  return {
+    executionArn: record.executionArn,
+    stateMachineArn: record.stateMachineArn,
+    name: record.name,
+    status: record.status,
+    startDate: new Date(record.startDate),
+    stopDate: optionalDate(record.stopDate),
+  };
 }
 
 function optionalDate(ms: number | undefined): Date | undefined {
