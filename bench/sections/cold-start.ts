@@ -75,7 +75,9 @@ async function bundle(entry: string, outDir: string, variant: BundleVariant): Pr
     entryPoints: [path.join(PROJECT_ROOT, entry)],
     outfile,
     ...LAMBDA_BUNDLE,
-    external: variant === 'sdk external' ? ['@aws-sdk/*'] : [],
+    // As deployed: the Lambda runtime's SDK provides @aws-sdk/* and the @smithy/* packages under it (cdk.json,
+    // `sdkV3ExcludeSmithyPackages`), so neither is in the deployed bundle.
+    external: variant === 'sdk external' ? ['@aws-sdk/*', '@smithy/*'] : [],
   });
   return outfile;
 }
