@@ -11,6 +11,7 @@ import { type Catalogue, pointsFor, priceOrder } from '#functions/orders/pricing
 import type { FaultStats } from './faults.ts';
 import type { OrderObservation, OrderView, Rejection } from './orders.ts';
 import type { DeadLetterOutcome } from './queues.ts';
+import type { OrderTrail } from './trail.ts';
 
 export type FindingKind = 'lost-order' | 'lost-effect' | 'duplicated-effect' | 'wrong-effect' | 'money';
 
@@ -119,6 +120,10 @@ export interface ChaosReport extends LedgerReport {
   timingsMs: { drive: number; settle: number; redrive: number; total: number };
   /** Orders accepted per second while driving. */
   acceptRate: number;
+  /** What the run could not do as an operator would (a restart recovery refused, a redrive that failed). */
+  notes: string[];
+  /** Where each lost order stopped, read before the runtime stopped (empty when nothing was lost). */
+  trails: OrderTrail[];
 }
 
 function checkOrder(observation: OrderObservation): Finding[] {

@@ -1,5 +1,6 @@
 /** The human form of a chaos report: a short table, then the findings (if any) that make the run fail. */
 import type { ChaosReport } from './ledger.ts';
+import { formatTrails } from './trail.ts';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const list = (record: Record<string, number>) =>
@@ -95,5 +96,8 @@ export function formatReport(report: ChaosReport): string {
       lines.push(`  … ${report.findings.length - PRINTED_FINDINGS} more (--json lists them all)`);
     }
   }
+  if (report.notes.length > 0) lines.push('', 'notes:', ...report.notes.map((note) => `  ${note}`));
+  if (report.trails.length > 0)
+    lines.push('', 'where the lost orders stopped:', ...formatTrails(report.trails));
   return `${lines.join('\n')}\n`;
 }

@@ -35,6 +35,7 @@ import {
 } from './profiles.ts';
 import { compressVisibility, queueDepth, redriveDeadLetterQueues, sourceQueues } from './queues.ts';
 import { attachToRunningSystem, type SystemUnderTest, systemFromRuntime } from './system.ts';
+import { traceOrders } from './trail.ts';
 
 export interface ChaosOptions {
   orders: number;
@@ -259,6 +260,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const random = seededRandom(seed);
   const started = Date.now();
   const log = (line: string) => options.log?.(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`);
+  // What the run could not do as an operator would: in the report too, since a test run passes no `log`.
+  const notes: string[] = [];
+  const note = (line: string) => {
+    notes.push(line);
+    log(line);
+  };
   const settleTimeoutMs = options.settleTimeoutMs ?? 120_000;
   const exclusive = options.exclusive ?? true;
 
@@ -328,8 +335,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const deadLetters = await redriveDeadLetterQueues(system);
     const executionsRedriven =
       profile.workflowType === 'EXPRESS'
-        ? await restartStuckExpressOrders(system, accepted, log)
-        : await redriveFailedExecutions(system, accepted, log);
+        ? await restartStuckExpressOrders(system, accepted, note)
+        : await redriveFailedExecutions(system, accepted, note);
     if (deadLetters.length > 0 || executionsRedriven > 0) {
       log(
         `redrove ${deadLetters.reduce((n, d) => n + d.redriven, 0)} dead-lettered messages and ${executionsRedriven} executions`,
@@ -373,8 +380,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(2_000);
       ledger = await check();
     }
+    const lostIds = [
+      ...new Set(ledger.findings.filter((f) => f.kind === 'lost-order').map((f) => f.orderId)),
+    ];
     return {
       ...ledger,
+      notes,
+      trails: await traceOrders(system, lostIds),
       profile: profile.name,
       seed,
       concurrency: options.concurrency,

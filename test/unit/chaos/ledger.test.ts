@@ -329,22 +329,26 @@ describe('checkLedger money check', () => {
     ]);
   });
 
+  const report = (observations: OrderObservation[], extra: Partial<ChaosReport> = {}): ChaosReport => ({
+    ...checkLedger(input(observations)),
+    profile: 'none',
+    seed: 1,
+    concurrency: 1,
+    faults: {
+      workflowType: 'STANDARD',
+      invocations: {},
+      putEventsFailures: 0,
+      busDuplicates: 0,
+      executions: { duplicates: 0, restarts: 0, abandoned: 0 },
+    },
+    timingsMs: { drive: 1, settle: 1, redrive: 1, total: 3 },
+    acceptRate: 1,
+    notes: [],
+    trails: [],
+    ...extra,
+  });
+
   it('prints a money line, OK or FAILED, and the run fails on a money finding', () => {
-    const report = (observations: OrderObservation[]): ChaosReport => ({
-      ...checkLedger(input(observations)),
-      profile: 'none',
-      seed: 1,
-      concurrency: 1,
-      faults: {
-        workflowType: 'STANDARD',
-        invocations: {},
-        putEventsFailures: 0,
-        busDuplicates: 0,
-        executions: { duplicates: 0, restarts: 0, abandoned: 0 },
-      },
-      timingsMs: { drive: 1, settle: 1, redrive: 1, total: 3 },
-      acceptRate: 1,
-    });
     const clean = report([paidIn('JPY', 800)]);
     const wrong = report([
       paidIn('JPY', 800, { charge: { exists: true, refunds: 0, calls: 1, amount: 500, currency: 'JPY' } }),
@@ -354,6 +358,42 @@ describe('checkLedger money check', () => {
     expect(formatReport(wrong)).toMatch(/money {6}charges checked 1 {2}wrong amounts 1 .* → FAILED\n/);
     expect(formatReport(wrong)).toMatch(/money 1 {2}→ FAILED/);
     expect([clean.ok, wrong.ok]).toEqual([true, false]);
+  });
+
+  it("prints the run's notes and where each lost order stopped, and nothing of either when there is none", () => {
+    const trail = {
+      orderId: 'order-lost',
+      order: 'status PENDING, version 4, compensatingAt 2026-12-06T10:00:02.000Z',
+      timeline: ['2026-12-06T10:00:02.000Z Compensate SUCCEEDED (PAYMENT_UNAVAILABLE)'],
+      recovery: '1 attempts, last restarted: EXPRESS saga left the order PENDING',
+      executions: [
+        {
+          name: 'order-order-lost',
+          status: 'ABORTED',
+          startDate: '2026-12-06T10:00:00.000Z',
+          stopDate: '2026-12-06T10:00:03.000Z',
+          lastEvents: ['TaskStateEntered VoidPayment', 'ExecutionAborted : Local.ExpressRestart'],
+        },
+      ],
+    };
+
+    const printed = formatReport(
+      report([paidIn('JPY', 800)], {
+        notes: ['cannot restart the saga of order-lost: refused'],
+        trails: [trail],
+      }),
+    );
+
+    expect(printed).toContain('\nnotes:\n  cannot restart the saga of order-lost: refused\n');
+    expect(printed).toContain(
+      '\nwhere the lost orders stopped:\n' +
+        '  order-lost: status PENDING, version 4, compensatingAt 2026-12-06T10:00:02.000Z; 1 attempts, last restarted: EXPRESS saga left the order PENDING\n' +
+        '    timeline  2026-12-06T10:00:02.000Z Compensate SUCCEEDED (PAYMENT_UNAVAILABLE)\n' +
+        '    execution order-order-lost ABORTED 2026-12-06T10:00:00.000Z → 2026-12-06T10:00:03.000Z\n' +
+        '      TaskStateEntered VoidPayment\n' +
+        '      ExecutionAborted : Local.ExpressRestart\n',
+    );
+    expect(formatReport(report([paidIn('JPY', 800)]))).not.toMatch(/notes:|where the lost orders stopped/);
   });
 });
 
