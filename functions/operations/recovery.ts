@@ -9,9 +9,10 @@
  * - EXPRESS (no redrive, no DescribeExecution on AWS), or an execution that ended in a `Fail` state (a redrive
  *   would only re-enter that `Fail` state) → restart: a new execution `order-<id>-r<n>` from the top. The steps are
  *   idempotent (the reservation and the charge are keyed by the order), so the restart converges from the order's
- *   recorded state. That holds only while no compensation has committed: once a payment was voided or stock
- *   released, re-running the forward steps could confirm a half-compensated order, so recovery stops and asks for
- *   an operator.
+ *   recorded state. Once a compensation has begun (`compensatingAt`, or a voided payment or released stock on an
+ *   older order) every forward step refuses the order with a verdict (`refuseIfCompensating`), so the restart goes
+ *   straight to the compensations, which are idempotent, and finishes them: an EXPRESS execution AWS lost halfway
+ *   through its compensations is finished the same way as one lost in its forward steps.
  *
  * Every redrive or restart is counted on the order's recovery item (`ORDER#<id>` / `RECOVERY`); after
  * `maxAttempts` the automatic reconciler leaves the order to an operator instead of looping forever.
@@ -128,7 +129,7 @@ async function endedInFailState(deps: RecoveryDeps, executionArn: string): Promi
   return lastEntered?.type === 'FailStateEntered';
 }
 
-/** Which compensation already committed on the order, if any. */
+/** Which compensation already committed on the order, if any: then a restart only finishes the compensations. */
 function compensationStarted(order: OrderRecord): string | undefined {
   if (order.compensatingAt) return `its compensation began at ${order.compensatingAt}`;
   if (order.paymentVoidedAt) return `the payment was voided at ${order.paymentVoidedAt}`;
@@ -205,15 +206,11 @@ export async function recoverOrder(
         }
       : undefined;
 
-  const restart = async (why: string): Promise<RecoveryOutcome> => {
+  const restart = async (cause: string): Promise<RecoveryOutcome> => {
     const compensated = compensationStarted(order);
-    if (compensated) {
-      return {
-        orderId,
-        action: 'blocked',
-        reason: `${why}, but ${compensated}: restarting would re-run the forward steps on a half-compensated order`,
-      };
-    }
+    const why = compensated
+      ? `${cause}; ${compensated}, so the forward steps refuse the order and the restart finishes the compensations`
+      : cause;
     const exhausted = outOfAttempts(why);
     if (exhausted) return exhausted;
     if (options.dryRun) {

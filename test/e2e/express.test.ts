@@ -14,6 +14,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SystemUnderTest } from '#chaos/system.ts';
 import { systemFromRuntime } from '#chaos/system.ts';
+import { recoverOrder } from '#functions/operations/recovery.ts';
 import { executionName } from '#functions/saga/starter.ts';
 import { EXPRESS_CDK_OUT } from '#local/buzzer/synth.ts';
 import { faultsOf } from '#local/faults/index.ts';
@@ -141,5 +142,60 @@ describe('saga as an EXPRESS workflow (at-least-once executions)', () => {
         ? { status: 'CONFIRMED', charged: true, refunds: 0, stockTaken: 2 }
         : { status: 'CANCELLED', charged: true, refunds: 1, stockTaken: 0 };
     expect(outcome, `timeline: ${JSON.stringify(order.timeline)}`).toEqual(consistent);
+  });
+  it('an execution lost halfway through its compensations is restarted and finishes them: CANCELLED, one refund, stock back', async () => {
+    const sfn = runtime().engines.stepFunctions;
+    const lambda = faultsOf(runtime()).lambda;
+    const [stateMachineArn] = Object.values(system.stateMachines);
+    if (!stateMachineArn) throw new Error('the stack has no state machine');
+    const stockBefore = await stockLevel(table, 'espresso');
+    if (stockBefore === undefined) throw new Error('espresso has no stock item');
+
+    // The charge is made but its answer lost on every attempt, so the saga compensates: VoidPayment refunds the
+    // charge, then ReleaseStock fails on every retry and the execution ends FAILED between the two compensations,
+    // as an EXPRESS execution whose state AWS lost there would end.
+    lambda.setFault(functionName(system, 'SagaAuthorizePaymentFunction'), () => 'crash');
+    lambda.setFault(functionName(system, 'SagaReleaseStockFunction'), () => 'error');
+    const placed = await alice.placeOrder(orderBody({ paymentToken: 'tok_ok' }));
+    expect(placed.status).toBe(202);
+    const orderId = placed.body.trackingId;
+    await expect
+      .poll(
+        () =>
+          sfn
+            .listExecutions({ stateMachineArn })
+            .executions.find((execution) => execution.name === executionName(orderId))?.status,
+        { timeout: 60_000 },
+      )
+      .toBe('FAILED');
+    expect(await orderItem(orderId)).toMatchObject({
+      status: 'PENDING',
+      compensatingAt: expect.any(String),
+      paymentVoidedAt: expect.any(String),
+    });
+    expect((await orderItem(orderId))?.stockReleasedAt).toBeUndefined();
+    lambda.clearFaults();
+
+    // What the reconciler and `buzzer saga redrive --order` do for an EXPRESS saga that left its order PENDING.
+    const outcome = await recoverOrder(
+      {
+        doc: system.doc,
+        tableName: system.tableName,
+        sfn: system.sfn,
+        stateMachineArn,
+        workflowType: 'EXPRESS',
+      },
+      orderId,
+    );
+
+    expect(outcome).toMatchObject({ action: 'restarted', attempt: 1 });
+    const order = await alice.waitForOrder(orderId);
+    const charge = await sandbox.charge(orderId);
+    expect({
+      status: order.status,
+      charged: charge.body.charge !== undefined,
+      refunds: charge.body.refunds.length,
+      stockTaken: stockBefore - ((await stockLevel(table, 'espresso')) ?? Number.NaN),
+    }).toEqual({ status: 'CANCELLED', charged: true, refunds: 1, stockTaken: 0 });
   });
 });

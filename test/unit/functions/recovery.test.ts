@@ -128,15 +128,33 @@ describe('recoverOrder', () => {
     expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
   });
 
-  it('refuses to restart a half-compensated order and stops after the attempt limit', async () => {
-    arrange(storedOrder({ paymentVoidedAt: '2026-05-01T12:00:00.000Z' }));
+  it.each([
+    ['compensatingAt', 'its compensation began at 2026-05-01T12:00:00.000Z'],
+    ['paymentVoidedAt', 'the payment was voided at 2026-05-01T12:00:00.000Z'],
+    ['stockReleasedAt', 'the stock was released at 2026-05-01T12:00:00.000Z'],
+  ])(
+    'restarts an order whose compensation began (%s) so that the restart finishes it',
+    async (field, since) => {
+      arrange(storedOrder({ [field]: '2026-05-01T12:00:00.000Z' }));
+      sfnMock
+        .on(DescribeExecutionCommand)
+        .resolves({ status: 'FAILED', name: 'x', redriveStatus: 'REDRIVABLE' });
+      lastStates('ExecutionFailed', 'FailStateEntered');
+
+      const outcome = await recoverOrder(deps, ORDER_ID);
+
+      expect(outcome).toMatchObject({ action: 'restarted', attempt: 1 });
+      expect(outcome.reason).toContain(`${since}, so the forward steps refuse the order`);
+      expect(sfnMock).toHaveReceivedCommandWith(StartExecutionCommand, { name: `order-${ORDER_ID}-r1` });
+    },
+  );
+
+  it('stops after the attempt limit', async () => {
+    arrange(storedOrder(), { attempts: 3, executions: [ORIGINAL] });
     sfnMock
       .on(DescribeExecutionCommand)
       .resolves({ status: 'FAILED', name: 'x', redriveStatus: 'REDRIVABLE' });
     lastStates('ExecutionFailed', 'FailStateEntered');
-    expect(await recoverOrder(deps, ORDER_ID)).toMatchObject({ action: 'blocked' });
-
-    arrange(storedOrder(), { attempts: 3, executions: [ORIGINAL] });
     expect(await recoverOrder(deps, ORDER_ID)).toMatchObject({ action: 'blocked' });
     expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
