@@ -61,7 +61,7 @@ export const handler = httpChain({
   const latest = await waitForTerminal(() => getOrder(deps, orderId), {
     waitMs: wait * 1000,
     remainingMs: context.getRemainingTimeInMillis(),
-    ...(accepted.order ? { last: accepted.order } : {}),
+    last: accepted.order,
   });
   const applied = { ...headers, 'preference-applied': `wait=${wait}` };
   if (latest && isTerminal(latest)) {
