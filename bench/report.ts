@@ -2,6 +2,7 @@
  * The benchmark report: Markdown for people (headline figures first, then one table per question, then how it was
  * measured), the same results as JSON for tools, and the SVG figure.
  */
+import type { WaitCost } from './cost-model.ts';
 import type { PriceTable } from './prices.ts';
 import type { AcceptLevel } from './sections/accept.ts';
 import type { ColdStartResult } from './sections/cold-start.ts';
@@ -32,6 +33,8 @@ export interface BenchResults {
   terminal: TerminalRun[];
   coldStarts: ColdStartResult[];
   cost: PathCost[];
+  /** Cost per waited second of `Prefer: wait` (absent from results made before it existed). */
+  waitCost?: WaitCost;
   prices: PriceTable;
   notes: string[];
 }
@@ -249,6 +252,19 @@ function coldStartSection(r: BenchResults): string {
   );
 }
 
+/** The cost of one waited second of `Prefer: wait`, as a sentence with the figures behind it. */
+export function waitCostLine(w: WaitCost): string {
+  const lambda = w.lines.find((l) => l.service.startsWith('Lambda'))?.usd ?? 0;
+  return (
+    `**Cost per waited second of \`Prefer: wait\`:** ${usd(w.usd)} (${usd(w.usd * 1e6)} per million waited ` +
+    `seconds): the function held open at ${w.memoryMb} MB (${w.gbSeconds.toFixed(3)} GB-s, ${usd(lambda)}) and ` +
+    `its backoff reads (${w.readsPerSecond.toFixed(1)} consistent GetItem a second over the longest wait, ` +
+    `${w.readUnits.toFixed(1)} RRU, ${usd(w.usd - lambda)}); ${pct(lambda / w.usd, 0)} of it is Lambda duration. ` +
+    'A wait adds this to the cost of its order; a client that polls instead pays a request, an invocation and a ' +
+    'read per poll.'
+  );
+}
+
 function costSection(r: BenchResults): string {
   const summary = table(
     [
@@ -315,6 +331,7 @@ function costSection(r: BenchResults): string {
     '',
     `SQS messages per non-empty receive (batching at this arrival rate): ${batching}.`,
     `Function log volume per order (CloudWatch Logs ingestion is not priced here): ${logs}.`,
+    ...(r.waitCost ? ['', waitCostLine(r.waitCost)] : []),
   ].join('\n');
 }
 

@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { synthesizeBuzzer } from '#local/buzzer/synth.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { silentLogger } from '#local/types.ts';
+import { functionMemoryMb, waitCostPerSecond } from './cost-model.ts';
 import {
   type BenchSystem,
   log,
@@ -330,6 +331,10 @@ async function main(): Promise<void> {
     await expressSynth;
     results.cost.push(...(await runCost('EXPRESS', EXPRESS_OUT, settings.cost, false)));
   }
+
+  // POST /orders holds a `Prefer: wait` (GET /orders/{id} has the same memory and timeout): priced at its memory.
+  const { template } = await loadCloudAssembly(path.join(PROJECT_ROOT, STANDARD_OUT));
+  results.waitCost = waitCostPerSecond(functionMemoryMb(template, 'api-AcceptOrder'), PRICES);
 
   const finished = new Date();
   results.finishedAt = finished.toISOString();
