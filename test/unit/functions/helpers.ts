@@ -386,3 +386,23 @@ export function transactItems(
 ): NonNullable<TransactWriteCommandInput['TransactItems']> {
   return sentInput(mock, TransactWriteCommand, nth).TransactItems ?? [];
 }
+
+/** The expression attributes of an update, as UpdateItem and a transaction's Update item both carry them. */
+type UpdateExpressionInput =
+  | { ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> }
+  | undefined;
+
+/**
+ * The value an update assigns to `field`. Order updates name what they set by position (`#s0 = :s0`), so a test
+ * finds the slot by the field's name instead of depending on the order of the assignments.
+ */
+export function assignedValue(update: UpdateExpressionInput, field: string): unknown {
+  const slot = Object.entries(update?.ExpressionAttributeNames ?? {}).find(([, name]) => name === field)?.[0];
+  if (slot === undefined) throw new Error(`the update assigns nothing to ${field}`);
+  return update?.ExpressionAttributeValues?.[`:${slot.slice(1)}`];
+}
+
+/** Every value an update binds, for a test that cares that a value is written, not which generated slot holds it. */
+export function boundValues(update: UpdateExpressionInput): unknown[] {
+  return Object.values(update?.ExpressionAttributeValues ?? {});
+}
