@@ -422,7 +422,7 @@ describe('POST /orders', () => {
       expect(error.code).toBe('validation_failed');
       expect(error.details).toContainEqual({ path, message: expect.stringMatching(message) });
       expect(error.message).toContain(path);
-      expect(ddb.calls()).toHaveLength(0);
+      expect(ddb).not.toHaveReceivedAnyCommand();
     });
 
     it('non-JSON body', async () => {

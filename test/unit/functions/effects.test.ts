@@ -84,7 +84,7 @@ describe('claimEffect', () => {
     const claim = await claimEffect(deps, 'notify', 'evt-1', NOW);
 
     expect(claim.status).toBe('claimed');
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
   });
 
   it('throws EffectInProgress while another worker holds a live claim', async () => {
@@ -95,7 +95,7 @@ describe('claimEffect', () => {
       name: 'EffectInProgress',
       message: 'effect notify for event evt-1 is being performed by another worker',
     });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
   });
 
   it('stops after two attempts when claims keep appearing and vanishing', async () => {
@@ -105,7 +105,7 @@ describe('claimEffect', () => {
     await expect(claimEffect(deps, 'notify', 'evt-1', NOW)).rejects.toMatchObject({
       name: 'EffectInProgress',
     });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
   });
 });
 

@@ -178,7 +178,7 @@ describe('notify worker', () => {
       ConditionExpression: 'claimToken = :token',
       ExpressionAttributeValues: { ':token': token },
     });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
 
   it('fails an event it does not handle and an invalid payload, and still mails the good one', async () => {

@@ -162,6 +162,6 @@ describe('points worker', () => {
     );
 
     expect(ids(result.batchItemFailures)).toEqual(['cancelled', 'no-amount', 'no-points']);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });

@@ -95,7 +95,7 @@ describe('recoverOrder', () => {
     arrange(storedOrder());
     sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', name: `order-${ORDER_ID}` });
     expect((await recoverOrder(deps, ORDER_ID)).action).toBe('none');
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 
   it('redrives a STANDARD execution that failed in a task', async () => {
@@ -125,7 +125,7 @@ describe('recoverOrder', () => {
 
     expect(outcome).toMatchObject({ action: 'restarted', attempt: 2 });
     expect(sfnMock).toHaveReceivedNthCommandWith(StartExecutionCommand, 1, { name: `order-${ORDER_ID}-r2` });
-    expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
+    expect(sfnMock).toHaveReceivedCommandTimes(RedriveExecutionCommand, 0);
   });
 
   it('refuses to restart a half-compensated order and stops after the attempt limit', async () => {
@@ -138,7 +138,7 @@ describe('recoverOrder', () => {
 
     arrange(storedOrder(), { attempts: 3, executions: [ORIGINAL] });
     expect(await recoverOrder(deps, ORDER_ID)).toMatchObject({ action: 'blocked' });
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 
   it('restarts EXPRESS sagas from the order state without describing executions', async () => {
@@ -147,7 +147,7 @@ describe('recoverOrder', () => {
     const outcome = await recoverOrder({ ...deps, workflowType: 'EXPRESS' }, ORDER_ID);
 
     expect(outcome).toMatchObject({ action: 'restarted', attempt: 1 });
-    expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
+    expect(sfnMock).toHaveReceivedCommandTimes(DescribeExecutionCommand, 0);
   });
 
   it('changes nothing in a dry run', async () => {
@@ -160,8 +160,8 @@ describe('recoverOrder', () => {
     const outcome = await recoverOrder(deps, ORDER_ID, { dryRun: true });
 
     expect(outcome).toMatchObject({ action: 'restarted', dryRun: true });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 });
 

@@ -209,7 +209,7 @@ describe('reserve-stock', () => {
 
     expect(result).toEqual({ amount: 3448, currency: 'EUR', reservedAt: reservation.reservedAt });
     expect(writes()).toHaveLength(0);
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });
 
   it.each([
@@ -233,7 +233,7 @@ describe('reserve-stock', () => {
 
       await expect(reserve(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
       expect(writes()).toHaveLength(0);
-      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+      expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
     },
   );
 
@@ -294,7 +294,7 @@ describe('reserve-stock', () => {
     const result = await reserve(sagaInput, context);
 
     expect(result.reservedAt).toBe(reservation.reservedAt);
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 
   it('asks again for the stock keys BatchGetItem left unprocessed, with a consistent read', async () => {
@@ -326,7 +326,7 @@ describe('reserve-stock', () => {
     });
 
     await expect(reserve(sagaInput, context)).rejects.toThrow('stock lookup kept returning unprocessed keys');
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(5);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 5);
     expect(writes()).toHaveLength(0);
   });
 
@@ -426,7 +426,7 @@ describe('reserve-stock', () => {
     await expect(reserve({ correlationId: 'c' } as SagaInput, context)).rejects.toMatchObject({
       name: 'InvalidMessage',
     });
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });
 
@@ -497,7 +497,7 @@ describe('release-stock (compensation)', () => {
         ],
       }),
     });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
 
     ddb.resetHistory();
     table({
@@ -526,7 +526,7 @@ describe('release-stock (compensation)', () => {
     const result = await release(sagaInput, context);
 
     expect(result.outcome).toBe('ALREADY_DONE');
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 
   it('keeps the stock of a confirmed order (ConfirmOrder committed, then failed): nothing is written', async () => {

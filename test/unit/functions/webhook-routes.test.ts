@@ -334,13 +334,13 @@ describe('POST /webhooks/{id}/enable', () => {
       Key: { pk: 'CLIENT#client-b', sk: `WEBHOOK#${WEBHOOK_ID}` },
     });
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
-    expect(sqs.calls()).toHaveLength(0);
+    expect(sqs).not.toHaveReceivedAnyCommand();
   });
 
   it('answers 400 for an id that cannot be one', async () => {
     const result = await call(enableHandler, 'POST', '/enable', { id: 'WEBHOOK#x' });
 
     expect(result.statusCode).toBe(400);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });

@@ -342,6 +342,6 @@ describe('DELETE /webhooks/{id}', () => {
     const result = await remove('WEBHOOK#1');
 
     expect(result.statusCode).toBe(400);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });

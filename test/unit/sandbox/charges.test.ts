@@ -299,7 +299,7 @@ describe('POST /v1/charges', () => {
 
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: { type: 'invalid_request_error', code } });
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 
   it('names the invalid field in the 400 message', async () => {

@@ -116,7 +116,7 @@ describe('POST /v1/mail', () => {
 
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: { code: 'parameter_invalid' } });
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });
 

@@ -168,7 +168,7 @@ describe('POST /v1/refunds', () => {
     const answer = await postRefund(testContext(), body);
 
     expect(answer.status).toBe(400);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 
   it('answers 400 without an Idempotency-Key', async () => {
