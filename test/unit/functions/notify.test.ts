@@ -19,6 +19,7 @@ import {
   ORDER_ID,
   type RecordedRequest,
   type StubReply,
+  sentInput,
   sqsEvent,
   sqsRecord,
   TABLE,
@@ -95,15 +96,15 @@ describe('notify worker', () => {
     const result = await handler(sqsEvent(confirmed), context);
 
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
       TableName: TABLE,
-      Item: {
+      Item: expect.objectContaining({
         ...effectKey,
         entity: 'Effect',
         consumer: 'notify',
         eventId: MESSAGE_ID,
         status: 'IN_PROGRESS',
-      },
+      }),
       ConditionExpression: 'attribute_not_exists(pk) OR (#status = :inProgress AND leaseUntil < :now)',
       ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':now': NOW.getTime() },
     });
@@ -123,7 +124,7 @@ describe('notify worker', () => {
     expect(text).toContain('Hello Ada');
     expect(text).toContain('2 x BEAN-1');
     expect(text).toContain('€25.98');
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
       Key: effectKey,
       ExpressionAttributeValues: expect.objectContaining({ ':done': 'DONE' }),
     });
@@ -149,7 +150,7 @@ describe('notify worker', () => {
 
     expect(result).toEqual({ batchItemFailures: [] });
     expect(sink.requests).toHaveLength(0);
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
+    expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, { ConsistentRead: true });
   });
 
   it('retries later while another worker holds a live claim', async () => {
@@ -170,14 +171,14 @@ describe('notify worker', () => {
     const result = await handler(sqsEvent(confirmed), context);
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
-    const token = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item?.claimToken;
-    expect(ddb.commandCalls(DeleteCommand)[0]?.args[0].input).toEqual({
+    const token = sentInput(ddb, PutCommand).Item?.claimToken;
+    expect(sentInput(ddb, DeleteCommand)).toEqual({
       TableName: TABLE,
       Key: effectKey,
       ConditionExpression: 'claimToken = :token',
       ExpressionAttributeValues: { ':token': token },
     });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
 
   it('fails an event it does not handle and an invalid payload, and still mails the good one', async () => {
@@ -208,7 +209,7 @@ describe('mail adapter', () => {
 
     await mailer.send({ to: 'ada@example.com', subject: 'Hi', text: 'Body' }, 'key-1');
 
-    expect(ses.commandCalls(SendEmailCommand)[0]?.args[0].input).toEqual({
+    expect(sentInput(ses, SendEmailCommand)).toEqual({
       FromEmailAddress: 'Buzzer <orders@buzzer.example>',
       Destination: { ToAddresses: ['ada@example.com'] },
       Content: {
