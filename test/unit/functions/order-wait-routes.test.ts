@@ -20,6 +20,7 @@ import {
   parseBody,
   storedOrder,
   TABLE,
+  transactItems,
   transactionCanceled,
 } from './helpers.ts';
 
@@ -104,8 +105,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const writtenOrderId = () =>
-  ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item?.orderId as string;
+const writtenOrderId = () => transactItems(ddb)[0]?.Put?.Item?.orderId as string;
 
 describe('POST /orders with Prefer: wait', () => {
   it('answers 200 with the order once it is confirmed, reading it consistently with backoff', async () => {
