@@ -16,6 +16,8 @@ import { type BenchSystem, cloneTable, LAMBDA_BUNDLE, orderPayload } from './har
 export interface SyncBaseline {
   /** Base URLs: without retries, and with the saga's own Retry clauses inline. */
   urls: { noRetry: string; sagaRetries: string };
+  /** The table its orders go to (a copy of Buzzer's). */
+  tableName: string;
   stop(): Promise<void>;
 }
 
@@ -133,5 +135,9 @@ export async function startSyncBaseline(system: BenchSystem): Promise<SyncBaseli
     invoker: system.runtime.engines.lambda,
     port: 0,
   });
-  return { urls: { noRetry: api.url, sagaRetries: `${api.url}/retry` }, stop: () => api.stop() };
+  return {
+    urls: { noRetry: api.url, sagaRetries: `${api.url}/retry` },
+    tableName,
+    stop: () => api.stop(),
+  };
 }
