@@ -65,9 +65,9 @@ interface Settings {
 }
 
 /**
- * Environments per function in the burst runtime: Lambda scales out for a burst (the sync baseline reserves 32 for
- * its waiting clients), and 4 would measure the local pool's queue instead. 16 keeps a 2-core machine's worker
- * threads within memory; every case gets the same, the sandbox provider included.
+ * Environments per function in the burst runtime: Lambda scales out for a burst, and 4 would measure the local
+ * pool's queue instead. 16 keeps a 2-core machine's worker threads within memory; every case gets the same (the sync
+ * baseline, the accept function that holds the hybrid's waits, the sandbox provider), so none scales further.
  */
 const BURST_LAMBDA_CONCURRENCY = 16;
 const ALL_CASES = ['sync', 'async', 'hybrid'] as const;
@@ -327,8 +327,8 @@ function notes(results: BenchResults): string[] {
   if (results.burst && results.burst.length > 0) {
     list.push(
       `${BURST_NOTE_PREFIX} a runtime of their own with ${BURST_LAMBDA_CONCURRENCY} environments per function (the sandbox ` +
-        'provider too, so at 2 s per call it serves about 8 calls/s), each case scaled out by a warm-up first; ' +
-        'the sync baseline keeps its 32. The cells run one after another, each drained (orders ended, mails ' +
+        'provider and the sync baseline too; at 2 s per call the provider serves about 8 calls/s, and a hybrid ' +
+        'request holds one of the accept function’s for its wait), each case scaled out by a warm-up first. The cells run one after another, each drained (orders ended, mails ' +
         'sent, the system idle) before the next. Resident memory is the runtime’s Node process with every ' +
         'function’s worker threads; DynamoDB Local’s JVM and the load generator’s own requests are not counted ' +
         'apart. A Lambda burst on AWS meets cold starts and the account’s concurrency limit; here every case ' +
@@ -423,7 +423,7 @@ async function main(): Promise<void> {
       lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
     });
     try {
-      const baseline = await startSyncBaseline(system);
+      const baseline = await startSyncBaseline(system, BURST_LAMBDA_CONCURRENCY);
       try {
         await warmBurstCases(system, baseline.urls.sagaRetries);
         results.burst = await runBursts(system, baseline, settings.burst);
