@@ -240,26 +240,34 @@ export function endToEndAnswer(cells: readonly BurstCellResult[]): string | unde
   ]);
 }
 
-/** What the hybrid buys (final answers, client latency) and what it costs (held functions, priced). */
+/**
+ * What the hybrid buys (final answers, client latency) and what it costs. The client's extra wait over the 202 is
+ * measured; the function is billed for at most `waitSeconds` of it, the rest being the queue for an environment
+ * that other waits hold, so the cost is priced on the smaller of the two.
+ */
 export function hybridAnswer(cells: readonly BurstCellResult[], waitCost?: WaitCost): string | undefined {
   const hybrid = cells.filter((c) => c.case === 'hybrid');
   if (hybrid.length === 0) return undefined;
   const parts = hybrid.map((h) => {
     const a = find(cells, 'async', h.paymentLatencyMs, h.paymentFailureRate);
-    const held = a ? Math.max(0, h.clientLatency.mean - a.clientLatency.mean) / 1000 : Number.NaN;
+    const extra = a ? Math.max(0, h.clientLatency.mean - a.clientLatency.mean) / 1000 : Number.NaN;
+    const held = Math.min(extra, h.waitSeconds ?? Number.POSITIVE_INFINITY);
     const cost =
-      waitCost && Number.isFinite(held) ? `, ${usd(held * waitCost.usd * 1e6)} per million orders` : '';
+      waitCost && Number.isFinite(held) ? `, up to ${usd(held * waitCost.usd * 1e6)} per million orders` : '';
     return (
       `at ${burstCellLabel(h)} ${pct(h.answeredFinal / Math.max(1, h.n), 0)} got their final answer in the ` +
-      `request (client p50 ${ms(h.clientLatency.p50)} / p99 ${ms(h.clientLatency.p99)} ms` +
+      `request and ${pct(acceptedShare(h), 0)} were accepted (client p50 ${ms(h.clientLatency.p50)} / p99 ` +
+      `${ms(h.clientLatency.p99)} ms` +
       (a ? ` against ${ms(a.clientLatency.p50)} / ${ms(a.clientLatency.p99)} ms for the 202` : '') +
-      `), each order holding its function ${Number.isFinite(held) ? held.toFixed(2) : '–'} s longer${cost}`
+      `); clients waited ${Number.isFinite(extra) ? extra.toFixed(1) : '–'} s longer on average, ` +
+      `a function held for at most ${Number.isFinite(held) ? held.toFixed(1) : '–'} s of it${cost}`
     );
   });
   const wait = hybrid[0]?.waitSeconds;
   return sentence([
     `With \`Prefer: wait=${wait ?? 'N'}\` the hybrid buys a final answer without polling where the saga is quick, ` +
-      'and costs a function held open for the wait:',
+      'and pays with a function held open for each wait: held environments serve no one else, so under a burst ' +
+      'the waits queue behind each other and the accept path stops keeping up:',
     `${parts.join('; ')}.`,
     waitCost
       ? `A waited second costs ${usd(waitCost.usd)} (${usd(waitCost.usd * 1e6)} per million), almost all Lambda ` +

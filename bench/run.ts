@@ -2,7 +2,8 @@
  * `npm run bench`: every benchmark on the local runtime, on this machine, in one run, then the report in
  * bench/results/<date>.md, .json and .svg. `--quick` runs tiny samples (for trying changes to the bench; its
  * report goes to .buzzer/bench/results). `--only=terminal,sync,cold,accept,cost,burst` runs a subset and keeps the
- * other sections of the same day's report from its earlier run.
+ * other sections of the same day's report from its earlier run. `--render=bench/results/<date>.json` writes that
+ * run's .md and .svg again from its numbers.
  *
  * Order matters. One runtime serves sections 3, 2, 4 and 1 in that order: the accept section holds the outbox
  * relay back and leaves a backlog, so it comes last and the runtime is then stopped. The cost runs need metered
@@ -346,6 +347,17 @@ function notes(results: BenchResults): string[] {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  const rendered = args.find((a) => a.startsWith('--render='))?.slice('--render='.length);
+  if (rendered) {
+    // The report's words (the answers among them) are derived from the numbers: a change to the derivation is
+    // rendered again from a run's JSON, without measuring again.
+    const results = JSON.parse(readFileSync(rendered, 'utf8')) as BenchResults;
+    const base = rendered.replace(/\.json$/, '');
+    await writeFile(`${base}.md`, renderMarkdown(results));
+    await writeFile(`${base}.svg`, renderSvg(results));
+    log(`rendered ${base}.md and .svg from ${rendered}`);
+    return;
+  }
   const quick = args.includes('--quick');
   const only = args
     .find((a) => a.startsWith('--only='))

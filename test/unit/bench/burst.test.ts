@@ -26,7 +26,7 @@ import {
   renderMarkdown,
   renderSvg,
 } from '#bench/report.ts';
-import { summarize } from '#bench/stats.ts';
+import { summarize, usd } from '#bench/stats.ts';
 
 const NO_PEAK: ResourcePeak = { concurrentExecutions: 0, environments: 0, runningExecutions: 0, rssMb: 0 };
 
@@ -212,11 +212,29 @@ describe('the answers', () => {
   it('prices the hybrid’s extra held time with the cost per waited second', () => {
     const waitCost = waitCostPerSecond(256, PRICES);
     const answer = hybridAnswer(grid, waitCost) ?? '';
-    // Held 1 s longer than the 202 on average at 0 ms: one waited second per order.
-    expect(answer).toContain('holding its function 1.00 s longer');
+    // 1 s longer than the 202 on average at 0 ms: one waited second per order.
+    expect(answer).toContain(
+      'clients waited 1.0 s longer on average, a function held for at most 1.0 s of it',
+    );
     expect(answer).toContain('100 % got their final answer');
     expect(answer).toContain('Prefer: wait=5');
-    expect(answer).toMatch(/\$3\.\d+ per million orders/);
+    expect(answer).toMatch(/up to \$3\.\d+ per million orders/);
+  });
+
+  it('prices no more than the requested wait when clients waited longer (queueing for held environments)', () => {
+    const waitCost = waitCostPerSecond(256, PRICES);
+    const answer = hybridAnswer(grid, waitCost) ?? '';
+    // At 2 s the hybrid's clients waited 4.995 s longer than the 202's: under the cap, all of it priced.
+    const perSecond = waitCost.usd * 1e6;
+    expect(answer).toContain(`a function held for at most 5.0 s of it, up to ${usd(4.995 * perSecond)}`);
+    const longer = grid.map((c) =>
+      c.case === 'hybrid' && c.paymentLatencyMs === 2000
+        ? { ...c, clientLatency: summarize([9000, 9100]) }
+        : c,
+    );
+    expect(hybridAnswer(longer, waitCost)).toContain(
+      `clients waited 9.0 s longer on average, a function held for at most 5.0 s of it, up to ${usd(5 * perSecond)}`,
+    );
   });
 
   it('leaves out the questions whose cells were not measured', () => {
