@@ -27,6 +27,7 @@ import {
   renderSvg,
 } from '#bench/report.ts';
 import { summarize, usd } from '#bench/stats.ts';
+import { benchResults } from './results.ts';
 
 const NO_PEAK: ResourcePeak = { concurrentExecutions: 0, environments: 0, runningExecutions: 0, rssMb: 0 };
 
@@ -247,29 +248,7 @@ describe('the answers', () => {
   });
 });
 
-const results = (overrides: Partial<BenchResults> = {}): BenchResults => ({
-  startedAt: '2026-12-06T10:00:00.000Z',
-  finishedAt: '2026-12-06T10:10:00.000Z',
-  durationSeconds: 600,
-  mode: 'quick',
-  machine: {
-    cpus: 2,
-    cpuModel: 'cpu',
-    memoryGb: 8,
-    node: 'v24',
-    platform: 'linux',
-    loadAverageStart: 0,
-    loadAverageEnd: 0,
-  },
-  accept: [],
-  syncAsync: [],
-  terminal: [],
-  coldStarts: [],
-  cost: [],
-  prices: PRICES,
-  notes: [],
-  ...overrides,
-});
+const results = benchResults;
 
 describe('the burst report', () => {
   it('has one row per case and cell', () => {

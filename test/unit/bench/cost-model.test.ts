@@ -12,8 +12,9 @@ import {
   waitCostPerSecond,
 } from '#bench/cost-model.ts';
 import { PRICES } from '#bench/prices.ts';
-import { type BenchResults, renderMarkdown, waitCostLine } from '#bench/report.ts';
+import { renderMarkdown, waitCostLine } from '#bench/report.ts';
 import type { MeterSnapshot } from '#local/engines/metering.ts';
+import { benchResults } from './results.ts';
 
 const measured = (overrides: Partial<MeasuredUsage> = {}): MeasuredUsage => ({
   orders: 10,
@@ -236,29 +237,7 @@ describe('functionMemoryMb', () => {
 });
 
 describe('the report', () => {
-  const results = (waitCost?: WaitCost): BenchResults => ({
-    startedAt: '2026-12-06T10:00:00.000Z',
-    finishedAt: '2026-12-06T10:10:00.000Z',
-    durationSeconds: 600,
-    mode: 'quick',
-    machine: {
-      cpus: 2,
-      cpuModel: 'cpu',
-      memoryGb: 8,
-      node: 'v24',
-      platform: 'linux',
-      loadAverageStart: 0,
-      loadAverageEnd: 0,
-    },
-    accept: [],
-    syncAsync: [],
-    terminal: [],
-    coldStarts: [],
-    cost: [],
-    ...(waitCost ? { waitCost } : {}),
-    prices: PRICES,
-    notes: [],
-  });
+  const results = (waitCost?: WaitCost) => benchResults(waitCost ? { waitCost } : {});
 
   it('prints the cost per waited second in its cost section, and leaves it out of results made before it', () => {
     const waitCost = waitCostPerSecond(256, PRICES);
