@@ -396,7 +396,9 @@ function burstSection(r: BenchResults): string {
       'cell runs and drains.' +
       (setup
         ? ` The runtime gives every function ${setup.lambdaConcurrency} environments (the sandbox provider too); ` +
-          `the hybrid sends \`Prefer: wait=${setup.waitSeconds}\`.`
+          `the hybrid sends \`Prefer: wait=${setup.waitSeconds}\`. That cap is local: on AWS the account's ` +
+          'concurrency (1,000 by default) would give the held waits environments of their own, at the cost per ' +
+          "waited second below, so the hybrid's lost acceptance here is partly the cap, not the design."
         : ''),
     '',
     burstTable(cells),
