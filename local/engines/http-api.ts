@@ -67,6 +67,8 @@ export interface StartHttpApiOptions extends HttpApiDefinition {
    * @default none: every request to an AWS_IAM route is refused
    */
   iamCredentials?: readonly IamCredential[];
+  /** The clock the authorizer result cache reads. @default Date.now */
+  clock?: () => number;
 }
 
 export interface RunningHttpApi {
@@ -177,7 +179,7 @@ class Gateway {
   constructor(options: StartHttpApiOptions) {
     this.options = options;
     this.routes = new RouteTable(options.routes);
-    this.authorizers = new AuthorizerRunner(options.invoker);
+    this.authorizers = new AuthorizerRunner(options.invoker, options.clock);
     this.logger = options.logger ?? silentLogger;
     this.account = options.account ?? DEFAULT_ACCOUNT;
     for (const route of options.routes) {

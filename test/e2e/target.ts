@@ -36,6 +36,8 @@ export interface TargetOptions {
   /** Extra environment for every function (local target), e.g. `WEBHOOK_RETRY_SCHEDULE_SECONDS`. */
   environment?: Record<string, string>;
   scheduleIntervalMs?: number;
+  /** The clock of the API's authorizer cache (local target), to pass its TTL without waiting. @default Date.now */
+  gatewayClock?: () => number;
   persistDir?: string;
   /** Execution environments per function without reserved concurrency (local target). @default 4 */
   lambdaConcurrency?: number;
@@ -101,6 +103,7 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
     allowLoopbackWebhooks: options.allowLoopbackWebhooks,
     environment: options.environment,
     scheduleIntervalMs: options.scheduleIntervalMs,
+    gatewayClock: options.gatewayClock,
     persistDir: options.persistDir,
     lambdaConcurrency: options.lambdaConcurrency,
     functionLogs: options.verbose ?? process.env.BUZZER_VERBOSE === '1',
