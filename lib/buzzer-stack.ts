@@ -1,4 +1,4 @@
-import { CfnOutput, type RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -10,7 +10,7 @@ import { EventBus } from './constructs/event-bus.ts';
 import { Operations } from './constructs/operations.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
-import { type PaymentProvider, Saga, type SagaWorkflowType } from './constructs/saga.ts';
+import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
 import { Webhooks } from './constructs/webhooks.ts';
 
@@ -38,6 +38,10 @@ export interface BuzzerStackProps extends StackProps {
   readonly mailTransport?: 'ses' | 'sink';
   /** Verified SES sender, required when mailTransport is `ses`. */
   readonly mailFrom?: string;
+  /** @default failure threshold 5, open interval 30 s (see SagaProps.paymentCircuit) */
+  readonly paymentCircuit?: SagaProps['paymentCircuit'];
+  /** @default Duration.minutes(15) (see SagaProps.paymentHold) */
+  readonly paymentHold?: Duration;
   /** @default 400 (see SagaProps.orderRetentionDays) */
   readonly orderRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN */
@@ -161,6 +165,8 @@ export class BuzzerStack extends Stack {
       bus: this.bus.bus,
       paymentProvider,
       workflowType: props.workflowType,
+      paymentCircuit: props.paymentCircuit,
+      paymentHold: props.paymentHold,
       orderRetentionDays: props.orderRetentionDays,
       logRetention: props.logRetention,
     });

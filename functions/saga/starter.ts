@@ -1,28 +1,67 @@
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SAGA_RESUME_MESSAGE } from '#contracts/saga.ts';
 import type { OrderEvent } from '#functions/orders/events.ts';
 import { orderIdSchema } from '#functions/orders/order.ts';
+import { nextLook, probeDue, readBreaker } from '#functions/resilience/circuit-breaker.ts';
+import type { TableDeps } from '#shared/dynamodb.ts';
 import { InvalidMessage } from '#shared/errors.ts';
+import { MAX_DELAY_SECONDS } from '#shared/requeue.ts';
+import * as z from '#shared/zod.ts';
 
 export interface StartSagaDeps {
   sfn: SFNClient;
   stateMachineArn: string;
 }
 
+export interface ResumeSagaDeps extends StartSagaDeps {
+  /** Where the payment circuit is read. */
+  table: TableDeps;
+}
+
 /** The execution name is the dedupe key: one saga per order, however often `OrderPlaced` is delivered. */
 export const executionName = (orderId: string): string => `order-${orderId}`;
 
-export async function startSaga(
+/**
+ * What a held EXPRESS saga leaves on the saga-start queue (lib/constructs/saga.ts, `ParkOrder`): the order, and the
+ * end of its hold, after which the saga must run whatever the circuit says (it then cancels the order).
+ */
+export const resumeMessageSchema = z.object({
+  kind: z.literal(SAGA_RESUME_MESSAGE),
+  orderId: orderIdSchema,
+  correlationId: z.string().min(1),
+  holdUntil: z.iso.datetime({ offset: true }),
+});
+export type ResumeMessage = z.infer<typeof resumeMessageSchema>;
+
+/** A resume message, or undefined for anything else (an `OrderPlaced` event); a malformed one is an InvalidMessage. */
+export function parseResumeMessage(json: unknown): ResumeMessage | undefined {
+  if (
+    json === null ||
+    typeof json !== 'object' ||
+    (json as { kind?: unknown }).kind !== SAGA_RESUME_MESSAGE
+  ) {
+    return undefined;
+  }
+  const parsed = resumeMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidMessage(
+      `invalid ${SAGA_RESUME_MESSAGE} message: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+async function startExecution(
   deps: StartSagaDeps,
-  event: OrderEvent,
+  orderId: string,
+  correlationId: string,
 ): Promise<'started' | 'already-started'> {
-  const orderId = orderIdSchema.safeParse(event.detail.orderId);
-  if (!orderId.success) throw new InvalidMessage(`orderId ${event.detail.orderId} is not a valid order id`);
   try {
     await deps.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: deps.stateMachineArn,
-        name: executionName(orderId.data),
-        input: JSON.stringify({ orderId: orderId.data, correlationId: event.detail.correlationId }),
+        name: executionName(orderId),
+        input: JSON.stringify({ orderId, correlationId }),
       }),
     );
     return 'started';
@@ -30,4 +69,38 @@ export async function startSaga(
     if (error instanceof Error && error.name === 'ExecutionAlreadyExists') return 'already-started';
     throw error;
   }
+}
+
+export async function startSaga(
+  deps: StartSagaDeps,
+  event: OrderEvent,
+): Promise<'started' | 'already-started'> {
+  const orderId = orderIdSchema.safeParse(event.detail.orderId);
+  if (!orderId.success) throw new InvalidMessage(`orderId ${event.detail.orderId} is not a valid order id`);
+  return startExecution(deps, orderId.data, event.detail.correlationId);
+}
+
+/** How long before a held message looks at the circuit again when the circuit names no time. */
+const RECHECK_MS = 5000;
+
+/**
+ * A parked order is back. The saga runs again (an EXPRESS execution under the order's usual name: EXPRESS does not
+ * deduplicate names, and the steps are idempotent) once the payment circuit may let a call through, or once the
+ * order's hold is over. Until then nothing starts: the answer is how long the message must wait on the queue.
+ */
+export async function resumeSaga(
+  deps: ResumeSagaDeps,
+  message: ResumeMessage,
+  now = new Date(),
+): Promise<'started' | 'already-started' | { waitSeconds: number }> {
+  const holdEnds = Date.parse(message.holdUntil);
+  if (holdEnds > now.getTime()) {
+    const circuit = await readBreaker(deps.table, 'payment');
+    if (!probeDue(circuit, now)) {
+      const next = Math.min(nextLook(circuit, now, RECHECK_MS).getTime(), holdEnds);
+      const waitSeconds = Math.ceil((next - now.getTime()) / 1000);
+      return { waitSeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, waitSeconds)) };
+    }
+  }
+  return startExecution(deps, message.orderId, message.correlationId);
 }

@@ -21,6 +21,8 @@ export interface OrderView {
   currency: string;
   paymentRef: string | null;
   failureReason: string | null;
+  /** Set while the order waits for an unavailable payment provider: why, since when, until when at most. */
+  hold: { reason: string; since: string; until: string } | null;
   timeline: Array<{ step: string; status: string; at: string; detail?: string }>;
 }
 

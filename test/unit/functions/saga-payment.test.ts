@@ -1,6 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
 import {
   conditionFailed,
   context,
@@ -32,12 +33,23 @@ const { handler: authorize } = await import('#functions/saga/authorize-payment.t
 const { handler: voidPayment } = await import('#functions/saga/void-payment.ts');
 
 const priced = storedOrder({ amount: 3448, version: 2 });
+const circuitKey = breakerKey('payment');
 
 function orderIs(item: Record<string, unknown> | null) {
   ddb.on(GetCommand, { Key: orderKey }).resolves({ Item: item ?? undefined });
 }
 
-const updates = () => ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+/** The writes to the order; the circuit breaker's own writes are `circuitWrites`. */
+const updates = () =>
+  ddb
+    .commandCalls(UpdateCommand)
+    .map((call) => call.args[0].input)
+    .filter((input) => input.Key?.pk !== circuitKey.pk);
+const circuitWrites = () =>
+  ddb
+    .commandCalls(UpdateCommand)
+    .map((call) => call.args[0].input)
+    .filter((input) => input.Key?.pk === circuitKey.pk);
 
 beforeAll(() => {
   vi.useFakeTimers({ toFake: ['Date'] });
@@ -52,6 +64,8 @@ afterAll(async () => {
 beforeEach(() => {
   ddb.reset();
   ddb.on(UpdateCommand).resolves({});
+  // A circuit that never failed: no item.
+  ddb.on(GetCommand, { Key: circuitKey }).resolves({});
   provider.requests.length = 0;
 });
 
@@ -156,6 +170,8 @@ describe('authorize-payment', () => {
   it('refunds its own charge when the compensation began while the provider was answering', async () => {
     ddb
       .on(GetCommand, { Key: orderKey })
+      // The check before the circuit is asked, then the read that writes the attempt.
+      .resolvesOnce({ Item: priced })
       .resolvesOnce({ Item: priced })
       .resolves({ Item: { ...priced, version: 4, compensatingAt: NOW.toISOString() } });
     reply = (request) =>
@@ -184,7 +200,7 @@ describe('authorize-payment', () => {
 
     const result = await authorize(sagaInput, context);
 
-    expect(result.paymentRef).toBe('ch_first');
+    expect(result).toHaveProperty('paymentRef', 'ch_first');
     expect(provider.requests).toHaveLength(1);
     expect(provider.requests[0]).toMatchObject({ method: 'GET', path: `/v1/charges?orderId=${ORDER_ID}` });
   });
@@ -197,7 +213,7 @@ describe('authorize-payment', () => {
       body: { data: [{ id: 'ch_first', amount: 3448, currency: 'EUR', refunded: false }] },
     });
 
-    expect((await authorize(sagaInput, context)).paymentRef).toBe('ch_first');
+    expect(await authorize(sagaInput, context)).toHaveProperty('paymentRef', 'ch_first');
     expect(provider.requests.map((request) => request.method)).toEqual(['GET']);
   });
 
@@ -305,6 +321,8 @@ describe('authorize-payment', () => {
   it('keeps the charge a concurrent run recorded while the provider answered, without writing', async () => {
     ddb
       .on(GetCommand, { Key: orderKey })
+      // The check before the circuit is asked, then the read that writes the attempt.
+      .resolvesOnce({ Item: priced })
       .resolvesOnce({ Item: priced })
       .resolves({ Item: { ...priced, paymentRef: 'ch_0', version: 3 } });
     reply = () => ({
@@ -314,7 +332,7 @@ describe('authorize-payment', () => {
 
     const result = await authorize(sagaInput, context);
 
-    expect(result.paymentRef).toBe('ch_0');
+    expect(result).toHaveProperty('paymentRef', 'ch_0');
     // Only the attempt was written; the concurrent run's record stands.
     expect(updates()).toHaveLength(1);
   });
@@ -322,6 +340,8 @@ describe('authorize-payment', () => {
   it('fails without recording the charge when the order was cancelled while the provider answered', async () => {
     ddb
       .on(GetCommand, { Key: orderKey })
+      // The check before the circuit is asked, then the read that writes the attempt.
+      .resolvesOnce({ Item: priced })
       .resolvesOnce({ Item: priced })
       .resolves({ Item: { ...priced, status: 'CANCELLED', version: 3 } });
     reply = (request) =>
@@ -545,5 +565,170 @@ describe('void-payment (compensation)', () => {
       name: 'PaymentProviderUnavailable',
     });
     expect(updates()).toHaveLength(0);
+  });
+});
+
+describe('the payment circuit (authorize-payment holds, void-payment reports)', () => {
+  const openUntil = NOW.getTime() + 12_000;
+  const outageSince = '2026-05-01T11:58:00.000Z';
+  const circuitIs = (item: Record<string, unknown>) =>
+    ddb
+      .on(GetCommand, { Key: circuitKey })
+      .resolves({ Item: { ...circuitKey, version: 3, failures: 5, ...item } });
+  const held = {
+    reason: `payment provider unavailable since ${outageSince}`,
+    since: NOW.toISOString(),
+    until: new Date(NOW.getTime() + 900_000).toISOString(),
+  };
+
+  it('holds the order without calling the provider while the circuit is open, and says why on the order', async () => {
+    orderIs(priced);
+    circuitIs({ state: 'OPEN', openUntil, since: outageSince });
+
+    const result = await authorize(sagaInput, context);
+
+    // Back when the circuit may let a probe through: 12 s from now.
+    expect(result).toEqual({ held: { ...held, waitSeconds: 12 } });
+    expect(provider.requests).toHaveLength(0);
+    const [hold] = updates();
+    expect(updates()).toHaveLength(1);
+    expect(hold?.ConditionExpression).toBe('#version = :expected');
+    expect(Object.values(hold?.ExpressionAttributeValues ?? {})).toContainEqual(held);
+    expect(hold?.ExpressionAttributeValues?.[':entries']).toEqual([
+      {
+        step: 'Held',
+        status: 'WAITING',
+        at: NOW.toISOString(),
+        detail: `${held.reason}; the order waits until ${held.until} at most`,
+      },
+    ]);
+    // No charge attempt is marked: nothing was sent, so a compensation has nothing to wait for.
+    expect(JSON.stringify(hold)).not.toContain('chargeAttemptedAt');
+  });
+
+  it('writes nothing more for an order already held, and asks to come back no later than the hold ends', async () => {
+    const ending = { ...held, until: new Date(NOW.getTime() + 5_000).toISOString() };
+    orderIs({ ...priced, hold: ending, heldAt: held.since });
+    circuitIs({ state: 'OPEN', openUntil, since: outageSince });
+
+    expect(await authorize(sagaInput, context)).toEqual({ held: { ...ending, waitSeconds: 5 } });
+    expect(updates()).toEqual([]);
+    expect(provider.requests).toHaveLength(0);
+  });
+
+  it('ends the wait with PaymentHoldExpired (a verdict) once the hold is over and the circuit still open', async () => {
+    orderIs({ ...priced, hold: { ...held, until: NOW.toISOString() }, heldAt: held.since });
+    circuitIs({ state: 'OPEN', openUntil, since: outageSince });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'PaymentHoldExpired',
+      message: `${held.reason}; the order waited from ${held.since} until ${NOW.toISOString()}`,
+    });
+    expect(provider.requests).toHaveLength(0);
+  });
+
+  it('holds the order, instead of failing it, when its own failure opens the circuit', async () => {
+    orderIs(priced);
+    ddb
+      .on(UpdateCommand, { Key: circuitKey })
+      .resolvesOnce({ Attributes: { state: 'CLOSED', version: 3, failures: 5 } })
+      .resolves({});
+    ddb
+      .on(GetCommand, { Key: circuitKey })
+      .resolvesOnce({ Item: { ...circuitKey, state: 'CLOSED', version: 3, failures: 4 } })
+      .resolves({
+        Item: {
+          ...circuitKey,
+          state: 'OPEN',
+          version: 4,
+          failures: 5,
+          openUntil: NOW.getTime() + 30_000,
+          since: NOW.toISOString(),
+        },
+      });
+    reply = () => ({ status: 503 });
+
+    const result = await authorize(sagaInput, context);
+
+    expect(result).toMatchObject({
+      held: { waitSeconds: 30, reason: `payment provider unavailable since ${NOW.toISOString()}` },
+    });
+    expect(provider.requests).toHaveLength(1);
+    expect(circuitWrites().map((write) => write.ConditionExpression)).toEqual([
+      undefined,
+      'version = :version AND #state = :closed',
+    ]);
+  });
+
+  it('fails a call that leaves the circuit closed, for the state machine to retry', async () => {
+    orderIs(priced);
+    ddb
+      .on(UpdateCommand, { Key: circuitKey })
+      .resolves({ Attributes: { state: 'CLOSED', version: 1, failures: 1 } });
+    reply = () => ({ status: 503 });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'PaymentProviderUnavailable' });
+  });
+
+  it('probes the provider when the circuit is due, closes it with the answer, and drops the hold with the charge', async () => {
+    orderIs({ ...priced, hold: held, heldAt: held.since });
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime(), since: outageSince });
+    reply = () => ({
+      status: 201,
+      body: { id: 'ch_9', status: 'authorized', amount: 3448, currency: 'EUR' },
+    });
+
+    expect(await authorize(sagaInput, context)).toMatchObject({ paymentRef: 'ch_9' });
+    expect(circuitWrites().map((write) => write.ConditionExpression)).toEqual([
+      'version = :version',
+      'probeToken = :token',
+    ]);
+    expect(updates().at(-1)?.UpdateExpression).toMatch(/REMOVE .*#r1/);
+    expect(updates().at(-1)?.ExpressionAttributeNames).toMatchObject({
+      '#r0': 'paymentToken',
+      '#r1': 'hold',
+    });
+  });
+
+  it('counts a decline as an answer: the provider is up', async () => {
+    orderIs(priced);
+    circuitIs({ state: 'CLOSED', failures: 2 });
+    reply = () => ({ status: 402, body: { error: { code: 'card_declined' } } });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'PaymentDeclined' });
+    expect(circuitWrites()).toEqual([
+      expect.objectContaining({ ConditionExpression: expect.stringContaining('failures > :zero') }),
+    ]);
+  });
+
+  it('cancels a held order that never sent a charge without asking the provider', async () => {
+    orderIs({ ...priced, compensatingAt: NOW.toISOString(), heldAt: held.since });
+
+    expect(await voidPayment({ ...sagaInput, error: { Error: 'PaymentHoldExpired' } }, context)).toEqual({
+      outcome: 'SKIPPED',
+      detail: 'no payment was attempted',
+    });
+    expect(provider.requests).toHaveLength(0);
+  });
+
+  it('still asks the provider for an order whose charge was sent, and counts its failure on the circuit', async () => {
+    orderIs({
+      ...priced,
+      compensatingAt: NOW.toISOString(),
+      heldAt: held.since,
+      chargeAttemptedAt: '2026-05-01T11:00:00.000Z',
+    });
+    ddb
+      .on(UpdateCommand, { Key: circuitKey })
+      .resolves({ Attributes: { state: 'OPEN', version: 4, failures: 9 } });
+    reply = () => ({ status: 503 });
+
+    await expect(
+      voidPayment({ ...sagaInput, error: { Error: 'PaymentHoldExpired' } }, context),
+    ).rejects.toMatchObject({
+      name: 'PaymentProviderUnavailable',
+    });
+    expect(provider.requests).toHaveLength(1);
+    expect(circuitWrites()).toEqual([expect.objectContaining({ ReturnValues: 'ALL_NEW' })]);
   });
 });
