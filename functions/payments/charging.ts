@@ -15,7 +15,7 @@ import {
 } from '#functions/orders/errors.ts';
 import { type Hold, type OrderRecord, timelineEntry } from '#functions/orders/order.ts';
 import { requireOrder, updateOrder } from '#functions/orders/order-store.ts';
-import { type CircuitBreaker, countHeld, nextLook } from '#functions/resilience/circuit-breaker.ts';
+import { type CircuitBreaker, CLEAN, countHeld, nextLook } from '#functions/resilience/circuit-breaker.ts';
 import { compensationTarget, refuseIfCompensating } from '#functions/saga/compensation.ts';
 import type { CompensationResult, SagaError } from '#functions/saga/saga-state.ts';
 import type { TableDeps } from '#shared/dynamodb.ts';
@@ -47,9 +47,10 @@ export const chargeKey = (orderId: string): string => orderId;
 export const refundKey = (chargeId: string): string => `refund-${chargeId}`;
 
 /**
- * The payment could not be tried: the provider's circuit is open. The state machine waits `waitSeconds` and runs the
- * step again (STANDARD), or parks the order on the saga-start queue for that long (EXPRESS, whose executions end
- * after 5 minutes). No state of the saga depends on `held` beyond that choice.
+ * The payment could not be tried: the provider's circuit is open. The state machine (which finds it at
+ * `$.payment.value.held`) waits `waitSeconds` and runs the step again (STANDARD), or parks the order on the saga-start
+ * queue for that long (EXPRESS, whose executions end after 5 minutes). No state of the saga depends on `held` beyond
+ * that choice.
  */
 export interface HeldPayment {
   held: Hold & { waitSeconds: number };
@@ -98,7 +99,8 @@ function readiness(order: OrderRecord): Readiness {
  * Authorizes the order's amount with the provider and records the charge on the order.
  *
  * The provider is called only when its circuit lets the call through (`CircuitBreaker.admit`: closed, or this step
- * won the one probe). While it is open the order is held instead (`holdPayment`): the step returns `HeldPayment` and
+ * won the one probe, a look-up of the order's charges). While it is open the order is held instead (`holdPayment`):
+ * the step returns `HeldPayment` and
  * the state machine comes back later, so an outage costs the order time, not its retries; a failure that opens the
  * circuit holds the order too. Only a hold that outlasts `holdMs` ends the order (`PaymentHoldExpired`, a verdict).
  *
@@ -117,10 +119,34 @@ export async function authorizePayment(
 ): Promise<AuthorizationResult | HeldPayment> {
   const ready = readiness(await requireOrder(deps, orderId));
   if ('done' in ready) return ready.done;
-  const admission = await deps.circuit.admit(now);
+  let admission = await deps.circuit.admit(now);
   if (!admission.allowed) {
     countHeld(deps.circuit.name);
     return holdPayment(deps, orderId, admission.since, admission.retryAt, now);
+  }
+  if (admission.probe !== undefined) {
+    // The probe is a read, never a charge: a held order whose probe fails has sent no charge request, so when its
+    // hold runs out it is cancelled without waiting for the provider to say whether a charge landed.
+    try {
+      await deps.payments.findCharges(orderId);
+    } catch (error) {
+      if (!(error instanceof PaymentProviderUnavailable)) {
+        await deps.circuit.succeeded(admission);
+        throw error;
+      }
+      await deps.circuit.failed(admission, error);
+      const circuit = await deps.circuit.read();
+      return holdPayment(
+        deps,
+        orderId,
+        circuit.since,
+        nextLook(circuit, now, deps.circuit.policy.openMs),
+        now,
+      );
+    }
+    await deps.circuit.succeeded(admission);
+    // Closed by this probe: the charge below goes through like any call through a closed circuit.
+    admission = { allowed: true, snapshot: CLEAN };
   }
 
   const attempt = await updateOrder<Attempt>(deps, orderId, now, (order) => {
@@ -137,10 +163,11 @@ export async function authorizePayment(
   let chargeId: string;
   try {
     chargeId = await chargeOnce(deps, order, previousAttemptAt, now);
-    await deps.circuit.succeeded(admission, now);
+    // The circuit is timed from when the answer came, not from when the step began: an interval is a real interval.
+    await deps.circuit.succeeded(admission);
   } catch (error) {
     if (error instanceof PaymentProviderUnavailable) {
-      const state = await deps.circuit.failed(admission, error, now);
+      const state = await deps.circuit.failed(admission, error);
       if (state === 'CLOSED') throw error;
       // This failure opened the circuit (or it was opened meanwhile): the order waits like every other.
       const circuit = await deps.circuit.read();
@@ -148,13 +175,13 @@ export async function authorizePayment(
         deps,
         orderId,
         circuit.since,
-        nextLook(circuit, now, deps.circuit.policy.probeLeaseMs),
+        nextLook(circuit, now, deps.circuit.policy.openMs),
         now,
       );
     }
     // A decline or a refused request is an answer: the provider is up.
     if (error instanceof PaymentDeclined || error instanceof PaymentRequestRejected) {
-      await deps.circuit.succeeded(admission, now);
+      await deps.circuit.succeeded(admission);
       // A definite "no charge" settles the attempt, so the compensation need not wait for it to land.
       await settleWithoutCharge(deps, orderId, now);
     }

@@ -73,17 +73,19 @@ export function probeDue(snapshot: BreakerSnapshot, now: Date): boolean {
 }
 
 /**
- * When a caller the circuit holds now should look again; `fallbackMs` from now when the stored state names no time
- * (a claim lost to another caller right at the boundary: the winner's probe has about a lease to answer).
+ * When a caller the circuit holds now should look again: when an open circuit may be probed; while a probe runs, when
+ * its lease ends but no later than `soonMs` from now (a probe usually answers long before its lease runs out); `soonMs`
+ * from now when the stored state names no time.
  */
-export function nextLook(snapshot: BreakerSnapshot, now: Date, fallbackMs: number): Date {
-  const at =
-    snapshot.state === 'OPEN'
-      ? snapshot.openUntil
-      : snapshot.state === 'HALF_OPEN'
-        ? snapshot.probeLeaseUntil
-        : undefined;
-  return new Date(at !== undefined && at > now.getTime() ? at : now.getTime() + fallbackMs);
+export function nextLook(snapshot: BreakerSnapshot, now: Date, soonMs: number): Date {
+  const soon = now.getTime() + soonMs;
+  if (snapshot.state === 'OPEN' && snapshot.openUntil !== undefined && snapshot.openUntil > now.getTime()) {
+    return new Date(snapshot.openUntil);
+  }
+  if (snapshot.state === 'HALF_OPEN' && snapshot.probeLeaseUntil !== undefined) {
+    return new Date(Math.max(now.getTime(), Math.min(snapshot.probeLeaseUntil, soon)));
+  }
+  return new Date(soon);
 }
 
 /** A circuit as stored, for readers that only look (the saga starter, `buzzer status`). */
@@ -134,7 +136,7 @@ export class CircuitBreaker {
     const snapshot = await this.read();
     if (snapshot.state === 'CLOSED') return { allowed: true, snapshot };
     const held = (retryAt: Date): Admission => ({ allowed: false, snapshot, retryAt, since: snapshot.since });
-    if (!probeDue(snapshot, now)) return held(nextLook(snapshot, now, this.policy.probeLeaseMs));
+    if (!probeDue(snapshot, now)) return held(nextLook(snapshot, now, this.policy.openMs));
     const token = this.newToken();
     const claimed = await conditionHeld(
       this.deps.doc.send(
@@ -157,7 +159,8 @@ export class CircuitBreaker {
       ),
     );
     if (claimed) return { allowed: true, snapshot, probe: token };
-    return held(new Date(now.getTime() + this.policy.probeLeaseMs));
+    // Another caller won the probe just now: its answer decides within about an interval.
+    return held(new Date(now.getTime() + Math.min(this.policy.openMs, this.policy.probeLeaseMs)));
   }
 
   /**

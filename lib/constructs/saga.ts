@@ -264,7 +264,7 @@ export class Saga extends Construct {
       new sfn.Choice(this, 'PaymentHeld', {
         comment: "AuthorizePayment held the order: the payment provider's circuit is open",
       })
-        .when(sfn.Condition.isPresent('$.payment.held'), this.waitForProvider(authorize))
+        .when(sfn.Condition.isPresent('$.payment.value.held'), this.waitForProvider(authorize))
         .otherwise(confirm.next(new sfn.Succeed(this, 'Confirmed', { comment: 'The order is CONFIRMED' }))),
     );
 
@@ -325,7 +325,7 @@ export class Saga extends Construct {
   }
 
   /**
-   * What a held saga does until the payment provider's circuit may let a call through (`$.payment.held.waitSeconds`,
+   * What a held saga does until the payment provider's circuit may let a call through (`$.payment.value.held.waitSeconds`,
    * never past the order's hold). STANDARD waits inside the execution and runs AuthorizePayment again: an execution
    * may last a year, and redrive and exactly-once transitions keep. EXPRESS cannot: its executions end after 5 minutes
    * and may run more than once, so it parks the order on the saga-start queue with that delay (a new message: no
@@ -336,7 +336,7 @@ export class Saga extends Construct {
     if (this.workflowType === 'STANDARD') {
       return new sfn.Wait(this, 'AwaitPaymentProvider', {
         comment: 'The payment circuit is open: wait, then try the payment again',
-        time: sfn.WaitTime.secondsPath('$.payment.held.waitSeconds'),
+        time: sfn.WaitTime.secondsPath('$.payment.value.held.waitSeconds'),
       }).next(authorize);
     }
     const park = new sfn.CustomState(this, 'ParkOrder', {
@@ -350,9 +350,9 @@ export class Saga extends Construct {
             kind: SAGA_RESUME_MESSAGE,
             'orderId.$': '$.orderId',
             'correlationId.$': '$.correlationId',
-            'holdUntil.$': '$.payment.held.until',
+            'holdUntil.$': '$.payment.value.held.until',
           },
-          'DelaySeconds.$': '$.payment.held.waitSeconds',
+          'DelaySeconds.$': '$.payment.value.held.waitSeconds',
         },
         ResultPath: null,
       },

@@ -147,6 +147,12 @@ export class SandboxClient {
     return this.call<{ charges: number; refunds: number; mails: number }>('/v1/ledger');
   }
 
+  /** Every request that reached the sandbox since `since` (charges, look-ups, refunds, mails), oldest first. */
+  calls(since: Date, kind?: 'CHARGE' | 'LOOKUP' | 'REFUND' | 'MAIL') {
+    const query = new URLSearchParams({ since: since.toISOString(), ...(kind ? { kind } : {}) });
+    return this.call<{ calls: Array<{ kind: string; key: string; at: string }> }>(`/v1/calls?${query}`);
+  }
+
   setFaults(faults: Record<string, unknown>) {
     return this.call('/v1/faults', {
       method: 'PUT',

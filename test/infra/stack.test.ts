@@ -299,12 +299,12 @@ describe('saga', () => {
     expect(states.AuthorizePayment?.Next).toBe('PaymentHeld');
     expect(states.PaymentHeld).toMatchObject({
       Type: 'Choice',
-      Choices: [{ Variable: '$.payment.held', IsPresent: true, Next: 'AwaitPaymentProvider' }],
+      Choices: [{ Variable: '$.payment.value.held', IsPresent: true, Next: 'AwaitPaymentProvider' }],
       Default: 'ConfirmOrder',
     });
     expect(states.AwaitPaymentProvider).toMatchObject({
       Type: 'Wait',
-      SecondsPath: '$.payment.held.waitSeconds',
+      SecondsPath: '$.payment.value.held.waitSeconds',
       Next: 'AuthorizePayment',
     });
     expect(states.ParkOrder).toBeUndefined();
@@ -348,9 +348,9 @@ describe('saga', () => {
     // ParkOrder: the optimized SQS integration, the start queue, the step's delay, the resume message.
     expect(text).toContain('states:::sqs:sendMessage');
     expect(text).toContain(startQueue);
-    expect(text).toContain('\\"DelaySeconds.$\\":\\"$.payment.held.waitSeconds\\"');
+    expect(text).toContain('\\"DelaySeconds.$\\":\\"$.payment.value.held.waitSeconds\\"');
     expect(text).toContain('\\"kind\\":\\"ResumeSaga\\"');
-    expect(text).toContain('\\"holdUntil.$\\":\\"$.payment.held.until\\"');
+    expect(text).toContain('\\"holdUntil.$\\":\\"$.payment.value.held.until\\"');
     expect(text).not.toContain('AwaitPaymentProvider');
     express.template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [

@@ -81,7 +81,8 @@ describe('the circuit breaker on DynamoDB Local', () => {
     const later = await instance().admit(at(3_000));
 
     expect(admissions.filter((admission) => admission.allowed)).toHaveLength(1);
-    expect(later).toMatchObject({ allowed: false, retryAt: at(2_500 + POLICY.probeLeaseMs) });
+    // Held until the running probe's lease ends, but looking again after an interval at the latest.
+    expect(later).toMatchObject({ allowed: false, retryAt: at(3_000 + POLICY.openMs) });
   });
 
   it('closes with the probe that succeeds, and reopens for an interval with the probe that fails', async () => {

@@ -241,19 +241,11 @@ describe('probeDue and nextLook (the starter and the held steps read them)', () 
     expect(probeDue(snapshot({ state: 'HALF_OPEN', probeLeaseUntil: NOW.getTime() }), NOW)).toBe(true);
   });
 
-  it('looks again when the interval or the lease ends, else after one lease', () => {
-    expect(
-      nextLook(snapshot({ state: 'OPEN', openUntil: later(7_000).getTime() }), NOW, POLICY.probeLeaseMs),
-    ).toEqual(later(7_000));
-    expect(
-      nextLook(
-        snapshot({ state: 'HALF_OPEN', probeLeaseUntil: later(3_000).getTime() }),
-        NOW,
-        POLICY.probeLeaseMs,
-      ),
-    ).toEqual(later(3_000));
-    expect(nextLook(snapshot({ state: 'OPEN', openUntil: NOW.getTime() }), NOW, POLICY.probeLeaseMs)).toEqual(
-      later(10_000),
-    );
+  it('looks again when the interval ends, or when the probe lease ends or soon, whichever is first', () => {
+    const look = (s: Partial<BreakerSnapshot>) => nextLook(snapshot(s), NOW, 5_000);
+    expect(look({ state: 'OPEN', openUntil: later(7_000).getTime() })).toEqual(later(7_000));
+    expect(look({ state: 'HALF_OPEN', probeLeaseUntil: later(3_000).getTime() })).toEqual(later(3_000));
+    expect(look({ state: 'HALF_OPEN', probeLeaseUntil: later(60_000).getTime() })).toEqual(later(5_000));
+    expect(look({ state: 'OPEN', openUntil: NOW.getTime() })).toEqual(later(5_000));
   });
 });

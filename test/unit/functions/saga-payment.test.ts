@@ -670,15 +670,20 @@ describe('the payment circuit (authorize-payment holds, void-payment reports)', 
     await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'PaymentProviderUnavailable' });
   });
 
-  it('probes the provider when the circuit is due, closes it with the answer, and drops the hold with the charge', async () => {
+  it('probes with a look-up when the circuit is due, closes it with the answer, then charges and drops the hold', async () => {
     orderIs({ ...priced, hold: held, heldAt: held.since });
     circuitIs({ state: 'OPEN', openUntil: NOW.getTime(), since: outageSince });
-    reply = () => ({
-      status: 201,
-      body: { id: 'ch_9', status: 'authorized', amount: 3448, currency: 'EUR' },
-    });
+    reply = (request) =>
+      request.method === 'GET'
+        ? { status: 200, body: { data: [] } }
+        : { status: 201, body: { id: 'ch_9', status: 'authorized', amount: 3448, currency: 'EUR' } };
 
     expect(await authorize(sagaInput, context)).toMatchObject({ paymentRef: 'ch_9' });
+    expect(provider.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+      `GET /v1/charges?orderId=${ORDER_ID}`,
+      'POST /v1/charges',
+    ]);
+    // Claimed, closed by the probe; the charge through the closed circuit writes nothing more.
     expect(circuitWrites().map((write) => write.ConditionExpression)).toEqual([
       'version = :version',
       'probeToken = :token',
@@ -688,6 +693,42 @@ describe('the payment circuit (authorize-payment holds, void-payment reports)', 
       '#r0': 'paymentToken',
       '#r1': 'hold',
     });
+  });
+
+  it('holds the order again without a charge attempt when its probe fails, reopening the circuit', async () => {
+    orderIs({ ...priced, hold: held, heldAt: held.since });
+    ddb
+      .on(GetCommand, { Key: circuitKey })
+      .resolvesOnce({
+        Item: {
+          ...circuitKey,
+          state: 'OPEN',
+          version: 3,
+          failures: 5,
+          openUntil: NOW.getTime(),
+          since: outageSince,
+        },
+      })
+      .resolves({
+        Item: {
+          ...circuitKey,
+          state: 'OPEN',
+          version: 5,
+          failures: 6,
+          openUntil: NOW.getTime() + 30_000,
+          since: outageSince,
+        },
+      });
+    reply = () => ({ status: 503 });
+
+    expect(await authorize(sagaInput, context)).toEqual({ held: { ...held, waitSeconds: 30 } });
+    expect(provider.requests.map((request) => request.method)).toEqual(['GET']);
+    expect(circuitWrites().map((write) => write.ConditionExpression)).toEqual([
+      'version = :version',
+      'probeToken = :token',
+    ]);
+    // Nothing written on the order: no attempt mark (nothing was charged), and the hold stands.
+    expect(updates()).toEqual([]);
   });
 
   it('counts a decline as an answer: the provider is up', async () => {
