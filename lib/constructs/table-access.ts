@@ -68,7 +68,7 @@ const DELETE = 'dynamodb:DeleteItem';
 const ORDER_READ_WRITE: ItemGrant = { prefixes: ['ORDER#'], actions: [GET, UPDATE] };
 
 /** A provider's circuit breaker (`BREAKER#<name>`): read it, claim the probe, count failures, open and close it. */
-const PAYMENT_CIRCUIT: ItemGrant = { prefixes: ['BREAKER#'], actions: [GET, UPDATE] };
+const CIRCUIT: ItemGrant = { prefixes: ['BREAKER#'], actions: [GET, UPDATE] };
 
 export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   // --- client API ------------------------------------------------------------------------------------------------
@@ -112,11 +112,11 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['STOCK#'], actions: [BATCH_GET, UPDATE] },
     ],
   },
-  'saga/authorize-payment.ts': { items: [ORDER_READ_WRITE, PAYMENT_CIRCUIT] },
+  'saga/authorize-payment.ts': { items: [ORDER_READ_WRITE, CIRCUIT] },
   'saga/confirm-order.ts': {
     items: [ORDER_READ_WRITE, { prefixes: ['OUTBOX#'], actions: [PUT] }],
   },
-  'saga/void-payment.ts': { items: [ORDER_READ_WRITE, PAYMENT_CIRCUIT] },
+  'saga/void-payment.ts': { items: [ORDER_READ_WRITE, CIRCUIT] },
   // The payment circuit, read only: a parked order comes back to the saga only when it may be probed.
   'saga/start-saga.ts': { items: [{ prefixes: ['BREAKER#'], actions: [GET] }] },
   'saga/release-stock.ts': {
@@ -136,6 +136,8 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
     items: [
       { prefixes: ['EFFECT#'], actions: [PUT, GET, UPDATE, DELETE] },
       { prefixes: ['FAILURE#'], actions: [PUT] },
+      // The mail circuit (`BREAKER#mail`).
+      CIRCUIT,
     ],
   },
   'loyalty/credit-points.ts': {

@@ -8,10 +8,12 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueDepth } from '#chaos/queues.ts';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
 import { EXPRESS_CDK_OUT } from '#local/buzzer/synth.ts';
 import { ApiClient, type OrderView, orderBody, SandboxClient } from './client.ts';
 import { freshSku, mailCount, steps } from './fault-support.ts';
+import { localSystem, queueNamed } from './local-faults.ts';
 import { stockLevel, type TableAccess, tableAccess } from './table.ts';
 import { startTarget, type Target, type TargetOptions } from './target.ts';
 
@@ -281,6 +283,72 @@ describe('the payment provider down (STANDARD saga: held orders wait inside thei
         `(${Math.round((Date.now() - upAt.getTime()) / 1000)} s later); all PAYMENT_UNAVAILABLE, ${refunds.length} refund requests`,
     );
   }, 240_000);
+});
+
+describe('the mail sink down', () => {
+  let system: Outage;
+
+  beforeAll(async () => {
+    system = await startOutage();
+  });
+
+  afterAll(async () => {
+    await system?.sandbox.setFaults({});
+    system?.table.close();
+    await system?.target.stop();
+  });
+
+  it('holds the mail while the sink is down, dead-letters none, and every customer gets exactly one once it is back', async () => {
+    const sku = await freshSku(system.table, 100);
+    const queues = await localSystem(system.target);
+    await system.sandbox.setFaults({ mailBroken: true });
+    const downAt = new Date();
+    const ids = await placeOrders(system, 8, 300, sku);
+    for (const id of ids) expect((await system.alice.waitForOrder(id)).status).toBe('CONFIRMED');
+    const circuit = await until(
+      'the mail circuit to open',
+      () => circuitOf(system, 'mail'),
+      (found) => found?.state === 'OPEN' || found?.state === 'HALF_OPEN',
+    );
+    // Several intervals pass with the sink down and every message waiting; none is mailed twice when it comes back.
+    await sleep(5 * OPEN_SECONDS * 1000);
+    const dlqWhileDown = await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'));
+    const mailedWhileDown = await Promise.all(ids.map((id) => mailCount(system.sandbox, id)));
+    const upAt = new Date();
+    await system.sandbox.setFaults({});
+
+    for (const id of ids) {
+      await until(
+        `the mail of ${id}`,
+        () => mailCount(system.sandbox, id),
+        (count) => count.messages >= 1,
+      );
+    }
+    // Let any straggling copy land before counting: exactly one mail each.
+    await sleep(3 * OPEN_SECONDS * 1000);
+
+    expect(dlqWhileDown).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(mailedWhileDown.map((count) => count.messages)).toEqual(ids.map(() => 0));
+    for (const id of ids) expect((await mailCount(system.sandbox, id)).messages, id).toBe(1);
+    expect(await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'))).toEqual({
+      visible: 0,
+      inFlight: 0,
+      delayed: 0,
+    });
+    const openedAt = Date.parse(String(circuit?.since));
+    const sends = (await system.sandbox.calls(downAt, 'MAIL')).body.calls.filter(
+      (call) => call.at <= upAt.toISOString(),
+    );
+    const probes = sends.filter((call) => Date.parse(call.at) > openedAt + 1000);
+    const openFor = upAt.getTime() - openedAt;
+    console.info(
+      `mail: ${ids.length} customers during a ${Math.round((upAt.getTime() - downAt.getTime()) / 1000)} s outage; ` +
+        `${sends.length} sends tried, ${probes.length} of them probes in ${Math.round(openFor / 1000)} s open; ` +
+        `0 dead-lettered, ${ids.length} mails, one each`,
+    );
+    expect(probes.length).toBeLessThanOrEqual(Math.floor(openFor / (OPEN_SECONDS * 1000)) + 1);
+    queues.close();
+  }, 180_000);
 });
 
 describe('the payment provider down (EXPRESS saga: held orders are parked on the saga-start queue)', () => {

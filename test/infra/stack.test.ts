@@ -326,6 +326,30 @@ describe('saga', () => {
       });
     }
     expect(Object.keys(envOf(id(synth.stack.saga.starter)))).toContain('TABLE_NAME');
+    expect(envOf(id(synth.stack.notifier.handler))).toMatchObject({
+      MAIL_CIRCUIT_FAILURE_THRESHOLD: '5',
+      MAIL_CIRCUIT_OPEN_SECONDS: '30',
+    });
+  });
+
+  it('lets the starter and the notify worker put a held message back on their own queue, and nothing else', () => {
+    const sendsTo = (
+      fn: { role: { node: { defaultChild: unknown } } },
+      queue: { node: { defaultChild: unknown } },
+    ) =>
+      synth.template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: synth.stack.getLogicalId(fn.role.node.defaultChild as never) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: Match.arrayWith(['sqs:SendMessage']),
+              Resource: { 'Fn::GetAtt': [synth.stack.getLogicalId(queue.node.defaultChild as never), 'Arn'] },
+            }),
+          ]),
+        },
+      });
+    sendsTo(synth.stack.saga.starter, synth.stack.saga.startQueue.queue);
+    sendsTo(synth.stack.notifier.handler, synth.stack.notifier.queue.queue);
   });
 
   it('is STANDARD by default and EXPRESS when asked; EXPRESS parks a held order on the start queue', () => {
