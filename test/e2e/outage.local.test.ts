@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueDepth } from '#chaos/queues.ts';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
 import { EXPRESS_CDK_OUT } from '#local/buzzer/synth.ts';
+import type { StatusReport } from '#ops/cli/status.ts';
+import { buzzerJson } from './cli-support.ts';
 import { ApiClient, type OrderView, orderBody, SandboxClient } from './client.ts';
 import { freshSku, mailCount, steps } from './fault-support.ts';
 import { localSystem, queueNamed } from './local-faults.ts';
@@ -310,6 +312,12 @@ describe('the mail sink down', () => {
       () => circuitOf(system, 'mail'),
       (found) => found?.state === 'OPEN' || found?.state === 'HALF_OPEN',
     );
+    const runtime = system.target.runtime;
+    if (!runtime) throw new Error('no local runtime');
+    const status = await buzzerJson<StatusReport>(
+      { ...runtime.info, clientEnvironment: runtime.clientEnvironment },
+      'status',
+    );
     // Several intervals pass with the sink down and every message waiting; none is mailed twice when it comes back.
     await sleep(5 * OPEN_SECONDS * 1000);
     const dlqWhileDown = await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'));
@@ -327,6 +335,14 @@ describe('the mail sink down', () => {
     // Let any straggling copy land before counting: exactly one mail each.
     await sleep(3 * OPEN_SECONDS * 1000);
 
+    // Operators see the open circuit.
+    expect(status.healthy).toBe(false);
+    expect(status.circuits.find((c) => c.name === 'mail')).toMatchObject({
+      state: expect.stringMatching(/^(OPEN|HALF_OPEN)$/),
+      since: circuit?.since,
+      lastError: expect.stringContaining('MailUnavailable'),
+    });
+    expect(status.circuits.find((c) => c.name === 'payment')).toMatchObject({ state: 'CLOSED' });
     expect(dlqWhileDown).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
     expect(mailedWhileDown.map((count) => count.messages)).toEqual(ids.map(() => 0));
     for (const id of ids) expect((await mailCount(system.sandbox, id)).messages, id).toBe(1);
