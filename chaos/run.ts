@@ -75,6 +75,10 @@ export interface ChaosOptions {
 export const CHAOS_ENVIRONMENT: Readonly<Record<string, string>> = {
   RETRY_BACKOFF_BASE_SECONDS: '1',
   RETRY_BACKOFF_MAX_SECONDS: '4',
+  // A run of failures can open a circuit (5 in a row among the injected ones): its orders and mails wait an interval
+  // of seconds, not the 30 s a real outage gets, so a run still settles in about a minute.
+  PAYMENT_CIRCUIT_OPEN_SECONDS: '3',
+  MAIL_CIRCUIT_OPEN_SECONDS: '3',
 };
 
 /** Source queues must read empty this many times in a row, half a second apart, to count as drained. */

@@ -10,7 +10,8 @@ import { documentClient } from '#shared/dynamodb.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { DEFAULT_BACKOFF, retryBackoff } from '#shared/middleware/retry-backoff.ts';
-import { requeueLater } from '#shared/requeue.ts';
+import { holdOnQueue } from '#shared/requeue.ts';
+import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
 import { createMailer, MAIL_TIMEOUT_MS, mailConfigSchema } from './mail.ts';
 import { NOTIFY_CONSUMER, notifyCustomer } from './notify-customer.ts';
@@ -50,7 +51,7 @@ const deps = {
   }),
 };
 const sqs = new SQSClient({});
-const queueUrls = new Map<string, Promise<string>>();
+const holds = { ...table, sqs, queueUrls: new Map<string, Promise<string>>() };
 
 // A broken mail provider is the typical failure here: retry a blip within seconds, back off from an outage.
 export const handler = lambdaChain<SQSEvent, SQSBatchResponse>()
@@ -70,9 +71,14 @@ export const handler = lambdaChain<SQSEvent, SQSBatchResponse>()
       const outcome = await notifyCustomer(deps, event);
       if (typeof outcome === 'object') {
         // The copy is on the queue before this record succeeds (and is deleted); a failed send fails the record.
-        await requeueLater(sqs, queueUrls, record, outcome.held.waitSeconds);
+        const held = await holdOnQueue(
+          holds,
+          record,
+          keys.holdTicket(NOTIFY_CONSUMER, event.detail.messageId),
+          outcome.held.waitSeconds,
+        );
         countHeld('mail');
-        log.info('mail held: the mail circuit is open', {
+        log.info(held === 'requeued' ? 'mail held: the mail circuit is open' : 'surplus held copy dropped', {
           orderId: event.detail.orderId,
           messageId: event.detail.messageId,
           waitSeconds: outcome.held.waitSeconds,

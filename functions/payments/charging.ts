@@ -100,9 +100,9 @@ function readiness(order: OrderRecord): Readiness {
  *
  * The provider is called only when its circuit lets the call through (`CircuitBreaker.admit`: closed, or this step
  * won the one probe, a look-up of the order's charges). While it is open the order is held instead (`holdPayment`):
- * the step returns `HeldPayment` and
- * the state machine comes back later, so an outage costs the order time, not its retries; a failure that opens the
- * circuit holds the order too. Only a hold that outlasts `holdMs` ends the order (`PaymentHoldExpired`, a verdict).
+ * the step returns `HeldPayment` and the state machine comes back later, so an outage costs the order time, not its
+ * retries; a failure that opens the circuit holds the order too. Only a hold that outlasts `holdMs` ends the order
+ * (`PaymentHoldExpired`, a verdict).
  *
  * Before the provider is called, the attempt is written on the order under its version. That write and the
  * compensation's first write (`beginCompensation`) exclude each other, so either the compensation sees the attempt

@@ -9,7 +9,8 @@ import { documentClient } from '#shared/dynamodb.ts';
 import { parseJsonMessage } from '#shared/json-message.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
-import { requeueLater } from '#shared/requeue.ts';
+import { holdOnQueue } from '#shared/requeue.ts';
+import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
 import { parseResumeMessage, resumeSaga, startSaga } from './starter.ts';
 
@@ -24,8 +25,11 @@ const deps = {
   stateMachineArn: config.STATE_MACHINE_ARN,
   table: { doc: documentClient, tableName: config.TABLE_NAME },
 };
-const sqs = new SQSClient({});
-const queueUrls = new Map<string, Promise<string>>();
+const holds = {
+  ...deps.table,
+  sqs: new SQSClient({}),
+  queueUrls: new Map<string, Promise<string>>(),
+};
 
 export const handler = lambdaChain<SQSEvent, SQSBatchResponse>().handler(
   sqsRecords(async (record, log) => {
@@ -34,9 +38,19 @@ export const handler = lambdaChain<SQSEvent, SQSBatchResponse>().handler(
       const outcome = await resumeSaga(deps, resume);
       if (typeof outcome === 'object') {
         // Sent before this record succeeds (and is deleted): a failed send leaves the original to come back.
-        await requeueLater(sqs, queueUrls, record, outcome.waitSeconds);
+        const held = await holdOnQueue(
+          holds,
+          record,
+          keys.holdTicket('saga-start', resume.orderId),
+          outcome.waitSeconds,
+        );
         countHeld('payment');
-        log.info('parked order held: the payment circuit is open', { orderId: resume.orderId, ...outcome });
+        log.info(
+          held === 'requeued'
+            ? 'parked order held: the payment circuit is open'
+            : 'surplus copy of a parked order dropped: another one waits',
+          { orderId: resume.orderId, ...outcome },
+        );
         return;
       }
       log.info('parked saga resumed', { orderId: resume.orderId, outcome });

@@ -1,11 +1,13 @@
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SAGA_RESUME_MESSAGE } from '#contracts/saga.ts';
 import type { OrderEvent } from '#functions/orders/events.ts';
 import { orderIdSchema } from '#functions/orders/order.ts';
 import { nextLook, probeDue, readBreaker } from '#functions/resilience/circuit-breaker.ts';
-import type { TableDeps } from '#shared/dynamodb.ts';
+import { conditionHeld, type TableDeps } from '#shared/dynamodb.ts';
 import { InvalidMessage } from '#shared/errors.ts';
 import { MAX_DELAY_SECONDS } from '#shared/requeue.ts';
+import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
 
 export interface StartSagaDeps {
@@ -84,9 +86,41 @@ export async function startSaga(
 const RECHECK_MS = 5000;
 
 /**
+ * The one parked order let through when an open circuit may be probed (`HOLD#saga-start#probe`): its saga makes the
+ * probe, the other parked orders look again a moment later, when the probe has usually answered.
+ */
+const PROBE_TICKET = keys.holdTicket('saga-start', 'probe');
+
+/** One parked order per probe: the first to write the ticket after the last one ran out. */
+async function claimProbeTurn(deps: TableDeps, orderId: string, now: Date): Promise<boolean> {
+  return conditionHeld(
+    deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: PROBE_TICKET,
+        UpdateExpression: 'SET entity = :entity, heldBy = :order, heldUntil = :until',
+        ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now',
+        ExpressionAttributeValues: {
+          ':entity': 'HoldTicket',
+          ':order': orderId,
+          ':until': now.getTime() + RECHECK_MS,
+          ':now': now.getTime(),
+        },
+      }),
+    ),
+  );
+}
+
+const waitFor = (next: number, now: Date) => ({
+  waitSeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil((next - now.getTime()) / 1000))),
+});
+
+/**
  * A parked order is back. The saga runs again (an EXPRESS execution under the order's usual name: EXPRESS does not
- * deduplicate names, and the steps are idempotent) once the payment circuit may let a call through, or once the
- * order's hold is over. Until then nothing starts: the answer is how long the message must wait on the queue.
+ * deduplicate names, and the steps are idempotent) once the payment circuit is closed, or once the order's hold is
+ * over. While it is open nothing starts: the answer is how long the message must wait on the queue. When the open
+ * circuit may be probed, one parked order goes (its saga probes) and the others wait a few seconds more: every parked
+ * order starting an execution at every probe would be a burst of executions per interval, for one probe.
  */
 export async function resumeSaga(
   deps: ResumeSagaDeps,
@@ -97,9 +131,10 @@ export async function resumeSaga(
   if (holdEnds > now.getTime()) {
     const circuit = await readBreaker(deps.table, 'payment');
     if (!probeDue(circuit, now)) {
-      const next = Math.min(nextLook(circuit, now, RECHECK_MS).getTime(), holdEnds);
-      const waitSeconds = Math.ceil((next - now.getTime()) / 1000);
-      return { waitSeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, waitSeconds)) };
+      return waitFor(Math.min(nextLook(circuit, now, RECHECK_MS).getTime(), holdEnds), now);
+    }
+    if (circuit.state !== 'CLOSED' && !(await claimProbeTurn(deps.table, message.orderId, now))) {
+      return waitFor(Math.min(now.getTime() + RECHECK_MS, holdEnds), now);
     }
   }
   return startExecution(deps, message.orderId, message.correlationId);

@@ -1,5 +1,8 @@
 import { GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
+import { conditionHeld, epochSeconds, type TableDeps } from '#shared/dynamodb.ts';
+import type { ItemKey } from '#shared/table-keys.ts';
 
 /** SQS delays a message by at most 15 minutes. */
 export const MAX_DELAY_SECONDS = 900;
@@ -45,4 +48,50 @@ export async function requeueLater(
       DelaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(delaySeconds))),
     }),
   );
+}
+
+/** Tickets outlive their wait by a day, then DynamoDB's TTL removes them. */
+const TICKET_RETENTION_SECONDS = 24 * 60 * 60;
+
+export interface HoldDeps extends TableDeps {
+  sqs: SQSClient;
+  queueUrls: QueueUrlCache;
+}
+
+/**
+ * Puts a held message back on its queue unless another copy of it is already waiting (`requeueLater`). Copies could
+ * otherwise multiply: a duplicate delivery, or a duplicate EXPRESS execution parking the same order, would each send
+ * one, and each copy would send one again every interval of a long outage. The ticket (`ticket`, one item per held
+ * thing) names the delivery whose copy waits and until when: another delivery within that time is a surplus copy and
+ * is dropped; the same delivery again (it failed before its copy was sent, and came back) may send it; after that time
+ * the next delivery takes the ticket. A copy is dropped only while another one is sure to come, so nothing is lost.
+ */
+export async function holdOnQueue(
+  deps: HoldDeps,
+  record: SQSRecord,
+  ticket: ItemKey,
+  waitSeconds: number,
+  now = new Date(),
+): Promise<'requeued' | 'superseded'> {
+  const until = now.getTime() + Math.max(1, waitSeconds) * 1000;
+  const mine = await conditionHeld(
+    deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: ticket,
+        UpdateExpression: 'SET entity = :entity, heldBy = :me, heldUntil = :until, expiresAt = :expiresAt',
+        ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now OR heldBy = :me',
+        ExpressionAttributeValues: {
+          ':entity': 'HoldTicket',
+          ':me': record.messageId,
+          ':until': until,
+          ':now': now.getTime(),
+          ':expiresAt': epochSeconds(new Date(until)) + TICKET_RETENTION_SECONDS,
+        },
+      }),
+    ),
+  );
+  if (!mine) return 'superseded';
+  await requeueLater(deps.sqs, deps.queueUrls, record, waitSeconds);
+  return 'requeued';
 }

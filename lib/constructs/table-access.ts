@@ -118,7 +118,13 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   },
   'saga/void-payment.ts': { items: [ORDER_READ_WRITE, CIRCUIT] },
   // The payment circuit, read only: a parked order comes back to the saga only when it may be probed.
-  'saga/start-saga.ts': { items: [{ prefixes: ['BREAKER#'], actions: [GET] }] },
+  // And the ticket of a parked order's one waiting copy (`HOLD#saga-start#<orderId>`).
+  'saga/start-saga.ts': {
+    items: [
+      { prefixes: ['BREAKER#'], actions: [GET] },
+      { prefixes: ['HOLD#'], actions: [UPDATE] },
+    ],
+  },
   'saga/release-stock.ts': {
     items: [ORDER_READ_WRITE, { prefixes: ['STOCK#'], actions: [UPDATE] }],
   },
@@ -136,8 +142,9 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
     items: [
       { prefixes: ['EFFECT#'], actions: [PUT, GET, UPDATE, DELETE] },
       { prefixes: ['FAILURE#'], actions: [PUT] },
-      // The mail circuit (`BREAKER#mail`).
+      // The mail circuit (`BREAKER#mail`) and the ticket of a held mail's one waiting copy (`HOLD#notify#<eventId>`).
       CIRCUIT,
+      { prefixes: ['HOLD#'], actions: [UPDATE] },
     ],
   },
   'loyalty/credit-points.ts': {

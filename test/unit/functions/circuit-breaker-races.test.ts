@@ -3,9 +3,14 @@
  * steps of many executions (each in its own Lambda environment, with nothing shared in memory) race on AWS. Each
  * caller here is a breaker of its own over the same item, as each function instance builds its own.
  */
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { breakerKey, CircuitBreaker } from '#functions/resilience/circuit-breaker.ts';
+import { holdOnQueue } from '#shared/requeue.ts';
+import { keys } from '#shared/table-keys.ts';
 import { type LocalTable, startLocalTable } from '#test/unit/support/local-table.ts';
 
 const TABLE = 'circuit';
@@ -117,5 +122,53 @@ describe('the circuit breaker on DynamoDB Local', () => {
     // The crashed probe's late answer no longer decides: its token lost the lease.
     await instance().failed(crashed, new Error('late 503'), at(8_000));
     expect((await instance().read()).state).toBe('HALF_OPEN');
+  });
+});
+
+describe('held copies on DynamoDB Local: one waits per held thing, none is lost', () => {
+  const sqs = mockClient(SQSClient);
+  const ticket = keys.holdTicket('notify', 'evt-1');
+  const delivery = (messageId: string): SQSRecord =>
+    ({
+      messageId,
+      body: '{"detail":{}}',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:notify',
+    }) as SQSRecord;
+  const hold = (messageId: string, at: number) =>
+    holdOnQueue(
+      {
+        doc: table.doc,
+        tableName: TABLE,
+        sqs: sqs as unknown as SQSClient,
+        queueUrls: new Map([['arn:aws:sqs:us-east-1:000000000000:notify', Promise.resolve('http://q')]]),
+      },
+      delivery(messageId),
+      ticket,
+      5,
+      new Date(T0.getTime() + at),
+    );
+
+  beforeEach(async () => {
+    sqs.reset();
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'copy' });
+    await table.doc.send(new DeleteCommand({ TableName: TABLE, Key: ticket }));
+  });
+
+  it('sends one copy for two deliveries racing, and lets the first again (it failed before sending) resend it', async () => {
+    const [first, second] = await Promise.all([hold('m-1', 0), hold('m-2', 0)]);
+
+    expect([first, second].sort()).toEqual(['requeued', 'superseded']);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+    const winner = first === 'requeued' ? 'm-1' : 'm-2';
+    expect(await hold(winner, 1_000)).toBe('requeued');
+  });
+
+  it('lets the next copy take the ticket once the wait is over, and drops a stale copy after that', async () => {
+    expect(await hold('m-1', 0)).toBe('requeued');
+    expect(await hold('m-2', 4_999)).toBe('superseded');
+    expect(await hold('m-3', 5_000)).toBe('requeued');
+    expect(await hold('m-1', 5_001)).toBe('superseded');
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 2);
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, { QueueUrl: 'http://q', DelaySeconds: 5 });
   });
 });

@@ -16,6 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMailer, MailUnavailable, mailConfigSchema } from '#functions/notifications/mail.ts';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
+import { keys } from '#shared/table-keys.ts';
 import {
   conditionFailed,
   context,
@@ -241,6 +242,15 @@ describe('notify worker behind the mail circuit', () => {
       DelaySeconds: 5,
     });
     expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(0);
+  });
+
+  it('drops a surplus held copy when another copy of the event already waits', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 4_200 });
+    ddb.on(UpdateCommand, { Key: keys.holdTicket('notify', MESSAGE_ID) }).rejects(conditionFailed());
+
+    expect(await handler(sqsEvent(confirmed), context)).toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(sink.requests).toHaveLength(0);
   });
 
   it('holds the message, and gives its claim back, when its failure opens the circuit', async () => {

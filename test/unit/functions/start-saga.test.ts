@@ -1,10 +1,20 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
-import { context, eventBridgeBody, ids, NOW, ORDER_ID, sqsEvent, sqsRecord } from './helpers.ts';
+import { keys } from '#shared/table-keys.ts';
+import {
+  conditionFailed,
+  context,
+  eventBridgeBody,
+  ids,
+  NOW,
+  ORDER_ID,
+  sqsEvent,
+  sqsRecord,
+} from './helpers.ts';
 
 vi.hoisted(() => {
   process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Buzzer-Saga';
@@ -133,6 +143,22 @@ describe('start-saga: an EXPRESS order parked while the payment circuit was open
     });
   });
 
+  it('drops a surplus copy when another copy of the parked order already waits (one ticket per order)', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 7_500 });
+    ddb.on(UpdateCommand, { Key: keys.holdTicket('saga-start', ORDER_ID) }).rejects(conditionFailed());
+
+    const result = await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm2')), context);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: keys.holdTicket('saga-start', ORDER_ID),
+      ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now OR heldBy = :me',
+      ExpressionAttributeValues: expect.objectContaining({ ':me': 'm2', ':until': NOW.getTime() + 8_000 }),
+    });
+  });
+
   it('starts the saga again once the circuit may be probed', async () => {
     circuitIs({ state: 'OPEN', openUntil: NOW.getTime() });
 
@@ -143,6 +169,33 @@ describe('start-saga: an EXPRESS order parked while the payment circuit was open
       input: JSON.stringify({ orderId: ORDER_ID, correlationId: 'corr-1' }),
     });
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('lets one parked order through to probe an open circuit; the others look again a few seconds later', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() });
+    ddb
+      .on(UpdateCommand, { Key: keys.holdTicket('saga-start', 'probe') })
+      .resolvesOnce({})
+      .rejects(conditionFailed());
+
+    await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm1')), context);
+    await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm2')), context);
+
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: keys.holdTicket('saga-start', 'probe'),
+      ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now',
+    });
+    expect(sqs).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, { DelaySeconds: 5 });
+  });
+
+  it('starts a parked order at once when the circuit has closed, without a probe turn', async () => {
+    ddb.on(GetCommand, { Key: breakerKey('payment') }).resolves({});
+
+    await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm1')), context);
+
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
   it('starts the saga once the hold is over, whatever the circuit says, so the order is cancelled', async () => {
