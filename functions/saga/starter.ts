@@ -86,18 +86,17 @@ export async function startSaga(
 const RECHECK_MS = 5000;
 
 /**
- * The one parked order let through when an open circuit may be probed (`HOLD#saga-start#probe`): its saga makes the
- * probe, the other parked orders look again a moment later, when the probe has usually answered.
+ * One parked order per probe of an open circuit: the first to write the ticket (`HOLD#saga-start#probe`) after the last
+ * one ran out goes (its saga makes the probe); the other parked orders look again a moment later, when the probe has
+ * usually answered.
  */
-const PROBE_TICKET = keys.holdTicket('saga-start', 'probe');
-
-/** One parked order per probe: the first to write the ticket after the last one ran out. */
 async function claimProbeTurn(deps: TableDeps, orderId: string, now: Date): Promise<boolean> {
   return conditionHeld(
     deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
-        Key: PROBE_TICKET,
+        // Built here, not at module level: the reconciler bundles this module for `executionName` only.
+        Key: keys.holdTicket('saga-start', 'probe'),
         UpdateExpression: 'SET entity = :entity, heldBy = :order, heldUntil = :until',
         ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now',
         ExpressionAttributeValues: {
