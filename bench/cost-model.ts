@@ -2,7 +2,10 @@
  * The cost model: what one order makes the system do on AWS (measured in the local runtime by the request meter
  * and the engines' own counters), priced with bench/prices.ts. Pure functions, so the arithmetic is unit-tested.
  */
+import { PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
+import { readGaps } from '#functions/orders/wait.ts';
 import type { MeterSnapshot, RequestCount, TableCapacity } from '#local/engines/metering.ts';
+import type { CfnTemplate } from '#local/types.ts';
 import type { PriceTable } from './prices.ts';
 
 /** What a batch of orders caused, as measured (totals, not per order). */
@@ -208,4 +211,66 @@ export function totalUsd(lines: readonly CostLine[]): number {
 /** Dollars per million orders. */
 export function perMillionOrders(lines: readonly CostLine[]): number {
   return totalUsd(lines) * 1e6;
+}
+
+/** What one second of a `Prefer: wait` costs on AWS (functions/orders/wait.ts), per waited second. */
+export interface WaitCost {
+  /** Memory of the function that holds the request (the template's). */
+  memoryMb: number;
+  /** Lambda bills the function for every millisecond it waits, at its memory. */
+  gbSeconds: number;
+  /** The backoff's reads per second, averaged over the longest wait (quick ones first, then one a second). */
+  readsPerSecond: number;
+  readUnits: number;
+  lines: CostLine[];
+  usd: number;
+}
+
+/**
+ * The cost of one waited second: the function's GB-seconds for that second plus the read units of the backoff reads
+ * in it, averaged over a wait of `PREFER_WAIT_MAX_SECONDS` that never sees the order end (the reads are densest at
+ * the start, so a shorter wait reads a little more per second; 1.6 a second over 5 s against 1.3 over 10 s). Each
+ * read is a strongly consistent GetItem of the order, 1 RRU while the item is under 4 KB (a 20-line order with its
+ * timeline is under 3 KB). What the request costs whether it waits or not (the HTTP API request, the Lambda
+ * request, the accept itself) is in the cost per order.
+ */
+export function waitCostPerSecond(memoryMb: number, prices: PriceTable, readUnitsPerRead = 1): WaitCost {
+  const gbSeconds = memoryMb / 1024;
+  const readsPerSecond = readGaps(PREFER_WAIT_MAX_SECONDS * 1000).length / PREFER_WAIT_MAX_SECONDS;
+  const readUnits = readsPerSecond * readUnitsPerRead;
+  const lines: CostLine[] = [
+    {
+      service: 'Lambda duration (arm64)',
+      quantity: gbSeconds,
+      unit: 'GB-s',
+      usd: gbSeconds * prices.lambdaPerGbSecondArm64,
+    },
+    {
+      service: 'DynamoDB reads',
+      quantity: readUnits,
+      unit: 'RRU',
+      usd: (readUnits * prices.dynamodbPerMillionReadUnits) / 1e6,
+    },
+  ];
+  return { memoryMb, gbSeconds, readsPerSecond, readUnits, lines, usd: totalUsd(lines) };
+}
+
+/**
+ * The memory of the function `service` (its `POWERTOOLS_SERVICE_NAME`, e.g. `api-AcceptOrder`) as the template deploys
+ * it; Lambda's default of 128 MB when the template leaves it out.
+ */
+export function functionMemoryMb(template: CfnTemplate, service: string): number {
+  const found = Object.values(template.Resources).filter((resource) => {
+    if (resource.Type !== 'AWS::Lambda::Function') return false;
+    const environment = resource.Properties?.Environment as
+      | { Variables?: Record<string, unknown> }
+      | undefined;
+    return environment?.Variables?.POWERTOOLS_SERVICE_NAME === service;
+  });
+  const [fn] = found;
+  if (!fn || found.length > 1) {
+    throw new Error(`expected one function of service ${service} in the template, found ${found.length}`);
+  }
+  const memory = fn.Properties?.MemorySize;
+  return typeof memory === 'number' ? memory : 128;
 }

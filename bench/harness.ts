@@ -39,6 +39,8 @@ export interface PublishedRecord {
 export class LogCollector {
   readonly published = new Map<string, PublishedRecord[]>();
   readonly sagaStarted = new Map<string, number>();
+  /** Order id → epoch ms the mail sink recorded the order's (first) mail. */
+  readonly mailRecorded = new Map<string, number>();
   readonly bytesByFunction = new Map<string, number>();
 
   accept(functionName: string, line: string): void {
@@ -57,6 +59,12 @@ export class LogCollector {
       this.published.set(record.correlationId, list);
     } else if (record.message === 'saga started' && typeof record.orderId === 'string') {
       this.sagaStarted.set(record.orderId, at);
+    } else if (
+      record.message === 'mail recorded' &&
+      typeof record.orderId === 'string' &&
+      !this.mailRecorded.has(record.orderId)
+    ) {
+      this.mailRecorded.set(record.orderId, at);
     }
   }
 
@@ -139,6 +147,8 @@ export interface BenchSystemOptions {
   synth?: boolean;
   context?: Record<string, string>;
   meter?: RequestMeter;
+  /** Execution environments per function without reserved concurrency. @default the runtime's (4) */
+  lambdaConcurrency?: number;
 }
 
 export async function startBenchSystem(options: BenchSystemOptions = {}): Promise<BenchSystem> {
@@ -153,6 +163,7 @@ export async function startBenchSystem(options: BenchSystemOptions = {}): Promis
     ...(options.cdkOut ? { cdkOut: options.cdkOut } : {}),
     ...(options.context ? { context: options.context } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
+    ...(options.lambdaConcurrency ? { lambdaConcurrency: options.lambdaConcurrency } : {}),
   });
   const { apiUrl, sandboxUrl } = runtime.info;
   const tableName = runtime.info.outputs.TableName;

@@ -2,6 +2,16 @@
  * The benchmark report: Markdown for people (headline figures first, then one table per question, then how it was
  * measured), the same results as JSON for tools, and the SVG figure.
  */
+import {
+  acceptedShare,
+  BURST_CASES,
+  type BurstCellResult,
+  burstAnswers,
+  burstCellLabel,
+  CASE_LABELS,
+  CASE_SHORT,
+} from './burst-model.ts';
+import type { WaitCost } from './cost-model.ts';
 import type { PriceTable } from './prices.ts';
 import type { AcceptLevel } from './sections/accept.ts';
 import type { ColdStartResult } from './sections/cold-start.ts';
@@ -32,8 +42,59 @@ export interface BenchResults {
   terminal: TerminalRun[];
   coldStarts: ColdStartResult[];
   cost: PathCost[];
+  /** Cost per waited second of `Prefer: wait` (absent from results made before it existed). */
+  waitCost?: WaitCost;
+  /** The four-case experiment under bursts (absent from results made before it existed). */
+  burst?: BurstCellResult[];
+  burstSetup?: BurstSetup;
   prices: PriceTable;
   notes: string[];
+}
+
+export interface BurstSetup {
+  /** Execution environments per function in the burst runtime. */
+  lambdaConcurrency: number;
+  waitSeconds: number;
+  drainSeconds: number;
+}
+
+/** How the note on the burst runtime begins (bench/run.ts writes it), so a merge can carry it along. */
+export const BURST_NOTE_PREFIX = 'Bursts:';
+
+/** The report's sections by their `--only` name, and where each keeps its rows in the results. */
+const SECTION_KEYS = {
+  terminal: 'terminal',
+  sync: 'syncAsync',
+  accept: 'accept',
+  cold: 'coldStarts',
+  cost: 'cost',
+  burst: 'burst',
+} as const satisfies Record<string, keyof BenchResults>;
+
+/**
+ * A `--only` run keeps the sections it did not run from the same day's earlier results, so the day's report stays
+ * whole; a note names them and when they were measured, since they come from another run (another load).
+ */
+export function mergeEarlier(results: BenchResults, earlier: BenchResults, ran: readonly string[]): void {
+  const kept: string[] = [];
+  for (const [section, key] of Object.entries(SECTION_KEYS)) {
+    const previous = earlier[key];
+    if (ran.includes(section) || !previous || previous.length === 0) continue;
+    Object.assign(results, { [key]: previous });
+    kept.push(section);
+  }
+  if (kept.includes('burst')) {
+    if (earlier.burstSetup) results.burstSetup = earlier.burstSetup;
+    results.notes.push(...earlier.notes.filter((note) => note.startsWith(BURST_NOTE_PREFIX)));
+  }
+  if (!ran.includes('cost') && earlier.waitCost && !results.waitCost) results.waitCost = earlier.waitCost;
+  if (kept.length > 0) {
+    results.notes.push(
+      `Sections ${kept.join(', ')} come from an earlier run the same day (started ${earlier.startedAt}, ` +
+        `load average ${earlier.machine.loadAverageStart.toFixed(1)} at its start); this run measured ` +
+        `${ran.join(', ')}.`,
+    );
+  }
 }
 
 export function machineLine(m: MachineInfo): string {
@@ -63,6 +124,16 @@ function cellLabel(c: { paymentLatencyMs: number; paymentFailureRate: number }):
 
 export function headline(r: BenchResults): string[] {
   const lines: string[] = [];
+  const worstBurst = (r.burst ?? [])
+    .filter((c) => c.paymentLatencyMs === 2000 && c.paymentFailureRate === 0.2)
+    .map(
+      (c) =>
+        `${CASE_LABELS[c.case]} accepted **${pct(acceptedShare(c), 0)}**, client p99 ${ms(c.clientLatency.p99)} ms, ` +
+        `lost ${c.lost}`,
+    );
+  if (worstBurst.length > 0) {
+    lines.push(`**Burst with the provider at 2 s + 20 % failures:** ${worstBurst.join('; ')}.`);
+  }
   const top = r.accept.find((level) => level.concurrency === 64) ?? r.accept.at(-1);
   if (top) {
     lines.push(
@@ -249,6 +320,111 @@ function coldStartSection(r: BenchResults): string {
   );
 }
 
+/** The four-case table under bursts: one row per case and cell. */
+export function burstTable(cells: readonly BurstCellResult[]): string {
+  return table(
+    [
+      'payment latency, failures',
+      'case',
+      'burst (achieved/s)',
+      'n',
+      'accepted',
+      'final answer',
+      'client p50 / p99 ms',
+      'request → terminal p50 / p99 ms',
+      'confirmed / cancelled / lost',
+      'mail p50 / p99 ms (missing)',
+      'peak running / environments / Step Functions / RSS MB',
+    ],
+    cells.map((c) => [
+      burstCellLabel(c),
+      CASE_LABELS[c.case],
+      `${c.orders} in ${c.seconds} s (${Number.isFinite(c.achievedRate) ? c.achievedRate.toFixed(0) : '–'})`,
+      String(c.n),
+      pct(acceptedShare(c), 0),
+      pct(c.answeredFinal / Math.max(1, c.n), 0),
+      pair(c.clientLatency),
+      `${pair(c.timeToTerminal)} (${c.timeToTerminal.n})`,
+      `${c.confirmed} / ${c.cancelled} / ${c.lost}`,
+      `${pair(c.mailLatency)} (${c.mailMissing})`,
+      `${c.peak.concurrentExecutions} / ${c.peak.environments} / ${c.peak.runningExecutions} / ` +
+        `${Math.round(c.peak.rssMb)}`,
+    ]),
+  );
+}
+
+/** What the burst grid left out of the full grid (3 latencies × 2 failure rates × every case), in words. */
+export function burstOmissions(cells: readonly BurstCellResult[]): string[] {
+  const latencies = [0, 200, 2000];
+  const failures = [0, 0.2];
+  const missing: string[] = [];
+  for (const kind of BURST_CASES) {
+    const absent = latencies.flatMap((paymentLatencyMs) =>
+      failures
+        .filter(
+          (paymentFailureRate) =>
+            !cells.some(
+              (c) =>
+                c.case === kind &&
+                c.paymentLatencyMs === paymentLatencyMs &&
+                c.paymentFailureRate === paymentFailureRate,
+            ),
+        )
+        .map((paymentFailureRate) => burstCellLabel({ paymentLatencyMs, paymentFailureRate })),
+    );
+    if (absent.length > 0) missing.push(`${CASE_LABELS[kind]}: ${absent.join('; ')}`);
+  }
+  const small = cells.filter((c) => c.n < 200);
+  if (small.length > 0) {
+    missing.push(
+      `n < 200 in ${small.length} of ${cells.length} cells (p99 there is one of the slowest few samples)`,
+    );
+  }
+  return missing;
+}
+
+function burstSection(r: BenchResults): string {
+  const cells = r.burst ?? [];
+  const setup = r.burstSetup;
+  const omissions = burstOmissions(cells);
+  return [
+    'Each burst arrives open loop (the arrivals do not wait for answers). accepted = answered with a tracking ' +
+      'id; final answer = the answer already carried the order’s end (every sync answer, a hybrid 200); ' +
+      'request → terminal = from the send to the order item’s CONFIRMED / CANCELLED commit, the same clock for ' +
+      `every case; lost = accepted but not ended ${setup ? `${setup.drainSeconds} s after the burst` : 'when the drain ended'}; ` +
+      'mail = from that commit to the mail sink recording the mail. Peaks are sampled every 100 ms while the ' +
+      'cell runs and drains.' +
+      (setup
+        ? ` The runtime gives every function ${setup.lambdaConcurrency} environments (the sandbox provider too); ` +
+          `the hybrid sends \`Prefer: wait=${setup.waitSeconds}\`. That cap is local: on AWS the account's ` +
+          'concurrency (1,000 by default) would give the held waits environments of their own, at the cost per ' +
+          "waited second below, so the hybrid's lost acceptance here is partly the cap, not the design."
+        : ''),
+    '',
+    burstTable(cells),
+    '',
+    `Left out of the grid: ${omissions.length > 0 ? omissions.join('; ') : 'nothing'}. Case 3 (case 2 with a ` +
+      'mail service built for bursts from many producers) is not built yet, so it has no rows.',
+    '',
+    '### Answers',
+    '',
+    ...burstAnswers(cells, r.waitCost).flatMap((a) => [`**${a.question}** ${a.answer}`, '']),
+  ].join('\n');
+}
+
+/** The cost of one waited second of `Prefer: wait`, as a sentence with the figures behind it. */
+export function waitCostLine(w: WaitCost): string {
+  const lambda = w.lines.find((l) => l.service.startsWith('Lambda'))?.usd ?? 0;
+  return (
+    `**Cost per waited second of \`Prefer: wait\`:** ${usd(w.usd)} (${usd(w.usd * 1e6)} per million waited ` +
+    `seconds): the function held open at ${w.memoryMb} MB (${w.gbSeconds.toFixed(3)} GB-s, ${usd(lambda)}) and ` +
+    `its backoff reads (${w.readsPerSecond.toFixed(1)} consistent GetItem a second over the longest wait, ` +
+    `${w.readUnits.toFixed(1)} RRU, ${usd(w.usd - lambda)}); ${pct(lambda / w.usd, 0)} of it is Lambda duration. ` +
+    'A wait adds this to the cost of its order; a client that polls instead pays a request, an invocation and a ' +
+    'read per poll.'
+  );
+}
+
 function costSection(r: BenchResults): string {
   const summary = table(
     [
@@ -315,6 +491,7 @@ function costSection(r: BenchResults): string {
     '',
     `SQS messages per non-empty receive (batching at this arrival rate): ${batching}.`,
     `Function log volume per order (CloudWatch Logs ingestion is not priced here): ${logs}.`,
+    ...(r.waitCost ? ['', waitCostLine(r.waitCost)] : []),
   ].join('\n');
 }
 
@@ -408,11 +585,47 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     priceSection(r.prices),
     '',
+    ...(r.burst && r.burst.length > 0 ? ['## 6. The four cases under bursts', '', burstSection(r), ''] : []),
     '## How this was measured, and what it does not say',
     '',
     ...r.notes.map((note) => `- ${note}`),
     '',
   ].join('\n');
+}
+
+/** Client latency and accepted % per case, one group per cell. */
+export function burstPanels(cells: readonly BurstCellResult[]): BarChart[] {
+  const labels = [...new Set(cells.map(burstCellLabel))];
+  const kinds = BURST_CASES.filter((kind) => cells.some((c) => c.case === kind));
+  const of = (label: string, kind: string) =>
+    cells.find((c) => burstCellLabel(c) === label && c.case === kind);
+  return [
+    {
+      title: 'Burst: client p50 / p99 latency per case (payment latency, failure rate)',
+      unit: 'ms',
+      log: true,
+      series: kinds.flatMap((kind) => [`${CASE_SHORT[kind]} p50`, `${CASE_SHORT[kind]} p99`]),
+      groups: labels.map((label) => ({
+        label,
+        values: kinds.flatMap((kind) => {
+          const c = of(label, kind);
+          return [c?.clientLatency.p50, c?.clientLatency.p99];
+        }),
+      })),
+    },
+    {
+      title: 'Burst: accepted % per case (answered with a tracking id)',
+      unit: '% accepted',
+      series: kinds.map((kind) => CASE_SHORT[kind]),
+      groups: labels.map((label) => ({
+        label,
+        values: kinds.map((kind) => {
+          const c = of(label, kind);
+          return c ? acceptedShare(c) * 100 : undefined;
+        }),
+      })),
+    },
+  ];
 }
 
 export function renderSvg(r: BenchResults): string {
@@ -449,6 +662,7 @@ export function renderSvg(r: BenchResults): string {
       }),
     });
   }
+  if (r.burst && r.burst.length > 0) panels.push(...burstPanels(r.burst));
   if (r.terminal.length > 0) {
     panels.push({
       title: 'Time from 202 to terminal state by arrival rate',

@@ -1,15 +1,19 @@
 /**
  * `npm run bench`: every benchmark on the local runtime, on this machine, in one run, then the report in
  * bench/results/<date>.md, .json and .svg. `--quick` runs tiny samples (for trying changes to the bench; its
- * report goes to .buzzer/bench/results). `--only=terminal,sync,cold,accept,cost` runs a subset.
+ * report goes to .buzzer/bench/results). `--only=terminal,sync,cold,accept,cost,burst` runs a subset and keeps the
+ * other sections of the same day's report from its earlier run. `--render=bench/results/<date>.json` writes that
+ * run's .md and .svg again from its numbers.
  *
  * Order matters. One runtime serves sections 3, 2, 4 and 1 in that order: the accept section holds the outbox
  * relay back and leaves a backlog, so it comes last and the runtime is then stopped. The cost runs need metered
- * runtimes of their own (STANDARD and EXPRESS), so the meter's extra reads never touch a latency figure.
+ * runtimes of their own (STANDARD and EXPRESS), so the meter's extra reads never touch a latency figure. The bursts
+ * run on a runtime of their own too, with more environments per function (see BURST_LAMBDA_CONCURRENCY).
  */
 
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +22,7 @@ import * as path from 'node:path';
 import { synthesizeBuzzer } from '#local/buzzer/synth.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { silentLogger } from '#local/types.ts';
+import { functionMemoryMb, waitCostPerSecond } from './cost-model.ts';
 import {
   type BenchSystem,
   log,
@@ -27,9 +32,18 @@ import {
   trackingIdOf,
   waitForSagas,
 } from './harness.ts';
+import type { HttpLoadRequest } from './load-types.ts';
 import { PRICES } from './prices.ts';
-import { type BenchResults, type MachineInfo, renderMarkdown, renderSvg } from './report.ts';
+import {
+  type BenchResults,
+  BURST_NOTE_PREFIX,
+  type MachineInfo,
+  mergeEarlier,
+  renderMarkdown,
+  renderSvg,
+} from './report.ts';
 import { type AcceptSettings, runAcceptPath } from './sections/accept.ts';
+import { type BurstSettings, runBursts } from './sections/burst.ts';
 import { runColdStarts } from './sections/cold-start.ts';
 import { type CostSettings, runCost } from './sections/cost.ts';
 import { type Cell, runSyncVsAsync } from './sections/sync-async.ts';
@@ -39,7 +53,7 @@ import { startSyncBaseline } from './sync-baseline.ts';
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 const STANDARD_OUT = '.buzzer/cdk.out-bench';
 const EXPRESS_OUT = '.buzzer/cdk.out-express';
-const SECTIONS = ['terminal', 'sync', 'cold', 'accept', 'cost'] as const;
+const SECTIONS = ['terminal', 'sync', 'cold', 'accept', 'cost', 'burst'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -48,7 +62,16 @@ interface Settings {
   coldStartRuns: number;
   accept: AcceptSettings;
   cost: CostSettings;
+  burst: BurstSettings;
 }
+
+/**
+ * Environments per function in the burst runtime: Lambda scales out for a burst, and 4 would measure the local
+ * pool's queue instead. 16 keeps a 2-core machine's worker threads within memory; every case gets the same (the sync
+ * baseline, the accept function that holds the hybrid's waits, the sandbox provider), so none scales further.
+ */
+const BURST_LAMBDA_CONCURRENCY = 16;
+const ALL_CASES = ['sync', 'async', 'hybrid'] as const;
 
 const cellsFor = (
   latencies: number[],
@@ -87,6 +110,19 @@ const FULL: Settings = {
     ],
   },
   cost: { orders: 12, ratePerSecond: 4 },
+  burst: {
+    cells: [0, 200, 2000].flatMap((paymentLatencyMs) =>
+      [0, 0.2].map((paymentFailureRate) => ({
+        paymentLatencyMs,
+        paymentFailureRate,
+        orders: 200,
+        seconds: 2,
+        cases: ALL_CASES,
+      })),
+    ),
+    waitSeconds: 5,
+    drainMs: 120_000,
+  },
 };
 
 const QUICK: Settings = {
@@ -105,6 +141,14 @@ const QUICK: Settings = {
     ],
   },
   cost: { orders: 4, ratePerSecond: 4 },
+  burst: {
+    cells: [
+      { paymentLatencyMs: 0, paymentFailureRate: 0, orders: 20, seconds: 1, cases: ALL_CASES },
+      { paymentLatencyMs: 2000, paymentFailureRate: 0.2, orders: 20, seconds: 1, cases: ALL_CASES },
+    ],
+    waitSeconds: 5,
+    drainMs: 60_000,
+  },
 };
 
 function machine(loadAverageStart: number): MachineInfo {
@@ -216,6 +260,42 @@ async function deliverOneWebhook(system: BenchSystem, headers: Record<string, st
   }
 }
 
+/**
+ * Each case scaled out to the burst runtime's environments before the first cell: a burst on a cold case would
+ * otherwise put its scale-out cold starts into whichever case and cell came first, and none into the others.
+ */
+async function warmBurstCases(system: BenchSystem, syncUrl: string): Promise<void> {
+  log('burst warm-up');
+  const batch = (make: () => HttpLoadRequest) => Array.from({ length: 2 * BURST_LAMBDA_CONCURRENCY }, make);
+  const hybrid = () => {
+    const request = orderRequest(system.apiUrl, system.apiKey);
+    request.headers.prefer = 'wait=2';
+    return request;
+  };
+  for (const requests of [
+    batch(() => orderRequest(syncUrl, system.apiKey)),
+    batch(() => orderRequest(system.apiUrl, system.apiKey)),
+    batch(hybrid),
+  ]) {
+    await system.load.run({
+      mode: { type: 'closed', concurrency: BURST_LAMBDA_CONCURRENCY },
+      requests,
+      timeoutMs: 35_000,
+    });
+  }
+  await quiesce(system);
+}
+
+/** The same day's earlier results, if any: a `--only` run replaces its own sections and keeps the others. */
+function earlierResults(file: string): BenchResults | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  } catch {
+    return undefined;
+  }
+}
+
 function notes(results: BenchResults): string[] {
   const list = [
     'Everything runs on one machine at once: the load generator (in its own worker thread), the HTTP API ' +
@@ -245,6 +325,17 @@ function notes(results: BenchResults): string[] {
     'SQS receives batch up to 10 messages; at the cost runs’ low arrival rate most receives carry one message, ' +
       'so SQS requests per order are an upper bound for busier systems.',
   ];
+  if (results.burst && results.burst.length > 0) {
+    list.push(
+      `${BURST_NOTE_PREFIX} a runtime of their own with ${BURST_LAMBDA_CONCURRENCY} environments per function (the sandbox ` +
+        'provider and the sync baseline too; at 2 s per call the provider serves about 8 calls/s, and a hybrid ' +
+        'request holds one of the accept function’s for its wait), each case scaled out by a warm-up first. The cells run one after another, each drained (orders ended, mails ' +
+        'sent, the system idle) before the next. Resident memory is the runtime’s Node process with every ' +
+        'function’s worker threads; DynamoDB Local’s JVM and the load generator’s own requests are not counted ' +
+        'apart. A Lambda burst on AWS meets cold starts and the account’s concurrency limit; here every case ' +
+        'starts warm and shares two cores with everything else, so the shapes compare, not the absolute times.',
+    );
+  }
   if (results.machine.loadAverageStart > results.machine.cpus) {
     list.push(
       `The load average (${results.machine.loadAverageStart.toFixed(1)} at start on ${results.machine.cpus} ` +
@@ -256,6 +347,17 @@ function notes(results: BenchResults): string[] {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  const rendered = args.find((a) => a.startsWith('--render='))?.slice('--render='.length);
+  if (rendered) {
+    // The report's words (the answers among them) are derived from the numbers: a change to the derivation is
+    // rendered again from a run's JSON, without measuring again.
+    const results = JSON.parse(readFileSync(rendered, 'utf8')) as BenchResults;
+    const base = rendered.replace(/\.json$/, '');
+    await writeFile(`${base}.md`, renderMarkdown(results));
+    await writeFile(`${base}.svg`, renderSvg(results));
+    log(`rendered ${base}.md and .svg from ${rendered}`);
+    return;
+  }
   const quick = args.includes('--quick');
   const only = args
     .find((a) => a.startsWith('--only='))
@@ -288,6 +390,7 @@ async function main(): Promise<void> {
     terminal: [],
     coldStarts: [],
     cost: [],
+    burst: [],
     prices: PRICES,
     notes: [],
   };
@@ -325,11 +428,39 @@ async function main(): Promise<void> {
     }
   }
 
+  if (wanted('burst')) {
+    log(`starting a runtime for the bursts (${BURST_LAMBDA_CONCURRENCY} environments per function)`);
+    const system = await startBenchSystem({
+      cdkOut: STANDARD_OUT,
+      lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
+    });
+    try {
+      const baseline = await startSyncBaseline(system, BURST_LAMBDA_CONCURRENCY);
+      try {
+        await warmBurstCases(system, baseline.urls.sagaRetries);
+        results.burst = await runBursts(system, baseline, settings.burst);
+        results.burstSetup = {
+          lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
+          waitSeconds: settings.burst.waitSeconds,
+          drainSeconds: settings.burst.drainMs / 1000,
+        };
+      } finally {
+        await baseline.stop();
+      }
+    } finally {
+      await system.stop();
+    }
+  }
+
   if (wanted('cost')) {
     results.cost.push(...(await runCost('STANDARD', STANDARD_OUT, settings.cost, !latencyRuntime)));
     await expressSynth;
     results.cost.push(...(await runCost('EXPRESS', EXPRESS_OUT, settings.cost, false)));
   }
+
+  // POST /orders holds a `Prefer: wait` (GET /orders/{id} has the same memory and timeout): priced at its memory.
+  const { template } = await loadCloudAssembly(path.join(PROJECT_ROOT, STANDARD_OUT));
+  results.waitCost = waitCostPerSecond(functionMemoryMb(template, 'api-AcceptOrder'), PRICES);
 
   const finished = new Date();
   results.finishedAt = finished.toISOString();
@@ -342,6 +473,10 @@ async function main(): Promise<void> {
     : path.join(PROJECT_ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
   const base = path.join(dir, started.toISOString().slice(0, 10));
+  if (only) {
+    const earlier = earlierResults(`${base}.json`);
+    if (earlier) mergeEarlier(results, earlier, SECTIONS.filter(wanted));
+  }
   await writeFile(`${base}.md`, renderMarkdown(results));
   await writeFile(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(`${base}.svg`, renderSvg(results));

@@ -16,6 +16,8 @@ import { type BenchSystem, cloneTable, LAMBDA_BUNDLE, orderPayload } from './har
 export interface SyncBaseline {
   /** Base URLs: without retries, and with the saga's own Retry clauses inline. */
   urls: { noRetry: string; sagaRetries: string };
+  /** The table its orders go to (a copy of Buzzer's). */
+  tableName: string;
   stop(): Promise<void>;
 }
 
@@ -35,7 +37,11 @@ export function sagaRetryPolicy(system: BenchSystem): Record<string, unknown[]> 
   );
 }
 
-export async function startSyncBaseline(system: BenchSystem): Promise<SyncBaseline> {
+/**
+ * `concurrency`: environments per variant. 32 by default, as Lambda would scale for waiting clients; the burst section
+ * gives it what it gives every other function, so no case scales further than another.
+ */
+export async function startSyncBaseline(system: BenchSystem, concurrency = 32): Promise<SyncBaseline> {
   const tableName = await cloneTable(system, system.tableName, `${system.tableName}-BenchSync`);
   await putStock(system.runtime.clients.doc, tableName, DEMO_CATALOGUE);
   // A table DynamoDB Local has just created answers several times slower over its first few hundred writes
@@ -77,7 +83,7 @@ export async function startSyncBaseline(system: BenchSystem): Promise<SyncBaseli
       timeoutSeconds: 30,
       memoryMb: 256,
       // One environment per waiting client, as Lambda would scale it; the local default of 4 would queue them.
-      reservedConcurrency: 32,
+      reservedConcurrency: concurrency,
       environment: {
         TABLE_NAME: tableName,
         PAYMENT_PROVIDER_URL: system.sandboxUrl,
@@ -133,5 +139,9 @@ export async function startSyncBaseline(system: BenchSystem): Promise<SyncBaseli
     invoker: system.runtime.engines.lambda,
     port: 0,
   });
-  return { urls: { noRetry: api.url, sagaRetries: `${api.url}/retry` }, stop: () => api.stop() };
+  return {
+    urls: { noRetry: api.url, sagaRetries: `${api.url}/retry` },
+    tableName,
+    stop: () => api.stop(),
+  };
 }

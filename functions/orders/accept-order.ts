@@ -7,10 +7,13 @@ import { type ApiEvent, getHeader, InvalidRequest, jsonResponse, requireClientId
 import { logger } from '#shared/logger.ts';
 import { metrics } from '#shared/metrics.ts';
 import { httpChain } from '#shared/middleware/http.ts';
+import { preferredWaitSeconds } from '#shared/prefer.ts';
 import * as z from '#shared/zod.ts';
 import { acceptOrder } from './acceptance.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from './idempotency.ts';
-import { placeOrderSchema } from './order.ts';
+import { placeOrderSchema, toOrderView } from './order.ts';
+import { getOrder } from './order-store.ts';
+import { isTerminal, waitForTerminal, waitToApply } from './wait.ts';
 
 const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
@@ -37,19 +40,32 @@ function idempotencyKeyOf(event: ApiEvent): string {
 
 export const handler = httpChain({
   body: { schema: placeOrderSchema, limitBytes: MAX_BODY_BYTES },
-}).handler(async (event) => {
+}).handler(async (event, context) => {
   const clientId = requireClientId(event);
   const idempotencyKey = idempotencyKeyOf(event);
+  const wait = waitToApply(preferredWaitSeconds(getHeader(event, 'prefer')));
   const { body: order, correlationId } = event.parsed;
 
-  const { orderId, replayed } = await acceptOrder(deps, { clientId, idempotencyKey, correlationId, order });
+  const accepted = await acceptOrder(deps, { clientId, idempotencyKey, correlationId, order });
+  const { orderId, replayed } = accepted;
   logger.info(replayed ? 'order replayed' : 'order accepted', { orderId, clientId });
   if (!replayed) metrics.addMetric(METRICS.OrdersAccepted, MetricUnit.Count, 1);
 
   const statusUrl = `/orders/${orderId}`;
-  return jsonResponse(
-    202,
-    { trackingId: orderId, status: 'PENDING', statusUrl },
-    { location: statusUrl, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) },
-  );
+  const headers = { location: statusUrl, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) };
+  if (wait === undefined) {
+    return jsonResponse(202, { trackingId: orderId, status: 'PENDING', statusUrl }, headers);
+  }
+
+  // A replay waits for the order its first request created, which may have ended already.
+  const latest = await waitForTerminal(() => getOrder(deps, orderId), {
+    waitMs: wait * 1000,
+    remainingMs: context.getRemainingTimeInMillis(),
+    last: accepted.order,
+  });
+  const applied = { ...headers, 'preference-applied': `wait=${wait}` };
+  if (latest && isTerminal(latest)) {
+    return jsonResponse(200, toOrderView(latest), { ...applied, 'content-location': statusUrl });
+  }
+  return jsonResponse(202, { trackingId: orderId, status: 'PENDING', statusUrl }, applied);
 });

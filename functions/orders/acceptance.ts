@@ -41,6 +41,8 @@ export interface AcceptedOrder {
   orderId: string;
   /** True when an earlier request with the same key and body already created the order. */
   replayed: boolean;
+  /** The order as this request wrote it; absent on a replay, whose order may have moved on since. */
+  order?: OrderRecord;
 }
 
 /** Index of the idempotency record in the transaction below; cancellation reasons follow that order. */
@@ -89,7 +91,7 @@ export async function acceptOrder(
 
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     const orderId = randomUUID();
-    const { order, outbox } = buildOrder(command, orderId, now);
+    const { record, order, outbox } = buildOrder(command, orderId, now);
     try {
       await deps.doc.send(
         new TransactWriteCommand({
@@ -123,7 +125,7 @@ export async function acceptOrder(
           ],
         }),
       );
-      return { orderId, replayed: false };
+      return { orderId, replayed: false, order: record };
     } catch (error) {
       const reasons = cancellationReasons(error);
       const code = reasons ? reasonCode(reasons, IDEMPOTENCY_ITEM) : undefined;
@@ -190,5 +192,5 @@ function buildOrder(command: AcceptOrderCommand, orderId: string, now: Date) {
     payload: orderSummary(record),
     now,
   });
-  return { order, outbox };
+  return { record, order, outbox };
 }

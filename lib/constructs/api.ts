@@ -5,6 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
 import { ENV } from '#contracts/environment.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 
@@ -13,6 +14,15 @@ import { BuzzerFunction } from './buzzer-function.ts';
  * or expired API key keeps working (README, "API keys"). Each cache miss is one strongly consistent GetItem.
  */
 export const AUTHORIZER_CACHE_TTL = Duration.seconds(60);
+
+/**
+ * The timeout of the two order routes' functions, which may hold a request for a `Prefer: wait` (README, "API"): the
+ * longest wait, plus what the request does before it (the price read and the accept transaction, with a duplicate's
+ * conflict backoff of under a second), plus the margin the wait leaves before the timeout for its last read and the
+ * answer (`WAIT_DEADLINE_MARGIN_MS`, 2 s), plus a spare second. It stays under the HTTP API's integration limit of
+ * 29 s (CDK; API Gateway's own is 30 s), beyond which the client would get a 504 while the function still ran.
+ */
+export const ORDER_ROUTE_TIMEOUT = Duration.seconds(PREFER_WAIT_MAX_SECONDS + 5);
 
 export interface ApiProps {
   readonly table: dynamodb.ITable;
@@ -69,8 +79,16 @@ export class Api extends Construct {
     });
 
     // Each route's table access is declared per handler in lib/constructs/table-access.ts.
-    this.addRoute('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'orders/accept-order.ts');
-    this.addRoute('GetOrder', apigwv2.HttpMethod.GET, '/orders/{trackingId}', 'orders/get-order.ts');
+    const waits = { timeout: ORDER_ROUTE_TIMEOUT };
+    this.addRoute('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'orders/accept-order.ts', {}, waits);
+    this.addRoute(
+      'GetOrder',
+      apigwv2.HttpMethod.GET,
+      '/orders/{trackingId}',
+      'orders/get-order.ts',
+      {},
+      waits,
+    );
     this.addRoute('CreateWebhook', apigwv2.HttpMethod.POST, '/webhooks', 'webhooks/create-webhook.ts');
     this.addRoute('ListWebhooks', apigwv2.HttpMethod.GET, '/webhooks', 'webhooks/list-webhooks.ts');
     this.addRoute('DeleteWebhook', apigwv2.HttpMethod.DELETE, '/webhooks/{id}', 'webhooks/delete-webhook.ts');
@@ -100,11 +118,13 @@ export class Api extends Construct {
     path: string,
     entry: string,
     environment: Record<string, string> = {},
+    options: { timeout?: Duration } = {},
   ): BuzzerFunction {
     const fn = new BuzzerFunction(this, key, {
       entry,
       serviceName: `api-${key}`,
       environment: { [ENV.TABLE_NAME]: this.table.tableName, ...environment },
+      ...options,
     });
     fn.grantTableAccess(this.table);
     this.handlers[key] = fn;

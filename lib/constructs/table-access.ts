@@ -78,8 +78,8 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
     items: [
       // Order, its OrderPlaced outbox message and the idempotency record, in one transaction.
       { prefixes: ['ORDER#', 'OUTBOX#', 'IDEMPOTENCY#'], actions: [PUT] },
-      // A retried request reads the record its first attempt wrote.
-      { prefixes: ['IDEMPOTENCY#'], actions: [GET] },
+      // A retried request reads the record its first attempt wrote; `Prefer: wait` re-reads the order it waits for.
+      { prefixes: ['IDEMPOTENCY#', 'ORDER#'], actions: [GET] },
       // Prices: the catalogue is read, never written, at acceptance.
       { prefixes: ['STOCK#'], actions: [BATCH_GET] },
     ],

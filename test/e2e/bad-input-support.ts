@@ -1,14 +1,42 @@
 /**
- * What the bad-input files share (bad-input.test.ts on every target, bad-input.local.test.ts with junk events at the
- * local consumers): the client they act as, the hostile values, and the proof that nothing was written.
+ * What the bad-input scenarios share (bad-input.test.ts on every target, plus the junk events at the local consumers
+ * of bad-input.local.ts): the target and the client they act as, the hostile values, and the proof that nothing was
+ * written.
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
-import { expect } from 'vitest';
-import type { TableAccess } from './table.ts';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { ApiClient } from './client.ts';
+import { type TableAccess, tableAccess } from './table.ts';
+import { startTarget, type Target } from './target.ts';
 
 /** A client of its own: on a deployed stack shared with other test files, its items are the ones to watch. */
 export const CLIENT = 'mallory';
+/** The target of the bad-input scenarios and the client they act as; set once the file's beforeAll has run. */
+export interface BadInputTarget {
+  target: Target;
+  mallory: ApiClient;
+  table: TableAccess;
+}
+
+/**
+ * Starts the target before the calling file's tests and stops it after them. The client API's scenarios and the
+ * local consumers' share it: a runtime start costs more than all of the local ones together.
+ */
+export function useBadInputTarget(): BadInputTarget {
+  const ctx = {} as BadInputTarget;
+  beforeAll(async () => {
+    ctx.target = await startTarget({ clients: [CLIENT] });
+    ctx.mallory = new ApiClient(ctx.target.apiUrl, ctx.target.apiKeys[CLIENT] ?? '');
+    ctx.table = tableAccess(ctx.target);
+  });
+  afterAll(async () => {
+    ctx.table?.close();
+    await ctx.target?.stop();
+  });
+  return ctx;
+}
+
 /** Enough cases per property to find the odd ones, few enough for the suite's time budget. */
 export const RUNS = 60;
 

@@ -57,6 +57,17 @@ async function read<T>(response: Response): Promise<HttpResult<T>> {
   return { status: response.status, headers: response.headers, body: body as T };
 }
 
+/**
+ * `wait`: ask the server to hold the answer up to that many seconds until the order has ended (`Prefer: wait=N`,
+ * RFC 7240; README, "API"). The answer is then the order itself (200) if it ended in time.
+ */
+export interface WaitOption {
+  wait?: number;
+}
+
+const preferWait = ({ wait }: WaitOption): Record<string, string> =>
+  wait === undefined ? {} : { prefer: `wait=${wait}` };
+
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
@@ -67,22 +78,28 @@ export class ApiClient {
     return { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json', ...extra };
   }
 
-  placeOrder(body: unknown, idempotencyKey: string = randomUUID(), extra: Record<string, string> = {}) {
+  /** 202 `{trackingId, status, statusUrl}`, or with `wait` 200 and the order (`OrderView`) when it ended in time. */
+  placeOrder(
+    body: unknown,
+    idempotencyKey: string = randomUUID(),
+    extra: Record<string, string> = {},
+    options: WaitOption = {},
+  ) {
     return call<{
       trackingId: string;
       status: string;
-      statusUrl: string;
+      statusUrl?: string;
       error?: { code: string; message: string };
     }>(`${this.baseUrl}/orders`, {
       method: 'POST',
-      headers: this.headers({ 'idempotency-key': idempotencyKey, ...extra }),
+      headers: this.headers({ 'idempotency-key': idempotencyKey, ...preferWait(options), ...extra }),
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
   }
 
-  getOrder(trackingId: string) {
+  getOrder(trackingId: string, options: WaitOption = {}) {
     return call<OrderView>(`${this.baseUrl}/orders/${encodeURIComponent(trackingId)}`, {
-      headers: this.headers(),
+      headers: this.headers(preferWait(options)),
     });
   }
 

@@ -70,6 +70,20 @@ async function orderItem(orderId: string): Promise<Record<string, unknown> | und
   return Item;
 }
 
+/** The engines a scenario drives, the saga's state machine, and the espresso stock before the scenario. */
+async function arrangeSaga() {
+  const [stateMachineArn] = Object.values(system.stateMachines);
+  if (!stateMachineArn) throw new Error('the stack has no state machine');
+  const stockBefore = await stockLevel(table, 'espresso');
+  if (stockBefore === undefined) throw new Error('espresso has no stock item');
+  return {
+    sfn: runtime().engines.stepFunctions,
+    lambda: faultsOf(runtime()).lambda,
+    stateMachineArn,
+    stockBefore,
+  };
+}
+
 describe('saga as an EXPRESS workflow (at-least-once executions)', () => {
   it('runs the saga as EXPRESS, where a second start under one name runs a second execution', () => {
     const [stateMachineArn] = Object.values(system.stateMachines);
@@ -80,12 +94,7 @@ describe('saga as an EXPRESS workflow (at-least-once executions)', () => {
   });
 
   it('two executions of one order, one compensating while the other goes on: never CONFIRMED with a refund', async () => {
-    const sfn = runtime().engines.stepFunctions;
-    const lambda = faultsOf(runtime()).lambda;
-    const [stateMachineArn] = Object.values(system.stateMachines);
-    if (!stateMachineArn) throw new Error('the stack has no state machine');
-    const stockBefore = await stockLevel(table, 'espresso');
-    if (stockBefore === undefined) throw new Error('espresso has no stock item');
+    const { sfn, lambda, stateMachineArn, stockBefore } = await arrangeSaga();
 
     // Execution A: AuthorizePayment charges the card, then its answer is lost on every attempt (the environment dies
     // after the work), so A gives up and compensates: it refunds the charge and puts the stock back.
@@ -143,13 +152,9 @@ describe('saga as an EXPRESS workflow (at-least-once executions)', () => {
         : { status: 'CANCELLED', charged: true, refunds: 1, stockTaken: 0 };
     expect(outcome, `timeline: ${JSON.stringify(order.timeline)}`).toEqual(consistent);
   });
+
   it('an execution lost halfway through its compensations is restarted and finishes them: CANCELLED, one refund, stock back', async () => {
-    const sfn = runtime().engines.stepFunctions;
-    const lambda = faultsOf(runtime()).lambda;
-    const [stateMachineArn] = Object.values(system.stateMachines);
-    if (!stateMachineArn) throw new Error('the stack has no state machine');
-    const stockBefore = await stockLevel(table, 'espresso');
-    if (stockBefore === undefined) throw new Error('espresso has no stock item');
+    const { sfn, lambda, stateMachineArn, stockBefore } = await arrangeSaga();
 
     // The charge is made but its answer lost on every attempt, so the saga compensates: VoidPayment refunds the
     // charge, then ReleaseStock fails on every retry and the execution ends FAILED between the two compensations,

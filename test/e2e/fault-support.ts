@@ -1,12 +1,13 @@
 /**
- * What the fault scenarios share: the target they run on (faults.test.ts on every target, faults.local.test.ts with
- * the local engines' hooks), and the helpers that read effects at the receiving side.
+ * What the fault scenarios share: the target they run on (faults.test.ts on every target, plus the scenarios of
+ * faults.local.ts with the local engines' hooks), and the helpers that read effects at the receiving side.
  */
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { putStock } from '#local/buzzer/seed.ts';
-import type { SandboxClient } from './client.ts';
-import type { TableAccess } from './table.ts';
-import type { TargetOptions } from './target.ts';
+import { ApiClient, SandboxClient } from './client.ts';
+import { type TableAccess, tableAccess } from './table.ts';
+import { startTarget, type Target, type TargetOptions } from './target.ts';
 
 export const FAULTS_TARGET: TargetOptions = {
   // Failed messages back off 1–2 s instead of 30 s and more (local target): a retry shows up within the test.
@@ -14,6 +15,34 @@ export const FAULTS_TARGET: TargetOptions = {
   // tok_timeout and tok_late hold a sandbox environment per attempt (four each) for 10–14 s.
   lambdaConcurrency: 8,
 };
+
+/** The target of the fault scenarios and the clients they act through; set once the file's beforeAll has run. */
+export interface FaultsTarget {
+  target: Target;
+  alice: ApiClient;
+  sandbox: SandboxClient;
+  table: TableAccess;
+}
+
+/**
+ * Starts the faults target before the calling file's tests and stops it after them. The scenarios of every target and
+ * the local-only ones share it: a runtime start (DynamoDB Local, the engines, cold functions) costs more than most
+ * scenarios, and each scenario scopes its assertions to its own orders, SKUs and customers.
+ */
+export function useFaultsTarget(): FaultsTarget {
+  const ctx = {} as FaultsTarget;
+  beforeAll(async () => {
+    ctx.target = await startTarget(FAULTS_TARGET);
+    ctx.alice = new ApiClient(ctx.target.apiUrl, ctx.target.apiKeys.alice ?? '');
+    ctx.sandbox = new SandboxClient(ctx.target.sandboxUrl, ctx.target.sandboxAuth);
+    ctx.table = tableAccess(ctx.target);
+  });
+  afterAll(async () => {
+    ctx.table?.close();
+    await ctx.target?.stop();
+  });
+  return ctx;
+}
 
 /** Effects arrive a moment after the order ends (the workers run behind their queues); under load, a few seconds. */
 export const SETTLE = { timeout: 15_000, interval: 200 };

@@ -1,12 +1,14 @@
 /**
  * Operators on the local runtime: a broken mail sink fills the notify DLQ and a redrive empties it with exactly one
  * mail per customer; failed and aborted sagas are redriven to completion; an order whose OrderPlaced was lost is
- * finished by the scheduled reconciler; the relay replays a FAILED outbox item. The CLI commands run in-process
- * against the runtime this file starts (discovery injected), plus one spawned `npx buzzer --help`.
+ * finished by the scheduled reconciler; the relay replays a FAILED outbox item; `buzzer metrics` shows the business
+ * metrics the handlers write as EMF lines (contracts/metrics.ts), read by the runtime (local/metrics/emf.ts) as
+ * CloudWatch would. The CLI commands run in-process against the runtime this file starts (discovery injected), plus
+ * one spawned `npx buzzer --help`.
  *
  * Local target only (vitest.config.ts leaves it out on deployed targets): it injects faults into the running engines
  * and inserts items behind the API's back, and the reconciler's schedule is compressed to a second, none of which a
- * deployed stack offers.
+ * deployed stack offers; a deployed stack's metrics are in CloudWatch.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -28,6 +30,7 @@ import {
 } from '#ops/cli/context.ts';
 import type { PeekResult, RedriveResult } from '#ops/cli/dlq.ts';
 import type { CreatedKey } from '#ops/cli/keys.ts';
+import type { MetricsReport } from '#ops/cli/metrics.ts';
 import type { OrderStory } from '#ops/cli/order.ts';
 import { queueDepth } from '#ops/cli/queues.ts';
 import type { ReplayResult } from '#ops/cli/relay.ts';
@@ -137,34 +140,34 @@ async function insertOrder(createdAt: Date, outboxStatus: 'PUBLISHED' | 'FAILED'
   return orderId;
 }
 
+beforeAll(async () => {
+  target = await startTarget({
+    clients: ['alice'],
+    // The reconciler every second; it only picks orders PENDING for longer than its 10-minute deadline.
+    scheduleIntervalMs: 1000,
+    // Notify retries back off 1-2 s instead of 30 s-15 min, so five receives take seconds. The DLQ scenario needs
+    // the failures to reach the DLQ: a mail circuit that never opens lets them (an open one would hold the mail).
+    environment: {
+      RETRY_BACKOFF_BASE_SECONDS: '1',
+      RETRY_BACKOFF_MAX_SECONDS: '2',
+      MAIL_CIRCUIT_FAILURE_THRESHOLD: '1000',
+    },
+  });
+  const runtime = target.runtime;
+  if (!runtime) throw new Error('the local target has no runtime');
+  runtimeFile = { ...runtime.info, clientEnvironment: runtime.clientEnvironment };
+  ctx = contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile));
+  alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
+  sandbox = new SandboxClient(target.sandboxUrl, target.sandboxAuth);
+});
+
+afterAll(async () => {
+  await sandbox?.setFaults({ mailBroken: false, paymentFailureRate: 0 });
+  ctx?.close();
+  await target?.stop();
+});
+
 describe('operators on the local runtime', () => {
-  beforeAll(async () => {
-    target = await startTarget({
-      clients: ['alice'],
-      // The reconciler every second; it only picks orders PENDING for longer than its 10-minute deadline.
-      scheduleIntervalMs: 1000,
-      // Notify retries back off 1-2 s instead of 30 s-15 min, so five receives take seconds. The DLQ scenario needs
-      // the failures to reach the DLQ: a mail circuit that never opens lets them (an open one would hold the mail).
-      environment: {
-        RETRY_BACKOFF_BASE_SECONDS: '1',
-        RETRY_BACKOFF_MAX_SECONDS: '2',
-        MAIL_CIRCUIT_FAILURE_THRESHOLD: '1000',
-      },
-    });
-    const runtime = target.runtime;
-    if (!runtime) throw new Error('the local target has no runtime');
-    runtimeFile = { ...runtime.info, clientEnvironment: runtime.clientEnvironment };
-    ctx = contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile));
-    alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
-    sandbox = new SandboxClient(target.sandboxUrl, target.sandboxAuth);
-  });
-
-  afterAll(async () => {
-    await sandbox?.setFaults({ mailBroken: false, paymentFailureRate: 0 });
-    ctx?.close();
-    await target?.stop();
-  });
-
   it('fills the notify DLQ while the mail sink is down, shows it, and redrives it to one mail per customer', async () => {
     await sandbox.setFaults({ mailBroken: true });
     const orderIds: string[] = [];
@@ -372,4 +375,41 @@ describe('operators on the local runtime', () => {
     for (const command of ['status', 'dlq', 'saga', 'relay', 'order', 'keys'])
       expect(stdout).toContain(command);
   });
+});
+
+// After the operators' scenarios, which leave the sandbox healthy: its orders must not meet a broken mail sink and
+// land in the notify DLQ that the first of them counts. The counts are since the runtime's start, so they assert
+// at-least figures.
+describe('business metrics on the local runtime', () => {
+  it('counts accepted, confirmed and cancelled orders, saga steps and cold starts from the EMF lines', async () => {
+    const confirmed = 3;
+    const ids: string[] = [];
+    for (let i = 0; i < confirmed; i++) {
+      ids.push((await alice.placeOrder(orderBody({ paymentToken: 'tok_ok' }))).body.trackingId);
+    }
+    const declined = (await alice.placeOrder(orderBody({ paymentToken: 'tok_decline' }))).body.trackingId;
+    // The suite shares two cores with other files: a generous wait per order.
+    for (const id of ids) expect((await alice.waitForOrder(id, undefined, 120_000)).status).toBe('CONFIRMED');
+    expect((await alice.waitForOrder(declined, undefined, 120_000)).status).toBe('CANCELLED');
+
+    // The last EMF lines are flushed at the end of each invocation: wait for the counts, not for a lucky schedule.
+    await expect
+      .poll(async () => (await buzzer<MetricsReport>('metrics')).metrics?.orders.confirmed ?? 0)
+      .toBeGreaterThanOrEqual(confirmed);
+    const { metrics } = await buzzer<MetricsReport>('metrics');
+    expect(metrics).not.toBeNull();
+    expect(metrics?.orders.accepted).toBeGreaterThanOrEqual(confirmed + 1);
+    expect(metrics?.orders.cancelledByReason.PAYMENT_DECLINED).toBeGreaterThanOrEqual(1);
+    expect(metrics?.sagaSteps.map((s) => s.step)).toEqual(
+      expect.arrayContaining(['ReserveStock', 'AuthorizePayment', 'ConfirmOrder']),
+    );
+    expect(metrics?.coldStarts.length).toBeGreaterThan(0);
+    expect(metrics?.outOfContract).toEqual([]);
+
+    // The runtime's store and the CLI agree; `buzzer status` shows the same counts.
+    const snapshot = target.runtime?.metrics.snapshot();
+    expect(snapshot?.lines.invalid).toBe(0);
+    const status = await buzzer<StatusReport>('status');
+    expect(status.metrics.summary?.orders.confirmed).toBeGreaterThanOrEqual(confirmed);
+  }, 300_000);
 });

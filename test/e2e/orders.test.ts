@@ -8,6 +8,7 @@ import { MAX_ORDER_UNITS } from '#functions/orders/pricing.ts';
 import { putStock } from '#local/buzzer/seed.ts';
 import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
+import { describePreferWait } from './prefer-wait.ts';
 import { pointsOf, tableAccess } from './table.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -318,4 +319,8 @@ describe('sandbox access', () => {
     expect((await unsigned.ledger()).status).toBe(403);
     expect((await sandbox.ledger()).status).toBe(200);
   });
+});
+
+describe('Prefer: wait (RFC 7240)', () => {
+  describePreferWait(() => alice);
 });

@@ -4,6 +4,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
+import { WAIT_DEADLINE_MARGIN_MS } from '#functions/orders/wait.ts';
 import { STACK_DESCRIPTION } from '#lib/buzzer-stack.ts';
 import { AUTHORIZER_CACHE_TTL } from '#lib/constructs/api.ts';
 import { Saga } from '#lib/constructs/saga.ts';
@@ -15,7 +17,8 @@ let synth: SynthResult;
 let resources: Resources;
 
 beforeAll(() => {
-  synth = synthBuzzer();
+  // The one synth of the infra project that bundles the functions: a handler esbuild cannot bundle fails here.
+  synth = synthBuzzer({}, { bundle: true });
   resources = synth.template.toJSON().Resources as Resources;
 });
 
@@ -110,6 +113,31 @@ describe('functions', () => {
     // Every function has its own (the explicit LoggingConfig above), so there is at least one group per function.
     expect(groups.length).toBeGreaterThanOrEqual(ofType('AWS::Lambda::Function').length);
     for (const [id, g] of groups) expect(g.Properties.RetentionInDays, id).toBeGreaterThan(0);
+  });
+});
+
+describe('Prefer: wait on the order routes', () => {
+  const serviceOf = (f: { Properties: Record<string, unknown> }) =>
+    (f.Properties.Environment as { Variables: Record<string, string> }).Variables.POWERTOOLS_SERVICE_NAME;
+  const timeoutOf = (service: string) => {
+    const found = ofType('AWS::Lambda::Function').filter(([, f]) => serviceOf(f) === service);
+    expect(found, service).toHaveLength(1);
+    return found[0]?.[1].Properties.Timeout as number;
+  };
+
+  it('gives both order functions time for the longest wait, its margin and the request around it', () => {
+    for (const service of ['api-AcceptOrder', 'api-GetOrder']) {
+      const timeout = timeoutOf(service);
+      expect(timeout, service).toBeGreaterThanOrEqual(
+        PREFER_WAIT_MAX_SECONDS + WAIT_DEADLINE_MARGIN_MS / 1000 + 2,
+      );
+      // API Gateway answers 504 after its integration timeout (29 s by CDK's limit) while the function runs on.
+      expect(timeout, service).toBeLessThan(29);
+    }
+  });
+
+  it('keeps the 10 s default for the routes that never wait', () => {
+    expect(timeoutOf('api-ListWebhooks')).toBe(10);
   });
 });
 

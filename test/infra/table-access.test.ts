@@ -72,12 +72,14 @@ describe('table permissions per item (dynamodb:LeadingKeys)', () => {
     }
   });
 
-  it('lets the accept function write orders, outbox messages and idempotency records, and no API key', () => {
+  it('lets the accept function write orders, outbox messages and idempotency records, read orders, and no API key', () => {
     const accept = 'Api/AcceptOrder';
     for (const action of ITEM_ACTIONS) expect(can(accept, action, pk.apiKey), action).toBe(false);
     for (const key of [pk.order, pk.outbox, pk.idempotency])
       expect(can(accept, 'dynamodb:PutItem', key)).toBe(true);
     expect(can(accept, 'dynamodb:GetItem', pk.idempotency)).toBe(true);
+    // `Prefer: wait` re-reads the order it waits for.
+    expect(can(accept, 'dynamodb:GetItem', pk.order)).toBe(true);
     // Prices are read; nothing at acceptance changes stock, an existing order, or a client's webhooks.
     expect(can(accept, 'dynamodb:BatchGetItem', pk.stock)).toBe(true);
     for (const action of WRITES) {

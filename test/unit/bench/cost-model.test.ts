@@ -2,14 +2,19 @@ import { describe, expect, it } from 'vitest';
 import {
   costLines,
   expressBilledGbSeconds,
+  functionMemoryMb,
   type MeasuredUsage,
   meterDelta,
   perMillionOrders,
   totalUsd,
   usagePerOrder,
+  type WaitCost,
+  waitCostPerSecond,
 } from '#bench/cost-model.ts';
 import { PRICES } from '#bench/prices.ts';
+import { renderMarkdown, waitCostLine } from '#bench/report.ts';
 import type { MeterSnapshot } from '#local/engines/metering.ts';
+import { benchResults } from './results.ts';
 
 const measured = (overrides: Partial<MeasuredUsage> = {}): MeasuredUsage => ({
   orders: 10,
@@ -172,5 +177,73 @@ describe('price source', () => {
     expect(PRICES.source.length).toBeGreaterThan(0);
     // The source is copied into committed reports (bench/results): a local path there means nothing to a reader.
     expect(PRICES.source).not.toMatch(/(^|[\s("'])(\/(work|home|tmp|Users|root)\/|[A-Za-z]:\\)/);
+  });
+});
+
+describe('waitCostPerSecond', () => {
+  it('prices a waited second as the function held open plus the backoff reads in it', () => {
+    const cost = waitCostPerSecond(256, PRICES);
+
+    expect(cost.gbSeconds).toBe(0.25);
+    // 13 reads in the longest wait (10 s): 100, 300, 700, 1500, 2500, … 9500, 10000 ms.
+    expect(cost.readsPerSecond).toBeCloseTo(1.3, 12);
+    expect(cost.readUnits).toBeCloseTo(1.3, 12);
+    expect(cost.lines.map((l) => l.service)).toEqual(['Lambda duration (arm64)', 'DynamoDB reads']);
+    expect(cost.usd).toBeCloseTo(0.25 * 0.0000133334 + 1.3 * 0.125e-6, 15);
+    // About $3.50 per million waited seconds, nearly all of it the function's duration.
+    expect(cost.usd * 1e6).toBeCloseTo(3.5, 1);
+    expect(cost.lines[0]?.usd ?? 0).toBeGreaterThan(0.95 * cost.usd);
+  });
+
+  it('follows the memory of the function and the size of the order item', () => {
+    const base = waitCostPerSecond(256, PRICES);
+    expect(waitCostPerSecond(512, PRICES).gbSeconds).toBe(0.5);
+    expect(waitCostPerSecond(256, PRICES, 2).readUnits).toBeCloseTo(2 * base.readUnits, 12);
+  });
+
+  it('is printed in the report with its figures', () => {
+    const line = waitCostLine(waitCostPerSecond(256, PRICES));
+    expect(line).toContain('Cost per waited second of `Prefer: wait`:** $0.00000350');
+    expect(line).toContain('($3.50 per million waited seconds)');
+    expect(line).toContain('at 256 MB (0.250 GB-s');
+    expect(line).toContain('1.3 consistent GetItem a second');
+    expect(line).toContain('95 % of it is Lambda duration');
+  });
+});
+
+describe('functionMemoryMb', () => {
+  const fn = (service: string, memory?: number) => ({
+    Type: 'AWS::Lambda::Function',
+    Properties: {
+      ...(memory === undefined ? {} : { MemorySize: memory }),
+      Environment: { Variables: { POWERTOOLS_SERVICE_NAME: service } },
+    },
+  });
+
+  it("reads the memory of the service's function from the template, 128 MB when it is left out", () => {
+    const template = {
+      Resources: { A: fn('api-AcceptOrder', 512), B: fn('api-GetOrder'), Q: { Type: 'AWS::SQS::Queue' } },
+    };
+    expect(functionMemoryMb(template, 'api-AcceptOrder')).toBe(512);
+    expect(functionMemoryMb(template, 'api-GetOrder')).toBe(128);
+  });
+
+  it('refuses a template without that function, or with two', () => {
+    expect(() => functionMemoryMb({ Resources: {} }, 'api-AcceptOrder')).toThrow(/found 0/);
+    expect(() => functionMemoryMb({ Resources: { A: fn('x', 256), B: fn('x', 256) } }, 'x')).toThrow(
+      /found 2/,
+    );
+  });
+});
+
+describe('the report', () => {
+  const results = (waitCost?: WaitCost) => benchResults(waitCost ? { waitCost } : {});
+
+  it('prints the cost per waited second in its cost section, and leaves it out of results made before it', () => {
+    const waitCost = waitCostPerSecond(256, PRICES);
+    const markdown = renderMarkdown(results(waitCost));
+    const section = markdown.slice(markdown.indexOf('## 5. Cost per order'));
+    expect(section).toContain(waitCostLine(waitCost));
+    expect(renderMarkdown(results())).not.toContain('Cost per waited second');
   });
 });

@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { acceptOrder } from '#functions/orders/acceptance.ts';
 import { requestHash } from '#functions/orders/idempotency.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { CLIENT_ID, NOW, TABLE, transactionCanceled } from './helpers.ts';
+import { CLIENT_ID, NOW, TABLE, transactItems, transactionCanceled } from './helpers.ts';
 
 /** acceptOrder's idempotency decisions, at the module boundary (the handler's HTTP mapping is in accept-order.test.ts). */
 
@@ -28,8 +28,8 @@ const keyTaken = () => transactionCanceled('None', 'None', 'ConditionalCheckFail
 const record = (expiresAt: number, orderId = 'first-order') => ({
   Item: { requestHash: requestHash(order), orderId, expiresAt },
 });
-const writes = () =>
-  ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems ?? []);
+/** The order id the `nth` transaction wrote (its first item is the order). */
+const writtenOrderId = (nth: number) => transactItems(ddb, nth)[0]?.Put?.Item?.orderId;
 
 beforeEach(() => {
   ddb.reset();
@@ -43,17 +43,25 @@ describe('acceptOrder', () => {
 
     await acceptOrder(deps, command, NOW);
 
-    const idempotencyPut = writes()[0]?.[2]?.Put;
-    expect(idempotencyPut?.ConditionExpression).toBe('attribute_not_exists(pk) OR expiresAt < :now');
-    expect(idempotencyPut?.ExpressionAttributeValues).toEqual({ ':now': nowSeconds });
-    expect(idempotencyPut?.Item).toMatchObject({
-      entity: 'Idempotency',
-      clientId: CLIENT_ID,
-      idempotencyKey: 'key-1',
-      createdAt: NOW.toISOString(),
-      expiresAt: nowSeconds + 86_400,
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [
+        { Put: expect.objectContaining({ ConditionExpression: 'attribute_not_exists(pk)' }) },
+        expect.anything(),
+        {
+          Put: expect.objectContaining({
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+            ExpressionAttributeValues: { ':now': nowSeconds },
+            Item: expect.objectContaining({
+              entity: 'Idempotency',
+              clientId: CLIENT_ID,
+              idempotencyKey: 'key-1',
+              createdAt: NOW.toISOString(),
+              expiresAt: nowSeconds + 86_400,
+            }),
+          }),
+        },
+      ],
     });
-    expect(writes()[0]?.[0]?.Put?.ConditionExpression).toBe('attribute_not_exists(pk)');
   });
 
   it('replays the first order while its record lives, up to the second it expires', async () => {
@@ -72,8 +80,8 @@ describe('acceptOrder', () => {
 
     expect(accepted.replayed).toBe(false);
     expect(accepted.orderId).not.toBe('first-order');
-    expect(writes()).toHaveLength(2);
-    expect(writes()[1]?.[0]?.Put?.Item?.orderId).toBe(accepted.orderId);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    expect(writtenOrderId(2)).toBe(accepted.orderId);
   });
 
   it('writes a fresh order id on every attempt', async () => {
@@ -82,8 +90,7 @@ describe('acceptOrder', () => {
 
     await acceptOrder(deps, command, NOW);
 
-    const [first, second] = writes().map((items) => items[0]?.Put?.Item?.orderId);
-    expect(first).not.toBe(second);
+    expect(writtenOrderId(1)).not.toBe(writtenOrderId(2));
   });
 
   it('reads the record once, without waiting, when the condition failed (it is committed)', async () => {
@@ -95,7 +102,7 @@ describe('acceptOrder', () => {
       message: 'a request with this Idempotency-Key is still being processed; retry shortly',
     });
     expect(ddb).toHaveReceivedCommandTimes(GetCommand, 3);
-    expect(writes()).toHaveLength(3);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
   });
 
   it('polls with backoff while a concurrent duplicate commits (TransactionConflict)', async () => {

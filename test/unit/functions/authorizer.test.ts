@@ -15,7 +15,7 @@ import {
   KEY_ID_PATTERN,
 } from '#functions/clients/api-keys.ts';
 import { logger } from '#shared/logger.ts';
-import { context, NOW, TABLE } from './helpers.ts';
+import { context, NOW, sentInput, TABLE, transactItems } from './helpers.ts';
 
 const { handler } = await import('#functions/clients/authorizer.ts');
 
@@ -103,7 +103,6 @@ describe('API keys', () => {
       label: 'ci key',
     });
     expect(issued.keyId).toMatch(KEY_ID_PATTERN);
-    const write = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input;
     const lifecycle = {
       clientId: 'client-a',
       keyId: issued.keyId,
@@ -112,38 +111,39 @@ describe('API keys', () => {
       expiresAt: epoch(NOW) + 90 * 86_400,
       label: 'ci key',
     };
-    expect(write?.TransactItems).toEqual([
-      {
-        Put: {
-          TableName: TABLE,
-          Item: { pk: `APIKEY#${hash}`, sk: 'APIKEY', entity: 'ApiKey', ...lifecycle },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      {
-        Put: {
-          TableName: TABLE,
-          Item: {
-            pk: 'CLIENT#client-a',
-            sk: `APIKEY#${hash.slice(0, 12)}`,
-            entity: 'ClientApiKey',
-            ...lifecycle,
-            keyHash: hash,
-            last4: issued.apiKey.slice(-4),
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [
+        {
+          Put: {
+            TableName: TABLE,
+            Item: { pk: `APIKEY#${hash}`, sk: 'APIKEY', entity: 'ApiKey', ...lifecycle },
+            ConditionExpression: 'attribute_not_exists(pk)',
           },
-          ConditionExpression: 'attribute_not_exists(pk)',
         },
-      },
-    ]);
-    expect(JSON.stringify(write)).not.toContain(issued.apiKey);
+        {
+          Put: {
+            TableName: TABLE,
+            Item: {
+              pk: 'CLIENT#client-a',
+              sk: `APIKEY#${hash.slice(0, 12)}`,
+              entity: 'ClientApiKey',
+              ...lifecycle,
+              keyHash: hash,
+              last4: issued.apiKey.slice(-4),
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+      ],
+    });
+    expect(JSON.stringify(sentInput(ddb, TransactWriteCommand))).not.toContain(issued.apiKey);
   });
 
   it('issues a key that never expires only when asked, and no key that is already expired', async () => {
     const issued = await createApiKey(doc, TABLE, 'client-a', { expiresAt: 'never', now: NOW });
 
     expect(issued.expiresAt).toBeNull();
-    const items = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-    for (const item of items) expect(item.Put?.Item).not.toHaveProperty('expiresAt');
+    for (const item of transactItems(ddb)) expect(item.Put?.Item).not.toHaveProperty('expiresAt');
     await expect(createApiKey(doc, TABLE, 'client-a', { expiresAt: NOW, now: NOW })).rejects.toBeInstanceOf(
       InvalidKeyExpiry,
     );
@@ -151,7 +151,7 @@ describe('API keys', () => {
 
   it('refuses a client id that would break the table keys', async () => {
     await expect(createApiKey(doc, TABLE, 'a#b')).rejects.toBeInstanceOf(InvalidClientId);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 
   it.each([
@@ -251,7 +251,7 @@ describe('authorizer', () => {
     const result = await handler(authorizerEvent(headers), context);
 
     expect(result).toEqual({ isAuthorized: false });
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 
   it('fails (API Gateway answers 500) rather than deny when the lookup fails', async () => {

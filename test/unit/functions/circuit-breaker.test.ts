@@ -14,7 +14,7 @@ import {
   probeDue,
 } from '#functions/resilience/circuit-breaker.ts';
 import { captureStdout, type StdoutCapture } from '#test/unit/support/emf.ts';
-import { conditionFailed, NOW, TABLE } from './helpers.ts';
+import { conditionFailed, NOW, sentInput, sentInputs, TABLE } from './helpers.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const key = breakerKey('payment');
@@ -35,7 +35,7 @@ function stored(snapshot: Partial<BreakerSnapshot> | undefined) {
   });
 }
 
-const writes = () => ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+const writes = () => sentInputs(ddb, UpdateCommand);
 
 let out: StdoutCapture;
 beforeEach(() => {
@@ -53,7 +53,7 @@ describe('admit', () => {
     stored({ failures: 2 });
     expect(await breaker().admit(NOW)).toMatchObject({ allowed: true });
     expect(writes()).toEqual([]);
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ Key: key, ConsistentRead: true });
+    expect(sentInput(ddb, GetCommand)).toMatchObject({ Key: key, ConsistentRead: true });
   });
 
   it('holds a call while the circuit is open, until it may be probed, with the outage start', async () => {

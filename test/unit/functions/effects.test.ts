@@ -17,7 +17,7 @@ import {
   EFFECT_RETENTION_SECONDS,
   releaseEffect,
 } from '#shared/effects.ts';
-import { conditionFailed, NOW, orderEvent, TABLE } from './helpers.ts';
+import { conditionFailed, NOW, orderEvent, sentInput, TABLE } from './helpers.ts';
 
 /** The once-only guard of every side effect (mail, points): claim, do, mark done; or give the claim back. */
 
@@ -37,21 +37,22 @@ describe('claimEffect', () => {
     const claim = await claimEffect(deps, 'notify', 'evt-1', NOW);
 
     expect(claim).toEqual({ status: 'claimed', token: expect.any(String) });
-    const put = ddb.commandCalls(PutCommand)[0]?.args[0].input;
-    expect(put?.Item).toEqual({
-      ...key,
-      entity: 'Effect',
-      consumer: 'notify',
-      eventId: 'evt-1',
-      status: 'IN_PROGRESS',
-      claimToken: claim.status === 'claimed' ? claim.token : undefined,
-      at: NOW.toISOString(),
-      leaseUntil: NOW.getTime() + 60_000,
-      expiresAt: nowSeconds + EFFECT_RETENTION_SECONDS,
+    expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
+      ExpressionAttributeNames: { '#status': 'status' },
+      Item: {
+        ...key,
+        entity: 'Effect',
+        consumer: 'notify',
+        eventId: 'evt-1',
+        status: 'IN_PROGRESS',
+        claimToken: claim.status === 'claimed' ? claim.token : undefined,
+        at: NOW.toISOString(),
+        leaseUntil: NOW.getTime() + 60_000,
+        expiresAt: nowSeconds + EFFECT_RETENTION_SECONDS,
+      },
     });
     expect(EFFECT_LEASE_MS).toBe(60_000);
     expect(EFFECT_RETENTION_SECONDS).toBeGreaterThan(14 * 24 * 60 * 60);
-    expect(put?.ExpressionAttributeNames).toEqual({ '#status': 'status' });
   });
 
   it('gives every claim its own token', async () => {
@@ -70,7 +71,7 @@ describe('claimEffect', () => {
     ddb.on(GetCommand).resolves({ Item: { ...key, status: 'DONE' } });
 
     expect(await claimEffect(deps, 'notify', 'evt-1', NOW)).toEqual({ status: 'done' });
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+    expect(sentInput(ddb, GetCommand)).toEqual({
       TableName: TABLE,
       Key: key,
       ConsistentRead: true,
@@ -84,7 +85,7 @@ describe('claimEffect', () => {
     const claim = await claimEffect(deps, 'notify', 'evt-1', NOW);
 
     expect(claim.status).toBe('claimed');
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
   });
 
   it('throws EffectInProgress while another worker holds a live claim', async () => {
@@ -95,7 +96,7 @@ describe('claimEffect', () => {
       name: 'EffectInProgress',
       message: 'effect notify for event evt-1 is being performed by another worker',
     });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
   });
 
   it('stops after two attempts when claims keep appearing and vanishing', async () => {
@@ -105,7 +106,7 @@ describe('claimEffect', () => {
     await expect(claimEffect(deps, 'notify', 'evt-1', NOW)).rejects.toMatchObject({
       name: 'EffectInProgress',
     });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
   });
 });
 
@@ -115,7 +116,7 @@ describe('completeEffect', () => {
 
     await completeEffect(deps, 'notify', 'evt-1', NOW);
 
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+    expect(sentInput(ddb, UpdateCommand)).toEqual({
       TableName: TABLE,
       Key: key,
       UpdateExpression:
@@ -135,7 +136,7 @@ describe('releaseEffect', () => {
     ddb.on(DeleteCommand).rejects(conditionFailed());
 
     await expect(releaseEffect(deps, 'notify', 'evt-1', 'tok-1')).resolves.toBeUndefined();
-    expect(ddb.commandCalls(DeleteCommand)[0]?.args[0].input).toEqual({
+    expect(sentInput(ddb, DeleteCommand)).toEqual({
       TableName: TABLE,
       Key: key,
       ConditionExpression: 'claimToken = :token',

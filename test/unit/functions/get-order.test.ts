@@ -120,6 +120,6 @@ describe('GET /orders/{trackingId}', () => {
         details: [{ path: 'trackingId', message: 'must be a tracking id (UUID)' }],
       },
     });
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });

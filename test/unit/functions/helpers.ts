@@ -16,9 +16,11 @@ import {
   type ServiceInputTypes,
   type ServiceOutputTypes,
 } from '@aws-sdk/client-kms';
+import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { MetadataBearer } from '@smithy/types';
 import type { Context, DynamoDBRecord, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { AwsStub } from 'aws-sdk-client-mock';
+import type { AwsCommand, AwsStub } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, vi } from 'vitest';
 import type { EventDetail, OrderEvent } from '#functions/orders/events.ts';
 import type { ApiEvent } from '#shared/http.ts';
@@ -340,4 +342,67 @@ export function fakeKms(kms: AwsStub<ServiceInputTypes, ServiceOutputTypes, KMSC
       }
       return { Plaintext: new Uint8Array(entry.key), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
     });
+}
+
+/** The call log of any mocked client: `commandCalls` does not depend on the client it mocks. */
+type CallLog = Pick<AwsStub<object, MetadataBearer, unknown>, 'commandCalls'>;
+type CommandClass<TInput extends object, TOutput extends MetadataBearer> = new (
+  input: TInput,
+) => AwsCommand<TInput, TOutput>;
+
+/**
+ * The inputs of every `command` the mock received, in order. Only for a value a test has to take out of a call (a
+ * JSON body to decode, a sealed secret to open, a whole input to compare exactly): what a call carried is otherwise
+ * stated with the `toHaveReceived…` matchers.
+ */
+export function sentInputs<TInput extends object, TOutput extends MetadataBearer>(
+  mock: CallLog,
+  command: CommandClass<TInput, TOutput>,
+): TInput[] {
+  return mock.commandCalls(command).map((call) => call.args[0].input);
+}
+
+/**
+ * The input of the `nth` `command` the mock received, counted from 1 like `toHaveReceivedNthCommandWith`. A missing
+ * call fails here, by name, rather than as an `undefined` that a later `.not` assertion could let pass.
+ */
+export function sentInput<TInput extends object, TOutput extends MetadataBearer>(
+  mock: CallLog,
+  command: CommandClass<TInput, TOutput>,
+  nth = 1,
+): TInput {
+  const inputs = sentInputs(mock, command);
+  const input = inputs[nth - 1];
+  if (input === undefined) {
+    throw new Error(`expected call ${nth} of ${command.name}, the mock received ${inputs.length}`);
+  }
+  return input;
+}
+
+/** The items of the `nth` (from 1) TransactWriteCommand: the tests decode them one by one, by position. */
+export function transactItems(
+  mock: CallLog,
+  nth = 1,
+): NonNullable<TransactWriteCommandInput['TransactItems']> {
+  return sentInput(mock, TransactWriteCommand, nth).TransactItems ?? [];
+}
+
+/** The expression attributes of an update, as UpdateItem and a transaction's Update item both carry them. */
+type UpdateExpressionInput =
+  | { ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> }
+  | undefined;
+
+/**
+ * The value an update assigns to `field`. Order updates name what they set by position (`#s0 = :s0`), so a test
+ * finds the slot by the field's name instead of depending on the order of the assignments.
+ */
+export function assignedValue(update: UpdateExpressionInput, field: string): unknown {
+  const slot = Object.entries(update?.ExpressionAttributeNames ?? {}).find(([, name]) => name === field)?.[0];
+  if (slot === undefined) throw new Error(`the update assigns nothing to ${field}`);
+  return update?.ExpressionAttributeValues?.[`:${slot.slice(1)}`];
+}
+
+/** Every value an update binds, for a test that cares that a value is written, not which generated slot holds it. */
+export function boundValues(update: UpdateExpressionInput): unknown[] {
+  return Object.values(update?.ExpressionAttributeValues ?? {});
 }

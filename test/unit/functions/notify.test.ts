@@ -27,6 +27,8 @@ import {
   ORDER_ID,
   type RecordedRequest,
   type StubReply,
+  sentInput,
+  sentInputs,
   sqsEvent,
   sqsRecord,
   TABLE,
@@ -110,15 +112,15 @@ describe('notify worker', () => {
     const result = await handler(sqsEvent(confirmed), context);
 
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
       TableName: TABLE,
-      Item: {
+      Item: expect.objectContaining({
         ...effectKey,
         entity: 'Effect',
         consumer: 'notify',
         eventId: MESSAGE_ID,
         status: 'IN_PROGRESS',
-      },
+      }),
       ConditionExpression: 'attribute_not_exists(pk) OR (#status = :inProgress AND leaseUntil < :now)',
       ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':now': NOW.getTime() },
     });
@@ -138,7 +140,7 @@ describe('notify worker', () => {
     expect(text).toContain('Hello Ada');
     expect(text).toContain('2 x BEAN-1');
     expect(text).toContain('€25.98');
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
       Key: effectKey,
       ExpressionAttributeValues: expect.objectContaining({ ':done': 'DONE' }),
     });
@@ -164,7 +166,7 @@ describe('notify worker', () => {
 
     expect(result).toEqual({ batchItemFailures: [] });
     expect(sink.requests).toHaveLength(0);
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
+    expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, { ConsistentRead: true });
   });
 
   it('retries later while another worker holds a live claim', async () => {
@@ -185,17 +187,15 @@ describe('notify worker', () => {
     const result = await handler(sqsEvent(confirmed), context);
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
-    const token = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item?.claimToken;
-    expect(ddb.commandCalls(DeleteCommand)[0]?.args[0].input).toEqual({
+    const token = sentInput(ddb, PutCommand).Item?.claimToken;
+    expect(sentInput(ddb, DeleteCommand)).toEqual({
       TableName: TABLE,
       Key: effectKey,
       ConditionExpression: 'claimToken = :token',
       ExpressionAttributeValues: { ':token': token },
     });
     // The effect is not marked done; the only write besides the release counts the failure on the mail circuit.
-    expect(ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input.Key)).toEqual([
-      breakerKey('mail'),
-    ]);
+    expect(sentInputs(ddb, UpdateCommand).map((input) => input.Key)).toEqual([breakerKey('mail')]);
   });
 
   it('fails an event it does not handle and an invalid payload, and still mails the good one', async () => {
@@ -222,10 +222,7 @@ describe('notify worker behind the mail circuit', () => {
       .on(GetCommand, { Key: circuitKey })
       .resolves({ Item: { ...circuitKey, version: 3, failures: 5, ...item } });
   const circuitWrites = () =>
-    ddb
-      .commandCalls(UpdateCommand)
-      .map((call) => call.args[0].input)
-      .filter((input) => input.Key?.pk === circuitKey.pk);
+    sentInputs(ddb, UpdateCommand).filter((input) => input.Key?.pk === circuitKey.pk);
 
   it('sends nothing and claims nothing while the circuit is open: the message goes back on its queue, delayed', async () => {
     circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 4_200 });
@@ -338,7 +335,7 @@ describe('mail adapter', () => {
 
     await mailer.send({ to: 'ada@example.com', subject: 'Hi', text: 'Body' }, 'key-1');
 
-    expect(ses.commandCalls(SendEmailCommand)[0]?.args[0].input).toEqual({
+    expect(sentInput(ses, SendEmailCommand)).toEqual({
       FromEmailAddress: 'Buzzer <orders@buzzer.example>',
       Destination: { ToAddresses: ['ada@example.com'] },
       Content: {

@@ -22,6 +22,8 @@ import {
   NOW,
   ORDER_ID,
   orderKey,
+  sentInput,
+  sentInputs,
   storedOrder,
   TABLE,
   transactionCanceled,
@@ -102,7 +104,7 @@ describe('getOrder / requireOrder', () => {
     ddb.on(GetCommand).resolvesOnce({ Item: storedOrder() }).resolves({});
 
     expect((await getOrder(deps, ORDER_ID))?.orderId).toBe(ORDER_ID);
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+    expect(sentInput(ddb, GetCommand)).toEqual({
       TableName: TABLE,
       Key: orderKey,
       ConsistentRead: true,
@@ -134,11 +136,10 @@ describe('commit', () => {
     expect(await commit(deps, [put])).toBeUndefined();
     expect(await commit(deps, [update, put])).toBeUndefined();
 
-    expect(ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input)).toEqual([update.Update]);
-    expect(ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems)).toEqual([
-      [put],
-      [update, put],
-    ]);
+    expect(sentInputs(ddb, UpdateCommand)).toEqual([update.Update]);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, { TransactItems: [put] });
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 2, { TransactItems: [update, put] });
   });
 
   it('answers the reasons when a condition failed, and rethrows anything else', async () => {

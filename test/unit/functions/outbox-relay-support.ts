@@ -3,9 +3,10 @@
  * handler, the mocked clients it calls, and the outbox items its stream delivers.
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { sentInput } from './helpers.ts';
 
 export const EVENT_BUS_NAME = 'buzzer-bus';
 export const RELAY_DLQ_URL = 'http://127.0.0.1:9324/000000000000/relay-dlq';
@@ -41,4 +42,9 @@ export function outboxItem(n: number, overrides: Record<string, unknown> = {}) {
     openSk: '2026-05-01T11:59:00.000Z',
     ...overrides,
   };
+}
+
+/** The `nth` (from 1) message the relay dead-lettered, decoded: the DLQ gets the record and the reason as JSON. */
+export function dlqBody(nth = 1): Record<string, unknown> {
+  return JSON.parse(sentInput(sqs, SendMessageCommand, nth).MessageBody ?? 'null') as Record<string, unknown>;
 }

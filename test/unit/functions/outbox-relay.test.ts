@@ -4,8 +4,8 @@ import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { captureStdout } from '../support/emf.ts';
-import { context, frozenClock, NOW, streamInsert, TABLE } from './helpers.ts';
-import { ddb, eventBridge, handler, outboxItem, sqs } from './outbox-relay-support.ts';
+import { context, frozenClock, NOW, sentInput, sentInputs, streamInsert, TABLE } from './helpers.ts';
+import { ddb, dlqBody, eventBridge, handler, outboxItem, sqs } from './outbox-relay-support.ts';
 
 const seq = (n: number) => `1000${n}`;
 const records = (...ns: number[]) => ns.map((n) => streamInsert(outboxItem(n), seq(n)));
@@ -34,8 +34,9 @@ function putEventsAccepting(failing: Record<number, string> = {}) {
   }));
 }
 
-const updates = () => ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
-const updatesOf = (n: number) => updates().filter((input) => input.Key?.pk === outboxItem(n).pk);
+/** The updates of the n-th item: the relay settles items concurrently, so only the order per item is fixed. */
+const updatesOf = (n: number) =>
+  sentInputs(ddb, UpdateCommand).filter((input) => input.Key?.pk === outboxItem(n).pk);
 
 beforeEach(() => {
   ddb.reset();
@@ -54,14 +55,18 @@ describe('outbox relay', () => {
     const result = await relay(records(1, 2));
 
     expect(result).toEqual({ batchItemFailures: [] });
-    const entries = eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries ?? [];
-    expect(entries).toHaveLength(2);
-    expect(entries[0]).toMatchObject({
-      EventBusName: 'buzzer-bus',
-      Source: 'buzzer.orders',
-      DetailType: 'OrderPlaced',
+    expect(eventBridge).toHaveReceivedNthCommandWith(PutEventsCommand, 1, {
+      Entries: [
+        expect.objectContaining({
+          EventBusName: 'buzzer-bus',
+          Source: 'buzzer.orders',
+          DetailType: 'OrderPlaced',
+        }),
+        expect.anything(),
+      ],
     });
-    expect(JSON.parse(entries[0]?.Detail ?? '')).toEqual({
+    const [entry] = sentInput(eventBridge, PutEventsCommand).Entries ?? [];
+    expect(JSON.parse(entry?.Detail ?? '')).toEqual({
       messageId: outboxItem(1).messageId,
       messageType: 'OrderPlaced',
       orderId: 'order-1',
@@ -95,9 +100,7 @@ describe('outbox relay', () => {
   it('puts events in chunks of 10', async () => {
     await relay(records(...Array.from({ length: 12 }, (_, i) => i + 1)));
 
-    const sizes = eventBridge
-      .commandCalls(PutEventsCommand)
-      .map((call) => call.args[0].input.Entries?.length);
+    const sizes = sentInputs(eventBridge, PutEventsCommand).map((input) => input.Entries?.length);
     expect(sizes).toEqual([10, 2]);
   });
 
@@ -120,7 +123,7 @@ describe('outbox relay', () => {
         ReturnValues: 'UPDATED_NEW',
       }),
     ]);
-    expect(sqs.calls()).toHaveLength(0);
+    expect(sqs).not.toHaveReceivedAnyCommand();
   });
 
   it('reports only the first failed record in stream order', async () => {
@@ -137,10 +140,12 @@ describe('outbox relay', () => {
     const result = await relay(records(1, 2));
 
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: seq(1) }]);
-    expect(updates().map((input) => input.UpdateExpression)).toEqual([
-      'ADD attempts :one SET lastError = :reason, lastAttemptAt = :now',
-      'ADD attempts :one SET lastError = :reason, lastAttemptAt = :now',
-    ]);
+    const countsAnAttempt = {
+      UpdateExpression: 'ADD attempts :one SET lastError = :reason, lastAttemptAt = :now',
+    };
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, countsAnAttempt);
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 2, countsAnAttempt);
   });
 
   it('moves an item that reached RELAY_MAX_ATTEMPTS to the DLQ with the full record and marks it FAILED with a 30-day TTL', async () => {
@@ -156,8 +161,7 @@ describe('outbox relay', () => {
       MessageBody: expect.any(String),
       MessageAttributes: { reason: { DataType: 'String', StringValue: 'PUBLISH_FAILED' } },
     });
-    const [dlqBody] = sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input.MessageBody);
-    expect(JSON.parse(dlqBody ?? '')).toEqual({
+    expect(dlqBody()).toEqual({
       reason: 'PUBLISH_FAILED',
       error: 'InternalFailure: try later',
       failedAt: NOW.toISOString(),
@@ -189,7 +193,7 @@ describe('outbox relay', () => {
     const result = await relay([...records(1), poison, ...records(3)]);
 
     expect(result.batchItemFailures).toEqual([]);
-    const body = JSON.parse(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody ?? '');
+    const body = dlqBody();
     expect(body).toMatchObject({
       reason: 'INVALID_OUTBOX_ITEM',
       record: { dynamodb: { SequenceNumber: seq(2) } },
@@ -222,8 +226,8 @@ describe('outbox relay', () => {
     const result = await relay(records(1, 2, 3));
 
     expect(result.batchItemFailures).toEqual([]);
-    expect(eventBridge.calls()).toHaveLength(0);
-    expect(updates()).toHaveLength(0);
+    expect(eventBridge).not.toHaveReceivedAnyCommand();
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
 
   it('ignores records that are not outbox inserts', async () => {
@@ -233,8 +237,8 @@ describe('outbox relay', () => {
     const result = await relay([modify, order]);
 
     expect(result.batchItemFailures).toEqual([]);
-    expect(ddb.calls()).toHaveLength(0);
-    expect(eventBridge.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
+    expect(eventBridge).not.toHaveReceivedAnyCommand();
   });
 
   it('asks again for keys BatchGetItem left unprocessed', async () => {

@@ -87,7 +87,7 @@ describe('provider API key from Secrets Manager', () => {
       'Bearer sk_live_1',
       'Bearer sk_live_1',
     ]);
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
   });
 
   it('reads the key from a key/value secret', async () => {

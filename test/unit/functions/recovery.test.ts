@@ -18,7 +18,7 @@ import {
   recoverOrder,
   recoveryKey,
 } from '#functions/operations/recovery.ts';
-import { context, ORDER_ID, orderKey, storedOrder, TABLE } from './helpers.ts';
+import { context, ORDER_ID, orderKey, sentInput, storedOrder, TABLE } from './helpers.ts';
 
 vi.hoisted(() => {
   process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga';
@@ -69,7 +69,7 @@ describe('recoverOrder', () => {
     const outcome = await recoverOrder(deps, ORDER_ID);
 
     expect(outcome).toMatchObject({ action: 'started', executionArn: ORIGINAL });
-    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input).toEqual({
+    expect(sentInput(sfnMock, StartExecutionCommand)).toEqual({
       stateMachineArn: STATE_MACHINE,
       name: `order-${ORDER_ID}`,
       input: JSON.stringify({ orderId: ORDER_ID, correlationId: 'corr-1' }),
@@ -95,7 +95,7 @@ describe('recoverOrder', () => {
     arrange(storedOrder());
     sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', name: `order-${ORDER_ID}` });
     expect((await recoverOrder(deps, ORDER_ID)).action).toBe('none');
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 
   it('redrives a STANDARD execution that failed in a task', async () => {
@@ -108,7 +108,7 @@ describe('recoverOrder', () => {
     const outcome = await recoverOrder(deps, ORDER_ID);
 
     expect(outcome).toMatchObject({ action: 'redriven', executionArn: ORIGINAL, attempt: 1 });
-    expect(sfnMock.commandCalls(RedriveExecutionCommand)[0]?.args[0].input.executionArn).toBe(ORIGINAL);
+    expect(sfnMock).toHaveReceivedNthCommandWith(RedriveExecutionCommand, 1, { executionArn: ORIGINAL });
   });
 
   it('restarts as order-<id>-r<n> when the execution ended in a Fail state', async () => {
@@ -124,8 +124,8 @@ describe('recoverOrder', () => {
     const outcome = await recoverOrder(deps, ORDER_ID);
 
     expect(outcome).toMatchObject({ action: 'restarted', attempt: 2 });
-    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe(`order-${ORDER_ID}-r2`);
-    expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
+    expect(sfnMock).toHaveReceivedNthCommandWith(StartExecutionCommand, 1, { name: `order-${ORDER_ID}-r2` });
+    expect(sfnMock).toHaveReceivedCommandTimes(RedriveExecutionCommand, 0);
   });
 
   it.each([
@@ -156,7 +156,7 @@ describe('recoverOrder', () => {
       .resolves({ status: 'FAILED', name: 'x', redriveStatus: 'REDRIVABLE' });
     lastStates('ExecutionFailed', 'FailStateEntered');
     expect(await recoverOrder(deps, ORDER_ID)).toMatchObject({ action: 'blocked' });
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 
   it('restarts EXPRESS sagas from the order state without describing executions', async () => {
@@ -165,7 +165,7 @@ describe('recoverOrder', () => {
     const outcome = await recoverOrder({ ...deps, workflowType: 'EXPRESS' }, ORDER_ID);
 
     expect(outcome).toMatchObject({ action: 'restarted', attempt: 1 });
-    expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
+    expect(sfnMock).toHaveReceivedCommandTimes(DescribeExecutionCommand, 0);
   });
 
   it('leaves an order held for the payment provider alone until its hold ends, then restarts it', async () => {
@@ -200,8 +200,8 @@ describe('recoverOrder', () => {
     const outcome = await recoverOrder(deps, ORDER_ID, { dryRun: true });
 
     expect(outcome).toMatchObject({ action: 'restarted', dryRun: true });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 });
 
@@ -217,8 +217,10 @@ describe('reconcile handler', () => {
     const summary = await handler({}, context);
 
     expect(summary).toMatchObject({ examined: 1, started: 1, errors: 0 });
-    const query = ddb.commandCalls(QueryCommand)[0]?.args[0].input;
-    expect(query).toMatchObject({ IndexName: 'Open', ExpressionAttributeValues: { ':pk': 'ORDER#PENDING' } });
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
+      IndexName: 'Open',
+      ExpressionAttributeValues: expect.objectContaining({ ':pk': 'ORDER#PENDING' }),
+    });
   });
 
   it('fails the run after handling the others when an order cannot be examined', async () => {

@@ -97,7 +97,7 @@ describe('start-saga', () => {
     );
 
     expect(ids(result.batchItemFailures)).toEqual(['bad-id', 'bad-json', 'no-correlation', 'wrong-type']);
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
   });
 
   it('fails the record when Step Functions is throttling, for a later retry', async () => {

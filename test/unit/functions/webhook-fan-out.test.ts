@@ -11,6 +11,7 @@ import {
   ids,
   NOW,
   ORDER_ID,
+  sentInput,
   sqsEvent,
   sqsRecord,
   TABLE,
@@ -103,16 +104,14 @@ describe('webhook fan-out', () => {
     const result = await handler(sqsEvent(confirmed()), context);
 
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExpressionAttributeValues).toEqual({
-      ':pk': `CLIENT#${CLIENT_ID}`,
-      ':prefix': 'WEBHOOK#',
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
+      ExpressionAttributeValues: { ':pk': `CLIENT#${CLIENT_ID}`, ':prefix': 'WEBHOOK#' },
     });
-    const puts = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
-    expect(puts).toHaveLength(1);
-    expect(puts[0]).toMatchObject({
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
       TableName: TABLE,
       ConditionExpression: 'attribute_not_exists(pk)',
-      Item: {
+      Item: expect.objectContaining({
         pk: `WEBHOOK#${SUBSCRIBED}`,
         sk: `DELIVERY#${deliveryId(SUBSCRIBED)}`,
         entity: 'WebhookDelivery',
@@ -123,9 +122,10 @@ describe('webhook fan-out', () => {
         status: 'PENDING',
         attempt: 1,
         nextAttemptAt: NOW.toISOString(),
-      },
+      }),
     });
-    const item = puts[0]?.Item as { body: string; token: string; expiresAt: number };
+    // The body is stored as the JSON text it is sent as, and the token is random: both are read back.
+    const item = sentInput(ddb, PutCommand).Item as { body: string; token: string; expiresAt: number };
     expect(JSON.parse(item.body)).toEqual({
       type: 'OrderConfirmed',
       timestamp: '2026-05-01T12:00:00.000Z',
@@ -144,11 +144,12 @@ describe('webhook fan-out', () => {
     expect(item.body).not.toContain('ada@example.com');
     expect(item.expiresAt).toBe(Math.floor(NOW.getTime() / 1000) + 30 * 24 * 3600);
 
-    const batch = sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input;
-    expect(batch?.QueueUrl).toBe(process.env.DELIVERY_QUEUE_URL);
-    expect(batch?.Entries).toHaveLength(1);
-    expect(batch?.Entries?.[0]?.DelaySeconds).toBe(0);
-    expect(JSON.parse(batch?.Entries?.[0]?.MessageBody ?? '{}')).toEqual({
+    expect(sqs).toHaveReceivedNthCommandWith(SendMessageBatchCommand, 1, {
+      QueueUrl: process.env.DELIVERY_QUEUE_URL,
+      Entries: [expect.objectContaining({ DelaySeconds: 0 })],
+    });
+    const [entry] = sentInput(sqs, SendMessageBatchCommand).Entries ?? [];
+    expect(JSON.parse(entry?.MessageBody ?? '{}')).toEqual({
       kind: 'attempt',
       deliveryId: deliveryId(SUBSCRIBED),
       webhookId: SUBSCRIBED,
@@ -169,7 +170,7 @@ describe('webhook fan-out', () => {
     const result = await handler(sqsEvent(confirmed()), context);
 
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 0);
   });
 
   it('sends the first attempt again when an earlier run wrote the record but may have crashed before sending', async () => {
@@ -178,7 +179,7 @@ describe('webhook fan-out', () => {
 
     await handler(sqsEvent(confirmed()), context);
 
-    const entries = sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.Entries ?? [];
+    const entries = sentInput(sqs, SendMessageBatchCommand).Entries ?? [];
     expect(entries.map((entry) => JSON.parse(entry.MessageBody ?? '{}').token)).toEqual(['token-1']);
   });
 
@@ -188,8 +189,8 @@ describe('webhook fan-out', () => {
     const result = await handler(sqsEvent(confirmed()), context);
 
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 0);
   });
 
   it('fails the record when SQS refuses a delivery message, so the event is retried', async () => {
@@ -207,6 +208,6 @@ describe('webhook fan-out', () => {
     const result = await handler(sqsEvent(sqsRecord('{"nope":true}', 'bad')), context);
 
     expect(ids(result.batchItemFailures)).toEqual(['bad']);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });

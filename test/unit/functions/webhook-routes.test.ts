@@ -1,12 +1,6 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { KmsSecretBox, type SealedSecret } from '#functions/webhooks/secret-box.ts';
@@ -19,6 +13,7 @@ import {
   frozenClock,
   NOW,
   parseBody,
+  sentInput,
   TABLE,
   WEBHOOK_ENV,
 } from './helpers.ts';
@@ -42,6 +37,8 @@ const OWNER = { clientId: CLIENT_ID, webhookId: WEBHOOK_ID };
 const SEALED_CURRENT = await box.seal(CURRENT, OWNER);
 const SEALED_OLDER = await box.seal(OLDER, OWNER);
 const opened = (secrets: unknown) => Promise.all((secrets as SealedSecret[]).map((s) => box.open(s, OWNER)));
+/** The sealed secrets the rotation wrote: only opening them shows which secrets they are. */
+const sealedSecrets = () => sentInput(ddb, UpdateCommand).ExpressionAttributeValues?.[':secrets'];
 
 const endpointItem = (overrides: Record<string, unknown> = {}) => ({
   ...webhookKey,
@@ -99,20 +96,22 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
       Key: webhookKey,
       ConsistentRead: true,
     });
-    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(update).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
       TableName: TABLE,
       Key: webhookKey,
       UpdateExpression:
         'SET sealedSecrets = :secrets, rotatedAt = :now, previousSecretExpiresAt = :expiresAt REMOVE secrets',
       ConditionExpression: 'attribute_exists(pk) AND sealedSecrets[0].#iv = :current',
-      ExpressionAttributeValues: { ':current': SEALED_CURRENT.iv, ':expiresAt': expiresAt },
+      ExpressionAttributeValues: expect.objectContaining({
+        ':current': SEALED_CURRENT.iv,
+        ':expiresAt': expiresAt,
+      }),
     });
     // The old secret moves over still sealed; the new one is sealed and nowhere in plain text.
-    const secrets = update?.ExpressionAttributeValues?.[':secrets'] as SealedSecret[];
+    const secrets = sealedSecrets() as SealedSecret[];
     expect(secrets[1]).toEqual(SEALED_CURRENT);
     expect(await opened(secrets)).toEqual([body.secret, CURRENT]);
-    expect(JSON.stringify(update)).not.toContain('whsec_');
+    expect(JSON.stringify(sentInput(ddb, UpdateCommand))).not.toContain('whsec_');
   });
 
   it('seals the plaintext secret of an endpoint from before sealing and removes the plaintext', async () => {
@@ -123,13 +122,13 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
     const result = await call(rotateHandler, 'POST', '/rotate-secret');
 
     const body = parseBody(result);
-    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(update?.UpdateExpression).toContain('REMOVE secrets');
-    expect(update?.ConditionExpression).toBe(
-      'attribute_exists(pk) AND attribute_not_exists(sealedSecrets) AND secrets[0] = :current',
-    );
-    expect(await opened(update?.ExpressionAttributeValues?.[':secrets'])).toEqual([body.secret, CURRENT]);
-    expect(JSON.stringify(update?.ExpressionAttributeValues?.[':secrets'])).not.toContain('whsec_');
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+      UpdateExpression: expect.stringContaining('REMOVE secrets'),
+      ConditionExpression:
+        'attribute_exists(pk) AND attribute_not_exists(sealedSecrets) AND secrets[0] = :current',
+    });
+    expect(await opened(sealedSecrets())).toEqual([body.secret, CURRENT]);
+    expect(JSON.stringify(sealedSecrets())).not.toContain('whsec_');
   });
 
   it('drops older secrets: only the one just replaced stays in its grace period', async () => {
@@ -140,9 +139,12 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
     });
 
     const body = parseBody(result);
-    const values = ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues;
-    expect(values).toMatchObject({ ':expiresAt': new Date(NOW.getTime() + 3600_000).toISOString() });
-    expect(await opened(values?.[':secrets'])).toEqual([body.secret, CURRENT]);
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+      ExpressionAttributeValues: expect.objectContaining({
+        ':expiresAt': new Date(NOW.getTime() + 3600_000).toISOString(),
+      }),
+    });
+    expect(await opened(sealedSecrets())).toEqual([body.secret, CURRENT]);
   });
 
   it('stops the old secret at once with a grace period of 0 (a leaked secret)', async () => {
@@ -150,9 +152,10 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
 
     const body = parseBody(result);
     expect(body.previousSecretExpiresAt).toBeNull();
-    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(update?.UpdateExpression).toContain('REMOVE previousSecretExpiresAt');
-    expect(await opened(update?.ExpressionAttributeValues?.[':secrets'])).toEqual([body.secret]);
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+      UpdateExpression: expect.stringContaining('REMOVE previousSecretExpiresAt'),
+    });
+    expect(await opened(sealedSecrets())).toEqual([body.secret]);
   });
 
   it('tries again when a concurrent rotation changed the secret in between', async () => {
@@ -170,9 +173,8 @@ describe('POST /webhooks/{id}/rotate-secret', () => {
     const result = await call(rotateHandler, 'POST', '/rotate-secret', { clientId: 'client-b' });
 
     expect(result.statusCode).toBe(404);
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input.Key).toEqual({
-      pk: 'CLIENT#client-b',
-      sk: `WEBHOOK#${WEBHOOK_ID}`,
+    expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, {
+      Key: { pk: 'CLIENT#client-b', sk: `WEBHOOK#${WEBHOOK_ID}` },
     });
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
@@ -239,9 +241,8 @@ describe('GET /webhooks/{id}/deliveries', () => {
     });
 
     await call(deliveriesHandler, 'GET', '/deliveries', { query: { cursor: body.nextCursor } });
-    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({
-      pk: `WEBHOOK#${WEBHOOK_ID}`,
-      sk: attemptItem(1, 500).sk,
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, {
+      ExclusiveStartKey: { pk: `WEBHOOK#${WEBHOOK_ID}`, sk: attemptItem(1, 500).sk },
     });
   });
 
@@ -297,8 +298,7 @@ describe('POST /webhooks/{id}/enable', () => {
 
     expect(result.statusCode).toBe(200);
     expect(parseBody(result)).toEqual({ id: WEBHOOK_ID, status: 'ENABLED', replayed: 2, more: false });
-    const update: UpdateCommandInput | undefined = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(update).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
       Key: webhookKey,
       // A clean slate: the failing streak and the circuit go with the disabled state.
       UpdateExpression:
@@ -312,7 +312,7 @@ describe('POST /webhooks/{id}/enable', () => {
         ':failed': 'FAILED',
       },
     });
-    const entries = sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.Entries ?? [];
+    const entries = sentInput(sqs, SendMessageBatchCommand).Entries ?? [];
     expect(entries.map((entry) => JSON.parse(entry.MessageBody ?? '{}'))).toEqual([
       expect.objectContaining({
         kind: 'replay',
@@ -330,18 +330,17 @@ describe('POST /webhooks/{id}/enable', () => {
     const result = await call(enableHandler, 'POST', '/enable', { clientId: 'client-b' });
 
     expect(result.statusCode).toBe(404);
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.Key).toEqual({
-      pk: 'CLIENT#client-b',
-      sk: `WEBHOOK#${WEBHOOK_ID}`,
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+      Key: { pk: 'CLIENT#client-b', sk: `WEBHOOK#${WEBHOOK_ID}` },
     });
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
-    expect(sqs.calls()).toHaveLength(0);
+    expect(sqs).not.toHaveReceivedAnyCommand();
   });
 
   it('answers 400 for an id that cannot be one', async () => {
     const result = await call(enableHandler, 'POST', '/enable', { id: 'WEBHOOK#x' });
 
     expect(result.statusCode).toBe(400);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });

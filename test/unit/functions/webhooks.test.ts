@@ -15,7 +15,9 @@ import {
   context,
   fakeKms,
   parseBody,
+  sentInput,
   TABLE,
+  transactItems,
   transactionCanceled,
   WEBHOOK_ENV,
 } from './helpers.ts';
@@ -58,8 +60,6 @@ beforeEach(() => {
   ddb.on(TransactWriteCommand).resolves({});
 });
 
-const transactItems = () => ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-
 describe('POST /webhooks', () => {
   it('registers an endpoint and shows its whsec_ secret once', async () => {
     const result = await create({
@@ -81,26 +81,33 @@ describe('POST /webhooks', () => {
       24,
     );
     expect(result.headers?.location).toBe(`/webhooks/${body.id}`);
-    const [quota, put] = transactItems();
-    expect(quota?.Update).toMatchObject({
-      TableName: TABLE,
-      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA' },
-      UpdateExpression: 'SET webhookCount = webhookCount + :one',
-      ConditionExpression: 'webhookCount < :max',
-      ExpressionAttributeValues: { ':one': 1, ':max': 10 },
-    });
-    expect(put?.Put).toMatchObject({
-      TableName: TABLE,
-      Item: {
-        pk: `CLIENT#${CLIENT_ID}`,
-        sk: `WEBHOOK#${body.id}`,
-        entity: 'Webhook',
-        webhookId: body.id,
-        url: 'https://hooks.example.com/buzzer',
-        events: ['OrderConfirmed', 'OrderCancelled'],
-        status: 'ENABLED',
-      },
-      ConditionExpression: 'attribute_not_exists(pk)',
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [
+        {
+          Update: expect.objectContaining({
+            TableName: TABLE,
+            Key: { pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA' },
+            UpdateExpression: 'SET webhookCount = webhookCount + :one',
+            ConditionExpression: 'webhookCount < :max',
+            ExpressionAttributeValues: { ':one': 1, ':max': 10 },
+          }),
+        },
+        {
+          Put: expect.objectContaining({
+            TableName: TABLE,
+            Item: expect.objectContaining({
+              pk: `CLIENT#${CLIENT_ID}`,
+              sk: `WEBHOOK#${body.id}`,
+              entity: 'Webhook',
+              webhookId: body.id,
+              url: 'https://hooks.example.com/buzzer',
+              events: ['OrderConfirmed', 'OrderCancelled'],
+              status: 'ENABLED',
+            }),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        },
+      ],
     });
   });
 
@@ -108,7 +115,7 @@ describe('POST /webhooks', () => {
     const result = await create({ url: 'https://hooks.example.com/buzzer', events: ['OrderPlaced'] });
 
     const { id, secret } = parseBody(result) as { id: string; secret: string };
-    const item = transactItems()[1]?.Put?.Item ?? {};
+    const item = transactItems(ddb)[1]?.Put?.Item ?? {};
     const stored = JSON.stringify(item);
     expect(item).not.toHaveProperty('secrets');
     expect(stored).not.toContain('whsec_');
@@ -268,13 +275,12 @@ describe('GET /webhooks', () => {
         },
       ],
     });
-    const queries = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
-    expect(queries[0]).toMatchObject({
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': `CLIENT#${CLIENT_ID}`, ':prefix': 'WEBHOOK#' },
     });
-    expect(queries[0]?.ProjectionExpression).not.toContain('secret');
-    expect(queries[1]?.ExclusiveStartKey).toEqual({ pk: 'x', sk: 'y' });
+    expect(sentInput(ddb, QueryCommand).ProjectionExpression).not.toContain('secret');
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, { ExclusiveStartKey: { pk: 'x', sk: 'y' } });
   });
 });
 
@@ -289,16 +295,23 @@ describe('DELETE /webhooks/{id}', () => {
     const result = await remove(WEBHOOK_ID);
 
     expect(result.statusCode).toBe(204);
-    const [deletion, quota] = transactItems();
-    expect(deletion?.Delete).toEqual({
-      TableName: TABLE,
-      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
-      ConditionExpression: 'attribute_exists(pk)',
-    });
-    expect(quota?.Update).toMatchObject({
-      Key: { pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA' },
-      UpdateExpression: 'SET webhookCount = webhookCount - :one',
-      ConditionExpression: 'webhookCount > :zero',
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [
+        {
+          Delete: {
+            TableName: TABLE,
+            Key: { pk: `CLIENT#${CLIENT_ID}`, sk: `WEBHOOK#${WEBHOOK_ID}` },
+            ConditionExpression: 'attribute_exists(pk)',
+          },
+        },
+        {
+          Update: expect.objectContaining({
+            Key: { pk: `CLIENT#${CLIENT_ID}`, sk: 'WEBHOOKQUOTA' },
+            UpdateExpression: 'SET webhookCount = webhookCount - :one',
+            ConditionExpression: 'webhookCount > :zero',
+          }),
+        },
+      ],
     });
   });
 
@@ -308,9 +321,9 @@ describe('DELETE /webhooks/{id}', () => {
     const result = await remove(WEBHOOK_ID);
 
     expect(result.statusCode).toBe(204);
-    expect(ddb.commandCalls(DeleteCommand)[0]?.args[0].input.ConditionExpression).toBe(
-      'attribute_exists(pk)',
-    );
+    expect(ddb).toHaveReceivedNthCommandWith(DeleteCommand, 1, {
+      ConditionExpression: 'attribute_exists(pk)',
+    });
   });
 
   it("answers 404 for an unknown endpoint or another client's", async () => {
@@ -319,7 +332,7 @@ describe('DELETE /webhooks/{id}', () => {
     const result = await remove(WEBHOOK_ID, 'client-b');
 
     expect(result.statusCode).toBe(404);
-    expect(transactItems()[0]?.Delete?.Key).toEqual({
+    expect(transactItems(ddb)[0]?.Delete?.Key).toEqual({
       pk: 'CLIENT#client-b',
       sk: `WEBHOOK#${WEBHOOK_ID}`,
     });
@@ -329,6 +342,6 @@ describe('DELETE /webhooks/{id}', () => {
     const result = await remove('WEBHOOK#1');
 
     expect(result.statusCode).toBe(400);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { API_KEY_PATTERN, type ApiKeySummary, hashApiKey } from '#functions/clients/api-keys.ts';
 import type { CreatedKey, RevokedKey, RotatedKey } from '#ops/cli/keys.ts';
 import { runCli } from '#ops/cli/program.ts';
-import { transactionCanceled } from '#test/unit/functions/helpers.ts';
+import { transactItems, transactionCanceled } from '#test/unit/functions/helpers.ts';
 import { opsContext } from './helpers.ts';
 
 const NOW = new Date('2026-05-01T12:00:00.000Z');
@@ -60,9 +60,6 @@ async function buzzer(...args: string[]) {
   return { code, out, err, json: <T>() => JSON.parse(out) as T };
 }
 
-const transactions = () =>
-  ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems ?? []);
-
 beforeEach(() => {
   ddb.reset();
   ddb.on(TransactWriteCommand).resolves({});
@@ -82,20 +79,22 @@ describe('keys create', () => {
     expect(key.apiKey).toMatch(API_KEY_PATTERN);
     expect(key.keyId).toBe(`acme:${hashApiKey(key.apiKey).slice(0, 12)}`);
     expect(key.expiresAt).toBe(new Date(NOW.getTime() + 90 * DAY).toISOString());
-    const [puts] = transactions();
-    expect(puts?.map((item) => item.Put?.Item?.expiresAt)).toEqual([
-      epoch(NOW.getTime() + 90 * DAY),
-      epoch(NOW.getTime() + 90 * DAY),
-    ]);
+    const expiring = {
+      Put: expect.objectContaining({
+        Item: expect.objectContaining({ expiresAt: epoch(NOW.getTime() + 90 * DAY) }),
+      }),
+    };
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [expiring, expiring],
+    });
   });
 
   it('takes --expires-in as a duration or, only when said, never', async () => {
     await buzzer('keys', 'create', '--client', 'acme', '--expires-in', '7d', '--json');
     const never = await buzzer('keys', 'create', '--client', 'acme', '--expires-in', 'never', '--json');
 
-    const [week, forever] = transactions();
-    expect(week?.[0]?.Put?.Item?.expiresAt).toBe(epoch(NOW.getTime() + 7 * DAY));
-    expect(forever?.[0]?.Put?.Item).not.toHaveProperty('expiresAt');
+    expect(transactItems(ddb, 1)[0]?.Put?.Item?.expiresAt).toBe(epoch(NOW.getTime() + 7 * DAY));
+    expect(transactItems(ddb, 2)[0]?.Put?.Item).not.toHaveProperty('expiresAt');
     expect(never.json<CreatedKey>().expiresAt).toBeNull();
   });
 
@@ -164,18 +163,20 @@ describe('keys revoke', () => {
       Key: { pk: 'CLIENT#acme', sk: `APIKEY#${HASH.slice(0, 12)}` },
       ConsistentRead: true,
     });
-    const [writes] = transactions();
-    expect(writes?.map((item) => item.Update?.Key)).toEqual([
-      { pk: `APIKEY#${HASH}`, sk: 'APIKEY' },
-      { pk: 'CLIENT#acme', sk: `APIKEY#${HASH.slice(0, 12)}` },
-    ]);
-    for (const write of writes ?? []) {
-      expect(write.Update).toMatchObject({
+    const revoke = (Key: Record<string, string>) => ({
+      Update: expect.objectContaining({
+        Key,
         UpdateExpression: 'SET #status = :revoked, revokedAt = :at',
         ConditionExpression: '#status = :active',
         ExpressionAttributeValues: { ':revoked': 'REVOKED', ':active': 'ACTIVE', ':at': NOW.toISOString() },
-      });
-    }
+      }),
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [
+        revoke({ pk: `APIKEY#${HASH}`, sk: 'APIKEY' }),
+        revoke({ pk: 'CLIENT#acme', sk: `APIKEY#${HASH.slice(0, 12)}` }),
+      ],
+    });
     expect(json<RevokedKey>()).toMatchObject({ keyId: KEY_ID, state: 'REVOKED', alreadyRevoked: false });
   });
 
@@ -230,24 +231,26 @@ describe('keys rotate', () => {
       expiresAt: new Date(graceEnd * 1000).toISOString(),
       rotatedTo: issued.keyId,
     });
-    const [writes] = transactions();
-    expect(writes?.map((item) => item.Put?.Item?.rotatedFrom)).toEqual([
-      KEY_ID,
-      KEY_ID,
-      undefined,
-      undefined,
-    ]);
-    expect(writes?.map((item) => item.Put?.Item?.clientId)).toEqual(['acme', 'acme', undefined, undefined]);
-    expect(writes?.slice(2).map((item) => item.Update?.Key)).toEqual([
-      { pk: `APIKEY#${HASH}`, sk: 'APIKEY' },
-      { pk: 'CLIENT#acme', sk: `APIKEY#${HASH.slice(0, 12)}` },
-    ]);
-    for (const write of writes?.slice(2) ?? []) {
-      expect(write.Update).toMatchObject({
+    const successor = {
+      Put: expect.objectContaining({
+        Item: expect.objectContaining({ rotatedFrom: KEY_ID, clientId: 'acme' }),
+      }),
+    };
+    const retire = (Key: Record<string, string>) => ({
+      Update: expect.objectContaining({
+        Key,
         ConditionExpression: '#status = :active AND attribute_not_exists(rotatedTo)',
-        ExpressionAttributeValues: { ':expiresAt': graceEnd, ':next': issued.keyId },
-      });
-    }
+        ExpressionAttributeValues: expect.objectContaining({ ':expiresAt': graceEnd, ':next': issued.keyId }),
+      }),
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [
+        successor,
+        successor,
+        retire({ pk: `APIKEY#${HASH}`, sk: 'APIKEY' }),
+        retire({ pk: 'CLIENT#acme', sk: `APIKEY#${HASH.slice(0, 12)}` }),
+      ],
+    });
   });
 
   it('never lets the old key live longer than it would have, and defaults the grace to 24h', async () => {
@@ -260,9 +263,8 @@ describe('keys rotate', () => {
     await buzzer('keys', 'rotate', KEY_ID, '--json');
     await buzzer('keys', 'rotate', KEY_ID, '--json');
 
-    const [shortLived, longLived] = transactions();
-    expect(shortLived?.[2]?.Update?.ExpressionAttributeValues?.[':expiresAt']).toBe(soon);
-    expect(longLived?.[2]?.Update?.ExpressionAttributeValues?.[':expiresAt']).toBe(
+    expect(transactItems(ddb, 1)[2]?.Update?.ExpressionAttributeValues?.[':expiresAt']).toBe(soon);
+    expect(transactItems(ddb, 2)[2]?.Update?.ExpressionAttributeValues?.[':expiresAt']).toBe(
       epoch(NOW.getTime() + DAY),
     );
   });

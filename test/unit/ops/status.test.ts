@@ -5,6 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
 import { circuitStatuses, renderStatus, type StatusReport } from '#ops/cli/status.ts';
+import { sentInput } from '../functions/helpers.ts';
 import { opsContext } from './helpers.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -52,7 +53,7 @@ describe('buzzer status: circuit breakers', () => {
         lastError: null,
       },
     ]);
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+    expect(sentInput(ddb, GetCommand)).toMatchObject({
       TableName: 'Buzzer-Table',
       ConsistentRead: true,
     });

@@ -162,10 +162,6 @@ export const storedCharge = (key: string, overrides: Record<string, unknown> = {
   ...overrides,
 });
 
-/** The charge a `TransactWriteCommand` call recorded (its first item is the charge's conditional Put). */
-export const chargeWrites = () =>
-  ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems?.[0]?.Put);
-
 export function conditionFailed(): Error {
   return Object.assign(new Error('The conditional request failed'), {
     name: 'ConditionalCheckFailedException',

@@ -1,5 +1,6 @@
 import { BatchGetCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { sentInput } from '../functions/helpers.ts';
 import { conditionFailed, ddb, resetTable, send, TABLE, testContext } from './helpers.ts';
 
 const mailKey = { pk: 'MAIL#m1', sk: 'MAIL' };
@@ -34,8 +35,7 @@ describe('POST /v1/mail', () => {
 
     expect(answer.status).toBe(202);
     expect(answer.body).toEqual({ id: 'ml_test1' });
-    const [put] = ddb.commandCalls(PutCommand);
-    expect(put?.args[0].input).toEqual({
+    expect(sentInput(ddb, PutCommand)).toEqual({
       TableName: TABLE,
       ConditionExpression: 'attribute_not_exists(pk)',
       Item: {
@@ -47,7 +47,7 @@ describe('POST /v1/mail', () => {
         createdAt: '2026-05-01T12:00:00.000Z',
       },
     });
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.Key).toEqual({ pk: 'MAIL#m1', sk: 'CALLS' });
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, { Key: { pk: 'MAIL#m1', sk: 'CALLS' } });
   });
 
   it('leaves orderId out of the item when the mail has none', async () => {
@@ -56,7 +56,7 @@ describe('POST /v1/mail', () => {
     const answer = await postMail(testContext(), withoutOrder);
 
     expect(answer.status).toBe(202);
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).not.toHaveProperty('orderId');
+    expect(sentInput(ddb, PutCommand).Item).not.toHaveProperty('orderId');
   });
 
   it('records nothing new for a repeated key and says duplicate', async () => {
@@ -116,7 +116,7 @@ describe('POST /v1/mail', () => {
 
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: { code: 'parameter_invalid' } });
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 });
 
@@ -161,18 +161,25 @@ describe('GET /v1/mail', () => {
         calls: 1,
       },
     ]);
-    const scans = ddb.commandCalls(ScanCommand);
-    expect(scans).toHaveLength(2);
-    expect(scans[0]?.args[0].input).toMatchObject({
+    expect(ddb).toHaveReceivedCommandTimes(ScanCommand, 2);
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 1, {
       FilterExpression: '#entity = :entity AND #w0 = :w0',
       ExpressionAttributeNames: { '#entity': 'entity', '#w0': 'to' },
       ExpressionAttributeValues: { ':entity': 'Mail', ':w0': 'ada@example.com' },
     });
-    expect(scans[1]?.args[0].input.ExclusiveStartKey).toEqual({ pk: 'MAIL#m2', sk: 'MAIL' });
-    expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.[TABLE]?.Keys).toEqual([
-      { pk: 'MAIL#m2', sk: 'CALLS' },
-      { pk: 'MAIL#m1', sk: 'CALLS' },
-    ]);
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 2, {
+      ExclusiveStartKey: { pk: 'MAIL#m2', sk: 'MAIL' },
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(BatchGetCommand, 1, {
+      RequestItems: {
+        [TABLE]: expect.objectContaining({
+          Keys: [
+            { pk: 'MAIL#m2', sk: 'CALLS' },
+            { pk: 'MAIL#m1', sk: 'CALLS' },
+          ],
+        }),
+      },
+    });
   });
 
   it('filters by orderId', async () => {
@@ -184,9 +191,8 @@ describe('GET /v1/mail', () => {
 
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ messages: [] });
-    expect(ddb.commandCalls(ScanCommand)[0]?.args[0].input.ExpressionAttributeValues).toEqual({
-      ':entity': 'Mail',
-      ':w0': 'ord-9',
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 1, {
+      ExpressionAttributeValues: { ':entity': 'Mail', ':w0': 'ord-9' },
     });
     expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });

@@ -247,9 +247,11 @@ describe('the Lambda handler', () => {
       currency: 'usd',
     });
     expect(result.body).toMatch(/"id":"ch_[0-9a-f]{24}"/);
-    expect(ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.TableName).toBe(
-      'real-sandbox',
-    );
+    // The charge, its id reference and the order's reference all go to the table the environment names.
+    const toSandbox = { Put: expect.objectContaining({ TableName: 'real-sandbox' }) };
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [toSandbox, toSandbox, toSandbox],
+    });
     vi.unstubAllEnvs();
   });
 

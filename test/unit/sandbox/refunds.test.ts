@@ -45,20 +45,34 @@ describe('POST /v1/refunds', () => {
 
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ id: 're_test1', status: 'refunded', charge: 'ch_first' });
-    const [transaction] = ddb.commandCalls(TransactWriteCommand);
-    const [put, update] = transaction?.args[0].input.TransactItems ?? [];
-    expect(put?.Put).toMatchObject({
-      TableName: TABLE,
-      ConditionExpression: 'attribute_not_exists(pk)',
-      Item: { ...refundKey, entity: 'Refund', charge: 'ch_first', chargeKey: 'k1', amount: 2500 },
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [
+        {
+          Put: expect.objectContaining({
+            TableName: TABLE,
+            ConditionExpression: 'attribute_not_exists(pk)',
+            Item: expect.objectContaining({
+              ...refundKey,
+              entity: 'Refund',
+              charge: 'ch_first',
+              chargeKey: 'k1',
+              amount: 2500,
+            }),
+          }),
+        },
+        {
+          Update: expect.objectContaining({
+            Key: chargeKey,
+            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#refundKey)',
+            ExpressionAttributeValues: expect.objectContaining({
+              ':refundKey': 'r1',
+              ':refundId': 're_test1',
+            }),
+          }),
+        },
+      ],
     });
-    expect(update?.Update).toMatchObject({
-      Key: chargeKey,
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#refundKey)',
-      ExpressionAttributeValues: expect.objectContaining({ ':refundKey': 'r1', ':refundId': 're_test1' }),
-    });
-    const [count] = ddb.commandCalls(UpdateCommand);
-    expect(count?.args[0].input.Key).toEqual({ pk: 'REFUND#r1', sk: 'CALLS' });
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, { Key: { pk: 'REFUND#r1', sk: 'CALLS' } });
   });
 
   it('answers 404 charge_not_found for an unknown charge id and writes nothing: a refund never voids anything', async () => {
@@ -154,7 +168,7 @@ describe('POST /v1/refunds', () => {
     const answer = await postRefund(testContext(), body);
 
     expect(answer.status).toBe(400);
-    expect(ddb.calls()).toHaveLength(0);
+    expect(ddb).not.toHaveReceivedAnyCommand();
   });
 
   it('answers 400 without an Idempotency-Key', async () => {

@@ -1,0 +1,295 @@
+/**
+ * The burst experiment's pure parts: what one order's outcome was (a sample), how a cell's samples become its row
+ * of the table, and the answers the report gives in words, derived from those rows. No I/O, so it is unit-tested;
+ * bench/sections/burst.ts does the measuring.
+ */
+import type { WaitCost } from './cost-model.ts';
+import { type LatencySummary, ms, pct, summarize, usd } from './stats.ts';
+
+/** The architectures of issue 16 the bench drives (case 3, the burst mail service, is not built yet). */
+export const BURST_CASES = ['sync', 'async', 'hybrid'] as const;
+export type BurstCase = (typeof BURST_CASES)[number];
+
+export const CASE_LABELS: Record<BurstCase, string> = {
+  sync: 'Case 1 (synchronous)',
+  async: 'Case 2 (asynchronous, Buzzer)',
+  hybrid: 'Case 4 (hybrid, Prefer: wait)',
+};
+
+/** For chart legends. */
+export const CASE_SHORT: Record<BurstCase, string> = {
+  sync: 'case 1 sync',
+  async: 'case 2 async',
+  hybrid: 'case 4 hybrid',
+};
+
+export interface BurstCell {
+  paymentLatencyMs: number;
+  paymentFailureRate: number;
+  /** Orders in the burst. */
+  orders: number;
+  /** The burst's length: the orders arrive at `orders / seconds` a second, open loop. */
+  seconds: number;
+}
+
+/** One order as the client and the system saw it. */
+export interface OrderSample {
+  /** HTTP status; 0 when the client gave up or the connection failed. */
+  status: number;
+  clientLatencyMs: number;
+  /** The answer carried a tracking id: the system took the order (a 202, or a final answer of the sync path). */
+  accepted: boolean;
+  /** The answer already carried the order's end (sync: every answer with an order; hybrid: a 200). */
+  answeredFinal: boolean;
+  /** From the request's send to the order's CONFIRMED / CANCELLED commit; absent while it had not ended. */
+  timeToTerminalMs?: number;
+  terminalStatus?: 'CONFIRMED' | 'CANCELLED';
+  /** From the terminal commit to the mail sink recording the customer's mail; absent when no mail arrived. */
+  mailLatencyMs?: number;
+}
+
+/** The most of each resource in use at once during a cell, sampled while it ran and drained. */
+export interface ResourcePeak {
+  /** Function invocations running at once, all functions together. */
+  concurrentExecutions: number;
+  /** Execution environments (worker threads) alive at once, all functions together. */
+  environments: number;
+  /** Step Functions executions running at once. */
+  runningExecutions: number;
+  /** Resident memory of the runtime's Node process (functions' workers included; DynamoDB Local's JVM not). */
+  rssMb: number;
+}
+
+export interface BurstCellResult extends BurstCell {
+  case: BurstCase;
+  /** Seconds of `Prefer: wait` the hybrid asked for. */
+  waitSeconds?: number;
+  /** Orders a second the burst achieved (sends over the send span). */
+  achievedRate: number;
+  n: number;
+  accepted: number;
+  answeredFinal: number;
+  clientLatency: LatencySummary;
+  timeToTerminal: LatencySummary;
+  confirmed: number;
+  cancelled: number;
+  /** Accepted, but not CONFIRMED or CANCELLED when the drain ended: the client holds a tracking id for nothing. */
+  lost: number;
+  mailLatency: LatencySummary;
+  /** Ended orders without a recorded mail when the drain ended. */
+  mailMissing: number;
+  peak: ResourcePeak;
+}
+
+export interface CellMeta extends BurstCell {
+  case: BurstCase;
+  waitSeconds?: number;
+  achievedRate: number;
+}
+
+export function aggregateCell(
+  meta: CellMeta,
+  samples: readonly OrderSample[],
+  peak: ResourcePeak,
+): BurstCellResult {
+  const accepted = samples.filter((s) => s.accepted);
+  const ended = accepted.filter((s) => s.terminalStatus !== undefined);
+  const numbers = (values: Array<number | undefined>) =>
+    values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return {
+    ...meta,
+    n: samples.length,
+    accepted: accepted.length,
+    answeredFinal: samples.filter((s) => s.answeredFinal).length,
+    clientLatency: summarize(samples.map((s) => s.clientLatencyMs)),
+    timeToTerminal: summarize(numbers(ended.map((s) => s.timeToTerminalMs))),
+    confirmed: ended.filter((s) => s.terminalStatus === 'CONFIRMED').length,
+    cancelled: ended.filter((s) => s.terminalStatus === 'CANCELLED').length,
+    lost: accepted.length - ended.length,
+    mailLatency: summarize(numbers(ended.map((s) => s.mailLatencyMs))),
+    mailMissing: ended.filter((s) => s.mailLatencyMs === undefined).length,
+    peak,
+  };
+}
+
+/** The running maximum of resource samples. */
+export function peakOf(samples: readonly ResourcePeak[]): ResourcePeak {
+  const max = (pick: (s: ResourcePeak) => number) => samples.reduce((m, s) => Math.max(m, pick(s)), 0);
+  return {
+    concurrentExecutions: max((s) => s.concurrentExecutions),
+    environments: max((s) => s.environments),
+    runningExecutions: max((s) => s.runningExecutions),
+    rssMb: max((s) => s.rssMb),
+  };
+}
+
+export const acceptedShare = (c: Pick<BurstCellResult, 'accepted' | 'n'>): number =>
+  c.n === 0 ? Number.NaN : c.accepted / c.n;
+
+export function burstCellLabel(c: Pick<BurstCell, 'paymentLatencyMs' | 'paymentFailureRate'>): string {
+  const latency = c.paymentLatencyMs >= 1000 ? `${c.paymentLatencyMs / 1000} s` : `${c.paymentLatencyMs} ms`;
+  return `${latency}, ${Math.round(c.paymentFailureRate * 100)} %`;
+}
+
+const find = (
+  cells: readonly BurstCellResult[],
+  kind: BurstCase,
+  latencyMs: number,
+  failureRate: number,
+): BurstCellResult | undefined =>
+  cells.find(
+    (c) => c.case === kind && c.paymentLatencyMs === latencyMs && c.paymentFailureRate === failureRate,
+  );
+
+/** The healthy cell (0 ms, 0 %) and the worst one measured (slowest payment, then the most failures). */
+function extremes(cells: readonly BurstCellResult[]): {
+  healthy?: { latencyMs: number; failureRate: number };
+  worst?: { latencyMs: number; failureRate: number };
+} {
+  const keys = cells.map((c) => ({ latencyMs: c.paymentLatencyMs, failureRate: c.paymentFailureRate }));
+  const worst = [...keys].sort((a, b) => b.latencyMs - a.latencyMs || b.failureRate - a.failureRate)[0];
+  const healthy = keys.find((k) => k.latencyMs === 0 && k.failureRate === 0);
+  return { ...(healthy ? { healthy } : {}), ...(worst ? { worst } : {}) };
+}
+
+const sentence = (parts: string[]) => parts.filter(Boolean).join(' ');
+
+/** Which case keeps accepting: the lowest accepted share and the slowest client p99 each case had in any cell. */
+export function acceptingAnswer(cells: readonly BurstCellResult[]): string | undefined {
+  const perCase = BURST_CASES.map((kind) => {
+    const own = cells.filter((c) => c.case === kind);
+    if (own.length === 0) return undefined;
+    const lowest = own.reduce((a, b) => (acceptedShare(b) < acceptedShare(a) ? b : a));
+    const slowest = own.reduce((a, b) => (b.clientLatency.p99 > a.clientLatency.p99 ? b : a));
+    return { kind, lowest, slowest };
+  }).filter((x) => x !== undefined);
+  if (perCase.length === 0) return undefined;
+  const keeps = perCase.filter((x) => acceptedShare(x.lowest) >= 0.99);
+  const parts = perCase.map(
+    (x) =>
+      `${CASE_LABELS[x.kind]} accepted at least ${pct(acceptedShare(x.lowest), 0)} ` +
+      `(lowest at ${burstCellLabel(x.lowest)}, n = ${x.lowest.n}) with a client p99 of at most ` +
+      `${ms(x.slowest.clientLatency.p99)} ms (at ${burstCellLabel(x.slowest)})`,
+  );
+  const verdict =
+    keeps.length === 0
+      ? 'No case accepted 99 % of a burst in every cell.'
+      : `${keeps.map((x) => CASE_LABELS[x.kind]).join(' and ')} kept accepting (≥ 99 % in every cell).`;
+  return sentence([verdict, `${parts.join('; ')}.`]);
+}
+
+/** Where payment trouble spreads: each case's client p99 in the healthy cell against the worst cell. */
+export function spreadAnswer(cells: readonly BurstCellResult[]): string | undefined {
+  const { healthy, worst } = extremes(cells);
+  if (
+    !healthy ||
+    !worst ||
+    (healthy.latencyMs === worst.latencyMs && healthy.failureRate === worst.failureRate)
+  )
+    return undefined;
+  const rows = BURST_CASES.map((kind) => {
+    const good = find(cells, kind, healthy.latencyMs, healthy.failureRate);
+    const bad = find(cells, kind, worst.latencyMs, worst.failureRate);
+    if (!good || !bad) return undefined;
+    const factor = bad.clientLatency.p99 / good.clientLatency.p99;
+    return { kind, good, bad, factor };
+  }).filter((x) => x !== undefined);
+  if (rows.length === 0) return undefined;
+  const spreads = rows.filter((r) => r.factor >= 2 || acceptedShare(r.bad) < acceptedShare(r.good) - 0.01);
+  const contained = rows.filter((r) => !spreads.includes(r));
+  const label = burstCellLabel({ paymentLatencyMs: worst.latencyMs, paymentFailureRate: worst.failureRate });
+  const detail = rows.map(
+    (r) =>
+      `${CASE_LABELS[r.kind]}: client p99 ${ms(r.good.clientLatency.p99)} → ${ms(r.bad.clientLatency.p99)} ms ` +
+      `(${r.factor.toFixed(1)}×), accepted ${pct(acceptedShare(r.good), 0)} → ${pct(acceptedShare(r.bad), 0)}, ` +
+      `time to terminal p99 ${ms(r.good.timeToTerminal.p99)} → ${ms(r.bad.timeToTerminal.p99)} ms`,
+  );
+  return sentence([
+    spreads.length > 0
+      ? `With the provider at ${label}, payment trouble reaches the client in ` +
+        `${spreads.map((r) => CASE_LABELS[r.kind]).join(' and ')}` +
+        (contained.length > 0
+          ? `; ${contained.map((r) => CASE_LABELS[r.kind]).join(' and ')} keeps it behind the queue, where it ` +
+            'shows up as a longer time to terminal instead.'
+          : '.')
+      : `With the provider at ${label}, no case's client latency doubled.`,
+    `${detail.join('; ')}.`,
+  ]);
+}
+
+/** When the asynchronous path is slower end to end: the healthy cell's time to terminal, sync against async. */
+export function endToEndAnswer(cells: readonly BurstCellResult[]): string | undefined {
+  const sync = find(cells, 'sync', 0, 0);
+  const async = find(cells, 'async', 0, 0);
+  if (!sync || !async) return undefined;
+  const difference = async.timeToTerminal.p50 - sync.timeToTerminal.p50;
+  const slower = difference > 0;
+  return sentence([
+    `At 0 ms payment latency the asynchronous path is ${slower ? 'slower' : 'not slower'} end to end: ` +
+      `request → terminal p50 ${ms(async.timeToTerminal.p50)} ms (p99 ${ms(async.timeToTerminal.p99)}) ` +
+      `against ${ms(sync.timeToTerminal.p50)} ms (p99 ${ms(sync.timeToTerminal.p99)}) for the synchronous ` +
+      `path, ${slower ? `${ms(difference)} ms more at the median` : `${ms(-difference)} ms less at the median`} ` +
+      `(n = ${async.timeToTerminal.n} / ${sync.timeToTerminal.n}).`,
+    slower
+      ? 'The work is the same domain code; the asynchronous path adds the hops between its steps: the DynamoDB ' +
+        'stream to the outbox relay, EventBridge to SQS, the queue poller to the saga starter, and Step Functions ' +
+        'between its task states, each a poll or a queue the synchronous path calls straight through. Under a ' +
+        'burst those queues also line the sagas up behind each other.'
+      : 'The hops the asynchronous path adds (stream, bus, queue, state machine) cost less here than the queueing ' +
+        'the synchronous path met for its environments.',
+  ]);
+}
+
+/**
+ * What the hybrid buys (final answers, client latency) and what it costs. The client's extra wait over the 202 is
+ * measured; the function is billed for at most `waitSeconds` of it, the rest being the queue for an environment
+ * that other waits hold, so the cost is priced on the smaller of the two.
+ */
+export function hybridAnswer(cells: readonly BurstCellResult[], waitCost?: WaitCost): string | undefined {
+  const hybrid = cells.filter((c) => c.case === 'hybrid');
+  if (hybrid.length === 0) return undefined;
+  const parts = hybrid.map((h) => {
+    const a = find(cells, 'async', h.paymentLatencyMs, h.paymentFailureRate);
+    const extra = a ? Math.max(0, h.clientLatency.mean - a.clientLatency.mean) / 1000 : Number.NaN;
+    const held = Math.min(extra, h.waitSeconds ?? Number.POSITIVE_INFINITY);
+    const cost =
+      waitCost && Number.isFinite(held) ? `, up to ${usd(held * waitCost.usd * 1e6)} per million orders` : '';
+    return (
+      `at ${burstCellLabel(h)} ${pct(h.answeredFinal / Math.max(1, h.n), 0)} got their final answer in the ` +
+      `request and ${pct(acceptedShare(h), 0)} were accepted (client p50 ${ms(h.clientLatency.p50)} / p99 ` +
+      `${ms(h.clientLatency.p99)} ms` +
+      (a ? ` against ${ms(a.clientLatency.p50)} / ${ms(a.clientLatency.p99)} ms for the 202` : '') +
+      `); clients waited ${Number.isFinite(extra) ? extra.toFixed(1) : '–'} s longer on average, ` +
+      `a function held for at most ${Number.isFinite(held) ? held.toFixed(1) : '–'} s of it${cost}`
+    );
+  });
+  const wait = hybrid[0]?.waitSeconds;
+  return sentence([
+    `With \`Prefer: wait=${wait ?? 'N'}\` the hybrid buys a final answer without polling where the saga is quick, ` +
+      'and pays with a function held open for each wait: held environments serve no one else, so under a burst ' +
+      'the waits queue behind each other and the accept path stops keeping up:',
+    `${parts.join('; ')}.`,
+    waitCost
+      ? `A waited second costs ${usd(waitCost.usd)} (${usd(waitCost.usd * 1e6)} per million), almost all Lambda ` +
+        'duration; a client polling instead pays a request, an invocation and a read per poll.'
+      : '',
+  ]);
+}
+
+export interface BurstAnswer {
+  question: string;
+  answer: string;
+}
+
+/** The report's answers, each from the numbers; a question whose cells were not measured is left out. */
+export function burstAnswers(cells: readonly BurstCellResult[], waitCost?: WaitCost): BurstAnswer[] {
+  const candidates: Array<[string, string | undefined]> = [
+    ['Which case keeps accepting under a burst?', acceptingAnswer(cells)],
+    ['Where does payment trouble spread?', spreadAnswer(cells)],
+    ['When is the asynchronous path slower end to end?', endToEndAnswer(cells)],
+    ['What does the hybrid cost and buy?', hybridAnswer(cells, waitCost)],
+  ];
+  return candidates
+    .filter((c): c is [string, string] => c[1] !== undefined)
+    .map(([question, answer]) => ({ question, answer }));
+}

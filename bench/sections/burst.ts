@@ -1,0 +1,220 @@
+/**
+ * The four-case experiment under bursts (issue 16): a burst of orders arrives open loop at each case, with the
+ * sandbox payment provider slow and/or flaky, and every order is followed to its end and its mail.
+ * - case 1, `sync`: the synchronous baseline (bench/sync/handler.ts, the saga's Retry clauses inline) behind the
+ *   same HTTP API engine and authorizer;
+ * - case 2, `async`: `POST /orders` → 202, the saga does the rest;
+ * - case 4, `hybrid`: `POST /orders` with `Prefer: wait=N`.
+ * Time to terminal is measured from the request's send to the order item's terminal commit (`updatedAt`) for all
+ * three, so the synchronous answer and the saga are compared on the same clock; mail latency from that commit to
+ * the mail sink's `mail recorded` log line.
+ */
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  aggregateCell,
+  type BurstCase,
+  type BurstCell,
+  type BurstCellResult,
+  burstCellLabel,
+  type OrderSample,
+  peakOf,
+  type ResourcePeak,
+} from '../burst-model.ts';
+import { type BenchSystem, log, orderRequest, quiesce, trackingIdOf, warmupRequests } from '../harness.ts';
+import type { HttpLoadRequest, LoadResult } from '../load-types.ts';
+import type { SyncBaseline } from '../sync-baseline.ts';
+
+export interface BurstSettings {
+  cells: Array<BurstCell & { cases: readonly BurstCase[] }>;
+  /** `Prefer: wait=N` of the hybrid. */
+  waitSeconds: number;
+  /** How long a cell may take to end its orders after the burst before the rest count as lost. */
+  drainMs: number;
+}
+
+/** Samples the runtime's resources every 100 ms until stopped. */
+class ResourceSampler {
+  private readonly samples: ResourcePeak[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(system: BenchSystem) {
+    const sample = () => {
+      const functions = Object.values(system.runtime.engines.lambda.metrics());
+      this.samples.push({
+        concurrentExecutions: functions.reduce((sum, f) => sum + f.concurrentExecutions, 0),
+        environments: functions.reduce((sum, f) => sum + f.environments, 0),
+        runningExecutions: system.runtime.engines.stepFunctions.metrics().executions.RUNNING,
+        rssMb: process.memoryUsage.rss() / 1024 ** 2,
+      });
+    };
+    sample();
+    this.timer = setInterval(sample, 100);
+  }
+
+  stop(): ResourcePeak {
+    clearInterval(this.timer);
+    return peakOf(this.samples);
+  }
+}
+
+interface OrderItem {
+  status: string;
+  updatedAt: string;
+}
+
+async function readOrders(
+  system: BenchSystem,
+  tableName: string,
+  orderIds: readonly string[],
+): Promise<Map<string, OrderItem>> {
+  const found = new Map<string, OrderItem>();
+  for (let i = 0; i < orderIds.length; i += 100) {
+    let pending: Array<Record<string, unknown>> = orderIds
+      .slice(i, i + 100)
+      .map((orderId) => ({ pk: `ORDER#${orderId}`, sk: 'ORDER' }));
+    for (let attempt = 0; pending.length > 0 && attempt < 10; attempt++) {
+      const result = await system.runtime.clients.doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [tableName]: {
+              Keys: pending,
+              ProjectionExpression: 'orderId, #status, updatedAt',
+              ExpressionAttributeNames: { '#status': 'status' },
+            },
+          },
+        }),
+      );
+      for (const item of result.Responses?.[tableName] ?? []) {
+        found.set(String(item.orderId), { status: String(item.status), updatedAt: String(item.updatedAt) });
+      }
+      pending = result.UnprocessedKeys?.[tableName]?.Keys ?? [];
+    }
+  }
+  return found;
+}
+
+const isTerminal = (status: string | undefined): status is 'CONFIRMED' | 'CANCELLED' =>
+  status === 'CONFIRMED' || status === 'CANCELLED';
+
+/** Polls the orders until every one has ended or the time is up. */
+async function drain(
+  system: BenchSystem,
+  tableName: string,
+  orderIds: readonly string[],
+  timeoutMs: number,
+): Promise<Map<string, OrderItem>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const orders = await readOrders(system, tableName, orderIds);
+    const open = orderIds.filter((id) => !isTerminal(orders.get(id)?.status));
+    if (open.length === 0 || Date.now() >= deadline) return orders;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+function requestsFor(
+  kind: BurstCase,
+  system: BenchSystem,
+  baseline: SyncBaseline,
+  count: number,
+  waitSeconds: number,
+): HttpLoadRequest[] {
+  return Array.from({ length: count }, () => {
+    if (kind === 'sync') return orderRequest(baseline.urls.sagaRetries, system.apiKey);
+    const request = orderRequest(system.apiUrl, system.apiKey);
+    if (kind === 'hybrid') request.headers.prefer = `wait=${waitSeconds}`;
+    return request;
+  });
+}
+
+/** What the client's answer says: taken (a tracking id), and whether it already carried the order's end. */
+function answerOf(kind: BurstCase, result: LoadResult): { orderId?: string; final: boolean } {
+  const orderId = result.status > 0 ? trackingIdOf(result.body) : undefined;
+  if (!orderId) return { final: false };
+  const final = kind === 'sync' || (kind === 'hybrid' && result.status === 200);
+  return { orderId, final };
+}
+
+async function runCase(
+  system: BenchSystem,
+  baseline: SyncBaseline,
+  cell: BurstCell,
+  kind: BurstCase,
+  settings: BurstSettings,
+): Promise<BurstCellResult> {
+  const tableName = kind === 'sync' ? baseline.tableName : system.tableName;
+  const sampler = new ResourceSampler(system);
+  let peak: ResourcePeak | undefined;
+  try {
+    const run = await system.load.run({
+      mode: { type: 'open', ratePerSecond: cell.orders / cell.seconds },
+      warmup: warmupRequests(system.apiUrl, system.apiKey),
+      requests: requestsFor(kind, system, baseline, cell.orders, settings.waitSeconds),
+      // The HTTP API's integration limit is 30 s; past it the engine answers 503/504 itself.
+      timeoutMs: 35_000,
+    });
+    const answers = run.results.map((result) => ({ result, ...answerOf(kind, result) }));
+    const orderIds = answers.map((a) => a.orderId).filter((id): id is string => id !== undefined);
+    const orders = await drain(system, tableName, orderIds, settings.drainMs);
+    // The mails and the sagas' last transitions come after the orders' commits.
+    await quiesce(system, 60_000);
+    peak = sampler.stop();
+    const samples: OrderSample[] = answers.map(({ result, orderId, final }) => {
+      const order = orderId ? orders.get(orderId) : undefined;
+      const ended = isTerminal(order?.status) ? Date.parse(order.updatedAt) : undefined;
+      const mailed = orderId ? system.logs.mailRecorded.get(orderId) : undefined;
+      return {
+        status: result.status,
+        clientLatencyMs: result.latencyMs,
+        accepted: orderId !== undefined,
+        answeredFinal: final,
+        ...(ended !== undefined && isTerminal(order?.status)
+          ? { timeToTerminalMs: ended - result.sentAt, terminalStatus: order.status }
+          : {}),
+        ...(ended !== undefined && mailed !== undefined ? { mailLatencyMs: mailed - ended } : {}),
+      };
+    });
+    const sent = run.results.map((r) => r.sentAt);
+    const span = (Math.max(...sent) - Math.min(...sent)) / 1000;
+    return aggregateCell(
+      {
+        ...cell,
+        case: kind,
+        ...(kind === 'hybrid' ? { waitSeconds: settings.waitSeconds } : {}),
+        achievedRate: span > 0 ? (sent.length - 1) / span : Number.NaN,
+      },
+      samples,
+      peak,
+    );
+  } finally {
+    if (!peak) sampler.stop();
+  }
+}
+
+export async function runBursts(
+  system: BenchSystem,
+  baseline: SyncBaseline,
+  settings: BurstSettings,
+): Promise<BurstCellResult[]> {
+  const results: BurstCellResult[] = [];
+  try {
+    for (const cell of settings.cells) {
+      await system.runtime.setSandboxFaults({
+        paymentLatencyMs: cell.paymentLatencyMs,
+        paymentFailureRate: cell.paymentFailureRate,
+      });
+      for (const kind of cell.cases) {
+        log(`burst: ${burstCellLabel(cell)}: ${kind}, ${cell.orders} orders in ${cell.seconds} s`);
+        const result = await runCase(system, baseline, cell, kind, settings);
+        log(
+          `burst:   accepted ${result.accepted}/${result.n}, client p99 ${Math.round(result.clientLatency.p99)} ms, ` +
+            `terminal p99 ${Math.round(result.timeToTerminal.p99)} ms, lost ${result.lost}`,
+        );
+        results.push(result);
+      }
+    }
+  } finally {
+    await system.runtime.setSandboxFaults({});
+  }
+  return results;
+}
