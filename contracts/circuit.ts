@@ -14,5 +14,12 @@ export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
 export const DEFAULT_CIRCUIT_FAILURE_THRESHOLD = 5;
 /** How long an open circuit lets no call through before one probe may try the provider again. */
 export const DEFAULT_CIRCUIT_OPEN_SECONDS = 30;
+/**
+ * Retries the saga gives AuthorizePayment after the provider failed it (lib/constructs/saga.ts). With the first try,
+ * that is also how many failed charge requests an order may have in all before it stops being held for an outage
+ * (`PaymentDeps.maxUnavailableAttempts`): holds reset the state machine's count, the order item keeps its own.
+ */
+export const PAYMENT_UNAVAILABLE_RETRIES = 3;
+export const MAX_UNAVAILABLE_ATTEMPTS = PAYMENT_UNAVAILABLE_RETRIES + 1;
 /** How long an order waits for an unavailable payment provider before it is cancelled (PAYMENT_UNAVAILABLE). */
 export const DEFAULT_PAYMENT_HOLD_SECONDS = 15 * 60;

@@ -152,6 +152,12 @@ export const orderRecordSchema = z.object({
    * charge is recorded or the compensation begins.
    */
   hold: holdSchema.optional(),
+  /**
+   * Charge requests of this order that the provider failed (5xx, time-out, unreachable). A hold waits out an outage;
+   * an order whose own requests keep failing while the circuit lets calls through is not waiting for an outage, so
+   * past `PaymentDeps.maxUnavailableAttempts` it is no longer held but cancelled (PAYMENT_UNAVAILABLE).
+   */
+  unavailableAttempts: z.number().int().nonnegative().optional(),
   /** When the order was first held; kept, so a compensation knows the order was charged by attempt-marking code. */
   heldAt: z.string().optional(),
   /** TTL (epoch seconds), set when the order reaches a terminal state (`terminalRetention`). */

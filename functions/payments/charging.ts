@@ -32,6 +32,12 @@ export interface PaymentDeps extends TableDeps {
   circuit: CircuitBreaker;
   /** How long an order may wait for a provider whose circuit is open before it is cancelled. */
   holdMs: number;
+  /**
+   * Failed charge requests (provider unavailable) after which an order is no longer held but cancelled: without this
+   * bound, an order the provider fails on its own (a card its systems choke on) would reopen the circuit each time its
+   * hold lets it try again, holding every other order with it until the hold runs out.
+   */
+  maxUnavailableAttempts: number;
 }
 
 export interface AuthorizationResult {
@@ -119,6 +125,12 @@ export async function authorizePayment(
 ): Promise<AuthorizationResult | HeldPayment> {
   const ready = readiness(await requireOrder(deps, orderId));
   if ('done' in ready) return ready.done;
+  const failedBefore = ready.order.unavailableAttempts ?? 0;
+  if (failedBefore >= deps.maxUnavailableAttempts) {
+    throw new PaymentProviderUnavailable(
+      `the provider failed ${failedBefore} charge requests of order ${orderId}; it is not held again`,
+    );
+  }
   let admission = await deps.circuit.admit(now);
   if (!admission.allowed) {
     countHeld(deps.circuit.name);
@@ -167,8 +179,9 @@ export async function authorizePayment(
     await deps.circuit.succeeded(admission);
   } catch (error) {
     if (error instanceof PaymentProviderUnavailable) {
+      const failed = await countUnavailableAttempt(deps, orderId, now);
       const state = await deps.circuit.failed(admission, error);
-      if (state === 'CLOSED') throw error;
+      if (state === 'CLOSED' || failed >= deps.maxUnavailableAttempts) throw error;
       // This failure opened the circuit (or it was opened meanwhile): the order waits like every other.
       const circuit = await deps.circuit.read();
       return holdPayment(
@@ -215,6 +228,15 @@ export async function authorizePayment(
   const refund = await deps.payments.refund(refundKey(chargeId), chargeId);
   logger.warn('charge landed on an order under compensation; refunded', { orderId, chargeId, refund });
   throw new InvalidOrderState(`order ${orderId} is being compensated; charge ${chargeId} was refunded`);
+}
+
+/** One more failed charge request on the order; answers how many it has had. Nothing is written once it has ended. */
+function countUnavailableAttempt(deps: PaymentDeps, orderId: string, now: Date): Promise<number> {
+  return updateOrder(deps, orderId, now, (order) => {
+    const failed = (order.unavailableAttempts ?? 0) + 1;
+    if (order.status !== 'PENDING' || order.compensatingAt) return { result: failed };
+    return { change: { set: { unavailableAttempts: failed }, timeline: [] }, result: failed };
+  });
 }
 
 /** The provider's side of one authorization: the order's charge id, looked up or created under the order's key. */

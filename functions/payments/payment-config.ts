@@ -3,6 +3,7 @@ import {
   DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
   DEFAULT_CIRCUIT_OPEN_SECONDS,
   DEFAULT_PAYMENT_HOLD_SECONDS,
+  MAX_UNAVAILABLE_ATTEMPTS,
 } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { CircuitBreaker } from '#functions/resilience/circuit-breaker.ts';
@@ -101,5 +102,6 @@ export function paymentStepDeps(
       probeLeaseMs: config.PAYMENT_TIMEOUT_MS + 7000,
     }),
     holdMs: config.PAYMENT_HOLD_SECONDS * 1000,
+    maxUnavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS,
   };
 }

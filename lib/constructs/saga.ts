@@ -13,6 +13,7 @@ import {
   DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
   DEFAULT_CIRCUIT_OPEN_SECONDS,
   DEFAULT_PAYMENT_HOLD_SECONDS,
+  PAYMENT_UNAVAILABLE_RETRIES,
 } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES, EVENT_SOURCE } from '#contracts/events.ts';
@@ -237,7 +238,7 @@ export class Saga extends Construct {
     authorize.addRetry({
       errors: [STEP_ERRORS.PaymentProviderUnavailable, sfn.Errors.TIMEOUT],
       interval: Duration.seconds(1),
-      maxAttempts: 3,
+      maxAttempts: PAYMENT_UNAVAILABLE_RETRIES,
       backoffRate: 2,
       maxDelay: Duration.seconds(10),
       jitterStrategy: sfn.JitterType.FULL,

@@ -1,6 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MAX_UNAVAILABLE_ATTEMPTS } from '#contracts/circuit.ts';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
 import {
   boundValues,
@@ -668,6 +669,57 @@ describe('the payment circuit (authorize-payment holds, void-payment reports)', 
       undefined,
       'version = :version AND #state = :closed',
     ]);
+  });
+
+  /** The circuit reads closed, one failure short of opening; the failure of this call opens it. */
+  const failureOpensCircuit = () => {
+    ddb
+      .on(UpdateCommand, { Key: circuitKey })
+      .resolvesOnce({ Attributes: { state: 'CLOSED', version: 3, failures: 5 } })
+      .resolves({});
+    ddb
+      .on(GetCommand, { Key: circuitKey })
+      .resolvesOnce({ Item: { ...circuitKey, state: 'CLOSED', version: 3, failures: 4 } })
+      .resolves({
+        Item: { ...circuitKey, state: 'OPEN', version: 4, failures: 5, openUntil, since: NOW.toISOString() },
+      });
+  };
+
+  it('counts a failed charge request on the order before it is held', async () => {
+    orderIs({ ...priced, unavailableAttempts: 1 });
+    failureOpensCircuit();
+    reply = () => ({ status: 503 });
+
+    const result = await authorize(sagaInput, context);
+
+    expect(result).toHaveProperty('held');
+    expect(provider.requests).toHaveLength(1);
+    expect(updates().map((update) => update.ExpressionAttributeNames)).toContainEqual(
+      expect.objectContaining({ '#s0': 'unavailableAttempts' }),
+    );
+    expect(updates().flatMap((update) => boundValues(update))).toContain(2);
+  });
+
+  it('is not held once the provider has failed its own charges as often as the saga retries: it fails, to be cancelled', async () => {
+    orderIs({ ...priced, unavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS - 1 });
+    failureOpensCircuit();
+    reply = () => ({ status: 500 });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'PaymentProviderUnavailable' });
+    expect(provider.requests).toHaveLength(1);
+    expect(JSON.stringify(updates())).not.toContain('"hold"');
+  });
+
+  it('neither holds nor calls the provider for an order that has used up its failed charges, although the circuit is open', async () => {
+    orderIs({ ...priced, unavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS });
+    circuitIs({ state: 'OPEN', openUntil, since: outageSince });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({
+      name: 'PaymentProviderUnavailable',
+      message: `the provider failed ${MAX_UNAVAILABLE_ATTEMPTS} charge requests of order ${ORDER_ID}; it is not held again`,
+    });
+    expect(provider.requests).toHaveLength(0);
+    expect(updates()).toEqual([]);
   });
 
   it('fails a call that leaves the circuit closed, for the state machine to retry', async () => {

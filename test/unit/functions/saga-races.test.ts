@@ -5,8 +5,10 @@
  * runs of one order's saga by hand, as a duplicate or restarted EXPRESS execution, or a STANDARD step committing
  * after its Catch fired, would interleave them.
  */
+
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_UNAVAILABLE_ATTEMPTS } from '#contracts/circuit.ts';
 import { PaymentProviderUnavailable } from '#functions/orders/errors.ts';
 import { authorizePayment, type PaymentDeps, voidPayment } from '#functions/payments/charging.ts';
 import type {
@@ -119,6 +121,7 @@ beforeEach(() => {
       probeLeaseMs: 10_000,
     }),
     holdMs: 15 * 60_000,
+    maxUnavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS,
   };
 });
 
