@@ -185,12 +185,14 @@ export async function getOrder(system: SystemUnderTest, trackingId: string): Pro
   }
 }
 
-/** Order statuses straight from the table: a cheap poll that does not compete with the system for its API. */
-async function statusesOf(
+/** Some attributes of each order straight from the table: a cheap read that does not compete with the system for its API. */
+async function orderAttributes(
   system: SystemUnderTest,
   orders: readonly PlacedOrder[],
-): Promise<Map<string, string>> {
-  const statuses = new Map<string, string>();
+  attributes: readonly string[],
+): Promise<Map<string, Record<string, unknown>>> {
+  const found = new Map<string, Record<string, unknown>>();
+  const names = Object.fromEntries(attributes.map((attribute, i) => [`#a${i}`, attribute]));
   for (let start = 0; start < orders.length; start += BATCH_GET_LIMIT) {
     let keys: Array<Record<string, unknown>> = orders
       .slice(start, start + BATCH_GET_LIMIT)
@@ -202,19 +204,43 @@ async function statusesOf(
             [system.tableName]: {
               Keys: keys,
               ConsistentRead: true,
-              ProjectionExpression: 'orderId, #status',
-              ExpressionAttributeNames: { '#status': 'status' },
+              ProjectionExpression: ['orderId', ...Object.keys(names)].join(', '),
+              ExpressionAttributeNames: names,
             },
           },
         }),
       );
-      for (const item of result.Responses?.[system.tableName] ?? []) {
-        statuses.set(String(item.orderId), String(item.status));
-      }
+      for (const item of result.Responses?.[system.tableName] ?? []) found.set(String(item.orderId), item);
       keys = result.UnprocessedKeys?.[system.tableName]?.Keys ?? [];
     }
   }
-  return statuses;
+  return found;
+}
+
+async function statusesOf(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+): Promise<Map<string, string>> {
+  const items = await orderAttributes(system, orders, ['status']);
+  return new Map([...items].map(([orderId, item]) => [orderId, String(item.status)]));
+}
+
+/**
+ * The orders that wait for the payment provider on purpose (a hold that has not run out): a parked EXPRESS order has
+ * no running execution, and its last one SUCCEEDED, yet its saga comes back to it by itself.
+ */
+export async function liveHolds(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+  now = Date.now(),
+): Promise<Set<string>> {
+  const items = await orderAttributes(system, orders, ['hold']);
+  const held = new Set<string>();
+  for (const [orderId, item] of items) {
+    const until = (item.hold as { until?: unknown } | undefined)?.until;
+    if (typeof until === 'string' && Date.parse(until) > now) held.add(orderId);
+  }
+  return held;
 }
 
 /**

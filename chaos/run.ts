@@ -18,6 +18,7 @@ import { executionPages } from '#ops/cli/executions.ts';
 import { FaultInjector } from './faults.ts';
 import { type ChaosReport, checkLedger } from './ledger.ts';
 import {
+  liveHolds,
   observeOrders,
   type PlacedOrder,
   placeOrders,
@@ -75,6 +76,10 @@ export interface ChaosOptions {
 export const CHAOS_ENVIRONMENT: Readonly<Record<string, string>> = {
   RETRY_BACKOFF_BASE_SECONDS: '1',
   RETRY_BACKOFF_MAX_SECONDS: '4',
+  // A run of failures can open a circuit (5 in a row among the injected ones): its orders and mails wait an interval
+  // of seconds, not the 30 s a real outage gets, so a run still settles in about a minute.
+  PAYMENT_CIRCUIT_OPEN_SECONDS: '3',
+  MAIL_CIRCUIT_OPEN_SECONDS: '3',
 };
 
 /** Source queues must read empty this many times in a row, half a second apart, to count as drained. */
@@ -162,15 +167,28 @@ async function executionStatuses(
   return statuses;
 }
 
-/** EXPRESS: an open order none of whose executions still runs, and one of which failed, waits for an operator. */
+/**
+ * EXPRESS: an open order none of whose executions still runs waits for an operator when one of them failed, or when
+ * it holds no live hold. A parked order's executions all SUCCEEDED (ParkOrder ends them) while its hold brings it back;
+ * without a hold, nothing will: e.g. an execution that ran twice (AWS's at-least-once) whose second run died in the
+ * compensation, after its first run had parked the order and SUCCEEDED.
+ */
 async function expressNeedOperator(
   system: SystemUnderTest,
   open: readonly PlacedOrder[],
 ): Promise<PlacedOrder[]> {
   const statuses = await executionStatuses(system, open);
-  return open.filter((order) => {
+  const idle = open.filter((order) => {
     const runs = statuses.get(order.trackingId) ?? [];
-    return runs.length > 0 && !runs.includes('RUNNING') && runs.some((status) => status !== 'SUCCEEDED');
+    return runs.length > 0 && !runs.includes('RUNNING');
+  });
+  const held = await liveHolds(
+    system,
+    idle.filter((order) => (statuses.get(order.trackingId) ?? []).every((status) => status === 'SUCCEEDED')),
+  );
+  return idle.filter((order) => {
+    const runs = statuses.get(order.trackingId) ?? [];
+    return runs.some((status) => status !== 'SUCCEEDED') || !held.has(order.trackingId);
   });
 }
 

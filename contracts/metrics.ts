@@ -6,6 +6,8 @@
  * Every metric carries the dimension `service` = `METRICS_SERVICE` (one value for the whole system, so an alarm does
  * not depend on which function emits it) plus the dimensions listed with it.
  */
+import { BREAKERS } from './circuit.ts';
+
 export const METRICS_NAMESPACE = 'Buzzer';
 export const METRICS_SERVICE = 'buzzer';
 
@@ -18,6 +20,8 @@ export const METRIC_DIMENSIONS = {
   outcome: 'outcome',
   /** ColdStart: the function, as Powertools' cold-start metric names it. */
   functionName: 'function_name',
+  /** CircuitOpened, CircuitClosed, CallsHeld: the circuit breaker (`BREAKERS`). */
+  breaker: 'breaker',
 } as const;
 
 export const METRICS = {
@@ -37,6 +41,12 @@ export const METRICS = {
   ColdStart: 'ColdStart',
   /** Count: the reconciler found a stuck order it must leave to an operator (half-compensated, …). */
   StuckOrdersNeedingOperator: 'StuckOrdersNeedingOperator',
+  /** Count by `breaker`: a circuit opened (from CLOSED, or again after a failed probe). */
+  CircuitOpened: 'CircuitOpened',
+  /** Count by `breaker`: a circuit closed again (a probe, or any call, succeeded). */
+  CircuitClosed: 'CircuitClosed',
+  /** Count by `breaker`: a call not made because the circuit was open (an order held, a mail put back). */
+  CallsHeld: 'CallsHeld',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
@@ -54,6 +64,9 @@ export const METRIC_DIMENSION_KEYS: Record<MetricName, readonly string[]> = {
   WebhookDeliveries: [METRIC_DIMENSIONS.outcome],
   ColdStart: [METRIC_DIMENSIONS.functionName],
   StuckOrdersNeedingOperator: [],
+  CircuitOpened: [METRIC_DIMENSIONS.breaker],
+  CircuitClosed: [METRIC_DIMENSIONS.breaker],
+  CallsHeld: [METRIC_DIMENSIONS.breaker],
 };
 
 /** Why an order was cancelled: stored on the order, shown to the client, and the `reason` of `OrdersCancelled`. */
@@ -98,6 +111,9 @@ export const WEBHOOK_DELIVERY_OUTCOMES = [
 export const METRIC_DIMENSION_VALUES = {
   OrdersCancelled: { key: METRIC_DIMENSIONS.reason, values: CANCEL_REASONS },
   WebhookDeliveries: { key: METRIC_DIMENSIONS.outcome, values: WEBHOOK_DELIVERY_OUTCOMES },
+  CircuitOpened: { key: METRIC_DIMENSIONS.breaker, values: BREAKERS },
+  CircuitClosed: { key: METRIC_DIMENSIONS.breaker, values: BREAKERS },
+  CallsHeld: { key: METRIC_DIMENSIONS.breaker, values: BREAKERS },
 } as const satisfies Partial<Record<MetricName, { key: string; values: readonly string[] }>>;
 
 export type EnumeratedMetric = keyof typeof METRIC_DIMENSION_VALUES;

@@ -17,6 +17,7 @@ export const STEP_ERRORS = {
   InvalidMessage: 'InvalidMessage',
   CorruptRecord: 'CorruptRecord',
   ChargeMayBeInFlight: 'ChargeMayBeInFlight',
+  PaymentHoldExpired: 'PaymentHoldExpired',
 } as const;
 
 export type StepErrorName = (typeof STEP_ERRORS)[keyof typeof STEP_ERRORS];
@@ -36,4 +37,11 @@ export const VERDICTS = [
   STEP_ERRORS.InvalidOrderState,
   STEP_ERRORS.InvalidMessage,
   STEP_ERRORS.CorruptRecord,
+  STEP_ERRORS.PaymentHoldExpired,
 ] as const satisfies readonly StepErrorName[];
+
+/**
+ * The `kind` of the message an EXPRESS saga held by the payment circuit leaves on the saga-start queue
+ * (`{kind, orderId, correlationId, holdUntil}`): the starter runs the saga again when it comes back.
+ */
+export const SAGA_RESUME_MESSAGE = 'ResumeSaga';

@@ -1,7 +1,8 @@
-import { CfnOutput, type RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
 import { Api } from './constructs/api.ts';
@@ -10,7 +11,7 @@ import { EventBus } from './constructs/event-bus.ts';
 import { Operations } from './constructs/operations.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
-import { type PaymentProvider, Saga, type SagaWorkflowType } from './constructs/saga.ts';
+import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
 import { Webhooks } from './constructs/webhooks.ts';
 
@@ -38,6 +39,17 @@ export interface BuzzerStackProps extends StackProps {
   readonly mailTransport?: 'ses' | 'sink';
   /** Verified SES sender, required when mailTransport is `ses`. */
   readonly mailFrom?: string;
+  /** @default failure threshold 5, open interval 30 s (see SagaProps.paymentCircuit) */
+  readonly paymentCircuit?: SagaProps['paymentCircuit'];
+  /** @default Duration.minutes(15) (see SagaProps.paymentHold) */
+  readonly paymentHold?: Duration;
+  /**
+   * The mail transport's circuit breaker: `failureThreshold` failed sends in a row open it; while it is open (for
+   * `openInterval`, then one probe) the notify worker sends nothing and puts each message back on its queue, delayed,
+   * so no mail is dropped or dead-lettered by an outage.
+   * @default { failureThreshold: 5, openInterval: Duration.seconds(30) }
+   */
+  readonly mailCircuit?: { readonly failureThreshold?: number; readonly openInterval?: Duration };
   /** @default 400 (see SagaProps.orderRetentionDays) */
   readonly orderRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN */
@@ -161,6 +173,8 @@ export class BuzzerStack extends Stack {
       bus: this.bus.bus,
       paymentProvider,
       workflowType: props.workflowType,
+      paymentCircuit: props.paymentCircuit,
+      paymentHold: props.paymentHold,
       orderRetentionDays: props.orderRetentionDays,
       logRetention: props.logRetention,
     });
@@ -176,10 +190,18 @@ export class BuzzerStack extends Stack {
           [ENV.MAIL_TRANSPORT]: mailTransport,
           [ENV.MAIL_SINK_URL]: mailTransport === 'sink' && sandbox ? sandbox.url : '',
           [ENV.MAIL_FROM]: props.mailFrom ?? 'orders@buzzer.invalid',
+          [ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD]: String(
+            props.mailCircuit?.failureThreshold ?? DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
+          ),
+          [ENV.MAIL_CIRCUIT_OPEN_SECONDS]: String(
+            props.mailCircuit?.openInterval?.toSeconds() ?? DEFAULT_CIRCUIT_OPEN_SECONDS,
+          ),
         },
       },
     });
     this.notifier.handler.grantTableAccess(table);
+    // A mail held by the open circuit goes back on the worker's own queue as a new, delayed message.
+    this.notifier.queue.queue.grantSendMessages(this.notifier.handler.function);
     if (mailTransport === 'sink' && sandbox)
       sandbox.grantInvoke(this.notifier.handler.role, SANDBOX_MAIL_ROUTES);
     if (mailTransport === 'ses' && props.mailFrom) {

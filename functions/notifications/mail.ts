@@ -36,7 +36,8 @@ export const mailConfigSchema = z.discriminatedUnion(
 );
 export type MailConfig = z.infer<typeof mailConfigSchema>;
 
-const SINK_TIMEOUT_MS = 5000;
+/** The longest one send may take (the sink's deadline); the mail circuit's probe lease is built on it. */
+export const MAIL_TIMEOUT_MS = 5000;
 
 /**
  * The sandbox mail sink: `POST /v1/mail` with an idempotency key (a repeated key records nothing new). The sink is an
@@ -55,7 +56,7 @@ export class SinkMailer implements Mailer {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
         body: JSON.stringify(message),
-        signal: AbortSignal.timeout(SINK_TIMEOUT_MS),
+        signal: AbortSignal.timeout(MAIL_TIMEOUT_MS),
       });
       await response.arrayBuffer();
     } catch (error) {
@@ -79,6 +80,18 @@ export class SesMailer implements Mailer {
   ) {}
 
   async send(message: MailMessage): Promise<void> {
+    try {
+      await this.sendEmail(message);
+    } catch (error) {
+      // SES down, throttling or unreachable says "not now" (the mail circuit counts it); anything else is an answer.
+      if (sesUnavailable(error)) {
+        throw new MailUnavailable(`SES could not take the mail: ${(error as Error).name}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private async sendEmail(message: MailMessage): Promise<void> {
     await this.ses.send(
       new SendEmailCommand({
         FromEmailAddress: this.from,
@@ -92,6 +105,23 @@ export class SesMailer implements Mailer {
       }),
     );
   }
+}
+
+const SES_NOT_NOW = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'ServiceUnavailable',
+  'InternalFailure',
+  'TimeoutError',
+  'RequestTimeout',
+]);
+
+/** An SES error that says "not now" rather than "not this mail": a server fault, throttling, or no answer. */
+function sesUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const fault = (error as { $fault?: unknown }).$fault;
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode;
+  return fault === 'server' || (typeof status === 'number' && status >= 500) || SES_NOT_NOW.has(error.name);
 }
 
 export function createMailer(

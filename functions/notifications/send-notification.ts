@@ -1,15 +1,19 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { parseOrderEvent } from '#functions/orders/events.ts';
+import { CircuitBreaker, countHeld } from '#functions/resilience/circuit-breaker.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { DEFAULT_BACKOFF, retryBackoff } from '#shared/middleware/retry-backoff.ts';
+import { holdOnQueue } from '#shared/requeue.ts';
+import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
-import { createMailer, mailConfigSchema } from './mail.ts';
+import { createMailer, MAIL_TIMEOUT_MS, mailConfigSchema } from './mail.ts';
 import { NOTIFY_CONSUMER, notifyCustomer } from './notify-customer.ts';
 
 const config = loadConfig(
@@ -24,21 +28,36 @@ const config = loadConfig(
         ENV.RETRY_BACKOFF_MAX_SECONDS,
         DEFAULT_BACKOFF.maxSeconds,
       ),
+      [ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD]: positiveIntFromEnv(
+        ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD,
+        DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
+      ),
+      [ENV.MAIL_CIRCUIT_OPEN_SECONDS]: positiveIntFromEnv(
+        ENV.MAIL_CIRCUIT_OPEN_SECONDS,
+        DEFAULT_CIRCUIT_OPEN_SECONDS,
+      ),
     })
     .and(mailConfigSchema),
 );
 
+const table = { doc: documentClient, tableName: config.TABLE_NAME };
 const deps = {
-  doc: documentClient,
-  tableName: config.TABLE_NAME,
+  ...table,
   mailer: createMailer(config, () => new SESv2Client({})),
+  circuit: new CircuitBreaker(table, 'mail', {
+    failureThreshold: config.MAIL_CIRCUIT_FAILURE_THRESHOLD,
+    openMs: config.MAIL_CIRCUIT_OPEN_SECONDS * 1000,
+    probeLeaseMs: MAIL_TIMEOUT_MS + 5000,
+  }),
 };
+const sqs = new SQSClient({});
+const holds = { ...table, sqs, queueUrls: new Map<string, Promise<string>>() };
 
 // A broken mail provider is the typical failure here: retry a blip within seconds, back off from an outage.
 export const handler = lambdaChain<SQSEvent, SQSBatchResponse>()
   .use(
     retryBackoff({
-      sqs: new SQSClient({}),
+      sqs,
       policy: {
         baseSeconds: config.RETRY_BACKOFF_BASE_SECONDS,
         maxSeconds: Math.max(config.RETRY_BACKOFF_BASE_SECONDS, config.RETRY_BACKOFF_MAX_SECONDS),
@@ -50,6 +69,22 @@ export const handler = lambdaChain<SQSEvent, SQSBatchResponse>()
     sqsRecords(async (record, log) => {
       const event = parseOrderEvent(record.body, ['OrderConfirmed', 'OrderCancelled']);
       const outcome = await notifyCustomer(deps, event);
+      if (typeof outcome === 'object') {
+        // The copy is on the queue before this record succeeds (and is deleted); a failed send fails the record.
+        const held = await holdOnQueue(
+          holds,
+          record,
+          keys.holdTicket(NOTIFY_CONSUMER, event.detail.messageId),
+          outcome.held.waitSeconds,
+        );
+        countHeld('mail');
+        log.info(held === 'requeued' ? 'mail held: the mail circuit is open' : 'surplus held copy dropped', {
+          orderId: event.detail.orderId,
+          messageId: event.detail.messageId,
+          waitSeconds: outcome.held.waitSeconds,
+        });
+        return;
+      }
       log.info(outcome === 'sent' ? 'customer notified' : 'duplicate event, mail already sent', {
         orderId: event.detail.orderId,
         messageId: event.detail.messageId,

@@ -195,6 +195,11 @@ export async function recoverOrder(
   const order = await getOrder(deps, orderId);
   if (!order) return { orderId, action: 'none', reason: 'no such order' };
   if (order.status !== 'PENDING') return { orderId, action: 'none', reason: `the order is ${order.status}` };
+  // A held order waits for the payment provider on purpose: its saga (a Wait loop, or a parked EXPRESS order on the
+  // saga-start queue) comes back to it. Once the hold is over it is stuck like any other order.
+  if (order.hold && Date.parse(order.hold.until) > now.getTime()) {
+    return { orderId, action: 'none', reason: `held until ${order.hold.until}: ${order.hold.reason}` };
+  }
   const recovery = await getRecoveryRecord(deps, orderId);
   // Restarts and redrives draw on one budget per order: past it, every way of recovering is blocked alike.
   const outOfAttempts = (why: string): RecoveryOutcome | undefined =>

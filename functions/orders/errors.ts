@@ -54,3 +54,9 @@ export class InvalidOrderState extends namedError(STEP_ERRORS.InvalidOrderState)
  * landed or been dropped (the provider's settle time), never a verdict.
  */
 export class ChargeMayBeInFlight extends namedError(STEP_ERRORS.ChargeMayBeInFlight) {}
+
+/**
+ * The payment provider stayed unavailable (its circuit open) for longer than the order may wait: a verdict, so the
+ * order is compensated and cancelled with PAYMENT_UNAVAILABLE.
+ */
+export class PaymentHoldExpired extends namedError(STEP_ERRORS.PaymentHoldExpired) {}

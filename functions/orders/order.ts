@@ -92,7 +92,8 @@ export type PlaceOrder = z.infer<typeof placeOrderSchema>;
 export type LineItem = PlaceOrder['items'][number];
 export type Customer = PlaceOrder['customer'];
 
-export const TIMELINE_STATUSES = ['SUCCEEDED', 'FAILED', 'SKIPPED'] as const;
+/** `WAITING`: the step could not run yet and the order waits (a hold while the payment provider is unavailable). */
+export const TIMELINE_STATUSES = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'WAITING'] as const;
 
 export const timelineEntrySchema = z.object({
   step: z.string(),
@@ -101,6 +102,10 @@ export const timelineEntrySchema = z.object({
   detail: z.string().optional(),
 });
 export type TimelineEntry = z.infer<typeof timelineEntrySchema>;
+
+/** Why an order waits instead of going on, since when, and until when at most (then it is cancelled). */
+export const holdSchema = z.object({ reason: z.string(), since: z.string(), until: z.string() });
+export type Hold = z.infer<typeof holdSchema>;
 
 /** An order item as stored (keys and index attributes left out: code never reads them back). */
 export const orderRecordSchema = z.object({
@@ -142,6 +147,19 @@ export const orderRecordSchema = z.object({
   chargeSettledAt: z.string().optional(),
   paymentVoidedAt: z.string().optional(),
   stockReleasedAt: z.string().optional(),
+  /**
+   * The payment waits for an unavailable provider (its circuit is open): set by AuthorizePayment, removed once the
+   * charge is recorded or the compensation begins.
+   */
+  hold: holdSchema.optional(),
+  /**
+   * Charge requests of this order that the provider failed (5xx, time-out, unreachable). A hold waits out an outage;
+   * an order whose own requests keep failing while the circuit lets calls through is not waiting for an outage, so
+   * past `PaymentDeps.maxUnavailableAttempts` it is no longer held but cancelled (PAYMENT_UNAVAILABLE).
+   */
+  unavailableAttempts: z.number().int().nonnegative().optional(),
+  /** When the order was first held; kept, so a compensation knows the order was charged by attempt-marking code. */
+  heldAt: z.string().optional(),
   /** TTL (epoch seconds), set when the order reaches a terminal state (`terminalRetention`). */
   expiresAt: z.number().int().optional(),
 });
@@ -172,6 +190,7 @@ export function toOrderView(order: OrderRecord) {
     currency: order.currency,
     paymentRef: order.paymentRef ?? null,
     failureReason: order.failureReason ?? null,
+    hold: order.status === 'PENDING' && order.hold ? order.hold : null,
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
     timeline: order.timeline,

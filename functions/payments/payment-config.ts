@@ -1,5 +1,12 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
+  DEFAULT_CIRCUIT_OPEN_SECONDS,
+  DEFAULT_PAYMENT_HOLD_SECONDS,
+  MAX_UNAVAILABLE_ATTEMPTS,
+} from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
+import { CircuitBreaker } from '#functions/resilience/circuit-breaker.ts';
 import { httpUrl, loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { type RequestAuthenticator, sigV4FromEnvironment } from '#shared/request-auth.ts';
@@ -61,13 +68,25 @@ export function paymentStepDeps(
         // The provider's promise (docs/payment-provider.md): a request lands within this time or never.
         [ENV.PAYMENT_SETTLE_SECONDS]: positiveIntFromEnv(ENV.PAYMENT_SETTLE_SECONDS, 30),
         [ENV.PAYMENT_KEY_RETENTION_HOURS]: positiveIntFromEnv(ENV.PAYMENT_KEY_RETENTION_HOURS, 24),
+        [ENV.PAYMENT_CIRCUIT_FAILURE_THRESHOLD]: positiveIntFromEnv(
+          ENV.PAYMENT_CIRCUIT_FAILURE_THRESHOLD,
+          DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
+        ),
+        [ENV.PAYMENT_CIRCUIT_OPEN_SECONDS]: positiveIntFromEnv(
+          ENV.PAYMENT_CIRCUIT_OPEN_SECONDS,
+          DEFAULT_CIRCUIT_OPEN_SECONDS,
+        ),
+        [ENV.PAYMENT_HOLD_SECONDS]: positiveIntFromEnv(
+          ENV.PAYMENT_HOLD_SECONDS,
+          DEFAULT_PAYMENT_HOLD_SECONDS,
+        ),
       })
       .and(paymentTransportSchema),
     env,
   );
+  const table = { doc: documentClient, tableName: config.TABLE_NAME };
   return {
-    doc: documentClient,
-    tableName: config.TABLE_NAME,
+    ...table,
     payments: new PaymentClient({
       baseUrl: config.PAYMENT_PROVIDER_URL,
       timeoutMs: config.PAYMENT_TIMEOUT_MS,
@@ -75,5 +94,14 @@ export function paymentStepDeps(
     }),
     settleMs: config.PAYMENT_SETTLE_SECONDS * 1000,
     keyRetentionMs: config.PAYMENT_KEY_RETENTION_HOURS * 3_600_000,
+    circuit: new CircuitBreaker(table, 'payment', {
+      failureThreshold: config.PAYMENT_CIRCUIT_FAILURE_THRESHOLD,
+      openMs: config.PAYMENT_CIRCUIT_OPEN_SECONDS * 1000,
+      // As long as the step itself may run (its Lambda timeout is the payment timeout + 7 s): a probe that crashed
+      // frees the circuit for the next one soon after.
+      probeLeaseMs: config.PAYMENT_TIMEOUT_MS + 7000,
+    }),
+    holdMs: config.PAYMENT_HOLD_SECONDS * 1000,
+    maxUnavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS,
   };
 }

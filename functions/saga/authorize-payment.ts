@@ -1,4 +1,8 @@
-import { type AuthorizationResult, authorizePayment } from '#functions/payments/charging.ts';
+import {
+  type AuthorizationResult,
+  authorizePayment,
+  type HeldPayment,
+} from '#functions/payments/charging.ts';
 import { paymentStepDeps } from '#functions/payments/payment-config.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { sagaStep } from '#shared/middleware/saga-step.ts';
@@ -6,6 +10,6 @@ import type { SagaInput } from './saga-state.ts';
 
 const deps = paymentStepDeps();
 
-export const handler = lambdaChain<SagaInput, AuthorizationResult>()
+export const handler = lambdaChain<SagaInput, AuthorizationResult | HeldPayment>()
   .use(sagaStep('AuthorizePayment'))
   .handler((input) => authorizePayment(deps, input.orderId));

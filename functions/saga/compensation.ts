@@ -43,6 +43,8 @@ export async function beginCompensation(
             compensationReason: failureReasonOf(error),
             compensationDetail: failureDetail(error),
           },
+          // A held order that is being compensated waits for nothing any more.
+          remove: ['hold'],
           timeline: [timelineEntry('Compensate', 'SUCCEEDED', now, failureReasonOf(error))],
         },
         now,

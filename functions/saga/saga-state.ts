@@ -34,6 +34,7 @@ const FAILURE_REASONS_BY_ERROR: Record<string, FailureReason> = {
   OrderLimitExceeded: 'ORDER_LIMIT_EXCEEDED',
   PaymentDeclined: 'PAYMENT_DECLINED',
   PaymentProviderUnavailable: 'PAYMENT_UNAVAILABLE',
+  PaymentHoldExpired: 'PAYMENT_UNAVAILABLE',
   'States.Timeout': 'PAYMENT_UNAVAILABLE',
 };
 
@@ -60,6 +61,7 @@ const OWN_ERRORS = new Set<string>([
   STEP_ERRORS.ChargeMayBeInFlight,
   STEP_ERRORS.PriceUnavailable,
   STEP_ERRORS.OrderLimitExceeded,
+  STEP_ERRORS.PaymentHoldExpired,
 ]);
 
 // Defence in depth for our own messages: one that quotes an ARN still shows none.

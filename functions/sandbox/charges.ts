@@ -104,6 +104,7 @@ export function chargeAnswer(charge: ChargeRecord) {
 
 /** `GET /v1/charges?orderId=`: every charge of the order, as a caller that lost an answer looks for it. */
 export async function listChargesOfOrder(ctx: SandboxContext, orderId: string): Promise<Reply> {
+  await ctx.table.countCall('LOOKUP', orderId, ctx.now());
   // A provider that is down cannot be asked either: the compensation must wait for it, not conclude "no charge".
   await applyPaymentFaults(ctx, await readFaults(ctx));
   const charges = await ctx.table.chargesOfOrder(orderId);

@@ -9,11 +9,19 @@ import type * as z from '#shared/zod.ts';
 import { createCharge, getCharge, listChargesOfOrder } from './charges.ts';
 import type { SandboxContext } from './context.ts';
 import { readFaults, writeFaults } from './faults.ts';
-import { getLedger } from './ledger.ts';
+import { getLedger, listCalls } from './ledger.ts';
 import { listMail, sendMail } from './mail-sink.ts';
 import { InvalidRequest, MethodNotAllowed, RouteNotFound, SANDBOX_ERRORS } from './provider-errors.ts';
 import { createRefund } from './refunds.ts';
-import { ChargeQuery, ChargeRequest, FaultsInput, MailQuery, MailRequest, RefundRequest } from './schemas.ts';
+import {
+  CallsQuery,
+  ChargeQuery,
+  ChargeRequest,
+  FaultsInput,
+  MailQuery,
+  MailRequest,
+  RefundRequest,
+} from './schemas.ts';
 
 /** A mail's text is at most 100 000 characters; escaped as JSON that stays below 1 MiB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -118,6 +126,11 @@ const ROUTES: readonly Route[] = [
     method: 'GET',
     path: /^\/v1\/ledger$/,
     handle: (ctx) => getLedger(ctx),
+  },
+  {
+    method: 'GET',
+    path: /^\/v1\/calls$/,
+    handle: async (ctx, request) => listCalls(ctx, await query(request, CallsQuery)),
   },
   {
     method: 'GET',

@@ -1,6 +1,7 @@
 /** Request shapes of the sandbox API. Unknown fields are ignored except on the fault knobs, where a typo would
  * silently leave a knob unset. */
 import * as z from '#shared/zod.ts';
+import { CALL_KINDS } from './store.ts';
 import { TOKEN_NAMES } from './tokens.ts';
 
 /** Latency knob ceiling: with `tok_late`'s 14 s on top the answer still fits the Lambda timeout (29 s). */
@@ -40,6 +41,12 @@ export const MailQuery = z.object({
   orderId: nonEmpty(200).optional(),
 });
 export type MailQuery = z.infer<typeof MailQuery>;
+
+export const CallsQuery = z.object({
+  since: z.iso.datetime({ offset: true }),
+  kind: z.enum(CALL_KINDS).optional(),
+});
+export type CallsQuery = z.infer<typeof CallsQuery>;
 
 export const FaultsInput = z.strictObject({
   paymentLatencyMs: z.number().int().min(0).max(MAX_PAYMENT_LATENCY_MS).optional(),

@@ -4,7 +4,7 @@
  *
  * | entity | pk | sk |
  * |---|---|---|
- * | `Calls` (attempt counter) | `CHARGE#<key>` / `REFUND#<key>` / `MAIL#<key>` | `CALLS` |
+ * | `Calls` (attempt counter and the time of every attempt) | `CHARGE#<key>` / `REFUND#<key>` / `MAIL#<key>` / `LOOKUP#<orderId>` | `CALLS` |
  * | `Charge` | `CHARGE#<key>` | `CHARGE` |
  * | `ChargeRef` (a charge's id and order, so refunds and look-ups by order find it) | `CHARGEID#<id>`, `ORDER#<orderId>` | `CHARGEREF`, `CHARGE#<id>` |
  * | `Refund` | `REFUND#<key>` | `REFUND` |
@@ -28,6 +28,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 
 export type EffectKind = 'CHARGE' | 'REFUND' | 'MAIL';
+/** What a call to the sandbox was: an effect, or a look-up of an order's charges (`GET /v1/charges?orderId=`). */
+export type CallKind = EffectKind | 'LOOKUP';
+export const CALL_KINDS = ['CHARGE', 'REFUND', 'MAIL', 'LOOKUP'] as const satisfies readonly CallKind[];
+
+/** One request that reached the sandbox, as `GET /v1/calls` lists it. */
+export interface CallRecord {
+  kind: CallKind;
+  key: string;
+  at: string;
+}
 
 export interface ChargeRecord {
   entity: 'Charge';
@@ -95,7 +105,7 @@ const FAULTS_KEY = { pk: 'FAULTS', sk: 'FAULTS' };
 const BATCH_GET_LIMIT = 100;
 const BATCH_GET_ATTEMPTS = 5;
 
-export const effectPk = (kind: EffectKind, key: string): string => `${kind}#${key}`;
+export const effectPk = (kind: CallKind, key: string): string => `${kind}#${key}`;
 const chargeIdPk = (chargeId: string): string => `CHARGEID#${chargeId}`;
 const orderPk = (orderId: string): string => `ORDER#${orderId}`;
 const CHARGE_REF_SK = 'CHARGEREF';
@@ -108,20 +118,25 @@ export class SandboxTable {
     readonly tableName: string,
   ) {}
 
-  /** Counts one attempt atomically (ADD), so concurrent calls never lose a count. Returns the count including it. */
-  async countCall(kind: EffectKind, key: string, at: Date): Promise<number> {
+  /**
+   * Counts one attempt atomically (ADD), so concurrent calls never lose a count, and appends its time (a test counts
+   * how often a provider behind a circuit breaker was tried during an outage). Returns the count including it.
+   */
+  async countCall(kind: CallKind, key: string, at: Date): Promise<number> {
     const result = await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: effectPk(kind, key), sk: CALLS_SK },
         UpdateExpression:
-          'ADD #calls :one SET #entity = :entity, #kind = :kind, #key = :key, #lastCallAt = :at',
+          'ADD #calls :one SET #entity = :entity, #kind = :kind, #key = :key, #lastCallAt = :at, ' +
+          '#callTimes = list_append(if_not_exists(#callTimes, :none), :times)',
         ExpressionAttributeNames: {
           '#calls': 'calls',
           '#entity': 'entity',
           '#kind': 'kind',
           '#key': 'idempotencyKey',
           '#lastCallAt': 'lastCallAt',
+          '#callTimes': 'callTimes',
         },
         ExpressionAttributeValues: {
           ':one': 1,
@@ -129,11 +144,38 @@ export class SandboxTable {
           ':kind': kind,
           ':key': key,
           ':at': at.toISOString(),
+          ':none': [],
+          ':times': [at.toISOString()],
         },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
     return numberOr(result.Attributes?.calls, 1);
+  }
+
+  /** Every call counted at or after `since`, oldest first. */
+  async callsSince(since: Date): Promise<CallRecord[]> {
+    const items = await this.scanAll({
+      TableName: this.tableName,
+      FilterExpression: '#entity = :calls',
+      ProjectionExpression: '#kind, #key, #callTimes',
+      ExpressionAttributeNames: {
+        '#entity': 'entity',
+        '#kind': 'kind',
+        '#key': 'idempotencyKey',
+        '#callTimes': 'callTimes',
+      },
+      ExpressionAttributeValues: { ':calls': 'Calls' },
+      ConsistentRead: true,
+    });
+    const from = since.toISOString();
+    return items
+      .flatMap((item) =>
+        (Array.isArray(item.callTimes) ? item.callTimes : [])
+          .filter((at): at is string => typeof at === 'string' && at >= from)
+          .map((at) => ({ kind: item.kind as CallKind, key: String(item.idempotencyKey), at })),
+      )
+      .sort((a, b) => a.at.localeCompare(b.at));
   }
 
   async getCalls(kind: EffectKind, key: string): Promise<number> {

@@ -48,6 +48,11 @@ export const keys = {
     pk: pointsPartition(clientId, customerId),
     sk: `LEDGER#${orderId}`,
   }),
+  /**
+   * The one live held copy of a message that waits for an open circuit (`functions/shared/requeue.ts`): `consumer` is
+   * who holds it (`saga-start`, `notify`), `id` what it is about (the order, the event).
+   */
+  holdTicket: (consumer: string, id: string): ItemKey => ({ pk: `HOLD#${consumer}#${id}`, sk: 'HOLD' }),
   webhook: (clientId: string, webhookId: string): ItemKey => ({
     pk: clientPartition(clientId),
     sk: `WEBHOOK#${webhookId}`,

@@ -84,6 +84,23 @@ export class BusinessMetrics {
     return this.byDimensionValue(METRICS.WebhookDeliveries, options);
   }
 
+  /**
+   * The circuit breakers' metrics, one series per breaker of the contract: how often each opened and closed, and how
+   * many calls it held back (orders held, mails put back).
+   */
+  circuits(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric[] {
+    const per = (
+      name: typeof METRICS.CircuitOpened | typeof METRICS.CircuitClosed | typeof METRICS.CallsHeld,
+      verb: string,
+    ) =>
+      this.byDimensionValue(name, options).map((metric) => metric.with({ label: `${metric.label} ${verb}` }));
+    return [
+      ...per(METRICS.CircuitOpened, 'opened'),
+      ...per(METRICS.CircuitClosed, 'closed'),
+      ...per(METRICS.CallsHeld, 'calls held'),
+    ];
+  }
+
   /** `SagaStepDuration` (ms) of one step at one statistic (`p50`, `p99`, `Maximum`…). */
   sagaStepDuration(step: string, statistic: string): cloudwatch.Metric {
     return this.metric(

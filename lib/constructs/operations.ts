@@ -407,6 +407,13 @@ export class Operations extends Construct {
         width: 8,
       }),
     );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `Circuit breakers: opened, closed, calls held (per ${per})`,
+        left: business.circuits(),
+        width: 24,
+      }),
+    );
     const stepNames = Object.keys(props.saga.steps);
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -9,9 +9,15 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import {
+  DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
+  DEFAULT_CIRCUIT_OPEN_SECONDS,
+  DEFAULT_PAYMENT_HOLD_SECONDS,
+  PAYMENT_UNAVAILABLE_RETRIES,
+} from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES, EVENT_SOURCE } from '#contracts/events.ts';
-import { STEP_ERRORS, VERDICTS } from '#contracts/saga.ts';
+import { SAGA_RESUME_MESSAGE, STEP_ERRORS, VERDICTS } from '#contracts/saga.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 import { DeadLetteredQueue } from './queues.ts';
 import { SANDBOX_PAYMENT_ROUTES, type Sandbox } from './sandbox.ts';
@@ -50,7 +56,22 @@ export interface SagaProps {
    * up instead of relying on the key. @default Duration.hours(24)
    */
   readonly paymentKeyRetention?: Duration;
-  /** @default Duration.minutes(15) */
+  /**
+   * The payment provider's circuit breaker (functions/resilience/circuit-breaker.ts): `failureThreshold` failed calls in
+   * a row open it; it stays open `openInterval`, then one probe may try the provider.
+   * @default { failureThreshold: 5, openInterval: Duration.seconds(30) }
+   */
+  readonly paymentCircuit?: { readonly failureThreshold?: number; readonly openInterval?: Duration };
+  /**
+   * How long an order waits for a payment provider whose circuit is open before it is cancelled
+   * (PAYMENT_UNAVAILABLE). While it waits it stays PENDING with a `Held` timeline entry and a `hold` in its view.
+   * @default Duration.minutes(15)
+   */
+  readonly paymentHold?: Duration;
+  /**
+   * A STANDARD execution waits out a payment hold inside it, so its timeout must be longer than the hold.
+   * @default Duration.minutes(15), plus the payment hold for STANDARD
+   */
   readonly executionTimeout?: Duration;
   /**
    * Days an order (with the customer's e-mail and name) is kept after it is CONFIRMED or CANCELLED; DynamoDB's TTL
@@ -125,6 +146,23 @@ export class Saga extends Construct {
     if (settleTime.toSeconds() <= paymentTimeout.toSeconds()) {
       throw new Error(`Saga ${id}: paymentSettleTime must be longer than paymentTimeout`);
     }
+    const hold = props.paymentHold ?? Duration.seconds(DEFAULT_PAYMENT_HOLD_SECONDS);
+    const failureThreshold = props.paymentCircuit?.failureThreshold ?? DEFAULT_CIRCUIT_FAILURE_THRESHOLD;
+    const openInterval = props.paymentCircuit?.openInterval ?? Duration.seconds(DEFAULT_CIRCUIT_OPEN_SECONDS);
+    if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
+      throw new Error(`Saga ${id}: paymentCircuit.failureThreshold must be a whole number of at least 1`);
+    }
+    if (openInterval.toSeconds() < 1 || hold.toSeconds() < 1) {
+      throw new Error(`Saga ${id}: paymentCircuit.openInterval and paymentHold must be at least 1 second`);
+    }
+    const executionTimeout =
+      props.executionTimeout ??
+      (this.workflowType === 'STANDARD' ? Duration.minutes(15).plus(hold) : Duration.minutes(15));
+    if (this.workflowType === 'STANDARD' && executionTimeout.toSeconds() <= hold.toSeconds()) {
+      throw new Error(
+        `Saga ${id}: executionTimeout must be longer than paymentHold (a STANDARD execution waits it out)`,
+      );
+    }
 
     const steps = {} as Record<StepName, BuzzerFunction>;
     for (const [name, entry] of Object.entries(STEPS) as [StepName, string][]) {
@@ -145,6 +183,9 @@ export class Saga extends Construct {
                 [ENV.PAYMENT_TIMEOUT_MS]: String(paymentTimeout.toMilliseconds()),
                 [ENV.PAYMENT_SETTLE_SECONDS]: String(settleTime.toSeconds()),
                 [ENV.PAYMENT_KEY_RETENTION_HOURS]: String(keyRetention.toHours()),
+                [ENV.PAYMENT_CIRCUIT_FAILURE_THRESHOLD]: String(failureThreshold),
+                [ENV.PAYMENT_CIRCUIT_OPEN_SECONDS]: String(openInterval.toSeconds()),
+                [ENV.PAYMENT_HOLD_SECONDS]: String(hold.toSeconds()),
               }
             : {}),
         },
@@ -197,12 +238,14 @@ export class Saga extends Construct {
     authorize.addRetry({
       errors: [STEP_ERRORS.PaymentProviderUnavailable, sfn.Errors.TIMEOUT],
       interval: Duration.seconds(1),
-      maxAttempts: 3,
+      maxAttempts: PAYMENT_UNAVAILABLE_RETRIES,
       backoffRate: 2,
       maxDelay: Duration.seconds(10),
       jitterStrategy: sfn.JitterType.FULL,
     });
     const confirm = task('ConfirmOrder', '$.confirmation');
+    // The queue the saga starts from is also where a held EXPRESS saga parks its order (see `waitForProvider`).
+    this.startQueue = new DeadLetteredQueue(this, 'StartQueue', { visibilityTimeout: Duration.seconds(60) });
     for (const step of [reserve, authorize, confirm]) {
       // A verdict on the order: straight to the compensation (MaxAttempts 0 ends the retrier search here).
       step.addRetry({ errors: [...VERDICTS], maxAttempts: 0 });
@@ -218,10 +261,13 @@ export class Saga extends Construct {
       });
       step.addCatch(compensation, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     }
-    const definition = reserve
-      .next(authorize)
-      .next(confirm)
-      .next(new sfn.Succeed(this, 'Confirmed', { comment: 'The order is CONFIRMED' }));
+    const definition = reserve.next(authorize).next(
+      new sfn.Choice(this, 'PaymentHeld', {
+        comment: "AuthorizePayment held the order: the payment provider's circuit is open",
+      })
+        .when(sfn.Condition.isPresent('$.payment.value.held'), this.waitForProvider(authorize))
+        .otherwise(confirm.next(new sfn.Succeed(this, 'Confirmed', { comment: 'The order is CONFIRMED' }))),
+    );
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -230,7 +276,7 @@ export class Saga extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       stateMachineType:
         this.workflowType === 'EXPRESS' ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
-      timeout: props.executionTimeout ?? Duration.minutes(15),
+      timeout: executionTimeout,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
@@ -246,13 +292,19 @@ export class Saga extends Construct {
       reason: 'X-Ray tracing and CloudWatch Logs delivery actions support no resource-level scoping.',
     });
 
-    this.startQueue = new DeadLetteredQueue(this, 'StartQueue', { visibilityTimeout: Duration.seconds(60) });
     this.starter = new BuzzerFunction(this, 'Starter', {
       entry: 'saga/start-saga.ts',
       serviceName: 'saga-starter',
-      environment: { [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn },
+      environment: {
+        [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn,
+        [ENV.TABLE_NAME]: props.table.tableName,
+      },
     });
     this.stateMachine.grantStartExecution(this.starter.function);
+    this.starter.grantTableAccess(props.table);
+    // A parked order that comes back while the circuit is still open goes back on the queue as a new message.
+    this.startQueue.queue.grantSendMessages(this.starter.function);
+    if (this.workflowType === 'EXPRESS') this.startQueue.queue.grantSendMessages(this.stateMachine);
     this.starter.function.addEventSource(
       new SqsEventSource(this.startQueue.queue, {
         batchSize: 10,
@@ -269,6 +321,52 @@ export class Saga extends Construct {
         deadLetterQueue: this.startQueue.deadLetterQueue,
         retryAttempts: 185,
         maxEventAge: Duration.hours(24),
+      }),
+    );
+  }
+
+  /**
+   * What a held saga does until the payment provider's circuit may let a call through (`$.payment.value.held.waitSeconds`,
+   * never past the order's hold). STANDARD waits inside the execution and runs AuthorizePayment again: an execution
+   * may last a year, and redrive and exactly-once transitions keep. EXPRESS cannot: its executions end after 5 minutes
+   * and may run more than once, so it parks the order on the saga-start queue with that delay (a new message: no
+   * receive count is used up) and ends; the starter runs the saga again when the message comes back and the circuit
+   * may be probed, or puts it back again while the circuit is open. Every step is idempotent, so the rerun converges.
+   */
+  private waitForProvider(authorize: tasks.LambdaInvoke): sfn.IChainable {
+    if (this.workflowType === 'STANDARD') {
+      return new sfn.Wait(this, 'AwaitPaymentProvider', {
+        comment: 'The payment circuit is open: wait, then try the payment again',
+        time: sfn.WaitTime.secondsPath('$.payment.value.held.waitSeconds'),
+      }).next(authorize);
+    }
+    const park = new sfn.CustomState(this, 'ParkOrder', {
+      stateJson: {
+        Type: 'Task',
+        Comment: 'The payment circuit is open: the saga-start queue brings the order back after the delay',
+        Resource: `arn:${Aws.PARTITION}:states:::sqs:sendMessage`,
+        Parameters: {
+          QueueUrl: this.startQueue.queue.queueUrl,
+          MessageBody: {
+            kind: SAGA_RESUME_MESSAGE,
+            'orderId.$': '$.orderId',
+            'correlationId.$': '$.correlationId',
+            'holdUntil.$': '$.payment.value.held.until',
+          },
+          'DelaySeconds.$': '$.payment.value.held.waitSeconds',
+        },
+        ResultPath: null,
+      },
+    });
+    park.addRetry({
+      errors: [sfn.Errors.ALL],
+      interval: Duration.seconds(1),
+      maxAttempts: 5,
+      backoffRate: 2,
+    });
+    return park.next(
+      new sfn.Succeed(this, 'Parked', {
+        comment: 'The order is PENDING on hold; the start queue resumes it',
       }),
     );
   }

@@ -67,6 +67,9 @@ const DELETE = 'dynamodb:DeleteItem';
 /** The saga steps read the order (and its reservation and recovery items, same partition) and change it. */
 const ORDER_READ_WRITE: ItemGrant = { prefixes: ['ORDER#'], actions: [GET, UPDATE] };
 
+/** A provider's circuit breaker (`BREAKER#<name>`): read it, claim the probe, count failures, open and close it. */
+const CIRCUIT: ItemGrant = { prefixes: ['BREAKER#'], actions: [GET, UPDATE] };
+
 export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   // --- client API ------------------------------------------------------------------------------------------------
   // The authorizer looks a key up by its hash and can read nothing else: no order, no webhook secret.
@@ -109,11 +112,19 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['STOCK#'], actions: [BATCH_GET, UPDATE] },
     ],
   },
-  'saga/authorize-payment.ts': { items: [ORDER_READ_WRITE] },
+  'saga/authorize-payment.ts': { items: [ORDER_READ_WRITE, CIRCUIT] },
   'saga/confirm-order.ts': {
     items: [ORDER_READ_WRITE, { prefixes: ['OUTBOX#'], actions: [PUT] }],
   },
-  'saga/void-payment.ts': { items: [ORDER_READ_WRITE] },
+  'saga/void-payment.ts': { items: [ORDER_READ_WRITE, CIRCUIT] },
+  // The payment circuit, read only: a parked order comes back to the saga only when it may be probed.
+  // And the ticket of a parked order's one waiting copy (`HOLD#saga-start#<orderId>`).
+  'saga/start-saga.ts': {
+    items: [
+      { prefixes: ['BREAKER#'], actions: [GET] },
+      { prefixes: ['HOLD#'], actions: [UPDATE] },
+    ],
+  },
   'saga/release-stock.ts': {
     items: [ORDER_READ_WRITE, { prefixes: ['STOCK#'], actions: [UPDATE] }],
   },
@@ -131,6 +142,9 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
     items: [
       { prefixes: ['EFFECT#'], actions: [PUT, GET, UPDATE, DELETE] },
       { prefixes: ['FAILURE#'], actions: [PUT] },
+      // The mail circuit (`BREAKER#mail`) and the ticket of a held mail's one waiting copy (`HOLD#notify#<eventId>`).
+      CIRCUIT,
+      { prefixes: ['HOLD#'], actions: [UPDATE] },
     ],
   },
   'loyalty/credit-points.ts': {

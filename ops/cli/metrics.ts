@@ -41,6 +41,8 @@ export interface MetricsSummary {
   webhookDeliveries: Record<string, number>;
   relayPublishFailures: number;
   stuckOrdersNeedingOperator: number;
+  /** Per circuit breaker (every one of the contract, 0 when none): how often it opened and closed, calls it held. */
+  circuits: Record<string, { opened: number; closed: number; held: number }>;
   sagaSteps: Array<{ step: string; runs: number; p50Ms: number; maxMs: number }>;
   coldStarts: Array<{ function: string; count: number }>;
   /** Series of namespace Buzzer that are not a contract metric with its dimensions (a writer out of contract). */
@@ -89,6 +91,13 @@ export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer
     return counts;
   };
   const cancelledByReason = by(METRICS.OrdersCancelled);
+  const [opened, closed, held] = [METRICS.CircuitOpened, METRICS.CircuitClosed, METRICS.CallsHeld].map(by);
+  const circuits = Object.fromEntries(
+    Object.keys(opened ?? {}).map((breaker) => [
+      breaker,
+      { opened: opened?.[breaker] ?? 0, closed: closed?.[breaker] ?? 0, held: held?.[breaker] ?? 0 },
+    ]),
+  );
   return {
     since: snapshot.since,
     orders: {
@@ -100,6 +109,7 @@ export function summarizeSnapshot(snapshot: MetricsSnapshot, stackName = 'Buzzer
     webhookDeliveries: by(METRICS.WebhookDeliveries),
     relayPublishFailures: total(METRICS.RelayPublishFailures),
     stuckOrdersNeedingOperator: total(METRICS.StuckOrdersNeedingOperator),
+    circuits,
     sagaSteps: of(METRICS.SagaStepDuration).map((s) => ({
       step: s.dimensions.step ?? '',
       runs: s.count,
@@ -246,6 +256,11 @@ export function renderMetrics(report: MetricsReport): string {
         ['stuck orders needing an operator', m.stuckOrdersNeedingOperator],
       ],
     ),
+    '\nCircuit breakers\n',
+    table(
+      ['circuit', 'opened', 'closed', 'calls held'],
+      Object.entries(m.circuits).map(([name, c]) => [name, c.opened, c.closed, c.held]),
+    ),
     '\nSaga step duration (ms)\n',
     table(
       ['step', 'runs', 'p50', 'max'],
@@ -268,7 +283,7 @@ export function registerMetricsCommand(program: Command, run: CommandRunner): vo
   program
     .command('metrics')
     .description(
-      'orders accepted / confirmed / cancelled by reason, webhook deliveries by outcome, relay publish failures, saga step durations, cold starts',
+      'orders accepted / confirmed / cancelled by reason, webhook deliveries by outcome, relay publish failures, circuit breakers, saga step durations, cold starts',
     )
     .action((_options: unknown, command: Command) =>
       run(command, (ctx) => metricsReport(ctx), renderMetrics),

@@ -6,6 +6,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
+import { BREAKERS, type BreakerName, type CircuitStateName } from '#contracts/circuit.ts';
+import { readBreaker } from '#functions/resilience/circuit-breaker.ts';
 import { queryOpenItems } from '#shared/open-index.ts';
 import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
 import type { OpsContext } from './context.ts';
@@ -33,6 +35,20 @@ export interface DlqStatus {
   source: string | null;
 }
 
+/** A provider's circuit breaker as stored (`BREAKER#<name>`): OPEN or HALF_OPEN means its calls are held. */
+export interface CircuitStatus {
+  name: BreakerName;
+  state: CircuitStateName;
+  /** Failed calls in a row so far. */
+  failures: number;
+  /** When the outage began (the circuit opened from CLOSED); null while closed. */
+  since: string | null;
+  /** When an open circuit lets one probe through; null unless OPEN. */
+  nextProbeAt: string | null;
+  lastFailureAt: string | null;
+  lastError: string | null;
+}
+
 export interface ExecutionStatusRow {
   name: string;
   executionArn: string;
@@ -49,6 +65,8 @@ export interface StatusReport {
   target: { kind: string; stackName: string; region: string };
   healthy: boolean;
   dlqs: DlqStatus[];
+  /** The circuit breakers of the payment provider and the mail transport. */
+  circuits: CircuitStatus[];
   saga: {
     workflowType: string;
     failed: ExecutionStatusRow[];
@@ -137,6 +155,28 @@ async function orderStatuses(ctx: OpsContext, orderIds: string[]): Promise<Map<s
 
 const iso = (date: Date | undefined): string | undefined => date?.toISOString();
 
+/** Every circuit breaker of the contract, closed when it has never failed (no item yet). */
+export async function circuitStatuses(ctx: OpsContext): Promise<CircuitStatus[]> {
+  const deps = { doc: ctx.clients.doc, tableName: ctx.target.tableName };
+  return Promise.all(
+    BREAKERS.map(async (name): Promise<CircuitStatus> => {
+      const circuit = await readBreaker(deps, name);
+      return {
+        name,
+        state: circuit.state,
+        failures: circuit.failures,
+        since: circuit.since ?? null,
+        nextProbeAt:
+          circuit.state === 'OPEN' && circuit.openUntil !== undefined
+            ? new Date(circuit.openUntil).toISOString()
+            : null,
+        lastFailureAt: circuit.lastFailureAt ?? null,
+        lastError: circuit.lastError ?? null,
+      };
+    }),
+  );
+}
+
 export async function statusReport(ctx: OpsContext, options: StatusOptions = {}): Promise<StatusReport> {
   const now = options.now ?? new Date();
   const olderThanMs = options.olderThanMs ?? 5 * 60_000;
@@ -158,6 +198,9 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
       };
     }),
   );
+
+  ctx.progress('reading circuit breakers');
+  const circuits = await circuitStatuses(ctx);
 
   ctx.progress('reading saga executions');
   const { type } = await ctx.clients.sfn.send(
@@ -211,6 +254,7 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
     target: { kind: ctx.target.kind, stackName: ctx.target.stackName, region: ctx.target.region },
     healthy: false,
     dlqs,
+    circuits,
     saga: {
       workflowType,
       failed: failed.map(row),
@@ -252,6 +296,7 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
   };
   report.healthy =
     dlqs.every((d) => d.depth === 0) &&
+    circuits.every((c) => c.state === 'CLOSED') &&
     report.saga.failed.every((e) => e.orderStatus !== 'PENDING') &&
     report.saga.stuck.length === 0 &&
     report.outbox.pending.length === 0 &&
@@ -273,6 +318,18 @@ export function renderStatus(report: StatusReport): string {
         d.depth,
         humanAge(d.oldestAgeSeconds),
         d.source ? 'dlq redrive' : 'see runbook',
+      ]),
+    ),
+    '\nCircuit breakers (OPEN: calls held, orders and mail wait)\n',
+    table(
+      ['circuit', 'state', 'failures in a row', 'down since', 'next probe', 'last failure'],
+      report.circuits.map((c) => [
+        c.name,
+        c.state,
+        c.failures,
+        c.since,
+        c.nextProbeAt,
+        c.lastFailureAt ? `${c.lastFailureAt} ${c.lastError ?? ''}`.trim() : null,
       ]),
     ),
     `\nSaga executions (${report.saga.workflowType}) failed in the window${report.saga.note ? ` — ${report.saga.note}` : ''}\n`,
@@ -320,7 +377,7 @@ export function registerStatusCommand(program: Command, run: CommandRunner): voi
   program
     .command('status')
     .description(
-      'DLQ depths and ages, failed or stuck saga executions, unpublished outbox items, stuck orders',
+      'DLQ depths and ages, circuit breakers, failed or stuck saga executions, unpublished outbox items, stuck orders',
     )
     .option('--older-than <duration>', 'how long PENDING counts as stuck', '5m')
     .option('--since <duration>', 'how far back to list failed executions', '24h')

@@ -21,6 +21,8 @@ export interface OrderView {
   currency: string;
   paymentRef: string | null;
   failureReason: string | null;
+  /** Set while the order waits for an unavailable payment provider: why, since when, until when at most. */
+  hold: { reason: string; since: string; until: string } | null;
   timeline: Array<{ step: string; status: string; at: string; detail?: string }>;
 }
 
@@ -160,6 +162,12 @@ export class SandboxClient {
 
   ledger() {
     return this.call<{ charges: number; refunds: number; mails: number }>('/v1/ledger');
+  }
+
+  /** Every request that reached the sandbox since `since` (charges, look-ups, refunds, mails), oldest first. */
+  calls(since: Date, kind?: 'CHARGE' | 'LOOKUP' | 'REFUND' | 'MAIL') {
+    const query = new URLSearchParams({ since: since.toISOString(), ...(kind ? { kind } : {}) });
+    return this.call<{ calls: Array<{ kind: string; key: string; at: string }> }>(`/v1/calls?${query}`);
   }
 
   setFaults(faults: Record<string, unknown>) {

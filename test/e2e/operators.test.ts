@@ -145,8 +145,13 @@ beforeAll(async () => {
     clients: ['alice'],
     // The reconciler every second; it only picks orders PENDING for longer than its 10-minute deadline.
     scheduleIntervalMs: 1000,
-    // Notify retries back off 1-2 s instead of 30 s-15 min, so five receives take seconds.
-    environment: { RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '2' },
+    // Notify retries back off 1-2 s instead of 30 s-15 min, so five receives take seconds. The DLQ scenario needs
+    // the failures to reach the DLQ: a mail circuit that never opens lets them (an open one would hold the mail).
+    environment: {
+      RETRY_BACKOFF_BASE_SECONDS: '1',
+      RETRY_BACKOFF_MAX_SECONDS: '2',
+      MAIL_CIRCUIT_FAILURE_THRESHOLD: '1000',
+    },
   });
   const runtime = target.runtime;
   if (!runtime) throw new Error('the local target has no runtime');

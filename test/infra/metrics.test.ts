@@ -4,6 +4,7 @@
  * `Buzzer` they name is one of the contract's, with the contract's dimensions and values.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BREAKERS } from '#contracts/circuit.ts';
 import {
   CANCEL_REASONS,
   METRIC_DIMENSION_KEYS,
@@ -115,6 +116,7 @@ describe('alarms and widgets read EMF metrics, not log text', () => {
   it('every alarm and widget metric in namespace Buzzer is a contract metric with the contract dimensions', () => {
     const stepNames = Object.keys(synth.stack.saga.steps);
     const allowed: Record<string, readonly string[]> = {
+      breaker: BREAKERS,
       reason: CANCEL_REASONS,
       outcome: WEBHOOK_DELIVERY_OUTCOMES,
       step: stepNames,
@@ -152,6 +154,14 @@ describe('alarms and widgets read EMF metrics, not log text', () => {
     expect([...durationStats].sort()).toEqual(['p50', 'p99']);
     const coldStartSeries = widgets.filter((m) => m.metricName === METRICS.ColdStart).length;
     expect(coldStartSeries).toBe(ofType('AWS::Lambda::Function').length - uncharted());
+  });
+
+  it('charts every circuit breaker: how often it opened and closed, and the calls it held', () => {
+    const widgets = widgetMetrics();
+    for (const name of [METRICS.CircuitOpened, METRICS.CircuitClosed, METRICS.CallsHeld]) {
+      const breakers = widgets.filter((m) => m.metricName === name).map((m) => m.dimensions.breaker);
+      expect(breakers.sort(), name).toEqual([...BREAKERS].sort());
+    }
   });
 
   it('alarms on orders an operator must handle from the StuckOrdersNeedingOperator metric', () => {

@@ -1,9 +1,14 @@
 import aslValidator from 'asl-validator';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
 import { WAIT_DEADLINE_MARGIN_MS } from '#functions/orders/wait.ts';
 import { STACK_DESCRIPTION } from '#lib/buzzer-stack.ts';
 import { AUTHORIZER_CACHE_TTL } from '#lib/constructs/api.ts';
+import { Saga } from '#lib/constructs/saga.ts';
 import { type SynthResult, synthBuzzer } from './synth.ts';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -317,12 +322,129 @@ describe('saga', () => {
     }
   });
 
-  it('is STANDARD by default and EXPRESS when asked', () => {
+  it('waits inside a STANDARD execution while the payment circuit holds the order, then pays again', () => {
+    const states = definition().States as Record<string, Record<string, unknown>>;
+    expect(states.AuthorizePayment?.Next).toBe('PaymentHeld');
+    expect(states.PaymentHeld).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.payment.value.held', IsPresent: true, Next: 'AwaitPaymentProvider' }],
+      Default: 'ConfirmOrder',
+    });
+    expect(states.AwaitPaymentProvider).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.payment.value.held.waitSeconds',
+      Next: 'AuthorizePayment',
+    });
+    expect(states.ParkOrder).toBeUndefined();
+    // The execution outlives the longest hold (15 min by default) with room for the rest of the saga.
+    expect(definition().TimeoutSeconds).toBe(30 * 60);
+  });
+
+  it('gives the payment steps the circuit and hold settings, and the starter the table to read the circuit from', () => {
+    const envOf = (id: string) =>
+      (resources[id]?.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)
+        ?.Variables ?? {};
+    const id = (fn: { function: { node: { defaultChild: unknown } } }) =>
+      synth.stack.getLogicalId(fn.function.node.defaultChild as never);
+    for (const step of [synth.stack.saga.steps.AuthorizePayment, synth.stack.saga.steps.VoidPayment]) {
+      expect(envOf(id(step))).toMatchObject({
+        PAYMENT_CIRCUIT_FAILURE_THRESHOLD: '5',
+        PAYMENT_CIRCUIT_OPEN_SECONDS: '30',
+        PAYMENT_HOLD_SECONDS: '900',
+      });
+    }
+    expect(Object.keys(envOf(id(synth.stack.saga.starter)))).toContain('TABLE_NAME');
+    expect(envOf(id(synth.stack.notifier.handler))).toMatchObject({
+      MAIL_CIRCUIT_FAILURE_THRESHOLD: '5',
+      MAIL_CIRCUIT_OPEN_SECONDS: '30',
+    });
+  });
+
+  it('lets the starter and the notify worker put a held message back on their own queue, and nothing else', () => {
+    const sendsTo = (
+      fn: { role: { node: { defaultChild: unknown } } },
+      queue: { node: { defaultChild: unknown } },
+    ) =>
+      synth.template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: synth.stack.getLogicalId(fn.role.node.defaultChild as never) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: Match.arrayWith(['sqs:SendMessage']),
+              Resource: { 'Fn::GetAtt': [synth.stack.getLogicalId(queue.node.defaultChild as never), 'Arn'] },
+            }),
+          ]),
+        },
+      });
+    sendsTo(synth.stack.saga.starter, synth.stack.saga.startQueue.queue);
+    sendsTo(synth.stack.notifier.handler, synth.stack.notifier.queue.queue);
+  });
+
+  it('is STANDARD by default and EXPRESS when asked; EXPRESS parks a held order on the start queue', () => {
     expect(ofType('AWS::StepFunctions::StateMachine')[0]?.[1].Properties.StateMachineType).toBe('STANDARD');
-    const express = synthBuzzer({ workflowType: 'EXPRESS' });
+    const express = synthBuzzer({
+      workflowType: 'EXPRESS',
+      paymentHold: Duration.minutes(20),
+      paymentCircuit: { failureThreshold: 3, openInterval: Duration.seconds(10) },
+    });
     express.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'EXPRESS',
     });
+    const [[, machine] = ['', undefined]] = Object.entries(
+      express.template.findResources('AWS::StepFunctions::StateMachine'),
+    );
+    const text = JSON.stringify(machine?.Properties.DefinitionString);
+    const startQueue = express.stack.getLogicalId(
+      express.stack.saga.startQueue.queue.node.defaultChild as never,
+    );
+    // ParkOrder: the optimized SQS integration, the start queue, the step's delay, the resume message.
+    expect(text).toContain('states:::sqs:sendMessage');
+    expect(text).toContain(startQueue);
+    expect(text).toContain('\\"DelaySeconds.$\\":\\"$.payment.value.held.waitSeconds\\"');
+    expect(text).toContain('\\"kind\\":\\"ResumeSaga\\"');
+    expect(text).toContain('\\"holdUntil.$\\":\\"$.payment.value.held.until\\"');
+    expect(text).not.toContain('AwaitPaymentProvider');
+    express.template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [
+        { Ref: express.stack.getLogicalId(express.stack.saga.stateMachine.role.node.defaultChild as never) },
+      ],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['sqs:SendMessage']),
+            Resource: { 'Fn::GetAtt': [startQueue, 'Arn'] },
+          }),
+        ]),
+      },
+    });
+    express.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          PAYMENT_CIRCUIT_FAILURE_THRESHOLD: '3',
+          PAYMENT_CIRCUIT_OPEN_SECONDS: '10',
+          PAYMENT_HOLD_SECONDS: '1200',
+        }),
+      },
+    });
+  });
+
+  it('refuses a STANDARD execution timeout that a payment hold could outlast', () => {
+    expect(
+      () =>
+        new Saga(new Stack(), 'Saga', {
+          table: new dynamodb.Table(new Stack(), 'T', {
+            partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+          }),
+          bus: events.EventBus.fromEventBusName(new Stack(), 'B', 'bus'),
+          paymentProvider: {
+            kind: 'external',
+            url: 'https://provider.example',
+            secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:p-AbCdEf',
+          },
+          paymentHold: Duration.minutes(20),
+          executionTimeout: Duration.minutes(20),
+        }),
+    ).toThrow('executionTimeout must be longer than paymentHold');
   });
 });
 

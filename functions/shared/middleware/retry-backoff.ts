@@ -1,9 +1,10 @@
-import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { epochSeconds, type TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
+import { queueUrlFor } from '#shared/requeue.ts';
 import { failuresOf } from './batch.ts';
 
 /**
@@ -99,24 +100,6 @@ export function retryBackoff(
 function receiveCountOf(record: SQSRecord): number {
   const count = Number(record.attributes?.ApproximateReceiveCount ?? 1);
   return Number.isFinite(count) && count >= 1 ? count : 1;
-}
-
-/** `arn:aws:sqs:<region>:<account>:<name>` → the queue's URL, asked once per queue (works on AWS and locally). */
-function queueUrlFor(sqs: SQSClient, cache: Map<string, Promise<string>>, queueArn: string): Promise<string> {
-  let url = cache.get(queueArn);
-  if (!url) {
-    const [, , , , account, name] = queueArn.split(':');
-    url = sqs
-      .send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
-      .then(({ QueueUrl }) => {
-        if (!QueueUrl) throw new Error(`GetQueueUrl returned no URL for ${queueArn}`);
-        return QueueUrl;
-      });
-    // A failed lookup is not cached: the next failed batch asks again.
-    url.catch(() => cache.delete(queueArn));
-    cache.set(queueArn, url);
-  }
-  return url;
 }
 
 async function delayRetries(

@@ -8,6 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { notifyCustomer } from '#functions/notifications/notify-customer.ts';
+import { breakerKey, CircuitBreaker } from '#functions/resilience/circuit-breaker.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import {
   claimEffect,
@@ -153,9 +154,15 @@ describe('notifyCustomer', () => {
     ddb.on(PutCommand).resolvesOnce({}).rejects(conditionFailed());
     ddb.on(UpdateCommand).resolves({});
     ddb.on(GetCommand).resolves({ Item: { ...key, status: 'DONE' } });
+    ddb.on(GetCommand, { Key: breakerKey('mail') }).resolves({});
+    const circuit = new CircuitBreaker(deps, 'mail', {
+      failureThreshold: 5,
+      openMs: 30_000,
+      probeLeaseMs: 10_000,
+    });
 
-    expect(await notifyCustomer({ ...deps, mailer }, event, NOW)).toBe('sent');
-    expect(await notifyCustomer({ ...deps, mailer }, event, NOW)).toBe('duplicate');
+    expect(await notifyCustomer({ ...deps, mailer, circuit }, event, NOW)).toBe('sent');
+    expect(await notifyCustomer({ ...deps, mailer, circuit }, event, NOW)).toBe('duplicate');
     expect(sent).toEqual(['evt-1']);
   });
 });

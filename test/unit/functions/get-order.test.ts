@@ -62,6 +62,7 @@ describe('GET /orders/{trackingId}', () => {
       currency: 'EUR',
       paymentRef: 'ch_1',
       failureReason: null,
+      hold: null,
       createdAt: storedOrder.createdAt,
       updatedAt: storedOrder.updatedAt,
       timeline: storedOrder.timeline,
@@ -82,6 +83,20 @@ describe('GET /orders/{trackingId}', () => {
     const body = parseBody(await get(ORDER_ID));
 
     expect(body).toMatchObject({ status: 'PENDING', amount: null, paymentRef: null, failureReason: null });
+  });
+
+  it('shows why, since when and until when a pending order waits for the payment provider', async () => {
+    const hold = {
+      reason: 'payment provider unavailable since 2026-05-01T11:58:00.000Z',
+      since: '2026-05-01T12:00:01.000Z',
+      until: '2026-05-01T12:15:01.000Z',
+    };
+    ddb.on(GetCommand).resolves({
+      Item: { ...storedOrder, status: 'PENDING', paymentRef: undefined, hold, heldAt: hold.since },
+    });
+
+    expect(parseBody(await get(ORDER_ID))).toMatchObject({ status: 'PENDING', hold });
+    expect(parseBody(await get(ORDER_ID))).not.toHaveProperty('heldAt');
   });
 
   it("answers 404 for another client's order, exactly as for an unknown one", async () => {

@@ -1,5 +1,11 @@
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueUrlCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -8,7 +14,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createMailer, mailConfigSchema } from '#functions/notifications/mail.ts';
+import { createMailer, MailUnavailable, mailConfigSchema } from '#functions/notifications/mail.ts';
+import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
+import { keys } from '#shared/table-keys.ts';
 import {
   conditionFailed,
   context,
@@ -20,6 +28,7 @@ import {
   type RecordedRequest,
   type StubReply,
   sentInput,
+  sentInputs,
   sqsEvent,
   sqsRecord,
   TABLE,
@@ -35,6 +44,7 @@ vi.hoisted(() => {
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const ses = mockClient(SESv2Client);
+const sqs = mockClient(SQSClient);
 
 let reply: (request: RecordedRequest) => StubReply = () => ({ status: 202, body: { id: 'ml_1' } });
 const sink = await httpStub((request) => reply(request));
@@ -79,6 +89,12 @@ beforeEach(() => {
   ddb.on(PutCommand).resolves({});
   ddb.on(UpdateCommand).resolves({});
   ddb.on(DeleteCommand).resolves({});
+  // A mail circuit that never failed: no item.
+  ddb.on(GetCommand, { Key: breakerKey('mail') }).resolves({});
+  sqs.reset();
+  sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: 'http://sqs.local/000000000000/notify' });
+  sqs.on(SendMessageCommand).resolves({ MessageId: 'copy' });
+  sqs.on(ChangeMessageVisibilityBatchCommand).resolves({});
   sink.requests.length = 0;
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(NOW);
@@ -144,7 +160,7 @@ describe('notify worker', () => {
 
   it('sends nothing for a duplicate delivery of an event already mailed', async () => {
     ddb.on(PutCommand).rejects(conditionFailed());
-    ddb.on(GetCommand).resolves({ Item: { ...effectKey, status: 'DONE' } });
+    ddb.on(GetCommand, { Key: effectKey }).resolves({ Item: { ...effectKey, status: 'DONE' } });
 
     const result = await handler(sqsEvent(confirmed), context);
 
@@ -156,7 +172,7 @@ describe('notify worker', () => {
   it('retries later while another worker holds a live claim', async () => {
     ddb.on(PutCommand).rejects(conditionFailed());
     ddb
-      .on(GetCommand)
+      .on(GetCommand, { Key: effectKey })
       .resolves({ Item: { ...effectKey, status: 'IN_PROGRESS', leaseUntil: NOW.getTime() + 30_000 } });
 
     const result = await handler(sqsEvent(confirmed), context);
@@ -178,7 +194,8 @@ describe('notify worker', () => {
       ConditionExpression: 'claimToken = :token',
       ExpressionAttributeValues: { ':token': token },
     });
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    // The effect is not marked done; the only write besides the release counts the failure on the mail circuit.
+    expect(sentInputs(ddb, UpdateCommand).map((input) => input.Key)).toEqual([breakerKey('mail')]);
   });
 
   it('fails an event it does not handle and an invalid payload, and still mails the good one', async () => {
@@ -198,7 +215,116 @@ describe('notify worker', () => {
   });
 });
 
+describe('notify worker behind the mail circuit', () => {
+  const circuitKey = breakerKey('mail');
+  const circuitIs = (item: Record<string, unknown>) =>
+    ddb
+      .on(GetCommand, { Key: circuitKey })
+      .resolves({ Item: { ...circuitKey, version: 3, failures: 5, ...item } });
+  const circuitWrites = () =>
+    sentInputs(ddb, UpdateCommand).filter((input) => input.Key?.pk === circuitKey.pk);
+
+  it('sends nothing and claims nothing while the circuit is open: the message goes back on its queue, delayed', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 4_200 });
+
+    const result = await handler(sqsEvent(confirmed), context);
+
+    // The record succeeds: its copy waits on the queue, with a fresh receive count, so it never reaches the DLQ.
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: 'http://sqs.local/000000000000/notify',
+      MessageBody: confirmed.body,
+      DelaySeconds: 5,
+    });
+    expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(0);
+  });
+
+  it('drops a surplus held copy when another copy of the event already waits', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 4_200 });
+    ddb.on(UpdateCommand, { Key: keys.holdTicket('notify', MESSAGE_ID) }).rejects(conditionFailed());
+
+    expect(await handler(sqsEvent(confirmed), context)).toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(sink.requests).toHaveLength(0);
+  });
+
+  it('holds the message, and gives its claim back, when its failure opens the circuit', async () => {
+    reply = () => ({ status: 503 });
+    ddb
+      .on(UpdateCommand, { Key: circuitKey })
+      .resolvesOnce({ Attributes: { state: 'CLOSED', version: 3, failures: 5 } })
+      .resolves({});
+    ddb
+      .on(GetCommand, { Key: circuitKey })
+      .resolvesOnce({ Item: { ...circuitKey, state: 'CLOSED', version: 3, failures: 4 } })
+      .resolves({
+        Item: { ...circuitKey, state: 'OPEN', version: 4, failures: 5, openUntil: NOW.getTime() + 30_000 },
+      });
+
+    const result = await handler(sqsEvent(confirmed), context);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toHaveLength(1);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(1);
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, { DelaySeconds: 30 });
+  });
+
+  it('fails the record (backoff, receive count) for a failure that leaves the circuit closed', async () => {
+    reply = () => ({ status: 503 });
+    ddb
+      .on(UpdateCommand, { Key: circuitKey })
+      .resolves({ Attributes: { state: 'CLOSED', version: 1, failures: 1 } });
+
+    const result = await handler(sqsEvent(confirmed), context);
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('sends the one probe when the circuit is due, and closes it when the mail goes through', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() });
+
+    expect(await handler(sqsEvent(confirmed), context)).toEqual({ batchItemFailures: [] });
+
+    expect(sink.requests).toHaveLength(1);
+    expect(circuitWrites().map((write) => write.ConditionExpression)).toEqual([
+      'version = :version',
+      'probeToken = :token',
+    ]);
+  });
+
+  it('counts a refused mail (4xx) as an answer from a healthy transport', async () => {
+    reply = () => ({ status: 400 });
+    circuitIs({ state: 'CLOSED', failures: 2 });
+
+    const result = await handler(sqsEvent(confirmed), context);
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+    expect(circuitWrites()).toEqual([
+      expect.objectContaining({ ConditionExpression: expect.stringContaining('failures > :zero') }),
+    ]);
+  });
+});
+
 describe('mail adapter', () => {
+  it.each([
+    ['a throttle', Object.assign(new Error('slow down'), { name: 'TooManyRequestsException' }), true],
+    ['a server fault', Object.assign(new Error('oops'), { name: 'InternalFailure', $fault: 'server' }), true],
+    ['a 503', Object.assign(new Error('x'), { name: 'X', $metadata: { httpStatusCode: 503 } }), true],
+    ['a rejected message', Object.assign(new Error('bad address'), { name: 'MessageRejected' }), false],
+  ])('tells the circuit SES is unavailable for %s, and only then', async (_what, error, unavailable) => {
+    ses.on(SendEmailCommand).rejects(error);
+    const config = mailConfigSchema.parse({ MAIL_TRANSPORT: 'ses', MAIL_FROM: 'orders@buzzer.example' });
+    const mailer = createMailer(config, () => new SESv2Client({ region: 'us-east-1' }));
+
+    const sent = mailer.send({ to: 'ada@example.com', subject: 'Hi', text: 'Body' }, 'key-1');
+
+    if (unavailable) await expect(sent).rejects.toBeInstanceOf(MailUnavailable);
+    else await expect(sent).rejects.toMatchObject({ name: 'MessageRejected' });
+  });
+
   it('sends through SES v2 from MAIL_FROM when MAIL_TRANSPORT=ses', async () => {
     ses.on(SendEmailCommand).resolves({ MessageId: 'ses-1' });
     const config = mailConfigSchema.parse({

@@ -168,6 +168,28 @@ describe('recoverOrder', () => {
     expect(sfnMock).toHaveReceivedCommandTimes(DescribeExecutionCommand, 0);
   });
 
+  it('leaves an order held for the payment provider alone until its hold ends, then restarts it', async () => {
+    const now = new Date('2026-05-01T12:00:00.000Z');
+    const hold = {
+      reason: 'payment provider unavailable since 2026-05-01T11:50:00.000Z',
+      since: '2026-05-01T11:50:00.000Z',
+      until: '2026-05-01T12:05:00.000Z',
+    };
+    arrange(storedOrder({ hold, heldAt: hold.since }));
+    const express = { ...deps, workflowType: 'EXPRESS' as const };
+
+    expect(await recoverOrder(express, ORDER_ID, { now })).toEqual({
+      orderId: ORDER_ID,
+      action: 'none',
+      reason: `held until ${hold.until}: ${hold.reason}`,
+    });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+
+    const over = await recoverOrder(express, ORDER_ID, { now: new Date(hold.until) });
+    expect(over).toMatchObject({ action: 'restarted', attempt: 1 });
+  });
+
   it('changes nothing in a dry run', async () => {
     arrange(storedOrder());
     sfnMock

@@ -1,15 +1,31 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { context, eventBridgeBody, ids, ORDER_ID, sqsEvent, sqsRecord } from './helpers.ts';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
+import { keys } from '#shared/table-keys.ts';
+import {
+  conditionFailed,
+  context,
+  eventBridgeBody,
+  ids,
+  NOW,
+  ORDER_ID,
+  sqsEvent,
+  sqsRecord,
+} from './helpers.ts';
 
 vi.hoisted(() => {
   process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Buzzer-Saga';
+  process.env.TABLE_NAME = 'buzzer-test';
 });
 
 const { handler } = await import('#functions/saga/start-saga.ts');
 
 const sfn = mockClient(SFNClient);
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
 
 const detail = {
   messageId: 'msg-1',
@@ -31,7 +47,11 @@ const detail = {
 
 beforeEach(() => {
   sfn.reset();
+  ddb.reset();
+  sqs.reset();
   sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+  sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: 'http://sqs.local/000000000000/start' });
+  sqs.on(SendMessageCommand).resolves({ MessageId: 'copy' });
 });
 
 describe('start-saga', () => {
@@ -88,5 +108,121 @@ describe('start-saga', () => {
     const result = await handler(sqsEvent(sqsRecord(eventBridgeBody('OrderPlaced', detail), 'm1')), context);
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+  });
+});
+
+describe('start-saga: an EXPRESS order parked while the payment circuit was open comes back', () => {
+  const resume = (holdUntil: string) =>
+    JSON.stringify({ kind: 'ResumeSaga', orderId: ORDER_ID, correlationId: 'corr-1', holdUntil });
+  const circuitIs = (item: Record<string, unknown> | undefined) =>
+    ddb.on(GetCommand, { Key: breakerKey('payment') }).resolves({
+      Item: item && { ...breakerKey('payment'), version: 2, failures: 5, ...item },
+    });
+  const inAMinute = new Date(NOW.getTime() + 60_000).toISOString();
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(NOW);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('puts it back on the queue as a new message while the circuit is open, starting nothing', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 7_500 });
+
+    const result = await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm1')), context);
+
+    // The record succeeds (deleted) only because its copy is on the queue: no receive count is used up.
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: 'http://sqs.local/000000000000/start',
+      MessageBody: resume(inAMinute),
+      DelaySeconds: 8,
+    });
+  });
+
+  it('drops a surplus copy when another copy of the parked order already waits (one ticket per order)', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 7_500 });
+    ddb.on(UpdateCommand, { Key: keys.holdTicket('saga-start', ORDER_ID) }).rejects(conditionFailed());
+
+    const result = await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm2')), context);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: keys.holdTicket('saga-start', ORDER_ID),
+      ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now OR heldBy = :me',
+      ExpressionAttributeValues: expect.objectContaining({ ':me': 'm2', ':until': NOW.getTime() + 8_000 }),
+    });
+  });
+
+  it('starts the saga again once the circuit may be probed', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() });
+
+    await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm1')), context);
+
+    expect(sfn).toHaveReceivedCommandExactlyOnceWith(StartExecutionCommand, {
+      name: `order-${ORDER_ID}`,
+      input: JSON.stringify({ orderId: ORDER_ID, correlationId: 'corr-1' }),
+    });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('lets one parked order through to probe an open circuit; the others look again a few seconds later', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() });
+    ddb
+      .on(UpdateCommand, { Key: keys.holdTicket('saga-start', 'probe') })
+      .resolvesOnce({})
+      .rejects(conditionFailed());
+
+    await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm1')), context);
+    await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm2')), context);
+
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: keys.holdTicket('saga-start', 'probe'),
+      ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now',
+    });
+    expect(sqs).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, { DelaySeconds: 5 });
+  });
+
+  it('starts a parked order at once when the circuit has closed, without a probe turn', async () => {
+    ddb.on(GetCommand, { Key: breakerKey('payment') }).resolves({});
+
+    await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm1')), context);
+
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('starts the saga once the hold is over, whatever the circuit says, so the order is cancelled', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 30_000 });
+
+    await handler(sqsEvent(sqsRecord(resume(NOW.toISOString()), 'm1')), context);
+
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('keeps the wait within the hold, and fails the record when the copy cannot be sent (it comes back)', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 300_000 });
+    sqs.on(SendMessageCommand).rejects(new Error('SQS down'));
+
+    const result = await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm1')), context);
+
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, { DelaySeconds: 60 });
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+  });
+
+  it('sends a malformed resume message to the DLQ', async () => {
+    const result = await handler(
+      sqsEvent(sqsRecord(JSON.stringify({ kind: 'ResumeSaga', orderId: 'x' }), 'bad')),
+      context,
+    );
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'bad' }] });
   });
 });

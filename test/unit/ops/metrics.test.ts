@@ -32,6 +32,10 @@ function filledStore(): EmfStore {
   add('WebhookDeliveries', { outcome: 'delivered' }, [1, 1]);
   add('WebhookDeliveries', { outcome: 'retry_scheduled' }, [1]);
   add('RelayPublishFailures', {}, [1]);
+  add('CircuitOpened', { breaker: 'payment' }, [1, 1]);
+  add('CircuitClosed', { breaker: 'payment' }, [1]);
+  add('CallsHeld', { breaker: 'payment' }, [1, 1, 1, 1]);
+  add('CallsHeld', { breaker: 'mail' }, [1]);
   add('SagaStepDuration', { step: 'ReserveStock' }, [10, 20, 30, 400]);
   add('ColdStart', { function_name: 'Buzzer-ApiAcceptOrderFunction67D0E2D3' }, [1, 1]);
   add('ColdStart', { function_name: 'Buzzer-SagaReserveStockFunction90F271EF' }, [1]);
@@ -56,6 +60,10 @@ describe('summary of a snapshot', () => {
     expect(summary.webhookDeliveries).toMatchObject({ delivered: 2, retry_scheduled: 1, gave_up: 0 });
     expect(summary.relayPublishFailures).toBe(1);
     expect(summary.stuckOrdersNeedingOperator).toBe(0);
+    expect(summary.circuits).toEqual({
+      payment: { opened: 2, closed: 1, held: 4 },
+      mail: { opened: 0, closed: 0, held: 1 },
+    });
     expect(summary.sagaSteps).toEqual([{ step: 'ReserveStock', runs: 4, p50Ms: 20, maxMs: 400 }]);
     expect(summary.coldStarts).toEqual([
       { function: 'ApiAcceptOrder', count: 2 },
@@ -172,6 +180,7 @@ describe('buzzer status shows the counts', () => {
     target: { kind: 'local', stackName: 'Buzzer', region: 'us-east-1' },
     healthy: true,
     dlqs: [],
+    circuits: [],
     saga: { workflowType: 'STANDARD', failed: [], stuck: [] },
     outbox: { pending: [], failed: [] },
     orders: { olderThanSeconds: 300, stuck: [] },

@@ -105,6 +105,70 @@ describe('GET /v1/ledger', () => {
   });
 });
 
+describe('GET /v1/calls', () => {
+  it('lists every call since a moment, of every kind, oldest first, from the attempt counters', async () => {
+    ddb
+      .on(ScanCommand)
+      .resolvesOnce({
+        Items: [
+          {
+            kind: 'CHARGE',
+            idempotencyKey: 'o-1',
+            callTimes: ['2026-05-01T11:59:59.000Z', '2026-05-01T12:00:03.000Z', '2026-05-01T12:00:01.000Z'],
+          },
+        ],
+        LastEvaluatedKey: { pk: 'x', sk: 'y' },
+      })
+      .resolves({
+        Items: [{ kind: 'LOOKUP', idempotencyKey: 'o-2', callTimes: ['2026-05-01T12:00:02.000Z'] }],
+      });
+
+    const answer = await send(testContext(), {
+      method: 'GET',
+      path: '/v1/calls',
+      query: { since: '2026-05-01T12:00:00.000Z' },
+    });
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      calls: [
+        { kind: 'CHARGE', key: 'o-1', at: '2026-05-01T12:00:01.000Z' },
+        { kind: 'LOOKUP', key: 'o-2', at: '2026-05-01T12:00:02.000Z' },
+        { kind: 'CHARGE', key: 'o-1', at: '2026-05-01T12:00:03.000Z' },
+      ],
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 1, {
+      FilterExpression: '#entity = :calls',
+      ConsistentRead: true,
+    });
+  });
+
+  it('narrows to one kind, and refuses a missing or malformed moment', async () => {
+    ddb.on(ScanCommand).resolves({
+      Items: [
+        { kind: 'CHARGE', idempotencyKey: 'o-1', callTimes: ['2026-05-01T12:00:01.000Z'] },
+        { kind: 'MAIL', idempotencyKey: 'm-1', callTimes: ['2026-05-01T12:00:01.000Z'] },
+      ],
+    });
+
+    const mails = await send(testContext(), {
+      method: 'GET',
+      path: '/v1/calls',
+      query: { since: '2026-05-01T12:00:00.000Z', kind: 'MAIL' },
+    });
+    const missing = await send(testContext(), { method: 'GET', path: '/v1/calls' });
+    const bad = await send(testContext(), {
+      method: 'GET',
+      path: '/v1/calls',
+      query: { since: 'yesterday' },
+    });
+
+    expect(mails.body).toEqual({ calls: [{ kind: 'MAIL', key: 'm-1', at: '2026-05-01T12:00:01.000Z' }] });
+    expect(missing.status).toBe(400);
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('routing and the HTTP edge', () => {
   it('answers 404 for an unknown route', async () => {
     const answer = await send(testContext(), { method: 'GET', path: '/v2/charges' });

@@ -1,0 +1,397 @@
+/**
+ * Outages of the payment provider and the mail sink, with the circuit breakers' times compressed through the stack's
+ * settings (the functions' environment): a circuit opens after 3 failures in a row, stays open 2 s, and an order waits
+ * at most 45 s for the payment provider. The provider's requests are counted where they land (the sandbox's call log).
+ *
+ * Local target only: the times come from the runtime's environment override, and the reconciler's schedule is
+ * compressed.
+ */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueDepth } from '#chaos/queues.ts';
+import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
+import { EXPRESS_CDK_OUT } from '#local/buzzer/synth.ts';
+import type { StatusReport } from '#ops/cli/status.ts';
+import { buzzerJson } from './cli-support.ts';
+import { ApiClient, type OrderView, orderBody, SandboxClient } from './client.ts';
+import { freshSku, mailCount, steps } from './fault-support.ts';
+import { localSystem, queueNamed } from './local-faults.ts';
+import { stockLevel, type TableAccess, tableAccess } from './table.ts';
+import { startTarget, type Target, type TargetOptions } from './target.ts';
+
+const OPEN_SECONDS = 2;
+// Well beyond the recoverable outage below (about 15 s): the backlog of held orders hits the provider at once when it is
+// back, and on a loaded machine that takes seconds.
+const HOLD_SECONDS = 45;
+
+const OUTAGE_TARGET: TargetOptions = {
+  environment: {
+    PAYMENT_CIRCUIT_FAILURE_THRESHOLD: '3',
+    PAYMENT_CIRCUIT_OPEN_SECONDS: String(OPEN_SECONDS),
+    PAYMENT_HOLD_SECONDS: String(HOLD_SECONDS),
+    MAIL_CIRCUIT_FAILURE_THRESHOLD: '3',
+    MAIL_CIRCUIT_OPEN_SECONDS: String(OPEN_SECONDS),
+    // An order whose compensation had to wait for the provider is driven on by the reconciler within the test.
+    STUCK_AFTER_SECONDS: '30',
+    RETRY_BACKOFF_BASE_SECONDS: '1',
+    RETRY_BACKOFF_MAX_SECONDS: '2',
+  },
+  scheduleIntervalMs: 2000,
+  lambdaConcurrency: 6,
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `read` until `done` holds, or fails naming `what` with the last value seen. */
+async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await read();
+    if (done(last)) return last;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+}
+
+interface Outage {
+  target: Target;
+  alice: ApiClient;
+  sandbox: SandboxClient;
+  table: TableAccess;
+}
+
+async function startOutage(options: TargetOptions = {}): Promise<Outage> {
+  const target = await startTarget({ ...OUTAGE_TARGET, ...options });
+  return {
+    target,
+    alice: new ApiClient(target.apiUrl, target.apiKeys.alice ?? ''),
+    sandbox: new SandboxClient(target.sandboxUrl, target.sandboxAuth),
+    table: tableAccess(target),
+  };
+}
+
+async function circuitOf(system: Outage, name: 'payment' | 'mail') {
+  const { Item } = await system.table.doc.send(
+    new GetCommand({ TableName: system.table.tableName, Key: breakerKey(name), ConsistentRead: true }),
+  );
+  return Item as { state?: string; since?: string; openUntil?: number } | undefined;
+}
+
+/** Places `count` orders of one unit of `sku`, one every `everyMs`; every one must be accepted (202). */
+async function placeOrders(system: Outage, count: number, everyMs: number, sku: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const placed = await system.alice.placeOrder(orderBody({ items: [{ sku, quantity: 1 }] }));
+    expect(placed.status).toBe(202);
+    ids.push(placed.body.trackingId);
+    await sleep(everyMs);
+  }
+  return ids;
+}
+
+async function views(system: Outage, ids: string[]): Promise<OrderView[]> {
+  return Promise.all(ids.map(async (id) => (await system.alice.getOrder(id)).body));
+}
+
+/** The provider's payment requests (charges, look-ups, refunds) between two moments, as the sandbox logged them. */
+async function paymentCalls(system: Outage, from: Date, to: Date) {
+  const { body } = await system.sandbox.calls(from);
+  return body.calls.filter((call) => call.kind !== 'MAIL' && call.at <= to.toISOString());
+}
+
+/**
+ * The provider down for a while (every payment request answered 503) while orders keep coming, then back: every order
+ * is accepted and held, none is cancelled, every one is confirmed once the provider is back, and while the circuit
+ * was open the provider saw at most one request per open interval (one probe).
+ */
+async function outageThenRecovery(system: Outage, label: string) {
+  const sku = await freshSku(system.table, 100);
+  // A healthy order first: warm functions, a closed circuit.
+  const warm = await system.alice.placeOrder(orderBody({ items: [{ sku, quantity: 1 }] }));
+  expect((await system.alice.waitForOrder(warm.body.trackingId)).status).toBe('CONFIRMED');
+
+  await system.sandbox.setFaults({ paymentFailureRate: 1 });
+  const downAt = new Date();
+  const ids = await placeOrders(system, 12, 500, sku);
+  const held = await until(
+    'every order to be held',
+    () => views(system, ids),
+    (orders) => orders.every((order) => order.hold !== null),
+    30_000,
+  );
+  const circuit = await circuitOf(system, 'payment');
+  // The outage goes on for a few more intervals.
+  await sleep(3 * OPEN_SECONDS * 1000);
+  const upAt = new Date();
+  await system.sandbox.setFaults({});
+
+  const done = await Promise.all(
+    ids.map((id) => system.alice.waitForOrder(id, (order) => order.status !== 'PENDING', 90_000)),
+  );
+
+  const notConfirmed = done.filter((order) => order.status !== 'CONFIRMED');
+  expect(notConfirmed.map((order) => ({ order: order.trackingId, timeline: order.timeline }))).toEqual([]);
+  for (const order of held) {
+    expect(order.status).toBe('PENDING');
+    expect(order.hold?.reason).toMatch(/^payment provider unavailable since \d{4}-/);
+    expect(Date.parse(order.hold?.until ?? '') - Date.parse(order.hold?.since ?? '')).toBe(
+      HOLD_SECONDS * 1000,
+    );
+    expect(steps(order.timeline)).toContain('Held:WAITING');
+  }
+  for (const order of done) {
+    expect(order.hold).toBeNull();
+    expect(steps(order.timeline)).toContain('Held:WAITING');
+    expect(steps(order.timeline).at(-1)).toBe('ConfirmOrder:SUCCEEDED');
+  }
+  // One charge each, none refunded.
+  for (const id of ids) {
+    const { body } = await system.sandbox.charge(id);
+    expect(body.charge?.status, id).toBe('authorized');
+    expect(body.refunds, id).toEqual([]);
+  }
+  expect(await stockLevel(system.table, sku)).toBe(100 - ids.length - 1);
+
+  expect(circuit?.since).toBeDefined();
+  const openedAt = Date.parse(circuit?.since ?? '');
+  const calls = await paymentCalls(system, downAt, upAt);
+  // A call admitted while the circuit was still closed may land a moment after it opened; after that, probes only.
+  const probes = calls.filter((call) => Date.parse(call.at) > openedAt + 1000);
+  const gaps = probes.slice(1).map((call, i) => Date.parse(call.at) - Date.parse(probes[i]?.at ?? ''));
+  const openFor = upAt.getTime() - openedAt;
+  console.info(
+    `${label}: ${ids.length} orders during a ${Math.round((upAt.getTime() - downAt.getTime()) / 1000)} s outage; ` +
+      `${calls.length} provider requests in it, ${calls.length - probes.length} before the circuit opened, ` +
+      `${probes.length} probes in ${Math.round(openFor / 1000)} s open (every ${OPEN_SECONDS} s at most); ` +
+      `all ${done.length} confirmed, 0 cancelled`,
+  );
+  expect(probes.length).toBeLessThanOrEqual(Math.floor(openFor / (OPEN_SECONDS * 1000)) + 1);
+  for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(OPEN_SECONDS * 1000 - 100);
+  // Far fewer than the orders' own retries would have sent without the circuit (4 attempts each).
+  expect(calls.length).toBeLessThan(ids.length);
+  return { ids };
+}
+
+/** The statuses of each order's executions (the local runtime lists EXPRESS executions too). */
+function executionsPerOrder(system: Outage, ids: string[]): string[][] {
+  const runtime = system.target.runtime;
+  const stateMachineArn = runtime?.info.outputs.StateMachineArn;
+  if (!runtime || typeof stateMachineArn !== 'string') throw new Error('no local state machine');
+  const { executions } = runtime.engines.stepFunctions.listExecutions({ stateMachineArn, maxResults: 1000 });
+  return ids.map((id) =>
+    executions
+      .filter((execution) => execution.name === `order-${id}`)
+      .map((execution) => String(execution.status)),
+  );
+}
+
+describe('the payment provider down (STANDARD saga: held orders wait inside their executions)', () => {
+  let system: Outage;
+
+  beforeAll(async () => {
+    system = await startOutage();
+  });
+
+  afterAll(async () => {
+    await system?.sandbox.setFaults({});
+    system?.table.close();
+    await system?.target.stop();
+  });
+
+  it('holds every order while the provider is down and confirms every one once it is back, one probe per interval', async () => {
+    const { ids } = await outageThenRecovery(system, 'STANDARD');
+
+    // Each order waited inside its one execution.
+    expect(executionsPerOrder(system, ids)).toEqual(ids.map(() => ['SUCCEEDED']));
+  }, 180_000);
+
+  it('cancels the waiting orders with PAYMENT_UNAVAILABLE once the outage outlasts the hold, with no refund and nothing lost', async () => {
+    const sku = await freshSku(system.table, 50);
+    await until(
+      'the payment circuit to be closed',
+      () => circuitOf(system, 'payment'),
+      (circuit) => circuit?.state === 'CLOSED',
+    );
+    await system.sandbox.setFaults({ paymentFailureRate: 1 });
+    const downAt = new Date();
+    const ids = await placeOrders(system, 6, 500, sku);
+
+    // Still down. Every hold runs out; an order that never sent a charge is cancelled without asking the provider.
+    const records = await until(
+      'every hold to run out',
+      () =>
+        Promise.all(
+          ids.map(async (id) => {
+            const { Item } = await system.table.doc.send(
+              new GetCommand({
+                TableName: system.table.tableName,
+                Key: { pk: `ORDER#${id}`, sk: 'ORDER' },
+                ConsistentRead: true,
+              }),
+            );
+            return Item ?? {};
+          }),
+        ),
+      (items) =>
+        items.every((item) => item.status === 'CANCELLED' || (item.chargeAttemptedAt && item.compensatingAt)),
+      (HOLD_SECONDS + 30) * 1000,
+    );
+    // Only the requests that opened the circuit were charges (probes are look-ups): every other order never sent one.
+    const neverCharged = records.filter((item) => !item.chargeAttemptedAt);
+    expect(neverCharged.length).toBeGreaterThanOrEqual(ids.length - 3);
+    for (const item of neverCharged) expect(item.status).toBe('CANCELLED');
+    const cancelledWhileDown = records.filter((item) => item.status === 'CANCELLED').length;
+
+    // Back. An order whose charge request went unanswered is cancelled once its compensation may ask the provider
+    // (the reconciler redrives it): the provider may hold a charge for it, which would be refunded.
+    await system.sandbox.setFaults({});
+    const upAt = new Date();
+    const done = await Promise.all(
+      ids.map((id) => system.alice.waitForOrder(id, (order) => order.status !== 'PENDING', 120_000)),
+    );
+
+    for (const order of done) {
+      expect(order.status).toBe('CANCELLED');
+      expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');
+      expect(order.hold).toBeNull();
+      expect(steps(order.timeline)).toEqual(
+        expect.arrayContaining(['Held:WAITING', 'CancelOrder:SUCCEEDED']),
+      );
+    }
+    // Nothing charged, so nothing to refund: at most one refund request per order, and no charge left behind.
+    const refunds = (await system.sandbox.calls(downAt, 'REFUND')).body.calls;
+    expect(refunds.length).toBeLessThanOrEqual(ids.length);
+    for (const id of ids) {
+      expect((await system.sandbox.charge(id)).status, id).toBe(404);
+    }
+    expect(await stockLevel(system.table, sku)).toBe(50);
+    // Nothing lost: every customer is told, once.
+    for (const id of ids) {
+      await until(
+        `the cancellation mail of ${id}`,
+        () => mailCount(system.sandbox, id),
+        (count) => count.messages === 1,
+      );
+    }
+    console.info(
+      `STANDARD, outage longer than the ${HOLD_SECONDS} s hold: ${ids.length} orders, ${cancelledWhileDown} cancelled ` +
+        `while the provider was still down (${neverCharged.length} never sent a charge), the rest after it was back ` +
+        `(${Math.round((Date.now() - upAt.getTime()) / 1000)} s later); all PAYMENT_UNAVAILABLE, ${refunds.length} refund requests`,
+    );
+  }, 240_000);
+});
+
+describe('the mail sink down', () => {
+  let system: Outage;
+
+  beforeAll(async () => {
+    system = await startOutage();
+  });
+
+  afterAll(async () => {
+    await system?.sandbox.setFaults({});
+    system?.table.close();
+    await system?.target.stop();
+  });
+
+  it('holds the mail while the sink is down, dead-letters none, and every customer gets exactly one once it is back', async () => {
+    const sku = await freshSku(system.table, 100);
+    const queues = await localSystem(system.target);
+    await system.sandbox.setFaults({ mailBroken: true });
+    const downAt = new Date();
+    const ids = await placeOrders(system, 8, 300, sku);
+    for (const id of ids) expect((await system.alice.waitForOrder(id)).status).toBe('CONFIRMED');
+    const circuit = await until(
+      'the mail circuit to open',
+      () => circuitOf(system, 'mail'),
+      (found) => found?.state === 'OPEN' || found?.state === 'HALF_OPEN',
+    );
+    const runtime = system.target.runtime;
+    if (!runtime) throw new Error('no local runtime');
+    const status = await buzzerJson<StatusReport>(
+      { ...runtime.info, clientEnvironment: runtime.clientEnvironment },
+      'status',
+    );
+    // Several intervals pass with the sink down and every message waiting; none is mailed twice when it comes back.
+    await sleep(5 * OPEN_SECONDS * 1000);
+    const dlqWhileDown = await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'));
+    const mailedWhileDown = await Promise.all(ids.map((id) => mailCount(system.sandbox, id)));
+    const upAt = new Date();
+    await system.sandbox.setFaults({});
+
+    for (const id of ids) {
+      await until(
+        `the mail of ${id}`,
+        () => mailCount(system.sandbox, id),
+        (count) => count.messages >= 1,
+      );
+    }
+    // Let any straggling copy land before counting: exactly one mail each.
+    await sleep(3 * OPEN_SECONDS * 1000);
+
+    // Operators see the open circuit.
+    expect(status.healthy).toBe(false);
+    expect(status.circuits.find((c) => c.name === 'mail')).toMatchObject({
+      state: expect.stringMatching(/^(OPEN|HALF_OPEN)$/),
+      since: circuit?.since,
+      lastError: expect.stringContaining('MailUnavailable'),
+    });
+    expect(status.circuits.find((c) => c.name === 'payment')).toMatchObject({ state: 'CLOSED' });
+    expect(dlqWhileDown).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(mailedWhileDown.map((count) => count.messages)).toEqual(ids.map(() => 0));
+    for (const id of ids) expect((await mailCount(system.sandbox, id)).messages, id).toBe(1);
+    expect(await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'))).toEqual({
+      visible: 0,
+      inFlight: 0,
+      delayed: 0,
+    });
+    const openedAt = Date.parse(String(circuit?.since));
+    const sends = (await system.sandbox.calls(downAt, 'MAIL')).body.calls.filter(
+      (call) => call.at <= upAt.toISOString(),
+    );
+    const probes = sends.filter((call) => Date.parse(call.at) > openedAt + 1000);
+    const openFor = upAt.getTime() - openedAt;
+    console.info(
+      `mail: ${ids.length} customers during a ${Math.round((upAt.getTime() - downAt.getTime()) / 1000)} s outage; ` +
+        `${sends.length} sends tried, ${probes.length} of them probes in ${Math.round(openFor / 1000)} s open; ` +
+        `0 dead-lettered, ${ids.length} mails, one each`,
+    );
+    expect(probes.length).toBeLessThanOrEqual(Math.floor(openFor / (OPEN_SECONDS * 1000)) + 1);
+    queues.close();
+  }, 180_000);
+});
+
+describe('the payment provider down (EXPRESS saga: held orders are parked on the saga-start queue)', () => {
+  let system: Outage;
+
+  beforeAll(async () => {
+    system = await startOutage({ cdkOut: EXPRESS_CDK_OUT });
+  });
+
+  afterAll(async () => {
+    await system?.sandbox.setFaults({});
+    system?.table.close();
+    await system?.target.stop();
+  });
+
+  it('holds every order while the provider is down and confirms every one once it is back, one probe per interval', async () => {
+    const { ids } = await outageThenRecovery(system, 'EXPRESS');
+
+    // Each held order ended its execution parked, and the start queue ran its saga again: two executions at least,
+    // none left hanging past the 5 minutes AWS allows (every one has ended).
+    const runs = executionsPerOrder(system, ids);
+    console.info(
+      `EXPRESS: executions per held order ${JSON.stringify(runs.map((statuses) => statuses.length))}`,
+    );
+    for (const statuses of runs) {
+      expect(statuses.length).toBeGreaterThanOrEqual(2);
+      expect(statuses.filter((status) => status !== 'SUCCEEDED')).toEqual([]);
+    }
+  }, 180_000);
+});

@@ -1,0 +1,174 @@
+/**
+ * The circuit breaker on DynamoDB Local: real conditional writes decide between callers that race, as the payment
+ * steps of many executions (each in its own Lambda environment, with nothing shared in memory) race on AWS. Each
+ * caller here is a breaker of its own over the same item, as each function instance builds its own.
+ */
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { breakerKey, CircuitBreaker } from '#functions/resilience/circuit-breaker.ts';
+import { holdOnQueue } from '#shared/requeue.ts';
+import { keys } from '#shared/table-keys.ts';
+import { type LocalTable, startLocalTable } from '#test/unit/support/local-table.ts';
+
+const TABLE = 'circuit';
+const POLICY = { failureThreshold: 3, openMs: 2_000, probeLeaseMs: 5_000 };
+const T0 = new Date('2026-12-01T10:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+let table: LocalTable;
+let tokens = 0;
+const instance = () =>
+  new CircuitBreaker({ doc: table.doc, tableName: TABLE }, 'payment', POLICY, () => `probe-${++tokens}`);
+
+beforeAll(async () => {
+  table = await startLocalTable(TABLE);
+}, 60_000);
+
+afterAll(async () => {
+  await table?.stop();
+});
+
+beforeEach(async () => {
+  await table.doc.send(new DeleteCommand({ TableName: TABLE, Key: breakerKey('payment') }));
+});
+
+async function openCircuit(): Promise<void> {
+  for (let i = 0; i < POLICY.failureThreshold; i++)
+    await instance().failed(undefined, new Error('503'), at(0));
+}
+
+describe('the circuit breaker on DynamoDB Local', () => {
+  it('opens after the threshold of failures in a row, and a success in between restarts the count', async () => {
+    await instance().failed(undefined, new Error('503'), at(0));
+    await instance().failed(undefined, new Error('503'), at(0));
+    await instance().succeeded(await instance().admit(at(0)), at(0));
+    await instance().failed(undefined, new Error('503'), at(0));
+    expect((await instance().read()).state).toBe('CLOSED');
+
+    await instance().failed(undefined, new Error('503'), at(0));
+    expect(await instance().failed(undefined, new Error('503'), at(0))).toBe('OPEN');
+    const open = await instance().read();
+    expect(open).toMatchObject({ state: 'OPEN', openUntil: at(2_000).getTime(), since: at(0).toISOString() });
+  });
+
+  it('opens once when many callers fail at the same moment', async () => {
+    const states = await Promise.all(
+      Array.from({ length: 12 }, () => instance().failed(undefined, new Error('503'), at(0))),
+    );
+
+    const circuit = await instance().read();
+    expect(circuit.state).toBe('OPEN');
+    expect(circuit.failures).toBe(12);
+    // Created at version 0 by the first count, opened exactly once (+1): no caller opened it a second time.
+    expect(circuit.version).toBe(1);
+    expect(states.filter((state) => state === 'OPEN').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lets no call through while open, then exactly one of two racing callers probes', async () => {
+    await openCircuit();
+    expect(await instance().admit(at(1_999))).toMatchObject({ allowed: false });
+
+    const [first, second] = await Promise.all([instance().admit(at(2_000)), instance().admit(at(2_000))]);
+
+    const winners = [first, second].filter((admission) => admission?.allowed);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]).toMatchObject({ probe: expect.stringMatching(/^probe-/) });
+    expect([first, second].find((admission) => !admission?.allowed)).toMatchObject({ allowed: false });
+  });
+
+  it('gives one probe among many racing callers, and none to those who come while it runs', async () => {
+    await openCircuit();
+
+    const admissions = await Promise.all(Array.from({ length: 10 }, () => instance().admit(at(2_500))));
+    const later = await instance().admit(at(3_000));
+
+    expect(admissions.filter((admission) => admission.allowed)).toHaveLength(1);
+    // Held until the running probe's lease ends, but looking again after an interval at the latest.
+    expect(later).toMatchObject({ allowed: false, retryAt: at(3_000 + POLICY.openMs) });
+  });
+
+  it('closes with the probe that succeeds, and reopens for an interval with the probe that fails', async () => {
+    await openCircuit();
+    const failing = await instance().admit(at(2_000));
+    expect(await instance().failed(failing, new Error('503'), at(2_100))).toBe('OPEN');
+    expect(await instance().read()).toMatchObject({
+      state: 'OPEN',
+      openUntil: at(4_100).getTime(),
+      since: at(0).toISOString(),
+    });
+    expect(await instance().admit(at(4_000))).toMatchObject({ allowed: false });
+
+    const succeeding = await instance().admit(at(4_100));
+    await instance().succeeded(succeeding, at(4_200));
+
+    const closed = await instance().read();
+    expect(closed).toMatchObject({ state: 'CLOSED', failures: 0 });
+    expect(closed.since).toBeUndefined();
+    expect(await instance().admit(at(4_300))).toMatchObject({ allowed: true });
+  });
+
+  it('lets another caller probe once the first probe let its lease run out (it crashed)', async () => {
+    await openCircuit();
+    const crashed = await instance().admit(at(2_000));
+    expect(crashed).toMatchObject({ allowed: true });
+
+    expect(await instance().admit(at(2_000 + POLICY.probeLeaseMs - 1))).toMatchObject({ allowed: false });
+    const next = await instance().admit(at(2_000 + POLICY.probeLeaseMs));
+    expect(next).toMatchObject({ allowed: true });
+
+    // The crashed probe's late answer no longer decides: its token lost the lease.
+    await instance().failed(crashed, new Error('late 503'), at(8_000));
+    expect((await instance().read()).state).toBe('HALF_OPEN');
+  });
+});
+
+describe('held copies on DynamoDB Local: one waits per held thing, none is lost', () => {
+  const sqs = mockClient(SQSClient);
+  const ticket = keys.holdTicket('notify', 'evt-1');
+  const delivery = (messageId: string): SQSRecord =>
+    ({
+      messageId,
+      body: '{"detail":{}}',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:notify',
+    }) as SQSRecord;
+  const hold = (messageId: string, at: number) =>
+    holdOnQueue(
+      {
+        doc: table.doc,
+        tableName: TABLE,
+        sqs: sqs as unknown as SQSClient,
+        queueUrls: new Map([['arn:aws:sqs:us-east-1:000000000000:notify', Promise.resolve('http://q')]]),
+      },
+      delivery(messageId),
+      ticket,
+      5,
+      new Date(T0.getTime() + at),
+    );
+
+  beforeEach(async () => {
+    sqs.reset();
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'copy' });
+    await table.doc.send(new DeleteCommand({ TableName: TABLE, Key: ticket }));
+  });
+
+  it('sends one copy for two deliveries racing, and lets the first again (it failed before sending) resend it', async () => {
+    const [first, second] = await Promise.all([hold('m-1', 0), hold('m-2', 0)]);
+
+    expect([first, second].sort()).toEqual(['requeued', 'superseded']);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+    const winner = first === 'requeued' ? 'm-1' : 'm-2';
+    expect(await hold(winner, 1_000)).toBe('requeued');
+  });
+
+  it('lets the next copy take the ticket once the wait is over, and drops a stale copy after that', async () => {
+    expect(await hold('m-1', 0)).toBe('requeued');
+    expect(await hold('m-2', 4_999)).toBe('superseded');
+    expect(await hold('m-3', 5_000)).toBe('requeued');
+    expect(await hold('m-1', 5_001)).toBe('superseded');
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 2);
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, { QueueUrl: 'http://q', DelaySeconds: 5 });
+  });
+});
