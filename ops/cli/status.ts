@@ -301,16 +301,22 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
     },
     metrics: { summary: metrics.metrics, ...(metrics.note ? { note: metrics.note } : {}) },
   };
-  report.healthy =
-    dlqs.every((d) => d.depth === 0) &&
-    workQueues.queues.every((q) => !q.tooOld) &&
-    circuits.every((c) => c.state === 'CLOSED') &&
+  report.healthy = isHealthy(report);
+  return report;
+}
+
+/** Nothing failed, nothing is stuck or held, and no work queue's oldest message is older than its alarm threshold. */
+export function isHealthy(report: Omit<StatusReport, 'healthy'>): boolean {
+  return (
+    report.dlqs.every((d) => d.depth === 0) &&
+    report.workQueues.queues.every((q) => !q.tooOld) &&
+    report.circuits.every((c) => c.state === 'CLOSED') &&
     report.saga.failed.every((e) => e.orderStatus !== 'PENDING') &&
     report.saga.stuck.length === 0 &&
     report.outbox.pending.length === 0 &&
     report.outbox.failed.length === 0 &&
-    report.orders.stuck.length === 0;
-  return report;
+    report.orders.stuck.length === 0
+  );
 }
 
 export function renderStatus(report: StatusReport): string {

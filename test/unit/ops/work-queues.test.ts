@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { QueueStats } from '#local/engines/sqs-stats.ts';
 import { type OpsContext, targetFromRuntime } from '#ops/cli/context.ts';
-import { renderStatus, type StatusReport } from '#ops/cli/status.ts';
+import { isHealthy, renderStatus, type StatusReport } from '#ops/cli/status.ts';
 import { readWorkQueues, renderWorkQueues, type WorkQueueStatus } from '#ops/cli/work-queues.ts';
 import { opsContext, runtimeFile } from './helpers.ts';
 
@@ -169,6 +169,36 @@ describe('buzzer status: work queues', () => {
     );
     expect(text).toMatch(/points +0 +0 +0 +- +15m00s +31 +ok/);
     expect(text).toContain('  a note\n');
+  });
+
+  it('makes the system not healthy while a work queue’s oldest message is too old, and only then', () => {
+    const queue: WorkQueueStatus = {
+      alias: 'notify',
+      waiting: 40,
+      inFlight: 10,
+      delayed: 0,
+      oldestAgeSeconds: 120,
+      maxAgeSeconds: 900,
+      consumedLastMinute: 0,
+      tooOld: false,
+    };
+    const report = (queues: WorkQueueStatus[]): Omit<StatusReport, 'healthy'> => ({
+      generatedAt: '2026-12-06T10:05:10.000Z',
+      target: { kind: 'local', stackName: 'Buzzer', region: 'us-east-1' },
+      dlqs: [],
+      workQueues: { queues },
+      circuits: [],
+      saga: { workflowType: 'STANDARD', failed: [], stuck: [] },
+      outbox: { pending: [], failed: [] },
+      orders: { olderThanSeconds: 300, stuck: [] },
+      metrics: { summary: null },
+    });
+
+    // A backlog within its threshold is back-pressure doing its job, not a failure.
+    expect(isHealthy(report([queue]))).toBe(true);
+    expect(
+      isHealthy(report([queue, { ...queue, alias: 'points', oldestAgeSeconds: 901, tooOld: true }])),
+    ).toBe(false);
   });
 
   it('puts the section in buzzer status', () => {
