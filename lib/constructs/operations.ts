@@ -109,6 +109,33 @@ export function deadLetterQueuesOf(
 }
 
 /**
+ * The work queues (the sources of the DLQs found) with their age thresholds. Every work queue needs a threshold and
+ * every threshold must name a work queue, so a new queue or a renamed alias cannot go without its alarm.
+ */
+export function workQueuesOf(
+  deadLetterQueues: FoundDeadLetterQueue[],
+  maxAges: Record<string, Duration> | undefined,
+): Array<{ alias: string; queue: sqs.Queue; maxAge: Duration }> {
+  const found = deadLetterQueues.flatMap(({ alias, source }) => (source ? [{ alias, queue: source }] : []));
+  for (const name of Object.keys(maxAges ?? {})) {
+    if (!found.some((w) => w.alias === name)) {
+      throw new Error(
+        `Operations: an age threshold names no work queue "${name}" (work queues: ${found.map((w) => w.alias).join(', ')})`,
+      );
+    }
+  }
+  return found.map(({ alias, queue }) => {
+    const maxAge = maxAges ? maxAges[alias] : Duration.minutes(5);
+    if (!maxAge) {
+      throw new Error(
+        `Operations: the work queue "${alias}" has no age alarm threshold: add it to WORK_QUEUES in lib/back-pressure.ts`,
+      );
+    }
+    return { alias, queue, maxAge };
+  });
+}
+
+/**
  * What operators need to see failures, recover from them and be told about them:
  *
  * - the stuck-order reconciler (`functions/operations/reconcile-orders.ts`) on an EventBridge Scheduler schedule;
@@ -281,7 +308,7 @@ export class Operations extends Construct {
         evaluationPeriods: 1,
       });
     }
-    const workQueues = this.workQueuesOf(props.workQueueMaxAge);
+    const workQueues = workQueuesOf(this.deadLetterQueues, props.workQueueMaxAge);
     for (const { alias, queue, maxAge } of workQueues) {
       alarm(`${pascal(alias)}QueueAge`, {
         alarmDescription:
@@ -566,30 +593,5 @@ export class Operations extends Construct {
       description: 'Subscribe operators here: every alarm and its recovery are published to it',
     });
     new CfnOutput(stack, 'DashboardName', { value: this.dashboard.dashboardName });
-  }
-
-  /** The work queues (the sources of the DLQs found) with their age thresholds, checked against the settings. */
-  private workQueuesOf(
-    maxAges: Record<string, Duration> | undefined,
-  ): Array<{ alias: string; queue: sqs.Queue; maxAge: Duration }> {
-    const found = this.deadLetterQueues.flatMap(({ alias, source }) =>
-      source ? [{ alias, queue: source }] : [],
-    );
-    for (const name of Object.keys(maxAges ?? {})) {
-      if (!found.some((w) => w.alias === name)) {
-        throw new Error(
-          `Operations: an age threshold names no work queue "${name}" (work queues: ${found.map((w) => w.alias).join(', ')})`,
-        );
-      }
-    }
-    return found.map(({ alias, queue }) => {
-      const maxAge = maxAges ? maxAges[alias] : Duration.minutes(5);
-      if (!maxAge) {
-        throw new Error(
-          `Operations: the work queue "${alias}" has no age alarm threshold: add it to WORK_QUEUES in lib/back-pressure.ts`,
-        );
-      }
-      return { alias, queue, maxAge };
-    });
   }
 }

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, Duration } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   backPressureFromContext,
@@ -14,6 +14,8 @@ import {
   type WorkQueueName,
 } from '#lib/back-pressure.ts';
 import { BuzzerStack } from '#lib/buzzer-stack.ts';
+import { deadLetterQueuesOf, workQueuesOf } from '#lib/constructs/operations.ts';
+import { DeadLetteredQueue } from '#lib/constructs/queues.ts';
 import { type SynthResult, synthBuzzer } from './synth.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -174,6 +176,25 @@ describe('work queue age alarms', () => {
         'docs/runbook.md#work-queue-message-too-old',
       );
     }
+  });
+
+  it('leaves no work queue without a threshold, and no threshold without its work queue', () => {
+    const stack = new Stack(new App(), 'Queues');
+    new DeadLetteredQueue(stack, 'Notifier');
+    new DeadLetteredQueue(stack, 'Points');
+    const found = deadLetterQueuesOf(stack);
+    const minutes = Duration.minutes(10);
+
+    expect(workQueuesOf(found, { notifier: minutes, points: minutes }).map((w) => w.alias)).toEqual([
+      'notifier',
+      'points',
+    ]);
+    expect(() => workQueuesOf(found, { notifier: minutes })).toThrow(
+      'Operations: the work queue "points" has no age alarm threshold',
+    );
+    expect(() => workQueuesOf(found, { notifier: minutes, points: minutes, mail: minutes })).toThrow(
+      'Operations: an age threshold names no work queue "mail" (work queues: notifier, points)',
+    );
   });
 
   it('tells the CLI each work queue’s threshold through the OperatorQueues output', () => {
