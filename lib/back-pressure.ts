@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { DeploymentConfigError } from './deployment-config-error.ts';
 
 /**
  * Back-pressure settings of the work queues: how many batches each queue's consumer may run at once (the event
@@ -7,10 +8,7 @@ import { Duration } from 'aws-cdk-lib';
  * `buzzer dlq … <queue>` all say `notify`, `saga-start`, …
  */
 
-/** Error thrown for a setting the stack cannot be built with (`bin/app.ts` prints its message alone). */
-export class DeploymentConfigError extends Error {
-  override name = 'DeploymentConfigError';
-}
+export { DeploymentConfigError };
 
 /** The work queues, by the alias operators know them by (lib/constructs/operations.ts derives the same aliases). */
 export const WORK_QUEUES = [

@@ -5,7 +5,7 @@ import type { Construct } from 'constructs';
 import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
-import { type BackPressureSettings, DeploymentConfigError, resolveBackPressure } from './back-pressure.ts';
+import { type BackPressureSettings, resolveBackPressure } from './back-pressure.ts';
 import { Api } from './constructs/api.ts';
 import { Data } from './constructs/data.ts';
 import { EventBus } from './constructs/event-bus.ts';
@@ -15,6 +15,7 @@ import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
 import { Webhooks } from './constructs/webhooks.ts';
+import { DeploymentConfigError } from './deployment-config-error.ts';
 
 /** What the CloudFormation console and `cdk deploy` show next to the stack's name. */
 export const STACK_DESCRIPTION =
@@ -65,7 +66,6 @@ export interface BuzzerStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
-/** Thrown at synth when the context describes no safe deployment; the message says what to set. */
 export { DeploymentConfigError };
 
 type ProviderChoice = { kind: 'sandbox' } | { kind: 'external'; url: string; secretArn: string };
