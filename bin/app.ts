@@ -1,5 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { backPressureFromContext } from '#lib/back-pressure.ts';
 import { BuzzerStack, DeploymentConfigError } from '#lib/buzzer-stack.ts';
 
 const app = new App();
@@ -30,6 +31,8 @@ try {
     mailTransport: app.node.tryGetContext('mailTransport'),
     mailFrom: app.node.tryGetContext('mailFrom'),
     orderRetentionDays: optionalNumber(app.node.tryGetContext('orderRetentionDays')),
+    // -c consumerMaxConcurrency=notify=3,saga-start=4 -c queueMaxAgeSeconds=notify=600 (lib/back-pressure.ts)
+    backPressure: backPressureFromContext((key) => app.node.tryGetContext(key)),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
 } catch (error) {

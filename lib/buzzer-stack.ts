@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
+import { type BackPressureSettings, resolveBackPressure } from './back-pressure.ts';
 import { Api } from './constructs/api.ts';
 import { Data } from './constructs/data.ts';
 import { EventBus } from './constructs/event-bus.ts';
@@ -14,6 +15,7 @@ import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
 import { Webhooks } from './constructs/webhooks.ts';
+import { DeploymentConfigError } from './deployment-config-error.ts';
 
 /** What the CloudFormation console and `cdk deploy` show next to the stack's name. */
 export const STACK_DESCRIPTION =
@@ -50,6 +52,12 @@ export interface BuzzerStackProps extends StackProps {
    * @default { failureThreshold: 5, openInterval: Duration.seconds(30) }
    */
   readonly mailCircuit?: { readonly failureThreshold?: number; readonly openInterval?: Duration };
+  /**
+   * Per work queue (`saga-start`, `notify`, `points`, `webhooks-fan-out`, `webhooks-delivery`): its consumer's
+   * maximum concurrency and the age of the oldest message that raises its alarm (lib/back-pressure.ts).
+   * @default DEFAULT_MAX_CONCURRENCY and DEFAULT_MAX_AGE_SECONDS of lib/back-pressure.ts
+   */
+  readonly backPressure?: BackPressureSettings;
   /** @default 400 (see SagaProps.orderRetentionDays) */
   readonly orderRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN */
@@ -58,10 +66,7 @@ export interface BuzzerStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
-/** Thrown at synth when the context describes no safe deployment; the message says what to set. */
-export class DeploymentConfigError extends Error {
-  override name = 'DeploymentConfigError';
-}
+export { DeploymentConfigError };
 
 type ProviderChoice = { kind: 'sandbox' } | { kind: 'external'; url: string; secretArn: string };
 
@@ -158,6 +163,7 @@ export class BuzzerStack extends Stack {
     Tags.of(this).add('project', 'buzzer');
     Tags.of(this).add('stack', this.stackName);
     const { mailTransport, provider } = validateDeployment(props);
+    const queues = resolveBackPressure(props.backPressure);
     this.data = new Data(this, 'Data', { removalPolicy: props.tableRemovalPolicy });
     const table = this.data.table;
     this.bus = new EventBus(this, 'Events');
@@ -175,6 +181,7 @@ export class BuzzerStack extends Stack {
       workflowType: props.workflowType,
       paymentCircuit: props.paymentCircuit,
       paymentHold: props.paymentHold,
+      startConcurrency: queues['saga-start'].maxConcurrency,
       orderRetentionDays: props.orderRetentionDays,
       logRetention: props.logRetention,
     });
@@ -182,6 +189,7 @@ export class BuzzerStack extends Stack {
     this.notifier = new QueueWorker(this, 'Notifier', {
       bus: this.bus.bus,
       detailTypes: [DETAIL_TYPES.OrderConfirmed, DETAIL_TYPES.OrderCancelled],
+      maxConcurrency: queues.notify.maxConcurrency,
       handler: {
         entry: 'notifications/send-notification.ts',
         serviceName: 'notify-worker',
@@ -220,6 +228,7 @@ export class BuzzerStack extends Stack {
     this.points = new QueueWorker(this, 'Points', {
       bus: this.bus.bus,
       detailTypes: [DETAIL_TYPES.OrderConfirmed],
+      maxConcurrency: queues.points.maxConcurrency,
       handler: {
         entry: 'loyalty/credit-points.ts',
         serviceName: 'points-worker',
@@ -232,6 +241,8 @@ export class BuzzerStack extends Stack {
       table,
       bus: this.bus.bus,
       api: this.api,
+      fanOutConcurrency: queues['webhooks-fan-out'].maxConcurrency,
+      maxConcurrency: queues['webhooks-delivery'].maxConcurrency,
       logRetention: props.logRetention,
     });
 
@@ -242,6 +253,9 @@ export class BuzzerStack extends Stack {
       relay: this.relay,
       api: this.api,
       queueAliases: { notifier: 'notify', 'outbox-relay': 'relay', 'operations-reconciler': 'reconciler' },
+      workQueueMaxAge: Object.fromEntries(
+        Object.entries(queues).map(([name, settings]) => [name, settings.maxAge]),
+      ),
       logRetention: props.logRetention,
     });
 

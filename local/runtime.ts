@@ -27,6 +27,7 @@ import type { RequestMeter } from '#local/engines/metering.ts';
 import { freePort, LOOPBACK } from '#local/engines/ports.ts';
 import { Scheduler } from '#local/engines/scheduler.ts';
 import { startSqs } from '#local/engines/sqs.ts';
+import { createQueueStatsService, LOCAL_QUEUES_TARGET } from '#local/engines/sqs-stats.ts';
 import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from '#local/engines/stepfunctions/api.ts';
 import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
 import { formatFunctionLine, shortFunctionName } from '#local/logging.ts';
@@ -333,6 +334,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
     gateway.registerService(STEP_FUNCTIONS_TARGET, createStepFunctionsService(stepFunctions));
     gateway.registerService(KMS_TARGET, createKmsService(kms));
     gateway.registerService(LOCAL_METRICS_TARGET, createMetricsService(metrics));
+    gateway.registerService(LOCAL_QUEUES_TARGET, createQueueStatsService(sqsEngine));
 
     const names = new LocalNames(template, account, endpoints);
     const resolver = new TemplateResolver(template, account, names);

@@ -40,6 +40,12 @@ export interface OperationsProps {
   readonly stuckAfter?: Duration;
   /** A DLQ message older than this raises the age alarm (DLQs keep messages 14 days). @default Duration.days(1) */
   readonly dlqMaxAge?: Duration;
+  /**
+   * Per work queue (a queue with a DLQ, by alias): the age of its oldest message that raises its age alarm. Every
+   * work queue must have one, and every entry must name a work queue (lib/back-pressure.ts keeps the two in step).
+   * @default 5 minutes for every work queue
+   */
+  readonly workQueueMaxAge?: Record<string, Duration>;
   /** Subscribes this address to the alarm topic. @default no subscription (subscribe to the AlarmTopicArn output) */
   readonly alarmEmail?: string;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -54,6 +60,10 @@ export interface FoundDeadLetterQueue {
   deadLetterQueue: sqs.Queue;
   source?: sqs.Queue;
 }
+
+/** `webhooks-fan-out` → `WebhooksFanOut` (alarm ids). */
+const pascal = (alias: string): string =>
+  alias.replace(/(^|-)([a-z0-9])/g, (_, _dash: string, c: string) => c.toUpperCase());
 
 /** Construct ids that say "queue" and nothing about what the queue is for. */
 const GENERIC_IDS = /^(queue|dlq|deadletterqueue|resource|default)$/i;
@@ -99,6 +109,33 @@ export function deadLetterQueuesOf(
 }
 
 /**
+ * The work queues (the sources of the DLQs found) with their age thresholds. Every work queue needs a threshold and
+ * every threshold must name a work queue, so a new queue or a renamed alias cannot go without its alarm.
+ */
+export function workQueuesOf(
+  deadLetterQueues: FoundDeadLetterQueue[],
+  maxAges: Record<string, Duration> | undefined,
+): Array<{ alias: string; queue: sqs.Queue; maxAge: Duration }> {
+  const found = deadLetterQueues.flatMap(({ alias, source }) => (source ? [{ alias, queue: source }] : []));
+  for (const name of Object.keys(maxAges ?? {})) {
+    if (!found.some((w) => w.alias === name)) {
+      throw new Error(
+        `Operations: an age threshold names no work queue "${name}" (work queues: ${found.map((w) => w.alias).join(', ')})`,
+      );
+    }
+  }
+  return found.map(({ alias, queue }) => {
+    const maxAge = maxAges ? maxAges[alias] : Duration.minutes(5);
+    if (!maxAge) {
+      throw new Error(
+        `Operations: the work queue "${alias}" has no age alarm threshold: add it to WORK_QUEUES in lib/back-pressure.ts`,
+      );
+    }
+    return { alias, queue, maxAge };
+  });
+}
+
+/**
  * What operators need to see failures, recover from them and be told about them:
  *
  * - the stuck-order reconciler (`functions/operations/reconcile-orders.ts`) on an EventBridge Scheduler schedule;
@@ -106,6 +143,8 @@ export function deadLetterQueuesOf(
  *   publish failures (the relay's `RelayPublishFailures` metric) and lag, API 5xx, reconciler errors and orders the
  *   reconciler had to leave to an operator (`StuckOrdersNeedingOperator`), all sent to one encrypted, TLS-only SNS
  *   topic;
+ * - back-pressure per work queue (a queue with a DLQ and a consumer): depth, age of the oldest message and messages
+ *   deleted (consumed) per minute on the dashboard, from SQS's own metrics, and an alarm on the age;
  * - one dashboard: orders accepted / confirmed / cancelled (by reason), saga step durations, relay publish failures,
  *   webhook deliveries by outcome, cold starts by function, DLQ depths, API and saga latencies.
  *
@@ -245,7 +284,7 @@ export class Operations extends Construct {
     // Found after the reconciler's own DLQ exists, so it gets its alarms like every other.
     this.deadLetterQueues = deadLetterQueuesOf(stack, props.queueAliases);
     for (const { alias, deadLetterQueue } of this.deadLetterQueues) {
-      const name = alias.replace(/(^|-)([a-z0-9])/g, (_, _dash: string, c: string) => c.toUpperCase());
+      const name = pascal(alias);
       alarm(`${name}DlqDepth`, {
         alarmDescription: `Messages in the ${alias} DLQ. Runbook: docs/runbook.md#dlq-not-empty (buzzer dlq peek ${alias})`,
         metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
@@ -265,6 +304,21 @@ export class Operations extends Construct {
           statistic: cloudwatch.Stats.MAXIMUM,
         }),
         threshold: dlqMaxAge.toSeconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
+    const workQueues = workQueuesOf(this.deadLetterQueues, props.workQueueMaxAge);
+    for (const { alias, queue, maxAge } of workQueues) {
+      alarm(`${pascal(alias)}QueueAge`, {
+        alarmDescription:
+          `The oldest message of the ${alias} queue has waited over ${maxAge.toHumanString()}: its consumer falls ` +
+          `behind or takes nothing. Runbook: docs/runbook.md#work-queue-message-too-old (buzzer status)`,
+        metric: queue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        threshold: maxAge.toSeconds(),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
       });
@@ -414,6 +468,54 @@ export class Operations extends Construct {
         width: 24,
       }),
     );
+    // Back-pressure, one row per work queue. Consumption is SQS's NumberOfMessagesDeleted: the mappings delete a
+    // message only once its function succeeded with it (a held mail put back as a new message counts too).
+    for (const { alias, queue, maxAge } of workQueues) {
+      const minute = { period: Duration.minutes(1) };
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: `${alias} queue depth (messages)`,
+          left: [
+            queue.metricApproximateNumberOfMessagesVisible({
+              ...minute,
+              statistic: cloudwatch.Stats.MAXIMUM,
+              label: 'waiting',
+            }),
+            queue.metricApproximateNumberOfMessagesNotVisible({
+              ...minute,
+              statistic: cloudwatch.Stats.MAXIMUM,
+              label: 'in flight',
+            }),
+          ],
+          stacked: true,
+          width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${alias} oldest message (s)`,
+          left: [
+            queue.metricApproximateAgeOfOldestMessage({
+              ...minute,
+              statistic: cloudwatch.Stats.MAXIMUM,
+              label: 'age of oldest',
+            }),
+          ],
+          leftAnnotations: [{ value: maxAge.toSeconds(), label: 'alarm above', color: cloudwatch.Color.RED }],
+          width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${alias} consumed per minute`,
+          left: [
+            queue.metricNumberOfMessagesDeleted({
+              ...minute,
+              statistic: cloudwatch.Stats.SUM,
+              label: 'deleted',
+            }),
+            queue.metricNumberOfMessagesSent({ ...minute, statistic: cloudwatch.Stats.SUM, label: 'sent' }),
+          ],
+          width: 8,
+        }),
+      );
+    }
     const stepNames = Object.keys(props.saga.steps);
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -477,12 +579,14 @@ export class Operations extends Construct {
         {
           dlq: stack.getLogicalId(deadLetterQueue.node.defaultChild as sqs.CfnQueue),
           ...(source ? { source: stack.getLogicalId(source.node.defaultChild as sqs.CfnQueue) } : {}),
+          ...(source ? { maxAgeSeconds: workQueues.find((w) => w.alias === alias)?.maxAge.toSeconds() } : {}),
         },
       ]),
     );
     new CfnOutput(stack, 'OperatorQueues', {
       value: stack.toJsonString(operatorQueues),
-      description: 'Dead-letter queues by operator alias (logical ids), read by the buzzer CLI',
+      description:
+        'Dead-letter queues by operator alias (logical ids), with their work queue and its age alarm threshold, read by the buzzer CLI',
     });
     new CfnOutput(stack, 'AlarmTopicArn', {
       value: this.topic.topicArn,

@@ -69,6 +69,11 @@ export interface SagaProps {
    */
   readonly paymentHold?: Duration;
   /**
+   * Concurrent batches (of up to 10 orders) the saga starter takes from its queue: the pace at which a burst of
+   * orders reaches the payment step. @default 5
+   */
+  readonly startConcurrency?: number;
+  /**
    * A STANDARD execution waits out a payment hold inside it, so its timeout must be longer than the hold.
    * @default Duration.minutes(15), plus the payment hold for STANDARD
    */
@@ -309,7 +314,7 @@ export class Saga extends Construct {
       new SqsEventSource(this.startQueue.queue, {
         batchSize: 10,
         reportBatchItemFailures: true,
-        maxConcurrency: 5,
+        maxConcurrency: props.startConcurrency ?? 5,
       }),
     );
     const rule = new events.Rule(this, 'OrderPlacedRule', {

@@ -27,6 +27,8 @@ export interface WebhooksProps {
   readonly retryScheduleSeconds?: number[];
   /** Concurrent delivery batches (each up to 10 deliveries in parallel). @default 10 */
   readonly maxConcurrency?: number;
+  /** Concurrent fan-out batches. @default 5 */
+  readonly fanOutConcurrency?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -72,6 +74,7 @@ export class Webhooks extends Construct {
       bus: props.bus,
       // Every order fact: which ones a client receives is its subscription, read at fan-out time.
       detailTypes: [...ORDER_EVENT_TYPES],
+      maxConcurrency: props.fanOutConcurrency,
       handler: {
         entry: 'webhooks/fan-out-webhooks.ts',
         serviceName: 'webhook-fan-out',

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -8,10 +8,11 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { createSqsServer } from 'local-aws-sqs';
+import { createRequestHandler } from 'local-aws-sqs';
 import { InvalidPropertyError, isRecord, Props } from '#local/template/props.ts';
 import { DEFAULT_ACCOUNT, type RuntimeLogger, silentLogger } from '../types.ts';
 import { isPortFree, LOOPBACK } from './ports.ts';
+import { type QueueStats, type WatchableQueue, watchQueues } from './sqs-stats.ts';
 
 /**
  * SQS for the local runtime: the `local-aws-sqs` engine served in-process on loopback. It keeps queues
@@ -36,16 +37,19 @@ export interface SqsEngine {
   /** `http://127.0.0.1:<port>`; queue URLs are `<endpoint>/<accountId>/<queueName>`. */
   endpoint: string;
   port: number;
+  /** Per queue: counts, age of the oldest message and messages deleted (see `sqs-stats.ts`). */
+  stats(): QueueStats[];
   stop(): Promise<void>;
 }
 
 export async function startSqs(options: SqsEngineOptions = {}): Promise<SqsEngine> {
   const logger = options.logger ?? silentLogger;
-  // createSqsServer never settles when listen fails (the error is an unhandled 'error' event instead).
   if (options.port !== undefined && !(await isPortFree(options.port))) {
     throw new SqsEngineError(`cannot start SQS: port ${options.port} is already in use`);
   }
-  const server: Server = await createSqsServer({
+  // The request handler rather than `createSqsServer`: it hands out the engine's queues, which `watchQueues` needs
+  // (and `createSqsServer` never settles when listen fails).
+  const { service, requestHandler } = createRequestHandler({
     port: options.port ?? 0,
     hostname: LOOPBACK,
     region: options.region ?? DEFAULT_ACCOUNT.region,
@@ -56,9 +60,26 @@ export async function startSqs(options: SqsEngineOptions = {}): Promise<SqsEngin
     emulateLazyQueues: false,
     validateDlqDestination: true,
   });
+  const watch = watchQueues(service.Queues as unknown as WatchableQueue[]);
+  const server = createServer((req, res) => {
+    requestHandler(req, res).catch((error: unknown) => {
+      logger.error('SQS: unhandled failure', { error: String(error) });
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, LOOPBACK, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const address = server.address();
   if (address === null || typeof address !== 'object')
     throw new Error('local-aws-sqs did not report its port');
+  // Queue URLs carry the port the engine was told; with port 0 that is the one the kernel picked.
+  service.PORT = address.port;
   const endpoint = `http://${LOOPBACK}:${address.port}`;
   logger.info('SQS started', { endpoint });
 
@@ -71,7 +92,7 @@ export async function startSqs(options: SqsEngineOptions = {}): Promise<SqsEngin
     }).then(() => logger.debug('SQS stopped', { endpoint }));
     return stopping;
   };
-  return { endpoint, port: address.port, stop };
+  return { endpoint, port: address.port, stats: () => watch.stats(), stop };
 }
 
 export interface CreatedQueue {

@@ -43,6 +43,8 @@ export interface OperatorQueue {
   dlq: QueueEndpoint;
   /** The queue whose failures land in the DLQ; absent when a function or a schedule feeds it directly. */
   source?: QueueEndpoint;
+  /** The source (work) queue's age alarm threshold: an oldest message older than this needs attention. */
+  maxAgeSeconds?: number;
 }
 
 export interface OpsTarget {
@@ -87,7 +89,7 @@ export type RuntimeFile = z.infer<typeof runtimeFileSchema>;
 
 const operatorQueuesSchema = z.record(
   z.string(),
-  z.object({ dlq: z.string(), source: z.string().optional() }),
+  z.object({ dlq: z.string(), source: z.string().optional(), maxAgeSeconds: z.number().optional() }),
 );
 
 function outputString(outputs: Record<string, unknown>, key: string, where: string): string {
@@ -128,10 +130,11 @@ export function targetFromRuntime(runtime: RuntimeFile): OpsTarget {
     tableName: outputString(runtime.outputs, 'TableName', where),
     stateMachineArn: outputString(runtime.outputs, 'StateMachineArn', where),
     eventBusName: outputString(runtime.outputs, 'EventBusName', where),
-    queues: Object.entries(ids).map(([alias, { dlq, source }]) => ({
+    queues: Object.entries(ids).map(([alias, { dlq, source, maxAgeSeconds }]) => ({
       alias,
       dlq: queue(dlq),
       ...(source ? { source: queue(source) } : {}),
+      ...(maxAgeSeconds !== undefined ? { maxAgeSeconds } : {}),
     })),
     ...(runtime.endpoints?.gateway ? { metricsEndpoint: runtime.endpoints.gateway } : {}),
     ...(typeof dashboardName === 'string' && dashboardName !== '' ? { dashboardName } : {}),
@@ -224,10 +227,11 @@ export async function targetFromStack(stackName: string, region: string): Promis
     };
     const ids = operatorQueueIds(outputs, where);
     const queues = await Promise.all(
-      Object.entries(ids).map(async ([alias, { dlq, source }]) => ({
+      Object.entries(ids).map(async ([alias, { dlq, source, maxAgeSeconds }]) => ({
         alias,
         dlq: await queue(dlq),
         ...(source ? { source: await queue(source) } : {}),
+        ...(maxAgeSeconds !== undefined ? { maxAgeSeconds } : {}),
       })),
     );
     return {

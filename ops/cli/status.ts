@@ -16,6 +16,7 @@ import { humanAge, parseDuration, table } from './format.ts';
 import { type MetricsSummary, readMetrics, renderMetricsSection } from './metrics.ts';
 import { queueDepth, receiveMessages, releaseMessages, sentAt } from './queues.ts';
 import type { CommandRunner } from './runner.ts';
+import { readWorkQueues, renderWorkQueues, type WorkQueuesReport } from './work-queues.ts';
 
 export interface StatusOptions {
   /** An order PENDING (or an outbox item unpublished) longer than this is stuck. @default 5 minutes */
@@ -65,6 +66,8 @@ export interface StatusReport {
   target: { kind: string; stackName: string; region: string };
   healthy: boolean;
   dlqs: DlqStatus[];
+  /** Back-pressure: each work queue's depth, oldest message against its age alarm threshold, consumption. */
+  workQueues: WorkQueuesReport;
   /** The circuit breakers of the payment provider and the mail transport. */
   circuits: CircuitStatus[];
   saga: {
@@ -199,6 +202,9 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
     }),
   );
 
+  ctx.progress('reading work queues');
+  const workQueues = await readWorkQueues(ctx);
+
   ctx.progress('reading circuit breakers');
   const circuits = await circuitStatuses(ctx);
 
@@ -254,6 +260,7 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
     target: { kind: ctx.target.kind, stackName: ctx.target.stackName, region: ctx.target.region },
     healthy: false,
     dlqs,
+    workQueues,
     circuits,
     saga: {
       workflowType,
@@ -294,15 +301,22 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
     },
     metrics: { summary: metrics.metrics, ...(metrics.note ? { note: metrics.note } : {}) },
   };
-  report.healthy =
-    dlqs.every((d) => d.depth === 0) &&
-    circuits.every((c) => c.state === 'CLOSED') &&
+  report.healthy = isHealthy(report);
+  return report;
+}
+
+/** Nothing failed, nothing is stuck or held, and no work queue's oldest message is older than its alarm threshold. */
+export function isHealthy(report: Omit<StatusReport, 'healthy'>): boolean {
+  return (
+    report.dlqs.every((d) => d.depth === 0) &&
+    report.workQueues.queues.every((q) => !q.tooOld) &&
+    report.circuits.every((c) => c.state === 'CLOSED') &&
     report.saga.failed.every((e) => e.orderStatus !== 'PENDING') &&
     report.saga.stuck.length === 0 &&
     report.outbox.pending.length === 0 &&
     report.outbox.failed.length === 0 &&
-    report.orders.stuck.length === 0;
-  return report;
+    report.orders.stuck.length === 0
+  );
 }
 
 export function renderStatus(report: StatusReport): string {
@@ -320,6 +334,8 @@ export function renderStatus(report: StatusReport): string {
         d.source ? 'dlq redrive' : 'see runbook',
       ]),
     ),
+    '\nWork queues (TOO OLD: the oldest message is older than its alarm threshold)\n',
+    renderWorkQueues(report.workQueues),
     '\nCircuit breakers (OPEN: calls held, orders and mail wait)\n',
     table(
       ['circuit', 'state', 'failures in a row', 'down since', 'next probe', 'last failure'],
@@ -377,7 +393,7 @@ export function registerStatusCommand(program: Command, run: CommandRunner): voi
   program
     .command('status')
     .description(
-      'DLQ depths and ages, circuit breakers, failed or stuck saga executions, unpublished outbox items, stuck orders',
+      'DLQ depths and ages, work queue back-pressure (depth, oldest message, consumption), circuit breakers, failed or stuck saga executions, unpublished outbox items, stuck orders',
     )
     .option('--older-than <duration>', 'how long PENDING counts as stuck', '5m')
     .option('--since <duration>', 'how far back to list failed executions', '24h')

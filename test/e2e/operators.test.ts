@@ -179,6 +179,17 @@ describe('operators on the local runtime', () => {
     }
     for (const id of orderIds) expect((await alice.waitForOrder(id)).status).toBe('CONFIRMED');
 
+    // Back-pressure: while the mail keeps failing, the notify work queue holds its messages and ages them.
+    const backlog = await until(
+      'the notify queue’s backlog in buzzer status',
+      async () => (await buzzer<StatusReport>('status')).workQueues.queues.find((q) => q.alias === 'notify'),
+      (notify) =>
+        notify !== undefined && notify.waiting + notify.inFlight > 0 && notify.oldestAgeSeconds !== null,
+      30_000,
+    );
+    expect(backlog).toMatchObject({ maxAgeSeconds: 900, tooOld: false });
+    expect(backlog?.oldestAgeSeconds).toBeLessThan(60);
+
     await until('three messages in the notify DLQ', notifyDlqDepth, (depth) => depth === 3);
     const status = await buzzer<StatusReport>('status');
     const peek = await buzzer<PeekResult>('dlq', 'peek', 'notify');

@@ -637,6 +637,48 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
       expect(peak).toBeGreaterThanOrEqual(2);
     });
 
+    it('with a cap of 2 and a slow function: never more than 2 in flight, the rest waits in the queue, all processed', async () => {
+      // Arrange
+      const { queueUrl, queueArn } = await queue();
+      for (let i = 0; i < 10; i++)
+        await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `m${i}` }));
+      let current = 0;
+      let peak = 0;
+      const invoker = new RecordingInvoker(async () => {
+        peak = Math.max(peak, ++current);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        current--;
+        return {};
+      });
+      // Received but not yet deleted: what the mapping holds out of the queue at any moment.
+      let heldOut = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          heldOut = Math.max(heldOut, (await queueCounts(queueUrl))[1] ?? 0);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+
+      // Act
+      const handle = start(
+        { EventSourceArn: queueArn, BatchSize: 1, ScalingConfig: { MaximumConcurrency: 2 } },
+        invoker,
+      );
+      await handle.drain();
+      sampling = false;
+      await sampler;
+
+      // Assert
+      expect(invoker.calls.flatMap((call) => bodies(call.event)).sort()).toEqual(
+        Array.from({ length: 10 }, (_, i) => `m${i}`).sort(),
+      );
+      expect(peak).toBe(2);
+      expect(heldOut).toBeGreaterThan(0);
+      expect(heldOut).toBeLessThanOrEqual(2);
+      expect(await queueCounts(queueUrl)).toEqual([0, 0]);
+    });
+
     it('waits for the invocation in flight when stopped', async () => {
       // Arrange
       const { queueUrl, queueArn } = await queue();

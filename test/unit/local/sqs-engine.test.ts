@@ -1,4 +1,5 @@
 import {
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListDeadLetterSourceQueuesCommand,
   ListMessageMoveTasksCommand,
@@ -15,6 +16,7 @@ import {
   SqsEngineError,
   startSqs,
 } from '#local/engines/sqs.ts';
+import { createQueueStatsService, type QueueStatsResponse } from '#local/engines/sqs-stats.ts';
 
 async function receiveOne(client: SQSClient, queueUrl: string, visibilityTimeout?: number) {
   const { Messages } = await client.send(
@@ -174,6 +176,87 @@ describe('SQS engine (local-aws-sqs behind the real SDK)', () => {
     // Assert
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(outcome).toBeInstanceOf(Error);
+  });
+
+  describe('back-pressure figures (what SQS publishes to CloudWatch)', () => {
+    const statsOf = (queueName: string) => sqs.stats().find((q) => q.queueName === queueName);
+
+    it('counts waiting, in-flight and delayed messages apart, and ages the oldest message not delayed', async () => {
+      // Arrange
+      const queue = await createQueueFromCfn(client, 'Buzzer-Stats', { VisibilityTimeout: 30 });
+      for (const body of ['a', 'b', 'c'])
+        await client.send(new SendMessageCommand({ QueueUrl: queue.queueUrl, MessageBody: body }));
+      await client.send(
+        new SendMessageCommand({ QueueUrl: queue.queueUrl, MessageBody: 'later', DelaySeconds: 60 }),
+      );
+      const empty = await createQueueFromCfn(client, 'Buzzer-Stats-Empty', {});
+
+      // Act
+      await receiveOne(client, queue.queueUrl);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+
+      // Assert
+      expect(statsOf('Buzzer-Stats')).toMatchObject({
+        queueUrl: queue.queueUrl,
+        visible: 2,
+        inFlight: 1,
+        delayed: 1,
+        deletedLastMinute: 0,
+      });
+      expect(statsOf('Buzzer-Stats')?.oldestAgeSeconds).toBeGreaterThanOrEqual(1);
+      expect(statsOf('Buzzer-Stats')?.oldestAgeSeconds).toBeLessThan(10);
+      expect(statsOf('Buzzer-Stats-Empty')).toMatchObject({
+        queueUrl: empty.queueUrl,
+        visible: 0,
+        inFlight: 0,
+        oldestAgeSeconds: null,
+      });
+    });
+
+    it('counts each consumed message once, repeated deletes and moves to the DLQ not at all', async () => {
+      // Arrange
+      const dlq = await createQueueFromCfn(client, 'Buzzer-Consumed-DLQ', {});
+      const queue = await createQueueFromCfn(client, 'Buzzer-Consumed', {
+        VisibilityTimeout: 1,
+        RedrivePolicy: { deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 1 },
+      });
+      for (const body of ['a', 'b', 'poison'])
+        await client.send(new SendMessageCommand({ QueueUrl: queue.queueUrl, MessageBody: body }));
+
+      // Act
+      for (let i = 0; i < 3; i++) {
+        const message = await receiveOne(client, queue.queueUrl);
+        if (message?.Body === 'poison') continue;
+        const handle = { QueueUrl: queue.queueUrl, ReceiptHandle: message?.ReceiptHandle };
+        await client.send(new DeleteMessageCommand(handle));
+        await client.send(new DeleteMessageCommand(handle));
+      }
+      await expect.poll(() => statsOf('Buzzer-Consumed-DLQ')?.visible).toBe(1);
+
+      // Assert
+      expect(statsOf('Buzzer-Consumed')).toMatchObject({
+        visible: 0,
+        inFlight: 0,
+        oldestAgeSeconds: null,
+        deletedLastMinute: 2,
+        deletedTotal: 2,
+      });
+      expect(statsOf('Buzzer-Consumed-DLQ')?.deletedTotal).toBe(0);
+    });
+  });
+
+  it('serves the figures as BuzzerLocalQueues.GetQueueStats and refuses other operations', async () => {
+    // Arrange
+    const service = createQueueStatsService(sqs);
+
+    // Act
+    const answer = (await service('GetQueueStats', {})) as QueueStatsResponse;
+
+    // Assert
+    expect(answer.queues.map((q) => q.queueName)).toContain('Buzzer-Plain');
+    await expect(service('PurgeEverything', {})).rejects.toThrow(
+      'BuzzerLocalQueues has no operation PurgeEverything',
+    );
   });
 
   it('refuses a port that is already taken instead of hanging', async () => {

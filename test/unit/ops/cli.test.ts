@@ -22,6 +22,7 @@ describe('discovery', () => {
       alias: 'notify',
       dlq: queue('NotifierQueueDlq1'),
       source: queue('NotifierQueue1'),
+      maxAgeSeconds: 900,
     });
     expect(target.queues.find((q) => q.alias === 'relay')?.source).toBeUndefined();
   });

@@ -14,9 +14,9 @@ export const runtimeFile: RuntimeFile = {
     StateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga',
     EventBusName: 'Buzzer-Bus',
     OperatorQueues: JSON.stringify({
-      notify: { dlq: 'NotifierQueueDlq1', source: 'NotifierQueue1' },
+      notify: { dlq: 'NotifierQueueDlq1', source: 'NotifierQueue1', maxAgeSeconds: 900 },
       relay: { dlq: 'OutboxRelayDlq1' },
-      'saga-start': { dlq: 'SagaStartQueueDlq1', source: 'SagaStartQueue1' },
+      'saga-start': { dlq: 'SagaStartQueueDlq1', source: 'SagaStartQueue1', maxAgeSeconds: 300 },
       'webhooks-delivery': { dlq: 'WebhooksDeliveryDlq1', source: 'WebhooksDelivery1' },
       'webhooks-fan-out': { dlq: 'WebhooksFanOutDlq1', source: 'WebhooksFanOut1' },
     }),

@@ -180,6 +180,7 @@ describe('buzzer status shows the counts', () => {
     target: { kind: 'local', stackName: 'Buzzer', region: 'us-east-1' },
     healthy: true,
     dlqs: [],
+    workQueues: { queues: [] },
     circuits: [],
     saga: { workflowType: 'STANDARD', failed: [], stuck: [] },
     outbox: { pending: [], failed: [] },

@@ -65,6 +65,7 @@ describe('buzzer status: circuit breakers', () => {
       target: { kind: 'local', stackName: 'Buzzer', region: 'us-east-1' },
       healthy: false,
       dlqs: [],
+      workQueues: { queues: [] },
       circuits: [
         {
           name: 'payment',
