@@ -85,6 +85,11 @@ export interface RuntimeOptions {
   scheduleIntervalMs?: number;
   /** Replace every Step Functions `Retry` interval (ms); tests use it to keep backoff short. */
   retryIntervalOverrideMs?: number;
+  /**
+   * The clock the HTTP APIs' authorizer result caches read: a test moves it past the cache TTL instead of waiting the
+   * TTL out in real time. @default Date.now
+   */
+  gatewayClock?: () => number;
   /** Extra environment for every function, over the template's values (local-only knobs). */
   environment?: Record<string, string>;
   /**
@@ -348,6 +353,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       httpApiUrl: (logicalId) => endpoints.httpApi(logicalId),
       iamCredentials: [iamCredentials],
       pollerTuning: options.pollerTuning,
+      gatewayClock: options.gatewayClock,
       onStop: (name, stop) => stoppables.push({ name, stop }),
     };
 

@@ -40,7 +40,15 @@ export const httpApi = defineResource({
     for (const definition of collectHttpApis(resources, refOf)) {
       const port = context.httpApiPort(definition.apiLogicalId);
       servers.push(
-        await startHttpApi({ ...definition, invoker: engines.lambda, logger, port, account, iamCredentials }),
+        await startHttpApi({
+          ...definition,
+          invoker: engines.lambda,
+          logger,
+          port,
+          account,
+          iamCredentials,
+          clock: context.gatewayClock,
+        }),
       );
       started.httpApis[definition.apiLogicalId] = context.httpApiUrl(definition.apiLogicalId);
     }

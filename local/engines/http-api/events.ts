@@ -32,7 +32,16 @@ export interface GatewayRequest {
 export interface EventScope {
   accountId: string;
   apiId: string;
-  match: RouteMatch;
+  match: RouteMatch<{ routeKey: string }>;
+  /** REST APIs (payload 1.0 only): the stage and what the request context says about it. @default `$default` */
+  stage?: string;
+  stageVariables?: Record<string, string>;
+  /** `requestContext.resourceId`. @default the route key */
+  resourceId?: string;
+  /** `requestContext.path`: a REST API's includes the stage. @default the request path */
+  contextPath?: string;
+  /** The API key the request was metered under (REST APIs with usage plans). */
+  apiKey?: { value: string; id: string };
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -212,8 +221,8 @@ export function integrationEventV1(
       identity: {
         accessKey: null,
         accountId: null,
-        apiKey: null,
-        apiKeyId: null,
+        apiKey: scope.apiKey?.value ?? null,
+        apiKeyId: scope.apiKey?.id ?? null,
         caller: null,
         clientCert: null,
         cognitoAuthenticationProvider: null,
@@ -226,17 +235,20 @@ export function integrationEventV1(
         userAgent: request.headers['user-agent']?.join(',') ?? null,
         userArn: null,
       },
-      path,
+      path: scope.contextPath ?? path,
       protocol: request.protocol,
       requestId: request.requestId,
       requestTime: requestTime(request.receivedAt),
       requestTimeEpoch: request.receivedAt.getTime(),
-      resourceId: scope.match.route.routeKey,
+      resourceId: scope.resourceId ?? scope.match.route.routeKey,
       resourcePath: scope.match.resourcePath,
-      stage: '$default',
+      stage: scope.stage ?? '$default',
     },
     pathParameters: hasPathParameters ? { ...scope.match.pathParameters } : null,
-    stageVariables: null,
+    stageVariables:
+      scope.stageVariables && Object.keys(scope.stageVariables).length > 0
+        ? { ...scope.stageVariables }
+        : null,
     body: body?.body ?? null,
     isBase64Encoded: body?.isBase64Encoded ?? false,
   };
