@@ -10,6 +10,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import type { PollerTuning } from '#local/engines/event-source-mappings.ts';
 import type { EventBridgeEngine } from '#local/engines/eventbridge/bus.ts';
+import type { Gateway } from '#local/engines/gateway.ts';
 import type { KmsEngine } from '#local/engines/kms.ts';
 import type { LambdaService } from '#local/engines/lambda/service.ts';
 import type { Scheduler } from '#local/engines/scheduler.ts';
@@ -46,6 +47,8 @@ export interface LocalEngines {
   scheduler: Scheduler;
   stepFunctions: StepFunctionsEngine;
   kms: KmsEngine;
+  /** The runtime's AWS-protocol endpoint (`endpoints.gateway`): modules register the services they serve there. */
+  gateway: Pick<Gateway, 'registerService' | 'registerRestJsonService'>;
 }
 
 /** The running engines and the template's names, as every resource module sees them. */
@@ -64,7 +67,7 @@ export interface StartContext {
   /** Credentials that AWS_IAM routes accept: the ones the functions sign with. */
   iamCredentials: Array<{ accessKeyId: string; secretAccessKey: string }>;
   pollerTuning?: Partial<PollerTuning>;
-  /** The clock of the HTTP APIs' authorizer caches (`RuntimeOptions.gatewayClock`). */
+  /** The clock of the API gateways' authorizer caches and throttles (`RuntimeOptions.gatewayClock`). */
   gatewayClock?: () => number;
   /** Stops `stop` with the runtime (in reverse order of registration). */
   onStop(name: string, stop: () => Promise<void>): void;

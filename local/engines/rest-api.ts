@@ -1,0 +1,443 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  DEFAULT_ACCOUNT,
+  type LambdaInvoker,
+  type LocalAccount,
+  type RuntimeLogger,
+  silentLogger,
+} from '../types.ts';
+import { type AuthorizerDecision, AuthorizerRunner } from './http-api/authorizer.ts';
+import { type EventScope, type GatewayRequest, integrationEventV1 } from './http-api/events.ts';
+import {
+  type GatewayResponse,
+  integrationResponse,
+  MalformedIntegrationResponseError,
+} from './http-api/responses.ts';
+import { type RouteMatch, RouteTable } from './http-api/routes.ts';
+import {
+  gatewayRequest,
+  invokeWithTimeout,
+  type ListeningServer,
+  listen,
+  newRequestId,
+  readBody,
+  sendResponse,
+  splitTarget,
+} from './http-api/server.ts';
+import { type IamCredential, verifySigV4 } from './http-api/sigv4.ts';
+import type { RestApiDefinition, RestAuthorizer, RestMethod, RestStage } from './rest-api/definition.ts';
+import { type GatewayResponseType, gatewayResponse, type ResponseContext } from './rest-api/responses.ts';
+import { Buckets, type UsagePlans } from './rest-api/usage-plans.ts';
+
+/**
+ * The local API Gateway for one REST API (v1): an HTTP server on 127.0.0.1 that serves each stage under its name as
+ * the first path segment (`http://127.0.0.1:<port>/<stage>/...`, as the execute-api URL does), routes by the resource
+ * tree, runs Lambda TOKEN/REQUEST authorizers (policy answers, result cache, `usageIdentifierKey`), meters keyed
+ * methods with the usage plans (403 / 429), applies stage throttles, builds the Lambda proxy event and maps the
+ * answer back; its own answers follow the template's gateway responses.
+ *
+ * Input is one {@link RestApiDefinition}; `collectRestApis` (rest-api/definition.ts) builds those from the resolved
+ * template.
+ */
+
+export {
+  collectRestApis,
+  collectUsagePlans,
+  RestApiConfigError,
+  type RestApiDefinition,
+} from './rest-api/definition.ts';
+export { UsagePlans } from './rest-api/usage-plans.ts';
+
+export interface StartRestApiOptions extends RestApiDefinition {
+  invoker: LambdaInvoker;
+  /** The account's usage plans and keys (shared by every REST API of the runtime). */
+  usagePlans: UsagePlans;
+  logger?: RuntimeLogger;
+  /** @default 0 (a free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** REST APIs refuse payloads over 10 MB with 413. @default 10485760 */
+  maxBodyBytes?: number;
+  /** @default DEFAULT_ACCOUNT */
+  account?: LocalAccount;
+  /** The credentials whose SigV4 signatures AWS_IAM methods accept. @default none */
+  iamCredentials?: readonly IamCredential[];
+  /** The clock of the authorizer cache and the stage throttles. @default Date.now */
+  clock?: () => number;
+}
+
+export type RunningRestApi = ListeningServer;
+
+const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** The request's route within a stage: what gateway responses and events are told about it. */
+interface Routed {
+  request: GatewayRequest;
+  stage: RestStage;
+  /** The path after the stage segment. */
+  path: string;
+  match?: RouteMatch<RestMethod>;
+}
+
+type Access = { outcome: 'open' } | { outcome: 'iam'; accessKey: string } | AuthorizerDecision;
+
+export async function startRestApi(options: StartRestApiOptions): Promise<RunningRestApi> {
+  const gateway = new RestGateway(options);
+  const server = await listen((req, res) => gateway.handle(req, res), options);
+  gateway.port = server.port;
+  (options.logger ?? silentLogger).info('REST API listening', {
+    api: options.name,
+    apiId: options.apiId,
+    stages: Object.keys(options.stages).map((stage) => `${server.url}/${stage}`),
+  });
+  return server;
+}
+
+function contextFor(routed: Routed): ResponseContext {
+  return {
+    request: routed.request,
+    stage: routed.stage.name,
+    ...(routed.match
+      ? { resourcePath: routed.match.resourcePath, pathParameters: routed.match.pathParameters }
+      : {}),
+    stageVariables: routed.stage.variables,
+  };
+}
+
+class RestGateway {
+  port = 0;
+  private readonly options: StartRestApiOptions;
+  private readonly routes: RouteTable<RestMethod>;
+  private readonly authorizers: AuthorizerRunner;
+  private readonly stageBuckets = new Buckets();
+  private readonly logger: RuntimeLogger;
+  private readonly account: LocalAccount;
+  private readonly now: () => number;
+
+  constructor(options: StartRestApiOptions) {
+    this.options = options;
+    this.routes = new RouteTable(options.methods);
+    this.now = options.clock ?? Date.now;
+    this.authorizers = new AuthorizerRunner(options.invoker, this.now);
+    this.logger = options.logger ?? silentLogger;
+    this.account = options.account ?? DEFAULT_ACCOUNT;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const requestId = newRequestId();
+    const { rawPath, rawQueryString } = splitTarget(req.url);
+    let response: GatewayResponse;
+    let resource: string | undefined;
+    try {
+      const body = await readBody(req, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+      const request = gatewayRequest(req, {
+        rawPath,
+        rawQueryString,
+        body: body.ok ? body.body : Buffer.alloc(0),
+        requestId,
+        port: this.port,
+      });
+      const routed = this.routeOf(request);
+      resource = routed?.match?.route.routeKey;
+      if (!routed) {
+        // No such stage: API Gateway has nothing to apply the API's gateway responses to.
+        response = gatewayResponse('INVALID_API_KEY', {}, { request, stage: '' });
+      } else if (!body.ok) {
+        response = this.reply('REQUEST_TOO_LARGE', routed);
+      } else {
+        response = await this.respond(routed);
+      }
+    } catch (error) {
+      this.logger.error('REST API request failed in the local gateway', {
+        api: this.options.name,
+        requestId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      response = {
+        statusCode: 500,
+        headers: [['content-type', 'application/json']],
+        body: Buffer.from('{"message": "Internal server error"}'),
+      };
+    }
+    sendResponse(res, response, [
+      ['x-amzn-requestid', requestId],
+      ['x-amz-apigw-id', requestId],
+    ]);
+    this.logger.info(`${req.method} ${rawPath} ${response.statusCode}`, {
+      api: this.options.name,
+      status: response.statusCode,
+      latencyMs: Math.round((performance.now() - started) * 10) / 10,
+      resource,
+      requestId,
+    });
+  }
+
+  private routeOf(request: GatewayRequest): Routed | undefined {
+    const [, stageName = '', ...rest] = request.rawPath.split('/');
+    const stage = this.options.stages[decodeURIComponent(stageName)];
+    if (!stage) return undefined;
+    const path = `/${rest.join('/')}`;
+    const match = this.routes.match(request.method, path);
+    return { request, stage, path, ...(match ? { match } : {}) };
+  }
+
+  private reply(type: GatewayResponseType, routed: Routed, message?: string | null): GatewayResponse {
+    return gatewayResponse(type, this.options.gatewayResponses, contextFor(routed), message);
+  }
+
+  private async respond(routed: Routed): Promise<GatewayResponse> {
+    const { match } = routed;
+    if (!match) return this.reply('MISSING_AUTHENTICATION_TOKEN', routed);
+    const method = match.route;
+    const access = await this.authorize(routed, method);
+    switch (access.outcome) {
+      case 'unauthorized':
+        return this.reply('UNAUTHORIZED', routed);
+      case 'forbidden':
+        return access.explicitDeny
+          ? this.reply(
+              'ACCESS_DENIED',
+              routed,
+              'User is not authorized to access this resource with an explicit deny',
+            )
+          : this.reply('ACCESS_DENIED', routed);
+      case 'error':
+        this.logger.error('authorizer failed', {
+          api: this.options.name,
+          method: method.routeKey,
+          reason: access.reason,
+        });
+        return this.reply('AUTHORIZER_FAILURE', routed);
+      case 'missing-token':
+        return this.reply('MISSING_AUTHENTICATION_TOKEN', routed);
+      case 'invalid-signature':
+        return this.reply('INVALID_SIGNATURE', routed, access.reason);
+      default:
+    }
+
+    let apiKey: { value: string; id: string } | undefined;
+    const methodName = `${method.resourcePath}/${routed.request.method}`;
+    if (method.apiKeyRequired) {
+      const keyValue =
+        this.options.apiKeySource === 'AUTHORIZER'
+          ? access.outcome === 'allow'
+            ? access.usageIdentifierKey
+            : undefined
+          : routed.request.headers['x-api-key']?.at(-1);
+      const admission = this.options.usagePlans.admit({
+        apiId: this.options.apiId,
+        stage: routed.stage.name,
+        method: methodName,
+        keyValue,
+      });
+      if (admission.outcome === 'forbidden') {
+        this.logger.warn('API key refused', {
+          api: this.options.name,
+          method: method.routeKey,
+          reason: admission.reason,
+        });
+        return this.reply('INVALID_API_KEY', routed);
+      }
+      if (admission.outcome === 'throttled') return this.reply('THROTTLED', routed);
+      if (admission.outcome === 'quota-exceeded') return this.reply('QUOTA_EXCEEDED', routed);
+      apiKey = { value: admission.key.value, id: admission.key.id };
+    }
+    if (!this.stageAdmits(routed.stage, methodName)) return this.reply('THROTTLED', routed);
+    return this.integrate(routed, match, access, apiKey);
+  }
+
+  /** `MethodSettings` throttles: the method's own bucket if it has one, else the stage-wide `/*\/*` bucket. */
+  private stageAdmits(stage: RestStage, methodName: string): boolean {
+    const own = stage.methodThrottles[methodName];
+    const name = own ? methodName : '/*/*';
+    const throttle = own ?? stage.methodThrottles['/*/*'];
+    return !throttle || this.stageBuckets.take(`${stage.name}\u0000${name}`, throttle, this.now());
+  }
+
+  private methodArn(routed: Routed): string {
+    const { region, accountId } = this.account;
+    return `arn:aws:execute-api:${region}:${accountId}:${this.options.apiId}/${routed.stage.name}/${routed.request.method}${routed.path}`;
+  }
+
+  private scopeOf(
+    routed: Routed,
+    match: RouteMatch<RestMethod>,
+    apiKey?: { value: string; id: string },
+  ): EventScope {
+    return {
+      accountId: this.account.accountId,
+      apiId: this.options.apiId,
+      match,
+      stage: routed.stage.name,
+      stageVariables: routed.stage.variables,
+      resourceId: match.route.resourceId,
+      contextPath: `/${routed.stage.name}${routed.path}`,
+      ...(apiKey ? { apiKey } : {}),
+    };
+  }
+
+  /** The Lambda proxy event of a REST API: payload 1.0 as HTTP APIs send it, without the `version` field. */
+  private proxyEvent(
+    routed: Routed,
+    match: RouteMatch<RestMethod>,
+    authorizer: Record<string, unknown> | undefined,
+    apiKey?: { value: string; id: string },
+  ): Record<string, unknown> {
+    const { version: _version, ...event } = integrationEventV1(
+      { ...routed.request, rawPath: routed.path },
+      this.scopeOf(routed, match, apiKey),
+      authorizer,
+    );
+    return event;
+  }
+
+  private async authorize(
+    routed: Routed,
+    method: RestMethod,
+  ): Promise<Access | { outcome: 'missing-token' } | { outcome: 'invalid-signature'; reason: string }> {
+    switch (method.authorizationType) {
+      case 'NONE':
+        return { outcome: 'open' };
+      case 'COGNITO_USER_POOLS':
+        return { outcome: 'error', reason: 'Cognito user pool authorizers cannot run locally' };
+      case 'AWS_IAM': {
+        if (!routed.request.headers.authorization) return { outcome: 'missing-token' };
+        const verdict = await verifySigV4(
+          { ...routed.request },
+          { credentials: this.options.iamCredentials ?? [], region: this.account.region },
+        );
+        return verdict.ok
+          ? { outcome: 'iam', accessKey: verdict.accessKeyId }
+          : { outcome: 'invalid-signature', reason: verdict.reason };
+      }
+      case 'CUSTOM': {
+        const authorizer = this.options.authorizers[method.authorizerId ?? ''];
+        if (!authorizer) return { outcome: 'error', reason: `unknown authorizer ${method.authorizerId}` };
+        return this.runAuthorizer(routed, authorizer);
+      }
+    }
+  }
+
+  private runAuthorizer(routed: Routed, authorizer: RestAuthorizer): Promise<AuthorizerDecision> {
+    const methodArn = this.methodArn(routed);
+    const identity = authorizer.identitySource.map((source) => this.identityValue(source, routed));
+    const token = identity[0];
+    if (
+      authorizer.type === 'TOKEN' &&
+      token !== undefined &&
+      authorizer.identityValidationExpression &&
+      !authorizer.identityValidationExpression.test(token)
+    ) {
+      return Promise.resolve({ outcome: 'unauthorized' });
+    }
+    return this.authorizers.run(
+      {
+        id: authorizer.id,
+        name: authorizer.name,
+        functionArn: authorizer.functionArn,
+        resultTtlSeconds: authorizer.resultTtlSeconds,
+        identity,
+        simpleResponses: false,
+        unauthorizedError: true,
+        event: () => {
+          if (authorizer.type === 'TOKEN') return { type: 'TOKEN', authorizationToken: token, methodArn };
+          const match = routed.match;
+          if (!match) throw new Error('a REQUEST authorizer runs for a matched method only');
+          const {
+            body: _body,
+            isBase64Encoded: _encoded,
+            requestContext,
+            ...event
+          } = this.proxyEvent(routed, match, undefined);
+          const { authorizer: _none, ...context } = requestContext as Record<string, unknown>;
+          return { type: 'REQUEST', methodArn, ...event, requestContext: context };
+        },
+      },
+      methodArn,
+    );
+  }
+
+  /** `method.request.header.X`, `method.request.querystring.X`, `stageVariables.X` or `context.X`. */
+  private identityValue(source: string, routed: Routed): string | undefined {
+    const { request } = routed;
+    const parameter = /^method\.request\.(header|querystring)\.(.+)$/i.exec(source);
+    if (parameter?.[2]) {
+      if (parameter[1]?.toLowerCase() === 'header')
+        return request.headers[parameter[2].toLowerCase()]?.join(',');
+      const values = new URLSearchParams(request.rawQueryString).getAll(parameter[2]);
+      return values.length > 0 ? values.join(',') : undefined;
+    }
+    const variable = /^stageVariables\.(.+)$/.exec(source)?.[1];
+    if (variable) return routed.stage.variables[variable];
+    const context: Record<string, string> = {
+      'context.httpMethod': request.method,
+      'context.stage': routed.stage.name,
+      'context.identity.sourceIp': request.sourceIp,
+      'context.requestId': request.requestId,
+      'context.path': routed.path,
+    };
+    return context[source];
+  }
+
+  private async integrate(
+    routed: Routed,
+    match: RouteMatch<RestMethod>,
+    access: Access,
+    apiKey: { value: string; id: string } | undefined,
+  ): Promise<GatewayResponse> {
+    const { integration } = match.route;
+    if (integration.type === 'MOCK') {
+      return {
+        statusCode: integration.statusCode,
+        headers: [['content-type', 'application/json'], ...integration.headers],
+        body: Buffer.from(integration.body),
+      };
+    }
+    const authorizer =
+      access.outcome === 'allow'
+        ? { ...access.context, principalId: access.principalId ?? '', integrationLatency: 0 }
+        : undefined;
+    const event = this.proxyEvent(routed, match, authorizer, apiKey);
+    if (access.outcome === 'iam') {
+      const identity = (event.requestContext as { identity: Record<string, unknown> }).identity;
+      Object.assign(identity, {
+        accessKey: access.accessKey,
+        accountId: this.account.accountId,
+        caller: access.accessKey,
+        user: access.accessKey,
+        userArn: `arn:aws:iam::${this.account.accountId}:user/${access.accessKey}`,
+      });
+    }
+    const where = { api: this.options.name, function: integration.functionArn };
+    try {
+      const result = await invokeWithTimeout(
+        this.options.invoker,
+        integration.functionArn,
+        event,
+        integration.timeoutMs,
+      );
+      if (result === 'timeout') {
+        this.logger.warn('integration timed out', { ...where, timeoutMs: integration.timeoutMs });
+        return this.reply('INTEGRATION_TIMEOUT', routed);
+      }
+      if (result.error) {
+        this.logger.warn('integration function failed', { ...where, errorType: result.error.errorType });
+        return this.reply('BAD_GATEWAY', routed);
+      }
+      const payload = result.payload as Record<string, unknown> | undefined;
+      // Unlike HTTP APIs, a REST API takes only a string body from a Lambda proxy answer.
+      if (payload?.body !== undefined && payload.body !== null && typeof payload.body !== 'string') {
+        throw new MalformedIntegrationResponseError('body must be a string');
+      }
+      return integrationResponse(result.payload, '1.0');
+    } catch (error) {
+      this.logger.warn('integration answered something API Gateway cannot use: 502', {
+        ...where,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+      return this.reply('BAD_GATEWAY', routed);
+    }
+  }
+}
