@@ -273,7 +273,7 @@ class RestGateway {
       stage: routed.stage.name,
       stageVariables: routed.stage.variables,
       resourceId: match.route.resourceId,
-      contextPath: `/${routed.stage.name}${routed.path}`,
+      contextPath: decodeURI(`/${routed.stage.name}${routed.path}`),
       ...(apiKey ? { apiKey } : {}),
     };
   }

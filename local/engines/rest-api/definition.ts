@@ -258,8 +258,9 @@ function methodThrottles(
   for (const setting of settings ?? []) {
     const throttle = throttleOf(setting.ThrottlingRateLimit, setting.ThrottlingBurstLimit);
     if (!throttle) continue;
-    const path = setting.ResourcePath.replace(/~1/g, '/');
-    throttles[`${path === '/*' ? '/*' : path}/${setting.HttpMethod.toUpperCase()}`] = throttle;
+    // `/~1orders~1{id}` is the path `/orders/{id}` with its slashes escaped, after a leading `/`.
+    const path = setting.ResourcePath === '/*' ? '/*' : setting.ResourcePath.slice(1).replace(/~1/g, '/');
+    throttles[`${path}/${setting.HttpMethod.toUpperCase()}`] = throttle;
   }
   return throttles;
 }
