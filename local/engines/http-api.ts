@@ -1,11 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  DEFAULT_ACCOUNT,
-  type LambdaInvoker,
-  type LocalAccount,
-  type RuntimeLogger,
-  silentLogger,
-} from '../types.ts';
+import { DEFAULT_ACCOUNT, type LocalAccount, type RuntimeLogger, silentLogger } from '../types.ts';
 import { type AuthorizerDecision, AuthorizerRunner } from './http-api/authorizer.ts';
 import { isPreflight, preflightResponse, withCorsHeaders } from './http-api/cors.ts';
 import type {
@@ -32,15 +25,13 @@ import {
 } from './http-api/responses.ts';
 import { RouteTable } from './http-api/routes.ts';
 import {
-  gatewayRequest,
+  type GatewayHandler,
+  type GatewayServerOptions,
   invokeWithTimeout,
-  listen,
-  newRequestId,
-  readBody,
-  sendResponse,
-  splitTarget,
+  type ListeningServer,
+  serveGateway,
 } from './http-api/server.ts';
-import { type IamCredential, verifySigV4 } from './http-api/sigv4.ts';
+import { verifySigV4 } from './http-api/sigv4.ts';
 
 /**
  * The local API Gateway for one HTTP API: an HTTP server on 127.0.0.1 that routes requests the way
@@ -63,34 +54,9 @@ export {
 } from './http-api/definition.ts';
 export type { IamCredential } from './http-api/sigv4.ts';
 
-export interface StartHttpApiOptions extends HttpApiDefinition {
-  invoker: LambdaInvoker;
-  logger?: RuntimeLogger;
-  /** @default 0 (a free port) */
-  port?: number;
-  /** @default '127.0.0.1' */
-  host?: string;
-  /** HTTP APIs refuse bodies over 10 MB with 413. @default 10485760 */
-  maxBodyBytes?: number;
-  /** @default DEFAULT_ACCOUNT */
-  account?: LocalAccount;
-  /**
-   * The credentials whose SigV4 signatures AWS_IAM routes accept (the runtime passes those it gives its functions).
-   * @default none: every request to an AWS_IAM route is refused
-   */
-  iamCredentials?: readonly IamCredential[];
-  /** The clock the authorizer result cache reads. @default Date.now */
-  clock?: () => number;
-}
+export interface StartHttpApiOptions extends HttpApiDefinition, GatewayServerOptions {}
 
-export interface RunningHttpApi {
-  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:4010`. */
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
-const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export type RunningHttpApi = ListeningServer;
 
 /** What the route's authorization decided: no authorization, an authorizer's decision, or an IAM caller. */
 type RouteAccess =
@@ -112,17 +78,11 @@ function authorizerContext(
   return { ...access.context, principalId: access.principalId ?? '', integrationLatency: 0 };
 }
 
-export async function startHttpApi(options: StartHttpApiOptions): Promise<RunningHttpApi> {
-  const gateway = new Gateway(options);
-  const server = await listen((req, res) => gateway.handle(req, res), options);
-  gateway.port = server.port;
-  const logger = options.logger ?? silentLogger;
-  logger.info('HTTP API listening', { api: options.name, apiId: options.apiId, url: server.url });
-  return server;
+export function startHttpApi(options: StartHttpApiOptions): Promise<RunningHttpApi> {
+  return serveGateway(new Gateway(options), { ...options, kind: 'HTTP API' });
 }
 
-class Gateway {
-  port = 0;
+class Gateway implements GatewayHandler {
   private readonly options: StartHttpApiOptions;
   private readonly routes: RouteTable;
   private readonly authorizers: AuthorizerRunner;
@@ -145,49 +105,23 @@ class Gateway {
     }
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const requestId = newRequestId();
-    const { rawPath, rawQueryString } = splitTarget(req.url);
-    let response: GatewayResponse;
-    let routeKey: string | undefined;
-    try {
-      const body = await readBody(req, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-      if (!body.ok) {
-        response = PAYLOAD_TOO_LARGE();
-      } else {
-        const request = gatewayRequest(req, {
-          rawPath,
-          rawQueryString,
-          body: body.body,
-          requestId,
-          port: this.port,
-        });
-        const outcome = await this.respond(request);
-        routeKey = outcome.routeKey;
-        response = outcome.response;
-      }
-    } catch (error) {
-      this.logger.error('HTTP API request failed in the local gateway', {
-        api: this.options.name,
-        requestId,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      response = INTERNAL_ERROR();
-    }
-    sendResponse(res, response, [['apigw-requestid', requestId]]);
-    this.logger.info(`${req.method} ${rawPath} ${response.statusCode}`, {
-      api: this.options.name,
-      method: req.method,
-      path: rawPath,
-      status: response.statusCode,
-      latencyMs: Math.round((performance.now() - started) * 10) / 10,
-      routeKey,
-      requestId,
-    });
+  respond(
+    request: GatewayRequest,
+    tooLarge: boolean,
+  ): Promise<{ response: GatewayResponse; routeKey?: string }> {
+    if (tooLarge) return Promise.resolve({ response: PAYLOAD_TOO_LARGE() });
+    return this.withCors(request);
   }
 
-  private async respond(request: GatewayRequest): Promise<{ response: GatewayResponse; routeKey?: string }> {
+  internalError(): GatewayResponse {
+    return INTERNAL_ERROR();
+  }
+
+  requestIdHeaders(requestId: string): Array<[string, string]> {
+    return [['apigw-requestid', requestId]];
+  }
+
+  private async withCors(request: GatewayRequest): Promise<{ response: GatewayResponse; routeKey?: string }> {
     const cors = this.options.cors;
     if (!cors) return this.route(request);
     if (isPreflight(request)) return { response: preflightResponse(cors, request) };

@@ -1,11 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  DEFAULT_ACCOUNT,
-  type LambdaInvoker,
-  type LocalAccount,
-  type RuntimeLogger,
-  silentLogger,
-} from '../types.ts';
+import { DEFAULT_ACCOUNT, type LocalAccount, type RuntimeLogger, silentLogger } from '../types.ts';
 import { type AuthorizerDecision, AuthorizerRunner } from './http-api/authorizer.ts';
 import { type EventScope, type GatewayRequest, integrationEventV1 } from './http-api/events.ts';
 import {
@@ -15,16 +8,13 @@ import {
 } from './http-api/responses.ts';
 import { type RouteMatch, RouteTable } from './http-api/routes.ts';
 import {
-  gatewayRequest,
+  type GatewayHandler,
+  type GatewayServerOptions,
   invokeWithTimeout,
   type ListeningServer,
-  listen,
-  newRequestId,
-  readBody,
-  sendResponse,
-  splitTarget,
+  serveGateway,
 } from './http-api/server.ts';
-import { type IamCredential, verifySigV4 } from './http-api/sigv4.ts';
+import { verifySigV4 } from './http-api/sigv4.ts';
 import type { RestApiDefinition, RestAuthorizer, RestMethod, RestStage } from './rest-api/definition.ts';
 import { type GatewayResponseType, gatewayResponse, type ResponseContext } from './rest-api/responses.ts';
 import { Buckets, type UsagePlans } from './rest-api/usage-plans.ts';
@@ -48,28 +38,12 @@ export {
 } from './rest-api/definition.ts';
 export { UsagePlans } from './rest-api/usage-plans.ts';
 
-export interface StartRestApiOptions extends RestApiDefinition {
-  invoker: LambdaInvoker;
+export interface StartRestApiOptions extends RestApiDefinition, GatewayServerOptions {
   /** The account's usage plans and keys (shared by every REST API of the runtime). */
   usagePlans: UsagePlans;
-  logger?: RuntimeLogger;
-  /** @default 0 (a free port) */
-  port?: number;
-  /** @default '127.0.0.1' */
-  host?: string;
-  /** REST APIs refuse payloads over 10 MB with 413. @default 10485760 */
-  maxBodyBytes?: number;
-  /** @default DEFAULT_ACCOUNT */
-  account?: LocalAccount;
-  /** The credentials whose SigV4 signatures AWS_IAM methods accept. @default none */
-  iamCredentials?: readonly IamCredential[];
-  /** The clock of the authorizer cache and the stage throttles. @default Date.now */
-  clock?: () => number;
 }
 
 export type RunningRestApi = ListeningServer;
-
-const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 /** The request's route within a stage: what gateway responses and events are told about it. */
 interface Routed {
@@ -82,16 +56,8 @@ interface Routed {
 
 type Access = { outcome: 'open' } | { outcome: 'iam'; accessKey: string } | AuthorizerDecision;
 
-export async function startRestApi(options: StartRestApiOptions): Promise<RunningRestApi> {
-  const gateway = new RestGateway(options);
-  const server = await listen((req, res) => gateway.handle(req, res), options);
-  gateway.port = server.port;
-  (options.logger ?? silentLogger).info('REST API listening', {
-    api: options.name,
-    apiId: options.apiId,
-    stages: Object.keys(options.stages).map((stage) => `${server.url}/${stage}`),
-  });
-  return server;
+export function startRestApi(options: StartRestApiOptions): Promise<RunningRestApi> {
+  return serveGateway(new RestGateway(options), { ...options, kind: 'REST API' });
 }
 
 function contextFor(routed: Routed): ResponseContext {
@@ -105,8 +71,7 @@ function contextFor(routed: Routed): ResponseContext {
   };
 }
 
-class RestGateway {
-  port = 0;
+class RestGateway implements GatewayHandler {
   private readonly options: StartRestApiOptions;
   private readonly routes: RouteTable<RestMethod>;
   private readonly authorizers: AuthorizerRunner;
@@ -124,54 +89,31 @@ class RestGateway {
     this.account = options.account ?? DEFAULT_ACCOUNT;
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const requestId = newRequestId();
-    const { rawPath, rawQueryString } = splitTarget(req.url);
-    let response: GatewayResponse;
-    let resource: string | undefined;
-    try {
-      const body = await readBody(req, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-      const request = gatewayRequest(req, {
-        rawPath,
-        rawQueryString,
-        body: body.ok ? body.body : Buffer.alloc(0),
-        requestId,
-        port: this.port,
-      });
-      const routed = this.routeOf(request);
-      resource = routed?.match?.route.routeKey;
-      if (!routed) {
-        // No such stage: API Gateway has nothing to apply the API's gateway responses to.
-        response = gatewayResponse('INVALID_API_KEY', {}, { request, stage: '' });
-      } else if (!body.ok) {
-        response = this.reply('REQUEST_TOO_LARGE', routed);
-      } else {
-        response = await this.respond(routed);
-      }
-    } catch (error) {
-      this.logger.error('REST API request failed in the local gateway', {
-        api: this.options.name,
-        requestId,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      response = {
-        statusCode: 500,
-        headers: [['content-type', 'application/json']],
-        body: Buffer.from('{"message": "Internal server error"}'),
-      };
-    }
-    sendResponse(res, response, [
+  async respond(
+    request: GatewayRequest,
+    tooLarge: boolean,
+  ): Promise<{ response: GatewayResponse; routeKey?: string }> {
+    const routed = this.routeOf(request);
+    // No such stage: API Gateway has no API to apply gateway responses of.
+    if (!routed) return { response: gatewayResponse('INVALID_API_KEY', {}, { request, stage: '' }) };
+    const routeKey = routed.match?.route.routeKey;
+    if (tooLarge) return { response: this.reply('REQUEST_TOO_LARGE', routed), routeKey };
+    return { response: await this.answer(routed), routeKey };
+  }
+
+  internalError(): GatewayResponse {
+    return {
+      statusCode: 500,
+      headers: [['content-type', 'application/json']],
+      body: Buffer.from('{"message": "Internal server error"}'),
+    };
+  }
+
+  requestIdHeaders(requestId: string): Array<[string, string]> {
+    return [
       ['x-amzn-requestid', requestId],
       ['x-amz-apigw-id', requestId],
-    ]);
-    this.logger.info(`${req.method} ${rawPath} ${response.statusCode}`, {
-      api: this.options.name,
-      status: response.statusCode,
-      latencyMs: Math.round((performance.now() - started) * 10) / 10,
-      resource,
-      requestId,
-    });
+    ];
   }
 
   private routeOf(request: GatewayRequest): Routed | undefined {
@@ -187,7 +129,7 @@ class RestGateway {
     return gatewayResponse(type, this.options.gatewayResponses, contextFor(routed), message);
   }
 
-  private async respond(routed: Routed): Promise<GatewayResponse> {
+  private async answer(routed: Routed): Promise<GatewayResponse> {
     const { match } = routed;
     if (!match) return this.reply('MISSING_AUTHENTICATION_TOKEN', routed);
     const method = match.route;
