@@ -60,6 +60,13 @@ export function startRestApi(options: StartRestApiOptions): Promise<RunningRestA
   return serveGateway(new RestGateway(options), { ...options, kind: 'REST API' });
 }
 
+/** A REST API hands the authorizer's context on with every value as a string (`123` → `"123"`), `null` kept. */
+function stringified(context: Record<string, unknown> | null): Record<string, string | null> {
+  return Object.fromEntries(
+    Object.entries(context ?? {}).map(([key, value]) => [key, value === null ? null : String(value)]),
+  );
+}
+
 function contextFor(routed: Routed): ResponseContext {
   return {
     request: routed.request,
@@ -156,6 +163,17 @@ class RestGateway implements GatewayHandler {
         return this.reply('MISSING_AUTHENTICATION_TOKEN', routed);
       case 'invalid-signature':
         return this.reply('INVALID_SIGNATURE', routed, access.reason);
+      case 'allow':
+        if (
+          Object.values(access.context ?? {}).some((value) => typeof value === 'object' && value !== null)
+        ) {
+          this.logger.error('authorizer context values must be strings, numbers or booleans', {
+            api: this.options.name,
+            method: method.routeKey,
+          });
+          return this.reply('AUTHORIZER_CONFIGURATION_ERROR', routed);
+        }
+        break;
       default:
     }
 
@@ -339,7 +357,7 @@ class RestGateway implements GatewayHandler {
     }
     const authorizer =
       access.outcome === 'allow'
-        ? { ...access.context, principalId: access.principalId ?? '', integrationLatency: 0 }
+        ? { ...stringified(access.context), principalId: access.principalId ?? '', integrationLatency: 0 }
         : undefined;
     const event = this.proxyEvent(routed, match, authorizer, apiKey);
     if (access.outcome === 'iam') {

@@ -143,7 +143,8 @@ class FakeFunctions implements LambdaInvoker {
       if (token === 'deny') return ok(policy('Deny', methodArn));
       if (token === 'unauthorized')
         return { error: { errorType: 'Error', errorMessage: 'Unauthorized' }, durationMs: 1 };
-      return ok(policy('Allow', methodArn, { context: { clientId: token } }));
+      if (token === 'nested') return ok(policy('Allow', methodArn, { context: { client: { id: 1 } } }));
+      return ok(policy('Allow', methodArn, { context: { clientId: token, tier: 2, trusted: true } }));
     }
     if (logicalId.startsWith('RequestAuthFn')) {
       const { headers, methodArn } = event as APIGatewayRequestAuthorizerEvent;
@@ -344,9 +345,12 @@ describe('Lambda authorizers', () => {
     now += 1000;
     expect((await post('client-a')).status).toBe(200);
     expect(functions.invocations('TokenAuthFn')).toBe(1);
-    expect(lastEvent('Echo').requestContext.authorizer).toMatchObject({
+    expect(lastEvent('Echo').requestContext.authorizer).toEqual({
       clientId: 'client-a',
+      tier: '2',
+      trusted: 'true',
       principalId: 'user-1',
+      integrationLatency: 0,
     });
     expect(lastEvent('Echo').requestContext.identity).toMatchObject({ apiKey: HEADER_KEY });
 
@@ -360,6 +364,8 @@ describe('Lambda authorizers', () => {
     expect(denied.status).toBe(403);
     expect(denied.json().error).toBe('User is not authorized to access this resource with an explicit deny');
     expect((await post('unauthorized')).status).toBe(401);
+    // A context value that is an object is the authorizer's configuration error on AWS: 500.
+    expect((await post('nested')).status).toBe(500);
     expect(
       (await call(`${apiUrl}/orders`, { method: 'POST', headers: { 'x-api-key': HEADER_KEY } })).status,
     ).toBe(401);
