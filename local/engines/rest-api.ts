@@ -208,12 +208,23 @@ class RestGateway implements GatewayHandler {
     return this.integrate(routed, match, access, apiKey);
   }
 
-  /** `MethodSettings` throttles: the method's own bucket if it has one, else the stage-wide `/*\/*` bucket. */
+  /**
+   * `MethodSettings` throttles: the method's own setting, else the stage-wide `/*\/*` one; either way each method has
+   * its own bucket, as API Gateway applies a stage's default method throttling to every method separately.
+   */
   private stageAdmits(stage: RestStage, methodName: string): boolean {
-    const own = stage.methodThrottles[methodName];
-    const name = own ? methodName : '/*/*';
-    const throttle = own ?? stage.methodThrottles['/*/*'];
-    return !throttle || this.stageBuckets.take(`${stage.name}\u0000${name}`, throttle, this.now());
+    const throttle = stage.methodThrottles[methodName] ?? stage.methodThrottles['/*/*'];
+    return !throttle || this.stageBuckets.take(`${stage.name}\u0000${methodName}`, throttle, this.now());
+  }
+
+  private isBinary(contentType: string | undefined): boolean {
+    const type = contentType?.split(';')[0]?.trim().toLowerCase();
+    if (!type) return false;
+    return this.options.binaryMediaTypes.some((pattern) => {
+      const [major, minor] = pattern.toLowerCase().split('/');
+      const [typeMajor, typeMinor] = type.split('/');
+      return (major === '*' || major === typeMajor) && (minor === '*' || minor === typeMinor);
+    });
   }
 
   private methodArn(routed: Routed): string {
@@ -234,6 +245,7 @@ class RestGateway implements GatewayHandler {
       stageVariables: routed.stage.variables,
       resourceId: match.route.resourceId,
       contextPath: decodeURI(`/${routed.stage.name}${routed.path}`),
+      binaryMediaType: (contentType) => this.isBinary(contentType),
       ...(apiKey ? { apiKey } : {}),
     };
   }

@@ -42,6 +42,11 @@ export interface EventScope {
   contextPath?: string;
   /** The API key the request was metered under (REST APIs with usage plans). */
   apiKey?: { value: string; id: string };
+  /**
+   * REST APIs pass a body base64-encoded only when its content type is one of the API's `BinaryMediaTypes`.
+   * @default HTTP APIs' rule: anything not textual is base64-encoded
+   */
+  binaryMediaType?: (contentType: string | undefined) => boolean;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -72,9 +77,13 @@ export function isTextContentType(contentType: string | undefined): boolean {
   );
 }
 
-function encodedBody(request: GatewayRequest): { body: string; isBase64Encoded: boolean } | undefined {
+function encodedBody(
+  request: GatewayRequest,
+  scope?: EventScope,
+): { body: string; isBase64Encoded: boolean } | undefined {
   if (request.body.length === 0) return undefined;
-  const text = isTextContentType(request.headers['content-type']?.[0]);
+  const contentType = request.headers['content-type']?.[0];
+  const text = scope?.binaryMediaType ? !scope.binaryMediaType(contentType) : isTextContentType(contentType);
   return text
     ? { body: request.body.toString('utf8'), isBase64Encoded: false }
     : { body: request.body.toString('base64'), isBase64Encoded: true };
@@ -195,7 +204,7 @@ export function integrationEventV1(
     if (last !== undefined) headers[name] = last;
   }
   const query = queryParameters(request.rawQueryString);
-  const body = encodedBody(request);
+  const body = encodedBody(request, scope);
   const path = decodePath(request.rawPath);
   const hasPathParameters = Object.keys(scope.match.pathParameters).length > 0;
   return {

@@ -73,6 +73,8 @@ export interface RestApiDefinition {
   name: string;
   /** Where a method with `ApiKeyRequired` finds the key: the `x-api-key` header or the authorizer's answer. */
   apiKeySource: 'HEADER' | 'AUTHORIZER';
+  /** Content types (`image/png`, `image/*`, `*\/*`; `~1` for `/` as CloudFormation writes them) passed base64-encoded. */
+  binaryMediaTypes: string[];
   methods: RestMethod[];
   /** By authorizer id (what `Ref` of the authorizer returns). */
   authorizers: Record<string, RestAuthorizer>;
@@ -130,6 +132,7 @@ const stringMap = z.record(z.string(), z.union([z.string(), z.number(), z.boolea
 
 const restApiProps = z.looseObject({
   Name: z.string().optional(),
+  BinaryMediaTypes: z.array(z.string()).default([]),
   ApiKeySourceType: z.enum(['HEADER', 'AUTHORIZER']).default('HEADER'),
 });
 const resourceProps = z.looseObject({ RestApiId: z.string(), ParentId: z.string(), PathPart: z.string() });
@@ -347,6 +350,7 @@ export function collectRestApis(
       apiId,
       name: props.Name ?? apiLogicalId,
       apiKeySource: props.ApiKeySourceType,
+      binaryMediaTypes: props.BinaryMediaTypes.map((type) => type.replace(/~1/g, '/')),
       methods,
       authorizers,
       stages,

@@ -56,6 +56,7 @@ function synthesize(): CfnTemplate {
 
   const api = new apigw.RestApi(stack, 'Api', {
     cloudWatchRole: false,
+    binaryMediaTypes: ['image/*'],
     deployOptions: {
       stageName: 'prod',
       variables: { flavour: 'rest' },
@@ -299,6 +300,23 @@ describe('the REST API from the template', () => {
     });
     expect(event.headers['x-trace']).toBe('t-1');
     expect(event).not.toHaveProperty('version');
+  });
+
+  it('passes a body base64-encoded only when its content type is one of the BinaryMediaTypes', async () => {
+    const bytes = Buffer.from([0xff, 0x00, 0x7f]);
+    await call(`${apiUrl}/files/a.png`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: bytes,
+    });
+    expect(lastEvent('Echo')).toMatchObject({ body: bytes.toString('base64'), isBase64Encoded: true });
+
+    await call(`${apiUrl}/files/a.bin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1&b=2',
+    });
+    expect(lastEvent('Echo')).toMatchObject({ body: 'a=1&b=2', isBase64Encoded: false });
   });
 
   it('answers 403 Missing Authentication Token for a path or method the API lacks, through DEFAULT_4XX', async () => {
