@@ -7,7 +7,8 @@ import { type ApiKey, UsagePlanError, type UsagePlans } from './usage-plans.ts';
  * The part of API Gateway's management API (REST-JSON, what `@aws-sdk/client-api-gateway` sends) that issues and
  * revokes API keys at run time: CreateApiKey, GetApiKey(s), UpdateApiKey, DeleteApiKey, GetUsagePlan(s),
  * CreateUsagePlanKey, GetUsagePlanKeys, DeleteUsagePlanKey. Served on the runtime's gateway endpoint
- * (`AWS_ENDPOINT_URL_API_GATEWAY`), so the operator CLI's SDK calls reach the local usage plans unchanged.
+ * (`AWS_ENDPOINT_URL_API_GATEWAY`), so the operator CLI's SDK calls reach the local usage plans unchanged. On the
+ * wire, list answers name their list `item` (the SDK reads it into `items`), and dates are epoch seconds.
  */
 
 const createApiKey = z.object({
@@ -136,7 +137,7 @@ async function route(
         .filter((key) => !name || key.name.startsWith(name))
         .filter((key) => !customerId || key.customerId === customerId)
         .map((key) => keyShape(key, truthy(query.get('includeValues'))));
-      return { status: 200, body: { items } };
+      return { status: 200, body: { item: items } };
     }
     if (segments.length === 2 && id) {
       if (method === 'GET')
@@ -153,7 +154,7 @@ async function route(
     if (segments.length === 1 && method === 'GET') {
       return {
         status: 200,
-        body: { items: plans.listPlans(query.get('keyId') ?? undefined).map(planShape) },
+        body: { item: plans.listPlans(query.get('keyId') ?? undefined).map(planShape) },
       };
     }
     if (!id) return undefined;
@@ -169,7 +170,7 @@ async function route(
         .planKeyIds(id)
         .filter((key) => !name || key.name.startsWith(name))
         .map(planKeyShape);
-      return { status: 200, body: { items } };
+      return { status: 200, body: { item: items } };
     }
     if (segments.length === 4 && subId) {
       if (method === 'GET') {

@@ -476,9 +476,11 @@ describe('keys issued at run time (API Gateway management API on the gateway end
     const created = await gatewayCall('POST', '/apikeys', { name: 'client-c-1', value, enabled: true });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: 'client-c-1', value, enabled: true });
+    // REST-JSON dates are epoch seconds; lists are `item` on the wire (the SDK's `items`).
+    expect(created.body.createdDate).toBeCloseTo(now / 1000, 0);
     const plans = await gatewayCall('GET', '/usageplans');
     const plan = (
-      plans.body.items as Array<{ id: string; name: string; apiStages: Array<{ stage: string }> }>
+      plans.body.item as Array<{ id: string; name: string; apiStages: Array<{ stage: string }> }>
     ).find((p) => p.apiStages.some((s) => s.stage === 'v1'));
     expect(plan).toBeDefined();
     const linked = await gatewayCall('POST', `/usageplans/${plan?.id}/keys`, {
@@ -496,7 +498,7 @@ describe('keys issued at run time (API Gateway management API on the gateway end
     });
 
     const listed = await gatewayCall('GET', '/apikeys?name=client-c-1&includeValues=true');
-    expect(listed.body.items).toEqual([expect.objectContaining({ id: created.body.id, value })]);
+    expect(listed.body.item).toEqual([expect.objectContaining({ id: created.body.id, value })]);
     const disabled = await gatewayCall('PATCH', `/apikeys/${created.body.id}`, {
       patchOperations: [{ op: 'replace', path: '/enabled', value: 'false' }],
     });
@@ -517,7 +519,7 @@ describe('keys issued at run time (API Gateway management API on the gateway end
     });
     const key = await gatewayCall('POST', '/apikeys', { name: 'twice', enabled: true });
     expect(String(key.body.value)).toMatch(/^[A-Za-z0-9]{40}$/);
-    const [plan] = (await gatewayCall('GET', '/usageplans')).body.items as Array<{ id: string }>;
+    const [plan] = (await gatewayCall('GET', '/usageplans')).body.item as Array<{ id: string }>;
     expect(
       (await gatewayCall('POST', `/usageplans/${plan?.id}/keys`, { keyId: key.body.id, keyType: 'API_KEY' }))
         .status,
