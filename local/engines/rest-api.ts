@@ -2,7 +2,9 @@ import { DEFAULT_ACCOUNT, type LocalAccount, type RuntimeLogger, silentLogger } 
 import { type AuthorizerDecision, AuthorizerRunner } from './http-api/authorizer.ts';
 import { type EventScope, type GatewayRequest, integrationEventV1 } from './http-api/events.ts';
 import {
+  FORBIDDEN,
   type GatewayResponse,
+  gatewayError,
   integrationResponse,
   MalformedIntegrationResponseError,
 } from './http-api/responses.ts';
@@ -101,19 +103,15 @@ class RestGateway implements GatewayHandler {
     tooLarge: boolean,
   ): Promise<{ response: GatewayResponse; routeKey?: string }> {
     const routed = this.routeOf(request);
-    // No such stage: API Gateway has no API to apply gateway responses of.
-    if (!routed) return { response: gatewayResponse('INVALID_API_KEY', {}, { request, stage: '' }) };
+    // No such stage: API Gateway answers a bare 403, before anything of the API applies.
+    if (!routed) return { response: FORBIDDEN() };
     const routeKey = routed.match?.route.routeKey;
     if (tooLarge) return { response: this.reply('REQUEST_TOO_LARGE', routed), routeKey };
     return { response: await this.answer(routed), routeKey };
   }
 
   internalError(): GatewayResponse {
-    return {
-      statusCode: 500,
-      headers: [['content-type', 'application/json']],
-      body: Buffer.from('{"message": "Internal server error"}'),
-    };
+    return gatewayError(500, 'Internal server error');
   }
 
   requestIdHeaders(requestId: string): Array<[string, string]> {
@@ -125,7 +123,7 @@ class RestGateway implements GatewayHandler {
 
   private routeOf(request: GatewayRequest): Routed | undefined {
     const [, stageName = '', ...rest] = request.rawPath.split('/');
-    const stage = this.options.stages[decodeURIComponent(stageName)];
+    const stage = this.options.stages[stageName];
     if (!stage) return undefined;
     const path = `/${rest.join('/')}`;
     const match = this.routes.match(request.method, path);
