@@ -86,8 +86,8 @@ export interface RuntimeOptions {
   /** Replace every Step Functions `Retry` interval (ms); tests use it to keep backoff short. */
   retryIntervalOverrideMs?: number;
   /**
-   * The clock the HTTP APIs' authorizer result caches read (and the REST APIs' caches, throttles and quotas): a test
-   * moves it past the cache TTL instead of waiting the TTL out in real time. @default Date.now
+   * The clock the HTTP APIs' authorizer result caches read: a test moves it past the cache TTL instead of waiting the
+   * TTL out in real time. @default Date.now
    */
   gatewayClock?: () => number;
   /** Extra environment for every function, over the template's values (local-only knobs). */

@@ -67,7 +67,7 @@ export interface StartContext {
   /** Credentials that AWS_IAM routes accept: the ones the functions sign with. */
   iamCredentials: Array<{ accessKeyId: string; secretAccessKey: string }>;
   pollerTuning?: Partial<PollerTuning>;
-  /** The clock of the API gateways' authorizer caches and throttles (`RuntimeOptions.gatewayClock`). */
+  /** The clock of the HTTP APIs' authorizer caches (`RuntimeOptions.gatewayClock`). */
   gatewayClock?: () => number;
   /** Stops `stop` with the runtime (in reverse order of registration). */
   onStop(name: string, stop: () => Promise<void>): void;
