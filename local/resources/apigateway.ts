@@ -7,8 +7,7 @@ import {
   startRestApi,
   UsagePlans,
 } from '#local/engines/rest-api.ts';
-import type { CfnResource } from '#local/types.ts';
-import { defineResource } from './module.ts';
+import { defineResource, resolvedParts } from './module.ts';
 
 /**
  * `AWS::ApiGateway::*` (REST APIs) → a local HTTP server per REST API that serves each stage under its name, builds
@@ -38,15 +37,7 @@ export const restApi = defineResource({
   }),
   async startAll(parts, context) {
     const { names, engines, logger, account, iamCredentials, started, onStop } = context;
-    const resources: Record<string, CfnResource> = {};
-    for (const { logicalId, resource, properties } of parts)
-      resources[logicalId] = { ...resource, Properties: properties };
-    const template = context.assembly.template.Resources;
-    const resourceOf = (logicalId: string): CfnResource => {
-      const resource = template[logicalId];
-      if (!resource) throw new Error(`no resource ${logicalId}`);
-      return resource;
-    };
+    const { resources, resourceOf } = resolvedParts(parts, context);
     const restNames = {
       ref: (logicalId: string) => names.ref(logicalId, resourceOf(logicalId)),
       rootResourceId: (logicalId: string) =>

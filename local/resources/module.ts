@@ -147,5 +147,27 @@ export const cfnBoolean = z.union([
   z.enum(['true', 'false']).transform((value) => value === 'true'),
 ]);
 
+/**
+ * What an engine's definition reader takes from a module's parts: the parts as resources with their resolved
+ * properties, by logical id, and the template resource behind any logical id (to ask the names for its `Ref`).
+ */
+export function resolvedParts(
+  parts: ReadonlyArray<LocalResource<Record<string, unknown>>>,
+  context: Pick<StartContext, 'assembly'>,
+): { resources: Record<string, CfnResource>; resourceOf(logicalId: string): CfnResource } {
+  const resources: Record<string, CfnResource> = {};
+  for (const { logicalId, resource, properties } of parts) {
+    resources[logicalId] = { ...resource, Properties: properties };
+  }
+  return {
+    resources,
+    resourceOf(logicalId) {
+      const resource = context.assembly.template.Resources[logicalId];
+      if (!resource) throw new Error(`no resource ${logicalId}`);
+      return resource;
+    },
+  };
+}
+
 /** Properties the engine reads itself, with its own property reader (`#local/template/props.ts`). */
 export const engineReadProperties = z.record(z.string(), z.unknown());
