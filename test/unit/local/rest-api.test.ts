@@ -497,6 +497,13 @@ describe('keys issued at run time (API Gateway management API on the gateway end
       apiKeyId: created.body.id,
     });
 
+    // ApiKeySourceType AUTHORIZER: the key is what the authorizer names, never the x-api-key header.
+    const headerOnly = await call(`${clientUrl}/orders`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer someone-else-0123456789', 'x-api-key': value },
+    });
+    expect(headerOnly.status).toBe(403);
+
     const listed = await gatewayCall('GET', '/apikeys?name=client-c-1&includeValues=true');
     expect(listed.body.item).toEqual([expect.objectContaining({ id: created.body.id, value })]);
     const disabled = await gatewayCall('PATCH', `/apikeys/${created.body.id}`, {
