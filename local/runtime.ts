@@ -152,10 +152,15 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** Ports for the HTTP APIs: the APIs named by stack outputs first (the client API), in output order. */
+const API_TYPES = new Set(['AWS::ApiGatewayV2::Api', 'AWS::ApiGateway::RestApi']);
+
+/**
+ * Ports for the HTTP and REST APIs: the APIs named by stack outputs first (the client API, whichever flavour), in
+ * output order.
+ */
 function orderHttpApis(assembly: CloudAssembly): string[] {
   const apis = Object.entries(assembly.template.Resources)
-    .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api')
+    .filter(([, r]) => API_TYPES.has(r.Type))
     .map(([id]) => id);
   const outputsText = Object.values(assembly.template.Outputs ?? {}).map((o) => JSON.stringify(o.Value));
   const rank = (id: string) => {
@@ -247,6 +252,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       AWS_ENDPOINT_URL_EVENTBRIDGE: via.gateway,
       AWS_ENDPOINT_URL_SFN: via.gateway,
       AWS_ENDPOINT_URL_KMS: via.gateway,
+      // API key management (REST flavour): operator calls, not part of the system's request bill, so not metered.
+      AWS_ENDPOINT_URL_API_GATEWAY: gateway.endpoint,
     };
     const functionEnvironment: Record<string, string> = { ...clientEnvironment, ...options.environment };
     const clientConfig = {
@@ -348,7 +355,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       logger,
       assembly,
       names,
-      engines: { dynamodb, streams, sqs, lambda, events, scheduler, stepFunctions, kms },
+      engines: { dynamodb, streams, sqs, lambda, events, scheduler, stepFunctions, kms, gateway },
       started: info,
       queueByArn,
       httpApiPort: (logicalId) => apiPorts.get(logicalId) ?? 0,

@@ -3,6 +3,8 @@
  * `new SFNClient({})` / `new EventBridgeClient({})` reach the local engines through `AWS_ENDPOINT_URL_SFN` and
  * `AWS_ENDPOINT_URL_EVENTBRIDGE` exactly as they would reach AWS. Services register under their target prefix
  * (`AWSStepFunctions`, `AWSEvents`); the `X-Amz-Target: <prefix>.<Operation>` header routes each request.
+ * REST-JSON services (API Gateway's `POST /apikeys`, ...) register a {@link RestJsonService}, which routes by method
+ * and path: a request without `X-Amz-Target` goes to them.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -27,11 +29,25 @@ export class AwsServiceError extends Error {
 
 export type ServiceHandler = (operation: string, body: unknown) => Promise<unknown>;
 
+export interface RestJsonRequest {
+  method: string;
+  /** Decoded path segments, e.g. `['usageplans', 'abc123', 'keys']`. */
+  segments: string[];
+  query: URLSearchParams;
+  body: unknown;
+}
+
+/** Answers the requests whose path it knows (`undefined` for others); errors are thrown as {@link AwsServiceError}. */
+export type RestJsonService = (
+  request: RestJsonRequest,
+) => Promise<{ status: number; body?: unknown } | undefined>;
+
 export interface Gateway {
   /** Base URL to put into `AWS_ENDPOINT_URL_<SERVICE>`. */
   endpoint: string;
   port: number;
   registerService(targetPrefix: string, handler: ServiceHandler): void;
+  registerRestJsonService(service: RestJsonService): void;
   stop(): Promise<void>;
 }
 
@@ -51,9 +67,10 @@ class RequestTooLargeError extends Error {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   const services = new Map<string, ServiceHandler>();
+  const restServices: RestJsonService[] = [];
 
   const server = createServer((req, res) => {
-    handleRequest(req, res, services, logger).catch((error: unknown) => {
+    handleRequest(req, res, { services, restServices }, logger).catch((error: unknown) => {
       logger.error('gateway: unhandled failure', { error: String(error) });
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -79,6 +96,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registerService(targetPrefix, handler) {
       services.set(targetPrefix, handler);
     },
+    registerRestJsonService(service) {
+      restServices.push(service);
+    },
     stop() {
       return new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
@@ -91,9 +111,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  services: Map<string, ServiceHandler>,
+  registry: { services: Map<string, ServiceHandler>; restServices: RestJsonService[] },
   logger: RuntimeLogger,
 ): Promise<void> {
+  const { services } = registry;
   const requestId = randomUUID();
   const contentType = headerValue(req, 'content-type') ?? 'application/x-amz-json-1.0';
   const reply = (status: number, payload: unknown): void => {
@@ -110,6 +131,10 @@ async function handleRequest(
     reply(error.status, { __type: error.type, message: error.message });
   };
 
+  if (headerValue(req, 'x-amz-target') === undefined && registry.restServices.length > 0) {
+    await handleRestJson(req, res, registry.restServices, logger, requestId);
+    return;
+  }
   if (req.method !== 'POST') {
     replyError(
       new AwsServiceError('UnknownOperationException', `Method ${req.method} is not supported`, 404),
@@ -155,6 +180,61 @@ async function handleRequest(
     replyError(
       new AwsServiceError('InternalFailure', error instanceof Error ? error.message : String(error), 500),
     );
+  }
+}
+
+async function handleRestJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  services: RestJsonService[],
+  logger: RuntimeLogger,
+  requestId: string,
+): Promise<void> {
+  const reply = (status: number, payload: unknown, errorType?: string): void => {
+    const body = payload === undefined ? '' : serializeResponse(payload);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-amzn-requestid': requestId,
+      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+    });
+    res.end(body);
+  };
+  const url = new URL(req.url ?? '/', 'http://gateway');
+  let request: RestJsonRequest;
+  try {
+    const raw = await readBody(req);
+    request = {
+      method: req.method ?? 'GET',
+      segments: url.pathname.split('/').filter(Boolean).map(decodeURIComponent),
+      query: url.searchParams,
+      body: raw.length === 0 ? {} : JSON.parse(raw),
+    };
+  } catch {
+    reply(400, { message: 'Request body is not valid JSON' }, 'BadRequestException');
+    return;
+  }
+  try {
+    for (const service of services) {
+      const answer = await service(request);
+      if (answer) {
+        reply(answer.status, answer.body);
+        return;
+      }
+    }
+    reply(404, { message: `No operation at ${request.method} ${url.pathname}` }, 'NotFoundException');
+  } catch (error) {
+    if (error instanceof AwsServiceError) {
+      logger.debug('gateway: service error', {
+        path: url.pathname,
+        type: error.type,
+        message: error.message,
+      });
+      reply(error.status, { message: error.message }, error.type);
+      return;
+    }
+    logger.error('gateway: handler failed', { path: url.pathname, error: String(error) });
+    reply(500, { message: error instanceof Error ? error.message : String(error) }, 'InternalFailure');
   }
 }
 

@@ -1,16 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  DEFAULT_ACCOUNT,
-  type LambdaInvoker,
-  type LocalAccount,
-  type RuntimeLogger,
-  silentLogger,
-} from '../types.ts';
+import { DEFAULT_ACCOUNT, type LocalAccount, type RuntimeLogger, silentLogger } from '../types.ts';
 import { type AuthorizerDecision, AuthorizerRunner } from './http-api/authorizer.ts';
 import { isPreflight, preflightResponse, withCorsHeaders } from './http-api/cors.ts';
-import type { HttpApiDefinition, HttpApiIntegration, PayloadFormatVersion } from './http-api/definition.ts';
+import type {
+  HttpApiDefinition,
+  HttpApiIntegration,
+  HttpApiRoute,
+  PayloadFormatVersion,
+} from './http-api/definition.ts';
 import {
   type EventScope,
   type GatewayRequest,
@@ -28,7 +24,14 @@ import {
   UNAUTHORIZED,
 } from './http-api/responses.ts';
 import { RouteTable } from './http-api/routes.ts';
-import { type IamCredential, verifySigV4 } from './http-api/sigv4.ts';
+import {
+  type GatewayHandler,
+  type GatewayServerOptions,
+  invokeWithTimeout,
+  type ListeningServer,
+  serveGateway,
+} from './http-api/server.ts';
+import { verifySigV4 } from './http-api/sigv4.ts';
 
 /**
  * The local API Gateway for one HTTP API: an HTTP server on 127.0.0.1 that routes requests the way
@@ -51,34 +54,9 @@ export {
 } from './http-api/definition.ts';
 export type { IamCredential } from './http-api/sigv4.ts';
 
-export interface StartHttpApiOptions extends HttpApiDefinition {
-  invoker: LambdaInvoker;
-  logger?: RuntimeLogger;
-  /** @default 0 (a free port) */
-  port?: number;
-  /** @default '127.0.0.1' */
-  host?: string;
-  /** HTTP APIs refuse bodies over 10 MB with 413. @default 10485760 */
-  maxBodyBytes?: number;
-  /** @default DEFAULT_ACCOUNT */
-  account?: LocalAccount;
-  /**
-   * The credentials whose SigV4 signatures AWS_IAM routes accept (the runtime passes those it gives its functions).
-   * @default none: every request to an AWS_IAM route is refused
-   */
-  iamCredentials?: readonly IamCredential[];
-  /** The clock the authorizer result cache reads. @default Date.now */
-  clock?: () => number;
-}
+export interface StartHttpApiOptions extends HttpApiDefinition, GatewayServerOptions {}
 
-export interface RunningHttpApi {
-  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:4010`. */
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
-const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export type RunningHttpApi = ListeningServer;
 
 /** What the route's authorization decided: no authorization, an authorizer's decision, or an IAM caller. */
 type RouteAccess =
@@ -100,76 +78,11 @@ function authorizerContext(
   return { ...access.context, principalId: access.principalId ?? '', integrationLatency: 0 };
 }
 
-export async function startHttpApi(options: StartHttpApiOptions): Promise<RunningHttpApi> {
-  const gateway = new Gateway(options);
-  const server = createServer((req, res) => {
-    void gateway.handle(req, res);
-  });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  gateway.port = port;
-  const logger = options.logger ?? silentLogger;
-  logger.info('HTTP API listening', {
-    api: options.name,
-    apiId: options.apiId,
-    url: `http://${host}:${port}`,
-  });
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+export function startHttpApi(options: StartHttpApiOptions): Promise<RunningHttpApi> {
+  return serveGateway(new Gateway(options), { ...options, kind: 'HTTP API' });
 }
 
-/** API Gateway request ids look like `JKJaXmPLvHcESHA=`. */
-function newRequestId(): string {
-  return randomBytes(11).toString('base64').replace(/[+/]/g, 'A');
-}
-
-function traceHeader(): string {
-  return `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
-}
-
-type BodyResult = { ok: true; body: Buffer } | { ok: false };
-
-/**
- * Reads the whole body, keeping at most `limit` bytes. An oversized body is still read to its end (and
- * dropped) so the client, which is still sending, reliably gets the 413 instead of a reset connection.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
-  const declared = Number(req.headers['content-length']);
-  let tooLarge = Number.isFinite(declared) && declared > limit;
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
-      size += chunk.length;
-      if (size > limit) {
-        tooLarge = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? { ok: false } : { ok: true, body: Buffer.concat(chunks) }));
-    req.on('error', reject);
-  });
-}
-
-class Gateway {
-  port = 0;
+class Gateway implements GatewayHandler {
   private readonly options: StartHttpApiOptions;
   private readonly routes: RouteTable;
   private readonly authorizers: AuthorizerRunner;
@@ -192,77 +105,23 @@ class Gateway {
     }
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const requestId = newRequestId();
-    const target = (req.url ?? '/').split('#')[0] ?? '';
-    const queryAt = target.indexOf('?');
-    const rawPath = (queryAt >= 0 ? target.slice(0, queryAt) : target) || '/';
-    const rawQueryString = queryAt >= 0 ? target.slice(queryAt + 1) : '';
-    let response: GatewayResponse;
-    let routeKey: string | undefined;
-    try {
-      const body = await readBody(req, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-      if (!body.ok) {
-        response = PAYLOAD_TOO_LARGE();
-      } else {
-        const request = this.gatewayRequest(req, rawPath, rawQueryString, body.body, requestId);
-        const outcome = await this.respond(request);
-        routeKey = outcome.routeKey;
-        response = outcome.response;
-      }
-    } catch (error) {
-      this.logger.error('HTTP API request failed in the local gateway', {
-        api: this.options.name,
-        requestId,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      response = INTERNAL_ERROR();
-    }
-    this.send(res, response, requestId);
-    this.logger.info(`${req.method} ${rawPath} ${response.statusCode}`, {
-      api: this.options.name,
-      method: req.method,
-      path: rawPath,
-      status: response.statusCode,
-      latencyMs: Math.round((performance.now() - started) * 10) / 10,
-      routeKey,
-      requestId,
-    });
+  respond(
+    request: GatewayRequest,
+    tooLarge: boolean,
+  ): Promise<{ response: GatewayResponse; routeKey?: string }> {
+    if (tooLarge) return Promise.resolve({ response: PAYLOAD_TOO_LARGE() });
+    return this.withCors(request);
   }
 
-  private gatewayRequest(
-    req: IncomingMessage,
-    rawPath: string,
-    rawQueryString: string,
-    body: Buffer,
-    requestId: string,
-  ): GatewayRequest {
-    const headers: Record<string, string[]> = {};
-    for (const [name, values] of Object.entries(req.headersDistinct)) {
-      if (values) headers[name] = [...values];
-    }
-    const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
-    // Headers API Gateway adds on the way to the integration.
-    headers['x-forwarded-for'] = [[...(headers['x-forwarded-for'] ?? []), sourceIp].join(', ')];
-    headers['x-forwarded-port'] = [String(this.port)];
-    headers['x-forwarded-proto'] = ['http'];
-    headers['x-amzn-trace-id'] ??= [traceHeader()];
-    return {
-      method: (req.method ?? 'GET').toUpperCase(),
-      rawPath,
-      rawQueryString,
-      headers,
-      body,
-      sourceIp,
-      protocol: `HTTP/${req.httpVersion}`,
-      requestId,
-      receivedAt: new Date(),
-      domainName: headers.host?.[0] ?? `127.0.0.1:${this.port}`,
-    };
+  internalError(): GatewayResponse {
+    return INTERNAL_ERROR();
   }
 
-  private async respond(request: GatewayRequest): Promise<{ response: GatewayResponse; routeKey?: string }> {
+  requestIdHeaders(requestId: string): Array<[string, string]> {
+    return [['apigw-requestid', requestId]];
+  }
+
+  private async withCors(request: GatewayRequest): Promise<{ response: GatewayResponse; routeKey?: string }> {
     const cors = this.options.cors;
     if (!cors) return this.route(request);
     if (isPreflight(request)) return { response: preflightResponse(cors, request) };
@@ -280,7 +139,7 @@ class Gateway {
       : undefined;
     if (!integration) return { response: NOT_FOUND(), routeKey };
 
-    const access = await this.authorize(request, scope);
+    const access = await this.authorize(request, scope, match.route);
     if (access.outcome === 'unauthorized') return { response: UNAUTHORIZED(), routeKey };
     if (access.outcome === 'forbidden') return { response: FORBIDDEN(), routeKey };
     if (access.outcome === 'error') {
@@ -291,8 +150,11 @@ class Gateway {
     return { response: await this.integrate(request, scope, integration, authorizer), routeKey };
   }
 
-  private async authorize(request: GatewayRequest, scope: EventScope): Promise<RouteAccess> {
-    const route = scope.match.route;
+  private async authorize(
+    request: GatewayRequest,
+    scope: EventScope,
+    route: HttpApiRoute,
+  ): Promise<RouteAccess> {
     switch (route.authorizationType) {
       case 'NONE':
         return { outcome: 'open' };
@@ -354,16 +216,13 @@ class Gateway {
       integration.payloadFormatVersion === '2.0'
         ? integrationEventV2(request, scope, authorizer)
         : integrationEventV1(request, scope, authorizer);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), integration.timeoutMs);
-    });
     try {
-      // The invocation is not cancelled on timeout: like Lambda behind API Gateway, it runs to its own end.
-      const result = await Promise.race([
-        this.options.invoker.invoke(integration.functionArn, event),
-        timedOut,
-      ]);
+      const result = await invokeWithTimeout(
+        this.options.invoker,
+        integration.functionArn,
+        event,
+        integration.timeoutMs,
+      );
       if (result === 'timeout') {
         this.logger.warn('integration timed out', {
           api: this.options.name,
@@ -388,15 +247,6 @@ class Gateway {
         error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       });
       return INTERNAL_ERROR();
-    } finally {
-      clearTimeout(timer);
     }
-  }
-
-  private send(res: ServerResponse, response: GatewayResponse, requestId: string): void {
-    const headers = response.headers.filter(([name]) => name.toLowerCase() !== 'content-length');
-    headers.push(['apigw-requestid', requestId], ['content-length', String(response.body.length)]);
-    res.writeHead(response.statusCode, headers.flat());
-    res.end(response.body);
   }
 }

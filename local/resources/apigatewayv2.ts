@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { collectHttpApis, type RunningHttpApi, startHttpApi } from '#local/engines/http-api.ts';
-import type { CfnResource } from '#local/types.ts';
-import { defineResource } from './module.ts';
+import { defineResource, resolvedParts } from './module.ts';
 
 /**
  * `AWS::ApiGatewayV2::*` (HTTP APIs) → a local HTTP server per API that builds API Gateway v2 (payload 2.0) events.
@@ -25,18 +24,12 @@ export const httpApi = defineResource({
   }),
   async startAll(parts, context) {
     const { names, engines, logger, account, iamCredentials, started, onStop } = context;
-    const resources: Record<string, CfnResource> = {};
-    for (const { logicalId, resource, properties } of parts)
-      resources[logicalId] = { ...resource, Properties: properties };
+    const { resources, resourceOf } = resolvedParts(parts, context);
     const servers: RunningHttpApi[] = [];
     onStop('HTTP APIs', async () => {
       await Promise.all(servers.map((s) => s.stop()));
     });
-    const refOf = (logicalId: string) => {
-      const resource = context.assembly.template.Resources[logicalId];
-      if (!resource) throw new Error(`no resource ${logicalId}`);
-      return names.ref(logicalId, resource);
-    };
+    const refOf = (logicalId: string) => names.ref(logicalId, resourceOf(logicalId));
     for (const definition of collectHttpApis(resources, refOf)) {
       const port = context.httpApiPort(definition.apiLogicalId);
       servers.push(

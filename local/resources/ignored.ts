@@ -17,6 +17,11 @@ export const IGNORED_RESOURCE_TYPES: Readonly<Record<string, string>> = {
   'AWS::SNS::TopicPolicy': NO_IAM,
   'AWS::Lambda::Url': 'function URLs are not served locally; clients reach functions through the HTTP API',
   'AWS::ApiGatewayV2::Deployment': 'the local gateway serves the current routes at once',
+  'AWS::ApiGateway::Account':
+    "sets the account's CloudWatch Logs role for API Gateway; the local gateway logs to the runtime output",
+  'AWS::ApiGateway::Model': 'request/response models; the local gateway validates no bodies against them',
+  'AWS::ApiGateway::RequestValidator':
+    'request validation; the local gateway validates no bodies against models',
   'AWS::Logs::LogGroup': 'functions log to the runtime output instead of CloudWatch Logs',
   'AWS::Logs::MetricFilter': NO_METRICS,
   'AWS::CloudWatch::Alarm': NO_METRICS,

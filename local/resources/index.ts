@@ -3,6 +3,7 @@
  * before the HTTP APIs, so an API never takes a request its consumers cannot see yet.
  */
 
+import { restApi } from './apigateway.ts';
 import { httpApi } from './apigatewayv2.ts';
 import { dynamodbTable } from './dynamodb-table.ts';
 import { eventBus } from './events-bus.ts';
@@ -25,6 +26,7 @@ export const RESOURCE_MODULES: readonly ResourceModule[] = [
   eventsRule,
   stateMachine,
   httpApi,
+  restApi,
   schedulerSchedule,
   kmsKey,
   kmsAlias,

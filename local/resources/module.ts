@@ -10,6 +10,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import type { PollerTuning } from '#local/engines/event-source-mappings.ts';
 import type { EventBridgeEngine } from '#local/engines/eventbridge/bus.ts';
+import type { Gateway } from '#local/engines/gateway.ts';
 import type { KmsEngine } from '#local/engines/kms.ts';
 import type { LambdaService } from '#local/engines/lambda/service.ts';
 import type { Scheduler } from '#local/engines/scheduler.ts';
@@ -46,6 +47,8 @@ export interface LocalEngines {
   scheduler: Scheduler;
   stepFunctions: StepFunctionsEngine;
   kms: KmsEngine;
+  /** The runtime's AWS-protocol endpoint (`endpoints.gateway`): modules register the services they serve there. */
+  gateway: Pick<Gateway, 'registerService' | 'registerRestJsonService'>;
 }
 
 /** The running engines and the template's names, as every resource module sees them. */
@@ -143,6 +146,28 @@ export const cfnBoolean = z.union([
   z.boolean(),
   z.enum(['true', 'false']).transform((value) => value === 'true'),
 ]);
+
+/**
+ * What an engine's definition reader takes from a module's parts: the parts as resources with their resolved
+ * properties, by logical id, and the template resource behind any logical id (to ask the names for its `Ref`).
+ */
+export function resolvedParts(
+  parts: ReadonlyArray<LocalResource<Record<string, unknown>>>,
+  context: Pick<StartContext, 'assembly'>,
+): { resources: Record<string, CfnResource>; resourceOf(logicalId: string): CfnResource } {
+  const resources: Record<string, CfnResource> = {};
+  for (const { logicalId, resource, properties } of parts) {
+    resources[logicalId] = { ...resource, Properties: properties };
+  }
+  return {
+    resources,
+    resourceOf(logicalId) {
+      const resource = context.assembly.template.Resources[logicalId];
+      if (!resource) throw new Error(`no resource ${logicalId}`);
+      return resource;
+    },
+  };
+}
 
 /** Properties the engine reads itself, with its own property reader (`#local/template/props.ts`). */
 export const engineReadProperties = z.record(z.string(), z.unknown());

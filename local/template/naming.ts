@@ -205,6 +205,45 @@ const NAMING: Record<string, TypeNaming> = {
     ref: (ctx) => childId(ctx, 6),
     attributes: { DeploymentId: (ctx) => childId(ctx, 6) },
   },
+  'AWS::ApiGateway::RestApi': {
+    ref: (ctx) => apiId(ctx.logicalId),
+    attributes: {
+      RestApiId: (ctx) => apiId(ctx.logicalId),
+      RootResourceId: (ctx) => stableLowerId(`${ctx.account.stackName}/${ctx.logicalId}/root`, 10),
+    },
+  },
+  'AWS::ApiGateway::Resource': {
+    ref: (ctx) => childId(ctx, 6),
+    attributes: { ResourceId: (ctx) => childId(ctx, 6) },
+  },
+  'AWS::ApiGateway::Method': { ref: (ctx) => childId(ctx), attributes: {} },
+  'AWS::ApiGateway::Deployment': {
+    ref: (ctx) => childId(ctx, 6),
+    attributes: { DeploymentId: (ctx) => childId(ctx, 6) },
+  },
+  // Ref of a stage is its name, which is how usage plans and CDK's `RestApi.url` name it.
+  'AWS::ApiGateway::Stage': { nameProperty: 'StageName', ref: returnsName, attributes: {} },
+  'AWS::ApiGateway::Authorizer': {
+    ref: (ctx) => childId(ctx, 6),
+    attributes: { AuthorizerId: (ctx) => childId(ctx, 6) },
+  },
+  'AWS::ApiGateway::GatewayResponse': { ref: (ctx) => childId(ctx), attributes: {} },
+  'AWS::ApiGateway::UsagePlan': {
+    ref: (ctx) => childId(ctx, 6),
+    attributes: { Id: (ctx) => childId(ctx, 6) },
+  },
+  'AWS::ApiGateway::ApiKey': {
+    ref: (ctx) => childId(ctx, 10),
+    attributes: { APIKeyId: (ctx) => childId(ctx, 10) },
+  },
+  'AWS::ApiGateway::UsagePlanKey': {
+    ref: (ctx) => childId(ctx, 10),
+    attributes: { Id: (ctx) => childId(ctx, 10) },
+  },
+  'AWS::ApiGateway::Account': {
+    ref: (ctx) => childId(ctx, 10),
+    attributes: { Id: (ctx) => childId(ctx, 10) },
+  },
   'AWS::SNS::Topic': {
     nameProperty: 'TopicName',
     generatedSuffix: (ctx) => (truthy(ctx.prop('FifoTopic')) ? '.fifo' : ''),
@@ -291,14 +330,18 @@ function subscriptionArn(ctx: NamingContext): string {
   return `${topic}:${stableUuid(`${ctx.account.stackName}/${ctx.logicalId}`)}`;
 }
 
+/** APIs whose execute-api URLs the local gateway serves: HTTP APIs and REST APIs. */
+const API_TYPES = new Set(['AWS::ApiGatewayV2::Api', 'AWS::ApiGateway::RestApi']);
+
 /** Resource types the local naming can answer `Ref` for (the README and the runtime list them). */
 export const NAMED_RESOURCE_TYPES: readonly string[] = Object.keys(NAMING);
 
 /**
  * Rewrites the AWS endpoint URLs CDK assembles with `Fn::Join` (for instance `HttpApi.url`,
- * `https://<apiId>.execute-api.<region>.amazonaws.com/`) to the local gateway's URL for that API.
- * `apis` maps API ids to the logical ids of the template's `AWS::ApiGatewayV2::Api` resources; URLs of
- * APIs outside this template are left as they are.
+ * `https://<apiId>.execute-api.<region>.amazonaws.com/`) to the local gateway's URL for that API. A REST API's URL
+ * keeps its stage path (`.../prod/`), which the local REST gateway serves the stage under as well.
+ * `apis` maps API ids to the logical ids of the template's `AWS::ApiGatewayV2::Api` and `AWS::ApiGateway::RestApi`
+ * resources; URLs of APIs outside this template are left as they are.
  */
 export function localizeUrl(
   value: string,
@@ -338,7 +381,7 @@ export class LocalNames implements AttributeProvider {
     this.resolver = new TemplateResolver(template, account, this, options);
     this.apiIdToLogicalId = new Map(
       Object.entries(template.Resources)
-        .filter(([, resource]) => resource.Type === 'AWS::ApiGatewayV2::Api')
+        .filter(([, resource]) => API_TYPES.has(resource.Type))
         .map(([logicalId]) => [apiId(logicalId), logicalId]),
     );
   }
@@ -410,7 +453,7 @@ export class LocalNames implements AttributeProvider {
     }
   }
 
-  /** API id → logical id of every HTTP API in the template. */
+  /** API id → logical id of every HTTP API and REST API in the template. */
   apiIds(): ReadonlyMap<string, string> {
     return this.apiIdToLogicalId;
   }

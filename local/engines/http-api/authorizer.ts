@@ -3,17 +3,26 @@ import type { HttpApiAuthorizer } from './definition.ts';
 import { authorizerEventV1, authorizerEventV2, type EventScope, type GatewayRequest } from './events.ts';
 
 /**
- * Lambda REQUEST authorizers of an HTTP API: identity sources, the authorizer event, both response forms
- * (simple `{isAuthorized, context}` and IAM policy), and the result cache keyed by identity values.
+ * Lambda authorizers: the result cache keyed by identity values, both response forms (simple
+ * `{isAuthorized, context}` and IAM policy) and how a policy applies to a route. HTTP APIs (REQUEST authorizers,
+ * identity sources and events here) and REST APIs (TOKEN and REQUEST, `#local/engines/rest-api/`) share it.
  */
 
 export type AuthorizerDecision =
-  /** `context` is what integrations see under `requestContext.authorizer`. */
-  | { outcome: 'allow'; context: Record<string, unknown> | null; principalId?: string }
-  /** No identity (401). */
+  /**
+   * `context` is what integrations see under `requestContext.authorizer`; `usageIdentifierKey` is the API key a
+   * REST API with `ApiKeySourceType: AUTHORIZER` meters the request under.
+   */
+  | {
+      outcome: 'allow';
+      context: Record<string, unknown> | null;
+      principalId?: string;
+      usageIdentifierKey?: string;
+    }
+  /** No identity, or the authorizer failed with `Unauthorized` (401). */
   | { outcome: 'unauthorized' }
-  /** The authorizer said no (403). */
-  | { outcome: 'forbidden' }
+  /** The authorizer said no (403); `explicitDeny` when a Deny statement matched. */
+  | { outcome: 'forbidden'; explicitDeny?: boolean }
   /** The authorizer failed or answered something unusable (500). */
   | { outcome: 'error'; reason: string };
 
@@ -25,6 +34,7 @@ type AuthorizerVerdict =
       principalId?: string;
       statements: PolicyStatement[];
       context: Record<string, unknown> | null;
+      usageIdentifierKey?: string;
     };
 
 interface PolicyStatement {
@@ -50,6 +60,22 @@ export interface AuthorizeInput {
   routeArn: string;
 }
 
+/** One authorizer run, whatever the API flavour: who to invoke, with what, and how to read the answer. */
+export interface AuthorizerCall {
+  /** Keys the cache together with the identity values. */
+  id: string;
+  name: string;
+  functionArn: string;
+  /** 0 disables caching. */
+  resultTtlSeconds: number;
+  /** The identity source values; a missing or empty one is a 401 without invoking. */
+  identity: Array<string | undefined>;
+  event(identity: string[]): unknown;
+  simpleResponses: boolean;
+  /** REST APIs answer 401 when the function fails with the message `Unauthorized`. */
+  unauthorizedError?: boolean;
+}
+
 export class AuthorizerRunner {
   private readonly invoker: LambdaInvoker;
   private readonly cache = new Map<string, CacheEntry>();
@@ -62,59 +88,69 @@ export class AuthorizerRunner {
     this.now = now;
   }
 
-  async authorize(input: AuthorizeInput): Promise<AuthorizerDecision> {
-    const { authorizer } = input;
-    const identity = authorizer.identitySource.map((source) =>
-      identityValue(source, input.request, input.scope),
+  /** An HTTP API REQUEST authorizer. */
+  authorize(input: AuthorizeInput): Promise<AuthorizerDecision> {
+    const { authorizer, request, scope, routeArn } = input;
+    return this.run(
+      {
+        id: authorizer.id,
+        name: authorizer.name,
+        functionArn: authorizer.functionArn,
+        resultTtlSeconds: authorizer.resultTtlSeconds,
+        identity: authorizer.identitySource.map((source) => identityValue(source, request, scope)),
+        event: (identity) =>
+          authorizer.payloadFormatVersion === '2.0'
+            ? authorizerEventV2(request, scope, routeArn, identity)
+            : authorizerEventV1(request, scope, routeArn, identity),
+        simpleResponses: authorizer.payloadFormatVersion === '2.0' && authorizer.enableSimpleResponses,
+      },
+      routeArn,
     );
-    if (identity.some((value) => value === undefined || value === '')) return { outcome: 'unauthorized' };
-    const values = identity as string[];
+  }
+
+  async run(call: AuthorizerCall, routeArn: string): Promise<AuthorizerDecision> {
+    if (call.identity.some((value) => value === undefined || value === ''))
+      return { outcome: 'unauthorized' };
+    const values = call.identity as string[];
     // Without identity sources API Gateway cannot key a cache, so it does not cache.
     const cacheKey =
-      authorizer.resultTtlSeconds > 0 && values.length > 0
-        ? `${authorizer.id}\u0000${values.join('\u0000')}`
-        : undefined;
+      call.resultTtlSeconds > 0 && values.length > 0 ? `${call.id}\u0000${values.join('\u0000')}` : undefined;
     const cached = cacheKey ? this.cache.get(cacheKey) : undefined;
     let verdict: AuthorizerVerdict;
     if (cached && cached.expiresAt > this.now()) {
       verdict = cached.verdict;
     } else {
-      const answered = await this.invokeAuthorizer(input, values);
+      const answered = await this.invokeAuthorizer(call, values);
+      if (answered === 'unauthorized') return { outcome: 'unauthorized' };
       if ('reason' in answered) return { outcome: 'error', reason: answered.reason };
       verdict = answered;
       if (cacheKey)
-        this.cache.set(cacheKey, { verdict, expiresAt: this.now() + authorizer.resultTtlSeconds * 1000 });
+        this.cache.set(cacheKey, { verdict, expiresAt: this.now() + call.resultTtlSeconds * 1000 });
     }
-    return decide(verdict, input.routeArn);
+    return decide(verdict, routeArn);
   }
 
   private async invokeAuthorizer(
-    input: AuthorizeInput,
+    call: AuthorizerCall,
     identity: string[],
-  ): Promise<AuthorizerVerdict | { reason: string }> {
-    const { authorizer, request, scope, routeArn } = input;
-    const event =
-      authorizer.payloadFormatVersion === '2.0'
-        ? authorizerEventV2(request, scope, routeArn, identity)
-        : authorizerEventV1(request, scope, routeArn, identity);
+  ): Promise<AuthorizerVerdict | 'unauthorized' | { reason: string }> {
     this.invocations += 1;
     let result: Awaited<ReturnType<LambdaInvoker['invoke']>>;
     try {
-      result = await this.invoker.invoke(authorizer.functionArn, event);
+      result = await this.invoker.invoke(call.functionArn, call.event(identity));
     } catch (error) {
-      return { reason: `authorizer ${authorizer.name} could not be invoked: ${String(error)}` };
+      return { reason: `authorizer ${call.name} could not be invoked: ${String(error)}` };
     }
     if (result.error) {
+      if (call.unauthorizedError && result.error.errorMessage === 'Unauthorized') return 'unauthorized';
       return {
-        reason: `authorizer ${authorizer.name} failed: ${result.error.errorType}: ${result.error.errorMessage}`,
+        reason: `authorizer ${call.name} failed: ${result.error.errorType}: ${result.error.errorMessage}`,
       };
     }
     try {
-      return authorizer.payloadFormatVersion === '2.0' && authorizer.enableSimpleResponses
-        ? simpleVerdict(result.payload)
-        : policyVerdict(result.payload);
+      return call.simpleResponses ? simpleVerdict(result.payload) : policyVerdict(result.payload);
     } catch (error) {
-      return { reason: `authorizer ${authorizer.name} answered an unusable response: ${String(error)}` };
+      return { reason: `authorizer ${call.name} answered an unusable response: ${String(error)}` };
     }
   }
 }
@@ -197,6 +233,9 @@ function policyVerdict(payload: unknown): AuthorizerVerdict {
     statements,
     context: contextOf(payload),
     ...(typeof payload.principalId === 'string' ? { principalId: payload.principalId } : {}),
+    ...(typeof payload.usageIdentifierKey === 'string'
+      ? { usageIdentifierKey: payload.usageIdentifierKey }
+      : {}),
   };
 }
 
@@ -209,13 +248,14 @@ function decide(verdict: AuthorizerVerdict, routeArn: string): AuthorizerDecisio
     statement.resources.some((resource) => wildcardMatch(resource, routeArn));
   const matching = verdict.statements.filter(applies);
   // IAM evaluation: an explicit Deny wins, otherwise an Allow is needed.
-  if (matching.some((statement) => statement.effect === 'Deny') || matching.length === 0) {
-    return { outcome: 'forbidden' };
-  }
+  if (matching.some((statement) => statement.effect === 'Deny'))
+    return { outcome: 'forbidden', explicitDeny: true };
+  if (matching.length === 0) return { outcome: 'forbidden' };
   return {
     outcome: 'allow',
     context: verdict.context,
     ...(verdict.principalId !== undefined ? { principalId: verdict.principalId } : {}),
+    ...(verdict.usageIdentifierKey !== undefined ? { usageIdentifierKey: verdict.usageIdentifierKey } : {}),
   };
 }
 

@@ -32,7 +32,21 @@ export interface GatewayRequest {
 export interface EventScope {
   accountId: string;
   apiId: string;
-  match: RouteMatch;
+  match: RouteMatch<{ routeKey: string }>;
+  /** REST APIs (payload 1.0 only): the stage and what the request context says about it. @default `$default` */
+  stage?: string;
+  stageVariables?: Record<string, string>;
+  /** `requestContext.resourceId`. @default the route key */
+  resourceId?: string;
+  /** `requestContext.path`: a REST API's includes the stage. @default the request path */
+  contextPath?: string;
+  /** The API key the request was metered under (REST APIs with usage plans). */
+  apiKey?: { value: string; id: string };
+  /**
+   * REST APIs pass a body base64-encoded only when its content type is one of the API's `BinaryMediaTypes`.
+   * @default HTTP APIs' rule: anything not textual is base64-encoded
+   */
+  binaryMediaType?: (contentType: string | undefined) => boolean;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -63,9 +77,13 @@ export function isTextContentType(contentType: string | undefined): boolean {
   );
 }
 
-function encodedBody(request: GatewayRequest): { body: string; isBase64Encoded: boolean } | undefined {
+function encodedBody(
+  request: GatewayRequest,
+  scope?: EventScope,
+): { body: string; isBase64Encoded: boolean } | undefined {
   if (request.body.length === 0) return undefined;
-  const text = isTextContentType(request.headers['content-type']?.[0]);
+  const contentType = request.headers['content-type']?.[0];
+  const text = scope?.binaryMediaType ? !scope.binaryMediaType(contentType) : isTextContentType(contentType);
   return text
     ? { body: request.body.toString('utf8'), isBase64Encoded: false }
     : { body: request.body.toString('base64'), isBase64Encoded: true };
@@ -186,7 +204,7 @@ export function integrationEventV1(
     if (last !== undefined) headers[name] = last;
   }
   const query = queryParameters(request.rawQueryString);
-  const body = encodedBody(request);
+  const body = encodedBody(request, scope);
   const path = decodePath(request.rawPath);
   const hasPathParameters = Object.keys(scope.match.pathParameters).length > 0;
   return {
@@ -212,8 +230,8 @@ export function integrationEventV1(
       identity: {
         accessKey: null,
         accountId: null,
-        apiKey: null,
-        apiKeyId: null,
+        apiKey: scope.apiKey?.value ?? null,
+        apiKeyId: scope.apiKey?.id ?? null,
         caller: null,
         clientCert: null,
         cognitoAuthenticationProvider: null,
@@ -226,17 +244,20 @@ export function integrationEventV1(
         userAgent: request.headers['user-agent']?.join(',') ?? null,
         userArn: null,
       },
-      path,
+      path: scope.contextPath ?? path,
       protocol: request.protocol,
       requestId: request.requestId,
       requestTime: requestTime(request.receivedAt),
       requestTimeEpoch: request.receivedAt.getTime(),
-      resourceId: scope.match.route.routeKey,
+      resourceId: scope.resourceId ?? scope.match.route.routeKey,
       resourcePath: scope.match.resourcePath,
-      stage: '$default',
+      stage: scope.stage ?? '$default',
     },
     pathParameters: hasPathParameters ? { ...scope.match.pathParameters } : null,
-    stageVariables: null,
+    stageVariables:
+      scope.stageVariables && Object.keys(scope.stageVariables).length > 0
+        ? { ...scope.stageVariables }
+        : null,
     body: body?.body ?? null,
     isBase64Encoded: body?.isBase64Encoded ?? false,
   };

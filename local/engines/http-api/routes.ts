@@ -11,16 +11,21 @@ type Segment =
   | { kind: 'param'; name: string }
   | { kind: 'greedy'; name: string };
 
-interface CompiledRoute {
-  route: HttpApiRoute;
+/** What the table routes: anything with a route key (HTTP API routes, REST API methods). */
+interface Routable {
+  routeKey: string;
+}
+
+interface CompiledRoute<R extends Routable> {
+  route: R;
   method: string;
   /** The path part of the route key, e.g. `/orders/{trackingId}` (the `resource` of 1.0 events). */
   path: string;
   segments: Segment[];
 }
 
-export interface RouteMatch {
-  route: HttpApiRoute;
+export interface RouteMatch<R extends Routable = HttpApiRoute> {
+  route: R;
   /** The route's path template, or `$default`. */
   resourcePath: string;
   pathParameters: Record<string, string>;
@@ -28,18 +33,18 @@ export interface RouteMatch {
 
 const SEGMENT_RANK: Record<Segment['kind'], number> = { literal: 0, param: 1, greedy: 2 };
 
-export class RouteTable {
-  private readonly compiled: CompiledRoute[];
-  private readonly fallback: HttpApiRoute | undefined;
+export class RouteTable<R extends Routable = HttpApiRoute> {
+  private readonly compiled: CompiledRoute<R>[];
+  private readonly fallback: R | undefined;
 
-  constructor(routes: readonly HttpApiRoute[]) {
+  constructor(routes: readonly R[]) {
     this.fallback = routes.find((route) => route.routeKey === '$default');
     this.compiled = routes.filter((route) => route.routeKey !== '$default').map(compile);
   }
 
-  match(method: string, rawPath: string): RouteMatch | undefined {
+  match(method: string, rawPath: string): RouteMatch<R> | undefined {
     const requestSegments = rawPath.split('/').slice(1);
-    let best: { compiled: CompiledRoute; params: Record<string, string> } | undefined;
+    let best: { compiled: CompiledRoute<R>; params: Record<string, string> } | undefined;
     for (const candidate of this.compiled) {
       if (candidate.method !== 'ANY' && candidate.method !== method) continue;
       const params = matchSegments(candidate.segments, requestSegments);
@@ -52,7 +57,7 @@ export class RouteTable {
   }
 }
 
-function compile(route: HttpApiRoute): CompiledRoute {
+function compile<R extends Routable>(route: R): CompiledRoute<R> {
   const match = /^([A-Z]+) (\/\S*)$/.exec(route.routeKey);
   if (!match?.[1] || !match[2]) {
     throw new HttpApiConfigError(`route key "${route.routeKey}" is not "<METHOD> /<path>" or "$default"`);
@@ -100,7 +105,7 @@ function matchSegments(
 }
 
 /** Negative when `a` is more specific than `b`. */
-function compareSpecificity(a: CompiledRoute, b: CompiledRoute): number {
+function compareSpecificity(a: CompiledRoute<Routable>, b: CompiledRoute<Routable>): number {
   const length = Math.max(a.segments.length, b.segments.length);
   for (let index = 0; index < length; index += 1) {
     const rankA = rankAt(a, index);
@@ -110,7 +115,7 @@ function compareSpecificity(a: CompiledRoute, b: CompiledRoute): number {
   return (a.method === 'ANY' ? 1 : 0) - (b.method === 'ANY' ? 1 : 0);
 }
 
-function rankAt(route: CompiledRoute, index: number): number {
+function rankAt(route: CompiledRoute<Routable>, index: number): number {
   const segment = route.segments[index];
   // Past its end a greedy route still consumes segments; a non-greedy route of equal match has none left.
   if (!segment) return route.segments.at(-1)?.kind === 'greedy' ? SEGMENT_RANK.greedy : -1;
