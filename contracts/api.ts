@@ -11,3 +11,16 @@
  * from it, and they must stay under the HTTP API's 30 s integration limit.
  */
 export const PREFER_WAIT_MAX_SECONDS = 10;
+
+/**
+ * Each client's default request limits (a token bucket: `rate` requests a second on average, at most `burst` at
+ * once), unless `buzzer clients limits` gives it its own; stack settings `clientRateLimit` and `clientBurstLimit`.
+ * Well under the stage's throttle (500/s, burst 1000), so a handful of busy clients cannot take the whole API.
+ */
+export const DEFAULT_CLIENT_RATE_LIMIT = 50;
+export const DEFAULT_CLIENT_BURST_LIMIT = 100;
+/** Requests a day per client in the REST flavour's `standard` usage plan (stack setting `clientDailyQuota`). */
+export const DEFAULT_CLIENT_DAILY_QUOTA = 100_000;
+/** The client API's flavours: `http` (API Gateway HTTP API, the default, cheaper) or `rest` (REST API + usage plans). */
+export const API_FLAVOURS = ['http', 'rest'] as const;
+export type ApiFlavour = (typeof API_FLAVOURS)[number];
