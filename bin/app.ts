@@ -13,6 +13,16 @@ function optionalNumber(value: unknown): number | undefined {
   return parsed;
 }
 
+/** A number that may have decimals (a rate of 0.5 a second); the stack checks its range. */
+function optionalDecimal(name: string): number | undefined {
+  const value: unknown = app.node.tryGetContext(name);
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value === '' || !Number.isFinite(parsed))
+    throw new DeploymentConfigError(`Buzzer: -c ${name} must be a number, got "${String(value)}"`);
+  return parsed;
+}
+
 /** `-c sandbox=true` arrives as a string, a cdk.json entry as a boolean; anything else is a typo to report. */
 function flag(name: string): boolean {
   const value: unknown = app.node.tryGetContext(name);
@@ -30,6 +40,10 @@ try {
     mailTransport: app.node.tryGetContext('mailTransport'),
     mailFrom: app.node.tryGetContext('mailFrom'),
     orderRetentionDays: optionalNumber(app.node.tryGetContext('orderRetentionDays')),
+    apiFlavour: app.node.tryGetContext('apiFlavour') ?? process.env.BUZZER_API_FLAVOUR,
+    clientRateLimit: optionalDecimal('clientRateLimit'),
+    clientBurstLimit: optionalDecimal('clientBurstLimit'),
+    clientDailyQuota: optionalDecimal('clientDailyQuota'),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
 } catch (error) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type ClientLimits, clientLimitsProblem } from '#contracts/api.ts';
 import { parseItem, type TableDeps } from '#shared/dynamodb.ts';
 import { keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
@@ -12,15 +13,7 @@ import { CLIENT_ID_PATTERN, InvalidClientId } from './api-keys.ts';
  * and hands the limits to the route in its context, so the rate limiter reads nothing; a change therefore reaches a
  * client within the authorizer cache TTL (60 s), like a revocation.
  */
-export interface ClientLimits {
-  rateLimit: number;
-  burstLimit: number;
-}
-
-/** The largest limits a client may be given: API Gateway's own account default (10 000/s, burst 5 000) is above. */
-export const MAX_CLIENT_RATE_LIMIT = 10_000;
-export const MIN_CLIENT_RATE_LIMIT = 0.01;
-export const MAX_CLIENT_BURST_LIMIT = 5_000;
+export type { ClientLimits };
 
 export class InvalidClientLimits extends Error {
   override name = 'InvalidClientLimits';
@@ -33,26 +26,13 @@ const limitsItemSchema = z.object({
   updatedAt: z.string(),
 });
 
-/** Checks limits given by an operator or a stack setting; the message names the setting. */
-export function checkLimits(limits: ClientLimits, names = { rate: 'rate', burst: 'burst' }): ClientLimits {
-  const { rateLimit, burstLimit } = limits;
-  // Fractions allowed (0.5 is one request every 2 s), as in an API Gateway usage plan; to 1/100 of a request a second.
-  if (
-    !Number.isFinite(rateLimit) ||
-    rateLimit < MIN_CLIENT_RATE_LIMIT ||
-    rateLimit > MAX_CLIENT_RATE_LIMIT ||
-    Math.round(rateLimit * 100) !== rateLimit * 100
-  ) {
-    throw new InvalidClientLimits(
-      `${names.rate} must be requests a second from ${MIN_CLIENT_RATE_LIMIT} to ${MAX_CLIENT_RATE_LIMIT} ` +
-        `(at most 2 decimals), got ${rateLimit}`,
-    );
-  }
-  if (!Number.isInteger(burstLimit) || burstLimit < 1 || burstLimit > MAX_CLIENT_BURST_LIMIT) {
-    throw new InvalidClientLimits(
-      `${names.burst} must be a whole number of requests from 1 to ${MAX_CLIENT_BURST_LIMIT}, got ${burstLimit}`,
-    );
-  }
+/** Checks limits given by an operator; the message names the options. */
+export function checkLimits(
+  limits: ClientLimits,
+  names = { rate: '--rate', burst: '--burst' },
+): ClientLimits {
+  const problem = clientLimitsProblem(limits, names);
+  if (problem) throw new InvalidClientLimits(problem);
   return limits;
 }
 
