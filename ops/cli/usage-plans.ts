@@ -28,7 +28,7 @@ export interface UsagePlanKeys {
 export const usageKeyName = (stackName: string, clientId: string): string => `${stackName}-${clientId}`;
 
 /** The subset of `@aws-sdk/client-api-gateway` used here. */
-interface ApiGatewaySdk {
+export interface ApiGatewaySdk {
   APIGatewayClient: new (config: {
     region: string;
     endpoint?: string;
@@ -68,11 +68,14 @@ async function loadSdk(): Promise<ApiGatewaySdk> {
 }
 
 /** `UsagePlanKeys` over API Gateway's management API (AWS, or the local runtime's endpoint for it). */
-export function sdkUsagePlanKeys(target: Pick<OpsTarget, 'region' | 'apiGatewayEndpoint'>): UsagePlanKeys {
+export function sdkUsagePlanKeys(
+  target: Pick<OpsTarget, 'region' | 'apiGatewayEndpoint'>,
+  load: () => Promise<ApiGatewaySdk> = loadSdk,
+): UsagePlanKeys {
   let client: { sdk: ApiGatewaySdk; api: InstanceType<ApiGatewaySdk['APIGatewayClient']> } | undefined;
   const connect = async () => {
     if (!client) {
-      const sdk = await loadSdk();
+      const sdk = await load();
       const api = new sdk.APIGatewayClient({
         region: target.region,
         ...(target.apiGatewayEndpoint ? { endpoint: target.apiGatewayEndpoint } : {}),
