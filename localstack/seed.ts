@@ -9,7 +9,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { usageIdentifierOf } from '#functions/clients/limits.ts';
+import { MAX_CLIENT_BURST_LIMIT, MAX_CLIENT_RATE_LIMIT } from '#contracts/api.ts';
+import { setClientLimits, usageIdentifierOf } from '#functions/clients/limits.ts';
 import { DEMO_CATALOGUE, issueApiKeys, putStock } from '#local/buzzer/seed.ts';
 import { apiOfOutputs } from '#ops/cli/context.ts';
 import { CLIENT_TIER } from '#ops/cli/keys.ts';
@@ -60,6 +61,13 @@ if (api.apiFlavour === 'rest') {
   }
 }
 const keys = await issueApiKeys(doc, outputs.TableName, E2E_CLIENTS);
+// As on the local target (test/e2e/target.ts): the scenarios' clients poll over the default per-client rate.
+for (const clientId of E2E_CLIENTS) {
+  await setClientLimits({ doc, tableName: outputs.TableName }, clientId, {
+    rateLimit: MAX_CLIENT_RATE_LIMIT,
+    burstLimit: MAX_CLIENT_BURST_LIMIT,
+  });
+}
 client.destroy();
 
 const env = {
