@@ -1,5 +1,5 @@
 import type {
-  APIGatewayAuthorizerWithContextResult,
+  APIGatewayAuthorizerResult,
   APIGatewayRequestAuthorizerEvent,
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerResult,
@@ -41,8 +41,9 @@ export interface ClientContext {
   burstLimit: number;
 }
 
-/** The REST API's answer: an IAM policy, the context, and the usage plan's key for this client. */
-export type RestAuthorizerResult = APIGatewayAuthorizerWithContextResult<ClientContext> & {
+/** The REST API's answer: an IAM policy and, when allowed, the context and the usage plan's key for this client. */
+export type RestAuthorizerResult = Omit<APIGatewayAuthorizerResult, 'context'> & {
+  context?: ClientContext;
   usageIdentifierKey?: string;
 };
 
@@ -87,9 +88,7 @@ function restAnswer(
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: stageWideArn(event.methodArn) }],
     },
-    ...(context
-      ? { context, usageIdentifierKey: usageIdentifierOf(context.clientId) }
-      : ({} as { context: ClientContext })),
+    ...(context ? { context, usageIdentifierKey: usageIdentifierOf(context.clientId) } : {}),
   };
 }
 
