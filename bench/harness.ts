@@ -8,6 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { BuildOptions } from 'esbuild';
+import { MAX_CLIENT_BURST_LIMIT, MAX_CLIENT_RATE_LIMIT } from '#contracts/api.ts';
+import { setClientLimits } from '#functions/clients/limits.ts';
 import type { PlaceOrder } from '#functions/orders/order.ts';
 import { type BuzzerRuntime, startBuzzer } from '#local/buzzer/start.ts';
 import type { LambdaInvokeResult } from '#local/engines/lambda/service.ts';
@@ -173,6 +175,12 @@ export async function startBenchSystem(options: BenchSystemOptions = {}): Promis
     await runtime.stop();
     throw new Error('the synthesized stack lacks ApiUrl, SandboxUrl, TableName or a state machine');
   }
+  // The bench measures the system, not the per-client limits (README, "Rate limits"): its one client may send as
+  // much as a client can be allowed; every request still takes its token, so the bucket's write is measured.
+  await setClientLimits({ doc: runtime.clients.doc, tableName }, 'bench', {
+    rateLimit: MAX_CLIENT_RATE_LIMIT,
+    burstLimit: MAX_CLIENT_BURST_LIMIT,
+  });
   const tap = new InvocationTap(runtime);
   const load = new LoadGenerator();
   // EXPRESS execution ARNs end in a random id (`…:express:<machine>:<name>:<uuid>`), so they are looked up by name.

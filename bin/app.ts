@@ -14,6 +14,16 @@ function optionalNumber(value: unknown): number | undefined {
   return parsed;
 }
 
+/** A number that may have decimals (a rate of 0.5 a second); the stack checks its range. */
+function optionalDecimal(name: string): number | undefined {
+  const value: unknown = app.node.tryGetContext(name);
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value === '' || !Number.isFinite(parsed))
+    throw new DeploymentConfigError(`Buzzer: -c ${name} must be a number, got "${String(value)}"`);
+  return parsed;
+}
+
 /** `-c sandbox=true` arrives as a string, a cdk.json entry as a boolean; anything else is a typo to report. */
 function flag(name: string): boolean {
   const value: unknown = app.node.tryGetContext(name);
@@ -33,6 +43,10 @@ try {
     orderRetentionDays: optionalNumber(app.node.tryGetContext('orderRetentionDays')),
     // -c consumerMaxConcurrency=notify=3,saga-start=4 -c queueMaxAgeSeconds=notify=600 (lib/back-pressure.ts)
     backPressure: backPressureFromContext((key) => app.node.tryGetContext(key)),
+    apiFlavour: app.node.tryGetContext('apiFlavour') ?? process.env.BUZZER_API_FLAVOUR,
+    clientRateLimit: optionalDecimal('clientRateLimit'),
+    clientBurstLimit: optionalDecimal('clientBurstLimit'),
+    clientDailyQuota: optionalDecimal('clientDailyQuota'),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
 } catch (error) {

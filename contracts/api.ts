@@ -11,3 +11,50 @@
  * from it, and they must stay under the HTTP API's 30 s integration limit.
  */
 export const PREFER_WAIT_MAX_SECONDS = 10;
+
+/**
+ * Each client's default request limits (a token bucket: `rate` requests a second on average, at most `burst` at
+ * once), unless `buzzer clients limits` gives it its own; stack settings `clientRateLimit` and `clientBurstLimit`.
+ * Well under the stage's throttle (500/s, burst 1000), so a handful of busy clients cannot take the whole API.
+ */
+export const DEFAULT_CLIENT_RATE_LIMIT = 50;
+export const DEFAULT_CLIENT_BURST_LIMIT = 100;
+/** Requests a day per client in the REST flavour's `standard` usage plan (stack setting `clientDailyQuota`). */
+export const DEFAULT_CLIENT_DAILY_QUOTA = 100_000;
+/** The client API's flavours: `http` (API Gateway HTTP API, the default, cheaper) or `rest` (REST API + usage plans). */
+export const API_FLAVOURS = ['http', 'rest'] as const;
+export type ApiFlavour = (typeof API_FLAVOURS)[number];
+
+/** A client's request limits: a token bucket of `burstLimit` requests refilled at `rateLimit` a second. */
+export interface ClientLimits {
+  rateLimit: number;
+  burstLimit: number;
+}
+
+/** The largest limits a client may be given (API Gateway's account default is 10 000/s, burst 5 000). */
+export const MAX_CLIENT_RATE_LIMIT = 10_000;
+export const MAX_CLIENT_BURST_LIMIT = 5_000;
+/** Fractions are allowed (0.5 is a request every 2 s), as in a usage plan, down to 1/100 of a request a second. */
+export const MIN_CLIENT_RATE_LIMIT = 0.01;
+
+/** What is wrong with `limits`, named as the caller calls them (CLI options, context keys), or undefined. */
+export function clientLimitsProblem(
+  { rateLimit, burstLimit }: ClientLimits,
+  names: { rate: string; burst: string },
+): string | undefined {
+  if (
+    !Number.isFinite(rateLimit) ||
+    rateLimit < MIN_CLIENT_RATE_LIMIT ||
+    rateLimit > MAX_CLIENT_RATE_LIMIT ||
+    Math.round(rateLimit * 100) !== rateLimit * 100
+  ) {
+    return (
+      `${names.rate} must be requests a second from ${MIN_CLIENT_RATE_LIMIT} to ${MAX_CLIENT_RATE_LIMIT} ` +
+      `(at most 2 decimals), got ${rateLimit}`
+    );
+  }
+  if (!Number.isInteger(burstLimit) || burstLimit < 1 || burstLimit > MAX_CLIENT_BURST_LIMIT) {
+    return `${names.burst} must be a whole number of requests from 1 to ${MAX_CLIENT_BURST_LIMIT}, got ${burstLimit}`;
+  }
+  return undefined;
+}

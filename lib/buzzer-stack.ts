@@ -1,7 +1,8 @@
-import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, Fn, type RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { API_FLAVOURS, type ApiFlavour, clientLimitsProblem } from '#contracts/api.ts';
 import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
@@ -64,6 +65,49 @@ export interface BuzzerStackProps extends StackProps {
   readonly tableRemovalPolicy?: RemovalPolicy;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The client API's flavour (`-c apiFlavour=http|rest`): `http` is an HTTP API, `rest` a REST API with usage plans
+   * (lib/constructs/api.ts). @default 'http'
+   */
+  readonly apiFlavour?: string;
+  /** Each client's default requests a second (`-c clientRateLimit=`). @default 50 */
+  readonly clientRateLimit?: number;
+  /** Each client's default burst (`-c clientBurstLimit=`). @default 100 */
+  readonly clientBurstLimit?: number;
+  /** REST flavour: each client's requests a day in the standard usage plan (`-c clientDailyQuota=`). @default 100000 */
+  readonly clientDailyQuota?: number;
+}
+
+/** Checks the client API settings; the messages name the context keys. */
+export function validateApiSettings(props: BuzzerStackProps): {
+  flavour: ApiFlavour;
+  rateLimit?: number;
+  burstLimit?: number;
+  dailyQuota?: number;
+} {
+  const flavour = props.apiFlavour ?? 'http';
+  if (!(API_FLAVOURS as readonly string[]).includes(flavour)) {
+    throw new DeploymentConfigError(
+      `Buzzer: apiFlavour must be "http" (HTTP API, the default) or "rest" (REST API with usage plans), got "${flavour}"`,
+    );
+  }
+  const { clientRateLimit, clientBurstLimit, clientDailyQuota } = props;
+  const problem = clientLimitsProblem(
+    { rateLimit: clientRateLimit ?? 1, burstLimit: clientBurstLimit ?? 1 },
+    { rate: '-c clientRateLimit', burst: '-c clientBurstLimit' },
+  );
+  if (problem) throw new DeploymentConfigError(`Buzzer: ${problem}`);
+  if (clientDailyQuota !== undefined && (!Number.isInteger(clientDailyQuota) || clientDailyQuota < 1)) {
+    throw new DeploymentConfigError(
+      `Buzzer: -c clientDailyQuota must be a whole number of requests a day, 1 or more, got ${clientDailyQuota}`,
+    );
+  }
+  return {
+    flavour: flavour as ApiFlavour,
+    ...(clientRateLimit !== undefined ? { rateLimit: clientRateLimit } : {}),
+    ...(clientBurstLimit !== undefined ? { burstLimit: clientBurstLimit } : {}),
+    ...(clientDailyQuota !== undefined ? { dailyQuota: clientDailyQuota } : {}),
+  };
 }
 
 export { DeploymentConfigError };
@@ -164,15 +208,23 @@ export class BuzzerStack extends Stack {
     Tags.of(this).add('stack', this.stackName);
     const { mailTransport, provider } = validateDeployment(props);
     const queues = resolveBackPressure(props.backPressure);
+    const { flavour: apiFlavour, ...clientLimits } = validateApiSettings(props);
     this.data = new Data(this, 'Data', { removalPolicy: props.tableRemovalPolicy });
     const table = this.data.table;
     this.bus = new EventBus(this, 'Events');
     const paymentProvider: PaymentProvider =
-      provider.kind === 'external' ? provider : { kind: 'sandbox', sandbox: new Sandbox(this, 'Sandbox') };
+      provider.kind === 'external'
+        ? provider
+        : { kind: 'sandbox', sandbox: new Sandbox(this, 'Sandbox', { flavour: apiFlavour }) };
     const sandbox = paymentProvider.kind === 'sandbox' ? paymentProvider.sandbox : undefined;
     this.sandbox = sandbox;
 
-    this.api = new Api(this, 'Api', { table, logRetention: props.logRetention });
+    this.api = new Api(this, 'Api', {
+      table,
+      logRetention: props.logRetention,
+      flavour: apiFlavour,
+      clientLimits,
+    });
     this.relay = new OutboxRelay(this, 'OutboxRelay', { table, bus: this.bus.bus });
     this.saga = new Saga(this, 'Saga', {
       table,
@@ -260,6 +312,21 @@ export class BuzzerStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Client API base URL' });
+    new CfnOutput(this, 'ApiFlavour', {
+      value: apiFlavour,
+      description: 'http (HTTP API) or rest (REST API)',
+    });
+    if (apiFlavour === 'rest') {
+      new CfnOutput(this, 'ClientUsagePlans', {
+        value: Fn.toJsonString(
+          Object.fromEntries(
+            Object.entries(this.api.usagePlans).map(([tier, plan]) => [tier, plan.usagePlanId]),
+          ),
+        ),
+        description:
+          "The REST API's usage plans by tier; buzzer keys create attaches each client's key to one",
+      });
+    }
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'StateMachineArn', { value: this.saga.stateMachine.stateMachineArn });

@@ -9,7 +9,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MAX_CLIENT_BURST_LIMIT, MAX_CLIENT_RATE_LIMIT } from '#contracts/api.ts';
+import { setClientLimits, usageIdentifierOf } from '#functions/clients/limits.ts';
 import { DEMO_CATALOGUE, issueApiKeys, putStock } from '#local/buzzer/seed.ts';
+import { apiOfOutputs } from '#ops/cli/context.ts';
+import { CLIENT_TIER } from '#ops/cli/keys.ts';
+import { sdkUsagePlanKeys, usageKeyName } from '#ops/cli/usage-plans.ts';
 import { DEPLOYED_TARGET_CLIENTS } from '#test/e2e/target.ts';
 
 const E2E_CLIENTS = [...DEPLOYED_TARGET_CLIENTS];
@@ -26,8 +31,9 @@ if (!outputs?.TableName) {
 for (const name of ['ApiUrl', 'SandboxUrl']) {
   if (!outputs[name] || outputs[name].includes('unknown')) {
     process.stderr.write(
-      `seed: output ${name} is missing or unresolved: this LocalStack image has no API Gateway v2 (HTTP APIs); ` +
-        'the API routes of the e2e suite cannot run here (see README, "Running on LocalStack")\n',
+      `seed: output ${name} is missing or unresolved: with -c apiFlavour=http this LocalStack image needs API ` +
+        'Gateway v2 (HTTP APIs), which the free image lacks; deploy.sh deploys the REST flavour (see README, ' +
+        '"Running on LocalStack")\n',
     );
   }
 }
@@ -35,7 +41,33 @@ for (const name of ['ApiUrl', 'SandboxUrl']) {
 const client = new DynamoDBClient({});
 const doc = DynamoDBDocumentClient.from(client);
 await putStock(doc, outputs.TableName, DEMO_CATALOGUE);
+// The REST flavour: each client's API Gateway key (its usage identifier) on the standard usage plan, before its first
+// request, else API Gateway refuses the authorizer's usageIdentifierKey with 403.
+const api = apiOfOutputs(outputs, `stack ${stackName}`);
+if (api.apiFlavour === 'rest') {
+  const usagePlanId = api.usagePlanIds?.[CLIENT_TIER];
+  if (!usagePlanId) throw new Error(`${outputsFile}: no ${CLIENT_TIER} usage plan in ClientUsagePlans`);
+  const usageKeys = sdkUsagePlanKeys({ region: process.env.AWS_REGION ?? 'us-east-1' });
+  try {
+    for (const clientId of E2E_CLIENTS) {
+      await usageKeys.attach({
+        name: usageKeyName(stackName, clientId),
+        value: usageIdentifierOf(clientId),
+        usagePlanId,
+      });
+    }
+  } finally {
+    usageKeys.close();
+  }
+}
 const keys = await issueApiKeys(doc, outputs.TableName, E2E_CLIENTS);
+// As on the local target (test/e2e/target.ts): the scenarios' clients poll over the default per-client rate.
+for (const clientId of E2E_CLIENTS) {
+  await setClientLimits({ doc, tableName: outputs.TableName }, clientId, {
+    rateLimit: MAX_CLIENT_RATE_LIMIT,
+    burstLimit: MAX_CLIENT_BURST_LIMIT,
+  });
+}
 client.destroy();
 
 const env = {

@@ -39,6 +39,7 @@ function idempotencyKeyOf(event: ApiEvent): string {
 }
 
 export const handler = httpChain({
+  rateLimit: deps,
   body: { schema: placeOrderSchema, limitBytes: MAX_BODY_BYTES },
 }).handler(async (event, context) => {
   const clientId = requireClientId(event);

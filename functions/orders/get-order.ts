@@ -14,7 +14,7 @@ const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
 const pathSchema = z.object({ trackingId: orderIdSchema });
 
-export const handler = httpChain({ path: pathSchema }).handler(async (event, context) => {
+export const handler = httpChain({ rateLimit: deps, path: pathSchema }).handler(async (event, context) => {
   const clientId = requireClientId(event);
   const { trackingId } = event.parsed.path;
   const wait = waitToApply(preferredWaitSeconds(getHeader(event, 'prefer')));

@@ -5,9 +5,14 @@ import type {
 } from 'aws-lambda';
 import type * as z from '#shared/zod.ts';
 
-/** What the authorizer (`functions/clients/authorizer.ts`) puts into `requestContext.authorizer.lambda`. */
+/**
+ * What the authorizer (`functions/clients/authorizer.ts`) puts into `requestContext.authorizer.lambda`: the client
+ * and its request limits (`functions/shared/middleware/rate-limit.ts`). A REST API passes context values as strings.
+ */
 export interface AuthorizerContext {
   clientId?: string;
+  rateLimit?: number | string;
+  burstLimit?: number | string;
 }
 
 export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>;

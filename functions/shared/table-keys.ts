@@ -35,6 +35,13 @@ export const keys = {
     pk: clientPartition(clientId),
     sk: `${CLIENT_API_KEY_PREFIX}${keySuffix}`,
   }),
+  /**
+   * A client's own request limits (`buzzer clients limits`), read by the authorizer after the key; its own prefix, so
+   * the authorizer's grant reaches no other item of the client (webhook secrets live in `CLIENT#`).
+   */
+  clientLimits: (clientId: string): ItemKey => ({ pk: `LIMITS#${clientId}`, sk: 'LIMITS' }),
+  /** A client's rate-limit bucket (functions/shared/middleware/rate-limit.ts): one small item, TTL'd once full again. */
+  rateBucket: (clientId: string): ItemKey => ({ pk: `RATE#${clientId}`, sk: 'RATE' }),
   stock: (sku: string): ItemKey => ({ pk: `STOCK#${sku}`, sk: 'STOCK' }),
   effect: (consumer: string, eventId: string): ItemKey => ({
     pk: `EFFECT#${consumer}#${eventId}`,

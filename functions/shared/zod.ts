@@ -8,6 +8,7 @@ export type { infer, ZodError, ZodType } from 'zod';
 export {
   array,
   boolean,
+  coerce,
   discriminatedUnion,
   email,
   enum,

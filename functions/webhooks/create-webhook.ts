@@ -30,6 +30,7 @@ const registrationSchema = webhookRegistrationSchema({
 const MAX_BODY_BYTES = 8 * 1024;
 
 export const handler = httpChain({
+  rateLimit: deps,
   body: { schema: registrationSchema, limitBytes: MAX_BODY_BYTES },
 }).handler(async (event) => {
   const clientId = requireClientId(event);

@@ -12,7 +12,7 @@ const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
 const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' }) });
 
-export const handler = httpChain({ path: pathSchema }).handler(async (event) => {
+export const handler = httpChain({ rateLimit: deps, path: pathSchema }).handler(async (event) => {
   const clientId = requireClientId(event);
   const { id } = event.parsed.path;
   await deleteWebhook(deps, clientId, id);

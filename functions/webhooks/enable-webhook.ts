@@ -13,7 +13,7 @@ const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' 
  * `POST /webhooks/{id}/enable`: enables the caller's endpoint and replays its FAILED deliveries (those that ran out
  * of attempts or stopped when the endpoint was disabled) with their original `webhook-id` and body.
  */
-export const handler = httpChain({ path: pathSchema }).handler(async (event) => {
+export const handler = httpChain({ rateLimit: deps, path: pathSchema }).handler(async (event) => {
   const clientId = requireClientId(event);
   const { id } = event.parsed.path;
   const result = await enableAndReplay(deps, clientId, id);

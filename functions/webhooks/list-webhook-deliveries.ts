@@ -37,14 +37,16 @@ const querySchema = z.object({
  * `GET /webhooks/{id}/deliveries`: the endpoint's delivery attempts, newest first, one page at a time. The endpoint
  * is looked up under the caller's client first, so another client's id answers 404 like an unknown one.
  */
-export const handler = httpChain({ path: pathSchema, query: querySchema }).handler(async (event) => {
-  const clientId = requireClientId(event);
-  const { path, query } = event.parsed;
-  const endpoint = await getEndpoint(deps, clientId, path.id);
-  if (!endpoint) throw new ResourceNotFound('webhook');
-  const page = await listAttempts(deps, endpoint.webhookId, {
-    limit: query.limit ?? DEFAULT_LIMIT,
-    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-  });
-  return jsonResponse(200, { attempts: page.attempts, nextCursor: page.nextCursor ?? null });
-});
+export const handler = httpChain({ rateLimit: deps, path: pathSchema, query: querySchema }).handler(
+  async (event) => {
+    const clientId = requireClientId(event);
+    const { path, query } = event.parsed;
+    const endpoint = await getEndpoint(deps, clientId, path.id);
+    if (!endpoint) throw new ResourceNotFound('webhook');
+    const page = await listAttempts(deps, endpoint.webhookId, {
+      limit: query.limit ?? DEFAULT_LIMIT,
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+    });
+    return jsonResponse(200, { attempts: page.attempts, nextCursor: page.nextCursor ?? null });
+  },
+);

@@ -9,7 +9,7 @@ import { listWebhooks } from './endpoints.ts';
 const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
-export const handler = httpChain().handler(async (event) => {
+export const handler = httpChain({ rateLimit: deps }).handler(async (event) => {
   const clientId = requireClientId(event);
   const webhooks = await listWebhooks(deps, clientId);
   return jsonResponse(200, {

@@ -40,6 +40,7 @@ const bodySchema = z.strictObject({
 const MAX_BODY_BYTES = 1024;
 
 export const handler = httpChain({
+  rateLimit: deps,
   path: pathSchema,
   // The body is optional: no body means the default grace period.
   body: { schema: bodySchema, limitBytes: MAX_BODY_BYTES, whenEmpty: {} },

@@ -1,11 +1,19 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
+import {
+  type ApiFlavour,
+  DEFAULT_CLIENT_BURST_LIMIT,
+  DEFAULT_CLIENT_DAILY_QUOTA,
+  DEFAULT_CLIENT_RATE_LIMIT,
+  PREFER_WAIT_MAX_SECONDS,
+} from '#contracts/api.ts';
 import { ENV } from '#contracts/environment.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 
@@ -34,49 +42,119 @@ export interface ApiProps {
   readonly authorizerCacheTtl?: Duration;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * `http`: an API Gateway HTTP API (cheaper, lower latency). `rest`: a REST API whose `standard` usage plan also
+   * throttles each client and meters its daily quota at the gateway, before any function runs (README, "Deploying").
+   * Both run the same routes, authorizer and handlers, and the handlers' per-client rate limit applies in both.
+   * @default 'http'
+   */
+  readonly flavour?: ApiFlavour;
+  /** Each client's default limits: the rate limiter's, and in the REST flavour the `standard` usage plan's. */
+  readonly clientLimits?: ClientLimitSettings;
 }
 
+export interface ClientLimitSettings {
+  /** Requests a second, on average. @default DEFAULT_CLIENT_RATE_LIMIT (50) */
+  readonly rateLimit?: number;
+  /** Requests at once. @default DEFAULT_CLIENT_BURST_LIMIT (100) */
+  readonly burstLimit?: number;
+  /** REST flavour: requests a day in the `standard` usage plan. @default DEFAULT_CLIENT_DAILY_QUOTA (100 000) */
+  readonly dailyQuota?: number;
+}
+
+/** The REST flavour's stage: the API's URL ends in `/api`. */
+export const REST_STAGE_NAME = 'api';
+
 /**
- * The client-facing HTTP API: orders and webhook registration, every route behind the API-key Lambda authorizer, so
- * each caller is a client identity that only ever sees its own orders and webhooks.
+ * What a THROTTLED (429) answer of the REST API says in `Retry-After`: a gateway response can only carry a static
+ * value (its mapping knows no bucket), so it is the rate limiter's shortest wait; the handlers' own 429 computes the
+ * real one from the client's bucket.
+ */
+export const REST_THROTTLED_RETRY_AFTER_SECONDS = 1;
+
+/** The HTTP methods of the client API's routes. */
+export type RouteMethod = 'GET' | 'POST' | 'DELETE' | apigwv2.HttpMethod;
+
+/**
+ * The client-facing API: orders and webhook registration, every route behind the API-key Lambda authorizer, so
+ * each caller is a client identity that only ever sees its own orders and webhooks. An HTTP API or a REST API
+ * (`flavour`); the routes, the authorizer function and the handlers are the same in both.
  */
 export class Api extends Construct {
-  public readonly httpApi: apigwv2.HttpApi;
-  public readonly stage: apigwv2.HttpStage;
+  public readonly flavour: ApiFlavour;
+  /** The HTTP flavour's API and stage (undefined in the REST flavour). */
+  public readonly httpApi?: apigwv2.HttpApi;
+  public readonly stage?: apigwv2.HttpStage;
+  /** The REST flavour's API and its usage plans by tier (undefined in the HTTP flavour). */
+  public readonly restApi?: apigw.RestApi;
+  public readonly usagePlans: Record<string, apigw.UsagePlan> = {};
   public readonly authorizer: BuzzerFunction;
   public readonly handlers: Record<string, BuzzerFunction> = {};
   private readonly table: dynamodb.ITable;
+  private readonly restAuthorizer?: apigw.RequestAuthorizer;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
     this.table = props.table;
-    const env = { [ENV.TABLE_NAME]: props.table.tableName };
+    this.flavour = props.flavour ?? 'http';
+    const limits = {
+      rateLimit: props.clientLimits?.rateLimit ?? DEFAULT_CLIENT_RATE_LIMIT,
+      burstLimit: props.clientLimits?.burstLimit ?? DEFAULT_CLIENT_BURST_LIMIT,
+      dailyQuota: props.clientLimits?.dailyQuota ?? DEFAULT_CLIENT_DAILY_QUOTA,
+    };
+    const throttle = {
+      rateLimit: props.throttleRateLimit ?? 500,
+      burstLimit: props.throttleBurstLimit ?? 1000,
+    };
+    const cacheTtl = props.authorizerCacheTtl ?? AUTHORIZER_CACHE_TTL;
 
     this.authorizer = new BuzzerFunction(this, 'Authorizer', {
       entry: 'clients/authorizer.ts',
       serviceName: 'api-authorizer',
-      environment: env,
+      environment: {
+        [ENV.TABLE_NAME]: props.table.tableName,
+        [ENV.CLIENT_RATE_LIMIT]: String(limits.rateLimit),
+        [ENV.CLIENT_BURST_LIMIT]: String(limits.burstLimit),
+      },
     });
     this.authorizer.grantTableAccess(props.table);
-
-    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
-      description: 'Buzzer: accept orders now, finish them later',
-      createDefaultStage: false,
-      defaultAuthorizer: new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizer.function, {
-        responseTypes: [HttpLambdaResponseType.SIMPLE],
-        identitySource: ['$request.header.Authorization'],
-        resultsCacheTtl: props.authorizerCacheTtl ?? AUTHORIZER_CACHE_TTL,
-      }),
-    });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
-    this.stage = this.httpApi.addStage('DefaultStage', {
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: { rateLimit: props.throttleRateLimit ?? 500, burstLimit: props.throttleBurstLimit ?? 1000 },
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
-    });
+
+    if (this.flavour === 'rest') {
+      this.restAuthorizer = new apigw.RequestAuthorizer(this, 'RestAuthorizer', {
+        handler: this.authorizer.function,
+        identitySources: [apigw.IdentitySource.header('Authorization')],
+        resultsCacheTtl: cacheTtl,
+      });
+      this.restApi = this.buildRestApi(throttle, accessLogs);
+      // The standard tier: every client's API Gateway API key (`buzzer keys create`) is attached to it. Its throttle
+      // applies per key, i.e. per client (one key per client, named by the usage identifier the authorizer returns).
+      this.usagePlans.standard = this.restApi.addUsagePlan('StandardPlan', {
+        name: `${Stack.of(this).stackName}-standard`,
+        description: 'Buzzer clients: the stack default rate, burst and daily quota per client',
+        throttle: { rateLimit: limits.rateLimit, burstLimit: limits.burstLimit },
+        quota: { limit: limits.dailyQuota, period: apigw.Period.DAY },
+        apiStages: [{ api: this.restApi, stage: this.restApi.deploymentStage }],
+      });
+    } else {
+      this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+        description: 'Buzzer: accept orders now, finish them later',
+        createDefaultStage: false,
+        defaultAuthorizer: new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizer.function, {
+          responseTypes: [HttpLambdaResponseType.SIMPLE],
+          identitySource: ['$request.header.Authorization'],
+          resultsCacheTtl: cacheTtl,
+        }),
+      });
+      this.stage = this.httpApi.addStage('DefaultStage', {
+        stageName: '$default',
+        autoDeploy: true,
+        throttle,
+        accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+      });
+    }
 
     // Each route's table access is declared per handler in lib/constructs/table-access.ts.
     const waits = { timeout: ORDER_ROUTE_TIMEOUT };
@@ -114,7 +192,7 @@ export class Api extends Construct {
    */
   public addRoute(
     key: string,
-    method: apigwv2.HttpMethod,
+    method: RouteMethod,
     path: string,
     entry: string,
     environment: Record<string, string> = {},
@@ -128,16 +206,111 @@ export class Api extends Construct {
     });
     fn.grantTableAccess(this.table);
     this.handlers[key] = fn;
-    this.httpApi.addRoutes({
-      path,
-      methods: [method],
-      integration: new HttpLambdaIntegration(`${key}Integration`, fn.function),
-    });
+    if (this.restApi) {
+      // Authorizer and apiKeyRequired come from the API's default method options.
+      this.restApi.root
+        .resourceForPath(path)
+        .addMethod(method, new apigw.LambdaIntegration(fn.function, { allowTestInvoke: false }));
+    } else {
+      this.httpApi?.addRoutes({
+        path,
+        methods: [method as apigwv2.HttpMethod],
+        integration: new HttpLambdaIntegration(`${key}Integration`, fn.function),
+      });
+    }
     return fn;
   }
 
-  /** The API's base URL (`https://<id>.execute-api.<region>.amazonaws.com`). */
+  /**
+   * The API's base URL: `https://<id>.execute-api.<region>.amazonaws.com` (HTTP), or the same with `/api/` (REST,
+   * its stage; clients strip the trailing slash).
+   */
   public get url(): string {
-    return this.httpApi.apiEndpoint;
+    return this.restApi ? this.restApi.url : (this.httpApi as apigwv2.HttpApi).apiEndpoint;
+  }
+
+  /** 5xx answers of the API, whichever the flavour. */
+  public metricServerError(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.restApi
+      ? this.restApi.metricServerError(props)
+      : (this.httpApi as apigwv2.HttpApi).metricServerError(props);
+  }
+
+  /** End-to-end latency of the API's answers, whichever the flavour. */
+  public metricLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.restApi
+      ? this.restApi.metricLatency(props)
+      : (this.httpApi as apigwv2.HttpApi).metricLatency(props);
+  }
+
+  private buildRestApi(
+    throttle: { rateLimit: number; burstLimit: number },
+    accessLogs: logs.LogGroup,
+  ): apigw.RestApi {
+    const api = new apigw.RestApi(this, 'RestApi', {
+      description: 'Buzzer: accept orders now, finish them later',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      // The authorizer names the client's usage plan key (`usageIdentifierKey`); clients never send x-api-key.
+      apiKeySourceType: apigw.ApiKeySourceType.AUTHORIZER,
+      // Access and error logs of a REST API need the account's API Gateway CloudWatch role; this creates it.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: REST_STAGE_NAME,
+        throttlingRateLimit: throttle.rateLimit,
+        throttlingBurstLimit: throttle.burstLimit,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+        // Errors only, and never bodies: a request body may carry a payment token or an address.
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        tracingEnabled: true,
+        metricsEnabled: true,
+      },
+      defaultMethodOptions: {
+        authorizer: this.restAuthorizer,
+        authorizationType: apigw.AuthorizationType.CUSTOM,
+        apiKeyRequired: true,
+      },
+    });
+    // The gateway's own 429s (usage plan or stage throttle), in the API's error format. Retry-After is static: a
+    // gateway response's mapping sees no bucket, so it says the shortest wait (README, "Rate limits").
+    const errorBody = (code: string) => ({
+      'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
+    });
+    api.addGatewayResponse('Throttled', {
+      type: apigw.ResponseType.THROTTLED,
+      statusCode: '429',
+      responseHeaders: { 'Retry-After': `'${REST_THROTTLED_RETRY_AFTER_SECONDS}'` },
+      templates: errorBody('rate_limited'),
+    });
+    // The daily quota ends at midnight UTC: no short wait to promise, so no Retry-After.
+    api.addGatewayResponse('QuotaExceeded', {
+      type: apigw.ResponseType.QUOTA_EXCEEDED,
+      statusCode: '429',
+      templates: errorBody('quota_exceeded'),
+    });
+    const acknowledge = (id: string, reason: string) =>
+      Validations.of(api).acknowledge({ id: `AwsSolutions::AwsSolutions-${id}`, reason });
+    acknowledge(
+      'APIG2',
+      'Every handler validates its path, query and body with zod behind the shared HTTP chain and answers 400 in ' +
+        "the API's error format; a gateway request validator would answer in another format first.",
+    );
+    acknowledge(
+      'APIG3',
+      'Same as the HTTP flavour: abuse is bounded per client by the usage plan and the handlers’ rate limit, and ' +
+        'the stage throttle; a WAF web ACL is the operator’s choice to attach, priced per request.',
+    );
+    acknowledge(
+      'COG4',
+      'Clients are machines holding API keys checked by the Lambda REQUEST authorizer (hashed keys in the table, ' +
+        'revocable, expiring); there are no Cognito users.',
+    );
+    acknowledge(
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'The account-level API Gateway CloudWatch role uses AmazonAPIGatewayPushToCloudWatchLogs, the managed policy ' +
+        'AWS documents for it; it writes only API Gateway logs.',
+    );
+    return api;
   }
 }

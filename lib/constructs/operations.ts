@@ -373,7 +373,7 @@ export class Operations extends Construct {
     });
     alarm('ApiServerErrors', {
       alarmDescription: 'The client API answers 5xx. Runbook: docs/runbook.md#api-5xx',
-      metric: props.api.httpApi.metricServerError({
+      metric: props.api.metricServerError({
         period: Duration.minutes(5),
         statistic: cloudwatch.Stats.SUM,
       }),
@@ -434,7 +434,7 @@ export class Operations extends Construct {
       new cloudwatch.GraphWidget({
         title: 'API latency (ms)',
         left: percentiles((statistic) =>
-          props.api.httpApi.metricLatency({
+          props.api.metricLatency({
             statistic,
             label: `API ${statistic}`,
             period: Duration.minutes(5),

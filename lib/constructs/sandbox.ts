@@ -1,4 +1,5 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -6,6 +7,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { ApiFlavour } from '#contracts/api.ts';
 import { ENV } from '#contracts/environment.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 
@@ -30,7 +32,15 @@ export const SANDBOX_MAIL_ROUTES: readonly SandboxRoute[] = [{ method: 'POST', p
 export interface SandboxProps {
   /** @default logs.RetentionDays.ONE_WEEK */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The same flavour as the client API's: a REST API where API Gateway v2 is not available (the free LocalStack).
+   * @default 'http'
+   */
+  readonly flavour?: ApiFlavour;
 }
+
+/** The REST flavour's stage; its URL ends in `/sandbox`. */
+const REST_STAGE = 'sandbox';
 
 /**
  * A sandbox payment provider and mail sink deployed with the stack. Its behaviour is chosen by test tokens the way
@@ -41,7 +51,8 @@ export interface SandboxProps {
 export class Sandbox extends Construct {
   public readonly table: dynamodb.Table;
   public readonly handler: BuzzerFunction;
-  public readonly httpApi: apigwv2.HttpApi;
+  public readonly httpApi?: apigwv2.HttpApi;
+  public readonly restApi?: apigw.RestApi;
 
   constructor(scope: Construct, id: string, props: SandboxProps = {}) {
     super(scope, id);
@@ -73,13 +84,17 @@ export class Sandbox extends Construct {
         'The sandbox owns every item of its own ledger table (test data only); its ledger and mail listings scan it.',
     });
 
-    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
-      description: 'Buzzer sandbox payment provider and mail sink (test data only)',
-      createDefaultStage: false,
-    });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_WEEK,
       removalPolicy: RemovalPolicy.DESTROY,
+    });
+    if (props.flavour === 'rest') {
+      this.restApi = this.buildRestApi(accessLogs);
+      return;
+    }
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Buzzer sandbox payment provider and mail sink (test data only)',
+      createDefaultStage: false,
     });
     this.httpApi.addStage('DefaultStage', {
       stageName: '$default',
@@ -97,6 +112,45 @@ export class Sandbox extends Construct {
     });
   }
 
+  /** The REST flavour: the same one proxy route, AWS_IAM on every method. */
+  private buildRestApi(accessLogs: logs.LogGroup): apigw.RestApi {
+    const api = new apigw.RestApi(this, 'RestApi', {
+      description: 'Buzzer sandbox payment provider and mail sink (test data only)',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      // The client API's RestApi creates the account's API Gateway CloudWatch role; one per account and region.
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: REST_STAGE,
+        throttlingRateLimit: 200,
+        throttlingBurstLimit: 400,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        tracingEnabled: true,
+      },
+      defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
+    });
+    api.root
+      .addResource('{proxy+}')
+      .addMethod('ANY', new apigw.LambdaIntegration(this.handler.function, { allowTestInvoke: false }));
+    const acknowledge = (id: string, reason: string) =>
+      Validations.of(api).acknowledge({ id: `AwsSolutions::AwsSolutions-${id}`, reason });
+    acknowledge(
+      'APIG2',
+      "The sandbox's one proxy route validates every request itself (zod) and answers in the provider's error format.",
+    );
+    acknowledge(
+      'APIG3',
+      'Test data only, and every route needs a SigV4 signature (AWS_IAM): no WAF for a sandbox.',
+    );
+    acknowledge(
+      'COG4',
+      'Callers are the stack’s own functions and operators, signed with IAM (AWS_IAM on every method).',
+    );
+    return api;
+  }
+
   /** Lets `grantee` call exactly these routes (signed with its own credentials). */
   public grantInvoke(grantee: iam.IGrantable, routes: readonly SandboxRoute[]): iam.Grant {
     return iam.Grant.addToPrincipal({
@@ -105,9 +159,9 @@ export class Sandbox extends Construct {
       resourceArns: routes.map((route) =>
         Stack.of(this).formatArn({
           service: 'execute-api',
-          resource: this.httpApi.apiId,
+          resource: this.restApi ? this.restApi.restApiId : (this.httpApi as apigwv2.HttpApi).apiId,
           arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-          resourceName: `$default/${route.method}${route.path}`,
+          resourceName: `${this.restApi ? REST_STAGE : '$default'}/${route.method}${route.path}`,
         }),
       ),
     });
@@ -115,6 +169,13 @@ export class Sandbox extends Construct {
 
   /** Base URL of the sandbox API, without a trailing slash. */
   public get url(): string {
-    return this.httpApi.apiEndpoint;
+    if (!this.restApi) return (this.httpApi as apigwv2.HttpApi).apiEndpoint;
+    const stack = Stack.of(this);
+    return Fn.join('', [
+      'https://',
+      this.restApi.restApiId,
+      `.execute-api.${stack.region}.${stack.urlSuffix}/`,
+      this.restApi.deploymentStage.stageName,
+    ]);
   }
 }

@@ -70,12 +70,17 @@ const ORDER_READ_WRITE: ItemGrant = { prefixes: ['ORDER#'], actions: [GET, UPDAT
 /** A provider's circuit breaker (`BREAKER#<name>`): read it, claim the probe, count failures, open and close it. */
 const CIRCUIT: ItemGrant = { prefixes: ['BREAKER#'], actions: [GET, UPDATE] };
 
+/** Every client route draws from its client's rate-limit bucket (`RATE#<clientId>`, functions/shared/middleware/rate-limit.ts). */
+const RATE_BUCKET: ItemGrant = { prefixes: ['RATE#'], actions: [UPDATE] };
+
 export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   // --- client API ------------------------------------------------------------------------------------------------
-  // The authorizer looks a key up by its hash and can read nothing else: no order, no webhook secret.
-  'clients/authorizer.ts': { items: [{ prefixes: ['APIKEY#'], actions: [GET] }] },
+  // The authorizer looks a key up by its hash, then its client's own limits, and can read nothing else: no order, no
+  // webhook secret.
+  'clients/authorizer.ts': { items: [{ prefixes: ['APIKEY#', 'LIMITS#'], actions: [GET] }] },
   'orders/accept-order.ts': {
     items: [
+      RATE_BUCKET,
       // Order, its OrderPlaced outbox message and the idempotency record, in one transaction.
       { prefixes: ['ORDER#', 'OUTBOX#', 'IDEMPOTENCY#'], actions: [PUT] },
       // A retried request reads the record its first attempt wrote; `Prefer: wait` re-reads the order it waits for.
@@ -84,21 +89,29 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['STOCK#'], actions: [BATCH_GET] },
     ],
   },
-  'orders/get-order.ts': { items: [{ prefixes: ['ORDER#'], actions: [GET] }] },
+  'orders/get-order.ts': { items: [RATE_BUCKET, { prefixes: ['ORDER#'], actions: [GET] }] },
   // Webhook endpoints live in the client's partition (`CLIENT#<id>` / `WEBHOOK#<id>`), next to its webhook count.
-  'webhooks/create-webhook.ts': { items: [{ prefixes: ['CLIENT#'], actions: [QUERY, PUT, UPDATE] }] },
-  'webhooks/list-webhooks.ts': { items: [{ prefixes: ['CLIENT#'], actions: [QUERY] }] },
-  'webhooks/delete-webhook.ts': { items: [{ prefixes: ['CLIENT#'], actions: [DELETE, UPDATE] }] },
-  'webhooks/rotate-webhook-secret.ts': { items: [{ prefixes: ['CLIENT#'], actions: [GET, UPDATE] }] },
+  'webhooks/create-webhook.ts': {
+    items: [RATE_BUCKET, { prefixes: ['CLIENT#'], actions: [QUERY, PUT, UPDATE] }],
+  },
+  'webhooks/list-webhooks.ts': { items: [RATE_BUCKET, { prefixes: ['CLIENT#'], actions: [QUERY] }] },
+  'webhooks/delete-webhook.ts': {
+    items: [RATE_BUCKET, { prefixes: ['CLIENT#'], actions: [DELETE, UPDATE] }],
+  },
+  'webhooks/rotate-webhook-secret.ts': {
+    items: [RATE_BUCKET, { prefixes: ['CLIENT#'], actions: [GET, UPDATE] }],
+  },
   // Deliveries and their attempt log live in the endpoint's partition (`WEBHOOK#<webhookId>`).
   'webhooks/list-webhook-deliveries.ts': {
     items: [
+      RATE_BUCKET,
       { prefixes: ['CLIENT#'], actions: [GET] },
       { prefixes: ['WEBHOOK#'], actions: [QUERY] },
     ],
   },
   'webhooks/enable-webhook.ts': {
     items: [
+      RATE_BUCKET,
       { prefixes: ['CLIENT#'], actions: [UPDATE] },
       { prefixes: ['WEBHOOK#'], actions: [QUERY] },
     ],

@@ -24,6 +24,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RecoveryDeps, WorkflowType } from '#functions/operations/recovery.ts';
 import * as z from '#shared/zod.ts';
+import type { UsagePlanKeys } from './usage-plans.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -59,6 +60,28 @@ export interface OpsTarget {
   metricsEndpoint?: string;
   /** The stack's CloudWatch dashboard (`DashboardName` output). */
   dashboardName?: string;
+  /** The client API's flavour (`ApiFlavour` output; a stack older than the output is `http`). */
+  apiFlavour: 'http' | 'rest';
+  /** REST flavour: the usage plans by tier (`ClientUsagePlans` output), which client keys are attached to. */
+  usagePlanIds?: Record<string, string>;
+  /** Local: where the runtime serves API Gateway's management calls (`AWS_ENDPOINT_URL_API_GATEWAY`). */
+  apiGatewayEndpoint?: string;
+}
+
+/** The client API flavour and usage plans a stack's outputs describe. */
+export function apiOfOutputs(
+  outputs: Record<string, unknown>,
+  where: string,
+): Pick<OpsTarget, 'apiFlavour' | 'usagePlanIds'> {
+  if (outputs.ApiFlavour !== 'rest') return { apiFlavour: 'http' };
+  const raw = outputString(outputs, 'ClientUsagePlans', where);
+  try {
+    return { apiFlavour: 'rest', usagePlanIds: z.record(z.string(), z.string()).parse(JSON.parse(raw)) };
+  } catch (error) {
+    throw new OperatorError(
+      `${where}: the ClientUsagePlans output is not the expected JSON (${String(error)})`,
+    );
+  }
 }
 
 export interface OpsClients {
@@ -71,6 +94,8 @@ export interface OpsClients {
 export interface OpsContext {
   target: OpsTarget;
   clients: OpsClients;
+  /** REST flavour: API Gateway API keys of the clients (tests inject one; else made from the target when needed). */
+  usagePlanKeys?: UsagePlanKeys;
   /** Progress of long work, for humans (stderr); silent in tests and with --json unless asked. */
   progress(message: string): void;
   close(): void;
@@ -138,6 +163,10 @@ export function targetFromRuntime(runtime: RuntimeFile): OpsTarget {
     })),
     ...(runtime.endpoints?.gateway ? { metricsEndpoint: runtime.endpoints.gateway } : {}),
     ...(typeof dashboardName === 'string' && dashboardName !== '' ? { dashboardName } : {}),
+    ...apiOfOutputs(runtime.outputs, where),
+    ...(runtime.clientEnvironment.AWS_ENDPOINT_URL_API_GATEWAY
+      ? { apiGatewayEndpoint: runtime.clientEnvironment.AWS_ENDPOINT_URL_API_GATEWAY }
+      : {}),
   };
 }
 
@@ -243,6 +272,7 @@ export async function targetFromStack(stackName: string, region: string): Promis
       eventBusName: outputString(outputs, 'EventBusName', where),
       queues,
       ...(outputs.DashboardName ? { dashboardName: outputs.DashboardName } : {}),
+      ...apiOfOutputs(outputs, where),
     };
   } finally {
     cfn.destroy();

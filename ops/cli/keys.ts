@@ -2,16 +2,21 @@
 import type { Command } from 'commander';
 import {
   type ApiKeySummary,
+  CLIENT_ID_PATTERN,
   createApiKey,
   DEFAULT_API_KEY_LIFETIME_MS,
+  InvalidClientId,
   type IssuedApiKey,
   listApiKeys,
+  parseKeyId,
   revokeApiKey,
   rotateApiKey,
 } from '#functions/clients/api-keys.ts';
+import { usageIdentifierOf } from '#functions/clients/limits.ts';
 import { OperatorError, type OpsContext } from './context.ts';
 import { parseDuration, table } from './format.ts';
 import type { CommandRunner } from './runner.ts';
+import { sdkUsagePlanKeys, type UsagePlanKeys, usageKeyName } from './usage-plans.ts';
 
 export type CreatedKey = IssuedApiKey;
 export type RevokedKey = ApiKeySummary & { alreadyRevoked: boolean };
@@ -41,6 +46,40 @@ const expiryFrom = (lifetime: Lifetime | undefined, now: Date): Date | 'never' |
 
 const deps = (ctx: OpsContext) => ({ doc: ctx.clients.doc, tableName: ctx.target.tableName });
 
+/** The usage plan tier every client's key is attached to (lib/constructs/api.ts creates `standard`). */
+export const CLIENT_TIER = 'standard';
+
+/** Runs `work` with the target's API Gateway keys, closing them after unless the context brought its own. */
+async function withUsagePlanKeys<T>(ctx: OpsContext, work: (keys: UsagePlanKeys) => Promise<T>): Promise<T> {
+  const keys = ctx.usagePlanKeys ?? sdkUsagePlanKeys(ctx.target);
+  try {
+    return await work(keys);
+  } finally {
+    if (!ctx.usagePlanKeys) keys.close();
+  }
+}
+
+/**
+ * REST flavour: the client's API Gateway API key (value: its usage identifier) on its usage plan, before its first
+ * Buzzer key works: without it API Gateway refuses the authorizer's `usageIdentifierKey` with 403. Idempotent.
+ */
+async function attachUsageKey(ctx: OpsContext, clientId: string): Promise<void> {
+  if (ctx.target.apiFlavour !== 'rest') return;
+  const usagePlanId = ctx.target.usagePlanIds?.[CLIENT_TIER];
+  if (!usagePlanId) {
+    throw new OperatorError(`the stack has no "${CLIENT_TIER}" usage plan in its ClientUsagePlans output`);
+  }
+  const { created } = await withUsagePlanKeys(ctx, (keys) =>
+    keys.attach({
+      name: usageKeyName(ctx.target.stackName, clientId),
+      value: usageIdentifierOf(clientId),
+      usagePlanId,
+    }),
+  );
+  if (created)
+    ctx.progress(`created the API Gateway key of client "${clientId}" on the ${CLIENT_TIER} usage plan`);
+}
+
 export async function createKey(
   ctx: OpsContext,
   clientId: string,
@@ -48,6 +87,9 @@ export async function createKey(
 ): Promise<CreatedKey> {
   const now = options.now ?? new Date();
   const expiresAt = expiryFrom(options.expiresIn, now);
+  // First: if it fails, no key was issued that the gateway would refuse.
+  if (!CLIENT_ID_PATTERN.test(clientId)) throw new InvalidClientId(clientId);
+  await attachUsageKey(ctx, clientId);
   return createApiKey(ctx.clients.doc, ctx.target.tableName, clientId, {
     now,
     ...(options.label ? { label: options.label } : {}),
@@ -59,17 +101,33 @@ export function listKeys(ctx: OpsContext, clientId: string, now = new Date()): P
   return listApiKeys(deps(ctx), clientId, now);
 }
 
-export function revokeKey(ctx: OpsContext, keyId: string, now = new Date()): Promise<RevokedKey> {
-  return revokeApiKey(deps(ctx), keyId, now);
+/**
+ * Revokes a key; on the REST flavour, the client's last active key also takes its API Gateway key with it (the
+ * authorizer refuses a revoked key anyway; this leaves no usage plan key behind for a client without keys).
+ */
+export async function revokeKey(ctx: OpsContext, keyId: string, now = new Date()): Promise<RevokedKey> {
+  const revoked = await revokeApiKey(deps(ctx), keyId, now);
+  if (ctx.target.apiFlavour === 'rest') {
+    const others = await listApiKeys(deps(ctx), revoked.clientId, now);
+    if (!others.some((key) => key.state === 'ACTIVE')) {
+      const removed = await withUsagePlanKeys(ctx, (keys) =>
+        keys.remove(usageKeyName(ctx.target.stackName, revoked.clientId)),
+      );
+      if (removed)
+        ctx.progress(`deleted the API Gateway key of client "${revoked.clientId}" (no active key left)`);
+    }
+  }
+  return revoked;
 }
 
-export function rotateKey(
+export async function rotateKey(
   ctx: OpsContext,
   keyId: string,
   options: { graceMs: number; expiresIn?: Lifetime; now?: Date },
 ): Promise<RotatedKey> {
   const now = options.now ?? new Date();
   const expiresAt = expiryFrom(options.expiresIn, now);
+  await attachUsageKey(ctx, parseKeyId(keyId).clientId);
   return rotateApiKey(deps(ctx), keyId, {
     graceMs: options.graceMs,
     now,

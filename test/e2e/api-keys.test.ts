@@ -2,8 +2,9 @@
  * API key lifecycle through the real authorizer and its cache on the local runtime: a key revoked, rotated away or
  * expired while API Gateway still holds an "allow" for it is refused within the stated bound (README, "API keys":
  * the authorizer cache TTL, 60 s), and `keys list` shows each key's state. The runtime's gateway reads a clock this
- * file moves, so the TTL passes without a minute of waiting. The CLI runs in-process against this file's runtime
- * (discovery injected), so the transactions run on DynamoDB Local, not on mocks.
+ * file moves, so the TTL passes without a minute of waiting. Per-client limits: a client given low limits with
+ * `clients limits` gets 429s while another client's requests all pass. The CLI runs in-process against this file's
+ * runtime (discovery injected), so the transactions run on DynamoDB Local, not on mocks.
  *
  * Local target only (vitest.config.ts): it drives the CLI through the local runtime's description.
  */
@@ -111,6 +112,32 @@ describe('API key lifecycle on the local runtime', () => {
       [rotated.issued.keyId, 'ACTIVE', old.keyId],
     ]);
   });
+
+  it.concurrent('limits each client to its own rate: a client over its burst gets 429s with Retry-After, another none', async ({
+    expect,
+  }) => {
+    // Both clients new, their limits set before their first request (the authorizer's answer carries them).
+    const noisy = await buzzer<CreatedKey>('keys', 'create', '--client', 'noisy');
+    const quiet = await buzzer<CreatedKey>('keys', 'create', '--client', 'quiet');
+    await buzzer('clients', 'limits', 'noisy', '--rate', '2', '--burst', '4');
+    const burst = (apiKey: string) =>
+      Promise.all(
+        Array.from({ length: 20 }, () => new ApiClient(target.apiUrl, apiKey).getOrder(randomUUID())),
+      );
+
+    const [loud, calm] = await Promise.all([burst(noisy.apiKey), burst(quiet.apiKey)]);
+
+    const refused = loud.filter((result) => result.status === 429);
+    // 4 at once, and 2 more a second for as long as the 20 take to be served.
+    expect(loud.filter((result) => result.status === 404).length).toBeGreaterThanOrEqual(4);
+    expect(refused.length).toBeGreaterThanOrEqual(10);
+    expect(refused.length + loud.filter((result) => result.status === 404).length).toBe(20);
+    for (const result of refused) {
+      expect(result.headers.get('retry-after')).toBe('1');
+      expect(result.body).toMatchObject({ error: { code: 'rate_limited' } });
+    }
+    expect(calm.map((result) => result.status)).toEqual(Array(20).fill(404));
+  }, 30_000);
 
   it('refuses to revoke an unknown key id', async () => {
     await expect(buzzer('keys', 'revoke', 'nobody:0123456789ab')).rejects.toThrow(

@@ -4,6 +4,8 @@
  * `cdk deploy --outputs-file` and `BUZZER_API_KEYS` = `client=key,client2=key2`). The assertions are the same.
  */
 import { readFileSync } from 'node:fs';
+import { MAX_CLIENT_BURST_LIMIT, MAX_CLIENT_RATE_LIMIT } from '#contracts/api.ts';
+import { setClientLimits } from '#functions/clients/limits.ts';
 import { type BuzzerRuntime, startBuzzer } from '#local/buzzer/start.ts';
 import { type RequestAuthenticator, sigV4ForUrl } from '#shared/request-auth.ts';
 
@@ -93,12 +95,13 @@ function deployedTarget(name: TargetName, clients: readonly string[]): Target {
 export async function startTarget(options: TargetOptions = {}): Promise<Target> {
   const name = targetName();
   if (name !== 'local') return deployedTarget(name, options.clients ?? ['alice', 'bob']);
+  const clients = options.clients ?? ['alice', 'bob'];
   const runtime = await startBuzzer({
     // test/e2e/global-setup.ts synthesizes once for the whole run.
     synth: false,
     ...(options.cdkOut === undefined ? {} : { cdkOut: options.cdkOut }),
     apiPort: 0,
-    clients: options.clients ?? ['alice', 'bob'],
+    clients,
     retryIntervalOverrideMs: options.retryIntervalOverrideMs ?? 200,
     allowLoopbackWebhooks: options.allowLoopbackWebhooks,
     environment: options.environment,
@@ -110,6 +113,18 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
   });
   const { apiUrl, sandboxUrl } = runtime.info;
   if (!apiUrl || !sandboxUrl) throw new Error('the synthesized stack has no ApiUrl/SandboxUrl outputs');
+  // The scenarios' clients poll orders every 150 ms, a dozen at a time: over the default per-client rate. They get the
+  // largest limits (their requests still take tokens); the rate-limit scenario (api-keys.test.ts) uses clients of its
+  // own with low ones.
+  const tableName = runtime.info.outputs.TableName;
+  if (typeof tableName === 'string') {
+    for (const clientId of clients) {
+      await setClientLimits({ doc: runtime.clients.doc, tableName }, clientId, {
+        rateLimit: MAX_CLIENT_RATE_LIMIT,
+        burstLimit: MAX_CLIENT_BURST_LIMIT,
+      });
+    }
+  }
   return {
     name,
     apiUrl,

@@ -4,7 +4,11 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
+import {
+  DEFAULT_CLIENT_BURST_LIMIT,
+  DEFAULT_CLIENT_RATE_LIMIT,
+  PREFER_WAIT_MAX_SECONDS,
+} from '#contracts/api.ts';
 import { WAIT_DEADLINE_MARGIN_MS } from '#functions/orders/wait.ts';
 import { STACK_DESCRIPTION } from '#lib/buzzer-stack.ts';
 import { AUTHORIZER_CACHE_TTL } from '#lib/constructs/api.ts';
@@ -202,6 +206,31 @@ describe('API keys', () => {
       expect(authorizer.Properties.AuthorizerResultTtlInSeconds).toBe(AUTHORIZER_CACHE_TTL.toSeconds());
     }
     expect(AUTHORIZER_CACHE_TTL.toSeconds()).toBe(60);
+  });
+});
+
+describe('client API flavour (default: http)', () => {
+  it('is an HTTP API, with no REST API, usage plan or account role, and says so in its outputs', () => {
+    expect(ofType('AWS::ApiGatewayV2::Api').length).toBeGreaterThanOrEqual(1);
+    for (const type of [
+      'AWS::ApiGateway::RestApi',
+      'AWS::ApiGateway::UsagePlan',
+      'AWS::ApiGateway::Account',
+    ]) {
+      expect(ofType(type), type).toHaveLength(0);
+    }
+    synth.template.hasOutput('ApiFlavour', { Value: 'http' });
+    expect(Object.keys(synth.template.toJSON().Outputs)).not.toContain('ClientUsagePlans');
+  });
+
+  it("gives the authorizer the clients' default limits", () => {
+    const authorizer = ofType('AWS::Lambda::Function').find(([id]) => id.startsWith('ApiAuthorizer'));
+    expect(authorizer?.[1].Properties.Environment).toMatchObject({
+      Variables: {
+        CLIENT_RATE_LIMIT: String(DEFAULT_CLIENT_RATE_LIMIT),
+        CLIENT_BURST_LIMIT: String(DEFAULT_CLIENT_BURST_LIMIT),
+      },
+    });
   });
 });
 

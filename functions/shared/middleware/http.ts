@@ -1,9 +1,12 @@
 import type { MiddlewareObj, MiddyfiedHandler, Request } from '@middy/core';
-import type { Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { TableDeps } from '#shared/dynamodb.ts';
 import { type ApiEvent, type ApiResult, correlationIdOf, type HttpEvent } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
+import { restEventNormalizer } from './api-event.ts';
 import { lambdaChain } from './chain.ts';
 import { API_ERRORS, type EdgeErrors, errorMapper } from './errors.ts';
+import { clientRateLimit } from './rate-limit.ts';
 import { type ParsedRequest, type RequestSpec, requestParser } from './request.ts';
 
 /**
@@ -63,6 +66,11 @@ export interface HttpChainOptions<B, P, Q, TEvent> extends RequestSpec<B, P, Q> 
   /** The API's error dialect; the client API's by default. */
   errors?: EdgeErrors;
   accessLog?: AccessLog<TEvent>;
+  /**
+   * The client API's per-client rate limit, its bucket in this table (every client route has it; the sandbox and
+   * operator routes do not).
+   */
+  rateLimit?: TableDeps & { now?: () => number };
 }
 
 /**
@@ -74,12 +82,14 @@ export interface HttpChain<B, P, Q, TEvent extends HttpEvent>
   use(middleware: MiddlewareObj<ParsedEvent<B, P, Q, TEvent>, ApiResult>): HttpChain<B, P, Q, TEvent>;
   handler(
     handler: (event: ParsedEvent<B, P, Q, TEvent>, context: Context) => Promise<ApiResult>,
-  ): MiddyfiedHandler<TEvent, ApiResult, Error, Context>;
+  ): MiddyfiedHandler<TEvent | APIGatewayProxyEvent, ApiResult, Error, Context>;
 }
 
 /**
  * The HTTP edge every API handler is exported through: `lambdaChain` (log scope, metrics), the correlation id
- * (logged, echoed as `x-correlation-id`), the one error mapper, and the request parser (path, query, body with zod).
+ * (logged, echoed as `x-correlation-id`), the one error mapper, a REST API (payload 1.0) event turned into the 2.0
+ * shape (`api-event.ts`), the client's rate limit when asked for (`rate-limit.ts`), and the request parser (path,
+ * query, body with zod).
  * The handler then reads as parse → domain call → answer and throws `ApiError`s for the answers that are not 2xx.
  */
 export function httpChain<B = undefined, P = undefined, Q = undefined, TEvent extends HttpEvent = ApiEvent>(
@@ -88,6 +98,8 @@ export function httpChain<B = undefined, P = undefined, Q = undefined, TEvent ex
   const errors = options.errors ?? API_ERRORS;
   let chain = lambdaChain<HttpEvent, ApiResult>().use(correlation(correlationIdOf, { echo: true }));
   if (options.accessLog) chain = chain.use(accessLog(options.accessLog as AccessLog<HttpEvent>));
-  chain = chain.use(errorMapper(errors)).use(requestParser(options, errors));
+  chain = chain.use(errorMapper(errors)).use(restEventNormalizer());
+  if (options.rateLimit) chain = chain.use(clientRateLimit(options.rateLimit) as MiddlewareObj<HttpEvent>);
+  chain = chain.use(requestParser(options, errors));
   return chain as unknown as HttpChain<B, P, Q, TEvent>;
 }

@@ -19,5 +19,6 @@ check "EventBridge" awslocal events list-event-buses
 check "EventBridge Scheduler" awslocal scheduler list-schedules
 check "Step Functions" awslocal stepfunctions list-state-machines
 check "Lambda" awslocal lambda list-functions
-check "API Gateway v2 (HTTP APIs)" awslocal apigatewayv2 get-apis
+check "API Gateway (REST APIs, usage plans: -c apiFlavour=rest, what deploy.sh uses)" awslocal apigateway get-rest-apis
+check "API Gateway v2 (HTTP APIs: only for -c apiFlavour=http)" awslocal apigatewayv2 get-apis
 echo "buzzer: LocalStack is ready; deploy with localstack/deploy.sh"

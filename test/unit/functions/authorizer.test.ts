@@ -1,8 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
+import type { APIGatewayRequestAuthorizerEvent, APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_CLIENT_BURST_LIMIT, DEFAULT_CLIENT_RATE_LIMIT } from '#contracts/api.ts';
 import {
   API_KEY_PATTERN,
   apiKeyVerdict,
@@ -14,6 +15,8 @@ import {
   InvalidKeyExpiry,
   KEY_ID_PATTERN,
 } from '#functions/clients/api-keys.ts';
+import { stageWideArn } from '#functions/clients/authorizer.ts';
+import { usageIdentifierOf } from '#functions/clients/limits.ts';
 import { logger } from '#shared/logger.ts';
 import { context, NOW, sentInput, TABLE, transactItems } from './helpers.ts';
 
@@ -59,6 +62,16 @@ beforeEach(() => {
   ddb.on(TransactWriteCommand).resolves({});
   vi.restoreAllMocks();
 });
+
+const LIMITS_KEY = { pk: 'LIMITS#client-a', sk: 'LIMITS' };
+const limitsItem = {
+  ...LIMITS_KEY,
+  entity: 'ClientLimits',
+  clientId: 'client-a',
+  rateLimit: 2,
+  burstLimit: 4,
+  updatedAt: '2026-04-01T00:00:00.000Z',
+};
 
 const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
 const DAY = 86_400_000;
@@ -189,13 +202,21 @@ describe('authorizer', () => {
     return () => vi.useRealTimers();
   });
 
-  it('authorizes an active key with its client id as context, read strongly consistent', async () => {
+  it('authorizes an active key with its client id and the default limits as context, read strongly consistent', async () => {
     const key = generateApiKey();
     ddb.on(GetCommand).resolves({ Item: keyItem() });
+    ddb.on(GetCommand, { Key: LIMITS_KEY }).resolves({});
 
     const result = await handler(authorizerEvent({ authorization: `Bearer ${key}` }), context);
 
-    expect(result).toEqual({ isAuthorized: true, context: { clientId: 'client-a' } });
+    expect(result).toEqual({
+      isAuthorized: true,
+      context: {
+        clientId: 'client-a',
+        rateLimit: DEFAULT_CLIENT_RATE_LIMIT,
+        burstLimit: DEFAULT_CLIENT_BURST_LIMIT,
+      },
+    });
     expect(ddb).toHaveReceivedNthCommandWith(GetCommand, 1, {
       TableName: TABLE,
       Key: { pk: `APIKEY#${hashApiKey(key)}`, sk: 'APIKEY' },
@@ -254,11 +275,114 @@ describe('authorizer', () => {
     expect(ddb).not.toHaveReceivedAnyCommand();
   });
 
+  it("gives the client's own limits when it has them, and the defaults when its item is unreadable", async () => {
+    ddb.on(GetCommand).resolves({ Item: keyItem() });
+    ddb.on(GetCommand, { Key: LIMITS_KEY }).resolves({ Item: limitsItem });
+    const event = authorizerEvent({ authorization: `Bearer ${generateApiKey()}` });
+
+    expect(await handler(event, context)).toEqual({
+      isAuthorized: true,
+      context: { clientId: 'client-a', rateLimit: 2, burstLimit: 4 },
+    });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: TABLE, Key: LIMITS_KEY });
+
+    ddb.on(GetCommand, { Key: LIMITS_KEY }).resolves({ Item: { ...limitsItem, rateLimit: 'fast' } });
+    const error = vi.spyOn(logger, 'error');
+    expect(await handler(event, context)).toMatchObject({
+      context: { rateLimit: DEFAULT_CLIENT_RATE_LIMIT },
+    });
+    expect(error).toHaveBeenCalledWith('unreadable client limits: the defaults apply', expect.anything());
+  });
+
   it('fails (API Gateway answers 500) rather than deny when the lookup fails', async () => {
     ddb.on(GetCommand).rejects(new Error('network down'));
 
     await expect(
       handler(authorizerEvent({ Authorization: `Bearer ${generateApiKey()}` }), context),
     ).rejects.toThrow('network down');
+  });
+});
+
+/** A REST API REQUEST authorizer event (payload 1.0), as API Gateway sends it for `GET /orders/{trackingId}`. */
+function restAuthorizerEvent(headers: Record<string, string>): APIGatewayRequestAuthorizerEvent {
+  return {
+    type: 'REQUEST',
+    methodArn: 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/orders/o:1',
+    resource: '/orders/{trackingId}',
+    path: '/orders/o:1',
+    httpMethod: 'GET',
+    headers,
+    multiValueHeaders: {},
+    pathParameters: { trackingId: 'o:1' },
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: { requestId: 'rest-req-1' } as APIGatewayRequestAuthorizerEvent['requestContext'],
+  };
+}
+
+describe('authorizer, REST API flavour', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+    return () => vi.useRealTimers();
+  });
+
+  it('allows the whole stage with an IAM policy, the same context, and the client usage identifier', async () => {
+    ddb.on(GetCommand).resolves({ Item: keyItem() });
+    ddb.on(GetCommand, { Key: LIMITS_KEY }).resolves({ Item: limitsItem });
+
+    const result = await handler(
+      restAuthorizerEvent({ Authorization: `Bearer ${generateApiKey()}` }),
+      context,
+    );
+
+    expect(result).toEqual({
+      principalId: 'client-a',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Action: 'execute-api:Invoke',
+            Effect: 'Allow',
+            Resource: 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*',
+          },
+        ],
+      },
+      context: { clientId: 'client-a', rateLimit: 2, burstLimit: 4 },
+      usageIdentifierKey: usageIdentifierOf('client-a'),
+    });
+  });
+
+  it('denies with a Deny policy and no usage identifier', async () => {
+    ddb.on(GetCommand).resolves({});
+
+    const result = await handler(
+      restAuthorizerEvent({ Authorization: `Bearer ${generateApiKey()}` }),
+      context,
+    );
+
+    expect(result).toEqual({
+      principalId: 'anonymous',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Action: 'execute-api:Invoke',
+            Effect: 'Deny',
+            Resource: 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*',
+          },
+        ],
+      },
+    });
+  });
+
+  it('names one usage identifier per client: long enough for an API Gateway key, never the secret key', () => {
+    const id = usageIdentifierOf('client-a');
+    expect(id).toMatch(/^bzu[0-9a-f]{40}$/);
+    expect(usageIdentifierOf('client-a')).toBe(id);
+    expect(usageIdentifierOf('client-b')).not.toBe(id);
+    expect(stageWideArn('arn:aws-cn:execute-api:cn-north-1:1:api/$default/POST/orders')).toBe(
+      'arn:aws-cn:execute-api:cn-north-1:1:api/$default/*',
+    );
   });
 });
