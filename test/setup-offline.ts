@@ -12,3 +12,12 @@ delete process.env.AWS_PROFILE;
 // The handlers' table, the same name the unit tests assert on (test/unit/functions/helpers.ts TABLE), read by the
 // handler modules' configuration when they load. Set here, before any test file is imported, whatever the shell holds.
 process.env.TABLE_NAME = 'buzzer-test';
+
+// Powertools Metrics prints each handler's EMF document straight to stdout, which buried the reporter's output under
+// thousands of lines. Tests that assert on metrics capture stdout first (test/unit/support/emf.ts spies on the same
+// `write`, outside this filter), so only the documents nobody reads are dropped here.
+const writeStdout = process.stdout.write.bind(process.stdout);
+process.stdout.write = ((chunk: unknown, ...rest: unknown[]) =>
+  typeof chunk === 'string' && chunk.startsWith('{"_aws":')
+    ? true
+    : (writeStdout as (...args: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
