@@ -33,6 +33,9 @@ export default defineConfig({
     // than one hop on a loaded CI machine, so every poll waits for the system, not for a lucky schedule.
     expect: { poll: { timeout: 30_000, interval: 100 } },
     pool: 'forks',
+    // One per core for unit and infra tests, which keep the CPU busy. The e2e files mostly wait (outages, holds,
+    // time-outs, a runtime's start-up) with about one core in use for two of them, so `npm test` and `npm run test:e2e`
+    // run that project with `--maxWorkers=3`: three runtimes at once on two cores.
     maxWorkers: 2,
     // Unit and infra tests only (`npm run test:coverage`): the e2e suite runs the bundled assets in cdk.out, which
     // map to no source line, and would make the figures depend on the target.
