@@ -114,7 +114,8 @@ async function outageThenRecovery(system: Outage, label: string) {
   const sku = await freshSku(system.table, 100);
   // A healthy order first: warm functions, a closed circuit.
   const warm = await system.alice.placeOrder(orderBody({ items: [{ sku, quantity: 1 }] }));
-  expect((await system.alice.waitForOrder(warm.body.trackingId)).status).toBe('CONFIRMED');
+  // Generous: the outages run at once, and a cold start of every function on a loaded machine takes seconds.
+  expect((await system.alice.waitForOrder(warm.body.trackingId, undefined, 90_000)).status).toBe('CONFIRMED');
 
   await system.sandbox.setFaults({ paymentFailureRate: 1 });
   const downAt = new Date();
