@@ -242,6 +242,7 @@ describe('a dead endpoint', () => {
     const events = orders * 2;
 
     const placed = await Promise.all(Array.from({ length: orders }, () => erin.placeOrder(orderBody())));
+    expect(placed.map((p) => [p.status, p.body])).toEqual(placed.map(() => [202, expect.anything()]));
     await Promise.all(placed.map((p) => erin.waitForOrder(p.body.trackingId)));
     // Meanwhile another client's endpoint gets all of its deliveries.
     const live = await Promise.all(Array.from({ length: 3 }, () => frank.placeOrder(orderBody())));
