@@ -51,9 +51,10 @@ export default defineConfig({
       ],
       exclude: ['**/*.d.ts'],
       reporter: ['text-summary', 'json-summary'],
-      // Measured on 2026-12-06 (statements 71.2, branches 64.8, functions 70.8, lines 72.6) minus a margin of about a
-      // point and a half: CI fails when a change drops coverage, not when a refactoring moves a few lines.
-      thresholds: { statements: 70, branches: 63, functions: 69, lines: 71 },
+      // Measured on 2026-12-06 after the circuit breakers, back-pressure, the REST engine and the rate limits landed
+      // (statements 74.0, branches 67.2, functions 74.1, lines 75.6) minus a margin of about two points: CI fails when
+      // a change drops coverage, not when a refactoring moves a few lines.
+      thresholds: { statements: 72, branches: 65, functions: 72, lines: 73.5 },
     },
     projects: [
       {
