@@ -3,6 +3,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startBuzzer } from '#local/buzzer/start.ts';
+import { REST_CDK_OUT } from '#local/buzzer/synth.ts';
 import { consoleLogger } from '#local/logging.ts';
 
 const int = (name: string) => (value: string) => {
@@ -34,6 +35,12 @@ const program = new Command('npm start --')
   .option('--persist <dir>', 'keep DynamoDB and Step Functions state in this directory across restarts')
   .addOption(
     new Option('--workflow-type <type>', 'saga workflow type to synthesize').choices(['STANDARD', 'EXPRESS']),
+  )
+  .addOption(
+    new Option(
+      '--api <flavour>',
+      `client API flavour to synthesize: an HTTP API, or a REST API with usage plans (cdk out ${REST_CDK_OUT})`,
+    ).choices(['http', 'rest']),
   )
   .option('--no-synth', 'use the template already in --cdk-out instead of running cdk synth')
   .option('--cdk-out <dir>', 'cloud assembly directory', 'cdk.out')
@@ -77,6 +84,7 @@ const opts = program.opts<{
   port: number;
   persist?: string;
   workflowType?: 'STANDARD' | 'EXPRESS';
+  api?: 'http' | 'rest';
   synth: boolean;
   cdkOut: string;
   paymentLatency?: number;
@@ -95,8 +103,14 @@ const runtime = await startBuzzer({
   apiPort: opts.port,
   persistDir: opts.persist,
   synth: opts.synth,
-  cdkOut: opts.cdkOut,
-  context: opts.workflowType ? { workflowType: opts.workflowType } : {},
+  // The REST flavour keeps its own cloud assembly (the one the e2e suite synthesizes too), so switching flavours does
+  // not synthesize the default one again.
+  cdkOut:
+    opts.api === 'rest' && program.getOptionValueSource('cdkOut') === 'default' ? REST_CDK_OUT : opts.cdkOut,
+  context: {
+    ...(opts.workflowType ? { workflowType: opts.workflowType } : {}),
+    ...(opts.api ? { apiFlavour: opts.api } : {}),
+  },
   logger,
   functionLogs: opts.functionLogs,
   scheduleIntervalMs: opts.reconcileEvery === undefined ? undefined : opts.reconcileEvery * 1000,

@@ -1,6 +1,10 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createApiKey } from '#functions/clients/api-keys.ts';
+import { usageIdentifierOf } from '#functions/clients/limits.ts';
 import type { StockItem } from '#functions/orders/pricing.ts';
+import { apiOfOutputs } from '#ops/cli/context.ts';
+import { CLIENT_TIER } from '#ops/cli/keys.ts';
+import { sdkUsagePlanKeys, usageKeyName } from '#ops/cli/usage-plans.ts';
 import { keys } from '#shared/table-keys.ts';
 
 export type { StockItem };
@@ -61,4 +65,41 @@ export async function issueApiKeys(
     issued[clientId] = (await createApiKey(doc, tableName, clientId, { label: 'local runtime' })).apiKey;
   }
   return issued;
+}
+
+/**
+ * REST flavour: each seeded client's API Gateway key (value: its usage identifier) on the standard usage plan, as
+ * `buzzer keys create` attaches it, through the runtime's API Gateway endpoint. Without it the gateway refuses the
+ * authorizer's `usageIdentifierKey` and every request of the client is 403. Nothing to do on the HTTP flavour.
+ */
+export async function attachUsageKeys(
+  stack: {
+    stackName: string;
+    region: string;
+    outputs: Record<string, unknown>;
+    apiGatewayEndpoint?: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+  },
+  clientIds: readonly string[],
+): Promise<void> {
+  const api = apiOfOutputs(stack.outputs, `stack ${stack.stackName}`);
+  if (api.apiFlavour !== 'rest' || clientIds.length === 0) return;
+  const usagePlanId = api.usagePlanIds?.[CLIENT_TIER];
+  if (!usagePlanId) throw new Error(`stack ${stack.stackName} has no "${CLIENT_TIER}" usage plan`);
+  const usageKeys = sdkUsagePlanKeys({
+    region: stack.region,
+    ...(stack.apiGatewayEndpoint ? { apiGatewayEndpoint: stack.apiGatewayEndpoint } : {}),
+    ...(stack.credentials ? { credentials: stack.credentials } : {}),
+  });
+  try {
+    for (const clientId of clientIds) {
+      await usageKeys.attach({
+        name: usageKeyName(stack.stackName, clientId),
+        value: usageIdentifierOf(clientId),
+        usagePlanId,
+      });
+    }
+  } finally {
+    usageKeys.close();
+  }
 }

@@ -15,7 +15,7 @@ import {
 import type { RequestAuthenticator } from '#shared/request-auth.ts';
 import { describeBuzzer } from './banner.ts';
 import { localSandboxAuth, type SandboxFaults, setSandboxFaults } from './sandbox.ts';
-import { DEMO_CATALOGUE, issueApiKeys, putStock } from './seed.ts';
+import { attachUsageKeys, DEMO_CATALOGUE, issueApiKeys, putStock } from './seed.ts';
 import { localContext } from './synth.ts';
 
 export interface BuzzerOptions extends RuntimeOptions {
@@ -71,6 +71,19 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
       const doc = runtime.clients.doc;
       if (seed ?? true) await putStock(doc, tableName, DEMO_CATALOGUE);
       info.apiKeys = await issueApiKeys(doc, tableName, clients ?? ['demo']);
+      await attachUsageKeys(
+        {
+          stackName: runtime.info.stackName,
+          region: runtime.account.region,
+          outputs: runtime.info.outputs,
+          apiGatewayEndpoint: runtime.clientEnvironment.AWS_ENDPOINT_URL_API_GATEWAY,
+          credentials: {
+            accessKeyId: runtime.clientEnvironment.AWS_ACCESS_KEY_ID ?? '',
+            secretAccessKey: runtime.clientEnvironment.AWS_SECRET_ACCESS_KEY ?? '',
+          },
+        },
+        Object.keys(info.apiKeys),
+      );
     }
     if (discovery)
       await writeDiscoveryFile(runtime, path.join(runtime.projectRoot, '.buzzer', 'runtime.json'), info);

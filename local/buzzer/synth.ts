@@ -10,6 +10,13 @@ export const EXPRESS_CDK_OUT = '.buzzer/cdk.out-express';
 export const EXPRESS_CONTEXT: Readonly<Record<string, string>> = { workflowType: 'EXPRESS' };
 
 /**
+ * Where the REST flavour of the client API (`-c apiFlavour=rest`: API Gateway REST API with usage plans) is kept for
+ * the local runtime (test/e2e/rest-api.local.test.ts, `npm start -- --api rest`), relative to the project root.
+ */
+export const REST_CDK_OUT = '.buzzer/cdk.out-rest';
+export const REST_CONTEXT: Readonly<Record<string, string>> = { apiFlavour: 'rest' };
+
+/**
  * Locally the sandbox is the payment provider and mail sink (there is no other on a laptop), so local synthesis opts
  * into it unless the context names a real provider. Every local caller (runtime, tests, bench, chaos) synthesizes
  * with this context, so they share one context and one cdk.out stamp.

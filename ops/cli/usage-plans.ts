@@ -32,6 +32,7 @@ export interface ApiGatewaySdk {
   APIGatewayClient: new (config: {
     region: string;
     endpoint?: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string };
   }) => {
     send(command: unknown): Promise<unknown>;
     destroy(): void;
@@ -69,7 +70,10 @@ async function loadSdk(): Promise<ApiGatewaySdk> {
 
 /** `UsagePlanKeys` over API Gateway's management API (AWS, or the local runtime's endpoint for it). */
 export function sdkUsagePlanKeys(
-  target: Pick<OpsTarget, 'region' | 'apiGatewayEndpoint'>,
+  target: Pick<OpsTarget, 'region' | 'apiGatewayEndpoint'> & {
+    /** The local runtime's own (its seeding runs in a process without AWS credentials). @default the SDK's chain */
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+  },
   load: () => Promise<ApiGatewaySdk> = loadSdk,
 ): UsagePlanKeys {
   let client: { sdk: ApiGatewaySdk; api: InstanceType<ApiGatewaySdk['APIGatewayClient']> } | undefined;
@@ -79,6 +83,7 @@ export function sdkUsagePlanKeys(
       const api = new sdk.APIGatewayClient({
         region: target.region,
         ...(target.apiGatewayEndpoint ? { endpoint: target.apiGatewayEndpoint } : {}),
+        ...(target.credentials ? { credentials: target.credentials } : {}),
       });
       client = { sdk, api };
     }

@@ -1,11 +1,18 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXPRESS_CDK_OUT, EXPRESS_CONTEXT, synthesizeBuzzer } from '#local/buzzer/synth.ts';
+import {
+  EXPRESS_CDK_OUT,
+  EXPRESS_CONTEXT,
+  REST_CDK_OUT,
+  REST_CONTEXT,
+  synthesizeBuzzer,
+} from '#local/buzzer/synth.ts';
 import { consoleLogger } from '#local/logging.ts';
 
 /**
- * Synthesizes the app once for every e2e file (each then starts its own runtime from cdk.out), and its EXPRESS variant
- * for the files that run the saga as EXPRESS (chaos, express). Both at once: cdk synth mostly uses one core.
+ * Synthesizes the app once for every e2e file (each then starts its own runtime from cdk.out), its EXPRESS variant
+ * for the files that run the saga as EXPRESS (chaos, express), and its REST flavour of the client API for the API
+ * scenarios run on it (rest-api.local.test.ts). All at once: cdk synth mostly uses one core.
  */
 export default async function setup(): Promise<void> {
   if ((process.env.BUZZER_TARGET ?? 'local') !== 'local') return;
@@ -17,6 +24,12 @@ export default async function setup(): Promise<void> {
       projectRoot,
       outdir: path.join(projectRoot, EXPRESS_CDK_OUT),
       context: { ...EXPRESS_CONTEXT },
+      logger,
+    }),
+    synthesizeBuzzer({
+      projectRoot,
+      outdir: path.join(projectRoot, REST_CDK_OUT),
+      context: { ...REST_CONTEXT },
       logger,
     }),
   ]);
