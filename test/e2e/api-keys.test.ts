@@ -15,7 +15,7 @@ import type { RuntimeFile } from '#ops/cli/context.ts';
 import type { CreatedKey, RevokedKey, RotatedKey } from '#ops/cli/keys.ts';
 import { buzzerJson } from './cli-support.ts';
 import { ApiClient } from './client.ts';
-import { burst, expectOverItsBucket } from './rate-limits.ts';
+import { burst, expectOverItsBucket, NOISY_LIMITS } from './rate-limits.ts';
 import { startTarget, type Target } from './target.ts';
 
 /** What README promises; test/infra/stack.test.ts pins the template's TTL to it. */
@@ -120,7 +120,15 @@ describe('API key lifecycle on the local runtime', () => {
     // Both clients new, their limits set before their first request (the authorizer's answer carries them).
     const noisy = await buzzer<CreatedKey>('keys', 'create', '--client', 'noisy');
     const quiet = await buzzer<CreatedKey>('keys', 'create', '--client', 'quiet');
-    await buzzer('clients', 'limits', 'noisy', '--rate', '2', '--burst', '4');
+    await buzzer(
+      'clients',
+      'limits',
+      'noisy',
+      '--rate',
+      String(NOISY_LIMITS.rateLimit),
+      '--burst',
+      String(NOISY_LIMITS.burstLimit),
+    );
 
     const [loud, calm] = await Promise.all([
       burst(target.apiUrl, noisy.apiKey),

@@ -14,7 +14,7 @@ import { REST_CDK_OUT } from '#local/buzzer/synth.ts';
 import { ApiClient, SandboxClient } from './client.ts';
 import { describeOrderApi } from './order-api.ts';
 import { describePreferWait } from './prefer-wait.ts';
-import { burst, expectOverItsBucket, expectRateLimited } from './rate-limits.ts';
+import { burst, expectOverItsBucket, expectRateLimited, NOISY_LIMITS } from './rate-limits.ts';
 import { startTarget, type Target } from './target.ts';
 
 let target: Target;
@@ -75,10 +75,7 @@ describe('REST flavour', () => {
       const tableName = runtime?.info.outputs.TableName;
       if (!runtime || typeof tableName !== 'string') throw new Error('the local target has no table');
       // Before its first request: the authorizer's answer, cached, carries the limits.
-      await setClientLimits({ doc: runtime.clients.doc, tableName }, 'noisy', {
-        rateLimit: 2,
-        burstLimit: 4,
-      });
+      await setClientLimits({ doc: runtime.clients.doc, tableName }, 'noisy', NOISY_LIMITS);
 
       const [loud, calm] = await Promise.all([
         burst(target.apiUrl, keyOf('noisy')),
