@@ -24,6 +24,9 @@ const OPEN_SECONDS = 2;
 // back, and on a loaded machine that takes seconds.
 const HOLD_SECONDS = 45;
 
+/** How long the mail sink is down: the minute. */
+const MAIL_OUTAGE_MS = 60_000;
+
 const OUTAGE_TARGET: TargetOptions = {
   environment: {
     PAYMENT_CIRCUIT_FAILURE_THRESHOLD: '3',
@@ -328,8 +331,9 @@ describe.concurrent('outages', () => {
         { ...runtime.info, clientEnvironment: runtime.clientEnvironment },
         'status',
       );
-      // Several intervals pass with the sink down and every message waiting; none is mailed twice when it comes back.
-      await sleep(5 * OPEN_SECONDS * 1000);
+      // The sink stays down for a minute (the outages run at once, so this costs the file no time): many intervals
+      // with every message waiting; none is mailed twice when it comes back.
+      await sleep(Math.max(5 * OPEN_SECONDS * 1000, downAt.getTime() + MAIL_OUTAGE_MS - Date.now()));
       const dlqWhileDown = await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'));
       const mailedWhileDown = await Promise.all(ids.map((id) => mailCount(system.sandbox, id)));
       const upAt = new Date();
