@@ -71,6 +71,8 @@ export interface BurstSetup {
 
 /** How the note on the burst runtime begins (bench/run.ts writes it), so a merge can carry it along. */
 export const BURST_NOTE_PREFIX = 'Bursts:';
+/** How the note on the outage and neighbour runtime begins, for the same reason. */
+export const RESILIENCE_NOTE_PREFIX = 'Outage and noisy neighbour:';
 
 /** The report's sections by their `--only` name, and where each keeps its rows in the results. */
 const SECTION_KEYS = {
@@ -105,6 +107,10 @@ export function mergeEarlier(results: BenchResults, earlier: BenchResults, ran: 
     if (ran.includes(section) || !previous) continue;
     Object.assign(results, { [section]: previous });
     kept.push(section);
+  }
+  if (kept.includes('outage') || kept.includes('neighbour')) {
+    const ours = results.notes.some((note) => note.startsWith(RESILIENCE_NOTE_PREFIX));
+    if (!ours) results.notes.push(...earlier.notes.filter((note) => note.startsWith(RESILIENCE_NOTE_PREFIX)));
   }
   if (kept.length > 0) {
     results.notes.push(

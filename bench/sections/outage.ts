@@ -156,7 +156,8 @@ export async function runOutage(system: BenchSystem, settings: OutageSettings): 
         );
         break;
       }
-      next += 1000;
+      // A sample that took longer than a second (a loaded machine) moves the next one on rather than bunching them.
+      next = Math.max(next + 1000, Date.now());
       await sleep(next - Date.now());
     }
   } finally {
