@@ -170,7 +170,7 @@ export function outagePanels(r: OutageResult): LineChart[] {
   return [
     {
       kind: 'line',
-      title: `Outage: provider down ${r.phases.downSeconds} s, orders at ${r.ratePerSecond}/s (shaded: provider down)`,
+      title: `Outage: provider down ${Math.round(r.phases.downSeconds)} s, orders at ${r.ratePerSecond}/s (shaded: provider down)`,
       unit: 'orders',
       xUnit: 's',
       x,
