@@ -129,6 +129,8 @@ export interface BenchSystem {
   runtime: BuzzerRuntime;
   apiUrl: string;
   apiKey: string;
+  /** Every client's API key, `bench` included. */
+  apiKeys: Record<string, string>;
   sandboxUrl: string;
   tableName: string;
   stateMachineArn: string;
@@ -151,13 +153,17 @@ export interface BenchSystemOptions {
   meter?: RequestMeter;
   /** Execution environments per function without reserved concurrency. @default the runtime's (4) */
   lambdaConcurrency?: number;
+  /** Function environment over the template's (the resilience sections compress the breaker's times). */
+  environment?: Record<string, string>;
+  /** API clients besides `bench` (each gets a key in `apiKeys`, with the default limits). */
+  otherClients?: string[];
 }
 
 export async function startBenchSystem(options: BenchSystemOptions = {}): Promise<BenchSystem> {
   const logs = new LogCollector();
   const runtime = await startBuzzer({
     apiPort: 0,
-    clients: ['bench'],
+    clients: ['bench', ...(options.otherClients ?? [])],
     // The warm-up registers a webhook on a receiver at 127.0.0.1 (one delivery, so the dispatcher is measured).
     allowLoopbackWebhooks: true,
     functionLogSink: (fn, line) => logs.accept(fn, line),
@@ -166,6 +172,7 @@ export async function startBenchSystem(options: BenchSystemOptions = {}): Promis
     ...(options.context ? { context: options.context } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
     ...(options.lambdaConcurrency ? { lambdaConcurrency: options.lambdaConcurrency } : {}),
+    ...(options.environment ? { environment: options.environment } : {}),
   });
   const { apiUrl, sandboxUrl } = runtime.info;
   const tableName = runtime.info.outputs.TableName;
@@ -189,6 +196,7 @@ export async function startBenchSystem(options: BenchSystemOptions = {}): Promis
     runtime,
     apiUrl,
     apiKey,
+    apiKeys: runtime.info.apiKeys,
     sandboxUrl,
     tableName,
     stateMachineArn,

@@ -50,6 +50,8 @@ export interface LoadResult {
   status: number;
   /** Response body (first 2 KB) or the error's name and message. */
   body: string;
+  /** The `Retry-After` header of a 429 (the per-client rate limit's answer). */
+  retryAfter?: string;
 }
 
 export interface LoadRun {

@@ -6,7 +6,10 @@
 import { parentPort } from 'node:worker_threads';
 import type { LoadPlan, LoadRequest, LoadResult, LoadRun } from './load-types.ts';
 
-type Sender = (request: LoadRequest, signal: AbortSignal) => Promise<{ status: number; body: string }>;
+type Sender = (
+  request: LoadRequest,
+  signal: AbortSignal,
+) => Promise<{ status: number; body: string; retryAfter?: string }>;
 
 const now = (): number => performance.timeOrigin + performance.now();
 const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - now())));
@@ -38,7 +41,12 @@ async function createSender(plan: LoadPlan): Promise<Sender> {
       signal,
     });
     const text = await response.text();
-    return { status: response.status, body: text.slice(0, 2048) };
+    const retryAfter = response.status === 429 ? response.headers.get('retry-after') : null;
+    return {
+      status: response.status,
+      body: text.slice(0, 2048),
+      ...(retryAfter === null ? {} : { retryAfter }),
+    };
   };
 }
 

@@ -13,13 +13,20 @@ import {
 } from './burst-model.ts';
 import type { WaitCost } from './cost-model.ts';
 import type { PriceTable } from './prices.ts';
+import {
+  type NeighbourResult,
+  neighbourVerdicts,
+  type OutageResult,
+  outagePanels,
+  outageVerdicts,
+} from './resilience-model.ts';
 import type { AcceptLevel } from './sections/accept.ts';
 import type { ColdStartResult } from './sections/cold-start.ts';
 import type { PathCost } from './sections/cost.ts';
 import type { CellResult } from './sections/sync-async.ts';
 import { AWS_HOP_FIGURES, HOPS, type TerminalRun } from './sections/terminal.ts';
 import { type LatencySummary, ms, pct, usd } from './stats.ts';
-import { type BarChart, renderFigure } from './svg.ts';
+import { type BarChart, type Panel, renderFigure } from './svg.ts';
 
 export interface MachineInfo {
   cpus: number;
@@ -47,6 +54,10 @@ export interface BenchResults {
   /** The four-case experiment under bursts (absent from results made before it existed). */
   burst?: BurstCellResult[];
   burstSetup?: BurstSetup;
+  /** The payment provider down while orders arrive (absent from results made before it existed). */
+  outage?: OutageResult;
+  /** A quiet client's accept latency without and with a noisy one (absent from results made before it existed). */
+  neighbour?: NeighbourResult;
   prices: PriceTable;
   notes: string[];
 }
@@ -60,6 +71,8 @@ export interface BurstSetup {
 
 /** How the note on the burst runtime begins (bench/run.ts writes it), so a merge can carry it along. */
 export const BURST_NOTE_PREFIX = 'Bursts:';
+/** How the note on the outage and neighbour runtime begins, for the same reason. */
+export const RESILIENCE_NOTE_PREFIX = 'Outage and noisy neighbour:';
 
 /** The report's sections by their `--only` name, and where each keeps its rows in the results. */
 const SECTION_KEYS = {
@@ -88,6 +101,17 @@ export function mergeEarlier(results: BenchResults, earlier: BenchResults, ran: 
     results.notes.push(...earlier.notes.filter((note) => note.startsWith(BURST_NOTE_PREFIX)));
   }
   if (!ran.includes('cost') && earlier.waitCost && !results.waitCost) results.waitCost = earlier.waitCost;
+  // One result each rather than rows: kept whole when their section did not run.
+  for (const section of ['outage', 'neighbour'] as const) {
+    const previous = earlier[section];
+    if (ran.includes(section) || !previous) continue;
+    Object.assign(results, { [section]: previous });
+    kept.push(section);
+  }
+  if (kept.includes('outage') || kept.includes('neighbour')) {
+    const ours = results.notes.some((note) => note.startsWith(RESILIENCE_NOTE_PREFIX));
+    if (!ours) results.notes.push(...earlier.notes.filter((note) => note.startsWith(RESILIENCE_NOTE_PREFIX)));
+  }
   if (kept.length > 0) {
     results.notes.push(
       `Sections ${kept.join(', ')} come from an earlier run the same day (started ${earlier.startedAt}, ` +
@@ -131,6 +155,22 @@ export function headline(r: BenchResults): string[] {
         `${CASE_LABELS[c.case]} accepted **${pct(acceptedShare(c), 0)}**, client p99 ${ms(c.clientLatency.p99)} ms, ` +
         `lost ${c.lost}`,
     );
+  if (r.outage) {
+    const o = r.outage;
+    lines.push(
+      `**Provider down ${Math.round(o.phases.downSeconds)} s, orders at ${o.ratePerSecond}/s:** ` +
+        `${o.accepted}/${o.sent} accepted, ${o.confirmed} confirmed, ${o.cancelled} cancelled, max ` +
+        `${(o.timeToConfirmed.max / 1000).toFixed(0)} s from 202 to CONFIRMED, at most ${o.maxProbesPerInterval} ` +
+        `probe per ${o.circuit.openSeconds} s breaker interval.`,
+    );
+  }
+  if (r.neighbour) {
+    const n = r.neighbour;
+    lines.push(
+      `**Noisy neighbour:** B at ${n.noisy.ratePerSecond} req/s got 429 for ${pct(n.noisy.throttled / Math.max(1, n.noisy.sent), 0)}; ` +
+        `A's accept p99 ${ms(n.alone.latency.p99)} → ${ms(n.withNoisy.latency.p99)} ms (${n.p99Ratio.toFixed(2)}×).`,
+    );
+  }
   if (worstBurst.length > 0) {
     lines.push(`**Burst with the provider at 2 s + 20 % failures:** ${worstBurst.join('; ')}.`);
   }
@@ -586,10 +626,83 @@ export function renderMarkdown(r: BenchResults): string {
     priceSection(r.prices),
     '',
     ...(r.burst && r.burst.length > 0 ? ['## 6. The four cases under bursts', '', burstSection(r), ''] : []),
+    ...(r.outage ? ['## 7. The payment provider down', '', outageSection(r.outage), ''] : []),
+    ...(r.neighbour ? ['## 8. A noisy neighbour', '', neighbourSection(r.neighbour), ''] : []),
     '## How this was measured, and what it does not say',
     '',
     ...r.notes.map((note) => `- ${note}`),
     '',
+  ].join('\n');
+}
+
+function outageSection(o: OutageResult): string {
+  const every = Math.max(1, Math.round(o.seconds.length / 24));
+  const rows = o.seconds
+    .filter((_s, i) => i % every === 0 || i === o.seconds.length - 1)
+    .map((s) => [
+      String(s.t),
+      String(s.accepted),
+      String(s.waiting),
+      String(s.pending),
+      String(s.confirmed),
+      String(s.cancelled),
+      s.circuit,
+      String(s.charges),
+      String(s.lookups),
+    ]);
+  return [
+    `Orders arrive open loop at ${o.ratePerSecond}/s for ${Math.round(o.phases.beforeSeconds + o.phases.downSeconds + o.phases.afterSeconds)} s; ` +
+      `the sandbox provider answers every payment request 503 from ${o.phases.beforeSeconds.toFixed(0)} s for ` +
+      `${o.phases.downSeconds.toFixed(0)} s, then is back. The run goes on until every order has ended. Breaker ` +
+      `times compressed through the functions' environment: the circuit opens after ${o.circuit.failureThreshold} ` +
+      `failures and stays open ${o.circuit.openSeconds} s (30 s by default); the hold is ${o.circuit.holdSeconds} s. ` +
+      'Once a second the orders are read from the ByClient index (waiting = PENDING with a hold, pending = ' +
+      'PENDING without one) with the circuit’s state; provider requests from the sandbox’s call log, per ' +
+      'second. Time to CONFIRMED is from the order’s createdAt to the first sample that saw it confirmed ' +
+      '(1 s resolution).',
+    '',
+    ...outageVerdicts(o).map((line) => `- ${line}`),
+    `- Most orders waiting at once: ${o.maxWaiting}; the last order was confirmed ${o.drainSeconds.toFixed(0)} s after the provider came back.`,
+    '',
+    table(
+      [
+        't (s)',
+        'accepted',
+        'waiting',
+        'pending',
+        'confirmed',
+        'cancelled',
+        'circuit',
+        'charges/s',
+        'look-ups/s',
+      ],
+      rows,
+    ),
+  ].join('\n');
+}
+
+function neighbourSection(n: NeighbourResult): string {
+  const row = (label: string, p: NeighbourResult['alone']) => [
+    label,
+    String(p.sent),
+    ms(p.latency.p50),
+    ms(p.latency.p99),
+    String(p.latency.n),
+    String(p.throttled),
+    String(p.errors),
+  ];
+  return [
+    `Client A places orders open loop at ${n.quiet.ratePerSecond}/s (the bench client's limits), first alone, then ` +
+      `while client B sends POST /orders at ${n.noisy.ratePerSecond}/s against its own limit of ` +
+      `${n.noisy.rateLimit}/s (burst ${n.noisy.burstLimit}, set with the per-client override). Same runtime, one ` +
+      'run; B has a load worker of its own. Its accepted orders run their sagas beside A’s.',
+    '',
+    table(
+      ['A', 'sent', 'accept p50 (ms)', 'accept p99 (ms)', 'n (202)', '429', 'errors'],
+      [row('alone', n.alone), row(`with B at ${n.noisy.ratePerSecond}/s`, n.withNoisy)],
+    ),
+    '',
+    ...neighbourVerdicts(n).map((line) => `- ${line}`),
   ].join('\n');
 }
 
@@ -629,7 +742,7 @@ export function burstPanels(cells: readonly BurstCellResult[]): BarChart[] {
 }
 
 export function renderSvg(r: BenchResults): string {
-  const panels: BarChart[] = [];
+  const panels: Panel[] = [];
   if (r.accept.length > 0) {
     panels.push({
       title: 'Accept path vs floor: p50 and p99 latency by concurrency',
@@ -663,6 +776,22 @@ export function renderSvg(r: BenchResults): string {
     });
   }
   if (r.burst && r.burst.length > 0) panels.push(...burstPanels(r.burst));
+  if (r.outage) panels.push(...outagePanels(r.outage));
+  if (r.neighbour) {
+    const n = r.neighbour;
+    panels.push({
+      title: `Noisy neighbour: A's accept latency alone and with B at ${n.noisy.ratePerSecond} req/s`,
+      unit: 'ms',
+      series: ['p50', 'p99'],
+      groups: [
+        { label: `A alone (n ${n.alone.latency.n})`, values: [n.alone.latency.p50, n.alone.latency.p99] },
+        {
+          label: `A with B (n ${n.withNoisy.latency.n})`,
+          values: [n.withNoisy.latency.p50, n.withNoisy.latency.p99],
+        },
+      ],
+    });
+  }
   if (r.terminal.length > 0) {
     panels.push({
       title: 'Time from 202 to terminal state by arrival rate',

@@ -1,14 +1,15 @@
 /**
  * `npm run bench`: every benchmark on the local runtime, on this machine, in one run, then the report in
  * bench/results/<date>.md, .json and .svg. `--quick` runs tiny samples (for trying changes to the bench; its
- * report goes to .buzzer/bench/results). `--only=terminal,sync,cold,accept,cost,burst` runs a subset and keeps the
+ * report goes to .buzzer/bench/results). `--only=terminal,sync,cold,accept,cost,burst,outage,neighbour` runs a subset and keeps the
  * other sections of the same day's report from its earlier run. `--render=bench/results/<date>.json` writes that
  * run's .md and .svg again from its numbers.
  *
  * Order matters. One runtime serves sections 3, 2, 4 and 1 in that order: the accept section holds the outbox
  * relay back and leaves a backlog, so it comes last and the runtime is then stopped. The cost runs need metered
  * runtimes of their own (STANDARD and EXPRESS), so the meter's extra reads never touch a latency figure. The bursts
- * run on a runtime of their own too, with more environments per function (see BURST_LAMBDA_CONCURRENCY).
+ * run on a runtime of their own too, with more environments per function (see BURST_LAMBDA_CONCURRENCY). The
+ * outage and the noisy neighbour share a runtime whose payment breaker interval is compressed (RESILIENCE_ENVIRONMENT).
  */
 
 import { spawnSync } from 'node:child_process';
@@ -19,6 +20,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_PAYMENT_HOLD_SECONDS } from '#contracts/circuit.ts';
+import { ENV } from '#contracts/environment.ts';
 import { synthesizeBuzzer } from '#local/buzzer/synth.ts';
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { silentLogger } from '#local/types.ts';
@@ -39,6 +42,7 @@ import {
   BURST_NOTE_PREFIX,
   type MachineInfo,
   mergeEarlier,
+  RESILIENCE_NOTE_PREFIX,
   renderMarkdown,
   renderSvg,
 } from './report.ts';
@@ -46,6 +50,8 @@ import { type AcceptSettings, runAcceptPath } from './sections/accept.ts';
 import { type BurstSettings, runBursts } from './sections/burst.ts';
 import { runColdStarts } from './sections/cold-start.ts';
 import { type CostSettings, runCost } from './sections/cost.ts';
+import { type NeighbourSettings, NOISY_CLIENT, runNeighbour } from './sections/neighbour.ts';
+import { type OutageSettings, runOutage } from './sections/outage.ts';
 import { type Cell, runSyncVsAsync } from './sections/sync-async.ts';
 import { runTimeToTerminal, StarterObserver } from './sections/terminal.ts';
 import { startSyncBaseline } from './sync-baseline.ts';
@@ -53,7 +59,7 @@ import { startSyncBaseline } from './sync-baseline.ts';
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 const STANDARD_OUT = '.buzzer/cdk.out-bench';
 const EXPRESS_OUT = '.buzzer/cdk.out-express';
-const SECTIONS = ['terminal', 'sync', 'cold', 'accept', 'cost', 'burst'] as const;
+const SECTIONS = ['terminal', 'sync', 'cold', 'accept', 'cost', 'burst', 'outage', 'neighbour'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -63,7 +69,24 @@ interface Settings {
   accept: AcceptSettings;
   cost: CostSettings;
   burst: BurstSettings;
+  outage: OutageSettings;
+  neighbour: NeighbourSettings;
 }
+
+/**
+ * The payment circuit stays open 5 s instead of 30 s, so a 60 s outage spans a dozen intervals and the probes per
+ * interval are counted over many; the failure threshold and the 15-minute hold keep their defaults.
+ */
+const OUTAGE_CIRCUIT = {
+  failureThreshold: DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
+  openSeconds: 5,
+  holdSeconds: DEFAULT_PAYMENT_HOLD_SECONDS,
+};
+const RESILIENCE_ENVIRONMENT = {
+  [ENV.PAYMENT_CIRCUIT_FAILURE_THRESHOLD]: String(OUTAGE_CIRCUIT.failureThreshold),
+  [ENV.PAYMENT_CIRCUIT_OPEN_SECONDS]: String(OUTAGE_CIRCUIT.openSeconds),
+  [ENV.PAYMENT_HOLD_SECONDS]: String(OUTAGE_CIRCUIT.holdSeconds),
+};
 
 /**
  * Environments per function in the burst runtime: Lambda scales out for a burst, and 4 would measure the local
@@ -123,6 +146,24 @@ const FULL: Settings = {
     waitSeconds: 5,
     drainMs: 120_000,
   },
+  outage: {
+    ratePerSecond: 5,
+    beforeSeconds: 10,
+    downSeconds: 60,
+    afterSeconds: 10,
+    drainTimeoutMs: 300_000,
+    circuit: OUTAGE_CIRCUIT,
+  },
+  // 220 of A's requests a phase, so its p99 is not its slowest sample. B's limit is 2/s: at 5/s, ten times it (50
+  // requests/s, each an accept invocation) is more than the local runtime serves on a shared 2-core machine, and A
+  // would measure the machine's queue rather than B's share of it.
+  neighbour: {
+    quietRatePerSecond: 5,
+    requestsPerPhase: 220,
+    noisyRateLimit: 2,
+    noisyBurstLimit: 4,
+    noisyFactor: 10,
+  },
 };
 
 const QUICK: Settings = {
@@ -148,6 +189,21 @@ const QUICK: Settings = {
     ],
     waitSeconds: 5,
     drainMs: 60_000,
+  },
+  outage: {
+    ratePerSecond: 5,
+    beforeSeconds: 3,
+    downSeconds: 15,
+    afterSeconds: 3,
+    drainTimeoutMs: 120_000,
+    circuit: OUTAGE_CIRCUIT,
+  },
+  neighbour: {
+    quietRatePerSecond: 5,
+    requestsPerPhase: 30,
+    noisyRateLimit: 5,
+    noisyBurstLimit: 10,
+    noisyFactor: 10,
   },
 };
 
@@ -260,6 +316,21 @@ async function deliverOneWebhook(system: BenchSystem, headers: Record<string, st
   }
 }
 
+/** A few confirmed orders, so the functions on the order path are warm before a section measures them. */
+async function warmUpOrders(system: BenchSystem): Promise<void> {
+  log('warm-up');
+  const run = await system.load.run({
+    mode: { type: 'closed', concurrency: 4 },
+    requests: Array.from({ length: 16 }, () => orderRequest(system.apiUrl, system.apiKey)),
+    timeoutMs: 30_000,
+  });
+  const orderIds = run.results
+    .map((r) => trackingIdOf(r.body))
+    .filter((id): id is string => id !== undefined);
+  await waitForSagas(system, orderIds, 60_000);
+  await quiesce(system);
+}
+
 /**
  * Each case scaled out to the burst runtime's environments before the first cell: a burst on a cold case would
  * otherwise put its scale-out cold starts into whichever case and cell came first, and none into the others.
@@ -334,6 +405,15 @@ function notes(results: BenchResults): string[] {
         'function’s worker threads; DynamoDB Local’s JVM and the load generator’s own requests are not counted ' +
         'apart. A Lambda burst on AWS meets cold starts and the account’s concurrency limit; here every case ' +
         'starts warm and shares two cores with everything else, so the shapes compare, not the absolute times.',
+    );
+  }
+  if (results.outage || results.neighbour) {
+    list.push(
+      `${RESILIENCE_NOTE_PREFIX} one runtime with ${BURST_LAMBDA_CONCURRENCY} environments per function and the ` +
+        `payment circuit's open interval compressed to ${OUTAGE_CIRCUIT.openSeconds} s (functions' environment); ` +
+        'the outage runs first, then the noisy neighbour. A 429 is an invocation of the accept function (the ' +
+        'token bucket is checked in the handler, as on the HTTP API flavour), so the noisy client still costs ' +
+        'the machine a Lambda invocation and a DynamoDB write per rejected request.',
     );
   }
   if (results.machine.loadAverageStart > results.machine.cpus) {
@@ -447,6 +527,29 @@ async function main(): Promise<void> {
       } finally {
         await baseline.stop();
       }
+    } finally {
+      await system.stop();
+    }
+  }
+
+  if (wanted('outage') || wanted('neighbour')) {
+    log(
+      `starting a runtime for the outage and the noisy neighbour (payment circuit open ${OUTAGE_CIRCUIT.openSeconds} s)`,
+    );
+    const system = await startBenchSystem({
+      cdkOut: STANDARD_OUT,
+      // Lambda scales out for the noisy client's requests (each 429 is an invocation of the accept function, as on
+      // the HTTP API); with the local default of 4 environments A would queue behind them and measure the pool.
+      lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
+      environment: RESILIENCE_ENVIRONMENT,
+      otherClients: [NOISY_CLIENT],
+    });
+    try {
+      await warmUpOrders(system);
+      // The outage first: the noisy client's requests that time out at the client still queue in the runtime, and an
+      // outage after them would measure that backlog.
+      if (wanted('outage')) results.outage = await runOutage(system, settings.outage);
+      if (wanted('neighbour')) results.neighbour = await runNeighbour(system, settings.neighbour);
     } finally {
       await system.stop();
     }

@@ -1,5 +1,5 @@
 /**
- * Grouped bar charts as plain SVG (no charting package): one figure of stacked panels for the report. Pure
+ * Grouped bar charts and time series as plain SVG (no charting package): one figure of stacked panels for the report. Pure
  * string building, so it is unit-tested and the output is stable between runs with the same numbers.
  */
 
@@ -18,6 +18,21 @@ export interface BarChart {
   /** Logarithmic value axis, for figures spanning decades (latencies from milliseconds to seconds). */
   log?: boolean;
 }
+
+/** Values over time (one line per series), e.g. the outage run second by second. */
+export interface LineChart {
+  kind: 'line';
+  title: string;
+  unit: string;
+  /** Unit of the x values, e.g. `s`. */
+  xUnit: string;
+  x: number[];
+  series: Array<{ name: string; values: number[] }>;
+  /** An x range shaded behind the lines (e.g. while the provider was down). */
+  band?: { from: number; to: number };
+}
+
+export type Panel = BarChart | LineChart;
 
 const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1'];
 const FONT = 'font-family="system-ui, sans-serif"';
@@ -109,8 +124,14 @@ export function renderBarChart(chart: BarChart, top: number): string {
       `<text x="${(left + (g + 0.5) * groupWidth).toFixed(1)}" y="${plotTop + plotHeight + 16}" ${FONT} font-size="11" text-anchor="middle">${escapeXml(group.label)}</text>`,
     );
   }
+  parts.push(...legend(chart.series, top, left));
+  return `<g>${parts.join('')}</g>`;
+}
+
+function legend(names: readonly string[], top: number, left: number): string[] {
+  const parts: string[] = [];
   let legendX = left;
-  for (const [s, name] of chart.series.entries()) {
+  for (const [s, name] of names.entries()) {
     const legendY = top + PANEL_HEIGHT - 26;
     parts.push(
       `<rect x="${legendX}" y="${legendY - 9}" width="10" height="10" fill="${PALETTE[s % PALETTE.length]}"/>`,
@@ -118,13 +139,75 @@ export function renderBarChart(chart: BarChart, top: number): string {
     );
     legendX += 24 + name.length * 6.5;
   }
+  return parts;
+}
+
+/** One time series chart as an SVG group at vertical offset `top`: a polyline per series on a linear axis. */
+export function renderLineChart(chart: LineChart, top: number): string {
+  const left = 70;
+  const right = 20;
+  const plotTop = top + 50;
+  const plotHeight = PANEL_HEIGHT - 110;
+  const plotWidth = PANEL_WIDTH - left - right;
+  const { ticks, scale } = axis(
+    chart.series.flatMap((s) => s.values),
+    false,
+  );
+  const xMin = Math.min(...chart.x, chart.band?.from ?? Number.POSITIVE_INFINITY);
+  const xMax = Math.max(...chart.x, chart.band?.to ?? Number.NEGATIVE_INFINITY, xMin + 1);
+  const px = (v: number) => left + ((v - xMin) / (xMax - xMin)) * plotWidth;
+  const py = (v: number) => plotTop + plotHeight - scale(v) * plotHeight;
+  const parts: string[] = [
+    `<text x="${left}" y="${top + 20}" ${FONT} font-size="15" font-weight="600">${escapeXml(chart.title)}</text>`,
+  ];
+  if (chart.band) {
+    parts.push(
+      `<rect x="${px(chart.band.from).toFixed(1)}" y="${plotTop}" width="${(px(chart.band.to) - px(chart.band.from)).toFixed(1)}" height="${plotHeight}" fill="#f4e1e1"/>`,
+    );
+  }
+  for (const tick of ticks) {
+    const ty = py(tick).toFixed(1);
+    parts.push(
+      `<line x1="${left}" x2="${left + plotWidth}" y1="${ty}" y2="${ty}" stroke="#ddd"/>`,
+      `<text x="${left - 6}" y="${ty}" ${FONT} font-size="11" text-anchor="end" dominant-baseline="middle">${formatTick(tick)}</text>`,
+    );
+  }
+  const xStep = niceStep(xMax - xMin, 10);
+  for (let v = Math.ceil(xMin / xStep) * xStep; v <= xMax; v += xStep) {
+    parts.push(
+      `<text x="${px(v).toFixed(1)}" y="${plotTop + plotHeight + 16}" ${FONT} font-size="11" text-anchor="middle">${formatTick(v)}${v === 0 ? ` ${escapeXml(chart.xUnit)}` : ''}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="14" y="${plotTop + plotHeight / 2}" ${FONT} font-size="11" transform="rotate(-90 14 ${plotTop + plotHeight / 2})" text-anchor="middle">${escapeXml(chart.unit)}</text>`,
+  );
+  for (const [s, series] of chart.series.entries()) {
+    const points = series.values
+      .map((v, i) => [chart.x[i], v] as const)
+      .filter((p): p is readonly [number, number] => p[0] !== undefined && Number.isFinite(p[1]))
+      .map(([x, v]) => `${px(x).toFixed(1)},${py(v).toFixed(1)}`)
+      .join(' ');
+    parts.push(
+      `<polyline points="${points}" fill="none" stroke="${PALETTE[s % PALETTE.length]}" stroke-width="2"><title>${escapeXml(series.name)}</title></polyline>`,
+    );
+  }
+  parts.push(
+    ...legend(
+      chart.series.map((s) => s.name),
+      top,
+      left,
+    ),
+  );
   return `<g>${parts.join('')}</g>`;
 }
 
+const renderPanel = (panel: Panel, top: number): string =>
+  'kind' in panel ? renderLineChart(panel, top) : renderBarChart(panel, top);
+
 /** A complete SVG document: the panels one under another and a caption (machine, samples) at the bottom. */
-export function renderFigure(panels: readonly BarChart[], caption: string): string {
+export function renderFigure(panels: readonly Panel[], caption: string): string {
   const height = panels.length * PANEL_HEIGHT + 40;
-  const body = panels.map((panel, i) => renderBarChart(panel, i * PANEL_HEIGHT)).join('\n');
+  const body = panels.map((panel, i) => renderPanel(panel, i * PANEL_HEIGHT)).join('\n');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${PANEL_WIDTH}" height="${height}" viewBox="0 0 ${PANEL_WIDTH} ${height}" role="img">`,
     // The accessible name of the figure (and what the repository's linter asks every SVG for).
