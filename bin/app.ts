@@ -29,6 +29,7 @@ try {
     paymentProviderSecretArn: app.node.tryGetContext('paymentProviderSecretArn'),
     mailTransport: app.node.tryGetContext('mailTransport'),
     mailFrom: app.node.tryGetContext('mailFrom'),
+    mailService: app.node.tryGetContext('mailService'),
     orderRetentionDays: optionalNumber(app.node.tryGetContext('orderRetentionDays')),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
