@@ -30,3 +30,9 @@ export const MAIL_SENDER_CONSUMER = 'mail';
 
 /** The most recipients one campaign invocation enqueues (its SendMessageBatch calls fit well in its timeout). */
 export const MAX_CAMPAIGN_RECIPIENTS = 10_000;
+
+/**
+ * Mails one sender invocation has in flight at once (its batch waits its turn): a batch of 100 sent all at once
+ * queues at the transport, past its time-out, and the failures would open the mail circuit on a healthy transport.
+ */
+export const DEFAULT_MAIL_SEND_CONCURRENCY = 8;

@@ -3,10 +3,11 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
-import { MAIL_SENDER_CONSUMER } from '#contracts/mail.ts';
+import { DEFAULT_MAIL_SEND_CONCURRENCY, MAIL_SENDER_CONSUMER } from '#contracts/mail.ts';
 import { CircuitBreaker, countHeld } from '#functions/resilience/circuit-breaker.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
+import { concurrencyLimit } from '#shared/limit.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { DEFAULT_BACKOFF, retryBackoff } from '#shared/middleware/retry-backoff.ts';
@@ -35,6 +36,10 @@ const config = loadConfig(
         ENV.RETRY_BACKOFF_MAX_SECONDS,
         DEFAULT_BACKOFF.maxSeconds,
       ),
+      [ENV.MAIL_SEND_CONCURRENCY]: positiveIntFromEnv(
+        ENV.MAIL_SEND_CONCURRENCY,
+        DEFAULT_MAIL_SEND_CONCURRENCY,
+      ),
       [ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD]: positiveIntFromEnv(
         ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD,
         DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
@@ -59,6 +64,8 @@ const deps = {
   }),
 };
 const sqs = new SQSClient({});
+// One limit per execution environment: an environment runs one batch at a time on AWS.
+const inFlight = concurrencyLimit(config.MAIL_SEND_CONCURRENCY);
 const holds = { ...table, sqs, queueUrls: new Map<string, Promise<string>>() };
 
 export const handler = lambdaChain<SQSEvent, SQSBatchResponse>()
@@ -75,7 +82,7 @@ export const handler = lambdaChain<SQSEvent, SQSBatchResponse>()
   .handler(
     sqsRecords(async (record, log) => {
       const request = parseMailRequest(record.body);
-      const outcome = await sendRequestedMail(deps, request);
+      const outcome = await inFlight(() => sendRequestedMail(deps, request));
       const about = {
         requestId: request.requestId,
         source: request.source,

@@ -5,7 +5,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
-import { SENT_MAIL_KEY } from '#contracts/mail.ts';
+import { DEFAULT_MAIL_SEND_CONCURRENCY, SENT_MAIL_KEY } from '#contracts/mail.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
 import { QueueWorker } from './queue-worker.ts';
 
@@ -19,8 +19,10 @@ export interface MailServiceProps {
   readonly batchSize?: number;
   /** How long the sender's poller may gather a batch. @default Duration.seconds(1) (SQS's least above 10 a batch) */
   readonly maxBatchingWindow?: Duration;
-  /** Batches sent at once. @default 5 */
+  /** Batches sent at once. @default 2 */
   readonly maxConcurrency?: number;
+  /** Mails each batch has in flight at once. @default DEFAULT_MAIL_SEND_CONCURRENCY (8) */
+  readonly sendConcurrency?: number;
   /** @default RemovalPolicy.RETAIN: sent mail is a record of what customers were told. */
   readonly removalPolicy?: RemovalPolicy;
   readonly logRetention?: logs.RetentionDays;
@@ -55,11 +57,13 @@ export class MailService extends Construct {
     this.sender = new QueueWorker(this, 'Sender', {
       bus: props.bus,
       detailTypes: [DETAIL_TYPES.OrderConfirmed, DETAIL_TYPES.OrderCancelled],
-      // A batch of 100 mails is sent in parallel; a sink or SES call takes at most MAIL_TIMEOUT_MS (5 s).
-      timeout: Duration.seconds(60),
+      // A batch of 100 mails, 8 in flight, each at most MAIL_TIMEOUT_MS (5 s): 60 s even if every one times out.
+      timeout: Duration.seconds(90),
       batchSize: props.batchSize ?? 100,
       maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
-      maxConcurrency: props.maxConcurrency ?? 5,
+      // 2 batches × 8 mails: at most 16 sends at once, the transport's pace (SES quotas are sends a second); a
+      // burst waits in the queue, not in the transport's time-outs.
+      maxConcurrency: props.maxConcurrency ?? 2,
       handler: {
         entry: 'notifications/send-mail.ts',
         serviceName: 'mail-sender',
@@ -68,6 +72,7 @@ export class MailService extends Construct {
         environment: {
           [ENV.TABLE_NAME]: props.table.tableName,
           [ENV.SENT_MAIL_TABLE_NAME]: this.sentMail.tableName,
+          [ENV.MAIL_SEND_CONCURRENCY]: String(props.sendConcurrency ?? DEFAULT_MAIL_SEND_CONCURRENCY),
           ...props.mailEnvironment,
         },
       },

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { discover as discoverTarget } from './context.ts';
 import { registerDlqCommands } from './dlq.ts';
 import { registerKeyCommands } from './keys.ts';
+import { registerMailCommands } from './mail.ts';
 import { registerMetricsCommand } from './metrics.ts';
 import { registerOrderCommand } from './order.ts';
 import { registerRelayCommands } from './relay.ts';
@@ -46,7 +47,7 @@ export function createProgram(deps: CliDeps = {}): Command {
       'after',
       '\nExamples:\n  buzzer status\n  buzzer dlq peek notify\n  buzzer dlq redrive notify --rate 10\n' +
         '  buzzer saga redrive --failed-since 2h\n  buzzer relay replay --dry-run\n  buzzer order <trackingId>\n' +
-        '  buzzer metrics\n  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
+        '  buzzer metrics\n  buzzer mail campaign --recipients 1000\n  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
         'Runbook: docs/runbook.md\n',
     );
   registerStatusCommand(program, run);
@@ -56,6 +57,7 @@ export function createProgram(deps: CliDeps = {}): Command {
   registerOrderCommand(program, run);
   registerKeyCommands(program, run);
   registerMetricsCommand(program, run);
+  registerMailCommands(program, run);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

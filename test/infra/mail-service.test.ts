@@ -78,10 +78,10 @@ describe('the burst mail service (mailService=burst)', () => {
       BatchSize: 100,
       MaximumBatchingWindowInSeconds: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: 5 },
+      ScalingConfig: { MaximumConcurrency: 2 },
     });
     // Six times the function's timeout: a batch still sending is not delivered again.
-    expect(resources[logicalId(mail().sender.queue.queue)]?.Properties.VisibilityTimeout).toBe(360);
+    expect(resources[logicalId(mail().sender.queue.queue)]?.Properties.VisibilityTimeout).toBe(540);
   });
 
   it('keeps sent mail in a table of its own, keyed by recipient and send time', () => {
@@ -99,6 +99,7 @@ describe('the burst mail service (mailService=burst)', () => {
     expect(envOf(logicalId(mail().sender.handler.function))).toMatchObject({
       SENT_MAIL_TABLE_NAME: { Ref: logicalId(mail().sentMail) },
       MAIL_TRANSPORT: 'sink',
+      MAIL_SEND_CONCURRENCY: '8',
       MAIL_CIRCUIT_FAILURE_THRESHOLD: '3',
       MAIL_CIRCUIT_OPEN_SECONDS: '10',
     });
