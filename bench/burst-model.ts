@@ -332,7 +332,7 @@ export function mailServiceAnswer(cells: readonly BurstCellResult[]): string | u
   const detail = rows.map(({ c3, c2 }) => {
     const campaign = c3.campaign;
     return (
-      `at ${burstCellLabel(c3)} order mail p50 / p99 ${ms(c3.mailLatency.p50)} / ${ms(c3.mailLatency.p99)} ms` +
+      `At ${burstCellLabel(c3)} order mail p50 / p99 ${ms(c3.mailLatency.p50)} / ${ms(c3.mailLatency.p99)} ms` +
       (c2 ? ` against ${ms(c2.mailLatency.p50)} / ${ms(c2.mailLatency.p99)} ms for case 2` : '') +
       (campaign
         ? `, with ${campaign.sent} of ${campaign.mails} campaign mails sent at ${perSecond(campaign.mailsPerSecond)}/s ` +
@@ -356,14 +356,14 @@ export function mailServiceAnswer(cells: readonly BurstCellResult[]): string | u
           "kept a p99 no higher than case 2's (which carried order mail only) in every cell measured" +
           fewer
         : `Partly: case 3's order mail p99 was at most case 2's in ${lower.length} of ${compared.length} cells, ` +
-          `with a campaign of ${campaigns[0]?.mails ?? 0} mails sharing its queue; where it was higher, the ` +
-          'campaign mails queued ahead of the order mails on the one request queue.';
+          `with a campaign of ${campaigns[0]?.mails ?? 0} mails started with the burst; where it was higher, the ` +
+          'order mails waited behind campaign mails for the sender.';
   return sentence([
     verdict,
     allSent
       ? 'Every campaign mail was sent once.'
       : 'Some campaign mails were not recorded when the cell drained.',
-    `${detail.join('; ')}.`,
+    `${detail.join('. ')}.`,
     'Case 2 gets no campaign: its notify worker consumes order events only, and a campaign through it would have to ' +
       'publish made-up order events on the bus (which the points worker and the webhooks would act on too).',
   ]);

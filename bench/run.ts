@@ -407,7 +407,8 @@ function mergeEarlierCases(
   results.notes.push(
     `Burst rows of ${keptCases.join(', ')} not measured by this run come from an earlier run the same day ` +
       `(started ${earlier.startedAt}, load average ${earlier.machine.loadAverageStart.toFixed(1)} at its start); ` +
-      `this run measured ${ran.join('; ')}.`,
+      `this run measured ${ran.join('; ')} (load average ${results.machine.loadAverageStart.toFixed(1)} at its ` +
+      'start). An answer that compares rows of the two runs compares two loads of the machine as well.',
   );
 }
 

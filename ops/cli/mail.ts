@@ -1,13 +1,16 @@
 /**
  * `buzzer mail campaign`: an operator's campaign on the burst mail service (`-c mailService=burst`), enqueued from
  * here with the same code as its Lambda (functions/notifications/campaign.ts): one mail request per recipient on the
- * mail request queue (the source queue of the `mail` DLQ alias), SendMessageBatch, 10 a call.
+ * bulk lane's queue (the source queue of the `mail-bulk` DLQ alias), SendMessageBatch, 10 a call.
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { MAX_CAMPAIGN_RECIPIENTS } from '#contracts/mail.ts';
 import { type CampaignResult, InvalidCampaign, startCampaign } from '#functions/notifications/campaign.ts';
 import { OperatorError, type OpsContext } from './context.ts';
 import type { CommandRunner } from './runner.ts';
+
+/** The bulk lane's DLQ alias (derived from `Mail/BulkQueue`, lib/constructs/operations.ts). */
+export const MAIL_BULK_ALIAS = 'mail-bulk';
 
 export interface CampaignOptions {
   recipients?: number;
@@ -18,10 +21,10 @@ export interface CampaignOptions {
 }
 
 export async function startMailCampaign(ctx: OpsContext, options: CampaignOptions): Promise<CampaignResult> {
-  const queue = ctx.target.queues.find((q) => q.alias === 'mail')?.source;
+  const queue = ctx.target.queues.find((q) => q.alias === MAIL_BULK_ALIAS)?.source;
   if (!queue) {
     throw new OperatorError(
-      'this stack has no mail request queue: campaigns need the burst mail service (deploy or start it with ' +
+      'this stack has no bulk mail queue: campaigns need the burst mail service (deploy or start it with ' +
         '-c mailService=burst)',
     );
   }
@@ -56,7 +59,9 @@ export function registerMailCommands(program: Command, run: CommandRunner): void
   const mail = program.command('mail').description('The burst mail service (-c mailService=burst)');
   mail
     .command('campaign')
-    .description('Enqueue a marketing campaign: one mail request per recipient on the mail request queue')
+    .description(
+      "Enqueue a marketing campaign: one mail request per recipient on the mail service's bulk lane",
+    )
     .option(
       '--recipients <n>',
       'that many synthetic recipients (<campaign id>-<n>@campaign.example: load tests with the sandbox sink)',

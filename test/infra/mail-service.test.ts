@@ -71,17 +71,22 @@ describe('the burst mail service (mailService=burst)', () => {
     });
   });
 
-  it('drains it in large batches with a batching window and partial batch responses', () => {
-    burst.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      EventSourceArn: { 'Fn::GetAtt': [logicalId(mail().sender.queue.queue), 'Arn'] },
-      FunctionName: { Ref: logicalId(mail().sender.handler.function) },
-      BatchSize: 100,
-      MaximumBatchingWindowInSeconds: 1,
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: 2 },
-    });
-    // Six times the function's timeout: a batch still sending is not delivered again.
-    expect(resources[logicalId(mail().sender.queue.queue)]?.Properties.VisibilityTimeout).toBe(540);
+  it('drains both lanes into the one sender, in large batches with a batching window and partial batch responses', () => {
+    for (const lane of [mail().sender.queue, mail().bulkQueue]) {
+      burst.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [logicalId(lane.queue), 'Arn'] },
+        FunctionName: { Ref: logicalId(mail().sender.handler.function) },
+        BatchSize: 100,
+        MaximumBatchingWindowInSeconds: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 2 },
+      });
+      // Six times the function's timeout: a batch still sending is not delivered again.
+      expect(resources[logicalId(lane.queue)]?.Properties.VisibilityTimeout).toBe(540);
+      expect(resources[logicalId(lane.queue)]?.Properties.RedrivePolicy).toMatchObject({
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(lane.deadLetterQueue), 'Arn'] },
+      });
+    }
   });
 
   it('keeps sent mail in a table of its own, keyed by recipient and send time', () => {
@@ -119,10 +124,10 @@ describe('the burst mail service (mailService=burst)', () => {
     expect(JSON.stringify(statements(mail().sender.handler.role))).toContain('execute-api:Invoke');
   });
 
-  it('lets the campaign function send to the mail request queue and touch no table', () => {
+  it("lets the campaign function send to the bulk lane (never the order mails' lane) and touch no table", () => {
     const campaign = logicalId(mail().campaign.function);
     expect(envOf(campaign)).toMatchObject({
-      MAIL_REQUEST_QUEUE_URL: { Ref: logicalId(mail().sender.queue.queue) },
+      MAIL_REQUEST_QUEUE_URL: { Ref: logicalId(mail().bulkQueue.queue) },
     });
     expect(envOf(campaign).TABLE_NAME).toBeUndefined();
     burst.template.hasResourceProperties('AWS::IAM::Policy', {
@@ -131,11 +136,16 @@ describe('the burst mail service (mailService=burst)', () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: Match.arrayWith(['sqs:SendMessage']),
-            Resource: { 'Fn::GetAtt': [logicalId(mail().sender.queue.queue), 'Arn'] },
+            Resource: { 'Fn::GetAtt': [logicalId(mail().bulkQueue.queue), 'Arn'] },
           }),
         ]),
       },
     });
+    expect(
+      JSON.stringify(burst.template.findResources('AWS::IAM::Policy')).includes(
+        JSON.stringify({ Ref: logicalId(mail().campaign.role) }),
+      ),
+    ).toBe(true);
     const policies = JSON.stringify(
       Object.values(burst.template.findResources('AWS::IAM::Policy')).filter(
         (p) =>
@@ -146,8 +156,10 @@ describe('the burst mail service (mailService=burst)', () => {
     burst.template.hasOutput('MailCampaignFunctionName', { Value: { Ref: campaign } });
   });
 
-  it('names the mail request DLQ "mail" for the operator CLI', () => {
-    expect(burst.stack.operations.deadLetterQueues.map((q) => q.alias)).toContain('mail');
+  it('names the lanes\' DLQs "mail" and "mail-bulk" for the operator CLI', () => {
+    expect(burst.stack.operations.deadLetterQueues.map((q) => q.alias)).toEqual(
+      expect.arrayContaining(['mail', 'mail-bulk']),
+    );
     expect(burst.stack.operations.deadLetterQueues.map((q) => q.alias)).not.toContain('notify');
   });
 

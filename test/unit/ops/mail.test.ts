@@ -8,7 +8,7 @@ import { opsContext, queue, runtimeFile } from './helpers.ts';
 
 const sqs = mockClient(SQSClient);
 
-/** The burst mail variant's runtime: its `mail` alias names the mail request queue as the DLQ's source. */
+/** The burst mail variant's runtime: its `mail-bulk` alias names the bulk lane's queue as the DLQ's source. */
 const burstRuntime = {
   ...runtimeFile,
   outputs: {
@@ -16,12 +16,15 @@ const burstRuntime = {
     OperatorQueues: JSON.stringify({
       ...JSON.parse(String(runtimeFile.outputs.OperatorQueues)),
       mail: { dlq: 'MailSenderQueueDlq1', source: 'MailSenderQueue1' },
+      'mail-bulk': { dlq: 'MailBulkQueueDlq1', source: 'MailBulkQueue1' },
     }),
   },
   queues: {
     ...runtimeFile.queues,
     MailSenderQueueDlq1: queue('MailSenderQueueDlq1'),
     MailSenderQueue1: queue('MailSenderQueue1'),
+    MailBulkQueueDlq1: queue('MailBulkQueueDlq1'),
+    MailBulkQueue1: queue('MailBulkQueue1'),
   },
 };
 
@@ -31,18 +34,18 @@ beforeEach(() => {
 });
 
 describe('buzzer mail campaign', () => {
-  it('enqueues one request per recipient on the mail request queue, ten a batch', async () => {
+  it("enqueues one request per recipient on the bulk lane's queue, ten a batch", async () => {
     const ctx = { ...opsContext({ sqs: new SQSClient({}) }), target: targetFromRuntime(burstRuntime) };
 
     const result = await startMailCampaign(ctx, { recipients: 25, campaignId: 'spring' });
 
     expect(result).toEqual({ campaignId: 'spring', enqueued: 25 });
     const calls = sentInputs(sqs, SendMessageBatchCommand);
-    expect(calls.map((c) => c.QueueUrl)).toEqual(Array(3).fill(queue('MailSenderQueue1').url));
+    expect(calls.map((c) => c.QueueUrl)).toEqual(Array(3).fill(queue('MailBulkQueue1').url));
     expect(calls.map((c) => c.Entries?.length)).toEqual([10, 10, 5]);
   });
 
-  it('says the stack needs the burst mail service when it has no mail request queue', async () => {
+  it('says the stack needs the burst mail service when it has no bulk mail queue', async () => {
     const ctx = opsContext({ sqs: new SQSClient({}) });
 
     await expect(startMailCampaign(ctx, { recipients: 5 })).rejects.toThrow(/-c mailService=burst/);
