@@ -111,6 +111,8 @@ export interface BurstCellResult extends BurstCell {
   campaign?: CampaignSummary;
   /** The mail function's use (absent from runs made before case 3 existed). */
   mailPath?: MailPathUse;
+  /** When the run that measured this row started (absent from rows of runs before it was recorded). */
+  measuredAt?: string;
 }
 
 export interface CellMeta extends BurstCell {
@@ -356,8 +358,10 @@ export function mailServiceAnswer(cells: readonly BurstCellResult[]): string | u
           "kept a p99 no higher than case 2's (which carried order mail only) in every cell measured" +
           fewer
         : `Partly: case 3's order mail p99 was at most case 2's in ${lower.length} of ${compared.length} cells, ` +
-          `with a campaign of ${campaigns[0]?.mails ?? 0} mails started with the burst; where it was higher, the ` +
-          'order mails waited behind campaign mails for the sender.';
+          `with a campaign of ${campaigns[0]?.mails ?? 0} mails started with the burst. The order mails have a ` +
+          'lane of their own, so they do not wait behind the campaign in a queue; where their p99 was higher, the ' +
+          "campaign's sends competed with them for the mail transport (here the sandbox function, which also " +
+          'serves the payments) and the machine.';
   return sentence([
     verdict,
     allSent

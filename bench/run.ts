@@ -399,16 +399,29 @@ function mergeEarlierCases(
     a.case === b.case &&
     a.paymentLatencyMs === b.paymentLatencyMs &&
     a.paymentFailureRate === b.paymentFailureRate;
-  const kept = (earlier.burst ?? []).filter((row) => !measured.some((m) => same(m, row)));
+  // A row keeps the start of the run that measured it; rows from before that was recorded get the earlier run's.
+  const kept = (earlier.burst ?? [])
+    .filter((row) => !measured.some((m) => same(m, row)))
+    .map((row) => ({ ...row, measuredAt: row.measuredAt ?? earlier.startedAt }));
   if (kept.length === 0) return;
   results.burst = sortBurstRows([...measured, ...kept]);
-  const keptCases = [...new Set(kept.map((row) => row.case))];
-  const ran = [...new Set(measured.map((row) => `${row.case} at ${burstCellLabel(row)}`))];
-  results.notes.push(
-    `Burst rows of ${keptCases.join(', ')} not measured by this run come from an earlier run the same day ` +
-      `(started ${earlier.startedAt}, load average ${earlier.machine.loadAverageStart.toFixed(1)} at its start); ` +
-      `this run measured ${ran.join('; ')} (load average ${results.machine.loadAverageStart.toFixed(1)} at its ` +
-      'start). An answer that compares rows of the two runs compares two loads of the machine as well.',
+  results.notes.push(burstProvenance(results.burst, results.startedAt, results.machine.loadAverageStart));
+}
+
+/** Which burst rows which run measured, when the section holds rows of several runs. */
+function burstProvenance(rows: readonly BurstCellResult[], thisRun: string, load: number): string {
+  const byRun = new Map<string, string[]>();
+  for (const row of rows) {
+    const run = row.measuredAt ?? 'an earlier run';
+    byRun.set(run, [...(byRun.get(run) ?? []), `${row.case} at ${burstCellLabel(row)}`]);
+  }
+  const runs = [...byRun.entries()].map(
+    ([run, which]) => `the run started ${run}${run === thisRun ? ` (this one)` : ''}: ${which.join('; ')}`,
+  );
+  return (
+    `The burst rows come from several runs the same day, ${runs.join('. From ')}. This run started with a load ` +
+    `average of ${load.toFixed(1)} on the machine; an answer that compares rows of two runs compares two loads of ` +
+    'the machine as well.'
   );
 }
 
@@ -585,7 +598,7 @@ async function main(): Promise<void> {
         await system.stop();
       }
     }
-    results.burst = sortBurstRows(measured);
+    results.burst = sortBurstRows(measured.map((row) => ({ ...row, measuredAt: started.toISOString() })));
     results.burstSetup = {
       lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
       waitSeconds: settings.burst.waitSeconds,

@@ -363,7 +363,7 @@ describe('case 3: the burst mail service', () => {
   it('says partly, and why, where the order mails waited behind the campaign', () => {
     const answer = mailServiceAnswer([case2, case3([6000, 20_000])]) ?? '';
     expect(answer).toMatch(/^Partly: .* in 0 of 1 cells/);
-    expect(answer).toContain('order mails waited behind campaign mails');
+    expect(answer).toContain('competed with them for the mail transport');
   });
 
   it('is left out without case 3, and asked in the report with it', () => {
