@@ -336,6 +336,10 @@ export function mailServiceAnswer(cells: readonly BurstCellResult[]): string | u
     return (
       `At ${burstCellLabel(c3)} order mail p50 / p99 ${ms(c3.mailLatency.p50)} / ${ms(c3.mailLatency.p99)} ms` +
       (c2 ? ` against ${ms(c2.mailLatency.p50)} / ${ms(c2.mailLatency.p99)} ms for case 2` : '') +
+      (c2 && c2.mailMissing > 0
+        ? ` (whose ${c2.mailMissing} mails not yet recorded when the cell drained are not in its percentiles)`
+        : '') +
+      (c3.mailMissing > 0 ? ` (${c3.mailMissing} of case 3's order mails not yet recorded)` : '') +
       (campaign
         ? `, with ${campaign.sent} of ${campaign.mails} campaign mails sent at ${perSecond(campaign.mailsPerSecond)}/s ` +
           `(p50 / p99 ${ms(campaign.latency.p50)} / ${ms(campaign.latency.p99)} ms after the campaign's start)`
