@@ -264,6 +264,11 @@ export function endToEndAnswer(cells: readonly BurstCellResult[]): string | unde
       `against ${ms(sync.timeToTerminal.p50)} ms (p99 ${ms(sync.timeToTerminal.p99)}) for the synchronous ` +
       `path, ${slower ? `${ms(difference)} ms more at the median` : `${ms(-difference)} ms less at the median`} ` +
       `(n = ${async.timeToTerminal.n} / ${sync.timeToTerminal.n}).`,
+    sync.measuredAt !== async.measuredAt
+      ? `(The two rows come from different runs, ${sync.measuredAt ?? 'an earlier one'} and ` +
+        `${async.measuredAt ?? 'an earlier one'}, under different loads of the machine: the difference is ` +
+        'partly the load.)'
+      : '',
     slower
       ? 'The work is the same domain code; the asynchronous path adds the hops between its steps: the DynamoDB ' +
         'stream to the outbox relay, EventBridge to SQS, the queue poller to the saga starter, and Step Functions ' +

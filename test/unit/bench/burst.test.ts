@@ -327,6 +327,14 @@ describe('LogCollector', () => {
   });
 });
 
+describe('rows of different runs', () => {
+  it('says so in the end-to-end answer', () => {
+    const cells = grid.map((c) => ({ ...c, measuredAt: c.case === 'sync' ? 'run-a' : 'run-b' }));
+    expect(endToEndAnswer(cells)).toContain('The two rows come from different runs, run-a and run-b');
+    expect(endToEndAnswer(grid)).not.toContain('different runs');
+  });
+});
+
 describe('case 3: the burst mail service', () => {
   const withMail = (
     c: BurstCellResult,
