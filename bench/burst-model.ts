@@ -6,13 +6,17 @@
 import type { WaitCost } from './cost-model.ts';
 import { type LatencySummary, ms, pct, summarize, usd } from './stats.ts';
 
-/** The architectures of issue 16 the bench drives (case 3, the burst mail service, is not built yet). */
-export const BURST_CASES = ['sync', 'async', 'hybrid'] as const;
+/**
+ * The architectures of issue 16 the bench drives, in the report's order. `burstmail` is case 3: case 2 deployed with
+ * `-c mailService=burst`, on a runtime of its own, with a marketing campaign started with each burst.
+ */
+export const BURST_CASES = ['sync', 'async', 'burstmail', 'hybrid'] as const;
 export type BurstCase = (typeof BURST_CASES)[number];
 
 export const CASE_LABELS: Record<BurstCase, string> = {
   sync: 'Case 1 (synchronous)',
   async: 'Case 2 (asynchronous, Buzzer)',
+  burstmail: 'Case 3 (case 2 + burst mail service)',
   hybrid: 'Case 4 (hybrid, Prefer: wait)',
 };
 
@@ -20,8 +24,32 @@ export const CASE_LABELS: Record<BurstCase, string> = {
 export const CASE_SHORT: Record<BurstCase, string> = {
   sync: 'case 1 sync',
   async: 'case 2 async',
+  burstmail: 'case 3 burst mail',
   hybrid: 'case 4 hybrid',
 };
+
+/** The marketing campaign started with a case 3 burst: its mails, as the mail sink recorded them. */
+export interface CampaignSummary {
+  /** Mails the campaign asked for. */
+  mails: number;
+  /** Distinct campaign mails the sink recorded when the cell drained. */
+  sent: number;
+  /** From the campaign's start (the operator's invocation) to each mail recorded. */
+  latency: LatencySummary;
+  /** Sent mails a second, from the campaign's start to its last mail recorded. */
+  mailsPerSecond: number;
+}
+
+/** The mail path's own share of the resources: the notify worker (case 2) or the burst mail sender (case 3). */
+export interface MailPathUse {
+  /** Invocations of the mail function during the cell. */
+  invocations: number;
+  /** Mails it sent (the orders' and the campaign's), for mails per invocation. */
+  mails: number;
+  /** The most invocations of it running at once, and of its environments alive at once. */
+  peakConcurrent: number;
+  peakEnvironments: number;
+}
 
 export interface BurstCell {
   paymentLatencyMs: number;
@@ -79,6 +107,12 @@ export interface BurstCellResult extends BurstCell {
   /** Ended orders without a recorded mail when the drain ended. */
   mailMissing: number;
   peak: ResourcePeak;
+  /** Case 3's campaign beside the burst. */
+  campaign?: CampaignSummary;
+  /** The mail function's use (absent from runs made before case 3 existed). */
+  mailPath?: MailPathUse;
+  /** When the run that measured this row started (absent from rows of runs before it was recorded). */
+  measuredAt?: string;
 }
 
 export interface CellMeta extends BurstCell {
@@ -230,6 +264,11 @@ export function endToEndAnswer(cells: readonly BurstCellResult[]): string | unde
       `against ${ms(sync.timeToTerminal.p50)} ms (p99 ${ms(sync.timeToTerminal.p99)}) for the synchronous ` +
       `path, ${slower ? `${ms(difference)} ms more at the median` : `${ms(-difference)} ms less at the median`} ` +
       `(n = ${async.timeToTerminal.n} / ${sync.timeToTerminal.n}).`,
+    sync.measuredAt !== async.measuredAt
+      ? `(The two rows come from different runs, ${sync.measuredAt ?? 'an earlier one'} and ` +
+        `${async.measuredAt ?? 'an earlier one'}, under different loads of the machine: the difference is ` +
+        'partly the load.)'
+      : '',
     slower
       ? 'The work is the same domain code; the asynchronous path adds the hops between its steps: the DynamoDB ' +
         'stream to the outbox relay, EventBridge to SQS, the queue poller to the saga starter, and Step Functions ' +
@@ -276,6 +315,73 @@ export function hybridAnswer(cells: readonly BurstCellResult[], waitCost?: WaitC
   ]);
 }
 
+const perSecond = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '–');
+
+/**
+ * Does a mail service that many producers call keep its latency low with few resources: case 3's order mail latency
+ * (with its campaign beside the burst) against case 2's (the notify worker, order mail only), cell by cell, with the
+ * campaign's throughput and what each mail path used.
+ */
+export function mailServiceAnswer(cells: readonly BurstCellResult[]): string | undefined {
+  const rows = cells
+    .filter((c) => c.case === 'burstmail')
+    .map((c3) => ({ c3, c2: find(cells, 'async', c3.paymentLatencyMs, c3.paymentFailureRate) }));
+  if (rows.length === 0) return undefined;
+  const compared = rows.filter((r) => r.c2 !== undefined);
+  const lower = compared.filter((r) => r.c3.mailLatency.p99 <= (r.c2?.mailLatency.p99 ?? Number.NaN));
+  const campaigns = rows.map((r) => r.c3.campaign).filter((c) => c !== undefined);
+  const allSent = campaigns.every((c) => c.sent === c.mails);
+  const use = (m?: MailPathUse) =>
+    m
+      ? `${m.invocations} invocations for ${m.mails} mails (${(m.mails / Math.max(1, m.invocations)).toFixed(1)} a ` +
+        `call), at most ${m.peakEnvironments} environments`
+      : 'no count';
+  const detail = rows.map(({ c3, c2 }) => {
+    const campaign = c3.campaign;
+    return (
+      `At ${burstCellLabel(c3)} order mail p50 / p99 ${ms(c3.mailLatency.p50)} / ${ms(c3.mailLatency.p99)} ms` +
+      (c2 ? ` against ${ms(c2.mailLatency.p50)} / ${ms(c2.mailLatency.p99)} ms for case 2` : '') +
+      (c2 && c2.mailMissing > 0
+        ? ` (whose ${c2.mailMissing} mails not yet recorded when the cell drained are not in its percentiles)`
+        : '') +
+      (c3.mailMissing > 0 ? ` (${c3.mailMissing} of case 3's order mails not yet recorded)` : '') +
+      (campaign
+        ? `, with ${campaign.sent} of ${campaign.mails} campaign mails sent at ${perSecond(campaign.mailsPerSecond)}/s ` +
+          `(p50 / p99 ${ms(campaign.latency.p50)} / ${ms(campaign.latency.p99)} ms after the campaign's start)`
+        : '') +
+      `; the sender used ${use(c3.mailPath)}` +
+      (c2 ? `, the notify worker ${use(c2.mailPath)}` : '')
+    );
+  });
+  const perCall = (m?: MailPathUse) => (m ? m.mails / Math.max(1, m.invocations) : Number.NaN);
+  const batched = compared.filter((r) => perCall(r.c3.mailPath) > perCall(r.c2?.mailPath));
+  const fewer =
+    batched.length === compared.length && compared.length > 0
+      ? ', sending more mails per invocation in every cell (large batches of one queue instead of batches of 10).'
+      : '.';
+  const verdict =
+    compared.length === 0
+      ? 'Case 2 was not measured in the same cells, so case 3 stands alone here.'
+      : lower.length === compared.length
+        ? `Yes: with a campaign of ${campaigns[0]?.mails ?? 0} mails started with each burst, case 3's order mails ` +
+          "kept a p99 no higher than case 2's (which carried order mail only) in every cell measured" +
+          fewer
+        : `Partly: case 3's order mail p99 was at most case 2's in ${lower.length} of ${compared.length} cells, ` +
+          `with a campaign of ${campaigns[0]?.mails ?? 0} mails started with the burst. The order mails have a ` +
+          'lane of their own, so they do not wait behind the campaign in a queue; where their p99 was higher, the ' +
+          "campaign's sends competed with them for the mail transport (here the sandbox function, which also " +
+          'serves the payments) and the machine.';
+  return sentence([
+    verdict,
+    allSent
+      ? 'Every campaign mail was sent once.'
+      : 'Some campaign mails were not recorded when the cell drained.',
+    `${detail.join('. ')}.`,
+    'Case 2 gets no campaign: its notify worker consumes order events only, and a campaign through it would have to ' +
+      'publish made-up order events on the bus (which the points worker and the webhooks would act on too).',
+  ]);
+}
+
 export interface BurstAnswer {
   question: string;
   answer: string;
@@ -287,6 +393,10 @@ export function burstAnswers(cells: readonly BurstCellResult[], waitCost?: WaitC
     ['Which case keeps accepting under a burst?', acceptingAnswer(cells)],
     ['Where does payment trouble spread?', spreadAnswer(cells)],
     ['When is the asynchronous path slower end to end?', endToEndAnswer(cells)],
+    [
+      'Does a mail service that many producers call keep its latency low with few resources?',
+      mailServiceAnswer(cells),
+    ],
     ['What does the hybrid cost and buy?', hybridAnswer(cells, waitCost)],
   ];
   return candidates

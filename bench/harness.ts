@@ -43,6 +43,8 @@ export class LogCollector {
   readonly sagaStarted = new Map<string, number>();
   /** Order id → epoch ms the mail sink recorded the order's (first) mail. */
   readonly mailRecorded = new Map<string, number>();
+  /** Idempotency key → epoch ms the mail sink first recorded a mail under it (a campaign's mails have no order). */
+  readonly mailRecordedByKey = new Map<string, number>();
   readonly bytesByFunction = new Map<string, number>();
 
   accept(functionName: string, line: string): void {
@@ -61,12 +63,13 @@ export class LogCollector {
       this.published.set(record.correlationId, list);
     } else if (record.message === 'saga started' && typeof record.orderId === 'string') {
       this.sagaStarted.set(record.orderId, at);
-    } else if (
-      record.message === 'mail recorded' &&
-      typeof record.orderId === 'string' &&
-      !this.mailRecorded.has(record.orderId)
-    ) {
-      this.mailRecorded.set(record.orderId, at);
+    } else if (record.message === 'mail recorded') {
+      if (typeof record.orderId === 'string' && !this.mailRecorded.has(record.orderId)) {
+        this.mailRecorded.set(record.orderId, at);
+      }
+      if (typeof record.idempotencyKey === 'string' && !this.mailRecordedByKey.has(record.idempotencyKey)) {
+        this.mailRecordedByKey.set(record.idempotencyKey, at);
+      }
     }
   }
 

@@ -22,9 +22,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_PAYMENT_HOLD_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
-import { synthesizeBuzzer } from '#local/buzzer/synth.ts';
+import { MAILBURST_CDK_OUT, MAILBURST_CONTEXT, synthesizeBuzzer } from '#local/buzzer/synth.ts';
+
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { silentLogger } from '#local/types.ts';
+import { BURST_CASES, type BurstCase, type BurstCellResult, burstCellLabel } from './burst-model.ts';
 import { functionMemoryMb, waitCostPerSecond } from './cost-model.ts';
 import {
   type BenchSystem,
@@ -94,7 +96,9 @@ const RESILIENCE_ENVIRONMENT = {
  * baseline, the accept function that holds the hybrid's waits, the sandbox provider), so none scales further.
  */
 const BURST_LAMBDA_CONCURRENCY = 16;
-const ALL_CASES = ['sync', 'async', 'hybrid'] as const;
+const ALL_CASES = BURST_CASES;
+/** Mails of the campaign each case 3 burst starts beside its orders. */
+const CAMPAIGN_MAILS = 1000;
 
 const cellsFor = (
   latencies: number[],
@@ -145,6 +149,7 @@ const FULL: Settings = {
     ),
     waitSeconds: 5,
     drainMs: 120_000,
+    campaignMails: CAMPAIGN_MAILS,
   },
   outage: {
     ratePerSecond: 5,
@@ -189,6 +194,7 @@ const QUICK: Settings = {
     ],
     waitSeconds: 5,
     drainMs: 60_000,
+    campaignMails: 50,
   },
   outage: {
     ratePerSecond: 5,
@@ -425,6 +431,102 @@ function notes(results: BenchResults): string[] {
   return list;
 }
 
+const HELP = `npm run bench -- [options]
+
+Runs the benchmarks on the local runtime and writes bench/results/<date>.md, .json and .svg.
+
+  --quick                 tiny samples, report in .buzzer/bench/results
+  --only=<sections>       a subset of ${SECTIONS.join(',')}; the day's other sections are kept
+  --cases=<cases>         burst section: a subset of ${BURST_CASES.join(',')} (burstmail = case 3, the
+                          -c mailService=burst variant on a runtime of its own); the day's other cases are kept
+  --cells=<cells>         burst section: a subset of the cells, <payment latency ms>:<failure rate>,
+                          e.g. 0:0,2000:0.2 (with --cases, the day's other rows are kept)
+  --render=<json>         write a run's .md and .svg again from its JSON
+  --help                  this text
+
+Example: npm run bench -- --only=burst --cases=async,burstmail
+`;
+
+/** The cells with only the cases `keep` accepts; a cell left with none is dropped. */
+function cellsOfCases(
+  cells: BurstSettings['cells'],
+  keep: (kind: BurstCase) => boolean,
+): BurstSettings['cells'] {
+  return cells
+    .map((cell) => ({ ...cell, cases: cell.cases.filter(keep) }))
+    .filter((cell) => cell.cases.length > 0);
+}
+
+/** Rows by cell (payment latency, then failure rate), each cell's cases in the report's order. */
+function sortBurstRows(rows: BurstCellResult[]): BurstCellResult[] {
+  return [...rows].sort(
+    (a, b) =>
+      a.paymentLatencyMs - b.paymentLatencyMs ||
+      a.paymentFailureRate - b.paymentFailureRate ||
+      BURST_CASES.indexOf(a.case) - BURST_CASES.indexOf(b.case),
+  );
+}
+
+/**
+ * A `--cases` / `--cells` run keeps the burst rows it did not measure (another case, another cell) from the same
+ * day's earlier run, with a note: case 3 can be measured beside cases 1, 2 and 4 without measuring them again.
+ */
+function mergeEarlierCases(
+  results: BenchResults,
+  earlier: BenchResults,
+  measured: readonly BurstCellResult[],
+): void {
+  const same = (a: BurstCellResult, b: BurstCellResult) =>
+    a.case === b.case &&
+    a.paymentLatencyMs === b.paymentLatencyMs &&
+    a.paymentFailureRate === b.paymentFailureRate;
+  // A row keeps the start of the run that measured it; rows from before that was recorded get the earlier run's.
+  const kept = (earlier.burst ?? [])
+    .filter((row) => !measured.some((m) => same(m, row)))
+    .map((row) => ({ ...row, measuredAt: row.measuredAt ?? earlier.startedAt }));
+  if (kept.length === 0) return;
+  results.burst = sortBurstRows([...measured, ...kept]);
+  results.notes.push(burstProvenance(results.burst, results.startedAt, results.machine.loadAverageStart));
+}
+
+/** Which burst rows which run measured, when the section holds rows of several runs. */
+function burstProvenance(rows: readonly BurstCellResult[], thisRun: string, load: number): string {
+  const byRun = new Map<string, string[]>();
+  for (const row of rows) {
+    const run = row.measuredAt ?? 'an earlier run';
+    byRun.set(run, [...(byRun.get(run) ?? []), `${row.case} at ${burstCellLabel(row)}`]);
+  }
+  const runs = [...byRun.entries()].map(
+    ([run, which]) => `the run started ${run}${run === thisRun ? ` (this one)` : ''}: ${which.join('; ')}`,
+  );
+  return (
+    `The burst rows come from several runs the same day, ${runs.join('. From ')}. This run started with a load ` +
+    `average of ${load.toFixed(1)} on the machine; an answer that compares rows of two runs compares two loads of ` +
+    'the machine as well.'
+  );
+}
+
+/**
+ * The burst mail variant scaled out before its first cell, as warmBurstCases does for the others: a few order
+ * batches, and a small campaign so the sender has run batches of the campaign's size too.
+ */
+async function warmMailBurst(system: BenchSystem): Promise<void> {
+  log('burst warm-up (burst mail variant)');
+  await system.load.run({
+    mode: { type: 'closed', concurrency: BURST_LAMBDA_CONCURRENCY },
+    requests: Array.from({ length: 2 * BURST_LAMBDA_CONCURRENCY }, () =>
+      orderRequest(system.apiUrl, system.apiKey),
+    ),
+    timeoutMs: 35_000,
+  });
+  const result = await system.runtime.engines.lambda.invoke(system.functionNamed('MailStartCampaign'), {
+    campaignId: 'bench-warm-up',
+    count: 200,
+  });
+  if (result.error) throw new Error(`warm-up campaign failed: ${result.error.errorMessage}`);
+  await quiesce(system);
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const rendered = args.find((a) => a.startsWith('--render='))?.slice('--render='.length);
@@ -438,7 +540,29 @@ async function main(): Promise<void> {
     log(`rendered ${base}.md and .svg from ${rendered}`);
     return;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP);
+    return;
+  }
   const quick = args.includes('--quick');
+  const casesArg = args.find((a) => a.startsWith('--cases='))?.slice('--cases='.length);
+  const chosen = casesArg?.split(',') ?? [...BURST_CASES];
+  const unknown = chosen.filter((c) => !(BURST_CASES as readonly string[]).includes(c));
+  if (unknown.length > 0) {
+    throw new Error(`--cases: unknown ${unknown.join(', ')}; the cases are ${BURST_CASES.join(', ')}`);
+  }
+  const cases = (kind: BurstCase) => chosen.includes(kind);
+  const cellsArg = args.find((a) => a.startsWith('--cells='))?.slice('--cells='.length);
+  const chosenCells = cellsArg?.split(',').map((pair) => {
+    const [latency, failures] = pair.split(':').map(Number);
+    if (!Number.isFinite(latency) || !Number.isFinite(failures)) {
+      throw new Error(`--cells: "${pair}" is not <payment latency ms>:<failure rate>, e.g. 2000:0.2`);
+    }
+    return { latency, failures };
+  });
+  const cellWanted = (cell: { paymentLatencyMs: number; paymentFailureRate: number }) =>
+    !chosenCells ||
+    chosenCells.some((c) => c.latency === cell.paymentLatencyMs && c.failures === cell.paymentFailureRate);
   const only = args
     .find((a) => a.startsWith('--only='))
     ?.slice('--only='.length)
@@ -509,27 +633,59 @@ async function main(): Promise<void> {
   }
 
   if (wanted('burst')) {
-    log(`starting a runtime for the bursts (${BURST_LAMBDA_CONCURRENCY} environments per function)`);
-    const system = await startBenchSystem({
-      cdkOut: STANDARD_OUT,
-      lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
-    });
-    try {
-      const baseline = await startSyncBaseline(system, BURST_LAMBDA_CONCURRENCY);
+    const burstSettings = {
+      ...settings.burst,
+      cells: cellsOfCases(settings.burst.cells.filter(cellWanted), cases),
+    };
+    const standard = {
+      ...burstSettings,
+      cells: cellsOfCases(burstSettings.cells, (kind) => kind !== 'burstmail'),
+    };
+    const mailburst = {
+      ...burstSettings,
+      cells: cellsOfCases(burstSettings.cells, (kind) => kind === 'burstmail'),
+    };
+    const measured: BurstCellResult[] = [];
+    if (standard.cells.length > 0) {
+      log(`starting a runtime for the bursts (${BURST_LAMBDA_CONCURRENCY} environments per function)`);
+      const system = await startBenchSystem({
+        cdkOut: STANDARD_OUT,
+        lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
+      });
       try {
-        await warmBurstCases(system, baseline.urls.sagaRetries);
-        results.burst = await runBursts(system, baseline, settings.burst);
-        results.burstSetup = {
-          lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
-          waitSeconds: settings.burst.waitSeconds,
-          drainSeconds: settings.burst.drainMs / 1000,
-        };
+        const baseline = await startSyncBaseline(system, BURST_LAMBDA_CONCURRENCY);
+        try {
+          await warmBurstCases(system, baseline.urls.sagaRetries);
+          measured.push(...(await runBursts(system, baseline, standard)));
+        } finally {
+          await baseline.stop();
+        }
       } finally {
-        await baseline.stop();
+        await system.stop();
       }
-    } finally {
-      await system.stop();
     }
+    if (mailburst.cells.length > 0) {
+      // Case 3 is another deployment of the same code: its own synthesis (cached by the synth stamp) and runtime.
+      log(`starting a runtime of the burst mail variant (-c mailService=burst) for case 3`);
+      const system = await startBenchSystem({
+        cdkOut: MAILBURST_CDK_OUT,
+        context: { ...MAILBURST_CONTEXT },
+        lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
+      });
+      try {
+        await warmMailBurst(system);
+        measured.push(...(await runBursts(system, undefined, mailburst)));
+      } finally {
+        await system.stop();
+      }
+    }
+    results.burst = sortBurstRows(measured.map((row) => ({ ...row, measuredAt: started.toISOString() })));
+    results.burstSetup = {
+      lambdaConcurrency: BURST_LAMBDA_CONCURRENCY,
+      waitSeconds: settings.burst.waitSeconds,
+      drainSeconds: settings.burst.drainMs / 1000,
+      campaignMails: settings.burst.campaignMails,
+    };
   }
 
   if (wanted('outage') || wanted('neighbour')) {
@@ -576,9 +732,12 @@ async function main(): Promise<void> {
     : path.join(PROJECT_ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
   const base = path.join(dir, started.toISOString().slice(0, 10));
-  if (only) {
+  if (only || casesArg || cellsArg) {
     const earlier = earlierResults(`${base}.json`);
-    if (earlier) mergeEarlier(results, earlier, SECTIONS.filter(wanted));
+    if (earlier) {
+      if (only) mergeEarlier(results, earlier, SECTIONS.filter(wanted));
+      if ((casesArg || cellsArg) && wanted('burst')) mergeEarlierCases(results, earlier, results.burst ?? []);
+    }
   }
   await writeFile(`${base}.md`, renderMarkdown(results));
   await writeFile(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);

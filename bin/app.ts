@@ -40,6 +40,7 @@ try {
     paymentProviderSecretArn: app.node.tryGetContext('paymentProviderSecretArn'),
     mailTransport: app.node.tryGetContext('mailTransport'),
     mailFrom: app.node.tryGetContext('mailFrom'),
+    mailService: app.node.tryGetContext('mailService'),
     orderRetentionDays: optionalNumber(app.node.tryGetContext('orderRetentionDays')),
     // -c consumerMaxConcurrency=notify=3,saga-start=4 -c queueMaxAgeSeconds=notify=600 (lib/back-pressure.ts)
     backPressure: backPressureFromContext((key) => app.node.tryGetContext(key)),

@@ -6,10 +6,13 @@ import { API_FLAVOURS, type ApiFlavour, clientLimitsProblem } from '#contracts/a
 import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
+import { DEFAULT_MAIL_SERVICE, MAIL_SERVICES, type MailServiceName } from '#contracts/mail.ts';
 import { type BackPressureSettings, resolveBackPressure } from './back-pressure.ts';
 import { Api } from './constructs/api.ts';
+import type { BuzzerFunction } from './constructs/buzzer-function.ts';
 import { Data } from './constructs/data.ts';
 import { EventBus } from './constructs/event-bus.ts';
+import { MailService } from './constructs/mail-service.ts';
 import { Operations } from './constructs/operations.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
@@ -59,6 +62,13 @@ export interface BuzzerStackProps extends StackProps {
    * @default DEFAULT_MAX_CONCURRENCY and DEFAULT_MAX_AGE_SECONDS of lib/back-pressure.ts
    */
   readonly backPressure?: BackPressureSettings;
+  /**
+   * Which mail service sends customer mail: `notify`, the notify worker on the order events; `burst`, a mail service
+   * built for bursts from many producers (a mail request queue fed by the order events and by operators' campaigns, a
+   * batched sender, a sent-mail table keyed by recipient). The notify worker is not deployed with `burst`.
+   * @default 'notify'
+   */
+  readonly mailService?: MailServiceName;
   /** @default 400 (see SagaProps.orderRetentionDays) */
   readonly orderRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN */
@@ -128,6 +138,21 @@ const REAL_DEPLOYMENT =
 export function validateDeployment(props: BuzzerStackProps): {
   mailTransport: 'ses' | 'sink';
   provider: ProviderChoice;
+  mailService: MailServiceName;
+} {
+  const mailService = props.mailService ?? DEFAULT_MAIL_SERVICE;
+  if (!(MAIL_SERVICES as readonly string[]).includes(mailService)) {
+    throw new DeploymentConfigError(
+      `Buzzer: mailService must be ${MAIL_SERVICES.map((m) => `"${m}"`).join(' or ')} (-c mailService=burst for ` +
+        `the mail service built for bursts from many producers), got "${String(mailService)}"`,
+    );
+  }
+  return { ...validateProvider(props), mailService };
+}
+
+function validateProvider(props: BuzzerStackProps): {
+  mailTransport: 'ses' | 'sink';
+  provider: ProviderChoice;
 } {
   const { sandbox = false, paymentProviderUrl, paymentProviderSecretArn, mailFrom } = props;
   if (sandbox && paymentProviderUrl) {
@@ -194,7 +219,10 @@ export class BuzzerStack extends Stack {
   public readonly api: Api;
   public readonly relay: OutboxRelay;
   public readonly saga: Saga;
-  public readonly notifier: QueueWorker;
+  /** The notify worker; absent with `mailService: 'burst'`, whose `mailService` sends the mail instead. */
+  public readonly notifier?: QueueWorker;
+  /** The burst mail service (`mailService: 'burst'`). */
+  public readonly mailService?: MailService;
   public readonly points: QueueWorker;
   public readonly sandbox?: Sandbox;
   public readonly webhooks: Webhooks;
@@ -206,7 +234,7 @@ export class BuzzerStack extends Stack {
     // by project and by stack, so a trial stack next to production shows up on its own line.
     Tags.of(this).add('project', 'buzzer');
     Tags.of(this).add('stack', this.stackName);
-    const { mailTransport, provider } = validateDeployment(props);
+    const { mailTransport, provider, mailService } = validateDeployment(props);
     const queues = resolveBackPressure(props.backPressure);
     const { flavour: apiFlavour, ...clientLimits } = validateApiSettings(props);
     this.data = new Data(this, 'Data', { removalPolicy: props.tableRemovalPolicy });
@@ -238,43 +266,58 @@ export class BuzzerStack extends Stack {
       logRetention: props.logRetention,
     });
 
-    this.notifier = new QueueWorker(this, 'Notifier', {
-      bus: this.bus.bus,
-      detailTypes: [DETAIL_TYPES.OrderConfirmed, DETAIL_TYPES.OrderCancelled],
-      maxConcurrency: queues.notify.maxConcurrency,
-      handler: {
-        entry: 'notifications/send-notification.ts',
-        serviceName: 'notify-worker',
-        environment: {
-          [ENV.TABLE_NAME]: table.tableName,
-          [ENV.MAIL_TRANSPORT]: mailTransport,
-          [ENV.MAIL_SINK_URL]: mailTransport === 'sink' && sandbox ? sandbox.url : '',
-          [ENV.MAIL_FROM]: props.mailFrom ?? 'orders@buzzer.invalid',
-          [ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD]: String(
-            props.mailCircuit?.failureThreshold ?? DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
-          ),
-          [ENV.MAIL_CIRCUIT_OPEN_SECONDS]: String(
-            props.mailCircuit?.openInterval?.toSeconds() ?? DEFAULT_CIRCUIT_OPEN_SECONDS,
-          ),
+    const mailEnvironment = {
+      [ENV.MAIL_TRANSPORT]: mailTransport,
+      [ENV.MAIL_SINK_URL]: mailTransport === 'sink' && sandbox ? sandbox.url : '',
+      [ENV.MAIL_FROM]: props.mailFrom ?? 'orders@buzzer.invalid',
+      [ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD]: String(
+        props.mailCircuit?.failureThreshold ?? DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
+      ),
+      [ENV.MAIL_CIRCUIT_OPEN_SECONDS]: String(
+        props.mailCircuit?.openInterval?.toSeconds() ?? DEFAULT_CIRCUIT_OPEN_SECONDS,
+      ),
+    };
+    // The sink's mail route, or SES for the sender's identity and its domain: whichever function sends the mail.
+    const grantMailTransport = (sender: BuzzerFunction) => {
+      if (mailTransport === 'sink' && sandbox) sandbox.grantInvoke(sender.role, SANDBOX_MAIL_ROUTES);
+      if (mailTransport === 'ses' && props.mailFrom) {
+        const domain = props.mailFrom.split('@')[1] ?? props.mailFrom;
+        sender.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['ses:SendEmail'],
+            resources: [
+              this.formatArn({ service: 'ses', resource: 'identity', resourceName: props.mailFrom }),
+              this.formatArn({ service: 'ses', resource: 'identity', resourceName: domain }),
+            ],
+          }),
+        );
+      }
+    };
+
+    if (mailService === 'burst') {
+      this.mailService = new MailService(this, 'Mail', {
+        bus: this.bus.bus,
+        table,
+        mailEnvironment,
+        removalPolicy: props.tableRemovalPolicy,
+        logRetention: props.logRetention,
+      });
+      grantMailTransport(this.mailService.sender.handler);
+    } else {
+      this.notifier = new QueueWorker(this, 'Notifier', {
+        bus: this.bus.bus,
+        detailTypes: [DETAIL_TYPES.OrderConfirmed, DETAIL_TYPES.OrderCancelled],
+        maxConcurrency: queues.notify.maxConcurrency,
+        handler: {
+          entry: 'notifications/send-notification.ts',
+          serviceName: 'notify-worker',
+          environment: { [ENV.TABLE_NAME]: table.tableName, ...mailEnvironment },
         },
-      },
-    });
-    this.notifier.handler.grantTableAccess(table);
-    // A mail held by the open circuit goes back on the worker's own queue as a new, delayed message.
-    this.notifier.queue.queue.grantSendMessages(this.notifier.handler.function);
-    if (mailTransport === 'sink' && sandbox)
-      sandbox.grantInvoke(this.notifier.handler.role, SANDBOX_MAIL_ROUTES);
-    if (mailTransport === 'ses' && props.mailFrom) {
-      const domain = props.mailFrom.split('@')[1] ?? props.mailFrom;
-      this.notifier.handler.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: ['ses:SendEmail'],
-          resources: [
-            this.formatArn({ service: 'ses', resource: 'identity', resourceName: props.mailFrom }),
-            this.formatArn({ service: 'ses', resource: 'identity', resourceName: domain }),
-          ],
-        }),
-      );
+      });
+      this.notifier.handler.grantTableAccess(table);
+      // A mail held by the open circuit goes back on the worker's own queue as a new, delayed message.
+      this.notifier.queue.queue.grantSendMessages(this.notifier.handler.function);
+      grantMailTransport(this.notifier.handler);
     }
 
     this.points = new QueueWorker(this, 'Points', {
@@ -304,9 +347,17 @@ export class BuzzerStack extends Stack {
       saga: this.saga,
       relay: this.relay,
       api: this.api,
-      queueAliases: { notifier: 'notify', 'outbox-relay': 'relay', 'operations-reconciler': 'reconciler' },
+      queueAliases: {
+        notifier: 'notify',
+        'mail-sender': 'mail',
+        'outbox-relay': 'relay',
+        'operations-reconciler': 'reconciler',
+      },
+      // The notify queue exists only with the notify worker (the burst mail service has queues of its own).
       workQueueMaxAge: Object.fromEntries(
-        Object.entries(queues).map(([name, settings]) => [name, settings.maxAge]),
+        Object.entries(queues)
+          .filter(([name]) => name !== 'notify' || this.notifier !== undefined)
+          .map(([name, settings]) => [name, settings.maxAge]),
       ),
       logRetention: props.logRetention,
     });
@@ -335,5 +386,13 @@ export class BuzzerStack extends Stack {
       description: 'Webhook deliveries that used up their attempts (redrive to replay them)',
     });
     if (this.sandbox) new CfnOutput(this, 'SandboxUrl', { value: this.sandbox.url });
+    if (this.mailService) {
+      new CfnOutput(this, 'MailCampaignFunctionName', {
+        value: this.mailService.campaign.function.functionName,
+        description:
+          'Invoke with {"count": N} or {"recipients": [...]} to enqueue a campaign (buzzer mail campaign)',
+      });
+      new CfnOutput(this, 'SentMailTableName', { value: this.mailService.sentMail.tableName });
+    }
   }
 }

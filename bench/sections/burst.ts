@@ -4,11 +4,16 @@
  * - case 1, `sync`: the synchronous baseline (bench/sync/handler.ts, the saga's Retry clauses inline) behind the
  *   same HTTP API engine and authorizer;
  * - case 2, `async`: `POST /orders` → 202, the saga does the rest;
+ * - case 3, `burstmail`: case 2 deployed with `-c mailService=burst` (a runtime of its own), and with each burst an
+ *   operator's campaign of `campaignMails` mails through the same mail request queue (its Lambda invoked as an
+ *   operator would);
  * - case 4, `hybrid`: `POST /orders` with `Prefer: wait=N`.
  * Time to terminal is measured from the request's send to the order item's terminal commit (`updatedAt`) for all
  * three, so the synchronous answer and the saga are compared on the same clock; mail latency from that commit to
  * the mail sink's `mail recorded` log line.
  */
+
+import { randomUUID } from 'node:crypto';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   aggregateCell,
@@ -16,12 +21,15 @@ import {
   type BurstCell,
   type BurstCellResult,
   burstCellLabel,
+  type CampaignSummary,
+  type MailPathUse,
   type OrderSample,
   peakOf,
   type ResourcePeak,
 } from '../burst-model.ts';
 import { type BenchSystem, log, orderRequest, quiesce, trackingIdOf, warmupRequests } from '../harness.ts';
 import type { HttpLoadRequest, LoadResult } from '../load-types.ts';
+import { summarize } from '../stats.ts';
 import type { SyncBaseline } from '../sync-baseline.ts';
 
 export interface BurstSettings {
@@ -30,16 +38,44 @@ export interface BurstSettings {
   waitSeconds: number;
   /** How long a cell may take to end its orders after the burst before the rest count as lost. */
   drainMs: number;
+  /** Mails of the campaign started with each case 3 burst. */
+  campaignMails: number;
+}
+
+/** The logical id prefixes of the mail path's function in each deployment: the notify worker, the burst sender. */
+const MAIL_FUNCTIONS = ['NotifierHandler', 'MailSenderHandler'];
+
+/** The system's mail function (whichever variant it runs), or undefined. */
+function mailFunctionOf(system: BenchSystem): string | undefined {
+  for (const prefix of MAIL_FUNCTIONS) {
+    try {
+      return system.functionNamed(prefix);
+    } catch {}
+  }
+  return undefined;
 }
 
 /** Samples the runtime's resources every 100 ms until stopped. */
 class ResourceSampler {
   private readonly samples: ResourcePeak[] = [];
   private readonly timer: NodeJS.Timeout;
+  private readonly startInvocations: number;
+  private mailConcurrent = 0;
+  private mailEnvironments = 0;
 
-  constructor(system: BenchSystem) {
+  constructor(
+    private readonly system: BenchSystem,
+    private readonly mailFunction?: string,
+  ) {
+    this.startInvocations = this.mailInvocations();
     const sample = () => {
-      const functions = Object.values(system.runtime.engines.lambda.metrics());
+      const byName = system.runtime.engines.lambda.metrics();
+      const functions = Object.values(byName);
+      const mail = mailFunction ? byName[mailFunction] : undefined;
+      if (mail) {
+        this.mailConcurrent = Math.max(this.mailConcurrent, mail.concurrentExecutions);
+        this.mailEnvironments = Math.max(this.mailEnvironments, mail.environments);
+      }
       this.samples.push({
         concurrentExecutions: functions.reduce((sum, f) => sum + f.concurrentExecutions, 0),
         environments: functions.reduce((sum, f) => sum + f.environments, 0),
@@ -51,10 +87,61 @@ class ResourceSampler {
     this.timer = setInterval(sample, 100);
   }
 
+  private mailInvocations(): number {
+    return this.mailFunction
+      ? (this.system.runtime.engines.lambda.metrics()[this.mailFunction]?.invocations ?? 0)
+      : 0;
+  }
+
   stop(): ResourcePeak {
     clearInterval(this.timer);
     return peakOf(this.samples);
   }
+
+  /** The mail function's share, once the cell drained (`mails`: what it sent meanwhile). */
+  mailPath(mails: number): MailPathUse | undefined {
+    if (!this.mailFunction) return undefined;
+    return {
+      invocations: this.mailInvocations() - this.startInvocations,
+      mails,
+      peakConcurrent: this.mailConcurrent,
+      peakEnvironments: this.mailEnvironments,
+    };
+  }
+}
+
+/** Starts an operator's campaign of `mails` synthetic recipients, as `buzzer mail campaign` does. */
+async function startCampaign(
+  system: BenchSystem,
+  mails: number,
+): Promise<{ campaignId: string; at: number }> {
+  const campaignId = `bench-${randomUUID().slice(0, 8)}`;
+  const at = Date.now();
+  const result = await system.runtime.engines.lambda.invoke(system.functionNamed('MailStartCampaign'), {
+    campaignId,
+    count: mails,
+  });
+  if (result.error) {
+    throw new Error(`the campaign function failed: ${result.error.errorType}: ${result.error.errorMessage}`);
+  }
+  return { campaignId, at };
+}
+
+function campaignSummary(
+  system: BenchSystem,
+  campaign: { campaignId: string; at: number },
+  mails: number,
+): CampaignSummary {
+  const recorded = [...system.logs.mailRecordedByKey]
+    .filter(([key]) => key.startsWith(`${campaign.campaignId}-`))
+    .map(([, at]) => at);
+  const last = recorded.length > 0 ? Math.max(...recorded) : Number.NaN;
+  return {
+    mails,
+    sent: recorded.length,
+    latency: summarize(recorded.map((at) => at - campaign.at)),
+    mailsPerSecond: recorded.length / Math.max(0.001, (last - campaign.at) / 1000),
+  };
 }
 
 interface OrderItem {
@@ -115,12 +202,12 @@ async function drain(
 function requestsFor(
   kind: BurstCase,
   system: BenchSystem,
-  baseline: SyncBaseline,
+  baseline: SyncBaseline | undefined,
   count: number,
   waitSeconds: number,
 ): HttpLoadRequest[] {
   return Array.from({ length: count }, () => {
-    if (kind === 'sync') return orderRequest(baseline.urls.sagaRetries, system.apiKey);
+    if (kind === 'sync' && baseline) return orderRequest(baseline.urls.sagaRetries, system.apiKey);
     const request = orderRequest(system.apiUrl, system.apiKey);
     if (kind === 'hybrid') request.headers.prefer = `wait=${waitSeconds}`;
     return request;
@@ -137,15 +224,21 @@ function answerOf(kind: BurstCase, result: LoadResult): { orderId?: string; fina
 
 async function runCase(
   system: BenchSystem,
-  baseline: SyncBaseline,
+  baseline: SyncBaseline | undefined,
   cell: BurstCell,
   kind: BurstCase,
   settings: BurstSettings,
 ): Promise<BurstCellResult> {
-  const tableName = kind === 'sync' ? baseline.tableName : system.tableName;
-  const sampler = new ResourceSampler(system);
+  if (kind === 'sync' && !baseline) throw new Error('case 1 needs the sync baseline');
+  const tableName = kind === 'sync' && baseline ? baseline.tableName : system.tableName;
+  const sampler = new ResourceSampler(system, mailFunctionOf(system));
   let peak: ResourcePeak | undefined;
   try {
+    // The campaign starts with the burst: both producers fill the one mail request queue at once.
+    const campaign =
+      kind === 'burstmail' && settings.campaignMails > 0
+        ? startCampaign(system, settings.campaignMails)
+        : Promise.resolve(undefined);
     const run = await system.load.run({
       mode: { type: 'open', ratePerSecond: cell.orders / cell.seconds },
       warmup: warmupRequests(system.apiUrl, system.apiKey),
@@ -156,9 +249,13 @@ async function runCase(
     const answers = run.results.map((result) => ({ result, ...answerOf(kind, result) }));
     const orderIds = answers.map((a) => a.orderId).filter((id): id is string => id !== undefined);
     const orders = await drain(system, tableName, orderIds, settings.drainMs);
+    const started = await campaign;
     // The mails and the sagas' last transitions come after the orders' commits.
     await quiesce(system, 60_000);
     peak = sampler.stop();
+    const campaignResult = started ? campaignSummary(system, started, settings.campaignMails) : undefined;
+    const orderMails = orderIds.filter((id) => system.logs.mailRecorded.has(id)).length;
+    const mailPath = sampler.mailPath(orderMails + (campaignResult?.sent ?? 0));
     const samples: OrderSample[] = answers.map(({ result, orderId, final }) => {
       const order = orderId ? orders.get(orderId) : undefined;
       const ended = isTerminal(order?.status) ? Date.parse(order.updatedAt) : undefined;
@@ -176,24 +273,32 @@ async function runCase(
     });
     const sent = run.results.map((r) => r.sentAt);
     const span = (Math.max(...sent) - Math.min(...sent)) / 1000;
-    return aggregateCell(
-      {
-        ...cell,
-        case: kind,
-        ...(kind === 'hybrid' ? { waitSeconds: settings.waitSeconds } : {}),
-        achievedRate: span > 0 ? (sent.length - 1) / span : Number.NaN,
-      },
-      samples,
-      peak,
-    );
+    return {
+      ...aggregateCell(
+        {
+          ...cell,
+          case: kind,
+          ...(kind === 'hybrid' ? { waitSeconds: settings.waitSeconds } : {}),
+          achievedRate: span > 0 ? (sent.length - 1) / span : Number.NaN,
+        },
+        samples,
+        peak,
+      ),
+      ...(campaignResult ? { campaign: campaignResult } : {}),
+      ...(mailPath ? { mailPath } : {}),
+    };
   } finally {
     if (!peak) sampler.stop();
   }
 }
 
+/**
+ * Runs `settings.cells` on `system`, each cell's cases in turn (only those `system` serves: the caller passes case 3's
+ * cells to the runtime of the burst mail variant, the others to the default one, which has the sync baseline).
+ */
 export async function runBursts(
   system: BenchSystem,
-  baseline: SyncBaseline,
+  baseline: SyncBaseline | undefined,
   settings: BurstSettings,
 ): Promise<BurstCellResult[]> {
   const results: BurstCellResult[] = [];
@@ -208,7 +313,11 @@ export async function runBursts(
         const result = await runCase(system, baseline, cell, kind, settings);
         log(
           `burst:   accepted ${result.accepted}/${result.n}, client p99 ${Math.round(result.clientLatency.p99)} ms, ` +
-            `terminal p99 ${Math.round(result.timeToTerminal.p99)} ms, lost ${result.lost}`,
+            `terminal p99 ${Math.round(result.timeToTerminal.p99)} ms, lost ${result.lost}, ` +
+            `mail p99 ${Math.round(result.mailLatency.p99)} ms` +
+            (result.campaign
+              ? `, campaign ${result.campaign.sent}/${result.campaign.mails} at ${result.campaign.mailsPerSecond.toFixed(0)}/s`
+              : ''),
         );
         results.push(result);
       }

@@ -19,7 +19,8 @@ export interface HeldMail {
   held: { waitSeconds: number };
 }
 
-function heldUntil(at: Date, now: Date): HeldMail {
+/** The answer for a mail that must wait until `at` (clamped to what an SQS delay allows). */
+export function heldUntil(at: Date, now: Date): HeldMail {
   const waitSeconds = Math.ceil((at.getTime() - now.getTime()) / 1000);
   return { held: { waitSeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, waitSeconds)) } };
 }

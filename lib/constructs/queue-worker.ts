@@ -20,6 +20,8 @@ export interface QueueWorkerProps {
   readonly timeout?: Duration;
   /** @default 10 */
   readonly batchSize?: number;
+  /** How long the poller may gather a batch; SQS requires at least 1 s for a batch size above 10. @default none */
+  readonly maxBatchingWindow?: Duration;
   /** @default 5 */
   readonly maxReceiveCount?: number;
   /** Concurrent batches the event source mapping may run (back-pressure on the downstream). @default 5 */
@@ -50,6 +52,7 @@ export class QueueWorker extends Construct {
     this.handler.function.addEventSource(
       new SqsEventSource(this.queue.queue, {
         batchSize: props.batchSize ?? 10,
+        ...(props.maxBatchingWindow ? { maxBatchingWindow: props.maxBatchingWindow } : {}),
         reportBatchItemFailures: true,
         maxConcurrency: props.maxConcurrency ?? 5,
       }),

@@ -160,6 +160,17 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['HOLD#'], actions: [UPDATE] },
     ],
   },
+  // The burst mail service's sender (`-c mailService=burst`): the same items as the notify worker, under its own
+  // consumer (`EFFECT#mail#<requestId>`, `HOLD#mail#<requestId>`); the EFFECT# update is the DONE mark in the same
+  // transaction as the Put on the sent-mail table (its own table, granted in lib/constructs/mail-service.ts).
+  'notifications/send-mail.ts': {
+    items: [
+      { prefixes: ['EFFECT#'], actions: [PUT, GET, UPDATE, DELETE] },
+      { prefixes: ['FAILURE#'], actions: [PUT] },
+      CIRCUIT,
+      { prefixes: ['HOLD#'], actions: [UPDATE] },
+    ],
+  },
   'loyalty/credit-points.ts': {
     items: [
       { prefixes: ['EFFECT#'], actions: [PUT] },

@@ -17,6 +17,13 @@ export const REST_CDK_OUT = '.buzzer/cdk.out-rest';
 export const REST_CONTEXT: Readonly<Record<string, string>> = { apiFlavour: 'rest' };
 
 /**
+ * Where the burst mail variant (`-c mailService=burst`, case 3 of the burst bench) is synthesized, beside `cdk.out`:
+ * the bench's burst section and test/e2e/mail-service.test.ts share it (one cached synthesis, by the synth stamp).
+ */
+export const MAILBURST_CDK_OUT = '.buzzer/cdk.out-mailburst';
+export const MAILBURST_CONTEXT: Readonly<Record<string, string>> = { mailService: 'burst' };
+
+/**
  * Locally the sandbox is the payment provider and mail sink (there is no other on a laptop), so local synthesis opts
  * into it unless the context names a real provider. Every local caller (runtime, tests, bench, chaos) synthesizes
  * with this context, so they share one context and one cdk.out stamp.

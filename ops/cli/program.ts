@@ -7,6 +7,7 @@ import { registerClientCommands } from './clients.ts';
 import { discover as discoverTarget } from './context.ts';
 import { registerDlqCommands } from './dlq.ts';
 import { registerKeyCommands } from './keys.ts';
+import { registerMailCommands } from './mail.ts';
 import { registerMetricsCommand } from './metrics.ts';
 import { registerOrderCommand } from './order.ts';
 import { registerRelayCommands } from './relay.ts';
@@ -47,7 +48,7 @@ export function createProgram(deps: CliDeps = {}): Command {
       'after',
       '\nExamples:\n  buzzer status\n  buzzer dlq peek notify\n  buzzer dlq redrive notify --rate 10\n' +
         '  buzzer saga redrive --failed-since 2h\n  buzzer relay replay --dry-run\n  buzzer order <trackingId>\n' +
-        '  buzzer metrics\n  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer clients limits acme --rate 5 --burst 20\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
+        '  buzzer metrics\n  buzzer mail campaign --recipients 1000\n  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer clients limits acme --rate 5 --burst 20\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
         'Runbook: docs/runbook.md\n',
     );
   registerStatusCommand(program, run);
@@ -58,6 +59,7 @@ export function createProgram(deps: CliDeps = {}): Command {
   registerKeyCommands(program, run);
   registerClientCommands(program, run);
   registerMetricsCommand(program, run);
+  registerMailCommands(program, run);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -9,6 +9,7 @@ import {
   type CellMeta,
   endToEndAnswer,
   hybridAnswer,
+  mailServiceAnswer,
   type OrderSample,
   peakOf,
   type ResourcePeak,
@@ -22,6 +23,7 @@ import {
   burstOmissions,
   burstPanels,
   burstTable,
+  mailPathTable,
   mergeEarlier,
   renderMarkdown,
   renderSvg,
@@ -322,5 +324,83 @@ describe('LogCollector', () => {
       JSON.stringify({ message: 'mail recorded', timestamp: '2026-12-06T10:00:02.000Z' }),
     );
     expect([...logs.mailRecorded]).toEqual([['o-1', Date.parse('2026-12-06T10:00:01.000Z')]]);
+  });
+});
+
+describe('rows of different runs', () => {
+  it('says so in the end-to-end answer', () => {
+    const cells = grid.map((c) => ({ ...c, measuredAt: c.case === 'sync' ? 'run-a' : 'run-b' }));
+    expect(endToEndAnswer(cells)).toContain('The two rows come from different runs, run-a and run-b');
+    expect(endToEndAnswer(grid)).not.toContain('different runs');
+  });
+});
+
+describe('case 3: the burst mail service', () => {
+  const withMail = (
+    c: BurstCellResult,
+    mail: number[],
+    extra: Partial<BurstCellResult> = {},
+  ): BurstCellResult => ({
+    ...c,
+    mailLatency: summarize(mail),
+    ...extra,
+  });
+  const campaign = { mails: 1000, sent: 1000, latency: summarize([2000, 9000]), mailsPerSecond: 110 };
+  const case2 = withMail(grid[1] as BurstCellResult, [5000, 8000], {
+    mailPath: { invocations: 40, mails: 200, peakConcurrent: 5, peakEnvironments: 5 },
+  });
+  const case3 = (mail: number[]) =>
+    withMail({ ...(grid[1] as BurstCellResult), case: 'burstmail' }, mail, {
+      campaign,
+      mailPath: { invocations: 30, mails: 1200, peakConcurrent: 2, peakEnvironments: 2 },
+    });
+
+  it("answers question 3 with case 3's order mail latency against case 2's, the campaign and the mail path's use", () => {
+    const answer = mailServiceAnswer([case2, case3([400, 1200])]) ?? '';
+    expect(answer).toMatch(/^Yes: with a campaign of 1000 mails/);
+    expect(answer).toContain('sending more mails per invocation in every cell');
+    expect(answer).toContain('Every campaign mail was sent once.');
+    expect(answer).toContain('order mail p50 / p99 400 / 1,200 ms against 5,000 / 8,000 ms for case 2');
+    expect(answer).toContain('1000 of 1000 campaign mails sent at 110/s');
+    expect(answer).toContain(
+      'the sender used 30 invocations for 1200 mails (40.0 a call), at most 2 environments',
+    );
+    expect(answer).toContain('the notify worker 40 invocations for 200 mails (5.0 a call)');
+  });
+
+  it('says partly, and why, where the order mails were slower, and which mails were still missing', () => {
+    const answer = mailServiceAnswer([{ ...case2, mailMissing: 7 }, case3([6000, 20_000])]) ?? '';
+    expect(answer).toContain(
+      '(whose 7 mails not yet recorded when the cell drained are not in its percentiles)',
+    );
+    expect(answer).toMatch(/^Partly: .* in 0 of 1 cells/);
+    expect(answer).toContain('competed with them for the mail transport');
+  });
+
+  it('is left out without case 3, and asked in the report with it', () => {
+    expect(mailServiceAnswer(grid)).toBeUndefined();
+    expect(burstAnswers([...grid, case3([1])]).map((a) => a.question)).toContain(
+      'Does a mail service that many producers call keep its latency low with few resources?',
+    );
+  });
+
+  it('tables the campaign and the mail function per cell, and only when measured', () => {
+    expect(mailPathTable(grid)).toBeUndefined();
+    const lines = (mailPathTable([case2, case3([400, 1200])]) ?? '').split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toContain('| 1000 / 1000 | 110 | 2,000 / 9,000 | 30 / 1200 (40.0) | 2 / 2 |');
+    expect(renderMarkdown(results({ burst: [case2, case3([1])] }))).toContain(
+      '### Mail under a burst: case 2 against case 3',
+    );
+  });
+
+  it("keeps when the sink first recorded each idempotency key's mail (a campaign's mails have no order)", () => {
+    const logs = new LogCollector();
+    const line = (timestamp: string, idempotencyKey: string) =>
+      JSON.stringify({ message: 'mail recorded', idempotencyKey, timestamp });
+    logs.accept('provider', line('2026-12-06T10:00:01.000Z', 'spring-1'));
+    logs.accept('provider', line('2026-12-06T10:00:03.000Z', 'spring-1'));
+    expect([...logs.mailRecordedByKey]).toEqual([['spring-1', Date.parse('2026-12-06T10:00:01.000Z')]]);
+    expect(logs.mailRecorded.size).toBe(0);
   });
 });
