@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import type { MailServiceName } from '#contracts/mail.ts';
 import { DeploymentConfigError } from './deployment-config-error.ts';
 
 /**
@@ -17,6 +18,8 @@ export const WORK_QUEUES = [
   'points',
   'webhooks-fan-out',
   'webhooks-delivery',
+  'mail',
+  'mail-bulk',
 ] as const;
 export type WorkQueueName = (typeof WORK_QUEUES)[number];
 
@@ -30,7 +33,9 @@ export type WorkQueueName = (typeof WORK_QUEUES)[number];
  * - `points` 5, `webhooks-fan-out` 5: table writes and queue sends, bounded so a burst does not take the account's
  *   Lambda concurrency from the API;
  * - `webhooks-delivery` 10: each delivery waits on a client's endpoint (10 s deadline) and a dead endpoint opens its
- *   own circuit, so more slots keep healthy endpoints flowing.
+ *   own circuit, so more slots keep healthy endpoints flowing;
+ * - `mail` and `mail-bulk` 2 (the burst mail service's two lanes, `-c mailService=burst`): batches of 100 with 8 sends
+ *   in flight each, so 16 sends at once per lane, the transport's pace; a burst waits in the queue.
  */
 export const DEFAULT_MAX_CONCURRENCY: Readonly<Record<WorkQueueName, number>> = {
   'saga-start': 5,
@@ -38,6 +43,8 @@ export const DEFAULT_MAX_CONCURRENCY: Readonly<Record<WorkQueueName, number>> = 
   points: 5,
   'webhooks-fan-out': 5,
   'webhooks-delivery': 10,
+  mail: 2,
+  'mail-bulk': 2,
 };
 
 /**
@@ -48,7 +55,9 @@ export const DEFAULT_MAX_CONCURRENCY: Readonly<Record<WorkQueueName, number>> = 
  * - `notify` and `points` 15 minutes: nobody waits on them, and an open mail circuit re-queues mail (as new messages)
  *   every interval, so only a consumer that takes nothing trips it;
  * - `webhooks-fan-out` 5 minutes: fan-out is table work only;
- * - `webhooks-delivery` 30 minutes: retries wait in the queue as delayed messages of up to 15 minutes each.
+ * - `webhooks-delivery` 30 minutes: retries wait in the queue as delayed messages of up to 15 minutes each;
+ * - `mail` 15 minutes, as `notify` (the same order mail); `mail-bulk` 1 hour: a campaign of many thousands drains at
+ *   the transport's pace, and nobody waits on its last mail.
  */
 export const DEFAULT_MAX_AGE_SECONDS: Readonly<Record<WorkQueueName, number>> = {
   'saga-start': 300,
@@ -56,6 +65,8 @@ export const DEFAULT_MAX_AGE_SECONDS: Readonly<Record<WorkQueueName, number>> = 
   points: 900,
   'webhooks-fan-out': 300,
   'webhooks-delivery': 1800,
+  mail: 900,
+  'mail-bulk': 3600,
 };
 
 /** The event source mapping's bounds (`ScalingConfig.MaximumConcurrency`). */
@@ -188,4 +199,11 @@ export function backPressureFromContext(context: (key: string) => unknown): Back
   };
   resolveBackPressure(settings);
   return settings;
+}
+
+/** Whether the stack has this work queue: the notify worker's queue and the burst mail service's lanes exclude each other. */
+export function deployedWorkQueue(name: WorkQueueName, mailService: MailServiceName): boolean {
+  if (name === 'notify') return mailService !== 'burst';
+  if (name === 'mail' || name === 'mail-bulk') return mailService === 'burst';
+  return true;
 }

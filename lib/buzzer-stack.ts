@@ -7,7 +7,12 @@ import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from 
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
 import { DEFAULT_MAIL_SERVICE, MAIL_SERVICES, type MailServiceName } from '#contracts/mail.ts';
-import { type BackPressureSettings, resolveBackPressure } from './back-pressure.ts';
+import {
+  type BackPressureSettings,
+  deployedWorkQueue,
+  resolveBackPressure,
+  type WorkQueueName,
+} from './back-pressure.ts';
 import { Api } from './constructs/api.ts';
 import type { BuzzerFunction } from './constructs/buzzer-function.ts';
 import { Data } from './constructs/data.ts';
@@ -299,6 +304,8 @@ export class BuzzerStack extends Stack {
         bus: this.bus.bus,
         table,
         mailEnvironment,
+        maxConcurrency: queues.mail.maxConcurrency,
+        bulkMaxConcurrency: queues['mail-bulk'].maxConcurrency,
         removalPolicy: props.tableRemovalPolicy,
         logRetention: props.logRetention,
       });
@@ -353,10 +360,10 @@ export class BuzzerStack extends Stack {
         'outbox-relay': 'relay',
         'operations-reconciler': 'reconciler',
       },
-      // The notify queue exists only with the notify worker (the burst mail service has queues of its own).
+      // The notify worker's queue, or the burst mail service's two lanes, whichever the stack has.
       workQueueMaxAge: Object.fromEntries(
         Object.entries(queues)
-          .filter(([name]) => name !== 'notify' || this.notifier !== undefined)
+          .filter(([name]) => deployedWorkQueue(name as WorkQueueName, mailService))
           .map(([name, settings]) => [name, settings.maxAge]),
       ),
       logRetention: props.logRetention,

@@ -21,8 +21,10 @@ export interface MailServiceProps {
   readonly batchSize?: number;
   /** How long the sender's poller may gather a batch. @default Duration.seconds(1) (SQS's least above 10 a batch) */
   readonly maxBatchingWindow?: Duration;
-  /** Batches sent at once, per lane. @default 2 */
+  /** Batches sent at once from the transactional lane (order mail). @default 2 */
   readonly maxConcurrency?: number;
+  /** Batches sent at once from the bulk lane (campaigns). @default 2 */
+  readonly bulkMaxConcurrency?: number;
   /** Mails each batch has in flight at once. @default DEFAULT_MAIL_SEND_CONCURRENCY (8) */
   readonly sendConcurrency?: number;
   /** @default RemovalPolicy.RETAIN: sent mail is a record of what customers were told. */
@@ -93,7 +95,7 @@ export class MailService extends Construct {
         batchSize: props.batchSize ?? 100,
         maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
         reportBatchItemFailures: true,
-        maxConcurrency: props.maxConcurrency ?? 2,
+        maxConcurrency: props.bulkMaxConcurrency ?? 2,
       }),
     );
     this.sender.handler.grantTableAccess(props.table);

@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_AGE_SECONDS,
   DEFAULT_MAX_CONCURRENCY,
   DeploymentConfigError,
+  deployedWorkQueue,
   WORK_QUEUES,
   type WorkQueueName,
 } from '#lib/back-pressure.ts';
@@ -58,9 +59,11 @@ const workQueueId = (queue: WorkQueueName): string => {
 const getAttTarget = (value: unknown): string | undefined =>
   (value as { 'Fn::GetAtt'?: string[] } | undefined)?.['Fn::GetAtt']?.[0];
 
+/** The work queues of the default stack (the notify worker; the burst mail service's lanes are not deployed). */
+const DEPLOYED = WORK_QUEUES.filter((queue) => deployedWorkQueue(queue, 'notify'));
 describe('consumer maximum concurrency (stack setting)', () => {
   it('puts each work queue consumer’s setting, or its default, on its event source mapping', () => {
-    for (const queue of WORK_QUEUES) {
+    for (const queue of DEPLOYED) {
       const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(
         ([, m]) => getAttTarget(m.Properties.EventSourceArn) === workQueueId(queue),
       );
@@ -82,8 +85,8 @@ describe('consumer maximum concurrency (stack setting)', () => {
       /points must be a whole number/,
     );
     expect(
-      build({ backPressure: { maxConcurrency: { mail: 3 } as unknown as Record<WorkQueueName, number> } }),
-    ).toThrow(/names no work queue "mail"; the work queues are saga-start, notify, points/);
+      build({ backPressure: { maxConcurrency: { mails: 3 } as unknown as Record<WorkQueueName, number> } }),
+    ).toThrow(/names no work queue "mails"; the work queues are saga-start, notify, points/);
     expect(build({ backPressure: { maxAge: { notify: Duration.seconds(30) } } })).toThrow(
       'Buzzer: queueMaxAgeSeconds of notify must be a whole number from 60 to 1209600, got 30',
     );
@@ -160,7 +163,7 @@ describe('work queue age alarms', () => {
 
   it('alarms on each work queue’s oldest message above its threshold, to the operators’ topic', () => {
     const [topic] = ofType('AWS::SNS::Topic').map(([id]) => id);
-    for (const queue of WORK_QUEUES) {
+    for (const queue of DEPLOYED) {
       const alarms = ageAlarmOf(queue);
       expect(alarms, `${queue} has one age alarm`).toHaveLength(1);
       expect(alarms[0]?.[1].Properties).toMatchObject({
@@ -198,7 +201,7 @@ describe('work queue age alarms', () => {
   });
 
   it('tells the CLI each work queue’s threshold through the OperatorQueues output', () => {
-    for (const queue of WORK_QUEUES) expect(operatorQueues[queue]?.maxAgeSeconds).toBe(expectedMaxAge(queue));
+    for (const queue of DEPLOYED) expect(operatorQueues[queue]?.maxAgeSeconds).toBe(expectedMaxAge(queue));
     expect(operatorQueues.relay?.maxAgeSeconds).toBeUndefined();
   });
 });
@@ -207,7 +210,7 @@ describe('dashboard', () => {
   it('charts depth, age of the oldest message and consumption of every work queue', () => {
     const [dashboard] = ofType('AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(dashboard?.[1].Properties.DashboardBody);
-    for (const queue of WORK_QUEUES) {
+    for (const queue of DEPLOYED) {
       expect(body).toContain(`${queue} queue depth (messages)`);
       expect(body).toContain(`${queue} oldest message (s)`);
       expect(body).toContain(`${queue} consumed per minute`);
