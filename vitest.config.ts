@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /** The local runtime's reading of the real synthesized template: it needs the cdk.out the e2e project's setup writes. */
 const TEMPLATE_TEST = 'test/unit/local/template-real.test.ts';
@@ -23,6 +24,30 @@ const LOCAL_ONLY_FILES = [
   'test/e2e/rest-api.local.test.ts',
   'test/e2e/mail-service.test.ts',
 ];
+/**
+ * The e2e files that take longest, longest first: started last, they decided the run's length (a fresh clone has no
+ * timing cache, so vitest's own order put the chaos run and the fault scenarios at the end, with the other workers
+ * idle while they ran).
+ */
+const LONGEST_FIRST = [
+  'test/e2e/outage.local.test.ts',
+  'test/e2e/faults.test.ts',
+  'test/e2e/chaos.test.ts',
+  'test/e2e/operators.test.ts',
+  'test/e2e/webhooks.test.ts',
+];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (file: TestSpecification) => {
+      const at = LONGEST_FIRST.findIndex((name) => file.moduleId.endsWith(name));
+      return at === -1 ? LONGEST_FIRST.length : at;
+    };
+    // Array.prototype.sort is stable: files outside the list keep vitest's order.
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
+
 const deployedTarget = (process.env.BUZZER_TARGET ?? 'local') !== 'local';
 
 export default defineConfig({
@@ -37,6 +62,7 @@ export default defineConfig({
     // than one hop on a loaded CI machine, so every poll waits for the system, not for a lucky schedule.
     expect: { poll: { timeout: 30_000, interval: 100 } },
     pool: 'forks',
+    sequence: { sequencer: LongestFirst },
     // One per core for unit and infra tests, which keep the CPU busy. The e2e files mostly wait (outages, holds,
     // time-outs, a runtime's start-up) with about one core in use for two of them, so `npm test` and `npm run test:e2e`
     // run that project with `--maxWorkers=3`: three runtimes at once on two cores.
