@@ -1,21 +1,20 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DEFAULT_MAIL_SEND_CONCURRENCY, MAIL_SENDER_CONSUMER } from '#contracts/mail.ts';
-import { CircuitBreaker, countHeld } from '#functions/resilience/circuit-breaker.ts';
+import { countHeld } from '#functions/resilience/circuit-breaker.ts';
 import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { concurrencyLimit } from '#shared/limit.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
-import { DEFAULT_BACKOFF, retryBackoff } from '#shared/middleware/retry-backoff.ts';
+import { retryBackoff } from '#shared/middleware/retry-backoff.ts';
 import { holdOnQueue } from '#shared/requeue.ts';
 import { keys } from '#shared/table-keys.ts';
-import * as z from '#shared/zod.ts';
-import { createMailer, MAIL_TIMEOUT_MS, mailConfigSchema } from './mail.ts';
+import { createMailer, mailConfigSchema } from './mail.ts';
 import { parseMailRequest } from './mail-request.ts';
+import { mailCircuit, mailSenderConfigSchema } from './mail-sender-config.ts';
 import { sendRequestedMail } from './mail-service.ts';
 
 /**
@@ -24,29 +23,12 @@ import { sendRequestedMail } from './mail-service.ts';
  * or failed mail holds back nothing but itself.
  */
 const config = loadConfig(
-  z
-    .object({
-      [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
+  mailSenderConfigSchema
+    .extend({
       [ENV.SENT_MAIL_TABLE_NAME]: requiredString(ENV.SENT_MAIL_TABLE_NAME),
-      [ENV.RETRY_BACKOFF_BASE_SECONDS]: positiveIntFromEnv(
-        ENV.RETRY_BACKOFF_BASE_SECONDS,
-        DEFAULT_BACKOFF.baseSeconds,
-      ),
-      [ENV.RETRY_BACKOFF_MAX_SECONDS]: positiveIntFromEnv(
-        ENV.RETRY_BACKOFF_MAX_SECONDS,
-        DEFAULT_BACKOFF.maxSeconds,
-      ),
       [ENV.MAIL_SEND_CONCURRENCY]: positiveIntFromEnv(
         ENV.MAIL_SEND_CONCURRENCY,
         DEFAULT_MAIL_SEND_CONCURRENCY,
-      ),
-      [ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD]: positiveIntFromEnv(
-        ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD,
-        DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
-      ),
-      [ENV.MAIL_CIRCUIT_OPEN_SECONDS]: positiveIntFromEnv(
-        ENV.MAIL_CIRCUIT_OPEN_SECONDS,
-        DEFAULT_CIRCUIT_OPEN_SECONDS,
       ),
     })
     .and(mailConfigSchema),
@@ -57,11 +39,7 @@ const deps = {
   ...table,
   sentMailTableName: config.SENT_MAIL_TABLE_NAME,
   mailer: createMailer(config, () => new SESv2Client({})),
-  circuit: new CircuitBreaker(table, 'mail', {
-    failureThreshold: config.MAIL_CIRCUIT_FAILURE_THRESHOLD,
-    openMs: config.MAIL_CIRCUIT_OPEN_SECONDS * 1000,
-    probeLeaseMs: MAIL_TIMEOUT_MS + 5000,
-  }),
+  circuit: mailCircuit(table, config),
 };
 const sqs = new SQSClient({});
 // One limit per execution environment: an environment runs one batch at a time on AWS.

@@ -1,54 +1,26 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
-import { ENV } from '#contracts/environment.ts';
 import { parseOrderEvent } from '#functions/orders/events.ts';
-import { CircuitBreaker, countHeld } from '#functions/resilience/circuit-breaker.ts';
-import { loadConfig, positiveIntFromEnv, requiredString } from '#shared/config.ts';
+import { countHeld } from '#functions/resilience/circuit-breaker.ts';
+import { loadConfig } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
-import { DEFAULT_BACKOFF, retryBackoff } from '#shared/middleware/retry-backoff.ts';
+import { retryBackoff } from '#shared/middleware/retry-backoff.ts';
 import { holdOnQueue } from '#shared/requeue.ts';
 import { keys } from '#shared/table-keys.ts';
-import * as z from '#shared/zod.ts';
-import { createMailer, MAIL_TIMEOUT_MS, mailConfigSchema } from './mail.ts';
+import { createMailer, mailConfigSchema } from './mail.ts';
+import { mailCircuit, mailSenderConfigSchema } from './mail-sender-config.ts';
 import { NOTIFY_CONSUMER, notifyCustomer } from './notify-customer.ts';
 
-const config = loadConfig(
-  z
-    .object({
-      [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
-      [ENV.RETRY_BACKOFF_BASE_SECONDS]: positiveIntFromEnv(
-        ENV.RETRY_BACKOFF_BASE_SECONDS,
-        DEFAULT_BACKOFF.baseSeconds,
-      ),
-      [ENV.RETRY_BACKOFF_MAX_SECONDS]: positiveIntFromEnv(
-        ENV.RETRY_BACKOFF_MAX_SECONDS,
-        DEFAULT_BACKOFF.maxSeconds,
-      ),
-      [ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD]: positiveIntFromEnv(
-        ENV.MAIL_CIRCUIT_FAILURE_THRESHOLD,
-        DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
-      ),
-      [ENV.MAIL_CIRCUIT_OPEN_SECONDS]: positiveIntFromEnv(
-        ENV.MAIL_CIRCUIT_OPEN_SECONDS,
-        DEFAULT_CIRCUIT_OPEN_SECONDS,
-      ),
-    })
-    .and(mailConfigSchema),
-);
+const config = loadConfig(mailSenderConfigSchema.and(mailConfigSchema));
 
 const table = { doc: documentClient, tableName: config.TABLE_NAME };
 const deps = {
   ...table,
   mailer: createMailer(config, () => new SESv2Client({})),
-  circuit: new CircuitBreaker(table, 'mail', {
-    failureThreshold: config.MAIL_CIRCUIT_FAILURE_THRESHOLD,
-    openMs: config.MAIL_CIRCUIT_OPEN_SECONDS * 1000,
-    probeLeaseMs: MAIL_TIMEOUT_MS + 5000,
-  }),
+  circuit: mailCircuit(table, config),
 };
 const sqs = new SQSClient({});
 const holds = { ...table, sqs, queueUrls: new Map<string, Promise<string>>() };
