@@ -12,6 +12,7 @@ import { createRequestHandler } from 'local-aws-sqs';
 import { InvalidPropertyError, isRecord, Props } from '#local/template/props.ts';
 import { DEFAULT_ACCOUNT, type RuntimeLogger, silentLogger } from '../types.ts';
 import { isPortFree, LOOPBACK } from './ports.ts';
+import { type QueueSignals, type RingableQueue, ringQueues } from './sqs-doorbell.ts';
 import { type QueueStats, type WatchableQueue, watchQueues } from './sqs-stats.ts';
 
 /**
@@ -39,6 +40,8 @@ export interface SqsEngine {
   port: number;
   /** Per queue: counts, age of the oldest message and messages deleted (see `sqs-stats.ts`). */
   stats(): QueueStats[];
+  /** Rings a queue's subscribers when it may have a message to receive (see `sqs-doorbell.ts`). */
+  signals: QueueSignals;
   stop(): Promise<void>;
 }
 
@@ -61,6 +64,7 @@ export async function startSqs(options: SqsEngineOptions = {}): Promise<SqsEngin
     validateDlqDestination: true,
   });
   const watch = watchQueues(service.Queues as unknown as WatchableQueue[]);
+  const signals = ringQueues(service.Queues as unknown as RingableQueue[]);
   const server = createServer((req, res) => {
     requestHandler(req, res).catch((error: unknown) => {
       logger.error('SQS: unhandled failure', { error: String(error) });
@@ -92,7 +96,7 @@ export async function startSqs(options: SqsEngineOptions = {}): Promise<SqsEngin
     }).then(() => logger.debug('SQS stopped', { endpoint }));
     return stopping;
   };
-  return { endpoint, port: address.port, stats: () => watch.stats(), stop };
+  return { endpoint, port: address.port, stats: () => watch.stats(), signals, stop };
 }
 
 export interface CreatedQueue {

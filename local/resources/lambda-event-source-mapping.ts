@@ -32,6 +32,7 @@ export const eventSourceMapping = defineResource({
           functionName: properties.FunctionName,
           dynamodbStreams: engines.streams,
           sqs: engines.sqs,
+          queueSignals: engines.queueSignals,
           queueUrlForArn: (arn) => {
             const queue = queueByArn(arn);
             if (!queue) throw new Error(`event source mapping ${logicalId}: no local queue with ARN ${arn}`);

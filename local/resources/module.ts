@@ -14,6 +14,7 @@ import type { Gateway } from '#local/engines/gateway.ts';
 import type { KmsEngine } from '#local/engines/kms.ts';
 import type { LambdaService } from '#local/engines/lambda/service.ts';
 import type { Scheduler } from '#local/engines/scheduler.ts';
+import type { QueueSignals } from '#local/engines/sqs-doorbell.ts';
 import type { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
 import type { CloudAssembly } from '#local/template/assembly.ts';
 import type { LocalNames } from '#local/template/naming.ts';
@@ -42,6 +43,8 @@ export interface LocalEngines {
   dynamodb: DynamoDBClient;
   streams: DynamoDBStreamsClient;
   sqs: SQSClient;
+  /** Rings when a local queue may have a message to receive: SQS pollers wait for it instead of spinning. */
+  queueSignals: QueueSignals;
   lambda: LambdaService;
   events: EventBridgeEngine;
   scheduler: Scheduler;

@@ -10,7 +10,7 @@ import type { SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-l
 import { DEFAULT_ACCOUNT, type InvokeResult } from '../../types.ts';
 import { interpretBatchResponse } from './batch-response.ts';
 import type { QueueSettings } from './config.ts';
-import { pause, until } from './timing.ts';
+import { Doorbell, pause, until } from './timing.ts';
 import {
   DEFAULT_TUNING,
   type EventSourceMappingDeps,
@@ -85,6 +85,9 @@ export class SqsQueueMapping implements EventSourceMappingHandle {
   private readonly queueUrl: string;
   private readonly abort = new AbortController();
   private readonly workers: Promise<void>[] = [];
+  /** Rung by the local engine when the queue may have a message; shared by this mapping's workers. */
+  private readonly doorbell = new Doorbell();
+  private readonly unsubscribe: () => void;
   private inFlight = 0;
 
   constructor(settings: QueueSettings, deps: EventSourceMappingDeps) {
@@ -93,11 +96,14 @@ export class SqsQueueMapping implements EventSourceMappingHandle {
     this.tuning = { ...DEFAULT_TUNING, ...deps.tuning };
     this.region = (deps.account ?? DEFAULT_ACCOUNT).region;
     this.queueUrl = deps.queueUrlForArn(settings.eventSourceArn);
+    const queueName = this.queueUrl.slice(this.queueUrl.lastIndexOf('/') + 1);
+    this.unsubscribe = deps.queueSignals?.subscribe(queueName, () => this.doorbell.ring()) ?? (() => {});
     for (let worker = 0; worker < settings.maxConcurrency; worker++) this.workers.push(this.work());
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
+    this.unsubscribe();
     await Promise.allSettled(this.workers);
   }
 
@@ -200,10 +206,15 @@ export class SqsQueueMapping implements EventSourceMappingHandle {
     let deadline: number | undefined;
     while (!signal.aborted && batch.size < batchSize) {
       if (deadline !== undefined && Date.now() >= deadline) break;
+      const rings = this.doorbell.rings;
       const received = await this.receive(Math.min(SQS_MAX_PER_CALL, batchSize - batch.size), signal);
       add(received);
       if (batch.size > 0 && deadline === undefined) deadline = Date.now() + maxBatchingWindowMs;
-      if (received.length === 0) {
+      if (received.length > 0) continue;
+      if (deadline === undefined && this.deps.queueSignals) {
+        // Idle: wait for the queue's bell (a ring since the look above counts), looking anyway now and then.
+        await this.doorbell.wait(rings, this.tuning.sqsIdleLookMs, signal);
+      } else {
         const wait = deadline === undefined ? this.tuning.sqsPollIntervalMs : deadline - Date.now();
         await pause(Math.min(wait, this.tuning.sqsPollIntervalMs), signal);
       }

@@ -33,3 +33,27 @@ export class Alarm {
 export async function until(condition: () => boolean | Promise<boolean>, signal: AbortSignal, everyMs = 25) {
   while (!signal.aborted && !(await condition())) await pause(everyMs, signal);
 }
+
+/**
+ * A bell that many waiters share: `ring()` wakes every current waiter, and a waiter that missed a ring between its
+ * last look and its wait (it passes the `rings` count it saw before looking) does not wait at all.
+ */
+export class Doorbell {
+  rings = 0;
+  private readonly waiters = new Set<() => void>();
+
+  ring(): void {
+    this.rings++;
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+
+  /** Waits until a ring after `seenRings`, `ms` at most, or until `signal` aborts. */
+  wait(seenRings: number, ms: number, signal: AbortSignal): Promise<void> {
+    if (this.rings !== seenRings) return Promise.resolve();
+    const rung = new AbortController();
+    const wake = (): void => rung.abort();
+    this.waiters.add(wake);
+    return pause(ms, AbortSignal.any([signal, rung.signal])).finally(() => this.waiters.delete(wake));
+  }
+}

@@ -1,6 +1,7 @@
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { LambdaInvoker, LocalAccount, RuntimeLogger } from '../../types.ts';
+import type { QueueSignals } from '../sqs-doorbell.ts';
 
 /** Time source for record ages and failure timestamps; tests move it forward to expire records. */
 export interface Clock {
@@ -19,6 +20,11 @@ export interface PollerTuning {
   retryDelayMs: number;
   /** Pause after an empty ReceiveMessage (the pollers short-poll; see `pollers/queue-poller.ts`). */
   sqsPollIntervalMs: number;
+  /**
+   * With `queueSignals`, the longest an idle SQS poller waits for its queue's bell before it looks anyway: a safety
+   * net, since the bell rings for every way a message becomes receivable.
+   */
+  sqsIdleLookMs: number;
   /** Pause after an API error of the event source itself (not of the function). */
   errorBackoffMs: number;
 }
@@ -28,6 +34,7 @@ export const DEFAULT_TUNING: PollerTuning = {
   shardDiscoveryIntervalMs: 1_000,
   retryDelayMs: 200,
   sqsPollIntervalMs: 100,
+  sqsIdleLookMs: 2_000,
   errorBackoffMs: 1_000,
 };
 
@@ -37,6 +44,11 @@ export interface EventSourceMappingDeps {
   functionName: string;
   dynamodbStreams: DynamoDBStreamsClient;
   sqs: SQSClient;
+  /**
+   * Tells an SQS poller when its queue may have a message (the local engine's bells, `#local/engines/sqs-doorbell.ts`),
+   * so it waits instead of polling every `sqsPollIntervalMs` while the queue is empty.
+   */
+  queueSignals?: QueueSignals;
   /** Queue URL of a queue ARN (event source queues and on-failure destinations). */
   queueUrlForArn(arn: string): string;
   logger: RuntimeLogger;

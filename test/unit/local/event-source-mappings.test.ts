@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
+  ChangeMessageVisibilityCommand,
   GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
@@ -94,7 +95,7 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
   function start(
     props: Record<string, unknown>,
     invoker: LambdaInvoker,
-    options: { clock?: Clock; functionName?: string } = {},
+    options: { clock?: Clock; functionName?: string; bells?: boolean } = {},
   ): EventSourceMappingHandle {
     const handle = startEventSourceMapping(props, {
       invoker,
@@ -103,7 +104,9 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
       sqs,
       queueUrlForArn: (arn) => `${sqsEngine.endpoint}/000000000000/${arn.split(':').pop()}`,
       logger: silentLogger,
-      tuning: TUNING,
+      // With the engine's bells, an idle poller would not look again within a test: only a ring can wake it.
+      tuning: options.bells ? { ...TUNING, sqsPollIntervalMs: 60_000, sqsIdleLookMs: 60_000 } : TUNING,
+      ...(options.bells ? { queueSignals: sqsEngine.signals } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
     running.push(handle);
@@ -718,6 +721,73 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
       // Assert
       expect(invoker.calls).toHaveLength(0);
       expect(await queueCounts(queueUrl)).toEqual([1, 0]);
+    });
+
+    describe("waiting for the engine's bell while the queue is empty", () => {
+      const idle = () => new Promise((resolve) => setTimeout(resolve, 200));
+      const delivered = (invoker: RecordingInvoker) => invoker.calls.flatMap((call) => bodies(call.event));
+
+      it('wakes for a message sent to its queue', async () => {
+        // Arrange
+        const { queueUrl, queueArn } = await queue();
+        const invoker = new RecordingInvoker();
+        start({ EventSourceArn: queueArn }, invoker, { bells: true });
+        await idle();
+
+        // Act
+        await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'hello' }));
+
+        // Assert
+        await expect.poll(() => delivered(invoker), { timeout: 3_000 }).toEqual(['hello']);
+      });
+
+      it('wakes when a delayed message becomes receivable', async () => {
+        // Arrange
+        const { queueUrl, queueArn } = await queue();
+        const invoker = new RecordingInvoker();
+        start({ EventSourceArn: queueArn }, invoker, { bells: true });
+
+        // Act
+        await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'later', DelaySeconds: 1 }));
+
+        // Assert
+        await expect.poll(() => delivered(invoker), { timeout: 4_000 }).toEqual(['later']);
+      });
+
+      it('wakes when a failed message comes back after its visibility timeout', async () => {
+        // Arrange
+        const { queueUrl, queueArn } = await queue();
+        const invoker = new RecordingInvoker((_event, call) => (call === 1 ? failure('transient') : {}));
+        start({ EventSourceArn: queueArn }, invoker, { bells: true });
+
+        // Act
+        await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'again' }));
+
+        // Assert
+        await expect.poll(() => delivered(invoker), { timeout: 4_000 }).toEqual(['again', 'again']);
+      });
+
+      it('wakes when a message in flight is made visible sooner', async () => {
+        // Arrange
+        const { queueUrl, queueArn } = await queue();
+        await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'taken' }));
+        const [taken] = await receiveAll(queueUrl);
+        const invoker = new RecordingInvoker();
+        start({ EventSourceArn: queueArn }, invoker, { bells: true });
+        await idle();
+
+        // Act
+        await sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queueUrl,
+            ReceiptHandle: taken?.ReceiptHandle,
+            VisibilityTimeout: 1,
+          }),
+        );
+
+        // Assert
+        await expect.poll(() => delivered(invoker), { timeout: 4_000 }).toEqual(['taken']);
+      });
     });
   });
 
