@@ -23,3 +23,8 @@ export const PAYMENT_UNAVAILABLE_RETRIES = 3;
 export const MAX_UNAVAILABLE_ATTEMPTS = PAYMENT_UNAVAILABLE_RETRIES + 1;
 /** How long an order waits for an unavailable payment provider before it is cancelled (PAYMENT_UNAVAILABLE). */
 export const DEFAULT_PAYMENT_HOLD_SECONDS = 15 * 60;
+/**
+ * How many orders held during an outage go to the provider per second once it is back, in arrival order
+ * (functions/payments/release-line.ts): a provider that just recovered is not hit by the whole backlog at once.
+ */
+export const DEFAULT_PAYMENT_RELEASE_PER_SECOND = 20;

@@ -18,11 +18,11 @@ import { requireOrder, updateOrder } from '#functions/orders/order-store.ts';
 import { type CircuitBreaker, CLEAN, countHeld, nextLook } from '#functions/resilience/circuit-breaker.ts';
 import { compensationTarget, refuseIfCompensating } from '#functions/saga/compensation.ts';
 import type { CompensationResult, SagaError } from '#functions/saga/saga-state.ts';
-import type { TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
 import type { PaymentProvider } from './payment-client.ts';
+import { type ReleaseLineDeps, secondsInLine } from './release-line.ts';
 
-export interface PaymentDeps extends TableDeps {
+export interface PaymentDeps extends ReleaseLineDeps {
   payments: PaymentProvider;
   /** How long after it was sent a charge request can still land at the provider (adapter contract). */
   settleMs: number;
@@ -159,6 +159,14 @@ export async function authorizePayment(
     await deps.circuit.succeeded(admission);
     // Closed by this probe: the charge below goes through like any call through a closed circuit.
     admission = { allowed: true, snapshot: CLEAN };
+  }
+  // An order held during the outage takes its turn: the orders that arrived before it go first (`release-line.ts`).
+  const { hold } = ready.order;
+  if (hold && Date.parse(hold.until) > now.getTime()) {
+    const wait = await secondsInLine(deps, orderId, now);
+    if (wait > 0) {
+      return holdPayment(deps, orderId, undefined, new Date(now.getTime() + wait * 1000), now);
+    }
   }
 
   const attempt = await updateOrder<Attempt>(deps, orderId, now, (order) => {

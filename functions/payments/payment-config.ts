@@ -3,6 +3,7 @@ import {
   DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
   DEFAULT_CIRCUIT_OPEN_SECONDS,
   DEFAULT_PAYMENT_HOLD_SECONDS,
+  DEFAULT_PAYMENT_RELEASE_PER_SECOND,
   MAX_UNAVAILABLE_ATTEMPTS,
 } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
@@ -80,6 +81,10 @@ export function paymentStepDeps(
           ENV.PAYMENT_HOLD_SECONDS,
           DEFAULT_PAYMENT_HOLD_SECONDS,
         ),
+        [ENV.PAYMENT_RELEASE_PER_SECOND]: positiveIntFromEnv(
+          ENV.PAYMENT_RELEASE_PER_SECOND,
+          DEFAULT_PAYMENT_RELEASE_PER_SECOND,
+        ),
       })
       .and(paymentTransportSchema),
     env,
@@ -102,6 +107,7 @@ export function paymentStepDeps(
       probeLeaseMs: config.PAYMENT_TIMEOUT_MS + 7000,
     }),
     holdMs: config.PAYMENT_HOLD_SECONDS * 1000,
+    releasePerSecond: config.PAYMENT_RELEASE_PER_SECOND,
     maxUnavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS,
   };
 }

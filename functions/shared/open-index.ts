@@ -11,6 +11,10 @@ export interface OpenQuery {
   createdAfter?: Date;
   /** Stop after this many items. @default 1000 */
   limit?: number;
+  /** Only items that also match this filter (applied after the key condition, so pages are read until `limit`). */
+  filter?: { expression: string; names: Record<string, string>; values: Record<string, unknown> };
+  /** Only these attributes of each item (`ProjectionExpression`). */
+  projection?: string;
 }
 
 /**
@@ -36,12 +40,15 @@ export async function queryOpenItems(
     conditions.push('openSk >= :after');
     values[':after'] = query.createdAfter.toISOString();
   }
+  const { filter, projection } = query;
   const items = await queryItems(
     deps,
     {
       IndexName: OPEN_INDEX,
       KeyConditionExpression: conditions.join(' AND '),
-      ExpressionAttributeValues: values,
+      ExpressionAttributeValues: { ...values, ...filter?.values },
+      ...(filter ? { FilterExpression: filter.expression, ExpressionAttributeNames: filter.names } : {}),
+      ...(projection ? { ProjectionExpression: projection } : {}),
       Limit: Math.min(100, limit),
     },
     limit,

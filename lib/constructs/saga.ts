@@ -13,6 +13,7 @@ import {
   DEFAULT_CIRCUIT_FAILURE_THRESHOLD,
   DEFAULT_CIRCUIT_OPEN_SECONDS,
   DEFAULT_PAYMENT_HOLD_SECONDS,
+  DEFAULT_PAYMENT_RELEASE_PER_SECOND,
   PAYMENT_UNAVAILABLE_RETRIES,
 } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
@@ -68,6 +69,12 @@ export interface SagaProps {
    * @default Duration.minutes(15)
    */
   readonly paymentHold?: Duration;
+  /**
+   * How many orders held during an outage may go to the provider per second once its circuit has closed; they go in
+   * arrival order (functions/payments/release-line.ts).
+   * @default 20
+   */
+  readonly paymentReleasePerSecond?: number;
   /**
    * Concurrent batches (of up to 10 orders) the saga starter takes from its queue: the pace at which a burst of
    * orders reaches the payment step. @default 5
@@ -157,6 +164,10 @@ export class Saga extends Construct {
     if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
       throw new Error(`Saga ${id}: paymentCircuit.failureThreshold must be a whole number of at least 1`);
     }
+    const releasePerSecond = props.paymentReleasePerSecond ?? DEFAULT_PAYMENT_RELEASE_PER_SECOND;
+    if (!Number.isInteger(releasePerSecond) || releasePerSecond < 1) {
+      throw new Error(`Saga ${id}: paymentReleasePerSecond must be a whole number of at least 1`);
+    }
     if (openInterval.toSeconds() < 1 || hold.toSeconds() < 1) {
       throw new Error(`Saga ${id}: paymentCircuit.openInterval and paymentHold must be at least 1 second`);
     }
@@ -191,6 +202,7 @@ export class Saga extends Construct {
                 [ENV.PAYMENT_CIRCUIT_FAILURE_THRESHOLD]: String(failureThreshold),
                 [ENV.PAYMENT_CIRCUIT_OPEN_SECONDS]: String(openInterval.toSeconds()),
                 [ENV.PAYMENT_HOLD_SECONDS]: String(hold.toSeconds()),
+                [ENV.PAYMENT_RELEASE_PER_SECOND]: String(releasePerSecond),
               }
             : {}),
         },

@@ -125,7 +125,11 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['STOCK#'], actions: [BATCH_GET, UPDATE] },
     ],
   },
-  'saga/authorize-payment.ts': { items: [ORDER_READ_WRITE, CIRCUIT] },
+  'saga/authorize-payment.ts': {
+    items: [ORDER_READ_WRITE, CIRCUIT],
+    // The line of orders held during an outage (functions/payments/release-line.ts): open orders only.
+    indexes: [{ index: Data.OPEN_INDEX, partitions: ['ORDER#PENDING'] }],
+  },
   'saga/confirm-order.ts': {
     items: [ORDER_READ_WRITE, { prefixes: ['OUTBOX#'], actions: [PUT] }],
   },

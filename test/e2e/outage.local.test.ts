@@ -20,6 +20,8 @@ import { stockLevel, type TableAccess, tableAccess } from './table.ts';
 import { startTarget, type Target, type TargetOptions } from './target.ts';
 
 const OPEN_SECONDS = 2;
+/** Held orders go to the provider two a second once it is back, so the 12 held orders take a few seconds in line. */
+const RELEASE_PER_SECOND = 2;
 // Well beyond the recoverable outage below (about 15 s): the backlog of held orders hits the provider at once when it is
 // back, and on a loaded machine that takes seconds.
 const HOLD_SECONDS = 45;
@@ -32,6 +34,7 @@ const OUTAGE_TARGET: TargetOptions = {
     PAYMENT_CIRCUIT_FAILURE_THRESHOLD: '3',
     PAYMENT_CIRCUIT_OPEN_SECONDS: String(OPEN_SECONDS),
     PAYMENT_HOLD_SECONDS: String(HOLD_SECONDS),
+    PAYMENT_RELEASE_PER_SECOND: String(RELEASE_PER_SECOND),
     MAIL_CIRCUIT_FAILURE_THRESHOLD: '3',
     MAIL_CIRCUIT_OPEN_SECONDS: String(OPEN_SECONDS),
     // An order whose compensation had to wait for the provider is driven on by the reconciler within the test.
@@ -179,6 +182,17 @@ async function outageThenRecovery(system: Outage, label: string) {
   );
   expect(probes.length).toBeLessThanOrEqual(Math.floor(openFor / (OPEN_SECONDS * 1000)) + 1);
   for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(OPEN_SECONDS * 1000 - 100);
+
+  // Back in arrival order: an order is charged only when fewer than RELEASE_PER_SECOND orders that arrived before it
+  // are still held, so at most RELEASE_PER_SECOND - 1 earlier orders are charged after it.
+  const charges = (await system.sandbox.calls(upAt, 'CHARGE')).body.calls;
+  const chargedAt = ids.map((id) => charges.find((call) => call.key === id)?.at ?? '');
+  expect(chargedAt.filter((at) => at === '')).toEqual([]);
+  const overtaken = chargedAt.map((at, j) => chargedAt.slice(0, j).filter((earlier) => earlier > at).length);
+  console.info(
+    `${label}: earlier orders charged after each order, in arrival order: ${JSON.stringify(overtaken)}`,
+  );
+  for (const count of overtaken) expect(count).toBeLessThanOrEqual(RELEASE_PER_SECOND - 1);
   // Far fewer than the orders' own retries would have sent without the circuit (4 attempts each).
   expect(calls.length).toBeLessThan(ids.length);
   return { ids };

@@ -161,14 +161,17 @@ describe('table permissions per item (dynamodb:LeadingKeys)', () => {
     expect(ALL_KEYS.filter((key) => can(relay, 'dynamodb:BatchGetItem', key))).toEqual([pk.outbox]);
   });
 
-  it('lets only the reconciler query the Open index, and only for open orders', () => {
+  it('lets only the reconciler and the payment step (its line of held orders) query the Open index, and only for open orders', () => {
     const query = 'dynamodb:Query';
-    expect(can('Operations/Reconciler', query, OPEN_ORDER, Data.OPEN_INDEX)).toBe(true);
-    expect(can('Operations/Reconciler', query, OPEN_OUTBOX_PENDING, Data.OPEN_INDEX)).toBe(false);
-    expect(can('Operations/Reconciler', query, OPEN_OUTBOX_FAILED, Data.OPEN_INDEX)).toBe(false);
+    const openOrderReaders = ['Operations/Reconciler', 'Saga/AuthorizePayment'];
+    for (const path of openOrderReaders) {
+      expect(can(path, query, OPEN_ORDER, Data.OPEN_INDEX), path).toBe(true);
+      expect(can(path, query, OPEN_OUTBOX_PENDING, Data.OPEN_INDEX), path).toBe(false);
+      expect(can(path, query, OPEN_OUTBOX_FAILED, Data.OPEN_INDEX), path).toBe(false);
+    }
     for (const f of functions) {
       expect(can(f.path, query, 'CLIENT#alice', Data.BY_CLIENT_INDEX), f.path).toBe(false);
-      if (f.path !== 'Operations/Reconciler') {
+      if (!openOrderReaders.includes(f.path)) {
         expect(can(f.path, query, OPEN_ORDER, Data.OPEN_INDEX), f.path).toBe(false);
       }
     }

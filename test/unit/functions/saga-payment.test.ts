@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_UNAVAILABLE_ATTEMPTS } from '#contracts/circuit.ts';
@@ -63,6 +63,8 @@ beforeEach(() => {
   ddb.on(UpdateCommand).resolves({});
   // A circuit that never failed: no item.
   ddb.on(GetCommand, { Key: circuitKey }).resolves({});
+  // No order held in line.
+  ddb.on(QueryCommand).resolves({ Items: [] });
   provider.requests.length = 0;
 });
 
@@ -755,6 +757,75 @@ describe('the payment circuit (authorize-payment holds, void-payment reports)', 
     expect(updates().at(-1)?.ExpressionAttributeNames).toMatchObject({
       '#r0': 'paymentToken',
       '#r1': 'hold',
+    });
+  });
+
+  describe('the line of orders held during the outage, once the circuit has closed', () => {
+    const charged = () => ({
+      status: 201,
+      body: { id: 'ch_7', status: 'authorized', amount: 3448, currency: 'EUR' },
+    });
+    /** The open orders still held, oldest first: `ahead` others, then this one. */
+    const lineIs = (ahead: number) =>
+      ddb.on(QueryCommand).resolves({
+        Items: [
+          ...Array.from({ length: ahead }, (_, i) => ({ orderId: `earlier-${i}` })),
+          { orderId: ORDER_ID },
+        ],
+      });
+
+    it('lets a held order go when fewer orders ahead of it are still held than go in a second (20)', async () => {
+      orderIs({ ...priced, hold: held, heldAt: held.since });
+      circuitIs({ state: 'CLOSED', failures: 0 });
+      lineIs(19);
+      reply = charged;
+
+      expect(await authorize(sagaInput, context)).toMatchObject({ paymentRef: 'ch_7' });
+      // The line is the open orders whose hold still runs, oldest first.
+      expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+        IndexName: 'Open',
+        KeyConditionExpression: 'openPk = :pk',
+        FilterExpression: 'attribute_exists(#hold) AND #hold.#until > :now',
+        ExpressionAttributeValues: { ':pk': 'ORDER#PENDING', ':now': NOW.toISOString() },
+      });
+    });
+
+    it('keeps a held order waiting, a second for every 20 still held ahead of it, without calling the provider', async () => {
+      orderIs({ ...priced, hold: held, heldAt: held.since });
+      circuitIs({ state: 'CLOSED', failures: 0 });
+      lineIs(45);
+
+      expect(await authorize(sagaInput, context)).toEqual({ held: { ...held, waitSeconds: 2 } });
+      expect(provider.requests).toHaveLength(0);
+      expect(updates()).toEqual([]);
+    });
+
+    it('puts a held order the index does not list yet behind everyone it lists', async () => {
+      orderIs({ ...priced, hold: held, heldAt: held.since });
+      circuitIs({ state: 'CLOSED', failures: 0 });
+      ddb
+        .on(QueryCommand)
+        .resolves({ Items: Array.from({ length: 20 }, (_, i) => ({ orderId: `earlier-${i}` })) });
+
+      expect(await authorize(sagaInput, context)).toEqual({ held: { ...held, waitSeconds: 1 } });
+      expect(provider.requests).toHaveLength(0);
+    });
+
+    it('does not look at the line for an order that was never held, nor for one whose hold has run out', async () => {
+      for (const order of [
+        priced,
+        { ...priced, hold: { ...held, until: NOW.toISOString() }, heldAt: held.since },
+      ]) {
+        ddb.resetHistory();
+        provider.requests.length = 0;
+        orderIs(order);
+        circuitIs({ state: 'CLOSED', failures: 0 });
+        lineIs(100);
+        reply = charged;
+
+        expect(await authorize(sagaInput, context)).toMatchObject({ paymentRef: 'ch_7' });
+        expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+      }
     });
   });
 

@@ -122,6 +122,7 @@ beforeEach(() => {
     }),
     holdMs: 15 * 60_000,
     maxUnavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS,
+    releasePerSecond: 20,
   };
 });
 
