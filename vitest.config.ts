@@ -76,6 +76,7 @@ export default defineConfig({
         'lib/**/*.ts',
         'local/**/*.ts',
         'ops/**/*.ts',
+        'console/server/**/*.ts',
         'chaos/**/*.ts',
         'bench/**/*.ts',
       ],
