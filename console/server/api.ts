@@ -69,7 +69,14 @@ function routes(ctx: OpsContext, options: ConsoleApiOptions): Array<[string, Reg
         return listOrders(ctx, { clientId: client, limit });
       },
     ],
-    ['GET', /^\/api\/orders\/([^/]+)$/, async ([id]) => orderStory(ctx, id ?? '', { scan: true })],
+    [
+      'GET',
+      /^\/api\/orders\/([^/]+)$/,
+      // The outbox items, failures and webhook deliveries of an order are found by a table scan: cheap on the local
+      // runtime's small table, not on a deployed one polled every 2 s (`?scan=1` asks for it there).
+      async ([id], query) =>
+        orderStory(ctx, id ?? '', { scan: ctx.target.kind === 'local' || query.get('scan') === '1' }),
+    ],
     ['GET', /^\/api\/dlqs$/, async () => ({ dlqs: await dlqStatuses(ctx) })],
     ['GET', /^\/api\/dlqs\/([^/]+)$/, async ([alias]) => peekDlq(ctx, alias ?? '', { max: 10 })],
     ['POST', /^\/api\/dlqs\/([^/]+)\/redrive$/, async ([alias]) => redriveDlq(ctx, alias ?? '')],
