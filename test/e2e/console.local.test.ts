@@ -71,7 +71,7 @@ afterAll(async () => {
 
 describe('the web console', () => {
   it('shows an order reach CONFIRMED, the notify DLQ fill while the mail sink is down, and empties it with Redrive', async () => {
-    onTestFailed(screenshots);
+    onTestFailed(screenshots, 30_000);
     await page.goto(`${consoleUrl}#/orders`);
     await page.getByRole('heading', { name: 'Orders', level: 2 }).waitFor();
     expect(await page.getByLabel('Client').inputValue()).toBe('alice');
