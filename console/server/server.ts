@@ -93,7 +93,15 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     serveFile(distDir, url.pathname, response).catch(() => send(response, 400, { error: 'bad path' }));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `the web console's port ${options.port} is taken: pick another (--console-port, --port)`,
+            )
+          : error,
+      ),
+    );
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;

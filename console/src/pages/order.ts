@@ -19,6 +19,11 @@ class OrderPage extends Page {
     2000,
   );
 
+  protected override willUpdate(changed: Map<string, unknown>): void {
+    // Another order in the same element (a link from one story to another): show nothing of the last one.
+    if (changed.has('orderId') && changed.get('orderId') !== undefined) this.story.refresh(true);
+  }
+
   override render() {
     const story = this.story.value;
     const order = (story?.order ?? {}) as Item;

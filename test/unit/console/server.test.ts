@@ -160,4 +160,10 @@ describe('the console server', () => {
         .status,
     ).toBe(200);
   });
+
+  it('says which port is taken instead of failing with EADDRINUSE', async () => {
+    await expect(
+      startConsoleServer({ ctx: opsContext({ doc }), distDir: dist, clients: [], port }),
+    ).rejects.toThrow(`the web console's port ${port} is taken`);
+  });
 });
