@@ -32,6 +32,8 @@ const program = new Command('npm start --')
     int('port'),
     3000,
   )
+  .option('--console-port <port>', 'port of the web console (0: any free port)', int('console port'), 3100)
+  .option('--no-console', 'do not serve the web console')
   .option('--persist <dir>', 'keep DynamoDB and Step Functions state in this directory across restarts')
   .addOption(
     new Option('--workflow-type <type>', 'saga workflow type to synthesize').choices(['STANDARD', 'EXPRESS']),
@@ -82,6 +84,8 @@ const program = new Command('npm start --')
 program.parse(process.argv.slice(2), { from: 'user' });
 const opts = program.opts<{
   port: number;
+  consolePort: number;
+  console: boolean;
   persist?: string;
   workflowType?: 'STANDARD' | 'EXPRESS';
   api?: 'http' | 'rest';
@@ -115,6 +119,7 @@ const runtime = await startBuzzer({
   functionLogs: opts.functionLogs,
   scheduleIntervalMs: opts.reconcileEvery === undefined ? undefined : opts.reconcileEvery * 1000,
   writeDiscoveryFile: true,
+  consolePort: opts.console ? opts.consolePort : undefined,
   allowLoopbackWebhooks: opts.allowLoopbackWebhooks === true,
   lambdaConcurrency: opts.lambdaConcurrency,
   idleTimeoutMs: opts.idleTimeout === 0 ? undefined : opts.idleTimeout * 1000,

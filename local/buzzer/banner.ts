@@ -7,6 +7,11 @@ export function describeBuzzer(info: BuzzerDescription): string {
     `Buzzer (${info.stackName}) is running locally`,
     `  API             ${info.apiUrl ?? '(no ApiUrl output)'}`,
     ...Object.entries(info.apiKeys).map(([client, key]) => `  API key         ${key}   (client "${client}")`),
+    ...(info.consoleUrl
+      ? [
+          `  console         ${info.consoleUrl}   (orders, DLQs, failed sagas, webhooks, outbox; in a browser)`,
+        ]
+      : []),
     ...(info.sandboxUrl ? [`  sandbox         ${info.sandboxUrl}   (payment provider + mail sink)`] : []),
     `  tables          ${Object.values(info.tables).join(', ')}`,
     `  queues          ${Object.keys(info.queues).length} (${Object.values(info.queues).filter((q) => /Dlq/i.test(q.logicalId)).length} dead-letter)`,

@@ -5,6 +5,8 @@
  * banner.
  */
 import * as path from 'node:path';
+import { ensureConsoleBuilt } from '#console/server/build.ts';
+import { startConsoleServer } from '#console/server/server.ts';
 import {
   type LocalRuntime,
   type RuntimeDescription,
@@ -12,6 +14,7 @@ import {
   startRuntime,
   writeDiscoveryFile,
 } from '#local/runtime.ts';
+import { clientsForRuntime, contextFor, targetFromRuntime } from '#ops/cli/context.ts';
 import type { RequestAuthenticator } from '#shared/request-auth.ts';
 import { describeBuzzer } from './banner.ts';
 import { localSandboxAuth, type SandboxFaults, setSandboxFaults } from './sandbox.ts';
@@ -27,6 +30,11 @@ export interface BuzzerOptions extends RuntimeOptions {
   allowLoopbackWebhooks?: boolean;
   /** Write `.buzzer/runtime.json` so the operator CLI and `npm run demo` find this runtime. @default false */
   writeDiscoveryFile?: boolean;
+  /**
+   * Serve the web console (console/) on 127.0.0.1 at this port (0: any free one), built first if its bundle is
+   * missing or stale. @default no console
+   */
+  consolePort?: number;
 }
 
 /** The runtime's description with Buzzer's entry points (also what `.buzzer/runtime.json` holds). */
@@ -34,6 +42,8 @@ export interface BuzzerDescription extends RuntimeDescription {
   apiUrl?: string;
   sandboxUrl?: string;
   apiKeys: Record<string, string>;
+  /** The web console, when started (`consolePort`). */
+  consoleUrl?: string;
 }
 
 export interface BuzzerRuntime extends LocalRuntime {
@@ -47,7 +57,14 @@ export interface BuzzerRuntime extends LocalRuntime {
 }
 
 export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRuntime> {
-  const { clients, seed, allowLoopbackWebhooks, writeDiscoveryFile: discovery, ...runtimeOptions } = options;
+  const {
+    clients,
+    seed,
+    allowLoopbackWebhooks,
+    writeDiscoveryFile: discovery,
+    consolePort,
+    ...runtimeOptions
+  } = options;
   const runtime = await startRuntime({
     ...runtimeOptions,
     context: localContext(options.context),
@@ -84,6 +101,23 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
         },
         Object.keys(info.apiKeys),
       );
+    }
+    if (consolePort !== undefined) {
+      // The console works through the operator CLI's queries and actions, with the context `buzzer` would build
+      // from runtime.json.
+      const runtimeFile = { ...info, clientEnvironment: runtime.clientEnvironment };
+      const ctx = contextFor(targetFromRuntime(runtimeFile), clientsForRuntime(runtimeFile));
+      const server = await startConsoleServer({
+        ctx,
+        distDir: await ensureConsoleBuilt((message) => options.logger?.info(message)),
+        port: consolePort,
+        clients: Object.keys(info.apiKeys),
+      });
+      runtime.onStop('web console', async () => {
+        await server.close();
+        ctx.close();
+      });
+      info.consoleUrl = server.url;
     }
     if (discovery)
       await writeDiscoveryFile(runtime, path.join(runtime.projectRoot, '.buzzer', 'runtime.json'), info);

@@ -4,21 +4,26 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerClientCommands } from './clients.ts';
+import { registerConsoleCommand } from './console.ts';
 import { discover as discoverTarget } from './context.ts';
 import { registerDlqCommands } from './dlq.ts';
 import { registerKeyCommands } from './keys.ts';
 import { registerMailCommands } from './mail.ts';
 import { registerMetricsCommand } from './metrics.ts';
 import { registerOrderCommand } from './order.ts';
+import { registerOrdersCommand } from './orders.ts';
 import { registerRelayCommands } from './relay.ts';
 import { type CliIo, commandRunner, type Discover } from './runner.ts';
 import { registerSagaCommands } from './saga.ts';
 import { registerStatusCommand } from './status.ts';
+import { registerWebhookCommands } from './webhooks.ts';
 
 export interface CliDeps {
   /** How to find the system (tests inject the runtime they started). */
   discover?: Discover;
   io?: CliIo;
+  /** When `buzzer console` stops (tests); by default on SIGINT or SIGTERM. */
+  consoleStopped?: () => Promise<void>;
 }
 
 const processIo: CliIo = {
@@ -47,7 +52,7 @@ export function createProgram(deps: CliDeps = {}): Command {
     .addHelpText(
       'after',
       '\nExamples:\n  buzzer status\n  buzzer dlq peek notify\n  buzzer dlq redrive notify --rate 10\n' +
-        '  buzzer saga redrive --failed-since 2h\n  buzzer relay replay --dry-run\n  buzzer order <trackingId>\n' +
+        '  buzzer saga redrive --failed-since 2h\n  buzzer relay replay --dry-run\n  buzzer order <trackingId>\n  buzzer orders --client acme\n  buzzer webhooks list acme\n  buzzer console\n' +
         '  buzzer metrics\n  buzzer mail campaign --recipients 1000\n  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer clients limits acme --rate 5 --burst 20\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
         'Runbook: docs/runbook.md\n',
     );
@@ -56,10 +61,13 @@ export function createProgram(deps: CliDeps = {}): Command {
   registerSagaCommands(program, run);
   registerRelayCommands(program, run);
   registerOrderCommand(program, run);
+  registerOrdersCommand(program, run);
+  registerWebhookCommands(program, run);
   registerKeyCommands(program, run);
   registerClientCommands(program, run);
   registerMetricsCommand(program, run);
   registerMailCommands(program, run);
+  registerConsoleCommand(program, deps.discover ?? discoverTarget, io, deps.consoleStopped);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

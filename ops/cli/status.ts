@@ -180,49 +180,57 @@ export async function circuitStatuses(ctx: OpsContext): Promise<CircuitStatus[]>
   );
 }
 
-export async function statusReport(ctx: OpsContext, options: StatusOptions = {}): Promise<StatusReport> {
+/**
+ * Every DLQ's depth; with `sampleAge`, the age of its oldest message too, found by receiving a sample and releasing it
+ * at once (which counts as a receive: the console, which polls, leaves it off).
+ */
+export async function dlqStatuses(
+  ctx: OpsContext,
+  options: { sampleAge?: boolean; now?: Date } = {},
+): Promise<DlqStatus[]> {
   const now = options.now ?? new Date();
-  const olderThanMs = options.olderThanMs ?? 5 * 60_000;
-  const limit = options.limit ?? 50;
-  const since = new Date(now.getTime() - (options.sinceMs ?? 24 * 3_600_000));
-  const cutoff = new Date(now.getTime() - olderThanMs);
-  const table_ = { doc: ctx.clients.doc, tableName: ctx.target.tableName };
-
-  ctx.progress('reading dead-letter queues');
-  const dlqs = await Promise.all(
+  return Promise.all(
     ctx.target.queues.map(async (queue): Promise<DlqStatus> => {
       const depth = await queueDepth(ctx.clients.sqs, queue.dlq.url);
       const total = depth.visible + depth.inFlight + depth.delayed;
       return {
         alias: queue.alias,
         depth: total,
-        oldestAgeSeconds: depth.visible > 0 ? await oldestAge(ctx, queue.dlq.url, depth.visible, now) : null,
+        oldestAgeSeconds:
+          options.sampleAge && depth.visible > 0
+            ? await oldestAge(ctx, queue.dlq.url, depth.visible, now)
+            : null,
         source: queue.source?.logicalId ?? null,
       };
     }),
   );
+}
 
-  ctx.progress('reading work queues');
-  const workQueues = await readWorkQueues(ctx);
-
-  ctx.progress('reading circuit breakers');
-  const circuits = await circuitStatuses(ctx);
-
-  ctx.progress('reading saga executions');
+/** Saga executions that failed since `since`, and those running since before `runningBefore`, with their orders' status. */
+export async function sagaExecutions(
+  ctx: OpsContext,
+  options: { since: Date; runningBefore: Date; limit: number },
+): Promise<StatusReport['saga']> {
   const { type } = await ctx.clients.sfn.send(
     new DescribeStateMachineCommand({ stateMachineArn: ctx.target.stateMachineArn }),
   );
   const workflowType = type ?? 'STANDARD';
+  const { since, runningBefore, limit } = options;
   let failed: ExecutionListItem[] = [];
   let running: ExecutionListItem[] = [];
   let note: string | undefined;
   try {
     for (const status of ['FAILED', 'TIMED_OUT', 'ABORTED'] as const) {
       failed.push(
-        ...(await listExecutions(ctx, status, limit, (e) => (e.stopDate ?? e.startDate ?? now) >= since)),
+        ...(await listExecutions(ctx, status, limit, (e) => (e.stopDate ?? e.startDate ?? since) >= since)),
       );
     }
-    running = await listExecutions(ctx, 'RUNNING', limit, (e) => (e.startDate ?? now) < cutoff);
+    running = await listExecutions(
+      ctx,
+      'RUNNING',
+      limit,
+      (e) => (e.startDate ?? runningBefore) < runningBefore,
+    );
   } catch (error) {
     // AWS lists no EXPRESS executions (they live in CloudWatch Logs); the stuck orders below still show them.
     if (!(error instanceof Error && error.name === 'StateMachineTypeNotSupported')) throw error;
@@ -246,11 +254,63 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
       orderStatus: orderId ? (statuses.get(orderId) ?? null) : null,
     };
   };
+  return { workflowType, failed: failed.map(row), stuck: running.map(row), ...(note ? { note } : {}) };
+}
+
+/** Outbox items the relay has not published: PENDING ones created before `pendingBefore`, and every FAILED one. */
+export async function unpublishedOutbox(
+  ctx: OpsContext,
+  options: { pendingBefore: Date; limit: number },
+): Promise<StatusReport['outbox']> {
+  const table_ = { doc: ctx.clients.doc, tableName: ctx.target.tableName };
+  const [pending, failed] = await Promise.all([
+    queryOpenItems(table_, OPEN_OUTBOX_PENDING, {
+      createdBefore: options.pendingBefore,
+      limit: options.limit,
+    }),
+    queryOpenItems(table_, OPEN_OUTBOX_FAILED, { limit: options.limit }),
+  ]);
+  return {
+    pending: pending.map((item) => ({
+      messageId: String(item.messageId),
+      messageType: String(item.messageType),
+      orderId: String(item.aggregateId),
+      createdAt: String(item.createdAt),
+      attempts: Number(item.attempts ?? 0),
+    })),
+    failed: failed.map((item) => ({
+      messageId: String(item.messageId),
+      messageType: String(item.messageType),
+      orderId: String(item.aggregateId),
+      createdAt: String(item.createdAt),
+      ...(typeof item.lastError === 'string' ? { lastError: item.lastError } : {}),
+    })),
+  };
+}
+
+export async function statusReport(ctx: OpsContext, options: StatusOptions = {}): Promise<StatusReport> {
+  const now = options.now ?? new Date();
+  const olderThanMs = options.olderThanMs ?? 5 * 60_000;
+  const limit = options.limit ?? 50;
+  const since = new Date(now.getTime() - (options.sinceMs ?? 24 * 3_600_000));
+  const cutoff = new Date(now.getTime() - olderThanMs);
+  const table_ = { doc: ctx.clients.doc, tableName: ctx.target.tableName };
+
+  ctx.progress('reading dead-letter queues');
+  const dlqs = await dlqStatuses(ctx, { sampleAge: true, now });
+
+  ctx.progress('reading work queues');
+  const workQueues = await readWorkQueues(ctx);
+
+  ctx.progress('reading circuit breakers');
+  const circuits = await circuitStatuses(ctx);
+
+  ctx.progress('reading saga executions');
+  const saga = await sagaExecutions(ctx, { since, runningBefore: cutoff, limit });
 
   ctx.progress('reading unpublished outbox items and stuck orders');
-  const [pending, failedOutbox, stuckOrders, metrics] = await Promise.all([
-    queryOpenItems(table_, OPEN_OUTBOX_PENDING, { createdBefore: cutoff, limit }),
-    queryOpenItems(table_, OPEN_OUTBOX_FAILED, { limit }),
+  const [outbox, stuckOrders, metrics] = await Promise.all([
+    unpublishedOutbox(ctx, { pendingBefore: cutoff, limit }),
     queryOpenItems(table_, OPEN_ORDER, { createdBefore: cutoff, limit }),
     readMetrics(ctx),
   ]);
@@ -262,28 +322,8 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
     dlqs,
     workQueues,
     circuits,
-    saga: {
-      workflowType,
-      failed: failed.map(row),
-      stuck: running.map(row),
-      ...(note ? { note } : {}),
-    },
-    outbox: {
-      pending: pending.map((item) => ({
-        messageId: String(item.messageId),
-        messageType: String(item.messageType),
-        orderId: String(item.aggregateId),
-        createdAt: String(item.createdAt),
-        attempts: Number(item.attempts ?? 0),
-      })),
-      failed: failedOutbox.map((item) => ({
-        messageId: String(item.messageId),
-        messageType: String(item.messageType),
-        orderId: String(item.aggregateId),
-        createdAt: String(item.createdAt),
-        ...(typeof item.lastError === 'string' ? { lastError: item.lastError } : {}),
-      })),
-    },
+    saga,
+    outbox,
     orders: {
       olderThanSeconds: Math.round(olderThanMs / 1000),
       stuck: stuckOrders.map((item) => {

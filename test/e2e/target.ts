@@ -19,6 +19,8 @@ export interface Target {
   sandboxAuth: RequestAuthenticator;
   /** API keys by client id. */
   apiKeys: Record<string, string>;
+  /** The web console (local target started with `console: true`). */
+  consoleUrl?: string;
   /** The running local runtime, for fault injection; undefined on deployed targets. */
   runtime?: BuzzerRuntime;
   stop(): Promise<void>;
@@ -43,6 +45,8 @@ export interface TargetOptions {
   persistDir?: string;
   /** Execution environments per function without reserved concurrency (local target). @default 4 */
   lambdaConcurrency?: number;
+  /** Serve the web console on a free port (local target). @default false */
+  console?: boolean;
   /** Print function logs (debugging). @default false */
   verbose?: boolean;
 }
@@ -109,6 +113,7 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
     gatewayClock: options.gatewayClock,
     persistDir: options.persistDir,
     lambdaConcurrency: options.lambdaConcurrency,
+    ...(options.console ? { consolePort: 0 } : {}),
     functionLogs: options.verbose ?? process.env.BUZZER_VERBOSE === '1',
   });
   const { apiUrl, sandboxUrl } = runtime.info;
@@ -131,6 +136,7 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
     sandboxUrl,
     sandboxAuth: runtime.sandboxAuth,
     apiKeys: runtime.info.apiKeys,
+    ...(runtime.info.consoleUrl ? { consoleUrl: runtime.info.consoleUrl } : {}),
     runtime,
     stop: () => runtime.stop(),
   };
