@@ -36,6 +36,7 @@ const LONGEST_FIRST = [
   'test/e2e/chaos.test.ts',
   'test/e2e/operators.test.ts',
   'test/e2e/webhooks.test.ts',
+  'test/e2e/console.local.test.ts',
 ];
 
 class LongestFirst extends BaseSequencer {
