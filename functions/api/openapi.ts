@@ -7,7 +7,7 @@
  * emitter alone would double its bundle).
  */
 
-import { PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
+import { OPENAPI_ROUTE, PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
 import { ORDER_EVENT_TYPES } from '#contracts/events.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from '#functions/orders/idempotency.ts';
 import {
@@ -36,9 +36,6 @@ import packageJson from '../../package.json' with { type: 'json' };
 
 /** Where `npm run openapi` writes the document, relative to the repository root. */
 export const OPENAPI_FILE = 'openapi.json';
-
-/** The route that serves the document, without authentication. */
-export const OPENAPI_ROUTE = '/openapi.json';
 
 type Json = Record<string, unknown>;
 

@@ -3,6 +3,9 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { CLIENT_TYPES_FILE, clientTypesText } from '#client/generate.ts';
 import { buildOpenApiDocument, OPENAPI_FILE, openApiText } from '#functions/api/openapi.ts';
+import { apiEvent, context } from '../functions/helpers.ts';
+
+const { handler } = await import('#functions/api/get-openapi-document.ts');
 
 const STALE = 'is stale: run `npm run openapi` and commit the result';
 
@@ -55,5 +58,17 @@ describe('the OpenAPI document', () => {
         ['webhook-signature', 'header', true],
       ]);
     }
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('answers the committed document to a caller without an API key, cacheable', async () => {
+    const result = await handler(apiEvent({ method: 'GET', path: '/openapi.json', clientId: null }), context);
+    expect(result.statusCode).toBe(200);
+    expect(result.headers).toMatchObject({
+      'content-type': 'application/json',
+      'cache-control': 'public, max-age=300',
+    });
+    expect(JSON.parse(String(result.body))).toEqual(buildOpenApiDocument());
   });
 });
