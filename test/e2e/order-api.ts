@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
+import committedDocument from '../../openapi.json' with { type: 'json' };
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { pointsOf, tableAccess } from './table.ts';
 import type { Target } from './target.ts';
@@ -156,6 +157,15 @@ export function describeOrderApi(context: () => OrderApiContext): void {
 
       expect((await anonymous.getOrder('x')).status).toBe(403);
       expect(noHeader.status).toBe(401);
+    });
+  });
+
+  describe('contract', () => {
+    it('serves its OpenAPI document at /openapi.json without a key: the committed file', async () => {
+      const response = await fetch(`${target.apiUrl}/openapi.json`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await response.json()).toEqual(committedDocument);
     });
   });
 
