@@ -25,6 +25,9 @@ export type OrderStatus = OrderView['status'];
 export type ErrorBody = components['schemas']['Error'];
 export type WebhookPayload = components['schemas']['WebhookPayload'];
 export type CreatedWebhook = components['schemas']['CreatedWebhook'];
+export type WebhookList = components['schemas']['WebhookList'];
+export type RotatedSecret = components['schemas']['RotatedSecret'];
+export type DeliveriesPage = components['schemas']['DeliveriesPage'];
 
 export interface WaitOptions {
   /** Give up after this long (a `WaitTimeout` holding the order as last seen). @default 30 000 */
@@ -38,6 +41,8 @@ export interface WaitOptions {
    * order that ends is seen at once instead of at the next poll. @default no wait: plain polling
    */
   waitSeconds?: number;
+  /** Called with the order each time a poll reads it (e.g. to show its timeline as it grows). */
+  onProgress?: (order: OrderView) => void;
   /** For tests. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -128,6 +133,7 @@ export async function waitForTerminal(
     let pause = delay;
     if (data) {
       last = data;
+      options.onProgress?.(data);
       if (data.status !== 'PENDING') return data;
     } else if (response.status === 429 || response.status === 503) {
       pause = Math.max(delay, retryAfterMs(response.headers.get('retry-after'), now()) ?? delay);
