@@ -419,17 +419,31 @@ export type components = {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `internal_error`: unexpected; logged with the correlation id. */
+        /** @description `internal_error`: unexpected; logged with the correlation id. Or API Gateway’s own `{"message": "Internal Server Error"}` when the function itself failed. */
         InternalError: {
             headers: {
                 "x-correlation-id": components["headers"]["CorrelationId"];
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["Error"] | components["schemas"]["GatewayError"];
             };
         };
-        /** @description `temporarily_unavailable` (the table is busy) or `try_again` (concurrent registrations): send the same request again after `Retry-After` (1 s; `POST /orders` with the same `Idempotency-Key`). */
+        /** @description REST flavour: API Gateway’s answer when the function failed (502) or did not answer in time (504). Safe to retry the same request (`POST /orders` with the same `Idempotency-Key`). */
+        GatewayFailure: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "message": "Endpoint request timed out"
+                 *     }
+                 */
+                "application/json": components["schemas"]["GatewayError"];
+            };
+        };
+        /** @description `temporarily_unavailable` (the table is busy) or `try_again` (concurrent registrations): send the same request again after `Retry-After` (1 s; `POST /orders` with the same `Idempotency-Key`). Or the HTTP API’s own `{"message": "Service Unavailable"}` when the function did not answer in time (no `Retry-After`). */
         TemporarilyUnavailable: {
             headers: {
                 "x-correlation-id": components["headers"]["CorrelationId"];
@@ -437,7 +451,7 @@ export type components = {
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["Error"] | components["schemas"]["GatewayError"];
             };
         };
     };
@@ -557,7 +571,9 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["GatewayFailure"];
             503: components["responses"]["TemporarilyUnavailable"];
+            504: components["responses"]["GatewayFailure"];
         };
     };
     getOrder: {
@@ -613,7 +629,9 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["GatewayFailure"];
             503: components["responses"]["TemporarilyUnavailable"];
+            504: components["responses"]["GatewayFailure"];
         };
     };
     listWebhooks: {
@@ -639,7 +657,9 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["GatewayFailure"];
             503: components["responses"]["TemporarilyUnavailable"];
+            504: components["responses"]["GatewayFailure"];
         };
     };
     createWebhook: {
@@ -692,7 +712,9 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["GatewayFailure"];
             503: components["responses"]["TemporarilyUnavailable"];
+            504: components["responses"]["GatewayFailure"];
         };
     };
     deleteWebhook: {
@@ -739,7 +761,9 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["GatewayFailure"];
             503: components["responses"]["TemporarilyUnavailable"];
+            504: components["responses"]["GatewayFailure"];
         };
     };
     rotateWebhookSecret: {
@@ -793,7 +817,9 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["GatewayFailure"];
             503: components["responses"]["TemporarilyUnavailable"];
+            504: components["responses"]["GatewayFailure"];
         };
     };
     listWebhookDeliveries: {
@@ -847,7 +873,9 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["GatewayFailure"];
             503: components["responses"]["TemporarilyUnavailable"];
+            504: components["responses"]["GatewayFailure"];
         };
     };
     enableWebhook: {
@@ -896,7 +924,9 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["GatewayFailure"];
             503: components["responses"]["TemporarilyUnavailable"];
+            504: components["responses"]["GatewayFailure"];
         };
     };
     getOpenApiDocument: {

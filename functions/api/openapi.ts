@@ -79,12 +79,23 @@ const json = (schema: Json, examples?: Record<string, unknown>) => ({
 const apiError = (code: string, message: string, details?: Array<{ path: string; message: string }>) => ({
   error: { code, message, ...(details ? { details } : {}) },
 });
-/** An error answer of the handlers: the shared body, the codes this status carries, an example of each. */
-function errorResponse(description: string, examples: Record<string, unknown>, headers: Json = {}): Json {
+/**
+ * An error answer of the handlers: the shared body, the codes this status carries, an example of each. `orGateway`:
+ * API Gateway may answer the same status itself (`{message}`), when the function failed or timed out.
+ */
+function errorResponse(
+  description: string,
+  examples: Record<string, unknown>,
+  headers: Json = {},
+  { orGateway = false }: { orGateway?: boolean } = {},
+): Json {
+  const schema = orGateway
+    ? { anyOf: [ref('schemas', 'Error'), ref('schemas', 'GatewayError')] }
+    : ref('schemas', 'Error');
   return {
     description,
     headers: { 'x-correlation-id': ref('headers', 'CorrelationId'), ...headers },
-    content: json(ref('schemas', 'Error'), examples),
+    content: json(schema, examples),
   };
 }
 
@@ -147,7 +158,9 @@ const COMMON_ERRORS = {
   '403': ref('responses', 'Forbidden'),
   '429': ref('responses', 'RateLimited'),
   '500': ref('responses', 'InternalError'),
+  '502': ref('responses', 'GatewayFailure'),
   '503': ref('responses', 'TemporarilyUnavailable'),
+  '504': ref('responses', 'GatewayFailure'),
 };
 const BODY_ERRORS = { '413': ref('responses', 'PayloadTooLarge') };
 
@@ -697,13 +710,29 @@ function components(): Json {
       PayloadTooLarge: errorResponse('`payload_too_large`: the body is over the route\u2019s limit.', {
         payload_too_large: apiError('payload_too_large', 'request body exceeds 16384 bytes'),
       }),
-      InternalError: errorResponse('`internal_error`: unexpected; logged with the correlation id.', {
-        internal_error: apiError('internal_error', 'internal error'),
-      }),
+      InternalError: errorResponse(
+        '`internal_error`: unexpected; logged with the correlation id. Or API Gateway\u2019s own ' +
+          '`{"message": "Internal Server Error"}` when the function itself failed.',
+        { internal_error: apiError('internal_error', 'internal error') },
+        {},
+        { orGateway: true },
+      ),
+      GatewayFailure: {
+        description:
+          'REST flavour: API Gateway\u2019s answer when the function failed (502) or did not answer in time (504). ' +
+          'Safe to retry the same request (`POST /orders` with the same `Idempotency-Key`).',
+        content: {
+          'application/json': {
+            schema: ref('schemas', 'GatewayError'),
+            example: { message: 'Endpoint request timed out' },
+          },
+        },
+      },
       TemporarilyUnavailable: errorResponse(
         '`temporarily_unavailable` (the table is busy) or `try_again` (concurrent registrations): send the same ' +
           `request again after \`Retry-After\` (${BUSY_RETRY_AFTER_SECONDS} s; \`POST /orders\` with the same ` +
-          '`Idempotency-Key`).',
+          '`Idempotency-Key`). Or the HTTP API\u2019s own `{"message": "Service Unavailable"}` when the function did ' +
+          'not answer in time (no `Retry-After`).',
         {
           temporarily_unavailable: apiError(
             'temporarily_unavailable',
@@ -711,6 +740,7 @@ function components(): Json {
           ),
         },
         { 'Retry-After': ref('headers', 'RetryAfter') },
+        { orGateway: true },
       ),
     },
   };
