@@ -7,18 +7,11 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { createBuzzerClient, type OrderView } from '#client/index.ts';
 
 interface Discovery {
   apiUrl?: string;
   apiKeys: Record<string, string>;
-}
-
-interface OrderView {
-  trackingId: string;
-  status: string;
-  failureReason: string | null;
-  paymentRef: string | null;
-  timeline: Array<{ step: string; status: string; at: string }>;
 }
 
 const CASES = [
@@ -47,13 +40,12 @@ if (!discovery.apiUrl || !apiKey) {
   process.stderr.write('The running Buzzer has no API URL or key.\n');
   process.exit(1);
 }
-const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+const buzzer = createBuzzerClient(discovery.apiUrl, apiKey);
 
 async function place(token: string): Promise<string> {
-  const response = await fetch(`${discovery.apiUrl}/orders`, {
-    method: 'POST',
-    headers: { ...headers, 'idempotency-key': `demo-${randomUUID()}` },
-    body: JSON.stringify({
+  const { data, response } = await buzzer.POST('/orders', {
+    params: { header: { 'Idempotency-Key': `demo-${randomUUID()}` } },
+    body: {
       customer: { id: 'demo-customer', email: 'ada@example.com', name: 'Ada' },
       items: [
         { sku: 'flat-white', quantity: 1 },
@@ -61,12 +53,10 @@ async function place(token: string): Promise<string> {
       ],
       currency: 'EUR',
       paymentToken: token,
-    }),
+    },
   });
-  const body = (await response.json()) as { trackingId?: string };
-  if (response.status !== 202 || !body.trackingId)
-    throw new Error(`POST /orders answered ${response.status}`);
-  return body.trackingId;
+  if (response.status !== 202 || !data) throw new Error(`POST /orders answered ${response.status}`);
+  return data.trackingId;
 }
 
 async function follow(
@@ -75,21 +65,21 @@ async function follow(
   started: number,
 ): Promise<OrderView & { ms: number }> {
   let seen = 0;
-  const deadline = started + Number(opts.timeout) * 1000;
-  while (Date.now() < deadline) {
-    const order = (await (
-      await fetch(`${discovery.apiUrl}/orders/${trackingId}`, { headers })
-    ).json()) as OrderView;
-    for (const entry of order.timeline.slice(seen)) {
-      process.stdout.write(
-        `  ${label.padEnd(12)} ${trackingId.slice(0, 8)}  ${entry.step.padEnd(17)} ${entry.status}\n`,
-      );
-    }
-    seen = order.timeline.length;
-    if (order.status !== 'PENDING') return { ...order, ms: Date.now() - started };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${label} (${trackingId}) did not finish in ${opts.timeout} s`);
+  // Polls every 200 ms so each step shows as it happens; the typed client gives up at the timeout.
+  const order = await buzzer.waitForTerminal(trackingId, {
+    timeoutMs: started + Number(opts.timeout) * 1000 - Date.now(),
+    initialDelayMs: 200,
+    maxDelayMs: 200,
+    onProgress: (progress) => {
+      for (const entry of progress.timeline.slice(seen)) {
+        process.stdout.write(
+          `  ${label.padEnd(12)} ${trackingId.slice(0, 8)}  ${entry.step.padEnd(17)} ${entry.status}\n`,
+        );
+      }
+      seen = progress.timeline.length;
+    },
+  });
+  return { ...order, ms: Date.now() - started };
 }
 
 process.stdout.write(`Placing ${CASES.length} orders at ${discovery.apiUrl}\n\n`);

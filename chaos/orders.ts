@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { AcceptedOrder, OrderView as ApiOrderView, ErrorBody, PlaceOrder } from '#client/index.ts';
 import { readPoints } from '#functions/loyalty/points.ts';
 import { type CatalogueItem, readCatalogue } from '#functions/orders/pricing.ts';
 import type { TokenName } from '#functions/sandbox/tokens.ts';
@@ -29,14 +30,13 @@ export interface Rejection {
   message: string;
 }
 
-export interface OrderView {
-  status: 'PENDING' | 'CONFIRMED' | 'CANCELLED';
-  items: Array<{ sku: string; quantity: number }>;
-  amount: number | null;
-  currency: string;
-  failureReason: string | null;
-  timeline: Array<{ step: string; status: string; detail?: string }>;
-}
+/**
+ * What the run reads of the order `GET /orders/{trackingId}` answers: the OpenAPI document's shape
+ * (client/api-types.ts), narrowed to the fields the ledger checks.
+ */
+export type OrderView = Pick<ApiOrderView, 'status' | 'items' | 'amount' | 'currency' | 'failureReason'> & {
+  timeline: Array<Pick<ApiOrderView['timeline'][number], 'step' | 'status' | 'detail'>>;
+};
 
 /** Everything observed about one accepted order after the run. */
 export interface OrderObservation {
@@ -112,12 +112,13 @@ export async function placeOrders(
     const sku = MENU[Math.floor(options.random() * MENU.length)] ?? 'espresso';
     const quantity = 1 + Math.floor(options.random() * 3);
     const currency = CURRENCIES[Math.floor(options.random() * CURRENCIES.length)] ?? 'EUR';
-    const body = JSON.stringify({
+    const order: PlaceOrder = {
       customer: { id: customerId, email: options.email, name: 'Chaos Monkey' },
       items: [{ sku, quantity }],
       currency,
       paymentToken: token,
-    });
+    };
+    const body = JSON.stringify(order);
     const idempotencyKey = `chaos-${options.runId}-${i}-${randomUUID().slice(0, 8)}`;
     const outcome = await postWithRetries(system, body, idempotencyKey);
     if ('trackingId' in outcome) {
@@ -152,9 +153,8 @@ async function postWithRetries(
         },
         body,
       });
-      const answer = (await json(response)) as
-        | { trackingId?: string; error?: { message?: string } }
-        | undefined;
+      // Kept on plain fetch, not the typed client: a chaos answer may be a dropped connection or a gateway's non-JSON.
+      const answer = (await json(response)) as Partial<AcceptedOrder & ErrorBody> | undefined;
       if (response.status === 202 && answer?.trackingId)
         return { trackingId: answer.trackingId, attempts: attempt };
       last = { status: response.status, message: answer?.error?.message ?? JSON.stringify(answer) };

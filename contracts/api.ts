@@ -2,6 +2,9 @@
  * What the client API promises that both the stack and the handlers must agree on.
  */
 
+/** The route serving the client API's OpenAPI document (functions/api/openapi.ts), the one route without an API key. */
+export const OPENAPI_ROUTE = '/openapi.json';
+
 /**
  * The longest `Prefer: wait=N` (RFC 7240) the order routes honour, in seconds; a larger N is served as this. A
  * waiting request holds a Lambda execution environment (one unit of the account's concurrency) for the whole wait,

@@ -11,7 +11,7 @@ import { preferredWaitSeconds } from '#shared/prefer.ts';
 import * as z from '#shared/zod.ts';
 import { acceptOrder } from './acceptance.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from './idempotency.ts';
-import { placeOrderSchema, toOrderView } from './order.ts';
+import { type AcceptedOrder, placeOrderSchema, toOrderView } from './order.ts';
 import { getOrder } from './order-store.ts';
 import { isTerminal, waitForTerminal, waitToApply } from './wait.ts';
 
@@ -54,9 +54,8 @@ export const handler = httpChain({
 
   const statusUrl = `/orders/${orderId}`;
   const headers = { location: statusUrl, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) };
-  if (wait === undefined) {
-    return jsonResponse(202, { trackingId: orderId, status: 'PENDING', statusUrl }, headers);
-  }
+  const acceptedBody: AcceptedOrder = { trackingId: orderId, status: 'PENDING', statusUrl };
+  if (wait === undefined) return jsonResponse(202, acceptedBody, headers);
 
   // A replay waits for the order its first request created, which may have ended already.
   const latest = await waitForTerminal(() => getOrder(deps, orderId), {
@@ -68,5 +67,5 @@ export const handler = httpChain({
   if (latest && isTerminal(latest)) {
     return jsonResponse(200, toOrderView(latest), { ...applied, 'content-location': statusUrl });
   }
-  return jsonResponse(202, { trackingId: orderId, status: 'PENDING', statusUrl }, applied);
+  return jsonResponse(202, acceptedBody, applied);
 });

@@ -179,8 +179,43 @@ export function timelineEntry(
     : { step, status, at: at.toISOString(), detail };
 }
 
-/** What `GET /orders/{trackingId}` answers. Absent values are explicit nulls so clients see the full shape. */
-export function toOrderView(order: OrderRecord) {
+/** The path of `GET /orders/{trackingId}`. */
+export const orderPathSchema = z.object({ trackingId: orderIdSchema });
+
+/**
+ * What `GET /orders/{trackingId}` answers (and `POST /orders` with `Prefer: wait` once the order has ended): the
+ * schema the OpenAPI document (functions/api/openapi.ts) describes it with. Absent values are explicit nulls so
+ * clients see the full shape.
+ */
+export const orderViewSchema = z.object({
+  trackingId: z.uuid(),
+  status: z.enum(ORDER_STATUSES),
+  /** Rises with every change; webhook payloads carry it too, so the newest view wins. */
+  version: z.number().int().min(1),
+  items: z.array(z.object({ sku: z.string(), quantity: z.number().int() })),
+  /** Minor units of `currency` (README, "Money rules"), known once the stock is reserved. */
+  amount: z.number().int().nullable(),
+  currency: currencySchema,
+  paymentRef: z.string().nullable(),
+  failureReason: z.enum(FAILURE_REASONS).nullable(),
+  /** While the order waits for an unavailable payment provider; else null. */
+  hold: holdSchema.nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  timeline: z.array(timelineEntrySchema),
+});
+export type OrderView = z.infer<typeof orderViewSchema>;
+
+/** The `202 Accepted` of `POST /orders`: the order is taken, its outcome comes later. */
+export const acceptedOrderSchema = z.object({
+  trackingId: z.uuid(),
+  status: z.literal('PENDING'),
+  /** `GET` it (poll, or with `Prefer: wait=N`) for the order's status. */
+  statusUrl: z.string(),
+});
+export type AcceptedOrder = z.infer<typeof acceptedOrderSchema>;
+
+export function toOrderView(order: OrderRecord): OrderView {
   return {
     trackingId: order.orderId,
     status: order.status,

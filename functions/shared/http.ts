@@ -3,7 +3,7 @@ import type {
   APIGatewayProxyEventV2WithLambdaAuthorizer,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
-import type * as z from '#shared/zod.ts';
+import * as z from '#shared/zod.ts';
 
 /**
  * What the authorizer (`functions/clients/authorizer.ts`) puts into `requestContext.authorizer.lambda`: the client
@@ -20,10 +20,21 @@ export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerCont
 export type HttpEvent = APIGatewayProxyEventV2 | ApiEvent;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 
-export interface IssueDetail {
-  path: string;
-  message: string;
-}
+/** One problem of a `validation_failed` request: where (`items[0].quantity`, `(body)`) and what. */
+export const issueDetailSchema = z.object({ path: z.string(), message: z.string() });
+export type IssueDetail = z.infer<typeof issueDetailSchema>;
+
+/** The body of every error the client API's handlers answer (`ApiError.toBody`), described once for the OpenAPI document. */
+export const errorBodySchema = z.object({
+  error: z.object({
+    /** Stable, for code to branch on (`validation_failed`, `not_found`, `rate_limited`, ...). */
+    code: z.string(),
+    /** For humans; never echoes the request. */
+    message: z.string(),
+    details: z.array(issueDetailSchema).optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 /**
  * An error the client caused or must know about; `code` is stable, `message` is for humans. The HTTP edge's error
@@ -43,9 +54,10 @@ export class ApiError extends Error {
   }
 
   toBody(): unknown {
-    return {
+    const body: ErrorBody = {
       error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) },
     };
+    return body;
   }
 }
 

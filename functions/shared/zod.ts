@@ -21,6 +21,7 @@ export {
   record,
   strictObject,
   string,
+  toJSONSchema,
   unknown,
   url,
   uuid,

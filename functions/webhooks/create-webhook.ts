@@ -8,6 +8,7 @@ import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import { createWebhook } from './endpoints.ts';
 import { webhookRegistrationSchema } from './registration.ts';
+import type { CreatedWebhookBody } from './route-schemas.ts';
 import { KmsSecretBox } from './secret-box.ts';
 import { allowLoopbackHttpFromEnv, secretsKeyIdFromEnv } from './settings.ts';
 
@@ -38,5 +39,5 @@ export const handler = httpChain({
   const created = await createWebhook(deps, clientId, event.parsed.body);
   logger.info('webhook registered', { webhookId: created.id, clientId, events: created.events });
   // The secret is shown here and never again: the client must store it now.
-  return jsonResponse(201, created, { location: `/webhooks/${created.id}` });
+  return jsonResponse(201, created satisfies CreatedWebhookBody, { location: `/webhooks/${created.id}` });
 });

@@ -6,13 +6,12 @@ import { logger } from '#shared/logger.ts';
 import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import { deleteWebhook } from './endpoints.ts';
+import { webhookPathSchema } from './route-schemas.ts';
 
 const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
-const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' }) });
-
-export const handler = httpChain({ rateLimit: deps, path: pathSchema }).handler(async (event) => {
+export const handler = httpChain({ rateLimit: deps, path: webhookPathSchema }).handler(async (event) => {
   const clientId = requireClientId(event);
   const { id } = event.parsed.path;
   await deleteWebhook(deps, clientId, id);

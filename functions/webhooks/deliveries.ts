@@ -25,6 +25,7 @@ import { CorruptRecord } from '#shared/errors.ts';
 import type { ItemKey } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
 import type { DeliveryMessage } from './messages.ts';
+import { type AttemptView, attemptViewSchema } from './route-schemas.ts';
 
 /** Records and attempts are kept this long (DynamoDB TTL); a failed delivery can be replayed until then. */
 export const DELIVERY_RETENTION_SECONDS = 30 * 24 * 60 * 60;
@@ -417,19 +418,7 @@ export async function listFailedDeliveries(
     .slice(0, limit);
 }
 
-export const attemptViewSchema = z.object({
-  deliveryId: z.string(),
-  eventType: z.string(),
-  orderId: z.string(),
-  attempt: z.number().int(),
-  at: z.string(),
-  durationMs: z.number(),
-  outcome: z.enum(['succeeded', 'failed']),
-  statusCode: z.number().optional(),
-  error: z.string().optional(),
-  nextAttemptAt: z.string().optional(),
-});
-export type AttemptView = z.infer<typeof attemptViewSchema>;
+export { type AttemptView, attemptViewSchema };
 
 export class InvalidCursor extends Error {
   override name = 'InvalidCursor';

@@ -10,12 +10,11 @@ import { ConcurrentModification } from '#shared/errors.ts';
 import { keys } from '#shared/table-keys.ts';
 import { type CircuitPolicy, openUntil } from './circuit.ts';
 import { type EndpointDeps, type EndpointRecord, getEndpoint, WebhookNotFound } from './endpoints.ts';
+import type { RotatedSecretBody } from './route-schemas.ts';
 import { generateSecret } from './signing.ts';
 
-/** How long the previous secret keeps signing after a rotation unless the client asks otherwise. */
-export const DEFAULT_SECRET_GRACE_SECONDS = 24 * 60 * 60;
-/** Receivers should not need more than a week to roll a secret out. */
-export const MAX_SECRET_GRACE_SECONDS = 7 * 24 * 60 * 60;
+// How long the previous secret keeps signing after a rotation: the route's contract (route-schemas.ts).
+export { DEFAULT_SECRET_GRACE_SECONDS, MAX_SECRET_GRACE_SECONDS } from './route-schemas.ts';
 
 /** The secrets a delivery made at `now` is signed with, newest first (sealed or, for a legacy item, not). */
 export function activeSecrets<T>(
@@ -29,12 +28,7 @@ export function activeSecrets<T>(
   return current === undefined ? [] : previousActive ? [current, ...previous] : [current];
 }
 
-export interface RotatedSecret {
-  id: string;
-  secret: string;
-  /** Until when the previous secret still signs, or null when it stopped at once (grace period 0). */
-  previousSecretExpiresAt: string | null;
-}
+export type RotatedSecret = RotatedSecretBody;
 
 /**
  * A new current secret; the one it replaces keeps signing for `graceSeconds` so receivers can switch without

@@ -16,6 +16,7 @@ import { ConcurrentModification } from '#shared/errors.ts';
 import { clientPartition, keys } from '#shared/table-keys.ts';
 import * as z from '#shared/zod.ts';
 import { WEBHOOK_EVENT_TYPES, type WebhookRegistration } from './registration.ts';
+import { type CreatedWebhookBody, WEBHOOK_STATUSES } from './route-schemas.ts';
 import { type SecretBox, sealedSecretSchema } from './secret-box.ts';
 import { generateSecret } from './signing.ts';
 
@@ -36,7 +37,7 @@ export class WebhookNotFound extends Error {
   }
 }
 
-export const WEBHOOK_STATUSES = ['ENABLED', 'DISABLED'] as const;
+export { WEBHOOK_STATUSES };
 
 const webhookItemSchema = z.object({
   webhookId: z.string(),
@@ -83,14 +84,7 @@ export const endpointRecordSchema = webhookItemSchema
   });
 export type EndpointRecord = z.infer<typeof endpointRecordSchema>;
 
-export interface CreatedWebhook {
-  id: string;
-  url: string;
-  events: WebhookRegistration['events'];
-  secret: string;
-  status: 'ENABLED';
-  createdAt: string;
-}
+export type CreatedWebhook = CreatedWebhookBody;
 
 export interface EndpointDeps extends TableDeps {
   secretBox: SecretBox;

@@ -5,6 +5,7 @@ import { jsonResponse, requireClientId } from '#shared/http.ts';
 import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
 import { listWebhooks } from './endpoints.ts';
+import type { WebhookListBody } from './route-schemas.ts';
 
 const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
@@ -12,7 +13,7 @@ const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 export const handler = httpChain({ rateLimit: deps }).handler(async (event) => {
   const clientId = requireClientId(event);
   const webhooks = await listWebhooks(deps, clientId);
-  return jsonResponse(200, {
+  const body: WebhookListBody = {
     webhooks: webhooks.map(({ webhookId, url, events, status, createdAt, disabledReason, disabledAt }) => ({
       id: webhookId,
       url,
@@ -24,5 +25,6 @@ export const handler = httpChain({ rateLimit: deps }).handler(async (event) => {
         ? { disabledReason: disabledReason ?? null, disabledAt: disabledAt ?? null }
         : {}),
     })),
-  });
+  };
+  return jsonResponse(200, body);
 });

@@ -6,11 +6,13 @@ import { jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
 import { httpChain } from '#shared/middleware/http.ts';
 import * as z from '#shared/zod.ts';
+import { rotateSecret } from './endpoint-lifecycle.ts';
 import {
   DEFAULT_SECRET_GRACE_SECONDS,
-  MAX_SECRET_GRACE_SECONDS,
-  rotateSecret,
-} from './endpoint-lifecycle.ts';
+  type RotatedSecretBody,
+  rotateSecretBodySchema,
+  webhookPathSchema,
+} from './route-schemas.ts';
 import { KmsSecretBox } from './secret-box.ts';
 import { secretsKeyIdFromEnv } from './settings.ts';
 
@@ -26,24 +28,13 @@ const deps = {
   secretBox: new KmsSecretBox(new KMSClient({}), config.WEBHOOK_SECRETS_KEY_ID),
 };
 
-const pathSchema = z.object({ id: z.uuid({ error: 'must be a webhook id (UUID)' }) });
-const bodySchema = z.strictObject({
-  /** 0 stops the old secret at once (it leaked); the default gives receivers a day to switch. */
-  gracePeriodSeconds: z
-    .number({ error: 'must be a number of seconds' })
-    .int({ error: 'must be a whole number of seconds' })
-    .min(0, { error: 'must not be negative' })
-    .max(MAX_SECRET_GRACE_SECONDS, { error: `must be at most ${MAX_SECRET_GRACE_SECONDS} (7 days)` })
-    .optional(),
-});
-
 const MAX_BODY_BYTES = 1024;
 
 export const handler = httpChain({
   rateLimit: deps,
-  path: pathSchema,
+  path: webhookPathSchema,
   // The body is optional: no body means the default grace period.
-  body: { schema: bodySchema, limitBytes: MAX_BODY_BYTES, whenEmpty: {} },
+  body: { schema: rotateSecretBodySchema, limitBytes: MAX_BODY_BYTES, whenEmpty: {} },
 }).handler(async (event) => {
   const clientId = requireClientId(event);
   const { path, body } = event.parsed;
@@ -59,5 +50,5 @@ export const handler = httpChain({
     previousSecretExpiresAt: rotated.previousSecretExpiresAt,
   });
   // Like at registration, the new secret is shown here and never again.
-  return jsonResponse(200, rotated);
+  return jsonResponse(200, rotated satisfies RotatedSecretBody);
 });

@@ -12,6 +12,7 @@ import {
   DEFAULT_CLIENT_BURST_LIMIT,
   DEFAULT_CLIENT_DAILY_QUOTA,
   DEFAULT_CLIENT_RATE_LIMIT,
+  OPENAPI_ROUTE,
   PREFER_WAIT_MAX_SECONDS,
 } from '#contracts/api.ts';
 import { ENV } from '#contracts/environment.ts';
@@ -71,6 +72,21 @@ export const REST_STAGE_NAME = 'api';
  * real one from the client's bucket.
  */
 export const REST_THROTTLED_RETRY_AFTER_SECONDS = 1;
+
+/** A route without authorization (cdk-nag's APIG4, and COG4 on a REST method): only with the reason it may be. */
+function acknowledgePublic(route: Construct, reason: string): void {
+  for (const rule of ['APIG4', 'COG4']) {
+    Validations.of(route).acknowledge({ id: `AwsSolutions::AwsSolutions-${rule}`, reason });
+  }
+}
+
+export interface RouteOptions {
+  timeout?: Duration;
+  /** Serve the route without the API key, for this reason (kept with cdk-nag's acknowledgement). */
+  public?: string;
+  /** `false`: the function reads no table, so it gets neither the table's name nor an entry in table-access.ts. */
+  usesTable?: boolean;
+}
 
 /** The HTTP methods of the client API's routes. */
 export type RouteMethod = 'GET' | 'POST' | 'DELETE' | apigwv2.HttpMethod;
@@ -183,6 +199,20 @@ export class Api extends Construct {
       'webhooks/list-webhook-deliveries.ts',
     );
     // POST /webhooks/{id}/enable is added by the Webhooks construct: it needs the delivery queue.
+    this.addRoute(
+      'GetOpenApiDocument',
+      apigwv2.HttpMethod.GET,
+      OPENAPI_ROUTE,
+      'api/get-openapi-document.ts',
+      {},
+      {
+        public:
+          'The OpenAPI document describes the public contract (routes, shapes, error codes) and nothing of ' +
+          'any client: tools and client developers read it before holding an API key. Its function reads no ' +
+          'table and serves a file from its own bundle; the stage throttle bounds abuse.',
+        usesTable: false,
+      },
+    );
   }
 
   /**
@@ -196,27 +226,37 @@ export class Api extends Construct {
     path: string,
     entry: string,
     environment: Record<string, string> = {},
-    options: { timeout?: Duration } = {},
+    { public: publicReason, usesTable = true, ...options }: RouteOptions = {},
   ): BuzzerFunction {
     const fn = new BuzzerFunction(this, key, {
       entry,
       serviceName: `api-${key}`,
-      environment: { [ENV.TABLE_NAME]: this.table.tableName, ...environment },
+      environment: { ...(usesTable ? { [ENV.TABLE_NAME]: this.table.tableName } : {}), ...environment },
       ...options,
     });
-    fn.grantTableAccess(this.table);
+    if (usesTable) fn.grantTableAccess(this.table);
     this.handlers[key] = fn;
     if (this.restApi) {
-      // Authorizer and apiKeyRequired come from the API's default method options.
-      this.restApi.root
+      // Authorizer and apiKeyRequired come from the API's default method options, unless the route is public.
+      const restMethod = this.restApi.root
         .resourceForPath(path)
-        .addMethod(method, new apigw.LambdaIntegration(fn.function, { allowTestInvoke: false }));
+        .addMethod(
+          method,
+          new apigw.LambdaIntegration(fn.function, { allowTestInvoke: false }),
+          publicReason === undefined
+            ? {}
+            : { authorizationType: apigw.AuthorizationType.NONE, apiKeyRequired: false },
+        );
+      if (publicReason !== undefined) acknowledgePublic(restMethod, publicReason);
     } else {
-      this.httpApi?.addRoutes({
+      const routes = this.httpApi?.addRoutes({
         path,
         methods: [method as apigwv2.HttpMethod],
         integration: new HttpLambdaIntegration(`${key}Integration`, fn.function),
+        ...(publicReason === undefined ? {} : { authorizer: new apigwv2.HttpNoneAuthorizer() }),
       });
+      if (publicReason !== undefined)
+        for (const route of routes ?? []) acknowledgePublic(route, publicReason);
     }
     return fn;
   }

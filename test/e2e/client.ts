@@ -1,30 +1,26 @@
 /** A small HTTP client for the public API and the sandbox, used by every e2e scenario. */
 import { randomUUID } from 'node:crypto';
+import { afterAll, expect } from 'vitest';
+import type { AcceptedOrder, ErrorBody, OrderView, PlaceOrder } from '#client/index.ts';
 import {
   type AuthenticatedInit,
   authenticatedFetch,
   type RequestAuthenticator,
 } from '#shared/request-auth.ts';
+import { assertConformance, recordResponse } from './conformance.ts';
 
-export interface OrderBody {
-  customer: { id: string; email: string; name?: string };
-  items: Array<{ sku: string; quantity: number }>;
-  currency: string;
-  paymentToken: string;
-}
+// Every file that talks to the API through ApiClient checks, once its scenarios are done, that each answer it got is
+// one the OpenAPI document describes (conformance.ts).
+afterAll(() => assertConformance(expect.getState().testPath));
 
-export interface OrderView {
-  trackingId: string;
-  status: 'PENDING' | 'CONFIRMED' | 'CANCELLED';
-  version: number;
-  amount: number | null;
-  currency: string;
-  paymentRef: string | null;
-  failureReason: string | null;
-  /** Set while the order waits for an unavailable payment provider: why, since when, until when at most. */
-  hold: { reason: string; since: string; until: string } | null;
-  timeline: Array<{ step: string; status: string; at: string; detail?: string }>;
-}
+/** The shapes of the API, from the OpenAPI document (client/api-types.ts): no copy of its own. */
+export type OrderBody = PlaceOrder;
+export type { OrderView };
+
+/** `POST /orders` answers 202 `AcceptedOrder`, 200 `OrderView` (with `Prefer: wait`) or an error. */
+export type PlaceOrderAnswer = Pick<OrderView, 'trackingId' | 'status'> &
+  Partial<Pick<AcceptedOrder, 'statusUrl'>> &
+  Partial<ErrorBody>;
 
 export interface HttpResult<T = unknown> {
   status: number;
@@ -42,8 +38,17 @@ export function orderBody(overrides: Partial<OrderBody> = {}): OrderBody {
   };
 }
 
-async function call<T>(url: string, init: RequestInit): Promise<HttpResult<T>> {
-  return read<T>(await fetch(url, init));
+/** A call of the client API: its answer is recorded for the conformance check against the OpenAPI document. */
+async function call<T>(baseUrl: string, path: string, init: RequestInit): Promise<HttpResult<T>> {
+  const result = await read<T>(await fetch(`${baseUrl}${path}`, init));
+  recordResponse({
+    method: init.method ?? 'GET',
+    path: path.split('?')[0] ?? path,
+    status: result.status,
+    body: result.body,
+    contentType: result.headers.get('content-type'),
+  });
+  return result;
 }
 
 async function read<T>(response: Response): Promise<HttpResult<T>> {
@@ -85,12 +90,7 @@ export class ApiClient {
     extra: Record<string, string> = {},
     options: WaitOption = {},
   ) {
-    return call<{
-      trackingId: string;
-      status: string;
-      statusUrl?: string;
-      error?: { code: string; message: string };
-    }>(`${this.baseUrl}/orders`, {
+    return call<PlaceOrderAnswer>(this.baseUrl, '/orders', {
       method: 'POST',
       headers: this.headers({ 'idempotency-key': idempotencyKey, ...preferWait(options), ...extra }),
       body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -98,7 +98,7 @@ export class ApiClient {
   }
 
   getOrder(trackingId: string, options: WaitOption = {}) {
-    return call<OrderView>(`${this.baseUrl}/orders/${encodeURIComponent(trackingId)}`, {
+    return call<OrderView>(this.baseUrl, `/orders/${encodeURIComponent(trackingId)}`, {
       headers: this.headers(preferWait(options)),
     });
   }
@@ -125,7 +125,7 @@ export class ApiClient {
   }
 
   request<T = unknown>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}) {
-    return call<T>(`${this.baseUrl}${path}`, {
+    return call<T>(this.baseUrl, path, {
       method,
       headers: this.headers(extra),
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),

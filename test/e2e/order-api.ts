@@ -6,7 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createBuzzerClient } from '#client/index.ts';
 import { NO_AUTHENTICATION } from '#shared/request-auth.ts';
+import committedDocument from '../../openapi.json' with { type: 'json' };
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { pointsOf, tableAccess } from './table.ts';
 import type { Target } from './target.ts';
@@ -156,6 +158,39 @@ export function describeOrderApi(context: () => OrderApiContext): void {
 
       expect((await anonymous.getOrder('x')).status).toBe(403);
       expect(noHeader.status).toBe(401);
+    });
+  });
+
+  describe('contract', () => {
+    it('serves its OpenAPI document at /openapi.json without a key: the committed file', async () => {
+      const response = await fetch(`${target.apiUrl}/openapi.json`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await response.json()).toEqual(committedDocument);
+    });
+
+    it('the typed client places orders and follows them to the end: 202 then poll, and Prefer: wait', async () => {
+      const buzzer = createBuzzerClient(target.apiUrl, alice.apiKey);
+      const placed = await buzzer.POST('/orders', {
+        params: { header: { 'Idempotency-Key': randomUUID() } },
+        body: orderBody(),
+      });
+      expect(placed.response.status).toBe(202);
+      if (!placed.data) throw new Error(`POST /orders answered ${placed.response.status}`);
+      // Short pauses: the scenario measures the flow, not the backoff's patience.
+      const order = await buzzer.waitForTerminal(placed.data.trackingId, {
+        timeoutMs: 30_000,
+        maxDelayMs: 300,
+      });
+      expect(order).toMatchObject({ trackingId: placed.data.trackingId, status: 'CONFIRMED' });
+
+      const waited = await buzzer.POST('/orders', {
+        params: { header: { 'Idempotency-Key': randomUUID(), Prefer: 'wait=8' } },
+        body: orderBody(),
+      });
+      expect(waited.response.status).toBe(200);
+      expect(waited.response.headers.get('preference-applied')).toBe('wait=8');
+      expect(waited.data?.status).toBe('CONFIRMED');
     });
   });
 
