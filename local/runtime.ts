@@ -218,7 +218,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
         logger,
         persistDir: options.persistDir ? path.resolve(options.persistDir, 'dynamodb') : undefined,
       }),
-      startSqs({ logger, region: account.region, accountId: account.accountId }),
+      startSqs({
+        logger,
+        region: account.region,
+        accountId: account.accountId,
+        persistDir: options.persistDir ? path.resolve(options.persistDir, 'sqs') : undefined,
+      }),
       startGateway({ logger }),
       KmsEngine.start({
         persistDir: options.persistDir ? path.resolve(options.persistDir, 'kms') : undefined,
