@@ -24,6 +24,7 @@ import { startGateway } from '#local/engines/gateway.ts';
 import { createKmsService, KMS_TARGET, KmsEngine } from '#local/engines/kms.ts';
 import { LambdaService } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
+import { FileStreamPositions } from '#local/engines/pollers/positions.ts';
 import { freePort, LOOPBACK } from '#local/engines/ports.ts';
 import { Scheduler } from '#local/engines/scheduler.ts';
 import { startSqs } from '#local/engines/sqs.ts';
@@ -73,8 +74,10 @@ export interface RuntimeOptions {
    */
   apiPort?: number;
   /**
-   * Keep DynamoDB tables, Step Functions executions and the local KMS master key (`kms/master.key`, mode 0600: data
-   * sealed under it opens again after a restart) in this directory across restarts.
+   * Keep DynamoDB tables, Step Functions executions, SQS messages (`sqs/`, see `engines/sqs-journal.ts`), stream
+   * positions (`streams/`), schedule firings (`scheduler/`) and the local KMS master key (`kms/master.key`, mode
+   * 0600: data sealed under it opens again after a restart) in this directory across restarts. Without it the
+   * runtime writes nothing to disk.
    */
   persistDir?: string;
   logger?: RuntimeLogger;
@@ -355,6 +358,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       accessKeyId: functionEnvironment.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
       secretAccessKey: functionEnvironment.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
     };
+    const streamPositions = options.persistDir
+      ? new FileStreamPositions(path.resolve(options.persistDir, 'streams'), logger)
+      : undefined;
+    // Registered before the mappings, so it runs after they stopped: their last positions are written.
+    if (streamPositions) stoppables.push({ name: 'stream positions', stop: () => streamPositions.flush() });
     const context: StartContext = {
       account,
       logger,
@@ -367,6 +375,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       httpApiUrl: (logicalId) => endpoints.httpApi(logicalId),
       iamCredentials: [iamCredentials],
       pollerTuning: options.pollerTuning,
+      streamPositions,
       gatewayClock: options.gatewayClock,
       onStop: (name, stop) => stoppables.push({ name, stop }),
     };

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
@@ -18,6 +21,7 @@ import {
   startEventSourceMapping,
   UnsupportedEventSourceError,
 } from '#local/engines/event-source-mappings.ts';
+import { FileStreamPositions, type StreamPositionStore } from '#local/engines/pollers/positions.ts';
 import { createQueueFromCfn, type SqsEngine, startSqs } from '#local/engines/sqs.ts';
 import { createTableFromCfn } from '#local/engines/tables.ts';
 import { type InvokeResult, type LambdaInvoker, silentLogger } from '#local/types.ts';
@@ -94,7 +98,7 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
   function start(
     props: Record<string, unknown>,
     invoker: LambdaInvoker,
-    options: { clock?: Clock; functionName?: string } = {},
+    options: { clock?: Clock; functionName?: string; positions?: StreamPositionStore } = {},
   ): EventSourceMappingHandle {
     const handle = startEventSourceMapping(props, {
       invoker,
@@ -105,6 +109,7 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
       logger: silentLogger,
       tuning: TUNING,
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.positions ? { positions: options.positions } : {}),
     });
     running.push(handle);
     return handle;
@@ -240,6 +245,35 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
 
       // Assert
       expect(invoker.calls.map((call) => keys(call.event))).toEqual([['r1', 'r2'], ['r3', 'r4'], ['r5']]);
+    });
+
+    it('with persisted positions, a restarted mapping resumes after the last record whose batch succeeded', async () => {
+      // Arrange: [a, b] succeeds, [c, d] keeps failing when the runtime goes down.
+      const dir = await mkdtemp(path.join(tmpdir(), 'buzzer-positions-'));
+      try {
+        const { tableName, streamArn } = await streamTable();
+        await put(tableName, 'a', 'b', 'c', 'd');
+        const props = { EventSourceArn: streamArn, StartingPosition: 'TRIM_HORIZON', BatchSize: 2 };
+        const before = new RecordingInvoker((event) => (keys(event)[0] === 'a' ? {} : failure('down')));
+        const firstStore = new FileStreamPositions(dir, silentLogger);
+        const first = start(props, before, { positions: firstStore });
+        await expect
+          .poll(() => before.calls.length, { timeout: 5_000, interval: 20 })
+          .toBeGreaterThanOrEqual(2);
+        await first.stop();
+        await firstStore.flush();
+        await put(tableName, 'e');
+        const after = new RecordingInvoker();
+
+        // Act: a new store reads the file, as the next start of the runtime does.
+        const second = start(props, after, { positions: new FileStreamPositions(dir, silentLogger) });
+        await second.drain();
+
+        // Assert
+        expect(after.calls.map((call) => keys(call.event))).toEqual([['c', 'd'], ['e']]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('waits up to MaximumBatchingWindowInSeconds to fill a batch', async () => {
