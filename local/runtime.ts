@@ -26,9 +26,10 @@ import { LambdaService } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
 import { FileStreamPositions } from '#local/engines/pollers/positions.ts';
 import { freePort, LOOPBACK } from '#local/engines/ports.ts';
-import { Scheduler } from '#local/engines/scheduler.ts';
+import { type PersistedSchedules, Scheduler } from '#local/engines/scheduler.ts';
 import { startSqs } from '#local/engines/sqs.ts';
 import { createQueueStatsService, LOCAL_QUEUES_TARGET } from '#local/engines/sqs-stats.ts';
+import { JsonStateFile } from '#local/engines/state-file.ts';
 import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from '#local/engines/stepfunctions/api.ts';
 import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
 import { formatFunctionLine, shortFunctionName } from '#local/logging.ts';
@@ -330,8 +331,22 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       account,
       logger,
       intervalOverrideMs: options.scheduleIntervalMs,
+      ...(options.persistDir
+        ? {
+            stateFile: new JsonStateFile<PersistedSchedules>(
+              path.resolve(options.persistDir, 'scheduler', 'schedules.json'),
+              logger,
+            ),
+          }
+        : {}),
     });
-    stoppables.push({ name: 'scheduler', stop: async () => scheduler.stop() });
+    stoppables.push({
+      name: 'scheduler',
+      stop: async () => {
+        await scheduler.stop();
+        await scheduler.flush();
+      },
+    });
     const events = new EventBridgeEngine({ dispatcher, scheduler, account, logger });
     const stepFunctions = new StepFunctionsEngine({
       lambda,
