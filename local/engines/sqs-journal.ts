@@ -22,10 +22,14 @@
  *
  * On restart every queue gets its messages back when the template creates it: bodies, attributes, message attributes,
  * MessageIds, receive counts, group and deduplication ids, and what is left of a delay. A message that was in flight
- * is visible again at once with its receive count (its consumer died with the process); one whose receive count has
- * reached its queue's `maxReceiveCount` goes to the dead-letter queue instead, as it would have when its visibility
- * timeout ended.
+ * stays invisible for what is left of its visibility timeout, as on AWS when a consumer dies: consumers size their
+ * claims (`functions/shared/effects.ts`, a 60 s lease) on that, so a message whose handler died mid-effect must not
+ * come back before its claim runs out. Then it is visible again with its receive count, or goes to the dead-letter
+ * queue if that count has reached `maxReceiveCount`, as local-aws-sqs does when a visibility timeout ends. (A FIFO
+ * message in flight is visible again at once: local-aws-sqs takes visibility changes only with its current handle.)
  */
+
+import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -60,6 +64,8 @@ export interface JournalledQueue {
   readonly MessageRetentionPeriod: number;
   readonly DelaySeconds: number;
   readonly RedrivePolicy?: { deadLetterTargetArn: string; maxReceiveCount: number };
+  readonly VisibilityTimeout: number;
+  readonly FifoQueue: boolean;
   newRecord: (message: Record<string, unknown>, delay?: number) => unknown;
   setRecord: (input: Record<string, unknown>, messageId?: string) => unknown;
   receive(params: Record<string, unknown>): Promise<MessageRecord[]>;
@@ -72,14 +78,19 @@ interface StoredMessage {
   record: MessageRecord;
   /** Epoch ms at which a delayed message becomes receivable. */
   delayUntil?: number;
+  /** Epoch ms at which the visibility timeout of its last receive ends (in the past once it is visible again). */
+  invisibleUntil?: number;
   entry?: EngineEntry;
 }
 
 type Operation =
-  /** A message stored in `q` (and, for a dead-letter move, taken out of `f`). */
-  | { t: 'P'; q: string; m: MessageRecord; d?: number; f?: string }
-  /** Receive counts after a receive or a visibility change: [MessageId, count, first receive timestamp]. */
-  | { t: 'R'; q: string; c: Array<[string, string, string]> }
+  /** A message stored in `q` (and, for a dead-letter move, taken out of `f`); `v`: in flight until then. */
+  | { t: 'P'; q: string; m: MessageRecord; d?: number; v?: number; f?: string }
+  /**
+   * Receive counts after a receive or a visibility change: [MessageId, count, first receive timestamp, end of the
+   * visibility timeout (epoch ms)].
+   */
+  | { t: 'R'; q: string; c: Array<[string, string, string, number]> }
   | { t: 'D'; q: string; i: string }
   | { t: 'X'; q: string };
 
@@ -161,15 +172,17 @@ export function replayJournal(text: string): {
         queue(operation.q).set(operation.m.MessageId, {
           record: operation.m,
           ...(operation.d === undefined ? {} : { delayUntil: operation.d }),
+          ...(operation.v === undefined ? {} : { invisibleUntil: operation.v }),
         });
         break;
       case 'R': {
         const messages = queues.get(operation.q);
-        for (const [id, count, first] of operation.c) {
+        for (const [id, count, first, until] of operation.c) {
           const message = messages?.get(id);
           if (!message) continue;
           message.record.attributes.ApproximateReceiveCount = count;
           message.record.attributes.ApproximateFirstReceiveTimestamp = first;
+          message.invisibleUntil = until;
         }
         break;
       }
@@ -325,6 +338,13 @@ export class QueueJournal {
     queue.receive = async (params) => {
       const received = await receive(params);
       if (received.length > 0) {
+        const timeout = Number(params.VisibilityTimeout ?? Number.NaN);
+        const until = this.now() + (Number.isNaN(timeout) ? queue.VisibilityTimeout : timeout) * 1000;
+        const messages = this.queues.get(name);
+        for (const record of received) {
+          const stored = messages?.get(record.MessageId);
+          if (stored) stored.invisibleUntil = until;
+        }
         this.append({
           t: 'R',
           q: name,
@@ -332,6 +352,7 @@ export class QueueJournal {
             record.MessageId,
             record.attributes.ApproximateReceiveCount ?? '0',
             record.attributes.ApproximateFirstReceiveTimestamp ?? '',
+            until,
           ]),
         });
       }
@@ -343,8 +364,10 @@ export class QueueJournal {
       const changed = changeVisibility(receiptHandle, visibilityTimeout);
       const id = messageIdOf(receiptHandle);
       const stored = id === undefined ? undefined : this.queues.get(name)?.get(id);
-      if (changed && id !== undefined && stored) {
+      if (changed && id !== undefined && stored && !this.restoring) {
         const { attributes } = stored.record;
+        const until = this.now() + Number(visibilityTimeout) * 1000;
+        stored.invisibleUntil = until;
         this.append({
           t: 'R',
           q: name,
@@ -353,6 +376,7 @@ export class QueueJournal {
               id,
               attributes.ApproximateReceiveCount ?? '0',
               attributes.ApproximateFirstReceiveTimestamp ?? '',
+              until,
             ],
           ],
         });
@@ -395,6 +419,7 @@ export class QueueJournal {
     const deadLetterName = queue.RedrivePolicy ? queueNameOfArn(queue.RedrivePolicy.deadLetterTargetArn) : '';
     const deadLetter = all.find((candidate) => candidate.QueueName === deadLetterName);
     let restored = 0;
+    let inFlight = 0;
     let deadLettered = 0;
     let expired = 0;
     for (const message of readBack.sort(bySentTimestamp)) {
@@ -406,7 +431,8 @@ export class QueueJournal {
         continue;
       }
       const count = Number(record.attributes.ApproximateReceiveCount ?? 0);
-      if (maxReceiveCount !== undefined && deadLetter && count >= maxReceiveCount) {
+      const inFlightFor = (message.invisibleUntil ?? 0) - now;
+      if (inFlightFor <= 0 && maxReceiveCount !== undefined && deadLetter && count >= maxReceiveCount) {
         // As local-aws-sqs moves it when the visibility timeout of its last receive ends: same MessageId and body. The
         // dead-letter queue's hook journals the move (and takes the message out of this queue's map).
         deadLetter.setRecord(
@@ -429,6 +455,10 @@ export class QueueJournal {
       try {
         const remaining = message.delayUntil === undefined ? 0 : Math.max(0, message.delayUntil - now);
         queue.newRecord({ ...record, ReceiptHandle: '' }, remaining / 1000);
+        if (inFlightFor > 0 && !queue.FifoQueue) {
+          this.keepInFlight(queue, message, inFlightFor);
+          inFlight++;
+        }
       } finally {
         this.restoring = false;
       }
@@ -437,9 +467,29 @@ export class QueueJournal {
     this.logger.info('SQS: messages restored from the journal', {
       queue: queue.QueueName,
       restored,
+      ...(inFlight > 0 ? { inFlight } : {}),
       ...(deadLettered > 0 ? { deadLettered } : {}),
       ...(expired > 0 ? { expired } : {}),
     });
+  }
+
+  /**
+   * Makes a restored message invisible for `ms` through the engine's own visibility change, with a receipt handle in
+   * the engine's format. The engine counts the change as a receive; the count is put back.
+   */
+  private keepInFlight(queue: JournalledQueue, message: StoredMessage, ms: number): void {
+    const { attributes, MessageId } = message.record;
+    const count = attributes.ApproximateReceiveCount;
+    const first = attributes.ApproximateFirstReceiveTimestamp;
+    const handle = Buffer.from(
+      `${randomUUID()}${JSON.stringify({ date: this.now(), MessageId, QueueName: queue.QueueName })}`,
+    ).toString('base64');
+    queue.changeVisibility(handle, String(ms / 1000));
+    const stored = this.queues.get(queue.QueueName)?.get(MessageId);
+    if (!stored?.entry) return;
+    if (count !== undefined) stored.entry.record.attributes.ApproximateReceiveCount = count;
+    if (first !== undefined) stored.entry.record.attributes.ApproximateFirstReceiveTimestamp = first;
+    stored.invisibleUntil = message.invisibleUntil;
   }
 
   private append(operation: Operation): void {
@@ -540,6 +590,7 @@ export class QueueJournal {
             q: queueName,
             m: persistable(message.record),
             ...(message.delayUntil === undefined ? {} : { d: message.delayUntil }),
+            ...(message.invisibleUntil === undefined ? {} : { v: message.invisibleUntil }),
           }),
         );
       }
