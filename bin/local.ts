@@ -32,7 +32,10 @@ const program = new Command('npm start --')
     int('port'),
     3000,
   )
-  .option('--persist <dir>', 'keep DynamoDB and Step Functions state in this directory across restarts')
+  .option(
+    '--persist <dir>',
+    'keep tables, executions, queued messages, stream positions and schedules in this directory across restarts',
+  )
   .addOption(
     new Option('--workflow-type <type>', 'saga workflow type to synthesize').choices(['STANDARD', 'EXPRESS']),
   )

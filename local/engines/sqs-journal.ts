@@ -252,11 +252,6 @@ export class QueueJournal {
     return journal;
   }
 
-  /** The messages read back and not yet handed to a queue, per queue name (tests). */
-  storedMessages(queueName: string): MessageRecord[] {
-    return [...(this.queues.get(queueName)?.values() ?? [])].map((message) => message.record);
-  }
-
   /**
    * Observes `queues` (the engine's `service.Queues`), those created later included; each queue gets its persisted
    * messages back when it is created.
