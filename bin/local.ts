@@ -34,7 +34,10 @@ const program = new Command('npm start --')
   )
   .option('--console-port <port>', 'port of the web console (0: any free port)', int('console port'), 3100)
   .option('--no-console', 'do not serve the web console')
-  .option('--persist <dir>', 'keep DynamoDB and Step Functions state in this directory across restarts')
+  .option(
+    '--persist <dir>',
+    'keep tables, executions, queued messages, stream positions and schedules in this directory across restarts',
+  )
   .addOption(
     new Option('--workflow-type <type>', 'saga workflow type to synthesize').choices(['STANDARD', 'EXPRESS']),
   )

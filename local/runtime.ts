@@ -24,10 +24,12 @@ import { startGateway } from '#local/engines/gateway.ts';
 import { createKmsService, KMS_TARGET, KmsEngine } from '#local/engines/kms.ts';
 import { LambdaService } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
+import { FileStreamPositions } from '#local/engines/pollers/positions.ts';
 import { freePort, LOOPBACK } from '#local/engines/ports.ts';
-import { Scheduler } from '#local/engines/scheduler.ts';
+import { type PersistedSchedules, Scheduler } from '#local/engines/scheduler.ts';
 import { startSqs } from '#local/engines/sqs.ts';
 import { createQueueStatsService, LOCAL_QUEUES_TARGET } from '#local/engines/sqs-stats.ts';
+import { JsonStateFile } from '#local/engines/state-file.ts';
 import { createStepFunctionsService, STEP_FUNCTIONS_TARGET } from '#local/engines/stepfunctions/api.ts';
 import { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
 import { formatFunctionLine, shortFunctionName } from '#local/logging.ts';
@@ -73,8 +75,10 @@ export interface RuntimeOptions {
    */
   apiPort?: number;
   /**
-   * Keep DynamoDB tables, Step Functions executions and the local KMS master key (`kms/master.key`, mode 0600: data
-   * sealed under it opens again after a restart) in this directory across restarts.
+   * Keep DynamoDB tables, Step Functions executions, SQS messages (`sqs/`, see `engines/sqs-journal.ts`), stream
+   * positions (`streams/`), schedule firings (`scheduler/`) and the local KMS master key (`kms/master.key`, mode
+   * 0600: data sealed under it opens again after a restart) in this directory across restarts. Without it the
+   * runtime writes nothing to disk.
    */
   persistDir?: string;
   logger?: RuntimeLogger;
@@ -218,7 +222,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
         logger,
         persistDir: options.persistDir ? path.resolve(options.persistDir, 'dynamodb') : undefined,
       }),
-      startSqs({ logger, region: account.region, accountId: account.accountId }),
+      startSqs({
+        logger,
+        region: account.region,
+        accountId: account.accountId,
+        persistDir: options.persistDir ? path.resolve(options.persistDir, 'sqs') : undefined,
+      }),
       startGateway({ logger }),
       KmsEngine.start({
         persistDir: options.persistDir ? path.resolve(options.persistDir, 'kms') : undefined,
@@ -322,8 +331,22 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       account,
       logger,
       intervalOverrideMs: options.scheduleIntervalMs,
+      ...(options.persistDir
+        ? {
+            stateFile: new JsonStateFile<PersistedSchedules>(
+              path.resolve(options.persistDir, 'scheduler', 'schedules.json'),
+              logger,
+            ),
+          }
+        : {}),
     });
-    stoppables.push({ name: 'scheduler', stop: async () => scheduler.stop() });
+    stoppables.push({
+      name: 'scheduler',
+      stop: async () => {
+        await scheduler.stop();
+        await scheduler.flush();
+      },
+    });
     const events = new EventBridgeEngine({ dispatcher, scheduler, account, logger });
     const stepFunctions = new StepFunctionsEngine({
       lambda,
@@ -350,6 +373,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       accessKeyId: functionEnvironment.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
       secretAccessKey: functionEnvironment.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
     };
+    const streamPositions = options.persistDir
+      ? new FileStreamPositions(path.resolve(options.persistDir, 'streams'), logger)
+      : undefined;
+    // Registered before the mappings, so it runs after they stopped: their last positions are written.
+    if (streamPositions) stoppables.push({ name: 'stream positions', stop: () => streamPositions.flush() });
     const context: StartContext = {
       account,
       logger,
@@ -373,6 +401,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       httpApiUrl: (logicalId) => endpoints.httpApi(logicalId),
       iamCredentials: [iamCredentials],
       pollerTuning: options.pollerTuning,
+      streamPositions,
       gatewayClock: options.gatewayClock,
       onStop: (name, stop) => stoppables.push({ name, stop }),
     };

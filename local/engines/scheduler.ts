@@ -6,12 +6,19 @@
  * Locally nobody waits five minutes for `rate(5 minutes)`: `timeScale` divides every wait (60 turns minutes
  * into seconds) and `intervalOverrideMs` makes every recurring job fire at that fixed interval instead.
  * `fireNow(name)` fires a job at once, for tests and the operator CLI.
+ *
+ * With a `stateFile` (`--persist`) the scheduler remembers, per job, when it last fired and since when it has known
+ * the job, so a restart keeps the schedule's rhythm: a recurring job fires at its next slot after the last firing (not
+ * a whole period after the start), a slot missed while the runtime was down fires once at start, and a one-time
+ * `at()` schedule that came due while the runtime was down fires once at start and never again. Compressed time
+ * (`timeScale`, `intervalOverrideMs`) has no persistent meaning and keeps the in-memory behaviour.
  */
 import { randomUUID } from 'node:crypto';
 import type { LocalAccount, RuntimeLogger } from '../types.ts';
 import { DEFAULT_ACCOUNT, silentLogger } from '../types.ts';
 import type { RetryPolicy, TargetDispatcher } from './eventbridge/targets.ts';
 import { targetTypeOf } from './eventbridge/targets.ts';
+import type { JsonStateFile } from './state-file.ts';
 
 export class InvalidScheduleExpressionError extends Error {
   override name = 'InvalidScheduleExpressionError';
@@ -64,7 +71,15 @@ export interface SchedulerOptions {
   timeScale?: number;
   /** When set, recurring (rate/cron) jobs fire at this fixed interval instead of their expression. */
   intervalOverrideMs?: number;
+  /** Where the jobs' firings are kept across restarts (`--persist`). */
+  stateFile?: JsonStateFile<PersistedSchedules>;
 }
+
+/** Per job name: when it last fired (scheduled time, epoch ms), how often, and since when the scheduler knows it. */
+export type PersistedSchedules = Record<
+  string,
+  { lastScheduledAt?: number; fired: number; knownSince: number }
+>;
 
 export interface ScheduledJobInfo {
   name: string;
@@ -101,6 +116,8 @@ export class Scheduler {
   private readonly intervalOverrideMs: number | undefined;
   private readonly jobs = new Map<string, JobState>();
   private running = false;
+  private readonly stateFile: JsonStateFile<PersistedSchedules> | undefined;
+  private readonly persisted: PersistedSchedules;
 
   constructor(options: SchedulerOptions) {
     this.dispatcher = options.dispatcher;
@@ -108,6 +125,30 @@ export class Scheduler {
     this.logger = options.logger ?? silentLogger;
     this.timeScale = options.timeScale && options.timeScale > 0 ? options.timeScale : 1;
     this.intervalOverrideMs = options.intervalOverrideMs;
+    this.stateFile = options.stateFile;
+    this.persisted = this.stateFile?.read() ?? {};
+  }
+
+  /** Persisted firings mean something only on the real clock. */
+  private get persistent(): boolean {
+    return this.stateFile !== undefined && this.timeScale === 1 && this.intervalOverrideMs === undefined;
+  }
+
+  private persist(state: JobState, scheduledAt?: number): void {
+    if (!this.persistent || !this.stateFile) return;
+    const saved = this.persisted[state.job.name];
+    this.persisted[state.job.name] = {
+      ...saved,
+      ...(scheduledAt === undefined ? {} : { lastScheduledAt: scheduledAt }),
+      fired: (saved?.fired ?? 0) + (scheduledAt === undefined ? 0 : 1),
+      knownSince: saved?.knownSince ?? Date.now(),
+    };
+    this.stateFile.save(() => this.persisted);
+  }
+
+  /** Writes the jobs' firings now (on stop). */
+  async flush(): Promise<void> {
+    await this.stateFile?.flush();
   }
 
   /** Adds (or replaces) a job; throws `InvalidScheduleExpressionError` for an expression AWS would reject. */
@@ -116,6 +157,7 @@ export class Scheduler {
     this.removeJob(job.name);
     const state: JobState = { job, expression, cursor: Date.now(), fired: 0 };
     this.jobs.set(job.name, state);
+    if (!this.persisted[job.name]) this.persist(state);
     if (this.running) this.arm(state);
   }
 
@@ -167,8 +209,47 @@ export class Scheduler {
     for (const state of this.jobs.values()) {
       // Recurring jobs count from now: no burst of catch-up firings for the time before start().
       state.cursor = Date.now();
+      if (this.persistent) this.resume(state);
       this.arm(state);
     }
+  }
+
+  /** Picks a job up where the last run on this state left it (see the module comment). */
+  private resume(state: JobState): void {
+    const saved = this.persisted[state.job.name];
+    const now = Date.now();
+    if (!saved) return;
+    const { expression } = state;
+    if (expression.kind === 'at') {
+      state.fired = saved.fired;
+      if (
+        saved.fired === 0 &&
+        expression.at < now &&
+        expression.at >= saved.knownSince &&
+        state.job.enabled
+      ) {
+        this.logger.info(
+          'scheduler: a one-time schedule came due while the runtime was down; firing it now',
+          {
+            job: state.job.name,
+          },
+        );
+        void this.fire(state, new Date(expression.at));
+      }
+      return;
+    }
+    const last = saved.lastScheduledAt ?? saved.knownSince;
+    const next = expression.kind === 'rate' ? last + expression.everyMs : expression.cron.nextAfter(last);
+    if (next === undefined) return;
+    if (next > now) {
+      state.cursor = last;
+      return;
+    }
+    if (!state.job.enabled) return;
+    this.logger.info('scheduler: a firing came due while the runtime was down; firing it now', {
+      job: state.job.name,
+    });
+    void this.fire(state, new Date(next));
   }
 
   async stop(): Promise<void> {
@@ -184,7 +265,7 @@ export class Scheduler {
   async fireNow(name: string): Promise<void> {
     const state = this.jobs.get(name);
     if (!state) throw new UnknownScheduleError(`No schedule or scheduled rule named '${name}'`);
-    await this.fire(state, new Date());
+    await this.fire(state, new Date(), false);
   }
 
   listJobs(): ScheduledJobInfo[] {
@@ -247,8 +328,10 @@ export class Scheduler {
     return { scheduledAt, realAt: now + (scheduledAt + flexMs - state.cursor) / this.timeScale };
   }
 
-  private async fire(state: JobState, scheduledTime: Date): Promise<void> {
+  /** `onSchedule`: a firing of the schedule itself (persisted), not one asked for by `fireNow`. */
+  private async fire(state: JobState, scheduledTime: Date, onSchedule = true): Promise<void> {
     state.fired += 1;
+    if (onSchedule) this.persist(state, scheduledTime.getTime());
     this.logger.debug('scheduler: firing', {
       job: state.job.name,
       scheduledTime: scheduledTime.toISOString(),

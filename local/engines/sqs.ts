@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -13,12 +13,14 @@ import { InvalidPropertyError, isRecord, Props } from '#local/template/props.ts'
 import { DEFAULT_ACCOUNT, type RuntimeLogger, silentLogger } from '../types.ts';
 import { isPortFree, LOOPBACK } from './ports.ts';
 import { type QueueSignals, type RingableQueue, ringQueues } from './sqs-doorbell.ts';
+import { type JournalledQueue, QueueJournal, type QueueJournalOptions } from './sqs-journal.ts';
 import { type QueueStats, type WatchableQueue, watchQueues } from './sqs-stats.ts';
 
 /**
  * SQS for the local runtime: the `local-aws-sqs` engine served in-process on loopback. It keeps queues
  * and messages in memory only (it has no persistence), so queues are re-created from the template on
- * every start and messages do not survive a restart.
+ * every start. With `persistDir`, a journal beside the engine (`sqs-journal.ts`) keeps the messages: they
+ * come back into their queues when the template creates them again. Without it nothing is written to disk.
  */
 
 export class SqsEngineError extends Error {
@@ -32,6 +34,10 @@ export interface SqsEngineOptions {
   /** Used in queue ARNs; must match the runtime's account so template-resolved ARNs and URLs line up. */
   region?: string;
   accountId?: string;
+  /** Keep queued, delayed, in-flight and dead-lettered messages in this directory across restarts. */
+  persistDir?: string;
+  /** Journal tuning (`persistDir` only): fsync interval (what a crash of the host can lose), compaction threshold. */
+  journal?: Pick<QueueJournalOptions, 'syncIntervalMs' | 'compactAfterBytes'>;
 }
 
 export interface SqsEngine {
@@ -42,6 +48,11 @@ export interface SqsEngine {
   stats(): QueueStats[];
   /** Rings a queue's subscribers when it may have a message to receive (see `sqs-doorbell.ts`). */
   signals: QueueSignals;
+  /**
+   * Resolves once every message change so far is in the journal (at once without `persistDir`). An in-process caller
+   * that changes queues without going through the HTTP API awaits it before acting on the change.
+   */
+  written(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,7 +76,13 @@ export async function startSqs(options: SqsEngineOptions = {}): Promise<SqsEngin
   });
   const watch = watchQueues(service.Queues as unknown as WatchableQueue[]);
   const signals = ringQueues(service.Queues as unknown as RingableQueue[]);
+  const journal = options.persistDir
+    ? await QueueJournal.open(options.persistDir, { ...options.journal, logger })
+    : undefined;
+  // After the watch, so the watch sees the messages the journal hands back.
+  journal?.attach(service.Queues as unknown as JournalledQueue[]);
   const server = createServer((req, res) => {
+    if (journal) answerOnceWritten(res, journal);
     requestHandler(req, res).catch((error: unknown) => {
       logger.error('SQS: unhandled failure', { error: String(error) });
       if (!res.headersSent) res.writeHead(500);
@@ -93,10 +110,34 @@ export async function startSqs(options: SqsEngineOptions = {}): Promise<SqsEngin
       server.close((error) => (error ? reject(error) : resolve()));
       // Long polls (up to 20 s) would otherwise hold close() open.
       server.closeAllConnections();
-    }).then(() => logger.debug('SQS stopped', { endpoint }));
+    })
+      .then(() => journal?.close())
+      .then(() => logger.debug('SQS stopped', { endpoint }));
     return stopping;
   };
-  return { endpoint, port: address.port, stats: () => watch.stats(), signals, stop };
+  return {
+    endpoint,
+    port: address.port,
+    stats: () => watch.stats(),
+    signals,
+    written: () => journal?.written() ?? Promise.resolve(),
+    stop,
+  };
+}
+
+/**
+ * Holds the end of an answer until the journal has written what the request changed (a few hundred microseconds, one
+ * write shared by every request of the same turn of the event loop): a sender that heard "sent" has its message in
+ * the kernel, which a killed process cannot take back.
+ */
+function answerOnceWritten(res: ServerResponse, journal: QueueJournal): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    const written = journal.written();
+    if (!written) return end(...args);
+    void written.then(() => end(...args));
+    return res;
+  }) as ServerResponse['end'];
 }
 
 export interface CreatedQueue {

@@ -20,7 +20,7 @@ export const eventSourceMapping = defineResource({
     Enabled: cfnBoolean.optional(),
   }),
   // Consumers start last, when every queue, function and bus they feed exists.
-  startAll(mappings, { engines, logger, account, pollerTuning, queueByArn, onStop }) {
+  startAll(mappings, { engines, logger, account, pollerTuning, streamPositions, queueByArn, onStop }) {
     const handles: EventSourceMappingHandle[] = [];
     onStop('event source mappings', async () => {
       await Promise.all(handles.map((h) => h.stop()));
@@ -41,6 +41,7 @@ export const eventSourceMapping = defineResource({
           logger,
           account,
           tuning: pollerTuning,
+          ...(streamPositions ? { positions: streamPositions } : {}),
         }),
       );
     }

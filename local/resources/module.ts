@@ -13,6 +13,7 @@ import type { EventBridgeEngine } from '#local/engines/eventbridge/bus.ts';
 import type { Gateway } from '#local/engines/gateway.ts';
 import type { KmsEngine } from '#local/engines/kms.ts';
 import type { LambdaService } from '#local/engines/lambda/service.ts';
+import type { StreamPositionStore } from '#local/engines/pollers/positions.ts';
 import type { Scheduler } from '#local/engines/scheduler.ts';
 import type { QueueSignals } from '#local/engines/sqs-doorbell.ts';
 import type { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
@@ -70,6 +71,8 @@ export interface StartContext {
   /** Credentials that AWS_IAM routes accept: the ones the functions sign with. */
   iamCredentials: Array<{ accessKeyId: string; secretAccessKey: string }>;
   pollerTuning?: Partial<PollerTuning>;
+  /** Where stream event source mappings keep their shard positions (`persistDir` only). */
+  streamPositions?: StreamPositionStore;
   /** The clock of the HTTP APIs' authorizer caches (`RuntimeOptions.gatewayClock`). */
   gatewayClock?: () => number;
   /** Stops `stop` with the runtime (in reverse order of registration). */

@@ -10,8 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
+  ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -19,10 +21,11 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compressVisibility, queueDepth } from '#chaos/queues.ts';
 import type { SystemUnderTest } from '#chaos/system.ts';
-import { localSandboxAuth } from '#local/buzzer/sandbox.ts';
+import { localSandboxAuth, setSandboxFaults } from '#local/buzzer/sandbox.ts';
 import { putStock } from '#local/buzzer/seed.ts';
 import type { PutEventsEntryInput } from '#local/engines/stepfunctions/types.ts';
 import { faultsOf, type InvocationFault, type InvocationFaultRule } from '#local/faults/index.ts';
+import type { LocalQueue } from '#local/runtime.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
 import { type FaultsTarget, freshSku, mailCount, SETTLE, steps } from './fault-support.ts';
 import {
@@ -31,8 +34,13 @@ import {
   mentions,
   orderConfirmedBody,
   queueNamed,
+  queueStats,
   type RuntimeProcess,
+  runtimeQueue,
   spawnRuntimeProcess,
+  sqsClient,
+  tableOf,
+  waitingIn,
 } from './local-faults.ts';
 import { pointsOf, stockLevel } from './table.ts';
 
@@ -428,13 +436,51 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       });
     });
 
-    it('the runtime is killed (SIGKILL) mid-flight and restarted on its persisted state: every accepted order ends', async () => {
+    /** Up to the 70 s visibility timeout of a message whose handler the kill caught, and some. */
+    const AFTER_RESTART = { timeout: 90_000, interval: 250 };
+
+    it('the runtime is killed (SIGKILL) mid-flight with mails queued and a DLQ holding messages, and restarted on its persisted state: every accepted order ends, every mail and points credit happens exactly once, the DLQ keeps its messages', async () => {
       const dir = await mkdtemp(path.join(tmpdir(), 'buzzer-restart-'));
       const processes: RuntimeProcess[] = [];
+      const clients: Array<{ destroy(): void }> = [];
       try {
         const first = await spawnRuntimeProcess(dir);
         processes.push(first);
         const before = new ApiClient(first.info.apiUrl, first.info.apiKeys.alice ?? '');
+        const notifyQueue = runtimeQueue(first, 'NotifierQueue');
+        const pointsQueue = runtimeQueue(first, 'PointsQueue');
+        // A message whose handler dies mid-effect comes back when its visibility timeout ends (as on AWS), after the
+        // effect's 60 s claim: 70 s instead of the workers' 180 s bounds the wait should the kill catch one.
+        const sqsBefore = sqsClient(first);
+        clients.push(sqsBefore);
+        for (const queue of [notifyQueue, pointsQueue]) {
+          await sqsBefore.send(
+            new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { VisibilityTimeout: '70' } }),
+          );
+        }
+        // The mail sink is down until after the restart (the knob lives in the sandbox's table): mails for the orders
+        // that end before the kill sit in the notify queue, held as delayed messages while the mail circuit is open.
+        await setSandboxFaults(first.info.sandboxUrl, localSandboxAuth(), { mailBroken: true });
+        const earlyBodies = [1, 2, 3].map(() => orderBody());
+        const early = await Promise.all(earlyBodies.map((body) => before.placeOrder(body)));
+        await expect
+          .poll(async () => waitingIn(await queueStats(first), notifyQueue), {
+            timeout: 30_000,
+            interval: 100,
+          })
+          .toBeGreaterThan(0);
+        // Messages parked in a dead-letter queue, as an operator finds them after a poison message.
+        const parkedDlq = runtimeQueue(first, 'PointsQueueDlq');
+        for (const n of [1, 2]) {
+          await sqsBefore.send(
+            new SendMessageCommand({
+              QueueUrl: parkedDlq.url,
+              MessageBody: JSON.stringify({ parked: n }),
+              MessageAttributes: { reason: { DataType: 'String', StringValue: `poison ${n}` } },
+            }),
+          );
+        }
+
         const tokens = [
           'tok_ok',
           'tok_slow',
@@ -445,10 +491,13 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
           'tok_ok',
           'tok_flaky',
         ];
-        const placed = await Promise.all(
-          tokens.map((paymentToken) => before.placeOrder(orderBody({ paymentToken }))),
+        const bodies = tokens.map((paymentToken) => orderBody({ paymentToken }));
+        const placed = await Promise.all(bodies.map((body) => before.placeOrder(body)));
+        expect([...early, ...placed].map((p) => p.status)).toEqual([...early, ...placed].map(() => 202));
+        const allBodies = [...earlyBodies, ...bodies];
+        const customerOf = new Map(
+          [...early, ...placed].map((p, i) => [p.body.trackingId, allBodies[i]?.customer.id ?? '']),
         );
-        expect(placed.map((p) => p.status)).toEqual(tokens.map(() => 202));
         const ids = placed.map((p) => p.body.trackingId);
         // Kill once the sagas are under way (tok_slow holds a payment for a second) and before they all end: some
         // orders mid-saga, others not yet started.
@@ -461,16 +510,32 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
           if (sagasUnderWay > 0 || openAtKill === 0) break;
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
+        // Preferably at an instant when no mail or points message is being handled: one whose handler dies returns only
+        // after its visibility timeout (see above), which would only make the test slower.
+        let atKill = await queueStats(first);
+        for (const deadline = Date.now() + 1_000; Date.now() < deadline; atKill = await queueStats(first)) {
+          const handling = (queue: LocalQueue) =>
+            atKill.find((q) => q.queueName === queue.name)?.inFlight ?? 0;
+          if (handling(notifyQueue) + handling(pointsQueue) === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         first.child.kill('SIGKILL');
         expect(await first.exited).toBe('SIGKILL');
 
         const second = await spawnRuntimeProcess(dir);
         processes.push(second);
+        const restored = await queueStats(second);
+        await setSandboxFaults(second.info.sandboxUrl, localSandboxAuth(), { mailBroken: false });
         const after = new ApiClient(second.info.apiUrl, second.info.apiKeys.alice ?? '');
-        const orders = await Promise.all(ids.map((id) => after.waitForOrder(id, undefined, 90_000)));
+        const orders = await Promise.all(
+          [...customerOf.keys()].map((id) => after.waitForOrder(id, undefined, 90_000)),
+        );
 
         expect(openAtKill).toBeGreaterThan(0);
         expect(sagasUnderWay).toBeGreaterThan(0);
+        // Mails were queued when the runtime died, and came back with the restart.
+        expect(waitingIn(atKill, notifyQueue)).toBeGreaterThan(0);
+        expect(waitingIn(restored, notifyQueue)).toBeGreaterThan(0);
         expect(
           orders.map((o) => o.status).every((status) => status === 'CONFIRMED' || status === 'CANCELLED'),
         ).toBe(true);
@@ -485,7 +550,37 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
             expect(charge.body.refunds, order.trackingId).toHaveLength(1);
           }
         }
+        // Counted at the receiving side: one mail per order (confirmed or cancelled) in the sink, one points credit
+        // per confirmed order in the ledger, none for a cancelled one.
+        const table = tableOf(second);
+        clients.push({ destroy: table.close });
+        for (const order of orders) {
+          await expect
+            .poll(async () => (await mailCount(provider, order.trackingId)).messages, AFTER_RESTART)
+            .toBe(1);
+          const credits = () =>
+            pointsOf(table, 'alice', customerOf.get(order.trackingId) ?? '').then(
+              (account) => account.ledger.filter((line) => line.orderId === order.trackingId).length,
+            );
+          if (order.status === 'CONFIRMED') await expect.poll(credits, AFTER_RESTART).toBe(1);
+          else expect(await credits()).toBe(0);
+        }
+        // The dead-letter queue kept both messages, bodies and attributes, for the operator's redrive.
+        const sqsAfter = sqsClient(second);
+        clients.push(sqsAfter);
+        const { Messages = [] } = await sqsAfter.send(
+          new ReceiveMessageCommand({
+            QueueUrl: runtimeQueue(second, 'PointsQueueDlq').url,
+            MaxNumberOfMessages: 10,
+            MessageAttributeNames: ['All'],
+          }),
+        );
+        expect(Messages.map((m) => [m.Body, m.MessageAttributes?.reason?.StringValue]).sort()).toEqual([
+          ['{"parked":1}', 'poison 1'],
+          ['{"parked":2}', 'poison 2'],
+        ]);
       } finally {
+        for (const client of clients) client.destroy();
         for (const p of processes) {
           if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
           await p.exited;

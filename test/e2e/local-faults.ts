@@ -6,8 +6,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { byLogicalName, type SystemUnderTest, systemFromRuntime } from '#chaos/system.ts';
+import { LOCAL_CREDENTIALS } from '#local/engines/dynamodb-local.ts';
+import { LOCAL_QUEUES_TARGET, type QueueStats, type QueueStatsResponse } from '#local/engines/sqs-stats.ts';
 import type { LocalQueue } from '#local/runtime.ts';
+import type { TableAccess } from './table.ts';
 import type { Target } from './target.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -85,7 +91,14 @@ export function orderConfirmedBody(order: SyntheticOrder): { messageId: string; 
 }
 
 export interface RuntimeProcess {
-  info: { apiUrl: string; sandboxUrl: string; apiKeys: Record<string, string> };
+  info: {
+    apiUrl: string;
+    sandboxUrl: string;
+    apiKeys: Record<string, string>;
+    endpoints: { dynamodb: string; sqs: string; gateway: string };
+    queues: Record<string, LocalQueue>;
+    tableName: string;
+  };
   child: ChildProcess;
   /** Settles with the exit code (or the signal's name) once the process is gone. */
   exited: Promise<number | string | null>;
@@ -129,4 +142,49 @@ export function spawnRuntimeProcess(persistDir: string, timeoutMs = 120_000): Pr
       reject(new Error(`the runtime process exited (${code}) before it was ready:\n${output.slice(-2000)}`));
     });
   });
+}
+
+/** A queue of a runtime process by its logical name (its URL carries that process's SQS port). */
+export function runtimeQueue(runtime: RuntimeProcess, logicalName: string): LocalQueue {
+  const queue = byLogicalName(runtime.info.queues, logicalName);
+  if (!queue) throw new Error(`no queue ${logicalName} in the template`);
+  return queue;
+}
+
+/** The runtime process's own figures per queue (`BuzzerLocalQueues.GetQueueStats` on its gateway). */
+export async function queueStats(runtime: RuntimeProcess): Promise<QueueStats[]> {
+  const response = await fetch(runtime.info.endpoints.gateway, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `${LOCAL_QUEUES_TARGET}.GetQueueStats`,
+    },
+    body: '{}',
+  });
+  return ((await response.json()) as QueueStatsResponse).queues;
+}
+
+/** Messages in `queue`: visible, in flight or delayed. */
+export function waitingIn(stats: QueueStats[], queue: LocalQueue): number {
+  const figures = stats.find((q) => q.queueName === queue.name);
+  return figures ? figures.visible + figures.inFlight + figures.delayed : 0;
+}
+
+export function sqsClient(runtime: RuntimeProcess): SQSClient {
+  return new SQSClient({
+    endpoint: runtime.info.endpoints.sqs,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+}
+
+/** The stack's table in the runtime process's DynamoDB Local (`close` destroys the client). */
+export function tableOf(runtime: RuntimeProcess): TableAccess & { doc: DynamoDBDocumentClient } {
+  const client = new DynamoDBClient({
+    endpoint: runtime.info.endpoints.dynamodb,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const doc = DynamoDBDocumentClient.from(client);
+  return { doc, tableName: runtime.info.tableName, close: () => client.destroy() };
 }

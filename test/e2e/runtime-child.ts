@@ -5,7 +5,8 @@
  * scheduled reconciler runs every second and counts an order as stuck after a few seconds.
  *
  * Usage: tsx test/e2e/runtime-child.ts <persistDir>
- * Prints one line `READY {"apiUrl":…,"sandboxUrl":…,"apiKeys":…}` when up; SIGTERM stops it cleanly.
+ * Prints one line `READY {"apiUrl":…,"sandboxUrl":…,"apiKeys":…,"endpoints":…,"queues":…,"tableName":…}` when up (the
+ * engines' endpoints and the queues let the test count what sits in them); SIGTERM stops it cleanly.
  */
 import { startBuzzer } from '#local/buzzer/start.ts';
 
@@ -23,10 +24,18 @@ const runtime = await startBuzzer({
   functionLogs: process.env.BUZZER_VERBOSE === '1',
   retryIntervalOverrideMs: 200,
   scheduleIntervalMs: 1_000,
-  environment: { STUCK_AFTER_SECONDS: '3', RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '2' },
+  environment: {
+    STUCK_AFTER_SECONDS: '3',
+    RETRY_BACKOFF_BASE_SECONDS: '1',
+    RETRY_BACKOFF_MAX_SECONDS: '2',
+    // Mail held by an open circuit waits 2 s on its queue (a delayed message), not 30 s.
+    MAIL_CIRCUIT_OPEN_SECONDS: '2',
+  },
 });
-const { apiUrl, sandboxUrl, apiKeys } = runtime.info;
-process.stdout.write(`READY ${JSON.stringify({ apiUrl, sandboxUrl, apiKeys })}\n`);
+const { apiUrl, sandboxUrl, apiKeys, endpoints, queues, outputs } = runtime.info;
+process.stdout.write(
+  `READY ${JSON.stringify({ apiUrl, sandboxUrl, apiKeys, endpoints, queues, tableName: outputs.TableName })}\n`,
+);
 
 process.on('SIGTERM', () => {
   void runtime.stop().then(() => process.exit(0));

@@ -20,6 +20,7 @@ import {
   functionArnOf,
   streamFailureRecord,
 } from './failure-destination.ts';
+import { FINISHED_SHARD } from './positions.ts';
 import { Alarm, pause, until } from './timing.ts';
 import {
   type Clock,
@@ -34,8 +35,11 @@ import {
  * A DynamoDB stream event source mapping, polled the way the Lambda service does it: every shard is read
  * in order with at most one batch in flight, a child shard only after its parent is finished, and a
  * failed batch holds its shard until it succeeds, is bisected, or is given up (retry cap or record age)
- * and reported to the on-failure destination. Checkpoints live in memory: after a restart the mapping
- * starts again from its `StartingPosition`.
+ * and reported to the on-failure destination. Checkpoints live in memory, and in `deps.positions` when the
+ * runtime persists its state: a restarted mapping then resumes every shard right after the last record that was
+ * done and skips the shards it had finished; a shard it has no position for is read from its start (it is newer
+ * than the last save, or nothing of it was done yet), so no record is skipped. Without saved positions the mapping
+ * starts from its `StartingPosition`.
  */
 
 /** GetRecords returns at most 1,000 records per call. */
@@ -83,6 +87,8 @@ interface StreamContext {
   clock: Clock;
   region: string;
   functionArn: string;
+  /** The mapping's key in `deps.positions`. */
+  positionKey: string;
 }
 
 export function toLambdaRecord(record: SdkStreamRecord, streamArn: string, region: string): DynamoDBRecord {
@@ -133,10 +139,21 @@ class ShardWorker {
   private busy = false;
   private lastCaughtUpAt = Number.NEGATIVE_INFINITY;
 
-  constructor(ctx: StreamContext, shardId: string, position: 'TRIM_HORIZON' | 'LATEST') {
+  constructor(
+    ctx: StreamContext,
+    shardId: string,
+    position: 'TRIM_HORIZON' | 'LATEST',
+    resumeAfter?: string,
+  ) {
     this.ctx = ctx;
     this.shardId = shardId;
     this.position = position;
+    this.lastReadSequence = resumeAfter;
+  }
+
+  /** Read to the end of its closed shard, with every record done. */
+  get completed(): boolean {
+    return this.exhausted && this.pending.length === 0;
   }
 
   /** Nothing pending, nothing in flight, and a read since `since` found no new records. */
@@ -268,7 +285,11 @@ class ShardWorker {
 
   /** Removes the first `count` records: they are done (processed, filtered out or given up). */
   private checkpoint(count: number): void {
-    this.pending.splice(0, count);
+    const done = this.pending.splice(0, count);
+    // With nothing pending, everything read is done, the records filtered out after the last batch included.
+    const position =
+      this.pending.length === 0 ? this.lastReadSequence : done[done.length - 1]?.sequenceNumber;
+    if (position) this.ctx.deps.positions?.save(this.ctx.positionKey, this.shardId, position);
     let left = count;
     while (left > 0 && this.limits.length > 0) {
       const head = this.limits[0] ?? 0;
@@ -482,6 +503,8 @@ export class DynamoDbStreamMapping implements EventSourceMappingHandle {
   private readonly finished = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private discovered = false;
+  /** Shard positions saved by an earlier run on the same persisted state. */
+  private readonly saved: ReadonlyMap<string, string> | undefined;
   private lastDiscoveryAt = Number.NEGATIVE_INFINITY;
   private lastShardFinishedAt = Number.NEGATIVE_INFINITY;
   private readonly loop: Promise<void>;
@@ -495,7 +518,10 @@ export class DynamoDbStreamMapping implements EventSourceMappingHandle {
       clock: deps.clock ?? systemClock,
       region: account.region,
       functionArn: functionArnOf(deps.functionName, account.region, account.accountId),
+      positionKey: `${deps.functionName} ${settings.eventSourceArn}`,
     };
+    this.saved = deps.positions?.load(this.ctx.positionKey);
+    deps.positions?.started(this.ctx.positionKey);
     this.loop = this.discoverLoop();
   }
 
@@ -562,6 +588,12 @@ export class DynamoDbStreamMapping implements EventSourceMappingHandle {
       const parent = shard.ParentShardId;
       if (parent && listed.has(parent) && !this.finished.has(parent)) continue;
       const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
+      if (this.saved) {
+        const position = this.saved.get(id);
+        if (position === FINISHED_SHARD) this.finished.add(id);
+        else this.startWorker(id, 'TRIM_HORIZON', position);
+        continue;
+      }
       if (initial && settings.startingPosition === 'LATEST' && closed) {
         this.finished.add(id);
         continue;
@@ -572,8 +604,8 @@ export class DynamoDbStreamMapping implements EventSourceMappingHandle {
     this.lastDiscoveryAt = Date.now();
   }
 
-  private startWorker(shardId: string, position: 'TRIM_HORIZON' | 'LATEST'): void {
-    const worker = new ShardWorker(this.ctx, shardId, position);
+  private startWorker(shardId: string, position: 'TRIM_HORIZON' | 'LATEST', resumeAfter?: string): void {
+    const worker = new ShardWorker(this.ctx, shardId, position, resumeAfter);
     this.active.set(shardId, worker);
     const done = worker
       .run(this.abort.signal)
@@ -586,6 +618,8 @@ export class DynamoDbStreamMapping implements EventSourceMappingHandle {
       .finally(() => {
         this.active.delete(shardId);
         this.finished.add(shardId);
+        // Only a shard read to its end is finished for good; one stopped by an error is polled again next start.
+        if (worker.completed) this.ctx.deps.positions?.save(this.ctx.positionKey, shardId, FINISHED_SHARD);
         this.running.delete(done);
         this.lastShardFinishedAt = Date.now();
         this.alarm.wake();

@@ -2,6 +2,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { LambdaInvoker, LocalAccount, RuntimeLogger } from '../../types.ts';
 import type { QueueSignals } from '../sqs-doorbell.ts';
+import type { StreamPositionStore } from './positions.ts';
 
 /** Time source for record ages and failure timestamps; tests move it forward to expire records. */
 export interface Clock {
@@ -56,6 +57,8 @@ export interface EventSourceMappingDeps {
   /** Region and account for `awsRegion` and the function ARN in failure records; `DEFAULT_ACCOUNT` if omitted. */
   account?: LocalAccount;
   tuning?: Partial<PollerTuning>;
+  /** Where stream mappings keep their shard positions across restarts (`--persist`); in memory only when omitted. */
+  positions?: StreamPositionStore;
 }
 
 export interface EventSourceMappingHandle {

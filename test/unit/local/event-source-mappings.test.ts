@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
@@ -19,6 +22,7 @@ import {
   startEventSourceMapping,
   UnsupportedEventSourceError,
 } from '#local/engines/event-source-mappings.ts';
+import { FileStreamPositions, type StreamPositionStore } from '#local/engines/pollers/positions.ts';
 import { createQueueFromCfn, type SqsEngine, startSqs } from '#local/engines/sqs.ts';
 import { createTableFromCfn } from '#local/engines/tables.ts';
 import { type InvokeResult, type LambdaInvoker, silentLogger } from '#local/types.ts';
@@ -95,7 +99,7 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
   function start(
     props: Record<string, unknown>,
     invoker: LambdaInvoker,
-    options: { clock?: Clock; functionName?: string; bells?: boolean } = {},
+    options: { clock?: Clock; functionName?: string; bells?: boolean; positions?: StreamPositionStore } = {},
   ): EventSourceMappingHandle {
     const handle = startEventSourceMapping(props, {
       invoker,
@@ -108,6 +112,7 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
       tuning: options.bells ? { ...TUNING, sqsPollIntervalMs: 60_000, sqsIdleLookMs: 60_000 } : TUNING,
       ...(options.bells ? { queueSignals: sqsEngine.signals } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.positions ? { positions: options.positions } : {}),
     });
     running.push(handle);
     return handle;
@@ -243,6 +248,35 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
 
       // Assert
       expect(invoker.calls.map((call) => keys(call.event))).toEqual([['r1', 'r2'], ['r3', 'r4'], ['r5']]);
+    });
+
+    it('with persisted positions, a restarted mapping resumes after the last record whose batch succeeded', async () => {
+      // Arrange: [a, b] succeeds, [c, d] keeps failing when the runtime goes down.
+      const dir = await mkdtemp(path.join(tmpdir(), 'buzzer-positions-'));
+      try {
+        const { tableName, streamArn } = await streamTable();
+        await put(tableName, 'a', 'b', 'c', 'd');
+        const props = { EventSourceArn: streamArn, StartingPosition: 'TRIM_HORIZON', BatchSize: 2 };
+        const before = new RecordingInvoker((event) => (keys(event)[0] === 'a' ? {} : failure('down')));
+        const firstStore = new FileStreamPositions(dir, silentLogger);
+        const first = start(props, before, { positions: firstStore });
+        await expect
+          .poll(() => before.calls.length, { timeout: 5_000, interval: 20 })
+          .toBeGreaterThanOrEqual(2);
+        await first.stop();
+        await firstStore.flush();
+        await put(tableName, 'e');
+        const after = new RecordingInvoker();
+
+        // Act: a new store reads the file, as the next start of the runtime does.
+        const second = start(props, after, { positions: new FileStreamPositions(dir, silentLogger) });
+        await second.drain();
+
+        // Assert
+        expect(after.calls.map((call) => keys(call.event))).toEqual([['c', 'd'], ['e']]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('waits up to MaximumBatchingWindowInSeconds to fill a batch', async () => {

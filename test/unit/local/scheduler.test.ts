@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBridgeEngine } from '#local/engines/eventbridge/bus.ts';
@@ -5,9 +8,11 @@ import { TargetDispatcher } from '#local/engines/eventbridge/targets.ts';
 import {
   CronSchedule,
   InvalidScheduleExpressionError,
+  type PersistedSchedules,
   parseScheduleExpression,
   Scheduler,
 } from '#local/engines/scheduler.ts';
+import { JsonStateFile } from '#local/engines/state-file.ts';
 import { type InvokeResult, type LambdaInvoker, silentLogger } from '#local/types.ts';
 
 const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:reconciler';
@@ -26,7 +31,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-function setup(options: { timeScale?: number; intervalOverrideMs?: number } = {}) {
+function setup(
+  options: {
+    timeScale?: number;
+    intervalOverrideMs?: number;
+    stateFile?: JsonStateFile<PersistedSchedules>;
+  } = {},
+) {
   const lambda = new RecordingLambda();
   // Never called: these schedules target Lambda only.
   const sqs = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
@@ -161,3 +172,78 @@ async function waitUntil(condition: () => boolean, timeoutMs = 3_000): Promise<v
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('scheduler with persisted firings (--persist)', () => {
+  const MINUTE = 60_000;
+
+  /** A state file as an earlier run of the runtime left it. */
+  async function earlierRun(saved: PersistedSchedules): Promise<JsonStateFile<PersistedSchedules>> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'buzzer-scheduler-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'schedules.json');
+    await writeFile(file, JSON.stringify(saved));
+    return new JsonStateFile<PersistedSchedules>(file, silentLogger);
+  }
+
+  const every = (expression: string) => ({
+    ScheduleExpression: expression,
+    FlexibleTimeWindow: { Mode: 'OFF' },
+    Target: { Arn: FUNCTION_ARN, Input: '{"job":"reconcile"}' },
+  });
+
+  it('keeps a recurring schedule’s rhythm: the next slot comes a period after the last firing, not after the start', async () => {
+    // Arrange: it last fired a minute ago, less 300 ms.
+    const lastScheduledAt = Date.now() - MINUTE + 300;
+    const stateFile = await earlierRun({ Reconcile: { lastScheduledAt, fired: 3, knownSince: 0 } });
+    const { lambda, scheduler } = setup({ stateFile });
+    scheduler.registerSchedule(every('rate(1 minute)'), 'Reconcile');
+
+    // Act
+    scheduler.start();
+    await waitUntil(() => lambda.events.length === 1, 3_000);
+    await scheduler.flush();
+
+    // Assert
+    const saved = JSON.parse(await readFile(stateFile.file, 'utf8')) as PersistedSchedules;
+    expect(saved.Reconcile).toEqual({ lastScheduledAt: lastScheduledAt + MINUTE, fired: 4, knownSince: 0 });
+  });
+
+  it('fires a slot missed while the runtime was down once at start, not once per missed slot', async () => {
+    // Arrange
+    const stateFile = await earlierRun({
+      Reconcile: { lastScheduledAt: Date.now() - 10 * MINUTE, fired: 1, knownSince: 0 },
+    });
+    const { lambda, scheduler } = setup({ stateFile });
+    scheduler.registerSchedule(every('rate(1 minute)'), 'Reconcile');
+
+    // Act
+    scheduler.start();
+    await waitUntil(() => lambda.events.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // Assert
+    expect(lambda.events).toHaveLength(1);
+    expect(scheduler.listJobs()[0]?.nextFireAt?.getTime()).toBeGreaterThan(Date.now() + MINUTE / 2);
+  });
+
+  it('fires a one-time schedule that came due while the runtime was down once, and never again', async () => {
+    // Arrange: known for a minute, due five seconds ago, never fired.
+    const due = new Date(Date.now() - 5_000).toISOString().slice(0, 19);
+    const stateFile = await earlierRun({ Once: { fired: 0, knownSince: Date.now() - MINUTE } });
+    const first = setup({ stateFile });
+    first.scheduler.registerSchedule(every(`at(${due})`), 'Once');
+
+    // Act
+    first.scheduler.start();
+    await waitUntil(() => first.lambda.events.length === 1);
+    await first.scheduler.stop();
+    await first.scheduler.flush();
+    const second = setup({ stateFile: new JsonStateFile<PersistedSchedules>(stateFile.file, silentLogger) });
+    second.scheduler.registerSchedule(every(`at(${due})`), 'Once');
+    second.scheduler.start();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // Assert
+    expect(second.lambda.events).toEqual([]);
+  });
+});
