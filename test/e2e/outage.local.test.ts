@@ -268,7 +268,9 @@ describe.concurrent('outages', () => {
       // A healthy order first: on cold functions the first orders would all reach the provider before three failures
       // in a row open the circuit.
       const warm = await system.alice.placeOrder(orderBody({ items: [{ sku, quantity: 1 }] }));
-      expect((await system.alice.waitForOrder(warm.body.trackingId, undefined, 90_000)).status).toBe('CONFIRMED');
+      expect((await system.alice.waitForOrder(warm.body.trackingId, undefined, 90_000)).status).toBe(
+        'CONFIRMED',
+      );
       await system.sandbox.setFaults({ paymentFailureRate: 1 });
       const downAt = new Date();
       const ids = await placeOrders(system, 6, 500, sku);
