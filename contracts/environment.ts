@@ -6,6 +6,8 @@
  */
 export const ENV = {
   TABLE_NAME: 'TABLE_NAME',
+  /** Not set by the stack (the default is right on AWS): tests that kill a worker mid-effect shorten the claim. */
+  EFFECT_LEASE_SECONDS: 'EFFECT_LEASE_SECONDS',
   EVENT_BUS_NAME: 'EVENT_BUS_NAME',
   RELAY_DLQ_URL: 'RELAY_DLQ_URL',
   RELAY_MAX_ATTEMPTS: 'RELAY_MAX_ATTEMPTS',

@@ -1,14 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ENV } from '#contracts/environment.ts';
+import { loadConfig, positiveIntFromEnv } from '#shared/config.ts';
 import { conditionHeld, epochSeconds, type TableDeps } from '#shared/dynamodb.ts';
 import { keys } from '#shared/table-keys.ts';
+import * as z from '#shared/zod.ts';
+
+/** The claim's lease unless `EFFECT_LEASE_SECONDS` says otherwise (tests that kill a worker compress it). */
+export const DEFAULT_EFFECT_LEASE_SECONDS = 60;
 
 /**
  * How long a claim protects an effect in progress. Longer than a worker invocation (so two live
  * workers never both act), short enough that a crashed worker's message is retried well before the
- * queue gives up on it.
+ * queue gives up on it; the work queues' visibility timeouts are longer still.
  */
-export const EFFECT_LEASE_MS = 60_000;
+export const EFFECT_LEASE_MS =
+  loadConfig(
+    z.object({
+      [ENV.EFFECT_LEASE_SECONDS]: positiveIntFromEnv(ENV.EFFECT_LEASE_SECONDS, DEFAULT_EFFECT_LEASE_SECONDS),
+    }),
+  ).EFFECT_LEASE_SECONDS * 1000;
 
 const DAY_SECONDS = 24 * 60 * 60;
 

@@ -436,8 +436,8 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       });
     });
 
-    /** Up to the 70 s visibility timeout of a message whose handler the kill caught, and some. */
-    const AFTER_RESTART = { timeout: 90_000, interval: 250 };
+    /** Up to the 10 s visibility timeout of a message whose handler the kill caught, and plenty. */
+    const AFTER_RESTART = { timeout: 60_000, interval: 250 };
 
     it('the runtime is killed (SIGKILL) mid-flight with mails queued and a DLQ holding messages, and restarted on its persisted state: every accepted order ends, every mail and points credit happens exactly once, the DLQ keeps its messages', async () => {
       const dir = await mkdtemp(path.join(tmpdir(), 'buzzer-restart-'));
@@ -450,12 +450,13 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         const notifyQueue = runtimeQueue(first, 'NotifierQueue');
         const pointsQueue = runtimeQueue(first, 'PointsQueue');
         // A message whose handler dies mid-effect comes back when its visibility timeout ends (as on AWS), after the
-        // effect's 60 s claim: 70 s instead of the workers' 180 s bounds the wait should the kill catch one.
+        // effect's claim (8 s here, EFFECT_LEASE_SECONDS in runtime-child.ts): 10 s instead of the workers' 180 s
+        // bounds the wait should the kill catch one.
         const sqsBefore = sqsClient(first);
         clients.push(sqsBefore);
         for (const queue of [notifyQueue, pointsQueue]) {
           await sqsBefore.send(
-            new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { VisibilityTimeout: '70' } }),
+            new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { VisibilityTimeout: '10' } }),
           );
         }
         // The mail sink is down until after the restart (the knob lives in the sandbox's table): mails for the orders

@@ -30,6 +30,9 @@ const runtime = await startBuzzer({
     RETRY_BACKOFF_MAX_SECONDS: '2',
     // Mail held by an open circuit waits 2 s on its queue (a delayed message), not 30 s.
     MAIL_CIRCUIT_OPEN_SECONDS: '2',
+    // A message whose worker the kill caught comes back after its visibility timeout, which must outlast the effect's
+    // claim: 8 s and 10 s instead of 60 s and 180 s (see faults.local.ts).
+    EFFECT_LEASE_SECONDS: '8',
   },
 });
 const { apiUrl, sandboxUrl, apiKeys, endpoints, queues, outputs } = runtime.info;
