@@ -23,6 +23,7 @@ import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
+import { SettlementExport, type SettlementPartner } from './constructs/settlement-export.ts';
 import { Webhooks } from './constructs/webhooks.ts';
 import { DeploymentConfigError } from './deployment-config-error.ts';
 
@@ -91,6 +92,14 @@ export interface BuzzerStackProps extends StackProps {
   readonly clientBurstLimit?: number;
   /** REST flavour: each client's requests a day in the standard usage plan (`-c clientDailyQuota=`). @default 100000 */
   readonly clientDailyQuota?: number;
+  /**
+   * Settlement file partners (`-c settlementPartners=acquirer:csv,accountant:jsonl:/inbox`): name, format (`csv`,
+   * `kv`, `jsonl`) and an optional folder on the partner's SFTP server (lib/constructs/settlement-export.ts).
+   * @default [{ name: 'acquirer', format: 'csv' }]
+   */
+  readonly settlementPartners?: readonly SettlementPartner[];
+  /** IANA time zone of the settlement business day and schedule (`-c settlementTimeZone=`). @default 'UTC' */
+  readonly settlementTimeZone?: string;
 }
 
 /** Checks the client API settings; the messages name the context keys. */
@@ -232,6 +241,7 @@ export class BuzzerStack extends Stack {
   public readonly sandbox?: Sandbox;
   public readonly webhooks: Webhooks;
   public readonly operations: Operations;
+  public readonly settlement: SettlementExport;
 
   constructor(scope: Construct, id: string, props: BuzzerStackProps = {}) {
     super(scope, id, { description: STACK_DESCRIPTION, ...props });
@@ -348,6 +358,14 @@ export class BuzzerStack extends Stack {
       logRetention: props.logRetention,
     });
 
+    this.settlement = new SettlementExport(this, 'Settlement', {
+      table,
+      partners: props.settlementPartners ?? [{ name: 'acquirer', format: 'csv' }],
+      timeZone: props.settlementTimeZone,
+      removalPolicy: props.tableRemovalPolicy,
+      logRetention: props.logRetention,
+    });
+
     // Last: it finds every dead-letter queue created above and gives each its alarms.
     this.operations = new Operations(this, 'Operations', {
       table,
@@ -388,6 +406,20 @@ export class BuzzerStack extends Stack {
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'StateMachineArn', { value: this.saga.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'SettlementStateMachineArn', {
+      value: this.settlement.stateMachine.stateMachineArn,
+      description: 'The daily settlement export (buzzer batch run settlement --date YYYY-MM-DD)',
+    });
+    new CfnOutput(this, 'SettlementBucketName', { value: this.settlement.bucket.bucketName });
+    new CfnOutput(this, 'SettlementPartnerSecrets', {
+      value: Fn.toJsonString(
+        Object.fromEntries(
+          Object.entries(this.settlement.secrets).map(([name, secret]) => [name, secret.secretArn]),
+        ),
+      ),
+      description:
+        "Each settlement partner's SFTP secret (fill in host, port, username, privateKey, hostKey)",
+    });
     new CfnOutput(this, 'WebhookDeliveryDlqUrl', {
       value: this.webhooks.deliveryQueue.deadLetterQueue.queueUrl,
       description: 'Webhook deliveries that used up their attempts (redrive to replay them)',

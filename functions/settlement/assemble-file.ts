@@ -1,9 +1,9 @@
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { type AssembledState, assembleFile, type ExportState, exportStateSchema } from './export.ts';
 import { ObjectStore } from './object-store.ts';
-import { settlementConfig, settlementStep } from './step.ts';
+import { exportConfig, settlementStep } from './step.ts';
 
-const config = settlementConfig();
+const config = exportConfig();
 const deps = { store: new ObjectStore(config.bucket) };
 
 /** The parts in page order between a header and a trailer, then the manifest. */

@@ -41,7 +41,7 @@ export async function readPartnerSecret(
 ): Promise<PartnerSecret> {
   let text: string | undefined;
   try {
-    text = (await secrets.send(new GetSecretValueCommand({ SecretId: partner.secretArn }))).SecretString;
+    text = (await secrets.send(new GetSecretValueCommand({ SecretId: partner.secretId }))).SecretString;
   } catch (error) {
     throw new PartnerSecretUnavailable(
       `the SFTP secret of partner ${partner.name} could not be read (${error instanceof Error ? error.name : 'error'})`,

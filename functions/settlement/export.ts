@@ -41,7 +41,7 @@ export class InvalidSettlementRequest extends namedError('InvalidSettlementReque
 export const partnerConfigSchema = z.object({
   name: z.string().regex(PARTNER_NAME),
   format: z.enum(SETTLEMENT_FORMAT_NAMES),
-  secretArn: z.string().min(1),
+  secretId: z.string().min(1),
   directory: z.string().min(1),
 });
 

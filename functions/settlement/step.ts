@@ -8,13 +8,9 @@ import * as z from '#shared/zod.ts';
 import { type ExportConfig, InvalidSettlementRequest, parsePartners } from './export.ts';
 
 /** The environment every settlement step reads (lib/constructs/settlement-export.ts sets it). */
-export function settlementConfig(env: NodeJS.ProcessEnv = process.env): ExportConfig & {
-  tableName: string;
-  bucket: string;
-} {
+export function exportConfig(env: NodeJS.ProcessEnv = process.env): ExportConfig & { bucket: string } {
   const config = loadConfig(
     z.object({
-      [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
       [ENV.SETTLEMENT_BUCKET]: requiredString(ENV.SETTLEMENT_BUCKET),
       [ENV.SETTLEMENT_PARTNERS]: requiredString(ENV.SETTLEMENT_PARTNERS),
       [ENV.SETTLEMENT_TIME_ZONE]: requiredString(ENV.SETTLEMENT_TIME_ZONE),
@@ -23,12 +19,19 @@ export function settlementConfig(env: NodeJS.ProcessEnv = process.env): ExportCo
     env,
   );
   return {
-    tableName: config.TABLE_NAME,
     bucket: config.SETTLEMENT_BUCKET,
     partners: parsePartners(config.SETTLEMENT_PARTNERS),
     timeZone: config.SETTLEMENT_TIME_ZONE,
     pageSize: config.SETTLEMENT_PAGE_SIZE,
   };
+}
+
+/** The steps that read or write the table: the export's environment and the table. */
+export function settlementConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): ExportConfig & { bucket: string; tableName: string } {
+  const { TABLE_NAME } = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }), env);
+  return { ...exportConfig(env), tableName: TABLE_NAME };
 }
 
 /**
