@@ -87,6 +87,7 @@ export interface SftpLike {
   connect(options: Record<string, unknown>): Promise<unknown>;
   put(input: Readable, remotePath: string): Promise<unknown>;
   exists(remotePath: string): Promise<false | string>;
+  stat(remotePath: string): Promise<{ size: number }>;
   delete(remotePath: string, noErrorOK?: boolean): Promise<unknown>;
   rename(from: string, to: string): Promise<unknown>;
   end(): Promise<unknown>;
@@ -140,6 +141,12 @@ export async function deliverFile(
       // A temporary file left by an interrupted attempt is overwritten from the start: a restart, never a resume
       // that could splice two attempts' bytes.
       await sftp.put(body, temporary);
+      // The client library can report a broken upload as finished (its stream closes before it errors): the size
+      // on the server is what says the file is whole.
+      const { size } = await sftp.stat(temporary);
+      if (size !== state.file.bytes) {
+        throw new Error(`${temporary} has ${size} of ${state.file.bytes} bytes after the upload`);
+      }
       // SFTP v3 rename refuses an existing target: a resend replaces the earlier file.
       if (await sftp.exists(remotePath)) await sftp.delete(remotePath);
       await sftp.rename(temporary, remotePath);
