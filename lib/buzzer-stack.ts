@@ -7,6 +7,7 @@ import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from 
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
 import { DEFAULT_MAIL_SERVICE, MAIL_SERVICES, type MailServiceName } from '#contracts/mail.ts';
+import { settlementSecretName } from '#contracts/settlement.ts';
 import {
   type BackPressureSettings,
   deployedWorkQueue,
@@ -358,9 +359,10 @@ export class BuzzerStack extends Stack {
       logRetention: props.logRetention,
     });
 
+    const settlementPartners = props.settlementPartners ?? [{ name: 'acquirer', format: 'csv' }];
     this.settlement = new SettlementExport(this, 'Settlement', {
       table,
-      partners: props.settlementPartners ?? [{ name: 'acquirer', format: 'csv' }],
+      partners: settlementPartners,
       timeZone: props.settlementTimeZone,
       removalPolicy: props.tableRemovalPolicy,
       logRetention: props.logRetention,
@@ -411,10 +413,10 @@ export class BuzzerStack extends Stack {
       description: 'The daily settlement export (buzzer batch run settlement --date YYYY-MM-DD)',
     });
     new CfnOutput(this, 'SettlementBucketName', { value: this.settlement.bucket.bucketName });
-    new CfnOutput(this, 'SettlementPartnerSecrets', {
-      value: Fn.toJsonString(
+    new CfnOutput(this, 'SettlementPartners', {
+      value: JSON.stringify(
         Object.fromEntries(
-          Object.entries(this.settlement.secrets).map(([name, secret]) => [name, secret.secretArn]),
+          settlementPartners.map((p) => [p.name, settlementSecretName(this.stackName, p.name)]),
         ),
       ),
       description:

@@ -4,7 +4,10 @@
  * for the clients, the sandbox provider's knobs, the discovery file the operator CLI and `npm run demo` read, and the
  * banner.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { type PartnerSftpServer, startPartnerSftp } from '#local/partner-sftp.ts';
 import {
   type LocalRuntime,
   type RuntimeDescription,
@@ -12,6 +15,7 @@ import {
   startRuntime,
   writeDiscoveryFile,
 } from '#local/runtime.ts';
+import { silentLogger } from '#local/types.ts';
 import type { RequestAuthenticator } from '#shared/request-auth.ts';
 import { describeBuzzer } from './banner.ts';
 import { localSandboxAuth, type SandboxFaults, setSandboxFaults } from './sandbox.ts';
@@ -34,12 +38,16 @@ export interface BuzzerDescription extends RuntimeDescription {
   apiUrl?: string;
   sandboxUrl?: string;
   apiKeys: Record<string, string>;
+  /** Each settlement partner's local SFTP server: where it listens and the folder its files land in. */
+  settlementPartners: Record<string, { sftp: string; directory: string }>;
 }
 
 export interface BuzzerRuntime extends LocalRuntime {
   readonly info: BuzzerDescription;
   /** Signs calls to the sandbox API (AWS_IAM routes) the way the runtime's functions do. */
   readonly sandboxAuth: RequestAuthenticator;
+  /** The settlement partners' SFTP servers by partner name (their folders, fault knobs). */
+  readonly partners: Readonly<Record<string, PartnerSftpServer>>;
   /** Sets the sandbox provider's fault knobs (latency, failure rates, broken mail sink). */
   setSandboxFaults(faults: SandboxFaults): Promise<void>;
   /** A human summary of what came up. */
@@ -65,7 +73,12 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
       apiUrl: outputString('ApiUrl'),
       sandboxUrl: outputString('SandboxUrl'),
       apiKeys: {},
+      settlementPartners: {},
     });
+    const partners = await startSettlementPartners(runtime, options.persistDir);
+    for (const [name, server] of Object.entries(partners)) {
+      info.settlementPartners[name] = { sftp: `${server.host}:${server.port}`, directory: server.directory };
+    }
     const tableName = outputString('TableName');
     if (tableName) {
       const doc = runtime.clients.doc;
@@ -92,6 +105,7 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
     return Object.assign(runtime, {
       info,
       sandboxAuth,
+      partners,
       async setSandboxFaults(faults: SandboxFaults) {
         if (!info.sandboxUrl) throw new Error('this stack has no sandbox provider');
         await setSandboxFaults(info.sandboxUrl, sandboxAuth, faults);
@@ -102,4 +116,31 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
     await runtime.stop();
     throw error;
   }
+}
+
+/**
+ * One SFTP server per settlement partner secret of the template (`<stack>/settlement/<partner>`), its credentials and
+ * pinned host key put into that secret, so the export delivers to a folder on this machine. The folders are under
+ * `<persistDir>/partners/` or a temporary directory removed at stop.
+ */
+async function startSettlementPartners(
+  runtime: LocalRuntime,
+  persistDir: string | undefined,
+): Promise<Record<string, PartnerSftpServer>> {
+  const marker = `${runtime.info.stackName}/settlement/`;
+  const names = Object.values(runtime.info.secrets).filter((name) => name.startsWith(marker));
+  if (names.length === 0) return {};
+  const root = persistDir
+    ? path.resolve(persistDir, 'partners')
+    : await mkdtemp(path.join(tmpdir(), 'buzzer-partners-'));
+  if (!persistDir) runtime.onStop('partner folders', () => rm(root, { recursive: true, force: true }));
+  const servers: Record<string, PartnerSftpServer> = {};
+  for (const secretName of names) {
+    const partner = secretName.slice(marker.length);
+    const server = await startPartnerSftp({ directory: path.join(root, partner), logger: silentLogger });
+    runtime.onStop(`partner ${partner} SFTP`, () => server.stop());
+    runtime.engines.secrets.put(secretName, server.secretValue());
+    servers[partner] = server;
+  }
+  return servers;
 }
