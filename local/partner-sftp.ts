@@ -88,6 +88,11 @@ export async function startPartnerSftp(options: {
           const sftp = acceptSftp();
           const handles = new Map<number, { file?: FileHandle; dir?: string[]; failAfterWrite?: boolean }>();
           let nextHandle = 1;
+          // A dropped connection leaves its files open: close them with the session.
+          sftp.on('close', () => {
+            for (const entry of handles.values()) void entry.file?.close().catch(() => undefined);
+            handles.clear();
+          });
           const handleOf = (buffer: Buffer) => (buffer.length === 4 ? buffer.readUInt32BE(0) : -1);
           const newHandle = (entry: { file?: FileHandle; dir?: string[]; failAfterWrite?: boolean }) => {
             const id = nextHandle++;
