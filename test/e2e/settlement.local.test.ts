@@ -93,8 +93,10 @@ describe('settlement export', () => {
     if (!pageFunction) throw new Error('no settlement page function');
     const faults = LambdaFaults.of(runtime.engines.lambda);
     let crashed = false;
+    const pagesAsked: number[] = [];
     faults.setFault(pageFunction, (event) => {
-      const page = (event as { cursor?: { page?: number } }).cursor?.page;
+      const page = (event as { cursor?: { page?: number } }).cursor?.page ?? 0;
+      pagesAsked.push(page);
       if (page !== 2 || crashed) return undefined;
       crashed = true;
       return 'error';
@@ -106,11 +108,39 @@ describe('settlement export', () => {
       const redriven = await buzzerJson<SettlementRun>(runtimeFile, 'batch', 'redrive', failed.name);
       expect(redriven).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1, sha256: clean.run.sha256 });
       expect(redriven.delivery).toMatchObject({ sent: true });
+      // Page 1 ran once: the redrive began at page 2, with page 1's part file as it was.
+      expect(pagesAsked).toEqual([1, 2, 2, 3]);
     } finally {
       faults.setFault(pageFunction, undefined);
     }
     expect((await partnerFile()).equals(clean.bytes)).toBe(true);
     expect(await readdir(partner.directory)).toEqual([fileName]);
+  });
+
+  it('resumes a crash in the assembly at the assembly and produces the same bytes', async () => {
+    const runtime = target.runtime;
+    if (!runtime) throw new Error('local runtime needed');
+    const assemble = Object.entries(runtime.info.functions).find(([id]) =>
+      id.startsWith('SettlementAssemble'),
+    )?.[1];
+    if (!assemble) throw new Error('no settlement assembly function');
+    const faults = LambdaFaults.of(runtime.engines.lambda);
+    let crashed = false;
+    // `crash`: the assembly runs to its end (the file and manifest written), then its environment dies.
+    faults.setFault(assemble, () => {
+      if (crashed) return undefined;
+      crashed = true;
+      return 'crash';
+    });
+    try {
+      const failed = await runSettlement('--resend');
+      expect(failed).toMatchObject({ status: 'FAILED', failedState: 'AssembleFile' });
+      const redriven = await buzzerJson<SettlementRun>(runtimeFile, 'batch', 'redrive', failed.name);
+      expect(redriven).toMatchObject({ status: 'SUCCEEDED', sha256: clean.run.sha256 });
+    } finally {
+      faults.setFault(assemble, undefined);
+    }
+    expect((await partnerFile()).equals(clean.bytes)).toBe(true);
   });
 
   it('resumes a transfer dropped midway at the delivery, never showing a partial file under the final name', async () => {
