@@ -18,7 +18,7 @@ export function describeBuzzer(info: BuzzerDescription): string {
     `  S3 objects      ${info.s3Directory}`,
     ...Object.entries(info.settlementPartners).map(
       ([partner, { sftp, directory }]) =>
-        `  partner ${partner.padEnd(8)}SFTP ${sftp}, files land in ${directory} (buzzer batch run settlement --date YYYY-MM-DD)`,
+        `  ${`partner ${partner}`.padEnd(15)} SFTP ${sftp}, files land in ${directory} (buzzer batch run settlement --date YYYY-MM-DD)`,
     ),
     ...Object.entries(info.unsupported).map(([type, ids]) => `  NOT RUN         ${type}: ${ids.join(', ')}`),
     '',
