@@ -374,6 +374,7 @@ export class BuzzerStack extends Stack {
       saga: this.saga,
       relay: this.relay,
       api: this.api,
+      settlementStateMachine: this.settlement.stateMachine,
       queueAliases: {
         notifier: 'notify',
         'mail-sender': 'mail',

@@ -55,9 +55,8 @@ export function settlementStep<T>(
       const { partner, date } = parsed.data as { partner?: string; date?: string };
       logger.appendKeys({ step, partner, date });
     },
-    after: (request) => {
+    after: () => {
       logger.info('settlement step finished', { step });
-      return request.response as never;
     },
   };
 }

@@ -233,7 +233,13 @@ export class SettlementExport extends Construct {
     allow(page, ['s3:PutObject']);
     allow(assemble, ['s3:GetObject', 's3:PutObject']);
     allow(deliver, ['s3:GetObject']);
-    for (const secret of Object.values(secrets)) secret.grantRead(deliver.role);
+    // GetSecretValue only (grantRead adds DescribeSecret, which the delivery never calls).
+    deliver.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: Object.values(secrets).map((secret) => secret.secretArn),
+      }),
+    );
     for (const fn of [page, assemble, deliver]) {
       Validations.of(fn.role).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/exports/*]`,
