@@ -2,6 +2,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { backPressureFromContext } from '#lib/back-pressure.ts';
 import { BuzzerStack, DeploymentConfigError } from '#lib/buzzer-stack.ts';
+import { parseSettlementPartners } from '#lib/constructs/settlement-export.ts';
 
 const app = new App();
 
@@ -48,6 +49,12 @@ try {
     clientRateLimit: optionalDecimal('clientRateLimit'),
     clientBurstLimit: optionalDecimal('clientBurstLimit'),
     clientDailyQuota: optionalDecimal('clientDailyQuota'),
+    // -c settlementPartners=acquirer:csv,accountant:jsonl:/inbox -c settlementTimeZone=Europe/Paris
+    settlementPartners:
+      app.node.tryGetContext('settlementPartners') === undefined
+        ? undefined
+        : parseSettlementPartners(String(app.node.tryGetContext('settlementPartners'))),
+    settlementTimeZone: app.node.tryGetContext('settlementTimeZone'),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
 } catch (error) {

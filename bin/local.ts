@@ -70,7 +70,7 @@ const program = new Command('npm start --')
   )
   .option(
     '--reconcile-every <seconds>',
-    'run the scheduled functions this often instead of their schedule',
+    'run the rate() schedules (the stuck-order reconciler) this often instead of their rate; cron() schedules (the daily settlement export) keep their time',
     int('interval'),
   )
   .addOption(

@@ -4,4 +4,9 @@ export const INDEXES = {
   ByClient: 'ByClient',
   /** The sparse index of unfinished items (open orders, unpublished outbox items): `openPk`, `openSk` = createdAt. */
   Open: 'Open',
+  /**
+   * Orders by the UTC day they became CONFIRMED or CANCELLED (sparse: only terminal orders): `settledPk` =
+   * `SETTLED#<YYYY-MM-DD>`, `settledSk` = `<ISO time>#<orderId>`. The settlement export pages through it.
+   */
+  Settled: 'Settled',
 } as const;

@@ -7,6 +7,7 @@ import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from 
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
 import { DEFAULT_MAIL_SERVICE, MAIL_SERVICES, type MailServiceName } from '#contracts/mail.ts';
+import { settlementSecretName } from '#contracts/settlement.ts';
 import {
   type BackPressureSettings,
   deployedWorkQueue,
@@ -23,6 +24,7 @@ import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
+import { SettlementExport, type SettlementPartner } from './constructs/settlement-export.ts';
 import { Webhooks } from './constructs/webhooks.ts';
 import { DeploymentConfigError } from './deployment-config-error.ts';
 
@@ -91,6 +93,14 @@ export interface BuzzerStackProps extends StackProps {
   readonly clientBurstLimit?: number;
   /** REST flavour: each client's requests a day in the standard usage plan (`-c clientDailyQuota=`). @default 100000 */
   readonly clientDailyQuota?: number;
+  /**
+   * Settlement file partners (`-c settlementPartners=acquirer:csv,accountant:jsonl:/inbox`): name, format (`csv`,
+   * `kv`, `jsonl`) and an optional folder on the partner's SFTP server (lib/constructs/settlement-export.ts).
+   * @default [{ name: 'acquirer', format: 'csv' }]
+   */
+  readonly settlementPartners?: readonly SettlementPartner[];
+  /** IANA time zone of the settlement business day and schedule (`-c settlementTimeZone=`). @default 'UTC' */
+  readonly settlementTimeZone?: string;
 }
 
 /** Checks the client API settings; the messages name the context keys. */
@@ -232,6 +242,7 @@ export class BuzzerStack extends Stack {
   public readonly sandbox?: Sandbox;
   public readonly webhooks: Webhooks;
   public readonly operations: Operations;
+  public readonly settlement: SettlementExport;
 
   constructor(scope: Construct, id: string, props: BuzzerStackProps = {}) {
     super(scope, id, { description: STACK_DESCRIPTION, ...props });
@@ -348,12 +359,22 @@ export class BuzzerStack extends Stack {
       logRetention: props.logRetention,
     });
 
+    const settlementPartners = props.settlementPartners ?? [{ name: 'acquirer', format: 'csv' }];
+    this.settlement = new SettlementExport(this, 'Settlement', {
+      table,
+      partners: settlementPartners,
+      timeZone: props.settlementTimeZone,
+      removalPolicy: props.tableRemovalPolicy,
+      logRetention: props.logRetention,
+    });
+
     // Last: it finds every dead-letter queue created above and gives each its alarms.
     this.operations = new Operations(this, 'Operations', {
       table,
       saga: this.saga,
       relay: this.relay,
       api: this.api,
+      settlementStateMachine: this.settlement.stateMachine,
       queueAliases: {
         notifier: 'notify',
         'mail-sender': 'mail',
@@ -388,6 +409,20 @@ export class BuzzerStack extends Stack {
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'StateMachineArn', { value: this.saga.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'SettlementStateMachineArn', {
+      value: this.settlement.stateMachine.stateMachineArn,
+      description: 'The daily settlement export (buzzer batch run settlement --date YYYY-MM-DD)',
+    });
+    new CfnOutput(this, 'SettlementBucketName', { value: this.settlement.bucket.bucketName });
+    new CfnOutput(this, 'SettlementPartners', {
+      value: JSON.stringify(
+        Object.fromEntries(
+          settlementPartners.map((p) => [p.name, settlementSecretName(this.stackName, p.name)]),
+        ),
+      ),
+      description:
+        "Each settlement partner's SFTP secret (fill in host, port, username, privateKey, hostKey)",
+    });
     new CfnOutput(this, 'WebhookDeliveryDlqUrl', {
       value: this.webhooks.deliveryQueue.deadLetterQueue.queueUrl,
       description: 'Webhook deliveries that used up their attempts (redrive to replay them)',

@@ -26,7 +26,9 @@ import { LambdaService } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
 import { FileStreamPositions } from '#local/engines/pollers/positions.ts';
 import { freePort, LOOPBACK } from '#local/engines/ports.ts';
+import { startS3 } from '#local/engines/s3.ts';
 import { type PersistedSchedules, Scheduler } from '#local/engines/scheduler.ts';
+import { SECRETS_MANAGER_TARGET, SecretsEngine } from '#local/engines/secrets.ts';
 import { startSqs } from '#local/engines/sqs.ts';
 import { createQueueStatsService, LOCAL_QUEUES_TARGET } from '#local/engines/sqs-stats.ts';
 import { JsonStateFile } from '#local/engines/state-file.ts';
@@ -123,7 +125,9 @@ export interface RuntimeDescription extends StartedResources {
   stackName: string;
   startedAt: string;
   outputs: Record<string, unknown>;
-  endpoints: { dynamodb: string; sqs: string; gateway: string };
+  endpoints: { dynamodb: string; sqs: string; gateway: string; s3: string };
+  /** Where the S3 buckets' objects are on disk (`<dir>/<bucket>/<key>`). */
+  s3Directory: string;
   ignored: Record<string, string>;
   unsupported: Record<string, string[]>;
 }
@@ -138,6 +142,7 @@ export interface LocalRuntime {
   readonly functionEnvironment: Record<string, string>;
   readonly engines: {
     lambda: LambdaService;
+    secrets: SecretsEngine;
     stepFunctions: StepFunctionsEngine;
     events: EventBridgeEngine;
     scheduler: Scheduler;
@@ -217,7 +222,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
     logger.debug(formatClassification(classification));
 
     // Engines with their own servers start together: DynamoDB Local's JVM dominates start-up.
-    const [dynamo, sqsEngine, gateway, kms] = await Promise.all([
+    const [dynamo, sqsEngine, gateway, kms, s3] = await Promise.all([
       startDynamoDbLocal({
         logger,
         persistDir: options.persistDir ? path.resolve(options.persistDir, 'dynamodb') : undefined,
@@ -232,10 +237,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       KmsEngine.start({
         persistDir: options.persistDir ? path.resolve(options.persistDir, 'kms') : undefined,
       }),
+      startS3({
+        logger,
+        persistDir: options.persistDir ? path.resolve(options.persistDir, 's3') : undefined,
+      }),
     ]);
     stoppables.push({ name: 'DynamoDB Local', stop: () => dynamo.stop() });
     stoppables.push({ name: 'SQS', stop: () => sqsEngine.stop() });
     stoppables.push({ name: 'gateway', stop: () => gateway.stop() });
+    stoppables.push({ name: 'S3', stop: () => s3.stop() });
+    const secrets = new SecretsEngine();
 
     const apiOrder = orderHttpApis(assembly);
     const apiPorts = new Map<string, number>();
@@ -261,6 +272,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       AWS_ENDPOINT_URL_EVENTBRIDGE: via.gateway,
       AWS_ENDPOINT_URL_SFN: via.gateway,
       AWS_ENDPOINT_URL_KMS: via.gateway,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: via.gateway,
       // API key management (REST flavour): operator calls, not part of the system's request bill, so not metered.
       AWS_ENDPOINT_URL_API_GATEWAY: gateway.endpoint,
     };
@@ -299,7 +312,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       stackName: assembly.stackName,
       startedAt: new Date(started).toISOString(),
       outputs: {},
-      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEngine.endpoint, gateway: gateway.endpoint },
+      endpoints: {
+        dynamodb: dynamo.endpoint,
+        sqs: sqsEngine.endpoint,
+        gateway: gateway.endpoint,
+        s3: s3.endpoint,
+      },
+      s3Directory: s3.directory,
       httpApis: {},
       tables: {},
       queues: {},
@@ -307,6 +326,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       functions: {},
       rules: [],
       schedules: [],
+      buckets: {},
+      secrets: {},
       ignored: Object.fromEntries(
         Object.entries(classification.ignored).map(([type, { reason }]) => [type, reason]),
       ),
@@ -363,6 +384,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
     gateway.registerService(EVENTBRIDGE_TARGET, createEventBridgeService(events));
     gateway.registerService(STEP_FUNCTIONS_TARGET, createStepFunctionsService(stepFunctions));
     gateway.registerService(KMS_TARGET, createKmsService(kms));
+    gateway.registerService(SECRETS_MANAGER_TARGET, secrets.service());
     gateway.registerService(LOCAL_METRICS_TARGET, createMetricsService(metrics));
     gateway.registerService(LOCAL_QUEUES_TARGET, createQueueStatsService(sqsEngine));
 
@@ -393,6 +415,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
         scheduler,
         stepFunctions,
         kms,
+        s3,
+        secrets,
         gateway,
       },
       started: info,
@@ -431,7 +455,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       account,
       clientEnvironment,
       functionEnvironment,
-      engines: { lambda, stepFunctions, events, scheduler, dispatcher },
+      engines: { lambda, secrets, stepFunctions, events, scheduler, dispatcher },
       clients: { dynamodb, doc, sqs },
       metrics,
       classification,

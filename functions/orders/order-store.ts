@@ -25,7 +25,8 @@ export async function requireOrder(deps: TableDeps, orderId: string): Promise<Or
 
 /** One change of an order's state: always a new version, a new `updatedAt` and at least one timeline entry. */
 export interface OrderChange {
-  set?: Partial<Record<keyof OrderRecord, unknown>>;
+  /** Fields of the order, and the Settled index's attributes (functions/shared/settled-index.ts), kept off the record. */
+  set?: Partial<Record<keyof OrderRecord | 'settledPk' | 'settledSk', unknown>>;
   /** Attributes to drop, e.g. `openPk`/`openSk` when the order reaches a terminal state. */
   remove?: string[];
   timeline: TimelineEntry[];

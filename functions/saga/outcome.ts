@@ -23,6 +23,7 @@ import type { TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
 import { metrics } from '#shared/metrics.ts';
 import { terminalRetention } from '#shared/retention.ts';
+import { settledIndexAttributes } from '#shared/settled-index.ts';
 import { beginCompensation, refuseIfCompensating } from './compensation.ts';
 import { type CompensationResult, failureDetail, failureReasonOf, type SagaError } from './saga-state.ts';
 
@@ -83,7 +84,7 @@ export async function confirmOrder(
     if (!order.paymentRef)
       throw new InvalidOrderState(`order ${orderId} has no authorized payment; cannot confirm`);
     const change: OrderChange = {
-      set: { status: 'CONFIRMED', ...terminalRetention(now) },
+      set: { status: 'CONFIRMED', ...terminalRetention(now), ...settledIndexAttributes(orderId, now) },
       remove: ['openPk', 'openSk', 'paymentToken'],
       timeline: [timelineEntry('ConfirmOrder', 'SUCCEEDED', now)],
     };
@@ -125,7 +126,12 @@ export async function cancelOrder(
     const failureReason = order.compensationReason ?? failureReasonOf(error);
     const detail = `${failureReason}: ${order.compensationDetail ?? failureDetail(error)}`;
     const change: OrderChange = {
-      set: { status: 'CANCELLED', failureReason, ...terminalRetention(now) },
+      set: {
+        status: 'CANCELLED',
+        failureReason,
+        ...terminalRetention(now),
+        ...settledIndexAttributes(orderId, now),
+      },
       remove: ['openPk', 'openSk', 'paymentToken'],
       timeline: [timelineEntry('CancelOrder', 'SUCCEEDED', now, detail)],
     };

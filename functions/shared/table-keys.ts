@@ -66,4 +66,9 @@ export const keys = {
   }),
   /** How many endpoints the client has (`webhookCount`): the quota, kept in step with the endpoints by transactions. */
   webhookQuota: (clientId: string): ItemKey => ({ pk: clientPartition(clientId), sk: 'WEBHOOKQUOTA' }),
+  /** The settlement file of one business date as delivered to one partner (its checksum): sent once unless resent. */
+  settlementDelivery: (partner: string, date: string): ItemKey => ({
+    pk: `SETTLEMENT#${partner}#${date}`,
+    sk: 'DELIVERY',
+  }),
 };

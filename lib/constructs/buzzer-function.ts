@@ -45,6 +45,12 @@ export interface BuzzerFunctionProps {
    * @default false: smaller bundles and faster cold starts; the runtime's SDK v3 is kept current by AWS.
    */
   readonly bundleAwsSdk?: boolean;
+  /**
+   * Modules left out of the bundle because the code loads them optionally (in a try/catch) and they are native
+   * add-ons esbuild cannot bundle: ssh2's `cpu-features` and `*.node` crypto binding, without which it uses Node's
+   * own crypto. @default none
+   */
+  readonly optionalNativeModules?: readonly string[];
 }
 
 /**
@@ -103,6 +109,13 @@ export class BuzzerFunction extends Construct {
         target: 'node24',
         format: OutputFormat.CJS,
         bundleAwsSDK: props.bundleAwsSdk ?? false,
+        ...(props.optionalNativeModules
+          ? {
+              esbuildArgs: Object.fromEntries(
+                props.optionalNativeModules.map((name) => [`--external:${name}`, true]),
+              ),
+            }
+          : {}),
       },
     });
     Validations.of(this.role).acknowledge({
@@ -148,18 +161,40 @@ export class BuzzerFunction extends Construct {
     );
   }
 
-  /** Allows `dynamodb:Query` on one index of the table, for exactly these index partition key values. */
+  /**
+   * Allows `dynamodb:Query` on one index of the table, for exactly these index partition key values
+   * (`grant.partitions`) and for the partitions starting with `grant.partitionPrefixes`.
+   */
   public grantIndexQuery(table: dynamodb.ITable, grant: IndexGrant): void {
-    if (grant.partitions.length === 0) {
+    const partitions = grant.partitions ?? [];
+    const prefixes = grant.partitionPrefixes ?? [];
+    if (partitions.length === 0 && prefixes.length === 0) {
       throw new Error(`${this.node.path}: an index grant needs at least one partition`);
     }
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:Query'],
-        resources: [`${table.tableArn}/index/${grant.index}`],
-        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...grant.partitions] } },
-      }),
-    );
+    for (const prefix of prefixes) {
+      if (!KEY_PREFIX.test(prefix)) {
+        throw new Error(`${this.node.path}: index partition prefix must look like SETTLED#, got "${prefix}"`);
+      }
+    }
+    const resources = [`${table.tableArn}/index/${grant.index}`];
+    if (partitions.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources,
+          conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...partitions] } },
+        }),
+      );
+    }
+    if (prefixes.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources,
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((p) => `${p}*`) } },
+        }),
+      );
+    }
   }
 
   /** Grants what lib/constructs/table-access.ts declares for this function's handler, and nothing else. */

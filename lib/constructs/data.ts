@@ -21,6 +21,8 @@ export class Data extends Construct {
   public static readonly BY_CLIENT_INDEX = INDEXES.ByClient;
   /** Sparse GSI name for items that are not finished yet (open orders, unpublished outbox items). */
   public static readonly OPEN_INDEX = INDEXES.Open;
+  /** Sparse GSI name for terminal orders by the UTC day they ended on (the settlement export reads it). */
+  public static readonly SETTLED_INDEX = INDEXES.Settled;
 
   constructor(scope: Construct, id: string, props: DataProps = {}) {
     super(scope, id);
@@ -43,6 +45,23 @@ export class Data extends Construct {
       indexName: Data.OPEN_INDEX,
       partitionKey: { name: 'openPk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'openSk', type: dynamodb.AttributeType.STRING },
+    });
+    // Only what a settlement line needs: the export reads the index alone (no read per order), and the customer's
+    // name and e-mail are not copied into it.
+    this.table.addGlobalSecondaryIndex({
+      indexName: Data.SETTLED_INDEX,
+      partitionKey: { name: 'settledPk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'settledSk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [
+        'orderId',
+        'clientId',
+        'status',
+        'amount',
+        'currency',
+        'paymentRef',
+        'failureReason',
+      ],
     });
   }
 }

@@ -26,6 +26,8 @@ export interface OperationsProps {
   readonly saga: Saga;
   readonly relay: OutboxRelay;
   readonly api: Api;
+  /** The settlement export's state machine: a failed export raises `SettlementExportsFailed`. @default no alarm */
+  readonly settlementStateMachine?: sfn.IStateMachine;
   /**
    * Friendlier operator names for dead-letter queues, keyed by the derived alias (see `deadLetterQueuesOf`), e.g.
    * `{ notifier: 'notify' }`. Queues without an entry keep the derived alias.
@@ -319,6 +321,19 @@ export class Operations extends Construct {
           statistic: cloudwatch.Stats.MAXIMUM,
         }),
         threshold: maxAge.toSeconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
+    if (props.settlementStateMachine) {
+      alarm('SettlementExportsFailed', {
+        alarmDescription:
+          'A settlement export failed: a partner has no file for a date. Runbook: docs/runbook.md#settlement-export-failed',
+        metric: props.settlementStateMachine.metricFailed({
+          period: Duration.minutes(5),
+          statistic: cloudwatch.Stats.SUM,
+        }),
+        threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
       });

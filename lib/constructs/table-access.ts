@@ -49,7 +49,12 @@ export interface IndexGrant {
   /** The index name (lib/constructs/data.ts). */
   readonly index: string;
   /** The exact index partition key values the function may query (e.g. `ORDER#PENDING` on the Open index). */
-  readonly partitions: readonly string[];
+  readonly partitions?: readonly string[];
+  /**
+   * Index partition key prefixes, each ending in `#`, for an index partitioned by a value (`SETTLED#<day>` on the
+   * Settled index): the function may query every partition that starts with one.
+   */
+  readonly partitionPrefixes?: readonly string[];
 }
 
 export interface TableAccess {
@@ -195,6 +200,16 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['WEBHOOK#'], actions: [GET, PUT, UPDATE] },
     ],
   },
+
+  // --- settlement export -------------------------------------------------------------------------------------------
+  // The delivery record of a date and partner (`SETTLEMENT#<partner>#<date>`): read to plan, written once sent.
+  'settlement/plan-export.ts': { items: [{ prefixes: ['SETTLEMENT#'], actions: [GET] }] },
+  // Pages through the terminal orders of a day on the Settled index (projected fields only); no item of the table.
+  'settlement/export-page.ts': {
+    items: [],
+    indexes: [{ index: Data.SETTLED_INDEX, partitionPrefixes: ['SETTLED#'] }],
+  },
+  'settlement/deliver-file.ts': { items: [{ prefixes: ['SETTLEMENT#'], actions: [GET, PUT] }] },
 
   // --- operations --------------------------------------------------------------------------------------------------
   'operations/reconcile-orders.ts': {

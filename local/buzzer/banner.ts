@@ -19,7 +19,12 @@ export function describeBuzzer(info: BuzzerDescription): string {
     `  state machines  ${Object.values(info.stateMachines).join(', ')}`,
     `  functions       ${Object.keys(info.functions).length}`,
     ...(info.schedules.length > 0 ? [`  schedules       ${info.schedules.join(', ')}`] : []),
-    `  AWS endpoints   dynamodb ${info.endpoints.dynamodb}  sqs ${info.endpoints.sqs}  events+states ${info.endpoints.gateway}`,
+    `  AWS endpoints   dynamodb ${info.endpoints.dynamodb}  sqs ${info.endpoints.sqs}  events+states ${info.endpoints.gateway}  s3 ${info.endpoints.s3}`,
+    `  S3 objects      ${info.s3Directory}`,
+    ...Object.entries(info.settlementPartners).map(
+      ([partner, { sftp, directory }]) =>
+        `  ${`partner ${partner}`.padEnd(15)} SFTP ${sftp}, files land in ${directory} (buzzer batch run settlement --date YYYY-MM-DD)`,
+    ),
     ...Object.entries(info.unsupported).map(([type, ids]) => `  NOT RUN         ${type}: ${ids.join(', ')}`),
     '',
     'Try:',

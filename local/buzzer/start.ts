@@ -4,9 +4,12 @@
  * for the clients, the sandbox provider's knobs, the discovery file the operator CLI and `npm run demo` read, and the
  * banner.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ensureConsoleBuilt } from '#console/server/build.ts';
 import { startConsoleServer } from '#console/server/server.ts';
+import { type PartnerSftpServer, startPartnerSftp } from '#local/partner-sftp.ts';
 import {
   type LocalRuntime,
   type RuntimeDescription,
@@ -14,6 +17,7 @@ import {
   startRuntime,
   writeDiscoveryFile,
 } from '#local/runtime.ts';
+import { silentLogger } from '#local/types.ts';
 import { clientsForRuntime, contextFor, targetFromRuntime } from '#ops/cli/context.ts';
 import type { RequestAuthenticator } from '#shared/request-auth.ts';
 import { describeBuzzer } from './banner.ts';
@@ -44,12 +48,16 @@ export interface BuzzerDescription extends RuntimeDescription {
   apiKeys: Record<string, string>;
   /** The web console, when started (`consolePort`). */
   consoleUrl?: string;
+  /** Each settlement partner's local SFTP server: where it listens and the folder its files land in. */
+  settlementPartners: Record<string, { sftp: string; directory: string }>;
 }
 
 export interface BuzzerRuntime extends LocalRuntime {
   readonly info: BuzzerDescription;
   /** Signs calls to the sandbox API (AWS_IAM routes) the way the runtime's functions do. */
   readonly sandboxAuth: RequestAuthenticator;
+  /** The settlement partners' SFTP servers by partner name (their folders, fault knobs). */
+  readonly partners: Readonly<Record<string, PartnerSftpServer>>;
   /** Sets the sandbox provider's fault knobs (latency, failure rates, broken mail sink). */
   setSandboxFaults(faults: SandboxFaults): Promise<void>;
   /** A human summary of what came up. */
@@ -82,7 +90,12 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
       apiUrl: outputString('ApiUrl'),
       sandboxUrl: outputString('SandboxUrl'),
       apiKeys: {},
+      settlementPartners: {},
     });
+    const partners = await startSettlementPartners(runtime, options.persistDir);
+    for (const [name, server] of Object.entries(partners)) {
+      info.settlementPartners[name] = { sftp: `${server.host}:${server.port}`, directory: server.directory };
+    }
     const tableName = outputString('TableName');
     if (tableName) {
       const doc = runtime.clients.doc;
@@ -126,6 +139,7 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
     return Object.assign(runtime, {
       info,
       sandboxAuth,
+      partners,
       async setSandboxFaults(faults: SandboxFaults) {
         if (!info.sandboxUrl) throw new Error('this stack has no sandbox provider');
         await setSandboxFaults(info.sandboxUrl, sandboxAuth, faults);
@@ -136,4 +150,31 @@ export async function startBuzzer(options: BuzzerOptions = {}): Promise<BuzzerRu
     await runtime.stop();
     throw error;
   }
+}
+
+/**
+ * One SFTP server per settlement partner secret of the template (`<stack>/settlement/<partner>`), its credentials and
+ * pinned host key put into that secret, so the export delivers to a folder on this machine. The folders are under
+ * `<persistDir>/partners/` or a temporary directory removed at stop.
+ */
+async function startSettlementPartners(
+  runtime: LocalRuntime,
+  persistDir: string | undefined,
+): Promise<Record<string, PartnerSftpServer>> {
+  const marker = `${runtime.info.stackName}/settlement/`;
+  const names = Object.values(runtime.info.secrets).filter((name) => name.startsWith(marker));
+  if (names.length === 0) return {};
+  const root = persistDir
+    ? path.resolve(persistDir, 'partners')
+    : await mkdtemp(path.join(tmpdir(), 'buzzer-partners-'));
+  if (!persistDir) runtime.onStop('partner folders', () => rm(root, { recursive: true, force: true }));
+  const servers: Record<string, PartnerSftpServer> = {};
+  for (const secretName of names) {
+    const partner = secretName.slice(marker.length);
+    const server = await startPartnerSftp({ directory: path.join(root, partner), logger: silentLogger });
+    runtime.onStop(`partner ${partner} SFTP`, () => server.stop());
+    runtime.engines.secrets.put(secretName, server.secretValue());
+    servers[partner] = server;
+  }
+  return servers;
 }

@@ -4,7 +4,9 @@
  * AWS syntax with `?`, `L`, `W` and `#`) and one-time `at(...)` expressions, evaluated in UTC.
  *
  * Locally nobody waits five minutes for `rate(5 minutes)`: `timeScale` divides every wait (60 turns minutes
- * into seconds) and `intervalOverrideMs` makes every recurring job fire at that fixed interval instead.
+ * into seconds) and `intervalOverrideMs` makes every `rate()` job fire at that fixed interval instead. A `cron()` job
+ * names a time of day (the daily settlement export at 01:30) and keeps it: at a fixed interval it would run a day's
+ * job every few seconds; `fireNow` (or the job's own CLI command) runs it on demand.
  * `fireNow(name)` fires a job at once, for tests and the operator CLI.
  *
  * With a `stateFile` (`--persist`) the scheduler remembers, per job, when it last fired and since when it has known
@@ -69,7 +71,7 @@ export interface SchedulerOptions {
   logger?: RuntimeLogger;
   /** Divides every wait: 60 makes `rate(1 minute)` fire every second. Default 1. */
   timeScale?: number;
-  /** When set, recurring (rate/cron) jobs fire at this fixed interval instead of their expression. */
+  /** When set, `rate()` jobs fire at this fixed interval instead of their expression (`cron()` jobs keep theirs). */
   intervalOverrideMs?: number;
   /** Where the jobs' firings are kept across restarts (`--persist`). */
   stateFile?: JsonStateFile<PersistedSchedules>;
@@ -304,7 +306,7 @@ export class Scheduler {
   private nextFiring(state: JobState): { scheduledAt: number; realAt: number } | undefined {
     const { expression, job } = state;
     const now = Date.now();
-    if (this.intervalOverrideMs !== undefined && expression.kind !== 'at') {
+    if (this.intervalOverrideMs !== undefined && expression.kind === 'rate') {
       return { scheduledAt: now + this.intervalOverrideMs, realAt: now + this.intervalOverrideMs };
     }
     let scheduledAt: number | undefined;

@@ -15,6 +15,7 @@ export const IGNORED_RESOURCE_TYPES: Readonly<Record<string, string>> = {
   'AWS::Lambda::Permission': NO_IAM,
   'AWS::Events::EventBusPolicy': NO_IAM,
   'AWS::SNS::TopicPolicy': NO_IAM,
+  'AWS::S3::BucketPolicy': NO_IAM,
   'AWS::Lambda::Url': 'function URLs are not served locally; clients reach functions through the HTTP API',
   'AWS::ApiGatewayV2::Deployment': 'the local gateway serves the current routes at once',
   'AWS::ApiGateway::Account':

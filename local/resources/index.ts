@@ -13,13 +13,17 @@ import { kmsKey } from './kms-key.ts';
 import { eventSourceMapping } from './lambda-event-source-mapping.ts';
 import { lambdaFunction } from './lambda-function.ts';
 import type { ResourceModule } from './module.ts';
+import { s3Bucket } from './s3-bucket.ts';
 import { schedulerSchedule } from './scheduler-schedule.ts';
+import { secretsManagerSecret } from './secretsmanager-secret.ts';
 import { sqsQueue } from './sqs-queue.ts';
 import { stateMachine } from './stepfunctions-state-machine.ts';
 
 export const RESOURCE_MODULES: readonly ResourceModule[] = [
   dynamodbTable,
   sqsQueue,
+  s3Bucket,
+  secretsManagerSecret,
   lambdaFunction,
   eventSourceMapping,
   eventBus,

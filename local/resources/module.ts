@@ -14,7 +14,9 @@ import type { Gateway } from '#local/engines/gateway.ts';
 import type { KmsEngine } from '#local/engines/kms.ts';
 import type { LambdaService } from '#local/engines/lambda/service.ts';
 import type { StreamPositionStore } from '#local/engines/pollers/positions.ts';
+import type { S3Engine } from '#local/engines/s3.ts';
 import type { Scheduler } from '#local/engines/scheduler.ts';
+import type { SecretsEngine } from '#local/engines/secrets.ts';
 import type { QueueSignals } from '#local/engines/sqs-doorbell.ts';
 import type { StepFunctionsEngine } from '#local/engines/stepfunctions/engine.ts';
 import type { CloudAssembly } from '#local/template/assembly.ts';
@@ -38,6 +40,10 @@ export interface StartedResources {
   httpApis: Record<string, string>;
   rules: string[];
   schedules: string[];
+  /** S3 bucket names by logical id. */
+  buckets: Record<string, string>;
+  /** Secrets Manager secret names by logical id. */
+  secrets: Record<string, string>;
 }
 
 export interface LocalEngines {
@@ -51,6 +57,8 @@ export interface LocalEngines {
   scheduler: Scheduler;
   stepFunctions: StepFunctionsEngine;
   kms: KmsEngine;
+  s3: S3Engine;
+  secrets: SecretsEngine;
   /** The runtime's AWS-protocol endpoint (`endpoints.gateway`): modules register the services they serve there. */
   gateway: Pick<Gateway, 'registerService' | 'registerRestJsonService'>;
 }

@@ -42,6 +42,8 @@ interface TypeNaming {
   nameProperty?: string;
   /** Suffix a generated name needs, e.g. `.fifo` for FIFO queues. */
   generatedSuffix?(ctx: NamingContext): string;
+  /** A generated name in the type's own alphabet (S3 bucket names are lower case). @default as generated */
+  generatedCase?: 'lower';
   ref(ctx: NamingContext): string;
   attributes: Record<string, AttributeGetter>;
   /** Attributes only the engine learns when it creates the resource; they come from `setAttribute`. */
@@ -279,6 +281,21 @@ const NAMING: Record<string, TypeNaming> = {
     ref: returnsName,
     attributes: {},
   },
+  'AWS::S3::Bucket': {
+    nameProperty: 'BucketName',
+    generatedCase: 'lower',
+    ref: returnsName,
+    attributes: {
+      // Bucket ARNs carry neither region nor account.
+      Arn: (ctx) => `arn:aws:s3:::${ctx.name()}`,
+      DomainName: (ctx) => `${ctx.name()}.s3.amazonaws.com`,
+      RegionalDomainName: (ctx) => `${ctx.name()}.s3.${ctx.account.region}.amazonaws.com`,
+    },
+  },
+  'AWS::S3::BucketPolicy': {
+    ref: (ctx) => childId(ctx, 12),
+    attributes: {},
+  },
   'AWS::SecretsManager::Secret': {
     nameProperty: 'Name',
     ref: (ctx) => secretArn(ctx),
@@ -444,8 +461,8 @@ export class LocalNames implements AttributeProvider {
           `Resources.${logicalId}.Properties.${naming?.nameProperty}`,
         );
       }
-      const name =
-        explicit ?? `${this.account.stackName}-${logicalId}${naming?.generatedSuffix?.(ctx) ?? ''}`;
+      const generated = `${this.account.stackName}-${logicalId}${naming?.generatedSuffix?.(ctx) ?? ''}`;
+      const name = explicit ?? (naming?.generatedCase === 'lower' ? generated.toLowerCase() : generated);
       this.names.set(logicalId, name);
       return name;
     } finally {

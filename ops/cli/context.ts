@@ -54,6 +54,8 @@ export interface OpsTarget {
   region: string;
   tableName: string;
   stateMachineArn: string;
+  /** The settlement export's state machine (`SettlementStateMachineArn` output; absent on an older stack). */
+  settlementStateMachineArn?: string;
   eventBusName: string;
   queues: OperatorQueue[];
   /** Local: the runtime's gateway, which serves its EMF metrics (`buzzer metrics`). */
@@ -127,6 +129,11 @@ function outputString(outputs: Record<string, unknown>, key: string, where: stri
   return value;
 }
 
+function settlementOf(outputs: Record<string, unknown>): Pick<OpsTarget, 'settlementStateMachineArn'> {
+  const arn = outputs.SettlementStateMachineArn;
+  return typeof arn === 'string' && arn !== '' ? { settlementStateMachineArn: arn } : {};
+}
+
 function operatorQueueIds(outputs: Record<string, unknown>, where: string) {
   const raw = outputString(outputs, 'OperatorQueues', where);
   try {
@@ -154,6 +161,7 @@ export function targetFromRuntime(runtime: RuntimeFile): OpsTarget {
     region: runtime.clientEnvironment.AWS_REGION ?? 'us-east-1',
     tableName: outputString(runtime.outputs, 'TableName', where),
     stateMachineArn: outputString(runtime.outputs, 'StateMachineArn', where),
+    ...settlementOf(runtime.outputs),
     eventBusName: outputString(runtime.outputs, 'EventBusName', where),
     queues: Object.entries(ids).map(([alias, { dlq, source, maxAgeSeconds }]) => ({
       alias,
@@ -269,6 +277,7 @@ export async function targetFromStack(stackName: string, region: string): Promis
       region,
       tableName: outputString(outputs, 'TableName', where),
       stateMachineArn,
+      ...settlementOf(outputs),
       eventBusName: outputString(outputs, 'EventBusName', where),
       queues,
       ...(outputs.DashboardName ? { dashboardName: outputs.DashboardName } : {}),

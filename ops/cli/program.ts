@@ -3,6 +3,7 @@
  * every command works on the running local runtime (default) or a deployed stack (`--stack`).
  */
 import { Command, CommanderError } from 'commander';
+import { registerBatchCommands } from './batch.ts';
 import { registerClientCommands } from './clients.ts';
 import { registerConsoleCommand } from './console.ts';
 import { discover as discoverTarget } from './context.ts';
@@ -53,7 +54,7 @@ export function createProgram(deps: CliDeps = {}): Command {
       'after',
       '\nExamples:\n  buzzer status\n  buzzer dlq peek notify\n  buzzer dlq redrive notify --rate 10\n' +
         '  buzzer saga redrive --failed-since 2h\n  buzzer relay replay --dry-run\n  buzzer order <trackingId>\n  buzzer orders --client acme\n  buzzer webhooks list acme\n  buzzer console\n' +
-        '  buzzer metrics\n  buzzer mail campaign --recipients 1000\n  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer clients limits acme --rate 5 --burst 20\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
+        '  buzzer metrics\n  buzzer mail campaign --recipients 1000\n  buzzer keys create --client acme\n  buzzer keys revoke acme:3f9a1c2b7d4e\n  buzzer clients limits acme --rate 5 --burst 20\n  buzzer batch run settlement --date 2026-12-01\n  buzzer batch runs\n  buzzer --stack Buzzer --region eu-west-1 status --json\n\n' +
         'Runbook: docs/runbook.md\n',
     );
   registerStatusCommand(program, run);
@@ -68,6 +69,7 @@ export function createProgram(deps: CliDeps = {}): Command {
   registerMetricsCommand(program, run);
   registerMailCommands(program, run);
   registerConsoleCommand(program, deps.discover ?? discoverTarget, io, deps.consoleStopped);
+  registerBatchCommands(program, run);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

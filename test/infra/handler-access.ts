@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { deliveryKeys } from '#functions/webhooks/deliveries.ts';
+import { settledPartition } from '#shared/settled-index.ts';
 import {
   clientPartition,
   keys,
@@ -24,6 +25,8 @@ export interface HandlerAccess {
   prefixes: Set<string>;
   /** Partitions of the Open index the bundle queries (`ORDER#PENDING`, …). */
   openPartitions: Set<string>;
+  /** Partition prefixes of the Settled index the bundle queries (`SETTLED#`, through querySettledPage). */
+  settledPrefixes: Set<string>;
   /** Key expressions the scan could not attribute to a prefix: each one needs a rule below, or the test fails. */
   unrecognized: string[];
 }
@@ -131,6 +134,8 @@ function keyPrefix(module: string, rest: string): string | typeof SKIP | undefin
   if (/^keys\d*\./.test(rest)) return SKIP; // `keys.outbox(id).pk`: the builder call is counted on its own
   if (/^(z\d*\.)?string\(\)/.test(rest)) return SKIP; // a schema field
   if (module === 'functions/shared/open-index.ts' && /^openPk\b/.test(rest)) return SKIP; // an index query
+  // The Settled index's partition, counted as an index query below, not as an item key.
+  if (module === 'functions/shared/settled-index.ts' && /^settledPartition\(/.test(rest)) return SKIP;
   const dynamic = DYNAMIC_KEYS[module];
   if (dynamic?.expression.test(rest)) return dynamic.prefix;
   return undefined;
@@ -142,6 +147,7 @@ export async function handlerAccess(entry: string): Promise<HandlerAccess> {
     actions: new Set(),
     prefixes: new Set(),
     openPartitions: new Set(),
+    settledPrefixes: new Set(),
     unrecognized: [],
   };
 
@@ -185,8 +191,18 @@ export async function handlerAccess(entry: string): Promise<HandlerAccess> {
       if (found === undefined) access.unrecognized.push(`${module}: pk: ${rest}`);
       else if (found !== SKIP) access.prefixes.add(found);
     }
-    if (module !== 'functions/shared/open-index.ts' && /\bIndexName\b/.test(section)) {
-      access.unrecognized.push(`${module}: a Query on an index other than through queryOpenItems`);
+    const indexModule =
+      module === 'functions/shared/open-index.ts' || module === 'functions/shared/settled-index.ts';
+    if (!indexModule && /\bIndexName\b/.test(section)) {
+      access.unrecognized.push(
+        `${module}: a Query on an index other than through queryOpenItems or querySettledPage`,
+      );
+    }
+    if (
+      module !== 'functions/shared/settled-index.ts' &&
+      /(?<!function )\bquerySettledPage\d*\(/.test(section)
+    ) {
+      access.settledPrefixes.add(prefixOf(settledPartition('a')));
     }
     for (const [, constant = ''] of section.matchAll(
       /(?<!function )\bqueryOpenItems\d*\(\s*[\w$]+,\s*([\w$]+)/g,

@@ -89,8 +89,13 @@ describe('alarms', () => {
       ([, a]) => a.Properties.Namespace === namespace && a.Properties.MetricName === metric,
     );
 
-  it('covers saga failures and time-outs, relay errors and API 5xx', () => {
-    expect(byMetric('AWS/States', 'ExecutionsFailed')).toHaveLength(1);
+  it('covers saga failures and time-outs, failed settlement exports, relay errors and API 5xx', () => {
+    const failed = byMetric('AWS/States', 'ExecutionsFailed').map(([, a]) =>
+      JSON.stringify(a.Properties.Dimensions),
+    );
+    expect(failed).toHaveLength(2);
+    expect(failed.some((d) => d.includes('SagaStateMachine'))).toBe(true);
+    expect(failed.some((d) => d.includes('SettlementStateMachine'))).toBe(true);
     expect(byMetric('AWS/States', 'ExecutionsTimedOut')).toHaveLength(1);
     expect(byMetric('AWS/ApiGateway', '5xx')).toHaveLength(1);
     const lambdaErrors = byMetric('AWS/Lambda', 'Errors').map(([, a]) =>
@@ -170,7 +175,8 @@ describe('dashboard', () => {
 
 describe('stuck-order reconciler', () => {
   it('runs on a schedule with its own role, retries and a DLQ', () => {
-    const schedules = ofType('AWS::Scheduler::Schedule');
+    // The settlement export's daily schedules are lib/constructs/settlement-export.ts's (test/infra/stack.test.ts).
+    const schedules = ofType('AWS::Scheduler::Schedule').filter(([id]) => id.startsWith('Operations'));
     expect(schedules).toHaveLength(1);
     const target = schedules[0]?.[1].Properties.Target as Record<string, unknown>;
     expect(schedules[0]?.[1].Properties.ScheduleExpression).toBe('rate(5 minutes)');

@@ -190,6 +190,12 @@ describe('with a real provider', () => {
     expect(readers.map((s) => [s.policy.replace(/Role.*$/, ''), actionsOf(s), s.Resource])).toEqual([
       ['SagaAuthorizePayment', ['secretsmanager:GetSecretValue'], SECRET_ARN],
       ['SagaVoidPayment', ['secretsmanager:GetSecretValue'], SECRET_ARN],
+      // The settlement delivery reads its partners' SFTP secrets, which the stack creates (not the provider's).
+      [
+        'SettlementDeliver',
+        ['secretsmanager:GetSecretValue'],
+        { Ref: expect.stringMatching(/^SettlementPartner/) },
+      ],
     ]);
     expect(statementsOf(resources).flatMap(actionsOf)).not.toContain('execute-api:Invoke');
   });

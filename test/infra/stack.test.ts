@@ -106,7 +106,7 @@ describe('event source mappings', () => {
 describe('functions', () => {
   it('run arm64 on Node.js 24 with tracing, an explicit log group and source maps', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions.length).toBe(24); // 23 + the OpenAPI document's route
+    expect(functions.length).toBe(28); // 23 + the OpenAPI document's route + the settlement export's four steps
     for (const [id, f] of functions) {
       expect(f.Properties.Runtime, id).toBe('nodejs24.x');
       expect(f.Properties.Architectures, id).toEqual(['arm64']);
@@ -187,7 +187,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets only the starter and the stuck-order reconciler start executions and only the relay put events', () => {
+  it('lets only the starter, the stuck-order reconciler and the settlement schedule start executions and only the relay put events', () => {
     const holders = (action: string) =>
       statements()
         .filter((s) => actionsOf(s).includes(action))
@@ -195,6 +195,7 @@ describe('least privilege', () => {
     expect(holders('states:StartExecution').sort()).toEqual([
       expect.stringMatching(/^OperationsReconciler/),
       expect.stringMatching(/^SagaStarter/),
+      expect.stringMatching(/^SettlementScheduleRole/),
     ]);
     expect(holders('events:PutEvents')).toEqual([expect.stringMatching(/^OutboxRelay/)]);
   });
@@ -479,6 +480,59 @@ describe('saga', () => {
           executionTimeout: Duration.minutes(20),
         }),
     ).toThrow('executionTimeout must be longer than paymentHold');
+  });
+});
+
+describe('settlement export', () => {
+  it('runs as a STANDARD state machine (RedriveExecution) that loops over pages, then assembles and delivers', () => {
+    const machine = synth.stack.settlement.stateMachine;
+    const id = synth.stack.getLogicalId(machine.node.defaultChild as never);
+    const properties = resources[id]?.Properties ?? {};
+    expect(properties.StateMachineType).toBe('STANDARD');
+    const definition = JSON.stringify(properties.DefinitionString);
+    for (const state of ['PlanExport', 'ExportPage', 'MorePages', 'AssembleFile', 'DeliverFile']) {
+      expect(definition).toContain(state);
+    }
+  });
+
+  it('starts once a day per partner, in the configured time zone, with the scheduled time', () => {
+    const schedules = ofType('AWS::Scheduler::Schedule').filter(([id]) => id.startsWith('Settlement'));
+    expect(schedules).toHaveLength(1);
+    const [, schedule] = schedules[0] ?? [];
+    expect(schedule?.Properties.ScheduleExpression).toBe('cron(30 1 * * ? *)');
+    expect(schedule?.Properties.ScheduleExpressionTimezone).toBe('UTC');
+    const target = schedule?.Properties.Target as { Input: string; Arn: unknown };
+    expect(refId(target.Arn)).toBe(
+      synth.stack.getLogicalId(synth.stack.settlement.stateMachine.node.defaultChild as never),
+    );
+    expect(JSON.parse(target.Input)).toEqual({
+      partner: 'acquirer',
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+    });
+  });
+
+  it('keeps the files in an encrypted, versioned, SSL-only bucket with no public access', () => {
+    const id = synth.stack.getLogicalId(synth.stack.settlement.bucket.node.defaultChild as never);
+    const bucket = resources[id]?.Properties ?? {};
+    expect(bucket.BucketEncryption).toBeDefined();
+    expect(bucket.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket.PublicAccessBlockConfiguration).toMatchObject({
+      BlockPublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    const policies = ofType('AWS::S3::BucketPolicy').map(([, p]) => JSON.stringify(p.Properties));
+    expect(policies.some((p) => p.includes('aws:SecureTransport'))).toBe(true);
+  });
+
+  it('reads the day through the Settled index and never scans', () => {
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith('SettlementPageRole'))
+      .flatMap(
+        ([, p]) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: unknown }> }).Statement,
+      );
+    const actions = statements.flatMap((st) => [st.Action].flat());
+    expect(actions).toContain('dynamodb:Query');
+    expect(actions).not.toContain('dynamodb:Scan');
   });
 });
 

@@ -210,7 +210,15 @@ const grantedActions = (access: TableAccess): Set<string> => new Set(access.item
 const grantedPrefixes = (access: TableAccess): Set<string> =>
   new Set(access.items.flatMap((g) => g.prefixes));
 const grantedOpen = (access: TableAccess): Set<string> =>
-  new Set((access.indexes ?? []).filter((i) => i.index === Data.OPEN_INDEX).flatMap((i) => i.partitions));
+  new Set(
+    (access.indexes ?? []).filter((i) => i.index === Data.OPEN_INDEX).flatMap((i) => i.partitions ?? []),
+  );
+const grantedSettled = (access: TableAccess): Set<string> =>
+  new Set(
+    (access.indexes ?? [])
+      .filter((i) => i.index === Data.SETTLED_INDEX)
+      .flatMap((i) => i.partitionPrefixes ?? []),
+  );
 
 describe('declared table access (lib/constructs/table-access.ts)', () => {
   it('is declared for exactly the functions that are given the table', () => {
@@ -244,11 +252,32 @@ describe('declared table access (lib/constructs/table-access.ts)', () => {
             'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': g.prefixes.map((p) => `${p}*`).sort() },
           },
         })),
-        ...(access.indexes ?? []).map((g) => ({
-          actions: ['dynamodb:Query'],
-          resources: [`${tableArn}/index/${g.index}`],
-          condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...g.partitions].sort() } },
-        })),
+        ...(access.indexes ?? []).flatMap((g) => [
+          ...(g.partitions
+            ? [
+                {
+                  actions: ['dynamodb:Query'],
+                  resources: [`${tableArn}/index/${g.index}`],
+                  condition: {
+                    'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...g.partitions].sort() },
+                  },
+                },
+              ]
+            : []),
+          ...(g.partitionPrefixes
+            ? [
+                {
+                  actions: ['dynamodb:Query'],
+                  resources: [`${tableArn}/index/${g.index}`],
+                  condition: {
+                    'ForAllValues:StringLike': {
+                      'dynamodb:LeadingKeys': g.partitionPrefixes.map((p) => `${p}*`).sort(),
+                    },
+                  },
+                },
+              ]
+            : []),
+        ]),
       ];
       expect(f.statements.filter(onTable).map(normalize), f.entry).toEqual(expected);
     }
@@ -263,7 +292,9 @@ describe('declared table access (lib/constructs/table-access.ts)', () => {
       const code = await handlerAccess(entry);
 
       expect(code.unrecognized).toEqual([]);
-      expect(code.prefixes.size, 'the scan found no key at all').toBeGreaterThan(0);
+      expect(code.prefixes.size + code.settledPrefixes.size, 'the scan found no key at all').toBeGreaterThan(
+        0,
+      );
       const actions = grantedActions(access);
       if ((access.indexes ?? []).length > 0) actions.add('dynamodb:Query');
       expect(
@@ -279,6 +310,11 @@ describe('declared table access (lib/constructs/table-access.ts)', () => {
       expect(
         [...code.openPartitions].filter((p) => !open.has(p)),
         'Open partitions not granted',
+      ).toEqual([]);
+      const settled = grantedSettled(access);
+      expect(
+        [...code.settledPrefixes].filter((p) => !settled.has(p)),
+        'Settled index partitions not granted',
       ).toEqual([]);
     },
   );
@@ -297,5 +333,6 @@ describe('declared table access (lib/constructs/table-access.ts)', () => {
     );
     expect(unusedPrefixes).toEqual([]);
     expect([...grantedOpen(access)].filter((p) => !code.openPartitions.has(p))).toEqual([]);
+    expect([...grantedSettled(access)].filter((p) => !code.settledPrefixes.has(p))).toEqual([]);
   });
 });

@@ -140,6 +140,16 @@ describe('confirm-order', () => {
     expect(assignedValue(transactItems(ddb)[0]?.Update, 'expiresAt')).toBe(ttl);
   });
 
+  it('puts the confirmed order on the Settled index under the UTC day and time it ended (the settlement export)', async () => {
+    orderIs(authorized);
+
+    await confirm(sagaInput, context);
+
+    const update = transactItems(ddb)[0]?.Update;
+    expect(assignedValue(update, 'settledPk')).toBe(`SETTLED#${NOW.toISOString().slice(0, 10)}`);
+    expect(assignedValue(update, 'settledSk')).toBe(`${NOW.toISOString()}#${ORDER_ID}`);
+  });
+
   it('refuses to confirm a cancelled order or one without payment', async () => {
     orderIs({ ...authorized, status: 'CANCELLED' });
     await expect(confirm(sagaInput, context)).rejects.toMatchObject({ name: 'InvalidOrderState' });
@@ -168,6 +178,16 @@ describe('cancel-order: what the cancellation writes', () => {
     const removed = (update?.Update?.UpdateExpression ?? '').split(' REMOVE ')[1]?.split(', ') ?? [];
     const names = update?.Update?.ExpressionAttributeNames ?? {};
     expect(removed.map((name) => names[name])).toEqual(expect.arrayContaining(['openPk', 'openSk']));
+  });
+
+  it('puts the cancelled order on the Settled index, so the settlement file lists it', async () => {
+    orderIs(storedOrder({ version: 4 }));
+
+    await cancel({ ...sagaInput, error: { Error: 'OutOfStock' } }, context);
+
+    const update = transactItems(ddb).find((item) => item.Update)?.Update;
+    expect(assignedValue(update, 'settledPk')).toBe(`SETTLED#${NOW.toISOString().slice(0, 10)}`);
+    expect(assignedValue(update, 'settledSk')).toBe(`${NOW.toISOString()}#${ORDER_ID}`);
   });
 
   it('says a confirmed order is kept', async () => {

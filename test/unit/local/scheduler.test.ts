@@ -94,6 +94,26 @@ describe('schedule expressions', () => {
 });
 
 describe('Scheduler', () => {
+  it('keeps a cron schedule at its time of day under the interval override (a daily job does not run every interval)', async () => {
+    const { lambda, scheduler } = setup({ intervalOverrideMs: 30 });
+    // Half a day away, whenever the test runs.
+    const hour = (new Date().getUTCHours() + 12) % 24;
+    scheduler.registerSchedule(
+      {
+        ScheduleExpression: `cron(30 ${hour} * * ? *)`,
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: { Arn: FUNCTION_ARN, Input: '{}' },
+      },
+      'Buzzer-Daily',
+    );
+    scheduler.start();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(lambda.events).toHaveLength(0);
+    const [job] = scheduler.listJobs();
+    expect((job?.nextFireAt?.getTime() ?? 0) - Date.now()).toBeGreaterThan(1000);
+    await scheduler.stop();
+  });
+
   it('fires a schedule on the overridden interval with its Input and context attributes', async () => {
     const { lambda, dispatcher, scheduler } = setup({ intervalOverrideMs: 30 });
     const { arn } = scheduler.registerSchedule(
