@@ -13,8 +13,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DEFAULT_DYNAMODB_JVM_OPTIONS,
   type DynamoDbLocal,
   DynamoDbLocalStartError,
+  dynamoDbJvmOptions,
   LOCAL_CREDENTIALS,
   parseJavaMajor,
   startDynamoDbLocal,
@@ -163,6 +165,34 @@ describe('DynamoDB Local engine', () => {
       listening.every((address) => address === '127.0.0.1'),
       listening.join(', '),
     ).toBe(true);
+  });
+
+  it('runs its JVM with the client compiler only and the serial collector', async () => {
+    // Act: the command line of the process serving this port.
+    const commandLines = await Promise.all(
+      (await readdir('/proc'))
+        .filter((entry) => /^\d+$/.test(entry))
+        .map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')),
+    );
+    const jvm = commandLines
+      .map((line) => line.split('\0'))
+      .find((args) => {
+        const at = args.indexOf('-port');
+        return args[0]?.endsWith('java') && at !== -1 && args[at + 1] === String(ddb.port);
+      });
+
+    // Assert
+    expect(jvm).toEqual(expect.arrayContaining(['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC']));
+  });
+
+  it('takes its JVM options from the caller, else BUZZER_DYNAMODB_JVM_OPTIONS, else the measured defaults', () => {
+    // Act / Assert
+    expect(dynamoDbJvmOptions({}, {})).toEqual(DEFAULT_DYNAMODB_JVM_OPTIONS);
+    expect(dynamoDbJvmOptions({}, { BUZZER_DYNAMODB_JVM_OPTIONS: ' -Xmx512m  -XX:+UseG1GC ' })).toEqual([
+      '-Xmx512m',
+      '-XX:+UseG1GC',
+    ]);
+    expect(dynamoDbJvmOptions({ jvmOptions: [] }, { BUZZER_DYNAMODB_JVM_OPTIONS: '-Xmx512m' })).toEqual([]);
   });
 
   it('refuses an explicit port that is already taken', async () => {
