@@ -246,4 +246,17 @@ describe('the report', () => {
     expect(section).toContain(waitCostLine(waitCost));
     expect(renderMarkdown(results())).not.toContain('Cost per waited second');
   });
+
+  it('leaves out the sections a partial run (`--only`) has no figures for, rather than print empty tables', () => {
+    const markdown = renderMarkdown(results());
+    for (const title of [
+      '## 1. Accept path',
+      '## 2. Synchronous',
+      '## 3. Time to terminal',
+      '## 4. Cold starts',
+    ]) {
+      expect(markdown).not.toContain(title);
+    }
+    expect(markdown).toContain('## How this was measured');
+  });
 });
