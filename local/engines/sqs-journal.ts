@@ -35,6 +35,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { RuntimeLogger } from '../types.ts';
+import { messageIdOf } from './sqs-stats.ts';
 
 /** The journal's file name inside its directory. */
 export const JOURNAL_FILE = 'messages.journal';
@@ -123,17 +124,6 @@ function persistable(record: MessageRecord): MessageRecord {
 }
 
 const dropped = (entry: EngineEntry | undefined): boolean => entry?.tmRetention?._destroyed === true;
-
-/** The MessageId inside a local-aws-sqs receipt handle (base64 of a UUID and a JSON object). */
-function messageIdOf(receiptHandle: string): string | undefined {
-  try {
-    const text = Buffer.from(receiptHandle, 'base64').toString('utf8');
-    const parsed = JSON.parse(text.slice(text.indexOf('{'))) as { MessageId?: unknown };
-    return typeof parsed.MessageId === 'string' ? parsed.MessageId : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const queueNameOfArn = (arn: string): string => arn.slice(arn.lastIndexOf(':') + 1);
 

@@ -53,7 +53,7 @@ const PRUNE_EVERY = 1_000;
 const stored = (message: StoredMessage): boolean => message.tmRetention?._destroyed !== true;
 
 /** The message id inside a local-aws-sqs receipt handle (base64 of a UUID and a JSON object); undefined if none. */
-function messageIdOf(receiptHandle: string): string | undefined {
+export function messageIdOf(receiptHandle: string): string | undefined {
   try {
     const text = Buffer.from(receiptHandle, 'base64').toString('utf8');
     const parsed = JSON.parse(text.slice(text.indexOf('{'))) as { MessageId?: unknown };
