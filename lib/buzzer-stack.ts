@@ -56,6 +56,8 @@ export interface BuzzerStackProps extends StackProps {
   readonly paymentCircuit?: SagaProps['paymentCircuit'];
   /** @default Duration.minutes(15) (see SagaProps.paymentHold) */
   readonly paymentHold?: Duration;
+  /** @default 20 (see SagaProps.paymentReleasePerSecond) */
+  readonly paymentReleasePerSecond?: number;
   /**
    * The mail transport's circuit breaker: `failureThreshold` failed sends in a row open it; while it is open (for
    * `openInterval`, then one probe) the notify worker sends nothing and puts each message back on its queue, delayed,
@@ -277,6 +279,7 @@ export class BuzzerStack extends Stack {
       workflowType: props.workflowType,
       paymentCircuit: props.paymentCircuit,
       paymentHold: props.paymentHold,
+      paymentReleasePerSecond: props.paymentReleasePerSecond,
       startConcurrency: queues['saga-start'].maxConcurrency,
       orderRetentionDays: props.orderRetentionDays,
       logRetention: props.logRetention,

@@ -171,8 +171,15 @@ export class CircuitBreaker {
     if (admission?.allowed && admission.probe !== undefined) {
       if (await this.close(now, { token: admission.probe })) return;
     }
-    // Saves a write on every healthy call; a streak another caller added since the read is reset by its next success.
-    if (admission?.allowed && admission.probe === undefined && isClean(admission.snapshot)) return;
+    if (admission?.allowed && admission.probe === undefined) {
+      // Saves a write on every healthy call; a streak another caller added since the read is reset by its next success.
+      if (isClean(admission.snapshot)) return;
+      // A call let through while the circuit was closed may answer after other calls opened it: its success is news
+      // from before the outage, so it resets a streak but never closes an open circuit (only the probe does). Else a
+      // late answer would close the circuit mid-outage, and every order would try (and fail) its charge again.
+      await this.close(now, undefined, { onlyIfClosed: true });
+      return;
+    }
     await this.close(now);
   }
 
@@ -270,7 +277,11 @@ export class CircuitBreaker {
   }
 
   /** CLOSED with a clean streak; with a token, only while that probe still holds the lease. True when it wrote. */
-  private async close(now: Date, probe?: { token: string }): Promise<boolean> {
+  private async close(
+    now: Date,
+    probe?: { token: string },
+    { onlyIfClosed = false }: { onlyIfClosed?: boolean } = {},
+  ): Promise<boolean> {
     const names: Record<string, string> = { '#state': 'state' };
     const values: Record<string, unknown> = {
       ':closed': 'CLOSED',
@@ -282,6 +293,8 @@ export class CircuitBreaker {
     if (probe) {
       condition = 'probeToken = :token';
       values[':token'] = probe.token;
+    } else if (onlyIfClosed) {
+      condition = 'attribute_exists(pk) AND #state = :closed AND failures > :zero';
     } else {
       condition = 'attribute_exists(pk) AND (#state <> :closed OR failures > :zero)';
     }

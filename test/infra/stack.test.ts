@@ -386,6 +386,7 @@ describe('saga', () => {
         PAYMENT_CIRCUIT_FAILURE_THRESHOLD: '5',
         PAYMENT_CIRCUIT_OPEN_SECONDS: '30',
         PAYMENT_HOLD_SECONDS: '900',
+        PAYMENT_RELEASE_PER_SECOND: '20',
       });
     }
     expect(Object.keys(envOf(id(synth.stack.saga.starter)))).toContain('TABLE_NAME');
@@ -420,6 +421,7 @@ describe('saga', () => {
     const express = synthBuzzer({
       workflowType: 'EXPRESS',
       paymentHold: Duration.minutes(20),
+      paymentReleasePerSecond: 7,
       paymentCircuit: { failureThreshold: 3, openInterval: Duration.seconds(10) },
     });
     express.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -458,6 +460,7 @@ describe('saga', () => {
           PAYMENT_CIRCUIT_FAILURE_THRESHOLD: '3',
           PAYMENT_CIRCUIT_OPEN_SECONDS: '10',
           PAYMENT_HOLD_SECONDS: '1200',
+          PAYMENT_RELEASE_PER_SECOND: '7',
         }),
       },
     });

@@ -110,6 +110,17 @@ describe('the circuit breaker on DynamoDB Local', () => {
     expect(await instance().admit(at(4_300))).toMatchObject({ allowed: true });
   });
 
+  it('stays open when a call let through before it opened answers with a success afterwards', async () => {
+    await instance().failed(undefined, new Error('503'), at(0));
+    const early = await instance().admit(at(0));
+    await openCircuit();
+
+    await instance().succeeded(early, at(1_000));
+
+    expect(await instance().read()).toMatchObject({ state: 'OPEN', since: at(0).toISOString() });
+    expect(await instance().admit(at(1_100))).toMatchObject({ allowed: false });
+  });
+
   it('lets another caller probe once the first probe let its lease run out (it crashed)', async () => {
     await openCircuit();
     const crashed = await instance().admit(at(2_000));

@@ -205,6 +205,18 @@ describe('succeeded', () => {
     ]);
   });
 
+  it('resets the streak for a call let through while closed, but never closes the circuit if it has opened since', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { state: 'CLOSED' } });
+
+    await breaker().succeeded({ allowed: true, snapshot: { state: 'CLOSED', version: 3, failures: 2 } }, NOW);
+
+    expect(writes()).toEqual([
+      expect.objectContaining({
+        ConditionExpression: 'attribute_exists(pk) AND #state = :closed AND failures > :zero',
+      }),
+    ]);
+  });
+
   it('closes the circuit with its probe, under the probe token', async () => {
     ddb.on(UpdateCommand).resolves({ Attributes: { state: 'HALF_OPEN' } });
 
