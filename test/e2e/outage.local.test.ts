@@ -102,6 +102,23 @@ async function startOutage(options: TargetOptions = {}): Promise<Outage> {
   };
 }
 
+/**
+ * A runtime of its own for the enclosing `describe`, started before its tests and stopped after them; its fields are
+ * there once `beforeAll` has run.
+ */
+function useOutage(options: TargetOptions = {}): Outage {
+  const system = {} as Outage;
+  beforeAll(async () => {
+    Object.assign(system, await startOutage(options));
+  });
+  afterAll(async () => {
+    await system.sandbox?.setFaults({});
+    system.table?.close();
+    await system.target?.stop();
+  });
+  return system;
+}
+
 async function circuitOf(system: Outage, name: 'payment' | 'mail') {
   const { Item } = await system.table.doc.send(
     new GetCommand({ TableName: system.table.tableName, Key: breakerKey(name), ConsistentRead: true }),
@@ -235,17 +252,7 @@ function executionsPerOrder(system: Outage, ids: string[]): string[][] {
 /** The four outages run at once, each on a runtime of its own and so with a circuit of its own: their waits overlap. */
 describe.concurrent('outages', () => {
   describe('the payment provider down (STANDARD saga: held orders wait inside their executions)', () => {
-    let system: Outage;
-
-    beforeAll(async () => {
-      system = await startOutage();
-    });
-
-    afterAll(async () => {
-      await system?.sandbox.setFaults({});
-      system?.table.close();
-      await system?.target.stop();
-    });
+    const system = useOutage();
 
     it('holds every order while the provider is down and confirms every one once it is back, one probe per interval', async () => {
       const { ids } = await outageThenRecovery(system, 'STANDARD');
@@ -256,17 +263,7 @@ describe.concurrent('outages', () => {
   });
 
   describe('the payment provider down longer than the hold (STANDARD saga)', () => {
-    let system: Outage;
-
-    beforeAll(async () => {
-      system = await startOutage(SHORT_HOLD_TARGET);
-    });
-
-    afterAll(async () => {
-      await system?.sandbox.setFaults({});
-      system?.table.close();
-      await system?.target.stop();
-    });
+    const system = useOutage(SHORT_HOLD_TARGET);
 
     it('cancels the waiting orders with PAYMENT_UNAVAILABLE once the outage outlasts the hold, with no refund and nothing lost', async () => {
       const sku = await freshSku(system.table, 51);
@@ -348,17 +345,7 @@ describe.concurrent('outages', () => {
   });
 
   describe('the mail sink down', () => {
-    let system: Outage;
-
-    beforeAll(async () => {
-      system = await startOutage();
-    });
-
-    afterAll(async () => {
-      await system?.sandbox.setFaults({});
-      system?.table.close();
-      await system?.target.stop();
-    });
+    const system = useOutage();
 
     it('holds the mail while the sink is down, dead-letters none, and every customer gets exactly one once it is back', async () => {
       const sku = await freshSku(system.table, 100);
@@ -429,17 +416,7 @@ describe.concurrent('outages', () => {
   });
 
   describe('the payment provider down (EXPRESS saga: held orders are parked on the saga-start queue)', () => {
-    let system: Outage;
-
-    beforeAll(async () => {
-      system = await startOutage({ cdkOut: EXPRESS_CDK_OUT });
-    });
-
-    afterAll(async () => {
-      await system?.sandbox.setFaults({});
-      system?.table.close();
-      await system?.target.stop();
-    });
+    const system = useOutage({ cdkOut: EXPRESS_CDK_OUT });
 
     it('holds every order while the provider is down and confirms every one once it is back, one probe per interval', async () => {
       const { ids } = await outageThenRecovery(system, 'EXPRESS');
