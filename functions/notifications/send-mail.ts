@@ -9,12 +9,11 @@ import { documentClient } from '#shared/dynamodb.ts';
 import { concurrencyLimit } from '#shared/limit.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
-import { retryBackoff } from '#shared/middleware/retry-backoff.ts';
 import { holdOnQueue } from '#shared/requeue.ts';
 import { keys } from '#shared/table-keys.ts';
 import { createMailer, mailConfigSchema } from './mail.ts';
 import { parseMailRequest } from './mail-request.ts';
-import { mailCircuit, mailSenderConfigSchema } from './mail-sender-config.ts';
+import { mailCircuit, mailRetryBackoff, mailSenderConfigSchema } from './mail-sender-config.ts';
 import { sendRequestedMail } from './mail-service.ts';
 
 /**
@@ -47,16 +46,7 @@ const inFlight = concurrencyLimit(config.MAIL_SEND_CONCURRENCY);
 const holds = { ...table, sqs, queueUrls: new Map<string, Promise<string>>() };
 
 export const handler = lambdaChain<SQSEvent, SQSBatchResponse>()
-  .use(
-    retryBackoff({
-      sqs,
-      policy: {
-        baseSeconds: config.RETRY_BACKOFF_BASE_SECONDS,
-        maxSeconds: Math.max(config.RETRY_BACKOFF_BASE_SECONDS, config.RETRY_BACKOFF_MAX_SECONDS),
-      },
-      failureLog: { doc: documentClient, tableName: config.TABLE_NAME, consumer: MAIL_SENDER_CONSUMER },
-    }),
-  )
+  .use(mailRetryBackoff(config, sqs, MAIL_SENDER_CONSUMER))
   .handler(
     sqsRecords(async (record, log) => {
       const request = parseMailRequest(record.body);

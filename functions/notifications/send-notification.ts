@@ -7,11 +7,10 @@ import { loadConfig } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
 import { sqsRecords } from '#shared/middleware/batch.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
-import { retryBackoff } from '#shared/middleware/retry-backoff.ts';
 import { holdOnQueue } from '#shared/requeue.ts';
 import { keys } from '#shared/table-keys.ts';
 import { createMailer, mailConfigSchema } from './mail.ts';
-import { mailCircuit, mailSenderConfigSchema } from './mail-sender-config.ts';
+import { mailCircuit, mailRetryBackoff, mailSenderConfigSchema } from './mail-sender-config.ts';
 import { NOTIFY_CONSUMER, notifyCustomer } from './notify-customer.ts';
 
 const config = loadConfig(mailSenderConfigSchema.and(mailConfigSchema));
@@ -25,18 +24,8 @@ const deps = {
 const sqs = new SQSClient({});
 const holds = { ...table, sqs, queueUrls: new Map<string, Promise<string>>() };
 
-// A broken mail provider is the typical failure here: retry a blip within seconds, back off from an outage.
 export const handler = lambdaChain<SQSEvent, SQSBatchResponse>()
-  .use(
-    retryBackoff({
-      sqs,
-      policy: {
-        baseSeconds: config.RETRY_BACKOFF_BASE_SECONDS,
-        maxSeconds: Math.max(config.RETRY_BACKOFF_BASE_SECONDS, config.RETRY_BACKOFF_MAX_SECONDS),
-      },
-      failureLog: { doc: documentClient, tableName: config.TABLE_NAME, consumer: NOTIFY_CONSUMER },
-    }),
-  )
+  .use(mailRetryBackoff(config, sqs, NOTIFY_CONSUMER))
   .handler(
     sqsRecords(async (record, log) => {
       const event = parseOrderEvent(record.body, ['OrderConfirmed', 'OrderCancelled']);
