@@ -20,6 +20,9 @@ import { type HttpLoadRequest, LoadGenerator } from './load.ts';
  * The esbuild options the bench bundles a handler with, as Lambda runs it (one CommonJS file for Node 24, minified,
  * with a source map): the cold-start section and the synchronous baseline must measure bundles built alike.
  */
+/** The template the bench's latency runtime (and the profile) run: STANDARD saga, synthesized for the bench. */
+export const BENCH_CDK_OUT = '.buzzer/cdk.out-bench';
+
 export const LAMBDA_BUNDLE = {
   bundle: true,
   platform: 'node',

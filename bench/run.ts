@@ -29,6 +29,7 @@ import { silentLogger } from '#local/types.ts';
 import { BURST_CASES, type BurstCase, type BurstCellResult, burstCellLabel } from './burst-model.ts';
 import { functionMemoryMb, waitCostPerSecond } from './cost-model.ts';
 import {
+  BENCH_CDK_OUT,
   type BenchSystem,
   log,
   orderRequest,
@@ -59,7 +60,7 @@ import { runTimeToTerminal, StarterObserver } from './sections/terminal.ts';
 import { startSyncBaseline } from './sync-baseline.ts';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-const STANDARD_OUT = '.buzzer/cdk.out-bench';
+const STANDARD_OUT = BENCH_CDK_OUT;
 const EXPRESS_OUT = '.buzzer/cdk.out-express';
 const SECTIONS = ['terminal', 'sync', 'cold', 'accept', 'cost', 'burst', 'outage', 'neighbour'] as const;
 type Section = (typeof SECTIONS)[number];

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import { cpuMsOf } from '#local/proc-stat.ts';
 import type {
   EnvironmentBootData,
   EnvironmentMessage,
@@ -70,6 +71,7 @@ function traceId(): string {
 export class ExecutionEnvironment {
   readonly logStreamName: string;
   private readonly worker: Worker;
+  private osThreadId: number | undefined;
   private readonly ready: Promise<LambdaErrorDocument | undefined>;
   private pending: Pending | undefined;
   /** Error reported by the worker just before it exits on an uncaught exception. */
@@ -102,8 +104,10 @@ export class ExecutionEnvironment {
     }
     this.ready = new Promise((resolve) => {
       const onMessage = (message: EnvironmentMessage): void => {
-        if (message.type === 'ready') resolve(undefined);
-        else if (message.type === 'init-error') resolve(message.error);
+        if (message.type === 'ready') {
+          this.osThreadId = message.osThreadId;
+          resolve(undefined);
+        } else if (message.type === 'init-error') resolve(message.error);
         else if (message.type === 'crash') resolve(message.error);
       };
       this.worker.on('message', onMessage);
@@ -126,6 +130,24 @@ export class ExecutionEnvironment {
 
   get alive(): boolean {
     return !this.exited;
+  }
+
+  /**
+   * Milliseconds of CPU this environment's thread has used, read from /proc on Linux; elsewhere the time its event
+   * loop was not idle, which matches CPU only on an idle machine. What the profile (bench/profile.ts) charges to
+   * each function.
+   */
+  busyMs(): number {
+    if (this.exited) return 0;
+    if (this.osThreadId !== undefined) {
+      try {
+        return cpuMsOf(`/proc/self/task/${this.osThreadId}/stat`);
+      } catch {
+        // The thread is gone (the worker is exiting).
+        return 0;
+      }
+    }
+    return this.worker.performance.eventLoopUtilization().active;
   }
 
   /**

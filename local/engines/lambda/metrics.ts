@@ -24,6 +24,8 @@ export interface LambdaFunctionMetrics {
   maxConcurrentExecutions: number;
   /** Execution environments (workers) alive right now. */
   environments: number;
+  /** Milliseconds the function's environments have been busy (event-loop utilisation): its CPU, near enough. */
+  busyMs: number;
   asyncInvocations: number;
   asyncRetries: number;
   /** Asynchronous events that failed every attempt. */
@@ -86,6 +88,7 @@ export class MetricsRecorder {
     concurrentExecutions: number;
     maxConcurrentExecutions: number;
     environments: number;
+    busyMs: number;
   }): LambdaFunctionMetrics {
     return {
       functionName: this.functionName,

@@ -57,6 +57,8 @@ export class FunctionPool {
   /** Invocations that found every environment busy and had to wait. */
   queuedInvocations = 0;
   maxBusy = 0;
+  /** Busy time of the environments already retired (see `busyMs`). */
+  private retiredBusyMs = 0;
 
   constructor(spec: EnvironmentSpec, options: PoolOptions) {
     this.spec = spec;
@@ -69,6 +71,13 @@ export class FunctionPool {
 
   get size(): number {
     return this.environments.size;
+  }
+
+  /** Milliseconds the event loops of this function's environments have been busy, retired ones included. */
+  busyMs(): number {
+    let total = this.retiredBusyMs;
+    for (const environment of this.environments) total += environment.busyMs();
+    return total;
   }
 
   async invoke(invocation: PoolInvocation): Promise<PoolOutcome> {
@@ -153,7 +162,9 @@ export class FunctionPool {
 
   /** Drops a dead environment; a waiting invocation then gets a new one in its place. */
   private forget(environment: ExecutionEnvironment): void {
-    if (!this.environments.delete(environment)) return;
+    if (!this.environments.has(environment)) return;
+    this.retiredBusyMs += environment.busyMs();
+    this.environments.delete(environment);
     const index = this.idle.indexOf(environment);
     if (index >= 0) this.idle.splice(index, 1);
     clearTimeout(this.idleTimers.get(environment));

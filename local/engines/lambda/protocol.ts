@@ -37,7 +37,8 @@ export interface InvokeRequestMessage {
 
 /** Worker → main thread. */
 export type EnvironmentMessage =
-  | { type: 'ready' }
+  /** `threadId`: the worker's OS thread id on Linux (from /proc/thread-self), so its CPU time can be read. */
+  | { type: 'ready'; osThreadId?: number }
   | { type: 'init-error'; error: LambdaErrorDocument }
   | { type: 'result'; requestId: string; payload: string; heapUsedBytes: number }
   | { type: 'error'; requestId: string; error: LambdaErrorDocument; heapUsedBytes: number }

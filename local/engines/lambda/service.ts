@@ -297,6 +297,7 @@ export class LambdaService implements LambdaInvoker {
         concurrentExecutions: fn.pool.busy,
         maxConcurrentExecutions: fn.pool.maxBusy,
         environments: fn.pool.size,
+        busyMs: fn.pool.busyMs(),
       });
     }
     return result;

@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toErrorDocument } from './error-document.ts';
 import { HandlerLoadError, type LambdaHandler, loadHandler } from './handler-module.ts';
@@ -38,6 +39,16 @@ process.on('unhandledRejection', (reason) => {
 });
 
 if (process.env.NODE_OPTIONS?.includes('--enable-source-maps')) process.setSourceMapsEnabled(true);
+
+/** This thread's OS id where /proc says it (Linux): the Lambda service reads the thread's CPU time from it. */
+function osThread(): { osThreadId?: number } {
+  try {
+    const id = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+    return Number.isInteger(id) ? { osThreadId: id } : {};
+  } catch {
+    return {};
+  }
+}
 
 function heapUsedBytes(): number {
   return process.memoryUsage().heapUsed;
@@ -119,7 +130,7 @@ async function main(): Promise<void> {
   port?.on('message', (message: InvokeRequestMessage) => {
     void serve(handler, message);
   });
-  send({ type: 'ready' });
+  send({ type: 'ready', ...osThread() });
 }
 
 void main();

@@ -322,6 +322,21 @@ describe('LambdaService concurrency, logs and metrics', () => {
     expect((next.payload as { count: number }).count).toBe(1);
   });
 
+  it("counts each function's busy time, that of retired environments included, and not its waiting", async () => {
+    const lambda = service({ idleTimeoutMs: 50 });
+    lambda.register(definition('busy', 'behaviours.handler'));
+    lambda.register(definition('waiting', 'behaviours.handler'));
+
+    await lambda.invoke('busy', { action: 'spin', ms: 150 });
+    await lambda.invoke('waiting', { action: 'sleep', ms: 300 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const metrics = lambda.metrics();
+
+    expect(metrics.busy?.environments).toBe(0);
+    // Both environments spent the same CPU starting; only the spin differs.
+    expect((metrics.busy?.busyMs ?? 0) - (metrics.waiting?.busyMs ?? 0)).toBeGreaterThanOrEqual(100);
+  });
+
   it('passes every line a function writes to the log sink, then a REPORT line', async () => {
     const lines: Array<[string, string]> = [];
     const lambda = service({ logSink: (name, line) => lines.push([name, line]) });
