@@ -99,6 +99,11 @@ export class ExecutionEnvironment {
       execArgv: WORKER_EXEC_ARGV,
       name: `lambda:${spec.functionName}`,
     });
+    // Lines come with the worker's messages (log-capture.ts); the stdio streams carry only what bypasses
+    // process.stdout (a native addon's output, say). This listener is the first, so lines precede the answer.
+    this.worker.on('message', (message: EnvironmentMessage) => {
+      for (const line of message.logs ?? []) spec.logSink(line);
+    });
     for (const stream of [this.worker.stdout, this.worker.stderr]) {
       createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', spec.logSink);
     }

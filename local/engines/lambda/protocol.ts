@@ -38,9 +38,16 @@ export interface InvokeRequestMessage {
 /** Worker → main thread. */
 export type EnvironmentMessage =
   /** `threadId`: the worker's OS thread id on Linux (from /proc/thread-self), so its CPU time can be read. */
-  | { type: 'ready'; osThreadId?: number }
-  | { type: 'init-error'; error: LambdaErrorDocument }
-  | { type: 'result'; requestId: string; payload: string; heapUsedBytes: number }
-  | { type: 'error'; requestId: string; error: LambdaErrorDocument; heapUsedBytes: number }
-  /** An uncaught exception or unhandled rejection; the worker exits right after sending this. */
-  | { type: 'crash'; requestId: string | undefined; error: LambdaErrorDocument };
+  (
+    | { type: 'ready'; osThreadId?: number }
+    /** Only log lines: written between invocations. */
+    | { type: 'logs' }
+    | { type: 'init-error'; error: LambdaErrorDocument }
+    | { type: 'result'; requestId: string; payload: string; heapUsedBytes: number }
+    | { type: 'error'; requestId: string; error: LambdaErrorDocument; heapUsedBytes: number }
+    /** An uncaught exception or unhandled rejection; the worker exits right after sending this. */
+    | { type: 'crash'; requestId: string | undefined; error: LambdaErrorDocument }
+  ) & {
+    /** Lines the function wrote to stdout and stderr before this message (see log-capture.ts). */
+    logs?: string[];
+  };

@@ -2,6 +2,7 @@ import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toErrorDocument } from './error-document.ts';
 import { HandlerLoadError, type LambdaHandler, loadHandler } from './handler-module.ts';
+import { captureStdio } from './log-capture.ts';
 import type { EnvironmentBootData, EnvironmentMessage, InvokeRequestMessage } from './protocol.ts';
 
 /**
@@ -14,8 +15,12 @@ const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread of the local Lambda service');
 const boot = workerData as EnvironmentBootData;
 
+const logs = captureStdio(() => send({ type: 'logs' }));
+
+/** Every message carries the log lines written before it, so the main thread sees them first and in order. */
 function send(message: EnvironmentMessage): void {
-  port?.postMessage(message);
+  const lines = logs.take(message.type === 'crash');
+  port?.postMessage(lines.length > 0 ? { ...message, logs: lines } : message);
 }
 
 let currentRequestId: string | undefined;

@@ -353,6 +353,22 @@ describe('LambdaService concurrency, logs and metrics', () => {
     expect(report).toContain('Init Duration: ');
   });
 
+  it('delivers log lines before the answer, after it, and a partial line when the environment crashes', async () => {
+    const lines: string[] = [];
+    const lambda = service({ logSink: (_name, line) => lines.push(line) });
+    lambda.register(definition('logger', 'behaviours.handler'));
+
+    const result = await lambda.invoke('logger', { action: 'log-later' });
+    const seenWithAnswer = [...lines];
+    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    expect(result.payload).toBe('answered');
+    expect(seenWithAnswer.slice(0, 2)).toEqual(['one', 'two']);
+    expect(lines).toContain('after the answer');
+    expect(lines).toContain('unfinished');
+    expect(lines.indexOf('after the answer')).toBeLessThan(lines.indexOf('unfinished'));
+  });
+
   it('accounts GB-seconds from memory size and billed duration (init included)', async () => {
     const lambda = service();
     lambda.register(definition('counter', 'counter.handler', { memoryMb: 2048 }));
