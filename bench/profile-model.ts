@@ -104,6 +104,16 @@ export type Figures = {
   wallMs: number;
   completedPerSecond: number;
   timeToTerminal: LatencySummary;
+  atStart: { residentMb: { node: number; jvm: number }; environments: number };
+  idle: {
+    seconds: number;
+    nodeCores: number;
+    jvmCores: number;
+    residentMb: { node: number; jvm: number };
+    environments: number;
+  };
+  residentMbAfterLoad: { node: number; jvm: number };
+  environmentsAfterLoad: number;
   cpuMsPerOrder: Record<string, number>;
   cores: Record<string, number>;
   functions: Array<{ function: string; invocationsPerOrder: number; busyMsPerOrder: number }>;
@@ -125,6 +135,15 @@ export function render(figures: Figures): string {
       `${figures.ended} ended; ${f1(figures.completedPerSecond)} completed/s; ` +
       `202 → terminal p50 ${Math.round(figures.timeToTerminal.p50)} ms, p99 ${Math.round(figures.timeToTerminal.p99)} ms; ` +
       `window ${f1(figures.wallMs / 1000)} s (until quiet).`,
+    '',
+    '## Idle and memory',
+    '',
+    `Started: Node ${Math.round(figures.atStart.residentMb.node)} MB + JVM ${Math.round(figures.atStart.residentMb.jvm)} MB resident, ` +
+      `${figures.atStart.environments} function environments. ` +
+      `Idle for ${figures.idle.seconds} s after the warm-up: the Node process used ${figures.idle.nodeCores.toFixed(3)} cores and ` +
+      `DynamoDB Local's JVM ${figures.idle.jvmCores.toFixed(3)}. Resident memory idle: Node ${Math.round(figures.idle.residentMb.node)} MB + ` +
+      `JVM ${Math.round(figures.idle.residentMb.jvm)} MB with ${figures.idle.environments} environments; after the load: Node ${Math.round(figures.residentMbAfterLoad.node)} MB + ` +
+      `JVM ${Math.round(figures.residentMbAfterLoad.jvm)} MB with ${figures.environmentsAfterLoad} environments.`,
     '',
     '## CPU per order',
     '',

@@ -10,6 +10,7 @@
  * It writes `<out>/profile.json` (figures), `<out>/profile.md` (tables) and `<out>/main.cpuprofile` (open it in
  * Chrome's DevTools). docs/profile.md explains a run's figures and what was cut because of them.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import * as os from 'node:os';
@@ -29,6 +30,15 @@ import {
 } from './harness.ts';
 import { type CpuProfile, groupProfile, render } from './profile-model.ts';
 import { summarize } from './stats.ts';
+
+/** Resident memory in MB of this process and of the given ones (VmRSS from /proc). */
+function residentMb(pids: readonly number[]): { node: number; jvm: number } {
+  const jvmKb = pids.reduce((sum, pid) => {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return sum + Number(match?.[1] ?? 0);
+  }, 0);
+  return { node: process.memoryUsage().rss / 1_048_576, jvm: jvmKb / 1024 };
+}
 
 interface CpuSnapshot {
   at: number;
@@ -73,6 +83,9 @@ async function main(): Promise<void> {
 
   log('starting the local runtime');
   const system = await startBenchSystem({ cdkOut: BENCH_CDK_OUT });
+  const environmentsNow = (): number =>
+    Object.values(system.runtime.engines.lambda.metrics()).reduce((sum, m) => sum + m.environments, 0);
+  const atStart = { residentMb: residentMb(descendantsNamed('java')), environments: environmentsNow() };
   const session = new Session();
   session.connect();
   try {
@@ -86,6 +99,19 @@ async function main(): Promise<void> {
     await quiesce(system);
     const jvmPids = descendantsNamed('java');
     const loadAverage = os.loadavg()[0] ?? 0;
+
+    // Idle: what the runtime costs with nothing to do (pollers, timers), and its resident memory.
+    const IDLE_MS = 10_000;
+    const idleBefore = snapshot(system, jvmPids);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+    const idleAfter = snapshot(system, jvmPids);
+    const idle = {
+      seconds: IDLE_MS / 1000,
+      nodeCores: (idleAfter.processMs - idleBefore.processMs) / IDLE_MS,
+      jvmCores: (idleAfter.jvmMs - idleBefore.jvmMs) / IDLE_MS,
+      residentMb: residentMb(jvmPids),
+      environments: environmentsNow(),
+    };
 
     const offered = Math.round(rate * seconds);
     log(`profiling: ${offered} orders at ${rate}/s, until the system is quiet again`);
@@ -147,6 +173,10 @@ async function main(): Promise<void> {
       wallMs,
       completedPerSecond: ends.length > 1 ? (ends.length - 1) / (((ends.at(-1) ?? 0) - firstSent) / 1000) : 0,
       timeToTerminal,
+      idle,
+      atStart,
+      residentMbAfterLoad: residentMb(jvmPids),
+      environmentsAfterLoad: environmentsNow(),
       cpuMsPerOrder: {
         total: (processMs + jvmMs) / orders,
         nodeProcess: processMs / orders,

@@ -20,6 +20,12 @@ const WORKER_ENTRY = new URL('./worker.ts', import.meta.url);
 /** Node runs `.ts` natively from 22.18 / 23.6; older hosts get the TypeScript loader the project uses. */
 const WORKER_EXEC_ARGV = (process.features as { typescript?: unknown }).typescript ? [] : ['--import', 'tsx'];
 
+/**
+ * A worker's young generation is capped below V8's default (up to 3 × 16 MB): a handler's garbage is short-lived and
+ * small, and with dozens of environments the default made the runtime's memory (docs/profile.md).
+ */
+const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8 };
+
 export interface EnvironmentSpec {
   functionName: string;
   functionVersion: string;
@@ -97,6 +103,7 @@ export class ExecutionEnvironment {
       stdout: true,
       stderr: true,
       execArgv: WORKER_EXEC_ARGV,
+      resourceLimits: WORKER_RESOURCE_LIMITS,
       name: `lambda:${spec.functionName}`,
     });
     // Lines come with the worker's messages (log-capture.ts); the stdio streams carry only what bypasses
