@@ -182,7 +182,7 @@ describe('DynamoDB Local engine', () => {
       });
 
     // Assert
-    expect(jvm).toEqual(expect.arrayContaining(['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC']));
+    expect(jvm).toEqual(expect.arrayContaining(['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xms16m']));
   });
 
   it('takes its JVM options from the caller, else BUZZER_DYNAMODB_JVM_OPTIONS, else the measured defaults', () => {
