@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { AcceptedOrder, OrderView as ApiOrderView, ErrorBody, PlaceOrder } from '#client/index.ts';
+import {
+  type AcceptedOrder,
+  type OrderView as ApiOrderView,
+  type BuzzerClient,
+  createBuzzerClient,
+  type ErrorBody,
+  type PlaceOrder,
+} from '#client/index.ts';
 import { readPoints } from '#functions/loyalty/points.ts';
 import { type CatalogueItem, readCatalogue } from '#functions/orders/pricing.ts';
 import type { TokenName } from '#functions/sandbox/tokens.ts';
@@ -62,14 +69,28 @@ const MAX_POST_ATTEMPTS = 6;
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
 
-async function json(response: Response): Promise<unknown> {
-  const text = await response.text();
+/** The typed client (client/index.ts) the run talks to the API through: one per system under test. */
+const clients = new WeakMap<SystemUnderTest, BuzzerClient>();
+
+function apiOf(system: SystemUnderTest): BuzzerClient {
+  let client = clients.get(system);
+  if (!client) {
+    client = createBuzzerClient(system.apiUrl, system.apiKey);
+    clients.set(system, client);
+  }
+  return client;
+}
+
+function parsed(text: string | undefined): unknown {
   try {
     return text ? (JSON.parse(text) as unknown) : undefined;
   } catch {
     return text;
   }
 }
+
+/** The sandbox's answers (not the client API's): JSON, or the text when it is not. */
+const json = async (response: Response): Promise<unknown> => parsed(await response.text());
 
 /** Runs `work` over `items` with at most `concurrency` at a time. */
 export async function pool<T, R>(
@@ -118,9 +139,8 @@ export async function placeOrders(
       currency,
       paymentToken: token,
     };
-    const body = JSON.stringify(order);
     const idempotencyKey = `chaos-${options.runId}-${i}-${randomUUID().slice(0, 8)}`;
-    const outcome = await postWithRetries(system, body, idempotencyKey);
+    const outcome = await postWithRetries(system, order, idempotencyKey);
     if ('trackingId' in outcome) {
       accepted.push({
         trackingId: outcome.trackingId,
@@ -138,29 +158,26 @@ export async function placeOrders(
 
 async function postWithRetries(
   system: SystemUnderTest,
-  body: string,
+  order: PlaceOrder,
   idempotencyKey: string,
 ): Promise<{ trackingId: string; attempts: number } | { status: number; message: string }> {
   let last = { status: 0, message: 'not sent' };
   for (let attempt = 1; attempt <= MAX_POST_ATTEMPTS; attempt++) {
     try {
-      const response = await fetch(`${system.apiUrl}/orders`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${system.apiKey}`,
-          'content-type': 'application/json',
-          'idempotency-key': idempotencyKey,
-        },
-        body,
+      const { data, error, response } = await apiOf(system).POST('/orders', {
+        params: { header: { 'Idempotency-Key': idempotencyKey } },
+        body: order,
+        // Read as text: a chaos answer may be a gateway's page that is not JSON (an error body is parsed when it is).
+        parseAs: 'text',
       });
-      // Kept on plain fetch, not the typed client: a chaos answer may be a dropped connection or a gateway's non-JSON.
-      const answer = (await json(response)) as Partial<AcceptedOrder & ErrorBody> | undefined;
+      const answer = (response.ok ? parsed(data) : error) as Partial<AcceptedOrder & ErrorBody> | undefined;
       if (response.status === 202 && answer?.trackingId)
         return { trackingId: answer.trackingId, attempts: attempt };
       last = { status: response.status, message: answer?.error?.message ?? JSON.stringify(answer) };
       // A 4xx is the client's fault: retrying the same request cannot help.
       if (response.status < 500 && response.status !== 429) return last;
     } catch (error) {
+      // A dropped connection: the same key again.
       last = { status: 0, message: error instanceof Error ? error.message : String(error) };
     }
     await sleep(250 * attempt);
@@ -171,11 +188,11 @@ async function postWithRetries(
 export async function getOrder(system: SystemUnderTest, trackingId: string): Promise<OrderView | undefined> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const response = await fetch(`${system.apiUrl}/orders/${encodeURIComponent(trackingId)}`, {
-        headers: { authorization: `Bearer ${system.apiKey}` },
+      const { data, response } = await apiOf(system).GET('/orders/{trackingId}', {
+        params: { path: { trackingId } },
       });
       if (response.status === 404) return undefined;
-      if (response.ok) return (await json(response)) as OrderView;
+      if (data) return data;
       if (attempt >= MAX_POST_ATTEMPTS)
         throw new Error(`GET /orders/${trackingId} answered ${response.status}`);
     } catch (error) {

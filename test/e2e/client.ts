@@ -1,17 +1,29 @@
-/** A small HTTP client for the public API and the sandbox, used by every e2e scenario. */
+/**
+ * The e2e suite's client of the public API: the typed client every client developer gets (`createBuzzerClient`,
+ * openapi-fetch over the OpenAPI document), with a thin layer for the scenarios that send what a typed call cannot
+ * (bodies that are not JSON, hostile paths, extra headers), and the sandbox's client.
+ */
 import { randomUUID } from 'node:crypto';
 import { afterAll, expect } from 'vitest';
-import type { AcceptedOrder, ErrorBody, OrderView, PlaceOrder } from '#client/index.ts';
+import {
+  type AcceptedOrder,
+  type BuzzerClient,
+  createBuzzerClient,
+  type ErrorBody,
+  type OrderView,
+  type PlaceOrder,
+} from '#client/index.ts';
 import {
   type AuthenticatedInit,
   authenticatedFetch,
   type RequestAuthenticator,
 } from '#shared/request-auth.ts';
-import { assertConformance, recordResponse } from './conformance.ts';
+import { assertConformance, conformanceRecorder } from './conformance.ts';
 
 // Every file that talks to the API through ApiClient checks, once its scenarios are done, that each answer it got is
-// one the OpenAPI document describes (conformance.ts).
-afterAll(() => assertConformance(expect.getState().testPath));
+// one the OpenAPI document describes (conformance.ts). Only inside Vitest: scripts/console-screenshot.ts uses these
+// clients too, and Vitest's hooks throw outside a test file.
+if (process.env.VITEST) afterAll(() => assertConformance(expect.getState().testPath));
 
 /** The shapes of the API, from the OpenAPI document (client/api-types.ts): no copy of its own. */
 export type OrderBody = PlaceOrder;
@@ -38,28 +50,31 @@ export function orderBody(overrides: Partial<OrderBody> = {}): OrderBody {
   };
 }
 
-/** A call of the client API: its answer is recorded for the conformance check against the OpenAPI document. */
-async function call<T>(baseUrl: string, path: string, init: RequestInit): Promise<HttpResult<T>> {
-  const result = await read<T>(await fetch(`${baseUrl}${path}`, init));
-  recordResponse({
-    method: init.method ?? 'GET',
-    path: path.split('?')[0] ?? path,
-    status: result.status,
-    body: result.body,
-    contentType: result.headers.get('content-type'),
-  });
-  return result;
-}
+/** The body as given when it is a string (malformed JSON on purpose), else its JSON. */
+const asSent = (body: unknown) => (typeof body === 'string' ? body : JSON.stringify(body));
 
+/** Any answer as `{status, headers, body}`: the parsed JSON, the text when it is not JSON, undefined when empty. */
 async function read<T>(response: Response): Promise<HttpResult<T>> {
   const text = await response.text();
-  let body: unknown = text;
+  return { status: response.status, headers: response.headers, body: parseBody(text) as T };
+}
+
+function parseBody(text: string): unknown {
+  if (!text) return undefined;
   try {
-    body = text ? JSON.parse(text) : undefined;
+    return JSON.parse(text);
   } catch {
-    // Not JSON: keep the text.
+    return text;
   }
-  return { status: response.status, headers: response.headers, body: body as T };
+}
+
+/** An openapi-fetch answer read as text (so a non-JSON error page is kept, not thrown on), as an `HttpResult`. */
+async function answerOf<T>(
+  call: Promise<{ data?: unknown; error?: unknown; response: Response }>,
+): Promise<HttpResult<T>> {
+  const { data, error, response } = await call;
+  const text = (data ?? error) as string | undefined;
+  return { status: response.status, headers: response.headers, body: parseBody(text ?? '') as T };
 }
 
 /**
@@ -70,17 +85,19 @@ export interface WaitOption {
   wait?: number;
 }
 
-const preferWait = ({ wait }: WaitOption): Record<string, string> =>
-  wait === undefined ? {} : { prefer: `wait=${wait}` };
-
 export class ApiClient {
+  /**
+   * The typed client (client/index.ts) this one is built on: scenarios call its routes directly where they send what
+   * the document describes. Every answer it gets is recorded for the conformance check (conformance.ts).
+   */
+  readonly api: BuzzerClient;
+
   constructor(
     readonly baseUrl: string,
     readonly apiKey: string,
-  ) {}
-
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json', ...extra };
+  ) {
+    this.api = createBuzzerClient(baseUrl, apiKey);
+    this.api.use(conformanceRecorder(baseUrl));
   }
 
   /** 202 `{trackingId, status, statusUrl}`, or with `wait` 200 and the order (`OrderView`) when it ended in time. */
@@ -90,17 +107,34 @@ export class ApiClient {
     extra: Record<string, string> = {},
     options: WaitOption = {},
   ) {
-    return call<PlaceOrderAnswer>(this.baseUrl, '/orders', {
-      method: 'POST',
-      headers: this.headers({ 'idempotency-key': idempotencyKey, ...preferWait(options), ...extra }),
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
+    return answerOf<PlaceOrderAnswer>(
+      this.api.POST('/orders', {
+        params: {
+          header: {
+            'Idempotency-Key': idempotencyKey,
+            ...(options.wait === undefined ? {} : { Prefer: `wait=${options.wait}` }),
+            // Last, so a scenario's own header (another Prefer) is the one sent.
+            ...extra,
+          },
+        },
+        // Scenarios send bodies the schema refuses (that is what they test): the typed body is the usual case.
+        body: body as PlaceOrder,
+        bodySerializer: asSent,
+        parseAs: 'text',
+      }),
+    );
   }
 
   getOrder(trackingId: string, options: WaitOption = {}) {
-    return call<OrderView>(this.baseUrl, `/orders/${encodeURIComponent(trackingId)}`, {
-      headers: this.headers(preferWait(options)),
-    });
+    return answerOf<OrderView>(
+      this.api.GET('/orders/{trackingId}', {
+        params: {
+          path: { trackingId },
+          ...(options.wait === undefined ? {} : { header: { Prefer: `wait=${options.wait}` } }),
+        },
+        parseAs: 'text',
+      }),
+    );
   }
 
   /** Polls until the order is CONFIRMED or CANCELLED (or the predicate holds). */
@@ -124,12 +158,23 @@ export class ApiClient {
     );
   }
 
+  /**
+   * Any method on any path (a query string included, sent as written), through the typed client's transport: for
+   * the scenarios that probe routes with what the document does not allow.
+   */
   request<T = unknown>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}) {
-    return call<T>(this.baseUrl, path, {
-      method,
-      headers: this.headers(extra),
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
+    type AnyRoute = Parameters<BuzzerClient['request']>;
+    return answerOf<T>(
+      this.api.request(
+        method as AnyRoute[0],
+        path as AnyRoute[1],
+        {
+          headers: extra,
+          ...(body === undefined ? {} : { body: body as never, bodySerializer: asSent }),
+          parseAs: 'text',
+        } as never,
+      ),
+    );
   }
 }
 

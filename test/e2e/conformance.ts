@@ -1,9 +1,10 @@
 /**
- * Response conformance: every answer the e2e scenarios get from the client API through `ApiClient` (client.ts) is
- * checked against the OpenAPI document (openapi.json) by route and status: the status must be one the operation
- * describes, and the body must validate against that response's schema (JSON Schema 2020-12, Ajv). client.ts
- * records each answer and registers `assertConformance` as an `afterAll` of every file that imports it, so a handler
- * answering a status or shape the document does not describe fails the scenario file that saw it.
+ * Response conformance: every answer the e2e scenarios get from the client API through `ApiClient` (client.ts, built
+ * on the typed client of client/index.ts) is checked against the OpenAPI document (openapi.json) by route and status:
+ * the status must be one the operation describes, and the body must validate against that response's schema (JSON
+ * Schema 2020-12, Ajv). client.ts records each answer with `conformanceRecorder`, an openapi-fetch middleware, and
+ * registers `assertConformance` as an `afterAll` of every file that imports it, so a handler answering a status or
+ * shape the document does not describe fails the scenario file that saw it.
  *
  * Requests to a route the document does not have (a scenario probing an unknown path) are the gateway's answers, not
  * a handler's: they are counted as unmatched, not judged.
@@ -11,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Middleware } from 'openapi-fetch';
 import document from '../../openapi.json' with { type: 'json' };
 
 type Json = Record<string, unknown>;
@@ -101,6 +103,34 @@ const recorded: RecordedResponse[] = [];
 
 export function recordResponse(response: RecordedResponse): void {
   recorded.push(response);
+}
+
+/**
+ * openapi-fetch middleware that records every answer of a client at `baseUrl` (its path relative to the base URL, as
+ * requested) before the client reads it: the e2e `ApiClient` registers it on the typed client it is built on.
+ */
+export function conformanceRecorder(baseUrl: string): Middleware {
+  const basePath = new URL(baseUrl).pathname.replace(/\/+$/, '');
+  return {
+    async onResponse({ request, response }) {
+      const pathname = new URL(request.url).pathname;
+      const text = await response.clone().text();
+      let body: unknown = text === '' ? undefined : text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // Not JSON: keep the text.
+      }
+      recordResponse({
+        method: request.method,
+        path: pathname.startsWith(basePath) ? pathname.slice(basePath.length) || '/' : pathname,
+        status: response.status,
+        body,
+        contentType: response.headers.get('content-type'),
+      });
+      return undefined;
+    },
+  };
 }
 
 /** `METHOD /template → status` of every documented answer recorded so far, with how often each was seen. */

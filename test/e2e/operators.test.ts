@@ -11,16 +11,12 @@
  * deployed stack offers; a deployed stack's metrics are in CloudWatch.
  */
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executionArnFor } from '#functions/operations/recovery.ts';
-import { type OrderRecord, orderSummary, timelineEntry } from '#functions/orders/order.ts';
-import { newOutboxItem } from '#functions/outbox/outbox.ts';
 import {
   clientsForRuntime,
   contextFor,
@@ -36,9 +32,9 @@ import { queueDepth } from '#ops/cli/queues.ts';
 import type { ReplayResult } from '#ops/cli/relay.ts';
 import type { BulkRedriveResult } from '#ops/cli/saga.ts';
 import type { StatusReport } from '#ops/cli/status.ts';
-import { clientPartition, keys, OPEN_ORDER, OPEN_OUTBOX_FAILED } from '#shared/table-keys.ts';
 import { buzzerJson } from './cli-support.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
+import { insertPendingOrder } from './insert-order.ts';
 import { startTarget, type Target } from './target.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -80,65 +76,13 @@ const mailsFor = async (orderId: string) => (await sandbox.mailFor(orderId)).bod
 const executionArn = (name: string) => executionArnFor(ctx.target.stateMachineArn, name);
 
 /** An order as the API writes it, PENDING since `createdAt`, with its OrderPlaced outbox item in `outboxStatus`. */
-async function insertOrder(createdAt: Date, outboxStatus: 'PUBLISHED' | 'FAILED'): Promise<string> {
-  const orderId = randomUUID();
-  const record: OrderRecord = {
-    orderId,
-    clientId: 'alice',
-    status: 'PENDING',
-    version: 1,
-    customer: { id: `cust-${orderId.slice(0, 8)}`, email: 'grace@example.com', name: 'Grace' },
-    items: [{ sku: 'espresso', quantity: 1 }],
-    currency: 'EUR',
-    paymentToken: 'tok_ok',
-    timeline: [timelineEntry('Accepted', 'SUCCEEDED', createdAt)],
-    correlationId: `corr-${orderId}`,
-    createdAt: createdAt.toISOString(),
-    updatedAt: createdAt.toISOString(),
-  };
-  const outbox = newOutboxItem({
-    messageType: 'OrderPlaced',
-    orderId,
-    clientId: 'alice',
-    correlationId: record.correlationId,
-    version: 1,
-    payload: orderSummary(record),
-    now: createdAt,
-  });
-  const { openPk: _pk, openSk: _sk, ...outboxItem } = outbox;
-  const outboxState =
-    outboxStatus === 'PUBLISHED'
-      ? { status: 'PUBLISHED', publishedAt: createdAt.toISOString() }
-      : {
-          status: 'FAILED',
-          openPk: OPEN_OUTBOX_FAILED,
-          openSk: outbox.createdAt,
-          lastError: 'injected by the test',
-        };
-  await ctx.clients.doc.send(
-    new TransactWriteCommand({
-      TransactItems: [
-        {
-          Put: {
-            TableName: ctx.target.tableName,
-            Item: {
-              ...keys.order(orderId),
-              entity: 'Order',
-              ...record,
-              openPk: OPEN_ORDER,
-              openSk: record.createdAt,
-              gsi1pk: clientPartition('alice'),
-              gsi1sk: `ORDER#${record.createdAt}`,
-            },
-          },
-        },
-        // The relay sees this INSERT but publishes only PENDING items: this OrderPlaced never reaches the bus.
-        { Put: { TableName: ctx.target.tableName, Item: { ...outboxItem, ...outboxState } } },
-      ],
-    }),
+const insertOrder = (createdAt: Date, outboxStatus: 'PUBLISHED' | 'FAILED') =>
+  insertPendingOrder(
+    { doc: ctx.clients.doc, tableName: ctx.target.tableName },
+    'alice',
+    createdAt,
+    outboxStatus,
   );
-  return orderId;
-}
 
 beforeAll(async () => {
   target = await startTarget({

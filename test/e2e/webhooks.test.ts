@@ -11,14 +11,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CreatedWebhook,
-  type DeliveriesPage,
-  type RotatedSecret,
-  verifyWebhook,
-  type WebhookList,
-  type WebhookPayload,
-} from '#client/index.ts';
+import { type CreatedWebhook, verifyWebhook, type WebhookPayload } from '#client/index.ts';
 import { ApiClient, orderBody } from './client.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -79,8 +72,19 @@ const byId = (received: Received[]) => {
   return groups;
 };
 
-/** One delivery attempt as `GET /webhooks/{id}/deliveries` lists it (the generated types of the OpenAPI document). */
-type Attempt = DeliveriesPage['attempts'][number];
+/**
+ * The body of a typed call's answer (client/index.ts, the generated types of the OpenAPI document), once its status
+ * is the one expected; the error body in the message otherwise.
+ */
+function answered<T>(result: { data?: T; error?: unknown; response: Response }, status = 200): T {
+  expect(result.response.status, JSON.stringify(result.error)).toBe(status);
+  if (result.data === undefined) throw new Error(`no body with ${result.response.status}`);
+  return result.data;
+}
+
+/** `GET /webhooks/{id}/deliveries`: the endpoint's latest attempts. */
+const deliveries = async (client: ApiClient, id: string) =>
+  answered(await client.api.GET('/webhooks/{id}/deliveries', { params: { path: { id } } })).attempts;
 
 let target: Target;
 let alice: ApiClient;
@@ -119,10 +123,12 @@ async function receiver(answer: Receiver['answer']): Promise<Receiver> {
   return started;
 }
 
-async function register(client: ApiClient, url: string, events: string[]) {
-  const created = await client.request<CreatedWebhook>('POST', '/webhooks', { url, events });
-  expect(created.status).toBe(201);
-  return created.body;
+async function register(
+  client: ApiClient,
+  url: string,
+  events: CreatedWebhook['events'],
+): Promise<CreatedWebhook> {
+  return answered(await client.api.POST('/webhooks', { body: { url, events } }), 201);
 }
 
 describe('delivery with retries', () => {
@@ -139,10 +145,10 @@ describe('delivery with retries', () => {
     // Time for any stray duplicate to show up before counting.
     await new Promise((resolve) => setTimeout(resolve, 1500));
 
-    const deliveries = byId(hooks.received);
-    expect(deliveries.size).toBe(2);
+    const byDelivery = byId(hooks.received);
+    expect(byDelivery.size).toBe(2);
     const payloads: WebhookPayload[] = [];
-    for (const [id, attempts] of deliveries) {
+    for (const [id, attempts] of byDelivery) {
       expect(id).toMatch(/^msg_/);
       expect(attempts.map((a) => a.answered)).toEqual([500, 500, 204]);
       // The same bytes every time; a fresh timestamp and signature per attempt.
@@ -165,11 +171,10 @@ describe('delivery with retries', () => {
     });
     expect(byType.OrderConfirmed?.data.version).toBeGreaterThan(1);
 
-    const listed = await alice.request<{ attempts: Attempt[] }>('GET', `/webhooks/${endpoint.id}/deliveries`);
-    expect(listed.status).toBe(200);
-    expect(listed.body.attempts).toHaveLength(6);
-    for (const id of deliveries.keys()) {
-      const attempts = listed.body.attempts.filter((a) => a.deliveryId === id).reverse();
+    const listed = await deliveries(alice, endpoint.id);
+    expect(listed).toHaveLength(6);
+    for (const id of byDelivery.keys()) {
+      const attempts = listed.filter((a) => a.deliveryId === id).reverse();
       expect(attempts.map((a) => [a.attempt, a.statusCode, a.outcome])).toEqual([
         [1, 500, 'failed'],
         [2, 500, 'failed'],
@@ -188,16 +193,7 @@ describe('delivery with retries', () => {
 
     await expect.poll(() => hooks.received.length, { timeout: 20_000, interval: 200 }).toBe(ATTEMPTS);
     await expect
-      .poll(
-        async () => {
-          const listed = await carol.request<{ attempts: Attempt[] }>(
-            'GET',
-            `/webhooks/${endpoint.id}/deliveries`,
-          );
-          return listed.body.attempts.length;
-        },
-        { timeout: 10_000 },
-      )
+      .poll(async () => (await deliveries(carol, endpoint.id)).length, { timeout: 10_000 })
       .toBe(ATTEMPTS);
     const dlq = Object.values(target.runtime?.info.queues ?? {}).find((q) =>
       q.logicalId.startsWith('WebhooksDeliveryQueueDlq'),
@@ -210,9 +206,10 @@ describe('delivery with retries', () => {
     ]);
 
     healthy = true;
-    const enabled = await carol.request('POST', `/webhooks/${endpoint.id}/enable`);
-    expect(enabled.status).toBe(200);
-    expect(enabled.body).toMatchObject({ id: endpoint.id, status: 'ENABLED', replayed: 1 });
+    const enabled = answered(
+      await carol.api.POST('/webhooks/{id}/enable', { params: { path: { id: endpoint.id } } }),
+    );
+    expect(enabled).toMatchObject({ id: endpoint.id, status: 'ENABLED', replayed: 1 });
 
     await expect.poll(() => hooks.received.at(-1)?.answered, { timeout: 10_000 }).toBe(200);
     const replayed = hooks.received.at(-1);
@@ -280,8 +277,8 @@ describe('410 Gone', () => {
     await dave.placeOrder(orderBody());
 
     const listEndpoint = async () => {
-      const listed = await dave.request<WebhookList>('GET', '/webhooks');
-      return listed.body.webhooks.find((w) => w.id === endpoint.id);
+      const listed = answered(await dave.api.GET('/webhooks'));
+      return listed.webhooks.find((w) => w.id === endpoint.id);
     };
     await expect
       .poll(async () => (await listEndpoint())?.status, { timeout: 20_000, interval: 200 })
@@ -296,8 +293,10 @@ describe('410 Gone', () => {
     expect(hooks.received).toHaveLength(1);
 
     gone = false;
-    const enabled = await dave.request('POST', `/webhooks/${endpoint.id}/enable`);
-    expect(enabled.body).toMatchObject({ status: 'ENABLED', replayed: 1 });
+    const enabled = answered(
+      await dave.api.POST('/webhooks/{id}/enable', { params: { path: { id: endpoint.id } } }),
+    );
+    expect(enabled).toMatchObject({ status: 'ENABLED', replayed: 1 });
     expect((await listEndpoint())?.status).toBe('ENABLED');
     await expect.poll(() => hooks.received.length, { timeout: 10_000 }).toBe(2);
     expect(hooks.received[1]?.headers['webhook-id']).toBe(hooks.received[0]?.headers['webhook-id']);
@@ -309,34 +308,34 @@ describe('secret rotation', () => {
   it('signs with the old and the new secret during the grace period, both verifying', async () => {
     const hooks = await receiver(() => 200);
     const endpoint = await register(bob, hooks.url, ['OrderPlaced']);
-    const rotated = await bob.request<RotatedSecret>('POST', `/webhooks/${endpoint.id}/rotate-secret`);
-    expect(rotated.status).toBe(200);
-    expect(rotated.body.secret).toMatch(/^whsec_/);
-    expect(rotated.body.secret).not.toBe(endpoint.secret);
-    expect(Date.parse(rotated.body.previousSecretExpiresAt ?? '') - Date.now()).toBeGreaterThan(
-      23 * 3600_000,
+    const rotated = answered(
+      await bob.api.POST('/webhooks/{id}/rotate-secret', { params: { path: { id: endpoint.id } } }),
     );
+    expect(rotated.secret).toMatch(/^whsec_/);
+    expect(rotated.secret).not.toBe(endpoint.secret);
+    expect(Date.parse(rotated.previousSecretExpiresAt ?? '') - Date.now()).toBeGreaterThan(23 * 3600_000);
 
     await bob.placeOrder(orderBody());
     await expect.poll(() => hooks.received.length, { timeout: 20_000 }).toBe(1);
     const [delivery] = hooks.received;
     expect(delivery?.headers['webhook-signature']?.split(' ')).toHaveLength(2);
     expect(() => verifyWebhook(endpoint.secret, delivery?.headers ?? {}, delivery?.body ?? '')).not.toThrow();
-    expect(() =>
-      verifyWebhook(rotated.body.secret, delivery?.headers ?? {}, delivery?.body ?? ''),
-    ).not.toThrow();
+    expect(() => verifyWebhook(rotated.secret, delivery?.headers ?? {}, delivery?.body ?? '')).not.toThrow();
 
     // Rotating with no grace period (a leaked secret) stops the old one at once.
-    const urgent = await bob.request<RotatedSecret>('POST', `/webhooks/${endpoint.id}/rotate-secret`, {
-      gracePeriodSeconds: 0,
-    });
-    expect(urgent.body.previousSecretExpiresAt).toBeNull();
+    const urgent = answered(
+      await bob.api.POST('/webhooks/{id}/rotate-secret', {
+        params: { path: { id: endpoint.id } },
+        body: { gracePeriodSeconds: 0 },
+      }),
+    );
+    expect(urgent.previousSecretExpiresAt).toBeNull();
     await bob.placeOrder(orderBody());
     await expect.poll(() => hooks.received.length, { timeout: 20_000 }).toBe(2);
     const after = hooks.received[1];
     expect(after?.headers['webhook-signature']?.split(' ')).toHaveLength(1);
-    expect(() => verifyWebhook(urgent.body.secret, after?.headers ?? {}, after?.body ?? '')).not.toThrow();
-    expect(() => verifyWebhook(rotated.body.secret, after?.headers ?? {}, after?.body ?? '')).toThrow();
+    expect(() => verifyWebhook(urgent.secret, after?.headers ?? {}, after?.body ?? '')).not.toThrow();
+    expect(() => verifyWebhook(rotated.secret, after?.headers ?? {}, after?.body ?? '')).toThrow();
   });
 });
 

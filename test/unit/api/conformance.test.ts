@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { exercisedPairs, problemOf, type RecordedResponse } from '#test/e2e/conformance.ts';
+import { createBuzzerClient } from '#client/index.ts';
+import {
+  assertConformance,
+  conformanceRecorder,
+  exercisedPairs,
+  problemOf,
+  type RecordedResponse,
+} from '#test/e2e/conformance.ts';
 
 const TRACKING_ID = '0b0d5a57-3c1e-4a53-9c55-7f2e8f0c2a11';
 const view = {
@@ -70,5 +77,33 @@ describe('the e2e response-conformance check', () => {
     expect(
       exercisedPairs([answer({}), answer({}), answer({ path: '/orders', method: 'POST', status: 202 })]),
     ).toEqual({ 'GET /orders/{trackingId} 200': 2, 'POST /orders 202': 1 });
+  });
+
+  it('records what the typed client gets, through its middleware, and fails on a shape the document lacks', async () => {
+    // A REST-flavoured base URL (…/api): the recorded path is relative to it, as the document's paths are.
+    const served: Array<[number, unknown]> = [
+      [200, view],
+      [200, { ...view, status: 'DONE' }],
+    ];
+    const buzzer = createBuzzerClient('http://buzzer.test/api', 'bzk_test', {
+      fetch: async () => {
+        const [status, body] = served.shift() ?? [500, {}];
+        return new Response(JSON.stringify(body), {
+          status,
+          headers: { 'content-type': 'application/json' },
+        });
+      },
+    });
+    buzzer.use(conformanceRecorder('http://buzzer.test/api'));
+
+    const first = await buzzer.GET('/orders/{trackingId}', { params: { path: { trackingId: TRACKING_ID } } });
+    expect(first.data?.status).toBe('CONFIRMED');
+    expect(() => assertConformance(undefined)).not.toThrow();
+    await buzzer.GET('/orders/{trackingId}', { params: { path: { trackingId: TRACKING_ID } } });
+
+    expect(exercisedPairs()).toEqual({ 'GET /orders/{trackingId} 200': 2 });
+    expect(() => assertConformance(undefined)).toThrow(
+      /1 API answer\(s\)[\s\S]*\/status must be equal to one of/,
+    );
   });
 });
