@@ -505,7 +505,10 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         let openAtKill = 0;
         let sagasUnderWay = 0;
         for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-          const views = (await Promise.all(ids.map((id) => before.getOrder(id)))).map((r) => r.body);
+          // Only the answers that are orders: polling this fast on a slow machine can meet the client's rate limit (429).
+          const views = (await Promise.all(ids.map((id) => before.getOrder(id))))
+            .filter((r) => r.status === 200)
+            .map((r) => r.body);
           openAtKill = views.filter((o) => o.status === 'PENDING').length;
           sagasUnderWay = views.filter((o) => o.timeline.some((t) => t.step === 'ReserveStock')).length;
           if (sagasUnderWay > 0 || openAtKill === 0) break;
