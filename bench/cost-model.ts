@@ -106,7 +106,11 @@ export interface WriteLine {
  * The write units of a batch, per order, by item kind and by target (the table, each index), largest first;
  * excluded tables (third parties' stand-ins) left out. Its units add up to `dynamodbWriteUnits`.
  */
-export function writeLines(rows: readonly WriteBreakdownRow[], exclude: Exclusions, orders: number): WriteLine[] {
+export function writeLines(
+  rows: readonly WriteBreakdownRow[],
+  exclude: Exclusions,
+  orders: number,
+): WriteLine[] {
   const n = Math.max(1, orders);
   const excluded = new Set(exclude.tables);
   const merged = new Map<string, WriteLine>();
@@ -120,7 +124,8 @@ export function writeLines(rows: readonly WriteBreakdownRow[], exclude: Exclusio
     merged.set(key, line);
   }
   return [...merged.values()].sort(
-    (a, b) => b.unitsPerOrder - a.unitsPerOrder || a.item.localeCompare(b.item) || a.index.localeCompare(b.index),
+    (a, b) =>
+      b.unitsPerOrder - a.unitsPerOrder || a.item.localeCompare(b.item) || a.index.localeCompare(b.index),
   );
 }
 

@@ -446,7 +446,8 @@ export class RequestMeter {
           this.addWrites(written.table, item, '', 1, cost.writeUnits);
           for (const index of schema.indexes) {
             const entry = indexWrites(schema, index, before[i], after[i]);
-            if (entry.entries > 0) this.addWrites(written.table, item, index.name, entry.entries, entry.units);
+            if (entry.entries > 0)
+              this.addWrites(written.table, item, index.name, entry.entries, entry.units);
           }
         }
       } else if (answer.status < 400) {

@@ -4,8 +4,8 @@ import {
   classifyRequest,
   describeRequest,
   type IndexSchema,
-  indexWriteUnits,
   indexWrites,
+  indexWriteUnits,
   itemKind,
   itemSize,
   itemWriteCost,
@@ -76,7 +76,9 @@ describe('index writes', () => {
   it('names the item kind by entity (effects by consumer), else by the partition key prefix', () => {
     const key = { pk: { S: 'RATE#c1' }, sk: { S: 'RATE' } };
     expect(itemKind({ ...key, entity: { S: 'Order' } }, key)).toBe('Order');
-    expect(itemKind({ ...key, entity: { S: 'Effect' }, consumer: { S: 'notify' } }, key)).toBe('Effect notify');
+    expect(itemKind({ ...key, entity: { S: 'Effect' }, consumer: { S: 'notify' } }, key)).toBe(
+      'Effect notify',
+    );
     expect(itemKind({ ...key }, key)).toBe('RATE');
     expect(itemKind(undefined, key)).toBe('RATE');
   });
