@@ -166,8 +166,19 @@ function projected(item: WireItem, table: TableSchema, index: IndexSchema): Wire
   return Object.fromEntries(Object.entries(item).filter(([name]) => keep.has(name)));
 }
 
-const sameValue = (a: AttributeValue | undefined, b: AttributeValue | undefined): boolean =>
-  JSON.stringify(a) === JSON.stringify(b);
+/** JSON with object keys sorted: DynamoDB returns an item's attributes (and a map's entries) in no fixed order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'undefined';
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
 
 /** Index entry writes (puts and deletes) and their units. */
 export interface IndexWrites {
@@ -200,7 +211,7 @@ export function indexWrites(
   if (!index.keys.every((key) => sameValue(before[key], after[key]))) {
     return { entries: 2, units: one(oldEntry).units + one(newEntry).units };
   }
-  return JSON.stringify(oldEntry) === JSON.stringify(newEntry) ? none : one(newEntry);
+  return sameValue(oldEntry, newEntry) ? none : one(newEntry);
 }
 
 export function indexWriteUnits(
