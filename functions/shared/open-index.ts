@@ -1,4 +1,4 @@
-import { INDEXES, OPEN_ATTRIBUTES } from '#contracts/table.ts';
+import { INDEXES } from '#contracts/table.ts';
 import { getItems, queryItems, type TableDeps } from '#shared/dynamodb.ts';
 
 /** The sparse GSI of unfinished items (docs/architecture.md, "Single table"): `openPk`, `openSk` = createdAt. */
