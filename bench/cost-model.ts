@@ -4,7 +4,12 @@
  */
 import { PREFER_WAIT_MAX_SECONDS } from '#contracts/api.ts';
 import { readGaps } from '#functions/orders/wait.ts';
-import type { MeterSnapshot, RequestCount, TableCapacity } from '#local/engines/metering.ts';
+import type {
+  MeterSnapshot,
+  RequestCount,
+  TableCapacity,
+  WriteBreakdownRow,
+} from '#local/engines/metering.ts';
 import type { CfnTemplate } from '#local/types.ts';
 import type { PriceTable } from './prices.ts';
 
@@ -77,7 +82,51 @@ export function meterDelta(before: MeterSnapshot, after: MeterSnapshot): MeterSn
       indexWriteUnits: units.indexWriteUnits - (was?.indexWriteUnits ?? 0),
     };
   }
-  return { requests, capacity, emptyReceives: after.emptyReceives - before.emptyReceives };
+  const rowKey = (row: WriteBreakdownRow) => `${row.table}\u0000${row.item}\u0000${row.index}`;
+  const earlierWrites = new Map(before.writes.map((row) => [rowKey(row), row]));
+  const writes = after.writes
+    .map((row) => {
+      const was = earlierWrites.get(rowKey(row));
+      return { ...row, writes: row.writes - (was?.writes ?? 0), units: row.units - (was?.units ?? 0) };
+    })
+    .filter((row) => row.writes > 0 || row.units > 0);
+  return { requests, capacity, writes, emptyReceives: after.emptyReceives - before.emptyReceives };
+}
+
+/** One line of the write breakdown of an order: an item kind, where it was written, and how much per order. */
+export interface WriteLine {
+  item: string;
+  /** `table` for the item itself, else the index name. */
+  index: string;
+  writesPerOrder: number;
+  unitsPerOrder: number;
+}
+
+/**
+ * The write units of a batch, per order, by item kind and by target (the table, each index), largest first;
+ * excluded tables (third parties' stand-ins) left out. Its units add up to `dynamodbWriteUnits`.
+ */
+export function writeLines(
+  rows: readonly WriteBreakdownRow[],
+  exclude: Exclusions,
+  orders: number,
+): WriteLine[] {
+  const n = Math.max(1, orders);
+  const excluded = new Set(exclude.tables);
+  const merged = new Map<string, WriteLine>();
+  for (const row of rows) {
+    if (excluded.has(row.table)) continue;
+    const index = row.index || 'table';
+    const key = `${row.item}\u0000${index}`;
+    const line = merged.get(key) ?? { item: row.item, index, writesPerOrder: 0, unitsPerOrder: 0 };
+    line.writesPerOrder += row.writes / n;
+    line.unitsPerOrder += row.units / n;
+    merged.set(key, line);
+  }
+  return [...merged.values()].sort(
+    (a, b) =>
+      b.unitsPerOrder - a.unitsPerOrder || a.item.localeCompare(b.item) || a.index.localeCompare(b.index),
+  );
 }
 
 /** GB-seconds Express bills for one execution: memory in 64 MB chunks, duration rounded up to 100 ms. */

@@ -574,6 +574,44 @@ function costSection(r: BenchResults): string {
     ['requests per order', ...r.cost.map((c) => `${c.workflowType} ${c.path}`)],
     keys.map((key) => [key, ...r.cost.map((c) => (c.requestsPerOrder[key] ?? 0).toFixed(2))]),
   );
+  const metered = r.cost.filter((c) => c.writesPerOrder !== undefined);
+  const writeKeys = [
+    ...new Map(
+      metered.flatMap((c) => c.writesPerOrder ?? []).map((w) => [`${w.item}\u0000${w.index}`, w] as const),
+    ).values(),
+  ];
+  const writeCell = (c: PathCost, item: string, index: string, field: 'writesPerOrder' | 'unitsPerOrder') => {
+    const line = c.writesPerOrder?.find((w) => w.item === item && w.index === index);
+    return line ? line[field].toFixed(2) : '–';
+  };
+  const writes = table(
+    [
+      'item',
+      'written to',
+      ...metered.flatMap((c) => [`${c.workflowType} ${c.path} writes`, `${c.workflowType} ${c.path} WRU`]),
+    ],
+    [
+      ...writeKeys.map((w) => [
+        w.item,
+        w.index,
+        ...metered.flatMap((c) => [
+          writeCell(c, w.item, w.index, 'writesPerOrder'),
+          writeCell(c, w.item, w.index, 'unitsPerOrder'),
+        ]),
+      ]),
+      [
+        '**total**',
+        '',
+        ...metered.flatMap((c) => {
+          const lines = c.writesPerOrder ?? [];
+          return [
+            lines.reduce((sum, w) => sum + w.writesPerOrder, 0).toFixed(2),
+            `**${lines.reduce((sum, w) => sum + w.unitsPerOrder, 0).toFixed(2)}**`,
+          ];
+        }),
+      ],
+    ],
+  );
   const batching = r.cost
     .map((c) => `${c.workflowType} ${c.path}: ${c.messagesPerReceive.toFixed(2)}`)
     .join('; ');
@@ -589,6 +627,16 @@ function costSection(r: BenchResults): string {
     '',
     requests,
     '',
+    ...(metered.length > 0
+      ? [
+          'DynamoDB write units per order by item and by where they were written (`table`: the item itself, ' +
+            '×2 in a transaction; an index: its entry puts and deletes, two when an update changes the index key; ' +
+            '1 WRU per started KB of the item or of its projection):',
+          '',
+          writes,
+          '',
+        ]
+      : []),
     `SQS messages per non-empty receive (batching at this arrival rate): ${batching}.`,
     `Function log volume per order (CloudWatch Logs ingestion is not priced here): ${logs}.`,
     ...(r.waitCost ? ['', waitCostLine(r.waitCost)] : []),

@@ -1,8 +1,11 @@
 /** Names of the single table's indexes (docs/architecture.md, "Single table"): the stack creates them, handlers query them. */
 export const INDEXES = {
-  /** A client's orders: `gsi1pk`, `gsi1sk`. */
+  /** A client's orders: `gsi1pk`, `gsi1sk`; projects `BY_CLIENT_ATTRIBUTES` only. */
   ByClient: 'ByClient',
-  /** The sparse index of unfinished items (open orders, unpublished outbox items): `openPk`, `openSk` = createdAt. */
+  /**
+   * The sparse index of unfinished items (open orders, unpublished outbox items): `openPk`, `openSk` = createdAt;
+   * projects `OPEN_ATTRIBUTES` only.
+   */
   Open: 'Open',
   /**
    * Orders by the UTC day they became CONFIRMED or CANCELLED (sparse: only terminal orders): `settledPk` =
@@ -10,3 +13,18 @@ export const INDEXES = {
    */
   Settled: 'Settled',
 } as const;
+
+/**
+ * What the `ByClient` index carries besides the keys: what `buzzer orders --client` lists and the outage bench counts.
+ * Attributes an order changes on every step (timeline, version, updatedAt) stay out: with them each saga step
+ * rewrote the index entry too (a write unit per step); these change at most twice (status at the end, a hold).
+ * Readers that need more read the orders themselves.
+ */
+export const BY_CLIENT_ATTRIBUTES = ['orderId', 'status', 'createdAt', 'hold'] as const;
+
+/**
+ * What the `Open` index carries besides the keys: the order id (the reconciler, `buzzer saga redrive`) and the hold
+ * (the payment release line filters on it), neither of which a saga step rewrites. Readers that need whole items
+ * (`buzzer orders`, `status`, `relay replay`) read them from the table (functions/shared/open-index.ts).
+ */
+export const OPEN_ATTRIBUTES = ['orderId', 'hold'] as const;

@@ -13,6 +13,8 @@ import {
   type OrderUsage,
   totalUsd,
   usagePerOrder,
+  type WriteLine,
+  writeLines,
 } from '../cost-model.ts';
 import {
   type BenchSystem,
@@ -40,6 +42,8 @@ export interface PathCost {
   usdPerMillion: number;
   /** Requests per order by `service operation`, Lambda invocations by function, as measured. */
   requestsPerOrder: Record<string, number>;
+  /** DynamoDB write units per order by item kind and by table / index (absent from results made before it existed). */
+  writesPerOrder?: WriteLine[];
   /** SQS messages per non-empty receive: how much the pollers batched at this arrival rate. */
   messagesPerReceive: number;
   /** Function log bytes per order (CloudWatch Logs ingestion is not in the price table). */
@@ -151,6 +155,7 @@ async function measurePath(
     usdPerOrder: totalUsd(lines),
     usdPerMillion: totalUsd(lines) * 1e6,
     requestsPerOrder,
+    writesPerOrder: writeLines(delta.writes, exclusions, orderIds.length),
     messagesPerReceive: receiveCalls > 0 ? received / receiveCalls : 0,
     logBytesPerOrder: (system.logs.totalBytes() - logBytesBefore) / n,
   };

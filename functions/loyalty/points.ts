@@ -1,13 +1,6 @@
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { OrderEvent } from '#functions/orders/events.ts';
-import {
-  cancellationReasons,
-  epochSeconds,
-  queryItems,
-  reasonCode,
-  type TableDeps,
-} from '#shared/dynamodb.ts';
-import { EFFECT_RETENTION_SECONDS } from '#shared/effects.ts';
+import { cancellationReasons, queryItems, reasonCode, type TableDeps } from '#shared/dynamodb.ts';
 import { InvalidMessage } from '#shared/errors.ts';
 import { keys, pointsPartition } from '#shared/table-keys.ts';
 
@@ -17,8 +10,10 @@ export type CreditOutcome = { status: 'credited'; points: number } | { status: '
 
 /**
  * Credits loyalty points for a confirmed order: the points ReserveStock fixed with the price (pricing.ts: per unit
- * and SKU, the same in every currency). Effect marker, ledger line and balance change commit together, so a
- * redelivery (same event) or a re-published fact (same order, new event id) can never credit twice.
+ * and SKU, the same in every currency). Ledger line and balance change commit together, and the ledger line is
+ * keyed by the order and never expires, so a redelivery (same event) or a re-published fact (same order, new event
+ * id) can never credit twice. It is also the points worker's effect marker: a separate one (`EFFECT#points#…`, 2 WRU
+ * an order in the transaction) would only repeat what the ledger line already guards.
  */
 export async function creditPoints(
   deps: TableDeps,
@@ -39,21 +34,6 @@ export async function creditPoints(
     await deps.doc.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Put: {
-              TableName: deps.tableName,
-              Item: {
-                ...keys.effect(POINTS_CONSUMER, detail.messageId),
-                entity: 'Effect',
-                consumer: POINTS_CONSUMER,
-                eventId: detail.messageId,
-                status: 'DONE',
-                at,
-                expiresAt: epochSeconds(now) + EFFECT_RETENTION_SECONDS,
-              },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            },
-          },
           {
             Put: {
               TableName: deps.tableName,
@@ -93,11 +73,7 @@ export async function creditPoints(
     return { status: 'credited', points };
   } catch (error) {
     const reasons = cancellationReasons(error);
-    if (
-      reasons &&
-      (reasonCode(reasons, 0) === 'ConditionalCheckFailed' ||
-        reasonCode(reasons, 1) === 'ConditionalCheckFailed')
-    ) {
+    if (reasons && reasonCode(reasons, 0) === 'ConditionalCheckFailed') {
       return { status: 'duplicate' };
     }
     throw error;

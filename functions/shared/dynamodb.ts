@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   paginateQuery,
@@ -64,6 +66,40 @@ export async function queryItems(
     if (items.length >= limit) break;
   }
   return items;
+}
+
+/** BatchGetItem accepts at most 100 keys per call. */
+const BATCH_GET_KEYS = 100;
+const BATCH_GET_RETRIES = 5;
+
+/**
+ * The items of `keys` in the same order, read with BatchGetItem (eventually consistent); keys without an item are
+ * left out. For readers of an index that projects only a few attributes and need whole items.
+ */
+export async function getItems(
+  deps: TableDeps,
+  /** Items or index entries: their `pk` and `sk` are the keys read. */
+  entries: readonly Record<string, unknown>[],
+): Promise<Record<string, unknown>[]> {
+  const id = (item: Record<string, unknown>) => `${String(item.pk)}\u0000${String(item.sk)}`;
+  const itemKeys = entries.map(({ pk, sk }) => ({ pk, sk }) as ItemKey);
+  const found = new Map<string, Record<string, unknown>>();
+  for (let start = 0; start < itemKeys.length; start += BATCH_GET_KEYS) {
+    let pending: ItemKey[] = itemKeys.slice(start, start + BATCH_GET_KEYS);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > BATCH_GET_RETRIES) throw new Error('BatchGetItem kept returning unprocessed keys');
+      if (attempt > 0) await sleep(25 * 2 ** attempt);
+      const { Responses, UnprocessedKeys } = await deps.doc.send(
+        new BatchGetCommand({ RequestItems: { [deps.tableName]: { Keys: pending } } }),
+      );
+      for (const item of Responses?.[deps.tableName] ?? []) found.set(id(item), item);
+      pending = (UnprocessedKeys?.[deps.tableName]?.Keys ?? []) as ItemKey[];
+    }
+  }
+  return entries.flatMap((entry) => {
+    const item = found.get(id(entry));
+    return item ? [item] : [];
+  });
 }
 
 export interface CancellationReason {

@@ -1,5 +1,5 @@
 import { INDEXES } from '#contracts/table.ts';
-import { queryItems, type TableDeps } from '#shared/dynamodb.ts';
+import { getItems, queryItems, type TableDeps } from '#shared/dynamodb.ts';
 
 /** The sparse GSI of unfinished items (docs/architecture.md, "Single table"): `openPk`, `openSk` = createdAt. */
 export const OPEN_INDEX = INDEXES.Open;
@@ -11,15 +11,19 @@ export interface OpenQuery {
   createdAfter?: Date;
   /** Stop after this many items. @default 1000 */
   limit?: number;
-  /** Only items that also match this filter (applied after the key condition, so pages are read until `limit`). */
+  /**
+   * Only items that also match this filter (applied after the key condition, so pages are read until `limit`). It is
+   * evaluated on the index entries, so it may name only the keys and `OPEN_ATTRIBUTES`.
+   */
   filter?: { expression: string; names: Record<string, string>; values: Record<string, unknown> };
-  /** Only these attributes of each item (`ProjectionExpression`). */
+  /** Only these attributes of each entry (`ProjectionExpression`). */
   projection?: string;
 }
 
 /**
- * Items of one open partition (`ORDER#PENDING`, `OUTBOX#PENDING`, `OUTBOX#FAILED`), oldest first. The index is
- * eventually consistent: callers re-read an item with a consistent read before acting on it.
+ * Entries of one open partition (`ORDER#PENDING`, `OUTBOX#PENDING`, `OUTBOX#FAILED`), oldest first: the keys and
+ * `OPEN_ATTRIBUTES` only (`queryOpenItemsWhole` reads the whole items). The index is eventually consistent: callers
+ * re-read an item with a consistent read before acting on it.
  */
 export async function queryOpenItems(
   deps: TableDeps,
@@ -54,4 +58,16 @@ export async function queryOpenItems(
     limit,
   );
   return items.slice(0, limit);
+}
+
+/**
+ * The whole items of one open partition, oldest first (operators' views): the index entries, then the items
+ * themselves from the table by key. An item that left the table meanwhile is left out.
+ */
+export async function queryOpenItemsWhole(
+  deps: TableDeps,
+  openPk: string,
+  query: Omit<OpenQuery, 'projection'> = {},
+): Promise<Record<string, unknown>[]> {
+  return getItems(deps, await queryOpenItems(deps, openPk, query));
 }

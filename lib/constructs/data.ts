@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { INDEXES } from '#contracts/table.ts';
+import { BY_CLIENT_ATTRIBUTES, INDEXES, OPEN_ATTRIBUTES } from '#contracts/table.ts';
 
 export interface DataProps {
   /**
@@ -40,11 +40,15 @@ export class Data extends Construct {
       indexName: Data.BY_CLIENT_INDEX,
       partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [...BY_CLIENT_ATTRIBUTES],
     });
     this.table.addGlobalSecondaryIndex({
       indexName: Data.OPEN_INDEX,
       partitionKey: { name: 'openPk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'openSk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [...OPEN_ATTRIBUTES],
     });
     // Only what a settlement line needs: the export reads the index alone (no read per order), and the customer's
     // name and e-mail are not copied into it.

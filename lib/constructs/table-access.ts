@@ -180,12 +180,8 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['HOLD#'], actions: [UPDATE] },
     ],
   },
-  'loyalty/credit-points.ts': {
-    items: [
-      { prefixes: ['EFFECT#'], actions: [PUT] },
-      { prefixes: ['POINTS#'], actions: [PUT, UPDATE] },
-    ],
-  },
+  // Its ledger line is its effect marker (functions/loyalty/points.ts): no EFFECT# item of its own.
+  'loyalty/credit-points.ts': { items: [{ prefixes: ['POINTS#'], actions: [PUT, UPDATE] }] },
   'webhooks/fan-out-webhooks.ts': {
     items: [
       { prefixes: ['CLIENT#'], actions: [QUERY] },

@@ -64,9 +64,25 @@ export interface TableCapacity {
   indexWriteUnits: number;
 }
 
+/**
+ * Write units by what was written: one row per table, item kind and target (the table itself, or one of its
+ * global secondary indexes), so the cost report can say which item and which index each unit of an order is.
+ */
+export interface WriteBreakdownRow {
+  table: string;
+  /** The item's `entity` (Effect items add their consumer: `Effect notify`), else its partition key's prefix. */
+  item: string;
+  /** `''` for the table itself, else the index name. */
+  index: string;
+  /** Item writes (table) or index entry writes (an index key change is two: a delete and a put). */
+  writes: number;
+  units: number;
+}
+
 export interface MeterSnapshot {
   requests: RequestCount[];
   capacity: Record<string, TableCapacity>;
+  writes: WriteBreakdownRow[];
   /** ReceiveMessage calls that returned no message: pollers' idle long polls, a cost of time, not of orders. */
   emptyReceives: number;
 }
@@ -150,34 +166,69 @@ function projected(item: WireItem, table: TableSchema, index: IndexSchema): Wire
   return Object.fromEntries(Object.entries(item).filter(([name]) => keep.has(name)));
 }
 
-const sameValue = (a: AttributeValue | undefined, b: AttributeValue | undefined): boolean =>
-  JSON.stringify(a) === JSON.stringify(b);
+/** JSON with object keys sorted: DynamoDB returns an item's attributes (and a map's entries) in no fixed order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'undefined';
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
+
+/** Index entry writes (puts and deletes) and their units. */
+export interface IndexWrites {
+  entries: number;
+  units: number;
+}
 
 /**
- * Index write units caused by changing an item from `before` to `after` (either may be absent): an item entering
+ * Index writes caused by changing an item from `before` to `after` (either may be absent): an item entering
  * the index is one put, leaving it one delete, changing its index key a delete plus a put, changing projected
  * attributes one put; an item outside the index, or whose projection did not change, costs nothing.
  */
+export function indexWrites(
+  table: TableSchema,
+  index: IndexSchema,
+  before: WireItem | undefined,
+  after: WireItem | undefined,
+): IndexWrites {
+  const inIndex = (item: WireItem | undefined): item is WireItem =>
+    item !== undefined && index.keys.every((key) => item[key] !== undefined);
+  const one = (entry: WireItem): IndexWrites => ({ entries: 1, units: writeUnits(itemSize(entry)) });
+  const none = { entries: 0, units: 0 };
+  const was = inIndex(before);
+  const is = inIndex(after);
+  if (was && !is) return one(projected(before, table, index));
+  if (!was && is) return one(projected(after, table, index));
+  if (!was || !is) return none;
+  const oldEntry = projected(before, table, index);
+  const newEntry = projected(after, table, index);
+  if (!index.keys.every((key) => sameValue(before[key], after[key]))) {
+    return { entries: 2, units: one(oldEntry).units + one(newEntry).units };
+  }
+  return sameValue(oldEntry, newEntry) ? none : one(newEntry);
+}
+
 export function indexWriteUnits(
   table: TableSchema,
   index: IndexSchema,
   before: WireItem | undefined,
   after: WireItem | undefined,
 ): number {
-  const inIndex = (item: WireItem | undefined): item is WireItem =>
-    item !== undefined && index.keys.every((key) => item[key] !== undefined);
-  const was = inIndex(before);
-  const is = inIndex(after);
-  if (!was && !is) return 0;
-  if (was && !is) return writeUnits(itemSize(projected(before, table, index)));
-  if (!was && is) return writeUnits(itemSize(projected(after, table, index)));
-  if (!was || !is) return 0;
-  const oldEntry = projected(before, table, index);
-  const newEntry = projected(after, table, index);
-  if (!index.keys.every((key) => sameValue(before[key], after[key]))) {
-    return writeUnits(itemSize(oldEntry)) + writeUnits(itemSize(newEntry));
-  }
-  return JSON.stringify(oldEntry) === JSON.stringify(newEntry) ? 0 : writeUnits(itemSize(newEntry));
+  return indexWrites(table, index, before, after).units;
+}
+
+/** What kind of item a write touched, for the breakdown: its `entity` (and an effect's consumer), else its key prefix. */
+export function itemKind(item: WireItem | undefined, key: WireItem): string {
+  const entity = item?.entity?.S;
+  if (entity) return entity === 'Effect' && item?.consumer?.S ? `Effect ${item.consumer.S}` : entity;
+  const pk = Object.values(key)[0]?.S ?? '';
+  return pk.split('#')[0] || '?';
 }
 
 /**
@@ -290,6 +341,7 @@ const WRITE_OPERATIONS = new Set([
 export class RequestMeter {
   private readonly counts = new Map<string, RequestCount>();
   private readonly capacity = new Map<string, TableCapacity>();
+  private readonly writes = new Map<string, WriteBreakdownRow>();
   private readonly schemas = new Map<string, Promise<TableSchema>>();
   private readonly servers: Server[] = [];
   private readonly agent = new Agent({ keepAlive: true });
@@ -315,6 +367,7 @@ export class RequestMeter {
     return {
       requests: [...this.counts.values()].map((row) => ({ ...row })),
       capacity: Object.fromEntries([...this.capacity].map(([table, units]) => [table, { ...units }])),
+      writes: [...this.writes.values()].map((row) => ({ ...row })),
       emptyReceives: this.emptyReceives,
     };
   }
@@ -322,6 +375,7 @@ export class RequestMeter {
   reset(): void {
     this.counts.clear();
     this.capacity.clear();
+    this.writes.clear();
     this.emptyReceives = 0;
   }
 
@@ -399,6 +453,13 @@ export class RequestMeter {
             writeUnits: cost.writeUnits,
             indexWriteUnits: cost.indexWriteUnits,
           });
+          const item = itemKind(after[i] ?? before[i], written.key);
+          this.addWrites(written.table, item, '', 1, cost.writeUnits);
+          for (const index of schema.indexes) {
+            const entry = indexWrites(schema, index, before[i], after[i]);
+            if (entry.entries > 0)
+              this.addWrites(written.table, item, index.name, entry.entries, entry.units);
+          }
         }
       } else if (answer.status < 400) {
         this.countReads(operation, requestJson, responseJson);
@@ -461,6 +522,14 @@ export class RequestMeter {
     row.writeUnits += units.writeUnits ?? 0;
     row.indexWriteUnits += units.indexWriteUnits ?? 0;
     this.capacity.set(table, row);
+  }
+
+  private addWrites(table: string, item: string, index: string, writes: number, units: number): void {
+    const key = `${table}\u0000${item}\u0000${index}`;
+    const row = this.writes.get(key) ?? { table, item, index, writes: 0, units: 0 };
+    row.writes += writes;
+    row.units += units;
+    this.writes.set(key, row);
   }
 
   private countReads(operation: string, request: Json, response: Json): void {

@@ -213,6 +213,7 @@ export async function orderStory(
   const failures = related.filter((item) => item.entity === 'Failure');
   const webhookDeliveries = related.filter((item) => str(item.sk)?.startsWith('DELIVERY#'));
 
+  // Points credited before the ledger line became the points worker's marker have an effect item of their own too.
   const effectKeys = outbox.flatMap((item) =>
     [NOTIFY_CONSUMER, POINTS_CONSUMER].map((consumer) => keys.effect(consumer, String(item.messageId))),
   );
@@ -236,6 +237,15 @@ export async function orderStory(
           )
         ).Item ?? null)
       : null;
+  // The ledger line is the points worker's effect: it names the event that credited the order.
+  if (points && !effects.some((e) => e.consumer === POINTS_CONSUMER && e.eventId === points.messageId)) {
+    effects.push({
+      consumer: POINTS_CONSUMER,
+      eventId: points.messageId,
+      status: 'DONE',
+      at: points.createdAt,
+    });
+  }
 
   const executionArns = [
     executionArnFor(ctx.target.stateMachineArn, executionName(orderId)),

@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { INDEXES } from '#contracts/table.ts';
 import { CLIENT_ID_PATTERN } from '#functions/clients/api-keys.ts';
-import { queryItems } from '#shared/dynamodb.ts';
-import { queryOpenItems } from '#shared/open-index.ts';
+import { getItems, queryItems } from '#shared/dynamodb.ts';
+import { queryOpenItemsWhole } from '#shared/open-index.ts';
 import { clientPartition, OPEN_ORDER } from '#shared/table-keys.ts';
 import { OperatorError, type OpsContext } from './context.ts';
 import { table } from './format.ts';
@@ -60,12 +60,12 @@ export async function listOrders(ctx: OpsContext, options: OrdersOptions = {}): 
   const limit = options.limit ?? 20;
   const deps = { doc: ctx.clients.doc, tableName: ctx.target.tableName };
   if (options.clientId === undefined) {
-    const open = await queryOpenItems(deps, OPEN_ORDER, { limit });
+    const open = await queryOpenItemsWhole(deps, OPEN_ORDER, { limit });
     return { clientId: null, orders: open.map(orderRow) };
   }
   if (!CLIENT_ID_PATTERN.test(options.clientId))
     throw new OperatorError(`"${options.clientId}" is not a client id`);
-  const items = await queryItems(
+  const entries = await queryItems(
     deps,
     {
       IndexName: INDEXES.ByClient,
@@ -76,7 +76,9 @@ export async function listOrders(ctx: OpsContext, options: OrdersOptions = {}): 
     },
     limit,
   );
-  return { clientId: options.clientId, orders: items.slice(0, limit).map(orderRow) };
+  // The index holds a few attributes of each order (BY_CLIENT_ATTRIBUTES); the list shows the last step too.
+  const items = await getItems(deps, entries.slice(0, limit));
+  return { clientId: options.clientId, orders: items.map(orderRow) };
 }
 
 function renderOrders(result: OrdersResult): string {

@@ -16,7 +16,7 @@ import { EVENT_SOURCE } from '#contracts/events.ts';
 import { type OutboxItem, outboxItemSchema, toEventDetail } from '#functions/outbox/outbox.ts';
 import { epochSeconds, isConditionalCheckFailed } from '#shared/dynamodb.ts';
 import { EFFECT_RETENTION_SECONDS, SAFE_REPLAY_AGE_SECONDS } from '#shared/effects.ts';
-import { queryOpenItems } from '#shared/open-index.ts';
+import { queryOpenItemsWhole } from '#shared/open-index.ts';
 import { keys, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
 import { OperatorError, type OpsContext, resolveQueue } from './context.ts';
 import { humanAge, parseDuration, parseJson, table } from './format.ts';
@@ -110,11 +110,11 @@ export async function replayRelay(ctx: OpsContext, options: ReplayOptions = {}):
 
   ctx.progress('reading FAILED and stale PENDING outbox items');
   const open = [
-    ...(await queryOpenItems(table_, OPEN_OUTBOX_FAILED)).map((item) => ({ item, from: 'FAILED item' })),
+    ...(await queryOpenItemsWhole(table_, OPEN_OUTBOX_FAILED)).map((item) => ({ item, from: 'FAILED item' })),
     ...(pendingOlderThanMs === undefined
       ? []
       : (
-          await queryOpenItems(table_, OPEN_OUTBOX_PENDING, {
+          await queryOpenItemsWhole(table_, OPEN_OUTBOX_PENDING, {
             createdBefore: new Date(now.getTime() - pendingOlderThanMs),
           })
         ).map((item) => ({ item, from: 'stale PENDING item' }))),

@@ -8,7 +8,7 @@ import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
 import { BREAKERS, type BreakerName, type CircuitStateName } from '#contracts/circuit.ts';
 import { readBreaker } from '#functions/resilience/circuit-breaker.ts';
-import { queryOpenItems } from '#shared/open-index.ts';
+import { queryOpenItemsWhole } from '#shared/open-index.ts';
 import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
 import type { OpsContext } from './context.ts';
 import { executionPages } from './executions.ts';
@@ -264,11 +264,11 @@ export async function unpublishedOutbox(
 ): Promise<StatusReport['outbox']> {
   const table_ = { doc: ctx.clients.doc, tableName: ctx.target.tableName };
   const [pending, failed] = await Promise.all([
-    queryOpenItems(table_, OPEN_OUTBOX_PENDING, {
+    queryOpenItemsWhole(table_, OPEN_OUTBOX_PENDING, {
       createdBefore: options.pendingBefore,
       limit: options.limit,
     }),
-    queryOpenItems(table_, OPEN_OUTBOX_FAILED, { limit: options.limit }),
+    queryOpenItemsWhole(table_, OPEN_OUTBOX_FAILED, { limit: options.limit }),
   ]);
   return {
     pending: pending.map((item) => ({
@@ -311,7 +311,7 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
   ctx.progress('reading unpublished outbox items and stuck orders');
   const [outbox, stuckOrders, metrics] = await Promise.all([
     unpublishedOutbox(ctx, { pendingBefore: cutoff, limit }),
-    queryOpenItems(table_, OPEN_ORDER, { createdBefore: cutoff, limit }),
+    queryOpenItemsWhole(table_, OPEN_ORDER, { createdBefore: cutoff, limit }),
     readMetrics(ctx),
   ]);
 

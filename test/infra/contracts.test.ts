@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENV } from '#contracts/environment.ts';
 import { EVENT_SOURCE, ORDER_EVENT_TYPES } from '#contracts/events.ts';
 import { STEP_ERRORS, VERDICTS } from '#contracts/saga.ts';
-import { INDEXES } from '#contracts/table.ts';
+import { BY_CLIENT_ATTRIBUTES, INDEXES, OPEN_ATTRIBUTES } from '#contracts/table.ts';
 import * as orderErrors from '#functions/orders/errors.ts';
 import { BuzzerFunction } from '#lib/constructs/buzzer-function.ts';
 import * as sharedErrors from '#shared/errors.ts';
@@ -163,5 +163,28 @@ describe('the table', () => {
       (index) => index.IndexName,
     );
     expect(indexes.sort()).toEqual(Object.values(INDEXES).sort());
+  });
+
+  it('projects into ByClient and Open only attributes a saga step does not rewrite', () => {
+    const [table] = ofType('AWS::DynamoDB::Table');
+    const projection = (name: string) =>
+      (
+        (table?.Properties.GlobalSecondaryIndexes ?? []) as Array<{
+          IndexName: string;
+          Projection: { ProjectionType: string; NonKeyAttributes?: string[] };
+        }>
+      ).find((index) => index.IndexName === name)?.Projection;
+    expect(projection(INDEXES.ByClient)).toEqual({
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: [...BY_CLIENT_ATTRIBUTES],
+    });
+    expect(projection(INDEXES.Open)).toEqual({
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: [...OPEN_ATTRIBUTES],
+    });
+    // Every step changes these: with them in an index, every step would rewrite the order's entry there too.
+    for (const changing of ['timeline', 'version', 'updatedAt']) {
+      expect([...BY_CLIENT_ATTRIBUTES, ...OPEN_ATTRIBUTES]).not.toContain(changing);
+    }
   });
 });

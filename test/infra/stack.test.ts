@@ -371,6 +371,10 @@ describe('saga', () => {
       Next: 'AuthorizePayment',
     });
     expect(states.ParkOrder).toBeUndefined();
+    // ConfirmOrder ends the execution: a Succeed state after it is one more billed transition per confirmed order.
+    expect(states.ConfirmOrder).toMatchObject({ End: true });
+    expect(states.ConfirmOrder?.Next).toBeUndefined();
+    expect(Object.values(states).filter((state) => state.Type === 'Succeed')).toHaveLength(1);
     // The execution outlives the longest hold (15 min by default) with room for the rest of the saga.
     expect(definition().TimeoutSeconds).toBe(30 * 60);
   });

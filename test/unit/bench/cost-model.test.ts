@@ -10,6 +10,7 @@ import {
   usagePerOrder,
   type WaitCost,
   waitCostPerSecond,
+  writeLines,
 } from '#bench/cost-model.ts';
 import { PRICES } from '#bench/prices.ts';
 import { renderMarkdown, waitCostLine } from '#bench/report.ts';
@@ -144,6 +145,10 @@ describe('meterDelta', () => {
         { service: 'sqs', operation: 'CreateQueue', resource: 'q', requests: 1, entries: 1, errors: 0 },
       ],
       capacity: { t: { readUnits: 1, writeUnits: 2, indexWriteUnits: 3 } },
+      writes: [
+        { table: 't', item: 'Order', index: '', writes: 1, units: 2 },
+        { table: 't', item: 'Order', index: 'Open', writes: 1, units: 1 },
+      ],
       emptyReceives: 5,
     };
     const after: MeterSnapshot = {
@@ -156,6 +161,10 @@ describe('meterDelta', () => {
         t: { readUnits: 2, writeUnits: 6, indexWriteUnits: 3 },
         u: { readUnits: 1, writeUnits: 0, indexWriteUnits: 0 },
       },
+      writes: [
+        { table: 't', item: 'Order', index: '', writes: 3, units: 6 },
+        { table: 't', item: 'Order', index: 'Open', writes: 1, units: 1 },
+      ],
       emptyReceives: 9,
     };
     expect(meterDelta(before, after)).toEqual({
@@ -167,8 +176,30 @@ describe('meterDelta', () => {
         t: { readUnits: 1, writeUnits: 4, indexWriteUnits: 0 },
         u: { readUnits: 1, writeUnits: 0, indexWriteUnits: 0 },
       },
+      writes: [{ table: 't', item: 'Order', index: '', writes: 2, units: 4 }],
       emptyReceives: 4,
     });
+  });
+});
+
+describe('writeLines', () => {
+  it('gives write units per order by item and target, largest first, without the excluded tables', () => {
+    const lines = writeLines(
+      [
+        { table: 'Buzzer', item: 'Order', index: '', writes: 40, units: 80 },
+        { table: 'Buzzer', item: 'Order', index: 'Open', writes: 20, units: 20 },
+        { table: 'Buzzer', item: 'Outbox', index: '', writes: 30, units: 60 },
+        { table: 'Other', item: 'Order', index: '', writes: 10, units: 20 },
+        { table: 'Sandbox', item: 'Charge', index: '', writes: 1000, units: 1000 },
+      ],
+      { tables: ['Sandbox'], functions: [] },
+      10,
+    );
+    expect(lines).toEqual([
+      { item: 'Order', index: 'table', writesPerOrder: 5, unitsPerOrder: 10 },
+      { item: 'Outbox', index: 'table', writesPerOrder: 3, unitsPerOrder: 6 },
+      { item: 'Order', index: 'Open', writesPerOrder: 2, unitsPerOrder: 2 },
+    ]);
   });
 });
 

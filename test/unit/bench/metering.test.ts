@@ -4,7 +4,9 @@ import {
   classifyRequest,
   describeRequest,
   type IndexSchema,
+  indexWrites,
   indexWriteUnits,
+  itemKind,
   itemSize,
   itemWriteCost,
   readUnits,
@@ -67,6 +69,25 @@ describe('index writes', () => {
     expect(indexWriteUnits(table, open, a, { ...a, openSk: { S: '2' } })).toBe(2);
     expect(indexWriteUnits(table, open, a, { ...a, status: { S: 'X' } })).toBe(1);
     expect(indexWriteUnits(table, open, a, { ...a })).toBe(0);
+    // DynamoDB hands attributes and map entries back in any order: the same entry is no write.
+    const held = { ...a, hold: { M: { reason: { S: 'r' }, until: { S: 'u' } } } };
+    const reordered = {
+      ...Object.fromEntries(Object.entries(held).reverse()),
+      hold: { M: { until: { S: 'u' }, reason: { S: 'r' } } },
+    };
+    expect(indexWriteUnits(table, open, held, reordered)).toBe(0);
+    expect(indexWrites(table, open, a, { ...a, openSk: { S: '2' } })).toEqual({ entries: 2, units: 2 });
+    expect(indexWrites(table, open, a, { ...a, status: { S: 'X' } })).toEqual({ entries: 1, units: 1 });
+  });
+
+  it('names the item kind by entity (effects by consumer), else by the partition key prefix', () => {
+    const key = { pk: { S: 'RATE#c1' }, sk: { S: 'RATE' } };
+    expect(itemKind({ ...key, entity: { S: 'Order' } }, key)).toBe('Order');
+    expect(itemKind({ ...key, entity: { S: 'Effect' }, consumer: { S: 'notify' } }, key)).toBe(
+      'Effect notify',
+    );
+    expect(itemKind({ ...key }, key)).toBe('RATE');
+    expect(itemKind(undefined, key)).toBe('RATE');
   });
 
   it('ignores attributes a KEYS_ONLY index does not project', () => {

@@ -8,7 +8,12 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  DynamoDBDocumentClient,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ConsoleServer, startConsoleServer } from '#console/server/server.ts';
@@ -83,22 +88,30 @@ describe('the console server', () => {
   });
 
   it('answers the config and a client’s orders from the operator CLI’s query', async () => {
+    // The ByClient index holds a few attributes; the list reads the orders themselves for the rest.
     ddb.on(QueryCommand).resolves({
-      Items: [
-        {
-          orderId: 'o-1',
-          clientId: 'alice',
-          status: 'CONFIRMED',
-          createdAt: '2026-12-07T00:00:00.000Z',
-          updatedAt: '2026-12-07T00:00:05.000Z',
-          amount: 500,
-          currency: 'EUR',
-          customer: { id: 'c-1', email: 'ada@example.com' },
-          paymentToken: 'tok_ok',
-          timeline: [{ step: 'Accepted', status: 'SUCCEEDED', at: '2026-12-07T00:00:00.000Z' }],
-        },
-      ],
+      Items: [{ pk: 'ORDER#o-1', sk: 'ORDER', orderId: 'o-1', status: 'CONFIRMED' }],
     });
+    ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => ({
+      Responses: {
+        [Object.keys(input.RequestItems ?? {})[0] ?? '']: [
+          {
+            pk: 'ORDER#o-1',
+            sk: 'ORDER',
+            orderId: 'o-1',
+            clientId: 'alice',
+            status: 'CONFIRMED',
+            createdAt: '2026-12-07T00:00:00.000Z',
+            updatedAt: '2026-12-07T00:00:05.000Z',
+            amount: 500,
+            currency: 'EUR',
+            customer: { id: 'c-1', email: 'ada@example.com' },
+            paymentToken: 'tok_ok',
+            timeline: [{ step: 'Accepted', status: 'SUCCEEDED', at: '2026-12-07T00:00:00.000Z' }],
+          },
+        ],
+      },
+    }));
 
     const config = JSON.parse((await call('GET', '/api/config')).body);
     const orders = await call('GET', '/api/orders?client=alice&limit=5');

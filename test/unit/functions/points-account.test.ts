@@ -3,7 +3,6 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { creditPoints, readPoints } from '#functions/loyalty/points.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { EFFECT_RETENTION_SECONDS } from '#shared/effects.ts';
 import { NOW, ORDER_ID, orderEvent, TABLE, transactionCanceled } from './helpers.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -16,7 +15,7 @@ beforeEach(() => {
 });
 
 describe('creditPoints', () => {
-  it('writes a lasting DONE marker, the ledger line and the balance, and answers the points it credited', async () => {
+  it('writes the ledger line (the lasting duplicate guard) and the balance, and answers the points it credited', async () => {
     ddb.on(TransactWriteCommand).resolves({});
 
     const result = await creditPoints(deps, confirmed, NOW);
@@ -28,17 +27,9 @@ describe('creditPoints', () => {
       TransactItems: [
         {
           Put: expect.objectContaining({
-            Item: expect.objectContaining({
-              entity: 'Effect',
-              status: 'DONE',
-              expiresAt: Math.floor(NOW.getTime() / 1000) + EFFECT_RETENTION_SECONDS,
-            }),
-          }),
-        },
-        {
-          Put: expect.objectContaining({
-            // The points it answers are the points it wrote.
-            Item: expect.objectContaining({ entity: 'Points', orderId: ORDER_ID, amount: 2599, points }),
+            // The points it answers are the points it wrote; no expiresAt: the guard lasts as long as the ledger.
+            Item: expect.not.objectContaining({ expiresAt: expect.anything() }),
+            ConditionExpression: 'attribute_not_exists(pk)',
           }),
         },
         {
@@ -46,6 +37,16 @@ describe('creditPoints', () => {
             ExpressionAttributeValues: expect.objectContaining({ ':entity': 'Points' }),
           }),
         },
+      ],
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
+      TransactItems: [
+        {
+          Put: expect.objectContaining({
+            Item: expect.objectContaining({ entity: 'Points', orderId: ORDER_ID, amount: 2599, points }),
+          }),
+        },
+        expect.anything(),
       ],
     });
   });
@@ -59,14 +60,14 @@ describe('creditPoints', () => {
     });
   });
 
-  it('is a duplicate when only the effect marker exists (the event was handled, its ledger line aside)', async () => {
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None', 'None'));
+  it('is a duplicate when the ledger line of the order exists (the event, or its fact, was handled)', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None'));
 
     expect(await creditPoints(deps, confirmed, NOW)).toEqual({ status: 'duplicate' });
   });
 
   it('rethrows a cancellation that is not a duplicate', async () => {
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'ValidationError'));
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'ValidationError'));
 
     await expect(creditPoints(deps, confirmed, NOW)).rejects.toMatchObject({
       name: 'TransactionCanceledException',

@@ -51,7 +51,7 @@ beforeEach(() => {
 frozenClock();
 
 describe('points worker', () => {
-  it('credits the points the order carries with effect marker, ledger line and balance in one transaction', async () => {
+  it('credits the points the order carries with ledger line and balance in one transaction, no separate marker', async () => {
     const result = await handler(sqsEvent(confirmed()), context);
 
     expect(result).toEqual({ batchItemFailures: [] });
@@ -61,18 +61,6 @@ describe('points worker', () => {
           Put: expect.objectContaining({
             TableName: TABLE,
             Item: expect.objectContaining({
-              pk: `EFFECT#points#${MESSAGE_ID}`,
-              sk: 'EFFECT',
-              consumer: 'points',
-              eventId: MESSAGE_ID,
-              status: 'DONE',
-            }),
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        },
-        {
-          Put: expect.objectContaining({
-            Item: expect.objectContaining({
               pk: 'POINTS#client-a#cust-1',
               sk: `LEDGER#${ORDER_ID}`,
               clientId: 'client-a',
@@ -80,6 +68,7 @@ describe('points worker', () => {
               points: 24,
               amount: 2599,
               currency: 'EUR',
+              messageId: MESSAGE_ID,
             }),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
@@ -108,7 +97,6 @@ describe('points worker', () => {
     const credits24 = {
       TransactItems: [
         expect.anything(),
-        expect.anything(),
         {
           Update: expect.objectContaining({
             ExpressionAttributeValues: expect.objectContaining({ ':points': 24 }),
@@ -121,22 +109,20 @@ describe('points worker', () => {
     expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 2, credits24);
   });
 
-  it('treats a redelivered event (effect marker exists) as done', async () => {
-    ddb
-      .on(TransactWriteCommand)
-      .rejects(transactionCanceled('ConditionalCheckFailed', 'ConditionalCheckFailed', 'None'));
+  it('treats a redelivered event (its ledger line exists) as done', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None'));
 
     expect(await handler(sqsEvent(confirmed()), context)).toEqual({ batchItemFailures: [] });
   });
 
   it('credits an order once even when its fact is published again under a new event id', async () => {
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'ConditionalCheckFailed', 'None'));
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None'));
 
     expect(await handler(sqsEvent(confirmed()), context)).toEqual({ batchItemFailures: [] });
   });
 
   it('fails the record on a transaction conflict so it is retried', async () => {
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None', 'TransactionConflict'));
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'TransactionConflict'));
 
     expect(await handler(sqsEvent(confirmed()), context)).toEqual({
       batchItemFailures: [{ itemIdentifier: 'm1' }],

@@ -6,7 +6,14 @@ import {
   type Message,
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -75,9 +82,19 @@ function fakeContext({ failed = [], dlq = [] }: { failed?: object[]; dlq?: objec
   };
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
   const table = mockClient(doc);
+  // The Open index answers keys (it projects no outbox attribute); the items come from the table by key.
+  const stored = failed as Array<{ pk: string; sk: string; openPk: string; openSk: string }>;
   table.on(QueryCommand).callsFake((input: { ExpressionAttributeValues?: Record<string, unknown> }) => ({
-    Items: input.ExpressionAttributeValues?.[':pk'] === 'OUTBOX#FAILED' ? failed : [],
+    Items:
+      input.ExpressionAttributeValues?.[':pk'] === 'OUTBOX#FAILED'
+        ? stored.map(({ pk, sk, openPk, openSk }) => ({ pk, sk, openPk, openSk }))
+        : [],
   }));
+  table.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+    const [name, spec] = Object.entries(input.RequestItems ?? {})[0] ?? [];
+    const wanted = new Set((spec?.Keys ?? []).map((key) => String(key.pk)));
+    return { Responses: { [String(name)]: stored.filter((item) => wanted.has(item.pk)) } };
+  });
   table.on(GetCommand).resolves({ Item: { status: 'FAILED' } });
   table.on(UpdateCommand).resolves({});
   const eventBridge = {

@@ -4,7 +4,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { listOrders } from '#ops/cli/orders.ts';
@@ -123,19 +123,28 @@ describe('buzzer webhooks', () => {
 
 describe('buzzer orders', () => {
   it('without a client, lists the PENDING orders of every client from the open index', async () => {
+    const hold = { reason: 'payment_provider_unavailable', since: 'x', until: '2026-12-07T00:10:00.000Z' };
+    // The index holds the order id and the hold; the list reads the orders themselves for the rest.
     ddb.on(QueryCommand).resolves({
-      Items: [
-        {
-          orderId: 'o-2',
-          clientId: 'bob',
-          status: 'PENDING',
-          createdAt: '2026-12-07T00:00:00.000Z',
-          updatedAt: '2026-12-07T00:00:00.000Z',
-          currency: 'EUR',
-          hold: { reason: 'payment_provider_unavailable', since: 'x', until: '2026-12-07T00:10:00.000Z' },
-          timeline: [],
-        },
-      ],
+      Items: [{ pk: 'ORDER#o-2', sk: 'ORDER', openPk: 'ORDER#PENDING', openSk: 'x', orderId: 'o-2', hold }],
+    });
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        [opsContext({ doc }).target.tableName]: [
+          {
+            pk: 'ORDER#o-2',
+            sk: 'ORDER',
+            orderId: 'o-2',
+            clientId: 'bob',
+            status: 'PENDING',
+            createdAt: '2026-12-07T00:00:00.000Z',
+            updatedAt: '2026-12-07T00:00:00.000Z',
+            currency: 'EUR',
+            hold,
+            timeline: [],
+          },
+        ],
+      },
     });
 
     const result = await listOrders(opsContext({ doc }));
