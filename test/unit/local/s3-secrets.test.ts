@@ -3,7 +3,7 @@
  * style through AWS_ENDPOINT_URL_S3) against s3rver, and the secrets a function reads by name or ARN.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ObjectStore } from '#functions/settlement/object-store.ts';
+import { ObjectStore, objectStoreClient } from '#functions/settlement/object-store.ts';
 import { LOCAL_CREDENTIALS } from '#local/engines/dynamodb-local.ts';
 import { type S3Engine, startS3 } from '#local/engines/s3.ts';
 import { SecretsEngine } from '#local/engines/secrets.ts';
@@ -24,7 +24,10 @@ afterAll(async () => {
 
 describe('S3 on s3rver', () => {
   const store = () =>
-    new ObjectStore('buzzer-settlement-files', { ...process.env, AWS_ENDPOINT_URL_S3: s3.endpoint });
+    new ObjectStore(
+      'buzzer-settlement-files',
+      objectStoreClient({ ...process.env, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_S3: s3.endpoint }),
+    );
 
   it('stores and reads back objects with signed requests, and answers a missing one with nothing', async () => {
     await store().putText('exports/acquirer/2026-12-01/parts/part-000001.jsonl', '{"a":1}\n{"a":2}\n');
@@ -38,6 +41,21 @@ describe('S3 on s3rver', () => {
     let text = '';
     for await (const chunk of stream ?? []) text += String(chunk);
     expect(text).toBe('{"a":1}\n{"a":2}\n');
+    const tail = await store().getStream('exports/acquirer/2026-12-01/parts/part-000001.jsonl', 8);
+    text = '';
+    for await (const chunk of tail ?? []) text += String(chunk);
+    expect(text).toBe('{"a":2}\n');
+  });
+
+  it('moves an object (copy, then delete), and a move already done is done', async () => {
+    await store().putText('inbox/a b.csv', 'x\n');
+    await store().move('inbox/a b.csv', 'processed/a b.csv');
+    expect(await store().exists('inbox/a b.csv')).toBe(false);
+    expect(await store().getText('processed/a b.csv')).toBe('x\n');
+    await store().move('inbox/a b.csv', 'processed/a b.csv');
+    await expect(store().move('inbox/none.csv', 'processed/none.csv')).rejects.toMatchObject({
+      name: 'ObjectStoreError',
+    });
   });
 
   it('refuses a request signed with credentials it does not know', async () => {
