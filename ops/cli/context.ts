@@ -56,6 +56,8 @@ export interface OpsTarget {
   stateMachineArn: string;
   /** The settlement export's state machine (`SettlementStateMachineArn` output; absent on an older stack). */
   settlementStateMachineArn?: string;
+  /** The settlement import's state machine (`SettlementImportStateMachineArn` output; absent on an older stack). */
+  settlementImportStateMachineArn?: string;
   eventBusName: string;
   queues: OperatorQueue[];
   /** Local: the runtime's gateway, which serves its EMF metrics (`buzzer metrics`). */
@@ -129,9 +131,17 @@ function outputString(outputs: Record<string, unknown>, key: string, where: stri
   return value;
 }
 
-function settlementOf(outputs: Record<string, unknown>): Pick<OpsTarget, 'settlementStateMachineArn'> {
+function settlementOf(
+  outputs: Record<string, unknown>,
+): Pick<OpsTarget, 'settlementStateMachineArn' | 'settlementImportStateMachineArn'> {
   const arn = outputs.SettlementStateMachineArn;
-  return typeof arn === 'string' && arn !== '' ? { settlementStateMachineArn: arn } : {};
+  const importArn = outputs.SettlementImportStateMachineArn;
+  return {
+    ...(typeof arn === 'string' && arn !== '' ? { settlementStateMachineArn: arn } : {}),
+    ...(typeof importArn === 'string' && importArn !== ''
+      ? { settlementImportStateMachineArn: importArn }
+      : {}),
+  };
 }
 
 function operatorQueueIds(outputs: Record<string, unknown>, where: string) {
