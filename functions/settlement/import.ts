@@ -192,7 +192,13 @@ export async function claimFile(
   const content = await sha256Of(deps.store, key);
   if (!content)
     throw new ImportFileMissing(`${key} is not in the bucket (moved or deleted before its claim)`);
-  const claim = { eventId: event.id, name, sha256: content.sha256, claimedAt: now.toISOString() };
+  const claim = {
+    eventId: event.id,
+    name,
+    sha256: content.sha256,
+    claimedAt: now.toISOString(),
+    expiresAt: expiresAt(now, config),
+  };
   try {
     await deps.doc.send(
       new TransactWriteCommand({
@@ -200,14 +206,14 @@ export async function claimFile(
           {
             Put: {
               TableName: deps.tableName,
-              Item: { ...keys.reconFile(name), ...claim, status: 'CLAIMED' },
+              Item: { ...keys.reconFile(name), entity: 'SettlementFileClaim', ...claim, status: 'CLAIMED' },
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
           {
             Put: {
               TableName: deps.tableName,
-              Item: { ...keys.reconChecksum(content.sha256), ...claim },
+              Item: { ...keys.reconChecksum(content.sha256), entity: 'SettlementChecksumClaim', ...claim },
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
@@ -227,6 +233,10 @@ export async function claimFile(
   await deps.store.move(key, work);
   return { ...base, ...content, key: work, outcome: 'claimed' };
 }
+
+/** The import's items expire with the orders they are about (`maxAgeDays`), so the claim of a name goes too. */
+const expiresAt = (now: Date, config: ImportConfig): number =>
+  Math.floor(now.getTime() / 1000) + config.maxAgeDays * 86_400;
 
 /** The business dates a file may carry: not after today in the settlement time zone, and not too old to match. */
 function dateProblem(date: string, config: ImportConfig, now: Date): string | undefined {
@@ -305,8 +315,11 @@ export async function validateFile(
         if (problem) await bad(1, problem);
         continue;
       }
-      if (record.kind === 'error') await bad(number, record.reason);
-      else if (record.kind === 'header') await bad(number, 'a second header');
+      if (record.kind === 'error') {
+        // A bad detail line is still a detail line: the trailer's count is checked against what the partner sent.
+        if (raw.text.startsWith('D,')) details++;
+        await bad(number, record.reason);
+      } else if (record.kind === 'header') await bad(number, 'a second header');
       else if (record.kind === 'trailer') trailer = { count: record.count, line: number };
       else {
         details++;
@@ -511,6 +524,7 @@ export async function applyChunk(
               TableName: deps.tableName,
               Item: {
                 ...keys.reconLine(line.type, line.acquirerRef),
+                entity: 'SettlementLine',
                 file: state.name,
                 sha256: state.sha256,
                 date: state.date,
@@ -523,6 +537,7 @@ export async function applyChunk(
                 result: result.result,
                 ...(result.detail ? { detail: result.detail } : {}),
                 appliedAt: now.toISOString(),
+                expiresAt: expiresAt(now, config),
               },
               ConditionExpression: 'attribute_not_exists(pk)',
             }),

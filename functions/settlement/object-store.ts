@@ -26,8 +26,14 @@ export class ObjectStoreError extends namedError('ObjectStoreError') {}
 export function objectStoreClient(env: NodeJS.ProcessEnv = process.env): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  // An environment other than the process's (a tool talking to the local runtime) brings its own credentials.
+  const credentials =
+    env !== process.env && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
+      : undefined;
   return new S3Client({
     ...(region ? { region } : {}),
+    ...(credentials ? { credentials } : {}),
     ...(endpoint
       ? {
           endpoint,
