@@ -5,6 +5,9 @@
  * The imports of the acquirer's settlement files (one execution per file dropped into the inbox) are listed and
  * redriven by the same commands: a redriven import resumes at the chunk that failed.
  */
+
+import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -13,8 +16,10 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
-import { PARTNER_NAME } from '#contracts/settlement.ts';
+import { PARTNER_NAME, SETTLEMENT_IMPORT_PREFIXES } from '#contracts/settlement.ts';
 import { isBusinessDate } from '#functions/settlement/business-date.ts';
+import { IMPORT_FILE_NAME } from '#functions/settlement/import-format.ts';
+import { ObjectStore, objectStoreClient } from '#functions/settlement/object-store.ts';
 import { OperatorError, type OpsContext } from './context.ts';
 import { executionPages } from './executions.ts';
 import { table } from './format.ts';
@@ -433,6 +438,30 @@ function importStateMachineName(ctx: OpsContext): string | undefined {
   return arn ? `:execution:${arn.split(':').at(-1)}:` : undefined;
 }
 
+/** `buzzer batch drop <file>`: puts a local file into the inbox (`inbox/<its name>`), which starts its import. */
+export async function dropSettlementFile(
+  ctx: OpsContext,
+  file: string,
+  options: { name?: string } = {},
+): Promise<{ bucket: string; key: string; bytes: number }> {
+  const bucket = ctx.target.settlementInboxBucket;
+  if (!bucket) {
+    throw new OperatorError(
+      `${ctx.target.stackName} has no SettlementInboxBucketName output: deploy (or start) the current version`,
+    );
+  }
+  const name = options.name ?? path.basename(file);
+  if (!IMPORT_FILE_NAME.test(name)) {
+    throw new OperatorError(`"${name}" is not a settlement file name (letters, digits, . _ -, 200 at most)`);
+  }
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) throw new OperatorError(`${file} is not a file`);
+  const key = `${SETTLEMENT_IMPORT_PREFIXES.inbox}${name}`;
+  await new ObjectStore(bucket, ctx.clients.s3 ?? objectStoreClient()).putFile(key, file);
+  ctx.progress(`put ${file} into s3://${bucket}/${key}; buzzer batch runs --job import --file ${name}`);
+  return { bucket, key, bytes: info.size };
+}
+
 function renderImportRun(run: ImportRun): string {
   const lines = [
     `${run.status}  import ${run.file ?? '?'} ${run.date ?? ''}  ${run.name}`,
@@ -580,6 +609,20 @@ export function registerBatchCommands(program: Command, run: CommandRunner): voi
           return listBatchRuns(ctx, { ...rest, ...(job ? { job: job as 'settlement' | 'import' } : {}) });
         },
         renderRuns,
+      ),
+    );
+  batch
+    .command('drop')
+    .description(
+      "Put an acquirer's settlement file into the inbox (inbox/<name>): the bucket's event starts its import",
+    )
+    .argument('<file>', 'the file on this machine')
+    .option('--name <name>', 'its name in the inbox (default: the file name)')
+    .action((file: string, options: { name?: string }, command: Command) =>
+      run(
+        command,
+        (ctx) => dropSettlementFile(ctx, file, options),
+        (dropped) => `put s3://${dropped.bucket}/${dropped.key} (${dropped.bytes} bytes)\n`,
       ),
     );
   batch
