@@ -11,6 +11,9 @@
  *
  * Local target only (vitest.config.ts): it injects faults into the Lambda engine and reads the runtime's metrics.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectStore, objectStoreClient } from '#functions/settlement/object-store.ts';
@@ -51,14 +54,35 @@ const lineRecord = async (ref: string) =>
     )
   )?.Item;
 
-/** Drops `body` into the inbox and waits for the import the event started to end. */
-async function drop(name: string, body: string): Promise<ImportRun> {
+/**
+ * Drops `body` into the inbox (through `buzzer batch drop`, as a person would, or a plain S3 put) and waits for the
+ * import the bucket's event started to end.
+ */
+async function drop(name: string, body: string, via: 'cli' | 's3' = 's3'): Promise<ImportRun> {
   const before = new Set(
     (await buzzerJson<ImportRun[]>(runtimeFile, 'batch', 'runs', '--job', 'import', '--file', name)).map(
       (run) => run.executionArn,
     ),
   );
-  await inbox.putText(`inbox/${name}`, body);
+  if (via === 'cli') {
+    const dir = await mkdtemp(path.join(tmpdir(), 'acquirer-'));
+    try {
+      await writeFile(path.join(dir, 'file.csv'), body);
+      const dropped = await buzzerJson<{ key: string }>(
+        runtimeFile,
+        'batch',
+        'drop',
+        path.join(dir, 'file.csv'),
+        '--name',
+        name,
+      );
+      expect(dropped.key).toBe(`inbox/${name}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } else {
+    await inbox.putText(`inbox/${name}`, body);
+  }
   return waitForImport(name, before);
 }
 
@@ -132,7 +156,7 @@ describe('settlement import', () => {
   };
 
   it('applies a good file line by line and moves it to processed/ with its report', async () => {
-    const run = await drop('acquirer-good.csv', file([detail(at(0)), detail(at(1)), detail(at(2))]));
+    const run = await drop('acquirer-good.csv', file([detail(at(0)), detail(at(1)), detail(at(2))]), 'cli');
     expect(run).toMatchObject({
       status: 'SUCCEEDED',
       date: today,
