@@ -2,9 +2,9 @@ import { documentClient } from '#shared/dynamodb.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { claimFile, type ImportState, type ObjectCreatedEvent, objectCreatedSchema } from './import.ts';
 import { ObjectStore } from './object-store.ts';
-import { importConfig, settlementStep } from './step.ts';
+import { importTableConfig, settlementStep } from './step.ts';
 
-const config = importConfig();
+const config = importTableConfig();
 const deps = { doc: documentClient, tableName: config.tableName, store: new ObjectStore(config.bucket) };
 
 /** First state: the S3 event of a file in the inbox; claims its name and checksum once, moves it to work/. */

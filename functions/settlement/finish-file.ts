@@ -2,9 +2,9 @@ import { documentClient } from '#shared/dynamodb.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { finishFile, type ImportState, importStateSchema } from './import.ts';
 import { ObjectStore } from './object-store.ts';
-import { importConfig, settlementStep } from './step.ts';
+import { importTableConfig, settlementStep } from './step.ts';
 
-const config = importConfig();
+const config = importTableConfig();
 const deps = { doc: documentClient, tableName: config.tableName, store: new ObjectStore(config.bucket) };
 
 /** Last state: the file to processed/, its claim marked PROCESSED. */

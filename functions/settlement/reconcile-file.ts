@@ -5,9 +5,9 @@ import { metrics } from '#shared/metrics.ts';
 import { lambdaChain } from '#shared/middleware/chain.ts';
 import { type ImportState, importStateSchema, reconcileFile } from './import.ts';
 import { ObjectStore } from './object-store.ts';
-import { importConfig, settlementStep } from './step.ts';
+import { importTableConfig, settlementStep } from './step.ts';
 
-const config = importConfig();
+const config = importTableConfig();
 const deps = { doc: documentClient, tableName: config.tableName, store: new ObjectStore(config.bucket) };
 
 /** The reconciliation report to reports/, and its mismatch count as a metric (the SettlementMismatches alarm). */

@@ -69,7 +69,7 @@ export function settlementStep<T>(
 export const IMPORT_MAX_AGE_DAYS = 400;
 
 /** The environment of the inbound file's steps (lib/constructs/settlement-import.ts sets it). */
-export function importConfig(env: NodeJS.ProcessEnv = process.env): ImportConfig & { tableName: string } {
+export function importConfig(env: NodeJS.ProcessEnv = process.env): ImportConfig {
   const config = loadConfig(
     z.object({
       [ENV.SETTLEMENT_INBOX_BUCKET]: requiredString(ENV.SETTLEMENT_INBOX_BUCKET),
@@ -78,7 +78,6 @@ export function importConfig(env: NodeJS.ProcessEnv = process.env): ImportConfig
         ENV.SETTLEMENT_IMPORT_CHUNK_LINES,
         DEFAULT_SETTLEMENT_IMPORT_CHUNK_LINES,
       ),
-      [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME),
     }),
     env,
   );
@@ -87,6 +86,13 @@ export function importConfig(env: NodeJS.ProcessEnv = process.env): ImportConfig
     timeZone: config.SETTLEMENT_TIME_ZONE,
     chunkLines: config.SETTLEMENT_IMPORT_CHUNK_LINES,
     maxAgeDays: IMPORT_MAX_AGE_DAYS,
-    tableName: config.TABLE_NAME,
   };
+}
+
+/** The import's steps that read or write the table: its environment and the table. */
+export function importTableConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): ImportConfig & { tableName: string } {
+  const { TABLE_NAME } = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }), env);
+  return { ...importConfig(env), tableName: TABLE_NAME };
 }

@@ -214,8 +214,6 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   // --- settlement import (the acquirer's file) ----------------------------------------------------------------------
   // All under `RECON#`: the claims of a file's name and checksum, and one record per applied line.
   'settlement/claim-file.ts': { items: [{ prefixes: ['RECON#'], actions: [GET, PUT] }] },
-  // Reads and writes S3 only; TABLE_NAME is in the import's shared environment.
-  'settlement/validate-file.ts': { items: [] },
   // An invalid file frees its name and checksum claims.
   'settlement/reject-file.ts': { items: [{ prefixes: ['RECON#'], actions: [GET, DELETE] }] },
   // The lines' orders by key (a batch read of ORDER# keys), each line recorded once by a conditional put.

@@ -14,7 +14,6 @@ import { eventSourceMapping } from './lambda-event-source-mapping.ts';
 import { lambdaFunction } from './lambda-function.ts';
 import type { ResourceModule } from './module.ts';
 import { s3Bucket } from './s3-bucket.ts';
-import { s3BucketNotifications } from './s3-bucket-notifications.ts';
 import { schedulerSchedule } from './scheduler-schedule.ts';
 import { secretsManagerSecret } from './secretsmanager-secret.ts';
 import { sqsQueue } from './sqs-queue.ts';
@@ -24,7 +23,6 @@ export const RESOURCE_MODULES: readonly ResourceModule[] = [
   dynamodbTable,
   sqsQueue,
   s3Bucket,
-  s3BucketNotifications,
   secretsManagerSecret,
   lambdaFunction,
   eventSourceMapping,

@@ -20,13 +20,8 @@ export const lambdaFunction = defineResource({
       })
       .optional(),
   }),
-  start({ logicalId, resource, properties }, { assembly, names, engines, started, logger }) {
+  start({ logicalId, resource, properties }, { assembly, names, engines, started }) {
     const codeDir = assembly.assetDirFor(logicalId);
-    if (!codeDir && servesOnlyBucketNotifications(logicalId, assembly.template.Resources)) {
-      // CDK's inline handler that configures bucket notifications on AWS: locally s3-bucket-notifications.ts does it.
-      logger.debug('lambda: bucket notifications handler not run locally', { logicalId });
-      return;
-    }
     if (!codeDir)
       throw new Error(`function ${logicalId} has no local code directory in ${assembly.directory}`);
     const functionName = names.physicalName(logicalId);
@@ -45,18 +40,3 @@ export const lambdaFunction = defineResource({
     started.functions[logicalId] = functionName;
   },
 });
-
-/**
- * Whether the function is only the `ServiceToken` of `Custom::S3BucketNotifications` resources: CDK's inline handler
- * (no asset) that calls PutBucketNotificationConfiguration on AWS, which the runtime does itself.
- */
-export function servesOnlyBucketNotifications(
-  logicalId: string,
-  resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>,
-): boolean {
-  const served = Object.values(resources).filter((resource) => {
-    const token = resource.Properties?.ServiceToken as { 'Fn::GetAtt'?: unknown[] } | undefined;
-    return Array.isArray(token?.['Fn::GetAtt']) && token['Fn::GetAtt'][0] === logicalId;
-  });
-  return served.length > 0 && served.every((resource) => resource.Type === 'Custom::S3BucketNotifications');
-}
