@@ -154,6 +154,15 @@ async function sha256Of(
   return { sha256: hash.digest('hex'), bytes };
 }
 
+/** S3 event keys are URL-encoded (`+` for a space); a key that does not decode is taken as it is. */
+function decodedKey(key: string): string {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return key;
+  }
+}
+
 /**
  * Claims the file: its name and its checksum, in one transaction, for this event. A claim already held by this
  * event (the step run again) goes on; one held by another event makes this file a duplicate. The claimed file moves
@@ -169,7 +178,7 @@ export async function claimFile(
   if (bucket.name !== config.bucket) {
     throw new InvalidImportEvent(`bucket ${bucket.name} is not the inbox bucket ${config.bucket}`);
   }
-  const key = decodeURIComponent(object.key.replace(/\+/g, ' '));
+  const key = decodedKey(object.key);
   if (!key.startsWith(PREFIX.inbox)) throw new InvalidImportEvent(`${key} is not under ${PREFIX.inbox}`);
   const name = key.slice(PREFIX.inbox.length);
   const base = { eventId: event.id, name, key, sha256: '', bytes: object.size ?? 0 };

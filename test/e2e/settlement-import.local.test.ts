@@ -127,7 +127,8 @@ beforeAll(async () => {
   const alice = new ApiClient(target.apiUrl, target.apiKeys.alice ?? '');
   const accepted = await Promise.all(Array.from({ length: 8 }, () => alice.placeOrder(orderBody())));
   for (const answer of accepted) {
-    const order = await alice.waitForOrder(answer.body.trackingId);
+    // A loaded machine runs eight sagas at once slowly: the hook's own time-out is the bound.
+    const order = await alice.waitForOrder(answer.body.trackingId, undefined, 100_000);
     expect(order.status).toBe('CONFIRMED');
     const item = (
       await runtime.clients.doc.send(
