@@ -510,6 +510,24 @@ export class Operations extends Construct {
         width: 24,
       }),
     );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `Settlement files: mismatches in reconciled files, failed imports (per ${per})`,
+        left: [
+          business.count('SettlementMismatches', { label: 'mismatches' }),
+          ...(props.settlementImportStateMachine
+            ? [
+                props.settlementImportStateMachine.metricFailed({
+                  statistic: cloudwatch.Stats.SUM,
+                  label: 'imports failed',
+                }),
+              ]
+            : []),
+        ],
+        leftAnnotations: [{ value: 0, label: 'alarm above', color: cloudwatch.Color.RED }],
+        width: 24,
+      }),
+    );
     // Back-pressure, one row per work queue. Consumption is SQS's NumberOfMessagesDeleted: the mappings delete a
     // message only once its function succeeded with it (a held mail put back as a new message counts too).
     for (const { alias, queue, maxAge } of workQueues) {
