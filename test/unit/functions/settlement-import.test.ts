@@ -235,13 +235,11 @@ describe('applyChunk', () => {
     expect(gets.slice(-2)).toEqual([valid.cursor?.offset, first.cursor?.offset]);
 
     // The first chunk run again (a redrive after a crash): its lines are found recorded, nothing else changes.
-    ddb
-      .on(PutCommand)
-      .rejects(
-        Object.assign(new Error('The conditional request failed'), {
-          name: 'ConditionalCheckFailedException',
-        }),
-      );
+    ddb.on(PutCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), {
+        name: 'ConditionalCheckFailedException',
+      }),
+    );
     const again = await applyChunk(deps, config, valid, NOW);
     expect(again.counts).toEqual({ lines: 3, applied: 0, alreadyApplied: 2, matched: 1, mismatched: 1 });
     expect(again.cursor).toEqual(first.cursor);
