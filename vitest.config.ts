@@ -25,6 +25,7 @@ const LOCAL_ONLY_FILES = [
   'test/e2e/mail-service.test.ts',
   'test/e2e/console.local.test.ts',
   'test/e2e/settlement.local.test.ts',
+  'test/e2e/settlement-import.local.test.ts',
 ];
 /**
  * The e2e files that take longest, longest first: started last, they decided the run's length (a fresh clone has no

@@ -47,6 +47,11 @@ export const METRICS = {
   CircuitClosed: 'CircuitClosed',
   /** Count by `breaker`: a call not made because the circuit was open (an order held, a mail put back). */
   CallsHeld: 'CallsHeld',
+  /**
+   * Count, no further dimension: mismatches one reconciled settlement file left (a line for an unknown charge or
+   * refund, an amount or status that differs, a charge of the date the file does not cover). Once per file.
+   */
+  SettlementMismatches: 'SettlementMismatches',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
@@ -67,6 +72,7 @@ export const METRIC_DIMENSION_KEYS: Record<MetricName, readonly string[]> = {
   CircuitOpened: [METRIC_DIMENSIONS.breaker],
   CircuitClosed: [METRIC_DIMENSIONS.breaker],
   CallsHeld: [METRIC_DIMENSIONS.breaker],
+  SettlementMismatches: [],
 };
 
 /** Why an order was cancelled: stored on the order, shown to the client, and the `reason` of `OrdersCancelled`. */

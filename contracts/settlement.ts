@@ -25,3 +25,29 @@ export const DEFAULT_SETTLEMENT_PAGE_SIZE = 500;
 /** The secret of a partner's SFTP credentials: named by the stack, so the functions' configuration is plain text. */
 export const settlementSecretName = (stackName: string, partner: string): string =>
   `${stackName}/settlement/${partner}`;
+
+/**
+ * The inbound settlement file's bucket prefixes: the partner drops files into `inbox/` (on AWS an AWS Transfer Family
+ * SFTP endpoint can front the bucket); a claimed file is worked on under `work/`, then moved to `processed/` or
+ * `failed/` (with its error report); the reconciliation reports go to `reports/`.
+ */
+export const SETTLEMENT_IMPORT_PREFIXES = {
+  inbox: 'inbox/',
+  work: 'work/',
+  processed: 'processed/',
+  failed: 'failed/',
+  reports: 'reports/',
+} as const;
+
+/** Lines applied per chunk (one Lambda invocation, one state of the execution). */
+export const DEFAULT_SETTLEMENT_IMPORT_CHUNK_LINES = 500;
+
+/** The import's states, as the state machine names them (the CLI and the runbook name them too). */
+export const SETTLEMENT_IMPORT_STATES = {
+  claim: 'ClaimFile',
+  validate: 'ValidateFile',
+  reject: 'RejectFile',
+  apply: 'ApplyChunk',
+  reconcile: 'ReconcileFile',
+  finish: 'FinishFile',
+} as const;

@@ -25,6 +25,7 @@ import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
 import { SettlementExport, type SettlementPartner } from './constructs/settlement-export.ts';
+import { SettlementImport } from './constructs/settlement-import.ts';
 import { Webhooks } from './constructs/webhooks.ts';
 import { DeploymentConfigError } from './deployment-config-error.ts';
 
@@ -245,6 +246,8 @@ export class BuzzerStack extends Stack {
   public readonly webhooks: Webhooks;
   public readonly operations: Operations;
   public readonly settlement: SettlementExport;
+  /** The acquirer's settlement files, inbound: the inbox bucket and the import's state machine. */
+  public readonly settlementImport: SettlementImport;
 
   constructor(scope: Construct, id: string, props: BuzzerStackProps = {}) {
     super(scope, id, { description: STACK_DESCRIPTION, ...props });
@@ -370,6 +373,12 @@ export class BuzzerStack extends Stack {
       removalPolicy: props.tableRemovalPolicy,
       logRetention: props.logRetention,
     });
+    this.settlementImport = new SettlementImport(this, 'SettlementImport', {
+      table,
+      timeZone: props.settlementTimeZone,
+      removalPolicy: props.tableRemovalPolicy,
+      logRetention: props.logRetention,
+    });
 
     // Last: it finds every dead-letter queue created above and gives each its alarms.
     this.operations = new Operations(this, 'Operations', {
@@ -378,6 +387,7 @@ export class BuzzerStack extends Stack {
       relay: this.relay,
       api: this.api,
       settlementStateMachine: this.settlement.stateMachine,
+      settlementImportStateMachine: this.settlementImport.stateMachine,
       queueAliases: {
         notifier: 'notify',
         'mail-sender': 'mail',
@@ -417,6 +427,15 @@ export class BuzzerStack extends Stack {
       description: 'The daily settlement export (buzzer batch run settlement --date YYYY-MM-DD)',
     });
     new CfnOutput(this, 'SettlementBucketName', { value: this.settlement.bucket.bucketName });
+    new CfnOutput(this, 'SettlementImportStateMachineArn', {
+      value: this.settlementImport.stateMachine.stateMachineArn,
+      description: "The import of the acquirer's settlement files (buzzer batch runs --job import)",
+    });
+    new CfnOutput(this, 'SettlementInboxBucketName', {
+      value: this.settlementImport.bucket.bucketName,
+      description:
+        "Drop the acquirer's settlement files under inbox/ (processed/, failed/, reports/ next to it)",
+    });
     new CfnOutput(this, 'SettlementPartners', {
       value: JSON.stringify(
         Object.fromEntries(

@@ -71,4 +71,15 @@ export const keys = {
     pk: `SETTLEMENT#${partner}#${date}`,
     sk: 'DELIVERY',
   }),
+  /**
+   * Inbound settlement files (functions/settlement/import.ts), all under `RECON#`: the claim of a file name, the claim
+   * of a content checksum (a file is a duplicate when either is taken), and one record per applied line, keyed by
+   * the acquirer's reference, which a conditional put writes once.
+   */
+  reconFile: (name: string): ItemKey => ({ pk: `RECON#FILE#${name}`, sk: 'CLAIM' }),
+  reconChecksum: (sha256: string): ItemKey => ({ pk: `RECON#SHA256#${sha256}`, sk: 'CLAIM' }),
+  reconLine: (type: string, acquirerRef: string): ItemKey => ({
+    pk: `RECON#LINE#${type}#${acquirerRef}`,
+    sk: 'LINE',
+  }),
 };

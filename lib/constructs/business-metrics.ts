@@ -22,7 +22,8 @@ export type PlainCountMetric =
   | typeof METRICS.OrdersAccepted
   | typeof METRICS.OrdersConfirmed
   | typeof METRICS.RelayPublishFailures
-  | typeof METRICS.StuckOrdersNeedingOperator;
+  | typeof METRICS.StuckOrdersNeedingOperator
+  | typeof METRICS.SettlementMismatches;
 
 /**
  * The one place that turns the metric contract (contracts/metrics.ts) into CloudWatch metrics for alarms and

@@ -29,6 +29,11 @@ export interface OperationsProps {
   /** The settlement export's state machine: a failed export raises `SettlementExportsFailed`. @default no alarm */
   readonly settlementStateMachine?: sfn.IStateMachine;
   /**
+   * The settlement import's state machine: a failed import raises `SettlementImportsFailed`, a reconciled file with
+   * mismatches `SettlementMismatches`. @default no alarms
+   */
+  readonly settlementImportStateMachine?: sfn.IStateMachine;
+  /**
    * Friendlier operator names for dead-letter queues, keyed by the derived alias (see `deadLetterQueuesOf`), e.g.
    * `{ notifier: 'notify' }`. Queues without an entry keep the derived alias.
    */
@@ -338,6 +343,28 @@ export class Operations extends Construct {
         evaluationPeriods: 1,
       });
     }
+    if (props.settlementImportStateMachine) {
+      alarm('SettlementImportsFailed', {
+        alarmDescription:
+          "A settlement file's import failed and waits for a redrive. Runbook: docs/runbook.md#settlement-import-failed",
+        metric: props.settlementImportStateMachine.metricFailed({
+          period: Duration.minutes(5),
+          statistic: cloudwatch.Stats.SUM,
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+      alarm('SettlementMismatches', {
+        alarmDescription:
+          "The acquirer's settlement file and Buzzer's charges disagree (see the report under reports/). " +
+          'Runbook: docs/runbook.md#settlement-mismatches',
+        metric: business.count('SettlementMismatches'),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
     alarm('SagaExecutionsFailed', {
       alarmDescription: 'Saga executions failed. Runbook: docs/runbook.md#saga-executions-failed',
       metric: stateMachine.metricFailed({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
@@ -480,6 +507,24 @@ export class Operations extends Construct {
       new cloudwatch.GraphWidget({
         title: `Circuit breakers: opened, closed, calls held (per ${per})`,
         left: business.circuits(),
+        width: 24,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `Settlement files: mismatches in reconciled files, failed imports (per ${per})`,
+        left: [
+          business.count('SettlementMismatches', { label: 'mismatches' }),
+          ...(props.settlementImportStateMachine
+            ? [
+                props.settlementImportStateMachine.metricFailed({
+                  statistic: cloudwatch.Stats.SUM,
+                  label: 'imports failed',
+                }),
+              ]
+            : []),
+        ],
+        leftAnnotations: [{ value: 0, label: 'alarm above', color: cloudwatch.Color.RED }],
         width: 24,
       }),
     );

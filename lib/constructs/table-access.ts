@@ -207,6 +207,25 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   },
   'settlement/deliver-file.ts': { items: [{ prefixes: ['SETTLEMENT#'], actions: [GET, PUT] }] },
 
+  // --- settlement import (the acquirer's file) ----------------------------------------------------------------------
+  // All under `RECON#`: the claims of a file's name and checksum, and one record per applied line.
+  'settlement/claim-file.ts': { items: [{ prefixes: ['RECON#'], actions: [GET, PUT] }] },
+  // An invalid file frees its name and checksum claims.
+  'settlement/reject-file.ts': { items: [{ prefixes: ['RECON#'], actions: [GET, DELETE] }] },
+  // The lines' orders by key (a batch read of ORDER# keys), each line recorded once by a conditional put.
+  'settlement/apply-chunk.ts': {
+    items: [
+      { prefixes: ['ORDER#'], actions: [BATCH_GET] },
+      { prefixes: ['RECON#'], actions: [PUT] },
+    ],
+  },
+  // The date's charged orders on the Settled index, and which of them a line record covers (a batch read of RECON#).
+  'settlement/reconcile-file.ts': {
+    items: [{ prefixes: ['RECON#'], actions: [BATCH_GET] }],
+    indexes: [{ index: Data.SETTLED_INDEX, partitionPrefixes: ['SETTLED#'] }],
+  },
+  'settlement/finish-file.ts': { items: [{ prefixes: ['RECON#'], actions: [UPDATE] }] },
+
   // --- operations --------------------------------------------------------------------------------------------------
   'operations/reconcile-orders.ts': {
     // The order and its recovery item (sk RECOVERY), same partition.

@@ -25,6 +25,12 @@ export function describeBuzzer(info: BuzzerDescription): string {
       ([partner, { sftp, directory }]) =>
         `  ${`partner ${partner}`.padEnd(15)} SFTP ${sftp}, files land in ${directory} (buzzer batch run settlement --date YYYY-MM-DD)`,
     ),
+    ...(typeof info.outputs.SettlementInboxBucketName === 'string'
+      ? [
+          `  settlement in   s3://${info.outputs.SettlementInboxBucketName}/inbox/ (on disk ${info.s3Directory}/${info.outputs.SettlementInboxBucketName}; ` +
+            'drop a file with buzzer batch drop <file>, watch it with buzzer batch runs --job import)',
+        ]
+      : []),
     ...Object.entries(info.unsupported).map(([type, ids]) => `  NOT RUN         ${type}: ${ids.join(', ')}`),
     '',
     'Try:',

@@ -19,10 +19,12 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RecoveryDeps, WorkflowType } from '#functions/operations/recovery.ts';
+import { objectStoreClient } from '#functions/settlement/object-store.ts';
 import * as z from '#shared/zod.ts';
 import type { UsagePlanKeys } from './usage-plans.ts';
 
@@ -56,6 +58,10 @@ export interface OpsTarget {
   stateMachineArn: string;
   /** The settlement export's state machine (`SettlementStateMachineArn` output; absent on an older stack). */
   settlementStateMachineArn?: string;
+  /** The settlement import's state machine (`SettlementImportStateMachineArn` output; absent on an older stack). */
+  settlementImportStateMachineArn?: string;
+  /** The bucket of the inbound settlement files (`SettlementInboxBucketName` output): files go under `inbox/`. */
+  settlementInboxBucket?: string;
   eventBusName: string;
   queues: OperatorQueue[];
   /** Local: the runtime's gateway, which serves its EMF metrics (`buzzer metrics`). */
@@ -91,6 +97,8 @@ export interface OpsClients {
   sqs: SQSClient;
   sfn: SFNClient;
   eventBridge: EventBridgeClient;
+  /** S3 (`buzzer batch drop`); absent: the SDK's default client for the region is made when needed. */
+  s3?: S3Client;
 }
 
 export interface OpsContext {
@@ -129,9 +137,22 @@ function outputString(outputs: Record<string, unknown>, key: string, where: stri
   return value;
 }
 
-function settlementOf(outputs: Record<string, unknown>): Pick<OpsTarget, 'settlementStateMachineArn'> {
+function settlementOf(
+  outputs: Record<string, unknown>,
+): Pick<
+  OpsTarget,
+  'settlementStateMachineArn' | 'settlementImportStateMachineArn' | 'settlementInboxBucket'
+> {
   const arn = outputs.SettlementStateMachineArn;
-  return typeof arn === 'string' && arn !== '' ? { settlementStateMachineArn: arn } : {};
+  const importArn = outputs.SettlementImportStateMachineArn;
+  const inbox = outputs.SettlementInboxBucketName;
+  return {
+    ...(typeof inbox === 'string' && inbox !== '' ? { settlementInboxBucket: inbox } : {}),
+    ...(typeof arn === 'string' && arn !== '' ? { settlementStateMachineArn: arn } : {}),
+    ...(typeof importArn === 'string' && importArn !== ''
+      ? { settlementImportStateMachineArn: importArn }
+      : {}),
+  };
 }
 
 function operatorQueueIds(outputs: Record<string, unknown>, where: string) {
@@ -193,12 +214,13 @@ export function clientsForRuntime(runtime: Pick<RuntimeFile, 'clientEnvironment'
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local',
     },
   };
-  return makeClients({
+  const clients = makeClients({
     dynamodb: { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_DYNAMODB') },
     sqs: { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_SQS') },
     sfn: { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_SFN') },
     eventBridge: { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_EVENTBRIDGE') },
   });
+  return env.AWS_ENDPOINT_URL_S3 ? { ...clients, s3: objectStoreClient(env) } : clients;
 }
 
 interface ClientConfig {
@@ -223,6 +245,7 @@ function closeClients(clients: OpsClients): void {
   clients.sqs.destroy();
   clients.sfn.destroy();
   clients.eventBridge.destroy();
+  clients.s3?.destroy();
 }
 
 export function contextFor(

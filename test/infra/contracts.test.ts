@@ -97,7 +97,15 @@ describe('environment variables', () => {
 
 describe('events', () => {
   it('every rule on the bus matches the source the relay stamps and detail types the contracts name', () => {
-    const rules = ofType('AWS::Events::Rule').filter((rule) => rule.Properties.EventPattern !== undefined);
+    const patterned = ofType('AWS::Events::Rule').filter(
+      (rule) => rule.Properties.EventPattern !== undefined,
+    );
+    // The default bus carries AWS services' events: only the settlement inbox's S3 rule listens there.
+    const onDefaultBus = patterned.filter((rule) => rule.Properties.EventBusName === undefined);
+    expect(
+      onDefaultBus.map((rule) => (rule.Properties.EventPattern as { source?: string[] }).source),
+    ).toEqual([['aws.s3']]);
+    const rules = patterned.filter((rule) => rule.Properties.EventBusName !== undefined);
     expect(rules.length).toBeGreaterThan(0);
     for (const rule of rules) {
       const pattern = rule.Properties.EventPattern as { source?: string[]; 'detail-type'?: string[] };

@@ -89,13 +89,15 @@ describe('alarms', () => {
       ([, a]) => a.Properties.Namespace === namespace && a.Properties.MetricName === metric,
     );
 
-  it('covers saga failures and time-outs, failed settlement exports, relay errors and API 5xx', () => {
+  it('covers saga failures and time-outs, failed settlement exports and imports, settlement mismatches, relay errors and API 5xx', () => {
     const failed = byMetric('AWS/States', 'ExecutionsFailed').map(([, a]) =>
       JSON.stringify(a.Properties.Dimensions),
     );
-    expect(failed).toHaveLength(2);
+    expect(failed).toHaveLength(3);
     expect(failed.some((d) => d.includes('SagaStateMachine'))).toBe(true);
     expect(failed.some((d) => d.includes('SettlementStateMachine'))).toBe(true);
+    expect(failed.some((d) => d.includes('SettlementImportStateMachine'))).toBe(true);
+    expect(byMetric('Buzzer', 'SettlementMismatches')).toHaveLength(1);
     expect(byMetric('AWS/States', 'ExecutionsTimedOut')).toHaveLength(1);
     expect(byMetric('AWS/ApiGateway', '5xx')).toHaveLength(1);
     const lambdaErrors = byMetric('AWS/Lambda', 'Errors').map(([, a]) =>

@@ -106,7 +106,8 @@ describe('event source mappings', () => {
 describe('functions', () => {
   it('run arm64 on Node.js 24 with tracing, an explicit log group and source maps', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions.length).toBe(28); // 23 + the OpenAPI document's route + the settlement export's four steps
+    // 23 + the OpenAPI document's route + the settlement export's four steps + the settlement import's six
+    expect(functions.length).toBe(34);
     for (const [id, f] of functions) {
       expect(f.Properties.Runtime, id).toBe('nodejs24.x');
       expect(f.Properties.Architectures, id).toEqual(['arm64']);
@@ -187,7 +188,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets only the starter, the stuck-order reconciler and the settlement schedule start executions and only the relay put events', () => {
+  it('lets only the starter, the stuck-order reconciler, the settlement schedule and the inbox rule start executions and only the relay put events', () => {
     const holders = (action: string) =>
       statements()
         .filter((s) => actionsOf(s).includes(action))
@@ -195,6 +196,7 @@ describe('least privilege', () => {
     expect(holders('states:StartExecution').sort()).toEqual([
       expect.stringMatching(/^OperationsReconciler/),
       expect.stringMatching(/^SagaStarter/),
+      expect.stringMatching(/^SettlementImportStateMachineEventsRole/),
       expect.stringMatching(/^SettlementScheduleRole/),
     ]);
     expect(holders('events:PutEvents')).toEqual([expect.stringMatching(/^OutboxRelay/)]);

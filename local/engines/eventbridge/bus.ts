@@ -191,6 +191,33 @@ export class EventBridgeEngine {
     return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
   }
 
+  /**
+   * An event an AWS service puts on the default bus (S3's `Object Created` of a bucket with EventBridge
+   * notifications): no PutEvents validation, since `aws.*` sources are the services' own.
+   */
+  putServiceEvent(event: {
+    source: string;
+    detailType: string;
+    detail: unknown;
+    resources: string[];
+  }): string {
+    const envelope: EventEnvelope = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': event.detailType,
+      source: event.source,
+      account: this.account.accountId,
+      time: isoSeconds(new Date()),
+      region: this.account.region,
+      resources: event.resources,
+      detail: event.detail,
+    };
+    this.counters.entriesPut += 1;
+    const bus = this.findBus('default');
+    if (bus) this.route(bus, envelope);
+    return envelope.id;
+  }
+
   /** Throws what PutEvents throws for the request as a whole (entry count, total size), before any entry is put. */
   checkRequest(entries: readonly PutEventsEntryInput[]): void {
     if (entries.length < 1 || entries.length > MAX_ENTRIES) {
