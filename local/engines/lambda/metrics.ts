@@ -32,6 +32,8 @@ export interface LambdaFunctionMetrics {
   asyncFailures: number;
   /** The most recent durations, oldest first (for percentiles). */
   recentDurationsMs: number[];
+  /** The largest heap any invocation used ("Max Memory Used"), in bytes; 0 before one reported it. */
+  maxHeapUsedBytes: number;
 }
 
 const RECENT_LIMIT = 1000;
@@ -52,6 +54,7 @@ export class MetricsRecorder {
   asyncFailures = 0;
   /** Invocations refused outright (reserved concurrency 0). */
   rejectedThrottles = 0;
+  maxHeapUsedBytes = 0;
   private readonly recent: number[] = [];
 
   constructor(functionName: string, memoryMb: number) {
@@ -65,7 +68,9 @@ export class MetricsRecorder {
     initDurationMs?: number;
     failed: boolean;
     timedOut: boolean;
+    heapUsedBytes?: number;
   }): number {
+    this.maxHeapUsedBytes = Math.max(this.maxHeapUsedBytes, outcome.heapUsedBytes ?? 0);
     const init = outcome.initDurationMs ?? 0;
     const billed = Math.ceil(outcome.durationMs + init);
     this.invocations += 1;
@@ -106,6 +111,7 @@ export class MetricsRecorder {
       asyncRetries: this.asyncRetries,
       asyncFailures: this.asyncFailures,
       recentDurationsMs: [...this.recent],
+      maxHeapUsedBytes: this.maxHeapUsedBytes,
       ...live,
     };
   }

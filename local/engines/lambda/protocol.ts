@@ -43,6 +43,7 @@ export type EnvironmentMessage =
     /** Only log lines: written between invocations. */
     | { type: 'logs' }
     | { type: 'init-error'; error: LambdaErrorDocument }
+    /** `heapUsedBytes`: the largest heap the invocation used (see worker.ts `watchPeakHeap`). */
     | { type: 'result'; requestId: string; payload: string; heapUsedBytes: number }
     | { type: 'error'; requestId: string; error: LambdaErrorDocument; heapUsedBytes: number }
     /** An uncaught exception or unhandled rejection; the worker exits right after sending this. */

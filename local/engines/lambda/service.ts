@@ -363,6 +363,7 @@ export class LambdaService implements LambdaInvoker {
       failed: outcome.error !== undefined,
       timedOut,
       ...(outcome.initDurationMs !== undefined ? { initDurationMs: outcome.initDurationMs } : {}),
+      ...(outcome.heapUsedBytes !== undefined ? { heapUsedBytes: outcome.heapUsedBytes } : {}),
     });
     if (this.options.reportLines ?? true) {
       this.logSink(fn.definition.functionName, reportLine(requestId, fn.memoryMb, outcome, billedDurationMs));

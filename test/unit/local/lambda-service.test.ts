@@ -353,6 +353,19 @@ describe('LambdaService concurrency, logs and metrics', () => {
     expect(report).toContain('Init Duration: ');
   });
 
+  it("reports the largest heap an invocation used as the function's Max Memory Used", async () => {
+    const lambda = service();
+    lambda.register(definition('hungry', 'behaviours.handler'));
+    lambda.register(definition('modest', 'behaviours.handler'));
+
+    await lambda.invoke('hungry', { action: 'allocate', mb: 40 });
+    await lambda.invoke('modest', { action: 'allocate', mb: 1 });
+    const metrics = lambda.metrics();
+
+    expect(metrics.hungry?.maxHeapUsedBytes).toBeGreaterThan(40 * 1024 * 1024);
+    expect(metrics.modest?.maxHeapUsedBytes).toBeLessThan(30 * 1024 * 1024);
+  });
+
   it('delivers log lines before the answer, after it, and a partial line when the environment crashes', async () => {
     const lines: string[] = [];
     const lambda = service({ logSink: (_name, line) => lines.push(line) });
