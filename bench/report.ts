@@ -2,6 +2,7 @@
  * The benchmark report: Markdown for people (headline figures first, then one table per question, then how it was
  * measured), the same results as JSON for tools, and the SVG figure.
  */
+
 import {
   acceptedShare,
   BURST_CASES,
@@ -21,6 +22,7 @@ import {
   outageVerdicts,
 } from './resilience-model.ts';
 import type { AcceptLevel } from './sections/accept.ts';
+import { type BatchRun, batchSection } from './sections/batch.ts';
 import type { ColdStartResult } from './sections/cold-start.ts';
 import type { PathCost } from './sections/cost.ts';
 import type { CellResult } from './sections/sync-async.ts';
@@ -58,6 +60,8 @@ export interface BenchResults {
   outage?: OutageResult;
   /** A quiet client's accept latency without and with a noisy one (absent from results made before it existed). */
   neighbour?: NeighbourResult;
+  /** The settlement export and import at a day of 10k and 100k orders (absent from results made before it existed). */
+  batch?: BatchRun[];
   prices: PriceTable;
   notes: string[];
 }
@@ -104,7 +108,7 @@ export function mergeEarlier(results: BenchResults, earlier: BenchResults, ran: 
   }
   if (!ran.includes('cost') && earlier.waitCost && !results.waitCost) results.waitCost = earlier.waitCost;
   // One result each rather than rows: kept whole when their section did not run.
-  for (const section of ['outage', 'neighbour'] as const) {
+  for (const section of ['outage', 'neighbour', 'batch'] as const) {
     const previous = earlier[section];
     if (ran.includes(section) || !previous) continue;
     Object.assign(results, { [section]: previous });
@@ -750,6 +754,9 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.burst && r.burst.length > 0 ? ['## 6. The four cases under bursts', '', burstSection(r), ''] : []),
     ...(r.outage ? ['## 7. The payment provider down', '', outageSection(r.outage), ''] : []),
     ...(r.neighbour ? ['## 8. A noisy neighbour', '', neighbourSection(r.neighbour), ''] : []),
+    ...(r.batch && r.batch.length > 0
+      ? ['## 9. Batch files: settlement export and import', '', batchSection(r.batch), '']
+      : []),
     '## How this was measured, and what it does not say',
     '',
     ...r.notes.map((note) => `- ${note}`),

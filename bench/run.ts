@@ -50,6 +50,7 @@ import {
   renderSvg,
 } from './report.ts';
 import { type AcceptSettings, runAcceptPath } from './sections/accept.ts';
+import { runBatch } from './sections/batch.ts';
 import { type BurstSettings, runBursts } from './sections/burst.ts';
 import { runColdStarts } from './sections/cold-start.ts';
 import { type CostSettings, runCost } from './sections/cost.ts';
@@ -62,11 +63,23 @@ import { startSyncBaseline } from './sync-baseline.ts';
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 const STANDARD_OUT = BENCH_CDK_OUT;
 const EXPRESS_OUT = '.buzzer/cdk.out-express';
-const SECTIONS = ['terminal', 'sync', 'cold', 'accept', 'cost', 'burst', 'outage', 'neighbour'] as const;
+const SECTIONS = [
+  'terminal',
+  'sync',
+  'cold',
+  'accept',
+  'cost',
+  'burst',
+  'outage',
+  'neighbour',
+  'batch',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
   terminal: Array<{ ratePerSecond: number; seconds: number }>;
+  /** Orders in a day for the batch section (issue 13: 10k and 100k). */
+  batchOrders: number[];
   cells: Cell[];
   coldStartRuns: number;
   accept: AcceptSettings;
@@ -118,6 +131,7 @@ const cellsFor = (
   );
 
 const FULL: Settings = {
+  batchOrders: [10_000, 100_000],
   terminal: [
     { ratePerSecond: 2, seconds: 6 },
     { ratePerSecond: 20, seconds: 6 },
@@ -173,6 +187,7 @@ const FULL: Settings = {
 };
 
 const QUICK: Settings = {
+  batchOrders: [500, 2_000],
   terminal: [
     { ratePerSecond: 2, seconds: 2 },
     { ratePerSecond: 20, seconds: 2 },
@@ -442,6 +457,7 @@ Runs the benchmarks on the local runtime and writes bench/results/<date>.md, .js
                           -c mailService=burst variant on a runtime of its own); the day's other cases are kept
   --cells=<cells>         burst section: a subset of the cells, <payment latency ms>:<failure rate>,
                           e.g. 0:0,2000:0.2 (with --cases, the day's other rows are kept)
+  --batch-orders=<n,…>    batch section: orders in each day exported and imported (default 10000,100000)
   --render=<json>         write a run's .md and .svg again from its JSON
   --help                  this text
 
@@ -547,6 +563,13 @@ async function main(): Promise<void> {
   }
   const quick = args.includes('--quick');
   const casesArg = args.find((a) => a.startsWith('--cases='))?.slice('--cases='.length);
+  const batchOrdersArg = args
+    .find((a) => a.startsWith('--batch-orders='))
+    ?.slice('--batch-orders='.length)
+    .split(',')
+    .map(Number);
+  if (batchOrdersArg?.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error('--batch-orders takes whole numbers of orders, e.g. --batch-orders=10000,100000');
   const chosen = casesArg?.split(',') ?? [...BURST_CASES];
   const unknown = chosen.filter((c) => !(BURST_CASES as readonly string[]).includes(c));
   if (unknown.length > 0) {
@@ -707,6 +730,16 @@ async function main(): Promise<void> {
       // outage after them would measure that backlog.
       if (wanted('outage')) results.outage = await runOutage(system, settings.outage);
       if (wanted('neighbour')) results.neighbour = await runNeighbour(system, settings.neighbour);
+    } finally {
+      await system.stop();
+    }
+  }
+
+  if (wanted('batch')) {
+    log('starting a runtime for the batch files');
+    const system = await startBenchSystem({ cdkOut: STANDARD_OUT });
+    try {
+      results.batch = await runBatch(system, batchOrdersArg ?? settings.batchOrders);
     } finally {
       await system.stop();
     }

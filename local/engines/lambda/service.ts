@@ -303,6 +303,11 @@ export class LambdaService implements LambdaInvoker {
     return result;
   }
 
+  /** Forgets every function's largest heap so far, so a measurement (the bench's batch section) sees its own. */
+  resetMaxHeapUsed(): void {
+    for (const fn of this.functions.values()) fn.metrics.maxHeapUsedBytes = 0;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const pending of this.retryTimers) pending.cancel();
