@@ -16,10 +16,12 @@ import {
 } from './back-pressure.ts';
 import { Api } from './constructs/api.ts';
 import type { BuzzerFunction } from './constructs/buzzer-function.ts';
+import { ConsoleSite } from './constructs/console-site.ts';
 import { Data } from './constructs/data.ts';
 import { EventBus } from './constructs/event-bus.ts';
 import { MailService } from './constructs/mail-service.ts';
 import { Operations } from './constructs/operations.ts';
+import { OperatorApi } from './constructs/operator-api.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
@@ -103,6 +105,14 @@ export interface BuzzerStackProps extends StackProps {
   readonly settlementPartners?: readonly SettlementPartner[];
   /** IANA time zone of the settlement business day and schedule (`-c settlementTimeZone=`). @default 'UTC' */
   readonly settlementTimeZone?: string;
+  /**
+   * The built web console (console/dist) to host as a static site on CloudFront, signed in through the operators'
+   * user pool (lib/constructs/console-site.ts). `cdk synth`/`deploy` build it (bin/app.ts; `-c consoleSite=false`
+   * leaves it out). @default no static site: the operator API alone
+   */
+  readonly consoleDist?: string;
+  /** The operators' hosted sign-in domain prefix (`-c operatorSignInDomain=`). @default `<stack name>-ops-<account>` */
+  readonly operatorSignInDomain?: string;
 }
 
 /** Checks the client API settings; the messages name the context keys. */
@@ -245,6 +255,8 @@ export class BuzzerStack extends Stack {
   public readonly webhooks: Webhooks;
   public readonly operations: Operations;
   public readonly settlement: SettlementExport;
+  public readonly operatorApi: OperatorApi;
+  public readonly consoleSite?: ConsoleSite;
 
   constructor(scope: Construct, id: string, props: BuzzerStackProps = {}) {
     super(scope, id, { description: STACK_DESCRIPTION, ...props });
@@ -393,6 +405,37 @@ export class BuzzerStack extends Stack {
       logRetention: props.logRetention,
     });
 
+    // The console's site first: the sign-in returns to it and the operator API answers its origin.
+    this.consoleSite = props.consoleDist
+      ? new ConsoleSite(this, 'Console', { distDir: props.consoleDist })
+      : undefined;
+    const maxAges = new Map(this.operations.workQueues.map((w) => [w.alias, w.maxAge]));
+    this.operatorApi = new OperatorApi(this, 'OperatorApi', {
+      table,
+      sagaStateMachine: this.saga.stateMachine,
+      settlementStateMachine: this.settlement.stateMachine,
+      bus: this.bus.bus,
+      queues: this.operations.deadLetterQueues.map(({ alias, deadLetterQueue, source }) => ({
+        alias,
+        deadLetterQueue,
+        ...(source ? { source } : {}),
+        ...(maxAges.has(alias) ? { maxAge: maxAges.get(alias) } : {}),
+      })),
+      ...(this.consoleSite ? { consoleOrigins: [this.consoleSite.origin] } : {}),
+      ...(props.operatorSignInDomain ? { signInDomainPrefix: props.operatorSignInDomain } : {}),
+      removalPolicy: props.tableRemovalPolicy,
+      logRetention: props.logRetention,
+    });
+    this.consoleSite?.publish({
+      stackName: this.stackName,
+      apiUrl: this.operatorApi.url,
+      auth: {
+        signInUrl: this.operatorApi.signInUrl,
+        clientId: this.operatorApi.consoleClient.userPoolClientId,
+        scopes: ['openid', 'email', 'profile'],
+      },
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Client API base URL' });
     new CfnOutput(this, 'ApiFlavour', {
       value: apiFlavour,
@@ -438,6 +481,23 @@ export class BuzzerStack extends Stack {
           'Invoke with {"count": N} or {"recipients": [...]} to enqueue a campaign (buzzer mail campaign)',
       });
       new CfnOutput(this, 'SentMailTableName', { value: this.mailService.sentMail.tableName });
+    }
+    // Last, so the client API and the sandbox keep their local ports (the local runtime numbers APIs in output order).
+    new CfnOutput(this, 'OperatorApiUrl', {
+      value: this.operatorApi.url,
+      description: "The operator API (the web console's), for operators of the user pool only",
+    });
+    new CfnOutput(this, 'OperatorUserPoolId', {
+      value: this.operatorApi.userPool.userPoolId,
+      description:
+        'Create operators here (README, "The web console on AWS") and add them to the operators group',
+    });
+    new CfnOutput(this, 'OperatorSignInUrl', { value: this.operatorApi.signInUrl });
+    if (this.consoleSite) {
+      new CfnOutput(this, 'ConsoleUrl', {
+        value: `${this.consoleSite.origin}/`,
+        description: 'The web console: sign in as an operator',
+      });
     }
   }
 }

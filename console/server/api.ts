@@ -13,6 +13,7 @@ import {
   parseJsonBody,
 } from '#ops/api/routes.ts';
 import type { OpsContext } from '#ops/cli/context.ts';
+import { scanForOrder } from '#ops/cli/order.ts';
 
 export type ConsoleApiOptions = OperatorApiOptions;
 export type ApiAnswer = OperatorAnswer;
@@ -32,7 +33,10 @@ async function readBody(request: IncomingMessage): Promise<string> {
 export function consoleApi(ctx: OpsContext, options: ConsoleApiOptions) {
   const api = operatorApi(ctx, {
     ...options,
-    orderScan: options.orderScan ?? (ctx.target.kind === 'local' ? 'always' : 'on-request'),
+    orderScan: options.orderScan ?? {
+      when: ctx.target.kind === 'local' ? 'always' : 'on-request',
+      find: scanForOrder,
+    },
   });
   return async (request: IncomingMessage, url: URL): Promise<ApiAnswer> => {
     try {

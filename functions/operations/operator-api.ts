@@ -87,8 +87,9 @@ const ctx: OpsContext = {
 const OPTIONS: OperatorApiOptions = {
   // No client list on AWS: the console asks for a client id.
   clients: [],
-  // The role may not Scan the table (least privilege): the CLI's `buzzer order` shows the scanned items.
-  orderScan: 'never',
+  // No orderScan: the role may not Scan the table (least privilege); `buzzer order` shows the scanned items.
+  // Well inside the function's timeout, itself inside API Gateway's 30 s.
+  redriveWaitMs: 15_000,
 };
 
 /** The groups of the token (`cognito:groups`), which API Gateway hands on as `[a b]` (or a list in tests). */

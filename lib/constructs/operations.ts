@@ -164,6 +164,8 @@ export class Operations extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly deadLetterQueues: FoundDeadLetterQueue[];
+  /** The sources of those DLQs with their age alarm thresholds (the operator API reads them too). */
+  public readonly workQueues: Array<{ alias: string; queue: sqs.Queue; maxAge: Duration }>;
   /** The contract's metrics as CloudWatch metrics (what the dashboard and the business alarms read). */
   public readonly metrics: BusinessMetrics;
 
@@ -310,7 +312,8 @@ export class Operations extends Construct {
         evaluationPeriods: 1,
       });
     }
-    const workQueues = workQueuesOf(this.deadLetterQueues, props.workQueueMaxAge);
+    this.workQueues = workQueuesOf(this.deadLetterQueues, props.workQueueMaxAge);
+    const workQueues = this.workQueues;
     for (const { alias, queue, maxAge } of workQueues) {
       alarm(`${pascal(alias)}QueueAge`, {
         alarmDescription:

@@ -10,7 +10,7 @@ import { isBusinessDate } from '#functions/settlement/business-date.ts';
 import { listSettlementRuns, redriveSettlement, runSettlement } from '#ops/cli/batch.ts';
 import { OperatorError, type OpsContext } from '#ops/cli/context.ts';
 import { peekDlq, redriveDlq } from '#ops/cli/dlq.ts';
-import { orderStory } from '#ops/cli/order.ts';
+import { type RelatedItemsFinder, storyOfOrder } from '#ops/cli/order.ts';
 import { listOrders } from '#ops/cli/orders.ts';
 import { replayRelay } from '#ops/cli/relay.ts';
 import { redriveExecution } from '#ops/cli/saga.ts';
@@ -24,11 +24,18 @@ export interface OperatorApiOptions {
   /** How far back failed saga executions are listed. @default 24 hours */
   sagaWindowMs?: number;
   /**
-   * Whether an order's story includes the items found by a table scan (outbox items, failures, webhook deliveries):
-   * `always` (the local runtime's small table), `on-request` (`?scan=1`), or `never` (the deployed operator API,
-   * whose role may not Scan the table). @default 'on-request'
+   * How an order's story finds the items that name the order elsewhere (outbox items, failures, webhook deliveries):
+   * a table scan (ops/cli/order.ts `scanForOrder`), `always` (the local runtime's small table) or `on-request`
+   * (`?scan=1`). Passed in rather than imported, so the operator API's function, whose role may not Scan the table,
+   * has no scan in its bundle. @default none: stories without those items
    */
-  orderScan?: 'always' | 'on-request' | 'never';
+  orderScan?: { when: 'always' | 'on-request'; find: RelatedItemsFinder };
+  /**
+   * How long a DLQ redrive waits for its move task to finish before it answers with the task still RUNNING (the
+   * console polls the DLQ's depth anyway). Behind API Gateway it must end before the 30 s integration timeout.
+   * @default 5 minutes
+   */
+  redriveWaitMs?: number;
 }
 
 export interface OperatorRequest {
@@ -106,7 +113,7 @@ const accepted = (body: unknown) => new Accepted(body);
 
 function handlers(ctx: OpsContext, options: OperatorApiOptions): Record<OperatorRouteName, Handler> {
   const sagaWindowMs = options.sagaWindowMs ?? 24 * 3_600_000;
-  const scan = options.orderScan ?? 'on-request';
+  const scan = options.orderScan;
   return {
     config: async () => ({
       stackName: ctx.target.stackName,
@@ -121,12 +128,15 @@ function handlers(ctx: OpsContext, options: OperatorApiOptions): Record<Operator
     // The outbox items, failures and webhook deliveries of an order are found by a table scan: cheap on the local
     // runtime's small table, not on a deployed one polled every 2 s.
     orderStory: async ({ params, query }) =>
-      orderStory(ctx, params.orderId ?? '', {
-        scan: scan === 'always' || (scan === 'on-request' && query.get('scan') === '1'),
-      }),
+      storyOfOrder(
+        ctx,
+        params.orderId ?? '',
+        scan && (scan.when === 'always' || query.get('scan') === '1') ? scan.find : undefined,
+      ),
     listDlqs: async () => ({ dlqs: await dlqStatuses(ctx) }),
     peekDlq: async ({ params }) => peekDlq(ctx, params.alias ?? '', { max: 10 }),
-    redriveDlq: async ({ params }) => redriveDlq(ctx, params.alias ?? ''),
+    redriveDlq: async ({ params }) =>
+      redriveDlq(ctx, params.alias ?? '', { timeoutMs: options.redriveWaitMs ?? 300_000 }),
     listSagas: async () => {
       const now = Date.now();
       return sagaExecutions(ctx, {
