@@ -53,10 +53,13 @@ export const lambdaFunction = defineResource({
   },
 });
 
-/** Whether `logicalId` is the service token of a Custom::CDKBucketDeployment, and of nothing else. */
+/** Whether `logicalId` is the service token of a Custom::CDKBucketDeployment, and of nothing else but its log group. */
 function servesOnlyBucketDeployments(template: CfnTemplate, logicalId: string): boolean {
-  const users = Object.values(template.Resources).filter((resource) =>
-    JSON.stringify(resource.Properties ?? {}).includes(`"${logicalId}"`),
+  const users = Object.values(template.Resources)
+    .filter((resource) => JSON.stringify(resource.Properties ?? {}).includes(`"${logicalId}"`))
+    .map((resource) => resource.Type);
+  return (
+    users.includes('Custom::CDKBucketDeployment') &&
+    users.every((type) => type === 'Custom::CDKBucketDeployment' || type === 'AWS::Logs::LogGroup')
   );
-  return users.length > 0 && users.every((resource) => resource.Type === 'Custom::CDKBucketDeployment');
 }

@@ -48,7 +48,7 @@ describe('operator API (local runtime)', () => {
 
   it("lists the stack's DLQs for an operator", async () => {
     const { status, body } = await call('/dlqs');
-    expect(status).toBe(200);
+    expect(status, JSON.stringify(body)).toBe(200);
     const aliases = (body.dlqs as Array<{ alias: string; depth: number }>).map((d) => d.alias);
     expect(aliases).toEqual(expect.arrayContaining(['notify', 'relay', 'webhooks-delivery']));
   });
@@ -58,13 +58,13 @@ describe('operator API (local runtime)', () => {
       method: 'POST',
       body: { date: '2026-02-30' },
     });
-    expect(status).toBe(400);
+    expect(status, JSON.stringify(body)).toBe(400);
     expect(String(body.error)).toMatch(/date/);
   });
 
   it('runs the settlement export for a date on demand and lists the run', async () => {
     const started = await call('/batch/settlement', { method: 'POST', body: { date: today } });
-    expect(started.status).toBe(202);
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
     expect(started.body).toMatchObject({ date: today, partner: 'acquirer', status: 'RUNNING' });
     let run: Record<string, unknown> | undefined;
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
