@@ -37,7 +37,9 @@ function flag(name: string): boolean {
 try {
   // The web console's static site ships the current bundle: built here when missing or stale (-c consoleSite=false
   // leaves the site out; the operator API is deployed either way).
-  const consoleSite = app.node.tryGetContext('consoleSite') === undefined || flag('consoleSite');
+  const operatorApi = app.node.tryGetContext('operatorApi') === undefined || flag('operatorApi');
+  const consoleSite =
+    operatorApi && (app.node.tryGetContext('consoleSite') === undefined || flag('consoleSite'));
   const consoleDist = consoleSite
     ? await ensureConsoleBuilt((message) => process.stderr.write(`${message}\n`))
     : undefined;
@@ -63,6 +65,7 @@ try {
         : parseSettlementPartners(String(app.node.tryGetContext('settlementPartners'))),
     settlementTimeZone: app.node.tryGetContext('settlementTimeZone'),
     consoleDist,
+    operatorApi,
     operatorSignInDomain: app.node.tryGetContext('operatorSignInDomain'),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });

@@ -22,9 +22,13 @@ let apiId: string;
 beforeAll(() => {
   synth = synthBuzzer();
   resources = (synth.template.toJSON() as { Resources: Resources }).Resources;
-  apiId = synth.stack.getLogicalId(synth.stack.operatorApi.httpApi.node.defaultChild as never);
+  apiId = synth.stack.getLogicalId(operatorApi().httpApi.node.defaultChild as never);
 });
 
+const operatorApi = () => {
+  if (!synth.stack.operatorApi) throw new Error('the default stack has no operator API');
+  return synth.stack.operatorApi;
+};
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const onOperatorApi = ([, r]: [string, Resource]) => (r.Properties.ApiId as { Ref?: string })?.Ref === apiId;
 
@@ -40,10 +44,8 @@ describe('operator API routes', () => {
       IdentitySource: ['$request.header.Authorization'],
     });
     const jwt = authorizer?.Properties.JwtConfiguration as { Audience: unknown[]; Issuer: unknown };
-    const clientId = synth.stack.getLogicalId(
-      synth.stack.operatorApi.consoleClient.node.defaultChild as never,
-    );
-    const poolId = synth.stack.getLogicalId(synth.stack.operatorApi.userPool.node.defaultChild as never);
+    const clientId = synth.stack.getLogicalId(operatorApi().consoleClient.node.defaultChild as never);
+    const poolId = synth.stack.getLogicalId(operatorApi().userPool.node.defaultChild as never);
     expect(jwt.Audience).toEqual([{ Ref: clientId }]);
     expect(JSON.stringify(jwt.Issuer)).toContain(poolId);
     for (const [id, route] of routes) {
@@ -169,7 +171,7 @@ describe('the console static site', () => {
     const markers = JSON.stringify(props.SourceMarkers);
     expect(markers).toContain(apiId);
     expect(markers).toContain(
-      synth.stack.getLogicalId(synth.stack.operatorApi.consoleClient.node.defaultChild as never),
+      synth.stack.getLogicalId(operatorApi().consoleClient.node.defaultChild as never),
     );
     expect(props.SourceObjectKeys).toHaveLength(2);
   });
@@ -188,6 +190,21 @@ describe('the console static site', () => {
         },
       },
     });
+  });
+
+  it('is left out with the operator API (-c operatorApi=false, the LocalStack deploy): no user pool, site or HTTP API of its own', () => {
+    const without = synthBuzzer({ operatorApi: false });
+    const types = Object.values((without.template.toJSON() as { Resources: Resources }).Resources).map(
+      (r) => r.Type,
+    );
+    for (const type of [
+      'AWS::Cognito::UserPool',
+      'AWS::CloudFront::Distribution',
+      'Custom::CDKBucketDeployment',
+    ])
+      expect(types, type).not.toContain(type);
+    expect(types.filter((t) => t === 'AWS::ApiGatewayV2::Api')).toHaveLength(2);
+    expect(Object.keys(without.template.toJSON().Outputs)).not.toContain('OperatorApiUrl');
   });
 
   it('refuses a console bundle that was never built', () => {
