@@ -10,7 +10,8 @@ const TEMPLATE_TEST = 'test/unit/local/template-real.test.ts';
  * read the runtime's metrics store, the webhook scenarios run receivers on 127.0.0.1, which a deployed stack cannot
  * reach, the EXPRESS race is ordered through the engines' hooks, and the REST flavour's file starts a runtime of that
  * variant (a deployed stack has one flavour, which the other files run against), the burst mail variant is
- * started from its own synthesis, and the web console's browser test breaks the local sandbox's mail sink. On a deployed target
+ * started from its own synthesis, the web console's browser test breaks the local sandbox's mail sink, and the operator API's
+ * file signs in with the local runtime's own operator token. On a deployed target
  * (BUZZER_TARGET=localstack|aws) they are left out rather than reported as skipped. Local-only scenarios of a file
  * that runs on every target (faults.local.ts, bad-input.local.ts) are registered by that file on the local target
  * only, so they share its runtime instead of starting one of their own.
@@ -26,6 +27,7 @@ const LOCAL_ONLY_FILES = [
   'test/e2e/console.local.test.ts',
   'test/e2e/settlement.local.test.ts',
   'test/e2e/settlement-import.local.test.ts',
+  'test/e2e/operator-api.local.test.ts',
 ];
 /**
  * The e2e files that take longest, longest first: started last, they decided the run's length (a fresh clone has no

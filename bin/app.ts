@@ -1,5 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { ensureConsoleBuilt } from '#console/server/build.ts';
 import { backPressureFromContext } from '#lib/back-pressure.ts';
 import { BuzzerStack, DeploymentConfigError } from '#lib/buzzer-stack.ts';
 import { parseSettlementPartners } from '#lib/constructs/settlement-export.ts';
@@ -34,6 +35,14 @@ function flag(name: string): boolean {
 }
 
 try {
+  // The web console's static site ships the current bundle: built here when missing or stale (-c consoleSite=false
+  // leaves the site out; the operator API is deployed either way).
+  const operatorApi = app.node.tryGetContext('operatorApi') === undefined || flag('operatorApi');
+  const consoleSite =
+    operatorApi && (app.node.tryGetContext('consoleSite') === undefined || flag('consoleSite'));
+  const consoleDist = consoleSite
+    ? await ensureConsoleBuilt((message) => process.stderr.write(`${message}\n`))
+    : undefined;
   new BuzzerStack(app, app.node.tryGetContext('stackName') ?? 'Buzzer', {
     workflowType: app.node.tryGetContext('workflowType') ?? process.env.BUZZER_WORKFLOW_TYPE ?? 'STANDARD',
     sandbox: flag('sandbox'),
@@ -55,6 +64,9 @@ try {
         ? undefined
         : parseSettlementPartners(String(app.node.tryGetContext('settlementPartners'))),
     settlementTimeZone: app.node.tryGetContext('settlementTimeZone'),
+    consoleDist,
+    operatorApi,
+    operatorSignInDomain: app.node.tryGetContext('operatorSignInDomain'),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
 } catch (error) {

@@ -16,10 +16,12 @@ import {
 } from './back-pressure.ts';
 import { Api } from './constructs/api.ts';
 import type { BuzzerFunction } from './constructs/buzzer-function.ts';
+import { ConsoleSite } from './constructs/console-site.ts';
 import { Data } from './constructs/data.ts';
 import { EventBus } from './constructs/event-bus.ts';
 import { MailService } from './constructs/mail-service.ts';
 import { Operations } from './constructs/operations.ts';
+import { OperatorApi } from './constructs/operator-api.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
@@ -104,6 +106,19 @@ export interface BuzzerStackProps extends StackProps {
   readonly settlementPartners?: readonly SettlementPartner[];
   /** IANA time zone of the settlement business day and schedule (`-c settlementTimeZone=`). @default 'UTC' */
   readonly settlementTimeZone?: string;
+  /**
+   * The built web console (console/dist) to host as a static site on CloudFront, signed in through the operators'
+   * user pool (lib/constructs/console-site.ts). `cdk synth`/`deploy` build it (bin/app.ts; `-c consoleSite=false`
+   * leaves it out). @default no static site: the operator API alone
+   */
+  readonly consoleDist?: string;
+  /** The operators' hosted sign-in domain prefix (`-c operatorSignInDomain=`). @default `<stack name>-ops-<account>` */
+  readonly operatorSignInDomain?: string;
+  /**
+   * Deploy the operator API, its user pool and the console's static site (`-c operatorApi=false` leaves all three
+   * out: the free LocalStack image has no Cognito, CloudFront or HTTP APIs). @default true
+   */
+  readonly operatorApi?: boolean;
 }
 
 /** Checks the client API settings; the messages name the context keys. */
@@ -248,6 +263,9 @@ export class BuzzerStack extends Stack {
   public readonly settlement: SettlementExport;
   /** The acquirer's settlement files, inbound: the inbox bucket and the import's state machine. */
   public readonly settlementImport: SettlementImport;
+  /** The operator API (absent with `operatorApi: false`). */
+  public readonly operatorApi?: OperatorApi;
+  public readonly consoleSite?: ConsoleSite;
 
   constructor(scope: Construct, id: string, props: BuzzerStackProps = {}) {
     super(scope, id, { description: STACK_DESCRIPTION, ...props });
@@ -403,6 +421,12 @@ export class BuzzerStack extends Stack {
       logRetention: props.logRetention,
     });
 
+    if (props.operatorApi ?? true) {
+      const { operatorApi, consoleSite } = this.buildOperatorConsole(props, table);
+      this.operatorApi = operatorApi;
+      this.consoleSite = consoleSite;
+    }
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Client API base URL' });
     new CfnOutput(this, 'ApiFlavour', {
       value: apiFlavour,
@@ -458,5 +482,64 @@ export class BuzzerStack extends Stack {
       });
       new CfnOutput(this, 'SentMailTableName', { value: this.mailService.sentMail.tableName });
     }
+    if (this.operatorApi) {
+      // Last, so the client API and the sandbox keep their local ports (the local runtime numbers APIs in output order).
+      new CfnOutput(this, 'OperatorApiUrl', {
+        value: this.operatorApi.url,
+        description: "The operator API (the web console's), for operators of the user pool only",
+      });
+      new CfnOutput(this, 'OperatorUserPoolId', {
+        value: this.operatorApi.userPool.userPoolId,
+        description:
+          'Create operators here (README, "The web console on AWS") and add them to the operators group',
+      });
+      new CfnOutput(this, 'OperatorSignInUrl', { value: this.operatorApi.signInUrl });
+    }
+    if (this.consoleSite) {
+      new CfnOutput(this, 'ConsoleUrl', {
+        value: `${this.consoleSite.origin}/`,
+        description: 'The web console: sign in as an operator',
+      });
+    }
+  }
+
+  /** The operator API, its user pool, and the console's static site when a built console is given. */
+  private buildOperatorConsole(
+    props: BuzzerStackProps,
+    table: Data['table'],
+  ): { operatorApi: OperatorApi; consoleSite?: ConsoleSite } {
+    // The console's site first: the sign-in returns to it and the operator API answers its origin.
+    const consoleSite = props.consoleDist
+      ? new ConsoleSite(this, 'Console', { distDir: props.consoleDist })
+      : undefined;
+    const maxAges = new Map(this.operations.workQueues.map((w) => [w.alias, w.maxAge]));
+    const operatorApi = new OperatorApi(this, 'OperatorApi', {
+      table,
+      sagaStateMachine: this.saga.stateMachine,
+      settlementStateMachine: this.settlement.stateMachine,
+      bus: this.bus.bus,
+      queues: this.operations.deadLetterQueues.map(({ alias, deadLetterQueue, source }) => ({
+        alias,
+        deadLetterQueue,
+        ...(source ? { source } : {}),
+        ...(maxAges.has(alias) ? { maxAge: maxAges.get(alias) } : {}),
+      })),
+      ...(consoleSite ? { consoleOrigins: [consoleSite.origin] } : {}),
+      ...(props.operatorSignInDomain ? { signInDomainPrefix: props.operatorSignInDomain } : {}),
+      removalPolicy: props.tableRemovalPolicy,
+      logRetention: props.logRetention,
+    });
+    consoleSite?.publish({
+      stackName: this.stackName,
+      apiUrl: operatorApi.url,
+      auth: {
+        signInUrl: operatorApi.signInUrl,
+        clientId: operatorApi.consoleClient.userPoolClientId,
+        scopes: ['openid', 'email', 'profile'],
+      },
+    });
+    // Built after Operations: its dashboard charts the function's cold starts with the others.
+    this.operations.chartColdStarts(operatorApi.handler);
+    return { operatorApi, ...(consoleSite ? { consoleSite } : {}) };
   }
 }

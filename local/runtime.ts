@@ -5,6 +5,7 @@
  * the template in dependency order and hands each resource to its module. What a particular application adds on top
  * (Buzzer's seeding, API keys, sandbox knobs and banner) lives in `local/buzzer/`.
  */
+
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ import {
 } from '#local/engines/eventbridge/bus.ts';
 import { type TargetDeps, TargetDispatcher } from '#local/engines/eventbridge/targets.ts';
 import { startGateway } from '#local/engines/gateway.ts';
+import { LocalJwtIssuer } from '#local/engines/http-api/jwt.ts';
 import { createKmsService, KMS_TARGET, KmsEngine } from '#local/engines/kms.ts';
 import { LambdaService } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
@@ -328,6 +330,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       schedules: [],
       buckets: {},
       secrets: {},
+      jwtTokens: {},
       ignored: Object.fromEntries(
         Object.entries(classification.ignored).map(([type, { reason }]) => [type, reason]),
       ),
@@ -427,6 +430,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       pollerTuning: options.pollerTuning,
       streamPositions,
       gatewayClock: options.gatewayClock,
+      jwtIssuer: new LocalJwtIssuer(),
       onStop: (name, stop) => stoppables.push({ name, stop }),
     };
 

@@ -5,8 +5,23 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { RuntimeLogger } from '#local/types.ts';
 
-/** The files whose content decides the synthesized template and its bundles. */
-const INPUTS = ['bin', 'lib', 'functions', 'package-lock.json', 'cdk.json', 'tsconfig.json'];
+/**
+ * The files whose content decides the synthesized template and its bundles: the operator API's bundle holds the
+ * operator CLI's code (ops/), and the console's static site the console's.
+ */
+const INPUTS = [
+  'bin',
+  'lib',
+  'functions',
+  'contracts',
+  'ops',
+  'console/src',
+  'console/index.html',
+  'console/vite.config.ts',
+  'package-lock.json',
+  'cdk.json',
+  'tsconfig.json',
+];
 const STAMP = '.buzzer-synth-stamp';
 
 export interface SynthOptions {

@@ -39,8 +39,9 @@ cdklocal --version
 cdklocal bootstrap "aws://000000000000/${AWS_REGION}" --no-notices
 # The sandbox is the payment provider and mail sink here (opt-in: a plain deploy refuses to use it by default).
 # The client API (and the sandbox) as REST APIs: the free image has API Gateway v1 but no v2 (HTTP APIs). With a
-# LocalStack Pro image, pass -c apiFlavour=http to deploy the default flavour instead (a later -c wins).
+# LocalStack Pro image, pass -c apiFlavour=http to deploy the default flavour instead (a later -c wins). No operator
+# API or console site: they need Cognito, CloudFront and an HTTP API, none of which the free image has.
 cdklocal deploy "$STACK" --require-approval never --no-notices --outputs-file localstack/outputs.json \
-  -c sandbox=true -c apiFlavour=rest "$@"
+  -c sandbox=true -c apiFlavour=rest -c operatorApi=false "$@"
 
 npx tsx localstack/seed.ts localstack/outputs.json "$STACK"

@@ -169,8 +169,12 @@ export class Operations extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly deadLetterQueues: FoundDeadLetterQueue[];
+  /** The sources of those DLQs with their age alarm thresholds (the operator API reads them too). */
+  public readonly workQueues: Array<{ alias: string; queue: sqs.Queue; maxAge: Duration }>;
   /** The contract's metrics as CloudWatch metrics (what the dashboard and the business alarms read). */
   public readonly metrics: BusinessMetrics;
+  /** The cold starts widget: a function built after this construct is charted with `chartColdStarts`. */
+  private readonly coldStarts: cloudwatch.GraphWidget;
 
   constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
@@ -315,7 +319,8 @@ export class Operations extends Construct {
         evaluationPeriods: 1,
       });
     }
-    const workQueues = workQueuesOf(this.deadLetterQueues, props.workQueueMaxAge);
+    this.workQueues = workQueuesOf(this.deadLetterQueues, props.workQueueMaxAge);
+    const workQueues = this.workQueues;
     for (const { alias, queue, maxAge } of workQueues) {
       alarm(`${pascal(alias)}QueueAge`, {
         alarmDescription:
@@ -620,14 +625,13 @@ export class Operations extends Construct {
           .map((s) => s.node.id)
           .join('/'),
       }));
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: `Cold starts by function (per ${per})`,
-        left: functions.map(({ name, label }) => business.coldStarts(name, label)),
-        stacked: true,
-        width: 24,
-      }),
-    );
+    this.coldStarts = new cloudwatch.GraphWidget({
+      title: `Cold starts by function (per ${per})`,
+      left: functions.map(({ name, label }) => business.coldStarts(name, label)),
+      stacked: true,
+      width: 24,
+    });
+    this.dashboard.addWidgets(this.coldStarts);
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
     );
@@ -653,5 +657,15 @@ export class Operations extends Construct {
       description: 'Subscribe operators here: every alarm and its recovery are published to it',
     });
     new CfnOutput(stack, 'DashboardName', { value: this.dashboard.dashboardName });
+  }
+
+  /** Charts the cold starts of a function built after this construct (the operator API, which reads its DLQs). */
+  public chartColdStarts(fn: BuzzerFunction): void {
+    const stack = Stack.of(this);
+    const label = fn.node.scopes
+      .slice(fn.node.scopes.indexOf(stack) + 1)
+      .map((s) => s.node.id)
+      .join('/');
+    this.coldStarts.addLeftMetric(this.metrics.coldStarts(fn.function.functionName, label));
   }
 }

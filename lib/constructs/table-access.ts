@@ -233,6 +233,29 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
     // Open orders only: the Open index also lists unpublished and failed outbox items, which are not its business.
     indexes: [{ index: Data.OPEN_INDEX, partitions: ['ORDER#PENDING'] }],
   },
+  // The operator API (the web console's routes, ops/api/routes.ts over the operator CLI's functions); no Scan, so
+  // an order's story there leaves out the items only a scan finds (`buzzer order` shows them).
+  'operations/operator-api.ts': {
+    items: [
+      // An order's partition (story), the order statuses of failed sagas, and a saga redrive's recovery item.
+      { prefixes: ['ORDER#'], actions: [QUERY, GET, BATCH_GET, UPDATE] },
+      // The points a confirmed order credited (the story).
+      { prefixes: ['POINTS#'], actions: [GET] },
+      // The failure records of dead-lettered messages (DLQ peek) and the effect markers of an order's events.
+      { prefixes: ['FAILURE#', 'EFFECT#'], actions: [BATCH_GET] },
+      // The relay replay: re-read an outbox item, mark it published again.
+      { prefixes: ['OUTBOX#'], actions: [GET, UPDATE] },
+      // A client's webhook endpoints (list, enable) and their deliveries and attempts (list, replay).
+      { prefixes: ['CLIENT#'], actions: [QUERY, UPDATE] },
+      { prefixes: ['WEBHOOK#'], actions: [QUERY, UPDATE] },
+    ],
+    indexes: [
+      // Open orders (the orders page without a client) and the relay's unpublished items (the outbox page).
+      { index: Data.OPEN_INDEX, partitions: ['ORDER#PENDING', 'OUTBOX#PENDING', 'OUTBOX#FAILED'] },
+      // One client's latest orders.
+      { index: Data.BY_CLIENT_INDEX, partitionPrefixes: ['CLIENT#'] },
+    ],
+  },
 };
 
 /** The access of the handler at `entry` (relative to `functions/`); a handler with no entry may not use the table. */

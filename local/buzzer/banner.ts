@@ -13,6 +13,11 @@ export function describeBuzzer(info: BuzzerDescription): string {
         ]
       : []),
     ...(info.sandboxUrl ? [`  sandbox         ${info.sandboxUrl}   (payment provider + mail sink)`] : []),
+    ...(typeof info.outputs.OperatorApiUrl === 'string'
+      ? [
+          `  operator API    ${info.outputs.OperatorApiUrl}   (the deployed console's; token: jwtTokens in .buzzer/runtime.json)`,
+        ]
+      : []),
     `  tables          ${Object.values(info.tables).join(', ')}`,
     `  queues          ${Object.keys(info.queues).length} (${Object.values(info.queues).filter((q) => /Dlq/i.test(q.logicalId)).length} dead-letter)`,
     `  rules           ${info.rules.join(', ')}`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { collectHttpApis, type RunningHttpApi, startHttpApi } from '#local/engines/http-api.ts';
+import type { CfnTemplate } from '#local/types.ts';
 import { defineResource, resolvedParts } from './module.ts';
 
 /**
@@ -7,6 +8,14 @@ import { defineResource, resolvedParts } from './module.ts';
  * An API is assembled from several resources (routes, integrations, authorizers), so they start together; the
  * engine's definition reader (`#local/engines/http-api/definition.ts`) checks routes, targets and authorizers.
  */
+/** Every group of the template's user pools: the local token's user is in all of them. */
+function userPoolGroups(template: CfnTemplate): string[] {
+  return Object.values(template.Resources)
+    .filter((resource) => resource.Type === 'AWS::Cognito::UserPoolGroup')
+    .map((resource) => resource.Properties?.GroupName)
+    .filter((name): name is string => typeof name === 'string');
+}
+
 export const httpApi = defineResource({
   types: [
     'AWS::ApiGatewayV2::Api',
@@ -41,9 +50,20 @@ export const httpApi = defineResource({
           account,
           iamCredentials,
           clock: context.gatewayClock,
+          ...(context.jwtIssuer ? { jwtIssuer: context.jwtIssuer } : {}),
         }),
       );
-      started.httpApis[definition.apiLogicalId] = context.httpApiUrl(definition.apiLogicalId);
+      const url = context.httpApiUrl(definition.apiLogicalId);
+      started.httpApis[definition.apiLogicalId] = url;
+      const jwt = Object.values(definition.jwtAuthorizers ?? {})[0];
+      if (jwt && context.jwtIssuer) {
+        started.jwtTokens[url] = context.jwtIssuer.mint({
+          issuer: jwt.issuer,
+          clientId: jwt.audience[0] ?? '',
+          subject: 'local-operator',
+          groups: userPoolGroups(context.assembly.template),
+        });
+      }
     }
   },
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CfnTemplate } from '#local/types.ts';
 import { cfnNumber, defineResource } from './module.ts';
 
 /** `AWS::Lambda::Function` → the bundled asset from cdk.out in the Lambda engine's worker threads. */
@@ -20,7 +21,18 @@ export const lambdaFunction = defineResource({
       })
       .optional(),
   }),
-  start({ logicalId, resource, properties }, { assembly, names, engines, started }) {
+  start({ logicalId, resource, properties }, { assembly, names, engines, started, logger }) {
+    // CDK's BucketDeployment handler (Python) only publishes the console's static site on AWS, which does not run
+    // locally either (ignored.ts): nothing here would ever invoke it.
+    if (
+      !properties.Runtime.startsWith('nodejs') &&
+      servesOnlyBucketDeployments(assembly.template, logicalId)
+    ) {
+      logger.debug(
+        `skipping ${logicalId}: the handler of Custom::CDKBucketDeployment, which does not run locally`,
+      );
+      return;
+    }
     const codeDir = assembly.assetDirFor(logicalId);
     if (!codeDir)
       throw new Error(`function ${logicalId} has no local code directory in ${assembly.directory}`);
@@ -40,3 +52,14 @@ export const lambdaFunction = defineResource({
     started.functions[logicalId] = functionName;
   },
 });
+
+/** Whether `logicalId` is the service token of a Custom::CDKBucketDeployment, and of nothing else but its log group. */
+function servesOnlyBucketDeployments(template: CfnTemplate, logicalId: string): boolean {
+  const users = Object.values(template.Resources)
+    .filter((resource) => JSON.stringify(resource.Properties ?? {}).includes(`"${logicalId}"`))
+    .map((resource) => resource.Type);
+  return (
+    users.includes('Custom::CDKBucketDeployment') &&
+    users.every((type) => type === 'Custom::CDKBucketDeployment' || type === 'AWS::Logs::LogGroup')
+  );
+}

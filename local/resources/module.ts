@@ -4,6 +4,7 @@
  * engine error) and how the parsed properties become part of an engine. The support table is derived from these
  * modules, so what the runtime claims to run and what it runs cannot drift.
  */
+
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -11,6 +12,7 @@ import { z } from 'zod';
 import type { PollerTuning } from '#local/engines/event-source-mappings.ts';
 import type { EventBridgeEngine } from '#local/engines/eventbridge/bus.ts';
 import type { Gateway } from '#local/engines/gateway.ts';
+import type { LocalJwtIssuer } from '#local/engines/http-api/jwt.ts';
 import type { KmsEngine } from '#local/engines/kms.ts';
 import type { LambdaService } from '#local/engines/lambda/service.ts';
 import type { StreamPositionStore } from '#local/engines/pollers/positions.ts';
@@ -44,6 +46,11 @@ export interface StartedResources {
   buckets: Record<string, string>;
   /** Secrets Manager secret names by logical id. */
   secrets: Record<string, string>;
+  /**
+   * By API base URL: a token its JWT routes accept, signed by the runtime in place of the issuer (a Cognito user
+   * pool), for a local user in every group of the template's user pools.
+   */
+  jwtTokens: Record<string, string>;
 }
 
 export interface LocalEngines {
@@ -83,6 +90,8 @@ export interface StartContext {
   streamPositions?: StreamPositionStore;
   /** The clock of the HTTP APIs' authorizer caches (`RuntimeOptions.gatewayClock`). */
   gatewayClock?: () => number;
+  /** Signs and checks JWT routes' tokens in place of their issuer. @default none: JWT routes answer 500 */
+  jwtIssuer?: LocalJwtIssuer;
   /** Stops `stop` with the runtime (in reverse order of registration). */
   onStop(name: string, stop: () => Promise<void>): void;
 }

@@ -83,6 +83,14 @@ function apiId(logicalId: string): string {
 
 const returnsName = (ctx: NamingContext): string => ctx.name();
 
+function userPoolId(ctx: NamingContext): string {
+  return `${ctx.account.region}_${stableMixedId(`${ctx.account.stackName}/${ctx.logicalId}`, 9)}`;
+}
+
+function distributionId(ctx: NamingContext): string {
+  return `E${stableUpperId(`${ctx.account.stackName}/${ctx.logicalId}`, 13)}`;
+}
+
 /**
  * One row per resource type. `Ref` and attribute semantics are those of the CloudFormation resource
  * reference ("Return values" of each type); ARN formats follow each service's documentation.
@@ -254,6 +262,57 @@ const NAMING: Record<string, TypeNaming> = {
       TopicArn: (ctx) => ctx.arn('sns', ctx.name()),
       TopicName: returnsName,
     },
+  },
+  // The operators' user pool: not run locally (ignored.ts), but the operator API's authorizer and the stack's outputs
+  // name it. Ids are shaped as Cognito's: `<region>_<9 letters>`, 26-character client ids.
+  'AWS::Cognito::UserPool': {
+    ref: (ctx) => userPoolId(ctx),
+    attributes: {
+      Arn: (ctx) => ctx.arn('cognito-idp', `userpool/${userPoolId(ctx)}`),
+      ProviderName: (ctx) => `cognito-idp.${ctx.account.region}.amazonaws.com/${userPoolId(ctx)}`,
+      ProviderURL: (ctx) => `https://cognito-idp.${ctx.account.region}.amazonaws.com/${userPoolId(ctx)}`,
+      UserPoolId: (ctx) => userPoolId(ctx),
+    },
+  },
+  'AWS::Cognito::UserPoolClient': {
+    ref: (ctx) => stableLowerId(`${ctx.account.stackName}/${ctx.logicalId}`, 26),
+    attributes: {
+      ClientId: (ctx) => stableLowerId(`${ctx.account.stackName}/${ctx.logicalId}`, 26),
+      Name: (ctx) => stringProp(ctx, 'ClientName', ctx.logicalId),
+    },
+  },
+  'AWS::Cognito::UserPoolDomain': {
+    ref: (ctx) => stringProp(ctx, 'Domain', childId(ctx, 10)),
+    attributes: { CloudFrontDistribution: (ctx) => `${childId(ctx, 14)}.cloudfront.net` },
+  },
+  'AWS::Cognito::UserPoolGroup': {
+    ref: (ctx) => stringProp(ctx, 'GroupName', ctx.logicalId),
+    attributes: {},
+  },
+  // The console's static site: not run locally (npm start serves the console), named for the outputs and the
+  // operator API's CORS origin.
+  'AWS::CloudFront::Distribution': {
+    ref: (ctx) => distributionId(ctx),
+    attributes: {
+      Id: (ctx) => distributionId(ctx),
+      DomainName: (ctx) => `${distributionId(ctx).toLowerCase()}.cloudfront.net`,
+    },
+  },
+  'AWS::CloudFront::OriginAccessControl': {
+    ref: (ctx) => stableUpperId(`${ctx.account.stackName}/${ctx.logicalId}`, 14),
+    attributes: { Id: (ctx) => stableUpperId(`${ctx.account.stackName}/${ctx.logicalId}`, 14) },
+  },
+  'AWS::CloudFront::ResponseHeadersPolicy': {
+    ref: (ctx) => stableUuid(`${ctx.account.stackName}/${ctx.logicalId}`),
+    attributes: { Id: (ctx) => stableUuid(`${ctx.account.stackName}/${ctx.logicalId}`) },
+  },
+  'AWS::Lambda::LayerVersion': {
+    ref: (ctx) => ctx.arn('lambda', `layer:${stringProp(ctx, 'LayerName', ctx.name())}:1`),
+    attributes: {},
+  },
+  'Custom::CDKBucketDeployment': {
+    ref: (ctx) => childId(ctx, 12),
+    attributes: {},
   },
   'AWS::SNS::Subscription': {
     ref: (ctx) => subscriptionArn(ctx),

@@ -28,7 +28,8 @@ import { objectStoreClient } from '#functions/settlement/object-store.ts';
 import * as z from '#shared/zod.ts';
 import type { UsagePlanKeys } from './usage-plans.ts';
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Read when discovering a local runtime only: in the operator API's Lambda bundle (CommonJS) import.meta is empty. */
+const projectRoot = () => path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Something the operator must fix before the CLI can work (no runtime, no such stack, unknown alias…). */
 export class OperatorError extends Error {
@@ -365,7 +366,7 @@ export async function discover(
   }
   const candidates = options.runtimeFile
     ? [path.resolve(options.runtimeFile)]
-    : [path.resolve('.buzzer', 'runtime.json'), path.join(PROJECT_ROOT, '.buzzer', 'runtime.json')];
+    : [path.resolve('.buzzer', 'runtime.json'), path.join(projectRoot(), '.buzzer', 'runtime.json')];
   const file =
     candidates.find((candidate) => existsSync(candidate)) ?? candidates[0] ?? '.buzzer/runtime.json';
   const runtime = await readRuntimeFile(file);

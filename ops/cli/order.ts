@@ -154,8 +154,11 @@ async function executionStory(ctx: OpsContext, executionArn: string): Promise<Ex
   };
 }
 
-/** Items that name the order but live elsewhere: outbox items, failure records, webhook deliveries. */
-async function scanForOrder(ctx: OpsContext, orderId: string): Promise<Item[]> {
+/** Finds the items that name an order but live elsewhere (outbox items, failure records, webhook deliveries). */
+export type RelatedItemsFinder = (ctx: OpsContext, orderId: string) => Promise<Item[]>;
+
+/** Items that name the order but live elsewhere: outbox items, failure records, webhook deliveries (a table scan). */
+export async function scanForOrder(ctx: OpsContext, orderId: string): Promise<Item[]> {
   const found: Item[] = [];
   let pages = 0;
   const scan = paginateScan(
@@ -179,6 +182,18 @@ export async function orderStory(
   trackingId: string,
   options: { scan?: boolean } = {},
 ): Promise<OrderStory> {
+  return storyOfOrder(ctx, trackingId, (options.scan ?? true) ? scanForOrder : undefined);
+}
+
+/**
+ * The story with the related items `findRelated` finds, or without them. The operator API's function calls this
+ * without a finder, so no Scan is in its bundle (its role may not Scan: lib/constructs/table-access.ts).
+ */
+export async function storyOfOrder(
+  ctx: OpsContext,
+  trackingId: string,
+  findRelated: RelatedItemsFinder | undefined,
+): Promise<OrderStory> {
   const parsedId = orderIdSchema.safeParse(trackingId);
   if (!parsedId.success) throw new OperatorError(`"${trackingId}" is not a tracking id (a UUID)`);
   const orderId = parsedId.data;
@@ -201,9 +216,9 @@ export async function orderStory(
   const recovery = bySk('RECOVERY') ?? null;
 
   let related: Item[] = [];
-  if (options.scan ?? true) {
+  if (findRelated) {
     ctx.progress('scanning the table for the order’s outbox items, failures and webhook deliveries');
-    related = await scanForOrder(ctx, orderId);
+    related = await findRelated(ctx, orderId);
   } else {
     notes.push('table scan skipped (--no-scan): outbox items, failures and webhook deliveries not shown');
   }

@@ -39,6 +39,17 @@ function environmentOf(fn: BuzzerFunction): Record<string, string> {
   return Object.fromEntries(
     Object.entries(variables).map(([name, value]) => {
       if (typeof value === 'string') return [name, value];
+      // A JSON document with tokens in it (Stack.toJsonString: the operator API's queues), its tokens queue URLs.
+      const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+      if (join && typeof join[1][0] === 'string' && join[1][0].startsWith('{'))
+        return [
+          name,
+          join[1]
+            .map((part) =>
+              typeof part === 'string' ? part : 'https://sqs.eu-west-1.amazonaws.com/123456789012/queue',
+            )
+            .join(join[0]),
+        ];
       if (name.endsWith('_URL')) return [name, 'https://sqs.eu-west-1.amazonaws.com/123456789012/queue'];
       return [name, 'arn:aws:service:eu-west-1:123456789012:resource/name'];
     }),

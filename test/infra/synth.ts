@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
@@ -40,12 +41,22 @@ export interface SynthOptions {
   bundle?: boolean;
 }
 
-/** Synthesizes the stack the way `cdk synth` does, with the cdk-nag AwsSolutions pack, into a temp directory (with the sandbox unless `props` say otherwise). */
+/** A stand-in for the built console (console/dist), so the static site is synthesized without a Vite build. */
+export const CONSOLE_DIST_FIXTURE = fileURLToPath(new URL('../fixtures/console-dist', import.meta.url));
+
+/**
+ * Synthesizes the stack the way `cdk synth` does, with the cdk-nag AwsSolutions pack, into a temp directory (with the
+ * sandbox and the console's static site unless `props` say otherwise).
+ */
 export function synthBuzzer(props: BuzzerStackProps = {}, options: SynthOptions = {}): SynthResult {
   const outdir = mkdtempSync(path.join(tmpdir(), 'buzzer-synth-'));
   const context = options.bundle ? CDK_JSON_CONTEXT : { ...CDK_JSON_CONTEXT, [BUNDLING_STACKS]: [] };
   const app = new App({ outdir, context });
-  const stack = new BuzzerStack(app, 'Buzzer', { sandbox: true, ...props });
+  const stack = new BuzzerStack(app, 'Buzzer', {
+    sandbox: true,
+    consoleDist: CONSOLE_DIST_FIXTURE,
+    ...props,
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   app.synth();
   const template = Template.fromJSON(

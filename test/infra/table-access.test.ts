@@ -54,6 +54,7 @@ const pk = {
   failure: 'FAILURE#m-1',
 };
 const ALL_KEYS = Object.values(pk);
+const OPERATOR_API = 'OperatorApi/Handler';
 const WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const READS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 
@@ -170,11 +171,33 @@ describe('table permissions per item (dynamodb:LeadingKeys)', () => {
       expect(can(path, query, OPEN_OUTBOX_FAILED, Data.OPEN_INDEX), path).toBe(false);
     }
     for (const f of functions) {
+      // The operator API (the web console) reads both indexes: checked on its own below.
+      if (f.path === OPERATOR_API) continue;
       expect(can(f.path, query, 'CLIENT#alice', Data.BY_CLIENT_INDEX), f.path).toBe(false);
       if (!openOrderReaders.includes(f.path)) {
         expect(can(f.path, query, OPEN_ORDER, Data.OPEN_INDEX), f.path).toBe(false);
       }
     }
+  });
+
+  it("lets the operator API read the console's index partitions and items, change only what a redrive or replay changes, and scan nothing", () => {
+    const query = 'dynamodb:Query';
+    for (const partition of [OPEN_ORDER, OPEN_OUTBOX_PENDING, OPEN_OUTBOX_FAILED])
+      expect(can(OPERATOR_API, query, partition, Data.OPEN_INDEX), partition).toBe(true);
+    expect(can(OPERATOR_API, query, 'CLIENT#alice', Data.BY_CLIENT_INDEX)).toBe(true);
+    // Not the other partitions of the Open index, nor the Settled index (the export's own).
+    expect(can(OPERATOR_API, query, 'WEBHOOK#PENDING', Data.OPEN_INDEX)).toBe(false);
+    expect(can(OPERATOR_API, query, 'SETTLED#2026-12-01', Data.SETTLED_INDEX)).toBe(false);
+    // It never reads an API key or an idempotency record, and creates or deletes nothing.
+    for (const action of [...READS, ...WRITES]) {
+      expect(can(OPERATOR_API, action, pk.apiKey), action).toBe(false);
+      expect(can(OPERATOR_API, action, pk.idempotency), action).toBe(false);
+    }
+    for (const key of ALL_KEYS) {
+      for (const action of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'])
+        expect(can(OPERATOR_API, action, key), `${action} ${key}`).toBe(false);
+    }
+    expect(fn(OPERATOR_API).statements.flatMap(actionsOf)).not.toContain('dynamodb:Scan');
   });
 
   it('refuses an item grant that a LeadingKeys condition cannot scope', () => {

@@ -40,6 +40,16 @@ export interface HttpApiAuthorizer {
   resultTtlSeconds: number;
 }
 
+/** A JWT authorizer: who issues the tokens and for which audience (`JwtConfiguration`). */
+export interface HttpApiJwtAuthorizer {
+  id: string;
+  name: string;
+  issuer: string;
+  audience: string[];
+  /** Where the token is, e.g. `$request.header.Authorization`. */
+  identitySource: string[];
+}
+
 export interface HttpApiCors {
   allowOrigins: string[];
   allowMethods: string[];
@@ -60,6 +70,8 @@ export interface HttpApiDefinition {
   integrations: Record<string, HttpApiIntegration>;
   /** By authorizer id (what `Ref` of the authorizer returns). */
   authorizers: Record<string, HttpApiAuthorizer>;
+  /** JWT authorizers by authorizer id. @default none */
+  jwtAuthorizers?: Record<string, HttpApiJwtAuthorizer>;
 }
 
 /** The template describes an HTTP API the local gateway cannot serve. */
@@ -97,9 +109,12 @@ export function collectHttpApis(
         integrations[integration.id] = integration;
       }
       const authorizers: Record<string, HttpApiAuthorizer> = {};
+      const jwtAuthorizers: Record<string, HttpApiJwtAuthorizer> = {};
       for (const [logicalId, properties] of ofType('AWS::ApiGatewayV2::Authorizer', apiId)) {
         const authorizer = authorizerFrom(refOf(logicalId), logicalId, properties);
         if (authorizer) authorizers[authorizer.id] = authorizer;
+        const jwt = jwtAuthorizerFrom(refOf(logicalId), logicalId, properties);
+        if (jwt) jwtAuthorizers[jwt.id] = jwt;
       }
       const routes = ofType('AWS::ApiGatewayV2::Route', apiId).map(([logicalId, properties]) =>
         routeFrom(logicalId, properties),
@@ -113,6 +128,7 @@ export function collectHttpApis(
         routes,
         integrations,
         authorizers,
+        ...(Object.keys(jwtAuthorizers).length > 0 ? { jwtAuthorizers } : {}),
       };
     });
 }
@@ -164,8 +180,7 @@ function authorizerFrom(
   logicalId: string,
   props: Record<string, unknown>,
 ): HttpApiAuthorizer | undefined {
-  // JWT authorizers need the issuer's keys, which a laptop without network cannot fetch; routes using
-  // them answer 500 (see the gateway).
+  // JWT authorizers are read by jwtAuthorizerFrom: the gateway checks their tokens itself (http-api/jwt.ts).
   if (props.AuthorizerType !== 'REQUEST') return undefined;
   const identitySource = props.IdentitySource ?? [];
   if (!Array.isArray(identitySource) || !identitySource.every((source) => typeof source === 'string')) {
@@ -185,6 +200,32 @@ function authorizerFrom(
     payloadFormatVersion,
     enableSimpleResponses: props.EnableSimpleResponses === true || props.EnableSimpleResponses === 'true',
     resultTtlSeconds: Number(props.AuthorizerResultTtlInSeconds ?? 0) || 0,
+  };
+}
+
+function jwtAuthorizerFrom(
+  id: string,
+  logicalId: string,
+  props: Record<string, unknown>,
+): HttpApiJwtAuthorizer | undefined {
+  if (props.AuthorizerType !== 'JWT') return undefined;
+  const config = (props.JwtConfiguration ?? {}) as { Issuer?: unknown; Audience?: unknown };
+  const audience = config.Audience ?? [];
+  if (!Array.isArray(audience) || !audience.every((a) => typeof a === 'string')) {
+    throw new HttpApiConfigError(
+      `authorizer ${logicalId}: JwtConfiguration.Audience must be a list of strings`,
+    );
+  }
+  const identitySource = props.IdentitySource ?? ['$request.header.Authorization'];
+  if (!Array.isArray(identitySource) || !identitySource.every((source) => typeof source === 'string')) {
+    throw new HttpApiConfigError(`authorizer ${logicalId}: IdentitySource must be a list of strings`);
+  }
+  return {
+    id,
+    name: typeof props.Name === 'string' ? props.Name : logicalId,
+    issuer: requiredString(config.Issuer, `authorizer ${logicalId}: JwtConfiguration.Issuer`),
+    audience,
+    identitySource,
   };
 }
 
