@@ -205,8 +205,10 @@ export async function handlerAccess(entry: string): Promise<HandlerAccess> {
       access.settledPrefixes.add(prefixOf(settledPartition('a')));
     }
     for (const [, constant = ''] of section.matchAll(
-      /(?<!function )\bqueryOpenItems\d*\(\s*[\w$]+,\s*([\w$]+)/g,
+      /(?<!function )\bqueryOpenItems(?:Whole)?\d*\(\s*[\w$]+,\s*([\w$]+)/g,
     )) {
+      // The index module's own call passes its caller's partition on; the callers' calls name it.
+      if (module === 'functions/shared/open-index.ts' && constant === 'openPk') continue;
       const partition = OPEN_PARTITIONS[constant.replace(/\d+$/, '')];
       if (partition) access.openPartitions.add(partition);
       else access.unrecognized.push(`${module}: queryOpenItems(…, ${constant})`);
