@@ -106,7 +106,7 @@ describe('event source mappings', () => {
 describe('functions', () => {
   it('run arm64 on Node.js 24 with tracing, an explicit log group and source maps', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions.length).toBe(28); // 23 + the OpenAPI document's route + the settlement export's four steps
+    expect(functions.length).toBe(29); // 23 + the OpenAPI document's route + the settlement export's four steps + the sandbox mail sink
     for (const [id, f] of functions) {
       expect(f.Properties.Runtime, id).toBe('nodejs24.x');
       expect(f.Properties.Architectures, id).toEqual(['arm64']);
