@@ -79,7 +79,10 @@ export interface OrderSample {
    * the order is waiting as designed and ends when the provider answers again or the hold runs out, so it is not lost.
    */
   heldByCircuit?: boolean;
-  /** Not ended when the drain ended, not held, and its saga execution still RUNNING (in a retry's wait, or queued). */
+  /**
+   * Not ended when the drain ended, not held, and its saga still RUNNING (in a retry's wait, or queued for an
+   * environment) or not started yet (its start message still on the saga-start queue behind the burst's).
+   */
   sagaRunning?: boolean;
   /** The mail sender held this order's mail at least once because the mail circuit was open. */
   mailHeld?: boolean;
@@ -128,14 +131,14 @@ export interface BurstCellResult extends BurstCell {
   confirmed: number;
   cancelled: number;
   /**
-   * Accepted, not CONFIRMED or CANCELLED when the drain ended, not held by the payment circuit and without a running
-   * saga: nothing in the system is still working on it. (Rows measured before `held` existed count held and running
-   * orders here too.)
+   * Accepted, not CONFIRMED or CANCELLED when the drain ended, not held by the payment circuit, and its saga ended
+   * without ending it (or the synchronous request died before it did): nothing in the system is still working on it.
+   * (Rows measured before `held` existed count held and running orders here too.)
    */
   lost: number;
   /** Accepted and not ended when the drain ended, held by the open payment circuit within the order's hold. */
   held?: number;
-  /** Accepted and not ended when the drain ended, not held, its saga still running. */
+  /** Accepted and not ended when the drain ended, not held, its saga still running or not started yet. */
   running?: number;
   mailLatency: LatencySummary;
   /** Ended orders without a recorded mail when the cell was over (its queues empty, or the quiesce timed out). */

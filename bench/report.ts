@@ -503,7 +503,8 @@ function burstSection(r: BenchResults): string {
       `every case; held = accepted, not ended ${setup ? `${setup.drainSeconds} s after the burst` : 'when the drain ended'} ` +
       'and held by the open payment circuit within its hold (waiting as designed: it ends when a probe finds the ' +
       'provider answering, or is cancelled when its hold runs out); running = not ended, not held, its saga still ' +
-      'running (in a retry’s wait or queued); lost = accepted, not ended, not held and no saga running; ' +
+      'running (in a retry’s wait or queued) or not started yet (its start message still queued); lost = ' +
+      'accepted and not ended, its saga over (or the synchronous request gone) without ending it; ' +
       'mail = from that commit to the mail sink recording the mail, once the cell’s queues are empty (a mail held ' +
       'by the open mail circuit waits on its queue with a delay; missing = ended orders without a mail then, held = ' +
       'ended orders whose mail the sender held at least once); payment circuit = its item read once a second; ' +

@@ -370,11 +370,16 @@ async function runCase(
       const mailed = orderId ? system.logs.mailRecorded.get(orderId) : undefined;
       const held =
         ended === undefined && order?.holdUntil !== undefined && Date.parse(order.holdUntil) > drainedAt;
-      const execution = orderId && ended === undefined && !held ? system.executionArn(orderId) : undefined;
+      // Not ended and not held: still in the works if its saga runs, or has not started yet (its start message
+      // queued behind the burst's); lost only if its saga ended without ending it (or, synchronously, the request
+      // died without ending it).
+      const open = orderId !== undefined && ended === undefined && !held && kind !== 'sync';
+      const execution = open ? system.executionArn(orderId) : undefined;
       const running =
-        execution !== undefined &&
-        system.runtime.engines.stepFunctions.describeExecution({ executionArn: execution }).status ===
-          'RUNNING';
+        open &&
+        (execution === undefined ||
+          system.runtime.engines.stepFunctions.describeExecution({ executionArn: execution }).status ===
+            'RUNNING');
       return {
         status: result.status,
         clientLatencyMs: result.latencyMs,
