@@ -478,8 +478,8 @@ function mailPathSection(cells: readonly BurstCellResult[], setup?: BurstSetup):
       'its mail, in both. ' +
       (cells.some((c) => c.downstream?.mailSinkInvocations !== undefined)
         ? 'The sandbox serves mail from a function of its own (POST /v1/mail), as SES and a card processor are ' +
-          'separate services on AWS: an earlier run with one sandbox function for both let the campaign’s sends take ' +
-          'the payment provider’s environments, and its charges and probes timed out behind them. '
+          'separate services on AWS, so the campaign’s sends and the charges do not share environments (the ' +
+          'machine and DynamoDB Local they still share). '
         : 'The sandbox provider is one function for payments and the mail sink, so campaign mails and payment ' +
           'calls share its environments here (on AWS, SES and the payment provider are separate services). ') +
       'Why two lanes: a first version with one request queue for both producers measured, at 0 ms / 0 % with ' +

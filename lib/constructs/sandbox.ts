@@ -54,9 +54,9 @@ export class Sandbox extends Construct {
   public readonly handler: BuzzerFunction;
   /**
    * The mail sink: the same code as `handler`, deployed apart and behind `POST /v1/mail` (HTTP flavour), so mail and
-   * payments each have their own concurrency, as SES and a card processor would. With one function a mail burst (a
-   * campaign through the burst mail service) took the payment provider's environments: charges and the breaker's
-   * probes queued behind the mails past the payment client's time-out, and the payment circuit stayed open.
+   * payments each have their own concurrency, as SES and a card processor would: a mail burst (a campaign through the
+   * burst mail service) cannot queue charges behind its sends, and the provider's figures (invocations, waits for an
+   * environment) are the payments' alone.
    */
   public readonly mailSink?: BuzzerFunction;
   public readonly httpApi?: apigwv2.HttpApi;
