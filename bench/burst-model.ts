@@ -74,6 +74,35 @@ export interface OrderSample {
   terminalStatus?: 'CONFIRMED' | 'CANCELLED';
   /** From the terminal commit to the mail sink recording the customer's mail; absent when no mail arrived. */
   mailLatencyMs?: number;
+  /**
+   * Not ended when the drain ended, but held by the open payment circuit within its hold (`hold.until` still ahead):
+   * the order is waiting as designed and ends when the provider answers again or the hold runs out, so it is not lost.
+   */
+  heldByCircuit?: boolean;
+  /**
+   * Not ended when the drain ended, not held, and its saga still RUNNING (in a retry's wait, or queued for an
+   * environment) or not started yet (its start message still on the saga-start queue behind the burst's).
+   */
+  sagaRunning?: boolean;
+  /** The mail sender held this order's mail at least once because the mail circuit was open. */
+  mailHeld?: boolean;
+}
+
+/**
+ * What the payment provider and the mail transport went through during a cell: the payment circuit sampled every
+ * second, and the sandbox's invocations that found every environment of their function busy and waited.
+ */
+export interface DownstreamUse {
+  /** Seconds the payment circuit was seen OPEN or HALF_OPEN. */
+  paymentCircuitOpenSeconds: number;
+  /** Times it was seen going from CLOSED to open. */
+  paymentCircuitOpenings: number;
+  /** Payment provider invocations (charges, look-ups, refunds) that waited for an environment. */
+  providerWaits: number;
+  providerInvocations: number;
+  /** The same for the mail sink (absent when the sandbox serves mail from the provider's function). */
+  mailSinkWaits?: number;
+  mailSinkInvocations?: number;
 }
 
 /** The most of each resource in use at once during a cell, sampled while it ran and drained. */
@@ -101,11 +130,22 @@ export interface BurstCellResult extends BurstCell {
   timeToTerminal: LatencySummary;
   confirmed: number;
   cancelled: number;
-  /** Accepted, but not CONFIRMED or CANCELLED when the drain ended: the client holds a tracking id for nothing. */
+  /**
+   * Accepted, not CONFIRMED or CANCELLED when the drain ended, not held by the payment circuit, and its saga ended
+   * without ending it (or the synchronous request died before it did): nothing in the system is still working on it.
+   * (Rows measured before `held` existed count held and running orders here too.)
+   */
   lost: number;
+  /** Accepted and not ended when the drain ended, held by the open payment circuit within the order's hold. */
+  held?: number;
+  /** Accepted and not ended when the drain ended, not held, its saga still running or not started yet. */
+  running?: number;
   mailLatency: LatencySummary;
-  /** Ended orders without a recorded mail when the drain ended. */
+  /** Ended orders without a recorded mail when the cell was over (its queues empty, or the quiesce timed out). */
   mailMissing: number;
+  /** Ended orders whose mail the sender held at least once behind the open mail circuit. */
+  mailHeld?: number;
+  downstream?: DownstreamUse;
   peak: ResourcePeak;
   /** Case 3's campaign beside the burst. */
   campaign?: CampaignSummary;
@@ -139,9 +179,14 @@ export function aggregateCell(
     timeToTerminal: summarize(numbers(ended.map((s) => s.timeToTerminalMs))),
     confirmed: ended.filter((s) => s.terminalStatus === 'CONFIRMED').length,
     cancelled: ended.filter((s) => s.terminalStatus === 'CANCELLED').length,
-    lost: accepted.length - ended.length,
+    lost: accepted.filter((s) => s.terminalStatus === undefined && !s.heldByCircuit && !s.sagaRunning).length,
+    held: accepted.filter((s) => s.terminalStatus === undefined && s.heldByCircuit === true).length,
+    running: accepted.filter(
+      (s) => s.terminalStatus === undefined && !s.heldByCircuit && s.sagaRunning === true,
+    ).length,
     mailLatency: summarize(numbers(ended.map((s) => s.mailLatencyMs))),
     mailMissing: ended.filter((s) => s.mailLatencyMs === undefined).length,
+    mailHeld: ended.filter((s) => s.mailHeld === true).length,
     peak,
   };
 }
@@ -369,8 +414,8 @@ export function mailServiceAnswer(cells: readonly BurstCellResult[]): string | u
         : `Partly: case 3's order mail p99 was at most case 2's in ${lower.length} of ${compared.length} cells, ` +
           `with a campaign of ${campaigns[0]?.mails ?? 0} mails started with the burst. The order mails have a ` +
           'lane of their own, so they do not wait behind the campaign in a queue; where their p99 was higher, the ' +
-          "campaign's sends competed with them for the mail transport (here the sandbox function, which also " +
-          'serves the payments) and the machine.';
+          "campaign's sends competed with them for the mail transport (the sandbox's mail sink, whose " +
+          'environments both lanes share) and for the machine.';
   return sentence([
     verdict,
     allSent

@@ -14,6 +14,7 @@ import type { PlaceOrder } from '#functions/orders/order.ts';
 import { type BuzzerRuntime, startBuzzer } from '#local/buzzer/start.ts';
 import type { LambdaInvokeResult } from '#local/engines/lambda/service.ts';
 import type { RequestMeter } from '#local/engines/metering.ts';
+import { LOCAL_QUEUES_TARGET, type QueueStatsResponse } from '#local/engines/sqs-stats.ts';
 import { type HttpLoadRequest, LoadGenerator } from './load.ts';
 
 /**
@@ -48,6 +49,8 @@ export class LogCollector {
   readonly mailRecorded = new Map<string, number>();
   /** Idempotency key → epoch ms the mail sink first recorded a mail under it (a campaign's mails have no order). */
   readonly mailRecordedByKey = new Map<string, number>();
+  /** Order ids whose mail a sender held behind the open mail circuit at least once. */
+  readonly mailHeld = new Set<string>();
   readonly bytesByFunction = new Map<string, number>();
 
   accept(functionName: string, line: string): void {
@@ -66,6 +69,8 @@ export class LogCollector {
       this.published.set(record.correlationId, list);
     } else if (record.message === 'saga started' && typeof record.orderId === 'string') {
       this.sagaStarted.set(record.orderId, at);
+    } else if (record.message === 'mail held: the mail circuit is open') {
+      if (typeof record.orderId === 'string') this.mailHeld.add(record.orderId);
     } else if (record.message === 'mail recorded') {
       if (typeof record.orderId === 'string' && !this.mailRecorded.has(record.orderId)) {
         this.mailRecorded.set(record.orderId, at);
@@ -340,6 +345,40 @@ export async function quiesce(system: BenchSystem, timeoutMs = 60_000, quietMs =
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return false;
+}
+
+/** Messages per queue that has any: visible, in flight or delayed (the engine's own figures, DLQs left out). */
+export async function queuedMessages(system: BenchSystem): Promise<Map<string, number>> {
+  const response = await fetch(system.runtime.info.endpoints.gateway, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `${LOCAL_QUEUES_TARGET}.GetQueueStats`,
+    },
+    body: '{}',
+  });
+  const { queues } = (await response.json()) as QueueStatsResponse;
+  return new Map(
+    queues
+      .filter((q) => !/dlq|deadletter/i.test(q.queueName))
+      .map((q) => [q.queueName, q.visible + q.inFlight + q.delayed] as const)
+      .filter(([, messages]) => messages > 0),
+  );
+}
+
+/**
+ * `quiesce`, and the runtime's queues empty too: a message held back by a delay (a mail held by the open mail
+ * circuit, a retry's backoff) keeps no function busy for up to 15 minutes, and the invocation count alone calls the
+ * system idle while it waits. Answers the queues still holding messages when `timeoutMs` ran out (empty: drained).
+ */
+export async function drainQueues(system: BenchSystem, timeoutMs: number): Promise<Map<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const idle = await quiesce(system, Math.max(1, deadline - Date.now()));
+    const queued = await queuedMessages(system);
+    if ((idle && queued.size === 0) || Date.now() >= deadline) return queued;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /** A table with the same keys, indexes and stream as `source` (the floor and the sync baseline write there). */

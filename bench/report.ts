@@ -159,6 +159,7 @@ export function headline(r: BenchResults): string[] {
     .map(
       (c) =>
         `${CASE_LABELS[c.case]} accepted **${pct(acceptedShare(c), 0)}**, client p99 ${ms(c.clientLatency.p99)} ms, ` +
+        (c.held ? `${c.held} held by the payment circuit, ` : '') +
         `lost ${c.lost}`,
     );
   if (r.outage) {
@@ -378,8 +379,9 @@ export function burstTable(cells: readonly BurstCellResult[]): string {
       'final answer',
       'client p50 / p99 ms',
       'request → terminal p50 / p99 ms',
-      'confirmed / cancelled / lost',
-      'mail p50 / p99 ms (missing)',
+      'confirmed / cancelled / held / running / lost',
+      'mail p50 / p99 ms (missing, held)',
+      'payment circuit open s (openings) / provider calls that waited',
       'peak running / environments / Step Functions / RSS MB',
     ],
     cells.map((c) => [
@@ -391,8 +393,12 @@ export function burstTable(cells: readonly BurstCellResult[]): string {
       pct(c.answeredFinal / Math.max(1, c.n), 0),
       pair(c.clientLatency),
       `${pair(c.timeToTerminal)} (${c.timeToTerminal.n})`,
-      `${c.confirmed} / ${c.cancelled} / ${c.lost}`,
-      `${pair(c.mailLatency)} (${c.mailMissing})`,
+      `${c.confirmed} / ${c.cancelled} / ${c.held ?? '–'} / ${c.running ?? '–'} / ${c.lost}`,
+      `${pair(c.mailLatency)} (${c.mailMissing}, ${c.mailHeld ?? '–'})`,
+      c.downstream
+        ? `${c.downstream.paymentCircuitOpenSeconds} (${c.downstream.paymentCircuitOpenings}) / ` +
+          `${c.downstream.providerWaits} of ${c.downstream.providerInvocations}`
+        : '–',
       `${c.peak.concurrentExecutions} / ${c.peak.environments} / ${c.peak.runningExecutions} / ` +
         `${Math.round(c.peak.rssMb)}`,
     ]),
@@ -473,8 +479,13 @@ function mailPathSection(cells: readonly BurstCellResult[], setup?: BurstSetup):
       'once, 8 mails in flight each) into the mail sink and its sent-mail table. It runs on a runtime of its own ' +
       '(same environments per function) after the other cases. Case 2 gets no campaign: the notify worker ' +
       'consumes order events only. Order mail latency is from the order’s terminal commit to the sink recording ' +
-      'its mail, in both. The sandbox provider is one function for payments and the mail sink, so campaign mails ' +
-      'and payment calls share its environments here (on AWS, SES and the payment provider are separate services). ' +
+      'its mail, in both. ' +
+      (cells.some((c) => c.downstream?.mailSinkInvocations !== undefined)
+        ? 'The sandbox serves mail from a function of its own (POST /v1/mail), as SES and a card processor are ' +
+          'separate services on AWS, so the campaign’s sends and the charges do not share environments (the ' +
+          'machine and DynamoDB Local they still share). '
+        : 'The sandbox provider is one function for payments and the mail sink, so campaign mails and payment ' +
+          'calls share its environments here (on AWS, SES and the payment provider are separate services). ') +
       'Why two lanes: a first version with one request queue for both producers measured, at 0 ms / 0 % with ' +
       'the same campaign, order mail p50 / p99 28,383 / 40,722 ms against case 2’s 6,443 / 8,794 ms: the ' +
       'campaign’s thousand requests were ahead of the order mails in the queue, and the sender sends at the ' +
@@ -493,9 +504,16 @@ function burstSection(r: BenchResults): string {
     'Each burst arrives open loop (the arrivals do not wait for answers). accepted = answered with a tracking ' +
       'id; final answer = the answer already carried the order’s end (every sync answer, a hybrid 200); ' +
       'request → terminal = from the send to the order item’s CONFIRMED / CANCELLED commit, the same clock for ' +
-      `every case; lost = accepted but not ended ${setup ? `${setup.drainSeconds} s after the burst` : 'when the drain ended'}; ` +
-      'mail = from that commit to the mail sink recording the mail. Peaks are sampled every 100 ms while the ' +
-      'cell runs and drains.' +
+      `every case; held = accepted, not ended ${setup ? `${setup.drainSeconds} s after the burst` : 'when the drain ended'} ` +
+      'and held by the open payment circuit within its hold (waiting as designed: it ends when a probe finds the ' +
+      'provider answering, or is cancelled when its hold runs out); running = not ended, not held, its saga still ' +
+      'running (in a retry’s wait or queued) or not started yet (its start message still queued); lost = ' +
+      'accepted and not ended, its saga over (or the synchronous request gone) without ending it; ' +
+      'mail = from that commit to the mail sink recording the mail, once the cell’s queues are empty (a mail held ' +
+      'by the open mail circuit waits on its queue with a delay; missing = ended orders without a mail then, held = ' +
+      'ended orders whose mail the sender held at least once); payment circuit = its item read once a second; ' +
+      'provider calls that waited = sandbox payment invocations that found every environment busy. Peaks are ' +
+      'sampled every 100 ms while the cell runs and drains.' +
       (setup
         ? ` The runtime gives every function ${setup.lambdaConcurrency} environments (the sandbox provider too); ` +
           `the hybrid sends \`Prefer: wait=${setup.waitSeconds}\`. That cap is local: on AWS the account's ` +
@@ -683,7 +701,12 @@ export function renderMarkdown(r: BenchResults): string {
     `# Buzzer benchmarks, ${r.startedAt.slice(0, 10)}`,
     '',
     `Machine: ${machineLine(r.machine)}. Mode: ${r.mode}; the run took ${Math.round(r.durationSeconds)} s ` +
-      `(\`npm run bench\`). Every figure comes from this one run on the local runtime (DynamoDB Local, ` +
+      `(\`npm run bench\`). ${
+        // A `--only` run keeps the day's other sections from earlier runs, and its notes say which.
+        r.notes.some((note) => /^(Sections .* come from an earlier run|The sections come from)/.test(note))
+          ? 'Each section comes whole from one run (the last notes say which run and its load)'
+          : 'Every figure comes from this one run'
+      } on the local runtime (DynamoDB Local, ` +
       `local-aws-sqs, aws-local-stepfunctions, Lambda handlers in worker threads), with n = samples next to it.`,
     '',
     '## Headline',

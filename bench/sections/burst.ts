@@ -14,7 +14,8 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
 import {
   aggregateCell,
   type BurstCase,
@@ -22,12 +23,20 @@ import {
   type BurstCellResult,
   burstCellLabel,
   type CampaignSummary,
+  type DownstreamUse,
   type MailPathUse,
   type OrderSample,
   peakOf,
   type ResourcePeak,
 } from '../burst-model.ts';
-import { type BenchSystem, log, orderRequest, quiesce, trackingIdOf, warmupRequests } from '../harness.ts';
+import {
+  type BenchSystem,
+  drainQueues,
+  log,
+  orderRequest,
+  trackingIdOf,
+  warmupRequests,
+} from '../harness.ts';
 import type { HttpLoadRequest, LoadResult } from '../load-types.ts';
 import { summarize } from '../stats.ts';
 import type { SyncBaseline } from '../sync-baseline.ts';
@@ -53,6 +62,90 @@ function mailFunctionOf(system: BenchSystem): string | undefined {
     } catch {}
   }
   return undefined;
+}
+
+function functionOrUndefined(system: BenchSystem, prefix: string): string | undefined {
+  try {
+    return system.functionNamed(prefix);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Watches the payment provider and the mail transport during a cell: the payment circuit's item read once a second,
+ * and the sandbox functions' invocations that waited for an environment (the local pool's `throttles`).
+ */
+class DownstreamWatch {
+  private readonly timer: NodeJS.Timeout;
+  private readonly provider?: string;
+  private readonly mailSink?: string;
+  private readonly start: Record<string, { throttles: number; invocations: number }> = {};
+  private openSamples = 0;
+  private openings = 0;
+  private lastState = 'CLOSED';
+  private reading = false;
+
+  constructor(
+    private readonly system: BenchSystem,
+    /** The table of the case's orders (the sync baseline writes to a copy, its circuit item included). */
+    private readonly tableName: string,
+  ) {
+    this.provider = functionOrUndefined(system, 'SandboxProvider');
+    this.mailSink = functionOrUndefined(system, 'SandboxMailSink');
+    const metrics = system.runtime.engines.lambda.metrics();
+    for (const name of [this.provider, this.mailSink]) {
+      if (name) {
+        this.start[name] = {
+          throttles: metrics[name]?.throttles ?? 0,
+          invocations: metrics[name]?.invocations ?? 0,
+        };
+      }
+    }
+    this.timer = setInterval(() => void this.sample(), 1000);
+  }
+
+  private async sample(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      const { Item } = await this.system.runtime.clients.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: breakerKey('payment'),
+          ProjectionExpression: '#state',
+          ExpressionAttributeNames: { '#state': 'state' },
+        }),
+      );
+      const state = typeof Item?.state === 'string' ? Item.state : 'CLOSED';
+      if (state !== 'CLOSED') this.openSamples++;
+      if (state !== 'CLOSED' && this.lastState === 'CLOSED') this.openings++;
+      this.lastState = state;
+    } catch {
+      // A missed sample under load: the count is a lower bound.
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  stop(): DownstreamUse {
+    clearInterval(this.timer);
+    const metrics = this.system.runtime.engines.lambda.metrics();
+    const delta = (name: string | undefined, key: 'throttles' | 'invocations') =>
+      name ? (metrics[name]?.[key] ?? 0) - (this.start[name]?.[key] ?? 0) : 0;
+    return {
+      paymentCircuitOpenSeconds: this.openSamples,
+      paymentCircuitOpenings: this.openings,
+      providerWaits: delta(this.provider, 'throttles'),
+      providerInvocations: delta(this.provider, 'invocations'),
+      ...(this.mailSink
+        ? {
+            mailSinkWaits: delta(this.mailSink, 'throttles'),
+            mailSinkInvocations: delta(this.mailSink, 'invocations'),
+          }
+        : {}),
+    };
+  }
 }
 
 /** Samples the runtime's resources every 100 ms until stopped. */
@@ -147,6 +240,8 @@ function campaignSummary(
 interface OrderItem {
   status: string;
   updatedAt: string;
+  /** The end of the order's hold by the payment circuit, if it has one. */
+  holdUntil?: string;
 }
 
 async function readOrders(
@@ -165,14 +260,19 @@ async function readOrders(
           RequestItems: {
             [tableName]: {
               Keys: pending,
-              ProjectionExpression: 'orderId, #status, updatedAt',
-              ExpressionAttributeNames: { '#status': 'status' },
+              ProjectionExpression: 'orderId, #status, updatedAt, #hold',
+              ExpressionAttributeNames: { '#status': 'status', '#hold': 'hold' },
             },
           },
         }),
       );
       for (const item of result.Responses?.[tableName] ?? []) {
-        found.set(String(item.orderId), { status: String(item.status), updatedAt: String(item.updatedAt) });
+        const hold = item.hold as { until?: unknown } | undefined;
+        found.set(String(item.orderId), {
+          status: String(item.status),
+          updatedAt: String(item.updatedAt),
+          ...(typeof hold?.until === 'string' ? { holdUntil: hold.until } : {}),
+        });
       }
       pending = result.UnprocessedKeys?.[tableName]?.Keys ?? [];
     }
@@ -232,7 +332,9 @@ async function runCase(
   if (kind === 'sync' && !baseline) throw new Error('case 1 needs the sync baseline');
   const tableName = kind === 'sync' && baseline ? baseline.tableName : system.tableName;
   const sampler = new ResourceSampler(system, mailFunctionOf(system));
+  const downstream = new DownstreamWatch(system, tableName);
   let peak: ResourcePeak | undefined;
+  let watched: DownstreamUse | undefined;
   try {
     // The campaign starts with the burst: both producers fill the one mail request queue at once.
     const campaign =
@@ -249,10 +351,16 @@ async function runCase(
     const answers = run.results.map((result) => ({ result, ...answerOf(kind, result) }));
     const orderIds = answers.map((a) => a.orderId).filter((id): id is string => id !== undefined);
     const orders = await drain(system, tableName, orderIds, settings.drainMs);
+    const drainedAt = Date.now();
     const started = await campaign;
-    // The mails and the sagas' last transitions come after the orders' commits.
-    await quiesce(system, 60_000);
+    // The mails and the sagas' last transitions come after the orders' commits, and a mail held by the open mail
+    // circuit waits on its queue with a delay while no function runs: the cell is over when the queues are empty.
+    const left = await drainQueues(system, 60_000);
+    if (left.size > 0) {
+      log(`burst:   still queued after 60 s: ${[...left].map(([q, n]) => `${q} ${n}`).join(', ')}`);
+    }
     peak = sampler.stop();
+    watched = downstream.stop();
     const campaignResult = started ? campaignSummary(system, started, settings.campaignMails) : undefined;
     const orderMails = orderIds.filter((id) => system.logs.mailRecorded.has(id)).length;
     const mailPath = sampler.mailPath(orderMails + (campaignResult?.sent ?? 0));
@@ -260,6 +368,18 @@ async function runCase(
       const order = orderId ? orders.get(orderId) : undefined;
       const ended = isTerminal(order?.status) ? Date.parse(order.updatedAt) : undefined;
       const mailed = orderId ? system.logs.mailRecorded.get(orderId) : undefined;
+      const held =
+        ended === undefined && order?.holdUntil !== undefined && Date.parse(order.holdUntil) > drainedAt;
+      // Not ended and not held: still in the works if its saga runs, or has not started yet (its start message
+      // queued behind the burst's); lost only if its saga ended without ending it (or, synchronously, the request
+      // died without ending it).
+      const open = orderId !== undefined && ended === undefined && !held && kind !== 'sync';
+      const execution = open ? system.executionArn(orderId) : undefined;
+      const running =
+        open &&
+        (execution === undefined ||
+          system.runtime.engines.stepFunctions.describeExecution({ executionArn: execution }).status ===
+            'RUNNING');
       return {
         status: result.status,
         clientLatencyMs: result.latencyMs,
@@ -269,6 +389,9 @@ async function runCase(
           ? { timeToTerminalMs: ended - result.sentAt, terminalStatus: order.status }
           : {}),
         ...(ended !== undefined && mailed !== undefined ? { mailLatencyMs: mailed - ended } : {}),
+        ...(held ? { heldByCircuit: true } : {}),
+        ...(running ? { sagaRunning: true } : {}),
+        ...(orderId && system.logs.mailHeld.has(orderId) ? { mailHeld: true } : {}),
       };
     });
     const sent = run.results.map((r) => r.sentAt);
@@ -286,9 +409,11 @@ async function runCase(
       ),
       ...(campaignResult ? { campaign: campaignResult } : {}),
       ...(mailPath ? { mailPath } : {}),
+      downstream: watched,
     };
   } finally {
     if (!peak) sampler.stop();
+    if (!watched) downstream.stop();
   }
 }
 
@@ -313,8 +438,10 @@ export async function runBursts(
         const result = await runCase(system, baseline, cell, kind, settings);
         log(
           `burst:   accepted ${result.accepted}/${result.n}, client p99 ${Math.round(result.clientLatency.p99)} ms, ` +
-            `terminal p99 ${Math.round(result.timeToTerminal.p99)} ms, lost ${result.lost}, ` +
-            `mail p99 ${Math.round(result.mailLatency.p99)} ms` +
+            `terminal p99 ${Math.round(result.timeToTerminal.p99)} ms, held ${result.held ?? 0}, running ${result.running ?? 0}, lost ${result.lost}, ` +
+            `mail p99 ${Math.round(result.mailLatency.p99)} ms (missing ${result.mailMissing}, held ${result.mailHeld ?? 0}), ` +
+            `payment circuit open ${result.downstream?.paymentCircuitOpenSeconds ?? 0} s, provider waits ` +
+            `${result.downstream?.providerWaits ?? 0}` +
             (result.campaign
               ? `, campaign ${result.campaign.sent}/${result.campaign.mails} at ${result.campaign.mailsPerSecond.toFixed(0)}/s`
               : ''),

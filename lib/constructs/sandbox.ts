@@ -50,7 +50,15 @@ const REST_STAGE = 'sandbox';
  */
 export class Sandbox extends Construct {
   public readonly table: dynamodb.Table;
+  /** The payment provider (and every other route but `POST /v1/mail` on the HTTP flavour). */
   public readonly handler: BuzzerFunction;
+  /**
+   * The mail sink: the same code as `handler`, deployed apart and behind `POST /v1/mail` (HTTP flavour), so mail and
+   * payments each have their own concurrency, as SES and a card processor would: a mail burst (a campaign through the
+   * burst mail service) cannot queue charges behind its sends, and the provider's figures (invocations, waits for an
+   * environment) are the payments' alone.
+   */
+  public readonly mailSink?: BuzzerFunction;
   public readonly httpApi?: apigwv2.HttpApi;
   public readonly restApi?: apigw.RestApi;
 
@@ -110,6 +118,25 @@ export class Sandbox extends Construct {
       integration: new HttpLambdaIntegration('ProviderIntegration', this.handler.function),
       authorizer: new HttpIamAuthorizer(),
     });
+    this.mailSink = new BuzzerFunction(this, 'MailSink', {
+      entry: 'sandbox/provider.ts',
+      serviceName: 'sandbox-mail-sink',
+      timeout: Duration.seconds(29),
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_WEEK,
+      environment: { [ENV.SANDBOX_TABLE_NAME]: this.table.tableName },
+    });
+    // Recording a mail: count the call, read the fault knobs and the key's record, put the mail once. The mail
+    // listing (GET /v1/mail, a scan) stays on the provider's route.
+    this.table.grant(this.mailSink.role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // The most specific route wins: every mail request the senders make comes here, nothing else does.
+    for (const route of SANDBOX_MAIL_ROUTES) {
+      this.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigwv2.HttpMethod[route.method]],
+        integration: new HttpLambdaIntegration('MailSinkIntegration', this.mailSink.function),
+        authorizer: new HttpIamAuthorizer(),
+      });
+    }
   }
 
   /** The REST flavour: the same one proxy route, AWS_IAM on every method. */

@@ -130,6 +130,27 @@ describe('with -c sandbox=true', () => {
     });
   });
 
+  it('serves POST /v1/mail from a function of its own, so mail never takes the payment provider’s concurrency', () => {
+    const apiId = sandboxApiId();
+    const routes = ofType(resources, 'AWS::ApiGatewayV2::Route').filter(
+      ([, route]) => (route.Properties.ApiId as { Ref?: string }).Ref === apiId,
+    );
+    const integrationOf = (key: string) => {
+      const route = routes.find(([, r]) => r.Properties.RouteKey === key)?.[1];
+      const target = JSON.stringify(route?.Properties.Target ?? '');
+      const [integrationId] = ofType(resources, 'AWS::ApiGatewayV2::Integration').find(([id]) =>
+        target.includes(id),
+      ) ?? [''];
+      const integration = resources[integrationId]?.Properties.IntegrationUri;
+      return JSON.stringify(integration).match(/"(Sandbox[A-Za-z0-9]+)"/)?.[1];
+    };
+    const mail = integrationOf('POST /v1/mail');
+    const rest = integrationOf('ANY /{proxy+}');
+
+    expect(mail).toMatch(/^SandboxMailSink/);
+    expect(rest).toMatch(/^SandboxProvider/);
+  });
+
   it('tells the payment steps to sign with SigV4', () => {
     const payment = ofType(resources, 'AWS::Lambda::Function')
       .map(([, fn]) => (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables)

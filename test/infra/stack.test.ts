@@ -107,11 +107,11 @@ describe('functions', () => {
   it('run arm64 on Node.js 24 with tracing, an explicit log group and source maps', () => {
     const all = ofType('AWS::Lambda::Function');
     // 23 + the OpenAPI document's route + the settlement export's four steps + the settlement import's six + the
-    // operator API, and CDK's own BucketDeployment handler (Python, with the AWS CLI) that publishes the console's
-    // static site.
-    expect(all.length).toBe(36);
+    // operator API + the sandbox mail sink, and CDK's own BucketDeployment handler (Python, with the AWS CLI) that
+    // publishes the console's static site.
+    expect(all.length).toBe(37);
     const functions = all.filter(([id]) => !id.startsWith('CustomCDKBucketDeployment'));
-    expect(functions.length).toBe(35);
+    expect(functions.length).toBe(36);
     for (const [id, f] of functions) {
       expect(f.Properties.Runtime, id).toBe('nodejs24.x');
       expect(f.Properties.Architectures, id).toEqual(['arm64']);

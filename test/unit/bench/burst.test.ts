@@ -91,6 +91,25 @@ describe('aggregateCell', () => {
     expect(cell.mailMissing).toBe(1);
   });
 
+  it('counts an order the open payment circuit holds and one whose saga still runs apart from a lost one, and ended orders whose mail was held', () => {
+    const held = aggregateCell(
+      meta(),
+      [
+        sample({ timeToTerminalMs: undefined, terminalStatus: undefined, heldByCircuit: true }),
+        sample({ timeToTerminalMs: undefined, terminalStatus: undefined }),
+        sample({ timeToTerminalMs: undefined, terminalStatus: undefined, sagaRunning: true }),
+        sample({ mailHeld: true }),
+        sample(),
+      ],
+      NO_PEAK,
+    );
+    expect(held.held).toBe(1);
+    expect(held.running).toBe(1);
+    expect(held.lost).toBe(1);
+    expect(held.confirmed).toBe(2);
+    expect(held.mailHeld).toBe(1);
+  });
+
   it('counts the answers that carried the order’s end', () => {
     const hybrid = aggregateCell(
       meta({ case: 'hybrid' }),
@@ -324,6 +343,19 @@ describe('LogCollector', () => {
       JSON.stringify({ message: 'mail recorded', timestamp: '2026-12-06T10:00:02.000Z' }),
     );
     expect([...logs.mailRecorded]).toEqual([['o-1', Date.parse('2026-12-06T10:00:01.000Z')]]);
+  });
+
+  it('keeps the orders whose mail a sender held behind the open mail circuit', () => {
+    const logs = new LogCollector();
+    logs.accept(
+      'notifier',
+      JSON.stringify({ message: 'mail held: the mail circuit is open', orderId: 'o-2', waitSeconds: 30 }),
+    );
+    logs.accept(
+      'sender',
+      JSON.stringify({ message: 'mail held: the mail circuit is open', campaignId: 'c' }),
+    );
+    expect([...logs.mailHeld]).toEqual(['o-2']);
   });
 });
 
