@@ -36,12 +36,13 @@ function flag(name: string): boolean {
 
 try {
   // The web console's static site ships the current bundle: built here when missing or stale (-c consoleSite=false
-  // leaves the site out; the operator API is deployed either way).
+  // leaves the site out; the operator API is deployed either way). Progress goes to stdout: stderr carries only the
+  // app's errors, which a bad context key must be alone on (test/infra/back-pressure.test.ts).
   const operatorApi = app.node.tryGetContext('operatorApi') === undefined || flag('operatorApi');
   const consoleSite =
     operatorApi && (app.node.tryGetContext('consoleSite') === undefined || flag('consoleSite'));
   const consoleDist = consoleSite
-    ? await ensureConsoleBuilt((message) => process.stderr.write(`${message}\n`))
+    ? await ensureConsoleBuilt((message) => process.stdout.write(`${message}\n`))
     : undefined;
   new BuzzerStack(app, app.node.tryGetContext('stackName') ?? 'Buzzer', {
     workflowType: app.node.tryGetContext('workflowType') ?? process.env.BUZZER_WORKFLOW_TYPE ?? 'STANDARD',

@@ -75,7 +75,7 @@ describe('deployment choice (synth-time validation)', () => {
       env: {
         ...process.env,
         CDK_OUTDIR: mkdtempSync(path.join(tmpdir(), 'buzzer-app-')),
-        // Without the console's static site: building it first (on a fresh clone) prints its own line to stderr.
+        // Without the console's static site, whose build (on a fresh clone) would only make the test slower.
         CDK_CONTEXT_JSON: '{"consoleSite":false}',
       },
       timeout: 60_000,
