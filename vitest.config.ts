@@ -86,12 +86,28 @@ export default defineConfig({
         'bench/**/*.ts',
         'client/**/*.ts',
       ],
-      exclude: ['**/*.d.ts', 'client/api-types.ts'],
+      exclude: [
+        '**/*.d.ts',
+        'client/api-types.ts',
+        // The bench's drivers: they start runtimes and drive load, and run under `npm run bench`, not under a unit
+        // test. Their arithmetic lives in bench/*-model.ts, stats.ts, svg.ts and report.ts, which stay measured.
+        'bench/run.ts',
+        'bench/harness.ts',
+        'bench/profile.ts',
+        'bench/sections/**',
+        'bench/load.ts',
+        'bench/load-worker.ts',
+        'bench/sync-baseline.ts',
+        'bench/sync/**',
+        'bench/cold-start-child.ts',
+        'bench/floor.ts',
+      ],
       reporter: ['text-summary', 'json-summary'],
-      // Measured on 2026-12-06 after the circuit breakers, back-pressure, the REST engine and the rate limits landed
-      // (statements 74.0, branches 67.2, functions 74.1, lines 75.6) minus a margin of about two points: CI fails when
-      // a change drops coverage, not when a refactoring moves a few lines.
-      thresholds: { statements: 72, branches: 65, functions: 72, lines: 73.5 },
+      // Measured on 2026-12-07 (CI24, with the bench's drivers left out as above: statements 79.1, branches 69.5,
+      // functions 77.9, lines 80.9) minus a margin of about two points: CI fails when a change drops coverage, not
+      // when a refactoring moves a few lines. With the drivers counted the same code measured 72.3 / 65.0 / 70.4 /
+      // 73.9 against the earlier thresholds of 72 / 65 / 72 / 73.5.
+      thresholds: { statements: 77, branches: 67.5, functions: 75.5, lines: 79 },
     },
     projects: [
       {

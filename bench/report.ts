@@ -3,6 +3,7 @@
  * measured), the same results as JSON for tools, and the SVG figure.
  */
 
+import { type BatchRun, batchSection } from './batch-model.ts';
 import {
   acceptedShare,
   BURST_CASES,
@@ -22,7 +23,6 @@ import {
   outageVerdicts,
 } from './resilience-model.ts';
 import type { AcceptLevel } from './sections/accept.ts';
-import { type BatchRun, batchSection } from './sections/batch.ts';
 import type { ColdStartResult } from './sections/cold-start.ts';
 import type { PathCost } from './sections/cost.ts';
 import type { CellResult } from './sections/sync-async.ts';
