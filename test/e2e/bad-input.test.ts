@@ -51,9 +51,16 @@ async function clientRoutes(): Promise<string[]> {
   const cdkOut = path.join(PROJECT_ROOT, 'cdk.out');
   if (!existsSync(cdkOut)) return DOCUMENTED_ROUTES;
   const { template } = await loadCloudAssembly(cdkOut, ctx.target.runtime?.info.stackName);
-  return Object.values(template.Resources)
-    .filter((resource) => resource.Type === 'AWS::ApiGatewayV2::Route')
-    .map((resource) => String(resource.Properties?.RouteKey))
+  const routes = Object.values(template.Resources).filter(
+    (resource) => resource.Type === 'AWS::ApiGatewayV2::Route',
+  );
+  // The client API is the one that serves POST /orders; the operator API and the sandbox's routes are not its own.
+  const apiOf = (route: (typeof routes)[number]) => JSON.stringify(route.Properties?.ApiId);
+  const orders = routes.find((route) => route.Properties?.RouteKey === 'POST /orders');
+  if (!orders) throw new Error('the template has no POST /orders route');
+  return routes
+    .filter((route) => apiOf(route) === apiOf(orders))
+    .map((route) => String(route.Properties?.RouteKey))
     .filter((key) => !key.includes('{proxy+}') && key !== `GET ${OPENAPI_ROUTE}`)
     .sort();
 }
