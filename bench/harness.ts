@@ -151,6 +151,8 @@ export interface BenchSystem {
   load: LoadGenerator;
   /** Function names by the short logical prefix (`ApiAcceptOrder`, `OutboxRelayHandler`, …). */
   functionNamed(prefix: string): string;
+  /** What a deployed function name is: its template logical id without CDK's hash (`SettlementPageFunction`). */
+  logicalIdOf(functionName: string): string;
   /** The ARN of an order's saga execution, once it has started. */
   executionArn(orderId: string): string | undefined;
   stop(): Promise<void>;
@@ -214,6 +216,10 @@ export async function startBenchSystem(options: BenchSystemOptions = {}): Promis
     logs,
     tap,
     load,
+    logicalIdOf(functionName) {
+      const entry = Object.entries(runtime.info.functions).find(([, name]) => name === functionName);
+      return entry ? entry[0].replace(/[A-F0-9]{8}$/, '') : functionName;
+    },
     functionNamed(prefix) {
       const entry = Object.entries(runtime.info.functions).find(([logicalId]) =>
         logicalId.startsWith(prefix),

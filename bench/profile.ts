@@ -141,16 +141,9 @@ async function main(): Promise<void> {
         return outcome ? [outcome.stopDate - (r.sentAt + r.latencyMs)] : [];
       }),
     );
-    // The template's logical id says what a function is; its physical name ends in a hash.
-    const logicalIdOf = new Map(
-      Object.entries(system.runtime.info.functions).map(([logicalId, name]) => [
-        name,
-        logicalId.replace(/[A-F0-9]{8}$/, ''),
-      ]),
-    );
     const functions = Object.keys(after.busyMsByFunction)
       .map((name) => ({
-        function: logicalIdOf.get(name) ?? name,
+        function: system.logicalIdOf(name),
         invocationsPerOrder:
           ((after.invocationsByFunction[name] ?? 0) - (before.invocationsByFunction[name] ?? 0)) / orders,
         busyMsPerOrder: ((after.busyMsByFunction[name] ?? 0) - (before.busyMsByFunction[name] ?? 0)) / orders,

@@ -67,15 +67,9 @@ function stepsSince(
   before: Record<string, number>,
   ours: (logicalId: string) => boolean,
 ): BatchStep[] {
-  const logicalIdOf = new Map(
-    Object.entries(system.runtime.info.functions).map(([logicalId, name]) => [
-      name,
-      logicalId.replace(/[A-F0-9]{8}$/, ''),
-    ]),
-  );
   return Object.entries(system.runtime.engines.lambda.metrics())
     .map(([name, m]) => ({
-      function: logicalIdOf.get(name) ?? name,
+      function: system.logicalIdOf(name),
       invocations: m.invocations - (before[name] ?? 0),
       peakHeapMb: m.maxHeapUsedBytes / 1_048_576,
     }))
