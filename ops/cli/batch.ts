@@ -20,7 +20,7 @@ import { PARTNER_NAME, SETTLEMENT_IMPORT_PREFIXES } from '#contracts/settlement.
 import { isBusinessDate } from '#functions/settlement/business-date.ts';
 import { IMPORT_FILE_NAME } from '#functions/settlement/import-format.ts';
 import { ObjectStore, objectStoreClient } from '#functions/settlement/object-store.ts';
-import { OperatorError, type OpsContext } from './context.ts';
+import { OperatorError, type OpsContext, requiredOutput } from './context.ts';
 import { executionPages } from './executions.ts';
 import { table } from './format.ts';
 import type { CommandRunner } from './runner.ts';
@@ -44,15 +44,8 @@ export interface SettlementRun {
   redriveCount?: number;
 }
 
-function stateMachineOf(ctx: OpsContext): string {
-  const arn = ctx.target.settlementStateMachineArn;
-  if (!arn) {
-    throw new OperatorError(
-      `${ctx.target.stackName} has no SettlementStateMachineArn output: deploy (or start) the current version`,
-    );
-  }
-  return arn;
-}
+const stateMachineOf = (ctx: OpsContext): string =>
+  requiredOutput(ctx.target.settlementStateMachineArn, 'SettlementStateMachineArn', ctx.target.stackName);
 
 function parseJsonObject(text: string | undefined): Record<string, unknown> {
   try {
@@ -258,15 +251,12 @@ export interface ImportRun {
   redriveCount?: number;
 }
 
-function importStateMachineOf(ctx: OpsContext): string {
-  const arn = ctx.target.settlementImportStateMachineArn;
-  if (!arn) {
-    throw new OperatorError(
-      `${ctx.target.stackName} has no SettlementImportStateMachineArn output: deploy (or start) the current version`,
-    );
-  }
-  return arn;
-}
+const importStateMachineOf = (ctx: OpsContext): string =>
+  requiredOutput(
+    ctx.target.settlementImportStateMachineArn,
+    'SettlementImportStateMachineArn',
+    ctx.target.stackName,
+  );
 
 const numberIn = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
 const stringIn = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
@@ -444,12 +434,11 @@ export async function dropSettlementFile(
   file: string,
   options: { name?: string } = {},
 ): Promise<{ bucket: string; key: string; bytes: number }> {
-  const bucket = ctx.target.settlementInboxBucket;
-  if (!bucket) {
-    throw new OperatorError(
-      `${ctx.target.stackName} has no SettlementInboxBucketName output: deploy (or start) the current version`,
-    );
-  }
+  const bucket = requiredOutput(
+    ctx.target.settlementInboxBucket,
+    'SettlementInboxBucketName',
+    ctx.target.stackName,
+  );
   const name = options.name ?? path.basename(file);
   if (!IMPORT_FILE_NAME.test(name)) {
     throw new OperatorError(`"${name}" is not a settlement file name (letters, digits, . _ -, 200 at most)`);

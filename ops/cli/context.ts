@@ -128,14 +128,18 @@ const operatorQueuesSchema = z.record(
   z.object({ dlq: z.string(), source: z.string().optional(), maxAgeSeconds: z.number().optional() }),
 );
 
-function outputString(outputs: Record<string, unknown>, key: string, where: string): string {
-  const value = outputs[key];
+/** `value`, the stack's `key` output, or an OperatorError saying the stack at `where` predates it. */
+export function requiredOutput(value: unknown, key: string, where: string): string {
   if (typeof value !== 'string' || value === '') {
     throw new OperatorError(
       `${where} has no ${key} output: deploy (or start) the current version of the stack`,
     );
   }
   return value;
+}
+
+function outputString(outputs: Record<string, unknown>, key: string, where: string): string {
+  return requiredOutput(outputs[key], key, where);
 }
 
 function settlementOf(
