@@ -133,7 +133,9 @@ const cellsFor = (
 const FULL: Settings = {
   batchOrders: [10_000, 100_000],
   terminal: [
-    { ratePerSecond: 2, seconds: 6 },
+    // 2 and 10 orders/s are the issue 17 targets' rates (60 and 120 orders, so p99 is not the slowest sample alone).
+    { ratePerSecond: 2, seconds: 30 },
+    { ratePerSecond: 10, seconds: 12 },
     { ratePerSecond: 20, seconds: 6 },
     { ratePerSecond: 100, seconds: 1.5 },
   ],
