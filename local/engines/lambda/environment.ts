@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { cpuMsOf } from '#local/proc-stat.ts';
 import type {
@@ -25,6 +26,14 @@ const WORKER_EXEC_ARGV = (process.features as { typescript?: unknown }).typescri
  * small, and with dozens of environments the default made the runtime's memory (docs/profile.md).
  */
 const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8 };
+
+/**
+ * V8 drops the bytecode of a function that has not run since the last full collection (its default waits for six): a
+ * bundle's and the SDK's initialisation code runs once per environment and then only took memory, in every idle
+ * environment (see the worker's idle collection). A function that runs again is compiled again, lazily, as V8 does
+ * for any function the first time. Process-wide, and read when an isolate starts: set before the first worker.
+ */
+setFlagsFromString('--bytecode-old-age=1');
 
 export interface EnvironmentSpec {
   functionName: string;

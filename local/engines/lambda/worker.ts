@@ -1,10 +1,16 @@
 import { readlinkSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toErrorDocument } from './error-document.ts';
 import { HandlerLoadError, type LambdaHandler, loadHandler } from './handler-module.ts';
 import { captureStdio } from './log-capture.ts';
-import type { EnvironmentBootData, EnvironmentMessage, InvokeRequestMessage } from './protocol.ts';
+import {
+  type EnvironmentBootData,
+  type EnvironmentMessage,
+  IDLE_COLLECTION_MS,
+  type InvokeRequestMessage,
+} from './protocol.ts';
 
 /**
  * Entry point of one execution environment: a worker thread with its own `process.env`, which loads the
@@ -25,6 +31,11 @@ function send(message: EnvironmentMessage): void {
 }
 
 let currentRequestId: string | undefined;
+
+// `gc` is only defined in contexts created after the flag; the handler's context never sees it.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+let idleCollection: NodeJS.Timeout | undefined;
 
 // Like the Node.js runtime: report the error against the running invocation, then let the environment
 // die so the next invocation starts from a fresh one.
@@ -119,6 +130,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 async function serve(handler: LambdaHandler, message: InvokeRequestMessage): Promise<void> {
+  clearTimeout(idleCollection);
   currentRequestId = message.requestId;
   process.env._X_AMZN_TRACE_ID = message.traceId;
   const peakHeap = watchPeakHeap();
@@ -136,6 +148,8 @@ async function serve(handler: LambdaHandler, message: InvokeRequestMessage): Pro
     });
   } finally {
     currentRequestId = undefined;
+    idleCollection = setTimeout(collectGarbage, IDLE_COLLECTION_MS);
+    idleCollection.unref();
   }
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { IDLE_COLLECTION_MS } from '#local/engines/lambda/protocol.ts';
 import {
   type AsyncInvocationRecord,
   type LambdaFunctionDefinition,
@@ -364,6 +365,26 @@ describe('LambdaService concurrency, logs and metrics', () => {
 
     expect(metrics.hungry?.maxHeapUsedBytes).toBeGreaterThan(40 * 1024 * 1024);
     expect(metrics.modest?.maxHeapUsedBytes).toBeLessThan(30 * 1024 * 1024);
+  });
+
+  it("collects an idle environment's garbage before its next invocation", async () => {
+    const lines: string[] = [];
+    const lambda = service({ logSink: (_name, line) => lines.push(line) });
+    lambda.register(definition('hungry', 'behaviours.handler'));
+    const maxMemoryUsed = () =>
+      lines.flatMap((line) => {
+        const mb = /Max Memory Used: (\d+) MB/.exec(line)?.[1];
+        return mb === undefined ? [] : [Number(mb)];
+      });
+
+    await lambda.invoke('hungry', { action: 'allocate', mb: 40 });
+    await new Promise((resolve) => setTimeout(resolve, IDLE_COLLECTION_MS + 500));
+    await lambda.invoke('hungry', { action: 'allocate', mb: 1 });
+
+    // The second invocation starts with what the first left: its 40 MB of garbage unless the idle environment collected it.
+    const [first, second] = maxMemoryUsed();
+    expect(first).toBeGreaterThan(40);
+    expect(second).toBeLessThan(20);
   });
 
   it('delivers log lines before the answer, after it, and a partial line when the environment crashes', async () => {
