@@ -34,6 +34,8 @@ const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8 };
  * for any function the first time. Process-wide, and read when an isolate starts: set before the first worker.
  */
 setFlagsFromString('--bytecode-old-age=1');
+// The worker's idle collection (worker.ts) calls `gc`; V8's flags are process-wide, so it is set here, once.
+setFlagsFromString('--expose-gc');
 
 export interface EnvironmentSpec {
   functionName: string;

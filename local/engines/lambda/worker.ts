@@ -1,5 +1,5 @@
 import { readlinkSync } from 'node:fs';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toErrorDocument } from './error-document.ts';
@@ -32,8 +32,7 @@ function send(message: EnvironmentMessage): void {
 
 let currentRequestId: string | undefined;
 
-// `gc` is only defined in contexts created after the flag; the handler's context never sees it.
-setFlagsFromString('--expose-gc');
+// The main thread sets `--expose-gc` before the first worker (environment.ts); a context of its own reaches `gc`.
 const collectGarbage = runInNewContext('gc') as () => void;
 let idleCollection: NodeJS.Timeout | undefined;
 
