@@ -34,7 +34,19 @@ export interface LineChart {
 
 export type Panel = BarChart | LineChart;
 
-const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1'];
+/** Tableau 10: the burst chart draws eight series (four cases × p50/p99), each needs a colour of its own. */
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#59a14f',
+  '#e15759',
+  '#76b7b2',
+  '#b07aa1',
+  '#edc948',
+  '#9c755f',
+  '#ff9da7',
+  '#bab0ac',
+];
 const FONT = 'font-family="system-ui, sans-serif"';
 
 export function escapeXml(text: string): string {
@@ -128,16 +140,22 @@ export function renderBarChart(chart: BarChart, top: number): string {
   return `<g>${parts.join('')}</g>`;
 }
 
+/** The series' names under a chart, on a second row when the first is full (eight names do not fit on one). */
 function legend(names: readonly string[], top: number, left: number): string[] {
   const parts: string[] = [];
   let legendX = left;
+  let legendY = top + PANEL_HEIGHT - 30;
   for (const [s, name] of names.entries()) {
-    const legendY = top + PANEL_HEIGHT - 26;
+    const width = 24 + name.length * 6.5;
+    if (legendX > left && legendX + width > PANEL_WIDTH) {
+      legendX = left;
+      legendY += 16;
+    }
     parts.push(
       `<rect x="${legendX}" y="${legendY - 9}" width="10" height="10" fill="${PALETTE[s % PALETTE.length]}"/>`,
       `<text x="${legendX + 14}" y="${legendY}" ${FONT} font-size="11">${escapeXml(name)}</text>`,
     );
-    legendX += 24 + name.length * 6.5;
+    legendX += width;
   }
   return parts;
 }

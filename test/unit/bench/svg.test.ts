@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { axis, escapeXml, niceStep, PANEL_HEIGHT, renderBarChart, renderFigure } from '#bench/svg.ts';
+import {
+  axis,
+  escapeXml,
+  niceStep,
+  PANEL_HEIGHT,
+  PANEL_WIDTH,
+  renderBarChart,
+  renderFigure,
+} from '#bench/svg.ts';
 
 describe('escapeXml', () => {
   it('escapes the five XML special characters', () => {
@@ -60,5 +68,35 @@ describe('renderFigure', () => {
       '<title>Latency &lt;p99&gt; &amp; friends; Latency &lt;p99&gt; &amp; friends</title>',
     );
     expect(svg).not.toMatch(/NaN|undefined/);
+  });
+});
+
+describe('renderBarChart with the burst chart’s eight series', () => {
+  const series = ['sync', 'async', 'burst mail', 'hybrid'].flatMap((name) => [
+    `case ${name} p50`,
+    `case ${name} p99`,
+  ]);
+  const svg = renderBarChart(
+    { title: 'Burst', unit: 'ms', series, groups: [{ label: 'cell', values: [] }] },
+    0,
+  );
+
+  it('gives every series a colour of its own', () => {
+    const swatches = [
+      ...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="10" height="10" fill="(#[0-9a-f]+)"/g),
+    ];
+    expect(swatches).toHaveLength(series.length);
+    expect(new Set(swatches.map((m) => m[1])).size).toBe(series.length);
+  });
+
+  it('wraps the legend inside the panel instead of running past its right edge', () => {
+    const entries = [
+      ...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"[^>]*font-size="11">(case [^<]+)<\/text>/g),
+    ];
+    expect(entries).toHaveLength(series.length);
+    for (const [, x, , name] of entries) {
+      expect(Number(x) + (name ?? '').length * 6.5).toBeLessThanOrEqual(PANEL_WIDTH);
+    }
+    expect(new Set(entries.map((m) => m[2])).size).toBe(2);
   });
 });
