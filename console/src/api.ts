@@ -59,6 +59,16 @@ export function operatorClient(env: AuthEnvironment) {
     return body as T;
   };
   return {
+    /** Whether this console signs its operators in (deployed), so the page offers to sign out. */
+    signsIn: async () => {
+      connection ??= connectionOf(env);
+      return (await connection).auth !== undefined;
+    },
+    /** Ends the session (tokens here and the hosted sign-in's cookie); the local console has none to end. */
+    signOut: async () => {
+      connection ??= connectionOf(env);
+      (await connection).auth?.signOut();
+    },
     getJson: <T>(path: string) => call<T>(path, {}),
     /** An operator action (redrive, replay): JSON, so the local server knows it comes from this page (server.ts). */
     postJson: <T>(path: string, body: unknown = {}) =>
@@ -82,6 +92,14 @@ export function getJson<T>(path: string): Promise<T> {
 
 export function postJson<T>(path: string, body: unknown = {}): Promise<T> {
   return client().postJson<T>(path, body);
+}
+
+export function signsIn(): Promise<boolean> {
+  return client().signsIn();
+}
+
+export function signOut(): Promise<void> {
+  return client().signOut();
 }
 
 export interface ConsoleConfig {

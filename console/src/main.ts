@@ -4,7 +4,7 @@
  */
 import './style.css';
 import { html, LitElement, nothing } from 'lit';
-import { type ConsoleConfig, getJson } from './api.ts';
+import { type ConsoleConfig, getJson, signOut, signsIn } from './api.ts';
 import './pages/dlqs.ts';
 import './pages/order.ts';
 import './pages/orders.ts';
@@ -35,6 +35,8 @@ class BuzzerConsole extends LitElement {
   private route: Route = routeOf(location.hash) ?? { page: 'orders' };
   private config: ConsoleConfig | undefined;
   private configError: string | undefined;
+  /** Deployed behind the operators' sign-in: the header offers to sign out. */
+  private signedIn = false;
 
   protected override createRenderRoot(): HTMLElement {
     return this;
@@ -53,6 +55,13 @@ class BuzzerConsole extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback();
     window.addEventListener('hashchange', this.onHash);
+    void signsIn().then(
+      (signedIn) => {
+        this.signedIn = signedIn;
+        this.requestUpdate();
+      },
+      () => {},
+    );
     getJson<ConsoleConfig>('config').then(
       (config) => {
         this.config = config;
@@ -98,6 +107,7 @@ class BuzzerConsole extends LitElement {
             ? html`<p class="muted">${this.config.stackName} · ${this.config.kind} · ${this.config.region}</p>`
             : nothing
         }
+        ${this.signedIn ? html`<button type="button" @click=${() => void signOut()}>Sign out</button>` : nothing}
       </header>
       <nav aria-label="Console pages">
         <ul>

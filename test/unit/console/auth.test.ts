@@ -168,3 +168,30 @@ describe('the console API client', () => {
     expect(storage.has('buzzer.auth.tokens')).toBe(false);
   });
 });
+
+describe('signing out of the console', () => {
+  it('offers no sign-out on the local console, which has no sign-in', async () => {
+    const { env, state } = browser('http://127.0.0.1:3100/#/dlqs', () => undefined);
+    const client = operatorClient(env);
+    expect(await client.signsIn()).toBe(false);
+    await client.signOut();
+    expect(state.navigatedTo).toBeUndefined();
+  });
+
+  it('forgets the tokens and ends the hosted sign-in session, coming back to the console', async () => {
+    const { env, storage, state } = browser('https://d1.cloudfront.net/#/sagas', (url) =>
+      url === 'config.json' ? json(CONFIG) : undefined,
+    );
+    storage.set('buzzer.auth.tokens', JSON.stringify({ accessToken: 'at-1', expiresAt: 9e15 }));
+    const client = operatorClient(env);
+    expect(await client.signsIn()).toBe(true);
+    await client.signOut();
+    expect(storage.has('buzzer.auth.tokens')).toBe(false);
+    const to = new URL(state.navigatedTo ?? '');
+    expect(`${to.origin}${to.pathname}`).toBe(`${SIGN_IN}/logout`);
+    expect(Object.fromEntries(to.searchParams)).toEqual({
+      client_id: 'client-1',
+      logout_uri: 'https://d1.cloudfront.net/',
+    });
+  });
+});
