@@ -65,48 +65,57 @@ function tatOf(error: unknown): number | undefined {
   return undefined;
 }
 
-/** Takes one token from the client's bucket, or says how long until one is there. */
+/**
+ * Takes one token from the client's bucket, or says how long until one is there. `clock` is read when each write is
+ * sent: a write can wait (a loaded table, the SDK's retries after a throttle) while the client's other requests move
+ * the bucket on, and a request judged by the time it started would be refused for its own lateness: over the
+ * tolerance behind a bucket that is nowhere near full.
+ */
 export async function takeToken(
   deps: TableDeps,
   clientId: string,
   limits: { rateLimit: number; burstLimit: number },
-  now: number,
+  clock: () => number,
 ): Promise<BucketDecision> {
   const interval = 1000 / limits.rateLimit;
   const tolerance = (limits.burstLimit - 1) * interval;
-  // Deleted by TTL some time after the bucket is full again, when it says nothing any more.
-  const expiresAt = Math.ceil((now + tolerance + interval) / 1000) + 60;
-  const update = (expression: string, condition: string, values: Record<string, number>) =>
+  const update = (expression: string, condition: string, now: number, values: Record<string, number>) =>
     deps.doc.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: keys.rateBucket(clientId),
         UpdateExpression: `${expression}, expiresAt = :expiresAt`,
         ConditionExpression: condition,
-        ExpressionAttributeValues: { ...values, ':expiresAt': expiresAt },
+        // Deleted by TTL some time after the bucket is full again, when it says nothing any more.
+        ExpressionAttributeValues: {
+          ...values,
+          ':expiresAt': Math.ceil((now + tolerance + interval) / 1000) + 60,
+        },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
-  const refusal = (tat: number | undefined): BucketDecision | undefined =>
+  const refusal = (tat: number | undefined, now: number): BucketDecision | undefined =>
     tat !== undefined && tat - now > tolerance
       ? { allowed: false, retryAfterMs: tat - now - tolerance }
       : undefined;
 
   let tat: number | undefined;
+  const start = clock();
   try {
-    await update('SET tat = :next', 'attribute_not_exists(tat) OR tat <= :now', {
-      ':next': now + interval,
-      ':now': now,
+    await update('SET tat = :next', 'attribute_not_exists(tat) OR tat <= :now', start, {
+      ':next': start + interval,
+      ':now': start,
     });
     return { allowed: true };
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
     tat = tatOf(error);
   }
-  const refused = refusal(tat);
+  const now = clock();
+  const refused = refusal(tat, now);
   if (refused) return refused;
   try {
-    await update('SET tat = tat + :interval', 'tat <= :limit', {
+    await update('SET tat = tat + :interval', 'tat <= :limit', now, {
       ':interval': interval,
       ':limit': now + tolerance,
     });
@@ -114,7 +123,7 @@ export async function takeToken(
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
     // Other requests of the client took the last tokens between the two writes.
-    return refusal(tatOf(error)) ?? { allowed: false, retryAfterMs: interval };
+    return refusal(tatOf(error), clock()) ?? { allowed: false, retryAfterMs: interval };
   }
 }
 
@@ -134,7 +143,7 @@ export function clientRateLimit(options: RateLimitOptions): MiddlewareObj<ApiEve
         return;
       }
       const { clientId, ...limits } = parsed.data;
-      const decision = await takeToken(options, clientId, limits, now());
+      const decision = await takeToken(options, clientId, limits, now);
       if (decision.allowed) return;
       const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
       logger.info('client rate limited', { clientId, ...limits, retryAfterSeconds });

@@ -94,8 +94,8 @@ describe('client rate limit', () => {
     const deps = { doc, tableName: TABLE };
     const limits = { rateLimit: 0.1, burstLimit: 2 };
     for (let i = 0; i < 2; i++)
-      expect(await takeToken(deps, 'slow', limits, clock)).toEqual({ allowed: true });
-    expect(await takeToken(deps, 'slow', limits, clock + 2_500)).toEqual({
+      expect(await takeToken(deps, 'slow', limits, () => clock)).toEqual({ allowed: true });
+    expect(await takeToken(deps, 'slow', limits, () => clock + 2_500)).toEqual({
       allowed: false,
       retryAfterMs: 7_500,
     });
@@ -104,6 +104,20 @@ describe('client rate limit', () => {
     const refused = await send('slow', '0.1', '2');
     expect(refused.statusCode).toBe(429);
     expect(refused.headers?.['retry-after']).toBe('8');
+  });
+
+  it('judges the bucket when its write is answered, not when a delayed request started', async () => {
+    // The largest limits: 10,000 a second, 5,000 at once, so the tolerance is just under 500 ms. The request started
+    // at T; its write waited 2 s, while the client's other requests moved the bucket to T + 1.9 s (500 tokens taken in
+    // 2 s: far under the limits).
+    const deps = { doc, tableName: TABLE };
+    const limits = { rateLimit: 10_000, burstLimit: 5_000 };
+    buckets.set('RATE#busy/RATE', clock + 1_900);
+    const times = [clock, clock + 2_000];
+    const delayed = () => times.shift() ?? clock + 2_000;
+
+    expect(await takeToken(deps, 'busy', limits, delayed)).toEqual({ allowed: true });
+    expect(buckets.get('RATE#busy/RATE')).toBeCloseTo(clock + 1_900.1, 6);
   });
 
   it('lets the client in again once the bucket has refilled, one token per interval', async () => {
