@@ -21,7 +21,7 @@ import { Data } from './constructs/data.ts';
 import { EventBus } from './constructs/event-bus.ts';
 import { MailService } from './constructs/mail-service.ts';
 import { Operations } from './constructs/operations.ts';
-import { OperatorApi } from './constructs/operator-api.ts';
+import { defaultSignInDomainPrefix, OperatorApi } from './constructs/operator-api.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
 import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
@@ -509,8 +509,9 @@ export class BuzzerStack extends Stack {
     table: Data['table'],
   ): { operatorApi: OperatorApi; consoleSite?: ConsoleSite } {
     // The console's site first: the sign-in returns to it and the operator API answers its origin.
+    const signInDomainPrefix = props.operatorSignInDomain ?? defaultSignInDomainPrefix(this);
     const consoleSite = props.consoleDist
-      ? new ConsoleSite(this, 'Console', { distDir: props.consoleDist })
+      ? new ConsoleSite(this, 'Console', { distDir: props.consoleDist, signInDomainPrefix })
       : undefined;
     const maxAges = new Map(this.operations.workQueues.map((w) => [w.alias, w.maxAge]));
     const operatorApi = new OperatorApi(this, 'OperatorApi', {
@@ -525,7 +526,7 @@ export class BuzzerStack extends Stack {
         ...(maxAges.has(alias) ? { maxAge: maxAges.get(alias) } : {}),
       })),
       ...(consoleSite ? { consoleOrigins: [consoleSite.origin] } : {}),
-      ...(props.operatorSignInDomain ? { signInDomainPrefix: props.operatorSignInDomain } : {}),
+      signInDomainPrefix,
       removalPolicy: props.tableRemovalPolicy,
       logRetention: props.logRetention,
     });

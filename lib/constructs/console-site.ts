@@ -15,6 +15,11 @@ export interface ConsoleSiteProps {
   readonly priceClass?: cloudfront.PriceClass;
   /** @default 90 days: the access logs of the site (CloudFront) and of its bucket */
   readonly logRetention?: Duration;
+  /**
+   * The operators' hosted sign-in domain prefix (OperatorApiProps.signInDomainPrefix): the page may call that sign-in
+   * and no other. @default any sign-in domain of the region
+   */
+  readonly signInDomainPrefix?: string;
 }
 
 /** What the console reads at start from `config.json` next to its page (console/src/config.ts). */
@@ -76,11 +81,12 @@ export class ConsoleSite extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    // The page calls the operator API and the Cognito token endpoint of this region, and nothing else.
+    // The page calls the operator API and its sign-in's token endpoint, and nothing else. The sign-in's domain is
+    // known before deploy; the API's id is not, and naming it would loop (its CORS names this site's origin).
     const connect = [
       "'self'",
       `https://*.execute-api.${region}.amazonaws.com`,
-      `https://*.auth.${region}.amazoncognito.com`,
+      `https://${props.signInDomainPrefix ?? '*'}.auth.${region}.amazoncognito.com`,
     ].join(' ');
     const headers = new cloudfront.ResponseHeadersPolicy(this, 'Headers', {
       comment: 'Buzzer console: strict CSP, no framing, no referrer',

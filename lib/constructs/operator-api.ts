@@ -56,6 +56,11 @@ export interface OperatorApiProps {
 
 const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** The hosted sign-in's domain prefix when none is given: `<stack name>-ops-<account>`, unique in the region. */
+export function defaultSignInDomainPrefix(stack: Stack): string {
+  return `${stack.stackName.toLowerCase()}-ops-${Aws.ACCOUNT_ID}`;
+}
+
 /**
  * The operator API: the web console's routes (contracts/operator-api.ts) on an HTTP API, every one behind a Cognito
  * user pool of operators (JWT authorizer, access tokens of the console's app client), served by one Lambda with the
@@ -80,7 +85,7 @@ export class OperatorApi extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const consoleOrigins = [...(props.consoleOrigins ?? ['http://localhost:5173'])];
-    const domainPrefix = props.signInDomainPrefix ?? `${stack.stackName.toLowerCase()}-ops-${Aws.ACCOUNT_ID}`;
+    const domainPrefix = props.signInDomainPrefix ?? defaultSignInDomainPrefix(stack);
     validate(props, consoleOrigins, domainPrefix);
     const consoleUrls = consoleOrigins.map((origin) => `${origin}/`);
 

@@ -176,7 +176,15 @@ describe('the console static site', () => {
     expect(props.SourceObjectKeys).toHaveLength(2);
   });
 
-  it("serves the page with a CSP that lets it call this region's API and sign-in only", () => {
+  it("serves the page with a CSP that lets it call this region's API and this stack's sign-in only", () => {
+    const policies = ofType('AWS::CloudFront::ResponseHeadersPolicy');
+    expect(policies).toHaveLength(1);
+    const csp = JSON.stringify(policies[0]?.[1].Properties);
+    // The domain prefix `<stack name>-ops-<account>`, the account a pseudo parameter: no other pool's sign-in.
+    expect(csp).toMatch(
+      /connect-src 'self' https:\/\/\*\.execute-api\.[^ ]+ https:\/\/[a-z0-9-]+-ops-"[^*]*\.auth\./,
+    );
+    expect(csp).not.toContain('https://*.auth.');
     synth.template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
       ResponseHeadersPolicyConfig: {
         SecurityHeadersConfig: {
