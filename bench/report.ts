@@ -3,6 +3,7 @@
  * measured), the same results as JSON for tools, and the SVG figure.
  */
 
+import { type Baseline, beforeAfterSection } from './baseline.ts';
 import { type BatchRun, batchSection } from './batch-model.ts';
 import {
   acceptedShare,
@@ -27,7 +28,7 @@ import type { ColdStartResult } from './sections/cold-start.ts';
 import type { PathCost } from './sections/cost.ts';
 import type { CellResult } from './sections/sync-async.ts';
 import { AWS_HOP_FIGURES, HOPS, type TerminalRun } from './sections/terminal.ts';
-import { type LatencySummary, ms, pct, usd } from './stats.ts';
+import { type LatencySummary, ms, pct, markdownTable as table, usd } from './stats.ts';
 import { type BarChart, type Panel, renderFigure } from './svg.ts';
 
 export interface MachineInfo {
@@ -63,6 +64,8 @@ export interface BenchResults {
   /** The settlement export and import at a day of 10k and 100k orders (absent from results made before it existed). */
   batch?: BatchRun[];
   prices: PriceTable;
+  /** An earlier commit's run to compare with (`--baseline=`; absent when none was given). */
+  baseline?: Baseline;
   notes: string[];
 }
 
@@ -107,6 +110,7 @@ export function mergeEarlier(results: BenchResults, earlier: BenchResults, ran: 
     results.notes.push(...earlier.notes.filter((note) => note.startsWith(BURST_NOTE_PREFIX)));
   }
   if (!ran.includes('cost') && earlier.waitCost && !results.waitCost) results.waitCost = earlier.waitCost;
+  if (earlier.baseline && !results.baseline) results.baseline = earlier.baseline;
   // One result each rather than rows: kept whole when their section did not run.
   for (const section of ['outage', 'neighbour', 'batch'] as const) {
     const previous = earlier[section];
@@ -138,14 +142,6 @@ const triple = (s: LatencySummary) => `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)
 const pair = (s: LatencySummary | undefined) => (s ? `${ms(s.p50)} / ${ms(s.p99)}` : '–');
 const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)}×` : '–');
 const kib = (bytes: number) => (bytes / 1024).toFixed(1);
-
-function table(header: string[], rows: string[][]): string {
-  return [
-    `| ${header.join(' | ')} |`,
-    `|${header.map(() => '---').join('|')}|`,
-    ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n');
-}
 
 function cellLabel(c: { paymentLatencyMs: number; paymentFailureRate: number }): string {
   const latency = c.paymentLatencyMs >= 1000 ? `${c.paymentLatencyMs / 1000} s` : `${c.paymentLatencyMs} ms`;
@@ -697,6 +693,7 @@ function priceSection(p: PriceTable): string {
 }
 
 export function renderMarkdown(r: BenchResults): string {
+  const beforeAfter = beforeAfterSection(r);
   return [
     `# Buzzer benchmarks, ${r.startedAt.slice(0, 10)}`,
     '',
@@ -715,6 +712,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '![figure](./' + `${r.startedAt.slice(0, 10)}.svg)`,
     '',
+    ...(beforeAfter ? ['## Before and after', '', beforeAfter, ''] : []),
     // A `--only` run on a day with no earlier run has no figures for some sections: those are left out.
     ...(r.accept.length > 0
       ? [

@@ -26,6 +26,7 @@ import { MAILBURST_CDK_OUT, MAILBURST_CONTEXT, synthesizeBuzzer } from '#local/b
 
 import { loadCloudAssembly } from '#local/template/assembly.ts';
 import { silentLogger } from '#local/types.ts';
+import { baselineOf } from './baseline.ts';
 import { BURST_CASES, type BurstCase, type BurstCellResult, burstCellLabel } from './burst-model.ts';
 import { functionMemoryMb, waitCostPerSecond } from './cost-model.ts';
 import {
@@ -462,6 +463,8 @@ Runs the benchmarks on the local runtime and writes bench/results/<date>.md, .js
   --batch-orders=<n,…>    batch section: orders in each day exported and imported (default 10000,100000)
   --orders=<n>            burst section: orders per burst (default 200 in 2 s), at the same 100 orders/s, for a
                           machine that cannot take 200 (the report says where n < 200)
+  --baseline=<json>       a results JSON of an earlier commit's run (the same sections): the report sets its
+                          time to terminal and cost per order beside this run's ("Before and after")
   --render=<json>         write a run's .md and .svg again from its JSON
   --help                  this text
 
@@ -566,6 +569,11 @@ async function main(): Promise<void> {
     return;
   }
   const quick = args.includes('--quick');
+  const baselineArg = args.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
+  // Read before measuring: a wrong path fails now, not after a run of many minutes.
+  const baseline = baselineArg
+    ? baselineOf(baselineArg, JSON.parse(readFileSync(baselineArg, 'utf8')) as BenchResults)
+    : undefined;
   const casesArg = args.find((a) => a.startsWith('--cases='))?.slice('--cases='.length);
   const batchOrdersArg = args
     .find((a) => a.startsWith('--batch-orders='))
@@ -624,6 +632,7 @@ async function main(): Promise<void> {
     cost: [],
     burst: [],
     prices: PRICES,
+    ...(baseline ? { baseline } : {}),
     notes: [],
   };
 

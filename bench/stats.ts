@@ -84,3 +84,12 @@ export function usd(value: number): string {
   if (Math.abs(value) >= 1) return `$${value.toFixed(2)}`;
   return `$${value.toPrecision(3)}`;
 }
+
+/** A Markdown table: a header row, its rule, and one row per entry (cells already formatted). */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
