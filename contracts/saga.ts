@@ -18,6 +18,7 @@ export const STEP_ERRORS = {
   CorruptRecord: 'CorruptRecord',
   ChargeMayBeInFlight: 'ChargeMayBeInFlight',
   PaymentHoldExpired: 'PaymentHoldExpired',
+  PaymentHeld: 'PaymentHeld',
 } as const;
 
 export type StepErrorName = (typeof STEP_ERRORS)[keyof typeof STEP_ERRORS];

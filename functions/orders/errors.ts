@@ -60,3 +60,14 @@ export class ChargeMayBeInFlight extends namedError(STEP_ERRORS.ChargeMayBeInFli
  * order is compensated and cancelled with PAYMENT_UNAVAILABLE.
  */
 export class PaymentHoldExpired extends namedError(STEP_ERRORS.PaymentHoldExpired) {}
+
+/**
+ * ConfirmOrder was reached by an order AuthorizePayment held (`$.payment.value.held`: the payment provider's circuit is
+ * open). Not a failure and never a verdict: the state machine catches it into its wait (STANDARD) or parks the order
+ * (EXPRESS), then pays again. Thrown before any effect, so a Choice state need not sit on every confirmed order's path.
+ */
+export class PaymentHeld extends namedError(STEP_ERRORS.PaymentHeld) {
+  constructor(readonly orderId: string) {
+    super(`order ${orderId} is held for the payment provider; it is paid once the provider is back`);
+  }
+}

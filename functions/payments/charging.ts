@@ -53,10 +53,10 @@ export const chargeKey = (orderId: string): string => orderId;
 export const refundKey = (chargeId: string): string => `refund-${chargeId}`;
 
 /**
- * The payment could not be tried: the provider's circuit is open. The state machine (which finds it at
- * `$.payment.value.held`) waits `waitSeconds` and runs the step again (STANDARD), or parks the order on the saga-start
- * queue for that long (EXPRESS, whose executions end after 5 minutes). No state of the saga depends on `held` beyond
- * that choice.
+ * The payment could not be tried: the provider's circuit is open. ConfirmOrder, which finds it at
+ * `$.payment.value.held`, throws PaymentHeld, and the state machine waits `waitSeconds` and runs the step again
+ * (STANDARD), or parks the order on the saga-start queue for that long (EXPRESS, whose executions end after 5 minutes).
+ * No state of the saga depends on `held` beyond that.
  */
 export interface HeldPayment {
   held: Hold & { waitSeconds: number };

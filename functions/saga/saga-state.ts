@@ -19,6 +19,18 @@ export const sagaInputSchema = z.looseObject({
 export type SagaInput = z.infer<typeof sagaInputSchema>;
 export type SagaError = NonNullable<SagaInput['error']>;
 
+/**
+ * AuthorizePayment held the order: its result (`$.payment.value`) has a `held` (functions/payments/charging.ts,
+ * `HeldPayment`). The same test as an ASL `IsPresent` on `$.payment.value.held`; a later AuthorizePayment that pays
+ * replaces the whole `$.payment`, so a paid order never carries it.
+ */
+export function isPaymentHeld(input: SagaInput): boolean {
+  const payment = input.payment;
+  if (typeof payment !== 'object' || payment === null || !('value' in payment)) return false;
+  const { value } = payment;
+  return typeof value === 'object' && value !== null && 'held' in value;
+}
+
 /** What a compensation did: undo something, find nothing to undo, or find it already undone. */
 export type CompensationOutcome = 'DONE' | 'SKIPPED' | 'ALREADY_DONE';
 

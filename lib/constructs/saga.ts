@@ -263,6 +263,16 @@ export class Saga extends Construct {
     const confirm = task('ConfirmOrder', '$.confirmation');
     // The queue the saga starts from is also where a held EXPRESS saga parks its order (see `waitForProvider`).
     this.startQueue = new DeadLetteredQueue(this, 'StartQueue', { visibilityTimeout: Duration.seconds(60) });
+    // A held order (`$.payment.value.held`) goes on to ConfirmOrder like a paid one, which throws PaymentHeld before
+    // any effect; the catch keeps the state input (the hold's `waitSeconds`) and waits or parks. A Choice after
+    // AuthorizePayment would be one more billed STANDARD transition on every confirmed order ($25 per million); this
+    // costs one more ConfirmOrder invocation per wait, during a payment outage only. Both come before the clauses
+    // below: the first matching retrier and catcher win, and States.ALL must neither retry nor compensate a hold.
+    confirm.addRetry({ errors: [STEP_ERRORS.PaymentHeld], maxAttempts: 0 });
+    confirm.addCatch(this.waitForProvider(authorize), {
+      errors: [STEP_ERRORS.PaymentHeld],
+      resultPath: sfn.JsonPath.DISCARD,
+    });
     for (const step of [reserve, authorize, confirm]) {
       // A verdict on the order: straight to the compensation (MaxAttempts 0 ends the retrier search here).
       step.addRetry({ errors: [...VERDICTS], maxAttempts: 0 });
@@ -278,15 +288,9 @@ export class Saga extends Construct {
       });
       step.addCatch(compensation, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     }
-    const definition = reserve.next(authorize).next(
-      new sfn.Choice(this, 'PaymentHeld', {
-        comment: "AuthorizePayment held the order: the payment provider's circuit is open",
-      })
-        .when(sfn.Condition.isPresent('$.payment.value.held'), this.waitForProvider(authorize))
-        // ConfirmOrder ends the execution itself: a Succeed state after it would be one more state transition on
-        // every confirmed order ($25 per million orders on STANDARD) and tell nothing the task's end does not.
-        .otherwise(confirm),
-    );
+    // ConfirmOrder ends the execution itself: a Succeed state after it would be one more state transition on every
+    // confirmed order ($25 per million orders on STANDARD) and tell nothing the task's end does not.
+    const definition = reserve.next(authorize).next(confirm);
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -345,12 +349,13 @@ export class Saga extends Construct {
   }
 
   /**
-   * What a held saga does until the payment provider's circuit may let a call through (`$.payment.value.held.waitSeconds`,
-   * never past the order's hold). STANDARD waits inside the execution and runs AuthorizePayment again: an execution
-   * may last a year, and redrive and exactly-once transitions keep. EXPRESS cannot: its executions end after 5 minutes
-   * and may run more than once, so it parks the order on the saga-start queue with that delay (a new message: no
-   * receive count is used up) and ends; the starter runs the saga again when the message comes back and the circuit
-   * may be probed, or puts it back again while the circuit is open. Every step is idempotent, so the rerun converges.
+   * What a held saga does (ConfirmOrder's catch of PaymentHeld) until the payment provider's circuit may let a call
+   * through (`$.payment.value.held.waitSeconds`, never past the order's hold). STANDARD waits inside the execution and
+   * runs AuthorizePayment again: an execution may last a year, and redrive and exactly-once transitions keep. EXPRESS
+   * cannot: its executions end after 5 minutes and may run more than once, so it parks the order on the saga-start
+   * queue with that delay (a new message: no receive count is used up) and ends; the starter runs the saga again when
+   * the message comes back and the circuit may be probed, or puts it back again while the circuit is open. Every step
+   * is idempotent, so the rerun converges.
    */
   private waitForProvider(authorize: tasks.LambdaInvoke): sfn.IChainable {
     if (this.workflowType === 'STANDARD') {

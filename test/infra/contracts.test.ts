@@ -157,6 +157,7 @@ describe('the saga', () => {
     for (const verdict of VERDICTS) expect(names).toContain(verdict);
     expect(names).toContain(STEP_ERRORS.ChargeMayBeInFlight);
     expect(names).toContain(STEP_ERRORS.PaymentProviderUnavailable);
+    expect(names).toContain(STEP_ERRORS.PaymentHeld);
   });
 
   it('every error class a step can throw reports the name the contracts give it', () => {

@@ -318,8 +318,9 @@ describe('webhook secrets key', () => {
 });
 
 describe('saga', () => {
-  const definition = (): Record<string, unknown> => {
-    const sm = ofType('AWS::StepFunctions::StateMachine')[0]?.[1];
+  /** The saga's definition in `result` (the bundled default stack unless told). */
+  const definition = (result: SynthResult = synth): Record<string, unknown> => {
+    const [sm] = Object.values(result.template.findResources('AWS::StepFunctions::StateMachine'));
     if (!sm) throw new Error('no state machine in the template');
     const join = (sm.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
     // The function ARNs and the partition are intrinsics in the template; stand-ins keep the ASL checkable.
@@ -343,9 +344,14 @@ describe('saga', () => {
   it('runs compensations in reverse order after any failure', () => {
     const states = definition().States as Record<string, Record<string, unknown>>;
     for (const step of ['ReserveStock', 'AuthorizePayment', 'ConfirmOrder']) {
-      expect(states[step]?.Catch).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'VoidPayment' },
-      ]);
+      // ConfirmOrder catches PaymentHeld first (a held order waits); the last catcher of every forward step compensates.
+      const catchers = (states[step]?.Catch ?? []) as unknown[];
+      expect(catchers.at(-1), step).toEqual({
+        ErrorEquals: ['States.ALL'],
+        ResultPath: '$.error',
+        Next: 'VoidPayment',
+      });
+      expect(catchers, step).toHaveLength(step === 'ConfirmOrder' ? 2 : 1);
     }
     expect(states.VoidPayment?.Next).toBe('ReleaseStock');
     expect(states.ReleaseStock?.Next).toBe('CancelOrder');
@@ -374,14 +380,58 @@ describe('saga', () => {
     }
   });
 
+  let expressResult: SynthResult | undefined;
+  /** One EXPRESS stack for the tests below, synthesized on first use. */
+  const expressSynth = (): SynthResult => {
+    expressResult ??= synthBuzzer({
+      workflowType: 'EXPRESS',
+      paymentHold: Duration.minutes(20),
+      paymentReleasePerSecond: 7,
+      paymentCircuit: { failureThreshold: 3, openInterval: Duration.seconds(10) },
+    });
+    return expressResult;
+  };
+
+  type Clause = { ErrorEquals: string[] } & Record<string, unknown>;
+  /** The first of `clauses` that matches `error` (as Step Functions picks a retrier or a catcher). */
+  const firstMatch = (clauses: unknown, error: string): Clause | undefined =>
+    ((clauses ?? []) as Clause[]).find(
+      (c) => c.ErrorEquals.includes(error) || c.ErrorEquals.includes('States.ALL'),
+    );
+  /**
+   * Where a held order goes: ConfirmOrder's PaymentHeld is neither retried nor compensated but caught, with the state
+   * input kept (the hold's `waitSeconds`), into the wait or the park.
+   */
+  const heldGoesTo = (states: Record<string, Record<string, unknown>>): unknown => {
+    expect(firstMatch(states.ConfirmOrder?.Retry, 'PaymentHeld')).toEqual({
+      ErrorEquals: ['PaymentHeld'],
+      MaxAttempts: 0,
+    });
+    const catcher = firstMatch(states.ConfirmOrder?.Catch, 'PaymentHeld');
+    expect(catcher).toMatchObject({ ErrorEquals: ['PaymentHeld'], ResultPath: null });
+    return catcher?.Next;
+  };
+
+  it.each([
+    ['STANDARD', () => synth],
+    ['EXPRESS', expressSynth],
+  ])('confirms an order of the %s saga in three states: no Choice on the happy path', (_type, result) => {
+    const machine = definition(result());
+    const states = machine.States as Record<string, Record<string, unknown>>;
+    expect(machine.StartAt).toBe('ReserveStock');
+    expect(states.ReserveStock?.Next).toBe('AuthorizePayment');
+    expect(states.AuthorizePayment?.Next).toBe('ConfirmOrder');
+    expect(states.ConfirmOrder).toMatchObject({ End: true });
+    expect(Object.values(states).filter((state) => state.Type === 'Choice')).toEqual([]);
+    // Only ConfirmOrder turns a hold into a wait: neither earlier step knows PaymentHeld.
+    for (const step of ['ReserveStock', 'AuthorizePayment']) {
+      expect(JSON.stringify(states[step]), step).not.toContain('PaymentHeld');
+    }
+  });
+
   it('waits inside a STANDARD execution while the payment circuit holds the order, then pays again', () => {
     const states = definition().States as Record<string, Record<string, unknown>>;
-    expect(states.AuthorizePayment?.Next).toBe('PaymentHeld');
-    expect(states.PaymentHeld).toMatchObject({
-      Type: 'Choice',
-      Choices: [{ Variable: '$.payment.value.held', IsPresent: true, Next: 'AwaitPaymentProvider' }],
-      Default: 'ConfirmOrder',
-    });
+    expect(heldGoesTo(states)).toBe('AwaitPaymentProvider');
     expect(states.AwaitPaymentProvider).toMatchObject({
       Type: 'Wait',
       SecondsPath: '$.payment.value.held.waitSeconds',
@@ -439,12 +489,7 @@ describe('saga', () => {
 
   it('is STANDARD by default and EXPRESS when asked; EXPRESS parks a held order on the start queue', () => {
     expect(ofType('AWS::StepFunctions::StateMachine')[0]?.[1].Properties.StateMachineType).toBe('STANDARD');
-    const express = synthBuzzer({
-      workflowType: 'EXPRESS',
-      paymentHold: Duration.minutes(20),
-      paymentReleasePerSecond: 7,
-      paymentCircuit: { failureThreshold: 3, openInterval: Duration.seconds(10) },
-    });
+    const express = expressSynth();
     express.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'EXPRESS',
     });
@@ -452,6 +497,10 @@ describe('saga', () => {
       express.template.findResources('AWS::StepFunctions::StateMachine'),
     );
     const text = JSON.stringify(machine?.Properties.DefinitionString);
+    const states = definition(express).States as Record<string, Record<string, unknown>>;
+    expect(heldGoesTo(states)).toBe('ParkOrder');
+    expect(states.ParkOrder).toMatchObject({ Type: 'Task', Next: 'Parked' });
+    expect(states.Parked).toMatchObject({ Type: 'Succeed' });
     const startQueue = express.stack.getLogicalId(
       express.stack.saga.startQueue.queue.node.defaultChild as never,
     );

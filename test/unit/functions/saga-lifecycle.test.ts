@@ -99,6 +99,35 @@ describe('confirm-order', () => {
     expect(JSON.stringify(put?.Put?.Item)).not.toContain('tok_ok');
   });
 
+  it('sends a held order back to its wait before it reads or writes anything', async () => {
+    orderIs(authorized);
+    const held = {
+      ...sagaInput,
+      payment: {
+        value: {
+          held: {
+            reason: 'payment provider unavailable',
+            since: NOW.toISOString(),
+            until: new Date(NOW.getTime() + 900_000).toISOString(),
+            waitSeconds: 30,
+          },
+        },
+      },
+    };
+
+    // The state machine catches PaymentHeld into AwaitPaymentProvider / ParkOrder (lib/constructs/saga.ts).
+    await expect(confirm(held, context)).rejects.toMatchObject({ name: 'PaymentHeld' });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('confirms a paid order whose payment result carries no hold', async () => {
+    orderIs(authorized);
+    const paid = { ...sagaInput, payment: { value: { paymentRef: 'ch_1', amount: 3448, currency: 'EUR' } } };
+
+    expect(await confirm(paid, context)).toEqual({ status: 'CONFIRMED', alreadyConfirmed: false });
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
   it('is a no-op when the order is already confirmed', async () => {
     orderIs({ ...authorized, status: 'CONFIRMED', version: 4 });
 
