@@ -2,10 +2,17 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { METRIC_DIMENSIONS, METRICS } from '#contracts/metrics.ts';
+import { STEP_ERRORS } from '#contracts/saga.ts';
 import { type SagaInput, sagaInputSchema } from '#functions/saga/saga-state.ts';
 import { InvalidMessage } from '#shared/errors.ts';
 import { logger } from '#shared/logger.ts';
 import { metrics } from '#shared/metrics.ts';
+
+/**
+ * Errors a step throws to make the state machine wait and ask again (each caught into a Wait or a park), not because
+ * it failed: a held payment at ConfirmOrder, a charge that may still land at VoidPayment.
+ */
+const WAIT_SIGNALS = new Set<string>([STEP_ERRORS.PaymentHeld, STEP_ERRORS.ChargeMayBeInFlight]);
 
 /** A task of the saga's state machine: the `step` dimension of `SagaStepDuration` and the step of the logs. */
 export type SagaStepName =
@@ -61,7 +68,10 @@ export function sagaStep<TResult>(step: SagaStepName): MiddlewareObj<SagaInput, 
       // Invalid input never reached the step: logged above, no duration.
       if (!startedAt.has(request)) return;
       recordDuration(request);
-      logger.warn('saga step failed', { error: request.error });
+      const error = request.error;
+      // A wait is how the state machine is told to come back later, not a failure: no warning per wait in an outage.
+      if (error && WAIT_SIGNALS.has(error.name)) logger.info('saga step waits', { reason: error.name });
+      else logger.warn('saga step failed', { error });
     },
   };
 }

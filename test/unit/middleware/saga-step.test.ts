@@ -113,6 +113,20 @@ describe('sagaStep middleware', () => {
     expect(out.logs('saga step failed')[0]).toMatchObject({ step: 'VoidPayment', correlationId: 'corr-1' });
   });
 
+  it.each([
+    ['ConfirmOrder', 'PaymentHeld'],
+    ['VoidPayment', 'ChargeMayBeInFlight'],
+  ] as const)('logs a %s that waits (%s) as a wait, not a failure', async (name, signal) => {
+    const waiting = step(name, async () => {
+      throw Object.assign(new Error('not yet'), { name: signal });
+    });
+
+    await expect(waiting(sagaInput, context)).rejects.toMatchObject({ name: signal });
+
+    expect(out.logs('saga step failed')).toEqual([]);
+    expect(out.logs('saga step waits')[0]).toMatchObject({ level: 'INFO', step: name, reason: signal });
+  });
+
   it("keeps the step dimension off the invocation's other metrics", async () => {
     const { metrics } = await import('#shared/metrics.ts');
     const handler = step('ConfirmOrder', async () => {
