@@ -11,12 +11,17 @@ import { ms, markdownTable as table, usd } from './stats.ts';
 /** The load-dependent cost line: durations measured on this machine, under whatever else ran on it. */
 export const MEASURED_DURATION_LINE = 'Lambda duration (arm64)';
 
+/** How a report's note begins when some of its sections come from an earlier run (report.ts `mergeEarlier`). */
+const EARLIER_RUN_NOTE = /^Sections .* come from an earlier run/;
+
 /** What the comparison keeps of the earlier run. */
 export interface Baseline {
   /** The results file it came from, as given on the command line. */
   source: string;
   startedAt: string;
   loadAverageStart: number;
+  /** Its notes naming the runs its sections came from, when it merged several (`--only` runs of one day). */
+  provenance?: string[];
   terminal: TerminalRun[];
   cost: PathCost[];
 }
@@ -26,6 +31,7 @@ export function baselineOf(source: string, earlier: BenchResults): Baseline {
     source,
     startedAt: earlier.startedAt,
     loadAverageStart: earlier.machine.loadAverageStart,
+    provenance: earlier.notes.filter((note) => EARLIER_RUN_NOTE.test(note)),
     terminal: earlier.terminal ?? [],
     cost: earlier.cost ?? [],
   };
@@ -87,9 +93,10 @@ export function beforeAfterSection(r: BenchResults): string | undefined {
   const cost = costComparison(b.cost, r.cost);
   if (terminal.length === 0 && cost.length === 0) return undefined;
   const parts = [
-    `Before: the run of \`${b.source}\` (started ${b.startedAt}, load average ${b.loadAverageStart.toFixed(1)} at ` +
-      `its start), an earlier commit's \`npm run bench\` on this machine. After: this report's own sections ` +
-      `(load average ${r.machine.loadAverageStart.toFixed(1)} at this run's start).`,
+    `Before: \`${b.source}\`, an earlier commit's \`npm run bench\` on this machine (its last run started ` +
+      `${b.startedAt}, load average ${b.loadAverageStart.toFixed(1)} at its start${
+        b.provenance?.length ? `; ${b.provenance.map((note) => note.replace(/\.$/, '')).join('; ')}` : ''
+      }). After: this report's own sections (their runs are named in the notes at the end).`,
   ];
   if (terminal.length > 0) {
     parts.push(

@@ -66,6 +66,10 @@ function cost(
 
 const before = benchResults({
   startedAt: '2026-12-07T06:53:54.000Z',
+  notes: [
+    'The load average (7.5 at start on 2 cores) says other work shared the machine during this run.',
+    'Sections terminal come from an earlier run the same day (started 2026-12-07T06:50:00.000Z, load average 0.4 at its start); this run measured cost.',
+  ],
   terminal: [terminal(2, 250, 2), terminal(20, 1958, 14.6, true), terminal(50, 3000, 15, true)],
   cost: [cost('STANDARD', 144, 38.1, 8.65), cost('EXPRESS', 48.62, 38.1, 10.83)],
 });
@@ -80,7 +84,12 @@ describe('the before/after section', () => {
 
     const section = beforeAfterSection(after) ?? '';
 
-    expect(section).toContain('`bench/results/baseline.json` (started 2026-12-07T06:53:54.000Z');
+    // Which run measured which of its sections: a merged day's report says so in a note.
+    expect(section).toContain(
+      "`bench/results/baseline.json`, an earlier commit's `npm run bench` on this machine (its last run started " +
+        '2026-12-07T06:53:54.000Z, load average 0.0 at its start; Sections terminal come from an earlier run the ' +
+        'same day (started 2026-12-07T06:50:00.000Z, load average 0.4 at its start); this run measured cost).',
+    );
     // 2/s and 20/s were offered by both runs; 50/s and 100/s by one only.
     expect(section).toContain('| 2 | 250 / 500 | 240 / 480 | 2.0 | 2.0 | 1.00× |');
     expect(section).toContain('| 20 | 1,958 / 3,916 | 1,710 / 3,420 | 14.6 (saturated) | 29.2 | 2.00× |');
