@@ -69,6 +69,23 @@ export interface OrderStory {
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
+/**
+ * The reservation as the order records it (functions/saga/stock.ts): older orders have a `RESERVATION` item of their
+ * own, newer ones keep the same fields on the order, in the shape that item had.
+ */
+function reservationOnOrder(order: Item): Item | null {
+  if (order.reservedAt === undefined) return null;
+  return {
+    orderId: order.orderId,
+    items: order.items,
+    amount: order.amount,
+    currency: order.currency,
+    points: order.points,
+    reservedAt: order.reservedAt,
+    ...(order.stockReleasedAt === undefined ? {} : { releasedAt: order.stockReleasedAt }),
+  };
+}
+
 function errorOf(event: HistoryEvent): string | undefined {
   for (const [key, value] of Object.entries(event)) {
     if (!key.endsWith('FailedEventDetails') && !key.endsWith('TimedOutEventDetails')) continue;
@@ -212,7 +229,7 @@ export async function storyOfOrder(
   const bySk = (sk: string) => partition.find((item) => item.sk === sk);
   const order = bySk('ORDER');
   if (!order) throw new OperatorError(`no order ${orderId}`);
-  const reservation = bySk('RESERVATION') ?? null;
+  const reservation = bySk('RESERVATION') ?? reservationOnOrder(order);
   const recovery = bySk('RECOVERY') ?? null;
 
   let related: Item[] = [];
