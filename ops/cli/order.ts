@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { POINTS_CONSUMER } from '#functions/loyalty/points.ts';
 import { NOTIFY_CONSUMER } from '#functions/notifications/notify-customer.ts';
 import { executionArnFor } from '#functions/operations/recovery.ts';
-import { orderIdSchema } from '#functions/orders/order.ts';
+import { orderIdSchema, timelineOf } from '#functions/orders/order.ts';
 import { executionName } from '#functions/saga/starter.ts';
 import { keys } from '#shared/table-keys.ts';
 import { OperatorError, type OpsContext } from './context.ts';
@@ -298,11 +298,12 @@ export async function storyOfOrder(
   if (executions.length === 0) notes.push('no saga execution found (never started, or EXPRESS on AWS)');
 
   const events: StoryEvent[] = [];
-  for (const entry of (order.timeline as Item[] | undefined) ?? []) {
+  const timeline = timelineOf(order.timeline);
+  for (const entry of timeline) {
     events.push({
-      at: String(entry.at),
+      at: entry.at,
       source: 'order',
-      what: `${String(entry.step)} ${String(entry.status)}${entry.detail ? `: ${String(entry.detail)}` : ''}`,
+      what: `${entry.step} ${entry.status}${entry.detail ? `: ${entry.detail}` : ''}`,
     });
   }
   for (const item of outbox) {
@@ -370,7 +371,8 @@ export async function storyOfOrder(
     orderId,
     correlationId: str(order.correlationId) ?? null,
     status: str(order.status) ?? null,
-    order: redact(shown) as Item,
+    // The timeline as entries, whichever form the item stores it in (functions/orders/order.ts).
+    order: redact({ ...shown, timeline }) as Item,
     reservation,
     recovery,
     outbox: outbox.map((item) => redact(item) as Item),

@@ -104,14 +104,7 @@ describe('reserve-stock', () => {
             ExpressionAttributeValues: expect.objectContaining({
               ':expected': 1,
               ':next': 2,
-              ':entries': [
-                {
-                  step: 'ReserveStock',
-                  status: 'SUCCEEDED',
-                  at: NOW.toISOString(),
-                  detail: 'reserved 3 units of 2 SKUs',
-                },
-              ],
+              ':entries': [`${NOW.toISOString()} ReserveStock reserved 3 units of 2 SKUs`],
             }),
           }),
         },
@@ -323,12 +316,7 @@ describe('reserve-stock', () => {
 
     expect(result.amount).toBe(850);
     expect(transactItems(ddb)[1]?.Update?.ExpressionAttributeValues?.[':entries']).toEqual([
-      {
-        step: 'ReserveStock',
-        status: 'SUCCEEDED',
-        at: NOW.toISOString(),
-        detail: 'reserved 1 unit of 1 SKU',
-      },
+      `${NOW.toISOString()} ReserveStock reserved 1 unit of 1 SKU`,
     ]);
   });
 
@@ -429,14 +417,7 @@ describe('release-stock (compensation)', () => {
           Update: expect.objectContaining({
             UpdateExpression: expect.stringContaining('SET #version = :next'),
             ExpressionAttributeValues: expect.objectContaining({
-              ':entries': [
-                {
-                  step: 'ReleaseStock',
-                  status: 'SUCCEEDED',
-                  at: NOW.toISOString(),
-                  detail: 'released 3 units of 2 SKUs',
-                },
-              ],
+              ':entries': [`${NOW.toISOString()} ReleaseStock released 3 units of 2 SKUs`],
             }),
           }),
         },
@@ -461,9 +442,7 @@ describe('release-stock (compensation)', () => {
     expect(first).toEqual({ outcome: 'SKIPPED', detail: 'nothing was reserved' });
     expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
       ExpressionAttributeValues: expect.objectContaining({
-        ':entries': [
-          { step: 'ReleaseStock', status: 'SKIPPED', at: NOW.toISOString(), detail: 'nothing was reserved' },
-        ],
+        ':entries': [`${NOW.toISOString()} ReleaseStock:SKIPPED nothing was reserved`],
       }),
     });
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
