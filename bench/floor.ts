@@ -6,7 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { IDEMPOTENCY_TTL_SECONDS, requestHash } from '#functions/orders/idempotency.ts';
-import { type OrderRecord, orderSummary, type PlaceOrder, timelineEntry } from '#functions/orders/order.ts';
+import {
+  type OrderRecord,
+  orderSummary,
+  type PlaceOrder,
+  storedTimelineEntry,
+  timelineEntry,
+} from '#functions/orders/order.ts';
 import { newOutboxItem, outboxPut } from '#functions/outbox/outbox.ts';
 import { epochSeconds } from '#shared/dynamodb.ts';
 import { clientPartition, keys, OPEN_ORDER } from '#shared/table-keys.ts';
@@ -56,7 +62,7 @@ export function floorTransaction(
             ...keys.order(orderId),
             entity: 'Order',
             ...record,
-            idempotencyKey,
+            timeline: record.timeline.map(storedTimelineEntry),
             openPk: OPEN_ORDER,
             openSk: createdAt,
             gsi1pk: clientPartition(clientId),

@@ -806,7 +806,7 @@ function outageSection(o: OutageResult): string {
       `${o.phases.downSeconds.toFixed(0)} s, then is back. The run goes on until every order has ended. Breaker ` +
       `times compressed through the functions' environment: the circuit opens after ${o.circuit.failureThreshold} ` +
       `failures and stays open ${o.circuit.openSeconds} s (30 s by default); the hold is ${o.circuit.holdSeconds} s. ` +
-      'Once a second the orders are read from the ByClient index (waiting = PENDING with a hold, pending = ' +
+      'Once a second the orders are listed from the ByClient index and read (waiting = PENDING with a hold, pending = ' +
       'PENDING without one) with the circuit’s state; provider requests from the sandbox’s call log, per ' +
       'second. Time to CONFIRMED is from the order’s createdAt to the first sample that saw it confirmed ' +
       '(1 s resolution).',

@@ -317,10 +317,12 @@ async function observeReservation(
   system: SystemUnderTest,
   trackingId: string,
 ): Promise<OrderObservation['reservation']> {
+  // The order records its reservation (functions/saga/stock.ts): `reservedAt` when taken, `stockReleasedAt` when put back.
   const { Item } = await system.doc.send(
-    new GetCommand({ TableName: system.tableName, Key: keys.reservation(trackingId), ConsistentRead: true }),
+    new GetCommand({ TableName: system.tableName, Key: keys.order(trackingId), ConsistentRead: true }),
   );
-  return { exists: Item !== undefined, released: Item?.releasedAt !== undefined };
+  const exists = Item?.reservedAt !== undefined;
+  return { exists, released: exists && Item?.stockReleasedAt !== undefined };
 }
 
 /** The catalogue items of the run's menu as they are now: prices, points and stock levels. */

@@ -15,12 +15,13 @@ export const INDEXES = {
 } as const;
 
 /**
- * What the `ByClient` index carries besides the keys: what `buzzer orders --client` lists and the outage bench counts.
- * Attributes an order changes on every step (timeline, version, updatedAt) stay out: with them each saga step
- * rewrote the index entry too (a write unit per step); these change at most twice (status at the end, a hold).
- * Readers that need more read the orders themselves.
+ * What the `ByClient` index carries besides the keys: the order id and when it was placed, which no write changes, and
+ * the hold, which only an outage sets. Attributes an order changes on its way (timeline, version, updatedAt, and
+ * status at the end) stay out: with them a write of the order rewrote its entry here too, a write unit each (status
+ * alone cost one per order, at the terminal transition). Readers list the orders here and read them from the table
+ * (`buzzer orders --client`, the outage bench).
  */
-export const BY_CLIENT_ATTRIBUTES = ['orderId', 'status', 'createdAt', 'hold'] as const;
+export const BY_CLIENT_ATTRIBUTES = ['orderId', 'createdAt', 'hold'] as const;
 
 /**
  * What the `Open` index carries besides the keys: the order id (the reconciler, `buzzer saga redrive`) and the hold

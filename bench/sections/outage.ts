@@ -3,13 +3,14 @@
  * the held intake make of it, second by second. Runs on a runtime whose breaker times are compressed through the
  * functions' environment (bench/run.ts), so a 60 s outage spans a dozen open intervals.
  *
- * Once a second the sampler reads the outage's orders from the ByClient index (status, hold) and the payment
- * circuit's record; the provider's requests come from the sandbox's call log afterwards, bucketed per second.
+ * Once a second the sampler lists the outage's orders from the ByClient index, reads them (status, hold) and reads
+ * the payment circuit's record; the provider's requests come from the sandbox's call log afterwards, per second.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { INDEXES } from '#contracts/table.ts';
 import { readBreaker } from '#functions/resilience/circuit-breaker.ts';
 import { clientPartition } from '#functions/shared/table-keys.ts';
+import { getItems } from '#shared/dynamodb.ts';
 import { authenticatedFetch } from '#shared/request-auth.ts';
 import { type BenchSystem, log, orderRequest, trackingIdOf } from '../harness.ts';
 import {
@@ -40,9 +41,12 @@ interface OrderRow {
   createdAt: number;
 }
 
-/** The bench client's orders placed since `sinceIso`, from the ByClient index (every page). */
+/**
+ * The bench client's orders placed since `sinceIso`: listed from the ByClient index (every page), read from the table
+ * (the index does not carry the status, contracts/table.ts).
+ */
 async function ordersSince(system: BenchSystem, sinceIso: string): Promise<OrderRow[]> {
-  const rows: OrderRow[] = [];
+  const entries: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await system.runtime.clients.doc.send(
@@ -51,22 +55,20 @@ async function ordersSince(system: BenchSystem, sinceIso: string): Promise<Order
         IndexName: INDEXES.ByClient,
         KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk >= :from',
         ExpressionAttributeValues: { ':pk': clientPartition('bench'), ':from': `ORDER#${sinceIso}` },
-        ProjectionExpression: 'orderId, #status, #hold, createdAt',
-        ExpressionAttributeNames: { '#status': 'status', '#hold': 'hold' },
+        ProjectionExpression: 'pk, sk',
         ExclusiveStartKey: startKey,
       }),
     );
-    for (const item of page.Items ?? []) {
-      rows.push({
-        id: String(item.orderId),
-        status: String(item.status),
-        held: item.hold !== undefined && item.hold !== null,
-        createdAt: Date.parse(String(item.createdAt)),
-      });
-    }
+    entries.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return rows;
+  const items = await getItems({ doc: system.runtime.clients.doc, tableName: system.tableName }, entries);
+  return items.map((item) => ({
+    id: String(item.orderId),
+    status: String(item.status),
+    held: item.hold !== undefined && item.hold !== null,
+    createdAt: Date.parse(String(item.createdAt)),
+  }));
 }
 
 async function providerCalls(system: BenchSystem, since: Date): Promise<ProviderCall[]> {

@@ -49,7 +49,8 @@ export const handler = httpChain({
 
   const accepted = await acceptOrder(deps, { clientId, idempotencyKey, correlationId, order });
   const { orderId, replayed } = accepted;
-  logger.info(replayed ? 'order replayed' : 'order accepted', { orderId, clientId });
+  // The key is not kept on the order: this line is where an operator finds which request created it.
+  logger.info(replayed ? 'order replayed' : 'order accepted', { orderId, clientId, idempotencyKey });
   if (!replayed) metrics.addMetric(METRICS.OrdersAccepted, MetricUnit.Count, 1);
 
   const statusUrl = `/orders/${orderId}`;

@@ -11,7 +11,13 @@ import {
   idempotencyRecordSchema,
   requestHash,
 } from './idempotency.ts';
-import { type OrderRecord, orderSummary, type PlaceOrder, timelineEntry } from './order.ts';
+import {
+  type OrderRecord,
+  orderSummary,
+  type PlaceOrder,
+  storedTimelineEntry,
+  timelineEntry,
+} from './order.ts';
 import { checkAcceptable, checkUnits, readCatalogue } from './pricing.ts';
 
 /** The same `Idempotency-Key` came back with a different body: the client reused a key by mistake. */
@@ -173,11 +179,12 @@ function buildOrder(command: AcceptOrderCommand, orderId: string, now: Date) {
     createdAt,
     updatedAt: createdAt,
   };
+  // The idempotency key stays on its own record (and in the accept log line): the order item keeps under 1 KB.
   const order = {
     ...keys.order(orderId),
     entity: 'Order',
     ...record,
-    idempotencyKey: command.idempotencyKey,
+    timeline: record.timeline.map(storedTimelineEntry),
     openPk: OPEN_ORDER,
     openSk: createdAt,
     gsi1pk: clientPartition(command.clientId),

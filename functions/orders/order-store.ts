@@ -11,7 +11,7 @@ import {
 import { ConcurrentModification } from '#shared/errors.ts';
 import { keys } from '#shared/table-keys.ts';
 import { OrderNotFound } from './errors.ts';
-import { type OrderRecord, orderRecordSchema, type TimelineEntry } from './order.ts';
+import { type OrderRecord, orderRecordSchema, storedTimelineEntry, type TimelineEntry } from './order.ts';
 
 export async function getOrder(deps: TableDeps, orderId: string): Promise<OrderRecord | undefined> {
   return getItem(deps, keys.order(orderId), orderRecordSchema, `order ${orderId}`);
@@ -51,7 +51,7 @@ export function orderUpdate(
     ':expected': order.version,
     ':next': order.version + 1,
     ':now': now.toISOString(),
-    ':entries': change.timeline,
+    ':entries': change.timeline.map(storedTimelineEntry),
   };
   const assignments = [
     '#version = :next',

@@ -1,5 +1,5 @@
 import { InvalidOrderState, OutOfStock, UnknownSku } from '#functions/orders/errors.ts';
-import { type LineItem, timelineEntry } from '#functions/orders/order.ts';
+import { type LineItem, type OrderRecord, timelineEntry } from '#functions/orders/order.ts';
 import {
   commit,
   getOrder,
@@ -10,23 +10,10 @@ import {
 } from '#functions/orders/order-store.ts';
 import { priceOrder, readCatalogue } from '#functions/orders/pricing.ts';
 import type { TransactItem } from '#functions/outbox/outbox.ts';
-import { getItem, type TableDeps } from '#shared/dynamodb.ts';
+import type { TableDeps } from '#shared/dynamodb.ts';
 import { keys } from '#shared/table-keys.ts';
-import * as z from '#shared/zod.ts';
 import { compensationTarget, refuseIfCompensating } from './compensation.ts';
 import type { CompensationResult, SagaError } from './saga-state.ts';
-
-const reservationSchema = z.object({
-  orderId: z.string(),
-  items: z.array(z.object({ sku: z.string(), quantity: z.number().int() })),
-  amount: z.number().int(),
-  currency: z.string(),
-  /** Absent on reservations made before points were fixed at reservation. */
-  points: z.number().int().optional(),
-  reservedAt: z.string(),
-  releasedAt: z.string().optional(),
-});
-type Reservation = z.infer<typeof reservationSchema>;
 
 export interface ReservationResult {
   amount: number;
@@ -34,8 +21,16 @@ export interface ReservationResult {
   reservedAt: string;
 }
 
-async function getReservation(deps: TableDeps, orderId: string): Promise<Reservation | undefined> {
-  return getItem(deps, keys.reservation(orderId), reservationSchema, `reservation of order ${orderId}`);
+/**
+ * The order's reservation, if it has one. The order itself is the reservation record: ReserveStock sets `amount`,
+ * `points` and `reservedAt` on it in the transaction that takes the stock, and ReleaseStock sets `stockReleasedAt` in
+ * the one that puts it back, each under the order's version, so a repeat or a concurrent run finds it done. (Orders
+ * reserved before this also have a `RESERVATION` item in their partition, written in that same transaction with the
+ * same fields; nothing reads it any more.)
+ */
+function reservationOf(order: OrderRecord): ReservationResult | undefined {
+  if (order.reservedAt === undefined || order.amount === undefined) return undefined;
+  return { amount: order.amount, currency: order.currency, reservedAt: order.reservedAt };
 }
 
 function units(items: LineItem[]): string {
@@ -44,7 +39,7 @@ function units(items: LineItem[]): string {
 }
 
 /**
- * Takes the ordered quantities off the shelf, records the reservation and prices the order, all in one
+ * Takes the ordered quantities off the shelf and prices the order (which records the reservation on it), all in one
  * transaction: either every line is reserved or none is. A repeat returns the existing reservation.
  */
 export async function reserveStock(
@@ -54,13 +49,10 @@ export async function reserveStock(
 ): Promise<ReservationResult> {
   return withOptimisticRetry(async () => {
     const order = await requireOrder(deps, orderId);
+    // A released reservation is refused here too: `stockReleasedAt` marks the order as compensating.
     refuseIfCompensating(order, 'ReserveStock');
-    const existing = await getReservation(deps, orderId);
-    if (existing?.releasedAt) {
-      throw new InvalidOrderState(`order ${orderId}'s reservation was released at ${existing.releasedAt}`);
-    }
-    if (existing)
-      return { amount: existing.amount, currency: existing.currency, reservedAt: existing.reservedAt };
+    const existing = reservationOf(order);
+    if (existing) return existing;
     if (order.status !== 'PENDING') {
       throw new InvalidOrderState(
         `order ${orderId} is ${order.status}; only a PENDING order can reserve stock`,
@@ -91,22 +83,6 @@ export async function reserveStock(
     }));
     const reasons = await commit(deps, [
       ...stockUpdates,
-      {
-        Put: {
-          TableName: deps.tableName,
-          Item: {
-            ...keys.reservation(orderId),
-            entity: 'Reservation',
-            orderId,
-            items: order.items,
-            amount,
-            currency: order.currency,
-            points,
-            reservedAt,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
       orderUpdate(
         deps.tableName,
         order,
@@ -131,8 +107,9 @@ export async function reserveStock(
 }
 
 /**
- * Compensation: puts reserved quantities back exactly once (the reservation's `releasedAt` guards it)
- * and notes on the order what happened, including that there was nothing to release. Never on a confirmed order.
+ * Compensation: puts reserved quantities back exactly once (the order's `stockReleasedAt`, set under its version in
+ * the same transaction, guards it) and notes on the order what happened, including that there was nothing to release.
+ * Never on a confirmed order.
  */
 export async function releaseStock(
   deps: TableDeps,
@@ -145,7 +122,7 @@ export async function releaseStock(
   return withOptimisticRetry(async () => {
     const order = await getOrder(deps, orderId);
     if (!order) return { outcome: 'SKIPPED', detail: 'order not found' };
-    const reservation = await getReservation(deps, orderId);
+    if (order.stockReleasedAt) return { outcome: 'ALREADY_DONE', detail: 'stock already released' };
     /** The order's side of the release, whether there was stock to put back or not. */
     const released = (status: 'SKIPPED' | 'SUCCEEDED', detail: string) =>
       orderUpdate(
@@ -157,21 +134,18 @@ export async function releaseStock(
         },
         now,
       );
-    if (reservation?.releasedAt || (!reservation && order.stockReleasedAt)) {
-      return { outcome: 'ALREADY_DONE', detail: 'stock already released' };
-    }
 
-    if (!reservation) {
+    if (!reservationOf(order)) {
       const detail = 'nothing was reserved';
       const reasons = await commit(deps, [released('SKIPPED', detail)]);
       return reasons ? RETRY : { outcome: 'SKIPPED', detail };
     }
 
-    const detail = `released ${units(reservation.items)}`;
+    const detail = `released ${units(order.items)}`;
     const reasons = await commit(deps, [
       // No existence condition: an operator may have deleted a SKU, and failing the release would keep every
       // other line's stock locked forever. ADD then recreates a bare counter the operator can see and fix.
-      ...reservation.items.map<TransactItem>((item) => ({
+      ...order.items.map<TransactItem>((item) => ({
         Update: {
           TableName: deps.tableName,
           Key: keys.stock(item.sku),
@@ -179,15 +153,6 @@ export async function releaseStock(
           ExpressionAttributeValues: { ':quantity': item.quantity },
         },
       })),
-      {
-        Update: {
-          TableName: deps.tableName,
-          Key: keys.reservation(orderId),
-          UpdateExpression: 'SET releasedAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(releasedAt)',
-          ExpressionAttributeValues: { ':now': now.toISOString() },
-        },
-      },
       released('SUCCEEDED', detail),
     ]);
     return reasons ? RETRY : { outcome: 'DONE', detail };

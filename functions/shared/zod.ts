@@ -22,6 +22,7 @@ export {
   strictObject,
   string,
   toJSONSchema,
+  union,
   unknown,
   url,
   uuid,

@@ -69,7 +69,7 @@ const PUT = 'dynamodb:PutItem';
 const UPDATE = 'dynamodb:UpdateItem';
 const DELETE = 'dynamodb:DeleteItem';
 
-/** The saga steps read the order (and its reservation and recovery items, same partition) and change it. */
+/** The saga steps read the order (and its recovery item, same partition) and change it. */
 const ORDER_READ_WRITE: ItemGrant = { prefixes: ['ORDER#'], actions: [GET, UPDATE] };
 
 /** A provider's circuit breaker (`BREAKER#<name>`): read it, claim the probe, count failures, open and close it. */
@@ -123,12 +123,9 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   },
 
   // --- saga --------------------------------------------------------------------------------------------------------
+  // The order records its own reservation (functions/saga/stock.ts): no item of its own to put.
   'saga/reserve-stock.ts': {
-    items: [
-      // The order, and the reservation item (sk RESERVATION) in the order's partition.
-      { prefixes: ['ORDER#'], actions: [GET, UPDATE, PUT] },
-      { prefixes: ['STOCK#'], actions: [BATCH_GET, UPDATE] },
-    ],
+    items: [ORDER_READ_WRITE, { prefixes: ['STOCK#'], actions: [BATCH_GET, UPDATE] }],
   },
   'saga/authorize-payment.ts': {
     items: [ORDER_READ_WRITE, CIRCUIT],

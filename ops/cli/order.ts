@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { POINTS_CONSUMER } from '#functions/loyalty/points.ts';
 import { NOTIFY_CONSUMER } from '#functions/notifications/notify-customer.ts';
 import { executionArnFor } from '#functions/operations/recovery.ts';
-import { orderIdSchema } from '#functions/orders/order.ts';
+import { orderIdSchema, timelineOf } from '#functions/orders/order.ts';
 import { executionName } from '#functions/saga/starter.ts';
 import { keys } from '#shared/table-keys.ts';
 import { OperatorError, type OpsContext } from './context.ts';
@@ -68,6 +68,23 @@ export interface OrderStory {
 }
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/**
+ * The reservation as the order records it (functions/saga/stock.ts): older orders have a `RESERVATION` item of their
+ * own, newer ones keep the same fields on the order, in the shape that item had.
+ */
+function reservationOnOrder(order: Item): Item | null {
+  if (order.reservedAt === undefined) return null;
+  return {
+    orderId: order.orderId,
+    items: order.items,
+    amount: order.amount,
+    currency: order.currency,
+    points: order.points,
+    reservedAt: order.reservedAt,
+    ...(order.stockReleasedAt === undefined ? {} : { releasedAt: order.stockReleasedAt }),
+  };
+}
 
 function errorOf(event: HistoryEvent): string | undefined {
   for (const [key, value] of Object.entries(event)) {
@@ -212,7 +229,7 @@ export async function storyOfOrder(
   const bySk = (sk: string) => partition.find((item) => item.sk === sk);
   const order = bySk('ORDER');
   if (!order) throw new OperatorError(`no order ${orderId}`);
-  const reservation = bySk('RESERVATION') ?? null;
+  const reservation = bySk('RESERVATION') ?? reservationOnOrder(order);
   const recovery = bySk('RECOVERY') ?? null;
 
   let related: Item[] = [];
@@ -281,11 +298,12 @@ export async function storyOfOrder(
   if (executions.length === 0) notes.push('no saga execution found (never started, or EXPRESS on AWS)');
 
   const events: StoryEvent[] = [];
-  for (const entry of (order.timeline as Item[] | undefined) ?? []) {
+  const timeline = timelineOf(order.timeline);
+  for (const entry of timeline) {
     events.push({
-      at: String(entry.at),
+      at: entry.at,
       source: 'order',
-      what: `${String(entry.step)} ${String(entry.status)}${entry.detail ? `: ${String(entry.detail)}` : ''}`,
+      what: `${entry.step} ${entry.status}${entry.detail ? `: ${entry.detail}` : ''}`,
     });
   }
   for (const item of outbox) {
@@ -353,7 +371,8 @@ export async function storyOfOrder(
     orderId,
     correlationId: str(order.correlationId) ?? null,
     status: str(order.status) ?? null,
-    order: redact(shown) as Item,
+    // The timeline as entries, whichever form the item stores it in (functions/orders/order.ts).
+    order: redact({ ...shown, timeline }) as Item,
     reservation,
     recovery,
     outbox: outbox.map((item) => redact(item) as Item),

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { INDEXES } from '#contracts/table.ts';
 import { CLIENT_ID_PATTERN } from '#functions/clients/api-keys.ts';
+import { timelineOf } from '#functions/orders/order.ts';
 import { getItems, queryItems } from '#shared/dynamodb.ts';
 import { queryOpenItemsWhole } from '#shared/open-index.ts';
 import { clientPartition, OPEN_ORDER } from '#shared/table-keys.ts';
@@ -52,7 +53,7 @@ function orderRow(item: Record<string, unknown>): OrderRow {
     currency: String(item.currency),
     failureReason: str(item.failureReason) ?? null,
     hold: hold ? { reason: String(hold.reason), until: String(hold.until) } : null,
-    timeline: Array.isArray(item.timeline) ? (item.timeline as OrderRow['timeline']) : [],
+    timeline: timelineOf(item.timeline),
   };
 }
 

@@ -7,6 +7,7 @@ import {
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
 import { BREAKERS, type BreakerName, type CircuitStateName } from '#contracts/circuit.ts';
+import { timelineOf } from '#functions/orders/order.ts';
 import { readBreaker } from '#functions/resilience/circuit-breaker.ts';
 import { queryOpenItemsWhole } from '#shared/open-index.ts';
 import { keys, OPEN_ORDER, OPEN_OUTBOX_FAILED, OPEN_OUTBOX_PENDING } from '#shared/table-keys.ts';
@@ -327,10 +328,7 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
     orders: {
       olderThanSeconds: Math.round(olderThanMs / 1000),
       stuck: stuckOrders.map((item) => {
-        const timeline = Array.isArray(item.timeline)
-          ? (item.timeline as Array<{ step?: string; status?: string }>)
-          : [];
-        const last = timeline.at(-1);
+        const last = timelineOf(item.timeline).at(-1);
         return {
           orderId: String(item.orderId),
           createdAt: String(item.createdAt),

@@ -7,7 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { type OrderRecord, orderSummary, timelineEntry } from '#functions/orders/order.ts';
+import {
+  type OrderRecord,
+  orderSummary,
+  storedTimelineEntry,
+  timelineEntry,
+} from '#functions/orders/order.ts';
 import { newOutboxItem } from '#functions/outbox/outbox.ts';
 import { clientPartition, keys, OPEN_ORDER, OPEN_OUTBOX_FAILED } from '#shared/table-keys.ts';
 
@@ -62,6 +67,7 @@ export async function insertPendingOrder(
               ...keys.order(orderId),
               entity: 'Order',
               ...record,
+              timeline: record.timeline.map(storedTimelineEntry),
               openPk: OPEN_ORDER,
               openSk: record.createdAt,
               gsi1pk: clientPartition(clientId),

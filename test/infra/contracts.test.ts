@@ -206,5 +206,7 @@ describe('the table', () => {
     for (const changing of ['timeline', 'version', 'updatedAt']) {
       expect([...BY_CLIENT_ATTRIBUTES, ...OPEN_ATTRIBUTES]).not.toContain(changing);
     }
+    // The terminal transition changes the status: projected, it rewrote every order's ByClient entry once more.
+    expect(BY_CLIENT_ATTRIBUTES).not.toContain('status');
   });
 });

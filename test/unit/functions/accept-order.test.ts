@@ -92,7 +92,7 @@ describe('POST /orders', () => {
       items: order.items,
       currency: 'EUR',
       paymentToken: 'tok_ok',
-      timeline: [{ step: 'Accepted', status: 'SUCCEEDED', at: createdAt }],
+      timeline: [`${createdAt} Accepted`],
       correlationId: 'corr-42',
       createdAt,
       updatedAt: createdAt,

@@ -6,7 +6,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { OrderRecord } from '#functions/orders/order.ts';
+import {
+  type OrderRecord,
+  orderRecordSchema,
+  storedTimelineEntry,
+  type TimelineEntry,
+  timelineOf,
+} from '#functions/orders/order.ts';
 import {
   applyChange,
   commit,
@@ -73,7 +79,8 @@ describe('orderUpdate', () => {
           ':expected': 3,
           ':next': 4,
           ':now': NOW.toISOString(),
-          ':entries': [entry],
+          // Stored compactly, the status left out when SUCCEEDED (functions/orders/order.ts).
+          ':entries': [`${NOW.toISOString()} ReserveStock`],
           ':s0': 3448,
           ':s1': 'r',
         },
@@ -179,5 +186,60 @@ describe('withOptimisticRetry', () => {
       message: 'gave up after 5 conflicting writes',
     });
     expect(attempt).toHaveBeenCalledTimes(5);
+  });
+});
+
+describe('the stored timeline', () => {
+  const at = NOW.toISOString();
+  const entries: TimelineEntry[] = [
+    { step: 'Accepted', status: 'SUCCEEDED', at },
+    { step: 'ReserveStock', status: 'SUCCEEDED', at, detail: 'reserved 1 unit of 1 SKU' },
+    { step: 'VoidPayment', status: 'SKIPPED', at, detail: 'no charge was made' },
+    {
+      step: 'AuthorizePayment',
+      status: 'FAILED',
+      at,
+      detail: 'PaymentDeclined: card: declined\nsecond line',
+    },
+    { step: 'Held', status: 'WAITING', at, detail: '' },
+    { step: 'CancelOrder', status: 'FAILED', at },
+  ];
+
+  it('stores an entry as one string, the status left out when SUCCEEDED, and reads every entry back the same', () => {
+    expect(entries.slice(0, 3).map(storedTimelineEntry)).toEqual([
+      `${at} Accepted`,
+      `${at} ReserveStock reserved 1 unit of 1 SKU`,
+      `${at} VoidPayment:SKIPPED no charge was made`,
+    ]);
+    const stored = entries.map(storedTimelineEntry);
+    expect(stored.every((entry) => typeof entry === 'string')).toBe(true);
+    expect(timelineOf(stored)).toEqual(entries);
+    expect(orderRecordSchema.parse(storedOrder({ timeline: stored })).timeline).toEqual(entries);
+  });
+
+  it('reads entries stored as maps (orders written before) next to strings', () => {
+    const old = { step: 'Accepted', status: 'SUCCEEDED', at: '2026-05-01T11:59:00.000Z' };
+    const timeline = [old, `${at} ConfirmOrder`];
+
+    expect(orderRecordSchema.parse(storedOrder({ timeline })).timeline).toEqual([
+      old,
+      { step: 'ConfirmOrder', status: 'SUCCEEDED', at },
+    ]);
+  });
+
+  it('keeps an entry the string could not give back the same as a map', () => {
+    const odd = { step: 'Two words', status: 'SUCCEEDED' as const, at };
+
+    expect(storedTimelineEntry(odd)).toEqual(odd);
+  });
+
+  it('reports an unreadable stored entry as a corrupt order, and leaves it out of the operators’ views', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder({ timeline: ['not an entry'] }) });
+
+    await expect(getOrder(deps, ORDER_ID)).rejects.toMatchObject({ name: 'CorruptRecord' });
+    expect(timelineOf(['not an entry', `${at} Accepted`, 7])).toEqual([
+      { step: 'Accepted', status: 'SUCCEEDED', at },
+    ]);
+    expect(timelineOf(undefined)).toEqual([]);
   });
 });

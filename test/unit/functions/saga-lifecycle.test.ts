@@ -61,7 +61,7 @@ describe('confirm-order', () => {
             ExpressionAttributeValues: expect.objectContaining({
               ':expected': 3,
               ':next': 4,
-              ':entries': [{ step: 'ConfirmOrder', status: 'SUCCEEDED', at: NOW.toISOString() }],
+              ':entries': [`${NOW.toISOString()} ConfirmOrder`],
             }),
           }),
         },
@@ -252,7 +252,7 @@ describe('cancel-order (compensation)', () => {
             Update: expect.objectContaining({
               UpdateExpression: expect.stringContaining('REMOVE'),
               ExpressionAttributeValues: expect.objectContaining({
-                ':entries': [{ step: 'CancelOrder', status: 'SUCCEEDED', at: NOW.toISOString(), detail }],
+                ':entries': [`${NOW.toISOString()} CancelOrder ${detail}`],
               }),
             }),
           },
@@ -286,9 +286,7 @@ describe('cancel-order (compensation)', () => {
       ExpressionAttributeValues: expect.objectContaining({
         ':expected': 4,
         ':next': 5,
-        ':entries': [
-          { step: 'Compensate', status: 'SUCCEEDED', at: NOW.toISOString(), detail: 'PAYMENT_DECLINED' },
-        ],
+        ':entries': [`${NOW.toISOString()} Compensate PAYMENT_DECLINED`],
       }),
     });
     expect(boundValues(sentInput(ddb, UpdateCommand))).toContain(NOW.toISOString());

@@ -113,14 +113,7 @@ describe('authorize-payment', () => {
       ExpressionAttributeValues: expect.objectContaining({
         ':expected': 2,
         ':next': 3,
-        ':entries': [
-          {
-            step: 'AuthorizePayment',
-            status: 'SUCCEEDED',
-            at: NOW.toISOString(),
-            detail: 'charge ch_1 authorized',
-          },
-        ],
+        ':entries': [`${NOW.toISOString()} AuthorizePayment charge ch_1 authorized`],
       }),
     });
     expect(boundValues(sentInput(ddb, UpdateCommand, 2))).toContain('ch_1');
@@ -377,14 +370,7 @@ describe('void-payment (compensation)', () => {
     });
     expect(updates()[0]).toMatchObject({
       ExpressionAttributeValues: expect.objectContaining({
-        ':entries': [
-          {
-            step: 'VoidPayment',
-            status: 'SUCCEEDED',
-            at: NOW.toISOString(),
-            detail: 'refund re_1 issued for ch_1',
-          },
-        ],
+        ':entries': [`${NOW.toISOString()} VoidPayment refund re_1 issued for ch_1`],
       }),
     });
     expect(boundValues(updates()[0] ?? {})).toContain('re_1');
@@ -421,9 +407,7 @@ describe('void-payment (compensation)', () => {
       ExpressionAttributeValues: expect.objectContaining({
         ':expected': 3,
         ':next': 4,
-        ':entries': [
-          { step: 'Compensate', status: 'SUCCEEDED', at: NOW.toISOString(), detail: 'PAYMENT_DECLINED' },
-        ],
+        ':entries': [`${NOW.toISOString()} Compensate PAYMENT_DECLINED`],
       }),
     });
   });
@@ -485,9 +469,7 @@ describe('void-payment (compensation)', () => {
     expect(result).toEqual({ outcome: 'SKIPPED', detail: 'no charge was made' });
     expect(updates()[0]).toMatchObject({
       ExpressionAttributeValues: expect.objectContaining({
-        ':entries': [
-          { step: 'VoidPayment', status: 'SKIPPED', at: NOW.toISOString(), detail: 'no charge was made' },
-        ],
+        ':entries': [`${NOW.toISOString()} VoidPayment:SKIPPED no charge was made`],
       }),
     });
   });
@@ -609,12 +591,7 @@ describe('the payment circuit (authorize-payment holds, void-payment reports)', 
     expect(hold?.ConditionExpression).toBe('#version = :expected');
     expect(Object.values(hold?.ExpressionAttributeValues ?? {})).toContainEqual(held);
     expect(hold?.ExpressionAttributeValues?.[':entries']).toEqual([
-      {
-        step: 'Held',
-        status: 'WAITING',
-        at: NOW.toISOString(),
-        detail: `${held.reason}; the order waits until ${held.until} at most`,
-      },
+      `${NOW.toISOString()} Held:WAITING ${held.reason}; the order waits until ${held.until} at most`,
     ]);
     // No charge attempt is marked: nothing was sent, so a compensation has nothing to wait for.
     expect(JSON.stringify(hold)).not.toContain('chargeAttemptedAt');
