@@ -12,10 +12,8 @@ import { startTarget, type Target, type TargetOptions } from './target.ts';
 export const FAULTS_TARGET: TargetOptions = {
   // Failed messages back off 1–2 s instead of 30 s and more (local target): a retry shows up within the test.
   environment: { RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '2' },
-  // tok_timeout and tok_late hold a sandbox environment per attempt (four each) for 10–14 s, and their scenarios run at
-  // once (faults.test.ts): eight held at a time, with room beside them for the other scenarios' charges and mails (a
-  // charge queued behind them for longer than the payment time-out would be sent again and counted twice).
-  lambdaConcurrency: 12,
+  // tok_timeout and tok_late hold a sandbox environment per attempt (four each) for 10–14 s.
+  lambdaConcurrency: 8,
 };
 
 /** The target of the fault scenarios and the clients they act through; set once the file's beforeAll has run. */

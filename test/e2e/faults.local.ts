@@ -45,9 +45,7 @@ import {
 import { pointsOf, stockLevel } from './table.ts';
 
 export function describeLocalFaults(ctx: FaultsTarget): void {
-  // Beside the provider's faults (faults.test.ts) and the crash-restart scenario below, which wait on the provider and
-  // on runtime processes of their own; one at a time among themselves, since they share the engines' hooks.
-  describe('with faults injected into the local engines', { concurrent: true }, () => {
+  describe('with faults injected into the local engines', () => {
     let system: SystemUnderTest;
     let restoreVisibility: () => Promise<void>;
 
@@ -88,7 +86,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       return Item;
     }
 
-    it.sequential('duplicate deliveries to every consumer: one effect each', async () => {
+    it('duplicate deliveries to every consumer: one effect each', async () => {
       const sku = await freshSku(ctx.table, 10);
       const customerId = `dup-${randomUUID().slice(0, 8)}`;
       let orderId = '';
@@ -214,7 +212,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       for (const count of accepted.values()) expect(count).toBe(3);
     });
 
-    it.sequential('a saga step that crashes or fails to run is retried, not compensated: the order confirms, each effect once', async () => {
+    it('a saga step that crashes or fails to run is retried, not compensated: the order confirms, each effect once', async () => {
       const sku = await freshSku(ctx.table, 10);
       let orderId = '';
       // The first invocation of each forward step for this order fails: ReserveStock and AuthorizePayment crash
@@ -262,7 +260,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       }
     });
 
-    it.sequential('a price withdrawn after acceptance cancels the order with PRICE_UNAVAILABLE: nothing charged, stock kept', async () => {
+    it('a price withdrawn after acceptance cancels the order with PRICE_UNAVAILABLE: nothing charged, stock kept', async () => {
       const sku = await freshSku(ctx.table, 10);
       let orderId = '';
       let withdrawn = false;
@@ -292,7 +290,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       await expect.poll(() => mailCount(ctx.sandbox, orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
     });
 
-    it.sequential('a worker crashes mid-batch: the whole batch returns, the records it finished do not repeat', async () => {
+    it('a worker crashes mid-batch: the whole batch returns, the records it finished do not repeat', async () => {
       const notifyName = functionName(system, 'NotifierHandlerFunction');
       const notifyQueue = queueNamed(system, 'NotifierQueue');
       const messages = Array.from({ length: 4 }, () =>
@@ -346,7 +344,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       });
     });
 
-    it.sequential('a poison message dead-letters while the order and its other effects go on; redriven after the fix', async () => {
+    it('a poison message dead-letters while the order and its other effects go on; redriven after the fix', async () => {
       const pointsName = functionName(system, 'PointsHandlerFunction');
       const dlq = queueNamed(system, 'PointsQueueDlq');
       const source = queueNamed(system, 'PointsQueue');
@@ -380,7 +378,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         .toEqual({ visible: 0, inFlight: 0, delayed: 0 });
     });
 
-    it.sequential('PutEvents fails for some entries: the relay retries them, none is lost, none doubled', async () => {
+    it('PutEvents fails for some entries: the relay retries them, none is lost, none doubled', async () => {
       const customers = Array.from({ length: 5 }, (_, i) => `relay-${i}-${randomUUID().slice(0, 8)}`);
       const failing = new Set(customers.slice(0, 2));
       const failures = new Map<string, number>();
@@ -437,10 +435,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         delayed: 0,
       });
     });
-  });
 
-  // Runtime processes of its own, no hook of the shared runtime: it runs beside the scenarios above.
-  describe('with the runtime killed and restarted', { concurrent: true }, () => {
     /** Up to the 10 s visibility timeout of a message whose handler the kill caught, and plenty. */
     const AFTER_RESTART = { timeout: 60_000, interval: 250 };
 
