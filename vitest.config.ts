@@ -125,6 +125,10 @@ export default defineConfig({
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
           setupFiles: ['test/setup-offline.ts'],
+          // The files of a worker run in one module graph: aws-cdk-lib and the app load once per worker instead of
+          // once per file, and the unbundled syntheses of the same props are shared (test/infra/synth.ts). The
+          // files only read what they synthesize, and the one that swaps process.env restores it.
+          isolate: false,
           // A synth bundles every function again (a file's beforeAll, a test of a variant of the app); on two cores
           // shared with other suites that has taken more than 60 s for a test and 120 s for a hook.
           testTimeout: 180_000,

@@ -1,9 +1,9 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -27,8 +27,12 @@ const JAR = 'DynamoDBLocal.jar';
 const LIB = 'DynamoDBLocal_lib';
 const LICENCE = 'LICENSE.txt';
 const MIN_JAVA = 11;
-/** Starts the jar's server on 127.0.0.1 only (see the file); run in source-file mode, so Java 11+ with jdk.compiler. */
+/**
+ * Starts the jar's server on 127.0.0.1 only (see the file). Compiled once into the cache (see `launcherCommand`), else
+ * run in source-file mode; either way Java 11+ with jdk.compiler.
+ */
 const LOOPBACK_LAUNCHER = fileURLToPath(new URL('./DynamoDbLocalLoopback.java', import.meta.url));
+const LOOPBACK_CLASS = 'DynamoDbLocalLoopback';
 
 /**
  * DynamoDB Local 1.25 accepts any credentials with `-sharedDb`, but the SDK refuses to sign without some,
@@ -212,8 +216,27 @@ export function parseJavaMajor(versionOutput: string): number | undefined {
   return first === 1 && match[2] !== undefined ? Number(match[2]) : first;
 }
 
+const javaChecks = new Map<string, Promise<string>>();
+
+/**
+ * `checkJava` once per process and Java executable (a `java -version` is a JVM start of its own): the runtimes a test
+ * file starts one after another ask once. Resolves with the version output, which names the compiled launcher.
+ */
+function checkedJava(java: string): Promise<string> {
+  const pending = javaChecks.get(java);
+  if (pending) return pending;
+  const check = checkJavaVersion(java);
+  javaChecks.set(java, check);
+  check.catch(() => javaChecks.delete(java));
+  return check;
+}
+
 /** Fails with a clear message when no usable Java runtime is installed. */
 export async function checkJava(java: string = javaExecutable()): Promise<void> {
+  await checkJavaVersion(java);
+}
+
+async function checkJavaVersion(java: string): Promise<string> {
   let output: RunResult;
   try {
     output = await run(java, ['-version'], 30_000);
@@ -231,6 +254,59 @@ export async function checkJava(java: string = javaExecutable()): Promise<void> 
   if (major !== undefined && major < MIN_JAVA) {
     throw new JavaNotFoundError(`DynamoDB Local needs Java ${MIN_JAVA} or newer; "${java}" is Java ${major}`);
   }
+  return `${output.stderr}\n${output.stdout}`;
+}
+
+const launchers = new Map<string, Promise<string[]>>();
+
+/**
+ * The class path and main class that start the loopback launcher. Source-file mode compiles the launcher in every JVM
+ * it starts, with javac loaded and run by a JIT-less interpreter first; compiled once into the cache beside the jar
+ * (`loopback-<digest of the source and the Java version>/`), a start only loads a class. Compiled by the JDK's own
+ * compiler module, the one source-file mode uses (no javac executable needed), into a temporary directory renamed
+ * into place whole, so concurrent starts never load half a class. Source-file mode remains the fallback.
+ */
+function launcherCommand(
+  java: string,
+  dir: string,
+  versionOutput: string,
+  logger: RuntimeLogger,
+): Promise<string[]> {
+  const key = `${java}\0${dir}`;
+  const pending = launchers.get(key);
+  if (pending) return pending;
+  const sourceMode = ['-cp', join(dir, JAR), LOOPBACK_LAUNCHER];
+  const command = (async () => {
+    const source = await readFile(LOOPBACK_LAUNCHER);
+    const digest = createHash('sha256').update(source).update(versionOutput).digest('hex').slice(0, 16);
+    const classes = join(dir, `loopback-${digest}`);
+    const compiled = ['-cp', `${join(dir, JAR)}${delimiter}${classes}`, LOOPBACK_CLASS];
+    const isCompiled = () => exists(join(classes, `${LOOPBACK_CLASS}.class`));
+    if (await isCompiled()) return compiled;
+    let work: string | undefined;
+    try {
+      work = await mkdtemp(join(dir, '.loopback-'));
+      await run(
+        java,
+        ['-m', 'jdk.compiler/com.sun.tools.javac.Main', '-d', work, LOOPBACK_LAUNCHER],
+        120_000,
+      );
+      await rename(work, classes).catch(async (error: unknown) => {
+        // Another start compiled the same source first: its directory is complete (renamed whole).
+        if (!(await isCompiled())) throw error;
+      });
+      return compiled;
+    } catch (error) {
+      logger.debug('could not compile the DynamoDB Local launcher; running it in source-file mode', {
+        error: describeRunError(error),
+      });
+      return sourceMode;
+    } finally {
+      if (work) await rm(work, { recursive: true, force: true });
+    }
+  })();
+  launchers.set(key, command);
+  return command;
 }
 
 /**
@@ -345,8 +421,9 @@ export interface DynamoDbLocal {
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const logger = options.logger ?? silentLogger;
   const java = javaExecutable();
-  await checkJava(java);
+  const versionOutput = await checkedJava(java);
   const dir = await ensureDynamoDbLocal({ dir: options.installDir, logger });
+  const launcher = await launcherCommand(java, dir, versionOutput, logger);
   if (options.persistDir) await mkdir(options.persistDir, { recursive: true });
 
   // A busy explicit port could even answer ListTables (another DynamoDB Local) while our JVM fails to bind.
@@ -357,7 +434,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await launch({ java, dir, port, options, logger });
+      return await launch({ java, dir, launcher, port, options, logger });
     } catch (error) {
       if (!(error instanceof PortInUseError) || attempt >= attempts) throw error;
       logger.debug('DynamoDB Local port was taken, retrying on another', { port });
@@ -368,12 +445,14 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 interface LaunchParams {
   java: string;
   dir: string;
+  /** Class path and main class of the loopback launcher (`launcherCommand`). */
+  launcher: string[];
   port: number;
   options: DynamoDbLocalOptions;
   logger: RuntimeLogger;
 }
 
-async function launch({ java, dir, port, options, logger }: LaunchParams): Promise<DynamoDbLocal> {
+async function launch({ java, dir, launcher, port, options, logger }: LaunchParams): Promise<DynamoDbLocal> {
   const storage = options.persistDir ? ['-dbPath', options.persistDir] : ['-inMemory'];
   // Not `-jar`: the jar's own main listens on every interface (it has no -host option). The launcher builds the same
   // server bound to 127.0.0.1; IPv4 only, so the listening socket is a plain 127.0.0.1 one.
@@ -382,9 +461,7 @@ async function launch({ java, dir, port, options, logger }: LaunchParams): Promi
     `-Djava.library.path=${join(dir, LIB)}`,
     '-Djava.net.preferIPv4Stack=true',
     `-Dbuzzer.dynamodb.host=${LOOPBACK}`,
-    '-cp',
-    join(dir, JAR),
-    LOOPBACK_LAUNCHER,
+    ...launcher,
     '-sharedDb',
     ...storage,
     '-port',

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureConsoleBuilt } from '#console/server/build.ts';
 import {
   EXPRESS_CDK_OUT,
   EXPRESS_CONTEXT,
@@ -18,6 +19,9 @@ export default async function setup(): Promise<void> {
   if ((process.env.BUZZER_TARGET ?? 'local') !== 'local') return;
   const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const logger = consoleLogger('warn');
+  // Each synthesis ships the console's static site and builds it when console/dist is missing or stale (a fresh
+  // clone): built once here, before them, rather than by each of the three at once.
+  await ensureConsoleBuilt();
   await Promise.all([
     synthesizeBuzzer({ projectRoot, outdir: path.join(projectRoot, 'cdk.out'), logger }),
     synthesizeBuzzer({

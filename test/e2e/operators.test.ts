@@ -95,6 +95,10 @@ beforeAll(async () => {
       RETRY_BACKOFF_BASE_SECONDS: '1',
       RETRY_BACKOFF_MAX_SECONDS: '2',
       MAIL_CIRCUIT_FAILURE_THRESHOLD: '1000',
+      // An unanswered charge request may land for this long, so a compensation waits it out before it decides that
+      // nothing was charged: 6 s instead of the provider contract's 30 s (above the 3 s payment time-out it bounds;
+      // no token of this file lands later than 1 s), so the saga redrive below does not wait half a minute.
+      PAYMENT_SETTLE_SECONDS: '6',
     },
   });
   const runtime = target.runtime;
@@ -209,8 +213,8 @@ describe('operators on the local runtime', () => {
       expect(redrive.outcomes).toEqual([
         expect.objectContaining({ orderId, action: 'redriven', executionArn: arn }),
       ]);
-      // The failed charge requests went unanswered: VoidPayment waits out the provider's settle time (30 s after the
-      // last request) before it decides that no charge was made.
+      // The failed charge requests went unanswered: VoidPayment waits out the provider's settle time (6 s here, after
+      // the last request) before it decides that no charge was made.
       const order = await alice.waitForOrder(orderId, undefined, 60_000);
       expect(order.status).toBe('CANCELLED');
       expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');

@@ -45,18 +45,41 @@ export interface SynthOptions {
 export const CONSOLE_DIST_FIXTURE = fileURLToPath(new URL('../fixtures/console-dist', import.meta.url));
 
 /**
+ * Synthesized stacks by their props, per loaded copy of the stack's module (the key): the infra project runs its files
+ * in one process per worker (vitest.config.ts, `isolate: false`), and seven of them assert on the same default
+ * stack, which took a synthesis each. Kept on `globalThis`, which outlives a test file's module registry; a file that
+ * resets the registry (`vi.resetModules`) loads a new BuzzerStack class, and so misses rather than gets a stack whose
+ * constructs are not `instanceof` its classes. A bundled synthesis is never shared (stack.test.ts makes the one).
+ */
+const SHARED_SYNTHS = Symbol.for('buzzer.infra.synths');
+type SynthCache = WeakMap<typeof BuzzerStack, Map<string, SynthResult>>;
+const shared = globalThis as { [SHARED_SYNTHS]?: SynthCache };
+shared[SHARED_SYNTHS] ??= new WeakMap();
+const synthCache: SynthCache = shared[SHARED_SYNTHS];
+
+/**
  * Synthesizes the stack the way `cdk synth` does, with the cdk-nag AwsSolutions pack, into a temp directory (with the
- * sandbox and the console's static site unless `props` say otherwise).
+ * sandbox and the console's static site unless `props` say otherwise). Unbundled syntheses of the same props are
+ * shared by the files of a worker (see above): callers only read them.
  */
 export function synthBuzzer(props: BuzzerStackProps = {}, options: SynthOptions = {}): SynthResult {
+  const stackProps: BuzzerStackProps = { sandbox: true, consoleDist: CONSOLE_DIST_FIXTURE, ...props };
+  if (options.bundle) return synthesize(stackProps, true);
+  const byProps = synthCache.get(BuzzerStack) ?? new Map<string, SynthResult>();
+  synthCache.set(BuzzerStack, byProps);
+  const key = JSON.stringify(stackProps);
+  const cached = byProps.get(key);
+  if (cached) return cached;
+  const result = synthesize(stackProps, false);
+  byProps.set(key, result);
+  return result;
+}
+
+function synthesize(props: BuzzerStackProps, bundle: boolean): SynthResult {
   const outdir = mkdtempSync(path.join(tmpdir(), 'buzzer-synth-'));
-  const context = options.bundle ? CDK_JSON_CONTEXT : { ...CDK_JSON_CONTEXT, [BUNDLING_STACKS]: [] };
+  const context = bundle ? CDK_JSON_CONTEXT : { ...CDK_JSON_CONTEXT, [BUNDLING_STACKS]: [] };
   const app = new App({ outdir, context });
-  const stack = new BuzzerStack(app, 'Buzzer', {
-    sandbox: true,
-    consoleDist: CONSOLE_DIST_FIXTURE,
-    ...props,
-  });
+  const stack = new BuzzerStack(app, 'Buzzer', props);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   app.synth();
   const template = Template.fromJSON(
