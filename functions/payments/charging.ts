@@ -35,7 +35,10 @@ export interface PaymentDeps extends ReleaseLineDeps {
   /**
    * Failed charge requests (provider unavailable) after which an order is no longer held but cancelled: without this
    * bound, an order the provider fails on its own (a card its systems choke on) would reopen the circuit each time its
-   * hold lets it try again, holding every other order with it until the hold runs out.
+   * hold lets it try again, holding every other order with it until the hold runs out. Only failures that leave the
+   * circuit closed count: the one that opens it, or finds it open, is the outage's. So such an order can reopen the
+   * circuit a few times with a low failure threshold, never with one above the saga's retries (the default), and with
+   * a threshold of 1 it is held like any order until its hold runs out.
    */
   maxUnavailableAttempts: number;
 }
@@ -187,10 +190,17 @@ export async function authorizePayment(
     await deps.circuit.succeeded(admission);
   } catch (error) {
     if (error instanceof PaymentProviderUnavailable) {
-      const failed = await countUnavailableAttempt(deps, orderId, now);
       const state = await deps.circuit.failed(admission, error);
-      if (state === 'CLOSED' || failed >= deps.maxUnavailableAttempts) throw error;
-      // This failure opened the circuit (or it was opened meanwhile): the order waits like every other.
+      if (state === 'CLOSED') {
+        // The provider is failing this order while it answers others (so far): the order's own count, which ends it
+        // once it reaches the saga's retries, whatever the state machine's count.
+        await countUnavailableAttempt(deps, orderId, now);
+        throw error;
+      }
+      // This failure opened the circuit (or it was opened meanwhile): the outage is the provider's, not the order's,
+      // so it is not counted against the order, which waits like every other. The first orders of an outage would
+      // otherwise have used up their failed charges before the circuit opened, and be cancelled by one time-out
+      // after it closed.
       const circuit = await deps.circuit.read();
       return holdPayment(
         deps,

@@ -665,8 +665,8 @@ describe('the payment circuit (authorize-payment holds, void-payment reports)', 
       });
   };
 
-  it('counts a failed charge request on the order before it is held', async () => {
-    orderIs({ ...priced, unavailableAttempts: 1 });
+  it("does not count a failure that opens the circuit against the order: the outage is the provider's, and it is held", async () => {
+    orderIs({ ...priced, unavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS - 1 });
     failureOpensCircuit();
     reply = () => ({ status: 503 });
 
@@ -674,19 +674,22 @@ describe('the payment circuit (authorize-payment holds, void-payment reports)', 
 
     expect(result).toHaveProperty('held');
     expect(provider.requests).toHaveLength(1);
+    expect(JSON.stringify(updates())).not.toContain('unavailableAttempts');
+  });
+
+  it('counts a failed charge request that leaves the circuit closed on the order, and fails for the state machine to retry', async () => {
+    orderIs({ ...priced, unavailableAttempts: 1 });
+    ddb
+      .on(UpdateCommand, { Key: circuitKey })
+      .resolves({ Attributes: { state: 'CLOSED', version: 1, failures: 1 } });
+    reply = () => ({ status: 503 });
+
+    await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'PaymentProviderUnavailable' });
+    expect(provider.requests).toHaveLength(1);
     expect(updates().map((update) => update.ExpressionAttributeNames)).toContainEqual(
       expect.objectContaining({ '#s0': 'unavailableAttempts' }),
     );
     expect(updates().flatMap((update) => boundValues(update))).toContain(2);
-  });
-
-  it('is not held once the provider has failed its own charges as often as the saga retries: it fails, to be cancelled', async () => {
-    orderIs({ ...priced, unavailableAttempts: MAX_UNAVAILABLE_ATTEMPTS - 1 });
-    failureOpensCircuit();
-    reply = () => ({ status: 500 });
-
-    await expect(authorize(sagaInput, context)).rejects.toMatchObject({ name: 'PaymentProviderUnavailable' });
-    expect(provider.requests).toHaveLength(1);
     expect(JSON.stringify(updates())).not.toContain('"hold"');
   });
 
