@@ -149,6 +149,10 @@ export default defineConfig({
           // A group of its own: vitest refuses projects of one group with different worker counts.
           maxWorkers: 3,
           sequence: { groupOrder: 1 },
+          // A scenario waits for the system (retries, compensations, redeliveries); its own waits are the liveness
+          // bounds, and this one only stops a test that hangs. One CI machine ran the suite 1.8 times slower than
+          // another (CI31), where waits sized for the faster one timed out at 60 s.
+          testTimeout: 180_000,
         },
       },
     ],

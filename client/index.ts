@@ -86,18 +86,75 @@ export function retryAfterMs(value: string | null, now: number = Date.now()): nu
 }
 
 /**
+ * Socket errors a request can meet before any answer came back, worth one more try: the server closed a kept-alive
+ * connection just as the request went out on it (the keep-alive race every HTTP client meets sooner or later), or
+ * refused the connection while it restarts.
+ */
+const TRANSIENT_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'UND_ERR_SOCKET']);
+
+/** fetch rejects with a TypeError ("fetch failed") whose cause names the socket error. */
+export function isTransientNetworkError(error: unknown): boolean {
+  if (!(error instanceof TypeError)) return false;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && TRANSIENT_SOCKET_ERRORS.has(code);
+}
+
+/**
+ * A request that may be sent again without doing twice what it asks: a read, or a write under an `Idempotency-Key`
+ * (the server answers a repeat with the first answer). A reset can come after the server acted, so a plain `DELETE`
+ * is not retried: its repeat would answer 404 for a delete that worked.
+ */
+function isRepeatable(request: Request): boolean {
+  return ['GET', 'HEAD', 'OPTIONS'].includes(request.method) || request.headers.has('idempotency-key');
+}
+
+export interface RetryOptions {
+  /** Tries in all, the first included. @default 3 */
+  attempts?: number;
+  /** The pause after the first failed try; it grows by as much each time. @default 100 */
+  delayMs?: number;
+  /** For tests. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** `send`, tried again after a transient socket error when the request is repeatable (`isRepeatable`). */
+export function retryingFetch(
+  send: (request: Request) => Promise<Response>,
+  options: RetryOptions = {},
+): (request: Request) => Promise<Response> {
+  const attempts = options.attempts ?? 3;
+  const delayMs = options.delayMs ?? 100;
+  const sleep = options.sleep ?? sleepFor;
+  return async (request) => {
+    if (!isRepeatable(request)) return send(request);
+    for (let attempt = 1; ; attempt++) {
+      // Each try but the last sends a copy: a body can be read only once.
+      const last = attempt >= attempts;
+      try {
+        return await send(last ? request : request.clone());
+      } catch (error) {
+        if (last || !isTransientNetworkError(error)) throw error;
+        await sleep(delayMs * attempt);
+      }
+    }
+  };
+}
+
+/**
  * A client of the Buzzer API at `baseUrl` (the `ApiUrl` output; on the REST flavour it ends in `/api`) with `apiKey`
- * as its bearer token. Every route of the document is a typed `GET`/`POST`/`DELETE` call of openapi-fetch.
+ * as its bearer token. Every route of the document is a typed `GET`/`POST`/`DELETE` call of openapi-fetch; reads and
+ * writes under an `Idempotency-Key` are tried again after a transient socket error (`retryingFetch`, `options.retry`).
  */
 export function createBuzzerClient(
   baseUrl: string,
   apiKey: string,
-  options: { fetch?: (request: Request) => Promise<Response> } = {},
+  options: { fetch?: (request: Request) => Promise<Response>; retry?: RetryOptions } = {},
 ): BuzzerClient {
+  const send = options.fetch ?? ((request: Request) => globalThis.fetch(request));
   const client = createClient<paths>({
     baseUrl: baseUrl.replace(/\/+$/, ''),
     headers: { authorization: `Bearer ${apiKey}` },
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: retryingFetch(send, options.retry),
   });
   return Object.assign(client, {
     waitForTerminal: (trackingId: string, wait: WaitOptions = {}) =>

@@ -100,11 +100,12 @@ export interface AuthenticatedInit {
   signal?: AbortSignal;
 }
 
-/** `fetch` with the authenticator's headers. */
+/** `fetch` with the authenticator's headers, through `send` (a transport that retries, say) when given. */
 export async function authenticatedFetch(
   auth: RequestAuthenticator,
   url: string,
   init: AuthenticatedInit = {},
+  send?: (request: Request) => Promise<Response>,
 ): Promise<Response> {
   const method = init.method ?? 'GET';
   const headers = await auth.headersFor({
@@ -113,10 +114,11 @@ export async function authenticatedFetch(
     headers: init.headers ?? {},
     ...(init.body === undefined ? {} : { body: init.body }),
   });
-  return fetch(url, {
+  const request = {
     method,
     headers,
     ...(init.body === undefined ? {} : { body: init.body }),
     ...(init.signal ? { signal: init.signal } : {}),
-  });
+  };
+  return send ? send(new Request(url, request)) : fetch(url, request);
 }

@@ -12,6 +12,7 @@ import {
   type ErrorBody,
   type OrderView,
   type PlaceOrder,
+  retryingFetch,
 } from '#client/index.ts';
 import {
   type AuthenticatedInit,
@@ -194,13 +195,16 @@ export interface LedgerEntry {
 
 /** The sandbox provider's receiving side: where effects are counted. Its API takes SigV4-signed calls only. */
 export class SandboxClient {
+  /** Its reads are tried again after a reset connection, as the typed client's are. */
+  private readonly send = retryingFetch((request) => fetch(request));
+
   constructor(
     readonly baseUrl: string,
     private readonly auth: RequestAuthenticator,
   ) {}
 
   private async call<T>(path: string, init: AuthenticatedInit = {}): Promise<HttpResult<T>> {
-    return read<T>(await authenticatedFetch(this.auth, `${this.baseUrl}${path}`, init));
+    return read<T>(await authenticatedFetch(this.auth, `${this.baseUrl}${path}`, init, this.send));
   }
 
   charge(idempotencyKey: string) {

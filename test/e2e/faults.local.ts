@@ -174,7 +174,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         const queue = system.queues[queueLogicalId];
         if (!queue) continue;
         await expect
-          .poll(() => queueDepth(system, queue), { timeout: 20_000 })
+          .poll(() => queueDepth(system, queue), SETTLE)
           .toEqual({ visible: 0, inFlight: 0, delayed: 0 });
       }
 
@@ -325,9 +325,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         (m) => (JSON.parse(m.body) as { detail: { orderId: string } }).detail.orderId,
       );
       for (const orderId of orderIds) {
-        await expect
-          .poll(() => mailCount(ctx.sandbox, orderId), { timeout: 20_000 })
-          .toEqual({ messages: 1, calls: 1 });
+        await expect.poll(() => mailCount(ctx.sandbox, orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
       }
       expect(crashed).toBe(true);
       const [crashedBatch, ...later] = deliveries;
@@ -358,7 +356,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         orderBody({ customer: { id: customerId, email: 'poison@example.com' } }),
       );
       const order = await ctx.alice.waitForOrder(placed.body.trackingId);
-      await expect.poll(async () => (await queueDepth(system, dlq)).visible, { timeout: 25_000 }).toBe(1);
+      await expect.poll(async () => (await queueDepth(system, dlq)).visible, SETTLE).toBe(1);
 
       expect(order.status).toBe('CONFIRMED');
       expect(await mailCount(ctx.sandbox, order.trackingId)).toEqual({ messages: 1, calls: 1 });
@@ -371,7 +369,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       );
 
       await expect
-        .poll(() => pointsOf(ctx.table, 'alice', customerId), { timeout: 15_000 })
+        .poll(() => pointsOf(ctx.table, 'alice', customerId), SETTLE)
         .toEqual({ balance: 4, ledger: [{ orderId: order.trackingId, points: 4 }] });
       await expect
         .poll(async () => queueDepth(system, dlq), SETTLE)

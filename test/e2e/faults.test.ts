@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { orderBody } from './client.ts';
-import { freshSku, mailCount, steps, useFaultsTarget } from './fault-support.ts';
+import { freshSku, mailCount, SETTLE, SLOW_ORDER_MS, steps, useFaultsTarget } from './fault-support.ts';
 import { describeLocalFaults } from './faults.local.ts';
 import { stockLevel } from './table.ts';
 import { targetName } from './target.ts';
@@ -22,7 +22,7 @@ describe('payment provider faults', () => {
     );
     expect(placed.status).toBe(202);
 
-    const order = await ctx.alice.waitForOrder(placed.body.trackingId, undefined, 50_000);
+    const order = await ctx.alice.waitForOrder(placed.body.trackingId, undefined, SLOW_ORDER_MS);
 
     expect(order.status).toBe('CANCELLED');
     expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');
@@ -42,14 +42,14 @@ describe('payment provider faults', () => {
     expect(await stockLevel(ctx.table, sku)).toBe(10);
     // The mail waits for a sandbox environment: the timed-out charges hold them for 10 s each.
     await expect
-      .poll(() => mailCount(ctx.sandbox, placed.body.trackingId), { timeout: 20_000 })
+      .poll(() => mailCount(ctx.sandbox, placed.body.trackingId), SETTLE)
       .toEqual({ messages: 1, calls: 1 });
   });
 
   it('a charge that lands after the caller gave up is found and refunded, never kept', async () => {
     const placed = await ctx.alice.placeOrder(orderBody({ paymentToken: 'tok_late' }));
 
-    const order = await ctx.alice.waitForOrder(placed.body.trackingId, undefined, 50_000);
+    const order = await ctx.alice.waitForOrder(placed.body.trackingId, undefined, SLOW_ORDER_MS);
 
     expect(order.status).toBe('CANCELLED');
     expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');

@@ -2,9 +2,11 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import {
   createBuzzerClient,
+  isTransientNetworkError,
   OrderLookupFailed,
   type OrderView,
   retryAfterMs,
+  retryingFetch,
   verifyWebhook,
   WaitTimeout,
   WebhookVerificationError,
@@ -120,6 +122,98 @@ describe('waitForTerminal', () => {
     expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
     expect(retryAfterMs(null)).toBeUndefined();
     expect(retryAfterMs('soon')).toBeUndefined();
+  });
+});
+
+/** What fetch throws when the socket failed before an answer: a TypeError naming the socket error in its cause. */
+const socketError = (code: string) =>
+  new TypeError('fetch failed', { cause: Object.assign(new Error(`read ${code}`), { code }) });
+
+describe('retryingFetch', () => {
+  /** A transport failing with `failures` in turn, then answering 200 with the body it received. */
+  function flaky(failures: unknown[]) {
+    const sent: Array<{ method: string; body: string }> = [];
+    const sleeps: number[] = [];
+    const send = retryingFetch(
+      async (request) => {
+        sent.push({ method: request.method, body: await request.text() });
+        const failure = failures.shift();
+        if (failure) throw failure;
+        return new Response('ok');
+      },
+      { sleep: async (ms) => void sleeps.push(ms) },
+    );
+    return { send, sent, sleeps };
+  }
+
+  it('sends a read again after the server reset the connection, pausing longer each time', async () => {
+    const { send, sent, sleeps } = flaky([socketError('ECONNRESET'), socketError('UND_ERR_SOCKET')]);
+
+    const response = await send(new Request('http://buzzer.test/orders/x'));
+
+    expect(response.status).toBe(200);
+    expect(sent).toHaveLength(3);
+    expect(sleeps).toEqual([100, 200]);
+  });
+
+  it('sends a write under an Idempotency-Key again, with its whole body', async () => {
+    const { send, sent } = flaky([socketError('EPIPE')]);
+    const body = JSON.stringify({ items: [{ sku: 'espresso', quantity: 2 }] });
+
+    await send(
+      new Request('http://buzzer.test/orders', {
+        method: 'POST',
+        headers: { 'Idempotency-Key': 'k-1' },
+        body,
+      }),
+    );
+
+    expect(sent).toEqual([
+      { method: 'POST', body },
+      { method: 'POST', body },
+    ]);
+  });
+
+  it('never sends a write without an Idempotency-Key twice, nor a DELETE: the server may have acted', async () => {
+    for (const method of ['POST', 'DELETE']) {
+      const { send, sent } = flaky([socketError('ECONNRESET')]);
+
+      await expect(send(new Request('http://buzzer.test/webhooks/w-1', { method }))).rejects.toThrow(
+        'fetch failed',
+      );
+      expect(sent).toHaveLength(1);
+    }
+  });
+
+  it('gives up after its attempts, and at once on an error that is not a socket failure', async () => {
+    const reset = flaky([socketError('ECONNRESET'), socketError('ECONNRESET'), socketError('ECONNRESET')]);
+    await expect(reset.send(new Request('http://buzzer.test/orders/x'))).rejects.toThrow('fetch failed');
+    expect(reset.sent).toHaveLength(3);
+
+    const unknownHost = flaky([socketError('ENOTFOUND')]);
+    await expect(unknownHost.send(new Request('http://buzzer.test/orders/x'))).rejects.toThrow(
+      'fetch failed',
+    );
+    expect(unknownHost.sent).toHaveLength(1);
+  });
+
+  it('tells a socket failure from other errors', () => {
+    expect(isTransientNetworkError(socketError('ECONNREFUSED'))).toBe(true);
+    expect(isTransientNetworkError(new Error('read ECONNRESET'))).toBe(false);
+    expect(isTransientNetworkError(new TypeError('fetch failed'))).toBe(false);
+  });
+
+  it('is what the typed client sends through: a poll survives a reset connection', async () => {
+    const answers = [
+      () => Promise.reject(socketError('ECONNRESET')),
+      () => Promise.resolve(json(200, view('CONFIRMED'))),
+    ];
+    const client = createBuzzerClient('http://buzzer.test', 'bzk_test', {
+      fetch: () => answers.shift()?.() ?? Promise.reject(new Error('no more answers')),
+      retry: { sleep: async () => undefined },
+    });
+
+    expect((await client.waitForTerminal(TRACKING_ID)).status).toBe('CONFIRMED');
   });
 });
 
