@@ -47,6 +47,12 @@ export async function queueDepth(system: SystemUnderTest, queue: LocalQueue): Pr
   };
 }
 
+/** Whether any of `queues` holds a message: visible, in flight or delayed. */
+export async function holdMessages(system: SystemUnderTest, queues: readonly LocalQueue[]): Promise<boolean> {
+  const depths = await Promise.all(queues.map((queue) => queueDepth(system, queue)));
+  return depths.some((depth) => depth.visible + depth.inFlight + depth.delayed > 0);
+}
+
 /** Dead-letter queues: targets of a RedrivePolicy, or named so (the relay's DLQ is the mapping's destination). */
 export function deadLetterQueues(system: SystemUnderTest): LocalQueue[] {
   return Object.values(system.queues).filter(

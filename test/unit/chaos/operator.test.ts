@@ -1,0 +1,88 @@
+/**
+ * When the chaos run stops waiting for its orders and redrives as an operator would: a saga-start message that used up
+ * its receives leaves an order that nothing but a redrive starts.
+ */
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { PlacedOrder } from '#chaos/orders.ts';
+import { allNeedAnOperator } from '#chaos/run.ts';
+import type { SystemUnderTest } from '#chaos/system.ts';
+
+const START = { logicalId: 'SagaStartQueue', url: 'http://sqs.local/start' };
+const START_DLQ = { logicalId: 'SagaStartQueueDlq', url: 'http://sqs.local/start-dlq' };
+
+const sqs = mockClient(SQSClient);
+const sfn = mockClient(SFNClient);
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const system = {
+  queues: { [START.logicalId]: START, [START_DLQ.logicalId]: START_DLQ },
+  stateMachines: { Saga: 'arn:aws:states:us-east-1:000000000000:stateMachine:Saga' },
+  topology: {
+    sqsConsumers: [],
+    streamConsumers: [],
+    stateMachineSteps: [],
+    deadLetterSources: { [START_DLQ.logicalId]: [START.logicalId] },
+  },
+  sqs: new SQSClient({}),
+  sfn: new SFNClient({}),
+  doc: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+  tableName: 'buzzer',
+} as unknown as SystemUnderTest;
+
+const order: PlacedOrder = {
+  trackingId: 'ord-1',
+  idempotencyKey: 'k-1',
+  customerId: 'c-1',
+  token: 'tok_ok',
+  attempts: 1,
+};
+
+function depths(start: number, deadLettered: number) {
+  const attributes = (visible: number) => ({
+    Attributes: {
+      ApproximateNumberOfMessages: String(visible),
+      ApproximateNumberOfMessagesNotVisible: '0',
+      ApproximateNumberOfMessagesDelayed: '0',
+    },
+  });
+  sqs.on(GetQueueAttributesCommand, { QueueUrl: START.url }).resolves(attributes(start));
+  sqs.on(GetQueueAttributesCommand, { QueueUrl: START_DLQ.url }).resolves(attributes(deadLettered));
+}
+
+beforeEach(() => {
+  sqs.reset();
+  sfn.reset();
+  ddb.reset();
+  // The order's saga never started: no execution of it.
+  sfn.on(ListExecutionsCommand).resolves({ executions: [] });
+  ddb.on(BatchGetCommand).resolves({ Responses: {} });
+});
+
+describe('allNeedAnOperator', () => {
+  it.each(['EXPRESS', 'STANDARD'] as const)(
+    'stops waiting (%s) for an order that never started once only a dead-letter queue holds messages',
+    async (workflowType) => {
+      depths(0, 1);
+
+      expect(await allNeedAnOperator(system, [order], workflowType)).toBe(true);
+    },
+  );
+
+  it('waits while the saga-start queue still holds a message that may start it', async () => {
+    depths(1, 1);
+
+    expect(await allNeedAnOperator(system, [order], 'EXPRESS')).toBe(false);
+  });
+
+  it('waits while no dead-letter queue holds anything (the start is on its way)', async () => {
+    depths(0, 0);
+
+    expect(await allNeedAnOperator(system, [order], 'EXPRESS')).toBe(false);
+  });
+});
