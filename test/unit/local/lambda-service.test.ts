@@ -328,14 +328,15 @@ describe('LambdaService concurrency, logs and metrics', () => {
     lambda.register(definition('busy', 'behaviours.handler'));
     lambda.register(definition('waiting', 'behaviours.handler'));
 
-    await lambda.invoke('busy', { action: 'spin', ms: 150 });
+    await lambda.invoke('busy', { action: 'spin', ms: 500 });
     await lambda.invoke('waiting', { action: 'sleep', ms: 300 });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const metrics = lambda.metrics();
 
     expect(metrics.busy?.environments).toBe(0);
-    // Both environments spent the same CPU starting; only the spin differs.
-    expect((metrics.busy?.busyMs ?? 0) - (metrics.waiting?.busyMs ?? 0)).toBeGreaterThanOrEqual(100);
+    // Both environments spent about the same CPU starting (tens of ms apart on a loaded machine: CI33 measured a
+    // 150 ms spin as 90 ms more); only the spin differs.
+    expect((metrics.busy?.busyMs ?? 0) - (metrics.waiting?.busyMs ?? 0)).toBeGreaterThanOrEqual(350);
   });
 
   it('passes every line a function writes to the log sink, then a REPORT line', async () => {
