@@ -51,8 +51,10 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
 
     beforeAll(async () => {
       system = await localSystem(ctx.target);
-      // Worker queues wait 180 s before a failed message returns; 2 s keeps these scenarios within seconds.
-      restoreVisibility = await compressVisibility(system, 2);
+      // Worker queues wait 180 s before a failed message returns; 4 s keeps these scenarios within seconds. At 2 s a
+      // starved machine's deliveries outlasted it and came back while still running, until a message used up its five
+      // receives and was dead-lettered (CI36).
+      restoreVisibility = await compressVisibility(system, 4);
     });
 
     afterEach(() => {

@@ -40,10 +40,11 @@ describe('payment provider faults', () => {
     expect(charge.body.charge?.status).toBe('authorized');
     expect(charge.body.refunds).toHaveLength(1);
     expect(await stockLevel(ctx.table, sku)).toBe(10);
-    // The mail waits for a sandbox environment: the timed-out charges hold them for 10 s each.
+    // The mail waits for a sandbox environment: the timed-out charges hold them for 10 s each. One mail; on a starved
+    // machine the notifier's own call may time out and be sent again under its key (CI36: two calls, one mail).
     await expect
-      .poll(() => mailCount(ctx.sandbox, placed.body.trackingId), SETTLE)
-      .toEqual({ messages: 1, calls: 1 });
+      .poll(async () => (await mailCount(ctx.sandbox, placed.body.trackingId)).messages, SETTLE)
+      .toBe(1);
   });
 
   it('a charge that lands after the caller gave up is found and refunded, never kept', async () => {
