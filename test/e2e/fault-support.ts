@@ -47,7 +47,8 @@ export function useFaultsTarget(): FaultsTarget {
 /**
  * Effects arrive a moment after the order ends (the workers run behind their queues); under load, a few seconds. The
  * bound is for liveness, far above the usual figure: a poll ends as soon as it holds, and one CI machine ran the
- * whole e2e suite 1.8 times slower than another (CI31: a worker's redelivered batch was still in its queue at 15 s; a poison message needs five receives).
+ * whole e2e suite twice as slowly as another (CI31: a worker's redelivered batch was still in its queue at 15 s; a
+ * poison message needs five receives).
  */
 export const SETTLE = { timeout: 60_000, interval: 200 };
 /** How long a scenario waits for an order that retries and compensates on purpose (four timed-out charges and more). */
