@@ -41,8 +41,8 @@ const OUTAGE_ENVIRONMENT: Record<string, string> = {
   STUCK_AFTER_SECONDS: '30',
   RETRY_BACKOFF_BASE_SECONDS: '1',
   RETRY_BACKOFF_MAX_SECONDS: '2',
-  // The provider of these scenarios is down (503 at once) or up; never slow. A machine starved by the four runtimes of
-  // this file, and the other files beside it, made healthy charges outlast the 3 s default: three in a row opened
+  // The provider of these scenarios is down (503 at once) or up; never slow. A machine starved by this file's runtimes and
+  // the other files beside it made healthy charges outlast the 3 s default: three in a row opened
   // the payment circuit in the mail scenario, whose orders were then held (CI34). 6 s stays under the payment steps'
   // 10 s function time-out.
   PAYMENT_TIMEOUT_MS: '6000',
@@ -170,7 +170,7 @@ async function outageThenRecovery(system: Outage, label: string) {
   const sku = await freshSku(system.table, 100);
   // A healthy order first: warm functions, a closed circuit.
   const warm = await system.alice.placeOrder(orderBody({ items: [{ sku, quantity: 1 }] }));
-  // Generous: the outages run at once, and a cold start of every function on a loaded machine takes seconds.
+  // Generous: a cold start of every function on a machine shared with the other e2e files takes seconds.
   expect((await system.alice.waitForOrder(warm.body.trackingId, undefined, 90_000)).status).toBe('CONFIRMED');
 
   await system.sandbox.setFaults({ paymentFailureRate: 1 });
@@ -263,8 +263,12 @@ function executionsPerOrder(system: Outage, ids: string[]): string[][] {
   );
 }
 
-/** The four outages run at once, each on a runtime of its own and so with a circuit of its own: their waits overlap. */
-describe.concurrent('outages', () => {
+/**
+ * The four outages, each on a runtime of its own and so with a circuit of its own, one after another. Run at once (as
+ * they were until CI37), their four runtimes beside the chaos run and the fault scenarios starved a slower machine so
+ * far that a healthy provider's charges outlasted even a 6 s time-out and opened the circuit before any outage began.
+ */
+describe('outages', () => {
   describe('the payment provider down (STANDARD saga: held orders wait inside their executions)', () => {
     const system = useOutage();
 
@@ -391,7 +395,7 @@ describe.concurrent('outages', () => {
           { ...runtime.info, clientEnvironment: runtime.clientEnvironment },
           'status',
         );
-        // The sink stays down for a minute (the outages run at once, so this costs the file no time): many intervals
+        // The sink stays down for a minute (a minute of this file's time): many intervals
         // with every message waiting; none is mailed twice when it comes back.
         await sleep(Math.max(5 * OPEN_SECONDS * 1000, downAt.getTime() + MAIL_OUTAGE_MS - Date.now()));
         const dlqWhileDown = await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'));
