@@ -337,11 +337,16 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       await expect
         .poll(async () => queueDepth(system, notifyQueue), SETTLE)
         .toEqual({ visible: 0, inFlight: 0, delayed: 0 });
-      expect(await queueDepth(system, queueNamed(system, 'NotifierQueueDlq'))).toEqual({
-        visible: 0,
-        inFlight: 0,
-        delayed: 0,
-      });
+      // None of these messages was dead-lettered. The DLQ itself is shared with this file's other scenarios: on a
+      // starved machine one of their messages can use up its receives against the compressed visibility (CI38).
+      const { Messages: deadLettered = [] } = await system.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueNamed(system, 'NotifierQueueDlq').url,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 0,
+        }),
+      );
+      expect(deadLettered.filter((message) => mentions(message.Body, ...ids))).toEqual([]);
     });
 
     it('a poison message dead-letters while the order and its other effects go on; redriven after the fix', async () => {
