@@ -35,7 +35,7 @@ const program = new Command('npm run chaos --')
   )
   .option(
     '--settle-timeout <seconds>',
-    'how long the run may take to settle',
+    'how long to wait for the orders to end with faults on, again after healing, and again after a redrive; a run that does not settle says so in its notes',
     positive('settle timeout'),
     120,
   )

@@ -10,7 +10,7 @@ import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { PlacedOrder } from '#chaos/orders.ts';
-import { allNeedAnOperator } from '#chaos/run.ts';
+import { allNeedAnOperator, settle, unsettledNote } from '#chaos/run.ts';
 import type { SystemUnderTest } from '#chaos/system.ts';
 
 const START = { logicalId: 'SagaStartQueue', url: 'http://sqs.local/start' };
@@ -84,5 +84,44 @@ describe('allNeedAnOperator', () => {
     depths(0, 0);
 
     expect(await allNeedAnOperator(system, [order], 'EXPRESS')).toBe(false);
+  });
+});
+
+describe('settle', () => {
+  const status = (value: string) =>
+    ddb
+      .on(BatchGetCommand)
+      .resolves({ Responses: { buzzer: [{ orderId: order.trackingId, status: value }] } });
+
+  it('reports an order still at work and a queue not empty when the deadline passes first', async () => {
+    status('PENDING');
+    depths(1, 0);
+
+    const settled = await settle(system, [order], Date.now() + 200, 'EXPRESS');
+
+    expect(settled).toEqual({ stillAtWork: 1, queuesEmpty: false });
+    expect(unsettledNote(settled, 'of healing the faults', 200_000)).toMatch(
+      /^did not settle within 200 s of healing the faults \(1 order still open and not waiting for an operator, messages still queued\)/,
+    );
+  });
+
+  it('has settled when every order ended and the queues stay empty', async () => {
+    status('CONFIRMED');
+    depths(0, 0);
+
+    const settled = await settle(system, [order], Date.now() + 10_000, 'STANDARD');
+
+    expect(settled).toEqual({ stillAtWork: 0, queuesEmpty: true });
+    expect(unsettledNote(settled, 'of the redrive', 1_000)).toBeUndefined();
+  });
+
+  it('does not count an order that waits for an operator as still at work', async () => {
+    status('PENDING');
+    depths(0, 1);
+
+    expect(await settle(system, [order], Date.now() + 10_000, 'EXPRESS')).toEqual({
+      stillAtWork: 0,
+      queuesEmpty: true,
+    });
   });
 });
