@@ -98,7 +98,6 @@ export default defineConfig({
         'bench/load.ts',
         'bench/load-worker.ts',
         'bench/sync-baseline.ts',
-        'bench/sync/**',
         'bench/cold-start-child.ts',
         'bench/floor.ts',
       ],

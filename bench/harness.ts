@@ -287,9 +287,18 @@ export function warmupRequests(baseUrl: string, apiKey: string, count = 8): Http
 }
 
 export function trackingIdOf(body: string): string | undefined {
+  return stringField(body, 'trackingId');
+}
+
+/** The order's status in an answer that carries the order (a synchronous or `Prefer: wait` 200). */
+export function orderStatusOf(body: string): string | undefined {
+  return stringField(body, 'status');
+}
+
+function stringField(body: string, field: 'trackingId' | 'status'): string | undefined {
   try {
-    const parsed = JSON.parse(body) as { trackingId?: unknown };
-    return typeof parsed.trackingId === 'string' ? parsed.trackingId : undefined;
+    const value = (JSON.parse(body) as Record<string, unknown>)[field];
+    return typeof value === 'string' ? value : undefined;
   } catch {
     return undefined;
   }

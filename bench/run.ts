@@ -404,7 +404,7 @@ function notes(results: BenchResults): string[] {
       'rounds per concurrency; the authorizer answer is cached (5 min TTL) as on AWS. At concurrency 16 and 64 ' +
       'the accept path queues for the accept function’s 4 local environments (Lambda would scale out), while ' +
       'the floor sends every transaction to DynamoDB Local at once.',
-    'Sync baseline (bench/sync/handler.ts): served by the same HTTP API engine and authorizer, run by the same ' +
+    'Sync baseline (functions/orders/place-order-sync.ts, what -c orderFlow=sync deploys): served by the same HTTP API engine and authorizer, run by the same ' +
       'Lambda service (32 environments, as Lambda would scale for waiting clients), writing to a copy of the ' +
       'table. The sandbox payment provider runs 4 environments, so at 2 s latency it serves about 2 calls/s; ' +
       'the slow cells arrive at 1.5 orders/s.',

@@ -1,12 +1,15 @@
 /**
- * Brings the synchronous baseline (bench/sync/handler.ts) up next to Buzzer in the same runtime: bundled with
+ * Brings the synchronous flow (`functions/orders/place-order-sync.ts`, what `-c orderFlow=sync` deploys as
+ * `POST /orders`) up next to Buzzer in the same runtime, so cases 1, 2 and 4 share one machine state: bundled with
  * esbuild the way NodejsFunction bundles the real functions, registered with the same Lambda service (worker-thread
  * environments, same SDK endpoints), and served by the same local HTTP API engine with the same API-key authorizer.
- * It writes to its own copy of the table, so its orders never reach Buzzer's outbox relay.
+ * It writes to its own copy of the table, so its orders' events never reach Buzzer's outbox relay and consumers
+ * (its mail goes out in the request; the notify worker would only find it sent).
  */
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { build } from 'esbuild';
+import { PAYMENT_UNAVAILABLE_RETRIES } from '#contracts/circuit.ts';
 import { DEMO_CATALOGUE, putStock } from '#local/buzzer/seed.ts';
 import { startHttpApi } from '#local/engines/http-api.ts';
 import { DEFAULT_ACCOUNT } from '#local/types.ts';
@@ -22,20 +25,6 @@ export interface SyncBaseline {
 }
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-
-/** The `Retry` clauses of every Task state of the saga, by state name, from the running state machine. */
-export function sagaRetryPolicy(system: BenchSystem): Record<string, unknown[]> {
-  const { definition } = system.runtime.engines.stepFunctions.describeStateMachine({
-    stateMachineArn: system.stateMachineArn,
-  });
-  const states = (JSON.parse(definition) as { States?: Record<string, { Type?: string; Retry?: unknown[] }> })
-    .States;
-  return Object.fromEntries(
-    Object.entries(states ?? {})
-      .filter(([, state]) => state.Type === 'Task')
-      .map(([name, state]) => [name, state.Retry ?? []]),
-  );
-}
 
 /**
  * `concurrency`: environments per variant. 32 by default, as Lambda would scale for waiting clients; the burst section
@@ -61,7 +50,7 @@ export async function startSyncBaseline(system: BenchSystem, concurrency = 32): 
   const codeDir = path.join(PROJECT_ROOT, '.buzzer', 'bench', 'sync-baseline');
   await mkdir(codeDir, { recursive: true });
   await build({
-    entryPoints: [path.join(PROJECT_ROOT, 'bench', 'sync', 'handler.ts')],
+    entryPoints: [path.join(PROJECT_ROOT, 'functions', 'orders', 'place-order-sync.ts')],
     outfile: path.join(codeDir, 'index.js'),
     ...LAMBDA_BUNDLE,
     external: ['@aws-sdk/*'],
@@ -69,8 +58,9 @@ export async function startSyncBaseline(system: BenchSystem, concurrency = 32): 
 
   const { region, accountId } = DEFAULT_ACCOUNT;
   const arnOf = (name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`;
-  const variants = { noRetry: {}, sagaRetries: sagaRetryPolicy(system) };
-  for (const [variant, policy] of Object.entries(variants)) {
+  // Without retries, and with the saga's own retries of an unavailable provider (the deployed default).
+  const variants = { noRetry: '0', sagaRetries: String(PAYMENT_UNAVAILABLE_RETRIES) };
+  for (const [variant, retries] of Object.entries(variants)) {
     const functionName = `${system.runtime.info.stackName}-BenchSync-${variant}`;
     system.runtime.engines.lambda.register({
       logicalId: `BenchSync${variant}`,
@@ -89,8 +79,9 @@ export async function startSyncBaseline(system: BenchSystem, concurrency = 32): 
         PAYMENT_PROVIDER_URL: system.sandboxUrl,
         PAYMENT_PROVIDER_AUTH: 'sigv4',
         PAYMENT_TIMEOUT_MS: '3000',
+        MAIL_TRANSPORT: 'sink',
         MAIL_SINK_URL: system.sandboxUrl,
-        SYNC_RETRY_POLICY: JSON.stringify(policy),
+        SYNC_CHARGE_RETRIES: retries,
         POWERTOOLS_SERVICE_NAME: `bench-sync-${variant}`,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',

@@ -1,8 +1,9 @@
 /**
  * The four-case experiment under bursts (issue 16): a burst of orders arrives open loop at each case, with the
  * sandbox payment provider slow and/or flaky, and every order is followed to its end and its mail.
- * - case 1, `sync`: the synchronous baseline (bench/sync/handler.ts, the saga's Retry clauses inline) behind the
- *   same HTTP API engine and authorizer;
+ * - case 1, `sync`: the synchronous flow `-c orderFlow=sync` deploys (functions/orders/place-order-sync.ts: charge,
+ *   then every local write in one transaction, then the mail; the saga's retries of the charge) behind the same HTTP
+ *   API engine and authorizer;
  * - case 2, `async`: `POST /orders` → 202, the saga does the rest;
  * - case 3, `burstmail`: case 2 deployed with `-c mailService=burst` (a runtime of its own), and with each burst an
  *   operator's campaign of `campaignMails` mails through the same mail request queue (its Lambda invoked as an

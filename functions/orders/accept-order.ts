@@ -3,44 +3,24 @@ import { ENV } from '#contracts/environment.ts';
 import { METRICS } from '#contracts/metrics.ts';
 import { loadConfig, requiredString } from '#shared/config.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { type ApiEvent, getHeader, InvalidRequest, jsonResponse, requireClientId } from '#shared/http.ts';
+import { getHeader, jsonResponse, requireClientId } from '#shared/http.ts';
 import { logger } from '#shared/logger.ts';
 import { metrics } from '#shared/metrics.ts';
 import { httpChain } from '#shared/middleware/http.ts';
 import { preferredWaitSeconds } from '#shared/prefer.ts';
 import * as z from '#shared/zod.ts';
 import { acceptOrder } from './acceptance.ts';
-import { IDEMPOTENCY_KEY_PATTERN } from './idempotency.ts';
 import { type AcceptedOrder, placeOrderSchema, toOrderView } from './order.ts';
+import { idempotencyKeyOf, MAX_ORDER_BODY_BYTES } from './order-request.ts';
 import { getOrder } from './order-store.ts';
 import { isTerminal, waitForTerminal, waitToApply } from './wait.ts';
 
 const config = loadConfig(z.object({ [ENV.TABLE_NAME]: requiredString(ENV.TABLE_NAME) }));
 const deps = { doc: documentClient, tableName: config.TABLE_NAME };
 
-/** An order is a few hundred bytes; 16 KB leaves room for 20 lines and rejects abuse before parsing. */
-export const MAX_BODY_BYTES = 16 * 1024;
-
-function idempotencyKeyOf(event: ApiEvent): string {
-  const key = getHeader(event, 'idempotency-key');
-  if (key === undefined || key === '') {
-    throw new InvalidRequest(
-      'idempotency_key_required',
-      'header Idempotency-Key is required (1-255 printable ASCII)',
-    );
-  }
-  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
-    throw new InvalidRequest(
-      'invalid_idempotency_key',
-      'header Idempotency-Key must be 1-255 printable ASCII characters',
-    );
-  }
-  return key;
-}
-
 export const handler = httpChain({
   rateLimit: deps,
-  body: { schema: placeOrderSchema, limitBytes: MAX_BODY_BYTES },
+  body: { schema: placeOrderSchema, limitBytes: MAX_ORDER_BODY_BYTES },
 }).handler(async (event, context) => {
   const clientId = requireClientId(event);
   const idempotencyKey = idempotencyKeyOf(event);

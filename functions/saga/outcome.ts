@@ -57,7 +57,7 @@ async function finish(
  * (a repeat finds the order terminal and commits nothing). A metric of its own, emitted at once: its dimensions stay
  * off the invocation's other metrics, and it is not lost if the invocation fails after the commit.
  */
-function countTerminal(
+export function countTerminal(
   name: typeof METRICS.OrdersConfirmed | typeof METRICS.OrdersCancelled,
   reason?: FailureReason,
 ) {
