@@ -94,6 +94,39 @@ export interface SagaProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/** The payment steps' settings, resolved from SagaProps and their defaults. */
+export interface PaymentStepSettings {
+  readonly timeout: Duration;
+  readonly settleTime: Duration;
+  readonly keyRetention: Duration;
+  readonly circuitFailureThreshold: number;
+  readonly circuitOpenInterval: Duration;
+  readonly hold: Duration;
+  readonly releasePerSecond: number;
+}
+
+/**
+ * What a function that charges or refunds through `paymentStepDeps()` (functions/payments/payment-config.ts) reads
+ * from its environment: the provider, how to reach it, and the payment settings. AuthorizePayment, VoidPayment and the
+ * synchronous `POST /orders` (`orderFlow: 'sync'`) get the one `Saga.paymentStepEnvironment`, so they cannot drift
+ * apart; each also needs `grantPaymentProvider`.
+ */
+export function paymentStepEnvironment(
+  provider: PaymentProvider,
+  settings: PaymentStepSettings,
+): Record<string, string> {
+  return {
+    ...paymentEnvironment(provider),
+    [ENV.PAYMENT_TIMEOUT_MS]: String(settings.timeout.toMilliseconds()),
+    [ENV.PAYMENT_SETTLE_SECONDS]: String(settings.settleTime.toSeconds()),
+    [ENV.PAYMENT_KEY_RETENTION_HOURS]: String(settings.keyRetention.toHours()),
+    [ENV.PAYMENT_CIRCUIT_FAILURE_THRESHOLD]: String(settings.circuitFailureThreshold),
+    [ENV.PAYMENT_CIRCUIT_OPEN_SECONDS]: String(settings.circuitOpenInterval.toSeconds()),
+    [ENV.PAYMENT_HOLD_SECONDS]: String(settings.hold.toSeconds()),
+    [ENV.PAYMENT_RELEASE_PER_SECOND]: String(settings.releasePerSecond),
+  };
+}
+
 function paymentEnvironment(provider: PaymentProvider): Record<string, string> {
   return provider.kind === 'sandbox'
     ? { [ENV.PAYMENT_PROVIDER_URL]: provider.sandbox.url, [ENV.PAYMENT_PROVIDER_AUTH]: 'sigv4' }
@@ -104,7 +137,8 @@ function paymentEnvironment(provider: PaymentProvider): Record<string, string> {
       };
 }
 
-function grantPaymentProvider(fn: BuzzerFunction, provider: PaymentProvider): void {
+/** Lets `fn` call the payment provider: the sandbox's payment routes (SigV4), or read the real provider's key. */
+export function grantPaymentProvider(fn: BuzzerFunction, provider: PaymentProvider): void {
   if (provider.kind === 'sandbox') {
     provider.sandbox.grantInvoke(fn.role, SANDBOX_PAYMENT_ROUTES);
     return;
@@ -137,6 +171,8 @@ export class Saga extends Construct {
   public readonly starter: BuzzerFunction;
   public readonly startQueue: DeadLetteredQueue;
   public readonly workflowType: SagaWorkflowType;
+  /** The payment steps' environment (`paymentStepEnvironment`), for any other function that charges the same way. */
+  public readonly paymentStepEnvironment: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: SagaProps) {
     super(scope, id);
@@ -180,6 +216,16 @@ export class Saga extends Construct {
       );
     }
 
+    this.paymentStepEnvironment = paymentStepEnvironment(props.paymentProvider, {
+      timeout: paymentTimeout,
+      settleTime,
+      keyRetention,
+      circuitFailureThreshold: failureThreshold,
+      circuitOpenInterval: openInterval,
+      hold,
+      releasePerSecond,
+    });
+
     const steps = {} as Record<StepName, BuzzerFunction>;
     for (const [name, entry] of Object.entries(STEPS) as [StepName, string][]) {
       const isPayment = name === 'AuthorizePayment' || name === 'VoidPayment';
@@ -193,18 +239,7 @@ export class Saga extends Construct {
           ...(name === 'ConfirmOrder' || name === 'CancelOrder'
             ? { [ENV.ORDER_RETENTION_DAYS]: String(retentionDays) }
             : {}),
-          ...(isPayment
-            ? {
-                ...paymentEnvironment(props.paymentProvider),
-                [ENV.PAYMENT_TIMEOUT_MS]: String(paymentTimeout.toMilliseconds()),
-                [ENV.PAYMENT_SETTLE_SECONDS]: String(settleTime.toSeconds()),
-                [ENV.PAYMENT_KEY_RETENTION_HOURS]: String(keyRetention.toHours()),
-                [ENV.PAYMENT_CIRCUIT_FAILURE_THRESHOLD]: String(failureThreshold),
-                [ENV.PAYMENT_CIRCUIT_OPEN_SECONDS]: String(openInterval.toSeconds()),
-                [ENV.PAYMENT_HOLD_SECONDS]: String(hold.toSeconds()),
-                [ENV.PAYMENT_RELEASE_PER_SECOND]: String(releasePerSecond),
-              }
-            : {}),
+          ...(isPayment ? this.paymentStepEnvironment : {}),
         },
       });
       fn.grantTableAccess(props.table);
