@@ -52,6 +52,8 @@ try {
     mailTransport: app.node.tryGetContext('mailTransport'),
     mailFrom: app.node.tryGetContext('mailFrom'),
     mailService: app.node.tryGetContext('mailService'),
+    // -c orderFlow=sync: POST /orders served within the request (PlaceOrderSync); the stack refuses other values.
+    orderFlow: app.node.tryGetContext('orderFlow'),
     orderRetentionDays: optionalNumber(app.node.tryGetContext('orderRetentionDays')),
     // -c consumerMaxConcurrency=notify=3,saga-start=4 -c queueMaxAgeSeconds=notify=600 (lib/back-pressure.ts)
     backPressure: backPressureFromContext((key) => app.node.tryGetContext(key)),

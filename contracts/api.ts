@@ -28,6 +28,17 @@ export const DEFAULT_CLIENT_DAILY_QUOTA = 100_000;
 export const API_FLAVOURS = ['http', 'rest'] as const;
 export type ApiFlavour = (typeof API_FLAVOURS)[number];
 
+/**
+ * How `POST /orders` is served (`-c orderFlow=…`). `async`: accepted at once (202 and a tracking id), finished by the
+ * saga behind the outbox and the bus. `sync`: placed within the request (functions/orders/place-order-sync.ts): stock,
+ * payment and the customer's mail before the answer, 200 with the order CONFIRMED or CANCELLED; its outbox message is
+ * the terminal `OrderConfirmed` / `OrderCancelled`, never `OrderPlaced`, so no saga starts for it. Case 1 of the
+ * four-case experiment under bursts (issue 16, bench/README.md).
+ */
+export const ORDER_FLOWS = ['async', 'sync'] as const;
+export type OrderFlow = (typeof ORDER_FLOWS)[number];
+export const DEFAULT_ORDER_FLOW: OrderFlow = 'async';
+
 /** A client's request limits: a token bucket of `burstLimit` requests refilled at `rateLimit` a second. */
 export interface ClientLimits {
   rateLimit: number;

@@ -2,7 +2,14 @@ import { CfnOutput, type Duration, Fn, type RemovalPolicy, Stack, type StackProp
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { API_FLAVOURS, type ApiFlavour, clientLimitsProblem } from '#contracts/api.ts';
+import {
+  API_FLAVOURS,
+  type ApiFlavour,
+  clientLimitsProblem,
+  DEFAULT_ORDER_FLOW,
+  ORDER_FLOWS,
+  type OrderFlow,
+} from '#contracts/api.ts';
 import { DEFAULT_CIRCUIT_FAILURE_THRESHOLD, DEFAULT_CIRCUIT_OPEN_SECONDS } from '#contracts/circuit.ts';
 import { ENV } from '#contracts/environment.ts';
 import { DETAIL_TYPES } from '#contracts/events.ts';
@@ -24,7 +31,13 @@ import { Operations } from './constructs/operations.ts';
 import { defaultSignInDomainPrefix, OperatorApi } from './constructs/operator-api.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
 import { QueueWorker } from './constructs/queue-worker.ts';
-import { type PaymentProvider, Saga, type SagaProps, type SagaWorkflowType } from './constructs/saga.ts';
+import {
+  grantPaymentProvider,
+  type PaymentProvider,
+  Saga,
+  type SagaProps,
+  type SagaWorkflowType,
+} from './constructs/saga.ts';
 import { SANDBOX_MAIL_ROUTES, Sandbox } from './constructs/sandbox.ts';
 import { SettlementExport, type SettlementPartner } from './constructs/settlement-export.ts';
 import { SettlementImport } from './constructs/settlement-import.ts';
@@ -81,6 +94,16 @@ export interface BuzzerStackProps extends StackProps {
    * @default 'notify'
    */
   readonly mailService?: MailServiceName;
+  /**
+   * How `POST /orders` is served (`-c orderFlow=sync`): `async`, accepted at once (202) and finished by the saga;
+   * `sync`, placed within the request by `PlaceOrderSync` (functions/orders/place-order-sync.ts: stock, payment with
+   * the saga's retries, the customer's mail), answering 200 with the order CONFIRMED or CANCELLED. Every other route,
+   * the relay, the saga and the consumers are deployed either way: the sync path writes the terminal outbox message
+   * (never `OrderPlaced`), so points, webhooks and the mail of other orders work as before. Case 1 of the four-case
+   * experiment under bursts (bench/README.md).
+   * @default 'async'
+   */
+  readonly orderFlow?: OrderFlow;
   /** @default 400 (see SagaProps.orderRetentionDays) */
   readonly orderRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN */
@@ -172,6 +195,7 @@ export function validateDeployment(props: BuzzerStackProps): {
   mailTransport: 'ses' | 'sink';
   provider: ProviderChoice;
   mailService: MailServiceName;
+  orderFlow: OrderFlow;
 } {
   const mailService = props.mailService ?? DEFAULT_MAIL_SERVICE;
   if (!(MAIL_SERVICES as readonly string[]).includes(mailService)) {
@@ -180,7 +204,14 @@ export function validateDeployment(props: BuzzerStackProps): {
         `the mail service built for bursts from many producers), got "${String(mailService)}"`,
     );
   }
-  return { ...validateProvider(props), mailService };
+  const orderFlow = props.orderFlow ?? DEFAULT_ORDER_FLOW;
+  if (!(ORDER_FLOWS as readonly string[]).includes(orderFlow)) {
+    throw new DeploymentConfigError(
+      `Buzzer: orderFlow must be ${ORDER_FLOWS.map((f) => `"${f}"`).join(' or ')} (-c orderFlow=sync serves ` +
+        `POST /orders within the request: payment and mail before a 200), got "${String(orderFlow)}"`,
+    );
+  }
+  return { ...validateProvider(props), mailService, orderFlow };
 }
 
 function validateProvider(props: BuzzerStackProps): {
@@ -273,7 +304,7 @@ export class BuzzerStack extends Stack {
     // by project and by stack, so a trial stack next to production shows up on its own line.
     Tags.of(this).add('project', 'buzzer');
     Tags.of(this).add('stack', this.stackName);
-    const { mailTransport, provider, mailService } = validateDeployment(props);
+    const { mailTransport, provider, mailService, orderFlow } = validateDeployment(props);
     const queues = resolveBackPressure(props.backPressure);
     const { flavour: apiFlavour, ...clientLimits } = validateApiSettings(props);
     this.data = new Data(this, 'Data', { removalPolicy: props.tableRemovalPolicy });
@@ -291,6 +322,7 @@ export class BuzzerStack extends Stack {
       logRetention: props.logRetention,
       flavour: apiFlavour,
       clientLimits,
+      orderFlow,
     });
     this.relay = new OutboxRelay(this, 'OutboxRelay', { table, bus: this.bus.bus });
     this.saga = new Saga(this, 'Saga', {
@@ -333,6 +365,16 @@ export class BuzzerStack extends Stack {
         );
       }
     };
+
+    if (this.api.orderFlow === 'sync') {
+      // The synchronous POST /orders charges and mails within the request: the payment steps' environment (the same
+      // values as AuthorizePayment's) and provider grant, and the notify worker's mail environment and transport.
+      const placeOrder = this.api.placeOrder;
+      for (const [name, value] of Object.entries({ ...this.saga.paymentStepEnvironment, ...mailEnvironment }))
+        placeOrder.function.addEnvironment(name, value);
+      grantPaymentProvider(placeOrder, paymentProvider);
+      grantMailTransport(placeOrder);
+    }
 
     if (mailService === 'burst') {
       this.mailService = new MailService(this, 'Mail', {

@@ -12,7 +12,9 @@ import {
   DEFAULT_CLIENT_BURST_LIMIT,
   DEFAULT_CLIENT_DAILY_QUOTA,
   DEFAULT_CLIENT_RATE_LIMIT,
+  DEFAULT_ORDER_FLOW,
   OPENAPI_ROUTE,
+  type OrderFlow,
   PREFER_WAIT_MAX_SECONDS,
 } from '#contracts/api.ts';
 import { ENV } from '#contracts/environment.ts';
@@ -33,6 +35,31 @@ export const AUTHORIZER_CACHE_TTL = Duration.seconds(60);
  */
 export const ORDER_ROUTE_TIMEOUT = Duration.seconds(PREFER_WAIT_MAX_SECONDS + 5);
 
+/**
+ * The function that serves `POST /orders` in each order flow (`ApiProps.orderFlow`): its construct id, which names its
+ * logical id, its role and its `api-<key>` service, so a reader of the template sees which flow is deployed.
+ */
+export const PLACE_ORDER_ROUTES: Readonly<
+  Record<OrderFlow, { readonly key: string; readonly entry: string }>
+> = {
+  async: { key: 'AcceptOrder', entry: 'orders/accept-order.ts' },
+  sync: { key: 'PlaceOrderSync', entry: 'orders/place-order-sync.ts' },
+};
+
+/**
+ * The timeout of the synchronous `POST /orders` function (`orderFlow: 'sync'`), by flavour. Its request does what the
+ * saga does behind the async route: it reserves stock, charges with the saga's retries (up to 4 attempts of up to the
+ * payment timeout each, 1 to 10 s of backoff between them) and sends the customer's mail, so it gets the longest the
+ * API's integration waits for an answer: 30 s on an HTTP API (API Gateway's default and limit for a Lambda
+ * integration, which CDK leaves unset), 29 s on a REST API (its default, and its limit unless the account's quota is
+ * raised, which this stack does not assume). Any longer and the client would get a 504 while the function still ran;
+ * the handler fits its retries within its remaining time.
+ */
+export const PLACE_ORDER_SYNC_TIMEOUT: Readonly<Record<ApiFlavour, Duration>> = {
+  http: Duration.seconds(30),
+  rest: Duration.seconds(29),
+};
+
 export interface ApiProps {
   readonly table: dynamodb.ITable;
   /** Steady-state requests per second across the API (back-pressure before DynamoDB). @default 500 */
@@ -52,6 +79,13 @@ export interface ApiProps {
   readonly flavour?: ApiFlavour;
   /** Each client's default limits: the rate limiter's, and in the REST flavour the `standard` usage plan's. */
   readonly clientLimits?: ClientLimitSettings;
+  /**
+   * How `POST /orders` is served: `async` by `AcceptOrder` (202, the saga finishes the order), `sync` by
+   * `PlaceOrderSync` (200 with the ended order; contracts/api.ts, ORDER_FLOWS). The sync function needs the payment
+   * provider and the mail transport besides the table: the stack gives it their environment and grants.
+   * @default 'async'
+   */
+  readonly orderFlow?: OrderFlow;
 }
 
 export interface ClientLimitSettings {
@@ -106,6 +140,9 @@ export class Api extends Construct {
   public readonly usagePlans: Record<string, apigw.UsagePlan> = {};
   public readonly authorizer: BuzzerFunction;
   public readonly handlers: Record<string, BuzzerFunction> = {};
+  public readonly orderFlow: OrderFlow;
+  /** The function serving `POST /orders`: `AcceptOrder`, or `PlaceOrderSync` with `orderFlow: 'sync'`. */
+  public readonly placeOrder: BuzzerFunction;
   private readonly table: dynamodb.ITable;
   private readonly restAuthorizer?: apigw.RequestAuthorizer;
 
@@ -113,6 +150,7 @@ export class Api extends Construct {
     super(scope, id);
     this.table = props.table;
     this.flavour = props.flavour ?? 'http';
+    this.orderFlow = props.orderFlow ?? DEFAULT_ORDER_FLOW;
     const limits = {
       rateLimit: props.clientLimits?.rateLimit ?? DEFAULT_CLIENT_RATE_LIMIT,
       burstLimit: props.clientLimits?.burstLimit ?? DEFAULT_CLIENT_BURST_LIMIT,
@@ -174,7 +212,15 @@ export class Api extends Construct {
 
     // Each route's table access is declared per handler in lib/constructs/table-access.ts.
     const waits = { timeout: ORDER_ROUTE_TIMEOUT };
-    this.addRoute('AcceptOrder', apigwv2.HttpMethod.POST, '/orders', 'orders/accept-order.ts', {}, waits);
+    const placeOrder = PLACE_ORDER_ROUTES[this.orderFlow];
+    this.placeOrder = this.addRoute(
+      placeOrder.key,
+      apigwv2.HttpMethod.POST,
+      '/orders',
+      placeOrder.entry,
+      {},
+      this.orderFlow === 'sync' ? { timeout: PLACE_ORDER_SYNC_TIMEOUT[this.flavour] } : waits,
+    );
     this.addRoute(
       'GetOrder',
       apigwv2.HttpMethod.GET,

@@ -94,6 +94,23 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['STOCK#'], actions: [BATCH_GET] },
     ],
   },
+  // The synchronous POST /orders (`-c orderFlow=sync`): accept-order's items, and what the saga steps and the notify
+  // worker do to them, within the request.
+  'orders/place-order-sync.ts': {
+    items: [
+      RATE_BUCKET,
+      // The order, its terminal outbox message (OrderConfirmed / OrderCancelled) and the idempotency record.
+      { prefixes: ['ORDER#', 'OUTBOX#', 'IDEMPOTENCY#'], actions: [PUT] },
+      // A retried request reads the record its first attempt wrote, and the order it created.
+      { prefixes: ['IDEMPOTENCY#', 'ORDER#'], actions: [GET] },
+      // Prices read, then the stock reserved (and released again when the payment fails).
+      { prefixes: ['STOCK#'], actions: [BATCH_GET, UPDATE] },
+      // The payment circuit (`BREAKER#payment`) and the mail circuit (`BREAKER#mail`).
+      CIRCUIT,
+      // The mail's effect marker (claim, complete, release), as the notify worker's.
+      { prefixes: ['EFFECT#'], actions: [PUT, GET, UPDATE, DELETE] },
+    ],
+  },
   'orders/get-order.ts': { items: [RATE_BUCKET, { prefixes: ['ORDER#'], actions: [GET] }] },
   // Webhook endpoints live in the client's partition (`CLIENT#<id>` / `WEBHOOK#<id>`), next to its webhook count.
   'webhooks/create-webhook.ts': {

@@ -22,11 +22,14 @@ let tableArn: string;
 
 beforeAll(() => {
   synth = synthBuzzer();
-  // The burst mail service's functions (`mailService: 'burst'`) exist only in that variant: its sender is declared in
-  // TABLE_ACCESS too, so the checks below run over the functions of both variants (the shared ones once).
-  const burst = deployedFunctions(synthBuzzer({ mailService: 'burst' }));
+  // The burst mail service's functions (`mailService: 'burst'`) and the synchronous POST /orders (`orderFlow: 'sync'`)
+  // exist only in their variants: both are declared in TABLE_ACCESS too, so the checks below run over the functions of
+  // every variant (the shared ones once).
   functions = deployedFunctions(synth);
-  functions.push(...burst.filter((f) => !functions.some((g) => g.path === f.path)));
+  for (const variant of [{ mailService: 'burst' as const }, { orderFlow: 'sync' as const }]) {
+    const more = deployedFunctions(synthBuzzer(variant));
+    functions.push(...more.filter((f) => !functions.some((g) => g.path === f.path)));
+  }
   tableArn = `${synth.stack.getLogicalId(synth.stack.data.table.node.defaultChild as dynamodb.CfnTable)}.Arn`;
 });
 
