@@ -24,6 +24,7 @@ const LOCAL_ONLY_FILES = [
   'test/e2e/express.test.ts',
   'test/e2e/rest-api.local.test.ts',
   'test/e2e/mail-service.test.ts',
+  'test/e2e/order-flow-sync.test.ts',
   'test/e2e/console.local.test.ts',
   'test/e2e/settlement.local.test.ts',
   'test/e2e/settlement-import.local.test.ts',

@@ -24,6 +24,13 @@ export const MAILBURST_CDK_OUT = '.buzzer/cdk.out-mailburst';
 export const MAILBURST_CONTEXT: Readonly<Record<string, string>> = { mailService: 'burst' };
 
 /**
+ * Where the synchronous order flow (`-c orderFlow=sync`: `POST /orders` served within the request, case 1 of the
+ * burst bench) is synthesized, beside `cdk.out`; test/e2e/order-flow-sync.test.ts synthesizes it there.
+ */
+export const SYNC_CDK_OUT = '.buzzer/cdk.out-sync';
+export const SYNC_CONTEXT: Readonly<Record<string, string>> = { orderFlow: 'sync' };
+
+/**
  * Locally the sandbox is the payment provider and mail sink (there is no other on a laptop), so local synthesis opts
  * into it unless the context names a real provider. Every local caller (runtime, tests, bench, chaos) synthesizes
  * with this context, so they share one context and one cdk.out stamp.
