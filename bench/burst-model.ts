@@ -315,7 +315,9 @@ export function endToEndAnswer(cells: readonly BurstCellResult[]): string | unde
         'partly the load.)'
       : '',
     slower
-      ? 'The work is the same domain code; the asynchronous path adds the hops between its steps: the DynamoDB ' +
+      ? 'The work is the same domain code, and the synchronous path writes the ended order once (one ' +
+        'transaction with its stock, idempotency record and event) where the saga writes it step by step; the ' +
+        'asynchronous path adds the hops between its steps: the DynamoDB ' +
         'stream to the outbox relay, EventBridge to SQS, the queue poller to the saga starter, and Step Functions ' +
         'between its task states, each a poll or a queue the synchronous path calls straight through. Under a ' +
         'burst those queues also line the sagas up behind each other.'

@@ -507,7 +507,9 @@ function burstSection(r: BenchResults): string {
       'accepted and not ended, its saga over (or the synchronous request gone) without ending it; ' +
       'mail = from that commit to the mail sink recording the mail, once the cell’s queues are empty (a mail held ' +
       'by the open mail circuit waits on its queue with a delay; missing = ended orders without a mail then, held = ' +
-      'ended orders whose mail the sender held at least once); payment circuit = its item read once a second; ' +
+      'ended orders whose mail the sender held at least once; case 1 sends its mail within the request, and one it ' +
+      'could not send is the notify worker’s job when deployed, which the bench’s copy of the table does not feed, so ' +
+      'it stays missing); payment circuit = its item read once a second; ' +
       'provider calls that waited = sandbox payment invocations that found every environment busy. Peaks are ' +
       'sampled every 100 ms while the cell runs and drains.' +
       (setup

@@ -424,7 +424,7 @@ function notes(results: BenchResults): string[] {
   if (results.burst && results.burst.length > 0) {
     list.push(
       `${BURST_NOTE_PREFIX} a runtime of their own with ${BURST_LAMBDA_CONCURRENCY} environments per function (the sandbox ` +
-        'provider, its mail sink and the sync baseline too; at 2 s per call the provider serves about 8 calls/s, and a hybrid ' +
+        'provider, its mail sink and case 1’s synchronous function too; at 2 s per call the provider serves about 8 calls/s, and a hybrid ' +
         'request holds one of the accept function’s for its wait), each case scaled out by a warm-up first. The cells run ' +
         'one after another, each drained (orders ended or held, the queues empty, the system idle) before the next. Resident memory is the runtime’s Node process with every ' +
         'function’s worker threads; DynamoDB Local’s JVM and the load generator’s own requests are not counted ' +
