@@ -26,6 +26,7 @@ import {
 } from '#functions/outbox/outbox.ts';
 import { chargeKey, type PaymentDeps, refundKey } from '#functions/payments/charging.ts';
 import { countTerminal } from '#functions/saga/outcome.ts';
+import { takeFromShelf } from '#functions/saga/stock.ts';
 import { cancellationReasons, epochSeconds, getItem, reasonCode, type TableDeps } from '#shared/dynamodb.ts';
 import { logger } from '#shared/logger.ts';
 import { terminalRetention } from '#shared/retention.ts';
@@ -312,18 +313,8 @@ async function write(
   outbox: OutboxItem,
   now: Date,
 ) {
-  const stock: TransactItem[] =
-    order.status === 'CONFIRMED'
-      ? order.items.map((item) => ({
-          Update: {
-            TableName: deps.tableName,
-            Key: keys.stock(item.sku),
-            UpdateExpression: 'SET available = available - :quantity',
-            ConditionExpression: 'attribute_exists(pk) AND available >= :quantity',
-            ExpressionAttributeValues: { ':quantity': item.quantity },
-          },
-        }))
-      : [];
+  const stock =
+    order.status === 'CONFIRMED' ? order.items.map((item) => takeFromShelf(deps.tableName, item)) : [];
   const items: TransactItem[] = [
     {
       Put: {

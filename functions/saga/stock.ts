@@ -39,6 +39,24 @@ function units(items: LineItem[]): string {
 }
 
 /**
+ * The transaction item that takes one line's quantity off the shelf, only if the SKU exists and has that many: the
+ * saga's reservation and the synchronous flow's one transaction both take stock this way.
+ */
+export function takeFromShelf(tableName: string, item: LineItem): TransactItem {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: keys.stock(item.sku),
+      UpdateExpression: 'SET available = available - :quantity',
+      ConditionExpression: 'attribute_exists(pk) AND available >= :quantity',
+      ExpressionAttributeValues: { ':quantity': item.quantity },
+      // Tells a vanished SKU (no item) from a sold-out one when the condition fails.
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+/**
  * Takes the ordered quantities off the shelf and prices the order (which records the reservation on it), all in one
  * transaction: either every line is reserved or none is. A repeat returns the existing reservation.
  */
@@ -70,17 +88,7 @@ export async function reserveStock(
     if (short.length > 0) throw new OutOfStock(short.map((item) => item.sku));
 
     const reservedAt = now.toISOString();
-    const stockUpdates: TransactItem[] = order.items.map((item) => ({
-      Update: {
-        TableName: deps.tableName,
-        Key: keys.stock(item.sku),
-        UpdateExpression: 'SET available = available - :quantity',
-        ConditionExpression: 'attribute_exists(pk) AND available >= :quantity',
-        ExpressionAttributeValues: { ':quantity': item.quantity },
-        // Tells a vanished SKU (no item) from a sold-out one when the condition fails.
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    }));
+    const stockUpdates = order.items.map((item) => takeFromShelf(deps.tableName, item));
     const reasons = await commit(deps, [
       ...stockUpdates,
       orderUpdate(

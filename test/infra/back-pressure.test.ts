@@ -1,8 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,12 +12,10 @@ import {
 import { BuzzerStack } from '#lib/buzzer-stack.ts';
 import { deadLetterQueuesOf, workQueuesOf } from '#lib/constructs/operations.ts';
 import { DeadLetteredQueue } from '#lib/constructs/queues.ts';
-import { type SynthResult, synthBuzzer } from './synth.ts';
+import { type SynthResult, synthApp, synthBuzzer } from './synth.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Resources = Record<string, Resource>;
-
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let synth: SynthResult;
 let resources: Resources;
@@ -133,16 +126,7 @@ describe('context keys consumerMaxConcurrency and queueMaxAgeSeconds', () => {
   });
 
   it('makes `cdk synth` of the app fail with the message alone', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
-      cwd: PROJECT_ROOT,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        CDK_OUTDIR: mkdtempSync(path.join(tmpdir(), 'buzzer-app-')),
-        CDK_CONTEXT_JSON: JSON.stringify({ sandbox: true, consumerMaxConcurrency: 'notify=1' }),
-      },
-      timeout: 60_000,
-    });
+    const result = synthApp({ sandbox: true, consumerMaxConcurrency: 'notify=1' });
 
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toBe(

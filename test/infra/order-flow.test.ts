@@ -1,12 +1,3 @@
-/**
- * The order flow context key (`-c orderFlow=sync`): which function serves the client API's `POST /orders`, and what
- * the synchronous one is given to place an order within the request (the payment steps' environment and provider
- * grant, the notify worker's mail environment and transport). Everything else is deployed as in the default flow.
- */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ORDER_FLOWS } from '#contracts/api.ts';
 import { ENV } from '#contracts/environment.ts';
@@ -17,13 +8,11 @@ import { DeploymentConfigError, validateDeployment } from '#lib/buzzer-stack.ts'
 import { ORDER_ROUTE_TIMEOUT, PLACE_ORDER_ROUTES, PLACE_ORDER_SYNC_TIMEOUT } from '#lib/constructs/api.ts';
 import type { BuzzerFunction } from '#lib/constructs/buzzer-function.ts';
 import { loadConfig } from '#shared/config.ts';
-import { type SynthResult, synthBuzzer } from './synth.ts';
+import { type SynthResult, synthApp, synthBuzzer } from './synth.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Resources = Record<string, Resource>;
 type Statement = { Action: string | string[]; Resource: unknown };
-
-const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 let async: SynthResult;
 let sync: SynthResult;
@@ -93,16 +82,7 @@ describe('orderFlow context key', () => {
   });
 
   it('makes `cdk synth` of the app with an unknown value fail with the message alone', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
-      cwd: PROJECT_ROOT,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        CDK_OUTDIR: mkdtempSync(path.join(tmpdir(), 'buzzer-app-')),
-        CDK_CONTEXT_JSON: JSON.stringify({ sandbox: true, consoleSite: false, orderFlow: 'Sync' }),
-      },
-      timeout: 60_000,
-    });
+    const result = synthApp({ sandbox: true, consoleSite: false, orderFlow: 'Sync' });
 
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toMatch(/^Buzzer: orderFlow must be "async" or "sync" .*got "Sync"$/);

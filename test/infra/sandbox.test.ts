@@ -1,17 +1,11 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BuzzerStack, type BuzzerStackProps, DeploymentConfigError } from '#lib/buzzer-stack.ts';
-import { type SynthResult, synthBuzzer } from './synth.ts';
+import { type SynthResult, synthApp, synthBuzzer } from './synth.ts';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 type Statement = Record<string, unknown> & { policy: string };
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:buzzer/provider-AbCdEf';
 const REAL: BuzzerStackProps = {
   paymentProviderUrl: 'https://api.payments.example',
@@ -69,17 +63,8 @@ describe('deployment choice (synth-time validation)', () => {
   });
 
   it('makes a plain `cdk synth` of the app fail with that message, not a stack trace', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
-      cwd: PROJECT_ROOT,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        CDK_OUTDIR: mkdtempSync(path.join(tmpdir(), 'buzzer-app-')),
-        // Without the console's static site, whose build (on a fresh clone) would only make the test slower.
-        CDK_CONTEXT_JSON: '{"consoleSite":false}',
-      },
-      timeout: 60_000,
-    });
+    // Without the console's static site, whose build (on a fresh clone) would only make the test slower.
+    const result = synthApp({ consoleSite: false });
 
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toMatch(/^Buzzer: no payment provider\. .*-c sandbox=true/);

@@ -1,3 +1,4 @@
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -91,4 +92,21 @@ function synthesize(props: BuzzerStackProps, bundle: boolean): SynthResult {
   const nag = report.pluginReports.find((r) => r.pluginName === 'AwsSolutions');
   if (!nag) throw new Error('cdk-nag AwsSolutions did not report');
   return { stack, template, nag };
+}
+
+/**
+ * Runs the CDK app (`bin/app.ts`) as `cdk synth` would, with `context` as its whole context, into a fresh directory:
+ * for the tests that a bad setting stops the synth with its message alone on stderr.
+ */
+export function synthApp(context: Record<string, unknown>): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+    cwd: path.resolve(import.meta.dirname, '..', '..'),
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CDK_OUTDIR: mkdtempSync(path.join(tmpdir(), 'buzzer-app-')),
+      CDK_CONTEXT_JSON: JSON.stringify(context),
+    },
+    timeout: 60_000,
+  });
 }
