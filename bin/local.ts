@@ -3,7 +3,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startBuzzer } from '#local/buzzer/start.ts';
-import { REST_CDK_OUT } from '#local/buzzer/synth.ts';
+import { cdkOutForContext, MAILBURST_CDK_OUT, REST_CDK_OUT, SYNC_CDK_OUT } from '#local/buzzer/synth.ts';
 import { consoleLogger } from '#local/logging.ts';
 
 const int = (name: string) => (value: string) => {
@@ -46,6 +46,18 @@ const program = new Command('npm start --')
       '--api <flavour>',
       `client API flavour to synthesize: an HTTP API, or a REST API with usage plans (cdk out ${REST_CDK_OUT})`,
     ).choices(['http', 'rest']),
+  )
+  .addOption(
+    new Option(
+      '--order-flow <flow>',
+      `how POST /orders is served: 202 and the saga, or within the request (case 1 of the bench; cdk out ${SYNC_CDK_OUT})`,
+    ).choices(['async', 'sync']),
+  )
+  .addOption(
+    new Option(
+      '--mail-service <service>',
+      `the notify worker, or the mail service built for bursts (cdk out ${MAILBURST_CDK_OUT})`,
+    ).choices(['notify', 'burst']),
   )
   .option('--no-synth', 'use the template already in --cdk-out instead of running cdk synth')
   .option('--cdk-out <dir>', 'cloud assembly directory', 'cdk.out')
@@ -92,6 +104,8 @@ const opts = program.opts<{
   persist?: string;
   workflowType?: 'STANDARD' | 'EXPRESS';
   api?: 'http' | 'rest';
+  orderFlow?: 'async' | 'sync';
+  mailService?: 'notify' | 'burst';
   synth: boolean;
   cdkOut: string;
   paymentLatency?: number;
@@ -106,18 +120,18 @@ const opts = program.opts<{
 }>();
 
 const logger = consoleLogger(opts.logLevel);
+const context = {
+  ...(opts.workflowType ? { workflowType: opts.workflowType } : {}),
+  ...(opts.api ? { apiFlavour: opts.api } : {}),
+  ...(opts.orderFlow ? { orderFlow: opts.orderFlow } : {}),
+  ...(opts.mailService ? { mailService: opts.mailService } : {}),
+};
 const runtime = await startBuzzer({
   apiPort: opts.port,
   persistDir: opts.persist,
   synth: opts.synth,
-  // The REST flavour keeps its own cloud assembly (the one the e2e suite synthesizes too), so switching flavours does
-  // not synthesize the default one again.
-  cdkOut:
-    opts.api === 'rest' && program.getOptionValueSource('cdkOut') === 'default' ? REST_CDK_OUT : opts.cdkOut,
-  context: {
-    ...(opts.workflowType ? { workflowType: opts.workflowType } : {}),
-    ...(opts.api ? { apiFlavour: opts.api } : {}),
-  },
+  cdkOut: program.getOptionValueSource('cdkOut') === 'default' ? cdkOutForContext(context) : opts.cdkOut,
+  context,
   logger,
   functionLogs: opts.functionLogs,
   scheduleIntervalMs: opts.reconcileEvery === undefined ? undefined : opts.reconcileEvery * 1000,

@@ -30,6 +30,28 @@ export const MAILBURST_CONTEXT: Readonly<Record<string, string>> = { mailService
 export const SYNC_CDK_OUT = '.buzzer/cdk.out-sync';
 export const SYNC_CONTEXT: Readonly<Record<string, string>> = { orderFlow: 'sync' };
 
+/** A variant of the stack `npm start` can run, by its flag: `--api rest`, `--order-flow sync`, `--mail-service burst`. */
+export const LOCAL_VARIANTS = [
+  { context: REST_CONTEXT, cdkOut: REST_CDK_OUT },
+  { context: SYNC_CONTEXT, cdkOut: SYNC_CDK_OUT },
+  { context: MAILBURST_CONTEXT, cdkOut: MAILBURST_CDK_OUT },
+] as const;
+
+/** Where variants chosen together are synthesized (the synth stamp holds the context, so any mix re-synthesizes). */
+export const MIXED_VARIANTS_CDK_OUT = '.buzzer/cdk.out-variants';
+
+/**
+ * The cloud assembly `npm start` uses for a synthesis context when no `--cdk-out` is given: each variant keeps the one
+ * the tests and the bench synthesize too, so switching variants does not synthesize the default one again.
+ */
+export function cdkOutForContext(context: Readonly<Record<string, string>>, fallback = 'cdk.out'): string {
+  const chosen = LOCAL_VARIANTS.filter((variant) =>
+    Object.entries(variant.context).every(([key, value]) => context[key] === value),
+  );
+  if (chosen.length > 1) return MIXED_VARIANTS_CDK_OUT;
+  return chosen[0]?.cdkOut ?? fallback;
+}
+
 /**
  * Locally the sandbox is the payment provider and mail sink (there is no other on a laptop), so local synthesis opts
  * into it unless the context names a real provider. Every local caller (runtime, tests, bench, chaos) synthesizes
