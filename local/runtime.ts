@@ -371,7 +371,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
         await scheduler.flush();
       },
     });
-    const events = new EventBridgeEngine({ dispatcher, scheduler, account, logger });
+    const events = new EventBridgeEngine({
+      dispatcher,
+      scheduler,
+      account,
+      logger,
+      // With persisted queues, an acknowledged event must already be on its (journaled) target queue.
+      acknowledgeOnDelivery: options.persistDir !== undefined,
+    });
     const stepFunctions = new StepFunctionsEngine({
       lambda,
       sqs,

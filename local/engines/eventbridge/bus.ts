@@ -71,6 +71,14 @@ export interface EventBridgeEngineOptions {
   scheduler?: Scheduler;
   account?: LocalAccount;
   logger?: RuntimeLogger;
+  /**
+   * PutEvents answers only once every matched target has had its first delivery attempt. AWS stores an accepted event
+   * durably before it answers; this engine keeps events in memory until they are delivered, so a runtime that persists
+   * its queues (`--persist`) waits for the journaled SendMessage instead, and a SIGKILL after the answer cannot take an
+   * event the relay has already marked published. A delivery whose first attempt failed retries in memory, as before.
+   * @default false
+   */
+  acknowledgeOnDelivery?: boolean;
 }
 
 /** The rule is unusable: unknown bus, invalid pattern or target input, neither pattern nor schedule. */
@@ -105,9 +113,11 @@ export class EventBridgeEngine {
   private readonly buses = new Map<string, Bus>();
   private readonly rules = new Map<string, Rule>();
   private readonly counters = { entriesPut: 0, entriesFailed: 0, matched: 0 };
+  private readonly acknowledgeOnDelivery: boolean;
 
   constructor(options: EventBridgeEngineOptions) {
     this.dispatcher = options.dispatcher;
+    this.acknowledgeOnDelivery = options.acknowledgeOnDelivery ?? false;
     this.scheduler = options.scheduler;
     this.account = options.account ?? DEFAULT_ACCOUNT;
     this.logger = options.logger ?? silentLogger;
@@ -176,6 +186,7 @@ export class EventBridgeEngine {
 
   async putEvents(entries: PutEventsEntryInput[]): Promise<PutEventsOutput> {
     this.checkRequest(entries);
+    const firstAttempts: Array<Promise<void>> = [];
     const results = entries.map((entry) => {
       const failure = this.validate(entry);
       if (failure) {
@@ -185,9 +196,10 @@ export class EventBridgeEngine {
       const bus = this.findBus(entry.EventBusName ?? 'default');
       const event = this.envelope(entry);
       this.counters.entriesPut += 1;
-      if (bus) this.route(bus, event);
+      if (bus) firstAttempts.push(...this.route(bus, event));
       return { EventId: event.id };
     });
+    if (this.acknowledgeOnDelivery) await Promise.all(firstAttempts);
     return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
   }
 
@@ -327,9 +339,13 @@ export class EventBridgeEngine {
     };
   }
 
-  /** Matches the event against the bus's enabled pattern rules and starts delivery to their targets. */
-  private route(bus: Bus, event: EventEnvelope | Record<string, unknown>): void {
+  /**
+   * Matches the event against the bus's enabled pattern rules and starts delivery to their targets; answers each
+   * delivery's first attempt.
+   */
+  private route(bus: Bus, event: EventEnvelope | Record<string, unknown>): Array<Promise<void>> {
     const ingestionTime = new Date().toISOString();
+    const firstAttempts: Array<Promise<void>> = [];
     for (const rule of this.rules.values()) {
       if (rule.bus !== bus || !rule.enabled || !rule.pattern) continue;
       let matched: boolean;
@@ -344,11 +360,13 @@ export class EventBridgeEngine {
       }
       if (!matched) continue;
       this.counters.matched += 1;
-      this.deliver(rule, event, ingestionTime);
+      firstAttempts.push(...this.deliver(rule, event, ingestionTime));
     }
+    return firstAttempts;
   }
 
-  private deliver(rule: Rule, event: unknown, ingestionTime: string): void {
+  private deliver(rule: Rule, event: unknown, ingestionTime: string): Array<Promise<void>> {
+    const firstAttempts: Array<Promise<void>> = [];
     const eventId =
       typeof event === 'object' && event !== null ? String((event as { id?: unknown }).id) : undefined;
     for (const target of rule.props.Targets ?? []) {
@@ -369,15 +387,18 @@ export class EventBridgeEngine {
         retryPolicy: target.RetryPolicy,
         deadLetterArn: target.DeadLetterConfig?.Arn,
       };
-      this.dispatcher.dispatch(deliveryTarget, {
-        payload,
-        deadLetterBody: JSON.stringify(event),
-        eventTime: Date.now(),
-        deduplicationId: eventId,
-        deadLetterAttributes: { RULE_ARN: rule.arn },
-        source: `rule ${rule.bus.name}/${rule.name}`,
-      });
+      firstAttempts.push(
+        this.dispatcher.dispatch(deliveryTarget, {
+          payload,
+          deadLetterBody: JSON.stringify(event),
+          eventTime: Date.now(),
+          deduplicationId: eventId,
+          deadLetterAttributes: { RULE_ARN: rule.arn },
+          source: `rule ${rule.bus.name}/${rule.name}`,
+        }),
+      );
     }
+    return firstAttempts;
   }
 
   /** A scheduled rule fires the "Scheduled Event" of the default bus to its targets. */

@@ -126,10 +126,16 @@ export class TargetDispatcher {
     this.deps.forwardToBus = forward;
   }
 
-  /** Starts delivering in the background; `waitForIdle()` resolves once every delivery has ended. */
-  dispatch(target: DeliveryTarget, delivery: Delivery): void {
-    if (this.stopped) return;
-    this.track(this.attempt(target, delivery, 0));
+  /**
+   * Starts delivering in the background; `waitForIdle()` resolves once every delivery has ended. The answer resolves
+   * once the first attempt has ended (delivered, or failed with its retries scheduled), for a caller that must not
+   * acknowledge the event before it is on its target.
+   */
+  dispatch(target: DeliveryTarget, delivery: Delivery): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const { promise: firstTried, resolve } = Promise.withResolvers<void>();
+    this.track(this.attempt(target, delivery, 0, resolve).finally(resolve));
+    return firstTried;
   }
 
   async waitForIdle(): Promise<void> {
@@ -156,13 +162,19 @@ export class TargetDispatcher {
     void work.finally(() => this.inFlight.delete(work));
   }
 
-  private async attempt(target: DeliveryTarget, delivery: Delivery, retriesSoFar: number): Promise<void> {
+  private async attempt(
+    target: DeliveryTarget,
+    delivery: Delivery,
+    retriesSoFar: number,
+    tried: () => void = () => {},
+  ): Promise<void> {
     try {
       await this.send(target, delivery);
       const type = targetTypeOf(target.arn);
       if (type) this.counters.delivered[type] += 1;
       return;
     } catch (thrown) {
+      tried();
       this.counters.failedAttempts += 1;
       const error =
         thrown instanceof TargetDeliveryError

@@ -44,6 +44,7 @@ class RecordingLambda implements LambdaInvoker {
 
 describe('EventBridgeEngine with a real local SQS and the EventBridge client', () => {
   let sqsServer: Server;
+  let sqsEndpoint: string;
   let sqs: SQSClient;
   let gateway: Gateway;
   let events: EventBridgeClient;
@@ -93,8 +94,8 @@ describe('EventBridgeEngine with a real local SQS and the EventBridge client', (
       accountId: ACCOUNT,
       emulateQueueCreationLifecycle: false,
     });
-    const sqsPort = (sqsServer.address() as AddressInfo).port;
-    sqs = new SQSClient({ endpoint: `http://127.0.0.1:${sqsPort}`, region: 'us-east-1', credentials });
+    sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;
+    sqs = new SQSClient({ endpoint: sqsEndpoint, region: 'us-east-1', credentials });
     ordersQueue = await createQueue('notify');
     fifoQueue = await createQueue('ordered.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'false' });
     dlq = await createQueue('rule-dlq');
@@ -335,6 +336,50 @@ describe('EventBridgeEngine with a real local SQS and the EventBridge client', (
       name: 'ResourceNotFoundException',
     });
   });
+
+  it.each([
+    [true, 1],
+    [false, 0],
+  ])(
+    'with acknowledgeOnDelivery %s, answers PutEvents with the event already on its queue: %i',
+    async (ack, found) => {
+      // A slow queue: its SendMessage takes 200 ms, so an answer that does not wait for it comes first.
+      const slow = new SQSClient({ endpoint: sqsEndpoint, region: 'us-east-1', credentials });
+      const send = slow.send.bind(slow);
+      slow.send = (async (command: Parameters<typeof send>[0]) => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return send(command);
+      }) as typeof slow.send;
+      const queue = await createQueue(`acknowledged-${ack}`);
+      const slowDispatcher = new TargetDispatcher({
+        sqs: slow,
+        resolveQueueUrl: (arn) => queueUrls.get(arn),
+        lambda,
+        logger: silentLogger,
+      });
+      const acknowledging = new EventBridgeEngine({
+        dispatcher: slowDispatcher,
+        logger: silentLogger,
+        acknowledgeOnDelivery: ack,
+      });
+      acknowledging.registerRule({
+        Name: 'All',
+        EventPattern: { source: ['buzzer.orders'] },
+        Targets: [{ Id: 'q', Arn: queue }],
+      });
+
+      await acknowledging.putEvents([
+        { Source: 'buzzer.orders', DetailType: 'OrderConfirmed', Detail: '{}' },
+      ]);
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrls.get(queue), WaitTimeSeconds: 0 }),
+      );
+
+      expect(Messages).toHaveLength(found);
+      await slowDispatcher.stop();
+      slow.destroy();
+    },
+  );
 
   it('refuses a rule with an invalid event pattern', () => {
     expect(() =>
