@@ -202,6 +202,10 @@ export function peakOf(samples: readonly ResourcePeak[]): ResourcePeak {
   };
 }
 
+/** Cancelled orders among the accepted ones: where a payment failure became the client's answer. */
+export const cancelledShare = (c: Pick<BurstCellResult, 'cancelled' | 'accepted'>): number =>
+  c.accepted > 0 ? c.cancelled / c.accepted : 0;
+
 export const acceptedShare = (c: Pick<BurstCellResult, 'accepted' | 'n'>): number =>
   c.n === 0 ? Number.NaN : c.accepted / c.n;
 
@@ -240,7 +244,8 @@ export function acceptingAnswer(cells: readonly BurstCellResult[]): string | und
     if (own.length === 0) return undefined;
     const lowest = own.reduce((a, b) => (acceptedShare(b) < acceptedShare(a) ? b : a));
     const slowest = own.reduce((a, b) => (b.clientLatency.p99 > a.clientLatency.p99 ? b : a));
-    return { kind, lowest, slowest };
+    const mostCancelled = own.reduce((a, b) => (cancelledShare(b) > cancelledShare(a) ? b : a));
+    return { kind, lowest, slowest, mostCancelled };
   }).filter((x) => x !== undefined);
   if (perCase.length === 0) return undefined;
   const keeps = perCase.filter((x) => acceptedShare(x.lowest) >= 0.99);
@@ -248,7 +253,12 @@ export function acceptingAnswer(cells: readonly BurstCellResult[]): string | und
     (x) =>
       `${CASE_LABELS[x.kind]} accepted at least ${pct(acceptedShare(x.lowest), 0)} ` +
       `(lowest at ${burstCellLabel(x.lowest)}, n = ${x.lowest.n}) with a client p99 of at most ` +
-      `${ms(x.slowest.clientLatency.p99)} ms (at ${burstCellLabel(x.slowest)})`,
+      `${ms(x.slowest.clientLatency.p99)} ms (at ${burstCellLabel(x.slowest)})` +
+      // An accepted synchronous order may be a cancellation already: accepting is not selling.
+      (cancelledShare(x.mostCancelled) > 0.05
+        ? `, and cancelled up to ${pct(cancelledShare(x.mostCancelled), 0)} of what it accepted ` +
+          `(at ${burstCellLabel(x.mostCancelled)})`
+        : ''),
   );
   const verdict =
     keeps.length === 0
@@ -274,19 +284,29 @@ export function spreadAnswer(cells: readonly BurstCellResult[]): string | undefi
     return { kind, good, bad, factor };
   }).filter((x) => x !== undefined);
   if (rows.length === 0) return undefined;
-  const spreads = rows.filter((r) => r.factor >= 2 || acceptedShare(r.bad) < acceptedShare(r.good) - 0.01);
+  // Three ways the trouble reaches a client: a slower answer, no answer, or an answer that is a cancellation (a
+  // synchronous flow whose payment circuit opened answers PAYMENT_UNAVAILABLE at once; a held order is not cancelled).
+  const how = (r: (typeof rows)[number]): string[] => [
+    ...(r.factor >= 2 ? [`client p99 ${r.factor.toFixed(1)}×`] : []),
+    ...(acceptedShare(r.bad) < acceptedShare(r.good) - 0.01 ? ['fewer accepted'] : []),
+    ...(cancelledShare(r.bad) > cancelledShare(r.good) + 0.05
+      ? [`${pct(cancelledShare(r.bad), 0)} cancelled`]
+      : []),
+  ];
+  const spreads = rows.filter((r) => how(r).length > 0);
   const contained = rows.filter((r) => !spreads.includes(r));
   const label = burstCellLabel({ paymentLatencyMs: worst.latencyMs, paymentFailureRate: worst.failureRate });
   const detail = rows.map(
     (r) =>
       `${CASE_LABELS[r.kind]}: client p99 ${ms(r.good.clientLatency.p99)} → ${ms(r.bad.clientLatency.p99)} ms ` +
       `(${r.factor.toFixed(1)}×), accepted ${pct(acceptedShare(r.good), 0)} → ${pct(acceptedShare(r.bad), 0)}, ` +
+      `cancelled ${pct(cancelledShare(r.good), 0)} → ${pct(cancelledShare(r.bad), 0)}, ` +
       `time to terminal p99 ${ms(r.good.timeToTerminal.p99)} → ${ms(r.bad.timeToTerminal.p99)} ms`,
   );
   return sentence([
     spreads.length > 0
       ? `With the provider at ${label}, payment trouble reaches the client in ` +
-        `${spreads.map((r) => CASE_LABELS[r.kind]).join(' and ')}` +
+        `${spreads.map((r) => `${CASE_LABELS[r.kind]} as ${how(r).join(' and ')}`).join(', and in ')}` +
         (contained.length > 0
           ? `; ${contained.map((r) => CASE_LABELS[r.kind]).join(' and ')} keeps it behind the queue, where it ` +
             'shows up as a longer time to terminal instead.'

@@ -155,6 +155,7 @@ export function headline(r: BenchResults): string[] {
     .map(
       (c) =>
         `${CASE_LABELS[c.case]} accepted **${pct(acceptedShare(c), 0)}**, client p99 ${ms(c.clientLatency.p99)} ms, ` +
+        `${c.confirmed} confirmed, ${c.cancelled} cancelled, ` +
         (c.held ? `${c.held} held by the payment circuit, ` : '') +
         `lost ${c.lost}`,
     );

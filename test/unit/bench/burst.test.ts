@@ -207,9 +207,29 @@ describe('the answers', () => {
 
   it('finds payment trouble spreading where client latency grows or acceptance falls, not behind the queue', () => {
     const answer = spreadAnswer(grid) ?? '';
-    expect(answer).toContain(`reaches the client in ${CASE_LABELS.sync} and ${CASE_LABELS.hybrid}`);
+    expect(answer).toContain(
+      `reaches the client in ${CASE_LABELS.sync} as client p99 75.0× and fewer accepted, and in ${CASE_LABELS.hybrid} as client p99 4.9×`,
+    );
     expect(answer).toContain(`${CASE_LABELS.async} keeps it behind the queue`);
     expect(answer).toContain('400 → 30,000 ms (75.0×)');
+  });
+
+  it('counts a fast answer that is a cancellation as payment trouble reaching the client', () => {
+    // A synchronous flow whose payment circuit opened: as quick as when healthy, and most orders cancelled.
+    const failingFast = grid.map((c) =>
+      c.case === 'sync' && c.paymentLatencyMs > 0
+        ? { ...c, accepted: c.n, clientLatency: summarize([300, 400]), confirmed: 0, cancelled: c.n }
+        : c,
+    );
+
+    const answer = spreadAnswer(failingFast) ?? '';
+
+    expect(answer).toContain(`${CASE_LABELS.sync} as 100 % cancelled`);
+    expect(answer).toContain('cancelled 0 % → 100 %');
+    expect(acceptingAnswer(failingFast)).toContain(`${CASE_LABELS.sync} accepted at least 100 %`);
+    expect(acceptingAnswer(failingFast)).toContain(
+      'cancelled up to 100 % of what it accepted (at 2 s, 20 %)',
+    );
   });
 
   it('has no spread answer without the healthy cell to compare with', () => {
