@@ -276,7 +276,9 @@ function endedOrder(
     createdAt: at,
     updatedAt: at,
   };
-  if ('chargeId' in payment && priced) {
+  if ('chargeId' in payment) {
+    // charge() is only called with a price: a charge without one is a bug, not an outcome.
+    if (!priced) throw new Error(`order ${orderId}: charged without a price`);
     steps.push(
       timelineEntry('ReserveStock', 'SUCCEEDED', now),
       timelineEntry('AuthorizePayment', 'SUCCEEDED', now, `charge ${payment.chargeId} authorized`),
@@ -293,13 +295,12 @@ function endedOrder(
       timeline: steps,
     };
   }
-  const failure = 'failure' in payment ? payment : { failure: 'SAGA_FAILED' as const, detail: 'no price' };
-  steps.push(timelineEntry('CancelOrder', 'SUCCEEDED', now, `${failure.failure}: ${failure.detail}`));
+  steps.push(timelineEntry('CancelOrder', 'SUCCEEDED', now, `${payment.failure}: ${payment.detail}`));
   return {
     ...base,
     status: 'CANCELLED',
     ...(priced ? { amount: priced.amount } : {}),
-    failureReason: failure.failure,
+    failureReason: payment.failure,
     timeline: steps,
   };
 }
