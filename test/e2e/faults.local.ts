@@ -581,17 +581,27 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         // The dead-letter queue kept both messages, bodies and attributes, for the operator's redrive.
         const sqsAfter = sqsClient(second);
         clients.push(sqsAfter);
-        const { Messages = [] } = await sqsAfter.send(
-          new ReceiveMessageCommand({
-            QueueUrl: runtimeQueue(second, 'PointsQueueDlq').url,
-            MaxNumberOfMessages: 10,
-            MessageAttributeNames: ['All'],
-          }),
-        );
-        expect(Messages.map((m) => [m.Body, m.MessageAttributes?.reason?.StringValue]).sort()).toEqual([
-          ['{"parked":1}', 'poison 1'],
-          ['{"parked":2}', 'poison 2'],
-        ]);
+        // Received until both have come: a short-poll receive may answer with fewer than are there (as SQS's
+        // sampling does), and each one received stays invisible, so the ones seen are kept by id (CI43 read none).
+        const parked = new Map<string, [string | undefined, string | undefined]>();
+        await expect
+          .poll(async () => {
+            const { Messages = [] } = await sqsAfter.send(
+              new ReceiveMessageCommand({
+                QueueUrl: runtimeQueue(second, 'PointsQueueDlq').url,
+                MaxNumberOfMessages: 10,
+                MessageAttributeNames: ['All'],
+              }),
+            );
+            for (const m of Messages) {
+              parked.set(m.MessageId ?? '', [m.Body, m.MessageAttributes?.reason?.StringValue]);
+            }
+            return [...parked.values()].sort();
+          }, AFTER_RESTART)
+          .toEqual([
+            ['{"parked":1}', 'poison 1'],
+            ['{"parked":2}', 'poison 2'],
+          ]);
       } finally {
         for (const client of clients) client.destroy();
         for (const p of processes) {
