@@ -269,8 +269,12 @@ describe('event source mappings against DynamoDB Local and local-aws-sqs', () =>
         const after = new RecordingInvoker();
 
         // Act: a new store reads the file, as the next start of the runtime does.
-        const second = start(props, after, { positions: new FileStreamPositions(dir, silentLogger) });
+        const secondStore = new FileStreamPositions(dir, silentLogger);
+        const second = start(props, after, { positions: secondStore });
         await second.drain();
+        // The second store writes its file too: it must be done before the directory is removed.
+        await second.stop();
+        await secondStore.flush();
 
         // Assert
         expect(after.calls.map((call) => keys(call.event))).toEqual([['c', 'd'], ['e']]);

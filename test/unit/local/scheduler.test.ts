@@ -27,8 +27,9 @@ class RecordingLambda implements LambdaInvoker {
 }
 
 const cleanups: Array<() => Promise<void>> = [];
+// Last in, first out: a scheduler stops and writes its state file before its directory is removed.
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 function setup(
@@ -50,6 +51,7 @@ function setup(
   const scheduler = new Scheduler({ dispatcher, logger: silentLogger, ...options });
   cleanups.push(async () => {
     await scheduler.stop();
+    await scheduler.flush();
     await dispatcher.stop();
     sqs.destroy();
   });
