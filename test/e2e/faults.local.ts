@@ -33,6 +33,7 @@ import {
   localSystem,
   mentions,
   orderConfirmedBody,
+  outputTails,
   queueNamed,
   queueStats,
   type RuntimeProcess,
@@ -602,6 +603,10 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
             ['{"parked":1}', 'poison 1'],
             ['{"parked":2}', 'poison 2'],
           ]);
+      } catch (error) {
+        // The runtime processes' lines are the only trail of what happened inside them (it failed three ways in CI).
+        if (error instanceof Error) error.message += `\n${outputTails(processes)}`;
+        throw error;
       } finally {
         for (const client of clients) client.destroy();
         for (const p of processes) {

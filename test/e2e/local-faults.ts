@@ -102,9 +102,30 @@ export interface RuntimeProcess {
   child: ChildProcess;
   /** Settles with the exit code (or the signal's name) once the process is gone. */
   exited: Promise<number | string | null>;
+  /** What the process printed (runtime and function log lines), its last `OUTPUT_KEPT` characters. */
+  output(): string;
 }
 
-/** Starts `test/e2e/runtime-child.ts` on `persistDir` and resolves once it printed its READY line. */
+/** How much of a runtime process's output is kept for a failed test's message. */
+const OUTPUT_KEPT = 4_000_000;
+
+/**
+ * The tail of each process's output, for the message of a test that failed: the runtime child's lines (its engines'
+ * restores, the functions' logs) are the only trail of what happened inside it (CI prints only the test's message).
+ */
+export function outputTails(processes: readonly RuntimeProcess[], lines = 60): string {
+  return processes
+    .map((p, i) => {
+      const tail = p.output().trimEnd().split('\n').slice(-lines).join('\n');
+      return `--- runtime process ${i + 1} (pid ${p.child.pid}), last ${lines} lines ---\n${tail}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Starts `test/e2e/runtime-child.ts` on `persistDir` and resolves once it printed its READY line. The functions' log
+ * lines are on (`BUZZER_VERBOSE`) and kept with the runtime's own (`output()`), for a failed test to show.
+ */
 export function spawnRuntimeProcess(persistDir: string, timeoutMs = 120_000): Promise<RuntimeProcess> {
   const child = spawn(
     process.execPath,
@@ -112,31 +133,37 @@ export function spawnRuntimeProcess(persistDir: string, timeoutMs = 120_000): Pr
     {
       cwd: PROJECT_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BUZZER_VERBOSE: '1' },
     },
   );
   const exited = new Promise<number | string | null>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal)),
   );
   let output = '';
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.length > OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT / 2);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the runtime process did not come up in ${timeoutMs} ms:\n${output.slice(-2000)}`));
     }, timeoutMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+    const onData = () => {
       const ready = output.split('\n').find((line) => line.startsWith('READY '));
       if (!ready) return;
       clearTimeout(timer);
       child.stdout?.off('data', onData);
-      // Keep draining the pipes so a chatty process never blocks on a full pipe.
-      child.stdout?.resume();
-      resolve({ info: JSON.parse(ready.slice('READY '.length)) as RuntimeProcess['info'], child, exited });
+      resolve({
+        info: JSON.parse(ready.slice('READY '.length)) as RuntimeProcess['info'],
+        child,
+        exited,
+        output: () => output,
+      });
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`the runtime process exited (${code}) before it was ready:\n${output.slice(-2000)}`));
