@@ -570,14 +570,20 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         clients.push({ destroy: table.close });
         for (const order of orders) {
           await expect
-            .poll(async () => (await mailCount(provider, order.trackingId)).messages, AFTER_RESTART)
+            .poll(async () => (await mailCount(provider, order.trackingId)).messages, {
+              ...AFTER_RESTART,
+              message: `mails for ${order.status} order ${order.trackingId}`,
+            })
             .toBe(1);
           const credits = () =>
             pointsOf(table, 'alice', customerOf.get(order.trackingId) ?? '').then(
               (account) => account.ledger.filter((line) => line.orderId === order.trackingId).length,
             );
-          if (order.status === 'CONFIRMED') await expect.poll(credits, AFTER_RESTART).toBe(1);
-          else expect(await credits()).toBe(0);
+          if (order.status === 'CONFIRMED') {
+            await expect
+              .poll(credits, { ...AFTER_RESTART, message: `points credits for order ${order.trackingId}` })
+              .toBe(1);
+          } else expect(await credits()).toBe(0);
         }
         // The dead-letter queue kept both messages, bodies and attributes, for the operator's redrive.
         const sqsAfter = sqsClient(second);

@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -116,8 +118,11 @@ const OUTPUT_KEPT = 4_000_000;
 export function outputTails(processes: readonly RuntimeProcess[], lines = 60): string {
   return processes
     .map((p, i) => {
+      // The whole output too, for a run on this machine (the tail is what a CI log shows).
+      const file = path.join(tmpdir(), `buzzer-runtime-${p.child.pid}.log`);
+      writeFileSync(file, p.output());
       const tail = p.output().trimEnd().split('\n').slice(-lines).join('\n');
-      return `--- runtime process ${i + 1} (pid ${p.child.pid}), last ${lines} lines ---\n${tail}`;
+      return `--- runtime process ${i + 1} (pid ${p.child.pid}, all of it in ${file}), last ${lines} lines ---\n${tail}`;
     })
     .join('\n');
 }
