@@ -195,11 +195,14 @@ export async function recoverOrder(
   const order = await getOrder(deps, orderId);
   if (!order) return { orderId, action: 'none', reason: 'no such order' };
   if (order.status !== 'PENDING') return { orderId, action: 'none', reason: `the order is ${order.status}` };
-  // A held order waits for the payment provider on purpose: its saga (a Wait loop, or a parked EXPRESS order on the
-  // saga-start queue) comes back to it. Once the hold is over it is stuck like any other order.
-  if (order.hold && Date.parse(order.hold.until) > now.getTime()) {
-    return { orderId, action: 'none', reason: `held until ${order.hold.until}: ${order.hold.reason}` };
-  }
+  // A held order waits for the payment provider on purpose: its saga comes back to it. Once the hold is over it is
+  // stuck like any other order.
+  const held =
+    order.hold && Date.parse(order.hold.until) > now.getTime()
+      ? `held until ${order.hold.until}: ${order.hold.reason}`
+      : undefined;
+  // EXPRESS parks a held order on the saga-start queue, whose message brings it back (durable, like the hold).
+  if (held && deps.workflowType === 'EXPRESS') return { orderId, action: 'none', reason: held };
   const recovery = await getRecoveryRecord(deps, orderId);
   // Restarts and redrives draw on one budget per order: past it, every way of recovering is blocked alike.
   const outOfAttempts = (why: string): RecoveryOutcome | undefined =>
@@ -269,8 +272,10 @@ export async function recoverOrder(
 
   const status = execution.status ?? 'UNKNOWN';
   if (status === 'RUNNING' || status === 'PENDING_REDRIVE') {
-    return { orderId, action: 'none', reason: `execution ${execution.name} is ${status}` };
+    return { orderId, action: 'none', reason: held ?? `execution ${execution.name} is ${status}` };
   }
+  // STANDARD holds an order in its execution's Wait loop: a held order whose execution ended (stopped, or killed with
+  // the local runtime) has nothing left to come back to it, so it is stuck now, not when the hold ends.
   if (status === 'SUCCEEDED') {
     const again = await getOrder(deps, orderId);
     if (again && again.status !== 'PENDING')

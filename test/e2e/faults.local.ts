@@ -611,7 +611,12 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
           ]);
       } catch (error) {
         // The runtime processes' lines are the only trail of what happened inside them (it failed three ways in CI).
-        if (error instanceof Error) error.message += `\n${outputTails(processes)}`;
+        // So are the queues' figures at the failure (a message dead-lettered or still delayed explains a missing effect).
+        const last = processes.at(-1);
+        const queues = last ? await queueStats(last).catch((cause: unknown) => String(cause)) : 'no process';
+        if (error instanceof Error) {
+          error.message += `\n${outputTails(processes)}\n--- queues of the last process ---\n${JSON.stringify(queues)}`;
+        }
         throw error;
       } finally {
         for (const client of clients) client.destroy();

@@ -190,6 +190,39 @@ describe('recoverOrder', () => {
     expect(over).toMatchObject({ action: 'restarted', attempt: 1 });
   });
 
+  it('leaves a held STANDARD order alone while its execution waits, and redrives it at once when that execution ended', async () => {
+    // Arrange: held for another 5 minutes.
+    const now = new Date('2026-05-01T12:00:00.000Z');
+    const hold = {
+      reason: 'payment provider unavailable since 2026-05-01T11:50:00.000Z',
+      since: '2026-05-01T11:50:00.000Z',
+      until: '2026-05-01T12:05:00.000Z',
+    };
+    arrange(storedOrder({ hold, heldAt: hold.since }));
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', name: `order-${ORDER_ID}` });
+
+    // Act + assert: its execution is in its Wait loop.
+    expect(await recoverOrder(deps, ORDER_ID, { now })).toEqual({
+      orderId: ORDER_ID,
+      action: 'none',
+      reason: `held until ${hold.until}: ${hold.reason}`,
+    });
+    expect(sfnMock).toHaveReceivedCommandTimes(RedriveExecutionCommand, 0);
+
+    // Arrange: the execution ended in that Wait (the local runtime was killed), so nothing would come back to the order.
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      status: 'FAILED',
+      name: `order-${ORDER_ID}`,
+      redriveStatus: 'REDRIVABLE',
+      error: 'Runtime.Interrupted',
+    });
+    lastStates('ExecutionFailed', 'WaitStateEntered');
+
+    // Act + assert: redriven now, not when the hold ends.
+    expect(await recoverOrder(deps, ORDER_ID, { now })).toMatchObject({ action: 'redriven', attempt: 1 });
+    expect(sfnMock).toHaveReceivedNthCommandWith(RedriveExecutionCommand, 1, { executionArn: ORIGINAL });
+  });
+
   it('changes nothing in a dry run', async () => {
     arrange(storedOrder());
     sfnMock
