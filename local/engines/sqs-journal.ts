@@ -5,7 +5,8 @@
  * the methods every change passes through (the same seam `sqs-stats.ts` uses):
  * - `newRecord` stores every message: a send, a delayed send, a move to the dead-letter queue (its record then carries
  *   `DeadLetterQueueSourceArn` and keeps its MessageId, so the journal records a move out of the source queue);
- * - `receive` and `changeVisibility` raise the receive count (local-aws-sqs counts a visibility change as a receive);
+ * - `receive` raises the receive count and `changeVisibility` moves the end of a message's invisibility (the count the
+ *   journal records after it is the one `sqs-receive-count.ts` put back: SQS counts receives only);
  * - `delete` removes one message; `clearRecords` empties a queue (PurgeQueue, DeleteQueue).
  * A message dropped when its retention period ends is not journalled: it is dropped again on load, or left out by
  * the next compaction.
@@ -460,7 +461,8 @@ export class QueueJournal {
 
   /**
    * Makes a restored message invisible for `ms` through the engine's own visibility change, with a receipt handle in
-   * the engine's format. The engine counts the change as a receive; the count is put back.
+   * the engine's format. local-aws-sqs treats the change as a receive (the count, and the first receive's time on a
+   * message never received); both are put back, whether `sqs-receive-count.ts` is installed or not.
    */
   private keepInFlight(queue: JournalledQueue, message: StoredMessage, ms: number): void {
     const { attributes, MessageId } = message.record;

@@ -50,7 +50,9 @@ const RATE_WINDOW_MS = 60_000;
 /** Dropped messages are forgotten on every read and every this many stores, so the watch never grows unbounded. */
 const PRUNE_EVERY = 1_000;
 
-const stored = (message: StoredMessage): boolean => message.tmRetention?._destroyed !== true;
+/** Whether the engine still holds a message: its retention timer is alive (see the module comment). */
+export const isStored = (message: { tmRetention?: { _destroyed?: boolean } }): boolean =>
+  message.tmRetention?._destroyed !== true;
 
 /** The message id inside a local-aws-sqs receipt handle (base64 of a UUID and a JSON object); undefined if none. */
 export function messageIdOf(receiptHandle: string): string | undefined {
@@ -84,10 +86,10 @@ class QueueWatch {
     queue.delete = (receiptHandle) => {
       const id = messageIdOf(receiptHandle);
       const entry = id === undefined ? undefined : this.messages.get(id);
-      const wasStored = entry !== undefined && stored(entry);
+      const wasStored = entry !== undefined && isStored(entry);
       const result = remove(receiptHandle);
       // A repeated delete (another receipt handle of a message already gone) consumes nothing.
-      if (entry && wasStored && !stored(entry)) this.recordDeletion();
+      if (entry && wasStored && !isStored(entry)) this.recordDeletion();
       return result;
     };
   }
@@ -107,7 +109,7 @@ class QueueWatch {
 
   private prune(): void {
     this.storesSincePrune = 0;
-    for (const [id, entry] of this.messages) if (!stored(entry)) this.messages.delete(id);
+    for (const [id, entry] of this.messages) if (!isStored(entry)) this.messages.delete(id);
   }
 
   stats(): QueueStats {

@@ -14,6 +14,7 @@ import { DEFAULT_ACCOUNT, type RuntimeLogger, silentLogger } from '../types.ts';
 import { isPortFree, LOOPBACK } from './ports.ts';
 import { type QueueSignals, type RingableQueue, ringQueues } from './sqs-doorbell.ts';
 import { type JournalledQueue, QueueJournal, type QueueJournalOptions } from './sqs-journal.ts';
+import { type CountedQueue, countReceivesOnly } from './sqs-receive-count.ts';
 import { type QueueStats, type WatchableQueue, watchQueues } from './sqs-stats.ts';
 
 /**
@@ -76,6 +77,8 @@ export async function startSqs(options: SqsEngineOptions = {}): Promise<SqsEngin
   });
   const watch = watchQueues(service.Queues as unknown as WatchableQueue[]);
   const signals = ringQueues(service.Queues as unknown as RingableQueue[]);
+  // AWS's receive counts: before the journal, so that it records the count as put back.
+  countReceivesOnly(service.Queues as unknown as CountedQueue[]);
   const journal = options.persistDir
     ? await QueueJournal.open(options.persistDir, { ...options.journal, logger })
     : undefined;

@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListDeadLetterSourceQueuesCommand,
@@ -140,6 +141,35 @@ describe('SQS engine (local-aws-sqs behind the real SDK)', () => {
     expect(redriven?.Body).toBe('poison');
     expect(redriven?.Attributes?.ApproximateReceiveCount).toBe('1');
     expect(tasks.Results?.[0]?.ApproximateNumberOfMessagesToMove).toBe(1);
+  });
+
+  it('counts receives only, as SQS does: a visibility change (a worker backing off) leaves the count alone', async () => {
+    // Arrange: three receives before the DLQ.
+    const dlq = await createQueueFromCfn(client, 'Buzzer-Backoff-DLQ', {});
+    const queue = await createQueueFromCfn(client, 'Buzzer-Backoff', {
+      VisibilityTimeout: 30,
+      RedrivePolicy: { deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 3 },
+    });
+    await client.send(new SendMessageCommand({ QueueUrl: queue.queueUrl, MessageBody: 'retried' }));
+
+    // Act: each delivery fails and is backed off with a visibility change, as retry-backoff.ts does.
+    const counts: Array<string | undefined> = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const message = await receiveOne(client, queue.queueUrl);
+      counts.push(message?.Attributes?.ApproximateReceiveCount);
+      if (message?.ReceiptHandle) {
+        await client.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queue.queueUrl,
+            ReceiptHandle: message.ReceiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+      }
+    }
+
+    // Assert: delivered three times (local-aws-sqs alone moved it to the DLQ after two, counting each change).
+    expect(counts).toEqual(['1', '2', '3']);
   });
 
   it('rejects a redrive policy whose dead-letter queue does not exist yet', async () => {
