@@ -59,6 +59,16 @@ beforeEach(() => {
   sfnMock.on(RedriveExecutionCommand).resolves({ redriveDate: new Date() });
 });
 
+/** An order held for the payment provider, five minutes before its hold ends. */
+const HELD = {
+  now: new Date('2026-05-01T12:00:00.000Z'),
+  hold: {
+    reason: 'payment provider unavailable since 2026-05-01T11:50:00.000Z',
+    since: '2026-05-01T11:50:00.000Z',
+    until: '2026-05-01T12:05:00.000Z',
+  },
+};
+
 describe('recoverOrder', () => {
   it('starts a saga that never started under its usual name', async () => {
     arrange(storedOrder());
@@ -169,12 +179,7 @@ describe('recoverOrder', () => {
   });
 
   it('leaves an order held for the payment provider alone until its hold ends, then restarts it', async () => {
-    const now = new Date('2026-05-01T12:00:00.000Z');
-    const hold = {
-      reason: 'payment provider unavailable since 2026-05-01T11:50:00.000Z',
-      since: '2026-05-01T11:50:00.000Z',
-      until: '2026-05-01T12:05:00.000Z',
-    };
+    const { now, hold } = HELD;
     arrange(storedOrder({ hold, heldAt: hold.since }));
     const express = { ...deps, workflowType: 'EXPRESS' as const };
 
@@ -191,13 +196,8 @@ describe('recoverOrder', () => {
   });
 
   it('leaves a held STANDARD order alone while its execution waits, and redrives it at once when that execution ended', async () => {
-    // Arrange: held for another 5 minutes.
-    const now = new Date('2026-05-01T12:00:00.000Z');
-    const hold = {
-      reason: 'payment provider unavailable since 2026-05-01T11:50:00.000Z',
-      since: '2026-05-01T11:50:00.000Z',
-      until: '2026-05-01T12:05:00.000Z',
-    };
+    // Arrange
+    const { now, hold } = HELD;
     arrange(storedOrder({ hold, heldAt: hold.since }));
     sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', name: `order-${ORDER_ID}` });
 
