@@ -443,21 +443,6 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
     });
 
     /**
-     * `POST /orders` as a client does it: a 5xx is retried with the same `Idempotency-Key`, which gives the first
-     * order back if the first try did accept it. This scenario is about the crash; on a starved CI machine a freshly
-     * started runtime's accept function ran past its 15 s timeout (500) for 2 of 11 orders (CI46).
-     */
-    async function placeAsAClientWould(client: ApiClient, body: unknown) {
-      const key = randomUUID();
-      let placed = await client.placeOrder(body, key);
-      for (let retry = 1; retry <= 3 && placed.status >= 500; retry++) {
-        await new Promise((resolve) => setTimeout(resolve, 1_000 * retry));
-        placed = await client.placeOrder(body, key);
-      }
-      return placed;
-    }
-
-    /**
      * Up to the 10 s visibility timeout of a message whose handler the kill caught, the restored mail circuit's open
      * interval and its held copies' delays, on a machine the other e2e files are loading too (CI40 ran out of 60 s).
      */
@@ -487,7 +472,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
         // that end before the kill sit in the notify queue, held as delayed messages while the mail circuit is open.
         await setSandboxFaults(first.info.sandboxUrl, localSandboxAuth(), { mailBroken: true });
         const earlyBodies = [1, 2, 3].map(() => orderBody());
-        const early = await Promise.all(earlyBodies.map((body) => placeAsAClientWould(before, body)));
+        const early = await Promise.all(earlyBodies.map((body) => before.placeOrder(body)));
         // Three sagas and their first mail attempts: 30 s was not enough on a loaded 2-core machine (CI41).
         await expect
           .poll(async () => waitingIn(await queueStats(first), notifyQueue), {
@@ -518,7 +503,7 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
           'tok_flaky',
         ];
         const bodies = tokens.map((paymentToken) => orderBody({ paymentToken }));
-        const placed = await Promise.all(bodies.map((body) => placeAsAClientWould(before, body)));
+        const placed = await Promise.all(bodies.map((body) => before.placeOrder(body)));
         expect([...early, ...placed].map((p) => p.status)).toEqual([...early, ...placed].map(() => 202));
         const allBodies = [...earlyBodies, ...bodies];
         const customerOf = new Map(
