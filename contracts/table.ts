@@ -3,8 +3,8 @@ export const INDEXES = {
   /** A client's orders: `gsi1pk`, `gsi1sk`; projects `BY_CLIENT_ATTRIBUTES` only. */
   ByClient: 'ByClient',
   /**
-   * The sparse index of unfinished items (open orders, unpublished outbox items): `openPk`, `openSk` = createdAt;
-   * projects `OPEN_ATTRIBUTES` only.
+   * The sparse index of unfinished items (open orders, outbox items the relay gave up on): `openPk`, `openSk` =
+   * createdAt; projects `OPEN_ATTRIBUTES` only. A PENDING outbox item is not in it (functions/outbox/outbox.ts).
    */
   Open: 'Open',
   /**

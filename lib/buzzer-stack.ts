@@ -30,7 +30,7 @@ import { MailService } from './constructs/mail-service.ts';
 import { Operations } from './constructs/operations.ts';
 import { defaultSignInDomainPrefix, OperatorApi } from './constructs/operator-api.ts';
 import { OutboxRelay } from './constructs/outbox-relay.ts';
-import { QueueWorker } from './constructs/queue-worker.ts';
+import { AFTER_ORDER_BATCHING_WINDOW, QueueWorker } from './constructs/queue-worker.ts';
 import {
   grantPaymentProvider,
   type PaymentProvider,
@@ -392,6 +392,7 @@ export class BuzzerStack extends Stack {
         bus: this.bus.bus,
         detailTypes: [DETAIL_TYPES.OrderConfirmed, DETAIL_TYPES.OrderCancelled],
         maxConcurrency: queues.notify.maxConcurrency,
+        maxBatchingWindow: AFTER_ORDER_BATCHING_WINDOW,
         handler: {
           entry: 'notifications/send-notification.ts',
           serviceName: 'notify-worker',
@@ -408,6 +409,7 @@ export class BuzzerStack extends Stack {
       bus: this.bus.bus,
       detailTypes: [DETAIL_TYPES.OrderConfirmed],
       maxConcurrency: queues.points.maxConcurrency,
+      maxBatchingWindow: AFTER_ORDER_BATCHING_WINDOW,
       handler: {
         entry: 'loyalty/credit-points.ts',
         serviceName: 'points-worker',

@@ -186,7 +186,8 @@ async function publish(deps: RelayDeps, chunk: Candidate[], now: Date): Promise<
 }
 
 async function markPublished(deps: RelayDeps, { item }: Candidate, now: Date): Promise<RelayOutcome> {
-  // A concurrent delivery of the same record finished it first: nothing left to do.
+  // A concurrent delivery of the same record finished it first: nothing left to do. The REMOVE takes items written
+  // before PENDING ones left the Open index out of it; on the others it changes nothing (and writes no index entry).
   await conditionHeld(
     deps.doc.send(
       new UpdateCommand({
@@ -305,7 +306,9 @@ async function markFailed(deps: RelayDeps, key: ItemKey, reason: string, now: Da
         TableName: deps.tableName,
         Key: key,
         UpdateExpression:
-          'SET #status = :failed, openPk = :openPk, failedAt = :now, lastError = :reason, expiresAt = :expiresAt',
+          // A PENDING item has no Open index keys (outbox.ts): a FAILED one enters the index here, oldest first.
+          'SET #status = :failed, openPk = :openPk, openSk = if_not_exists(createdAt, :now), failedAt = :now, ' +
+          'lastError = :reason, expiresAt = :expiresAt',
         ConditionExpression: 'attribute_exists(pk) AND #status <> :published',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {

@@ -19,7 +19,7 @@ export class Data extends Construct {
   public readonly table: dynamodb.Table;
   /** GSI name for a client's orders. */
   public static readonly BY_CLIENT_INDEX = INDEXES.ByClient;
-  /** Sparse GSI name for items that are not finished yet (open orders, unpublished outbox items). */
+  /** Sparse GSI name for items that are not finished yet (open orders, outbox items the relay gave up on). */
   public static readonly OPEN_INDEX = INDEXES.Open;
   /** Sparse GSI name for terminal orders by the UTC day they ended on (the settlement export reads it). */
   public static readonly SETTLED_INDEX = INDEXES.Settled;

@@ -12,7 +12,7 @@ import { ORDER_EVENT_TYPES } from '#contracts/events.ts';
 import { SECRET_PURPOSE } from '#functions/webhooks/secret-box.ts';
 import type { Api } from './api.ts';
 import { BuzzerFunction } from './buzzer-function.ts';
-import { QueueWorker } from './queue-worker.ts';
+import { AFTER_ORDER_BATCHING_WINDOW, QueueWorker } from './queue-worker.ts';
 import { DeadLetteredQueue } from './queues.ts';
 
 export interface WebhooksProps {
@@ -75,6 +75,7 @@ export class Webhooks extends Construct {
       // Every order fact: which ones a client receives is its subscription, read at fan-out time.
       detailTypes: [...ORDER_EVENT_TYPES],
       maxConcurrency: props.fanOutConcurrency,
+      maxBatchingWindow: AFTER_ORDER_BATCHING_WINDOW,
       handler: {
         entry: 'webhooks/fan-out-webhooks.ts',
         serviceName: 'webhook-fan-out',

@@ -146,7 +146,7 @@ function handlers(ctx: OpsContext, options: OperatorApiOptions): Record<Operator
       });
     },
     redriveSaga: async ({ body }) => redriveExecution(ctx, parse(sagaRedriveBody, body).executionArn),
-    unpublishedOutbox: async () => unpublishedOutbox(ctx, { pendingBefore: new Date(), limit: 50 }),
+    unpublishedOutbox: async () => unpublishedOutbox(ctx, { limit: 50 }),
     replayOutbox: async () => replayRelay(ctx),
     listWebhooks: async ({ query }) =>
       webhookEndpoints(ctx, parse(clientQuery, Object.fromEntries(query)).client),

@@ -47,7 +47,6 @@ export async function insertPendingOrder(
     payload: orderSummary(record),
     now: createdAt,
   });
-  const { openPk: _pk, openSk: _sk, ...outboxItem } = outbox;
   const outboxState =
     outboxStatus === 'PUBLISHED'
       ? { status: 'PUBLISHED', publishedAt: createdAt.toISOString() }
@@ -76,7 +75,7 @@ export async function insertPendingOrder(
           },
         },
         // The relay sees this INSERT but publishes only PENDING items: this OrderPlaced never reaches the bus.
-        { Put: { TableName: table.tableName, Item: { ...outboxItem, ...outboxState } } },
+        { Put: { TableName: table.tableName, Item: { ...outbox, ...outboxState } } },
       ],
     }),
   );

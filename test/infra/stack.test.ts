@@ -81,6 +81,18 @@ describe('event source mappings', () => {
       expect(m.Properties.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
   });
 
+  it('gathers batches for a second only after the order has ended, never before its saga starts', () => {
+    const windowOf = (prefix: string) =>
+      ofType('AWS::Lambda::EventSourceMapping').find(([id]) => id.startsWith(prefix))?.[1].Properties
+        .MaximumBatchingWindowInSeconds;
+    // Mail, points and the webhook fan-out: fewer receives, deletes and invocations per order; nobody waits on them.
+    expect(windowOf('NotifierHandler')).toBe(1);
+    expect(windowOf('PointsHandler')).toBe(1);
+    expect(windowOf('WebhooksFanOutHandler')).toBe(1);
+    // The saga start is on the way to the order's end: a window there would add to every order's time to terminal.
+    expect(windowOf('SagaStarter')).toBeUndefined();
+  });
+
   it('filters the relay to outbox inserts, bisects, caps retries and keeps failures', () => {
     const [, relay] =
       ofType('AWS::Lambda::EventSourceMapping').find(([id]) => id.startsWith('OutboxRelay')) ?? [];

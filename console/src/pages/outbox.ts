@@ -23,20 +23,19 @@ class OutboxPage extends Page {
 
   override render() {
     const outbox = this.outbox.value;
-    const rows = [
-      ...(outbox?.failed ?? []).map((o) => ({ ...o, state: 'FAILED', detail: o.lastError ?? '' })),
-      ...(outbox?.pending ?? []).map((o) => ({ ...o, state: 'PENDING', detail: `${o.attempts} attempts` })),
-    ];
+    const rows = (outbox?.failed ?? []).map((o) => ({ ...o, state: 'FAILED', detail: o.lastError ?? '' }));
+    // The relay DLQ also names stream batches the relay gave up on: their items are found by the replay, not listed.
+    const replayable = (outbox?.failed.length ?? 0) + (outbox?.relayDlqDepth ?? 0);
     return html`
       <h2 tabindex="-1">Outbox relay</h2>
       ${freshness(this.outbox)}
       <p>
-        <button type="button" ?disabled=${this.busy !== undefined || (outbox?.failed.length ?? 0) === 0}
+        <button type="button" ?disabled=${this.busy !== undefined || replayable === 0}
           @click=${() => this.replay()}>Replay items the relay gave up on</button>
       </p>
       ${this.actionStatus()}
       <table>
-        <caption>Outbox items not published yet: FAILED ones wait for a replay, PENDING ones for the relay</caption>
+        <caption>Outbox items the relay gave up on (relay DLQ: ${outbox?.relayDlqDepth ?? 0} message(s), these and any stream batch it gave up on)</caption>
         <thead><tr><th scope="col">Type</th><th scope="col">Order</th><th scope="col">Created</th><th scope="col">State</th><th scope="col">Detail</th></tr></thead>
         <tbody>
           ${empty(rows, 'Everything is published.', 5)}

@@ -111,7 +111,6 @@ describe('POST /orders', () => {
       version: 1,
       status: 'PENDING',
       attempts: 0,
-      openPk: 'OUTBOX#PENDING',
       payload: expect.objectContaining({
         orderId: body.trackingId,
         status: 'PENDING',

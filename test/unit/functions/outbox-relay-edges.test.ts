@@ -148,7 +148,7 @@ describe('outbox relay edges', () => {
       TableName: TABLE,
       Key: { pk: item.pk, sk: 'OUTBOX' },
       UpdateExpression: expect.stringContaining(
-        'SET #status = :failed, openPk = :openPk, failedAt = :now, lastError = :reason',
+        'SET #status = :failed, openPk = :openPk, openSk = if_not_exists(createdAt, :now), failedAt = :now',
       ),
       ConditionExpression: 'attribute_exists(pk) AND #status <> :published',
       ExpressionAttributeNames: { '#status': 'status' },

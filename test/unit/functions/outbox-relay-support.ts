@@ -38,8 +38,6 @@ export function outboxItem(n: number, overrides: Record<string, unknown> = {}) {
     status: 'PENDING',
     attempts: 0,
     createdAt: '2026-05-01T11:59:00.000Z',
-    openPk: 'OUTBOX#PENDING',
-    openSk: '2026-05-01T11:59:00.000Z',
     ...overrides,
   };
 }

@@ -174,7 +174,8 @@ describe('outbox relay', () => {
     });
     expect(updatesOf(1)[1]).toMatchObject({
       UpdateExpression:
-        'SET #status = :failed, openPk = :openPk, failedAt = :now, lastError = :reason, expiresAt = :expiresAt',
+        'SET #status = :failed, openPk = :openPk, openSk = if_not_exists(createdAt, :now), failedAt = :now, ' +
+        'lastError = :reason, expiresAt = :expiresAt',
       ExpressionAttributeValues: expect.objectContaining({
         ':failed': 'FAILED',
         ':openPk': 'OUTBOX#FAILED',

@@ -78,7 +78,6 @@ describe('confirm-order', () => {
               version: 4,
               status: 'PENDING',
               attempts: 0,
-              openPk: 'OUTBOX#PENDING',
               payload: expect.objectContaining({
                 orderId: ORDER_ID,
                 status: 'CONFIRMED',

@@ -183,7 +183,7 @@ describe('buzzer status shows the counts', () => {
     workQueues: { queues: [] },
     circuits: [],
     saga: { workflowType: 'STANDARD', failed: [], stuck: [] },
-    outbox: { pending: [], failed: [] },
+    outbox: { relayDlqDepth: 0, failed: [] },
     orders: { olderThanSeconds: 300, stuck: [] },
     metrics,
   });

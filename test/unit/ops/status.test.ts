@@ -87,7 +87,7 @@ describe('buzzer status: circuit breakers', () => {
         },
       ],
       saga: { workflowType: 'STANDARD', failed: [], stuck: [] },
-      outbox: { pending: [], failed: [] },
+      outbox: { relayDlqDepth: 0, failed: [] },
       orders: { olderThanSeconds: 300, stuck: [] },
       metrics: { summary: null },
     };

@@ -189,7 +189,7 @@ describe('buzzer status: work queues', () => {
       workQueues: { queues },
       circuits: [],
       saga: { workflowType: 'STANDARD', failed: [], stuck: [] },
-      outbox: { pending: [], failed: [] },
+      outbox: { relayDlqDepth: 0, failed: [] },
       orders: { olderThanSeconds: 300, stuck: [] },
       metrics: { summary: null },
     });
@@ -210,7 +210,7 @@ describe('buzzer status: work queues', () => {
       workQueues: { queues: [] },
       circuits: [],
       saga: { workflowType: 'STANDARD', failed: [], stuck: [] },
-      outbox: { pending: [], failed: [] },
+      outbox: { relayDlqDepth: 0, failed: [] },
       orders: { olderThanSeconds: 300, stuck: [] },
       metrics: { summary: null },
     };

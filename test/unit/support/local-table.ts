@@ -1,6 +1,7 @@
 /** A single-table (`pk`/`sk`, on-demand) on a DynamoDB Local of its own, for tests that need real conditional writes. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { INDEXES, OPEN_ATTRIBUTES } from '#contracts/table.ts';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '#local/engines/dynamodb-local.ts';
 import { createTableFromCfn } from '#local/engines/tables.ts';
 
@@ -10,7 +11,15 @@ export interface LocalTable {
   stop(): Promise<void>;
 }
 
-export async function startLocalTable(tableName: string): Promise<LocalTable> {
+export interface LocalTableOptions {
+  /** Also create the `Open` index as the stack defines it (keys `openPk`, `openSk`; `OPEN_ATTRIBUTES` projected). */
+  openIndex?: boolean;
+}
+
+export async function startLocalTable(
+  tableName: string,
+  options: LocalTableOptions = {},
+): Promise<LocalTable> {
   const dynamo = await startDynamoDbLocal();
   const client = new DynamoDBClient({
     endpoint: dynamo.endpoint,
@@ -25,8 +34,28 @@ export async function startLocalTable(tableName: string): Promise<LocalTable> {
     AttributeDefinitions: [
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' },
+      ...(options.openIndex
+        ? [
+            { AttributeName: 'openPk', AttributeType: 'S' },
+            { AttributeName: 'openSk', AttributeType: 'S' },
+          ]
+        : []),
     ],
     BillingMode: 'PAY_PER_REQUEST',
+    ...(options.openIndex
+      ? {
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: INDEXES.Open,
+              KeySchema: [
+                { AttributeName: 'openPk', KeyType: 'HASH' },
+                { AttributeName: 'openSk', KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...OPEN_ATTRIBUTES] },
+            },
+          ],
+        }
+      : {}),
   });
   return {
     client,
