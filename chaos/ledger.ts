@@ -141,12 +141,6 @@ function checkOrder(observation: OrderObservation): Finding[] {
   if (charge.refunds > 0 && !charge.exists) add('duplicated-effect', 'refund without a charge');
   if (mails.length > 1) add('duplicated-effect', `${mails.length} mails for one terminal event`);
   if (points.ledgerLines > 1) add('duplicated-effect', `${points.ledgerLines} points ledger lines`);
-  if (points.balance !== undefined && points.balance > points.ledgerPoints) {
-    add(
-      'duplicated-effect',
-      `points balance ${points.balance} exceeds the ledger's ${points.ledgerPoints}: credited twice`,
-    );
-  }
 
   if (view.status === 'CONFIRMED') {
     if (!charge.exists) add('lost-effect', 'confirmed without a charge');
@@ -159,9 +153,6 @@ function checkOrder(observation: OrderObservation): Finding[] {
   }
   if (view.status !== 'PENDING' && mails.length === 0)
     add('lost-effect', `${view.status} but no mail was sent`);
-  if (points.balance !== undefined && points.balance < points.ledgerPoints) {
-    add('wrong-effect', `points balance ${points.balance} is below the ledger's ${points.ledgerPoints}`);
-  }
   return found;
 }
 
@@ -233,7 +224,7 @@ function checkStock(observations: OrderObservation[], money: MoneyInput): MoneyF
   return found;
 }
 
-/** Points per customer: what the rule gives for the customer's confirmed orders, in balance and in the ledger. */
+/** Points per customer: what the rule gives for the customer's confirmed orders, against the ledger's sum. */
 function checkPoints(observations: OrderObservation[], catalogue: Catalogue): MoneyFinding[] {
   const customers = new Map<string, { expected: number; points: OrderObservation['points'] }>();
   for (const o of observations) {
@@ -243,13 +234,12 @@ function checkPoints(observations: OrderObservation[], catalogue: Catalogue): Mo
   }
   const found: MoneyFinding[] = [];
   for (const [customerId, { expected, points }] of customers) {
-    const balance = points.balance ?? 0;
-    if (balance !== expected || points.ledgerPoints !== expected) {
+    if (points.ledgerPoints !== expected) {
       found.push({
         orderId: '*',
         kind: 'money',
         check: 'pointsMismatches',
-        detail: `customer ${customerId} has ${balance} points (ledger ${points.ledgerPoints}), the rule gives ${expected}`,
+        detail: `customer ${customerId} has ${points.ledgerPoints} points, the rule gives ${expected}`,
       });
     }
   }

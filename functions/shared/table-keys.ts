@@ -47,10 +47,6 @@ export const keys = {
     pk: `EFFECT#${consumer}#${eventId}`,
     sk: 'EFFECT',
   }),
-  pointsBalance: (clientId: string, customerId: string): ItemKey => ({
-    pk: pointsPartition(clientId, customerId),
-    sk: 'BALANCE',
-  }),
   pointsLedger: (clientId: string, customerId: string, orderId: string): ItemKey => ({
     pk: pointsPartition(clientId, customerId),
     sk: `LEDGER#${orderId}`,

@@ -195,7 +195,7 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
     ],
   },
   // Its ledger line is its effect marker (functions/loyalty/points.ts): no EFFECT# item of its own.
-  'loyalty/credit-points.ts': { items: [{ prefixes: ['POINTS#'], actions: [PUT, UPDATE] }] },
+  'loyalty/credit-points.ts': { items: [{ prefixes: ['POINTS#'], actions: [PUT] }] },
   'webhooks/fan-out-webhooks.ts': {
     items: [
       { prefixes: ['CLIENT#'], actions: [QUERY] },

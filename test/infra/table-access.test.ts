@@ -51,7 +51,7 @@ const pk = {
   apiKey: keys.apiKey('5f2b').pk,
   stock: keys.stock('espresso').pk,
   effect: keys.effect('notify', 'm-1').pk,
-  points: keys.pointsBalance('alice', 'c-1').pk,
+  points: keys.pointsLedger('alice', 'c-1', 'o-1').pk,
   client: keys.webhook('alice', 'w-1').pk,
   webhook: 'WEBHOOK#w-1',
   failure: 'FAILURE#m-1',

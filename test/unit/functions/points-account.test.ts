@@ -1,9 +1,10 @@
-import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { creditPoints, readPoints } from '#functions/loyalty/points.ts';
 import { documentClient } from '#shared/dynamodb.ts';
-import { NOW, ORDER_ID, orderEvent, TABLE, transactionCanceled } from './helpers.ts';
+import { NOW, ORDER_ID, orderEvent, TABLE } from './helpers.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const deps = { doc: documentClient, tableName: TABLE };
@@ -15,40 +16,24 @@ beforeEach(() => {
 });
 
 describe('creditPoints', () => {
-  it('writes the ledger line (the lasting duplicate guard) and the balance, and answers the points it credited', async () => {
-    ddb.on(TransactWriteCommand).resolves({});
+  it('writes the ledger line alone (the lasting duplicate guard), and answers the points it credited', async () => {
+    ddb.on(PutCommand).resolves({});
 
     const result = await creditPoints(deps, confirmed, NOW);
 
     expect(result).toEqual({ status: 'credited', points: expect.any(Number) });
     const points = result.status === 'credited' ? result.points : undefined;
     expect(points).toBeGreaterThan(0);
-    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
-      TransactItems: [
-        {
-          Put: expect.objectContaining({
-            // The points it answers are the points it wrote; no expiresAt: the guard lasts as long as the ledger.
-            Item: expect.not.objectContaining({ expiresAt: expect.anything() }),
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        },
-        {
-          Update: expect.objectContaining({
-            ExpressionAttributeValues: expect.objectContaining({ ':entity': 'Points' }),
-          }),
-        },
-      ],
+    // One conditional put, 1 write unit: no balance item beside it, no transaction.
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
+    expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
+      TableName: TABLE,
+      // The points it answers are the points it wrote; no expiresAt: the guard lasts as long as the ledger.
+      Item: expect.objectContaining({ entity: 'Points', orderId: ORDER_ID, amount: 2599, points }),
+      ConditionExpression: 'attribute_not_exists(pk)',
     });
-    expect(ddb).toHaveReceivedNthCommandWith(TransactWriteCommand, 1, {
-      TransactItems: [
-        {
-          Put: expect.objectContaining({
-            Item: expect.objectContaining({ entity: 'Points', orderId: ORDER_ID, amount: 2599, points }),
-          }),
-        },
-        expect.anything(),
-      ],
-    });
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).not.toHaveProperty('expiresAt');
   });
 
   it('refuses a confirmation without amount, naming the event', async () => {
@@ -61,26 +46,29 @@ describe('creditPoints', () => {
   });
 
   it('is a duplicate when the ledger line of the order exists (the event, or its fact, was handled)', async () => {
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None'));
+    ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
 
     expect(await creditPoints(deps, confirmed, NOW)).toEqual({ status: 'duplicate' });
   });
 
-  it('rethrows a cancellation that is not a duplicate', async () => {
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'ValidationError'));
+  it('rethrows a failure that is not a duplicate', async () => {
+    ddb
+      .on(PutCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
 
     await expect(creditPoints(deps, confirmed, NOW)).rejects.toMatchObject({
-      name: 'TransactionCanceledException',
+      name: 'ProvisionedThroughputExceededException',
     });
   });
 });
 
 describe('readPoints', () => {
-  it("reads one customer's balance and ledger lines with a consistent query of their partition", async () => {
+  it("reads one customer's ledger lines with a consistent query of their partition; the balance is their sum", async () => {
     ddb.on(QueryCommand).resolves({
       Items: [
         { pk: 'POINTS#client-a#cust-1', sk: `LEDGER#${ORDER_ID}`, orderId: ORDER_ID, points: 25 },
-        { pk: 'POINTS#client-a#cust-1', sk: 'BALANCE', balance: 37 },
+        // Written before the balance became the lines' sum: not read.
+        { pk: 'POINTS#client-a#cust-1', sk: 'BALANCE', balance: 99 },
         { pk: 'POINTS#client-a#cust-1', sk: 'LEDGER#order-2', orderId: 'order-2', points: 12 },
         { pk: 'POINTS#client-a#cust-1', sk: 'OTHER', orderId: 'x', points: 99 },
       ],
