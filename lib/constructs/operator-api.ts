@@ -65,8 +65,8 @@ export function defaultSignInDomainPrefix(stack: Stack): string {
  * The operator API: the web console's routes (contracts/operator-api.ts) on an HTTP API, every one behind a Cognito
  * user pool of operators (JWT authorizer, access tokens of the console's app client), served by one Lambda with the
  * operator CLI's code (functions/operations/operator-api.ts). The function may touch exactly what the routes use: the
- * DLQs and their work queues, the saga and settlement state machines, the bus (relay replay) and the table items and
- * index partitions of lib/constructs/table-access.ts.
+ * DLQs and their work queues, the saga and settlement state machines, the bus and the table's stream (relay replay) and
+ * the table items and index partitions of lib/constructs/table-access.ts.
  *
  * Why a user pool and not IAM: the console is a static page in a browser. IAM would need an identity pool handing
  * AWS credentials to the browser and SigV4 signing there; a user pool gives the page an OAuth sign-in (hosted UI,
@@ -291,6 +291,10 @@ export class OperatorApi extends Construct {
       });
     }
     props.bus.grantPutEventsTo(fn.role);
+    // The relay replay reads back the stream batches the relay's mapping gave up on (ops/cli/stream-batch.ts): an
+    // iterator at the batch's first record of the shard it names, then its records. Only those two calls, on this
+    // table's stream only; it finds PENDING items by no scan (the CLI's --pending-older-than is not offered here).
+    props.table.grantStream(fn.role, 'dynamodb:GetShardIterator', 'dynamodb:GetRecords');
   }
 }
 

@@ -18,6 +18,7 @@ import {
   DescribeStacksCommand,
 } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -100,6 +101,19 @@ export interface OpsClients {
   eventBridge: EventBridgeClient;
   /** S3 (`buzzer batch drop`); absent: the SDK's default client for the region is made when needed. */
   s3?: S3Client;
+  /**
+   * DynamoDB Streams (`buzzer relay replay` reads back the stream batches the relay's mapping gave up on); absent:
+   * `streamsClient` makes it from `streamsConfig` the first time it is needed, and `close()` destroys it then.
+   */
+  streams?: DynamoDBStreamsClient;
+  /** Where `streams` is made from: the DynamoDB settings. @default the SDK's (region from the environment) */
+  streamsConfig?: ClientConfig;
+}
+
+/** The DynamoDB Streams client of `clients`, made on first use (most commands never read a stream). */
+export function streamsClient(clients: OpsClients): DynamoDBStreamsClient {
+  clients.streams ??= new DynamoDBStreamsClient(clients.streamsConfig ?? {});
+  return clients.streams;
 }
 
 export interface OpsContext {
@@ -219,8 +233,11 @@ export function clientsForRuntime(runtime: Pick<RuntimeFile, 'clientEnvironment'
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local',
     },
   };
+  const dynamodb = { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_DYNAMODB') };
   const clients = makeClients({
-    dynamodb: { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_DYNAMODB') },
+    dynamodb,
+    // DynamoDB Local serves the streams API too; the runtime names it apart, as its DynamoDB endpoint may be metered.
+    streams: { ...dynamodb, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? dynamodb.endpoint },
     sqs: { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_SQS') },
     sfn: { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_SFN') },
     eventBridge: { ...config, endpoint: endpoint('AWS_ENDPOINT_URL_EVENTBRIDGE') },
@@ -228,13 +245,15 @@ export function clientsForRuntime(runtime: Pick<RuntimeFile, 'clientEnvironment'
   return env.AWS_ENDPOINT_URL_S3 ? { ...clients, s3: objectStoreClient(env) } : clients;
 }
 
-interface ClientConfig {
+export interface ClientConfig {
   region: string;
   endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-function makeClients(config: Record<'dynamodb' | 'sqs' | 'sfn' | 'eventBridge', ClientConfig>): OpsClients {
+function makeClients(
+  config: Record<'dynamodb' | 'sqs' | 'sfn' | 'eventBridge', ClientConfig> & { streams?: ClientConfig },
+): OpsClients {
   return {
     doc: DynamoDBDocumentClient.from(new DynamoDBClient(config.dynamodb), {
       marshallOptions: { removeUndefinedValues: true },
@@ -242,6 +261,7 @@ function makeClients(config: Record<'dynamodb' | 'sqs' | 'sfn' | 'eventBridge', 
     sqs: new SQSClient(config.sqs),
     sfn: new SFNClient(config.sfn),
     eventBridge: new EventBridgeClient(config.eventBridge),
+    streamsConfig: config.streams ?? config.dynamodb,
   };
 }
 
@@ -251,6 +271,7 @@ function closeClients(clients: OpsClients): void {
   clients.sfn.destroy();
   clients.eventBridge.destroy();
   clients.s3?.destroy();
+  clients.streams?.destroy();
 }
 
 export function contextFor(

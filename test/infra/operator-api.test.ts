@@ -134,6 +134,15 @@ describe("the operator API function's permissions", () => {
     for (const [i, machine] of machines.entries()) expect(redrive.join(' '), String(i)).toContain(machine);
   });
 
+  it("reads the table's stream for the relay replay (an iterator and records of a given-up batch), and only that stream", () => {
+    const table = synth.stack.getLogicalId(synth.stack.data.table.node.defaultChild as never);
+    for (const action of ['dynamodb:GetShardIterator', 'dynamodb:GetRecords'])
+      expect(resourcesFor(action), action).toEqual([`${table}.StreamArn`]);
+    // The batch names its shard: nothing to describe or list.
+    for (const action of ['dynamodb:DescribeStream', 'dynamodb:ListStreams'])
+      expect(resourcesFor(action), action).toEqual([]);
+  });
+
   it('names a resource in every statement but the tracing one', () => {
     for (const s of statements) {
       if (actionsOf(s).every((a) => a.startsWith('xray:'))) continue;

@@ -1,10 +1,14 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import {
+  clientsForAws,
+  clientsForRuntime,
+  contextFor,
   OperatorError,
   type OpsTarget,
   queueArnFromUrl,
   resolveQueue,
+  streamsClient,
   targetFromRuntime,
 } from '#ops/cli/context.ts';
 import { humanAge, matchesFilters, parseDuration, parseFilter, parseTime, table } from '#ops/cli/format.ts';
@@ -47,6 +51,49 @@ describe('discovery', () => {
     expect(
       queueArnFromUrl('https://sqs.eu-west-1.amazonaws.com/123456789012/Buzzer-Dlq', 'eu-west-1', 'aws'),
     ).toBe('arn:aws:sqs:eu-west-1:123456789012:Buzzer-Dlq');
+  });
+});
+
+describe('the DynamoDB Streams client (relay replay)', () => {
+  const runtime = (env: Record<string, string>) => ({
+    clientEnvironment: {
+      AWS_REGION: 'eu-west-1',
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:8001',
+      AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9324',
+      AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:4000',
+      AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://127.0.0.1:4000',
+      ...env,
+    },
+  });
+  const endpointOf = async (clients: ReturnType<typeof clientsForAws>) =>
+    (await streamsClient(clients).config.endpoint?.())?.port;
+
+  it('is made on first use only, once, and closed with the other clients', () => {
+    const clients = clientsForRuntime(runtime({}));
+    expect(clients.streams).toBeUndefined();
+
+    const streams = streamsClient(clients);
+    expect(streamsClient(clients)).toBe(streams);
+    let destroyed = 0;
+    streams.destroy = () => {
+      destroyed += 1;
+    };
+    contextFor(targetFromRuntime(runtimeFile), clients).close();
+    expect(destroyed).toBe(1);
+  });
+
+  it("talks to the local runtime's DynamoDB Local: its streams endpoint, else its DynamoDB one", async () => {
+    // The runtime's DynamoDB endpoint may be a metering proxy; it names DynamoDB Local's own for the streams.
+    expect(
+      await endpointOf(
+        clientsForRuntime(runtime({ AWS_ENDPOINT_URL_DYNAMODB_STREAMS: 'http://127.0.0.1:8000' })),
+      ),
+    ).toBe(8000);
+    expect(await endpointOf(clientsForRuntime(runtime({})))).toBe(8001);
+  });
+
+  it("uses the target's region on AWS", async () => {
+    expect(await streamsClient(clientsForAws('eu-central-1')).config.region()).toBe('eu-central-1');
   });
 });
 

@@ -1,4 +1,14 @@
 /** A local runtime description with every operator queue, and an operator context over fake clients. */
+import {
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  type GetRecordsCommandInput,
+  GetShardIteratorCommand,
+  type AttributeValue as StreamAttributeValue,
+  type _Record as StreamRecord,
+} from '@aws-sdk/client-dynamodb-streams';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
 import { type OpsContext, type RuntimeFile, targetFromRuntime } from '#ops/cli/context.ts';
 
 export const queue = (logicalId: string) => ({
@@ -45,4 +55,40 @@ export function opsContext(clients: Partial<OpsContext['clients']>): OpsContext 
     progress: () => {},
     close: () => {},
   };
+}
+
+/** A stream record of `item` as GetRecords returns it (only what the replay reads). */
+export function streamRecord(
+  eventName: 'INSERT' | 'MODIFY' | 'REMOVE',
+  sequenceNumber: string,
+  item: Record<string, unknown>,
+): StreamRecord {
+  return {
+    eventName,
+    dynamodb: {
+      SequenceNumber: sequenceNumber,
+      Keys: marshall({ pk: item.pk, sk: item.sk }) as Record<string, StreamAttributeValue>,
+      NewImage: marshall(item, { removeUndefinedValues: true }) as Record<string, StreamAttributeValue>,
+    },
+  };
+}
+
+/**
+ * A streams client over one shard read as `pages`, each answered to the iterator the one before it handed out: the
+ * first to the iterator GetShardIterator returns. After the last page the shard is closed (no next iterator) or, if
+ * `open`, at its tip: empty pages for ever, as DynamoDB answers on an open shard with nothing new.
+ */
+export function fakeShard(pages: StreamRecord[][], options: { open?: boolean } = {}) {
+  const client = new DynamoDBStreamsClient({ region: 'us-east-1' });
+  const mock = mockClient(client);
+  mock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'iterator-0' });
+  mock.on(GetRecordsCommand).callsFake((input: GetRecordsCommandInput) => {
+    const at = Number(String(input.ShardIterator).replace('iterator-', ''));
+    const last = at >= pages.length - 1;
+    return {
+      Records: pages[at] ?? [],
+      ...(last && !options.open ? {} : { NextShardIterator: `iterator-${Math.min(at + 1, pages.length)}` }),
+    };
+  });
+  return { client, mock };
 }

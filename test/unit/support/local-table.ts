@@ -8,12 +8,18 @@ import { createTableFromCfn } from '#local/engines/tables.ts';
 export interface LocalTable {
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
+  /** The endpoint, for clients of other DynamoDB APIs (streams). */
+  endpoint: string;
+  /** Set with `stream`: the table's stream, as the relay's mapping reads it. */
+  streamArn?: string;
   stop(): Promise<void>;
 }
 
 export interface LocalTableOptions {
   /** Also create the `Open` index as the stack defines it (keys `openPk`, `openSk`; `OPEN_ATTRIBUTES` projected). */
   openIndex?: boolean;
+  /** Give the table a stream of this view type, as the stack's. */
+  stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 export async function startLocalTable(
@@ -26,7 +32,7 @@ export async function startLocalTable(
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
   });
-  await createTableFromCfn(client, tableName, {
+  const { streamArn } = await createTableFromCfn(client, tableName, {
     KeySchema: [
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
@@ -56,9 +62,12 @@ export async function startLocalTable(
           ],
         }
       : {}),
+    ...(options.stream ? { StreamSpecification: { StreamViewType: options.stream } } : {}),
   });
   return {
     client,
+    endpoint: dynamo.endpoint,
+    ...(streamArn ? { streamArn } : {}),
     doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
     stop: async () => {
       client.destroy();
