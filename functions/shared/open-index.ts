@@ -21,7 +21,7 @@ export interface OpenQuery {
 }
 
 /**
- * Entries of one open partition (`ORDER#PENDING`, `OUTBOX#PENDING`, `OUTBOX#FAILED`), oldest first: the keys and
+ * Entries of one open partition (`ORDER#PENDING`, `OUTBOX#FAILED`), oldest first: the keys and
  * `OPEN_ATTRIBUTES` only (`queryOpenItemsWhole` reads the whole items). The index is eventually consistent: callers
  * re-read an item with a consistent read before acting on it.
  */

@@ -6,6 +6,10 @@ export interface ItemKey {
 }
 
 export const OPEN_ORDER = 'ORDER#PENDING';
+/**
+ * The Open partition PENDING outbox items were put in before they left the index (functions/outbox/outbox.ts): items
+ * written then keep their entry until published. Nothing reads it; tests check that it stays empty and ungranted.
+ */
 export const OPEN_OUTBOX_PENDING = 'OUTBOX#PENDING';
 export const OPEN_OUTBOX_FAILED = 'OUTBOX#FAILED';
 

@@ -264,8 +264,8 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
       { prefixes: ['WEBHOOK#'], actions: [QUERY, UPDATE] },
     ],
     indexes: [
-      // Open orders (the orders page without a client) and the relay's unpublished items (the outbox page).
-      { index: Data.OPEN_INDEX, partitions: ['ORDER#PENDING', 'OUTBOX#PENDING', 'OUTBOX#FAILED'] },
+      // Open orders (the orders page without a client) and the items the relay gave up on (the outbox page).
+      { index: Data.OPEN_INDEX, partitions: ['ORDER#PENDING', 'OUTBOX#FAILED'] },
       // One client's latest orders.
       { index: Data.BY_CLIENT_INDEX, partitionPrefixes: ['CLIENT#'] },
     ],

@@ -9,7 +9,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_UNAVAILABLE_ATTEMPTS } from '#contracts/circuit.ts';
-import { PaymentProviderUnavailable } from '#functions/orders/errors.ts';
 import { authorizePayment, type PaymentDeps, voidPayment } from '#functions/payments/charging.ts';
 import { CircuitBreaker } from '#functions/resilience/circuit-breaker.ts';
 import { beginCompensation } from '#functions/saga/compensation.ts';
