@@ -16,12 +16,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { byLogicalName } from '#chaos/system.ts';
 import { executionArnFor } from '#functions/operations/recovery.ts';
+import { faultsOf } from '#local/faults/index.ts';
 import {
   clientsForRuntime,
   contextFor,
   type OpsContext,
   type RuntimeFile,
+  resolveQueue,
   targetFromRuntime,
 } from '#ops/cli/context.ts';
 import type { PeekResult, RedriveResult } from '#ops/cli/dlq.ts';
@@ -319,6 +322,50 @@ describe('operators on the local runtime', () => {
     const after = await buzzer<StatusReport>('status');
     expect(after.outbox.failed.map((o) => o.orderId)).not.toContain(orderId);
   }, 90_000);
+
+  it('replays a stream batch the relay mapping gave up on, read back from the stream (its item is in no index)', async () => {
+    const runtime = target.runtime;
+    const relay = runtime && byLogicalName(runtime.info.functions, 'OutboxRelayHandlerFunction');
+    if (!runtime || !relay) throw new Error('no local relay function');
+    const relayDlq = resolveQueue(ctx.target, 'relay').dlq.url;
+    const body = orderBody();
+    // The relay fails every batch that holds this order's OrderPlaced: bisected down to that record, retried to the
+    // mapping's cap, then given up to its on-failure destination (the relay DLQ), a record naming the stream range.
+    faultsOf(runtime).lambda.setFault(relay, (event) =>
+      JSON.stringify(event).includes(body.customer.id) ? 'error' : undefined,
+    );
+    let orderId: string;
+    try {
+      const placed = await alice.placeOrder(body);
+      expect(placed.status).toBe(202);
+      orderId = placed.body.trackingId;
+      await until(
+        'the mapping to give the batch up',
+        () => queueDepth(ctx.clients.sqs, relayDlq),
+        (depth) => depth.visible > 0,
+        90_000,
+      );
+    } finally {
+      faultsOf(runtime).lambda.clearFaults();
+    }
+    expect((await alice.getOrder(orderId)).body.status).toBe('PENDING');
+
+    const replay = await buzzer<ReplayResult>('relay', 'replay');
+
+    expect(replay.replayed).toContainEqual(
+      expect.objectContaining({
+        orderId,
+        messageType: 'OrderPlaced',
+        from: expect.stringMatching(/^stream batch /),
+      }),
+    );
+    expect((await alice.waitForOrder(orderId)).status).toBe('CONFIRMED');
+    expect((await sandbox.charge(orderId)).body.calls).toBe(1);
+    // Its on-failure record is gone from the DLQ: every item it named is published.
+    expect(await queueDepth(ctx.clients.sqs, relayDlq)).toMatchObject({ visible: 0, inFlight: 0 });
+    const again = await buzzer<ReplayResult>('relay', 'replay');
+    expect(again.replayed.map((r) => r.orderId)).not.toContain(orderId);
+  }, 150_000);
 
   it('issues API keys that the API accepts', async () => {
     const created = await buzzer<CreatedKey>('keys', 'create', '--client', 'carol', '--label', 'e2e');
