@@ -327,8 +327,18 @@ export function describeLocalFaults(ctx: FaultsTarget): void {
       const orderIds = messages.map(
         (m) => (JSON.parse(m.body) as { detail: { orderId: string } }).detail.orderId,
       );
-      for (const orderId of orderIds) {
-        await expect.poll(() => mailCount(ctx.sandbox, orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
+      try {
+        for (const orderId of orderIds) {
+          await expect.poll(() => mailCount(ctx.sandbox, orderId), SETTLE).toEqual({ messages: 1, calls: 1 });
+        }
+      } catch (error) {
+        // What the worker and the sink did with these mails, and which batches the worker got, for the CI log.
+        const lines = ctx.target.recentLogs(...ids, ...orderIds).slice(-80);
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}\nbatches given to the worker: ${JSON.stringify(
+            deliveries,
+          )}\nfunction log lines about these mails:\n${lines.join('\n')}`,
+        );
       }
       expect(crashed).toBe(true);
       const [crashedBatch, ...later] = deliveries;

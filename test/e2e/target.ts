@@ -23,8 +23,16 @@ export interface Target {
   consoleUrl?: string;
   /** The running local runtime, for fault injection; undefined on deployed targets. */
   runtime?: BuzzerRuntime;
+  /**
+   * The functions' latest log lines (local target, at least `RECENT_LOG_LINES` of them) that mention any of `needles`: what a
+   * failing scenario adds to its message, since function logs are off in the e2e run. Empty on deployed targets.
+   */
+  recentLogs(...needles: string[]): string[];
   stop(): Promise<void>;
 }
+
+/** How many function log lines a local target keeps for `recentLogs`. */
+const RECENT_LOG_LINES = 20_000;
 
 export interface TargetOptions {
   /**
@@ -92,6 +100,7 @@ function deployedTarget(name: TargetName, clients: readonly string[]): Target {
     sandboxUrl,
     sandboxAuth: sigV4ForUrl(sandboxUrl),
     apiKeys,
+    recentLogs: () => [],
     stop: async () => {},
   };
 }
@@ -100,6 +109,8 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
   const name = targetName();
   if (name !== 'local') return deployedTarget(name, options.clients ?? ['alice', 'bob']);
   const clients = options.clients ?? ['alice', 'bob'];
+  const verbose = options.verbose ?? process.env.BUZZER_VERBOSE === '1';
+  const recent: string[] = [];
   const runtime = await startBuzzer({
     // test/e2e/global-setup.ts synthesizes once for the whole run.
     synth: false,
@@ -114,7 +125,14 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
     persistDir: options.persistDir,
     lambdaConcurrency: options.lambdaConcurrency,
     ...(options.console ? { consolePort: 0 } : {}),
-    functionLogs: options.verbose ?? process.env.BUZZER_VERBOSE === '1',
+    functionLogs: verbose,
+    // Kept, and printed only when verbose: a failing scenario quotes the lines about its own orders.
+    functionLogSink: (fn, line) => {
+      if (verbose) process.stdout.write(`${fn} ${line}\n`);
+      recent.push(`${fn} ${line}`);
+      // Trimmed in steps, not line by line: a long run logs hundreds of thousands of lines.
+      if (recent.length > 2 * RECENT_LOG_LINES) recent.splice(0, recent.length - RECENT_LOG_LINES);
+    },
   });
   const { apiUrl, sandboxUrl } = runtime.info;
   if (!apiUrl || !sandboxUrl) throw new Error('the synthesized stack has no ApiUrl/SandboxUrl outputs');
@@ -138,6 +156,7 @@ export async function startTarget(options: TargetOptions = {}): Promise<Target> 
     apiKeys: runtime.info.apiKeys,
     ...(runtime.info.consoleUrl ? { consoleUrl: runtime.info.consoleUrl } : {}),
     runtime,
+    recentLogs: (...needles) => recent.filter((line) => needles.some((needle) => line.includes(needle))),
     stop: () => runtime.stop(),
   };
 }
