@@ -299,7 +299,7 @@ export async function statusReport(ctx: OpsContext, options: StatusOptions = {})
   ctx.progress('reading saga executions');
   const saga = await sagaExecutions(ctx, { since, runningBefore: cutoff, limit });
 
-  ctx.progress('reading unpublished outbox items and stuck orders');
+  ctx.progress('reading the outbox items the relay gave up on and stuck orders');
   const [outbox, stuckOrders, metrics] = await Promise.all([
     unpublishedOutbox(ctx, { limit }),
     queryOpenItemsWhole(table_, OPEN_ORDER, { createdBefore: cutoff, limit }),
@@ -413,7 +413,7 @@ export function registerStatusCommand(program: Command, run: CommandRunner): voi
   program
     .command('status')
     .description(
-      'DLQ depths and ages, work queue back-pressure (depth, oldest message, consumption), circuit breakers, failed or stuck saga executions, unpublished outbox items, stuck orders',
+      'DLQ depths and ages, work queue back-pressure (depth, oldest message, consumption), circuit breakers, failed or stuck saga executions, outbox items the relay gave up on, stuck orders',
     )
     .option('--older-than <duration>', 'how long PENDING counts as stuck', '5m')
     .option('--since <duration>', 'how far back to list failed executions', '24h')
