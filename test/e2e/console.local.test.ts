@@ -294,7 +294,7 @@ describe('the web console', () => {
     const heading = page.getByRole('heading', { name: 'Outbox relay', level: 2 });
     await expect.poll(() => focused(heading)).toBe(true);
 
-    const item = table(/Outbox items not published yet/)
+    const item = table(/Outbox items the relay gave up on/)
       .getByRole('row')
       .filter({ has: page.getByRole('link', { name: orderId, exact: true }) });
     await item.getByRole('rowheader', { name: 'OrderPlaced', exact: true }).waitFor(SEEN);
