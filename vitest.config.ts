@@ -5,6 +5,16 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const TEMPLATE_TEST = 'test/unit/local/template-real.test.ts';
 
 /**
+ * The outage scenarios, one file each (~2 minutes of waiting apiece): in one file they ran one after another for
+ * 8 to 9 minutes, the longest file of the suite. Local only: their times come from the runtime's environment.
+ */
+const OUTAGE_FILES = [
+  'test/e2e/outage-payment-standard.local.test.ts',
+  'test/e2e/outage-payment-hold.local.test.ts',
+  'test/e2e/outage-payment-express.local.test.ts',
+  'test/e2e/outage-mail.local.test.ts',
+];
+/**
  * Files that only make sense on the local runtime: the operators and API key scenarios drive the CLI through the
  * local runtime's description; the operators scenarios also drive the engines' fault hooks, compress schedules and
  * read the runtime's metrics store, the webhook scenarios run receivers on 127.0.0.1, which a deployed stack cannot
@@ -29,17 +39,23 @@ const LOCAL_ONLY_FILES = [
   'test/e2e/settlement.local.test.ts',
   'test/e2e/settlement-import.local.test.ts',
   'test/e2e/operator-api.local.test.ts',
+  ...OUTAGE_FILES,
 ];
+/** The in-suite chaos run: a project of its own (`e2e-chaos`), run after the other e2e files. */
+const CHAOS_TEST = 'test/e2e/chaos.test.ts';
 /**
  * The e2e files that take longest, longest first: started last, they decided the run's length (a fresh clone has no
  * timing cache, so vitest's own order put the chaos run and the fault scenarios at the end, with the other workers
- * idle while they ran).
+ * idle while they ran). The outage files, which mostly wait, alternate with files that keep a core busy: their
+ * circuits count time-outs, and runtimes that starve each other turn healthy charges into failures (CI34, CI37).
  */
 const LONGEST_FIRST = [
-  'test/e2e/outage.local.test.ts',
+  'test/e2e/outage-payment-express.local.test.ts',
   'test/e2e/faults.test.ts',
-  'test/e2e/chaos.test.ts',
+  'test/e2e/outage-mail.local.test.ts',
+  'test/e2e/outage-payment-standard.local.test.ts',
   'test/e2e/operators.test.ts',
+  'test/e2e/outage-payment-hold.local.test.ts',
   'test/e2e/webhooks.test.ts',
   'test/e2e/console.local.test.ts',
 ];
@@ -141,7 +157,7 @@ export default defineConfig({
           name: 'e2e',
           // The checks of the real synthesized template read cdk.out, which this project's global setup writes.
           include: ['test/e2e/**/*.test.ts', TEMPLATE_TEST],
-          exclude: ['**/node_modules/**', ...(deployedTarget ? LOCAL_ONLY_FILES : [])],
+          exclude: ['**/node_modules/**', CHAOS_TEST, ...(deployedTarget ? LOCAL_ONLY_FILES : [])],
           // Synthesizes the app once for the e2e files; the unit and infra projects do not wait for it.
           globalSetup: ['test/e2e/global-setup.ts'],
           // Three files at once: they mostly wait (see maxWorkers above). Set on the project, since `--maxWorkers` on
@@ -153,6 +169,22 @@ export default defineConfig({
           // bounds, and this one only stops a test that hangs. One CI machine ran the suite 1.8 times slower than
           // another (CI31), where waits sized for the faster one timed out at 60 s.
           testTimeout: 180_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e-chaos',
+          include: [CHAOS_TEST],
+          // Its own global setup call finds the e2e project's syntheses in place (global-setup.ts); run alone
+          // (`--project e2e-chaos`) it makes them.
+          globalSetup: ['test/e2e/global-setup.ts'],
+          // After every other e2e file, alone on the machine. The chaos run keeps the runtime's main thread busy
+          // (about 1.5 cores for 2 to 3 minutes on its own); beside two other files it starved them and itself, and
+          // the starvation fed on itself (payment calls timing out, circuits opening, held orders started again):
+          // CI52 ran it in 631 s with three times the saga invocations of the same seed run alone (146 s).
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

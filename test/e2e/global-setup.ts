@@ -17,6 +17,14 @@ import { consoleLogger } from '#local/logging.ts';
  */
 export default async function setup(): Promise<void> {
   if ((process.env.BUZZER_TARGET ?? 'local') !== 'local') return;
+  // Both e2e projects (`e2e`, and `e2e-chaos` after it) name this setup, and vitest may run their setups at once and
+  // load this module once per project: one promise on the process, so one run synthesizes once.
+  const shared = globalThis as { buzzerE2eSynthesis?: Promise<void> };
+  shared.buzzerE2eSynthesis ??= synthesizeAll();
+  await shared.buzzerE2eSynthesis;
+}
+
+async function synthesizeAll(): Promise<void> {
   const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const logger = consoleLogger('warn');
   // Each synthesis ships the console's static site and builds it when console/dist is missing or stale (a fresh

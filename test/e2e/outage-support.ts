@@ -1,5 +1,6 @@
 /**
- * Outages of the payment provider and the mail sink, with the circuit breakers' times compressed through the stack's
+ * What the outage scenarios share (`outage-*.local.test.ts`, one file per scenario, each with a runtime of its own):
+ * outages of the payment provider and the mail sink, with the circuit breakers' times compressed through the stack's
  * settings (the functions' environment): a circuit opens after 3 failures in a row, stays open 2 s, and an order waits
  * at most 120 s for the payment provider (15 s where the outage is to outlast the hold). The provider's requests are counted where they land (the sandbox's call log).
  *
@@ -7,28 +8,23 @@
  * compressed.
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueDepth } from '#chaos/queues.ts';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
-import { EXPRESS_CDK_OUT } from '#local/buzzer/synth.ts';
-import type { StatusReport } from '#ops/cli/status.ts';
-import { buzzerJson } from './cli-support.ts';
 import { ApiClient, type OrderView, orderBody, SandboxClient } from './client.ts';
-import { freshSku, mailCount, steps } from './fault-support.ts';
-import { localSystem, queueNamed } from './local-faults.ts';
+import { freshSku, steps } from './fault-support.ts';
 import { stockLevel, type TableAccess, tableAccess } from './table.ts';
 import { startTarget, type Target, type TargetOptions } from './target.ts';
 
-const OPEN_SECONDS = 2;
+export const OPEN_SECONDS = 2;
 /** Held orders go to the provider two a second once it is back, so the 12 held orders take a few seconds in line. */
 const RELEASE_PER_SECOND = 2;
 // Well beyond the recoverable outage below (about 15 s) and its drain (two orders a second): on a loaded machine the
 // outage and the drain each take several times longer (CI15: a 47 s outage, two holds of 45 s ran out). The tests
 // never wait for this hold, so it costs nothing when all goes well.
-const HOLD_SECONDS = 120;
+export const HOLD_SECONDS = 120;
 
 /** How long the mail sink is down: the issue's minute. */
-const MAIL_OUTAGE_MS = 60_000;
+export const MAIL_OUTAGE_MS = 60_000;
 
 const OUTAGE_ENVIRONMENT: Record<string, string> = {
   PAYMENT_CIRCUIT_FAILURE_THRESHOLD: '3',
@@ -54,7 +50,7 @@ const OUTAGE_ENVIRONMENT: Record<string, string> = {
  */
 const RECOVERY_WAIT_MS = 180_000;
 /** A scenario's own waits are its liveness bounds; this only ends one that hangs, on a machine loaded as CI's can be. */
-const SCENARIO_TIMEOUT_MS = 420_000;
+export const SCENARIO_TIMEOUT_MS = 420_000;
 
 const OUTAGE_TARGET: TargetOptions = {
   environment: OUTAGE_ENVIRONMENT,
@@ -67,8 +63,8 @@ const OUTAGE_TARGET: TargetOptions = {
  * 120 s; and a reconciler that drives on an order left stuck by its compensation 10 s after it was (a held STANDARD
  * order waits inside its running execution, which the reconciler leaves alone).
  */
-const SHORT_HOLD_SECONDS = 15;
-const SHORT_HOLD_TARGET: TargetOptions = {
+export const SHORT_HOLD_SECONDS = 15;
+export const SHORT_HOLD_TARGET: TargetOptions = {
   environment: {
     ...OUTAGE_ENVIRONMENT,
     PAYMENT_HOLD_SECONDS: String(SHORT_HOLD_SECONDS),
@@ -79,10 +75,10 @@ const SHORT_HOLD_TARGET: TargetOptions = {
   },
 };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `read` until `done` holds, or fails naming `what` with the last value seen. */
-async function until<T>(
+export async function until<T>(
   what: string,
   read: () => Promise<T>,
   done: (value: T) => boolean,
@@ -98,7 +94,7 @@ async function until<T>(
   throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
 }
 
-interface Outage {
+export interface Outage {
   target: Target;
   alice: ApiClient;
   sandbox: SandboxClient;
@@ -119,7 +115,7 @@ async function startOutage(options: TargetOptions = {}): Promise<Outage> {
  * A runtime of its own for the enclosing `describe`, started before its tests and stopped after them; its fields are
  * there once `beforeAll` has run.
  */
-function useOutage(options: TargetOptions = {}): Outage {
+export function useOutage(options: TargetOptions = {}): Outage {
   const system = {} as Outage;
   beforeAll(async () => {
     Object.assign(system, await startOutage(options));
@@ -132,7 +128,7 @@ function useOutage(options: TargetOptions = {}): Outage {
   return system;
 }
 
-async function circuitOf(system: Outage, name: 'payment' | 'mail') {
+export async function circuitOf(system: Outage, name: 'payment' | 'mail') {
   const { Item } = await system.table.doc.send(
     new GetCommand({ TableName: system.table.tableName, Key: breakerKey(name), ConsistentRead: true }),
   );
@@ -140,7 +136,12 @@ async function circuitOf(system: Outage, name: 'payment' | 'mail') {
 }
 
 /** Places `count` orders of one unit of `sku`, one every `everyMs`; every one must be accepted (202). */
-async function placeOrders(system: Outage, count: number, everyMs: number, sku: string): Promise<string[]> {
+export async function placeOrders(
+  system: Outage,
+  count: number,
+  everyMs: number,
+  sku: string,
+): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const placed = await system.alice.placeOrder(orderBody({ items: [{ sku, quantity: 1 }] }));
@@ -166,7 +167,7 @@ async function paymentCalls(system: Outage, from: Date, to: Date) {
  * is accepted and held, none is cancelled, every one is confirmed once the provider is back, and while the circuit
  * was open the provider saw at most one request per open interval (one probe).
  */
-async function outageThenRecovery(system: Outage, label: string) {
+export async function outageThenRecovery(system: Outage, label: string) {
   const sku = await freshSku(system.table, 100);
   // A healthy order first: warm functions, a closed circuit.
   const warm = await system.alice.placeOrder(orderBody({ items: [{ sku, quantity: 1 }] }));
@@ -251,7 +252,7 @@ async function outageThenRecovery(system: Outage, label: string) {
 }
 
 /** The statuses of each order's executions (the local runtime lists EXPRESS executions too). */
-function executionsPerOrder(system: Outage, ids: string[]): string[][] {
+export function executionsPerOrder(system: Outage, ids: string[]): string[][] {
   const runtime = system.target.runtime;
   const stateMachineArn = runtime?.info.outputs.StateMachineArn;
   if (!runtime || typeof stateMachineArn !== 'string') throw new Error('no local state machine');
@@ -262,217 +263,3 @@ function executionsPerOrder(system: Outage, ids: string[]): string[][] {
       .map((execution) => String(execution.status)),
   );
 }
-
-/**
- * The four outages, each on a runtime of its own and so with a circuit of its own, one after another. Run at once (as
- * they were until CI37), their four runtimes beside the chaos run and the fault scenarios starved a slower machine so
- * far that a healthy provider's charges outlasted even a 6 s time-out and opened the circuit before any outage began.
- */
-describe('outages', () => {
-  describe('the payment provider down (STANDARD saga: held orders wait inside their executions)', () => {
-    const system = useOutage();
-
-    it(
-      'holds every order while the provider is down and confirms every one once it is back, one probe per interval',
-      async () => {
-        const { ids } = await outageThenRecovery(system, 'STANDARD');
-
-        // Each order waited inside its one execution.
-        expect(executionsPerOrder(system, ids)).toEqual(ids.map(() => ['SUCCEEDED']));
-      },
-      SCENARIO_TIMEOUT_MS,
-    );
-  });
-
-  describe('the payment provider down longer than the hold (STANDARD saga)', () => {
-    const system = useOutage(SHORT_HOLD_TARGET);
-
-    it(
-      'cancels the waiting orders with PAYMENT_UNAVAILABLE once the outage outlasts the hold, with no refund and nothing lost',
-      async () => {
-        const sku = await freshSku(system.table, 51);
-        // A healthy order first: on cold functions the first orders would all reach the provider before three failures
-        // in a row open the circuit.
-        const warm = await system.alice.placeOrder(orderBody({ items: [{ sku, quantity: 1 }] }));
-        expect((await system.alice.waitForOrder(warm.body.trackingId, undefined, 90_000)).status).toBe(
-          'CONFIRMED',
-        );
-        await system.sandbox.setFaults({ paymentFailureRate: 1 });
-        const downAt = new Date();
-        const ids = await placeOrders(system, 6, 500, sku);
-
-        // Still down. Every hold runs out; an order that never sent a charge is cancelled without asking the provider.
-        const records = await until(
-          'every hold to run out',
-          () =>
-            Promise.all(
-              ids.map(async (id) => {
-                const { Item } = await system.table.doc.send(
-                  new GetCommand({
-                    TableName: system.table.tableName,
-                    Key: { pk: `ORDER#${id}`, sk: 'ORDER' },
-                    ConsistentRead: true,
-                  }),
-                );
-                return Item ?? {};
-              }),
-            ),
-          (items) =>
-            items.every(
-              (item) => item.status === 'CANCELLED' || (item.chargeAttemptedAt && item.compensatingAt),
-            ),
-          (SHORT_HOLD_SECONDS + 60) * 1000,
-        );
-        // Only the requests that opened the circuit were charges (probes are look-ups): every other order never sent one.
-        const neverCharged = records.filter((item) => !item.chargeAttemptedAt);
-        expect(neverCharged.length).toBeGreaterThanOrEqual(ids.length - 3);
-        for (const item of neverCharged) expect(item.status).toBe('CANCELLED');
-        const cancelledWhileDown = records.filter((item) => item.status === 'CANCELLED').length;
-
-        // Back. An order whose charge request went unanswered is cancelled once its compensation may ask the provider
-        // (the reconciler redrives it): the provider may hold a charge for it, which would be refunded.
-        await system.sandbox.setFaults({});
-        const upAt = new Date();
-        const done = await Promise.all(
-          ids.map((id) => system.alice.waitForOrder(id, (order) => order.status !== 'PENDING', 120_000)),
-        );
-
-        for (const order of done) {
-          expect(order.status).toBe('CANCELLED');
-          expect(order.failureReason).toBe('PAYMENT_UNAVAILABLE');
-          expect(order.hold).toBeNull();
-          expect(steps(order.timeline)).toEqual(
-            expect.arrayContaining(['Held:WAITING', 'CancelOrder:SUCCEEDED']),
-          );
-        }
-        // Nothing charged, so nothing to refund: at most one refund request per order, and no charge left behind.
-        const refunds = (await system.sandbox.calls(downAt, 'REFUND')).body.calls;
-        expect(refunds.length).toBeLessThanOrEqual(ids.length);
-        for (const id of ids) {
-          expect((await system.sandbox.charge(id)).status, id).toBe(404);
-        }
-        expect(await stockLevel(system.table, sku)).toBe(50);
-        // Nothing lost: every customer is told, once.
-        for (const id of ids) {
-          await until(
-            `the cancellation mail of ${id}`,
-            () => mailCount(system.sandbox, id),
-            (count) => count.messages === 1,
-          );
-        }
-        console.info(
-          `STANDARD, outage longer than the ${SHORT_HOLD_SECONDS} s hold: ${ids.length} orders, ${cancelledWhileDown} cancelled ` +
-            `while the provider was still down (${neverCharged.length} never sent a charge), the rest after it was back ` +
-            `(${Math.round((Date.now() - upAt.getTime()) / 1000)} s later); all PAYMENT_UNAVAILABLE, ${refunds.length} refund requests`,
-        );
-      },
-      SCENARIO_TIMEOUT_MS,
-    );
-  });
-
-  describe('the mail sink down', () => {
-    const system = useOutage();
-
-    it(
-      'holds the mail while the sink is down, dead-letters none, and every customer gets exactly one once it is back',
-      async () => {
-        const sku = await freshSku(system.table, 100);
-        const queues = await localSystem(system.target);
-        await system.sandbox.setFaults({ mailBroken: true });
-        const downAt = new Date();
-        const ids = await placeOrders(system, 8, 300, sku);
-        for (const id of ids) {
-          expect((await system.alice.waitForOrder(id, undefined, 90_000)).status).toBe('CONFIRMED');
-        }
-        const circuit = await until(
-          'the mail circuit to open',
-          () => circuitOf(system, 'mail'),
-          (found) => found?.state === 'OPEN' || found?.state === 'HALF_OPEN',
-        );
-        const runtime = system.target.runtime;
-        if (!runtime) throw new Error('no local runtime');
-        const status = await buzzerJson<StatusReport>(
-          { ...runtime.info, clientEnvironment: runtime.clientEnvironment },
-          'status',
-        );
-        // The sink stays down for a minute (a minute of this file's time): many intervals
-        // with every message waiting; none is mailed twice when it comes back.
-        await sleep(Math.max(5 * OPEN_SECONDS * 1000, downAt.getTime() + MAIL_OUTAGE_MS - Date.now()));
-        const dlqWhileDown = await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'));
-        const mailedWhileDown = await Promise.all(ids.map((id) => mailCount(system.sandbox, id)));
-        const upAt = new Date();
-        await system.sandbox.setFaults({});
-
-        for (const id of ids) {
-          await until(
-            `the mail of ${id}`,
-            () => mailCount(system.sandbox, id),
-            (count) => count.messages >= 1,
-          );
-        }
-        // Let any straggling copy land before counting: exactly one mail each.
-        await sleep(3 * OPEN_SECONDS * 1000);
-
-        // Operators see the open circuit.
-        expect(status.healthy).toBe(false);
-        expect(status.circuits.find((c) => c.name === 'mail')).toMatchObject({
-          state: expect.stringMatching(/^(OPEN|HALF_OPEN)$/),
-          since: circuit?.since,
-          lastError: expect.stringContaining('MailUnavailable'),
-        });
-        expect(status.circuits.find((c) => c.name === 'payment')).toMatchObject({ state: 'CLOSED' });
-        expect(dlqWhileDown).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
-        expect(mailedWhileDown.map((count) => count.messages)).toEqual(ids.map(() => 0));
-        for (const id of ids) expect((await mailCount(system.sandbox, id)).messages, id).toBe(1);
-        expect(await queueDepth(queues, queueNamed(queues, 'NotifierQueueDlq'))).toEqual({
-          visible: 0,
-          inFlight: 0,
-          delayed: 0,
-        });
-        const openedAt = Date.parse(String(circuit?.since));
-        const sends = (await system.sandbox.calls(downAt, 'MAIL')).body.calls.filter(
-          (call) => call.at <= upAt.toISOString(),
-        );
-        const probes = sends.filter((call) => Date.parse(call.at) > openedAt + 1000);
-        const openFor = upAt.getTime() - openedAt;
-        console.info(
-          `mail: ${ids.length} customers during a ${Math.round((upAt.getTime() - downAt.getTime()) / 1000)} s outage; ` +
-            `${sends.length} sends tried, ${probes.length} of them probes in ${Math.round(openFor / 1000)} s open; ` +
-            `0 dead-lettered, ${ids.length} mails, one each`,
-        );
-        // A failure names each send's time and the circuit's log lines: a send that left before the circuit opened
-        // and reached the sink late is told apart from a second probe admitted in one interval.
-        expect(
-          probes.length,
-          `opened at ${circuit?.since}, sends at ${JSON.stringify(sends.map((call) => call.at))}\n` +
-            system.target.recentLogs('NotifierHandler', 'MailSink').slice(-60).join('\n'),
-        ).toBeLessThanOrEqual(Math.floor(openFor / (OPEN_SECONDS * 1000)) + 1);
-        queues.close();
-      },
-      SCENARIO_TIMEOUT_MS,
-    );
-  });
-
-  describe('the payment provider down (EXPRESS saga: held orders are parked on the saga-start queue)', () => {
-    const system = useOutage({ cdkOut: EXPRESS_CDK_OUT });
-
-    it(
-      'holds every order while the provider is down and confirms every one once it is back, one probe per interval',
-      async () => {
-        const { ids } = await outageThenRecovery(system, 'EXPRESS');
-
-        // Each held order ended its execution parked, and the start queue ran its saga again: two executions at least,
-        // none left hanging past the 5 minutes AWS allows (every one has ended).
-        const runs = executionsPerOrder(system, ids);
-        console.info(
-          `EXPRESS: executions per held order ${JSON.stringify(runs.map((statuses) => statuses.length))}`,
-        );
-        for (const statuses of runs) {
-          expect(statuses.length).toBeGreaterThanOrEqual(2);
-          expect(statuses.filter((status) => status !== 'SUCCEEDED')).toEqual([]);
-        }
-      },
-      SCENARIO_TIMEOUT_MS,
-    );
-  });
-});
