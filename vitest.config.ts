@@ -44,20 +44,27 @@ const LOCAL_ONLY_FILES = [
 /** The in-suite chaos run: a project of its own (`e2e-chaos`), run after the other e2e files. */
 const CHAOS_TEST = 'test/e2e/chaos.test.ts';
 /**
- * The e2e files that take longest, longest first: started last, they decided the run's length (a fresh clone has no
- * timing cache, so vitest's own order put the chaos run and the fault scenarios at the end, with the other workers
- * idle while they ran). The outage files, which mostly wait, alternate with files that keep a core busy: their
- * circuits count time-outs, and runtimes that starve each other turn healthy charges into failures (CI34, CI37).
+ * The e2e files that take longest, longest first (CI53's figures, in seconds: a fresh clone has no timing cache, and
+ * vitest's own order started long files last, with the other workers idle while they ran). The outage files, which
+ * mostly wait, are spread among files that keep a core busy: their circuits count time-outs, and runtimes that
+ * starve each other turn healthy charges into failures (CI34, CI37).
  */
 const LONGEST_FIRST = [
-  'test/e2e/outage-payment-express.local.test.ts',
-  'test/e2e/faults.test.ts',
-  'test/e2e/outage-mail.local.test.ts',
-  'test/e2e/outage-payment-standard.local.test.ts',
-  'test/e2e/operators.test.ts',
-  'test/e2e/outage-payment-hold.local.test.ts',
-  'test/e2e/webhooks.test.ts',
-  'test/e2e/console.local.test.ts',
+  'test/e2e/faults.test.ts', // 246
+  'test/e2e/mail-service.test.ts', // 129, most of it its variant's synthesis
+  'test/e2e/operators.test.ts', // 121
+  'test/e2e/order-flow-sync.test.ts', // 115, likewise
+  'test/e2e/outage-mail.local.test.ts', // 88
+  'test/e2e/webhooks.test.ts', // 109
+  'test/e2e/orders.test.ts', // 81
+  'test/e2e/outage-payment-express.local.test.ts', // 72
+  'test/e2e/console.local.test.ts', // 80
+  'test/e2e/rest-api.local.test.ts', // 73
+  'test/e2e/outage-payment-standard.local.test.ts', // 54
+  'test/e2e/bad-input.test.ts', // 59
+  'test/e2e/settlement.local.test.ts', // 51
+  'test/e2e/outage-payment-hold.local.test.ts', // 48
+  'test/e2e/settlement-import.local.test.ts', // 50
 ];
 
 class LongestFirst extends BaseSequencer {
