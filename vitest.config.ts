@@ -19,12 +19,12 @@ const OUTAGE_FILES = [
  * local runtime's description; the operators scenarios also drive the engines' fault hooks, compress schedules and
  * read the runtime's metrics store, the webhook scenarios run receivers on 127.0.0.1, which a deployed stack cannot
  * reach, the EXPRESS race is ordered through the engines' hooks, and the REST flavour's file starts a runtime of that
- * variant (a deployed stack has one flavour, which the other files run against), the burst mail variant is
- * started from its own synthesis, the web console's browser test breaks the local sandbox's mail sink, and the operator API's
- * file signs in with the local runtime's own operator token. On a deployed target
- * (BUZZER_TARGET=localstack|aws) they are left out rather than reported as skipped. Local-only scenarios of a file
- * that runs on every target (faults.local.ts, bad-input.local.ts) are registered by that file on the local target
- * only, so they share its runtime instead of starting one of their own.
+ * variant (a deployed stack has one flavour, which the other files run against), the burst mail variant is started
+ * from its own synthesis, the web console's browser test breaks the local sandbox's mail sink, the operator API's
+ * file signs in with the local runtime's own operator token, and the crash-restart scenario kills runtime processes.
+ * On a deployed target (BUZZER_TARGET=localstack|aws) they are left out rather than reported as skipped. Local-only
+ * scenarios of a file that runs on every target (faults.local.ts, bad-input.local.ts) are registered by that file on
+ * the local target only, so they share its runtime instead of starting one of their own.
  */
 const LOCAL_ONLY_FILES = [
   TEMPLATE_TEST,
@@ -40,6 +40,7 @@ const LOCAL_ONLY_FILES = [
   'test/e2e/settlement-import.local.test.ts',
   'test/e2e/operator-api.local.test.ts',
   ...OUTAGE_FILES,
+  'test/e2e/crash-restart.local.test.ts',
 ];
 /** The in-suite chaos run: a project of its own (`e2e-chaos`), run after the other e2e files. */
 const CHAOS_TEST = 'test/e2e/chaos.test.ts';
@@ -50,7 +51,8 @@ const CHAOS_TEST = 'test/e2e/chaos.test.ts';
  * starve each other turn healthy charges into failures (CI34, CI37).
  */
 const LONGEST_FIRST = [
-  'test/e2e/faults.test.ts', // 246
+  'test/e2e/crash-restart.local.test.ts', // 190 of faults.test.ts's 246, before it was a file of its own
+  'test/e2e/faults.test.ts',
   'test/e2e/mail-service.test.ts', // 129, most of it its variant's synthesis
   'test/e2e/operators.test.ts', // 121
   'test/e2e/order-flow-sync.test.ts', // 115, likewise
