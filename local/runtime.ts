@@ -14,6 +14,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '#local/engines/dynamodb-local.ts';
+import { engineClientConfig } from '#local/engines/engine-client.ts';
 import type { PollerTuning } from '#local/engines/event-source-mappings.ts';
 import {
   createEventBridgeService,
@@ -280,10 +281,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<LocalR
       AWS_ENDPOINT_URL_API_GATEWAY: gateway.endpoint,
     };
     const functionEnvironment: Record<string, string> = { ...clientEnvironment, ...options.environment };
-    const clientConfig = {
-      region: account.region,
-      credentials: LOCAL_CREDENTIALS,
-    };
+    const clientConfig = engineClientConfig(account.region);
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
     const doc = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
     const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: dynamo.endpoint });
