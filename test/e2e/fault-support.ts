@@ -76,3 +76,20 @@ export async function mailCount(
     calls: body.messages.reduce((sum, message) => sum + (message.calls ?? 0), 0),
   };
 }
+
+/** Polls `read` until `done` holds, or fails naming `what` with the last value seen. */
+export async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await read();
+    if (done(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+}

@@ -37,6 +37,7 @@ import type { BulkRedriveResult } from '#ops/cli/saga.ts';
 import type { StatusReport } from '#ops/cli/status.ts';
 import { buzzerJson } from './cli-support.ts';
 import { ApiClient, orderBody, SandboxClient } from './client.ts';
+import { until } from './fault-support.ts';
 import { insertPendingOrder } from './insert-order.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -50,22 +51,6 @@ let sandbox: SandboxClient;
 
 /** Runs `buzzer <args> --json` in-process against this file's runtime and parses what it printed. */
 const buzzer = <T>(...args: string[]) => buzzerJson<T>(runtimeFile, ...args);
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 60_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (done(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${what} did not happen in ${timeoutMs} ms; last seen ${JSON.stringify(last)}`);
-}
 
 const notifyDlqDepth = async () => {
   const queue = ctx.target.queues.find((q) => q.alias === 'notify');

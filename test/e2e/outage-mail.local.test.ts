@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { queueDepth } from '#chaos/queues.ts';
 import type { StatusReport } from '#ops/cli/status.ts';
 import { buzzerJson } from './cli-support.ts';
-import { freshSku, mailCount } from './fault-support.ts';
+import { freshSku, mailCount, until } from './fault-support.ts';
 import { localSystem, queueNamed } from './local-faults.ts';
 import {
   circuitOf,
@@ -15,7 +15,6 @@ import {
   placeOrders,
   SCENARIO_TIMEOUT_MS,
   sleep,
-  until,
   useOutage,
 } from './outage-support.ts';
 

@@ -5,13 +5,12 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { orderBody } from './client.ts';
-import { freshSku, mailCount, steps } from './fault-support.ts';
+import { freshSku, mailCount, steps, until } from './fault-support.ts';
 import {
   placeOrders,
   SCENARIO_TIMEOUT_MS,
   SHORT_HOLD_SECONDS,
   SHORT_HOLD_TARGET,
-  until,
   useOutage,
 } from './outage-support.ts';
 import { stockLevel } from './table.ts';

@@ -11,7 +11,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
 import { ApiClient, type OrderView, orderBody, SandboxClient } from './client.ts';
-import { freshSku, steps } from './fault-support.ts';
+import { freshSku, steps, until } from './fault-support.ts';
 import { stockLevel, type TableAccess, tableAccess } from './table.ts';
 import { startTarget, type Target, type TargetOptions } from './target.ts';
 
@@ -76,23 +76,6 @@ export const SHORT_HOLD_TARGET: TargetOptions = {
 };
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `read` until `done` holds, or fails naming `what` with the last value seen. */
-export async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 60_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read();
-    if (done(last)) return last;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
-}
 
 export interface Outage {
   target: Target;
