@@ -244,6 +244,34 @@ async function statusesOf(
 }
 
 /**
+ * How many of `orders` are in each state, as a run that stopped waiting reports them: the status, and whether the
+ * order holds stock, has a charge, or waits out a payment hold (e.g. `PENDING reserved held: 3`). Orders the table
+ * does not have (yet) count as `missing`.
+ */
+export async function orderStates(
+  system: SystemUnderTest,
+  orders: readonly PlacedOrder[],
+  now = Date.now(),
+): Promise<Map<string, number>> {
+  const items = await orderAttributes(system, orders, ['status', 'reservedAt', 'paymentRef', 'hold']);
+  const states = new Map<string, number>();
+  for (const order of orders) {
+    const item = items.get(order.trackingId);
+    const until = (item?.hold as { until?: unknown } | undefined)?.until;
+    const state = item
+      ? [
+          String(item.status),
+          ...(item.reservedAt !== undefined ? ['reserved'] : []),
+          ...(item.paymentRef !== undefined ? ['charged'] : []),
+          ...(typeof until === 'string' && Date.parse(until) > now ? ['held'] : []),
+        ].join(' ')
+      : 'missing';
+    states.set(state, (states.get(state) ?? 0) + 1);
+  }
+  return states;
+}
+
+/**
  * The orders that wait for the payment provider on purpose (a hold that has not run out): a parked EXPRESS order has
  * no running execution, and its last one SUCCEEDED, yet its saga comes back to it by itself.
  */

@@ -49,8 +49,22 @@ export async function queueDepth(system: SystemUnderTest, queue: LocalQueue): Pr
 
 /** Whether any of `queues` holds a message: visible, in flight or delayed. */
 export async function holdMessages(system: SystemUnderTest, queues: readonly LocalQueue[]): Promise<boolean> {
+  return (await queuesHolding(system, queues)).length > 0;
+}
+
+/** Each of `queues` that holds a message, with its depths (e.g. `SagaStartQueue: 0 visible, 2 in flight, 5 delayed`). */
+export async function queuesHolding(
+  system: SystemUnderTest,
+  queues: readonly LocalQueue[],
+): Promise<string[]> {
   const depths = await Promise.all(queues.map((queue) => queueDepth(system, queue)));
-  return depths.some((depth) => depth.visible + depth.inFlight + depth.delayed > 0);
+  return queues.flatMap((queue, i) => {
+    const depth = depths[i];
+    if (!depth || depth.visible + depth.inFlight + depth.delayed === 0) return [];
+    return [
+      `${queue.logicalId}: ${depth.visible} visible, ${depth.inFlight} in flight, ${depth.delayed} delayed`,
+    ];
+  });
 }
 
 /** Dead-letter queues: targets of a RedrivePolicy, or named so (the relay's DLQ is the mapping's destination). */

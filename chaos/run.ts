@@ -20,6 +20,7 @@ import { type ChaosReport, checkLedger } from './ledger.ts';
 import {
   liveHolds,
   observeOrders,
+  orderStates,
   type PlacedOrder,
   placeOrders,
   readMenu,
@@ -38,6 +39,7 @@ import {
   compressVisibility,
   deadLetterQueues,
   holdMessages,
+  queuesHolding,
   redriveDeadLetterQueues,
   sourceQueues,
 } from './queues.ts';
@@ -132,16 +134,23 @@ async function openSystem(
   };
 }
 
-/** Waits until every consumer queue stays empty and (in process) EventBridge has delivered everything. */
-async function waitForQuiet(system: SystemUnderTest, deadline: number): Promise<boolean> {
+/**
+ * Waits until every consumer queue stays empty and (in process) EventBridge has delivered everything, or the deadline
+ * passes. `holding` names the queues that held messages at the last look (at least one look, even past the deadline).
+ */
+async function waitForQuiet(
+  system: SystemUnderTest,
+  deadline: number,
+): Promise<{ quiet: boolean; holding: string[] }> {
   let quietInARow = 0;
-  while (Date.now() < deadline) {
+  for (;;) {
     await system.runtime?.engines.events.waitForIdle();
-    quietInARow = (await holdMessages(system, sourceQueues(system))) ? 0 : quietInARow + 1;
-    if (quietInARow >= QUIET_CHECKS) return true;
+    const holding = await queuesHolding(system, sourceQueues(system));
+    quietInARow = holding.length > 0 ? 0 : quietInARow + 1;
+    if (quietInARow >= QUIET_CHECKS) return { quiet: true, holding };
+    if (Date.now() >= deadline) return { quiet: false, holding };
     await sleep(500);
   }
-  return false;
 }
 
 /** The saga's workflow type as deployed (a run given a system must match its profile's). */
@@ -303,8 +312,12 @@ async function redriveFailedExecutions(
 export interface Settled {
   /** Orders not ended, some of which do not wait for an operator: their sagas or messages are still at work. */
   stillAtWork: number;
+  /** How many of those are in each state (`orderStates`), so a run that did not settle says where its orders stand. */
+  atWork: Record<string, number>;
   /** Whether every consumer queue read empty (and EventBridge idle) before the deadline. */
   queuesEmpty: boolean;
+  /** The consumer queues that held messages at the last look, with their depths (none: empty, maybe not for long). */
+  queued: string[];
 }
 
 /**
@@ -320,9 +333,14 @@ export async function settle(
 ): Promise<Settled> {
   const needOperator = (open: readonly PlacedOrder[]) => allNeedAnOperator(system, open, workflowType);
   const open = await waitForTerminal(system, orders, deadline, progress, needOperator);
-  const queuesEmpty = await waitForQuiet(system, deadline);
-  const stillAtWork = open.length === 0 || (await needOperator(open)) ? 0 : open.length;
-  return { stillAtWork, queuesEmpty };
+  const { quiet, holding } = await waitForQuiet(system, deadline);
+  const atWork = open.length === 0 || (await needOperator(open)) ? [] : open;
+  return {
+    stillAtWork: atWork.length,
+    atWork: Object.fromEntries(await orderStates(system, atWork)),
+    queuesEmpty: quiet,
+    queued: holding,
+  };
 }
 
 /**
@@ -334,10 +352,17 @@ export function unsettledNote(settled: Settled, when: string, waitedMs: number):
   const what = [
     ...(settled.stillAtWork > 0
       ? [
-          `${settled.stillAtWork} ${settled.stillAtWork === 1 ? 'order' : 'orders'} still open and not waiting for an operator`,
+          `${settled.stillAtWork} ${settled.stillAtWork === 1 ? 'order' : 'orders'} still open and not waiting for an operator` +
+            ` (${Object.entries(settled.atWork)
+              .map(([state, count]) => `${state}: ${count}`)
+              .join('; ')})`,
         ]
       : []),
-    ...(settled.queuesEmpty ? [] : ['messages still queued']),
+    ...(settled.queuesEmpty
+      ? []
+      : [
+          `messages still queued (${settled.queued.join('; ') || 'none at the last look, but not quiet for long'})`,
+        ]),
   ].join(', ');
   return (
     `did not settle within ${Math.round(waitedMs / 1000)} s ${when} (${what}): the check below ran on a system ` +

@@ -99,10 +99,45 @@ describe('settle', () => {
 
     const settled = await settle(system, [order], Date.now() + 200, 'EXPRESS');
 
-    expect(settled).toEqual({ stillAtWork: 1, queuesEmpty: false });
+    expect(settled).toEqual({
+      stillAtWork: 1,
+      atWork: { PENDING: 1 },
+      queuesEmpty: false,
+      queued: ['SagaStartQueue: 1 visible, 0 in flight, 0 delayed'],
+    });
     expect(unsettledNote(settled, 'of healing the faults', 200_000)).toMatch(
-      /^did not settle within 200 s of healing the faults \(1 order still open and not waiting for an operator, messages still queued\)/,
+      /^did not settle within 200 s of healing the faults \(1 order still open and not waiting for an operator \(PENDING: 1\), messages still queued \(SagaStartQueue: 1 visible, 0 in flight, 0 delayed\)\)/,
     );
+  });
+
+  it('says where an order still at work stands: reserved, charged, held', async () => {
+    const until = new Date(Date.now() + 60_000).toISOString();
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        buzzer: [
+          {
+            orderId: order.trackingId,
+            status: 'PENDING',
+            reservedAt: 'then',
+            paymentRef: 'ch_1',
+            hold: { until },
+          },
+        ],
+      },
+    });
+    depths(0, 0);
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: START.url }).resolves({
+      Attributes: {
+        ApproximateNumberOfMessages: '0',
+        ApproximateNumberOfMessagesNotVisible: '2',
+        ApproximateNumberOfMessagesDelayed: '5',
+      },
+    });
+
+    const settled = await settle(system, [order], Date.now() + 200, 'EXPRESS');
+
+    expect(settled.atWork).toEqual({ 'PENDING reserved charged held': 1 });
+    expect(settled.queued).toEqual(['SagaStartQueue: 0 visible, 2 in flight, 5 delayed']);
   });
 
   it('has settled when every order ended and the queues stay empty', async () => {
@@ -111,7 +146,7 @@ describe('settle', () => {
 
     const settled = await settle(system, [order], Date.now() + 10_000, 'STANDARD');
 
-    expect(settled).toEqual({ stillAtWork: 0, queuesEmpty: true });
+    expect(settled).toEqual({ stillAtWork: 0, atWork: {}, queuesEmpty: true, queued: [] });
     expect(unsettledNote(settled, 'of the redrive', 1_000)).toBeUndefined();
   });
 
@@ -121,7 +156,9 @@ describe('settle', () => {
 
     expect(await settle(system, [order], Date.now() + 10_000, 'EXPRESS')).toEqual({
       stillAtWork: 0,
+      atWork: {},
       queuesEmpty: true,
+      queued: [],
     });
   });
 });
