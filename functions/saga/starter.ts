@@ -3,6 +3,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SAGA_RESUME_MESSAGE } from '#contracts/saga.ts';
 import type { OrderEvent } from '#functions/orders/events.ts';
 import { orderIdSchema } from '#functions/orders/order.ts';
+import { secondsInLine } from '#functions/payments/release-line.ts';
 import { nextLook, probeDue, readBreaker } from '#functions/resilience/circuit-breaker.ts';
 import { conditionHeld, type TableDeps } from '#shared/dynamodb.ts';
 import { InvalidMessage } from '#shared/errors.ts';
@@ -16,8 +17,10 @@ export interface StartSagaDeps {
 }
 
 export interface ResumeSagaDeps extends StartSagaDeps {
-  /** Where the payment circuit is read. */
+  /** Where the payment circuit and the line of held orders are read. */
   table: TableDeps;
+  /** How many held orders may go to the provider per second once its circuit has closed (`release-line.ts`). */
+  releasePerSecond: number;
 }
 
 /** The execution name is the dedupe key: one saga per order, however often `OrderPlaced` is delivered. */
@@ -115,26 +118,44 @@ const waitFor = (next: number, now: Date) => ({
 });
 
 /**
- * A parked order is back. The saga runs again (an EXPRESS execution under the order's usual name: EXPRESS does not
- * deduplicate names, and the steps are idempotent) once the payment circuit is closed, or once the order's hold is
- * over. While it is open nothing starts: the answer is how long the message must wait on the queue. When the open
- * circuit may be probed, one parked order goes (its saga probes) and the others wait a few seconds more: every parked
- * order starting an execution at every probe would be a burst of executions per interval, for one probe.
+ * A parked order is back: how long its message must wait on the queue again, or undefined when its saga runs now.
+ * It runs once the payment circuit is closed and its turn in the line of held orders has come, or once the order's
+ * hold is over. While it is open nothing starts. When the open circuit may be probed, one parked order goes (its saga
+ * probes) and the others wait a few seconds more: every parked order starting an execution at every probe would be a
+ * burst of executions per interval, for one probe.
+ *
+ * The line (release-line.ts) is asked here, not only in AuthorizePayment. Asked only there, a parked order would run
+ * an execution to be held and parked again, and every held order would do so each time a flapping circuit closed (a
+ * chaos run: 2,000 such executions for 250 held orders). And the wait adds the order's place in the line: once the
+ * circuit closes, `releasePerSecond` held orders go a second, so a copy comes back when its turn may come, not with
+ * every other copy at the circuit's next look (250 copies every 3 s kept a chaos run's starter minutes behind).
  */
-export async function resumeSaga(
+export async function parkedWait(
   deps: ResumeSagaDeps,
   message: ResumeMessage,
   now = new Date(),
-): Promise<'started' | 'already-started' | { waitSeconds: number }> {
+): Promise<{ waitSeconds: number } | undefined> {
   const holdEnds = Date.parse(message.holdUntil);
-  if (holdEnds > now.getTime()) {
-    const circuit = await readBreaker(deps.table, 'payment');
-    if (!probeDue(circuit, now)) {
-      return waitFor(Math.min(nextLook(circuit, now, RECHECK_MS).getTime(), holdEnds), now);
-    }
-    if (circuit.state !== 'CLOSED' && !(await claimProbeTurn(deps.table, message.orderId, now))) {
-      return waitFor(Math.min(now.getTime() + RECHECK_MS, holdEnds), now);
-    }
+  if (holdEnds <= now.getTime()) return undefined;
+  const circuit = await readBreaker(deps.table, 'payment');
+  const line = { ...deps.table, releasePerSecond: deps.releasePerSecond };
+  const inLineMs = (await secondsInLine(line, message.orderId, now)) * 1000;
+  const after = (ms: number) => waitFor(Math.min(ms + inLineMs, holdEnds), now);
+  if (!probeDue(circuit, now)) return after(nextLook(circuit, now, RECHECK_MS).getTime());
+  if (circuit.state !== 'CLOSED') {
+    const probes = await claimProbeTurn(deps.table, message.orderId, now);
+    return probes ? undefined : after(now.getTime() + RECHECK_MS);
   }
+  return inLineMs > 0 ? after(now.getTime()) : undefined;
+}
+
+/**
+ * Runs a parked order's saga again: an EXPRESS execution under the order's usual name (EXPRESS does not deduplicate
+ * names, and the steps are idempotent).
+ */
+export function resumeSaga(
+  deps: ResumeSagaDeps,
+  message: ResumeMessage,
+): Promise<'started' | 'already-started'> {
   return startExecution(deps, message.orderId, message.correlationId);
 }

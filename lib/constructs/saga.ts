@@ -356,6 +356,8 @@ export class Saga extends Construct {
       environment: {
         [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn,
         [ENV.TABLE_NAME]: props.table.tableName,
+        // A parked order waits its turn in the line of held orders on the queue, not in an execution.
+        [ENV.PAYMENT_RELEASE_PER_SECOND]: String(releasePerSecond),
       },
     });
     this.stateMachine.grantStartExecution(this.starter.function);

@@ -154,12 +154,14 @@ export const TABLE_ACCESS: Readonly<Record<string, TableAccess>> = {
   },
   'saga/void-payment.ts': { items: [ORDER_READ_WRITE, CIRCUIT] },
   // The payment circuit, read only: a parked order comes back to the saga only when it may be probed.
-  // And the ticket of a parked order's one waiting copy (`HOLD#saga-start#<orderId>`).
+  // And the ticket of a parked order's one waiting copy (`HOLD#saga-start#<orderId>`), released when the copy goes on.
   'saga/start-saga.ts': {
     items: [
       { prefixes: ['BREAKER#'], actions: [GET] },
-      { prefixes: ['HOLD#'], actions: [UPDATE] },
+      { prefixes: ['HOLD#'], actions: [UPDATE, DELETE] },
     ],
+    // The line of held orders (functions/payments/release-line.ts) a parked order waits its turn in.
+    indexes: [{ index: Data.OPEN_INDEX, partitions: ['ORDER#PENDING'] }],
   },
   'saga/release-stock.ts': {
     items: [ORDER_READ_WRITE, { prefixes: ['STOCK#'], actions: [UPDATE] }],

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { INDEXES } from '#contracts/table.ts';
 import { deliveryKeys } from '#functions/webhooks/deliveries.ts';
 import { settledPartition } from '#shared/settled-index.ts';
 import {
@@ -27,6 +28,8 @@ export interface HandlerAccess {
   openPartitions: Set<string>;
   /** Partition prefixes of the Settled index the bundle queries (`SETTLED#`, through querySettledPage). */
   settledPrefixes: Set<string>;
+  /** Other indexes the bundle queries by name (`IndexName: INDEXES.ByClient`); their partitions count as key prefixes. */
+  otherIndexes: Set<string>;
   /** Key expressions the scan could not attribute to a prefix: each one needs a rule below, or the test fails. */
   unrecognized: string[];
 }
@@ -115,9 +118,12 @@ async function bundle(entry: string): Promise<string> {
   return output.text;
 }
 
-/** The bundle cut at esbuild's `// functions/…` module markers: [module path, code]. */
+/**
+ * The bundle cut at esbuild's module markers (`// functions/…`, `// ops/…`, …): [module path, code]. Every module of
+ * the project is a section of its own, so what one module does is never read as another's.
+ */
 function modules(code: string): Array<[string, string]> {
-  const parts = code.split(/^\/\/ (functions\/\S+)$/m);
+  const parts = code.split(/^\/\/ ((?:functions|ops|contracts|local|chaos|bench|lib)\/\S+\.ts)$/m);
   const sections: Array<[string, string]> = [['(prelude)', parts[0] ?? '']];
   for (let i = 1; i < parts.length; i += 2) sections.push([parts[i] ?? '', parts[i + 1] ?? '']);
   return sections;
@@ -148,6 +154,7 @@ export async function handlerAccess(entry: string): Promise<HandlerAccess> {
     prefixes: new Set(),
     openPartitions: new Set(),
     settledPrefixes: new Set(),
+    otherIndexes: new Set(),
     unrecognized: [],
   };
 
@@ -193,10 +200,17 @@ export async function handlerAccess(entry: string): Promise<HandlerAccess> {
     }
     const indexModule =
       module === 'functions/shared/open-index.ts' || module === 'functions/shared/settled-index.ts';
-    if (!indexModule && /\bIndexName\b/.test(section)) {
-      access.unrecognized.push(
-        `${module}: a Query on an index other than through queryOpenItems or querySettledPage`,
-      );
+    if (!indexModule) {
+      for (const [, named] of section.matchAll(/\bIndexName\b\s*:?\s*([\w$.]*)/g)) {
+        const index = /^INDEXES\d*\.(\w+)$/.exec(named ?? '')?.[1];
+        if (index && index in INDEXES && index !== 'Open' && index !== 'Settled') {
+          access.otherIndexes.add(INDEXES[index as keyof typeof INDEXES]);
+        } else {
+          access.unrecognized.push(
+            `${module}: a Query on an index other than through queryOpenItems or querySettledPage`,
+          );
+        }
+      }
     }
     if (
       module !== 'functions/shared/settled-index.ts' &&

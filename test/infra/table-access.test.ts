@@ -165,9 +165,9 @@ describe('table permissions per item (dynamodb:LeadingKeys)', () => {
     expect(ALL_KEYS.filter((key) => can(relay, 'dynamodb:BatchGetItem', key))).toEqual([pk.outbox]);
   });
 
-  it('lets only the reconciler and the payment step (its line of held orders) query the Open index, and only for open orders', () => {
+  it('lets only the reconciler, the payment step and the saga starter (the line of held orders) query the Open index, and only for open orders', () => {
     const query = 'dynamodb:Query';
-    const openOrderReaders = ['Operations/Reconciler', 'Saga/AuthorizePayment'];
+    const openOrderReaders = ['Operations/Reconciler', 'Saga/AuthorizePayment', 'Saga/Starter'];
     for (const path of openOrderReaders) {
       expect(can(path, query, OPEN_ORDER, Data.OPEN_INDEX), path).toBe(true);
       expect(can(path, query, OPEN_OUTBOX_PENDING, Data.OPEN_INDEX), path).toBe(false);
@@ -343,6 +343,10 @@ describe('declared table access (lib/constructs/table-access.ts)', () => {
       expect(
         [...code.settledPrefixes].filter((p) => !settled.has(p)),
         'Settled index partitions not granted',
+      ).toEqual([]);
+      expect(
+        [...code.otherIndexes].filter((index) => !(access.indexes ?? []).some((g) => g.index === index)),
+        'indexes queried but not granted',
       ).toEqual([]);
     },
   );

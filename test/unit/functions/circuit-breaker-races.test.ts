@@ -9,7 +9,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { breakerKey, CircuitBreaker } from '#functions/resilience/circuit-breaker.ts';
-import { holdOnQueue } from '#shared/requeue.ts';
+import { HELD_COPY_ATTRIBUTE, holdOnQueue, LATE_COPY_GRACE_SECONDS, releaseHold } from '#shared/requeue.ts';
 import { keys } from '#shared/table-keys.ts';
 import { type LocalTable, startLocalTable } from '#test/unit/support/local-table.ts';
 
@@ -139,25 +139,33 @@ describe('the circuit breaker on DynamoDB Local', () => {
 describe('held copies on DynamoDB Local: one waits per held thing, none is lost', () => {
   const sqs = mockClient(SQSClient);
   const ticket = keys.holdTicket('notify', 'evt-1');
-  const delivery = (messageId: string): SQSRecord =>
+  const GRACE_MS = LATE_COPY_GRACE_SECONDS * 1000;
+  /** A delivery; `sentBy` names the delivery that put it back to wait, when it is a held copy. */
+  const delivery = (messageId: string, sentBy?: string): SQSRecord =>
     ({
       messageId,
       body: '{"detail":{}}',
       eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:notify',
+      messageAttributes: sentBy
+        ? {
+            [HELD_COPY_ATTRIBUTE]: {
+              stringValue: sentBy,
+              dataType: 'String',
+              stringListValues: [],
+              binaryListValues: [],
+            },
+          }
+        : {},
     }) as SQSRecord;
-  const hold = (messageId: string, at: number) =>
-    holdOnQueue(
-      {
-        doc: table.doc,
-        tableName: TABLE,
-        sqs: sqs as unknown as SQSClient,
-        queueUrls: new Map([['arn:aws:sqs:us-east-1:000000000000:notify', Promise.resolve('http://q')]]),
-      },
-      delivery(messageId),
-      ticket,
-      5,
-      new Date(T0.getTime() + at),
-    );
+  // Built when used: the table is opened in beforeAll.
+  const deps = () => ({
+    doc: table.doc,
+    tableName: TABLE,
+    sqs: sqs as unknown as SQSClient,
+    queueUrls: new Map([['arn:aws:sqs:us-east-1:000000000000:notify', Promise.resolve('http://q')]]),
+  });
+  const hold = (messageId: string, at: number, sentBy?: string) =>
+    holdOnQueue(deps(), delivery(messageId, sentBy), ticket, 5, new Date(T0.getTime() + at));
 
   beforeEach(async () => {
     sqs.reset();
@@ -174,12 +182,40 @@ describe('held copies on DynamoDB Local: one waits per held thing, none is lost'
     expect(await hold(winner, 1_000)).toBe('requeued');
   });
 
-  it('lets the next copy take the ticket once the wait is over, and drops a stale copy after that', async () => {
+  it('lets the waiting copy wait again however late it comes back, and drops every other copy meanwhile', async () => {
     expect(await hold('m-1', 0)).toBe('requeued');
-    expect(await hold('m-2', 4_999)).toBe('superseded');
-    expect(await hold('m-3', 5_000)).toBe('requeued');
-    expect(await hold('m-1', 5_001)).toBe('superseded');
-    expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 2);
-    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, { QueueUrl: 'http://q', DelaySeconds: 5 });
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: 'http://q',
+      DelaySeconds: 5,
+      MessageAttributes: { [HELD_COPY_ATTRIBUTE]: { DataType: 'String', StringValue: 'm-1' } },
+    });
+    // Due at 5 s, but the queue has a backlog: other copies arriving after that are still surplus.
+    expect(await hold('m-2', 5_000)).toBe('superseded');
+    expect(await hold('m-3', 60_000)).toBe('superseded');
+    // The copy m-1 sent (c-1) comes back a minute late, and waits again; so does its own copy after it.
+    expect(await hold('c-1', 65_000, 'm-1')).toBe('requeued');
+    expect(await hold('c-2', 70_000, 'c-1')).toBe('requeued');
+    // A copy of an earlier round (m-1 sent it again before it learnt it had sent one) is surplus now.
+    expect(await hold('c-1b', 70_001, 'm-1')).toBe('superseded');
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 3);
+  });
+
+  it('lets another copy take the ticket once the waiting copy is the grace overdue (gone to a DLQ)', async () => {
+    expect(await hold('m-1', 0)).toBe('requeued');
+
+    expect(await hold('m-2', 5_000 + GRACE_MS - 1)).toBe('superseded');
+    expect(await hold('m-2', 5_000 + GRACE_MS)).toBe('requeued');
+  });
+
+  it('frees the ticket when the waiting copy goes on to its work, and only then', async () => {
+    expect(await hold('m-1', 0)).toBe('requeued');
+    // Another copy going on leaves the ticket to the one it names.
+    await releaseHold(deps(), delivery('c-x', 'm-other'), ticket);
+    expect(await hold('m-2', 6_000)).toBe('superseded');
+
+    await releaseHold(deps(), delivery('c-1', 'm-1'), ticket);
+
+    // The work parked the thing again: its new message may wait.
+    expect(await hold('p-1', 7_000)).toBe('requeued');
   });
 });

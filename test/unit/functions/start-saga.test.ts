@@ -1,9 +1,16 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { breakerKey } from '#functions/resilience/circuit-breaker.ts';
+import { HELD_COPY_ATTRIBUTE, LATE_COPY_GRACE_SECONDS } from '#shared/requeue.ts';
 import { keys } from '#shared/table-keys.ts';
 import {
   conditionFailed,
@@ -119,10 +126,29 @@ describe('start-saga: an EXPRESS order parked while the payment circuit was open
       Item: item && { ...breakerKey('payment'), version: 2, failures: 5, ...item },
     });
   const inAMinute = new Date(NOW.getTime() + 60_000).toISOString();
+  /** A copy an earlier delivery (`sentBy`) put back on the queue to wait. */
+  const heldCopy = (body: string, messageId: string, sentBy: string) => ({
+    ...sqsRecord(body, messageId),
+    messageAttributes: {
+      [HELD_COPY_ATTRIBUTE]: {
+        stringValue: sentBy,
+        dataType: 'String',
+        stringListValues: [],
+        binaryListValues: [],
+      },
+    },
+  });
+
+  /** The line of held orders (release-line.ts): `ahead` held before this one, then this one. */
+  const lineHolds = (ahead: number) =>
+    ddb.on(QueryCommand).resolves({
+      Items: [...Array.from({ length: ahead }, (_, i) => ({ orderId: `held-${i}` })), { orderId: ORDER_ID }],
+    });
 
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(NOW);
+    lineHolds(0);
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -155,8 +181,53 @@ describe('start-saga: an EXPRESS order parked while the payment circuit was open
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: keys.holdTicket('saga-start', ORDER_ID),
       ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now OR heldBy = :me',
-      ExpressionAttributeValues: expect.objectContaining({ ':me': 'm2', ':until': NOW.getTime() + 8_000 }),
+      // The copy is due in 8 s; others are surplus until it is LATE_COPY_GRACE_SECONDS overdue.
+      ExpressionAttributeValues: expect.objectContaining({
+        ':me': 'm2',
+        ':until': NOW.getTime() + 8_000 + LATE_COPY_GRACE_SECONDS * 1000,
+      }),
     });
+  });
+
+  it('lets the waiting copy, named by the ticket, wait again however late it comes back; its copy names it', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 7_500 });
+
+    await handler(sqsEvent(heldCopy(resume(inAMinute), 'c1', 'm1')), context);
+
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: keys.holdTicket('saga-start', ORDER_ID),
+      ConditionExpression:
+        'attribute_not_exists(pk) OR heldUntil <= :now OR heldBy = :me OR heldBy = :copyOf',
+      ExpressionAttributeValues: expect.objectContaining({ ':me': 'c1', ':copyOf': 'm1' }),
+    });
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      MessageAttributes: { [HELD_COPY_ATTRIBUTE]: { DataType: 'String', StringValue: 'c1' } },
+    });
+  });
+
+  it('releases the ticket before the waiting copy starts the saga, so a copy the saga parks again may wait', async () => {
+    ddb.on(GetCommand, { Key: breakerKey('payment') }).resolves({});
+
+    await handler(sqsEvent(heldCopy(resume(inAMinute), 'c1', 'm1')), context);
+
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, {
+      Key: keys.holdTicket('saga-start', ORDER_ID),
+      ConditionExpression: 'heldBy = :copyOf',
+      ExpressionAttributeValues: { ':copyOf': 'm1' },
+    });
+    const [release] = ddb.commandCalls(DeleteCommand);
+    const [start] = sfn.commandCalls(StartExecutionCommand);
+    expect(release && start && release.calledBefore(start)).toBe(true);
+  });
+
+  it('leaves the ticket to the copy it names when another copy starts the saga', async () => {
+    ddb.on(GetCommand, { Key: breakerKey('payment') }).resolves({});
+    ddb.on(DeleteCommand).rejects(conditionFailed());
+
+    const result = await handler(sqsEvent(heldCopy(resume(inAMinute), 'c2', 'm-other')), context);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 
   it('starts the saga again once the circuit may be probed', async () => {
@@ -187,6 +258,32 @@ describe('start-saga: an EXPRESS order parked while the payment circuit was open
       ConditionExpression: 'attribute_not_exists(pk) OR heldUntil <= :now',
     });
     expect(sqs).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, { DelaySeconds: 5 });
+  });
+
+  it('keeps a parked order on the queue, starting nothing, while the orders held before it go first', async () => {
+    ddb.on(GetCommand, { Key: breakerKey('payment') }).resolves({});
+    // 20 a second go (DEFAULT_PAYMENT_RELEASE_PER_SECOND): 45 ahead is two seconds of the line.
+    lineHolds(45);
+
+    const result = await handler(sqsEvent(heldCopy(resume(inAMinute), 'c1', 'm1')), context);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'Open',
+      ExpressionAttributeValues: expect.objectContaining({ ':pk': 'ORDER#PENDING' }),
+    });
+    expect(sqs).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, { DelaySeconds: 2 });
+  });
+
+  it('adds its place in the line to the wait for an open circuit, so the held copies do not all come back at once', async () => {
+    circuitIs({ state: 'OPEN', openUntil: NOW.getTime() + 7_500 });
+    lineHolds(45);
+
+    await handler(sqsEvent(sqsRecord(resume(inAMinute), 'm1')), context);
+
+    // The circuit's next look in 7.5 s, then two seconds of the line ahead of it.
+    expect(sqs).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, { DelaySeconds: 10 });
   });
 
   it('starts a parked order at once when the circuit has closed, without a probe turn', async () => {
