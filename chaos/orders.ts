@@ -243,6 +243,12 @@ async function statusesOf(
   return new Map([...items].map(([orderId, item]) => [orderId, String(item.status)]));
 }
 
+/** Whether the order item's payment hold (`hold.until`) has not run out at `now`. */
+function holdRuns(item: Record<string, unknown>, now: number): boolean {
+  const until = (item.hold as { until?: unknown } | undefined)?.until;
+  return typeof until === 'string' && Date.parse(until) > now;
+}
+
 /**
  * How many of `orders` are in each state, as a run that stopped waiting reports them: the status, and whether the
  * order holds stock, has a charge, or waits out a payment hold (e.g. `PENDING reserved held: 3`). Orders the table
@@ -257,13 +263,12 @@ export async function orderStates(
   const states = new Map<string, number>();
   for (const order of orders) {
     const item = items.get(order.trackingId);
-    const until = (item?.hold as { until?: unknown } | undefined)?.until;
     const state = item
       ? [
           String(item.status),
           ...(item.reservedAt !== undefined ? ['reserved'] : []),
           ...(item.paymentRef !== undefined ? ['charged'] : []),
-          ...(typeof until === 'string' && Date.parse(until) > now ? ['held'] : []),
+          ...(holdRuns(item, now) ? ['held'] : []),
         ].join(' ')
       : 'missing';
     states.set(state, (states.get(state) ?? 0) + 1);
@@ -282,10 +287,7 @@ export async function liveHolds(
 ): Promise<Set<string>> {
   const items = await orderAttributes(system, orders, ['hold']);
   const held = new Set<string>();
-  for (const [orderId, item] of items) {
-    const until = (item.hold as { until?: unknown } | undefined)?.until;
-    if (typeof until === 'string' && Date.parse(until) > now) held.add(orderId);
-  }
+  for (const [orderId, item] of items) if (holdRuns(item, now)) held.add(orderId);
   return held;
 }
 
